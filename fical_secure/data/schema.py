@@ -1,0 +1,139 @@
+"""Typed records of the federated clinical tool-use corpus.
+
+An *episode* is one private tool-use example of a hospital: a user request, the
+tool call the agent made, the tool's result and the final answer. Episodes
+carry PII; the ground truth of every planted value lives in :class:`PIIValue`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+ArgType = Literal["str", "int", "float", "date", "enum"]
+ArgValue = str | int | float
+Split = Literal["member", "nonmember"]
+
+# PII kinds the generator plants (also the scrubber's must-catch list).
+PII_KINDS: tuple[str, ...] = (
+    "PERSON",
+    "MRN",
+    "PHONE_NUMBER",
+    "EMAIL_ADDRESS",
+    "STREET_ADDRESS",
+    "DATE_OF_BIRTH",
+    "US_SSN",
+    "INSURANCE_ID",
+    "CANARY",
+)
+
+
+@dataclass(frozen=True)
+class ArgSpec:
+    """One argument of a tool: its name, type and (for enums) allowed values."""
+
+    name: str
+    type: ArgType
+    description: str
+    choices: tuple[str, ...] = ()
+    pattern: str | None = None  # regex the value must match, for ids like MRNs
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A clinical tool of the shared catalogue."""
+
+    name: str
+    description: str
+    args: tuple[ArgSpec, ...]
+    returns: str
+
+    def arg(self, name: str) -> ArgSpec:
+        for spec in self.args:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A call of a catalogue tool with concrete arguments."""
+
+    tool: str
+    arguments: dict[str, ArgValue]
+
+    def render(self) -> str:
+        """Canonical text form, e.g. ``lab_results_lookup(mrn="MRN-1234567", test="CBC")``."""
+        parts = [f"{k}={json.dumps(v)}" for k, v in sorted(self.arguments.items())]
+        return f"{self.tool}({', '.join(parts)})"
+
+
+@dataclass(frozen=True)
+class PIIValue:
+    """Ground truth of one planted PII value (or canary) in one episode."""
+
+    kind: str
+    value: str
+    episode_id: str
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One private tool-use example of a hospital."""
+
+    episode_id: str
+    hospital_id: str
+    request: str
+    call: ToolCall
+    result: str
+    answer: str
+    split: Split
+    pii: tuple[PIIValue, ...] = ()
+
+    def text(self) -> str:
+        """The whole episode as one text (what a sample-sharing FL baseline would send)."""
+        return (
+            f"User: {self.request}\nCall: {self.call.render()}\n"
+            f"Result: {self.result}\nAnswer: {self.answer}"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class EvalRequest:
+    """A held-out request with its gold tool call (for TLU metrics)."""
+
+    request_id: str
+    request: str
+    gold: ToolCall
+
+
+@dataclass
+class HospitalData:
+    """One client's private data: its tool subset and member / non-member splits."""
+
+    hospital_id: str
+    name: str
+    tools: tuple[str, ...]
+    members: list[Episode] = field(default_factory=list)
+    nonmembers: list[Episode] = field(default_factory=list)
+
+
+@dataclass
+class Federation:
+    """The whole synthetic federation: hospitals, catalogue, evaluation set, PII manifest."""
+
+    seed: int
+    catalogue: tuple[ToolSpec, ...]
+    hospitals: list[HospitalData]
+    eval_requests: list[EvalRequest]
+    manifest: list[PIIValue]
+
+    def tool(self, name: str) -> ToolSpec:
+        for spec in self.catalogue:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)

@@ -1,0 +1,118 @@
+"""One exception hierarchy for fical-secure, rooted at :class:`FicalError`.
+
+Third-party errors are translated into these at module boundaries. Messages say
+what went wrong and what to do next.
+"""
+
+from __future__ import annotations
+
+
+class FicalError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+# --- configuration and usage -------------------------------------------------
+class ConfigError(FicalError):
+    """A configuration file, profile or option is invalid."""
+
+
+class DataError(FicalError):
+    """Input data (a JSONL line, an episode) is malformed."""
+
+
+# --- local LLM -------------------------------------------------------------
+class ModelNotFoundError(FicalError):
+    """The configured model folder / GGUF file / packaged model cannot be found."""
+
+
+class GenerationError(FicalError):
+    """The LLM backend failed while generating or scoring."""
+
+
+# --- KCG / compendiums ------------------------------------------------------
+class SchemaError(FicalError):
+    """A compendium (or model output meant to become one) fails validation."""
+
+
+# --- TLU ---------------------------------------------------------------------
+class ToolCallParseError(FicalError):
+    """Model output could not be parsed into a valid tool call."""
+
+
+class ToolExecutionError(FicalError):
+    """A (simulated) tool rejected its arguments."""
+
+
+class RetrievalError(FicalError):
+    """The retrieval index could not be built or queried."""
+
+
+# --- privacy gates -----------------------------------------------------------
+class ScrubError(FicalError):
+    """The PII scrubber failed closed: nothing may be released."""
+
+
+class ScrubAnalyzerError(ScrubError):
+    """The analyzer itself failed (crash, timeout, bad configuration)."""
+
+
+class ResidualPIIError(ScrubError):
+    """PII was still found after anonymizing (second scan)."""
+
+
+class AuditError(FicalError):
+    """The membership-inference audit could not run."""
+
+
+class GateBlockedError(FicalError):
+    """A privacy gate blocked the release of a compendium."""
+
+
+# --- crypto ------------------------------------------------------------------
+class CryptoError(FicalError):
+    """Base of cryptographic failures."""
+
+
+class InvalidEnvelope(CryptoError):
+    """An envelope could not be opened. Deliberately says nothing about why."""
+
+
+class InvalidSignature(CryptoError):
+    """A signature did not verify."""
+
+
+class KeyMisuseError(CryptoError, ValueError):
+    """Caller misuse: wrong key type, wrong key size, bad parameter."""
+
+
+class KeyFileError(CryptoError):
+    """A key file is missing, malformed or has permissions wider than 0600."""
+
+
+# --- protocol ----------------------------------------------------------------
+class ProtocolError(FicalError):
+    """A protocol message was refused."""
+
+
+class NotEnrolledError(ProtocolError):
+    """The sender is not on the server-signed roster."""
+
+
+class WrongRoundError(ProtocolError):
+    """The message belongs to another round."""
+
+
+class StageError(ProtocolError):
+    """The message or transition is not allowed in the current stage."""
+
+
+class ReplayError(ProtocolError):
+    """The message was already processed (a replay)."""
+
+
+class ConflictError(ProtocolError):
+    """Different content was submitted for the same (client, round)."""
+
+
+class StoreError(FicalError):
+    """The durable store failed; nothing was acknowledged."""

@@ -1,0 +1,1 @@
+"""fical_secure.kcg"""
