@@ -116,3 +116,24 @@ class ConflictError(ProtocolError):
 
 class StoreError(FicalError):
     """The durable store failed; nothing was acknowledged."""
+
+
+class MessageFormatError(ProtocolError):
+    """A protocol message is malformed (bad magic, version, length or field)."""
+
+
+class RoundAbortedError(ProtocolError):
+    """The round was aborted (too few clients, past deadline, failed recovery)."""
+
+
+class AggregationError(FicalError):
+    """Compendiums could not be aggregated (e.g. one client submitted twice)."""
+
+
+# --- crypto primitives (appended by the crypto engineer) ---------------------
+class InvalidCiphertext(CryptoError):
+    """AEAD decryption failed: wrong key, nonce or associated data, or tampering."""
+
+
+class InvalidPeerKey(CryptoError):
+    """A peer's X25519 public key is low-order: the agreement would be all zero."""

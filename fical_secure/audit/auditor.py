@@ -1,0 +1,304 @@
+"""Run every signal and attack on one client's released artefact: the audit of one game.
+
+``audit_artefact`` computes signals (a)-(e) for the client's members and
+non-members against the artefact, turns them into attack scores and metrics,
+measures canary exposure and PII hits, and attributes similarity and PII to
+single items so that the gate can remove the ones that leak.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from fical_secure.audit import attacks as atk
+from fical_secure.audit.artefact import SharedArtefact, from_catalogue
+from fical_secure.audit.exposure import CanaryExposure, canary_context, canary_exposure
+from fical_secure.audit.pii_search import PIIHit, search_pii
+from fical_secure.audit.signals import (
+    CONTEXT_HEADER,
+    Embedder,
+    Similarity,
+    build_contexts,
+    embedding_similarity,
+    likelihoods,
+)
+from fical_secure.data.schema import Episode, HospitalData, PIIValue
+from fical_secure.errors import AuditError, ConfigError
+from fical_secure.llm.base import LLM
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """Knobs of one audit; the defaults keep one client under a minute on 2 CPU cores."""
+
+    use_llm: bool = True
+    llm_records_per_split: int = 24  # LLM signals on a seeded subsample of each side
+    context_items: int = 2  # retrieved items put in context per record
+    max_context_chars: int = 600
+    max_record_chars: int = 320
+    min_k_fraction: float = 0.2
+    canary_candidates: int = 63
+    max_canaries: int = 2
+    fuzzy_threshold: float = 0.9
+    n_bootstrap: int = 500
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if min(self.llm_records_per_split, self.context_items, self.canary_candidates) < 1:
+            raise ConfigError(
+                "llm_records_per_split, context_items and canary_candidates must be >= 1"
+            )
+        if not 0.0 < self.min_k_fraction <= 1.0 or not 0.0 < self.fuzzy_threshold <= 1.0:
+            raise ConfigError("min_k_fraction and fuzzy_threshold must lie in (0, 1]")
+        if self.n_bootstrap < 1 or self.max_canaries < 0:
+            raise ConfigError("n_bootstrap must be >= 1 and max_canaries >= 0")
+
+
+@dataclass(frozen=True)
+class AuditTarget:
+    """One instance of the game: a client's members, non-members and their planted values."""
+
+    client_id: str
+    members: tuple[Episode, ...]
+    nonmembers: tuple[Episode, ...]
+    member_secrets: tuple[PIIValue, ...]
+    nonmember_secrets: tuple[PIIValue, ...] = ()
+
+    @classmethod
+    def from_hospital(
+        cls, hospital: HospitalData, manifest: Iterable[PIIValue] = ()
+    ) -> AuditTarget:
+        """The game for one hospital; secrets from its episodes and the federation manifest."""
+        members, nonmembers = tuple(hospital.members), tuple(hospital.nonmembers)
+        return cls(
+            client_id=hospital.hospital_id,
+            members=members,
+            nonmembers=nonmembers,
+            member_secrets=_secrets_of(members, manifest),
+            nonmember_secrets=_secrets_of(nonmembers, manifest),
+        )
+
+
+def _secrets_of(episodes: Sequence[Episode], manifest: Iterable[PIIValue]) -> tuple[PIIValue, ...]:
+    ids = {e.episode_id for e in episodes}
+    found = [p for e in episodes for p in e.pii] + [p for p in manifest if p.episode_id in ids]
+    return tuple(sorted(set(found), key=lambda p: (p.episode_id, p.kind, p.value)))
+
+
+@dataclass(frozen=True)
+class ItemAttribution:
+    """How much one released item drives membership signal, and whether it holds PII."""
+
+    item_id: str
+    max_member_cos: float
+    max_nonmember_cos: float
+    nearest_for_members: int
+    nearest_for_nonmembers: int
+    pii_hits: int
+
+    @property
+    def margin(self) -> float:
+        """How much closer the item comes to some member than to any non-member."""
+        return self.max_member_cos - self.max_nonmember_cos
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "item_id": self.item_id,
+            "max_member_cos": round(self.max_member_cos, 4),
+            "max_nonmember_cos": round(self.max_nonmember_cos, 4),
+            "margin": round(self.margin, 4),
+            "nearest_for_members": self.nearest_for_members,
+            "nearest_for_nonmembers": self.nearest_for_nonmembers,
+            "pii_hits": self.pii_hits,
+        }
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """Everything one audit measured, in report-ready form."""
+
+    client_id: str
+    artefact_kind: str
+    item_ids: tuple[str, ...]
+    attacks: dict[str, atk.AttackResult]
+    canaries: tuple[CanaryExposure, ...]
+    pii_hits: tuple[PIIHit, ...]
+    control_pii_hits: int  # non-members' values found: the search's false-positive rate
+    attribution: tuple[ItemAttribution, ...]
+    seconds: float
+    config: AuditConfig = field(default_factory=AuditConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "game": atk.RECORD_MEMBERSHIP.name,
+            "game_description": atk.RECORD_MEMBERSHIP.description,
+            "client_id": self.client_id,
+            "artefact_kind": self.artefact_kind,
+            "n_items": len(self.item_ids),
+            "attacks": {name: r.to_dict() for name, r in self.attacks.items()},
+            "canaries": [c.to_dict() for c in self.canaries],
+            "pii_hits": [h.to_dict() for h in self.pii_hits],
+            "control_pii_hits": self.control_pii_hits,
+            "attribution": [a.to_dict() for a in self.attribution],
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def audit_artefact(
+    artefact: SharedArtefact,
+    target: AuditTarget,
+    *,
+    embedder: Embedder,
+    llm: LLM | None = None,
+    reference: SharedArtefact | None = None,
+    config: AuditConfig | None = None,
+) -> AuditResult:
+    """Audit ``artefact`` in the record-membership game of ``target``.
+
+    LLM signals and canary exposure run only when ``llm`` is given and
+    ``config.use_llm``; ``reference`` defaults to the public tool catalogue.
+
+    Raises:
+        AuditError: an empty artefact, an empty side, or a failing model.
+    """
+    cfg = config or AuditConfig()
+    start = time.perf_counter()
+    if not target.members or not target.nonmembers:
+        raise AuditError("the audit needs at least one member and one non-member record")
+    records = [e.text() for e in (*target.members, *target.nonmembers)]
+    n_mem = len(target.members)
+    sim = embedding_similarity(records, artefact, embedder)
+    max_cos = sim.max_cosine()
+    mem_sig: dict[str, Any] = {atk.SIG_MAX_COSINE: max_cos[:n_mem]}
+    non_sig: dict[str, Any] = {atk.SIG_MAX_COSINE: max_cos[n_mem:]}
+    hits = search_pii(
+        target.member_secrets, artefact.item_ids, artefact.texts,
+        fuzzy_threshold=cfg.fuzzy_threshold,
+    )
+    control = search_pii(
+        target.nonmember_secrets, artefact.item_ids, artefact.texts,
+        fuzzy_threshold=cfg.fuzzy_threshold,
+    )
+    canaries: tuple[CanaryExposure, ...] = ()
+    if llm is not None and cfg.use_llm:
+        ref = reference if reference is not None else _default_reference()
+        _llm_signals(records, n_mem, artefact, ref, sim, llm, embedder, cfg, mem_sig, non_sig)
+        canaries = _canaries(target, artefact, sim, llm, cfg)
+    results = atk.run_attacks(mem_sig, non_sig, n_resamples=cfg.n_bootstrap, seed=cfg.seed)
+    return AuditResult(
+        client_id=target.client_id,
+        artefact_kind=artefact.kind,
+        item_ids=artefact.item_ids,
+        attacks=results,
+        canaries=canaries,
+        pii_hits=tuple(hits),
+        control_pii_hits=len(control),
+        attribution=attribute(artefact, sim, n_mem, hits),
+        seconds=time.perf_counter() - start,
+        config=cfg,
+    )
+
+
+def _default_reference() -> SharedArtefact:
+    from fical_secure.data.catalogue import CATALOGUE
+
+    return from_catalogue(CATALOGUE)
+
+
+def _subsample(n: int, k: int, rng: np.random.Generator) -> list[int]:
+    return sorted(rng.choice(n, size=min(n, k), replace=False).tolist())
+
+
+def _llm_signals(
+    records: list[str],
+    n_mem: int,
+    artefact: SharedArtefact,
+    reference: SharedArtefact,
+    sim: Similarity,
+    llm: LLM,
+    embedder: Embedder,
+    cfg: AuditConfig,
+    mem_sig: dict[str, Any],
+    non_sig: dict[str, Any],
+) -> None:
+    """Fill the LLM signals of a seeded subsample of each side into ``mem_sig`` / ``non_sig``."""
+    rng = np.random.default_rng(cfg.seed)
+    k = cfg.llm_records_per_split
+    mem_idx = _subsample(n_mem, k, rng)
+    non_idx = [n_mem + i for i in _subsample(len(records) - n_mem, k, rng)]
+    idx = mem_idx + non_idx
+    chosen = [records[i] for i in idx]
+    sub = Similarity(sims=sim.sims[idx])
+    ref_sim = embedding_similarity(chosen, reference, embedder)
+    lik = likelihoods(
+        chosen,
+        build_contexts(artefact, sub, cfg.context_items, cfg.max_context_chars),
+        build_contexts(reference, ref_sim, cfg.context_items, cfg.max_context_chars),
+        llm,
+        max_record_chars=cfg.max_record_chars,
+    )
+    values = {
+        atk.SIG_LL_TARGET: lik.mean_loglik(),
+        atk.SIG_LL_REFERENCE: lik.mean_loglik(reference=True),
+        atk.SIG_MINK_TARGET: lik.min_k(cfg.min_k_fraction),
+        atk.SIG_MINK_REFERENCE: lik.min_k(cfg.min_k_fraction, reference=True),
+    }
+    m = len(mem_idx)
+    for name, arr in values.items():
+        mem_sig[name], non_sig[name] = arr[:m], arr[m:]
+
+
+def _canaries(
+    target: AuditTarget,
+    artefact: SharedArtefact,
+    sim: Similarity,
+    llm: LLM,
+    cfg: AuditConfig,
+) -> tuple[CanaryExposure, ...]:
+    """Exposure of the members' canaries, each with its host record's nearest items in context."""
+    row_of = {e.episode_id: i for i, e in enumerate(target.members)}
+    planted = [p for p in target.member_secrets if p.kind == "CANARY" and p.episode_id in row_of]
+    out = []
+    for canary in planted[: cfg.max_canaries]:
+        row = row_of[canary.episode_id]
+        top = Similarity(sims=sim.sims[row : row + 1]).top_items(cfg.context_items)[0]
+        context = canary_context(
+            CONTEXT_HEADER, [artefact.texts[int(i)] for i in top], cfg.max_context_chars
+        )
+        out.append(
+            canary_exposure(
+                canary, context, llm,
+                host_text=target.members[row].text(),
+                n_candidates=cfg.canary_candidates,
+                seed=cfg.seed,
+            )
+        )
+    return tuple(out)
+
+
+def attribute(
+    artefact: SharedArtefact, sim: Similarity, n_mem: int, hits: Sequence[PIIHit]
+) -> tuple[ItemAttribution, ...]:
+    """Per item: nearest member / non-member similarity, nearest-item counts, PII hits."""
+    mem, non = sim.sims[:n_mem], sim.sims[n_mem:]
+    mem_best = np.bincount(mem.argmax(axis=1), minlength=len(artefact))
+    non_best = np.bincount(non.argmax(axis=1), minlength=len(artefact))
+    pii_count: dict[str, int] = {}
+    for hit in hits:
+        pii_count[hit.item_id] = pii_count.get(hit.item_id, 0) + 1
+    return tuple(
+        ItemAttribution(
+            item_id=item,
+            max_member_cos=float(mem[:, j].max()),
+            max_nonmember_cos=float(non[:, j].max()),
+            nearest_for_members=int(mem_best[j]),
+            nearest_for_nonmembers=int(non_best[j]),
+            pii_hits=pii_count.get(item, 0),
+        )
+        for j, item in enumerate(artefact.item_ids)
+    )

@@ -1,0 +1,146 @@
+"""The membership-inference gate: audit, remediate leaking entries, re-audit, else block.
+
+A compendium that breaks the policy is not blocked at once: the audit's
+attribution names the entries that hold PII or sit much closer to some member
+record than to any non-member, and those are dropped (or handed to a
+``regenerate`` callback, e.g. KCG rewriting them without the records) and the
+result is audited again. Only when nothing attributable is left, too much
+would have to go, or the rounds run out is the release blocked: fail closed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from fical_secure.audit.artefact import SharedArtefact, from_compendium
+from fical_secure.audit.auditor import AuditConfig, AuditResult, AuditTarget, audit_artefact
+from fical_secure.audit.policy import AuditPolicy, Finding, check_policy
+from fical_secure.audit.signals import Embedder
+from fical_secure.errors import GateBlockedError
+from fical_secure.kcg.schema import Compendium, Entry
+from fical_secure.llm.base import LLM
+
+# (compendium without the leaking entries, the leaking entries) -> compendium to re-audit
+Regenerate = Callable[[Compendium, tuple[Entry, ...]], Compendium]
+SIGNATURE_PREFIX = "sig:"
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """What the gate decided, with the evidence before and after remediation."""
+
+    passed: bool
+    compendium: Compendium  # the release candidate after remediation
+    removed_entry_ids: tuple[str, ...]
+    regenerated: bool
+    before: AuditResult
+    after: AuditResult
+    findings_before: tuple[Finding, ...]
+    findings_after: tuple[Finding, ...]
+    reasons: tuple[str, ...]
+    rounds: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "removed_entry_ids": list(self.removed_entry_ids),
+            "regenerated": self.regenerated,
+            "rounds": self.rounds,
+            "reasons": list(self.reasons),
+            "findings_before": [f.to_dict() for f in self.findings_before],
+            "findings_after": [f.to_dict() for f in self.findings_after],
+            "before": self.before.to_dict(),
+            "after": self.after.to_dict(),
+        }
+
+
+def leaking_items(result: AuditResult, policy: AuditPolicy) -> tuple[str, ...]:
+    """Items holding PII, or far closer to some member than to every non-member."""
+    flagged = [
+        a.item_id
+        for a in result.attribution
+        if a.pii_hits > 0
+        or (a.margin >= policy.entry_margin and a.max_member_cos >= policy.entry_min_similarity)
+    ]
+    return tuple(flagged)
+
+
+def _remove(compendium: Compendium, item_ids: set[str]) -> tuple[Compendium, tuple[Entry, ...]]:
+    dropped = tuple(e for e in compendium.entries if e.entry_id in item_ids)
+    kept = tuple(e for e in compendium.entries if e.entry_id not in item_ids)
+    sigs = tuple(
+        s for s in compendium.signatures if f"{SIGNATURE_PREFIX}{s.tool}" not in item_ids
+    )
+    return replace(compendium, entries=kept, signatures=sigs), dropped
+
+
+def run_gate(
+    compendium: Compendium,
+    target: AuditTarget,
+    *,
+    embedder: Embedder,
+    llm: LLM | None = None,
+    policy: AuditPolicy | None = None,
+    config: AuditConfig | None = None,
+    reference: SharedArtefact | None = None,
+    regenerate: Regenerate | None = None,
+    strict: bool = True,
+) -> GateDecision:
+    """Audit ``compendium``, remediate leaking entries, and pass or block it.
+
+    Raises:
+        GateBlockedError: ``strict`` and the compendium still fails the policy
+            after remediation (the message lists why).
+        AuditError: the audit itself could not run.
+    """
+    pol = policy or AuditPolicy()
+
+    def audit(c: Compendium) -> AuditResult:
+        return audit_artefact(from_compendium(c), target, embedder=embedder, llm=llm,
+                              reference=reference, config=config)
+
+    n_items = len(from_compendium(compendium))
+    current, before = compendium, audit(compendium)
+    result, findings_before = before, tuple(check_policy(before, pol))
+    findings, rounds = findings_before, 0
+    removed: list[str] = []
+    reasons: list[str] = []
+    while findings and rounds < pol.max_rounds:
+        flagged = [i for i in leaking_items(result, pol) if i not in removed]
+        if not flagged:
+            reasons.append("leakage is not attributable to single entries: regenerate the "
+                           "compendium from fewer or more generic examples")
+            break
+        if len(removed) + len(flagged) > pol.max_drop_fraction * n_items:
+            reasons.append(
+                f"remediation would remove {len(removed) + len(flagged)} of {n_items} items "
+                f"(> {pol.max_drop_fraction:.0%}): the compendium as a whole leaks"
+            )
+            break
+        rounds += 1
+        current, dropped = _remove(current, set(flagged))
+        removed.extend(flagged)
+        reasons.append(f"round {rounds}: removed {len(flagged)} leaking item(s)")
+        if regenerate is not None:
+            current = regenerate(current, dropped)
+        if len(from_compendium(current)) == 0:
+            reasons.append("no entries left after remediation")
+            break
+        result = audit(current)
+        findings = tuple(check_policy(result, pol))
+    passed = not findings and len(from_compendium(current)) > 0
+    if not passed:
+        reasons.extend(f.message for f in findings)
+    decision = GateDecision(
+        passed=passed, compendium=current, removed_entry_ids=tuple(removed),
+        regenerated=regenerate is not None and bool(removed), before=before, after=result,
+        findings_before=findings_before, findings_after=findings, reasons=tuple(reasons),
+        rounds=rounds,
+    )
+    if strict and not passed:
+        raise GateBlockedError(
+            f"compendium of {target.client_id} blocked: " + "; ".join(reasons)
+        )
+    return decision

@@ -1,0 +1,145 @@
+"""Signal (e): verbatim and fuzzy search of planted PII values in a released artefact.
+
+Every ground-truth value (the generator's manifest, or a hospital's own list
+of identifiers) is looked for in every artefact item, strongest match first:
+
+* ``verbatim``: the exact value is a substring of the item;
+* ``normalised``: equal after case-folding, dropping punctuation and
+  collapsing whitespace (``"Smith, John"`` style reformatting is not caught
+  here, but ``"MRN 1234567"`` for ``"MRN-1234567"`` is);
+* ``digits``: for number-like values (>= 6 digits), the digit string appears
+  in the digits of one number written in the item (``(555) 010-2030`` for ``555-010-2030``);
+* ``fuzzy``: the best partial similarity ratio (difflib, the fuzzywuzzy
+  "partial ratio" algorithm) of the normalised value against an equally long
+  window of the normalised item reaches ``fuzzy_threshold``.
+
+The search is deliberately over-inclusive: the gate drops any item with a hit,
+and a false positive only costs one compendium entry.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from typing import Any, Literal
+
+from fical_secure.data.schema import PIIValue
+
+MatchKind = Literal["verbatim", "normalised", "digits", "fuzzy"]
+DEFAULT_FUZZY_THRESHOLD = 0.9
+MIN_FUZZY_CHARS = 6  # shorter values (a first name) match too much text by chance
+MIN_DIGITS = 6
+_PUNCT = re.compile(r"[^\w\s]|_")
+_SPACE = re.compile(r"\s+")
+_NON_DIGIT = re.compile(r"\D")
+# a number as people write it: digits with separators in between, ``(555) 010-2030``
+_NUMBER = re.compile(r"\d(?:[\s\-().\/]*\d)*")
+
+
+@dataclass(frozen=True)
+class PIIHit:
+    """One planted value found in one artefact item."""
+
+    kind: str
+    episode_id: str
+    item_id: str
+    match: MatchKind
+    ratio: float  # 1.0 for exact kinds of match
+
+    def to_dict(self) -> dict[str, Any]:
+        # the value itself stays out of reports: they may travel further than the data
+        return {
+            "kind": self.kind,
+            "episode_id": self.episode_id,
+            "item_id": self.item_id,
+            "match": self.match,
+            "ratio": round(self.ratio, 4),
+        }
+
+
+def normalise(text: str) -> str:
+    """Case-fold, replace punctuation by spaces and collapse whitespace."""
+    return _SPACE.sub(" ", _PUNCT.sub(" ", text.casefold())).strip()
+
+
+def digits_only(text: str) -> str:
+    return _NON_DIGIT.sub("", text)
+
+
+def partial_ratio(needle: str, haystack: str) -> float:
+    """Best :class:`difflib.SequenceMatcher` ratio of ``needle`` against windows of ``haystack``.
+
+    Windows are anchored on the matching blocks of the two strings (the
+    fuzzywuzzy algorithm), so the cost is a few ratio computations per hit
+    rather than one per position.
+    """
+    if not needle or not haystack:
+        return 0.0
+    if len(needle) > len(haystack):
+        needle, haystack = haystack, needle
+    if needle in haystack:
+        return 1.0
+    best = 0.0
+    blocks = SequenceMatcher(None, needle, haystack, autojunk=False).get_matching_blocks()
+    for block in blocks:
+        start = max(0, block.b - block.a)
+        window = haystack[start : start + len(needle)]
+        ratio = SequenceMatcher(None, needle, window, autojunk=False).ratio()
+        best = max(best, ratio)
+        if best == 1.0:
+            break
+    return best
+
+
+def match_value(
+    value: str, item_text: str, *, fuzzy_threshold: float = DEFAULT_FUZZY_THRESHOLD
+) -> tuple[MatchKind, float] | None:
+    """The strongest match of ``value`` in ``item_text``, or ``None``."""
+    if value and value in item_text:
+        return "verbatim", 1.0
+    norm_value, norm_text = normalise(value), normalise(item_text)
+    if norm_value and norm_value in norm_text:
+        return "normalised", 1.0
+    value_digits = digits_only(value)
+    number_like = len(value_digits) >= 0.5 * len(norm_value.replace(" ", ""))
+    if len(value_digits) >= MIN_DIGITS and number_like:
+        if any(value_digits in digits_only(m) for m in _NUMBER.findall(item_text)):
+            return "digits", 1.0
+    if len(norm_value) >= MIN_FUZZY_CHARS:
+        ratio = partial_ratio(norm_value, norm_text)
+        if ratio >= fuzzy_threshold:
+            return "fuzzy", ratio
+    return None
+
+
+def search_pii(
+    values: Iterable[PIIValue],
+    item_ids: Sequence[str],
+    item_texts: Sequence[str],
+    *,
+    fuzzy_threshold: float = DEFAULT_FUZZY_THRESHOLD,
+) -> list[PIIHit]:
+    """Every (value, item) pair with a match, sorted by item then episode.
+
+    Raises:
+        ValueError: ``item_ids`` and ``item_texts`` differ in length.
+    """
+    if len(item_ids) != len(item_texts):
+        raise ValueError("item_ids and item_texts must have the same length")
+    hits: list[PIIHit] = []
+    for pii in values:
+        for item_id, text in zip(item_ids, item_texts, strict=True):
+            found = match_value(pii.value, text, fuzzy_threshold=fuzzy_threshold)
+            if found is not None:
+                hits.append(PIIHit(pii.kind, pii.episode_id, item_id, found[0], found[1]))
+    hits.sort(key=lambda h: (h.item_id, h.episode_id, h.kind))
+    return hits
+
+
+def search_text(
+    values: Iterable[PIIValue], text: str, *, fuzzy_threshold: float = DEFAULT_FUZZY_THRESHOLD
+) -> list[PIIHit]:
+    """Search one free text (e.g. a model's generation); hits carry item id ``"text"``."""
+    return search_pii(values, ["text"], [text], fuzzy_threshold=fuzzy_threshold)

@@ -1,0 +1,47 @@
+"""``fical-secure demo``: one full federated round in one process, embedded defaults."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("demo", help="run one full federated round on the embedded defaults")
+    p.add_argument("--clients", type=int, default=5, help="number of hospitals (default 5)")
+    p.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder")
+    p.add_argument("--model", default=None, help="local model folder or .gguf (default: packaged SmolLM2-135M)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--episodes", type=int, default=40, help="member episodes per client")
+    p.add_argument("--no-scrub", action="store_true", help="skip the PII scrubber (unsafe; for ablations)")
+    p.add_argument("--no-audit", action="store_true", help="skip the membership-inference gate (unsafe)")
+    p.add_argument("--no-seal", action="store_true", help="send compendiums in the clear (unsafe)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from fical_secure.errors import ConfigError
+    from fical_secure.federation.demo import run_demo, summary
+    from fical_secure.federation.state import RoundSettings
+
+    if args.clients < 1:
+        raise ConfigError("--clients must be at least 1")
+    if args.episodes < 4:
+        raise ConfigError("--episodes must be at least 4")
+    settings = RoundSettings(
+        out=args.out,
+        clients=args.clients,
+        seed=args.seed,
+        episodes_per_client=args.episodes,
+        nonmembers_per_client=args.episodes,
+        model=args.model,
+        scrub=not args.no_scrub,
+        audit=not args.no_audit,
+        seal=not args.no_seal,
+        progress=not args.quiet,
+    )
+    report = run_demo(settings)
+    print(summary(report))
+    return 0

@@ -1,0 +1,1 @@
+"""Compliance audits: profiles (YAML thresholds), configuration checks, reports."""

@@ -1,0 +1,272 @@
+"""Audit profiles: the thresholds and policies an audit enforces, from schema-checked YAML.
+
+A profile is validated completely before any check runs. Unknown keys, wrong
+types and out-of-range thresholds are collected with their paths and raised
+as one :class:`ConfigError`, so a typo (``max_mi_uac``) can never silently
+drop a check. The profile's SHA-256 (of the file's bytes) goes into every
+report, tying a verdict to the exact policy that produced it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal, cast
+
+import yaml
+
+from fical_secure.compliance import vocabulary as vocab
+from fical_secure.compliance.schema import Findings, join
+from fical_secure.errors import ConfigError
+
+SCHEMA_VERSION = 1
+MiBound = Literal["point", "ci_upper"]
+Detection = Literal["pattern", "ner", "pattern+ner", "out_of_reach"]
+DETECTIONS: tuple[str, ...] = ("pattern", "ner", "pattern+ner", "out_of_reach")
+_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_TOP = ("version", "name", "description", "thresholds", "scrubber", "crypto", "threat_models")
+_THRESHOLDS = (
+    "max_mi_auc", "mi_auc_bound", "max_tpr_at_1pct_fpr", "max_canary_exposure_bits",
+    "max_verbatim_pii_hits", "max_candidate_pii_detections", "min_scrubber_recall",
+)
+_CRYPTO = (
+    "allowed_aeads", "signature", "key_exchange", "kdf", "private_key_mode",
+    "require_sealed_transport", "forbid_raw_sample_sharing",
+)
+_SAFE_HARBOR = ("id", "identifier", "entities", "detection", "note")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Release thresholds: leakage maxima and per-kind scrubber recall minima."""
+
+    max_mi_auc: float
+    mi_auc_bound: MiBound  # compare the point estimate or the bootstrap CI's upper end
+    max_tpr_at_1pct_fpr: float
+    max_canary_exposure_bits: float
+    max_verbatim_pii_hits: int
+    max_candidate_pii_detections: int
+    min_scrubber_recall: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class SafeHarborItem:
+    """One HIPAA Safe Harbor identifier kind and the recognizers that cover it."""
+
+    id: str
+    identifier: str
+    entities: tuple[str, ...]
+    detection: Detection
+    note: str
+
+
+@dataclass(frozen=True)
+class CryptoPolicy:
+    """Algorithms and key-handling rules a client configuration must meet."""
+
+    allowed_aeads: tuple[str, ...]
+    signature: str
+    key_exchange: str
+    kdf: str
+    private_key_mode: int  # no permission bit outside this mask is allowed
+    require_sealed_transport: bool
+    forbid_raw_sample_sharing: bool
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A validated audit profile."""
+
+    name: str
+    description: str
+    thresholds: Thresholds
+    required_entities: tuple[str, ...]  # includes every entity the Safe Harbor map names
+    safe_harbor: tuple[SafeHarborItem, ...]
+    crypto: CryptoPolicy
+    threat_models: tuple[str, ...]
+    source: str
+    sha256: str
+
+
+def load_profile(path: str | Path) -> Profile:
+    """Read, validate and build a profile.
+
+    Raises:
+        ConfigError: unreadable file, not YAML, or schema violations (all of
+            them, one per line, each with its path).
+    """
+    source = Path(path)
+    try:
+        data = source.read_bytes()
+        raw = yaml.safe_load(data.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read audit profile {source}: {exc}") from exc
+    findings = Findings()
+    profile = parse_profile(raw, findings, source=str(source), sha256=hashlib.sha256(data).hexdigest())
+    if profile is None or findings.problems:
+        listing = "\n  ".join(findings.problems)
+        raise ConfigError(f"invalid audit profile {source} ({len(findings.problems)} problems):\n  {listing}")
+    return profile
+
+
+def parse_profile(raw: Any, findings: Findings, *, source: str = "", sha256: str = "") -> Profile | None:
+    """Validate a parsed profile tree, recording every problem in ``findings``."""
+    top = findings.mapping(raw, "", required=_TOP, optional=("safe_harbor",))
+    if top is None:
+        return None
+    if top.get("version") != SCHEMA_VERSION:
+        findings.add("version", f"must be {SCHEMA_VERSION}")
+    name = findings.string(top.get("name"), "name")
+    if name is not None and not _ID.match(name):
+        findings.add("name", "must be lowercase letters, digits and dashes")
+    description = findings.string(top.get("description"), "description")
+    thresholds = _thresholds(top.get("thresholds"), findings)
+    required = _required_entities(top.get("scrubber"), findings)
+    safe_harbor = _safe_harbor(top.get("safe_harbor", []), findings)
+    crypto = _crypto(top.get("crypto"), findings)
+    threat_models = _threat_models(top.get("threat_models"), findings)
+    if None in (name, description, thresholds, required, safe_harbor, crypto, threat_models):
+        return None
+    assert required is not None and safe_harbor is not None  # narrowed for mypy
+    mapped = [e for item in safe_harbor for e in item.entities if e not in required]
+    return Profile(
+        name=cast(str, name),
+        description=cast(str, description),
+        thresholds=cast(Thresholds, thresholds),
+        required_entities=required + tuple(dict.fromkeys(mapped)),
+        safe_harbor=safe_harbor,
+        crypto=cast(CryptoPolicy, crypto),
+        threat_models=cast(tuple[str, ...], threat_models),
+        source=source,
+        sha256=sha256,
+    )
+
+
+def _thresholds(raw: Any, f: Findings) -> Thresholds | None:
+    t = f.mapping(raw, "thresholds", required=_THRESHOLDS)
+    if t is None:
+        return None
+    p = "thresholds"
+    values = (
+        f.number(t.get("max_mi_auc"), join(p, "max_mi_auc"), 0.5, 1.0),
+        f.choice(t.get("mi_auc_bound"), join(p, "mi_auc_bound"), ("point", "ci_upper")),
+        f.number(t.get("max_tpr_at_1pct_fpr"), join(p, "max_tpr_at_1pct_fpr"), 0.0, 1.0),
+        f.number(t.get("max_canary_exposure_bits"), join(p, "max_canary_exposure_bits"), 0.0, 128.0),
+        f.integer(t.get("max_verbatim_pii_hits"), join(p, "max_verbatim_pii_hits"), 0, 0),
+        f.integer(t.get("max_candidate_pii_detections"), join(p, "max_candidate_pii_detections"), 0, 10**6),
+    )
+    recall = _recall(t.get("min_scrubber_recall"), f)
+    if None in values or recall is None:
+        return None
+    auc, bound, tpr, bits, verbatim, detections = values
+    return Thresholds(
+        max_mi_auc=cast(float, auc),
+        mi_auc_bound=cast(MiBound, bound),
+        max_tpr_at_1pct_fpr=cast(float, tpr),
+        max_canary_exposure_bits=cast(float, bits),
+        max_verbatim_pii_hits=cast(int, verbatim),
+        max_candidate_pii_detections=cast(int, detections),
+        min_scrubber_recall=recall,
+    )
+
+
+def _recall(raw: Any, f: Findings) -> Mapping[str, float] | None:
+    path = "thresholds.min_scrubber_recall"
+    table = f.mapping(raw, path, required=(), optional=sorted(vocab.MEASURABLE_KINDS))
+    if table is None:
+        return None
+    if not table:
+        f.add(path, "must name at least one PII kind")
+        return None
+    out: dict[str, float] = {}
+    ok = True
+    for kind, value in table.items():
+        number = f.number(value, join(path, str(kind)), 0.0, 1.0)
+        ok = ok and number is not None and kind in vocab.MEASURABLE_KINDS
+        if number is not None:
+            out[str(kind)] = number
+    return MappingProxyType(out) if ok else None
+
+
+def _required_entities(raw: Any, f: Findings) -> tuple[str, ...] | None:
+    s = f.mapping(raw, "scrubber", required=("required_entities",))
+    if s is None:
+        return None
+    return f.choices(s.get("required_entities"), "scrubber.required_entities", vocab.KNOWN_ENTITIES)
+
+
+def _safe_harbor(raw: Any, f: Findings) -> tuple[SafeHarborItem, ...] | None:
+    if not isinstance(raw, list):
+        f.add("safe_harbor", "must be a list of identifier kinds")
+        return None
+    items: list[SafeHarborItem] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(raw):
+        item = _safe_harbor_item(entry, join("safe_harbor", i), f)
+        if item is not None and item.id in seen:
+            f.add(join("safe_harbor", i), f"id {item.id!r} listed twice")
+        elif item is not None:
+            seen.add(item.id)
+            items.append(item)
+    return tuple(items) if len(items) == len(raw) else None
+
+
+def _safe_harbor_item(raw: Any, path: str, f: Findings) -> SafeHarborItem | None:
+    m = f.mapping(raw, path, required=_SAFE_HARBOR)
+    if m is None:
+        return None
+    ident = f.string(m.get("id"), join(path, "id"))
+    identifier = f.string(m.get("identifier"), join(path, "identifier"))
+    detection = f.choice(m.get("detection"), join(path, "detection"), DETECTIONS)
+    note = f.string(m.get("note"), join(path, "note"))
+    reach = detection != "out_of_reach"
+    entities = f.choices(m.get("entities"), join(path, "entities"), vocab.KNOWN_ENTITIES, non_empty=reach)
+    if detection == "out_of_reach" and entities:
+        f.add(join(path, "entities"), "must be empty for an identifier out of reach of recognizers")
+        return None
+    if None in (ident, identifier, detection, note, entities):
+        return None
+    return SafeHarborItem(
+        id=cast(str, ident), identifier=cast(str, identifier), entities=cast(tuple[str, ...], entities),
+        detection=cast(Detection, detection), note=cast(str, note),
+    )
+
+
+def _crypto(raw: Any, f: Findings) -> CryptoPolicy | None:
+    c = f.mapping(raw, "crypto", required=_CRYPTO)
+    if c is None:
+        return None
+    aeads = f.choices(c.get("allowed_aeads"), "crypto.allowed_aeads", vocab.AEADS)
+    signature = f.choice(c.get("signature"), "crypto.signature", vocab.SIGNATURES - {"none"})
+    exchange = f.choice(c.get("key_exchange"), "crypto.key_exchange", vocab.KEY_EXCHANGES)
+    kdf = f.choice(c.get("kdf"), "crypto.kdf", vocab.KDFS - {"none"})
+    mode = f.choice(c.get("private_key_mode"), "crypto.private_key_mode", vocab.PRIVATE_KEY_MODES)
+    sealed = f.boolean(c.get("require_sealed_transport"), "crypto.require_sealed_transport")
+    no_raw = f.boolean(c.get("forbid_raw_sample_sharing"), "crypto.forbid_raw_sample_sharing")
+    if None in (aeads, signature, exchange, kdf, mode, sealed, no_raw):
+        return None
+    return CryptoPolicy(
+        allowed_aeads=cast(tuple[str, ...], aeads), signature=cast(str, signature),
+        key_exchange=cast(str, exchange), kdf=cast(str, kdf),
+        private_key_mode=vocab.PRIVATE_KEY_MODES[cast(str, mode)],
+        require_sealed_transport=cast(bool, sealed), forbid_raw_sample_sharing=cast(bool, no_raw),
+    )
+
+
+def _threat_models(raw: Any, f: Findings) -> tuple[str, ...] | None:
+    if not isinstance(raw, list) or not raw:
+        f.add("threat_models", "must be a non-empty list of threat model ids")
+        return None
+    ids: list[str] = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, str) or not _ID.match(item):
+            f.add(join("threat_models", i), "must be a threat model id (the file name without .md)")
+        elif item in ids:
+            f.add(join("threat_models", i), f"{item!r} listed twice")
+        else:
+            ids.append(item)
+    return tuple(ids) if len(ids) == len(raw) else None

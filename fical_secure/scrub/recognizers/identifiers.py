@@ -1,0 +1,170 @@
+"""Recognizers of clinical and HIPAA Safe Harbor identifier numbers.
+
+Covers medical record numbers, NPIs (Luhn on the 80840 prefix), health-plan
+member ids, account numbers, certificate / license numbers, vehicle ids (VIN,
+plates), device serials / UDIs and fax numbers. Ids without a fixed shape are
+caught only right after a label ("account #", "serial no."): an unlabelled
+free-form number is out of reach of any pattern.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from fical_secure.scrub.recognizers.base import ClinicalPatternRecognizer, after_label
+
+# A free-form id: letters, digits and inner dashes, with at least one digit.
+_FREE_ID = r"(?=[A-Z0-9-]*\d)[A-Z0-9](?:[A-Z0-9-]{2,28}[A-Z0-9])\b"
+_PHONE_SHAPE = r"(?:\+?1[-.\s]?)?\(?\d{3}\)?[-.\s]?\d{3}[-.\s]?\d{4}\b"
+
+
+class MedicalRecordNumberRecognizer(ClinicalPatternRecognizer):
+    """Medical record numbers: "MRN-0042137", "MRN 0042137", "medical record #0042137"."""
+
+    ENTITY = "MRN"
+    PATTERNS = (
+        ("MRN prefixed token", r"\bMRN[-_#:]?\s?\d{5,10}\b", 0.9),
+        (
+            "MRN after label",
+            after_label(
+                r"MRN|MR|medical\s+record|med\.?\s*rec\.?|chart|patient\s+id|hospital\s+id",
+                r"(?:MRN-?)?[A-Z]{0,3}-?\d{5,10}\b",
+            ),
+            0.85,
+        ),
+        ("MRN bare digits (weak)", r"\b\d{7,8}\b", 0.05),
+    )
+    CONTEXT = ("mrn", "medical record", "record", "chart", "patient id")
+
+
+class NpiRecognizer(ClinicalPatternRecognizer):
+    """National Provider Identifier: 10 digits starting 1 or 2, Luhn-valid with prefix 80840."""
+
+    ENTITY = "NPI"
+    PATTERNS = (
+        ("NPI 10 digits", r"\b[12]\d{9}\b", 0.5),
+        ("NPI grouped", r"\b[12]\d{3}[ -]\d{3}[ -]\d{3}\b", 0.5),
+    )
+    CONTEXT = ("npi", "provider", "national provider", "prescriber")
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        """Drop candidates failing the CMS Luhn check; keep the pattern score otherwise."""
+        digits = "".join(ch for ch in pattern_text if ch.isdigit())
+        return None if npi_checksum_ok(digits) else False
+
+
+def npi_checksum_ok(digits: str) -> bool:
+    """CMS NPI check: Luhn over "80840" + the 10 digits, and not one repeated digit."""
+    if len(digits) != 10 or not digits.isdigit() or len(set(digits[:-1])) == 1:
+        return False
+    total = 0
+    for i, ch in enumerate(reversed("80840" + digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+class InsuranceIdRecognizer(ClinicalPatternRecognizer):
+    """Health-plan member ids: "ABC123456789", "XYZ-98765432", or any id after "member id"."""
+
+    ENTITY = "INSURANCE_ID"
+    PATTERNS = (
+        ("payer prefix + digits", r"\b(?-i:[A-Z]{2,4})-?\d{8,12}\b", 0.7),
+        (
+            "id after health-plan label",
+            after_label(
+                r"member|subscriber|policy|insurance|health[-\s]plan|beneficiary|medicaid|medicare",
+                _FREE_ID,
+            ),
+            0.85,
+        ),
+    )
+    CONTEXT = ("member", "subscriber", "insurance", "policy", "health plan", "beneficiary")
+
+
+class AccountNumberRecognizer(ClinicalPatternRecognizer):
+    """Account numbers after a label: "account # 00123-88", "acct no. 55120931"."""
+
+    ENTITY = "ACCOUNT_NUMBER"
+    PATTERNS = (
+        ("id after account label", after_label(r"account|acct|a/c|billing\s+account", _FREE_ID), 0.8),
+    )
+    CONTEXT = ("account", "acct", "billing")
+
+
+class LicenseNumberRecognizer(ClinicalPatternRecognizer):
+    """Certificate / license numbers after a label: "license no. CA-A123456"."""
+
+    ENTITY = "LICENSE_NUMBER"
+    PATTERNS = (
+        (
+            "id after license label",
+            after_label(
+                r"license|licence|lic\.?|certificate|cert\.?|registration|DEA|board\s+cert(?:ification)?",
+                _FREE_ID,
+            ),
+            0.8,
+        ),
+    )
+    CONTEXT = ("license", "licence", "certificate", "registration", "dea")
+
+
+class VehicleIdRecognizer(ClinicalPatternRecognizer):
+    """Vehicle identifiers: 17-character VINs (no I, O, Q) and plates after a label."""
+
+    ENTITY = "VEHICLE_ID"
+    PATTERNS = (
+        ("VIN", r"\b(?-i:(?=[A-HJ-NPR-Z0-9]*\d)(?=[A-HJ-NPR-Z0-9]*[A-HJ-NPR-Z])[A-HJ-NPR-Z0-9]{17})\b", 0.6),
+        ("VIN after label", after_label(r"VIN|vehicle(?:\s+identification)?", r"[A-HJ-NPR-Z0-9]{11,17}\b"), 0.85),
+        (
+            "plate after label",
+            after_label(r"(?:license\s+)?plate|tag", r"(?=[A-Z0-9 -]*\d)[A-Z0-9][A-Z0-9 -]{1,7}[A-Z0-9]\b"),
+            0.8,
+        ),
+    )
+    CONTEXT = ("vin", "vehicle", "plate")
+
+
+class DeviceIdRecognizer(ClinicalPatternRecognizer):
+    """Device identifiers and serials: GS1 UDIs and ids after "serial", "S/N", "IMEI"."""
+
+    ENTITY = "DEVICE_ID"
+    PATTERNS = (
+        ("GS1 UDI", r"\(01\)\d{14}(?:\(\d{2}\)[A-Z0-9-]{1,20})*", 0.9),
+        (
+            "id after serial label",
+            after_label(r"serial|S/N|SN|device(?:\s+id)?|UDI|IMEI|implant(?:\s+id)?|pacemaker", _FREE_ID),
+            0.8,
+        ),
+    )
+    CONTEXT = ("serial", "device", "udi", "imei", "implant")
+
+
+class PhoneShapeRecognizer(ClinicalPatternRecognizer):
+    """North-American phone shapes, valid area code or not: "(425)555-0100", "349.831.8642x8212".
+
+    Presidio's phone recognizer asks ``phonenumbers`` whether the number is
+    assigned; a fictitious or mistyped number still identifies a patient.
+    """
+
+    ENTITY = "PHONE_NUMBER"
+    PATTERNS = (
+        (
+            "NANP shape",
+            r"(?<![\w.])(?:\+?1[-.\s]?|001[-.\s]?)?(?:\(\d{3}\)\s?|\d{3}[-.\s])\d{3}[-.\s]\d{4}"
+            r"(?:\s?(?:x|ext\.?|extension)\s?\d{1,6})?\b",
+            0.6,
+        ),
+        ("10 digits after phone label", after_label(r"phone|tel|telephone|cell|mobile|call|callback", r"\d{10}\b"), 0.8),
+    )
+    CONTEXT = ("phone", "call", "called", "contact", "callback", "cell", "mobile", "tel")
+
+
+class FaxNumberRecognizer(ClinicalPatternRecognizer):
+    """Fax numbers: a phone-shaped number right after "fax"."""
+
+    ENTITY = "FAX_NUMBER"
+    PATTERNS = (("phone shape after fax label", after_label(r"fax|facsimile", _PHONE_SHAPE), 0.9),)
+    CONTEXT = ("fax", "facsimile")

@@ -1,0 +1,108 @@
+"""Person names the small spaCy model misses or mislabels.
+
+``en_core_web_sm`` often tags "Krista Bradley" as ORG or WORK_OF_ART, or not at
+all ("Done for Danielle Daniel."), so Presidio's NER recognizer drops it. This
+recognizer reads the same spaCy parse Presidio already made (no second NLP
+pass) and reports as PERSON: entities of other labels shaped like a name, runs
+of 2-3 name-shaped proper nouns, and capitalised words after an honorific.
+Words that are clinical or organisational vocabulary never count as a name.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, ClassVar
+
+from presidio_analyzer import LocalRecognizer, RecognizerResult
+
+if TYPE_CHECKING:
+    from presidio_analyzer.nlp_engine import NlpArtifacts
+    from spacy.tokens import Token
+
+
+class PersonNameHeuristicRecognizer(LocalRecognizer):
+    """PERSON from mislabelled NER entities, proper-noun runs and honorifics."""
+
+    ENTITY: ClassVar[str] = "PERSON"
+    MISLABELLED: ClassVar[frozenset[str]] = frozenset(
+        {"ORG", "WORK_OF_ART", "PRODUCT", "NORP", "EVENT", "LAW", "FAC"}
+    )
+    NAME_TOKEN: ClassVar[re.Pattern[str]] = re.compile(r"^[A-Z][a-z]+(?:['-][A-Z]?[a-z]+)*$|^[A-Z]'[A-Z][a-z]+$")
+    HONORIFIC: ClassVar[re.Pattern[str]] = re.compile(
+        r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?\s+((?:[A-Z][a-z'-]+\s+){0,2}[A-Z][a-z'-]+)"
+    )
+    NOT_NAME_WORDS: ClassVar[frozenset[str]] = frozenset(
+        """hospital clinic medical center centre general university regional community department
+        health care healthcare pharmacy insurance plan member patient doctor nurse physician
+        type stage result results answer user call order unspecified acute chronic left right
+        ward unit service services lab labs laboratory emergency surgery cardiology oncology
+        neurology orthopedics dermatology endocrinology radiology pediatrics icu
+        monday tuesday wednesday thursday friday saturday sunday january february march april
+        may june july august september october november december north south east west
+        street avenue road drive lane boulevard court suite apt please thanks thank need check
+        book schedule pull find show give what which when where who how can could would should
+        done here ref note portal cpt icd mrn dob ssn bmi egfr""".split()
+    )
+    SCORE_MISLABELLED: ClassVar[float] = 0.6
+    SCORE_PROPN_RUN: ClassVar[float] = 0.5
+    SCORE_HONORIFIC: ClassVar[float] = 0.7
+
+    def __init__(self, context: list[str] | None = None, supported_language: str = "en") -> None:
+        super().__init__(
+            supported_entities=[self.ENTITY],
+            name=type(self).__name__,
+            supported_language=supported_language,
+            context=context,
+        )
+
+    def load(self) -> None:
+        """Nothing to load: the recognizer reuses Presidio's spaCy parse."""
+
+    def _name_like(self, tokens: list[Token]) -> bool:
+        words = [t.text for t in tokens]
+        return 2 <= len(words) <= 4 and all(
+            self.NAME_TOKEN.match(w) and w.lower() not in self.NOT_NAME_WORDS for w in words
+        )
+
+    def _result(self, start: int, end: int, score: float) -> RecognizerResult:
+        return RecognizerResult(
+            self.ENTITY, start, end, score,
+            recognition_metadata={
+                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+            },
+        )
+
+    def _propn_runs(self, doc: list[Token]) -> list[list[Token]]:
+        runs: list[list[Token]] = []
+        run: list[Token] = []
+        for token in [*doc, None]:
+            if token is not None and token.pos_ == "PROPN" and self.NAME_TOKEN.match(token.text):
+                run.append(token)
+                continue
+            if 2 <= len(run) <= 3:
+                runs.append(run)
+            run = []
+        return runs
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        """Name-shaped spans of the parse and after honorifics, as PERSON results."""
+        if self.ENTITY not in entities:
+            return []
+        results = [
+            self._result(m.start(1), m.end(1), self.SCORE_HONORIFIC)
+            for m in self.HONORIFIC.finditer(text)
+            if m.group(1).split()[0].lower() not in self.NOT_NAME_WORDS
+        ]
+        if nlp_artifacts is None or nlp_artifacts.tokens is None:
+            return results
+        doc = nlp_artifacts.tokens
+        for ent in doc.ents:
+            if ent.label_ in self.MISLABELLED and self._name_like(list(ent)):
+                results.append(self._result(ent.start_char, ent.end_char, self.SCORE_MISLABELLED))
+        for run in self._propn_runs(list(doc)):
+            if self._name_like(run):
+                results.append(self._result(run[0].idx, run[-1].idx + len(run[-1].text), self.SCORE_PROPN_RUN))
+        return results

@@ -1,0 +1,269 @@
+"""Fill a chosen tool's arguments from the request text, within the catalogue schema.
+
+A weak local model cannot be trusted to copy an MRN or a dose, so arguments
+are extracted, not generated: patterned ids by their regex, dates in the five
+styles clinicians write, enum values by their words (and synonyms), numbers by
+the unit or cue word next to them. Only an enum the text does not settle is
+left to an optional ``chooser`` (e.g. the model's calibrated log-prob over the
+allowed values). Dates of birth and contact details are masked first so they
+are never mistaken for an appointment date or a dose.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from fical_secure.data.schema import ArgSpec, ArgValue, ToolSpec
+from fical_secure.data.vocab import ENUM_WORDS, MONTHS
+
+# (request, tool, arg, allowed values) -> chosen value
+EnumChooser = Callable[[str, ToolSpec, ArgSpec, Sequence[str]], str]
+
+
+@dataclass(frozen=True)
+class ArgFill:
+    """Arguments found in a request; ``missing`` lists those it did not settle."""
+
+    arguments: dict[str, ArgValue]
+    missing: tuple[str, ...]
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+
+# Extra words for enum values beyond data.vocab.ENUM_WORDS (keyed by value).
+ENUM_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "CBC": ("complete blood count", "blood count"),
+    "BMP": ("basic metabolic panel", "chem 7"),
+    "HbA1c": ("a1c", "hemoglobin a1c", "glycated hemoglobin"),
+    "lipid_panel": ("lipids", "cholesterol panel"),
+    "TSH": ("thyroid stimulating hormone",),
+    "troponin": ("trop",),
+    "blood_pressure": ("bp",),
+    "heart_rate": ("pulse", "hr"),
+    "spo2": ("oxygen saturation", "o2 sat", "sats"),
+    "respiratory_rate": ("breathing rate", "resp rate", "rr"),
+    "temperature": ("temp",),
+    "xray": ("x-ray", "x ray", "radiograph"),
+    "ct": ("cat scan", "computed tomography"),
+    "mri": ("magnetic resonance",),
+    "ultrasound": ("sonogram", "us scan"),
+    "mg_dl": ("mg/dl", "mg per dl"),
+    "mmol_l": ("mmol/l", "mmol per l", "mmol"),
+    "female": ("woman",),
+    "male": ("man",),
+    "icu": ("intensive care",),
+}
+
+# Numeric arguments: (units right after the number, cue words just before it).
+NUMERIC_CUES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "weight_kg": (("kg", "kilogram", "kilo"), ("weight", "weighs", "weighing", "wt")),
+    "height_cm": (("cm", "centimet"), ("height", "tall")),
+    "dose_mg_per_kg": (("mg/kg", "mg per kg", "mg / kg"), ("dose", "dosing")),
+    "creatinine_mg_dl": (("mg/dl",), ("creatinine", "cr", "scr")),
+    "age": (("-year", "year", "yr", "yo", "y/o", "y.o"), ("age", "aged")),
+    "days_supply": (("-day", "day"), ("supply", "fill")),
+    "value": (("mg/dl", "mmol/l", "mmol"), ("glucose", "sugar", "read", "of")),
+}
+_UNIT_SCORE, _CUE_SCORE = 3, 1
+_CUE_WINDOW_CHARS = 24
+
+_MONTH_RE = "|".join(m[:3] + m[3:].join(("(?:", ")?")) for m in MONTHS)
+_DATE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)"), "ymd"),
+    (re.compile(r"(?<!\d)(\d{1,2})[/-](\d{1,2})[/-](\d{4})(?!\d)"), "mdy"),
+    (re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}}),?\s+(\d{{4}})\b", re.I), "Mdy"),
+    (re.compile(rf"\b(\d{{1,2}})\s+({_MONTH_RE})\.?,?\s+(\d{{4}})\b", re.I), "dMy"),
+)
+_BIRTH_CUE = re.compile(r"(dob|born|birth|d\.o\.b)\W{0,4}$", re.I)
+_NOISE = (
+    re.compile(r"\S+@\S+"),  # emails
+    re.compile(r"\b\d{3}-\d{2}-\d{4}\b"),  # SSNs
+    re.compile(r"(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?:\s*x\d+)?"),  # phones
+    re.compile(r"\b[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}\b", re.I),  # canary-like secrets
+)
+_NUMBER = re.compile(r"(?<![\w./-])(\d+(?:\.\d+)?)(?![\w.]*\d)(?![-/]\d)")
+
+
+class _Text:
+    """The request with a mask of characters already claimed by an extraction."""
+
+    def __init__(self, request: str) -> None:
+        self.raw = request
+        self.low = request.lower()
+        self.used = [False] * len(request)
+
+    def free(self, start: int, end: int) -> bool:
+        return not any(self.used[start:end])
+
+    def claim(self, start: int, end: int) -> None:
+        for i in range(start, end):
+            self.used[i] = True
+
+
+def fill_arguments(
+    request: str, spec: ToolSpec, *, chooser: EnumChooser | None = None
+) -> ArgFill:
+    """Extract ``spec``'s arguments from ``request``; unsettled enums go to ``chooser``."""
+    text = _Text(request)
+    found: dict[str, ArgValue] = {}
+    for arg in spec.args:
+        if arg.pattern is not None:
+            _fill_pattern(text, arg.name, arg.pattern, found)
+    dates = _find_dates(text)
+    for arg in spec.args:
+        if arg.type == "date" and dates:
+            found[arg.name] = dates[0]
+    for pattern in _NOISE:
+        for m in pattern.finditer(request):
+            text.claim(m.start(), m.end())
+    _fill_enums(text, [a for a in spec.args if a.type == "enum"], found)
+    _fill_numbers(text, [a for a in spec.args if a.type in ("int", "float")], found)
+    for arg in spec.args:
+        if arg.name not in found and arg.type == "enum" and chooser is not None:
+            choice = chooser(request, spec, arg, arg.choices)
+            if choice in arg.choices:
+                found[arg.name] = choice
+    ordered = {a.name: found[a.name] for a in spec.args if a.name in found}
+    return ArgFill(ordered, tuple(a.name for a in spec.args if a.name not in found))
+
+
+def _fill_pattern(text: _Text, name: str, pattern: str, found: dict[str, ArgValue]) -> None:
+    body = pattern.removeprefix("^").removesuffix("$")
+    finder = re.compile(rf"(?<![A-Za-z0-9]){body}(?![A-Za-z0-9])")
+    for m in finder.finditer(text.raw):
+        if text.free(m.start(), m.end()):
+            found[name] = m.group(0)
+            text.claim(m.start(), m.end())
+            return
+
+
+def _find_dates(text: _Text) -> list[str]:
+    """ISO dates found in the text in order of appearance, except dates of birth."""
+    hits: list[tuple[int, str]] = []
+    for pattern, order in _DATE_PATTERNS:
+        for m in pattern.finditer(text.raw):
+            if not text.free(m.start(), m.end()):
+                continue
+            text.claim(m.start(), m.end())  # a date's digits are never numbers
+            iso = _to_iso(m.groups(), order)
+            if iso is None or _BIRTH_CUE.search(text.raw[max(0, m.start() - 12) : m.start()]):
+                continue
+            hits.append((m.start(), iso))
+    return [iso for _, iso in sorted(hits)]
+
+
+def _to_iso(groups: Sequence[str], order: str) -> str | None:
+    months = {m[:3].lower(): i + 1 for i, m in enumerate(MONTHS)}
+    try:
+        if order == "ymd":
+            y, mo, d = int(groups[0]), int(groups[1]), int(groups[2])
+        elif order == "mdy":
+            mo, d, y = int(groups[0]), int(groups[1]), int(groups[2])
+        elif order == "Mdy":
+            mo, d, y = months[groups[0][:3].lower()], int(groups[1]), int(groups[2])
+        else:
+            d, mo, y = int(groups[0]), months[groups[1][:3].lower()], int(groups[2])
+        return date(y, mo, d).isoformat()
+    except (ValueError, KeyError):
+        return None
+
+
+def enum_surfaces(arg: ArgSpec, choice: str) -> tuple[str, ...]:
+    """Lower-case ways of writing ``choice`` in a request, longest first."""
+    forms = {choice, choice.replace("_", " "), ENUM_WORDS.get((arg.name, choice), choice)}
+    forms.update(ENUM_SYNONYMS.get(choice, ()))
+    return tuple(sorted({f.lower() for f in forms}, key=lambda f: (-len(f), f)))
+
+
+def _enum_mentions(text: _Text, arg: ArgSpec) -> list[tuple[int, int, str, bool]]:
+    """(start, end, choice, follows_a_number) for each mention of one of ``arg``'s values."""
+    mentions = []
+    for choice in arg.choices:
+        for surface in enum_surfaces(arg, choice):
+            pattern = rf"(?<![a-z0-9]){re.escape(surface)}(?![a-z0-9])"
+            for m in re.finditer(pattern, text.low):
+                if text.free(m.start(), m.end()):
+                    after_number = re.search(r"\d\s*$", text.raw[: m.start()]) is not None
+                    mentions.append((m.start(), m.end(), choice, after_number))
+    # longest surface wins where mentions overlap
+    mentions.sort(key=lambda t: (t[0], -(t[1] - t[0])))
+    kept: list[tuple[int, int, str, bool]] = []
+    for mention in mentions:
+        if not kept or mention[0] >= kept[-1][1]:
+            kept.append(mention)
+    return kept
+
+
+def _fill_enums(text: _Text, args: Sequence[ArgSpec], found: dict[str, ArgValue]) -> None:
+    """Args sharing one value set (drug_a, drug_b) take distinct mentions in text order."""
+    by_choices: dict[tuple[str, ...], list[ArgSpec]] = {}
+    for arg in args:
+        by_choices.setdefault(arg.choices, []).append(arg)
+    for group in by_choices.values():
+        mentions = _enum_mentions(text, group[0])
+        # a unit right after a number is that number's unit (glucose "from" unit)
+        single = len(group) == 1
+        mentions.sort(key=lambda t: (single and not t[3], t[0]))
+        chosen: list[str] = []
+        for _start, _end, choice, _after in mentions:
+            if choice not in chosen:
+                chosen.append(choice)
+        for arg, choice in zip(group, chosen, strict=False):
+            found[arg.name] = choice
+        for start, end, _choice, _after in mentions:
+            text.claim(start, end)
+
+
+def _number_score(text: _Text, start: int, end: int, arg_name: str) -> int:
+    units, cues = NUMERIC_CUES.get(arg_name, ((), tuple(arg_name.split("_"))))
+    after = text.low[end : end + 12].lstrip()
+    before = text.low[max(0, start - _CUE_WINDOW_CHARS) : start]
+    score = _UNIT_SCORE if any(after.startswith(u) for u in units) else 0
+    words = set(re.findall(r"[a-z]+", before))
+    if any(c in words for c in cues):
+        score += _CUE_SCORE
+    return score
+
+
+def _fill_numbers(text: _Text, args: Sequence[ArgSpec], found: dict[str, ArgValue]) -> None:
+    """Give each numeric arg the number whose unit / cue words fit it best."""
+    numbers = [
+        (m.start(), m.end(), m.group(1))
+        for m in _NUMBER.finditer(text.raw)
+        if text.free(m.start(), m.end())
+    ]
+    pairs = []
+    for i, (start, end, _literal) in enumerate(numbers):
+        for arg in args:
+            score = _number_score(text, start, end, arg.name)
+            if score > 0:
+                pairs.append((-score, start, arg.name, i))
+    taken: set[int] = set()
+    for _neg, _start, name, i in sorted(pairs):
+        if name not in found and i not in taken:
+            found[name] = _literal_value(numbers[i][2], _arg_type(args, name))
+            taken.add(i)
+    # no cue at all (e.g. "female, 67, creatinine 1.2"): first number of the right type
+    for arg in args:
+        if arg.name in found:
+            continue
+        for i, (_s, _e, literal) in enumerate(numbers):
+            if i not in taken and (arg.type == "float" or "." not in literal):
+                found[arg.name] = _literal_value(literal, arg.type)
+                taken.add(i)
+                break
+
+
+def _arg_type(args: Sequence[ArgSpec], name: str) -> str:
+    return next(a.type for a in args if a.name == name)
+
+
+def _literal_value(literal: str, arg_type: str) -> ArgValue:
+    if arg_type == "int":
+        return int(float(literal))
+    return float(literal)
