@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from hypothesis import given, settings
@@ -22,7 +24,7 @@ from fical_secure.crypto.envelope import (
     seal,
     verify_envelope,
 )
-from fical_secure.crypto.keys import IdentityKey, RoundKey
+from fical_secure.crypto.keys import IdentityKey, RoundKey, key_id_of
 from fical_secure.errors import InvalidEnvelope, KeyMisuseError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -180,7 +182,7 @@ def test_validly_signed_low_order_ephemeral_key_is_rejected() -> None:
 
 def test_every_open_failure_is_the_same_opaque_error_without_a_cause() -> None:
     blob = _seal(b"payload")
-    failures = [
+    failures: list[Callable[[], bytes]] = [
         lambda: _open(blob[:-1]),
         lambda: _open(blob, EnvelopeContext(13, 3, CONTEXT.config_hash)),
         lambda: _open(blob[:150] + bytes([blob[150] ^ 1]) + blob[151:]),
@@ -209,53 +211,38 @@ def test_read_header_of_arbitrary_bytes_parses_or_raises_invalid_envelope(blob: 
 
 def test_misuse_raises_key_misuse_error_not_invalid_envelope() -> None:
     blob = _seal(b"payload")
-    recipient_public = PARTY.recipient.public_bytes()
+    good: dict[str, Any] = {
+        "sender": PARTY.sender,
+        "recipient_public": PARTY.recipient.public_bytes(),
+        "recipient_key_id": PARTY.recipient.key_id,
+        "context": CONTEXT,
+    }
+    bad_seals: list[dict[str, Any]] = [
+        {"sender": PARTY.recipient},  # an X25519 key cannot sign
+        {"recipient_key_id": bytes(16)},  # not the key id of recipient_public
+        {"recipient_public": bytes(32), "recipient_key_id": key_id_of(bytes(32))},  # low order
+        {"recipient_public": PARTY.recipient.public_bytes()[:31]},
+        {"context": (12, 3, bytes(32))},
+    ]
+    for change in bad_seals:
+        with pytest.raises(KeyMisuseError):
+            seal(b"x", **{**good, **change})
     with pytest.raises(KeyMisuseError):
-        seal(
-            b"x",
-            sender=PARTY.recipient,
-            recipient_public=recipient_public,  # type: ignore[arg-type]
-            recipient_key_id=PARTY.recipient.key_id,
-            context=CONTEXT,
-        )
-    with pytest.raises(KeyMisuseError):
-        seal(
-            b"x",
-            sender=PARTY.sender,
-            recipient_public=recipient_public,
-            recipient_key_id=bytes(16),
-            context=CONTEXT,
-        )
-    with pytest.raises(KeyMisuseError):
-        seal(
-            b"x",
-            sender=PARTY.sender,
-            recipient_public=bytes(32),
-            recipient_key_id=bytes(16),
-            context=CONTEXT,
-        )
-    with pytest.raises(KeyMisuseError):
-        seal(
-            "text",
-            sender=PARTY.sender,
-            recipient_public=recipient_public,  # type: ignore[arg-type]
-            recipient_key_id=PARTY.recipient.key_id,
-            context=CONTEXT,
-        )
-    with pytest.raises(KeyMisuseError):
-        open_envelope(
-            blob,
-            recipient=PARTY.sender,
-            sender_public=PARTY.sender.public,  # type: ignore[arg-type]
-            context=CONTEXT,
-        )
-    with pytest.raises(KeyMisuseError):
-        open_envelope(
-            blob,
-            recipient=PARTY.recipient,
-            sender_public=PARTY.sender,  # type: ignore[arg-type]
-            context=CONTEXT,
-        )
+        seal(cast(Any, "text"), **good)
+    bad_opens: list[dict[str, Any]] = [
+        {"recipient": PARTY.sender},
+        {"sender_public": PARTY.sender},
+        {"context": (12, 3, bytes(32))},
+    ]
+    for change in bad_opens:
+        opened = {
+            "recipient": PARTY.recipient,
+            "sender_public": PARTY.sender.public,
+            "context": CONTEXT,
+            **change,
+        }
+        with pytest.raises(KeyMisuseError):
+            open_envelope(blob, **opened)
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,8 @@ from fical_secure.crypto.keys import (
     IdentityPublicKey,
     KeyBundle,
     PublicKeyBundle,
-    RoundKey,
     Roster,
+    RoundKey,
     SignedRoundKey,
 )
 from fical_secure.errors import (

@@ -5,7 +5,7 @@ Default run: ~5,700 mutants (exhaustive bit flips and truncations of 0 B and
 truncations of a 1 MiB one; appended bytes; every header field at boundary
 values, unsigned and re-signed). Benchmark mode (``pytest -m bench`` or
 FICAL_BENCH=1): over 100,000 mutants, figures merged into
-benchmarks/results/envelope.json under "mutation_sweep".
+benchmarks/results/envelope.json under "mutation_sweep_pytest".
 
 The 50 ms bound is checked on thread CPU time: on the shared 2-core CI machine
 wall time also counts time spent descheduled, which says nothing about the
@@ -19,6 +19,7 @@ import json
 import os
 import platform
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -76,7 +77,7 @@ def test_every_header_field_at_every_boundary_value_is_rejected() -> None:
     resigned = list(mutation.header_boundary_mutants(blob, resign_as=SENDER))
     fields = {label.split("=")[0] for label, _ in unsigned}
     assert fields == {name for name, _, _ in mutation.HEADER_FIELDS}
-    assert len(resigned) == len(unsigned) >= 40
+    assert len(resigned) == len(unsigned) >= 30
     _assert_all_rejected(mutation.run_sweep(unsigned + resigned, _open))
 
 
@@ -110,8 +111,10 @@ def test_benchmark_sweep_of_100k_mutants_rejects_all(request: pytest.FixtureRequ
 
 def _merge_figures(result: mutation.SweepResult) -> None:
     """Record the sweep in benchmarks/results/envelope.json, keeping other figures."""
-    record = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"benchmark": "envelope"}
-    record.setdefault("figures", {})["mutation_sweep"] = {
+    record: dict[str, Any] = (
+        json.loads(RESULTS.read_text()) if RESULTS.exists() else {"benchmark": "envelope"}
+    )
+    record.setdefault("figures", {})["mutation_sweep_pytest"] = {
         **result.figures(),
         "command": "FICAL_BENCH=1 python -m pytest -q tests/test_crypto_mutation.py",
         "date": datetime.date.today().isoformat(),

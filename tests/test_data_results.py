@@ -44,11 +44,13 @@ def test_integer_and_float_arguments_give_the_same_result() -> None:
 @pytest.mark.parametrize(
     ("tool", "arguments", "expected"),
     [
-        ("bmi_calculator", {"weight_kg": 70.0, "height_cm": 175.0}, "BMI 22.9 kg/m2 (normal weight)"),
+        ("bmi_calculator", {"weight_kg": 70.0, "height_cm": 175.0},
+         "BMI 22.9 kg/m2 (normal weight)"),
         ("bmi_calculator", {"weight_kg": 120.0, "height_cm": 170.0}, "BMI 41.5 kg/m2 (obese)"),
         # CKD-EPI 2021: 50-year-old male, creatinine 1.0 mg/dL -> 92 (NKF calculator)
         ("egfr_calculator", {"creatinine_mg_dl": 1.0, "age": 50, "sex": "male"}, "eGFR 92 "),
-        ("egfr_calculator", {"creatinine_mg_dl": 2.5, "age": 70, "sex": "female"}, "20 mL/min/1.73m2 (CKD-EPI 2021), stage G4"),
+        ("egfr_calculator", {"creatinine_mg_dl": 2.5, "age": 70, "sex": "female"},
+         "eGFR 20 mL/min/1.73m2 (CKD-EPI 2021), stage G4"),
         ("glucose_converter", {"value": 180.0, "from_unit": "mg_dl"}, "= 10.0 mmol/L"),
         ("glucose_converter", {"value": 5.5, "from_unit": "mmol_l"}, "= 99 mg/dL"),
         ("icd10_lookup", {"diagnosis": "asthma"}, "J45.909"),
@@ -98,7 +100,8 @@ def test_overdose_is_flagged() -> None:
         (ToolCall("refill_prescription", {"mrn": "MRN-1234567", "drug": "aspirin",
                                           "days_supply": 45}), "'days_supply' must be one of"),
         (ToolCall("refill_prescription", {"mrn": "MRN-1234567", "drug": "aspirin",
-                                          "days_supply": 30.0}), "'days_supply' must be an integer"),
+                                          "days_supply": 30.0}),
+         "'days_supply' must be an integer"),
         (ToolCall("egfr_calculator", {"creatinine_mg_dl": 1.0, "age": True, "sex": "male"}),
          "'age' must be an integer"),
         (ToolCall("egfr_calculator", {"creatinine_mg_dl": 1.0, "age": 9, "sex": "male"}),

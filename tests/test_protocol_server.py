@@ -47,7 +47,7 @@ def fed(tmp_path: Path) -> Iterator[Fed]:
     server = Server.create(tmp_path / "server.db", server_key, roster)
     clients = [Client(k, server_key.public) for k in keys]
     yield Fed(server, server_key, roster, clients, keys, IdentityKey.generate())
-    server.store.close()
+    server.close()
 
 
 def _seal_as(sender: IdentityKey, cfg: RoundConfig, payload: bytes, *,

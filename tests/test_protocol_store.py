@@ -69,7 +69,7 @@ def test_restarted_server_resumes_the_round_with_its_replay_state(tmp_path: Path
     cfg = server.open_round(1, min_clients=2)
     env0 = _client(0).seal_submission(cfg, b"zero")
     first = server.receive(env0)
-    server.store.close()
+    server.close()
 
     restarted = _server(db, recovery=RecoveryPolicy.RESUME)
     assert restarted.receive(env0) == first  # same receipt after the restart
@@ -88,7 +88,7 @@ def test_restart_with_abort_policy_aborts_cleanly_and_deletes_the_round_key(
     server.receive(env)
     key_dir = tmp_path / "s.db.keys"
     assert len(list(key_dir.glob("*.key"))) == 1
-    server.store.close()
+    server.close()
 
     restarted = _server(db, recovery=RecoveryPolicy.ABORT)
     outcome = restarted.outcome(1)
@@ -107,7 +107,7 @@ def test_restart_past_the_deadline_aborts_under_the_default_policy(tmp_path: Pat
     now = [1_000_000.0]
     server = _server(db, clock=lambda: now[0])
     server.open_round(1, min_clients=1, collect_seconds=10)
-    server.store.close()
+    server.close()
     now[0] += 11
     restarted = _server(db, clock=lambda: now[0])
     assert isinstance(restarted.outcome(1), Abort)
@@ -117,7 +117,7 @@ def test_restart_with_a_lost_round_key_aborts_instead_of_resuming(tmp_path: Path
     db = tmp_path / "s.db"
     server = _server(db)
     server.open_round(1, min_clients=1)
-    server.store.close()
+    server.close()
     for key in (tmp_path / "s.db.keys").glob("*.key"):
         key.unlink()
     restarted = _server(db, recovery=RecoveryPolicy.RESUME)
@@ -133,7 +133,7 @@ def test_replay_from_a_finished_round_is_known_after_restart(tmp_path: Path) -> 
     server.receive(env)
     server.close_round()
     server.publish(b"done")
-    server.store.close()
+    server.close()
     restarted = _server(db)
     restarted.open_round(2, min_clients=1)
     with pytest.raises(ReplayError):
@@ -165,7 +165,7 @@ def test_stored_rows_hold_ciphertext_not_plaintext(tmp_path: Path) -> None:
     cfg = server.open_round(1, min_clients=1)
     secret = b"PATIENT-MRN-4411-SECRET-MARKER"
     server.receive(_client(0).seal_submission(cfg, secret))
-    server.store.close()
+    server.close()
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert secret not in path.read_bytes(), path

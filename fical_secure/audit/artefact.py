@@ -84,6 +84,4 @@ def from_catalogue(catalogue: Sequence[ToolSpec]) -> SharedArtefact:
     for spec in catalogue:
         args = ", ".join(f"{a.name} ({a.description})" for a in spec.args)
         texts.append(f"[{spec.name}] purpose: {spec.description} Arguments: {args}.")
-    return SharedArtefact(
-        "reference", "public", tuple(s.name for s in catalogue), tuple(texts)
-    )
+    return SharedArtefact("reference", "public", tuple(s.name for s in catalogue), tuple(texts))

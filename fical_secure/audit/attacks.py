@@ -39,6 +39,7 @@ RECORD_MEMBERSHIP = InferenceGame(
 
 # signal names filled in by the auditor
 SIG_MAX_COSINE = "max_cosine"
+SIG_MAX_RUN = "max_common_run"
 SIG_LL_TARGET = "loglik_target"
 SIG_LL_REFERENCE = "loglik_reference"
 SIG_MINK_TARGET = "min_k_target"
@@ -74,6 +75,13 @@ ATTACKS: tuple[Attack, ...] = (
         (SIG_MAX_COSINE,),
         "largest cosine (MiniLM) between the record and any released item",
         lambda s: s[SIG_MAX_COSINE],
+    ),
+    Attack(
+        "lexical_longest_run",
+        RECORD_MEMBERSHIP,
+        (SIG_MAX_RUN,),
+        "longest run of consecutive words the record shares with any released item",
+        lambda s: s[SIG_MAX_RUN],
     ),
     Attack(
         "llm_loglik",

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from fical_secure.audit import attacks as atk
 from fical_secure.audit.artefact import SharedArtefact, from_catalogue
@@ -22,10 +23,12 @@ from fical_secure.audit.pii_search import PIIHit, search_pii
 from fical_secure.audit.signals import (
     CONTEXT_HEADER,
     Embedder,
+    FloatArray,
     Similarity,
     build_contexts,
     embedding_similarity,
     likelihoods,
+    longest_common_runs,
 )
 from fical_secure.data.schema import Episode, HospitalData, PIIValue
 from fical_secure.errors import AuditError, ConfigError
@@ -97,6 +100,8 @@ class ItemAttribution:
     item_id: str
     max_member_cos: float
     max_nonmember_cos: float
+    max_member_run: int  # longest word run shared with a member record
+    max_nonmember_run: int
     nearest_for_members: int
     nearest_for_nonmembers: int
     pii_hits: int
@@ -106,12 +111,19 @@ class ItemAttribution:
         """How much closer the item comes to some member than to any non-member."""
         return self.max_member_cos - self.max_nonmember_cos
 
+    @property
+    def run_margin(self) -> int:
+        """How many more consecutive words it shares with some member than with any non-member."""
+        return self.max_member_run - self.max_nonmember_run
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "item_id": self.item_id,
             "max_member_cos": round(self.max_member_cos, 4),
             "max_nonmember_cos": round(self.max_nonmember_cos, 4),
             "margin": round(self.margin, 4),
+            "max_member_run": self.max_member_run,
+            "max_nonmember_run": self.max_nonmember_run,
             "nearest_for_members": self.nearest_for_members,
             "nearest_for_nonmembers": self.nearest_for_nonmembers,
             "pii_hits": self.pii_hits,
@@ -162,6 +174,7 @@ def audit_artefact(
 
     LLM signals and canary exposure run only when ``llm`` is given and
     ``config.use_llm``; ``reference`` defaults to the public tool catalogue.
+    Pass a :class:`CachingEmbedder` when auditing several artefacts of one target.
 
     Raises:
         AuditError: an empty artefact, an empty side, or a failing model.
@@ -171,25 +184,30 @@ def audit_artefact(
     if not target.members or not target.nonmembers:
         raise AuditError("the audit needs at least one member and one non-member record")
     records = [e.text() for e in (*target.members, *target.nonmembers)]
-    n_mem = len(target.members)
-    sim = embedding_similarity(records, artefact, embedder)
-    max_cos = sim.max_cosine()
-    mem_sig: dict[str, Any] = {atk.SIG_MAX_COSINE: max_cos[:n_mem]}
-    non_sig: dict[str, Any] = {atk.SIG_MAX_COSINE: max_cos[n_mem:]}
+    run = _Run(target, artefact, cfg, embedding_similarity(records, artefact, embedder))
+    run.put(atk.SIG_MAX_COSINE, run.sim.max_cosine(), run.n_mem)
+    runs = longest_common_runs(records, artefact)
+    run.put(atk.SIG_MAX_RUN, runs.max(axis=1).astype(np.float64), run.n_mem)
     hits = search_pii(
-        target.member_secrets, artefact.item_ids, artefact.texts,
+        target.member_secrets,
+        artefact.item_ids,
+        artefact.texts,
         fuzzy_threshold=cfg.fuzzy_threshold,
     )
     control = search_pii(
-        target.nonmember_secrets, artefact.item_ids, artefact.texts,
+        target.nonmember_secrets,
+        artefact.item_ids,
+        artefact.texts,
         fuzzy_threshold=cfg.fuzzy_threshold,
     )
     canaries: tuple[CanaryExposure, ...] = ()
     if llm is not None and cfg.use_llm:
         ref = reference if reference is not None else _default_reference()
-        _llm_signals(records, n_mem, artefact, ref, sim, llm, embedder, cfg, mem_sig, non_sig)
-        canaries = _canaries(target, artefact, sim, llm, cfg)
-    results = atk.run_attacks(mem_sig, non_sig, n_resamples=cfg.n_bootstrap, seed=cfg.seed)
+        _llm_signals(run, records, ref, llm, embedder)
+        canaries = _canaries(run, llm)
+    results = atk.run_attacks(
+        run.members, run.nonmembers, n_resamples=cfg.n_bootstrap, seed=cfg.seed
+    )
     return AuditResult(
         client_id=target.client_id,
         artefact_kind=artefact.kind,
@@ -198,10 +216,30 @@ def audit_artefact(
         canaries=canaries,
         pii_hits=tuple(hits),
         control_pii_hits=len(control),
-        attribution=attribute(artefact, sim, n_mem, hits),
+        attribution=attribute(artefact, run.sim, runs, run.n_mem, hits),
         seconds=time.perf_counter() - start,
         config=cfg,
     )
+
+
+@dataclass
+class _Run:
+    """State of one audit: the game, the artefact, similarities, and signals per side."""
+
+    target: AuditTarget
+    artefact: SharedArtefact
+    cfg: AuditConfig
+    sim: Similarity
+    members: dict[str, FloatArray] = field(default_factory=dict)
+    nonmembers: dict[str, FloatArray] = field(default_factory=dict)
+
+    @property
+    def n_mem(self) -> int:
+        return len(self.target.members)
+
+    def put(self, name: str, values: FloatArray, n_members: int) -> None:
+        """Store a signal whose first ``n_members`` values belong to members."""
+        self.members[name], self.nonmembers[name] = values[:n_members], values[n_members:]
 
 
 def _default_reference() -> SharedArtefact:
@@ -215,64 +253,51 @@ def _subsample(n: int, k: int, rng: np.random.Generator) -> list[int]:
 
 
 def _llm_signals(
-    records: list[str],
-    n_mem: int,
-    artefact: SharedArtefact,
-    reference: SharedArtefact,
-    sim: Similarity,
-    llm: LLM,
-    embedder: Embedder,
-    cfg: AuditConfig,
-    mem_sig: dict[str, Any],
-    non_sig: dict[str, Any],
+    run: _Run, records: list[str], reference: SharedArtefact, llm: LLM, embedder: Embedder
 ) -> None:
-    """Fill the LLM signals of a seeded subsample of each side into ``mem_sig`` / ``non_sig``."""
+    """LLM signals (b), (c) of a seeded subsample of each side, stored in ``run``."""
+    cfg = run.cfg
     rng = np.random.default_rng(cfg.seed)
-    k = cfg.llm_records_per_split
-    mem_idx = _subsample(n_mem, k, rng)
-    non_idx = [n_mem + i for i in _subsample(len(records) - n_mem, k, rng)]
+    mem_idx = _subsample(run.n_mem, cfg.llm_records_per_split, rng)
+    non_idx = [
+        run.n_mem + i for i in _subsample(len(records) - run.n_mem, cfg.llm_records_per_split, rng)
+    ]
     idx = mem_idx + non_idx
     chosen = [records[i] for i in idx]
-    sub = Similarity(sims=sim.sims[idx])
     ref_sim = embedding_similarity(chosen, reference, embedder)
     lik = likelihoods(
         chosen,
-        build_contexts(artefact, sub, cfg.context_items, cfg.max_context_chars),
+        build_contexts(
+            run.artefact, Similarity(run.sim.sims[idx]), cfg.context_items, cfg.max_context_chars
+        ),
         build_contexts(reference, ref_sim, cfg.context_items, cfg.max_context_chars),
         llm,
         max_record_chars=cfg.max_record_chars,
     )
-    values = {
-        atk.SIG_LL_TARGET: lik.mean_loglik(),
-        atk.SIG_LL_REFERENCE: lik.mean_loglik(reference=True),
-        atk.SIG_MINK_TARGET: lik.min_k(cfg.min_k_fraction),
-        atk.SIG_MINK_REFERENCE: lik.min_k(cfg.min_k_fraction, reference=True),
-    }
-    m = len(mem_idx)
-    for name, arr in values.items():
-        mem_sig[name], non_sig[name] = arr[:m], arr[m:]
+    k = cfg.min_k_fraction
+    run.put(atk.SIG_LL_TARGET, lik.mean_loglik(), len(mem_idx))
+    run.put(atk.SIG_LL_REFERENCE, lik.mean_loglik(reference=True), len(mem_idx))
+    run.put(atk.SIG_MINK_TARGET, lik.min_k(k), len(mem_idx))
+    run.put(atk.SIG_MINK_REFERENCE, lik.min_k(k, reference=True), len(mem_idx))
 
 
-def _canaries(
-    target: AuditTarget,
-    artefact: SharedArtefact,
-    sim: Similarity,
-    llm: LLM,
-    cfg: AuditConfig,
-) -> tuple[CanaryExposure, ...]:
+def _canaries(run: _Run, llm: LLM) -> tuple[CanaryExposure, ...]:
     """Exposure of the members' canaries, each with its host record's nearest items in context."""
+    target, cfg = run.target, run.cfg
     row_of = {e.episode_id: i for i, e in enumerate(target.members)}
     planted = [p for p in target.member_secrets if p.kind == "CANARY" and p.episode_id in row_of]
     out = []
     for canary in planted[: cfg.max_canaries]:
         row = row_of[canary.episode_id]
-        top = Similarity(sims=sim.sims[row : row + 1]).top_items(cfg.context_items)[0]
+        top = Similarity(run.sim.sims[row : row + 1]).top_items(cfg.context_items)[0]
         context = canary_context(
-            CONTEXT_HEADER, [artefact.texts[int(i)] for i in top], cfg.max_context_chars
+            CONTEXT_HEADER, [run.artefact.texts[int(i)] for i in top], cfg.max_context_chars
         )
         out.append(
             canary_exposure(
-                canary, context, llm,
+                canary,
+                context,
+                llm,
                 host_text=target.members[row].text(),
                 n_candidates=cfg.canary_candidates,
                 seed=cfg.seed,
@@ -282,9 +307,13 @@ def _canaries(
 
 
 def attribute(
-    artefact: SharedArtefact, sim: Similarity, n_mem: int, hits: Sequence[PIIHit]
+    artefact: SharedArtefact,
+    sim: Similarity,
+    runs: npt.NDArray[np.int64],
+    n_mem: int,
+    hits: Sequence[PIIHit],
 ) -> tuple[ItemAttribution, ...]:
-    """Per item: nearest member / non-member similarity, nearest-item counts, PII hits."""
+    """Per item: nearest member / non-member similarity and word run, nearest counts, PII hits."""
     mem, non = sim.sims[:n_mem], sim.sims[n_mem:]
     mem_best = np.bincount(mem.argmax(axis=1), minlength=len(artefact))
     non_best = np.bincount(non.argmax(axis=1), minlength=len(artefact))
@@ -296,6 +325,8 @@ def attribute(
             item_id=item,
             max_member_cos=float(mem[:, j].max()),
             max_nonmember_cos=float(non[:, j].max()),
+            max_member_run=int(runs[:n_mem, j].max()),
+            max_nonmember_run=int(runs[n_mem:, j].max()),
             nearest_for_members=int(mem_best[j]),
             nearest_for_nonmembers=int(non_best[j]),
             pii_hits=pii_count.get(item, 0),

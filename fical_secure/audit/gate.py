@@ -57,11 +57,16 @@ class GateDecision:
 
 
 def leaking_items(result: AuditResult, policy: AuditPolicy) -> tuple[str, ...]:
-    """Items holding PII, or far closer to some member than to every non-member."""
+    """Items holding PII, or far closer to some member than to every non-member.
+
+    Closeness is measured twice: by consecutive words shared (verbatim copying)
+    and by embedding cosine (paraphrase).
+    """
     flagged = [
         a.item_id
         for a in result.attribution
         if a.pii_hits > 0
+        or a.run_margin >= policy.entry_run_margin
         or (a.margin >= policy.entry_margin and a.max_member_cos >= policy.entry_min_similarity)
     ]
     return tuple(flagged)
@@ -70,9 +75,7 @@ def leaking_items(result: AuditResult, policy: AuditPolicy) -> tuple[str, ...]:
 def _remove(compendium: Compendium, item_ids: set[str]) -> tuple[Compendium, tuple[Entry, ...]]:
     dropped = tuple(e for e in compendium.entries if e.entry_id in item_ids)
     kept = tuple(e for e in compendium.entries if e.entry_id not in item_ids)
-    sigs = tuple(
-        s for s in compendium.signatures if f"{SIGNATURE_PREFIX}{s.tool}" not in item_ids
-    )
+    sigs = tuple(s for s in compendium.signatures if f"{SIGNATURE_PREFIX}{s.tool}" not in item_ids)
     return replace(compendium, entries=kept, signatures=sigs), dropped
 
 
@@ -98,8 +101,14 @@ def run_gate(
     pol = policy or AuditPolicy()
 
     def audit(c: Compendium) -> AuditResult:
-        return audit_artefact(from_compendium(c), target, embedder=embedder, llm=llm,
-                              reference=reference, config=config)
+        return audit_artefact(
+            from_compendium(c),
+            target,
+            embedder=embedder,
+            llm=llm,
+            reference=reference,
+            config=config,
+        )
 
     n_items = len(from_compendium(compendium))
     current, before = compendium, audit(compendium)
@@ -110,8 +119,10 @@ def run_gate(
     while findings and rounds < pol.max_rounds:
         flagged = [i for i in leaking_items(result, pol) if i not in removed]
         if not flagged:
-            reasons.append("leakage is not attributable to single entries: regenerate the "
-                           "compendium from fewer or more generic examples")
+            reasons.append(
+                "leakage is not attributable to single entries: regenerate the "
+                "compendium from fewer or more generic examples"
+            )
             break
         if len(removed) + len(flagged) > pol.max_drop_fraction * n_items:
             reasons.append(
@@ -134,13 +145,17 @@ def run_gate(
     if not passed:
         reasons.extend(f.message for f in findings)
     decision = GateDecision(
-        passed=passed, compendium=current, removed_entry_ids=tuple(removed),
-        regenerated=regenerate is not None and bool(removed), before=before, after=result,
-        findings_before=findings_before, findings_after=findings, reasons=tuple(reasons),
+        passed=passed,
+        compendium=current,
+        removed_entry_ids=tuple(removed),
+        regenerated=regenerate is not None and bool(removed),
+        before=before,
+        after=result,
+        findings_before=findings_before,
+        findings_after=findings,
+        reasons=tuple(reasons),
         rounds=rounds,
     )
     if strict and not passed:
-        raise GateBlockedError(
-            f"compendium of {target.client_id} blocked: " + "; ".join(reasons)
-        )
+        raise GateBlockedError(f"compendium of {target.client_id} blocked: " + "; ".join(reasons))
     return decision

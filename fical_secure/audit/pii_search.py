@@ -9,7 +9,8 @@ of identifiers) is looked for in every artefact item, strongest match first:
   here, but ``"MRN 1234567"`` for ``"MRN-1234567"`` is);
 * ``digits``: for number-like values (>= 6 digits), the digit string appears
   in the digits of one number written in the item (``(555) 010-2030`` for ``555-010-2030``);
-* ``fuzzy``: the best partial similarity ratio (difflib, the fuzzywuzzy
+* ``fuzzy`` (values that are not number-like: names, e-mails, addresses):
+  the best partial similarity ratio (difflib, the fuzzywuzzy
   "partial ratio" algorithm) of the normalised value against an equally long
   window of the normalised item reaches ``fuzzy_threshold``.
 
@@ -19,6 +20,7 @@ and a false positive only costs one compendium entry.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -93,25 +95,66 @@ def partial_ratio(needle: str, haystack: str) -> float:
     return best
 
 
-def match_value(
-    value: str, item_text: str, *, fuzzy_threshold: float = DEFAULT_FUZZY_THRESHOLD
-) -> tuple[MatchKind, float] | None:
-    """The strongest match of ``value`` in ``item_text``, or ``None``."""
-    if value and value in item_text:
+@dataclass(frozen=True)
+class _Haystack:
+    """An item prepared once for many searches."""
+
+    raw: str
+    norm: str
+    numbers: tuple[str, ...]  # digits of each number written in the item
+    trigrams: frozenset[str]
+
+    @classmethod
+    def of(cls, text: str) -> _Haystack:
+        norm = normalise(text)
+        numbers = tuple(digits_only(m) for m in _NUMBER.findall(text))
+        return cls(text, norm, numbers, frozenset(_trigrams(norm)))
+
+
+def _trigrams(text: str) -> set[str]:
+    return {text[i : i + 3] for i in range(len(text) - 2)}
+
+
+def _may_reach(needle: str, hay: _Haystack, threshold: float) -> bool:
+    """Cheap necessary condition for ``partial_ratio >= threshold`` (the q-gram lemma).
+
+    A window (at most ``n`` long) with ``ratio = 2M / (n + w) >= t`` differs
+    from the needle by ``n + w - 2M <= floor(2 (1 - t) n)`` single-character
+    insertions or deletions, each of which destroys at most 3 of the needle's
+    trigrams; the rest must occur in the item.
+    """
+    edits = math.floor(2.0 * (1.0 - threshold) * len(needle) + 1e-9)
+    needed = len(needle) - 2 - 3 * edits
+    if needed <= 0:
+        return True
+    shared = sum(needle[i : i + 3] in hay.trigrams for i in range(len(needle) - 2))
+    return shared >= needed
+
+
+def _match(value: str, hay: _Haystack, fuzzy_threshold: float) -> tuple[MatchKind, float] | None:
+    if value and value in hay.raw:
         return "verbatim", 1.0
-    norm_value, norm_text = normalise(value), normalise(item_text)
-    if norm_value and norm_value in norm_text:
+    norm_value = normalise(value)
+    if norm_value and norm_value in hay.norm:
         return "normalised", 1.0
     value_digits = digits_only(value)
     number_like = len(value_digits) >= 0.5 * len(norm_value.replace(" ", ""))
     if len(value_digits) >= MIN_DIGITS and number_like:
-        if any(value_digits in digits_only(m) for m in _NUMBER.findall(item_text)):
+        if any(value_digits in number for number in hay.numbers):
             return "digits", 1.0
-    if len(norm_value) >= MIN_FUZZY_CHARS:
-        ratio = partial_ratio(norm_value, norm_text)
+        return None  # one digit off is another patient's identifier, not a near copy
+    if len(norm_value) >= MIN_FUZZY_CHARS and _may_reach(norm_value, hay, fuzzy_threshold):
+        ratio = partial_ratio(norm_value, hay.norm)
         if ratio >= fuzzy_threshold:
             return "fuzzy", ratio
     return None
+
+
+def match_value(
+    value: str, item_text: str, *, fuzzy_threshold: float = DEFAULT_FUZZY_THRESHOLD
+) -> tuple[MatchKind, float] | None:
+    """The strongest match of ``value`` in ``item_text``, or ``None``."""
+    return _match(value, _Haystack.of(item_text), fuzzy_threshold)
 
 
 def search_pii(
@@ -128,10 +171,11 @@ def search_pii(
     """
     if len(item_ids) != len(item_texts):
         raise ValueError("item_ids and item_texts must have the same length")
+    hays = [_Haystack.of(text) for text in item_texts]
     hits: list[PIIHit] = []
     for pii in values:
-        for item_id, text in zip(item_ids, item_texts, strict=True):
-            found = match_value(pii.value, text, fuzzy_threshold=fuzzy_threshold)
+        for item_id, hay in zip(item_ids, hays, strict=True):
+            found = _match(pii.value, hay, fuzzy_threshold)
             if found is not None:
                 hits.append(PIIHit(pii.kind, pii.episode_id, item_id, found[0], found[1]))
     hits.sort(key=lambda h: (h.item_id, h.episode_id, h.kind))

@@ -34,7 +34,8 @@ class AuditPolicy:
     statistic: Statistic = "point"
     attacks: tuple[str, ...] = ()  # attacks that count; empty: every attack that ran
     entry_margin: float = 0.1  # an entry this much closer to a member than any non-member...
-    entry_min_similarity: float = 0.6  # ...and at least this close to it, is leaking
+    entry_min_similarity: float = 0.6  # ...and at least this close to it, is leaking;
+    entry_run_margin: int = 8  # so is one sharing this many more consecutive words with a member
     max_drop_fraction: float = 0.5  # block rather than release less than half the entries
     max_rounds: int = 3
 
@@ -125,25 +126,50 @@ def check_policy(result: AuditResult, policy: AuditPolicy) -> list[Finding]:
         m = res.metrics
         auc = _stat(m.auc, m.auc_ci.low, m.auc_ci.high, policy.statistic)
         if auc > policy.max_auc:
-            findings.append(Finding("auc", name, auc, policy.max_auc,
-                                    f"{name}: membership AUC {auc:.3f} > {policy.max_auc}"))
-        tpr = _stat(m.tpr_at_1pct.value, m.tpr_at_1pct_ci.low, m.tpr_at_1pct_ci.high,
-                    policy.statistic)
+            findings.append(
+                Finding(
+                    "auc",
+                    name,
+                    auc,
+                    policy.max_auc,
+                    f"{name}: membership AUC {auc:.3f} > {policy.max_auc}",
+                )
+            )
+        tpr = _stat(
+            m.tpr_at_1pct.value, m.tpr_at_1pct_ci.low, m.tpr_at_1pct_ci.high, policy.statistic
+        )
         if tpr > policy.max_tpr_at_1pct_fpr:
-            findings.append(Finding("tpr_at_1pct_fpr", name, tpr, policy.max_tpr_at_1pct_fpr,
-                                    f"{name}: TPR@1%FPR {tpr:.3f} > {policy.max_tpr_at_1pct_fpr}"))
+            findings.append(
+                Finding(
+                    "tpr_at_1pct_fpr",
+                    name,
+                    tpr,
+                    policy.max_tpr_at_1pct_fpr,
+                    f"{name}: TPR@1%FPR {tpr:.3f} > {policy.max_tpr_at_1pct_fpr}",
+                )
+            )
     for canary in result.canaries:
         if canary.exposure_bits > policy.max_canary_exposure_bits:
-            findings.append(Finding(
-                "canary_exposure", canary.episode_id, canary.exposure_bits,
-                policy.max_canary_exposure_bits,
-                f"canary of {canary.episode_id}: exposure {canary.exposure_bits:.1f} bits",
-            ))
+            findings.append(
+                Finding(
+                    "canary_exposure",
+                    canary.episode_id,
+                    canary.exposure_bits,
+                    policy.max_canary_exposure_bits,
+                    f"canary of {canary.episode_id}: exposure {canary.exposure_bits:.1f} bits",
+                )
+            )
     if len(result.pii_hits) > policy.max_pii_hits:
         for hit in result.pii_hits:
-            findings.append(Finding("pii", hit.item_id, 1.0, float(policy.max_pii_hits),
-                                    f"{hit.kind} of {hit.episode_id} found ({hit.match}) "
-                                    f"in item {hit.item_id}"))
+            findings.append(
+                Finding(
+                    "pii",
+                    hit.item_id,
+                    1.0,
+                    float(policy.max_pii_hits),
+                    f"{hit.kind} of {hit.episode_id} found ({hit.match}) in item {hit.item_id}",
+                )
+            )
     return findings
 
 

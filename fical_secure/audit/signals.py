@@ -10,6 +10,9 @@
     the record is anyway and what any tool-use context does to it.
 (c) Min-K% prob (Shi et al.): the mean of the lowest k% token log-probs of the
     record with the artefact in context, raw and reference-calibrated.
+(f) Lexical overlap: the longest run of words a record shares with any item.
+    Verbatim copying shows here even where sentence embeddings, dominated by
+    the shared templates, barely move; it also names the copying item.
 
 LLM cost is bounded: the context for a record is not the whole artefact but
 its ``k`` items most similar to the record (what a deployed RAG agent would
@@ -20,8 +23,10 @@ retrieve), truncated to ``max_context_chars``; records are truncated to
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from typing import Protocol
 
 import numpy as np
@@ -42,6 +47,23 @@ class Embedder(Protocol):
     """Anything that embeds texts as L2-normalised rows (e.g. ``tlu.embedding.Embedder``)."""
 
     def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]: ...
+
+
+@dataclass
+class CachingEmbedder:
+    """Memoises another embedder per text, so re-audits do not re-embed the same records."""
+
+    inner: Embedder
+    _cache: dict[str, npt.NDArray[np.float32]] = field(default_factory=dict, repr=False)
+
+    def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if todo:
+            for text, vec in zip(todo, self.inner.encode(todo), strict=True):
+                self._cache[text] = vec
+        if not texts:
+            return self.inner.encode([])
+        return np.stack([self._cache[t] for t in texts]).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -87,6 +109,27 @@ def embedding_similarity(
     except FicalError as exc:
         raise AuditError(f"embedding signal failed: {exc}") from exc
     return Similarity(sims=np.clip(rec @ items.T, -1.0, 1.0).astype(np.float32))
+
+
+_WORD = re.compile(r"\w+")
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.casefold())
+
+
+def longest_common_runs(records: Sequence[str], artefact: SharedArtefact) -> IntArray:
+    """Signal (f): ``runs[r, j]`` = longest run of consecutive words record r shares with item j."""
+    items = [_words(t) for t in artefact.texts]
+    runs = np.zeros((len(records), len(items)), dtype=np.int64)
+    for r, record in enumerate(records):
+        matcher = SequenceMatcher(None, autojunk=False)
+        words = _words(record)
+        matcher.set_seq2(words)  # seq2 is the one SequenceMatcher indexes: index it once
+        for j, item in enumerate(items):
+            matcher.set_seq1(item)
+            runs[r, j] = matcher.find_longest_match(0, len(item), 0, len(words)).size
+    return runs
 
 
 def build_contexts(

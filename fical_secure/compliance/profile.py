@@ -25,8 +25,8 @@ from fical_secure.errors import ConfigError
 
 SCHEMA_VERSION = 1
 MiBound = Literal["point", "ci_upper"]
-Detection = Literal["pattern", "ner", "pattern+ner", "out_of_reach"]
-DETECTIONS: tuple[str, ...] = ("pattern", "ner", "pattern+ner", "out_of_reach")
+Detection = Literal["pattern", "ner", "pattern+ner", "partial", "out_of_reach"]
+DETECTIONS: tuple[str, ...] = ("pattern", "ner", "pattern+ner", "partial", "out_of_reach")
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _TOP = ("version", "name", "description", "thresholds", "scrubber", "crypto", "threat_models")
 _THRESHOLDS = (

@@ -19,7 +19,7 @@ from typing import Literal
 
 from faker import Faker
 
-from fical_secure.data.vocab import DATE_STYLES, date_words
+from fical_secure.data.vocab import date_words
 from fical_secure.errors import DataError
 
 # Reference day of the corpus: ages and appointment dates are relative to it.
@@ -137,7 +137,3 @@ class IdentityFactory:
             ssn=self._fresh(self._fake.ssn),
             member_id=self._fresh(self._member_id),
         )
-
-    def dob_style(self) -> int:
-        """Pick one of the date-of-birth formats at random."""
-        return self._rng.randrange(DATE_STYLES)

@@ -14,7 +14,11 @@ from fical_secure.federation.state import RoundSettings, RoundState
 def build_stages(settings: RoundSettings) -> list[Stage]:
     """Stages of one round; the privacy stages follow KCG, the transport precedes aggregation."""
     from fical_secure.federation.gates import AuditStage, ScrubStage
-    from fical_secure.federation.transport import PlainTransportStage, SealedTransportStage
+    from fical_secure.federation.transport import (
+        PlainTransportStage,
+        PublishStage,
+        SealedTransportStage,
+    )
 
     stages: list[Stage] = [DataStage(), ModelStage(), KCGStage()]
     if settings.scrub:
@@ -22,14 +26,14 @@ def build_stages(settings: RoundSettings) -> list[Stage]:
     if settings.audit:
         stages.append(AuditStage())
     stages.append(SealedTransportStage() if settings.seal else PlainTransportStage())
-    stages += [AggregateStage(), TLUStage()]
+    stages += [AggregateStage(), PublishStage(), TLUStage()]
     return stages
 
 
 def run_demo(settings: RoundSettings) -> dict[str, Any]:
     """Run one full round and write ``settings.out/round.json``; returns the report."""
-    if settings.out.exists():
-        shutil.rmtree(settings.out / "server", ignore_errors=True)
+    for stale in ("server", "keys"):  # a demo round starts a fresh federation
+        shutil.rmtree(settings.out / stale, ignore_errors=True)
     settings.out.mkdir(parents=True, exist_ok=True)
     state = RoundState(settings=settings)
     start = time.perf_counter()

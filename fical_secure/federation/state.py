@@ -48,6 +48,7 @@ class RoundState:
     released: dict[str, Compendium] = field(default_factory=dict)  # after the privacy gates
     received: list[Compendium] = field(default_factory=list)  # what the server accepted
     global_compendium: Compendium | None = None
+    publisher: Any = None  # transport.Publisher: sends the global compendium back
     report: dict[str, Any] = field(default_factory=dict)  # stage results for round.json
     seconds: dict[str, float] = field(default_factory=dict)
 

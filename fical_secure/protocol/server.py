@@ -121,6 +121,10 @@ class Server:
         """The server's public identity key (what clients pin)."""
         return self._identity.public
 
+    def close(self) -> None:
+        """Close the store. Nothing is lost by not calling it (every write committed)."""
+        self._store.close()
+
     @property
     def store(self) -> Store:
         """The durable store (read access for operators and tests)."""

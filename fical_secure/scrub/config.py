@@ -38,14 +38,14 @@ CLINICAL_RECOGNIZER_NAMES: frozenset[str] = frozenset(
         "DeviceIdRecognizer", "FaxNumberRecognizer", "StreetAddressRecognizer",
         "ZipCodeRecognizer", "ClinicalDateRecognizer", "DateOfBirthRecognizer",
         "AgeOver89Recognizer", "CanaryRecognizer", "PhoneShapeRecognizer",
-        "PersonNameHeuristicRecognizer",
+        "PersonNameHeuristicRecognizer", "ReferenceIdRecognizer",
     }
 )
 NER_ENTITIES: frozenset[str] = frozenset({"PERSON", "LOCATION", "NRP", "DATE_TIME", "ORGANIZATION"})
 _TOP_KEYS = {
     "version": int, "language": str, "spacy_model": str, "score_threshold": float,
     "chunk_chars": int, "overlap_chars": int, "ner_entities": list, "presidio": list,
-    "clinical": list,
+    "clinical": list, "mask_passes": int,
 }
 _ENTRY_KEYS = {"name": str, "enabled": bool, "context": list, "regions": list}
 # Recognizers that take ``regions`` (phonenumbers region codes to parse numbers as).
@@ -75,6 +75,7 @@ class ScrubProfile:
     chunk_chars: int
     overlap_chars: int
     ner_entities: tuple[str, ...]
+    mask_passes: int
     presidio: tuple[RecognizerEntry, ...]
     clinical: tuple[RecognizerEntry, ...]
 
@@ -134,6 +135,8 @@ def validate_profile(raw: object) -> list[str]:
         findings.append("score_threshold: must lie strictly between 0 and 1")
     if raw["overlap_chars"] < 64 or raw["chunk_chars"] <= 2 * raw["overlap_chars"]:
         findings.append("chunk_chars/overlap_chars: need overlap_chars >= 64 and chunk_chars > 2 * overlap")
+    if not 1 <= raw["mask_passes"] <= 3:
+        findings.append("mask_passes: must be 1, 2 or 3")
     for label in raw["ner_entities"]:
         if label not in NER_ENTITIES:
             findings.append(f"ner_entities: unknown {label!r}; known: {sorted(NER_ENTITIES)}")
@@ -177,6 +180,7 @@ def load_profile(path: str | Path | None = None) -> ScrubProfile:
         chunk_chars=raw["chunk_chars"],
         overlap_chars=raw["overlap_chars"],
         ner_entities=tuple(raw["ner_entities"]),
+        mask_passes=raw["mask_passes"],
         presidio=_entries(raw["presidio"]),
         clinical=_entries(raw["clinical"]),
     )

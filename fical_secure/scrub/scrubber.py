@@ -26,14 +26,20 @@ from fical_secure.errors import ResidualPIIError, ScrubAnalyzerError
 from fical_secure.scrub.analysis import analyze_texts, window_size
 from fical_secure.scrub.config import ScrubProfile, load_profile
 from fical_secure.scrub.engine import build_analyzer, spacy_max_length
-from fical_secure.scrub.spans import propagate, resolve_overlaps
+from fical_secure.scrub.spans import (
+    NER_TYPES,
+    placeholder_ranges,
+    propagate,
+    replace_spans,
+    resolve_overlaps,
+    to_original,
+)
 from fical_secure.scrub.types import ScrubResult, Span
+
+_WORD = re.compile(r"[^\W\d_]{2,}")
 
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine
-
-PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9_]*>")
-
 
 def placeholder(entity_type: str) -> str:
     """The typed placeholder that replaces an entity, e.g. ``<MRN>``."""
@@ -92,24 +98,46 @@ class Scrubber:
         """Scrub many texts, batching spaCy across them; all or nothing.
 
         Raises:
-            ScrubAnalyzerError: the analyzer failed on any text.
-            ResidualPIIError: PII was found again in some scrubbed text.
+            ScrubAnalyzerError: the analyzer or anonymizer failed on any text.
+            ResidualPIIError: after ``mask_passes`` passes PII is still found in
+                some scrubbed text.
         """
         for i, text in enumerate(texts):
             if not isinstance(text, str):
                 raise TypeError(f"texts[{i}] is {type(text).__name__}, expected str")
-        first = self.analyze(texts, batch_size=batch_size, n_process=n_process)
-        final = [resolve_overlaps(propagate(text, spans)) for text, spans in zip(texts, first, strict=True)]
-        scrubbed = [self._anonymize(text, spans) for text, spans in zip(texts, final, strict=True)]
-        for i, (text, spans, out) in enumerate(zip(texts, final, scrubbed, strict=True)):
-            _check_values_gone(i, text, spans, out)
-        second = self.analyze(scrubbed, batch_size=batch_size, n_process=n_process)
-        for i, (out, spans) in enumerate(zip(scrubbed, second, strict=True)):
-            _check_no_residual(i, out, spans)
+        found = self.analyze(texts, batch_size=batch_size, n_process=n_process)
+        final: list[list[Span]] = [[] for _ in texts]
+        scrubbed: list[str] = list(texts)
+        todo = list(range(len(texts)))
+        for pass_no in range(1, self.profile.mask_passes + 1):
+            for i in todo:
+                final[i] = resolve_overlaps(propagate(texts[i], found[i]))
+                scrubbed[i] = self._anonymize(texts[i], final[i])
+                _check_values_gone(i, texts[i], final[i], scrubbed[i])
+            blanked = {i: _blank_placeholders(scrubbed[i], final[i]) for i in todo}
+            scans = self.analyze([blanked[i] for i in todo], batch_size=batch_size, n_process=n_process)
+            residual = {i: _residual(blanked[i], scan) for i, scan in zip(todo, scans, strict=True)}
+            todo = [i for i in todo if residual[i]]
+            if todo and pass_no == self.profile.mask_passes:
+                i = todo[0]
+                kinds = sorted({s.type for s in residual[i]})
+                raise ResidualPIIError(
+                    f"text {i}: the scan after masking found {len(residual[i])} span(s) of "
+                    f"{', '.join(kinds)}; nothing was released (review the profile or the text)"
+                )
+            for i in todo:
+                found[i] = final[i] + [to_original(final[i], placeholder, r) for r in residual[i]]
         return [ScrubResult(scrubbed=out, entities=spans) for out, spans in zip(scrubbed, final, strict=True)]
 
     def _anonymize(self, text: str, spans: list[Span]) -> str:
-        """Replace each (non-overlapping) span by its typed placeholder, via Presidio."""
+        """Replace each (non-overlapping) span by its typed placeholder, via Presidio.
+
+        Presidio's output is checked against the same replacement done here, so
+        the offsets reported and mapped later are exact.
+
+        Raises:
+            ScrubAnalyzerError: the anonymizer failed or disagreed.
+        """
         if not spans:
             return text
         from presidio_anonymizer.entities import OperatorConfig, RecognizerResult
@@ -119,9 +147,13 @@ class Scrubber:
             s.type: OperatorConfig("replace", {"new_value": placeholder(s.type)}) for s in spans
         }
         try:
-            out: str = self._anonymizer.anonymize(text=text, analyzer_results=results, operators=operators).text
+            out: str = self._anonymizer.anonymize(
+                text=text, analyzer_results=results, operators=operators, merge_entities_with_spaces=False
+            ).text
         except Exception as exc:  # fail closed: a failed anonymizer releases nothing
             raise ScrubAnalyzerError(f"PII anonymizer failed ({type(exc).__name__}); nothing was released") from exc
+        if out != replace_spans(text, spans, placeholder):
+            raise ScrubAnalyzerError("PII anonymizer output disagrees with the resolved spans; nothing was released")
         return out
 
 
@@ -139,13 +171,33 @@ def _check_values_gone(index: int, text: str, spans: list[Span], scrubbed: str) 
             )
 
 
-def _check_no_residual(index: int, scrubbed: str, spans: list[Span]) -> None:
-    """Raise if the second scan found anything but our placeholders."""
-    masked = PLACEHOLDER.sub(lambda m: " " * len(m.group(0)), scrubbed)
-    leftovers = [s for s in spans if any(ch.isalnum() for ch in masked[s.start : s.end])]
-    if leftovers:
-        kinds = sorted({s.type for s in leftovers})
-        raise ResidualPIIError(
-            f"text {index}: second scan found {len(leftovers)} span(s) of {', '.join(kinds)} "
-            "after anonymizing; nothing was released (review the profile or the text)"
-        )
+def _blank_placeholders(scrubbed: str, spans: list[Span]) -> str:
+    """The scrubbed text with our placeholders (by position) turned into underscores.
+
+    The verification scan must not read ``<PHONE_NUMBER>`` as context that
+    boosts a nearby number, nor skip a look-alike ``<JOHN>`` that was in the
+    input: only the placeholders we wrote are blanked, and they hold no PII.
+    """
+    chars = list(scrubbed)
+    for start, end in placeholder_ranges(spans, placeholder):
+        chars[start:end] = "_" * (end - start)
+    return "".join(chars)
+
+
+def _residual(blanked: str, spans: list[Span]) -> list[Span]:
+    """Spans of the verification scan that cover text we did not write.
+
+    A pattern detection counts if it covers any letter or digit. An NER
+    detection counts only if it covers a capitalised word ("Lopez", "LOPEZ"):
+    the statistical model also tags fragments such as "dL" once its context
+    has been masked, and refusing on those would block clean texts.
+    """
+    residual = []
+    for span in spans:
+        covered = blanked[span.start : span.end]
+        if span.type in NER_TYPES:
+            if any(word[0].isupper() for word in _WORD.findall(covered)):
+                residual.append(span)
+        elif any(ch.isalnum() for ch in covered):
+            residual.append(span)
+    return residual

@@ -7,7 +7,7 @@ fast and exhaustively. Every function works in offsets of the original text.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from fical_secure.scrub.types import Span
 
@@ -47,9 +47,17 @@ def chunk_bounds(length: int, size: int, overlap: int, text: str = "") -> list[t
         start = end - overlap
 
 
-def _rank(span: Span) -> tuple[int, float, str]:
-    """Winner order inside a cluster of overlapping spans: longest, then best score."""
-    return (span.length, span.score, span.type)
+# Entity types that come from free-text NER rather than from a structured pattern.
+NER_TYPES = frozenset({"PERSON", "LOCATION", "NRP", "ORGANIZATION", "DATE_TIME"})
+
+
+def _rank(span: Span) -> tuple[bool, int, float, str]:
+    """Winner order in a cluster: a structured (pattern) type, then longest, then best score.
+
+    NER spans often swallow a neighbour ("ID LVF316498552" as PERSON); the
+    pattern that matched the id itself names the type better.
+    """
+    return (span.type not in NER_TYPES, span.length, span.score, span.type)
 
 
 def resolve_overlaps(spans: Iterable[Span]) -> list[Span]:
@@ -57,7 +65,8 @@ def resolve_overlaps(spans: Iterable[Span]) -> list[Span]:
 
     A cluster's span covers the union of its members (so no detected character
     is left unmasked and none is replaced twice); it takes the type and score of
-    the member that is longest, then highest scoring.
+    the winning member: structured types beat NER types, then the longest, then
+    the highest score wins.
     """
     ordered = sorted(spans, key=lambda s: (s.start, -s.end))
     merged: list[Span] = []
@@ -124,3 +133,50 @@ def propagate(text: str, spans: Iterable[Span], min_length: int = 2) -> list[Spa
         for start, end in _occurrences(text, key)
     ]
     return found + extra
+
+
+def replace_spans(text: str, spans: list[Span], token: Callable[[str], str]) -> str:
+    """``text`` with each span (sorted, non-overlapping) replaced by ``token(span.type)``."""
+    pieces: list[str] = []
+    cursor = 0
+    for span in spans:
+        pieces += [text[cursor : span.start], token(span.type)]
+        cursor = span.end
+    pieces.append(text[cursor:])
+    return "".join(pieces)
+
+
+def to_original(spans: list[Span], token: Callable[[str], str], found: Span) -> Span:
+    """Map ``found`` (offsets into the text ``replace_spans`` made) back to original offsets.
+
+    An end that falls inside a placeholder extends to the end of the span that
+    placeholder replaced, a start to its start, so the mapped span covers
+    everything the found one touched.
+    """
+    start, end = found.start, found.end
+    delta = 0  # scrubbed offset minus original offset, left of the current placeholder
+    new_start: int | None = None
+    new_end: int | None = None
+    for span in spans:
+        p_start = span.start + delta
+        p_end = p_start + len(token(span.type))
+        if new_start is None and start < p_end:
+            new_start = span.start if start >= p_start else start - delta
+        if new_end is None and end <= p_end:
+            new_end = span.end if end > p_start else end - delta
+        delta = p_end - span.end
+    new_start = start - delta if new_start is None else new_start
+    new_end = end - delta if new_end is None else new_end
+    return Span(start=new_start, end=new_end, type=found.type, score=found.score)
+
+
+def placeholder_ranges(spans: list[Span], token: Callable[[str], str]) -> list[tuple[int, int]]:
+    """Where each span's placeholder lies in the text ``replace_spans`` made."""
+    ranges: list[tuple[int, int]] = []
+    delta = 0
+    for span in spans:
+        start = span.start + delta
+        end = start + len(token(span.type))
+        ranges.append((start, end))
+        delta = end - span.end
+    return ranges

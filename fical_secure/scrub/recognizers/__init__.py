@@ -25,6 +25,7 @@ from fical_secure.scrub.recognizers.identifiers import (
     MedicalRecordNumberRecognizer,
     NpiRecognizer,
     PhoneShapeRecognizer,
+    ReferenceIdRecognizer,
     VehicleIdRecognizer,
 )
 from fical_secure.scrub.recognizers.names import PersonNameHeuristicRecognizer
@@ -43,6 +44,7 @@ CLINICAL_RECOGNIZERS: dict[str, Callable[..., EntityRecognizer]] = {
         DeviceIdRecognizer,
         FaxNumberRecognizer,
         PhoneShapeRecognizer,
+        ReferenceIdRecognizer,
         PersonNameHeuristicRecognizer,
         StreetAddressRecognizer,
         ZipCodeRecognizer,

@@ -157,9 +157,26 @@ class PhoneShapeRecognizer(ClinicalPatternRecognizer):
             r"(?:\s?(?:x|ext\.?|extension)\s?\d{1,6})?\b",
             0.6,
         ),
-        ("10 digits after phone label", after_label(r"phone|tel|telephone|cell|mobile|call|callback", r"\d{10}\b"), 0.8),
+        (
+            "10 digits near a phone word",
+            r"(?<=\b(?:phone|tel|telephone|cell|mobile|call|called|callback|contact|reach|text|pager)\b"
+            r"(?:\W+\w+){0,3}?\W+)(?:\+?1)?\d{10}\b",
+            0.8,
+        ),
+        ("10 digits (weak, needs context)", r"(?<![\w.])\d{10}\b", 0.1),
     )
     CONTEXT = ("phone", "call", "called", "contact", "callback", "cell", "mobile", "tel")
+
+
+class ReferenceIdRecognizer(ClinicalPatternRecognizer):
+    """Other identifying codes shaped like "IMG-A5722D" or "ORD-20931" (Safe Harbor kind 18).
+
+    Order, accession and confirmation numbers point at one patient's encounter.
+    """
+
+    ENTITY = "OTHER_ID"
+    PATTERNS = (("prefix-code", r"\b(?-i:[A-Z]{2,5})-(?=[A-Z0-9]*\d)(?-i:[A-Z0-9]{5,12})\b", 0.5),)
+    CONTEXT = ("order", "accession", "confirmation", "reference", "ref")
 
 
 class FaxNumberRecognizer(ClinicalPatternRecognizer):

@@ -54,7 +54,7 @@ _ZIP = r"\d{5}(?:-\d{4})?"
 # Optional ", City, ST 12345" tail of a full one-line address.
 _CITY_TAIL = rf"(?:,?\s+(?:[^\W\d_][\w'.-]*\s+){{0,3}}?[^\W\d_][\w'.-]*,\s*{_STATE}\.?\s+{_ZIP}\b)"
 _STREET = (
-    rf"\b\d{{1,6}}[A-Z]?\s+(?:(?:[NSEW]|north|south|east|west)\.?\s+)?(?:{_WORD}\s+){{0,4}}?"
+    rf"\b\d{{1,6}}[A-Z]?\s+(?:(?:[NSEW]|north|south|east|west)\.?\s+)?(?:{_WORD}\s+){{0,4}}"
     rf"{_SUFFIX}{_UNIT}?{_CITY_TAIL}?"
 )
 
@@ -80,4 +80,4 @@ class ZipCodeRecognizer(ClinicalPatternRecognizer):
         ("ZIP+4", r"\b\d{5}-\d{4}\b", 0.5),
         ("ZIP 5 digits (weak)", r"\b\d{5}\b", 0.05),
     )
-    CONTEXT = ("zip", "zipcode", "postal", "address")
+    CONTEXT = ("zip", "zipcode", "postal")

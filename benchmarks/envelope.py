@@ -1,0 +1,169 @@
+"""Envelope benchmark: seal+open throughput against raw ChaCha20-Poly1305, and the
+100k-mutant rejection sweep. Writes benchmarks/results/envelope.json.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/envelope.py [--quick]
+
+Throughput ratio = time of raw ``cryptography`` ChaCha20Poly1305 encrypt+decrypt
+(same payload, a 118-byte AAD like our header) / time of our seal+open_envelope,
+each the median over repeats, measured interleaved in the same run. A ratio of
+1.0 would mean the envelope costs nothing beyond the AEAD itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305  # noqa: E402
+
+from fical_secure.crypto import mutation, primitives  # noqa: E402
+from fical_secure.crypto.envelope import (  # noqa: E402
+    ENVELOPE_OVERHEAD,
+    EnvelopeContext,
+    open_envelope,
+    seal,
+)
+from fical_secure.crypto.keys import IdentityKey, RoundKey  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results" / "envelope.json"
+SIZES = {"1kib": 1 << 10, "64kib": 1 << 16, "1mib": 1 << 20}
+
+
+def _median_ms(fn: Callable[[], object], repeats: int, inner: int) -> float:
+    """Median over ``repeats`` of the mean time of ``inner`` calls, in ms."""
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        samples.append((time.perf_counter() - start) * 1e3 / inner)
+    return statistics.median(samples)
+
+
+def measure_throughput(repeats: int) -> dict[str, Any]:
+    """Per size: baseline and envelope ms per seal+open, MB/s, and their ratio."""
+    sender, recipient = IdentityKey.generate(), RoundKey.generate()
+    context = EnvelopeContext(round_id=1, stage=1, config_hash=os.urandom(32))
+    aead, nonce, aad = ChaCha20Poly1305(os.urandom(32)), os.urandom(12), os.urandom(118)
+    rows: dict[str, Any] = {}
+    for name, size in SIZES.items():
+        payload = os.urandom(size)
+        inner = max(1, (1 << 22) // size)
+
+        def raw(payload: bytes = payload) -> None:
+            aead.decrypt(nonce, aead.encrypt(nonce, payload, aad), aad)
+
+        def ours(payload: bytes = payload) -> None:
+            blob = seal(
+                payload,
+                sender=sender,
+                recipient_public=recipient.public_bytes(),
+                recipient_key_id=recipient.key_id,
+                context=context,
+            )
+            open_envelope(blob, recipient=recipient, sender_public=sender.public, context=context)
+
+        raw_ms, ours_ms = [], []
+        for _ in range(repeats):  # interleave so drift hits both alike
+            raw_ms.append(_median_ms(raw, 1, inner))
+            ours_ms.append(_median_ms(ours, 1, inner))
+        raw_t, ours_t = statistics.median(raw_ms), statistics.median(ours_ms)
+        rows[name] = {
+            "payload_bytes": size,
+            "raw_ms": round(raw_t, 5),
+            "envelope_ms": round(ours_t, 5),
+            "raw_mb_s": round(size / raw_t / 1e3, 1),
+            "envelope_mb_s": round(size / ours_t / 1e3, 1),
+            "throughput_ratio": round(raw_t / ours_t, 4),
+        }
+    big = os.urandom(SIZES["1mib"])
+    rows["sha256_1mib_ms"] = round(_median_ms(lambda: primitives.sha256(big), repeats, 8), 4)
+    return rows
+
+
+def machine() -> str:
+    """Cores, memory and CPU model, for the record."""
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f"{mem_kb / 2**20:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        memory = "unknown memory"
+    python = platform.python_version()
+    return f"{os.cpu_count()} cores ({model}), {memory}, CPU only, Python {python}"
+
+
+def target(rule: str, measured: float, met: bool) -> dict[str, Any]:
+    return {"target": rule, "measured": measured, "met": met}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="default sweep, fewer repeats")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    rows = measure_throughput(repeats=5 if args.quick else 15)
+    sweep = mutation.run_plan(
+        mutation.DEFAULT_PLAN if args.quick else mutation.BENCH_PLAN, seed=2026
+    )
+    if sweep.accepted or sweep.wrong_error:
+        print(f"mutants not rejected: {(sweep.accepted + sweep.wrong_error)[:5]}", file=sys.stderr)
+    sweep_figures = sweep.figures()
+    figures: dict[str, Any] = {
+        "throughput_ratio_1mib": rows["1mib"]["throughput_ratio"],
+        "throughput_ratio_64kib": rows["64kib"]["throughput_ratio"],
+        "throughput_ratio_1kib": rows["1kib"]["throughput_ratio"],
+        "overhead_bytes": ENVELOPE_OVERHEAD,
+        **{k: round(v, 4) for k, v in sweep_figures.items()},
+        "per_size": {k: rows[k] for k in SIZES},
+        "sha256_1mib_ms": rows["sha256_1mib_ms"],
+    }
+    ratio, max_ms = figures["throughput_ratio_1mib"], figures["max_reject_ms"]
+    record: dict[str, Any] = {
+        "benchmark": "envelope",
+        "command": "HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/envelope.py"
+        + (" --quick" if args.quick else ""),
+        "date": datetime.date.today().isoformat(),
+        "machine": machine(),
+        "baseline": "raw cryptography ChaCha20Poly1305 encrypt+decrypt of the same payload "
+        "(118-byte AAD), same run, median of repeats",
+        "figures": figures,
+        "targets": {
+            "throughput_ratio_1mib": target(">= 0.8", ratio, ratio >= 0.8),
+            "overhead_bytes": target("<= 200", ENVELOPE_OVERHEAD, ENVELOPE_OVERHEAD <= 200),
+            "mutants_rejected": target(
+                ">= 100000, all mutants",
+                sweep.rejected,
+                sweep.rejected >= 100_000 and sweep.rejected == sweep.mutants,
+            ),
+            "max_reject_ms": target("< 50", max_ms, max_ms < 50),
+        },
+    }
+    if args.out.exists():  # keep the pytest benchmark-mode sweep, if recorded
+        previous = json.loads(args.out.read_text()).get("figures", {})
+        if "mutation_sweep_pytest" in previous:
+            figures["mutation_sweep_pytest"] = previous["mutation_sweep_pytest"]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(record, indent=2) + "\n")
+    print(json.dumps(record["targets"], indent=2))
+    return 0 if sweep.rejected == sweep.mutants else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""Inputs of an audit: the data (synthetic federation or the user's JSONL) and the candidate.
+
+The candidate is what the client would release: the compendium it names, or,
+for a configuration that shares raw samples, the client's member records
+themselves (what a sample-sharing federation would send). The clients whose
+membership game is played are the ones whose records built the candidate:
+the compendium's owner, the configured client, or every client for a
+``global`` compendium.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fical_secure.compliance.client_config import ClientConfig
+from fical_secure.errors import ConfigError
+
+if TYPE_CHECKING:
+    from fical_secure.audit.artefact import SharedArtefact
+    from fical_secure.compliance.runner import AuditSettings
+    from fical_secure.data.schema import Episode, HospitalData, PIIValue
+
+GENERATED_EPISODES = 40  # what `fical-secure demo` generates per client: same seed, same members
+
+
+@dataclass(frozen=True)
+class AuditData:
+    """Clients with member / non-member records, and the ground truth of their planted values."""
+
+    hospitals: tuple[HospitalData, ...]
+    manifest: tuple[PIIValue, ...]
+    description: str
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """The release under audit and the clients whose records built it."""
+
+    artefact: SharedArtefact
+    targets: tuple[HospitalData, ...]
+    source: str
+
+
+def _subset(episodes: list[Episode], n: int) -> list[Episode]:
+    """``n`` episodes, those carrying a canary first (so canary exposure can be measured)."""
+    ranked = sorted(episodes, key=lambda e: not any(p.kind == "CANARY" for p in e.pii))
+    chosen = {e.episode_id for e in ranked[:n]}
+    return [e for e in episodes if e.episode_id in chosen]
+
+
+def load_data(settings: AuditSettings) -> AuditData:
+    """The synthetic federation (``settings.seed``, ``settings.clients``) or ``settings.data_dir``.
+
+    Raises:
+        ConfigError: bad counts, or a data folder without ``*.jsonl`` files.
+        DataError: an invalid JSONL line (every bad line listed).
+    """
+    if settings.records < 2 or settings.mi_records < 1 or settings.recall_docs < 1:
+        raise ConfigError("--records must be >= 2, --mi-records and --recall-docs >= 1")
+    if settings.data_dir is not None:
+        return _load_jsonl(settings.data_dir, settings.records)
+    from fical_secure.data.generator import generate_federation
+    from fical_secure.data.schema import HospitalData
+
+    if not 1 <= settings.clients <= 50:
+        raise ConfigError("--clients must be between 1 and 50")
+    per = max(GENERATED_EPISODES, settings.records)
+    fed = generate_federation(settings.clients, seed=settings.seed, episodes_per_hospital=per,
+                              nonmembers_per_hospital=per)
+    hospitals = tuple(
+        HospitalData(h.hospital_id, h.name, h.tools, _subset(h.members, settings.records),
+                     _subset(h.nonmembers, settings.records))
+        for h in fed.hospitals
+    )
+    return AuditData(hospitals, tuple(fed.manifest),
+                     f"synthetic federation, seed {settings.seed}, {settings.clients} clients, "
+                     f"{settings.records} members and {settings.records} non-members each")
+
+
+def _load_jsonl(folder: Path, records: int) -> AuditData:
+    from fical_secure.data.loader import load_episodes_jsonl
+    from fical_secure.data.schema import HospitalData
+
+    files = sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
+    if not files:
+        raise ConfigError(f"--data {folder}: no <client-id>.jsonl files found")
+    hospitals = []
+    for path in files:
+        episodes = load_episodes_jsonl(path, hospital_id=path.stem)
+        members = [e for e in episodes if e.split == "member"]
+        nonmembers = [e for e in episodes if e.split == "nonmember"]
+        if not members or not nonmembers:
+            raise ConfigError(f"{path}: the audit needs both member and nonmember episodes")
+        tools = tuple(sorted({e.call.tool for e in episodes}))
+        hospitals.append(HospitalData(path.stem, path.stem, tools, _subset(members, records),
+                                      _subset(nonmembers, records)))
+    manifest = tuple(p for h in hospitals for e in h.members + h.nonmembers for p in e.pii)
+    return AuditData(tuple(hospitals), manifest,
+                     f"user data {folder}: {len(hospitals)} clients, up to {records} records a side")
+
+
+def _client(data: AuditData, client_id: str, what: str) -> HospitalData:
+    for hospital in data.hospitals:
+        if hospital.hospital_id == client_id:
+            return hospital
+    known = ", ".join(h.hospital_id for h in data.hospitals)
+    raise ConfigError(f"{what} {client_id!r} is not a client of the audited data (clients: {known})")
+
+
+def load_candidate(settings: AuditSettings, config: ClientConfig | None, data: AuditData) -> Candidate:
+    """The release under audit (see the module docstring).
+
+    Raises:
+        ConfigError: no candidate given, a missing file, or an owner not in the data.
+        SchemaError: the compendium is not valid.
+    """
+    from fical_secure.audit.artefact import from_compendium, from_samples
+    from fical_secure.kcg.schema import Compendium
+
+    if config is not None and config.share_mode == "raw_samples":
+        hospital = _client(data, config.client_id, "client_id")
+        return Candidate(from_samples(config.client_id, hospital.members), (hospital,),
+                         f"raw member records of {config.client_id} (share_mode: raw_samples)")
+    path = settings.compendium or (config.compendium if config is not None else None)
+    if path is None:
+        raise ConfigError("no candidate: pass --compendium FILE, or a --client-config naming one")
+    try:
+        compendium = Compendium.from_json(path.read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"cannot read compendium {path}: {exc.strerror}") from exc
+    owner = config.client_id if config is not None else compendium.owner
+    targets = data.hospitals if owner == "global" else (_client(data, owner, "compendium owner"),)
+    return Candidate(from_compendium(compendium), targets, str(path))

@@ -1,0 +1,125 @@
+"""Audit reports: ``audit.json`` (the record) and a self-contained ``audit.html`` (for people).
+
+The HTML is rendered from ``audits/report.html.j2`` with autoescaping on; its
+CSS is inline and its ROC curves are PNGs embedded as base64 data URIs, so
+the file opens anywhere, offline, and nothing it shows can be swapped later
+by a remote resource. Both files are written atomically.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import platform
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fical_secure.compliance.checks import CheckResult, failed
+from fical_secure.errors import ConfigError
+
+if TYPE_CHECKING:
+    from fical_secure.audit.auditor import AuditResult
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "audits" / "report.html.j2"
+_PACKAGES = ("fical-secure", "presidio-analyzer", "spacy", "torch", "transformers",
+             "sentence-transformers", "numpy", "cryptography", "matplotlib")
+
+
+def versions() -> dict[str, str]:
+    """Python and the versions of the packages that shaped the figures."""
+    out = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def build_report(checks: Sequence[CheckResult], context: dict[str, Any]) -> dict[str, Any]:
+    """The JSON record: verdict, failed check ids, every check with evidence, and ``context``."""
+    bad = failed(checks)
+    return {
+        "report": "fical-secure audit",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "verdict": "fail" if bad else "pass",
+        "failed_checks": [c.check_id for c in bad],
+        **context,
+        "versions": versions(),
+        "checks": [c.to_dict() for c in checks],
+    }
+
+
+def roc_png(result: AuditResult) -> str:
+    """ROC curves of every attack on one client's game, as a ``data:image/png;base64,`` URI."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from fical_secure.audit.metrics import roc_curve
+
+    fig, ax = plt.subplots(figsize=(4.2, 4.0), dpi=110)
+    try:
+        for name, attack in sorted(result.attacks.items()):
+            curve = roc_curve(attack.member_scores, attack.nonmember_scores)
+            ax.step(curve.fpr, curve.tpr, where="post", label=f"{name} (AUC {attack.metrics.auc:.2f})")
+        ax.plot([0, 1], [0, 1], linestyle=":", color="grey", label="chance")
+        ax.set(xlabel="false-positive rate", ylabel="true-positive rate", xlim=(0, 1), ylim=(0, 1.01),
+               title=f"{result.client_id}: record membership ({result.artefact_kind})")
+        ax.legend(fontsize=6, loc="lower right")
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+    finally:
+        plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def render_html(report: dict[str, Any], roc_images: dict[str, str], template: Path = TEMPLATE) -> str:
+    """Render the HTML report (autoescaped).
+
+    Raises:
+        ConfigError: the template is missing or invalid.
+    """
+    import jinja2
+
+    try:
+        source = template.read_text(encoding="utf-8")
+        env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+        return env.from_string(source).render(
+            report=report, roc_images=roc_images,
+            evidence_json=lambda value: json.dumps(value, indent=1, sort_keys=True, default=str),
+        )
+    except OSError as exc:
+        raise ConfigError(f"cannot read the report template {template}: {exc.strerror}") from exc
+    except jinja2.TemplateError as exc:
+        raise ConfigError(f"invalid report template {template}: {exc}") from exc
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_reports(out: Path, report: dict[str, Any], roc_images: dict[str, str]) -> tuple[Path, Path]:
+    """Write ``out/audit.json`` and ``out/audit.html``; returns their paths."""
+    json_path, html_path = out / "audit.json", out / "audit.html"
+    html = render_html(report, roc_images)
+    write_atomic(json_path, json.dumps(report, indent=2, sort_keys=False, default=str) + "\n")
+    write_atomic(html_path, html)
+    return json_path, html_path

@@ -1,0 +1,155 @@
+"""One compliance audit end to end: load inputs, run every check, write the reports.
+
+Order matters for failing fast and cheap: everything that can be a usage
+error (profile, client configuration, data, candidate) is loaded and
+validated before any model is built; then configuration checks, scrubber
+checks, leakage checks and threat-model coverage run, and every result goes
+into the report, pass or fail.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fical_secure.compliance import inputs
+from fical_secure.compliance.checks import CheckResult
+from fical_secure.compliance.client_config import ClientConfig, load_client_config
+from fical_secure.compliance.config_checks import config_checks
+from fical_secure.compliance.profile import Profile, load_profile
+from fical_secure.compliance.report import build_report, roc_png, write_reports
+from fical_secure.compliance.threat_models import check_coverage
+
+if TYPE_CHECKING:
+    from fical_secure.llm.base import LLM
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    """What to audit and how much of it (the defaults stay under ~3 minutes on 2 cores)."""
+
+    profile: Path
+    out: Path
+    compendium: Path | None = None
+    client_config: Path | None = None
+    data_dir: Path | None = None  # None: the synthetic federation
+    seed: int = 0
+    clients: int = 2
+    records: int = 32  # members and non-members per client
+    mi_records: int = 16  # of which this many a side are scored with the LLM
+    recall_docs: int = 60
+    model: str | None = None  # overrides the client configuration's model
+    threat_models: Path = PROJECT_ROOT / "threat_models"
+
+
+@dataclass(frozen=True)
+class AuditOutcome:
+    """The verdict, the checks, and where the reports went."""
+
+    passed: bool
+    checks: tuple[CheckResult, ...]
+    json_path: Path
+    html_path: Path
+
+
+@lru_cache(maxsize=2)
+def _llm(model: str | None) -> LLM:
+    """Load (once per process) the LLM the membership auditor scores with."""
+    from fical_secure.llm.loader import load_llm
+
+    return load_llm(model)
+
+
+def run_audit(settings: AuditSettings) -> AuditOutcome:
+    """Run the audit described by ``settings`` and write ``audit.json`` / ``audit.html``.
+
+    Raises:
+        ConfigError: a bad profile, client configuration, option or input file
+            (a usage error: nothing ran).
+        DataError, SchemaError: unreadable data or candidate (usage errors).
+        AuditError, ScrubError, FicalError: a component failed while auditing.
+    """
+    start = time.perf_counter()
+    profile = load_profile(settings.profile)
+    config = load_client_config(settings.client_config) if settings.client_config else None
+    data = inputs.load_data(settings)
+    candidate = inputs.load_candidate(settings, config, data)
+    checks: list[CheckResult] = []
+    if config is not None:
+        checks += config_checks(config, profile.crypto)
+    checks += _scrub_checks(profile, candidate.artefact.texts, settings)
+    leak = _leakage(profile, candidate, data, config, settings)
+    checks += leak.checks
+    checks.append(check_coverage(profile.threat_models, settings.threat_models, PROJECT_ROOT))
+    context = _context(profile, config, candidate, data, settings, time.perf_counter() - start)
+    report = build_report(checks, context)
+    rocs = {r.client_id: roc_png(r) for r in leak.results if r.attacks}
+    json_path, html_path = write_reports(settings.out, report, rocs)
+    return AuditOutcome(report["verdict"] == "pass", tuple(checks), json_path, html_path)
+
+
+def _scrub_checks(profile: Profile, texts: tuple[str, ...], settings: AuditSettings) -> list[CheckResult]:
+    from fical_secure.compliance import scrub_checks as sc
+    from fical_secure.scrub.scrubber import Scrubber
+
+    scrubber = Scrubber.default()
+    docs = sc.recall_corpus(settings.recall_docs, data_seed=settings.seed)
+    table, refused = sc.measure_recall(scrubber, docs)
+    checks = [
+        sc.check_required_entities(scrubber, profile.required_entities),
+        sc.check_recall(table, refused, len(docs), profile.thresholds.min_scrubber_recall),
+        sc.check_candidate_clean(scrubber, texts, profile.thresholds.max_candidate_pii_detections),
+    ]
+    return checks
+
+
+def _leakage(
+    profile: Profile, candidate: inputs.Candidate, data: inputs.AuditData,
+    config: ClientConfig | None, settings: AuditSettings,
+) -> Any:
+    from fical_secure.audit.auditor import AuditConfig
+    from fical_secure.compliance.leakage import run_leakage
+    from fical_secure.tlu.embedding import default_embedder
+
+    model = settings.model
+    if model is None and config is not None and config.model != "packaged":
+        model = config.model
+    audit_config = AuditConfig(llm_records_per_split=settings.mi_records, seed=settings.seed)
+    return run_leakage(
+        candidate.artefact, candidate.targets, data.manifest, profile.thresholds,
+        embedder=default_embedder(), llm=_llm(model), config=audit_config,
+    )
+
+
+def _context(
+    profile: Profile, config: ClientConfig | None, candidate: inputs.Candidate,
+    data: inputs.AuditData, settings: AuditSettings, seconds: float,
+) -> dict[str, Any]:
+    return {
+        "profile": {
+            "name": profile.name, "source": profile.source, "sha256": profile.sha256,
+            "description": profile.description,
+            "safe_harbor": [asdict(item) for item in profile.safe_harbor],
+        },
+        "candidate": {
+            "kind": candidate.artefact.kind, "owner": candidate.artefact.owner,
+            "items": len(candidate.artefact), "source": candidate.source,
+            "audited_clients": [h.hospital_id for h in candidate.targets],
+        },
+        "client_config": None if config is None else {
+            "source": str(config.source), "client_id": config.client_id,
+            "transport": config.transport, "share_mode": config.share_mode,
+        },
+        "data": {"description": data.description},
+        "settings": {
+            "seed": settings.seed, "clients": settings.clients, "records": settings.records,
+            "mi_records": settings.mi_records, "recall_docs": settings.recall_docs,
+            "model": settings.model or (config.model if config else "packaged"),
+        },
+        "seconds": round(seconds, 1),
+    }

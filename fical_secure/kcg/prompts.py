@@ -1,0 +1,98 @@
+"""Prompts of knowledge-compendium generation, written for a weak (135M) model.
+
+Each prompt asks ONE short question about ONE tool, shows a few examples
+compactly (request -> rendered call) and ends with an example answer about a
+made-up tool, so the model sees the desired form without a real answer to
+copy. Examples come first and the question last, so the prompts of one batch
+share a prefix. Before the model sees an example, long digit runs and e-mail
+addresses are masked: data minimization, and nothing to copy into a note.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from fical_secure.data.schema import Episode
+
+MAX_REQUEST_CHARS = 140  # the weak model needs short prompts; the request's intent comes first
+
+_DIGIT_RUN = re.compile(r"\d{3,}")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+@dataclass(frozen=True)
+class KindPrompt:
+    """The question for one entry kind and an example answer about a made-up tool."""
+
+    question: str  # formatted with {tool}
+    example: str
+
+
+# The example tool (``weather_lookup``) is deliberately outside any clinical catalogue.
+KIND_PROMPTS: dict[str, KindPrompt] = {
+    "purpose": KindPrompt(
+        "In one sentence, what is {tool} used for?",
+        "weather_lookup gives the weather forecast for a city.",
+    ),
+    "arguments": KindPrompt(
+        "In one sentence, what arguments does {tool} take and in what format?",
+        "weather_lookup takes city, a city name, and day, a date like YYYY-MM-DD.",
+    ),
+    "usage": KindPrompt(
+        "In one sentence, when should an assistant call {tool}?",
+        "Call weather_lookup when the user asks about rain or temperature in a city.",
+    ),
+    "pitfall": KindPrompt(
+        "In one sentence, what mistake should be avoided when calling {tool}?",
+        "Do not pass a country name as the city argument of weather_lookup.",
+    ),
+}
+
+REDUCE_TOPICS: dict[str, str] = {
+    "purpose": "what the tool is used for",
+    "arguments": "the arguments of the tool",
+    "usage": "when to call the tool",
+    "pitfall": "a mistake to avoid with the tool",
+}
+
+
+def mask_values(text: str) -> str:
+    """Mask digit runs (ids, dates, phone numbers) and e-mail addresses in ``text``."""
+    return _DIGIT_RUN.sub(lambda m: "#" * len(m.group()), _EMAIL.sub("<email>", text))
+
+
+def render_example(episode: Episode) -> str:
+    """One compact, masked line: the (shortened) request and the call that served it."""
+    request = " ".join(episode.request.split())
+    if len(request) > MAX_REQUEST_CHARS:
+        request = request[:MAX_REQUEST_CHARS].rsplit(" ", 1)[0] + " ..."
+    return mask_values(f"{request} -> {episode.call.render()}")
+
+
+def map_prompt(tool: str, episodes: Sequence[Episode], kind: str) -> str:
+    """The map-stage question about ``kind`` for one batch of ``tool``'s episodes."""
+    spec = KIND_PROMPTS[kind]
+    lines = [f"Tool: {tool}", "Examples of requests and the call made:"]
+    lines += [f"{i}. {render_example(e)}" for i, e in enumerate(episodes, 1)]
+    lines += ["", spec.question.format(tool=tool), f'Answer like: "{spec.example}"']
+    return "\n".join(lines)
+
+
+def reduce_prompt(tool: str, kind: str, notes: Sequence[str]) -> str:
+    """The reduce-stage request: merge per-batch notes about one kind into one sentence."""
+    spec = KIND_PROMPTS[kind]
+    lines = [f"Notes about the tool {tool}:"]
+    lines += [f"- {note}" for note in notes]
+    lines += [
+        "",
+        f"Combine these notes into one sentence about {REDUCE_TOPICS[kind]}.",
+        f'Answer like: "{spec.example}"',
+    ]
+    return "\n".join(lines)
+
+
+def scoring_context(tool: str, kind: str) -> str:
+    """A short raw context used to rank candidate notes when a merge fails."""
+    return KIND_PROMPTS[kind].question.format(tool=tool) + "\nAnswer: "

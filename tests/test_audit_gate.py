@@ -1,0 +1,143 @@
+"""The membership-inference gate on the synthetic federation (embedding, lexical and PII signals)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fical_secure.audit.auditor import AuditConfig, AuditTarget
+from fical_secure.audit.gate import run_gate
+from fical_secure.audit.policy import AuditPolicy, validate
+from fical_secure.audit.signals import CachingEmbedder
+from fical_secure.data.catalogue import CATALOGUE
+from fical_secure.data.generator import generate_federation
+from fical_secure.data.schema import Episode, Federation
+from fical_secure.errors import ConfigError, GateBlockedError
+from fical_secure.kcg.schema import Compendium, Entry, validate_entry
+from fical_secure.tlu.embedding import default_embedder
+
+CONFIG = AuditConfig(use_llm=False, n_bootstrap=100)
+
+
+@pytest.fixture(scope="module")
+def federation() -> Federation:
+    return generate_federation(5, seed=0)
+
+
+@pytest.fixture(scope="module")
+def target(federation: Federation) -> AuditTarget:
+    return AuditTarget.from_hospital(federation.hospitals[0], federation.manifest)
+
+
+@pytest.fixture(scope="module")
+def embedder() -> CachingEmbedder:
+    return CachingEmbedder(default_embedder())
+
+
+def copied(episode: Episode) -> Entry:
+    """An entry that leaks a member record verbatim (what a careless KCG might write)."""
+    return validate_entry(
+        episode.call.tool, "usage", f"Example: {episode.request} {episode.call.render()}"[:400]
+    )
+
+
+def generic(tools: tuple[str, ...]) -> list[Entry]:
+    out = []
+    for spec in CATALOGUE:
+        if spec.name in tools:
+            out.append(validate_entry(spec.name, "purpose", spec.description))
+            args = ", ".join(a.name for a in spec.args)
+            out.append(validate_entry(spec.name, "arguments", f"Pass {args}; use exact values."))
+    return out
+
+
+def test_gate_drops_the_leaking_entries_and_passes(
+    federation: Federation, target: AuditTarget, embedder: CachingEmbedder
+) -> None:
+    hospital = federation.hospitals[0]
+    leaks = [copied(e) for e in hospital.members[:3]]
+    compendium = Compendium("h01", tuple(generic(hospital.tools) + leaks))
+    decision = run_gate(compendium, target, embedder=embedder, config=CONFIG)
+    assert decision.passed
+    assert set(decision.removed_entry_ids) == {e.entry_id for e in leaks}
+    assert {f.code for f in decision.findings_before} >= {"pii"}
+    assert decision.findings_after == ()
+    assert decision.after.pii_hits == ()
+    assert len(decision.compendium.entries) == len(compendium.entries) - 3
+
+
+def test_gate_blocks_when_the_whole_compendium_leaks(
+    federation: Federation, target: AuditTarget, embedder: CachingEmbedder
+) -> None:
+    hospital = federation.hospitals[0]
+    compendium = Compendium(
+        "h01", tuple(generic(hospital.tools)[:4] + [copied(e) for e in hospital.members])
+    )
+    with pytest.raises(GateBlockedError, match="as a whole leaks"):
+        run_gate(compendium, target, embedder=embedder, config=CONFIG)
+    decision = run_gate(compendium, target, embedder=embedder, config=CONFIG, strict=False)
+    assert not decision.passed
+    assert decision.removed_entry_ids == ()
+    assert decision.after.attacks["lexical_longest_run"].metrics.auc >= 0.9
+
+
+def test_gate_blocks_leakage_it_cannot_attribute_to_entries(
+    federation: Federation, target: AuditTarget, embedder: CachingEmbedder
+) -> None:
+    compendium = Compendium("h01", tuple(generic(federation.hospitals[0].tools)))
+    impossible = AuditPolicy(max_auc=0.0)  # no compendium can meet it
+    with pytest.raises(GateBlockedError, match="not attributable"):
+        run_gate(compendium, target, embedder=embedder, config=CONFIG, policy=impossible)
+
+
+def test_gate_hands_leaking_entries_to_the_regenerate_callback(
+    federation: Federation, target: AuditTarget, embedder: CachingEmbedder
+) -> None:
+    hospital = federation.hospitals[0]
+    leaks = [copied(e) for e in hospital.members[5:7]]
+    seen: list[tuple[Entry, ...]] = []
+
+    def regenerate(kept: Compendium, dropped: tuple[Entry, ...]) -> Compendium:
+        seen.append(dropped)
+        rewrites = tuple(
+            validate_entry(e.tool, "pitfall", f"Check the {e.tool} arguments before calling.")
+            for e in dropped
+        )
+        return kept.with_entries(kept.entries + rewrites)
+
+    compendium = Compendium("h01", tuple(generic(hospital.tools) + leaks))
+    decision = run_gate(
+        compendium, target, embedder=embedder, config=CONFIG, regenerate=regenerate
+    )
+    assert decision.passed and decision.regenerated
+    assert [set(d) for d in seen] == [set(leaks)]
+    assert len(decision.compendium.entries) == len(compendium.entries)
+
+
+def test_validator_collects_all_findings_and_strict_mode_raises(
+    federation: Federation, target: AuditTarget, embedder: CachingEmbedder
+) -> None:
+    from fical_secure.audit.artefact import from_compendium
+    from fical_secure.audit.auditor import audit_artefact
+
+    hospital = federation.hospitals[0]
+    compendium = Compendium("h01", tuple(copied(e) for e in hospital.members))
+    result = audit_artefact(from_compendium(compendium), target, embedder=embedder, config=CONFIG)
+    findings = validate(result, AuditPolicy())
+    assert {f.code for f in findings} == {"auc", "tpr_at_1pct_fpr", "pii"}
+    assert sum(f.code == "pii" for f in findings) == len(result.pii_hits) > 40
+    with pytest.raises(GateBlockedError, match=r"failed \d+ check"):
+        validate(result, AuditPolicy(), strict=True)
+
+
+def test_policy_loads_from_yaml_and_refuses_unknown_keys_and_bad_types(tmp_path: Path) -> None:
+    good = tmp_path / "p.yaml"
+    good.write_text("max_auc: 0.6\nmax_pii_hits: 0\nattacks: [lexical_longest_run]\n")
+    policy = AuditPolicy.from_yaml(good)
+    assert policy.max_auc == 0.6 and policy.attacks == ("lexical_longest_run",)
+    for bad in ("max_auc: 1.5\n", "max_aux: 0.6\n", "max_pii_hits: 0.5\n", "- 1\n"):
+        path = tmp_path / "bad.yaml"
+        path.write_text(bad)
+        with pytest.raises(ConfigError):
+            AuditPolicy.from_yaml(path)

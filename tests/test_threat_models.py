@@ -1,0 +1,82 @@
+"""Threat models stay tied to live evidence: every cited test and result file exists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fical_secure.compliance.threat_models import (
+    SECTIONS,
+    check_coverage,
+    defined_test_ids,
+    model_problems,
+    parse_threat_model,
+    unresolved,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+FOLDER = ROOT / "threat_models"
+ADVERSARIES = (
+    "honest-but-curious-server", "malicious-server", "malicious-client", "network-attacker",
+    "compromised-hospital-host", "research-consumer",
+)
+DOCUMENTS = sorted(p for p in FOLDER.glob("*.md") if p.name != "README.md")
+
+
+@pytest.mark.parametrize("path", DOCUMENTS, ids=[p.stem for p in DOCUMENTS])
+def test_every_threat_model_reference_resolves(path: Path) -> None:
+    assert unresolved(parse_threat_model(path), ROOT) == []
+
+
+@pytest.mark.parametrize("model_id", ADVERSARIES)
+def test_every_adversary_has_a_complete_document(model_id: str) -> None:
+    model = parse_threat_model(FOLDER / f"{model_id}.md")
+    assert model_problems(model, ROOT) == []
+    assert list(SECTIONS) == [s for s in model.sections if s in SECTIONS]  # in order
+    assert len(model.mitigations) >= 3
+
+
+def test_readme_indexes_every_threat_model() -> None:
+    index = (FOLDER / "README.md").read_text(encoding="utf-8")
+    for path in DOCUMENTS:
+        assert f"({path.name})" in index
+
+
+def test_dead_references_and_missing_sections_are_reported(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_real.py").write_text(
+        "import pytest\n\n@pytest.mark.parametrize('x', [1])\ndef test_alive(x):\n    assert x\n\n"
+        "class TestGroup:\n    def test_member(self):\n        assert True\n",
+        encoding="utf-8",
+    )
+    doc = tmp_path / "tm.md"
+    doc.write_text(
+        "# Threat model: x\n\n## Assets\n- a\n\n## Mitigations\n"
+        "- alive `tests/test_real.py::test_alive[1]` and `tests/test_real.py::TestGroup::test_member`\n"
+        "- dead `tests/test_real.py::test_gone` and `benchmarks/results/none.json`\n"
+        "  continued `tests/test_missing.py::test_x`\n"
+        "- cites nothing\n",
+        encoding="utf-8",
+    )
+    model = parse_threat_model(doc)
+    assert unresolved(model, tmp_path) == [
+        "tests/test_real.py::test_gone", "tests/test_missing.py::test_x", "benchmarks/results/none.json",
+    ]
+    problems = model_problems(model, tmp_path)
+    assert "missing section '## Capabilities'" in problems
+    assert any(p.startswith("mitigation cites no test") for p in problems)
+
+
+def test_test_ids_come_from_the_syntax_tree_not_from_text(tmp_path: Path) -> None:
+    path = tmp_path / "test_x.py"
+    path.write_text('"""def test_in_docstring(): ..."""\n\ndef helper():\n    def test_nested():\n'
+                    "        pass\n\nasync def test_async():\n    pass\n", encoding="utf-8")
+    assert defined_test_ids(path) == {"test_async"}
+
+
+def test_coverage_check_fails_for_a_missing_document(tmp_path: Path) -> None:
+    result = check_coverage(("no-such-adversary",), tmp_path, ROOT)
+    assert not result.passed
+    assert "no-such-adversary: document missing" in result.summary
+    assert check_coverage(ADVERSARIES, FOLDER, ROOT).passed
