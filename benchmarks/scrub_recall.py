@@ -61,11 +61,16 @@ def corpus(federation: Federation) -> list[Doc]:
     by_owner: dict[str, list[PIIValue]] = {}
     for value in federation.manifest:
         by_owner.setdefault(value.episode_id, []).append(value)
-    docs += [Doc(r.request_id, r.request, tuple(by_owner.get(r.request_id, ()))) for r in federation.eval_requests]
+    docs += [
+        Doc(r.request_id, r.request, tuple(by_owner.get(r.request_id, ())))
+        for r in federation.eval_requests
+    ]
     return docs
 
 
-def scrub_all(scrubber: Scrubber, docs: list[Doc], batch: int) -> tuple[dict[str, ScrubResult], list[str], float]:
+def scrub_all(
+    scrubber: Scrubber, docs: list[Doc], batch: int
+) -> tuple[dict[str, ScrubResult], list[str], float]:
     """Scrub in batches; a batch that fails closed is redone one document at a time."""
     results: dict[str, ScrubResult] = {}
     refused: list[str] = []
@@ -115,8 +120,12 @@ def score(docs: list[Doc], results: dict[str, ScrubResult]) -> dict[str, dict[st
         precision = hits[kind] / spans[kind] if spans[kind] else float("nan")
         f2 = 5 * precision * recall / (4 * precision + recall) if precision + recall > 0 else 0.0
         table[kind] = {
-            "planted": planted[kind], "caught": caught[kind], "recall": round(recall, 4),
-            "spans": spans[kind], "true_spans": hits[kind], "precision": round(precision, 4),
+            "planted": planted[kind],
+            "caught": caught[kind],
+            "recall": round(recall, 4),
+            "spans": spans[kind],
+            "true_spans": hits[kind],
+            "precision": round(precision, 4),
             "f2": round(f2, 4),
         }
     return table
@@ -126,13 +135,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=HELD_OUT_SEED)
     parser.add_argument("--hospitals", type=int, default=5)
-    parser.add_argument("--episodes", type=int, default=40, help="member and non-member episodes per hospital")
+    parser.add_argument(
+        "--episodes", type=int, default=40, help="member and non-member episodes per hospital"
+    )
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--no-write", action="store_true", help="print figures, do not write the result file")
+    parser.add_argument(
+        "--no-write", action="store_true", help="print figures, do not write the result file"
+    )
     args = parser.parse_args(argv)
 
     federation = generate_federation(
-        args.hospitals, seed=args.seed, episodes_per_hospital=args.episodes,
+        args.hospitals,
+        seed=args.seed,
+        episodes_per_hospital=args.episodes,
         nonmembers_per_hospital=args.episodes,
     )
     docs = corpus(federation)
@@ -142,22 +157,31 @@ def main(argv: list[str] | None = None) -> int:
     results, refused, elapsed = scrub_all(scrubber, docs, args.batch)
     table = score(docs, results)
     figures: dict[str, object] = {
-        "seed": args.seed, "documents": len(docs), "refused_fail_closed": len(refused),
-        "engine_build_s": round(build_s, 2), "docs_per_s": round(len(docs) / elapsed, 2),
+        "seed": args.seed,
+        "documents": len(docs),
+        "refused_fail_closed": len(refused),
+        "engine_build_s": round(build_s, 2),
+        "docs_per_s": round(len(docs) / elapsed, 2),
         "per_type": table,
         "macro_recall": round(sum(r["recall"] for r in table.values()) / len(table), 4),
     }
     targets = {
-        f"recall_{kind}": {"target": f">= {RECALL_TARGET}", "measured": row["recall"],
-                           "met": bool(row["recall"] >= RECALL_TARGET)}
+        f"recall_{kind}": {
+            "target": f">= {RECALL_TARGET}",
+            "measured": row["recall"],
+            "met": bool(row["recall"] >= RECALL_TARGET),
+        }
         for kind, row in table.items()
     }
     record = {
         "benchmark": "scrub_recall",
-        "command": "HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/scrub_recall.py" + (
-            f" --seed {args.seed}" if args.seed != HELD_OUT_SEED else ""),
+        "command": "HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/scrub_recall.py"
+        + (f" --seed {args.seed}" if args.seed != HELD_OUT_SEED else ""),
         "date": date.today().isoformat(),
-        "machine": f"{os.cpu_count()} CPU cores (shared), {platform.machine()}, no GPU, Python {platform.python_version()}",
+        "machine": (
+            f"{os.cpu_count()} CPU cores (shared), {platform.machine()}, no GPU, "
+            f"Python {platform.python_version()}"
+        ),
         "baseline": "none: absolute figures against the generator's PII manifest (held-out seed)",
         "figures": figures,
         "targets": targets,

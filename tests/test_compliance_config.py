@@ -49,8 +49,11 @@ def _results(path: Path) -> dict[str, bool]:
 def test_hardened_sealed_configuration_passes_every_config_check(hardened: Path) -> None:
     results = _results(hardened)
     assert results == {
-        "config.private_key_file": True, "config.server_public_key": True,
-        "config.algorithms": True, "config.transport_sealed": True, "config.share_mode": True,
+        "config.private_key_file": True,
+        "config.server_public_key": True,
+        "config.algorithms": True,
+        "config.transport_sealed": True,
+        "config.share_mode": True,
     }
 
 
@@ -103,21 +106,36 @@ def test_plain_transport_fails_the_transport_check(hardened: Path) -> None:
 
 
 def test_algorithm_not_allowed_by_the_profile_fails(hardened: Path) -> None:
-    config = load_client_config(_edited(hardened, crypto={
-        "aead": "aes-ctr", "signature": "ed25519", "key_exchange": "x25519", "kdf": "hkdf-sha256"}))
+    config = load_client_config(
+        _edited(
+            hardened,
+            crypto={
+                "aead": "aes-ctr",
+                "signature": "ed25519",
+                "key_exchange": "x25519",
+                "kdf": "hkdf-sha256",
+            },
+        )
+    )
     check = config_checks(config, POLICY)[2]
     assert check.check_id == "config.algorithms" and not check.passed
     assert "aead aes-ctr is not allowed" in check.summary
 
 
 def test_broken_client_config_lists_every_problem(hardened: Path) -> None:
-    path = _edited(hardened, transport="carrier-pigeon", share_mode=3, extra=True,
-                   crypto={"aead": "rot13"})
+    path = _edited(
+        hardened, transport="carrier-pigeon", share_mode=3, extra=True, crypto={"aead": "rot13"}
+    )
     with pytest.raises(ConfigError) as info:
         load_client_config(path)
     message = str(info.value)
-    for fragment in ("transport: must be one of plain, sealed", "share_mode: must be one of",
-                     "extra: unknown key", "crypto.aead: must be one of", "crypto.kdf: missing"):
+    for fragment in (
+        "transport: must be one of plain, sealed",
+        "share_mode: must be one of",
+        "extra: unknown key",
+        "crypto.aead: must be one of",
+        "crypto.kdf: missing",
+    ):
         assert fragment in message
 
 

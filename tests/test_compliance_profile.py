@@ -76,21 +76,57 @@ BROKEN: list[tuple[str, Any, str]] = [
     ("thresholds.max_mi_auc", 0.4, "thresholds.max_mi_auc: must be a number in [0.5, 1]"),
     ("thresholds.max_mi_auc", "0.6", "thresholds.max_mi_auc: must be a number in [0.5, 1]"),
     ("thresholds.max_mi_auc", True, "thresholds.max_mi_auc: must be a number in [0.5, 1]"),
-    ("thresholds.max_tpr_at_1pct_fpr", 1.5, "thresholds.max_tpr_at_1pct_fpr: must be a number in [0, 1]"),
-    ("thresholds.max_verbatim_pii_hits", 3, "thresholds.max_verbatim_pii_hits: must be an integer in [0, 0]"),
-    ("thresholds.max_canary_exposure_bits", -1, "thresholds.max_canary_exposure_bits: must be a number"),
-    ("thresholds.mi_auc_bound", "median", "thresholds.mi_auc_bound: must be one of ci_upper, point"),
+    (
+        "thresholds.max_tpr_at_1pct_fpr",
+        1.5,
+        "thresholds.max_tpr_at_1pct_fpr: must be a number in [0, 1]",
+    ),
+    (
+        "thresholds.max_verbatim_pii_hits",
+        3,
+        "thresholds.max_verbatim_pii_hits: must be an integer in [0, 0]",
+    ),
+    (
+        "thresholds.max_canary_exposure_bits",
+        -1,
+        "thresholds.max_canary_exposure_bits: must be a number",
+    ),
+    (
+        "thresholds.mi_auc_bound",
+        "median",
+        "thresholds.mi_auc_bound: must be one of ci_upper, point",
+    ),
     ("thresholds.max_mi_uac", 0.6, "thresholds.max_mi_uac: unknown key"),
     ("thresholds.max_mi_auc", _DELETE, "thresholds.max_mi_auc: missing"),
-    ("thresholds.min_scrubber_recall.PERSON", 1.2, "thresholds.min_scrubber_recall.PERSON: must be a number in [0, 1]"),
-    ("thresholds.min_scrubber_recall.PASSPORT", 0.9, "thresholds.min_scrubber_recall.PASSPORT: unknown key"),
-    ("scrubber.required_entities", ["PERSON", "SHOE_SIZE"], "scrubber.required_entities[1]: must be one of"),
+    (
+        "thresholds.min_scrubber_recall.PERSON",
+        1.2,
+        "thresholds.min_scrubber_recall.PERSON: must be a number in [0, 1]",
+    ),
+    (
+        "thresholds.min_scrubber_recall.PASSPORT",
+        0.9,
+        "thresholds.min_scrubber_recall.PASSPORT: unknown key",
+    ),
+    (
+        "scrubber.required_entities",
+        ["PERSON", "SHOE_SIZE"],
+        "scrubber.required_entities[1]: must be one of",
+    ),
     ("scrubber.required_entities", [], "scrubber.required_entities: must be a non-empty list"),
     ("crypto.allowed_aeads", ["rot13"], "crypto.allowed_aeads[0]: must be one of"),
     ("crypto.signature", "none", "crypto.signature: must be one of"),
     ("crypto.private_key_mode", "0644", "crypto.private_key_mode: must be one of 0400, 0600"),
-    ("crypto.private_key_mode", 0o600, "crypto.private_key_mode: must be one of 0400, 0600; got 384"),
-    ("crypto.require_sealed_transport", "yes please", "crypto.require_sealed_transport: must be true or false"),
+    (
+        "crypto.private_key_mode",
+        0o600,
+        "crypto.private_key_mode: must be one of 0400, 0600; got 384",
+    ),
+    (
+        "crypto.require_sealed_transport",
+        "yes please",
+        "crypto.require_sealed_transport: must be true or false",
+    ),
     ("threat_models", ["Honest Server"], "threat_models[0]: must be a threat model id"),
     ("version", 2, "version: must be 1"),
     ("colour", "blue", "colour: unknown key"),
@@ -98,7 +134,9 @@ BROKEN: list[tuple[str, Any, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("path", "value", "expected"), BROKEN, ids=[f"{p}={v!r}" for p, v, _ in BROKEN])
+@pytest.mark.parametrize(
+    ("path", "value", "expected"), BROKEN, ids=[f"{p}={v!r}" for p, v, _ in BROKEN]
+)
 def test_broken_profile_names_each_problem_with_its_path(
     tmp_path: Path, path: str, value: Any, expected: str
 ) -> None:
@@ -119,7 +157,12 @@ def test_every_problem_of_a_profile_is_listed_at_once(tmp_path: Path) -> None:
         load_profile(_write(tmp_path, raw))
     message = str(info.value)
     assert "(4 problems)" in message
-    for fragment in ("thresholds.max_mi_auc", "crypto.allowed_aeads[0]", "threat_models[1]", "typo: unknown key"):
+    for fragment in (
+        "thresholds.max_mi_auc",
+        "crypto.allowed_aeads[0]",
+        "threat_models[1]",
+        "typo: unknown key",
+    ):
         assert fragment in message
 
 

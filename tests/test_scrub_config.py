@@ -22,9 +22,16 @@ def test_packaged_profile_is_valid_and_covers_every_planted_kind() -> None:
     profile = load_profile()
     names = {e.name for e in profile.clinical} | {e.name for e in profile.presidio}
     assert "PERSON" in profile.ner_entities
-    assert {"MedicalRecordNumberRecognizer", "InsuranceIdRecognizer", "StreetAddressRecognizer",
-            "DateOfBirthRecognizer", "CanaryRecognizer", "EmailRecognizer", "PhoneRecognizer",
-            "UsSsnRecognizer"} <= names
+    assert {
+        "MedicalRecordNumberRecognizer",
+        "InsuranceIdRecognizer",
+        "StreetAddressRecognizer",
+        "DateOfBirthRecognizer",
+        "CanaryRecognizer",
+        "EmailRecognizer",
+        "PhoneRecognizer",
+        "UsSsnRecognizer",
+    } <= names
     assert profile.mask_passes == 1
 
 
@@ -34,15 +41,27 @@ def test_packaged_profile_is_valid_and_covers_every_planted_kind() -> None:
         (lambda p: p.update(score_threshhold=0.4), "unknown key 'score_threshhold'"),
         (lambda p: p.pop("clinical"), "missing key 'clinical'"),
         (lambda p: p.update(score_threshold="high"), "score_threshold: expected float"),
-        (lambda p: p.update(score_threshold=1.5), "score_threshold: must lie strictly between 0 and 1"),
+        (
+            lambda p: p.update(score_threshold=1.5),
+            "score_threshold: must lie strictly between 0 and 1",
+        ),
         (lambda p: p.update(version=2), "version: expected 1"),
         (lambda p: p.update(overlap_chars=10), "overlap_chars >= 64"),
         (lambda p: p.update(mask_passes=0), "mask_passes"),
         (lambda p: p["clinical"].append("MrnRecogniser"), "unknown recognizer 'MrnRecogniser'"),
         (lambda p: p["clinical"].append("CanaryRecognizer"), "listed twice"),
-        (lambda p: p["presidio"].append({"name": "UrlRecognizer", "enabeld": True}), "unknown key 'enabeld'"),
-        (lambda p: p["presidio"].append({"name": "IpRecognizer", "context": [3]}), "list of non-empty strings"),
-        (lambda p: p["clinical"].append({"name": "NpiRecognizer", "regions": ["US"]}), "take regions"),
+        (
+            lambda p: p["presidio"].append({"name": "UrlRecognizer", "enabeld": True}),
+            "unknown key 'enabeld'",
+        ),
+        (
+            lambda p: p["presidio"].append({"name": "IpRecognizer", "context": [3]}),
+            "list of non-empty strings",
+        ),
+        (
+            lambda p: p["clinical"].append({"name": "NpiRecognizer", "regions": ["US"]}),
+            "take regions",
+        ),
         (lambda p: p["ner_entities"].append("DISEASE"), "unknown 'DISEASE'"),
     ],
 )

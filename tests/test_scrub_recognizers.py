@@ -11,10 +11,10 @@ import pytest
 
 pytest.importorskip("presidio_analyzer")
 
-from fical_secure.scrub.config import CLINICAL_RECOGNIZER_NAMES, load_profile  # noqa: E402
-from fical_secure.scrub.recognizers import CLINICAL_RECOGNIZERS  # noqa: E402
-from fical_secure.scrub.recognizers.base import ClinicalPatternRecognizer  # noqa: E402
-from fical_secure.scrub.recognizers.identifiers import npi_checksum_ok  # noqa: E402
+from fical_secure.scrub.config import CLINICAL_RECOGNIZER_NAMES, load_profile
+from fical_secure.scrub.recognizers import CLINICAL_RECOGNIZERS
+from fical_secure.scrub.recognizers.base import ClinicalPatternRecognizer
+from fical_secure.scrub.recognizers.identifiers import npi_checksum_ok
 
 THRESHOLD = load_profile().score_threshold
 
@@ -49,7 +49,11 @@ ROWS: list[tuple[str, str, list[str]]] = [
     ("VehicleIdRecognizer", "license plate 7ABC123 seen", ["7ABC123"]),
     ("VehicleIdRecognizer", "vehicle parked outside", []),
     ("DeviceIdRecognizer", "pacemaker serial SN: PM-2231-88X", ["PM-2231-88X"]),
-    ("DeviceIdRecognizer", "UDI (01)00844588003288(17)141120(10)7654321D", ["(01)00844588003288(17)141120(10)7654321D"]),
+    (
+        "DeviceIdRecognizer",
+        "UDI (01)00844588003288(17)141120(10)7654321D",
+        ["(01)00844588003288(17)141120(10)7654321D"],
+    ),
     ("DeviceIdRecognizer", "device checked and working", []),
     ("FaxNumberRecognizer", "fax: 206-555-0199 attn records", ["206-555-0199"]),
     ("FaxNumberRecognizer", "phone 206-555-0199", []),
@@ -62,10 +66,21 @@ ROWS: list[tuple[str, str, list[str]]] = [
     ("ReferenceIdRecognizer", "Order IMG-A5722D placed", ["IMG-A5722D"]),
     ("ReferenceIdRecognizer", "ICD-10 and CKD-EPI are not ids", []),
     # addresses and ZIP codes
-    ("StreetAddressRecognizer", "lives at 123 Main Street, Apt 4B today", ["123 Main Street, Apt 4B"]),
-    ("StreetAddressRecognizer", "at 0122 Hill Crossroad Apt. 255, Port Stephanie, IA 77834.",
-     ["0122 Hill Crossroad Apt. 255, Port Stephanie, IA 77834"]),
-    ("StreetAddressRecognizer", "58714 Mann Plaza, Lisaside, IL 79561", ["58714 Mann Plaza, Lisaside, IL 79561"]),
+    (
+        "StreetAddressRecognizer",
+        "lives at 123 Main Street, Apt 4B today",
+        ["123 Main Street, Apt 4B"],
+    ),
+    (
+        "StreetAddressRecognizer",
+        "at 0122 Hill Crossroad Apt. 255, Port Stephanie, IA 77834.",
+        ["0122 Hill Crossroad Apt. 255, Port Stephanie, IA 77834"],
+    ),
+    (
+        "StreetAddressRecognizer",
+        "58714 Mann Plaza, Lisaside, IL 79561",
+        ["58714 Mann Plaza, Lisaside, IL 79561"],
+    ),
     ("StreetAddressRecognizer", "PO Box 1234", ["PO Box 1234"]),
     ("StreetAddressRecognizer", "12 patients went this way", []),
     ("ZipCodeRecognizer", "Springfield, IL 62704", ["62704"]),
@@ -98,14 +113,21 @@ def _found(name: str, text: str) -> list[str]:
     return sorted(text[r.start : r.end] for r in results if r.score >= THRESHOLD)
 
 
-@pytest.mark.parametrize(("name", "text", "expected"), ROWS, ids=[f"{r[0]}-{i}" for i, r in enumerate(ROWS)])
-def test_recognizer_finds_exactly_the_expected_spans(name: str, text: str, expected: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("name", "text", "expected"), ROWS, ids=[f"{r[0]}-{i}" for i, r in enumerate(ROWS)]
+)
+def test_recognizer_finds_exactly_the_expected_spans(
+    name: str, text: str, expected: list[str]
+) -> None:
     assert _found(name, text) == sorted(expected)
 
 
 def test_every_pattern_recognizer_has_positive_and_negative_rows() -> None:
-    pattern_names = {n for n, cls in CLINICAL_RECOGNIZERS.items() if isinstance(cls, type)
-                     and issubclass(cls, ClinicalPatternRecognizer)}
+    pattern_names = {
+        n
+        for n, cls in CLINICAL_RECOGNIZERS.items()
+        if isinstance(cls, type) and issubclass(cls, ClinicalPatternRecognizer)
+    }
     for name in pattern_names:
         rows = [expected for n, _t, expected in ROWS if n == name]
         assert any(rows), f"{name} has no positive row"
@@ -116,7 +138,15 @@ def test_registry_names_match_the_profile_schema() -> None:
     assert set(CLINICAL_RECOGNIZERS) == CLINICAL_RECOGNIZER_NAMES
 
 
-@pytest.mark.parametrize(("npi", "ok"), [("1234567893", True), ("1245319599", True),
-                                         ("1234567890", False), ("2222222222", False), ("12345", False)])
+@pytest.mark.parametrize(
+    ("npi", "ok"),
+    [
+        ("1234567893", True),
+        ("1245319599", True),
+        ("1234567890", False),
+        ("2222222222", False),
+        ("12345", False),
+    ],
+)
 def test_npi_checksum_follows_cms_luhn_rule(npi: str, ok: bool) -> None:
     assert npi_checksum_ok(npi) is ok

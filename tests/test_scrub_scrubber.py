@@ -10,13 +10,13 @@ import pytest
 
 pytest.importorskip("presidio_analyzer")
 
-from fical_secure.errors import ResidualPIIError, ScrubAnalyzerError  # noqa: E402
-from fical_secure.scrub import scrubber as scrubber_module  # noqa: E402
-from fical_secure.scrub.analysis import window_size  # noqa: E402
-from fical_secure.scrub.engine import spacy_max_length  # noqa: E402
-from fical_secure.scrub.scrubber import Scrubber, placeholder  # noqa: E402
-from fical_secure.scrub.spans import chunk_bounds, replace_spans  # noqa: E402
-from fical_secure.scrub.types import ScrubResult  # noqa: E402
+from fical_secure.errors import ResidualPIIError, ScrubAnalyzerError
+from fical_secure.scrub import scrubber as scrubber_module
+from fical_secure.scrub.analysis import window_size
+from fical_secure.scrub.engine import spacy_max_length
+from fical_secure.scrub.scrubber import Scrubber, placeholder
+from fical_secure.scrub.spans import chunk_bounds, replace_spans
+from fical_secure.scrub.types import ScrubResult
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +49,9 @@ def test_all_caps_name_is_masked(scrubber: Scrubber) -> None:
         ("DOB:03/14/1958.", "03/14/1958", "DATE_OF_BIRTH"),
     ],
 )
-def test_values_glued_to_punctuation_are_masked_exactly(scrubber: Scrubber, text: str, value: str, kind: str) -> None:
+def test_values_glued_to_punctuation_are_masked_exactly(
+    scrubber: Scrubber, text: str, value: str, kind: str
+) -> None:
     result = scrubber.scrub(text)
     assert values(text, result) == {value: kind}
     assert value not in result.scrubbed
@@ -57,10 +59,19 @@ def test_values_glued_to_punctuation_are_masked_exactly(scrubber: Scrubber, text
 
 
 def test_every_entity_in_a_row_is_masked_not_only_the_first(scrubber: Scrubber) -> None:
-    text = "Maria Lopez, MRN-0042137, DOB 03/14/1958, 425-555-0100, maria.lopez@example.org, SSN 219-09-9999"
+    text = (
+        "Maria Lopez, MRN-0042137, DOB 03/14/1958, 425-555-0100, maria.lopez@example.org, "
+        "SSN 219-09-9999"
+    )
     result = scrubber.scrub(text)
     assert set(values(text, result).values()) >= {
-        "PERSON", "MRN", "DATE_OF_BIRTH", "PHONE_NUMBER", "EMAIL_ADDRESS", "US_SSN"}
+        "PERSON",
+        "MRN",
+        "DATE_OF_BIRTH",
+        "PHONE_NUMBER",
+        "EMAIL_ADDRESS",
+        "US_SSN",
+    }
     assert not any(ch.isdigit() for ch in result.scrubbed)
     assert "Lopez" not in result.scrubbed
     assert_consistent(text, result)
@@ -69,7 +80,9 @@ def test_every_entity_in_a_row_is_masked_not_only_the_first(scrubber: Scrubber) 
 def test_overlapping_entities_are_replaced_once(scrubber: Scrubber) -> None:
     text = "She lives at 123 Smith Port Apt. 456, Lake Jessica, AK 12345 since 2019."
     result = scrubber.scrub(text)
-    assert values(text, result) == {"123 Smith Port Apt. 456, Lake Jessica, AK 12345": "STREET_ADDRESS"}
+    assert values(text, result) == {
+        "123 Smith Port Apt. 456, Lake Jessica, AK 12345": "STREET_ADDRESS"
+    }
     assert result.scrubbed == "She lives at <STREET_ADDRESS> since 2019."
 
 
@@ -85,7 +98,7 @@ def test_emoji_and_accents_do_not_shift_offsets(scrubber: Scrubber) -> None:
     result = scrubber.scrub(text)
     found = values(text, result)
     assert {"MRN-0042137", "425-555-0100", "jose.nunez@example.org"} <= set(found)
-    assert "José Núñez" in found or "Núñez" in found
+    assert any("José Núñez" in value for value in found)
     assert_consistent(text, result)
     assert result.scrubbed.startswith("🙂🙂 ") and result.scrubbed.endswith(" 🏥")
 
@@ -101,7 +114,12 @@ def test_text_longer_than_spacys_limit_is_chunked_and_a_straddling_entity_is_cau
     overlap = min(scrubber.profile.overlap_chars, window // 4)
     cut = chunk_bounds(len(text), window, overlap, text)[0][1]
     straddle = cut - 5  # MRN-0042137 starts 5 chars before the first window ends
-    text = text[:straddle] + " MRN-0042137 " + text[straddle:] + " Callback 425-555-0100. canary 7f3a-91c2-55de"
+    text = (
+        text[:straddle]
+        + " MRN-0042137 "
+        + text[straddle:]
+        + " phone 425-555-0100, canary 7f3a-91c2-55de"
+    )
     with pytest.raises(ValueError):  # spaCy itself refuses the whole text
         nlp(text)
     result = scrubber.scrub(text)
@@ -112,7 +130,11 @@ def test_text_longer_than_spacys_limit_is_chunked_and_a_straddling_entity_is_cau
 
 
 def test_batch_gives_the_same_results_as_one_by_one(scrubber: Scrubber) -> None:
-    texts = ["Maria Lopez MRN-0042137", "no identifiers here at all", "DOB 1958-03-14, a 92-year-old"]
+    texts = [
+        "Maria Lopez MRN-0042137",
+        "no identifiers here at all",
+        "DOB 1958-03-14, a 92-year-old",
+    ]
     assert scrubber.scrub_batch(texts) == [scrubber.scrub(t) for t in texts]
 
 
@@ -121,7 +143,9 @@ def test_clean_text_passes_unchanged(scrubber: Scrubber) -> None:
     assert scrubber.scrub(text) == ScrubResult(scrubbed=text, entities=[])
 
 
-def test_analyzer_crash_raises_and_releases_nothing(scrubber: Scrubber, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_analyzer_crash_raises_and_releases_nothing(
+    scrubber: Scrubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def crash(*_args: Any, **_kwargs: Any) -> None:
         raise RuntimeError("boom inside the analyzer with MRN-0042137")
 
@@ -133,7 +157,9 @@ def test_analyzer_crash_raises_and_releases_nothing(scrubber: Scrubber, monkeypa
     assert "0042137" not in str(info.value)
 
 
-def test_crash_in_the_verification_scan_also_fails_closed(scrubber: Scrubber, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_crash_in_the_verification_scan_also_fails_closed(
+    scrubber: Scrubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real = scrubber.analyzer.analyze
     calls: Iterator[int] = iter(range(100))
 
@@ -147,7 +173,9 @@ def test_crash_in_the_verification_scan_also_fails_closed(scrubber: Scrubber, mo
         scrubber.scrub("Patient MRN-0042137")
 
 
-def test_value_left_after_anonymizing_raises_residual_error(scrubber: Scrubber, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_value_left_after_anonymizing_raises_residual_error(
+    scrubber: Scrubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(scrubber_module, "propagate", lambda text, spans: list(spans))
     text = "Patient Maria Lopez was admitted. Later mariA LOPEZ called."
     with pytest.raises(ResidualPIIError) as info:
@@ -157,7 +185,7 @@ def test_value_left_after_anonymizing_raises_residual_error(scrubber: Scrubber, 
 
 def _drop_mrn_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """Simulate a resolution bug that loses the MRN on the first masking pass only."""
-    real = scrubber_module.resolve_overlaps
+    real = scrubber_module.resolve_overlaps  # type: ignore[attr-defined]
     state = {"broken": True}
 
     def lossy(spans: Any) -> Any:
@@ -171,7 +199,9 @@ def _drop_mrn_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(scrubber_module, "_check_values_gone", lambda *a: None)
 
 
-def test_pii_found_by_the_second_scan_raises_residual_error(scrubber: Scrubber, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pii_found_by_the_second_scan_raises_residual_error(
+    scrubber: Scrubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _drop_mrn_once(monkeypatch)
     with pytest.raises(ResidualPIIError, match="MRN"):
         scrubber.scrub("Labs for MRN-0042137 are back.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -25,7 +27,7 @@ def test_chunks_cover_the_text_and_overlap() -> None:
     text = ("word " * 500).strip()
     bounds = chunk_bounds(len(text), 300, 60, text)
     assert bounds[0][0] == 0 and bounds[-1][1] == len(text)
-    for (s1, e1), (s2, e2) in zip(bounds, bounds[1:], strict=False):
+    for (s1, e1), (s2, e2) in itertools.pairwise(bounds):
         assert e1 - s1 <= 300 and s2 < e1 and e1 - s2 == 60 and e2 > e1
 
 
@@ -47,22 +49,45 @@ def test_structured_type_beats_longer_ner_span_and_covers_the_union() -> None:
 
 
 def test_longest_then_highest_score_wins_among_pattern_types() -> None:
-    spans = [Span(0, 10, "DATE", 0.6), Span(0, 10, "DATE_OF_BIRTH", 0.95), Span(30, 60, "STREET_ADDRESS", 0.7),
-             Span(55, 60, "ZIP_CODE", 0.85)]
-    assert resolve_overlaps(spans) == [Span(0, 10, "DATE_OF_BIRTH", 0.95), Span(30, 60, "STREET_ADDRESS", 0.7)]
+    spans = [
+        Span(0, 10, "DATE", 0.6),
+        Span(0, 10, "DATE_OF_BIRTH", 0.95),
+        Span(30, 60, "STREET_ADDRESS", 0.7),
+        Span(55, 60, "ZIP_CODE", 0.85),
+    ]
+    assert resolve_overlaps(spans) == [
+        Span(0, 10, "DATE_OF_BIRTH", 0.95),
+        Span(30, 60, "STREET_ADDRESS", 0.7),
+    ]
 
 
 def test_chained_partial_overlaps_merge_into_one_span() -> None:
-    spans = [Span(0, 5, "A", 0.5), Span(4, 9, "B", 0.5), Span(8, 20, "C", 0.5), Span(20, 22, "D", 0.9)]
+    spans = [
+        Span(0, 5, "A", 0.5),
+        Span(4, 9, "B", 0.5),
+        Span(8, 20, "C", 0.5),
+        Span(20, 22, "D", 0.9),
+    ]
     assert resolve_overlaps(spans) == [Span(0, 20, "C", 0.5), Span(20, 22, "D", 0.9)]
 
 
-@given(st.lists(st.tuples(st.integers(0, 80), st.integers(1, 15), st.sampled_from(["PERSON", "MRN", "DATE"]),
-                          st.floats(0.1, 1.0)), max_size=25))
-def test_resolved_spans_are_disjoint_and_cover_every_input(raw: list[tuple[int, int, str, float]]) -> None:
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 80),
+            st.integers(1, 15),
+            st.sampled_from(["PERSON", "MRN", "DATE"]),
+            st.floats(0.1, 1.0),
+        ),
+        max_size=25,
+    )
+)
+def test_resolved_spans_are_disjoint_and_cover_every_input(
+    raw: list[tuple[int, int, str, float]],
+) -> None:
     spans = [Span(s, s + n, t, sc) for s, n, t, sc in raw]
     out = resolve_overlaps(spans)
-    assert all(a.end <= b.start for a, b in zip(out, out[1:], strict=False))
+    assert all(a.end <= b.start for a, b in itertools.pairwise(out))
     covered = {i for s in out for i in range(s.start, s.end)}
     assert all(i in covered for s in spans for i in range(s.start, s.end))
 
@@ -85,7 +110,10 @@ def test_name_parts_of_a_person_propagate_but_honorifics_do_not() -> None:
 
 def test_propagation_does_not_mask_inside_longer_words() -> None:
     text = "Ann was seen. The annual review is done."
-    values = [text[s.start : s.end] for s in resolve_overlaps(propagate(text, [Span(0, 3, "PERSON", 0.85)]))]
+    values = [
+        text[s.start : s.end]
+        for s in resolve_overlaps(propagate(text, [Span(0, 3, "PERSON", 0.85)]))
+    ]
     assert values == ["Ann"]
 
 
@@ -102,7 +130,9 @@ def test_replacement_and_offset_maps_agree() -> None:
 
 
 @given(st.text(alphabet="ab c😀é", min_size=1, max_size=60), st.data())
-def test_to_original_maps_text_outside_placeholders_to_the_same_characters(text: str, data: st.DataObject) -> None:
+def test_to_original_maps_text_outside_placeholders_to_the_same_characters(
+    text: str, data: st.DataObject
+) -> None:
     cuts = sorted(set(data.draw(st.lists(st.integers(0, len(text)), max_size=6))))
     spans = [Span(a, b, "T", 1.0) for a, b in zip(cuts[::2], cuts[1::2], strict=False) if a < b]
     out = replace_spans(text, spans, tag)

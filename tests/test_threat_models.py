@@ -18,8 +18,12 @@ from fical_secure.compliance.threat_models import (
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "threat_models"
 ADVERSARIES = (
-    "honest-but-curious-server", "malicious-server", "malicious-client", "network-attacker",
-    "compromised-hospital-host", "research-consumer",
+    "honest-but-curious-server",
+    "malicious-server",
+    "malicious-client",
+    "network-attacker",
+    "compromised-hospital-host",
+    "research-consumer",
 )
 DOCUMENTS = sorted(p for p in FOLDER.glob("*.md") if p.name != "README.md")
 
@@ -53,7 +57,8 @@ def test_dead_references_and_missing_sections_are_reported(tmp_path: Path) -> No
     doc = tmp_path / "tm.md"
     doc.write_text(
         "# Threat model: x\n\n## Assets\n- a\n\n## Mitigations\n"
-        "- alive `tests/test_real.py::test_alive[1]` and `tests/test_real.py::TestGroup::test_member`\n"
+        "- alive `tests/test_real.py::test_alive[1]` and\n"
+        "  `tests/test_real.py::TestGroup::test_member`\n"
         "- dead `tests/test_real.py::test_gone` and `benchmarks/results/none.json`\n"
         "  continued `tests/test_missing.py::test_x`\n"
         "- cites nothing\n",
@@ -61,7 +66,9 @@ def test_dead_references_and_missing_sections_are_reported(tmp_path: Path) -> No
     )
     model = parse_threat_model(doc)
     assert unresolved(model, tmp_path) == [
-        "tests/test_real.py::test_gone", "tests/test_missing.py::test_x", "benchmarks/results/none.json",
+        "tests/test_real.py::test_gone",
+        "tests/test_missing.py::test_x",
+        "benchmarks/results/none.json",
     ]
     problems = model_problems(model, tmp_path)
     assert "missing section '## Capabilities'" in problems
@@ -70,8 +77,11 @@ def test_dead_references_and_missing_sections_are_reported(tmp_path: Path) -> No
 
 def test_test_ids_come_from_the_syntax_tree_not_from_text(tmp_path: Path) -> None:
     path = tmp_path / "test_x.py"
-    path.write_text('"""def test_in_docstring(): ..."""\n\ndef helper():\n    def test_nested():\n'
-                    "        pass\n\nasync def test_async():\n    pass\n", encoding="utf-8")
+    path.write_text(
+        '"""def test_in_docstring(): ..."""\n\ndef helper():\n    def test_nested():\n'
+        "        pass\n\nasync def test_async():\n    pass\n",
+        encoding="utf-8",
+    )
     assert defined_test_ids(path) == {"test_async"}
 
 

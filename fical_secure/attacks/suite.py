@@ -76,7 +76,7 @@ def _audit_client(
     for method, (artefact, game) in releases.items():
         result = audit_artefact(artefact, game, embedder=embedder, llm=llm, config=cfg)
         extracted: dict[str, Any] = {}
-        if llm is not None and cfg.use_llm and targets:
+        if llm is not None and targets:
             extracted = extraction_attack(artefact, targets, llm, embedder).to_dict()
         figures[method] = _method_figures(result, extracted)
     return figures
@@ -126,7 +126,9 @@ def run_leakage_suite(
 
     ``compendiums`` maps hospital ids to their compendiums (or lists them,
     keyed by ``owner``); the first ``max_clients`` hospitals with one are
-    audited. ``llm=None`` runs the embedding, lexical and PII parts only.
+    audited. ``llm=None`` runs the embedding, lexical and PII parts only;
+    with an LLM, extraction always runs and the LLM membership signals run
+    when ``config.use_llm``.
 
     Raises:
         AuditError: no hospital of the federation has a compendium.

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from fical_secure.audit import attacks as atk
 from fical_secure.audit.artefact import SharedArtefact, from_catalogue
+from fical_secure.audit.attribution import ItemAttribution, attribute
 from fical_secure.audit.exposure import CanaryExposure, canary_context, canary_exposure
 from fical_secure.audit.pii_search import PIIHit, search_pii
 from fical_secure.audit.signals import (
@@ -40,12 +40,12 @@ class AuditConfig:
     """Knobs of one audit; the defaults keep one client under a minute on 2 CPU cores."""
 
     use_llm: bool = True
-    llm_records_per_split: int = 24  # LLM signals on a seeded subsample of each side
-    context_items: int = 2  # retrieved items put in context per record
-    max_context_chars: int = 600
-    max_record_chars: int = 320
+    llm_records_per_split: int = 20  # LLM signals on a seeded subsample of each side
+    context_items: int = 1  # retrieved items put in context per record
+    max_context_chars: int = 400
+    max_record_chars: int = 256
     min_k_fraction: float = 0.2
-    canary_candidates: int = 63
+    canary_candidates: int = 31
     max_canaries: int = 2
     fuzzy_threshold: float = 0.9
     n_bootstrap: int = 500
@@ -91,43 +91,6 @@ def _secrets_of(episodes: Sequence[Episode], manifest: Iterable[PIIValue]) -> tu
     ids = {e.episode_id for e in episodes}
     found = [p for e in episodes for p in e.pii] + [p for p in manifest if p.episode_id in ids]
     return tuple(sorted(set(found), key=lambda p: (p.episode_id, p.kind, p.value)))
-
-
-@dataclass(frozen=True)
-class ItemAttribution:
-    """How much one released item drives membership signal, and whether it holds PII."""
-
-    item_id: str
-    max_member_cos: float
-    max_nonmember_cos: float
-    max_member_run: int  # longest word run shared with a member record
-    max_nonmember_run: int
-    nearest_for_members: int
-    nearest_for_nonmembers: int
-    pii_hits: int
-
-    @property
-    def margin(self) -> float:
-        """How much closer the item comes to some member than to any non-member."""
-        return self.max_member_cos - self.max_nonmember_cos
-
-    @property
-    def run_margin(self) -> int:
-        """How many more consecutive words it shares with some member than with any non-member."""
-        return self.max_member_run - self.max_nonmember_run
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "item_id": self.item_id,
-            "max_member_cos": round(self.max_member_cos, 4),
-            "max_nonmember_cos": round(self.max_nonmember_cos, 4),
-            "margin": round(self.margin, 4),
-            "max_member_run": self.max_member_run,
-            "max_nonmember_run": self.max_nonmember_run,
-            "nearest_for_members": self.nearest_for_members,
-            "nearest_for_nonmembers": self.nearest_for_nonmembers,
-            "pii_hits": self.pii_hits,
-        }
 
 
 @dataclass(frozen=True)
@@ -304,32 +267,3 @@ def _canaries(run: _Run, llm: LLM) -> tuple[CanaryExposure, ...]:
             )
         )
     return tuple(out)
-
-
-def attribute(
-    artefact: SharedArtefact,
-    sim: Similarity,
-    runs: npt.NDArray[np.int64],
-    n_mem: int,
-    hits: Sequence[PIIHit],
-) -> tuple[ItemAttribution, ...]:
-    """Per item: nearest member / non-member similarity and word run, nearest counts, PII hits."""
-    mem, non = sim.sims[:n_mem], sim.sims[n_mem:]
-    mem_best = np.bincount(mem.argmax(axis=1), minlength=len(artefact))
-    non_best = np.bincount(non.argmax(axis=1), minlength=len(artefact))
-    pii_count: dict[str, int] = {}
-    for hit in hits:
-        pii_count[hit.item_id] = pii_count.get(hit.item_id, 0) + 1
-    return tuple(
-        ItemAttribution(
-            item_id=item,
-            max_member_cos=float(mem[:, j].max()),
-            max_nonmember_cos=float(non[:, j].max()),
-            max_member_run=int(runs[:n_mem, j].max()),
-            max_nonmember_run=int(runs[n_mem:, j].max()),
-            nearest_for_members=int(mem_best[j]),
-            nearest_for_nonmembers=int(non_best[j]),
-            pii_hits=pii_count.get(item, 0),
-        )
-        for j, item in enumerate(artefact.item_ids)
-    )

@@ -17,7 +17,7 @@ from typing import Any
 from fical_secure.audit.artefact import SharedArtefact, from_compendium
 from fical_secure.audit.auditor import AuditConfig, AuditResult, AuditTarget, audit_artefact
 from fical_secure.audit.policy import AuditPolicy, Finding, check_policy
-from fical_secure.audit.signals import Embedder
+from fical_secure.audit.signals import CachingEmbedder, Embedder
 from fical_secure.errors import GateBlockedError
 from fical_secure.kcg.schema import Compendium, Entry
 from fical_secure.llm.base import LLM
@@ -99,6 +99,8 @@ def run_gate(
         AuditError: the audit itself could not run.
     """
     pol = policy or AuditPolicy()
+    if not isinstance(embedder, CachingEmbedder):
+        embedder = CachingEmbedder(embedder)  # re-audits see the same records
 
     def audit(c: Compendium) -> AuditResult:
         return audit_artefact(

@@ -20,28 +20,63 @@ DEFAULT_PROFILE = Path("audits/strict.yaml")
 
 def register(sub: Any) -> None:
     """Add ``audit`` to the command line."""
-    p = sub.add_parser("audit", help="audit a candidate release against a profile (pass/fail report)")
-    p.add_argument("--profile", type=Path, default=DEFAULT_PROFILE,
-                   help="audit profile YAML (default audits/strict.yaml)")
+    p = sub.add_parser(
+        "audit", help="audit a candidate release against a profile (pass/fail report)"
+    )
+    p.add_argument(
+        "--profile",
+        type=Path,
+        default=DEFAULT_PROFILE,
+        help="audit profile YAML (default audits/strict.yaml)",
+    )
     data = p.add_mutually_exclusive_group()
-    data.add_argument("--synthetic", action="store_true",
-                      help="audit on the synthetic federation (the default)")
-    data.add_argument("--data", type=Path, metavar="DIR",
-                      help="folder of <client-id>.jsonl files with member and nonmember episodes")
+    data.add_argument(
+        "--synthetic", action="store_true", help="audit on the synthetic federation (the default)"
+    )
+    data.add_argument(
+        "--data",
+        type=Path,
+        metavar="DIR",
+        help="folder of <client-id>.jsonl files with member and nonmember episodes",
+    )
     p.add_argument("--seed", type=int, default=0, help="synthetic federation seed (default 0)")
     p.add_argument("--clients", type=int, default=2, help="synthetic clients (default 2)")
-    p.add_argument("--records", type=int, default=32,
-                   help="members and non-members audited per client (default 32)")
-    p.add_argument("--mi-records", type=int, default=16,
-                   help="records a side scored with the LLM (default 16)")
-    p.add_argument("--recall-docs", type=int, default=60,
-                   help="held-out documents for scrubber recall (default 60)")
+    p.add_argument(
+        "--records",
+        type=int,
+        default=32,
+        help="members and non-members audited per client (default 32)",
+    )
+    p.add_argument(
+        "--mi-records", type=int, default=12, help="records a side scored with the LLM (default 12)"
+    )
+    p.add_argument(
+        "--canary-candidates",
+        type=int,
+        default=31,
+        help="random secrets each canary is ranked against (default 31)",
+    )
+    p.add_argument(
+        "--recall-docs",
+        type=int,
+        default=60,
+        help="held-out documents for scrubber recall (default 60)",
+    )
     p.add_argument("--model", default=None, help="local model folder or .gguf for the MI audit")
     p.add_argument("--compendium", type=Path, metavar="FILE", help="candidate compendium JSON")
-    p.add_argument("--client-config", type=Path, metavar="FILE",
-                   help="client configuration YAML (keys, transport, share mode, model)")
-    p.add_argument("--out", type=Path, required=True, metavar="DIR",
-                   help="folder for audit.json and audit.html")
+    p.add_argument(
+        "--client-config",
+        type=Path,
+        metavar="FILE",
+        help="client configuration YAML (keys, transport, share mode, model)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="folder for audit.json and audit.html",
+    )
     p.set_defaults(func=run)
 
 
@@ -59,14 +94,25 @@ def run(args: argparse.Namespace) -> int:
     from fical_secure.compliance.runner import AuditSettings, run_audit
 
     if args.compendium is None and args.client_config is None:
-        print("fical-secure audit: error: give the candidate: --compendium FILE or "
-              "--client-config FILE", file=sys.stderr)
+        print(
+            "fical-secure audit: error: give the candidate: --compendium FILE or "
+            "--client-config FILE",
+            file=sys.stderr,
+        )
         return 2
     settings = AuditSettings(
-        profile=_resolve_profile(args.profile), out=args.out, compendium=args.compendium,
-        client_config=args.client_config, data_dir=args.data, seed=args.seed,
-        clients=args.clients, records=args.records, mi_records=args.mi_records,
-        recall_docs=args.recall_docs, model=args.model,
+        profile=_resolve_profile(args.profile),
+        out=args.out,
+        compendium=args.compendium,
+        client_config=args.client_config,
+        data_dir=args.data,
+        seed=args.seed,
+        clients=args.clients,
+        records=args.records,
+        mi_records=args.mi_records,
+        canary_candidates=args.canary_candidates,
+        recall_docs=args.recall_docs,
+        model=args.model,
     )
     try:
         outcome = run_audit(settings)

@@ -25,13 +25,20 @@ _BATCH = 64
 def register(subparsers: Any) -> None:
     """Add the ``scrub`` subcommand."""
     parser = subparsers.add_parser(
-        "scrub", help="replace PII in JSONL texts by typed placeholders (fails closed)",
+        "scrub",
+        help="replace PII in JSONL texts by typed placeholders (fails closed)",
         description=__doc__.splitlines()[0] if __doc__ else None,
     )
-    parser.add_argument("--in", dest="in_path", required=True, type=Path, help="input JSONL: {id, text} per line")
+    parser.add_argument(
+        "--in", dest="in_path", required=True, type=Path, help="input JSONL: {id, text} per line"
+    )
     parser.add_argument("--out", dest="out_path", required=True, type=Path, help="output JSONL")
-    parser.add_argument("--profile", type=Path, default=None, help="scrubber profile YAML (default: packaged)")
-    parser.add_argument("--keep-text", action="store_true", help="also copy the original text to the output")
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="scrubber profile YAML (default: packaged)"
+    )
+    parser.add_argument(
+        "--keep-text", action="store_true", help="also copy the original text to the output"
+    )
     parser.set_defaults(func=run)
 
 
@@ -54,7 +61,9 @@ def read_records(path: Path) -> list[tuple[int, dict[str, Any]]]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise DataError(f"{path} line {number}: not valid JSON ({exc.msg}, column {exc.colno})") from exc
+            raise DataError(
+                f"{path} line {number}: not valid JSON ({exc.msg}, column {exc.colno})"
+            ) from exc
         if not isinstance(record, dict):
             raise DataError(f"{path} line {number}: expected a JSON object with id and text")
         if not isinstance(record.get("id"), str | int) or isinstance(record.get("id"), bool):
@@ -65,7 +74,9 @@ def read_records(path: Path) -> list[tuple[int, dict[str, Any]]]:
     return records
 
 
-def _scrub_lines(records: list[tuple[int, dict[str, Any]]], profile: Path | None, keep_text: bool) -> list[str]:
+def _scrub_lines(
+    records: list[tuple[int, dict[str, Any]]], profile: Path | None, keep_text: bool
+) -> list[str]:
     from fical_secure.scrub.scrubber import Scrubber
 
     scrubber = Scrubber.default() if profile is None else Scrubber.from_profile(profile)

@@ -70,7 +70,8 @@ def load_client_config(path: str | Path) -> ClientConfig:
     if config is None or findings.problems:
         listing = "\n  ".join(findings.problems)
         raise ConfigError(
-            f"invalid client configuration {source} ({len(findings.problems)} problems):\n  {listing}"
+            f"invalid client configuration {source} "
+            f"({len(findings.problems)} problems):\n  {listing}"
         )
     return config
 
@@ -115,10 +116,14 @@ def _suite(raw: Any, f: Findings) -> CryptoSuite | None:
     if c is None:
         return None
     names = {
-        "aead": vocab.AEADS, "signature": vocab.SIGNATURES,
-        "key_exchange": vocab.KEY_EXCHANGES, "kdf": vocab.KDFS,
+        "aead": vocab.AEADS,
+        "signature": vocab.SIGNATURES,
+        "key_exchange": vocab.KEY_EXCHANGES,
+        "kdf": vocab.KDFS,
     }
-    values = {key: f.choice(c.get(key), join("crypto", key), allowed) for key, allowed in names.items()}
+    values = {
+        key: f.choice(c.get(key), join("crypto", key), allowed) for key, allowed in names.items()
+    }
     if None in values.values():
         return None
     return CryptoSuite(**cast(dict[str, str], values))

@@ -42,8 +42,11 @@ def _file_facts(path: Path) -> tuple[dict[str, Any], str | None]:
         info = os.lstat(path)
     except OSError as exc:
         return facts | {"exists": False}, f"{path}: {exc.strerror or 'cannot stat'}"
-    facts |= {"exists": True, "mode": f"{stat.S_IMODE(info.st_mode):04o}",
-              "owned_by_current_user": info.st_uid == os.geteuid()}
+    facts |= {
+        "exists": True,
+        "mode": f"{stat.S_IMODE(info.st_mode):04o}",
+        "owned_by_current_user": info.st_uid == os.geteuid(),
+    }
     if stat.S_ISLNK(info.st_mode) or not stat.S_ISREG(info.st_mode):
         return facts, f"{path}: not a regular file (symlinks are refused)"
     return facts, None
@@ -56,7 +59,9 @@ def check_private_key(path: Path, max_mode: int) -> CheckResult:
     if problem is None:
         mode = int(facts["mode"], 8)
         if mode & ~max_mode:
-            problem = f"{path}: mode {mode:04o} is wider than {max_mode:04o}; run `chmod 600 {path}`"
+            problem = (
+                f"{path}: mode {mode:04o} is wider than {max_mode:04o}; run `chmod 600 {path}`"
+            )
         elif not facts["owned_by_current_user"]:
             problem = f"{path}: not owned by the user running the client"
     if problem is None:
@@ -68,9 +73,12 @@ def check_private_key(path: Path, max_mode: int) -> CheckResult:
         except KeyFileError as exc:
             problem = str(exc)
     return CheckResult(
-        "config.private_key_file", "Private key file is present, owner-only (0600) and valid",
-        problem is None, problem or f"{path}: mode {facts['mode']}, loads as a private key",
-        facts, _KEY_THREATS,
+        "config.private_key_file",
+        "Private key file is present, owner-only (0600) and valid",
+        problem is None,
+        problem or f"{path}: mode {facts['mode']}, loads as a private key",
+        facts,
+        _KEY_THREATS,
     )
 
 
@@ -86,45 +94,73 @@ def check_server_public_key(path: Path) -> CheckResult:
         except KeyFileError as exc:
             problem = str(exc)
     return CheckResult(
-        "config.server_public_key", "Pinned server public key is present, not writable by others, and valid",
-        problem is None, problem or f"{path}: verified server key", facts, _TRANSPORT_THREATS,
+        "config.server_public_key",
+        "Pinned server public key is present, not writable by others, and valid",
+        problem is None,
+        problem or f"{path}: verified server key",
+        facts,
+        _TRANSPORT_THREATS,
     )
 
 
 def check_algorithms(config: ClientConfig, policy: CryptoPolicy) -> CheckResult:
-    """Each declared algorithm is allowed by the profile and implemented by this build's envelope."""
+    """Each declared algorithm is allowed by the profile and implemented by the envelope."""
     allowed = {
-        "aead": set(policy.allowed_aeads), "signature": {policy.signature},
-        "key_exchange": {policy.key_exchange}, "kdf": {policy.kdf},
+        "aead": set(policy.allowed_aeads),
+        "signature": {policy.signature},
+        "key_exchange": {policy.key_exchange},
+        "kdf": {policy.kdf},
     }
     declared = {
-        "aead": config.crypto.aead, "signature": config.crypto.signature,
-        "key_exchange": config.crypto.key_exchange, "kdf": config.crypto.kdf,
+        "aead": config.crypto.aead,
+        "signature": config.crypto.signature,
+        "key_exchange": config.crypto.key_exchange,
+        "kdf": config.crypto.kdf,
     }
     rows = []
     problems = []
     for role, name in declared.items():
         ok_profile, ok_build = name in allowed[role], name == ENVELOPE_SUITE[role]
-        rows.append({"role": role, "declared": name, "allowed": sorted(allowed[role]),
-                     "implemented": ENVELOPE_SUITE[role], "passed": ok_profile and ok_build})
+        rows.append(
+            {
+                "role": role,
+                "declared": name,
+                "allowed": sorted(allowed[role]),
+                "implemented": ENVELOPE_SUITE[role],
+                "passed": ok_profile and ok_build,
+            }
+        )
         if not ok_profile:
-            problems.append(f"{role} {name} is not allowed by the profile ({', '.join(sorted(allowed[role]))})")
+            problems.append(
+                f"{role} {name} is not allowed by the profile ({', '.join(sorted(allowed[role]))})"
+            )
         elif not ok_build:
-            problems.append(f"{role} {name} is not what the envelope implements ({ENVELOPE_SUITE[role]})")
+            problems.append(
+                f"{role} {name} is not what the envelope implements ({ENVELOPE_SUITE[role]})"
+            )
     return CheckResult(
-        "config.algorithms", "Declared algorithms are allowed by the profile and implemented",
-        not problems, "; ".join(problems) or "all declared algorithms allowed and implemented",
-        {"algorithms": rows}, _TRANSPORT_THREATS,
+        "config.algorithms",
+        "Declared algorithms are allowed by the profile and implemented",
+        not problems,
+        "; ".join(problems) or "all declared algorithms allowed and implemented",
+        {"algorithms": rows},
+        _TRANSPORT_THREATS,
     )
 
 
 def check_transport(config: ClientConfig, policy: CryptoPolicy) -> CheckResult:
     """Transport is sealed (signed, encrypted envelopes) when the profile requires it."""
     ok = config.transport == "sealed" or not policy.require_sealed_transport
-    summary = (f"transport is {config.transport}" if ok else
-               f"transport is {config.transport}; the profile requires sealed envelopes")
+    summary = (
+        f"transport is {config.transport}"
+        if ok
+        else f"transport is {config.transport}; the profile requires sealed envelopes"
+    )
     return CheckResult(
-        "config.transport_sealed", "Payloads travel in sealed, signed envelopes", ok, summary,
+        "config.transport_sealed",
+        "Payloads travel in sealed, signed envelopes",
+        ok,
+        summary,
         {"transport": config.transport, "required": policy.require_sealed_transport},
         _TRANSPORT_THREATS,
     )
@@ -133,10 +169,19 @@ def check_transport(config: ClientConfig, policy: CryptoPolicy) -> CheckResult:
 def check_share_mode(config: ClientConfig, policy: CryptoPolicy) -> CheckResult:
     """The client shares a compendium, not raw samples, when the profile forbids raw sharing."""
     ok = config.share_mode == "compendium" or not policy.forbid_raw_sample_sharing
-    summary = (f"share mode is {config.share_mode}" if ok else
-               f"share mode is {config.share_mode}: raw private records would leave the hospital")
+    summary = (
+        f"share mode is {config.share_mode}"
+        if ok
+        else f"share mode is {config.share_mode}: raw private records would leave the hospital"
+    )
     return CheckResult(
-        "config.share_mode", "Only knowledge compendiums are shared, never raw samples", ok, summary,
-        {"share_mode": config.share_mode, "raw_samples_forbidden": policy.forbid_raw_sample_sharing},
+        "config.share_mode",
+        "Only knowledge compendiums are shared, never raw samples",
+        ok,
+        summary,
+        {
+            "share_mode": config.share_mode,
+            "raw_samples_forbidden": policy.forbid_raw_sample_sharing,
+        },
         _SHARING_THREATS,
     )

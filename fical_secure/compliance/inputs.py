@@ -57,8 +57,18 @@ def load_data(settings: AuditSettings) -> AuditData:
         ConfigError: bad counts, or a data folder without ``*.jsonl`` files.
         DataError: an invalid JSONL line (every bad line listed).
     """
-    if settings.records < 2 or settings.mi_records < 1 or settings.recall_docs < 1:
-        raise ConfigError("--records must be >= 2, --mi-records and --recall-docs >= 1")
+    if (
+        min(
+            settings.records - 1,
+            settings.mi_records,
+            settings.recall_docs,
+            settings.canary_candidates,
+        )
+        < 1
+    ):
+        raise ConfigError(
+            "--records must be >= 2, --mi-records, --recall-docs, --canary-candidates >= 1"
+        )
     if settings.data_dir is not None:
         return _load_jsonl(settings.data_dir, settings.records)
     from fical_secure.data.generator import generate_federation
@@ -67,16 +77,25 @@ def load_data(settings: AuditSettings) -> AuditData:
     if not 1 <= settings.clients <= 50:
         raise ConfigError("--clients must be between 1 and 50")
     per = max(GENERATED_EPISODES, settings.records)
-    fed = generate_federation(settings.clients, seed=settings.seed, episodes_per_hospital=per,
-                              nonmembers_per_hospital=per)
+    fed = generate_federation(
+        settings.clients, seed=settings.seed, episodes_per_hospital=per, nonmembers_per_hospital=per
+    )
     hospitals = tuple(
-        HospitalData(h.hospital_id, h.name, h.tools, _subset(h.members, settings.records),
-                     _subset(h.nonmembers, settings.records))
+        HospitalData(
+            h.hospital_id,
+            h.name,
+            h.tools,
+            _subset(h.members, settings.records),
+            _subset(h.nonmembers, settings.records),
+        )
         for h in fed.hospitals
     )
-    return AuditData(hospitals, tuple(fed.manifest),
-                     f"synthetic federation, seed {settings.seed}, {settings.clients} clients, "
-                     f"{settings.records} members and {settings.records} non-members each")
+    return AuditData(
+        hospitals,
+        tuple(fed.manifest),
+        f"synthetic federation, seed {settings.seed}, {settings.clients} clients, "
+        f"{settings.records} members and {settings.records} non-members each",
+    )
 
 
 def _load_jsonl(folder: Path, records: int) -> AuditData:
@@ -94,11 +113,17 @@ def _load_jsonl(folder: Path, records: int) -> AuditData:
         if not members or not nonmembers:
             raise ConfigError(f"{path}: the audit needs both member and nonmember episodes")
         tools = tuple(sorted({e.call.tool for e in episodes}))
-        hospitals.append(HospitalData(path.stem, path.stem, tools, _subset(members, records),
-                                      _subset(nonmembers, records)))
+        hospitals.append(
+            HospitalData(
+                path.stem, path.stem, tools, _subset(members, records), _subset(nonmembers, records)
+            )
+        )
     manifest = tuple(p for h in hospitals for e in h.members + h.nonmembers for p in e.pii)
-    return AuditData(tuple(hospitals), manifest,
-                     f"user data {folder}: {len(hospitals)} clients, up to {records} records a side")
+    return AuditData(
+        tuple(hospitals),
+        manifest,
+        f"user data {folder}: {len(hospitals)} clients, up to {records} records a side",
+    )
 
 
 def _client(data: AuditData, client_id: str, what: str) -> HospitalData:
@@ -106,10 +131,14 @@ def _client(data: AuditData, client_id: str, what: str) -> HospitalData:
         if hospital.hospital_id == client_id:
             return hospital
     known = ", ".join(h.hospital_id for h in data.hospitals)
-    raise ConfigError(f"{what} {client_id!r} is not a client of the audited data (clients: {known})")
+    raise ConfigError(
+        f"{what} {client_id!r} is not a client of the audited data (clients: {known})"
+    )
 
 
-def load_candidate(settings: AuditSettings, config: ClientConfig | None, data: AuditData) -> Candidate:
+def load_candidate(
+    settings: AuditSettings, config: ClientConfig | None, data: AuditData
+) -> Candidate:
     """The release under audit (see the module docstring).
 
     Raises:
@@ -121,8 +150,11 @@ def load_candidate(settings: AuditSettings, config: ClientConfig | None, data: A
 
     if config is not None and config.share_mode == "raw_samples":
         hospital = _client(data, config.client_id, "client_id")
-        return Candidate(from_samples(config.client_id, hospital.members), (hospital,),
-                         f"raw member records of {config.client_id} (share_mode: raw_samples)")
+        return Candidate(
+            from_samples(config.client_id, hospital.members),
+            (hospital,),
+            f"raw member records of {config.client_id} (share_mode: raw_samples)",
+        )
     path = settings.compendium or (config.compendium if config is not None else None)
     if path is None:
         raise ConfigError("no candidate: pass --compendium FILE, or a --client-config naming one")

@@ -55,8 +55,11 @@ def run_leakage(
 
     results = tuple(
         audit_artefact(
-            artefact, AuditTarget.from_hospital(h, manifest),
-            embedder=embedder, llm=llm, config=config,
+            artefact,
+            AuditTarget.from_hospital(h, manifest),
+            embedder=embedder,
+            llm=llm,
+            config=config,
         )
         for h in hospitals
     )
@@ -74,32 +77,53 @@ def _attack_rows(results: Sequence[AuditResult]) -> list[dict[str, Any]]:
     for result in results:
         for name, attack in sorted(result.attacks.items()):
             m = attack.metrics
-            rows.append({
-                "client": result.client_id, "attack": name,
-                "n_members": m.n_members, "n_nonmembers": m.n_nonmembers,
-                "auc": round(m.auc, 4), "auc_ci": [round(m.auc_ci.low, 4), round(m.auc_ci.high, 4)],
-                "tpr_at_1pct_fpr": round(m.tpr_at_1pct.value, 4),
-                "tpr_at_1pct_fpr_resolved": m.tpr_at_1pct.resolved,
-                "tpr_at_1pct_fpr_bounds": [round(m.tpr_at_1pct.lower, 4), round(m.tpr_at_1pct.upper, 4)],
-            })
+            rows.append(
+                {
+                    "client": result.client_id,
+                    "attack": name,
+                    "n_members": m.n_members,
+                    "n_nonmembers": m.n_nonmembers,
+                    "auc": round(m.auc, 4),
+                    "auc_ci": [round(m.auc_ci.low, 4), round(m.auc_ci.high, 4)],
+                    "tpr_at_1pct_fpr": round(m.tpr_at_1pct.value, 4),
+                    "tpr_at_1pct_fpr_resolved": m.tpr_at_1pct.resolved,
+                    "tpr_at_1pct_fpr_bounds": [
+                        round(m.tpr_at_1pct.lower, 4),
+                        round(m.tpr_at_1pct.upper, 4),
+                    ],
+                }
+            )
     return rows
 
 
 def check_mi_auc(results: Sequence[AuditResult], t: Thresholds) -> CheckResult:
     """The strongest attack's AUC (point or CI upper end, per profile) is at most the maximum."""
     rows = _attack_rows(results)
-    key = (lambda r: r["auc_ci"][1]) if t.mi_auc_bound == "ci_upper" else (lambda r: r["auc"])
+
+    def key(row: dict[str, Any]) -> float:
+        return float(row["auc_ci"][1] if t.mi_auc_bound == "ci_upper" else row["auc"])
+
     worst = max(rows, key=key) if rows else None
     ok = worst is not None and key(worst) <= t.max_mi_auc
-    summary = ("no attack ran" if worst is None else
-               f"strongest attack {worst['attack']} on {worst['client']}: AUC "
-               f"{worst['auc']:.3f} (95% CI {worst['auc_ci'][0]:.3f}-{worst['auc_ci'][1]:.3f}),"
-               f" gated on {t.mi_auc_bound} <= {t.max_mi_auc}")
+    summary = (
+        "no attack ran"
+        if worst is None
+        else f"strongest attack {worst['attack']} on {worst['client']}: AUC "
+        f"{worst['auc']:.3f} (95% CI {worst['auc_ci'][0]:.3f}-{worst['auc_ci'][1]:.3f}),"
+        f" gated on {t.mi_auc_bound} <= {t.max_mi_auc}"
+    )
     return CheckResult(
-        "leakage.membership_auc", "Membership inference AUC (record-membership game)", ok, summary,
-        {"attacks": rows, "max_mi_auc": t.max_mi_auc, "bound": t.mi_auc_bound,
-         "note": "the maximum over several attacks is biased upward under the null; "
-                 "small subsets give wide CIs"},
+        "leakage.membership_auc",
+        "Membership inference AUC (record-membership game)",
+        ok,
+        summary,
+        {
+            "attacks": rows,
+            "max_mi_auc": t.max_mi_auc,
+            "bound": t.mi_auc_bound,
+            "note": "the maximum over several attacks is biased upward under the null; "
+            "small subsets give wide CIs",
+        },
         _MI_THREATS,
     )
 
@@ -110,14 +134,20 @@ def check_tpr(results: Sequence[AuditResult], t: Thresholds) -> CheckResult:
     worst = max(rows, key=lambda r: r["tpr_at_1pct_fpr"]) if rows else None
     ok = worst is not None and worst["tpr_at_1pct_fpr"] <= t.max_tpr_at_1pct_fpr
     resolved = all(r["tpr_at_1pct_fpr_resolved"] for r in rows)
-    summary = ("no attack ran" if worst is None else
-               f"highest TPR@1%FPR {worst['tpr_at_1pct_fpr']:.3f} ({worst['attack']} on "
-               f"{worst['client']}) vs max {t.max_tpr_at_1pct_fpr}"
-               + ("" if resolved else "; interpolated: fewer than 100 non-members"))
+    summary = (
+        "no attack ran"
+        if worst is None
+        else f"highest TPR@1%FPR {worst['tpr_at_1pct_fpr']:.3f} ({worst['attack']} on "
+        f"{worst['client']}) vs max {t.max_tpr_at_1pct_fpr}"
+        + ("" if resolved else "; interpolated: fewer than 100 non-members")
+    )
     return CheckResult(
-        "leakage.tpr_at_1pct_fpr", "True-positive rate at 1% false-positive rate", ok, summary,
-        {"max_tpr_at_1pct_fpr": t.max_tpr_at_1pct_fpr, "resolved": resolved,
-         "worst": worst}, _MI_THREATS,
+        "leakage.tpr_at_1pct_fpr",
+        "True-positive rate at 1% false-positive rate",
+        ok,
+        summary,
+        {"max_tpr_at_1pct_fpr": t.max_tpr_at_1pct_fpr, "resolved": resolved, "worst": worst},
+        _MI_THREATS,
     )
 
 
@@ -127,13 +157,21 @@ def check_canaries(results: Sequence[AuditResult], t: Thresholds, *, llm_used: b
     worst = max((c["exposure_bits"] for c in rows), default=None)
     ok = worst is not None and worst <= t.max_canary_exposure_bits
     if worst is None:
-        summary = ("no canary measured: " + ("no member with a canary in the audited subset"
-                                              if llm_used else "the LLM audit was disabled"))
+        summary = "no canary measured: " + (
+            "no member with a canary in the audited subset"
+            if llm_used
+            else "the LLM audit was disabled"
+        )
     else:
-        summary = (f"highest exposure {worst:.2f} bits over {len(rows)} canaries "
-                   f"(max {t.max_canary_exposure_bits})")
+        summary = (
+            f"highest exposure {worst:.2f} bits over {len(rows)} canaries "
+            f"(max {t.max_canary_exposure_bits})"
+        )
     return CheckResult(
-        "leakage.canary_exposure", "Canary exposure (Secret Sharer)", ok, summary,
+        "leakage.canary_exposure",
+        "Canary exposure (Secret Sharer)",
+        ok,
+        summary,
         {"canaries": rows, "max_canary_exposure_bits": t.max_canary_exposure_bits},
         ("research-consumer", "honest-but-curious-server"),
     )
@@ -147,12 +185,22 @@ def check_pii_hits(results: Sequence[AuditResult], t: Thresholds) -> CheckResult
         by_kind[hit["kind"]] = by_kind.get(hit["kind"], 0) + 1
     control = sum(r.control_pii_hits for r in results)
     ok = len(hits) <= t.max_verbatim_pii_hits
-    summary = (f"{len(hits)} planted value(s) found in the release"
-               + (f" ({', '.join(f'{k} {n}' for k, n in sorted(by_kind.items()))})" if hits else "")
-               + f"; control (non-member values): {control}")
+    summary = (
+        f"{len(hits)} planted value(s) found in the release"
+        + (f" ({', '.join(f'{k} {n}' for k, n in sorted(by_kind.items()))})" if hits else "")
+        + f"; control (non-member values): {control}"
+    )
     return CheckResult(
-        "leakage.pii_hits", "Planted PII and canaries absent from the release", ok, summary,
-        {"hits": hits[:200], "n_hits": len(hits), "by_kind": by_kind, "control_hits": control,
-         "max_verbatim_pii_hits": t.max_verbatim_pii_hits},
+        "leakage.pii_hits",
+        "Planted PII and canaries absent from the release",
+        ok,
+        summary,
+        {
+            "hits": hits[:200],
+            "n_hits": len(hits),
+            "by_kind": by_kind,
+            "control_hits": control,
+            "max_verbatim_pii_hits": t.max_verbatim_pii_hits,
+        },
         ("research-consumer", "honest-but-curious-server", "malicious-server"),
     )

@@ -30,12 +30,22 @@ DETECTIONS: tuple[str, ...] = ("pattern", "ner", "pattern+ner", "partial", "out_
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _TOP = ("version", "name", "description", "thresholds", "scrubber", "crypto", "threat_models")
 _THRESHOLDS = (
-    "max_mi_auc", "mi_auc_bound", "max_tpr_at_1pct_fpr", "max_canary_exposure_bits",
-    "max_verbatim_pii_hits", "max_candidate_pii_detections", "min_scrubber_recall",
+    "max_mi_auc",
+    "mi_auc_bound",
+    "max_tpr_at_1pct_fpr",
+    "max_canary_exposure_bits",
+    "max_verbatim_pii_hits",
+    "max_candidate_pii_detections",
+    "min_scrubber_recall",
 )
 _CRYPTO = (
-    "allowed_aeads", "signature", "key_exchange", "kdf", "private_key_mode",
-    "require_sealed_transport", "forbid_raw_sample_sharing",
+    "allowed_aeads",
+    "signature",
+    "key_exchange",
+    "kdf",
+    "private_key_mode",
+    "require_sealed_transport",
+    "forbid_raw_sample_sharing",
 )
 _SAFE_HARBOR = ("id", "identifier", "entities", "detection", "note")
 
@@ -106,14 +116,20 @@ def load_profile(path: str | Path) -> Profile:
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read audit profile {source}: {exc}") from exc
     findings = Findings()
-    profile = parse_profile(raw, findings, source=str(source), sha256=hashlib.sha256(data).hexdigest())
+    profile = parse_profile(
+        raw, findings, source=str(source), sha256=hashlib.sha256(data).hexdigest()
+    )
     if profile is None or findings.problems:
         listing = "\n  ".join(findings.problems)
-        raise ConfigError(f"invalid audit profile {source} ({len(findings.problems)} problems):\n  {listing}")
+        raise ConfigError(
+            f"invalid audit profile {source} ({len(findings.problems)} problems):\n  {listing}"
+        )
     return profile
 
 
-def parse_profile(raw: Any, findings: Findings, *, source: str = "", sha256: str = "") -> Profile | None:
+def parse_profile(
+    raw: Any, findings: Findings, *, source: str = "", sha256: str = ""
+) -> Profile | None:
     """Validate a parsed profile tree, recording every problem in ``findings``."""
     top = findings.mapping(raw, "", required=_TOP, optional=("safe_harbor",))
     if top is None:
@@ -155,9 +171,13 @@ def _thresholds(raw: Any, f: Findings) -> Thresholds | None:
         f.number(t.get("max_mi_auc"), join(p, "max_mi_auc"), 0.5, 1.0),
         f.choice(t.get("mi_auc_bound"), join(p, "mi_auc_bound"), ("point", "ci_upper")),
         f.number(t.get("max_tpr_at_1pct_fpr"), join(p, "max_tpr_at_1pct_fpr"), 0.0, 1.0),
-        f.number(t.get("max_canary_exposure_bits"), join(p, "max_canary_exposure_bits"), 0.0, 128.0),
+        f.number(
+            t.get("max_canary_exposure_bits"), join(p, "max_canary_exposure_bits"), 0.0, 128.0
+        ),
         f.integer(t.get("max_verbatim_pii_hits"), join(p, "max_verbatim_pii_hits"), 0, 0),
-        f.integer(t.get("max_candidate_pii_detections"), join(p, "max_candidate_pii_detections"), 0, 10**6),
+        f.integer(
+            t.get("max_candidate_pii_detections"), join(p, "max_candidate_pii_detections"), 0, 10**6
+        ),
     )
     recall = _recall(t.get("min_scrubber_recall"), f)
     if None in values or recall is None:
@@ -224,15 +244,20 @@ def _safe_harbor_item(raw: Any, path: str, f: Findings) -> SafeHarborItem | None
     detection = f.choice(m.get("detection"), join(path, "detection"), DETECTIONS)
     note = f.string(m.get("note"), join(path, "note"))
     reach = detection != "out_of_reach"
-    entities = f.choices(m.get("entities"), join(path, "entities"), vocab.KNOWN_ENTITIES, non_empty=reach)
+    entities = f.choices(
+        m.get("entities"), join(path, "entities"), vocab.KNOWN_ENTITIES, non_empty=reach
+    )
     if detection == "out_of_reach" and entities:
         f.add(join(path, "entities"), "must be empty for an identifier out of reach of recognizers")
         return None
     if None in (ident, identifier, detection, note, entities):
         return None
     return SafeHarborItem(
-        id=cast(str, ident), identifier=cast(str, identifier), entities=cast(tuple[str, ...], entities),
-        detection=cast(Detection, detection), note=cast(str, note),
+        id=cast(str, ident),
+        identifier=cast(str, identifier),
+        entities=cast(tuple[str, ...], entities),
+        detection=cast(Detection, detection),
+        note=cast(str, note),
     )
 
 
@@ -250,10 +275,13 @@ def _crypto(raw: Any, f: Findings) -> CryptoPolicy | None:
     if None in (aeads, signature, exchange, kdf, mode, sealed, no_raw):
         return None
     return CryptoPolicy(
-        allowed_aeads=cast(tuple[str, ...], aeads), signature=cast(str, signature),
-        key_exchange=cast(str, exchange), kdf=cast(str, kdf),
+        allowed_aeads=cast(tuple[str, ...], aeads),
+        signature=cast(str, signature),
+        key_exchange=cast(str, exchange),
+        kdf=cast(str, kdf),
         private_key_mode=vocab.PRIVATE_KEY_MODES[cast(str, mode)],
-        require_sealed_transport=cast(bool, sealed), forbid_raw_sample_sharing=cast(bool, no_raw),
+        require_sealed_transport=cast(bool, sealed),
+        forbid_raw_sample_sharing=cast(bool, no_raw),
     )
 
 

@@ -27,8 +27,17 @@ if TYPE_CHECKING:
     from fical_secure.audit.auditor import AuditResult
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "audits" / "report.html.j2"
-_PACKAGES = ("fical-secure", "presidio-analyzer", "spacy", "torch", "transformers",
-             "sentence-transformers", "numpy", "cryptography", "matplotlib")
+_PACKAGES = (
+    "fical-secure",
+    "presidio-analyzer",
+    "spacy",
+    "torch",
+    "transformers",
+    "sentence-transformers",
+    "numpy",
+    "cryptography",
+    "matplotlib",
+)
 
 
 def versions() -> dict[str, str]:
@@ -69,10 +78,17 @@ def roc_png(result: AuditResult) -> str:
     try:
         for name, attack in sorted(result.attacks.items()):
             curve = roc_curve(attack.member_scores, attack.nonmember_scores)
-            ax.step(curve.fpr, curve.tpr, where="post", label=f"{name} (AUC {attack.metrics.auc:.2f})")
+            ax.step(
+                curve.fpr, curve.tpr, where="post", label=f"{name} (AUC {attack.metrics.auc:.2f})"
+            )
         ax.plot([0, 1], [0, 1], linestyle=":", color="grey", label="chance")
-        ax.set(xlabel="false-positive rate", ylabel="true-positive rate", xlim=(0, 1), ylim=(0, 1.01),
-               title=f"{result.client_id}: record membership ({result.artefact_kind})")
+        ax.set(
+            xlabel="false-positive rate",
+            ylabel="true-positive rate",
+            xlim=(0, 1),
+            ylim=(0, 1.01),
+            title=f"{result.client_id}: record membership ({result.artefact_kind})",
+        )
         ax.legend(fontsize=6, loc="lower right")
         fig.tight_layout()
         buffer = io.BytesIO()
@@ -82,7 +98,9 @@ def roc_png(result: AuditResult) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def render_html(report: dict[str, Any], roc_images: dict[str, str], template: Path = TEMPLATE) -> str:
+def render_html(
+    report: dict[str, Any], roc_images: dict[str, str], template: Path = TEMPLATE
+) -> str:
     """Render the HTML report (autoescaped).
 
     Raises:
@@ -94,7 +112,8 @@ def render_html(report: dict[str, Any], roc_images: dict[str, str], template: Pa
         source = template.read_text(encoding="utf-8")
         env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
         return env.from_string(source).render(
-            report=report, roc_images=roc_images,
+            report=report,
+            roc_images=roc_images,
             evidence_json=lambda value: json.dumps(value, indent=1, sort_keys=True, default=str),
         )
     except OSError as exc:
@@ -116,7 +135,9 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def write_reports(out: Path, report: dict[str, Any], roc_images: dict[str, str]) -> tuple[Path, Path]:
+def write_reports(
+    out: Path, report: dict[str, Any], roc_images: dict[str, str]
+) -> tuple[Path, Path]:
     """Write ``out/audit.json`` and ``out/audit.html``; returns their paths."""
     json_path, html_path = out / "audit.json", out / "audit.html"
     html = render_html(report, roc_images)

@@ -41,7 +41,9 @@ class AuditSettings:
     seed: int = 0
     clients: int = 2
     records: int = 32  # members and non-members per client
-    mi_records: int = 16  # of which this many a side are scored with the LLM
+    mi_records: int = 12  # of which this many a side are scored with the LLM
+    canary_candidates: int = 31  # random secrets each canary is ranked against
+    max_canaries: int = 1  # canaries measured per client (each costs candidates + 1 scorings)
     recall_docs: int = 60
     model: str | None = None  # overrides the client configuration's model
     threat_models: Path = PROJECT_ROOT / "threat_models"
@@ -93,7 +95,9 @@ def run_audit(settings: AuditSettings) -> AuditOutcome:
     return AuditOutcome(report["verdict"] == "pass", tuple(checks), json_path, html_path)
 
 
-def _scrub_checks(profile: Profile, texts: tuple[str, ...], settings: AuditSettings) -> list[CheckResult]:
+def _scrub_checks(
+    profile: Profile, texts: tuple[str, ...], settings: AuditSettings
+) -> list[CheckResult]:
     from fical_secure.compliance import scrub_checks as sc
     from fical_secure.scrub.scrubber import Scrubber
 
@@ -109,8 +113,11 @@ def _scrub_checks(profile: Profile, texts: tuple[str, ...], settings: AuditSetti
 
 
 def _leakage(
-    profile: Profile, candidate: inputs.Candidate, data: inputs.AuditData,
-    config: ClientConfig | None, settings: AuditSettings,
+    profile: Profile,
+    candidate: inputs.Candidate,
+    data: inputs.AuditData,
+    config: ClientConfig | None,
+    settings: AuditSettings,
 ) -> Any:
     from fical_secure.audit.auditor import AuditConfig
     from fical_secure.compliance.leakage import run_leakage
@@ -119,36 +126,63 @@ def _leakage(
     model = settings.model
     if model is None and config is not None and config.model != "packaged":
         model = config.model
-    audit_config = AuditConfig(llm_records_per_split=settings.mi_records, seed=settings.seed)
+    audit_config = AuditConfig(
+        llm_records_per_split=settings.mi_records,
+        canary_candidates=settings.canary_candidates,
+        max_canaries=settings.max_canaries,
+        seed=settings.seed,
+    )
     return run_leakage(
-        candidate.artefact, candidate.targets, data.manifest, profile.thresholds,
-        embedder=default_embedder(), llm=_llm(model), config=audit_config,
+        candidate.artefact,
+        candidate.targets,
+        data.manifest,
+        profile.thresholds,
+        embedder=default_embedder(),
+        llm=_llm(model),
+        config=audit_config,
     )
 
 
 def _context(
-    profile: Profile, config: ClientConfig | None, candidate: inputs.Candidate,
-    data: inputs.AuditData, settings: AuditSettings, seconds: float,
+    profile: Profile,
+    config: ClientConfig | None,
+    candidate: inputs.Candidate,
+    data: inputs.AuditData,
+    settings: AuditSettings,
+    seconds: float,
 ) -> dict[str, Any]:
     return {
         "profile": {
-            "name": profile.name, "source": profile.source, "sha256": profile.sha256,
+            "name": profile.name,
+            "source": profile.source,
+            "sha256": profile.sha256,
             "description": profile.description,
             "safe_harbor": [asdict(item) for item in profile.safe_harbor],
         },
         "candidate": {
-            "kind": candidate.artefact.kind, "owner": candidate.artefact.owner,
-            "items": len(candidate.artefact), "source": candidate.source,
+            "kind": candidate.artefact.kind,
+            "owner": candidate.artefact.owner,
+            "items": len(candidate.artefact),
+            "source": candidate.source,
             "audited_clients": [h.hospital_id for h in candidate.targets],
         },
-        "client_config": None if config is None else {
-            "source": str(config.source), "client_id": config.client_id,
-            "transport": config.transport, "share_mode": config.share_mode,
+        "client_config": None
+        if config is None
+        else {
+            "source": str(config.source),
+            "client_id": config.client_id,
+            "transport": config.transport,
+            "share_mode": config.share_mode,
         },
         "data": {"description": data.description},
         "settings": {
-            "seed": settings.seed, "clients": settings.clients, "records": settings.records,
-            "mi_records": settings.mi_records, "recall_docs": settings.recall_docs,
+            "seed": settings.seed,
+            "clients": settings.clients,
+            "records": settings.records,
+            "mi_records": settings.mi_records,
+            "recall_docs": settings.recall_docs,
+            "canary_candidates": settings.canary_candidates,
+            "max_canaries": settings.max_canaries,
             "model": settings.model or (config.model if config else "packaged"),
         },
         "seconds": round(seconds, 1),

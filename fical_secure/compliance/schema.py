@@ -40,7 +40,9 @@ class Findings:
         allowed = set(required) | set(optional)
         for key in raw:
             if not isinstance(key, str) or key not in allowed:
-                self.add(join(path, str(key)), f"unknown key (allowed: {', '.join(sorted(allowed))})")
+                self.add(
+                    join(path, str(key)), f"unknown key (allowed: {', '.join(sorted(allowed))})"
+                )
         for key in sorted(set(required) - set(raw)):
             self.add(join(path, key), "missing")
         return raw

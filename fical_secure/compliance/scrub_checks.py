@@ -11,6 +11,7 @@ inflate it.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from fical_secure.errors import ScrubError
 if TYPE_CHECKING:
     from fical_secure.scrub.scrubber import Scrubber
 
+_PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9_]*>")  # the scrubber's typed placeholders
 HELD_OUT_SEED = 7_150_001  # never the audit's data seed: see recall_corpus()
 _SCRUB_THREATS = ("honest-but-curious-server", "research-consumer", "malicious-server")
 
@@ -42,8 +44,12 @@ def recall_corpus(n_docs: int, *, data_seed: int) -> list[Doc]:
     seed = HELD_OUT_SEED if data_seed != HELD_OUT_SEED else HELD_OUT_SEED + 1
     per_split = max(2, -(-n_docs // 4))
     federation = generate_federation(
-        2, seed=seed, episodes_per_hospital=per_split, nonmembers_per_hospital=per_split,
-        eval_per_tool=0, canaries_per_hospital=min(2, per_split),
+        2,
+        seed=seed,
+        episodes_per_hospital=per_split,
+        nonmembers_per_hospital=per_split,
+        eval_per_tool=0,
+        canaries_per_hospital=min(2, per_split),
     )
     episodes = [e for h in federation.hospitals for e in h.members + h.nonmembers]
     # members carry the canaries: interleave so a small corpus still holds some
@@ -54,7 +60,9 @@ def recall_corpus(n_docs: int, *, data_seed: int) -> list[Doc]:
     ]
 
 
-def measure_recall(scrubber: Scrubber, docs: Sequence[Doc]) -> tuple[dict[str, dict[str, float]], int]:
+def measure_recall(
+    scrubber: Scrubber, docs: Sequence[Doc]
+) -> tuple[dict[str, dict[str, float]], int]:
     """Per kind ``{planted, caught, recall}``, and how many documents the scrubber refused."""
     planted, caught = Counter[str](), Counter[str]()
     outputs, refused = _scrub_all(scrubber, [d.text for d in docs])
@@ -66,14 +74,19 @@ def measure_recall(scrubber: Scrubber, docs: Sequence[Doc]) -> tuple[dict[str, d
             planted[kind] += 1
             caught[kind] += value.lower() not in scrubbed
     table = {
-        kind: {"planted": planted[kind], "caught": caught[kind],
-               "recall": round(caught[kind] / planted[kind], 4)}
+        kind: {
+            "planted": planted[kind],
+            "caught": caught[kind],
+            "recall": round(caught[kind] / planted[kind], 4),
+        }
         for kind in sorted(planted)
     }
     return table, refused
 
 
-def _scrub_all(scrubber: Scrubber, texts: Sequence[str], batch: int = 32) -> tuple[list[str | None], int]:
+def _scrub_all(
+    scrubber: Scrubber, texts: Sequence[str], batch: int = 32
+) -> tuple[list[str | None], int]:
     """Scrubbed texts (``None`` where refused); a batch that fails closed is redone one by one."""
     out: list[str | None] = []
     for i in range(0, len(texts), batch):
@@ -89,25 +102,42 @@ def _scrub_all(scrubber: Scrubber, texts: Sequence[str], batch: int = 32) -> tup
     return out, sum(o is None for o in out)
 
 
-def check_recall(table: Mapping[str, Mapping[str, float]], refused: int, n_docs: int,
-                 minimums: Mapping[str, float]) -> CheckResult:
+def check_recall(
+    table: Mapping[str, Mapping[str, float]],
+    refused: int,
+    n_docs: int,
+    minimums: Mapping[str, float],
+) -> CheckResult:
     """Each kind the profile names reaches its minimum recall; an unmeasured kind fails."""
     rows, problems = [], []
     for kind, minimum in sorted(minimums.items()):
         row = table.get(kind)
         recall = None if row is None else float(row["recall"])
         ok = recall is not None and recall >= minimum
-        rows.append({"kind": kind, "minimum": minimum, "recall": recall,
-                     "planted": None if row is None else int(row["planted"]), "passed": ok})
+        rows.append(
+            {
+                "kind": kind,
+                "minimum": minimum,
+                "recall": recall,
+                "planted": None if row is None else int(row["planted"]),
+                "passed": ok,
+            }
+        )
         if recall is None:
             problems.append(f"{kind}: not measured (no planted values in the held-out corpus)")
         elif not ok:
             problems.append(f"{kind}: recall {recall:.3f} < {minimum}")
     return CheckResult(
-        "scrubber.recall", "Scrubber recall per PII kind on held-out synthetic records",
-        not problems, "; ".join(problems) or f"every kind at or above its minimum ({n_docs} documents)",
-        {"per_kind": rows, "documents": n_docs, "refused_fail_closed": refused,
-         "held_out_seed": HELD_OUT_SEED},
+        "scrubber.recall",
+        "Scrubber recall per PII kind on held-out synthetic records",
+        not problems,
+        "; ".join(problems) or f"every kind at or above its minimum ({n_docs} documents)",
+        {
+            "per_kind": rows,
+            "documents": n_docs,
+            "refused_fail_closed": refused,
+            "held_out_seed": HELD_OUT_SEED,
+        },
         _SCRUB_THREATS,
     )
 
@@ -117,8 +147,11 @@ def check_required_entities(scrubber: Scrubber, required: Sequence[str]) -> Chec
     supported = set(scrubber.analyzer.get_supported_entities(scrubber.profile.language))
     missing = [e for e in required if e not in supported]
     return CheckResult(
-        "scrubber.required_entities", "Scrubber has a recognizer for every required entity type",
-        not missing, f"missing recognizers for {', '.join(missing)}" if missing
+        "scrubber.required_entities",
+        "Scrubber has a recognizer for every required entity type",
+        not missing,
+        f"missing recognizers for {', '.join(missing)}"
+        if missing
         else f"all {len(required)} required entity types supported",
         {"required": list(required), "missing": missing, "supported": sorted(supported)},
         _SCRUB_THREATS,
@@ -134,22 +167,31 @@ def check_candidate_clean(scrubber: Scrubber, texts: Sequence[str], maximum: int
     try:
         spans = scrubber.analyze(list(texts))
     except ScrubError as exc:
-        return CheckResult("scrubber.candidate_clean", "Scrubber finds no PII in the candidate",
-                           False, f"scrubber failed: {exc}", {"error": type(exc).__name__},
-                           _SCRUB_THREATS)
-    from fical_secure.scrub.scrubber import PLACEHOLDER
-
+        return CheckResult(
+            "scrubber.candidate_clean",
+            "Scrubber finds no PII in the candidate",
+            False,
+            f"scrubber failed: {exc}",
+            {"error": type(exc).__name__},
+            _SCRUB_THREATS,
+        )
     counts: Counter[str] = Counter()
     items_with_pii = 0
     for text, found in zip(texts, spans, strict=True):
-        real = [s for s in found if not PLACEHOLDER.fullmatch(text[s.start : s.end].strip())]
+        real = [s for s in found if not _PLACEHOLDER.fullmatch(text[s.start : s.end].strip())]
         counts.update(s.type for s in real)
         items_with_pii += bool(real)
     total = sum(counts.values())
     return CheckResult(
-        "scrubber.candidate_clean", "Scrubber finds no PII in the candidate", total <= maximum,
+        "scrubber.candidate_clean",
+        "Scrubber finds no PII in the candidate",
+        total <= maximum,
         f"{total} PII span(s) in {items_with_pii} of {len(texts)} released items (max {maximum})",
-        {"spans_by_type": dict(sorted(counts.items())), "items": len(texts),
-         "items_with_pii": items_with_pii, "maximum": maximum},
+        {
+            "spans_by_type": dict(sorted(counts.items())),
+            "items": len(texts),
+            "items_with_pii": items_with_pii,
+            "maximum": maximum,
+        },
         _SCRUB_THREATS,
     )

@@ -19,7 +19,13 @@ from pathlib import Path
 
 from fical_secure.compliance.checks import CheckResult
 
-SECTIONS: tuple[str, ...] = ("Assets", "Capabilities", "Assumptions", "Mitigations", "Residual risk")
+SECTIONS: tuple[str, ...] = (
+    "Assets",
+    "Capabilities",
+    "Assumptions",
+    "Mitigations",
+    "Residual risk",
+)
 TEST_REF = re.compile(r"`(tests/[\w/]+\.py)::([\w:]+)(?:\[[^\]`]*\])?`")
 RESULT_REF = re.compile(r"`(benchmarks/results/[\w./-]+\.json)`")
 _HEADING = re.compile(r"^##\s+(.+?)\s*$", re.MULTILINE)
@@ -93,12 +99,16 @@ def defined_test_ids(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     ids: set[str] = set()
     for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith(
+            "test"
+        ):
             ids.add(node.name)
         elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
             ids.update(
-                f"{node.name}::{item.name}" for item in node.body
-                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name.startswith("test")
+                f"{node.name}::{item.name}"
+                for item in node.body
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
+                and item.name.startswith("test")
             )
     return ids
 
@@ -123,8 +133,11 @@ def model_problems(model: ThreatModel, root: Path) -> list[str]:
     problems = [f"missing section '## {s}'" for s in SECTIONS if s not in model.sections]
     if not model.mitigations:
         problems.append("no mitigations listed")
-    problems += [f"mitigation cites no test or result: {m.text[:60]}..." for m in model.mitigations
-                 if not m.references]
+    problems += [
+        f"mitigation cites no test or result: {m.text[:60]}..."
+        for m in model.mitigations
+        if not m.references
+    ]
     problems += [f"dead reference {ref}" for ref in unresolved(model, root)]
     return problems
 
@@ -142,11 +155,22 @@ def check_coverage(ids: tuple[str, ...], folder: Path, root: Path) -> CheckResul
             continue
         problems = model_problems(model, root)
         refs = sorted({r for m in model.mitigations for r in m.references})
-        rows.append({"id": model_id, "title": model.title, "mitigations": len(model.mitigations),
-                     "references": refs, "passed": not problems, "problems": problems})
+        rows.append(
+            {
+                "id": model_id,
+                "title": model.title,
+                "mitigations": len(model.mitigations),
+                "references": refs,
+                "passed": not problems,
+                "problems": problems,
+            }
+        )
         failures += [f"{model_id}: {p}" for p in problems]
     return CheckResult(
-        "threat_models.coverage", "Required threat models are documented and tied to live evidence",
-        not failures, "; ".join(failures[:5]) or f"{len(ids)} threat models, every mitigation cited",
-        {"models": rows}, ids,
+        "threat_models.coverage",
+        "Required threat models are documented and tied to live evidence",
+        not failures,
+        "; ".join(failures[:5]) or f"{len(ids)} threat models, every mitigation cited",
+        {"models": rows},
+        ids,
     )

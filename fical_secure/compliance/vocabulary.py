@@ -14,16 +14,41 @@ from fical_secure.data.schema import PII_KINDS
 # Entity types the scrubber can emit: clinical recognizers, Presidio built-ins, spaCy NER.
 CLINICAL_ENTITIES: Final = frozenset(
     {
-        "MRN", "NPI", "INSURANCE_ID", "ACCOUNT_NUMBER", "LICENSE_NUMBER", "VEHICLE_ID",
-        "DEVICE_ID", "FAX_NUMBER", "STREET_ADDRESS", "ZIP_CODE", "DATE", "DATE_OF_BIRTH",
-        "AGE_OVER_89", "CANARY",
+        "MRN",
+        "NPI",
+        "INSURANCE_ID",
+        "ACCOUNT_NUMBER",
+        "LICENSE_NUMBER",
+        "VEHICLE_ID",
+        "DEVICE_ID",
+        "FAX_NUMBER",
+        "STREET_ADDRESS",
+        "ZIP_CODE",
+        "DATE",
+        "DATE_OF_BIRTH",
+        "AGE_OVER_89",
+        "CANARY",
     }
 )
 PRESIDIO_ENTITIES: Final = frozenset(
     {
-        "EMAIL_ADDRESS", "PHONE_NUMBER", "US_SSN", "URL", "IP_ADDRESS", "CREDIT_CARD",
-        "IBAN_CODE", "US_BANK_NUMBER", "MEDICAL_LICENSE", "US_PASSPORT", "US_MBI",
-        "MAC_ADDRESS", "US_DRIVER_LICENSE", "US_ITIN", "UUID", "CRYPTO", "ABA_ROUTING_NUMBER",
+        "EMAIL_ADDRESS",
+        "PHONE_NUMBER",
+        "US_SSN",
+        "URL",
+        "IP_ADDRESS",
+        "CREDIT_CARD",
+        "IBAN_CODE",
+        "US_BANK_NUMBER",
+        "MEDICAL_LICENSE",
+        "US_PASSPORT",
+        "US_MBI",
+        "MAC_ADDRESS",
+        "US_DRIVER_LICENSE",
+        "US_ITIN",
+        "UUID",
+        "CRYPTO",
+        "ABA_ROUTING_NUMBER",
     }
 )
 NER_ENTITIES: Final = frozenset({"PERSON", "LOCATION", "NRP", "ORGANIZATION", "DATE_TIME"})

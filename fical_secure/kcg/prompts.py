@@ -1,11 +1,12 @@
 """Prompts of knowledge-compendium generation, written for a weak (135M) model.
 
 Each prompt asks ONE short question about ONE tool, shows a few examples
-compactly (request -> rendered call) and ends with an example answer about a
-made-up tool, so the model sees the desired form without a real answer to
-copy. Examples come first and the question last, so the prompts of one batch
-share a prefix. Before the model sees an example, long digit runs and e-mail
-addresses are masked: data minimization, and nothing to copy into a note.
+compactly (request -> rendered call) and ends with the opening the answer must
+start with: a 135M model copies example answers verbatim, even ones about a
+made-up tool, but continues a given opening. Examples come first and the
+question last, so the prompts of one batch share a prefix. Before the model
+sees an example, long digit runs and e-mail addresses are masked: data
+minimization, and nothing to copy into a note.
 """
 
 from __future__ import annotations
@@ -16,37 +17,34 @@ from dataclasses import dataclass
 
 from fical_secure.data.schema import Episode
 
-MAX_REQUEST_CHARS = 140  # the weak model needs short prompts; the request's intent comes first
+MAX_REQUEST_CHARS = 110  # the weak model needs short prompts; the request's intent comes first
 
 _DIGIT_RUN = re.compile(r"\d{3,}")
+_FIRST_SENTENCE = re.compile(r"(?<=[.?!])\s+(?=[A-Z])")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 
 @dataclass(frozen=True)
 class KindPrompt:
-    """The question for one entry kind and an example answer about a made-up tool."""
+    """The question for one entry kind and the opening of the expected answer."""
 
     question: str  # formatted with {tool}
-    example: str
+    opening: str  # formatted with {tool}
 
 
-# The example tool (``weather_lookup``) is deliberately outside any clinical catalogue.
+# The opening the answer must start with: a weak model copies an example answer
+# (even one about a made-up tool), but reliably continues a given opening.
 KIND_PROMPTS: dict[str, KindPrompt] = {
-    "purpose": KindPrompt(
-        "In one sentence, what is {tool} used for?",
-        "weather_lookup gives the weather forecast for a city.",
-    ),
+    "purpose": KindPrompt("In one sentence, what is {tool} used for?", "{tool} is used to"),
     "arguments": KindPrompt(
-        "In one sentence, what arguments does {tool} take and in what format?",
-        "weather_lookup takes city, a city name, and day, a date like YYYY-MM-DD.",
+        "In one sentence, what arguments does {tool} need and in what format?", "{tool} needs"
     ),
     "usage": KindPrompt(
-        "In one sentence, when should an assistant call {tool}?",
-        "Call weather_lookup when the user asks about rain or temperature in a city.",
+        "In one sentence, what kind of request needs {tool}?", "Call {tool} when the user asks"
     ),
     "pitfall": KindPrompt(
-        "In one sentence, what mistake should be avoided when calling {tool}?",
-        "Do not pass a country name as the city argument of weather_lookup.",
+        "In one sentence, what must be checked before calling {tool}?",
+        "Before calling {tool}, make sure",
     ),
 }
 
@@ -64,8 +62,9 @@ def mask_values(text: str) -> str:
 
 
 def render_example(episode: Episode) -> str:
-    """One compact, masked line: the (shortened) request and the call that served it."""
+    """One compact, masked line: the request's first sentence and the call that served it."""
     request = " ".join(episode.request.split())
+    request = _FIRST_SENTENCE.split(request, maxsplit=1)[0]
     if len(request) > MAX_REQUEST_CHARS:
         request = request[:MAX_REQUEST_CHARS].rsplit(" ", 1)[0] + " ..."
     return mask_values(f"{request} -> {episode.call.render()}")
@@ -76,21 +75,25 @@ def map_prompt(tool: str, episodes: Sequence[Episode], kind: str) -> str:
     spec = KIND_PROMPTS[kind]
     lines = [f"Tool: {tool}", "Examples of requests and the call made:"]
     lines += [f"{i}. {render_example(e)}" for i, e in enumerate(episodes, 1)]
-    lines += ["", spec.question.format(tool=tool), f'Answer like: "{spec.example}"']
+    lines += ["", spec.question.format(tool=tool), answer_instruction(tool, kind)]
     return "\n".join(lines)
 
 
 def reduce_prompt(tool: str, kind: str, notes: Sequence[str]) -> str:
     """The reduce-stage request: merge per-batch notes about one kind into one sentence."""
-    spec = KIND_PROMPTS[kind]
     lines = [f"Notes about the tool {tool}:"]
     lines += [f"- {note}" for note in notes]
     lines += [
         "",
         f"Combine these notes into one sentence about {REDUCE_TOPICS[kind]}.",
-        f'Answer like: "{spec.example}"',
+        answer_instruction(tool, kind),
     ]
     return "\n".join(lines)
+
+
+def answer_instruction(tool: str, kind: str) -> str:
+    """The line that tells the model how its one sentence must begin."""
+    return f'Start your sentence with "{KIND_PROMPTS[kind].opening.format(tool=tool)}".'
 
 
 def scoring_context(tool: str, kind: str) -> str:

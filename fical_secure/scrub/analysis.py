@@ -95,7 +95,12 @@ def analyze_texts(
             for r in results:
                 if r.end > r.start:
                     found[unit.doc].append(
-                        Span(unit.offset + r.start, unit.offset + r.end, r.entity_type, float(r.score))
+                        Span(
+                            unit.offset + r.start,
+                            unit.offset + r.end,
+                            r.entity_type,
+                            float(r.score),
+                        )
                     )
     except ScrubAnalyzerError:
         raise

@@ -23,29 +23,59 @@ SCHEMA_VERSION = 1
 # Presidio built-ins a profile may enable: vetted to run offline, without extra models.
 PRESIDIO_RECOGNIZERS: frozenset[str] = frozenset(
     {
-        "EmailRecognizer", "PhoneRecognizer", "UsSsnRecognizer", "UrlRecognizer", "IpRecognizer",
-        "CreditCardRecognizer", "MedicalLicenseRecognizer", "UsBankRecognizer",
-        "UsPassportRecognizer", "UsLicenseRecognizer", "UsItinRecognizer", "UsMbiRecognizer",
-        "IbanRecognizer", "MacAddressRecognizer", "UuidRecognizer", "CryptoRecognizer",
+        "EmailRecognizer",
+        "PhoneRecognizer",
+        "UsSsnRecognizer",
+        "UrlRecognizer",
+        "IpRecognizer",
+        "CreditCardRecognizer",
+        "MedicalLicenseRecognizer",
+        "UsBankRecognizer",
+        "UsPassportRecognizer",
+        "UsLicenseRecognizer",
+        "UsItinRecognizer",
+        "UsMbiRecognizer",
+        "IbanRecognizer",
+        "MacAddressRecognizer",
+        "UuidRecognizer",
+        "CryptoRecognizer",
         "AbaRoutingRecognizer",
     }
 )
 # Our recognizers (fical_secure.scrub.recognizers.CLINICAL_RECOGNIZERS has the classes).
 CLINICAL_RECOGNIZER_NAMES: frozenset[str] = frozenset(
     {
-        "MedicalRecordNumberRecognizer", "NpiRecognizer", "InsuranceIdRecognizer",
-        "AccountNumberRecognizer", "LicenseNumberRecognizer", "VehicleIdRecognizer",
-        "DeviceIdRecognizer", "FaxNumberRecognizer", "StreetAddressRecognizer",
-        "ZipCodeRecognizer", "ClinicalDateRecognizer", "DateOfBirthRecognizer",
-        "AgeOver89Recognizer", "CanaryRecognizer", "PhoneShapeRecognizer",
-        "PersonNameHeuristicRecognizer", "ReferenceIdRecognizer",
+        "MedicalRecordNumberRecognizer",
+        "NpiRecognizer",
+        "InsuranceIdRecognizer",
+        "AccountNumberRecognizer",
+        "LicenseNumberRecognizer",
+        "VehicleIdRecognizer",
+        "DeviceIdRecognizer",
+        "FaxNumberRecognizer",
+        "StreetAddressRecognizer",
+        "ZipCodeRecognizer",
+        "ClinicalDateRecognizer",
+        "DateOfBirthRecognizer",
+        "AgeOver89Recognizer",
+        "CanaryRecognizer",
+        "PhoneShapeRecognizer",
+        "PersonNameHeuristicRecognizer",
+        "ReferenceIdRecognizer",
     }
 )
 NER_ENTITIES: frozenset[str] = frozenset({"PERSON", "LOCATION", "NRP", "DATE_TIME", "ORGANIZATION"})
 _TOP_KEYS = {
-    "version": int, "language": str, "spacy_model": str, "score_threshold": float,
-    "chunk_chars": int, "overlap_chars": int, "ner_entities": list, "presidio": list,
-    "clinical": list, "mask_passes": int,
+    "version": int,
+    "language": str,
+    "spacy_model": str,
+    "score_threshold": float,
+    "chunk_chars": int,
+    "overlap_chars": int,
+    "ner_entities": list,
+    "presidio": list,
+    "clinical": list,
+    "mask_passes": int,
 }
 _ENTRY_KEYS = {"name": str, "enabled": bool, "context": list, "regions": list}
 # Recognizers that take ``regions`` (phonenumbers region codes to parse numbers as).
@@ -88,7 +118,9 @@ def _type_ok(value: object, expected: type) -> bool:
     return isinstance(value, expected)
 
 
-def _check_entries(section: str, raw: list[Any], allowed: frozenset[str], findings: list[str]) -> None:
+def _check_entries(
+    section: str, raw: list[Any], allowed: frozenset[str], findings: list[str]
+) -> None:
     seen: set[str] = set()
     for i, entry in enumerate(raw):
         where = f"{section}[{i}]"
@@ -126,7 +158,9 @@ def validate_profile(raw: object) -> list[str]:
         if key not in _TOP_KEYS:
             findings.append(f"unknown key {key!r} (allowed: {sorted(_TOP_KEYS)})")
         elif not _type_ok(value, _TOP_KEYS[key]):
-            findings.append(f"{key}: expected {_TOP_KEYS[key].__name__}, got {type(value).__name__}")
+            findings.append(
+                f"{key}: expected {_TOP_KEYS[key].__name__}, got {type(value).__name__}"
+            )
     if findings:
         return findings
     if raw["version"] != SCHEMA_VERSION:
@@ -134,7 +168,9 @@ def validate_profile(raw: object) -> list[str]:
     if not 0.0 < float(raw["score_threshold"]) < 1.0:
         findings.append("score_threshold: must lie strictly between 0 and 1")
     if raw["overlap_chars"] < 64 or raw["chunk_chars"] <= 2 * raw["overlap_chars"]:
-        findings.append("chunk_chars/overlap_chars: need overlap_chars >= 64 and chunk_chars > 2 * overlap")
+        findings.append(
+            "chunk_chars/overlap_chars: need overlap_chars >= 64 and chunk_chars > 2 * overlap"
+        )
     if not 1 <= raw["mask_passes"] <= 3:
         findings.append("mask_passes: must be 1, 2 or 3")
     for label in raw["ner_entities"]:

@@ -20,13 +20,27 @@ if TYPE_CHECKING:
 
 # spaCy NER label -> Presidio entity (only labels whose entity a profile keeps are used).
 _SPACY_LABELS: dict[str, str] = {
-    "PERSON": "PERSON", "PER": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION",
-    "FAC": "LOCATION", "NORP": "NRP", "ORG": "ORGANIZATION", "DATE": "DATE_TIME",
+    "PERSON": "PERSON",
+    "PER": "PERSON",
+    "GPE": "LOCATION",
+    "LOC": "LOCATION",
+    "FAC": "LOCATION",
+    "NORP": "NRP",
+    "ORG": "ORGANIZATION",
+    "DATE": "DATE_TIME",
     "TIME": "DATE_TIME",
 }
 _OTHER_SPACY_LABELS = (
-    "CARDINAL", "EVENT", "LANGUAGE", "LAW", "MONEY", "ORDINAL", "PERCENT", "PRODUCT",
-    "QUANTITY", "WORK_OF_ART",
+    "CARDINAL",
+    "EVENT",
+    "LANGUAGE",
+    "LAW",
+    "MONEY",
+    "ORDINAL",
+    "PERCENT",
+    "PRODUCT",
+    "QUANTITY",
+    "WORK_OF_ART",
 )
 
 
@@ -70,7 +84,9 @@ def _recognizers(profile: ScrubProfile) -> list[EntityRecognizer]:
         built.append(cls(**kwargs))
     for entry in profile.clinical:
         context = list(entry.context) if entry.context is not None else None
-        built.append(CLINICAL_RECOGNIZERS[entry.name](context=context, supported_language=profile.language))
+        built.append(
+            CLINICAL_RECOGNIZERS[entry.name](context=context, supported_language=profile.language)
+        )
     return built
 
 

@@ -41,6 +41,7 @@ _WORD = re.compile(r"[^\W\d_]{2,}")
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine
 
+
 def placeholder(entity_type: str) -> str:
     """The typed placeholder that replaces an entity, e.g. ``<MRN>``."""
     return f"<{entity_type}>"
@@ -56,7 +57,7 @@ class Scrubber:
 
         self.analyzer = analyzer
         self.profile = profile
-        self._anonymizer = AnonymizerEngine()
+        self._anonymizer = AnonymizerEngine()  # type: ignore[no-untyped-call]
 
     @classmethod
     def from_profile(cls, path: str | Path | None = None) -> Scrubber:
@@ -76,17 +77,26 @@ class Scrubber:
             cls._default = cls.from_profile()
         return cls._default
 
-    def analyze(self, texts: Sequence[str], *, batch_size: int = 32, n_process: int = 1) -> list[list[Span]]:
+    def analyze(
+        self, texts: Sequence[str], *, batch_size: int = 32, n_process: int = 1
+    ) -> list[list[Span]]:
         """Detected spans of each text, overlaps resolved, offsets into that text.
 
         Raises:
             ScrubAnalyzerError: the analyzer failed.
         """
-        window = window_size(self.profile.chunk_chars, spacy_max_length(self.analyzer, self.profile.language))
+        window = window_size(
+            self.profile.chunk_chars, spacy_max_length(self.analyzer, self.profile.language)
+        )
         overlap = min(self.profile.overlap_chars, window // 4)
         raw = analyze_texts(
-            self.analyzer, texts, language=self.profile.language, window=window, overlap=overlap,
-            batch_size=batch_size, n_process=n_process,
+            self.analyzer,
+            texts,
+            language=self.profile.language,
+            window=window,
+            overlap=overlap,
+            batch_size=batch_size,
+            n_process=n_process,
         )
         return [resolve_overlaps(spans) for spans in raw]
 
@@ -94,7 +104,9 @@ class Scrubber:
         """Scrub one text. See :meth:`scrub_batch` for what raises."""
         return self.scrub_batch([text])[0]
 
-    def scrub_batch(self, texts: Sequence[str], *, batch_size: int = 32, n_process: int = 1) -> list[ScrubResult]:
+    def scrub_batch(
+        self, texts: Sequence[str], *, batch_size: int = 32, n_process: int = 1
+    ) -> list[ScrubResult]:
         """Scrub many texts, batching spaCy across them; all or nothing.
 
         Raises:
@@ -115,7 +127,9 @@ class Scrubber:
                 scrubbed[i] = self._anonymize(texts[i], final[i])
                 _check_values_gone(i, texts[i], final[i], scrubbed[i])
             blanked = {i: _blank_placeholders(scrubbed[i], final[i]) for i in todo}
-            scans = self.analyze([blanked[i] for i in todo], batch_size=batch_size, n_process=n_process)
+            scans = self.analyze(
+                [scrubbed[i] for i in todo], batch_size=batch_size, n_process=n_process
+            )
             residual = {i: _residual(blanked[i], scan) for i, scan in zip(todo, scans, strict=True)}
             todo = [i for i in todo if residual[i]]
             if todo and pass_no == self.profile.mask_passes:
@@ -127,7 +141,10 @@ class Scrubber:
                 )
             for i in todo:
                 found[i] = final[i] + [to_original(final[i], placeholder, r) for r in residual[i]]
-        return [ScrubResult(scrubbed=out, entities=spans) for out, spans in zip(scrubbed, final, strict=True)]
+        return [
+            ScrubResult(scrubbed=out, entities=spans)
+            for out, spans in zip(scrubbed, final, strict=True)
+        ]
 
     def _anonymize(self, text: str, spans: list[Span]) -> str:
         """Replace each (non-overlapping) span by its typed placeholder, via Presidio.
@@ -148,12 +165,19 @@ class Scrubber:
         }
         try:
             out: str = self._anonymizer.anonymize(
-                text=text, analyzer_results=results, operators=operators, merge_entities_with_spaces=False
+                text=text,
+                analyzer_results=results,
+                operators=operators,
+                merge_entities_with_spaces=False,
             ).text
         except Exception as exc:  # fail closed: a failed anonymizer releases nothing
-            raise ScrubAnalyzerError(f"PII anonymizer failed ({type(exc).__name__}); nothing was released") from exc
+            raise ScrubAnalyzerError(
+                f"PII anonymizer failed ({type(exc).__name__}); nothing was released"
+            ) from exc
         if out != replace_spans(text, spans, placeholder):
-            raise ScrubAnalyzerError("PII anonymizer output disagrees with the resolved spans; nothing was released")
+            raise ScrubAnalyzerError(
+                "PII anonymizer output disagrees with the resolved spans; nothing was released"
+            )
         return out
 
 

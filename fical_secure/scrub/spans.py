@@ -13,8 +13,30 @@ from fical_secure.scrub.types import Span
 
 # Honorifics and particles that a PERSON span may contain but that identify nobody.
 _NAME_PART_STOPWORDS = frozenset(
-    {"mr", "mrs", "ms", "miss", "dr", "prof", "sir", "the", "and", "van", "von", "der", "del",
-     "de", "la", "le", "jr", "sr", "md", "rn", "phd", "patient"}
+    {
+        "mr",
+        "mrs",
+        "ms",
+        "miss",
+        "dr",
+        "prof",
+        "sir",
+        "the",
+        "and",
+        "van",
+        "von",
+        "der",
+        "del",
+        "de",
+        "la",
+        "le",
+        "jr",
+        "sr",
+        "md",
+        "rn",
+        "phd",
+        "patient",
+    }
 )
 _NAME_PART = re.compile(r"[^\W\d_][\w'\-]*", re.UNICODE)
 

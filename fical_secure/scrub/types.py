@@ -21,7 +21,9 @@ class Span:
 
     def __post_init__(self) -> None:
         if not 0 <= self.start < self.end:
-            raise ValueError(f"span offsets must satisfy 0 <= start < end, got {self.start}, {self.end}")
+            raise ValueError(
+                f"span offsets must satisfy 0 <= start < end, got {self.start}, {self.end}"
+            )
 
     def overlaps(self, other: Span) -> bool:
         """True when the two spans share at least one character."""
@@ -33,7 +35,12 @@ class Span:
 
     def to_json(self) -> dict[str, Any]:
         """JSON form used by the CLI: ``{"type", "start", "end", "score"}``."""
-        return {"type": self.type, "start": self.start, "end": self.end, "score": round(self.score, 4)}
+        return {
+            "type": self.type,
+            "start": self.start,
+            "end": self.end,
+            "score": round(self.score, 4),
+        }
 
 
 @dataclass(frozen=True)

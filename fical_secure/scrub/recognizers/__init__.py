@@ -28,8 +28,8 @@ from fical_secure.scrub.recognizers.identifiers import (
     ReferenceIdRecognizer,
     VehicleIdRecognizer,
 )
-from fical_secure.scrub.recognizers.names import PersonNameHeuristicRecognizer
 from fical_secure.scrub.recognizers.location import StreetAddressRecognizer, ZipCodeRecognizer
+from fical_secure.scrub.recognizers.names import PersonNameHeuristicRecognizer
 
 # Each class is built as cls(context=..., supported_language=...).
 CLINICAL_RECOGNIZERS: dict[str, Callable[..., EntityRecognizer]] = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fical_secure.scrub.recognizers.base import ClinicalPatternRecognizer
 
-_SECRET = r"[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}"
+_CANARY_DIGITS = r"[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}"
 
 
 class CanaryRecognizer(ClinicalPatternRecognizer):
@@ -17,7 +17,7 @@ class CanaryRecognizer(ClinicalPatternRecognizer):
 
     ENTITY = "CANARY"
     PATTERNS = (
-        ("canary with prefix", rf"\bcanary[\s:_-]*{_SECRET}\b", 0.95),
-        ("canary secret", rf"\b{_SECRET}\b", 0.85),
+        ("canary with prefix", rf"\bcanary[\s:_-]*{_CANARY_DIGITS}\b", 0.95),
+        ("canary secret", rf"\b{_CANARY_DIGITS}\b", 0.85),
     )
     CONTEXT = ("canary", "secret")

@@ -83,6 +83,10 @@ class AgeOver89Recognizer(ClinicalPatternRecognizer):
             r"\b(?:9\d|1[0-2]\d)(?=\s*-?\s*(?:years?|yrs?|y/?o|y\.o\.|yo|year-old)\b)",
             0.8,
         ),
-        ("age after label", r"(?<=\bage[ds]?\s*(?:of|is|was)?\s*[:=]?\s*[\"']?)(?:9\d|1[0-2]\d)\b", 0.8),
+        (
+            "age after label",
+            r"(?<=\bage[ds]?\s*(?:of|is|was)?\s*[:=]?\s*[\"']?)(?:9\d|1[0-2]\d)\b",
+            0.8,
+        ),
     )
     CONTEXT = ("age", "aged", "year old", "years old")

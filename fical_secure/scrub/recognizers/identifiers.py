@@ -9,8 +9,6 @@ free-form number is out of reach of any pattern.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from fical_secure.scrub.recognizers.base import ClinicalPatternRecognizer, after_label
 
 # A free-form id: letters, digits and inner dashes, with at least one digit.
@@ -89,7 +87,11 @@ class AccountNumberRecognizer(ClinicalPatternRecognizer):
 
     ENTITY = "ACCOUNT_NUMBER"
     PATTERNS = (
-        ("id after account label", after_label(r"account|acct|a/c|billing\s+account", _FREE_ID), 0.8),
+        (
+            "id after account label",
+            after_label(r"account|acct|a/c|billing\s+account", _FREE_ID),
+            0.8,
+        ),
     )
     CONTEXT = ("account", "acct", "billing")
 
@@ -116,11 +118,21 @@ class VehicleIdRecognizer(ClinicalPatternRecognizer):
 
     ENTITY = "VEHICLE_ID"
     PATTERNS = (
-        ("VIN", r"\b(?-i:(?=[A-HJ-NPR-Z0-9]*\d)(?=[A-HJ-NPR-Z0-9]*[A-HJ-NPR-Z])[A-HJ-NPR-Z0-9]{17})\b", 0.6),
-        ("VIN after label", after_label(r"VIN|vehicle(?:\s+identification)?", r"[A-HJ-NPR-Z0-9]{11,17}\b"), 0.85),
+        (
+            "VIN",
+            r"\b(?-i:(?=[A-HJ-NPR-Z0-9]*\d)(?=[A-HJ-NPR-Z0-9]*[A-HJ-NPR-Z])[A-HJ-NPR-Z0-9]{17})\b",
+            0.6,
+        ),
+        (
+            "VIN after label",
+            after_label(r"VIN|vehicle(?:\s+identification)?", r"[A-HJ-NPR-Z0-9]{11,17}\b"),
+            0.85,
+        ),
         (
             "plate after label",
-            after_label(r"(?:license\s+)?plate|tag", r"(?=[A-Z0-9 -]*\d)[A-Z0-9][A-Z0-9 -]{1,7}[A-Z0-9]\b"),
+            after_label(
+                r"(?:license\s+)?plate|tag", r"(?=[A-Z0-9 -]*\d)[A-Z0-9][A-Z0-9 -]{1,7}[A-Z0-9]\b"
+            ),
             0.8,
         ),
     )
@@ -135,7 +147,9 @@ class DeviceIdRecognizer(ClinicalPatternRecognizer):
         ("GS1 UDI", r"\(01\)\d{14}(?:\(\d{2}\)[A-Z0-9-]{1,20})*", 0.9),
         (
             "id after serial label",
-            after_label(r"serial|S/N|SN|device(?:\s+id)?|UDI|IMEI|implant(?:\s+id)?|pacemaker", _FREE_ID),
+            after_label(
+                r"serial|S/N|SN|device(?:\s+id)?|UDI|IMEI|implant(?:\s+id)?|pacemaker", _FREE_ID
+            ),
             0.8,
         ),
     )

@@ -8,38 +8,34 @@ from __future__ import annotations
 
 from fical_secure.scrub.recognizers.base import ClinicalPatternRecognizer, after_label
 
-STREET_SUFFIXES: tuple[str, ...] = (
-    "alley", "aly", "annex", "arcade", "avenue", "ave", "av", "bayou", "beach", "bend", "bluff",
-    "bluffs", "bottom", "boulevard", "blvd", "branch", "bridge", "brook", "brooks", "burg",
-    "burgs", "bypass", "camp", "canyon", "cape", "causeway", "center", "centers", "circle", "cir",
-    "circles", "cliff", "cliffs", "club", "common", "commons", "corner", "corners", "course",
-    "court", "ct", "courts", "cove", "coves", "creek", "crescent", "crest", "crossing",
-    "crossroad", "curve", "dale", "dam", "divide", "drive", "dr", "drives", "estate", "estates",
-    "expressway", "expy", "extension", "extensions", "fall", "falls", "ferry", "field", "fields",
-    "flat", "flats", "ford", "fords", "forest", "forge", "forges", "fork", "forks", "fort",
-    "freeway", "fwy", "garden", "gardens", "gateway", "glen", "glens", "green", "greens", "grove",
-    "groves", "harbor", "harbors", "haven", "heights", "hts", "highway", "hwy", "hill", "hills",
-    "hollow", "inlet", "island", "islands", "isle", "junction", "junctions", "key", "keys",
-    "knoll", "knolls", "lake", "lakes", "land", "landing", "lane", "ln", "light", "lights", "loaf",
-    "lock", "locks", "lodge", "loop", "mall", "manor", "manors", "meadow", "meadows", "mews",
-    "mill", "mills", "mission", "motorway", "mount", "mountain", "mountains", "neck", "orchard",
-    "oval", "overpass", "park", "parks", "parkway", "pkwy", "parkways", "pass", "passage", "path",
-    "pike", "pine", "pines", "place", "pl", "plain", "plains", "plaza", "point", "points", "port",
-    "ports", "prairie", "radial", "ramp", "ranch", "rapid", "rapids", "rest", "ridge", "ridges",
-    "river", "road", "rd", "roads", "route", "rte", "row", "rue", "run", "shoal", "shoals",
-    "shore", "shores", "skyway", "spring", "springs", "spur", "spurs", "square", "sq", "squares",
-    "station", "stravenue", "stream", "street", "st", "streets", "summit", "terrace", "ter",
-    "throughway", "trace", "track", "trafficway", "trail", "trl", "tunnel", "turnpike",
-    "underpass", "union", "unions", "valley", "valleys", "via", "viaduct", "view", "views",
-    "village", "villages", "ville", "vista", "walk", "walks", "wall", "way", "ways", "well",
-    "wells",
+STREET_SUFFIXES: tuple[str, ...] = tuple(
+    """
+    alley aly annex arcade avenue ave av bayou beach bend bluff bluffs bottom boulevard blvd
+    branch bridge brook brooks burg burgs bypass camp canyon cape causeway center centers
+    circle cir circles cliff cliffs club common commons corner corners course court ct
+    courts cove coves creek crescent crest crossing crossroad curve dale dam divide drive dr
+    drives estate estates expressway expy extension extensions fall falls ferry field fields
+    flat flats ford fords forest forge forges fork forks fort freeway fwy garden gardens
+    gateway glen glens green greens grove groves harbor harbors haven heights hts highway
+    hwy hill hills hollow inlet island islands isle junction junctions key keys knoll knolls
+    lake lakes land landing lane ln light lights loaf lock locks lodge loop mall manor
+    manors meadow meadows mews mill mills mission motorway mount mountain mountains neck
+    orchard oval overpass park parks parkway pkwy parkways pass passage path pike pine pines
+    place pl plain plains plaza point points port ports prairie radial ramp ranch rapid
+    rapids rest ridge ridges river road rd roads route rte row rue run shoal shoals shore
+    shores skyway spring springs spur spurs square sq squares station stravenue stream
+    street st streets summit terrace ter throughway trace track trafficway trail trl tunnel
+    turnpike underpass union unions valley valleys via viaduct view views village villages
+    ville vista walk walks wall way ways well wells
+    """.split()
 )
-US_STATES: tuple[str, ...] = (
-    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN",
-    "IA", "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH",
-    "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT",
-    "VT", "VA", "WA", "WV", "WI", "WY", "PR", "GU", "VI", "AS", "MP", "FM", "MH", "PW", "AA",
-    "AE", "AP",
+US_STATES: tuple[str, ...] = tuple(
+    """
+    AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME
+    MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH OK OR PA RI
+    SC SD TN TX UT VT VA WA WV WI WY PR GU VI AS MP FM MH PW AA
+    AE AP
+    """.split()
 )
 
 _SUFFIX = "(?:" + "|".join(sorted(STREET_SUFFIXES, key=len, reverse=True)) + r")\b\.?"
@@ -76,7 +72,11 @@ class ZipCodeRecognizer(ClinicalPatternRecognizer):
     ENTITY = "ZIP_CODE"
     PATTERNS = (
         ("ZIP after state", rf"(?<=\b{_STATE}\.?,?\s+){_ZIP}\b", 0.7),
-        ("ZIP after label", after_label(r"zip|zip\s*code|zipcode|postal\s*code|postcode", _ZIP + r"\b"), 0.85),
+        (
+            "ZIP after label",
+            after_label(r"zip|zip\s*code|zipcode|postal\s*code|postcode", _ZIP + r"\b"),
+            0.85,
+        ),
         ("ZIP+4", r"\b\d{5}-\d{4}\b", 0.5),
         ("ZIP 5 digits (weak)", r"\b\d{5}\b", 0.05),
     )

@@ -27,7 +27,9 @@ class PersonNameHeuristicRecognizer(LocalRecognizer):
     MISLABELLED: ClassVar[frozenset[str]] = frozenset(
         {"ORG", "WORK_OF_ART", "PRODUCT", "NORP", "EVENT", "LAW", "FAC"}
     )
-    NAME_TOKEN: ClassVar[re.Pattern[str]] = re.compile(r"^[A-Z][a-z]+(?:['-][A-Z]?[a-z]+)*$|^[A-Z]'[A-Z][a-z]+$")
+    NAME_TOKEN: ClassVar[re.Pattern[str]] = re.compile(
+        r"^[A-Z][a-z]+(?:['-][A-Z]?[a-z]+)*$|^[A-Z]'[A-Z][a-z]+$"
+    )
     HONORIFIC: ClassVar[re.Pattern[str]] = re.compile(
         r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?\s+((?:[A-Z][a-z'-]+\s+){0,2}[A-Z][a-z'-]+)"
     )
@@ -37,8 +39,8 @@ class PersonNameHeuristicRecognizer(LocalRecognizer):
         type stage result results answer user call order unspecified acute chronic left right
         ward unit service services lab labs laboratory emergency surgery cardiology oncology
         neurology orthopedics dermatology endocrinology radiology pediatrics icu
-        monday tuesday wednesday thursday friday saturday sunday january february march april
-        may june july august september october november december north south east west
+        monday tuesday wednesday thursday friday saturday sunday january february march
+        july september october november december north south east west
         street avenue road drive lane boulevard court suite apt please thanks thank need check
         book schedule pull find show give what which when where who how can could would should
         done here ref note portal cpt icd mrn dob ssn bmi egfr""".split()
@@ -66,9 +68,12 @@ class PersonNameHeuristicRecognizer(LocalRecognizer):
 
     def _result(self, start: int, end: int, score: float) -> RecognizerResult:
         return RecognizerResult(
-            self.ENTITY, start, end, score,
+            self.ENTITY,
+            start,
+            end,
+            score,
             recognition_metadata={
-                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                RecognizerResult.RECOGNIZER_NAME_KEY: type(self).__name__,
                 RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
             },
         )
@@ -104,5 +109,7 @@ class PersonNameHeuristicRecognizer(LocalRecognizer):
                 results.append(self._result(ent.start_char, ent.end_char, self.SCORE_MISLABELLED))
         for run in self._propn_runs(list(doc)):
             if self._name_like(run):
-                results.append(self._result(run[0].idx, run[-1].idx + len(run[-1].text), self.SCORE_PROPN_RUN))
+                results.append(
+                    self._result(run[0].idx, run[-1].idx + len(run[-1].text), self.SCORE_PROPN_RUN)
+                )
         return results
