@@ -20,7 +20,7 @@ from fical_secure.llm.loader import load_llm
 from fical_secure.tlu.embedding import default_embedder
 
 pytestmark = pytest.mark.slow
-CONFIG = AuditConfig(llm_records_per_split=16, max_canaries=1, n_bootstrap=300)
+CONFIG = AuditConfig(max_canaries=1, n_bootstrap=300)
 LLM_ATTACKS = ("llm_calibrated_loglik", "llm_calibrated_min_k")
 
 

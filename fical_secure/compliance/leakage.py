@@ -86,6 +86,10 @@ def _attack_rows(results: Sequence[AuditResult]) -> list[dict[str, Any]]:
                     "auc": round(m.auc, 4),
                     "auc_ci": [round(m.auc_ci.low, 4), round(m.auc_ci.high, 4)],
                     "tpr_at_1pct_fpr": round(m.tpr_at_1pct.value, 4),
+                    "tpr_at_1pct_fpr_ci": [
+                        round(m.tpr_at_1pct_ci.low, 4),
+                        round(m.tpr_at_1pct_ci.high, 4),
+                    ],
                     "tpr_at_1pct_fpr_resolved": m.tpr_at_1pct.resolved,
                     "tpr_at_1pct_fpr_bounds": [
                         round(m.tpr_at_1pct.lower, 4),
@@ -96,21 +100,34 @@ def _attack_rows(results: Sequence[AuditResult]) -> list[dict[str, Any]]:
     return rows
 
 
-def check_mi_auc(results: Sequence[AuditResult], t: Thresholds) -> CheckResult:
-    """The strongest attack's AUC (point or CI upper end, per profile) is at most the maximum."""
+_STAT_INDEX = {"ci_lower": 0, "ci_upper": 1}
+
+
+def _gated(row: dict[str, Any], figure: str, statistic: str) -> float:
+    """The figure the profile gates on: the point estimate or one end of its bootstrap CI."""
+    if statistic == "point":
+        return float(row[figure])
+    return float(row[f"{figure}_ci"][_STAT_INDEX[statistic]])
+
+
+def _mi_check(
+    results: Sequence[AuditResult], t: Thresholds, figure: str, maximum: float
+) -> tuple[bool, dict[str, Any] | None, list[dict[str, Any]]]:
     rows = _attack_rows(results)
+    worst = max(rows, key=lambda r: _gated(r, figure, t.mi_statistic)) if rows else None
+    ok = worst is not None and _gated(worst, figure, t.mi_statistic) <= maximum
+    return ok, worst, rows
 
-    def key(row: dict[str, Any]) -> float:
-        return float(row["auc_ci"][1] if t.mi_auc_bound == "ci_upper" else row["auc"])
 
-    worst = max(rows, key=key) if rows else None
-    ok = worst is not None and key(worst) <= t.max_mi_auc
+def check_mi_auc(results: Sequence[AuditResult], t: Thresholds) -> CheckResult:
+    """The strongest attack's AUC (the profile's statistic of it) is at most the maximum."""
+    ok, worst, rows = _mi_check(results, t, "auc", t.max_mi_auc)
     summary = (
         "no attack ran"
         if worst is None
         else f"strongest attack {worst['attack']} on {worst['client']}: AUC "
         f"{worst['auc']:.3f} (95% CI {worst['auc_ci'][0]:.3f}-{worst['auc_ci'][1]:.3f}),"
-        f" gated on {t.mi_auc_bound} <= {t.max_mi_auc}"
+        f" gated on {t.mi_statistic} <= {t.max_mi_auc}"
     )
     return CheckResult(
         "leakage.membership_auc",
@@ -120,7 +137,7 @@ def check_mi_auc(results: Sequence[AuditResult], t: Thresholds) -> CheckResult:
         {
             "attacks": rows,
             "max_mi_auc": t.max_mi_auc,
-            "bound": t.mi_auc_bound,
+            "statistic": t.mi_statistic,
             "note": "the maximum over several attacks is biased upward under the null; "
             "small subsets give wide CIs",
         },
@@ -129,16 +146,16 @@ def check_mi_auc(results: Sequence[AuditResult], t: Thresholds) -> CheckResult:
 
 
 def check_tpr(results: Sequence[AuditResult], t: Thresholds) -> CheckResult:
-    """The strongest attack's TPR at 1% FPR is at most the maximum."""
-    rows = _attack_rows(results)
-    worst = max(rows, key=lambda r: r["tpr_at_1pct_fpr"]) if rows else None
-    ok = worst is not None and worst["tpr_at_1pct_fpr"] <= t.max_tpr_at_1pct_fpr
+    """The strongest attack's TPR at 1% FPR (the profile's statistic of it) is at most the max."""
+    ok, worst, rows = _mi_check(results, t, "tpr_at_1pct_fpr", t.max_tpr_at_1pct_fpr)
     resolved = all(r["tpr_at_1pct_fpr_resolved"] for r in rows)
     summary = (
         "no attack ran"
         if worst is None
-        else f"highest TPR@1%FPR {worst['tpr_at_1pct_fpr']:.3f} ({worst['attack']} on "
-        f"{worst['client']}) vs max {t.max_tpr_at_1pct_fpr}"
+        else f"highest TPR@1%FPR {worst['tpr_at_1pct_fpr']:.3f} (95% CI "
+        f"{worst['tpr_at_1pct_fpr_ci'][0]:.3f}-{worst['tpr_at_1pct_fpr_ci'][1]:.3f}; "
+        f"{worst['attack']} on {worst['client']}), gated on {t.mi_statistic} "
+        f"<= {t.max_tpr_at_1pct_fpr}"
         + ("" if resolved else "; interpolated: fewer than 100 non-members")
     )
     return CheckResult(
@@ -146,7 +163,12 @@ def check_tpr(results: Sequence[AuditResult], t: Thresholds) -> CheckResult:
         "True-positive rate at 1% false-positive rate",
         ok,
         summary,
-        {"max_tpr_at_1pct_fpr": t.max_tpr_at_1pct_fpr, "resolved": resolved, "worst": worst},
+        {
+            "max_tpr_at_1pct_fpr": t.max_tpr_at_1pct_fpr,
+            "statistic": t.mi_statistic,
+            "resolved": resolved,
+            "worst": worst,
+        },
         _MI_THREATS,
     )
 

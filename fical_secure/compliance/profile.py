@@ -24,14 +24,14 @@ from fical_secure.compliance.schema import Findings, join
 from fical_secure.errors import ConfigError
 
 SCHEMA_VERSION = 1
-MiBound = Literal["point", "ci_upper"]
+MiStatistic = Literal["point", "ci_lower", "ci_upper"]
 Detection = Literal["pattern", "ner", "pattern+ner", "partial", "out_of_reach"]
 DETECTIONS: tuple[str, ...] = ("pattern", "ner", "pattern+ner", "partial", "out_of_reach")
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _TOP = ("version", "name", "description", "thresholds", "scrubber", "crypto", "threat_models")
 _THRESHOLDS = (
     "max_mi_auc",
-    "mi_auc_bound",
+    "mi_statistic",
     "max_tpr_at_1pct_fpr",
     "max_canary_exposure_bits",
     "max_verbatim_pii_hits",
@@ -55,7 +55,7 @@ class Thresholds:
     """Release thresholds: leakage maxima and per-kind scrubber recall minima."""
 
     max_mi_auc: float
-    mi_auc_bound: MiBound  # compare the point estimate or the bootstrap CI's upper end
+    mi_statistic: MiStatistic  # gate the point estimate, or an end of its bootstrap CI
     max_tpr_at_1pct_fpr: float
     max_canary_exposure_bits: float
     max_verbatim_pii_hits: int
@@ -169,7 +169,7 @@ def _thresholds(raw: Any, f: Findings) -> Thresholds | None:
     p = "thresholds"
     values = (
         f.number(t.get("max_mi_auc"), join(p, "max_mi_auc"), 0.5, 1.0),
-        f.choice(t.get("mi_auc_bound"), join(p, "mi_auc_bound"), ("point", "ci_upper")),
+        f.choice(t.get("mi_statistic"), join(p, "mi_statistic"), ("point", "ci_lower", "ci_upper")),
         f.number(t.get("max_tpr_at_1pct_fpr"), join(p, "max_tpr_at_1pct_fpr"), 0.0, 1.0),
         f.number(
             t.get("max_canary_exposure_bits"), join(p, "max_canary_exposure_bits"), 0.0, 128.0
@@ -185,7 +185,7 @@ def _thresholds(raw: Any, f: Findings) -> Thresholds | None:
     auc, bound, tpr, bits, verbatim, detections = values
     return Thresholds(
         max_mi_auc=cast(float, auc),
-        mi_auc_bound=cast(MiBound, bound),
+        mi_statistic=cast(MiStatistic, bound),
         max_tpr_at_1pct_fpr=cast(float, tpr),
         max_canary_exposure_bits=cast(float, bits),
         max_verbatim_pii_hits=cast(int, verbatim),

@@ -57,7 +57,7 @@ class KCGStage:
     name: str = "kcg"
 
     def run(self, state: RoundState) -> None:
-        from fical_secure.kcg.generate import build_compendium
+        from fical_secure.kcg.builder import build_compendium
 
         fed, llm = state.need_federation(), state.need_llm()
         sizes: dict[str, int] = {}

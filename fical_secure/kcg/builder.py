@@ -21,7 +21,7 @@ from typing import Any
 from fical_secure.data.schema import Episode
 from fical_secure.errors import SchemaError
 from fical_secure.kcg import prompts
-from fical_secure.kcg.repair import RepairLog, repair_note
+from fical_secure.kcg.repair import RepairLog, name_words, repair_note
 from fical_secure.kcg.schema import ENTRY_KINDS, Compendium, Entry, validate_entry
 from fical_secure.kcg.signatures import arguments_entry, induce_signatures, record_values
 from fical_secure.llm.base import LLM
@@ -202,7 +202,13 @@ def _map_stage(run: _Run, batches: dict[str, list[list[Episode]]]) -> dict[Key, 
     for (tool, kind, batch, prompt), raw in zip(jobs, outputs, strict=True):
         opening = prompts.KIND_PROMPTS[kind].opening.format(tool=tool)
         note = repair_note(
-            raw, prompt=prompt, example=opening, log=run.log, record_values=record_values(batch)
+            raw,
+            prompt=prompt,
+            example=opening,
+            log=run.log,
+            record_values=record_values(batch),
+            names=_names(batch),
+            tool=tool,
         )
         if note is not None and note not in notes[(tool, kind)]:
             notes[(tool, kind)].append(note)
@@ -232,6 +238,8 @@ def _reduce_stage(
             example=opening,
             log=run.log,
             record_values=record_values(by_tool[key[0]]),
+            names=_names(by_tool[key[0]]),
+            tool=key[0],
         )
         if merged is None:
             fallbacks.append(key)
@@ -271,6 +279,11 @@ def _generate(run: _Run, texts: list[str], max_new_tokens: int, *, per_step: int
         if per_step:
             run.bar.update(len(chunk) // per_step)
     return out
+
+
+def _names(episodes: Sequence[Episode]) -> set[str]:
+    """Title Case words of the episodes' requests that their calls do not use."""
+    return name_words((e.request for e in episodes), " ".join(e.call.render() for e in episodes))
 
 
 def _usage(llm: LLM) -> tuple[int, int]:

@@ -36,6 +36,8 @@ _LABEL_PREFIX = re.compile(
 _BULLET = re.compile(r"^\s*(?:[-*•>]+|\d+[.)]|#+)\s+")
 _WRAPPERS = "\"'`“”‘’*_ "
 _SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<!\betc)(?<!\bvs)[.!?][\"'”’)\]]*(?=\s|$)")
+_TITLE_WORD = re.compile(r"\b[A-Z][a-z]{2,}\b")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:]\s*|\n\s*)$")
 _FENCE = re.compile(r"^\s*```(?:json)?\s*|\s*```\s*$", re.IGNORECASE)
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
 
@@ -146,8 +148,14 @@ def is_garbage(text: str) -> bool:
     return len(words) >= 6 and top / len(words) > 0.4
 
 
-def pii_reason(text: str, record_values: Iterable[str] = ()) -> str | None:
-    """The name of the first record-value pattern found in ``text``, else ``None``."""
+def pii_reason(
+    text: str, record_values: Iterable[str] = (), name_words: Iterable[str] = ()
+) -> str | None:
+    """The name of the first record-value pattern found in ``text``, else ``None``.
+
+    ``record_values`` match as case-insensitive substrings; ``name_words``
+    (Title Case words of the records, e.g. a patient's name) as whole words.
+    """
     for name, pattern in PII_PATTERNS.items():
         if pattern.search(text):
             return name
@@ -155,7 +163,28 @@ def pii_reason(text: str, record_values: Iterable[str] = ()) -> str | None:
     for value in record_values:
         if len(value) >= 4 and value.lower() in lowered:
             return "record_value"
+    words = set(re.findall(r"[A-Za-z]+", text))
+    if any(word in words for word in name_words):
+        return "name"
     return None
+
+
+def name_words(requests: Iterable[str], exempt: str = "") -> set[str]:
+    """Title Case words inside ``requests`` (not sentence-initial): likely names and places.
+
+    Words that also occur in ``exempt`` (e.g. the rendered calls) are vocabulary
+    the note may use.
+    """
+    allowed = exempt.lower()
+    found: set[str] = set()
+    for request in requests:
+        for match in _TITLE_WORD.finditer(request):
+            if (
+                not _SENTENCE_START.search(request[: match.start()])
+                and match.group().lower() not in allowed
+            ):
+                found.add(match.group())
+    return found
 
 
 def _words(text: str) -> list[str]:
@@ -173,8 +202,8 @@ def is_echo(text: str, prompt: str, example: str) -> bool:
     opening = example.lower().strip(" .")
     if SequenceMatcher(None, norm, opening).ratio() >= ECHO_SIMILARITY:
         return True
-    if norm.count(opening) >= 2:
-        return True
+    if norm.count(opening) >= 2 or opening in norm[1:]:
+        return True  # the opening quoted back, or repeated, instead of being continued
     if len(norm.split()) >= 5 and norm in " ".join(prompt.lower().split()):
         return True
     instruction = prompt.rsplit("\n\n", 1)[-1].lower().replace(opening, " | ")
@@ -193,12 +222,16 @@ def repair_note(
     example: str,
     log: RepairLog,
     record_values: Iterable[str] = (),
+    names: Iterable[str] = (),
+    tool: str | None = None,
 ) -> str | None:
     """Return a clean one-sentence note from model output ``raw``, or ``None`` if dropped.
 
     ``example`` is the answer form the prompt showed (a note that merely
     repeats it says nothing); ``record_values`` are values of the records the
-    prompt showed, which a note must never contain.
+    prompt showed, and ``names`` the Title Case words of its records (see
+    :func:`name_words`): a note must contain neither. Mentions of ``tool`` are
+    restored to its exact identifier (the model writes "Lab_results_lookup").
     """
     try:
         inner = _json_text(raw)
@@ -209,6 +242,8 @@ def repair_note(
         log.repaired["json"] += 1
         raw = inner
     text = _first_sentence(_strip_wrapping(raw, log), log)
+    if tool:
+        text = re.sub(rf"\b{re.escape(tool)}\b", tool, text, flags=re.IGNORECASE)
     reason: str | None = None
     if not text:
         reason = "empty"
@@ -219,7 +254,7 @@ def repair_note(
     elif is_echo(text, prompt, example):
         reason = "echo"
     else:
-        reason = pii_reason(text, record_values)
+        reason = pii_reason(text, record_values, names)
         reason = f"pii_{reason}" if reason else None
     if reason:
         log.dropped[reason] += 1
@@ -228,4 +263,4 @@ def repair_note(
         text += "."
         log.repaired["terminated"] += 1
     log.kept += 1
-    return text[0].upper() + text[1:]
+    return text if tool and text.startswith(tool) else text[0].upper() + text[1:]

@@ -8,7 +8,6 @@ pickle). GGUF files are converted once into a safetensors cache folder (see
 
 from __future__ import annotations
 
-import copy
 import importlib.util
 import os
 from pathlib import Path
@@ -127,9 +126,9 @@ def load_llm(
     net, tokenizer = _load_folder(folder, chosen_device, score_dtype)
     generation_net = None
     if generation_dtype != score_dtype:
-        import torch
-
-        generation_net = copy.deepcopy(net).to(getattr(torch, generation_dtype))
+        # loaded, not cast: casting a whole model would also cast buffers that
+        # from_pretrained keeps in float32 (RoPE inverse frequencies)
+        generation_net, _ = _load_folder(folder, chosen_device, generation_dtype)
     name = Path(model).name if model is not None else DEFAULT_GGUF.removesuffix(".gguf")
     return TransformersLLM(
         net, tokenizer, name=name, max_batch_size=max_batch_size, generation_model=generation_net

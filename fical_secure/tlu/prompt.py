@@ -37,9 +37,13 @@ def rag_message(request: str, candidates: Sequence[str], notes: Sequence[str]) -
     return "\n".join(lines)
 
 
-def plain_message(request: str, tools: Sequence[str]) -> str:
-    """User message without retrieved context: every catalogue tool by name."""
-    return f"Tools: {', '.join(tools)}\nRequest: {request}\nReply with one tool call."
+def plain_message(request: str) -> str:
+    """User message without retrieved context.
+
+    The tools are not listed: the candidates are constrained by scoring only
+    catalogue names, and a 14-name list would double the tokens of every row.
+    """
+    return f"Request: {request}\nReply with one tool call."
 
 
 def rag_job(request: str, candidates: Sequence[str], notes: Sequence[str]) -> ScoringJob:
@@ -52,8 +56,8 @@ def rag_job(request: str, candidates: Sequence[str], notes: Sequence[str]) -> Sc
 
 def plain_job(request: str, tools: Sequence[str]) -> ScoringJob:
     return ScoringJob(
-        prompt=plain_message(request, tools),
-        calibration=plain_message(CONTENT_FREE, tools),
+        prompt=plain_message(request),
+        calibration=plain_message(CONTENT_FREE),
         candidates=tuple(tools),
     )
 
