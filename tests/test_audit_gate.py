@@ -1,4 +1,4 @@
-"""The membership-inference gate on the synthetic federation (embedding, lexical and PII signals)."""
+"""The membership-inference gate on the synthetic federation (embedding, lexical, PII signals)."""
 
 from __future__ import annotations
 

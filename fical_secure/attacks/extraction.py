@@ -108,8 +108,8 @@ def extraction_attack(
     llm: LLM,
     embedder: Embedder,
     *,
-    context_items: int = 2,
-    max_context_chars: int = 600,
+    context_items: int = 1,
+    max_context_chars: int = 400,
     max_new_tokens: int = 24,
 ) -> ExtractionResult:
     """Prompt the model with retrieved items and each prefix; check what comes back.

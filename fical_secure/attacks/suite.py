@@ -77,7 +77,14 @@ def _audit_client(
         result = audit_artefact(artefact, game, embedder=embedder, llm=llm, config=cfg)
         extracted: dict[str, Any] = {}
         if llm is not None and targets:
-            extracted = extraction_attack(artefact, targets, llm, embedder).to_dict()
+            extracted = extraction_attack(
+                artefact,
+                targets,
+                llm,
+                embedder,
+                context_items=cfg.context_items,
+                max_context_chars=cfg.max_context_chars,
+            ).to_dict()
         figures[method] = _method_figures(result, extracted)
     return figures
 

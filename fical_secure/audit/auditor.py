@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -121,6 +121,7 @@ class AuditResult:
             "control_pii_hits": self.control_pii_hits,
             "attribution": [a.to_dict() for a in self.attribution],
             "seconds": round(self.seconds, 2),
+            "config": asdict(self.config),
         }
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from fical_secure.audit.signals import truncate
 from fical_secure.data.schema import PIIValue
@@ -109,7 +110,7 @@ def random_candidates(secret: str, n: int, seed: int) -> list[str]:
 
 
 def exposure_from_scores(
-    canary_ll: float, candidate_ll: Sequence[float]
+    canary_ll: float, candidate_ll: Sequence[float] | npt.NDArray[np.float64]
 ) -> tuple[int, float, float]:
     """(rank, rank bits, fitted bits) of a canary log-likelihood among candidates'."""
     cands = np.asarray(candidate_ll, dtype=np.float64)

@@ -11,7 +11,7 @@ would have to go, or the rounds run out is the release blocked: fail closed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fical_secure.audit.artefact import SharedArtefact, from_compendium
@@ -79,6 +79,51 @@ def _remove(compendium: Compendium, item_ids: set[str]) -> tuple[Compendium, tup
     return replace(compendium, entries=kept, signatures=sigs), dropped
 
 
+@dataclass
+class _Remediation:
+    """State of the remediate-and-re-audit loop."""
+
+    audit: Callable[[Compendium], AuditResult]
+    policy: AuditPolicy
+    regenerate: Regenerate | None
+    n_items: int
+    current: Compendium
+    result: AuditResult
+    findings: tuple[Finding, ...]
+    removed: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    rounds: int = 0
+
+    def step(self) -> bool:
+        """Remove (or regenerate) the flagged items and re-audit; False when it must stop."""
+        pol = self.policy
+        flagged = [i for i in leaking_items(self.result, pol) if i not in self.removed]
+        if not flagged:
+            self.reasons.append(
+                "leakage is not attributable to single entries: regenerate the "
+                "compendium from fewer or more generic examples"
+            )
+            return False
+        if len(self.removed) + len(flagged) > pol.max_drop_fraction * self.n_items:
+            self.reasons.append(
+                f"remediation would remove {len(self.removed) + len(flagged)} of {self.n_items} "
+                f"items (> {pol.max_drop_fraction:.0%}): the compendium as a whole leaks"
+            )
+            return False
+        self.rounds += 1
+        self.current, dropped = _remove(self.current, set(flagged))
+        self.removed.extend(flagged)
+        self.reasons.append(f"round {self.rounds}: removed {len(flagged)} leaking item(s)")
+        if self.regenerate is not None:
+            self.current = self.regenerate(self.current, dropped)
+        if len(from_compendium(self.current)) == 0:
+            self.reasons.append("no entries left after remediation")
+            return False
+        self.result = self.audit(self.current)
+        self.findings = tuple(check_policy(self.result, pol))
+        return True
+
+
 def run_gate(
     compendium: Compendium,
     target: AuditTarget,
@@ -99,65 +144,48 @@ def run_gate(
         AuditError: the audit itself could not run.
     """
     pol = policy or AuditPolicy()
-    if not isinstance(embedder, CachingEmbedder):
-        embedder = CachingEmbedder(embedder)  # re-audits see the same records
+    cached = embedder if isinstance(embedder, CachingEmbedder) else CachingEmbedder(embedder)
 
     def audit(c: Compendium) -> AuditResult:
         return audit_artefact(
             from_compendium(c),
             target,
-            embedder=embedder,
+            embedder=cached,
             llm=llm,
             reference=reference,
             config=config,
         )
 
-    n_items = len(from_compendium(compendium))
-    current, before = compendium, audit(compendium)
-    result, findings_before = before, tuple(check_policy(before, pol))
-    findings, rounds = findings_before, 0
-    removed: list[str] = []
-    reasons: list[str] = []
-    while findings and rounds < pol.max_rounds:
-        flagged = [i for i in leaking_items(result, pol) if i not in removed]
-        if not flagged:
-            reasons.append(
-                "leakage is not attributable to single entries: regenerate the "
-                "compendium from fewer or more generic examples"
-            )
-            break
-        if len(removed) + len(flagged) > pol.max_drop_fraction * n_items:
-            reasons.append(
-                f"remediation would remove {len(removed) + len(flagged)} of {n_items} items "
-                f"(> {pol.max_drop_fraction:.0%}): the compendium as a whole leaks"
-            )
-            break
-        rounds += 1
-        current, dropped = _remove(current, set(flagged))
-        removed.extend(flagged)
-        reasons.append(f"round {rounds}: removed {len(flagged)} leaking item(s)")
-        if regenerate is not None:
-            current = regenerate(current, dropped)
-        if len(from_compendium(current)) == 0:
-            reasons.append("no entries left after remediation")
-            break
-        result = audit(current)
-        findings = tuple(check_policy(result, pol))
-    passed = not findings and len(from_compendium(current)) > 0
+    before = audit(compendium)
+    findings_before = tuple(check_policy(before, pol))
+    state = _Remediation(
+        audit,
+        pol,
+        regenerate,
+        len(from_compendium(compendium)),
+        compendium,
+        before,
+        findings_before,
+    )
+    while state.findings and state.rounds < pol.max_rounds and state.step():
+        pass
+    passed = not state.findings and len(from_compendium(state.current)) > 0
     if not passed:
-        reasons.extend(f.message for f in findings)
+        state.reasons.extend(f.message for f in state.findings)
     decision = GateDecision(
         passed=passed,
-        compendium=current,
-        removed_entry_ids=tuple(removed),
-        regenerated=regenerate is not None and bool(removed),
+        compendium=state.current,
+        removed_entry_ids=tuple(state.removed),
+        regenerated=regenerate is not None and bool(state.removed),
         before=before,
-        after=result,
+        after=state.result,
         findings_before=findings_before,
-        findings_after=findings,
-        reasons=tuple(reasons),
-        rounds=rounds,
+        findings_after=state.findings,
+        reasons=tuple(state.reasons),
+        rounds=state.rounds,
     )
     if strict and not passed:
-        raise GateBlockedError(f"compendium of {target.client_id} blocked: " + "; ".join(reasons))
+        raise GateBlockedError(
+            f"compendium of {target.client_id} blocked: " + "; ".join(state.reasons)
+        )
     return decision

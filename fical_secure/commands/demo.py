@@ -11,11 +11,13 @@ def register(sub: Any) -> None:
     p = sub.add_parser("demo", help="run one full federated round on the embedded defaults")
     p.add_argument("--clients", type=int, default=5, help="number of hospitals (default 5)")
     p.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder")
-    p.add_argument("--model", default=None, help="local model folder or .gguf (default: packaged SmolLM2-135M)")
+    p.add_argument(
+        "--model", default=None, help="local model folder or .gguf (default: packaged SmolLM2)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--episodes", type=int, default=40, help="member episodes per client")
-    p.add_argument("--no-scrub", action="store_true", help="skip the PII scrubber (unsafe; for ablations)")
-    p.add_argument("--no-audit", action="store_true", help="skip the membership-inference gate (unsafe)")
+    p.add_argument("--no-scrub", action="store_true", help="skip the PII scrubber (unsafe)")
+    p.add_argument("--no-audit", action="store_true", help="skip the MI audit gate (unsafe)")
     p.add_argument("--no-seal", action="store_true", help="send compendiums in the clear (unsafe)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)

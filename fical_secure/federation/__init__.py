@@ -1,1 +1,4 @@
-"""One FICAL round as a sequence of stages (data, KCG, privacy gates, transport, aggregation, TLU)."""
+"""One FICAL round as a sequence of stages.
+
+Data, KCG, privacy gates, transport, aggregation, publication, TLU.
+"""

@@ -18,7 +18,8 @@ log = logging.getLogger(__name__)
 class Stage(Protocol):
     """One step of a round: reads and extends the round state."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def run(self, state: RoundState) -> None: ...
 

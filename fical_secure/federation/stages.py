@@ -102,23 +102,44 @@ class AggregateStage:
         state.report["client_entries_received"] = sum(len(c.entries) for c in state.received)
 
 
+DEV_REQUESTS = 30  # training requests used to pick the agent's retrieval/model weight
+
+
 @dataclass(frozen=True)
 class TLUStage:
-    """Evaluate the agent on held-out requests, with and without retrieval."""
+    """Evaluate the agent on held-out requests, with and without retrieval.
+
+    The weight between retrieval and model scores is chosen on a dev sample of
+    *training* requests (members), never on the evaluation set. Retrieval over
+    the tool catalogue alone is reported too, to show what the compendium adds.
+    """
 
     name: str = "tlu"
 
     def run(self, state: RoundState) -> None:
-        from fical_secure.tlu.metrics import evaluate_tlu
+        import random
+        from dataclasses import replace
+
+        from fical_secure.tlu.agent import Agent, choose_weight
+        from fical_secure.tlu.embedding import default_embedder
+        from fical_secure.tlu.index import ToolIndex
+        from fical_secure.tlu.metrics import evaluate
 
         if state.global_compendium is None:
             raise RuntimeError("the aggregate stage has not run")
-        fed = state.need_federation()
-        state.report["tool_accuracy"] = evaluate_tlu(
-            state.global_compendium,
-            fed.eval_requests,
-            state.need_llm(),
-            catalogue=fed.catalogue,
-            top_k=state.settings.top_k,
-            seed=state.settings.seed,
-        )
+        fed, s = state.need_federation(), state.settings
+        embedder = default_embedder()
+        agent = Agent(state.need_llm(), ToolIndex(embedder, state.global_compendium, fed.catalogue),
+                      catalogue=fed.catalogue)
+        members = [e for h in fed.hospitals for e in h.members]
+        dev = random.Random(s.seed).sample(members, min(DEV_REQUESTS, len(members)))
+        weight, _ = choose_weight(agent, [(e.request, e.call.tool) for e in dev])
+        agent = replace(agent, config=replace(agent.config, weight=weight, n_candidates=s.top_k))
+        metrics = evaluate(agent, fed.eval_requests, k=s.top_k, seed=s.seed)
+        requests = [r.request for r in fed.eval_requests]
+        catalogue_only = ToolIndex(embedder, None, fed.catalogue).rank_tools(requests)
+        golds = [r.gold.tool for r in fed.eval_requests]
+        metrics["retrieval"]["catalogue_only_top1_accuracy"] = sum(
+            ranked[0][0] == gold for ranked, gold in zip(catalogue_only, golds, strict=True)
+        ) / len(golds)
+        state.report["tool_accuracy"] = metrics

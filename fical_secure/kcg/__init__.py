@@ -1,5 +1,4 @@
-"""fical_secure.kcg: the knowledge compendium and its generation from local episodes."""
+"""fical_secure.kcg: the knowledge compendium (schema.py) and its generation (builder.py).
 
-from fical_secure.kcg.builder import KCGConfig, KCGResult, KCGStats, build_compendium, run_kcg
-
-__all__ = ["KCGConfig", "KCGResult", "KCGStats", "build_compendium", "run_kcg"]
+Kept free of imports so that importing ``fical_secure.kcg.schema`` stays light.
+"""

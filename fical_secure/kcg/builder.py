@@ -234,7 +234,7 @@ def _reduce_stage(
         opening = prompts.KIND_PROMPTS[key[1]].opening.format(tool=key[0])
         merged = repair_note(
             raw,
-            prompt=prompt,
+            prompt=prompt.rsplit("\n\n", 1)[-1],  # choosing one of the notes is no echo
             example=opening,
             log=run.log,
             record_values=record_values(by_tool[key[0]]),

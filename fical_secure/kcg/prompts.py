@@ -40,7 +40,8 @@ KIND_PROMPTS: dict[str, KindPrompt] = {
         "In one sentence, what arguments does {tool} need and in what format?", "{tool} needs"
     ),
     "usage": KindPrompt(
-        "In one sentence, what kind of request needs {tool}?", "Call {tool} when the user asks"
+        "In one sentence, which user requests should be answered with {tool}?",
+        "Use {tool} for requests that",
     ),
     "pitfall": KindPrompt(
         "In one sentence, what must be checked before calling {tool}?",
