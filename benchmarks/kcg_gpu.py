@@ -127,6 +127,7 @@ def main() -> int:
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--max-batch-size", type=int, default=64)
     parser.add_argument("--cpu-threads", type=int, default=2, help="CPU threads (demo: 2 cores)")
+    parser.add_argument("--out", type=Path, default=RESULT, help="where to write the JSON record")
     args = parser.parse_args()
     if args.export_config:
         export_config(args.export_config)
@@ -171,8 +172,8 @@ def main() -> int:
         "figures": figures,
         "targets": targets,
     }
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(record, indent=2))
     return 0
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fical_secure.audit.auditor import AuditConfig, AuditTarget
+from fical_secure.audit.auditor import AuditConfig, AuditResult, AuditTarget
 from fical_secure.audit.gate import run_gate
 from fical_secure.audit.policy import AuditPolicy, validate
 from fical_secure.audit.signals import CachingEmbedder
@@ -86,7 +86,7 @@ def test_gate_blocks_leakage_it_cannot_attribute_to_entries(
     federation: Federation, target: AuditTarget, embedder: CachingEmbedder
 ) -> None:
     compendium = Compendium("h01", tuple(generic(federation.hospitals[0].tools)))
-    impossible = AuditPolicy(max_auc=0.0)  # no compendium can meet it
+    impossible = AuditPolicy(max_auc=0.0, require_significance=False)  # nothing can meet it
     with pytest.raises(GateBlockedError, match="not attributable"):
         run_gate(compendium, target, embedder=embedder, config=CONFIG, policy=impossible)
 
@@ -107,9 +107,7 @@ def test_gate_hands_leaking_entries_to_the_regenerate_callback(
         return kept.with_entries(kept.entries + rewrites)
 
     compendium = Compendium("h01", tuple(generic(hospital.tools) + leaks))
-    decision = run_gate(
-        compendium, target, embedder=embedder, config=CONFIG, regenerate=regenerate
-    )
+    decision = run_gate(compendium, target, embedder=embedder, config=CONFIG, regenerate=regenerate)
     assert decision.passed and decision.regenerated
     assert [set(d) for d in seen] == [set(leaks)]
     assert len(decision.compendium.entries) == len(compendium.entries)
@@ -141,3 +139,32 @@ def test_policy_loads_from_yaml_and_refuses_unknown_keys_and_bad_types(tmp_path:
         path.write_text(bad)
         with pytest.raises(ConfigError):
             AuditPolicy.from_yaml(path)
+
+
+def _result_with_scores(members: list[float], nonmembers: list[float]) -> AuditResult:
+    import numpy as np
+
+    from fical_secure.audit.attacks import SIG_MAX_COSINE, run_attacks
+
+    attacks = run_attacks(
+        {SIG_MAX_COSINE: np.array(members)},
+        {SIG_MAX_COSINE: np.array(nonmembers)},
+        n_resamples=300,
+    )
+    return AuditResult("h01", "compendium", ("e1",), attacks, (), (), 0, (), 0.0)
+
+
+def test_noisy_auc_over_the_limit_is_not_a_finding_unless_it_is_significant() -> None:
+    # 12 a side, AUC ~0.65 but a CI that still covers chance
+    members = [0.1, 0.3, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.97, 0.12]
+    nonmembers = [0.05, 0.15, 0.2, 0.25, 0.35, 0.4, 0.45, 0.55, 0.65, 0.72, 0.88, 0.96]
+    result = _result_with_scores(members, nonmembers)
+    metrics = result.attacks["embedding_max_cosine"].metrics
+    assert metrics.auc > 0.6 and metrics.auc_ci.low <= 0.5
+    assert validate(result, AuditPolicy(max_auc=0.6)) == []
+    codes = {f.code for f in validate(result, AuditPolicy(max_auc=0.6, require_significance=False))}
+    assert "auc" in codes
+    separated = _result_with_scores(
+        [float(x) for x in range(20, 32)], [float(x) for x in range(12)]
+    )
+    assert "auc" in {f.code for f in validate(separated, AuditPolicy())}

@@ -40,7 +40,12 @@ def episodes() -> list[Episode]:
 
 @pytest.fixture(scope="session")
 def result(llm: TransformersLLM, episodes: list[Episode]) -> KCGResult:
-    config = KCGConfig(batch_size=3, kinds=("purpose", "usage", "arguments"))
+    config = KCGConfig(
+        batch_size=3,
+        kinds=("purpose", "usage", "arguments"),
+        map_max_new_tokens=24,
+        reduce_max_new_tokens=24,
+    )
     return run_kcg(episodes, llm, client_id="h01", config=config, progress=False)
 
 
@@ -88,3 +93,17 @@ def test_meta_accounts_for_every_model_answer(result: KCGResult) -> None:
 def test_empty_episode_list_is_refused(llm: TransformersLLM) -> None:
     with pytest.raises(SchemaError, match="no episodes"):
         run_kcg([], llm, client_id="h09", progress=False)
+
+
+def test_failed_merge_falls_back_to_the_candidate_the_model_scores_highest(
+    llm: TransformersLLM,
+) -> None:
+    from fical_secure.kcg.builder import _best_scored, _Run
+
+    key = ("vitals_lookup", "purpose")
+    fluent = "vitals_lookup is used to read the latest vital sign of a patient."
+    notes = {key: ["Zebra quantum violin purple mountain sings under copper rain.", fluent]}
+    run = _Run(llm, KCGConfig(), bar=None)
+    entries = _best_scored(run, [key], notes)
+    assert [(e.tool, e.kind, e.text) for e in entries] == [(*key, fluent)]
+    assert run.reduce_counts["fallback_best_scored"] == 1 and run.stats.scored_candidates == 2

@@ -96,10 +96,11 @@ def test_recoverable_output_is_repaired_to_one_clean_sentence(raw: str, expected
         ("It looked up the lab result of Jane Roe for the clinic.", "record_value"),
         ("{'text': 'unterminated", "bad_json"),
         ("It looks up the latest result for Jill at Boyd Freeway.", "pii_name"),
+        ("It computes the eGFR of a 21-year-old male patient.", "record_value"),
     ],
 )
 def test_unusable_output_is_dropped_with_its_reason(raw: str, reason: str) -> None:
-    note, log = _repair(raw, values=("Jane Roe",))
+    note, log = _repair(raw, values=("Jane Roe", "21", "72.5"))
     assert note is None
     expected = "pii_record_value" if reason == "record_value" else reason
     assert log.dropped == {expected: 1}
@@ -116,6 +117,11 @@ def test_tool_name_keeps_its_exact_spelling() -> None:
 def test_name_words_skip_sentence_starts_and_call_vocabulary() -> None:
     words = name_words(["Please fetch HbA1c for Jane Roe. Lives in Lake Brittany."], "HbA1c")
     assert words == {"Jane", "Roe", "Lake", "Brittany"}
+
+
+def test_short_numbers_not_in_the_records_are_kept() -> None:
+    note, _ = _repair("It returns the ICD-10 code of a diagnosis.", values=("21", "1"))
+    assert note == "It returns the ICD-10 code of a diagnosis."
 
 
 def test_overlong_output_is_cut_to_the_entry_limit_on_a_word_boundary() -> None:

@@ -81,6 +81,7 @@ def test_record_values_hold_ids_and_names_but_not_vocabulary() -> None:
     values = record_values(EPISODES)
     assert {"MRN-1234567", "John Smith"} <= values
     assert "HbA1c" not in values and "2025-05-09" in values
+    assert {"70", "175", "81", "180.5"} <= values  # numbers: ages, weights are quasi-identifiers
 
 
 @pytest.mark.parametrize(

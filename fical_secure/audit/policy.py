@@ -32,6 +32,9 @@ class AuditPolicy:
     max_canary_exposure_bits: float = 8.0
     max_pii_hits: int = 0  # verbatim or fuzzy PII / canary hits allowed in a release
     statistic: Statistic = "point"
+    # a figure over its limit counts only if its bootstrap CI also excludes chance
+    # (AUC 0.5, TPR = FPR): with ~16-40 records a side, chance alone often exceeds 0.65
+    require_significance: bool = True
     attacks: tuple[str, ...] = ()  # attacks that count; empty: every attack that ran
     entry_margin: float = 0.1  # an entry this much closer to a member than any non-member...
     entry_min_similarity: float = 0.6  # ...and at least this close to it, is leaking;
@@ -70,7 +73,10 @@ class AuditPolicy:
                 ):
                     raise ConfigError(f"policy {key} must be a list of attack names")
                 value = tuple(value)
-            elif isinstance(default, bool | int) and not isinstance(default, float):
+            elif isinstance(default, bool):
+                if not isinstance(value, bool):
+                    raise ConfigError(f"policy {key} must be true or false")
+            elif isinstance(default, int) and not isinstance(default, float):
                 if isinstance(value, bool) or not isinstance(value, int):
                     raise ConfigError(f"policy {key} must be an integer")
             elif isinstance(default, float):
@@ -125,7 +131,8 @@ def check_policy(result: AuditResult, policy: AuditPolicy) -> list[Finding]:
             continue
         m = res.metrics
         auc = _stat(m.auc, m.auc_ci.low, m.auc_ci.high, policy.statistic)
-        if auc > policy.max_auc:
+        significant = not policy.require_significance or m.auc_ci.low > 0.5
+        if auc > policy.max_auc and significant:
             findings.append(
                 Finding(
                     "auc",
@@ -138,7 +145,8 @@ def check_policy(result: AuditResult, policy: AuditPolicy) -> list[Finding]:
         tpr = _stat(
             m.tpr_at_1pct.value, m.tpr_at_1pct_ci.low, m.tpr_at_1pct_ci.high, policy.statistic
         )
-        if tpr > policy.max_tpr_at_1pct_fpr:
+        significant = not policy.require_significance or m.tpr_at_1pct_ci.low > 0.01
+        if tpr > policy.max_tpr_at_1pct_fpr and significant:
             findings.append(
                 Finding(
                     "tpr_at_1pct_fpr",

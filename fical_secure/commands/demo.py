@@ -24,6 +24,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import logging
+
     from fical_secure.errors import ConfigError
     from fical_secure.federation.demo import run_demo, summary
     from fical_secure.federation.state import RoundSettings
@@ -32,6 +34,10 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--clients must be at least 1")
     if args.episodes < 4:
         raise ConfigError("--episodes must be at least 4")
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     settings = RoundSettings(
         out=args.out,
         clients=args.clients,

@@ -33,6 +33,7 @@ def run_stages(state: RoundState, stages: Sequence[Stage]) -> RoundState:
             stage.run(state)
         finally:
             state.seconds[stage.name] = round(time.perf_counter() - start, 3)
+            log.info("stage %s: %.1f s", stage.name, state.seconds[stage.name])
     return state
 
 

@@ -36,6 +36,7 @@ _LABEL_PREFIX = re.compile(
 _BULLET = re.compile(r"^\s*(?:[-*•>]+|\d+[.)]|#+)\s+")
 _WRAPPERS = "\"'`“”‘’*_ "
 _SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<!\betc)(?<!\bvs)[.!?][\"'”’)\]]*(?=\s|$)")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _TITLE_WORD = re.compile(r"\b[A-Z][a-z]{2,}\b")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:]\s*|\n\s*)$")
 _FENCE = re.compile(r"^\s*```(?:json)?\s*|\s*```\s*$", re.IGNORECASE)
@@ -153,7 +154,8 @@ def pii_reason(
 ) -> str | None:
     """The name of the first record-value pattern found in ``text``, else ``None``.
 
-    ``record_values`` match as case-insensitive substrings; ``name_words``
+    ``record_values`` match as case-insensitive substrings (numbers as whole
+    numbers, from two digits on); ``name_words``
     (Title Case words of the records, e.g. a patient's name) as whole words.
     """
     for name, pattern in PII_PATTERNS.items():
@@ -161,7 +163,10 @@ def pii_reason(
             return name
     lowered = text.lower()
     for value in record_values:
-        if len(value) >= 4 and value.lower() in lowered:
+        if _NUMBER.fullmatch(value):  # ages, weights: quasi-identifiers even when short
+            if len(value) >= 2 and re.search(rf"(?<![\d.]){re.escape(value)}(?![\d])", text):
+                return "record_value"
+        elif len(value) >= 4 and value.lower() in lowered:
             return "record_value"
     words = set(re.findall(r"[A-Za-z]+", text))
     if any(word in words for word in name_words):

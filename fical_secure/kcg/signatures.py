@@ -102,10 +102,14 @@ def arguments_entry(
 
 
 def record_values(episodes: Sequence[Episode]) -> set[str]:
-    """String argument values that are not vocabulary (ids, names): never allowed in notes."""
-    return {
-        v
-        for e in episodes
-        for v in e.call.arguments.values()
-        if isinstance(v, str) and not is_vocabulary(v)
-    }
+    """Argument values never allowed in notes: ids, names, dates and numbers (ages, weights)."""
+    found: set[str] = set()
+    for episode in episodes:
+        for value in episode.call.arguments.values():
+            if isinstance(value, bool):
+                continue
+            if isinstance(value, int | float):
+                found.add(f"{value:g}" if isinstance(value, float) else str(value))
+            elif not is_vocabulary(value):
+                found.add(value)
+    return found
