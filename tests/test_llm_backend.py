@@ -123,6 +123,54 @@ def test_bf16_generation_model_and_fp32_scoring_agree_on_cpu(
     )
 
 
+TOOL_NAMES = (
+    "lab_results_lookup(",
+    "schedule_appointment(",
+    "glucose_converter(",
+    "bmi_calculator(",
+)
+
+
+def test_next_token_logprob_of_a_first_token_equals_its_score(llm: TransformersLLM) -> None:
+    system = "Answer every request with exactly one tool call."
+    contexts = [
+        llm.chat_prompt("Request: Convert a glucose of 126 mg/dL.", system=system),
+        llm.chat_prompt("Request: N/A", system=system),
+        "The tool you need is",
+        "",
+    ]
+    dists = llm.next_token_logprobs(contexts)  # one batch, contexts of different lengths
+    for context, dist in zip(contexts, dists, strict=True):
+        scores = llm.score(list(TOOL_NAMES), [context] * len(TOOL_NAMES))
+        for name, values in zip(TOOL_NAMES, scores, strict=True):
+            token = llm.first_token_id(name, context)
+            assert token == llm.encode(name)[0]
+            assert float(dist[token]) == pytest.approx(float(values[0]), abs=1e-4)
+
+
+def test_next_token_logprobs_are_a_float32_distribution_over_the_vocabulary(
+    llm: TransformersLLM,
+) -> None:
+    (dist,) = llm.next_token_logprobs(["The capital of France is"])
+    assert dist.dtype == np.float32 and dist.ndim == 1
+    assert dist.shape[0] == llm.model.get_output_embeddings().weight.shape[0]
+    assert np.all(dist <= 0)
+    assert float(np.logaddexp.reduce(dist.astype(np.float64))) == pytest.approx(0.0, abs=1e-4)
+    assert int(np.argmax(dist)) == llm.first_token_id(" Paris", "The capital of France is")
+
+
+def test_first_token_of_an_empty_text_is_refused(llm: TransformersLLM) -> None:
+    with pytest.raises(ValueError, match="empty text"):
+        llm.first_token_id("", "context")
+
+
+def test_next_token_failure_is_a_generation_error(llm: TransformersLLM) -> None:
+    broken = TransformersLLM(llm.model, llm.tokenizer, name="broken")
+    broken._pad_id = 10**9  # left padding with an id outside the vocabulary fails in the model
+    with pytest.raises(GenerationError, match="next-token scoring with broken failed"):
+        broken.next_token_logprobs(["a short one", "a somewhat longer context than that"])
+
+
 def test_overlong_prompt_raises_generation_error(llm: TransformersLLM) -> None:
     with pytest.raises(GenerationError, match="shorten the prompt"):
         llm.generate(["word " * 9000], max_new_tokens=8)

@@ -49,3 +49,23 @@ class LLM(Protocol):
             GenerationError: the backend failed.
         """
         ...
+
+    def next_token_logprobs(self, contexts: Sequence[str]) -> list[LogProbs]:
+        """Log-softmax (float32, whole vocabulary) of the next token after each raw context.
+
+        One forward pass per context, however many candidates the caller then
+        reads off: ``next_token_logprobs([c])[0][first_token_id(t, c)]`` equals
+        ``score([t], [c])[0][0]``.
+
+        Raises:
+            GenerationError: the backend failed.
+        """
+        ...
+
+    def first_token_id(self, text: str, context: str) -> int:
+        """Id of the token ``text`` starts with when :meth:`score` scores it after ``context``.
+
+        Raises:
+            ValueError: ``text`` has no tokens.
+        """
+        ...

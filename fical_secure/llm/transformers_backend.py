@@ -6,6 +6,9 @@ padding stays small and batch composition does not depend on input order.
 Scoring runs the same weights but computes log-softmax in float32 on the
 positions of the scored text only (``logits_to_keep``), so memory stays
 proportional to the text, not to the vocabulary times the context.
+``next_token_logprobs`` keeps only the last position: one forward pass per
+context gives the log-probs of every possible first token, which is what
+scoring many candidates' first tokens after one prompt needs.
 """
 
 from __future__ import annotations
@@ -95,6 +98,26 @@ class TransformersLLM:
         """Token ids of ``text`` alone, without special tokens (what ``score`` scores)."""
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
+    def first_token_id(self, text: str, context: str) -> int:
+        """Id of the token ``text`` starts with when :meth:`score` scores it after ``context``.
+
+        ``score`` tokenizes the text alone and appends it to the context's
+        tokens, so the boundary does not depend on ``context`` here; the
+        argument is part of the interface for backends that tokenize jointly.
+
+        Raises:
+            ValueError: ``text`` has no tokens.
+        """
+        ids = self.encode(text)
+        if not ids:
+            raise ValueError("an empty text has no first token")
+        return ids[0]
+
+    def _context_ids(self, context: str, n_text: int) -> list[int]:
+        """Token ids of a scoring context: BOS/EOS when empty, cut from the left to fit."""
+        ids = self.encode(context) or [self._start_id]
+        return ids[-(self._max_len - n_text) :]
+
     # --- generation ------------------------------------------------------------
     def generate(
         self,
@@ -172,14 +195,12 @@ class TransformersLLM:
         n_text: list[int] = []
         for text, context in zip(texts, contexts, strict=True):
             text_ids = self.encode(text)
-            ctx_ids = self.encode(context) or [self._start_id]
             if len(text_ids) >= self._max_len:
                 raise GenerationError(
                     f"a text of {len(text_ids)} tokens exceeds {self.name}'s limit of "
                     f"{self._max_len}; score shorter texts"
                 )
-            ctx_ids = ctx_ids[-(self._max_len - len(text_ids)) :]
-            rows.append(ctx_ids + text_ids)
+            rows.append(self._context_ids(context, len(text_ids)) + text_ids)
             n_text.append(len(text_ids))
         results: list[LogProbs] = [np.zeros(0, dtype=np.float32) for _ in rows]
         todo = [i for i, n in enumerate(n_text) if n > 0]
@@ -217,6 +238,50 @@ class TransformersLLM:
         self.usage.scored_tokens += sum(n_text)
         width = picked.shape[1]
         return [picked[b, width - n :].numpy().astype(np.float32) for b, n in enumerate(n_text)]
+
+    def next_token_logprobs(self, contexts: Sequence[str]) -> list[LogProbs]:
+        """Log-softmax (float32, whole vocabulary) of the next token after each raw context.
+
+        Contexts are tokenized as in :meth:`score` (alone, an empty one starts
+        from the BOS/EOS token, a long one is cut from the left to leave room
+        for one token), batched with left padding, one forward pass each, and
+        only the last position's logits are computed. Thus
+        ``next_token_logprobs([c])[0][first_token_id(t, c)]`` equals
+        ``score([t], [c])[0][0]`` (up to float rounding) whenever ``c`` is not
+        cut differently, i.e. fits in ``max_len - len(encode(t))`` tokens.
+
+        Raises:
+            GenerationError: the backend failed.
+        """
+        results: list[LogProbs] = [np.zeros(0, dtype=np.float32) for _ in contexts]
+        try:
+            rows = [self._context_ids(c, 1) for c in contexts]
+            for chunk in _length_sorted_chunks(rows, self.max_batch_size):
+                values = self._next_token_batch([rows[i] for i in chunk])
+                for i, row in zip(chunk, values, strict=True):
+                    results[i] = row
+        except (RuntimeError, ValueError, IndexError, TypeError) as exc:
+            raise GenerationError(f"next-token scoring with {self.name} failed: {exc}") from exc
+        return results
+
+    def _next_token_batch(self, rows: list[list[int]]) -> list[LogProbs]:
+        import torch
+
+        input_ids, mask = _pad(rows, self._pad_id, left=True, device=self.device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        started = time.perf_counter()
+        with torch.inference_mode():
+            logits = self.model(
+                input_ids=input_ids,
+                attention_mask=mask,
+                position_ids=positions,
+                use_cache=False,
+                logits_to_keep=1,
+            ).logits
+            logprobs = torch.log_softmax(logits[:, -1, :].float(), dim=-1).cpu()
+        self.usage.seconds += time.perf_counter() - started
+        self.usage.scored_tokens += len(rows)
+        return [logprobs[b].numpy().astype(np.float32) for b in range(len(rows))]
 
 
 def _length_sorted_chunks(rows: Sequence[Sequence[int]], size: int) -> Iterator[list[int]]:

@@ -65,40 +65,74 @@ def plain_job(request: str, tools: Sequence[str]) -> ScoringJob:
 def calibrated_scores(
     llm: LLM, jobs: Sequence[ScoringJob], *, prefix_tokens: int = 1
 ) -> list[np.ndarray]:
-    """Calibrated log-prob of ``name(`` for every candidate of every job, in one score() call.
+    """Calibrated log-prob of ``name(`` for every candidate of every job.
 
     A candidate's score is the summed log-prob of the first ``prefix_tokens``
     tokens of ``name(`` after the real prompt minus the same after the
-    content-free prompt. Identical (context, text) pairs are scored once.
+    content-free prompt. With one token (the default) each distinct prompt
+    costs one forward pass (:meth:`LLM.next_token_logprobs`) whatever the
+    number of candidates; longer prefixes score every (prompt, candidate)
+    pair with :meth:`LLM.score`. Both give the same numbers for one token.
 
     Raises:
         GenerationError: the model backend failed.
     """
     if prefix_tokens < 1:
         raise ValueError("prefix_tokens must be positive")
-    contexts: dict[str, str] = {}
-    pairs: dict[tuple[str, str], int] = {}
+    contexts: dict[str, str] = {}  # user message -> chat prompt, each distinct one once
     for job in jobs:
         for message in (job.prompt, job.calibration):
             if message not in contexts:
                 contexts[message] = llm.chat_prompt(message, system=SYSTEM)
-            for tool in job.candidates:
-                pairs.setdefault((message, f"{tool}("), len(pairs))
-    keys = list(pairs)
-    logprobs = llm.score([text for _, text in keys], [contexts[m] for m, _ in keys]) if keys else []
-    raw = [float(np.sum(lp[:prefix_tokens], dtype=np.float64)) for lp in logprobs]
-    out = []
-    for job in jobs:
-        out.append(
-            np.array(
-                [
-                    raw[pairs[(job.prompt, f"{t}(")]] - raw[pairs[(job.calibration, f"{t}(")]]
-                    for t in job.candidates
-                ],
-                dtype=np.float64,
-            )
+    if prefix_tokens == 1:
+        raw = _first_token_scores(llm, contexts, jobs)
+    else:
+        raw = _prefix_scores(llm, contexts, jobs, prefix_tokens)
+    return [
+        np.array(
+            [raw[(job.prompt, t)] - raw[(job.calibration, t)] for t in job.candidates],
+            dtype=np.float64,
         )
-    return out
+        for job in jobs
+    ]
+
+
+def _first_token_scores(
+    llm: LLM, contexts: dict[str, str], jobs: Sequence[ScoringJob]
+) -> dict[tuple[str, str], float]:
+    """Log-prob of the first token of each candidate's ``name(`` after each message.
+
+    One forward pass per distinct message; keyed by (message, tool).
+    """
+    messages = list(contexts)
+    dists = dict(
+        zip(messages, llm.next_token_logprobs([contexts[m] for m in messages]), strict=True)
+    )
+    raw: dict[tuple[str, str], float] = {}
+    for job in jobs:
+        for message in (job.prompt, job.calibration):
+            for tool in job.candidates:
+                if (message, tool) not in raw:
+                    token = llm.first_token_id(f"{tool}(", contexts[message])
+                    raw[(message, tool)] = float(dists[message][token])
+    return raw
+
+
+def _prefix_scores(
+    llm: LLM, contexts: dict[str, str], jobs: Sequence[ScoringJob], prefix_tokens: int
+) -> dict[tuple[str, str], float]:
+    """Summed log-prob of the first ``prefix_tokens`` tokens of ``name(``; each pair scored once."""
+    pairs: dict[tuple[str, str], None] = {}
+    for job in jobs:
+        for message in (job.prompt, job.calibration):
+            for tool in job.candidates:
+                pairs.setdefault((message, tool))
+    keys = list(pairs)
+    scored = llm.score([f"{t}(" for _, t in keys], [contexts[m] for m, _ in keys]) if keys else []
+    return {
+        key: float(np.sum(lp[:prefix_tokens], dtype=np.float64))
+        for key, lp in zip(keys, scored, strict=True)
+    }
 
 
 def choice_scores(

@@ -1,0 +1,108 @@
+"""The round's stages fit together and fail closed."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fical_secure.errors import GateBlockedError
+from fical_secure.federation.demo import build_stages, run_demo
+from fical_secure.federation.gates import ScrubStage
+from fical_secure.federation.runner import run_stages
+from fical_secure.federation.state import RoundSettings, RoundState
+from fical_secure.federation.transport import (
+    PlainTransportStage,
+    PublishStage,
+    SealedTransportStage,
+)
+from fical_secure.kcg.schema import Compendium, Entry
+
+
+def _released(n: int) -> dict[str, Compendium]:
+    return {
+        f"h{i:02d}": Compendium(
+            owner=f"h{i:02d}",
+            entries=(
+                Entry("bmi_calculator", "purpose", f"bmi_calculator is used to compute BMI ({i})."),
+                Entry("bed_availability", "usage", "Name the ward, e.g. icu or maternity."),
+            ),
+        )
+        for i in range(1, n + 1)
+    }
+
+
+def test_privacy_stages_run_before_anything_leaves_the_client() -> None:
+    names = [s.name for s in build_stages(RoundSettings())]
+    assert names.index("kcg") < names.index("scrub") < names.index("audit") < names.index("transport")
+    assert names[-3:] == ["aggregate", "publish", "tlu"]
+
+
+def test_sealed_round_trip_counts_every_client_once(tmp_path: Path) -> None:
+    state = RoundState(settings=RoundSettings(out=tmp_path))
+    state.released = _released(3)
+    run_stages(state, [SealedTransportStage()])
+    assert sorted(c.owner for c in state.received) == ["h01", "h02", "h03"]
+    assert [c.to_json() for c in state.received] == [
+        state.released[c.owner].to_json() for c in state.received
+    ]
+    transport = state.report["transport"]
+    assert transport["mode"] == "sealed" and transport["envelopes"] == 3
+    assert transport["upload_bytes"] > transport["plaintext_bytes"]
+    for key in (tmp_path / "keys").iterdir():  # hospital identity keys stay private
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    state.global_compendium = state.received[0]
+    run_stages(state, [PublishStage()])
+    assert state.report["communication_bytes_total"] > transport["upload_bytes"]
+
+
+def test_plain_transport_is_labelled_as_such(tmp_path: Path) -> None:
+    state = RoundState(settings=RoundSettings(out=tmp_path, seal=False))
+    state.released = _released(2)
+    run_stages(state, [PlainTransportStage()])
+    assert state.report["transport"]["mode"] == "plain"
+    assert len(state.received) == 2
+
+
+def test_analyzer_crash_blocks_the_release_and_nothing_is_sealed_or_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fical_secure.scrub.scrubber import Scrubber
+
+    scrubber = Scrubber.default()
+
+    def crash(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("injected analyzer crash")
+
+    monkeypatch.setattr(scrubber.analyzer, "analyze", crash)
+    state = RoundState(settings=RoundSettings(out=tmp_path))
+    state.released = _released(2)
+    with pytest.raises(GateBlockedError):
+        run_stages(state, [ScrubStage(), SealedTransportStage()])
+    assert state.released == {}
+    assert state.received == []
+    assert "transport" not in state.report
+    assert not (tmp_path / "server").exists() and not (tmp_path / "keys").exists()
+    assert all(r["blocked"] for r in state.report["scrub"].values())
+
+
+@pytest.mark.slow
+def test_small_demo_round_writes_a_complete_report(tmp_path: Path) -> None:
+    settings = RoundSettings(
+        out=tmp_path, clients=2, episodes_per_client=6, nonmembers_per_client=6,
+        eval_per_tool=1, progress=False,
+    )
+    report = run_demo(settings)
+    on_disk = json.loads((tmp_path / "round.json").read_text(encoding="utf-8"))
+    assert on_disk == json.loads(json.dumps(report))
+    for key in ("clients", "episodes_per_client", "compendium_bytes", "global_entries",
+                "communication_bytes_total", "tool_accuracy", "model", "seconds", "scrub", "audit"):
+        assert key in report, key
+    assert report["clients"] == 2
+    assert report["transport"]["mode"] == "sealed"
+    assert set(report["tool_accuracy"]) >= {"with_rag", "without_rag", "retrieval", "control"}
+    glob = Compendium.from_json((tmp_path / "global_compendium.json").read_text(encoding="utf-8"))
+    assert glob.owner == "global" and report["global_entries"] == len(glob.entries)
