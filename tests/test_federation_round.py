@@ -37,7 +37,8 @@ def _released(n: int) -> dict[str, Compendium]:
 
 def test_privacy_stages_run_before_anything_leaves_the_client() -> None:
     names = [s.name for s in build_stages(RoundSettings())]
-    assert names.index("kcg") < names.index("scrub") < names.index("audit") < names.index("transport")
+    order = [names.index(n) for n in ("kcg", "scrub", "audit", "release_check", "transport")]
+    assert order == sorted(order)
     assert names[-3:] == ["aggregate", "publish", "tlu"]
 
 
@@ -52,8 +53,12 @@ def test_sealed_round_trip_counts_every_client_once(tmp_path: Path) -> None:
     transport = state.report["transport"]
     assert transport["mode"] == "sealed" and transport["envelopes"] == 3
     assert transport["upload_bytes"] > transport["plaintext_bytes"]
-    for key in (tmp_path / "keys").iterdir():  # hospital identity keys stay private
+    for key in (tmp_path / "keys").glob("*/private.key"):  # hospital keys stay private
         assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert len(list((tmp_path / "keys").glob("*/private.key"))) == 4  # 3 clients + server
+    assert sorted(p.name for p in (tmp_path / "clients").iterdir()) == [
+        "h01.yaml", "h02.yaml", "h03.yaml"
+    ]
     state.global_compendium = state.received[0]
     run_stages(state, [PublishStage()])
     assert state.report["communication_bytes_total"] > transport["upload_bytes"]
@@ -103,6 +108,7 @@ def test_small_demo_round_writes_a_complete_report(tmp_path: Path) -> None:
         assert key in report, key
     assert report["clients"] == 2
     assert report["transport"]["mode"] == "sealed"
+    assert all(r["surviving_values"] == 0 for r in report["released_pii"].values())
     assert set(report["tool_accuracy"]) >= {"with_rag", "without_rag", "retrieval", "control"}
     glob = Compendium.from_json((tmp_path / "global_compendium.json").read_text(encoding="utf-8"))
     assert glob.owner == "global" and report["global_entries"] == len(glob.entries)

@@ -13,7 +13,7 @@ from fical_secure.federation.state import RoundSettings, RoundState
 
 def build_stages(settings: RoundSettings) -> list[Stage]:
     """Stages of one round; the privacy stages follow KCG, the transport precedes aggregation."""
-    from fical_secure.federation.gates import AuditStage, ScrubStage
+    from fical_secure.federation.gates import AuditStage, ReleaseCheckStage, ScrubStage
     from fical_secure.federation.transport import (
         PlainTransportStage,
         PublishStage,
@@ -25,6 +25,7 @@ def build_stages(settings: RoundSettings) -> list[Stage]:
         stages.append(ScrubStage())
     if settings.audit:
         stages.append(AuditStage())
+    stages.append(ReleaseCheckStage())
     stages.append(SealedTransportStage() if settings.seal else PlainTransportStage())
     stages += [AggregateStage(), PublishStage(), TLUStage()]
     return stages
@@ -51,6 +52,11 @@ def run_demo(settings: RoundSettings) -> dict[str, Any]:
         "min_support": settings.min_support,
         "top_k": settings.top_k,
     }
+    released = settings.out / "released"  # what each client sent, for `fical-secure audit`
+    shutil.rmtree(released, ignore_errors=True)
+    released.mkdir()
+    for client_id, comp in state.released.items():
+        (released / f"{client_id}.json").write_text(comp.to_json(), encoding="utf-8")
     if state.global_compendium is not None:
         (settings.out / "global_compendium.json").write_text(
             state.global_compendium.to_json(), encoding="utf-8"

@@ -126,3 +126,33 @@ class AuditStage:
         state.report["audit"] = report
         if not released:
             raise GateBlockedError("the audit gate blocked every client; nothing was released")
+
+
+@dataclass(frozen=True)
+class ReleaseCheckStage:
+    """Measure, against the synthetic ground truth, what PII would leave with the release.
+
+    Every planted value of the federation's manifest (PII and canaries) is
+    searched in every released entry: verbatim, normalised and digits-only
+    matches count as surviving values; fuzzy matches are reported apart.
+    This is a measurement on synthetic data, not a gate.
+    """
+
+    name: str = "release_check"
+
+    def run(self, state: RoundState) -> None:
+        from fical_secure.audit.pii_search import search_pii
+
+        manifest = state.need_federation().manifest
+        report: dict[str, Any] = {}
+        for client_id, comp in state.released.items():
+            ids = [e.entry_id for e in comp.entries]
+            hits = search_pii(manifest, ids, [e.text for e in comp.entries])
+            exact = [h for h in hits if h.match != "fuzzy"]
+            report[client_id] = {
+                "surviving_values": len(exact),
+                "surviving_canaries": sum(h.kind == "CANARY" for h in exact),
+                "fuzzy_matches": len(hits) - len(exact),
+                "by_kind": dict(sorted(Counter(h.kind for h in exact).items())),
+            }
+        state.report["released_pii"] = report

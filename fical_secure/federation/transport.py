@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from fical_secure.errors import SchemaError
@@ -70,6 +71,45 @@ class PlainPublisher:
         return len(payload) * self.n_clients
 
 
+def _new_party(folder: Path) -> Any:
+    """Fresh keys saved as ``keys new`` writes them: private.key (0600) and public.key."""
+    from fical_secure.crypto.keys import KeyBundle
+
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    bundle = KeyBundle.generate()
+    bundle.save(folder / "private.key")
+    bundle.public.save(folder / "public.key")
+    return bundle
+
+
+def _write_client_config(out: Path, client_id: str) -> None:
+    """The client's deployment settings, as `fical-secure audit --client-config` reads them."""
+    folder = out / "clients"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{client_id}.yaml").write_text(
+        CLIENT_CONFIG.format(client_id=client_id), encoding="utf-8"
+    )
+
+
+CLIENT_CONFIG = """\
+# Written by `fical-secure demo`: how hospital {client_id} ran this round.
+version: 1
+client_id: {client_id}
+keys:
+  private_key: ../keys/{client_id}/private.key
+  server_public_key: ../keys/server/public.key
+crypto:
+  aead: chacha20-poly1305
+  signature: ed25519
+  key_exchange: x25519
+  kdf: hkdf-sha256
+transport: sealed
+share_mode: compendium
+model: packaged
+compendium: ../released/{client_id}.json
+"""
+
+
 @dataclass(frozen=True)
 class SealedTransportStage:
     """Clients seal and submit; the server authenticates, commits, acknowledges, then decrypts."""
@@ -77,16 +117,14 @@ class SealedTransportStage:
     name: str = "transport"
 
     def run(self, state: RoundState) -> None:
-        from fical_secure.crypto.enrollment import Roster
-        from fical_secure.crypto.identity import IdentityKey
+        from fical_secure.crypto.keys import Roster
         from fical_secure.protocol import Client, Server
 
         out = state.settings.out
-        server_key = IdentityKey.generate()
-        client_keys = {cid: IdentityKey.generate() for cid in state.released}
-        (out / "keys").mkdir(mode=0o700, parents=True, exist_ok=True)
-        for cid, key in client_keys.items():  # each hospital keeps its identity at 0600
-            key.save(out / "keys" / f"{cid}.key")
+        server_key = _new_party(out / "keys" / "server").identity
+        client_keys = {cid: _new_party(out / "keys" / cid).identity for cid in state.released}
+        for cid in state.released:
+            _write_client_config(out, cid)
         roster = Roster.create(server_key, [k.public for k in client_keys.values()], epoch=1)
         (out / "server").mkdir(parents=True, exist_ok=True)
         server = Server.create(out / "server" / "store.sqlite", server_key, roster)

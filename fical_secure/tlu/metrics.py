@@ -68,7 +68,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """Evaluate retrieval, the agent with and without RAG, and the order control.
 
-    Model scoring is batched per mode (one ``score()`` call each). ``k`` is the
+    Model scoring is batched per mode (one model call each). ``k`` is the
     recall@k cut-off; the control uses the agent's own candidate count.
 
     Raises:
