@@ -34,10 +34,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--clients must be at least 1")
     if args.episodes < 4:
         raise ConfigError("--episodes must be at least 4")
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    if not args.quiet:  # our stage timings; third-party INFO chatter stays off
+        logging.getLogger("fical_secure").setLevel(logging.INFO)
     settings = RoundSettings(
         out=args.out,
         clients=args.clients,

@@ -98,18 +98,23 @@ class AuditStage:
     name: str = "audit"
 
     def run(self, state: RoundState) -> None:
-        from fical_secure.audit.auditor import AuditTarget
+        from fical_secure.audit.auditor import AuditConfig, AuditTarget
         from fical_secure.audit.gate import run_gate
         from fical_secure.tlu.embedding import default_embedder
 
-        fed = state.need_federation()
+        fed, s = state.need_federation(), state.settings
+        config = AuditConfig(
+            llm_records_per_split=s.audit_llm_records, max_canaries=s.audit_canaries, seed=s.seed
+        )
         hospitals = {h.hospital_id: h for h in fed.hospitals}
         report: dict[str, Any] = {}
         released: dict[str, Compendium] = {}
         for client_id, comp in state.released.items():
             target = AuditTarget.from_hospital(hospitals[client_id], fed.manifest)
             try:
-                decision = run_gate(comp, target, embedder=default_embedder(), llm=state.llm)
+                decision = run_gate(
+                    comp, target, embedder=default_embedder(), llm=state.llm, config=config
+                )
             except GateBlockedError as exc:  # fail closed: this client releases nothing
                 log.warning("client %s blocked by the audit gate: %s", client_id, exc)
                 report[client_id] = {"blocked": True, "reason": str(exc)}

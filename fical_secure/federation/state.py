@@ -31,6 +31,10 @@ class RoundSettings:
     scrub: bool = True
     audit: bool = True
     seal: bool = True
+    # records a side the audit scores with the LLM (its cost is linear in this);
+    # `fical-secure audit` runs the fuller audit before deployment
+    audit_llm_records: int = 8
+    audit_canaries: int = 1
     dedupe_threshold: float = 0.9
     min_support: int = 1
     top_k: int = 3
