@@ -129,12 +129,15 @@ class TLUStage:
             raise RuntimeError("the aggregate stage has not run")
         fed, s = state.need_federation(), state.settings
         embedder = default_embedder()
-        agent = Agent(state.need_llm(), ToolIndex(embedder, state.global_compendium, fed.catalogue),
-                      catalogue=fed.catalogue)
+        index = ToolIndex(embedder, state.global_compendium, fed.catalogue)
+        agent = Agent(state.need_llm(), index, catalogue=fed.catalogue)
         members = [e for h in fed.hospitals for e in h.members]
         dev = random.Random(s.seed).sample(members, min(DEV_REQUESTS, len(members)))
         weight, _ = choose_weight(agent, [(e.request, e.call.tool) for e in dev])
-        agent = replace(agent, config=replace(agent.config, weight=weight, n_candidates=s.top_k))
+        # a missing enum is asked for, not guessed: the weak default model's guesses
+        # are poor and cost one scoring pass per option
+        config = replace(agent.config, weight=weight, n_candidates=s.top_k, model_enum_choice=False)
+        agent = replace(agent, config=config)
         metrics = evaluate(agent, fed.eval_requests, k=s.top_k, seed=s.seed)
         requests = [r.request for r in fed.eval_requests]
         catalogue_only = ToolIndex(embedder, None, fed.catalogue).rank_tools(requests)
