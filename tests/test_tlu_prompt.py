@@ -31,10 +31,9 @@ def _jobs() -> list[ScoringJob]:
     rag = [
         rag_job(r, names, [DESCRIPTIONS[n] for n in names])
         for r, names in zip(
-            REQUESTS,
+            (REQUESTS[0], REQUESTS[2]),
             [
                 ("glucose_converter", "lab_results_lookup", "bmi_calculator"),
-                ("schedule_appointment", "imaging_order", "vitals_lookup"),
                 ("bed_availability", "vitals_lookup", "schedule_appointment"),
             ],
             strict=True,
