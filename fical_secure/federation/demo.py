@@ -33,7 +33,7 @@ def build_stages(settings: RoundSettings) -> list[Stage]:
 
 def run_demo(settings: RoundSettings) -> dict[str, Any]:
     """Run one full round and write ``settings.out/round.json``; returns the report."""
-    for stale in ("server", "keys"):  # a demo round starts a fresh federation
+    for stale in ("server", "keys", "clients", "released"):  # a demo starts a fresh federation
         shutil.rmtree(settings.out / stale, ignore_errors=True)
     settings.out.mkdir(parents=True, exist_ok=True)
     state = RoundState(settings=settings)
@@ -53,8 +53,7 @@ def run_demo(settings: RoundSettings) -> dict[str, Any]:
         "top_k": settings.top_k,
     }
     released = settings.out / "released"  # what each client sent, for `fical-secure audit`
-    shutil.rmtree(released, ignore_errors=True)
-    released.mkdir()
+    released.mkdir(exist_ok=True)
     for client_id, comp in state.released.items():
         (released / f"{client_id}.json").write_text(comp.to_json(), encoding="utf-8")
     if state.global_compendium is not None:
