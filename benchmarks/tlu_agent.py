@@ -87,8 +87,8 @@ def run() -> dict[str, Any]:
         "command": "HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/tlu_agent.py",
         "date": date.today().isoformat(),
         "machine": (
-            f"{os.cpu_count()} cores ({platform.machine()}), CPU only, shared with other jobs "
-            f"(1-min load average {load:.1f} at start), Python {platform.python_version()}"
+            f"{os.cpu_count()} cores ({platform.machine()}), CPU only, "
+            f"1-min load average {load:.1f} at start, Python {platform.python_version()}"
         ),
         "baseline": (
             "without_rag: the same agent and SmolLM2-135M choosing among all 14 tools with no "

@@ -73,18 +73,28 @@ def _run(capsys: pytest.CaptureFixture[str], out: Path, *args: str) -> Run:
 @pytest.fixture(scope="module")
 def runs(workspace: Path) -> Iterator[dict[str, Run]]:
     # module scope cannot use capsys: capture the command's output by redirection
+    # Run from the workspace, outside the checkout: the default profile and the
+    # report template must come from the package, not from a relative path.
+    # The raw-sharing run points at an empty threat-model folder.
+    (workspace / "no-threat-models").mkdir()
+    extra = {"hardened": [], "raw-sharing": ["--threat-models", "no-threat-models"]}
     results: dict[str, Run] = {}
     for name in ("hardened", "raw-sharing"):
         out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with (
+            contextlib.chdir(workspace),
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+        ):
             code = main(
                 [
                     "audit",
                     "--client-config",
-                    str(workspace / f"{name}.yaml"),
+                    f"{name}.yaml",
                     *SMALL,
+                    *extra[name],
                     "--out",
-                    str(workspace / f"out-{name}"),
+                    f"out-{name}",
                 ]
             )
         results[name] = Run(code, workspace / f"out-{name}", out.getvalue(), err.getvalue())
@@ -101,6 +111,9 @@ def test_hardened_configuration_passes_the_audit(runs: dict[str, Run]) -> None:
     assert run.code == 0, run.stdout + run.stderr
     report = _report(run)
     assert report["verdict"] == "pass" and report["failed_checks"] == []
+    profile = report["profile"]
+    assert profile["name"] == "strict"  # type: ignore[index]
+    assert profile["source"].endswith("compliance/profiles/strict.yaml")  # type: ignore[index]
     ids = {c["id"] for c in report["checks"]}  # type: ignore[attr-defined]
     assert {
         "config.private_key_file",
@@ -125,6 +138,7 @@ def test_raw_sharing_configuration_fails_naming_its_checks(runs: dict[str, Run])
         "leakage.pii_hits",
         "leakage.membership_auc",
         "scrubber.candidate_clean",
+        "threat_models.coverage",  # --threat-models named an empty folder
     }
     assert expected <= failed
     for check in expected:
@@ -163,7 +177,9 @@ def test_broken_profile_is_a_usage_error(
     workspace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     profile = tmp_path / "broken.yaml"
-    text = (ROOT / "audits" / "strict.yaml").read_text(encoding="utf-8")
+    text = (ROOT / "fical_secure" / "compliance" / "profiles" / "strict.yaml").read_text(
+        encoding="utf-8"
+    )
     profile.write_text(text.replace("max_mi_auc: 0.6", "max_mi_auc: 7"), encoding="utf-8")
     run = _run(
         capsys,

@@ -17,7 +17,7 @@ from fical_secure.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "audits" / "examples"
-POLICY = load_profile(ROOT / "audits" / "strict.yaml").crypto
+POLICY = load_profile(ROOT / "fical_secure" / "compliance" / "profiles" / "strict.yaml").crypto
 
 
 @pytest.fixture

@@ -9,13 +9,18 @@ from typing import Any
 import pytest
 import yaml
 
-from fical_secure.compliance.profile import load_profile
+from fical_secure.compliance.profile import (
+    BUILTIN_DIR,
+    builtin_profiles,
+    load_profile,
+    resolve_profile,
+)
 from fical_secure.compliance.vocabulary import MEASURABLE_KINDS
 from fical_secure.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
-STRICT = ROOT / "audits" / "strict.yaml"
-HIPAA = ROOT / "audits" / "hipaa-safe-harbor.yaml"
+STRICT = ROOT / "fical_secure" / "compliance" / "profiles" / "strict.yaml"
+HIPAA = ROOT / "fical_secure" / "compliance" / "profiles" / "hipaa-safe-harbor.yaml"
 
 
 def _strict() -> dict[str, Any]:
@@ -41,6 +46,28 @@ def test_shipped_profiles_load_with_their_policies() -> None:
     assert len(strict.sha256) == 64
     hipaa = load_profile(HIPAA)
     assert hipaa.name == "hipaa-safe-harbor"
+
+
+def test_shipped_profiles_resolve_by_name_from_any_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # outside the checkout: package data, not audits/
+    assert builtin_profiles() == ("hipaa-safe-harbor", "strict")
+    assert resolve_profile("strict") == BUILTIN_DIR / "strict.yaml" == STRICT
+    assert load_profile(resolve_profile("hipaa-safe-harbor")).name == "hipaa-safe-harbor"
+
+
+def test_a_local_file_wins_over_a_shipped_name_and_unknown_names_fail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    raw = _strict()
+    raw["name"] = "local"
+    Path("strict").write_text(yaml.safe_dump(raw), encoding="utf-8")
+    assert load_profile(resolve_profile("strict")).name == "local"
+    assert resolve_profile("sub/strict.yaml") == Path("sub/strict.yaml")
+    with pytest.raises(ConfigError, match="cannot read audit profile no-such-profile"):
+        load_profile(resolve_profile("no-such-profile"))
 
 
 def test_hipaa_profile_maps_all_18_safe_harbor_identifiers() -> None:

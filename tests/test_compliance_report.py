@@ -12,7 +12,7 @@ def _context() -> dict[str, Any]:
     return {
         "profile": {
             "name": "strict",
-            "source": "audits/strict.yaml",
+            "source": "strict",
             "sha256": "ab" * 32,
             "description": "d",
             "safe_harbor": [],

@@ -2,7 +2,7 @@
 
 The validator collects every finding and returns them all; ``strict=True``
 raises :class:`GateBlockedError` instead, listing them. Policies load from
-YAML profiles (``audits/*.yaml``) and are schema-checked before use.
+YAML profiles (``fical_secure/compliance/profiles/*.yaml``) and are schema-checked before use.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from typing import Any
 
 from fical_secure.errors import ConfigError, DataError, SchemaError
 
-DEFAULT_PROFILE = Path("audits/strict.yaml")
+DEFAULT_PROFILE = "strict"
 
 
 def register(sub: Any) -> None:
@@ -25,9 +25,9 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--profile",
-        type=Path,
         default=DEFAULT_PROFILE,
-        help="audit profile YAML (default audits/strict.yaml)",
+        metavar="NAME|FILE",
+        help="a shipped profile (strict, hipaa-safe-harbor) or a profile YAML (default strict)",
     )
     data = p.add_mutually_exclusive_group()
     data.add_argument(
@@ -71,6 +71,14 @@ def register(sub: Any) -> None:
         help="client configuration YAML (keys, transport, share mode, model)",
     )
     p.add_argument(
+        "--threat-models",
+        type=Path,
+        metavar="DIR",
+        default=None,
+        help="threat model folder, its evidence cited relative to DIR/.. "
+        "(default: this checkout's threat_models/)",
+    )
+    p.add_argument(
         "--out",
         type=Path,
         required=True,
@@ -80,17 +88,9 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _resolve_profile(path: Path) -> Path:
-    """The profile path; the default also resolves from the project root outside it."""
-    if path == DEFAULT_PROFILE and not path.exists():
-        from fical_secure.compliance.runner import PROJECT_ROOT
-
-        return PROJECT_ROOT / path
-    return path
-
-
 def run(args: argparse.Namespace) -> int:
     """Run the audit; print one line per check and the verdict."""
+    from fical_secure.compliance.profile import resolve_profile
     from fical_secure.compliance.runner import AuditSettings, run_audit
 
     if args.compendium is None and args.client_config is None:
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     settings = AuditSettings(
-        profile=_resolve_profile(args.profile),
+        profile=resolve_profile(args.profile),
         out=args.out,
         compendium=args.compendium,
         client_config=args.client_config,
@@ -113,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         canary_candidates=args.canary_candidates,
         recall_docs=args.recall_docs,
         model=args.model,
+        threat_models=args.threat_models,
     )
     try:
         outcome = run_audit(settings)

@@ -102,6 +102,29 @@ class Profile:
     sha256: str
 
 
+BUILTIN_DIR = Path(__file__).with_name("profiles")
+"""The profiles shipped with the package (``strict`` is the audit's default)."""
+
+
+def builtin_profiles() -> tuple[str, ...]:
+    """Names of the shipped profiles, for ``--profile NAME``."""
+    return tuple(sorted(p.stem for p in BUILTIN_DIR.glob("*.yaml")))
+
+
+def resolve_profile(spec: str | Path) -> Path:
+    """A shipped profile's file for a bare name (``strict``), else ``spec`` as a path.
+
+    A name that matches no shipped profile and no file is left to
+    :func:`load_profile`, which raises ConfigError naming it.
+    """
+    text = str(spec)
+    if _ID.match(text) and not Path(text).exists():
+        candidate = BUILTIN_DIR / f"{text}.yaml"
+        if candidate.is_file():
+            return candidate
+    return Path(spec)
+
+
 def load_profile(path: str | Path) -> Profile:
     """Read, validate and build a profile.
 

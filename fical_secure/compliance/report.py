@@ -1,9 +1,9 @@
 """Audit reports: ``audit.json`` (the record) and a self-contained ``audit.html`` (for people).
 
-The HTML is rendered from ``audits/report.html.j2`` with autoescaping on; its
-CSS is inline and its ROC curves are PNGs embedded as base64 data URIs, so
-the file opens anywhere, offline, and nothing it shows can be swapped later
-by a remote resource. Both files are written atomically.
+The HTML is rendered from ``report.html.j2`` (beside this module, shipped as
+package data) with autoescaping on; its CSS is inline and its ROC curves are
+PNGs embedded as base64 data URIs, so the file opens anywhere, offline, and
+nothing it shows can be swapped later by a remote resource. Both files are written atomically.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from fical_secure.errors import ConfigError
 if TYPE_CHECKING:
     from fical_secure.audit.auditor import AuditResult
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "audits" / "report.html.j2"
+TEMPLATE = Path(__file__).with_name("report.html.j2")
 _PACKAGES = (
     "fical-secure",
     "presidio-analyzer",

@@ -46,7 +46,7 @@ class AuditSettings:
     max_canaries: int = 1  # canaries measured per client (each costs candidates + 1 scorings)
     recall_docs: int = 60
     model: str | None = None  # overrides the client configuration's model
-    threat_models: Path = PROJECT_ROOT / "threat_models"
+    threat_models: Path | None = None  # None: this checkout's threat_models/
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,8 @@ def run_audit(settings: AuditSettings) -> AuditOutcome:
     checks += _scrub_checks(profile, candidate.artefact.texts, settings)
     leak = _leakage(profile, candidate, data, config, settings)
     checks += leak.checks
-    checks.append(check_coverage(profile.threat_models, settings.threat_models, PROJECT_ROOT))
+    models = settings.threat_models or PROJECT_ROOT / "threat_models"
+    checks.append(check_coverage(profile.threat_models, models, models.parent))
     context = _context(profile, config, candidate, data, settings, time.perf_counter() - start)
     report = build_report(checks, context)
     rocs = {r.client_id: roc_png(r) for r in leak.results if r.attacks}
