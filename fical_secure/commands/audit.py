@@ -20,6 +20,8 @@ DEFAULT_PROFILE = "strict"
 
 def register(sub: Any) -> None:
     """Add ``audit`` to the command line."""
+    from fical_secure.compliance.profile import builtin_profiles
+
     p = sub.add_parser(
         "audit", help="audit a candidate release against a profile (pass/fail report)"
     )
@@ -27,7 +29,8 @@ def register(sub: Any) -> None:
         "--profile",
         default=DEFAULT_PROFILE,
         metavar="NAME|FILE",
-        help="a shipped profile (strict, hipaa-safe-harbor) or a profile YAML (default strict)",
+        help=f"a shipped profile ({', '.join(builtin_profiles())}) or a profile YAML "
+        f"(default {DEFAULT_PROFILE})",
     )
     data = p.add_mutually_exclusive_group()
     data.add_argument(
