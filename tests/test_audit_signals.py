@@ -16,7 +16,6 @@ from fical_secure.data.generator import generate_federation
 from fical_secure.data.schema import Episode, Federation
 from fical_secure.kcg.schema import Compendium, Entry, validate_entry
 from fical_secure.llm.base import LLM
-from fical_secure.llm.loader import load_llm
 from fical_secure.tlu.embedding import default_embedder
 
 pytestmark = pytest.mark.slow
@@ -32,11 +31,6 @@ def copied(episode: Episode) -> Entry:
 @pytest.fixture(scope="module")
 def federation() -> Federation:
     return generate_federation(5, seed=0)
-
-
-@pytest.fixture(scope="module")
-def llm() -> LLM:
-    return load_llm(None)
 
 
 @pytest.fixture(scope="module")

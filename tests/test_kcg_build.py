@@ -13,19 +13,11 @@ from fical_secure.data.schema import Episode
 from fical_secure.errors import SchemaError
 from fical_secure.kcg.builder import KCGConfig, KCGResult, run_kcg
 from fical_secure.kcg.schema import Compendium
-from fical_secure.llm.loader import load_llm
 from fical_secure.llm.transformers_backend import TransformersLLM
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 pytestmark = pytest.mark.slow
 TOOLS = ("vitals_lookup", "icd10_lookup")
-
-
-@pytest.fixture(scope="session")
-def llm() -> TransformersLLM:
-    model = load_llm()
-    assert isinstance(model, TransformersLLM)
-    return model
 
 
 @pytest.fixture(scope="session")

@@ -25,13 +25,6 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="session")
-def llm() -> TransformersLLM:
-    model = load_llm()
-    assert isinstance(model, TransformersLLM)
-    return model
-
-
-@pytest.fixture(scope="session")
 def llm32(llm: TransformersLLM) -> TransformersLLM:
     model = load_llm(dtype="float32")
     assert isinstance(model, TransformersLLM)

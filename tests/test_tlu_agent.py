@@ -14,7 +14,6 @@ from fical_secure.data.generator import generate_federation
 from fical_secure.data.schema import EvalRequest, Federation
 from fical_secure.kcg.schema import Compendium
 from fical_secure.llm.base import LLM
-from fical_secure.llm.loader import load_llm
 from fical_secure.tlu.agent import WEIGHT_GRID, Agent, Decision, choose_weight
 from fical_secure.tlu.embedding import default_embedder
 from fical_secure.tlu.index import ToolIndex
@@ -24,11 +23,6 @@ from fical_secure.tlu.prompt import SYSTEM, calibrated_scores, plain_job
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 COMPENDIUMS = ROOT / "benchmarks" / "tlu_handwritten_compendiums.json"
-
-
-@pytest.fixture(scope="module")
-def llm() -> LLM:
-    return load_llm(None)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from fical_secure.data.catalogue import CATALOGUE
-from fical_secure.llm.loader import load_llm
 from fical_secure.llm.transformers_backend import TransformersLLM
 from fical_secure.tlu.prompt import SYSTEM, ScoringJob, calibrated_scores, plain_job, rag_job
 
@@ -18,13 +17,6 @@ REQUESTS = (
     "Book MRN-0042137 into cardiology on 2026-04-12.",
     "Is there a free bed on the icu ward?",
 )
-
-
-@pytest.fixture(scope="module")
-def llm() -> TransformersLLM:
-    model = load_llm(None)
-    assert isinstance(model, TransformersLLM)
-    return model
 
 
 def _jobs() -> list[ScoringJob]:

@@ -1,0 +1,24 @@
+"""Fixtures shared across test modules."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:  # torch stays unimported until a test asks for the model
+    from fical_secure.llm.transformers_backend import TransformersLLM
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def llm() -> TransformersLLM:
+    """The packaged SmolLM2-135M through the transformers backend, loaded once per run."""
+    from fical_secure.llm.loader import load_llm
+    from fical_secure.llm.transformers_backend import TransformersLLM
+
+    model = load_llm()
+    assert isinstance(model, TransformersLLM)
+    return model
