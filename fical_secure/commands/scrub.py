@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from fical_secure.atomic import write_text_atomic
 from fical_secure.errors import DataError, ScrubError
 
 _BATCH = 64
@@ -96,18 +97,8 @@ def _scrub_lines(
 
 
 def write_atomically(path: Path, lines: list[str]) -> None:
-    """Write ``lines`` to a 0600 temporary file beside ``path``, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.writelines(line + "\n" for line in lines)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
+    """Write ``lines`` (0600, since they may hold what the scrubber saw) atomically."""
+    write_text_atomic(path, "".join(line + "\n" for line in lines), mode=0o600)
 
 def run(args: argparse.Namespace) -> int:
     """Scrub ``--in`` into ``--out``; exit 0, or raise a typed error (exit 1, no output).

@@ -128,10 +128,10 @@ def _read(path: Path, limit: int) -> bytes | None:
 
 def _write(command: str, path: Path, data: bytes, mode: int) -> int:
     """Create ``path`` atomically; never overwrite, never leave a partial file."""
-    from fical_secure.crypto.keyfile import write_file_atomic
+    from fical_secure.atomic import write_bytes_atomic
 
     try:
-        write_file_atomic(path, data, mode=mode, overwrite=False)
+        write_bytes_atomic(path, data, mode=mode, overwrite=False)
     except FileExistsError:
         return _fail(command, f"{path}: already exists; remove it or choose another OUT")
     except OSError as exc:

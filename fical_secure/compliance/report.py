@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fical_secure.compliance.checks import CheckResult, failed
+from fical_secure.atomic import write_text_atomic
 from fical_secure.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -123,17 +124,8 @@ def render_html(
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
+    """Write ``text`` to ``path`` atomically, creating its folder."""
+    write_text_atomic(path, text, make_parents=True)
 
 def write_reports(
     out: Path, report: dict[str, Any], roc_images: dict[str, str]

@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import Final
 
+from fical_secure.atomic import write_bytes_atomic
 from fical_secure.errors import KeyFileError
 
 PRIVATE_MODE: Final = 0o600
@@ -64,50 +63,6 @@ def decode_key_file(data: bytes, *, kind: str, size: int, path: Path) -> bytes:
     return raw
 
 
-def write_file_atomic(path: Path, data: bytes, *, mode: int, overwrite: bool = False) -> None:
-    """Write ``data`` to ``path`` atomically with ``mode``; fsync file and directory.
-
-    The data goes to a temporary file in the same directory, which is then
-    renamed (``overwrite=True``) or hard-linked (``overwrite=False``, which
-    fails if ``path`` exists) into place; on any failure it is removed.
-
-    Raises:
-        FileExistsError: ``path`` exists and ``overwrite`` is false.
-        OSError: the directory is missing or not writable, the disk is full, ...
-    """
-    directory = path.parent
-    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), mode)
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            os.link(tmp, path)
-            tmp.unlink()
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    _fsync_directory(directory)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename durable (best effort where directories cannot be opened)."""
-    try:
-        dir_fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 def save_key_file(path: Path, kind: str, raw: bytes, *, private: bool) -> None:
     """Write a key file (0600 if private, 0644 otherwise); never overwrites.
 
@@ -115,8 +70,9 @@ def save_key_file(path: Path, kind: str, raw: bytes, *, private: bool) -> None:
         KeyFileError: the file exists, or it cannot be written.
     """
     try:
-        write_file_atomic(
-            path, encode_key_file(kind, raw), mode=PRIVATE_MODE if private else PUBLIC_MODE
+        write_bytes_atomic(
+            path, encode_key_file(kind, raw), mode=PRIVATE_MODE if private else PUBLIC_MODE,
+            overwrite=False,
         )
     except FileExistsError:
         raise KeyFileError(f"{path}: already exists; refusing to overwrite a key") from None

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from fical_secure.atomic import write_text_atomic
 from fical_secure.errors import DataError
 
 T = TypeVar("T")
@@ -95,22 +96,12 @@ def write_jsonl(path: str | Path, records: Iterable[Any]) -> None:
 
 
 def write_text(path: str | Path, text: str) -> None:
-    """Replace ``path`` with ``text`` atomically (temporary file, fsync, rename).
+    """Replace ``path`` with ``text`` atomically (see :mod:`fical_secure.atomic`).
 
     Raises:
         DataError: the file cannot be written.
     """
-    path = Path(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_text_atomic(path, text)
     except OSError as exc:
         raise DataError(f"cannot write {path}: {exc.strerror or exc}") from exc

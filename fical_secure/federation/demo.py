@@ -6,7 +6,8 @@ import shutil
 import time
 from typing import Any
 
-from fical_secure.federation.runner import Stage, run_stages, write_json_atomic
+from fical_secure.atomic import write_json_atomic, write_text_atomic
+from fical_secure.federation.runner import Stage, run_stages
 from fical_secure.federation.stages import AggregateStage, DataStage, KCGStage, ModelStage, TLUStage
 from fical_secure.federation.state import RoundSettings, RoundState
 
@@ -55,10 +56,10 @@ def run_demo(settings: RoundSettings) -> dict[str, Any]:
     released = settings.out / "released"  # what each client sent, for `fical-secure audit`
     released.mkdir(exist_ok=True)
     for client_id, comp in state.released.items():
-        (released / f"{client_id}.json").write_text(comp.to_json(), encoding="utf-8")
+        write_text_atomic(released / f"{client_id}.json", comp.to_json())
     if state.global_compendium is not None:
-        (settings.out / "global_compendium.json").write_text(
-            state.global_compendium.to_json(), encoding="utf-8"
+        write_text_atomic(
+            settings.out / "global_compendium.json", state.global_compendium.to_json()
         )
     write_json_atomic(settings.out / "round.json", report)
     return report

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Protocol
 
 from fical_secure.federation.state import RoundState
@@ -35,15 +32,3 @@ def run_stages(state: RoundState, stages: Sequence[Stage]) -> RoundState:
             state.seconds[stage.name] = round(time.perf_counter() - start, 3)
             log.info("stage %s: %.1f s", stage.name, state.seconds[stage.name])
     return state
-
-
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` as JSON to ``path`` through a temp file and rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, sort_keys=True, ensure_ascii=False)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)

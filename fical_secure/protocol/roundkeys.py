@@ -20,6 +20,7 @@ import os
 import stat
 from pathlib import Path
 
+from fical_secure.atomic import fsync_directory
 from fical_secure.crypto.keys import RoundKey
 from fical_secure.errors import CryptoError, StoreError
 
@@ -80,7 +81,7 @@ class RoundKeyVault:
         """Delete a finished round's key (idempotent)."""
         try:
             self._path(key_id).unlink(missing_ok=True)
-            _fsync_dir(self.directory)
+            fsync_directory(self.directory)
         except OSError as exc:
             raise StoreError(f"cannot delete round key {key_id.hex()}: {exc}") from exc
 
@@ -93,11 +94,3 @@ class RoundKeyVault:
                 continue  # not ours: leave it for the operator
             if key_id not in keep:
                 self.discard(key_id)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
