@@ -11,9 +11,7 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import platform
-import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import metadata

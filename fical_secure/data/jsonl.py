@@ -10,8 +10,6 @@ complete, so a crash never leaves a truncated file behind.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
