@@ -31,6 +31,9 @@ class Federation:
 
     server: SecAggServer
     clients: dict[bytes, SecAggClient]
+    server_identity: IdentityKey
+    client_identities: dict[bytes, IdentityKey]
+    roster: Roster
 
     @classmethod
     def create(
@@ -54,7 +57,7 @@ class Federation:
             params = SecAggParams(ids, threshold or params.threshold, k or params.k, bits, length)
         server = SecAggServer(server_key, roster, params, round_id)
         clients = {k_.key_id: SecAggClient(k_, server_key.public, roster) for k_ in keys}
-        return cls(server, clients)
+        return cls(server, clients, server_key, {k_.key_id: k_ for k_ in keys}, roster)
 
 
 @dataclass
