@@ -57,3 +57,48 @@ def oracle(params: SecAggParams, drops: dict[int, set[int]]) -> set[int] | None:
     if any(len(closed(j) & u5) < t for j in u2):
         return None
     return u3
+
+
+class Walk:
+    """Drive one round stage by stage, keeping every message (for attack tests)."""
+
+    def __init__(self, n: int = 5, *, seed: int = 0, **kw: int) -> None:
+        self.fed = Federation.create(n, bits=BITS, length=LENGTH, **kw)
+        self.server, self.clients = self.fed.server, self.fed.clients
+        self.ids = self.server.params.participants
+        self.inputs = inputs_for(self.fed, seed)
+
+    def to_directory(self, skip: frozenset[bytes] = frozenset()) -> bytes:
+        self.config = self.server.configure()
+        self.adverts = {c: self.clients[c].advertise_keys(self.config) for c in self.ids}
+        self.directory = self.server.advertise_keys(
+            [m for c, m in self.adverts.items() if c not in skip]
+        )
+        return self.directory
+
+    def to_bundles(self) -> dict[bytes, bytes]:
+        self.to_directory()
+        self.shares = {c: self.clients[c].share_keys(self.directory) for c in self.ids}
+        self.bundles = self.server.share_keys(list(self.shares.values()))
+        return self.bundles
+
+    def to_survivors(self, silent: frozenset[bytes] = frozenset()) -> bytes:
+        self.to_bundles()
+        self.masked = {
+            c: self.clients[c].masked_input(self.bundles[c], self.inputs[c])
+            for c in self.ids
+            if c not in silent
+        }
+        self.survivors = self.server.masked_input(list(self.masked.values()))
+        return self.survivors
+
+    def to_request(self, silent: frozenset[bytes] = frozenset()) -> bytes:
+        self.to_survivors(silent)
+        self.acks = {c: self.clients[c].consistency_check(self.survivors) for c in self.masked}
+        self.request = self.server.consistency_check(list(self.acks.values()))
+        return self.request
+
+    def finish(self, silent: frozenset[bytes] = frozenset()) -> np.ndarray:
+        self.to_request(silent)
+        self.reveals = {c: self.clients[c].unmask(self.request) for c in self.masked}
+        return self.server.unmask(list(self.reveals.values()))
