@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from fical_secure.crypto.enrollment import Roster
 from fical_secure.crypto.identity import IdentityKey
+from fical_secure.crypto.masking import MaskAccumulator
 from fical_secure.errors import (
     FicalError,
     ReplayError,
@@ -85,7 +86,7 @@ class SecAggServer:
         self.refused: list[Refusal] = []
         self._peers: dict[int, PeerKeys] = {}
         self._shares: dict[int, ShareKeys] = {}
-        self._masked: dict[int, bytes] = {}
+        self._masked: dict[int, None] = {}  # who sent a masked input (the sum is kept, not them)
         self._acks: dict[int, bytes] = {}
         self.survivors: tuple[bytes, ...] = ()
 
@@ -177,6 +178,8 @@ class SecAggServer:
         """Keep masked vectors of clients who shared keys; sign the survivor list."""
         self._enter(Phase.MASKED_INPUT)
         size = self.params.length * (4 if self.params.bits <= 32 else 8)
+        self._sum = MaskAccumulator(self.params.length, self.params.bits, self.config_hash)
+        wire = np.dtype(self._sum.dtype).newbyteorder("<")
         for blob in replies:
             with self._record(blob):
                 msg = self._signed(MaskedInput.decode(blob), self._shares)
@@ -184,7 +187,8 @@ class SecAggServer:
                     raise SecAggRefusal(f"masked input must be {size} bytes")
                 j = self.params.index[msg.signer_id]
                 self._once(j, self._masked)
-                self._masked[j] = msg.vector
+                self._masked[j] = None
+                self._sum.add_vector(np.frombuffer(msg.vector, dtype=wire).astype(self._sum.dtype))
         self._require(len(self._masked), "sent a masked input")
         ids = self.params.participants
         survivors = tuple(ids[i] for i in sorted(self._masked))
@@ -236,14 +240,14 @@ class SecAggServer:
             self.config_hash,
             self._peers,
             self._shares,
-            self._masked,
+            self._sum,
+            frozenset(self._masked),
             revealed,
             self._refuse,
         )
         self.phase = Phase.DONE
-        self._masked.clear()
+        del self._sum
         return total
-
 
     # --- helpers ------------------------------------------------------------
     def _enter(self, expected: Phase) -> None:
@@ -275,7 +279,8 @@ class SecAggServer:
     def _require(self, count: int, what: str) -> None:
         if count < self.params.threshold:
             self.phase = Phase.ABORTED
-            self._masked.clear()
+            if hasattr(self, "_sum"):
+                del self._sum
             raise SecAggAbort(
                 f"only {count} clients {what}; threshold {self.params.threshold}:"
                 " round aborted, nothing unmasked"

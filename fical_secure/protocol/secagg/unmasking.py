@@ -106,20 +106,16 @@ def unmask_sum(
     config_hash: bytes,
     peers: Mapping[int, PeerKeys],
     shares: Mapping[int, ShareKeys],
-    masked: Mapping[int, bytes],
+    acc: MaskAccumulator,
+    alive: frozenset[int],
     revealed: Mapping[int, UnmaskShares],
     refuse: Refuse,
 ) -> npt.NDArray[np.unsignedinteger]:
-    """The sum modulo 2^bits of the survivors' inputs.
+    """The sum modulo 2^bits of the survivors' inputs, from the sum of their masked inputs.
 
     Raises:
         SecAggAbort: a secret lacks ``threshold`` valid shares or fails its commitment.
     """
-    acc = MaskAccumulator(params.length, params.bits, config_hash)
-    wire = np.dtype(acc.dtype).newbyteorder("<")
-    for j in sorted(masked):
-        acc.add_vector(np.frombuffer(masked[j], dtype=wire).astype(acc.dtype))
-    alive = frozenset(masked)
     dropped = frozenset(shares) - alive
     self_points = _collect(params, config_hash, shares, revealed, alive, common.SELF_SECRET, refuse)
     mask_points = _collect(
