@@ -161,7 +161,7 @@ def _pure(cell: npt.NDArray[np.int64], layout: SlotLayout) -> tuple[bytes, int] 
     shifts = np.arange(8 * (b - 1), -1, -8, dtype=np.int64)
     raw = ((one[2:, None] >> shifts) & 0xFF).astype(np.uint8).tobytes()
     body_words = -(-layout.max_item_bytes // b)
-    item, check = raw[:size], raw[body_words * b :][-CHECK_BYTES:]
+    item, check = raw[:size], raw[body_words * b : body_words * b + CHECK_BYTES]
     if any(raw[size : body_words * b]) or check != _checksum(item):
         return None
     return item, count

@@ -59,6 +59,19 @@ class Federation:
         clients = {k_.key_id: SecAggClient(k_, server_key.public, roster) for k_ in keys}
         return cls(server, clients, server_key, {k_.key_id: k_ for k_ in keys}, roster)
 
+    def next_round(self, round_id: int, length: int) -> Federation:
+        """The same enrolled identities and graph in a fresh round of ``length`` words."""
+        p = self.server.params
+        params = SecAggParams(
+            p.participants, p.threshold, p.k, p.bits, length, p.graph_seed, p.timeouts_s
+        )
+        server = SecAggServer(self.server_identity, self.roster, params, round_id)
+        pub = self.server_identity.public
+        clients = {c: SecAggClient(k, pub, self.roster) for c, k in self.client_identities.items()}
+        return Federation(
+            server, clients, self.server_identity, self.client_identities, self.roster
+        )
+
 
 @dataclass
 class RoundOutcome:
