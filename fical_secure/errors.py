@@ -85,6 +85,10 @@ class KeyMisuseError(CryptoError, ValueError):
     """Caller misuse: wrong key type, wrong key size, bad parameter."""
 
 
+class InvalidPublicKey(KeyMisuseError):
+    """A public key is malformed, non-canonical, off the curve or of small order."""
+
+
 class KeyFileError(CryptoError):
     """A key file is missing, malformed or has permissions wider than 0600."""
 
