@@ -26,8 +26,9 @@ CONTEXT = env.EnvelopeContext(round_id=7, stage=2, config_hash=bytes(range(32)))
 
 
 def _sealed() -> bytes:
-    return env.seal(b"hospital compendium", sender=SENDER, recipient_public=RECIPIENT.public_bytes(),
-                    recipient_key_id=RECIPIENT.key_id, context=CONTEXT)
+    return env.seal(b"hospital compendium", sender=SENDER,
+                    recipient_public=RECIPIENT.public_bytes(), recipient_key_id=RECIPIENT.key_id,
+                    context=CONTEXT)
 
 
 def _resigned(blob: bytes, **changes: Any) -> tuple[bytes, env.EnvelopeHeader]:

@@ -174,8 +174,8 @@ class PlainTransportStage:
     def run(self, state: RoundState) -> None:
         payloads = [c.to_bytes() for c in state.released.values()]
         owners = {cid.encode(): cid for cid in state.released}
-        rejected = _accept(state, [(cid.encode(), c.to_bytes()) for cid, c in state.released.items()],
-                           owners, 1)
+        pairs = [(cid.encode(), c.to_bytes()) for cid, c in state.released.items()]
+        rejected = _accept(state, pairs, owners, 1)
         state.publisher = PlainPublisher(len(payloads))
         state.report["transport"] = {
             "mode": "plain",
