@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from fical_secure.crypto.edwards import check_ed25519_public
 from fical_secure.errors import (
     InvalidCiphertext,
     InvalidPeerKey,
@@ -207,13 +208,16 @@ def aes256_ctr_keystream_into(key: Buffer, zeros: memoryview, out: memoryview) -
 
 
 def ed25519_public_key(public: Buffer) -> Ed25519PublicKey:
-    """Load a raw 32-byte Ed25519 public key.
+    """Load a raw 32-byte Ed25519 public key, refusing weak and non-canonical ones.
 
     Raises:
         KeyMisuseError: wrong size or not a valid point encoding.
+        InvalidPublicKey: a non-canonical encoding or a point of small order
+            (under which forged signatures verify).
     """
     if len(public) != ED25519_PUBLIC_SIZE:
         raise KeyMisuseError(f"Ed25519 public key must be {ED25519_PUBLIC_SIZE} bytes")
+    check_ed25519_public(bytes(public))
     try:
         return Ed25519PublicKey.from_public_bytes(bytes(public))
     except ValueError:
