@@ -19,6 +19,7 @@ def build_stages(settings: RoundSettings) -> list[Stage]:
         PlainTransportStage,
         PublishStage,
         SealedTransportStage,
+        SecAggTransportStage,
     )
 
     stages: list[Stage] = [DataStage(), ModelStage(), KCGStage()]
@@ -27,7 +28,12 @@ def build_stages(settings: RoundSettings) -> list[Stage]:
     if settings.audit:
         stages.append(AuditStage())
     stages.append(ReleaseCheckStage())
-    stages.append(SealedTransportStage() if settings.seal else PlainTransportStage())
+    if not settings.seal:
+        stages.append(PlainTransportStage())
+    elif settings.mode == "secagg":
+        stages.append(SecAggTransportStage())
+    else:
+        stages.append(SealedTransportStage())
     stages += [AggregateStage(), PublishStage(), TLUStage()]
     return stages
 
@@ -41,6 +47,7 @@ def run_demo(settings: RoundSettings) -> dict[str, Any]:
     start = time.perf_counter()
     run_stages(state, build_stages(settings))
     report: dict[str, Any] = dict(state.report)
+    report["mode"] = settings.mode if settings.seal else "plain"
     report["seconds"] = dict(state.seconds)
     report["seconds"]["total"] = round(time.perf_counter() - start, 3)
     report["settings"] = {
@@ -49,6 +56,7 @@ def run_demo(settings: RoundSettings) -> dict[str, Any]:
         "scrub": settings.scrub,
         "audit": settings.audit,
         "seal": settings.seal,
+        "mode": settings.mode,
         "dedupe_threshold": settings.dedupe_threshold,
         "min_support": settings.min_support,
         "top_k": settings.top_k,

@@ -55,8 +55,12 @@ class MultisetResult:
 
     items: Counter[bytes]
     attempts: int
-    upload_bytes_per_client: int
+    upload_bytes_per_client: int  # the slot vector, one round
     survivors: int
+    round_id: int
+    config_hash: bytes
+    upload_bytes: int  # every message of every attempt, all clients
+    download_bytes: int
 
 
 def anonymous_multiset(
@@ -75,17 +79,29 @@ def anonymous_multiset(
         AggregationError: collisions remained after ``max_attempts`` rounds.
         SecAggAbort: too few clients survived a round.
     """
+    up = down = 0
     for attempt in range(1, max_attempts + 1):
         key = os.urandom(32)
         federation = make_round(attempt, layout.length)
         inputs = {cid: encode_items(list(v), layout, key) for cid, v in items.items()}
         outcome = run_secagg_round(federation, inputs)
+        up, down = up + outcome.upload_bytes, down + outcome.download_bytes
         try:
             found = decode_items(outcome.total, layout, key)
         except ResidualCollision as exc:
             log.warning("anonymous aggregation attempt %d: %s", attempt, exc)
             continue
-        return MultisetResult(found, attempt, layout.length * 4, len(outcome.survivors))
+        server = federation.server
+        return MultisetResult(
+            found,
+            attempt,
+            layout.length * 4,
+            len(outcome.survivors),
+            server.round_id,
+            server.config_hash,
+            up,
+            down,
+        )
     raise AggregationError(
         f"slot collisions remained after {max_attempts} rounds: lower collision_probability"
     )

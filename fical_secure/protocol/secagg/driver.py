@@ -51,13 +51,39 @@ class Federation:
         server_key = IdentityKey.generate()
         keys = [IdentityKey.generate() for _ in range(n)]
         roster = Roster.create(server_key, [k_.public for k_ in keys], epoch=1)
-        ids = tuple(k_.key_id for k_ in keys)
+        return cls.enrolled(
+            server_key,
+            {k_.key_id: k_ for k_ in keys},
+            roster,
+            round_id,
+            bits=bits,
+            length=length,
+            k=k,
+            threshold=threshold,
+        )
+
+    @classmethod
+    def enrolled(
+        cls,
+        server_identity: IdentityKey,
+        client_identities: dict[bytes, IdentityKey],
+        roster: Roster,
+        round_id: int,
+        *,
+        bits: int,
+        length: int,
+        k: int | None = None,
+        threshold: int | None = None,
+    ) -> Federation:
+        """A round among already enrolled identities (participants in key-id order)."""
+        ids = tuple(sorted(client_identities))
         params = SecAggParams.recommended(ids, bits=bits, length=length)
         if k is not None or threshold is not None:
             params = SecAggParams(ids, threshold or params.threshold, k or params.k, bits, length)
-        server = SecAggServer(server_key, roster, params, round_id)
-        clients = {k_.key_id: SecAggClient(k_, server_key.public, roster) for k_ in keys}
-        return cls(server, clients, server_key, {k_.key_id: k_ for k_ in keys}, roster)
+        server = SecAggServer(server_identity, roster, params, round_id)
+        pub = server_identity.public
+        clients = {c: SecAggClient(key, pub, roster) for c, key in client_identities.items()}
+        return cls(server, clients, server_identity, dict(client_identities), roster)
 
     def next_round(self, round_id: int, length: int) -> Federation:
         """The same enrolled identities and graph in a fresh round of ``length`` words."""
@@ -80,6 +106,8 @@ class RoundOutcome:
     total: UIntVector
     survivors: tuple[bytes, ...]
     client_errors: dict[bytes, FicalError] = field(default_factory=dict)
+    upload_bytes: int = 0  # every reply the clients sent
+    download_bytes: int = 0  # every request the clients received
 
 
 def run_secagg_round(
@@ -97,13 +125,16 @@ def run_secagg_round(
     server, clients = federation.server, federation.clients
     online = set(clients)
     errors: dict[bytes, FicalError] = {}
+    traffic = [0, 0]
 
     def ask(stage: int, request: Mapping[bytes, bytes]) -> list[bytes]:
         online.difference_update(drops.get(stage, ()))
         replies = []
         for cid in sorted(online & request.keys()):
+            traffic[1] += len(request[cid])
             try:
                 replies.append(_step(clients[cid], stage, request[cid], inputs.get(cid)))
+                traffic[0] += len(replies[-1])
             except FicalError as exc:
                 errors[cid] = exc
                 online.discard(cid)
@@ -115,7 +146,7 @@ def run_secagg_round(
     survivors = server.masked_input(ask(2, bundles))
     request = server.consistency_check(ask(3, dict.fromkeys(clients, survivors)))
     total = server.unmask(ask(4, dict.fromkeys(clients, request)))
-    return RoundOutcome(total, server.survivors, errors)
+    return RoundOutcome(total, server.survivors, errors, traffic[0], traffic[1])
 
 
 def _step(client: SecAggClient, stage: int, request: bytes, vector: UIntVector | None) -> bytes:
