@@ -117,6 +117,19 @@ compendium: ../released/{client_id}.json
 """
 
 
+def _enroll(state: RoundState) -> tuple[Any, dict[str, Any], Any]:
+    """Fresh server and client keys on disk, client configs, the server-signed roster."""
+    from fical_secure.crypto.keys import Roster
+
+    out = state.settings.out
+    server_key = _new_party(out / "keys" / "server").identity
+    client_keys = {cid: _new_party(out / "keys" / cid).identity for cid in state.released}
+    for cid in state.released:
+        _write_client_config(out, cid)
+    roster = Roster.create(server_key, [k.public for k in client_keys.values()], epoch=1)
+    return server_key, client_keys, roster
+
+
 @dataclass(frozen=True)
 class SealedTransportStage:
     """Clients seal and submit; the server authenticates, commits, acknowledges, then decrypts."""
@@ -124,15 +137,10 @@ class SealedTransportStage:
     name: str = "transport"
 
     def run(self, state: RoundState) -> None:
-        from fical_secure.crypto.keys import Roster
         from fical_secure.protocol import Client, Server
 
         out = state.settings.out
-        server_key = _new_party(out / "keys" / "server").identity
-        client_keys = {cid: _new_party(out / "keys" / cid).identity for cid in state.released}
-        for cid in state.released:
-            _write_client_config(out, cid)
-        roster = Roster.create(server_key, [k.public for k in client_keys.values()], epoch=1)
+        server_key, client_keys, roster = _enroll(state)
         (out / "server").mkdir(parents=True, exist_ok=True)
         server = Server.create(out / "server" / "store.sqlite", server_key, roster)
         # a majority must send an acceptable compendium; a bad one is excluded, not fatal
@@ -172,17 +180,12 @@ class SecAggTransportStage:
     name: str = "transport"
 
     def run(self, state: RoundState) -> None:
-        from fical_secure.crypto.keys import Roster
         from fical_secure.federation import secagg_round as sr
         from fical_secure.protocol.secagg import Federation
         from fical_secure.protocol.secagg.apps import anonymous_multiset
 
         out = state.settings.out
-        server_key = _new_party(out / "keys" / "server").identity
-        keys = {cid: _new_party(out / "keys" / cid).identity for cid in state.released}
-        for cid in state.released:
-            _write_client_config(out, cid)
-        roster = Roster.create(server_key, [k.public for k in keys.values()], epoch=1)
+        server_key, keys, roster = _enroll(state)
         layout = sr.layout_for(len(keys))
         items, refused = {}, 0
         for cid, comp in state.released.items():
