@@ -18,15 +18,14 @@ from contextlib import contextmanager
 import numpy as np
 import numpy.typing as npt
 
-from fical_secure.crypto import shamir
 from fical_secure.crypto.enrollment import Roster
-from fical_secure.crypto.envelope import open_envelope, read_header, seal
-from fical_secure.crypto.identity import IdentityKey, IdentityPublicKey, RoundKey, key_id_of
+from fical_secure.crypto.identity import IdentityKey, IdentityPublicKey, RoundKey
 from fical_secure.crypto.masking import MaskAccumulator, MaskKey, MaskKind
 from fical_secure.errors import FicalError, SecAggAbort, SecAggRefusal, SecAggTimeout
 from fical_secure.protocol.messages import sha256
 from fical_secure.protocol.secagg import common
 from fical_secure.protocol.secagg.common import Phase
+from fical_secure.protocol.secagg.dealing import Seat, deal, open_bundle
 from fical_secure.protocol.secagg.messages import (
     KIND_DIRECTORY,
     KIND_SHARE_BUNDLE,
@@ -36,8 +35,6 @@ from fical_secure.protocol.secagg.messages import (
     MaskedInput,
     Relay,
     SecAggConfig,
-    ShareKeys,
-    SharePayload,
     SurvivorList,
     UnmaskShares,
 )
@@ -143,61 +140,11 @@ class SecAggClient:
             holders = sorted(self.params.closed(self.me) & peers.keys())
             self._need(len(holders), "advertised their keys")
             self._seed = os.urandom(common.SECRET_SIZE)
-            shares = shamir.split(
-                [self._seed, self._mask.export_for_sharing()],
-                [h + 1 for h in holders],
-                self.params.threshold,
+            seat = Seat(self.params, self.me, self.key_id, self.round_id, self.config_hash)
+            msg, self._held = deal(
+                seat, self._identity, peers, self._seed, self._mask.export_for_sharing()
             )
-            return self._share_message(holders, shares).signed_by(self._identity)
-
-    def _share_message(self, holders: list[int], shares: list[list[shamir.Share]]) -> ShareKeys:
-        p, envelopes, selfc, maskc = self.params, [], [], []
-        ctx = common.share_envelope_context(self.round_id, self.config_hash)
-        self._held: dict[int, tuple[shamir.Share, shamir.Share]] = {}
-        for pos, h in enumerate(holders):
-            holder_id = p.participants[h]
-            s_self, s_mask = shares[0][pos], shares[1][pos]
-            selfc.append(
-                shamir.commit_share(
-                    s_self,
-                    common.share_context(
-                        self.config_hash, self.key_id, holder_id, common.SELF_SECRET
-                    ),
-                )
-            )
-            maskc.append(
-                shamir.commit_share(
-                    s_mask,
-                    common.share_context(
-                        self.config_hash, self.key_id, holder_id, common.MASK_SECRET
-                    ),
-                )
-            )
-            if h == self.me:
-                self._held[h] = (s_self, s_mask)
-                envelopes.append(b"")
-                continue
-            payload = SharePayload(self.key_id, holder_id, h + 1, s_self.y, s_mask.y).encode()
-            peer = self._peers[h].encryption_public
-            envelopes.append(
-                seal(
-                    payload,
-                    sender=self._identity,
-                    recipient_public=peer,
-                    recipient_key_id=key_id_of(peer),
-                    context=ctx,
-                )
-            )
-        return ShareKeys(
-            self.round_id,
-            self.config_hash,
-            self.key_id,
-            tuple(p.participants[h] for h in holders),
-            tuple(envelopes),
-            tuple(selfc),
-            tuple(maskc),
-            shamir.commit_secret(self._seed, common.seed_context(self.config_hash, self.key_id)),
-        )
+            return msg.signed_by(self._identity)
 
     # --- stage 3 -----------------------------------------------------------
     def masked_input(self, bundle: bytes, vector: npt.NDArray[np.unsignedinteger]) -> bytes:
@@ -205,7 +152,8 @@ class SecAggClient:
         with self._stage(Phase.MASKED_INPUT, 2):
             relay = Relay.decode(bundle, KIND_SHARE_BUNDLE)
             relay_check(relay, self.round_id, self.config_hash)
-            self._open_shares(relay.items)
+            seat = Seat(self.params, self.me, self.key_id, self.round_id, self.config_hash)
+            open_bundle(seat, relay.items, self._enc, self._roster, self._peers, self._held)
             self._need(len(self._held), "shared their keys")
             acc = MaskAccumulator(self.params.length, self.params.bits, self.config_hash)
             self._check_vector(vector, acc)
@@ -236,30 +184,6 @@ class SecAggClient:
             and int(vector.max(initial=0)) >> self.params.bits
         ):
             raise SecAggRefusal(f"input words must be below 2^{self.params.bits}")
-
-    def _open_shares(self, envelopes: tuple[bytes, ...]) -> None:
-        ctx = common.share_envelope_context(self.round_id, self.config_hash)
-        for blob in envelopes:
-            dealer = read_header(blob).sender_key_id  # authenticated by open_envelope below
-            j = self.params.index.get(dealer)
-            if j is None or j not in self.params.neighbours(self.me) or j not in self._peers:
-                raise SecAggRefusal("a share came from a client that is not a neighbour")
-            if j in self._held:
-                raise SecAggRefusal("two shares came from one dealer")
-            plain = open_envelope(
-                blob, recipient=self._enc, sender_public=self._roster.lookup(dealer), context=ctx
-            )
-            payload = SharePayload.decode(plain)
-            if (payload.dealer_id, payload.holder_id, payload.x) != (
-                dealer,
-                self.key_id,
-                self.me + 1,
-            ):
-                raise SecAggRefusal("a share envelope names another dealer, holder or index")
-            self._held[j] = (
-                shamir.Share(payload.x, payload.self_share),
-                shamir.Share(payload.x, payload.mask_share),
-            )
 
     # --- stage 4 -----------------------------------------------------------
     def consistency_check(self, survivors: bytes) -> bytes:

@@ -19,7 +19,7 @@ from fical_secure.crypto.enrollment import Roster
 from fical_secure.crypto.identity import IdentityKey
 from fical_secure.errors import FicalError
 from fical_secure.protocol.secagg.client import SecAggClient
-from fical_secure.protocol.secagg.params import SecAggParams
+from fical_secure.protocol.secagg.params import DEFAULT_TIMEOUTS_S, SecAggParams
 from fical_secure.protocol.secagg.server import SecAggServer
 
 UIntVector = npt.NDArray[np.unsignedinteger]
@@ -45,9 +45,11 @@ class Federation:
         round_id: int = 1,
         k: int | None = None,
         threshold: int | None = None,
+        timeouts_s: tuple[int, ...] = DEFAULT_TIMEOUTS_S,
     ) -> Federation:
         """``n`` fresh enrolled clients; parameters from :meth:`SecAggParams.recommended`
-        unless ``k`` / ``threshold`` are given."""
+        unless ``k`` / ``threshold`` are given. This driver runs the clients one after
+        another, so a large ``n`` needs ``timeouts_s`` longer than a real deployment's."""
         server_key = IdentityKey.generate()
         keys = [IdentityKey.generate() for _ in range(n)]
         roster = Roster.create(server_key, [k_.public for k_ in keys], epoch=1)
@@ -74,12 +76,14 @@ class Federation:
         length: int,
         k: int | None = None,
         threshold: int | None = None,
+        timeouts_s: tuple[int, ...] = DEFAULT_TIMEOUTS_S,
     ) -> Federation:
         """A round among already enrolled identities (participants in key-id order)."""
         ids = tuple(sorted(client_identities))
-        params = SecAggParams.recommended(ids, bits=bits, length=length)
-        if k is not None or threshold is not None:
-            params = SecAggParams(ids, threshold or params.threshold, k or params.k, bits, length)
+        rec = SecAggParams.recommended(ids, bits=bits, length=length)
+        params = SecAggParams(
+            ids, threshold or rec.threshold, k or rec.k, bits, length, rec.graph_seed, timeouts_s
+        )
         server = SecAggServer(server_identity, roster, params, round_id)
         pub = server_identity.public
         clients = {c: SecAggClient(key, pub, roster) for c, key in client_identities.items()}

@@ -1,132 +1,53 @@
 """Secure-aggregation messages: typed, frozen, versioned, byte-encoded, signed.
 
-Same codec as :mod:`fical_secure.protocol.messages` (``MAGIC || version ||
-kind || fields``, canonical, consumed exactly). Every message carries the
-round id and the config hash, so one from another round or configuration is
-refused before anything else is looked at. A signed message signs
-``label || SHA-256(body)`` (one label per kind, in :mod:`fical_secure.crypto.labels`)
-with the sender's Ed25519 identity key; ``decode`` never verifies.
+One dataclass per message of the five stages; the codec, kinds, signature
+labels and the signed base class are in :mod:`.wire`. ``decode`` never
+verifies: callers verify explicitly.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import ClassVar, Final
+from dataclasses import dataclass
+from typing import ClassVar
 
-from fical_secure.crypto import labels
-from fical_secure.errors import InvalidSignature, MessageFormatError, WrongRoundError
-from fical_secure.protocol.codec import Reader, Writer, blob_bytes
-from fical_secure.protocol.messages import HASH_LEN, KEY_ID_LEN, Signer, Verifier, sha256
+from fical_secure.errors import MessageFormatError
+from fical_secure.protocol.codec import Reader, Writer
+from fical_secure.protocol.messages import HASH_LEN, KEY_ID_LEN, sha256
+from fical_secure.protocol.secagg.wire import (
+    KIND_ACK,
+    KIND_ADVERTISE,
+    KIND_CONFIG,
+    KIND_DIRECTORY,
+    KIND_MASKED_INPUT,
+    KIND_SHARE_BUNDLE,
+    KIND_SHARE_KEYS,
+    KIND_SHARE_PAYLOAD,
+    KIND_SURVIVORS,
+    KIND_UNMASK_REQUEST,
+    KIND_UNMASK_SHARES,
+    Signed,
+    blobs,
+    finish,
+    head,
+    ids,
+    read_blobs,
+    read_ids,
+)
 
-# wire kinds (never renumber; 1..5 are the sealed protocol's)
-KIND_CONFIG: Final = 16
-KIND_ADVERTISE: Final = 17
-KIND_DIRECTORY: Final = 18
-KIND_SHARE_KEYS: Final = 19
-KIND_SHARE_BUNDLE: Final = 20
-KIND_MASKED_INPUT: Final = 21
-KIND_SURVIVORS: Final = 22
-KIND_ACK: Final = 23
-KIND_UNMASK_REQUEST: Final = 24
-KIND_UNMASK_SHARES: Final = 25
-KIND_SHARE_PAYLOAD: Final = 26
-
-_LABELS: Final = {
-    KIND_CONFIG: labels.SECAGG_CONFIG_SIGNATURE,
-    KIND_ADVERTISE: labels.SECAGG_ADVERTISE_SIGNATURE,
-    KIND_SHARE_KEYS: labels.SECAGG_SHARE_KEYS_SIGNATURE,
-    KIND_MASKED_INPUT: labels.SECAGG_MASKED_INPUT_SIGNATURE,
-    KIND_SURVIVORS: labels.SECAGG_SURVIVORS_SIGNATURE,
-    KIND_ACK: labels.SECAGG_CONSISTENCY_SIGNATURE,
-    KIND_UNMASK_SHARES: labels.SECAGG_UNMASK_SIGNATURE,
-}
-_SIG_LEN: Final = 64
-
-
-def _signed_data(kind: int, body: bytes) -> bytes:
-    return _LABELS[kind] + sha256(body)
-
-
-def _ids(w: Writer, ids: tuple[bytes, ...]) -> None:
-    w.u32(len(ids))
-    for key_id in ids:
-        w.raw(key_id, KEY_ID_LEN)
-
-
-def _read_ids(r: Reader) -> tuple[bytes, ...]:
-    return tuple(r.raw(KEY_ID_LEN) for _ in range(r.u32()))
-
-
-def _blobs(w: Writer, items: tuple[bytes, ...]) -> None:
-    w.u32(len(items))
-    for item in items:
-        w.blob(item)
-
-
-def _read_blobs(r: Reader) -> tuple[bytes, ...]:
-    return tuple(r.blob() for _ in range(r.u32()))
-
-
-@dataclass(frozen=True)
-class Signed:
-    """Common fields: round, config hash, signer key id; the signature last."""
-
-    round_id: int
-    config_hash: bytes
-    signer_id: bytes
-
-    KIND: ClassVar[int] = 0
-
-    def _fields(self, w: Writer) -> None:
-        raise NotImplementedError
-
-    def body(self) -> bytes:
-        """Canonical encoding of every field but the signature."""
-        w = Writer(self.KIND).u64(self.round_id).raw(self.config_hash, HASH_LEN)
-        w.raw(self.signer_id, KEY_ID_LEN)
-        self._fields(w)
-        return w.finish()
-
-    def encode(self) -> bytes:
-        """Full wire encoding, signature included."""
-        return self.body() + blob_bytes(self.signature)
-
-    @property
-    def signature(self) -> bytes:
-        """The Ed25519 signature over ``label || SHA-256(body)``."""
-        return getattr(self, "sig", b"")
-
-    def signed_by(self, signer: Signer) -> bytes:
-        """Encode, signed by ``signer`` (whose key id must be ``signer_id``)."""
-        if signer.key_id != self.signer_id:
-            raise InvalidSignature("signer is not the message's signer_id")
-        return replace(self, sig=signer.sign(_signed_data(self.KIND, self.body()))).encode()  # type: ignore[call-arg]
-
-    def verify(self, verifier: Verifier) -> None:
-        """Raises InvalidSignature unless ``verifier`` signed exactly this message."""
-        if verifier.key_id != self.signer_id:
-            raise InvalidSignature("message was signed by another key")
-        verifier.verify(self.signature, _signed_data(self.KIND, self.body()))
-
-    def check_round(self, round_id: int, config_hash: bytes) -> None:
-        """Raises WrongRoundError unless the message belongs to this round and config."""
-        if self.round_id != round_id or self.config_hash != config_hash:
-            raise WrongRoundError(
-                f"message of round {self.round_id} does not belong to round {round_id} under"
-                " this configuration (a replay or a misrouted message)"
-            )
-
-
-def _head(r: Reader) -> tuple[int, bytes, bytes]:
-    return r.u64(), r.raw(HASH_LEN), r.raw(KEY_ID_LEN)
-
-
-def _finish(r: Reader) -> bytes:
-    sig = r.blob()
-    r.done()
-    if len(sig) != _SIG_LEN:
-        raise MessageFormatError("signature must be 64 bytes")
-    return sig
+__all__ = [
+    "KIND_DIRECTORY",
+    "KIND_SHARE_BUNDLE",
+    "KIND_UNMASK_REQUEST",
+    "AdvertiseKeys",
+    "ConsistencyAck",
+    "MaskedInput",
+    "Relay",
+    "SecAggConfig",
+    "ShareKeys",
+    "SharePayload",
+    "SurvivorList",
+    "UnmaskShares",
+]
 
 
 @dataclass(frozen=True)
@@ -145,7 +66,7 @@ class SecAggConfig(Signed):
     KIND: ClassVar[int] = KIND_CONFIG
 
     def _fields(self, w: Writer) -> None:
-        _ids(w, self.participants)
+        ids(w, self.participants)
         w.u32(self.threshold).u32(self.k).u8(self.bits).u32(self.length)
         w.raw(self.graph_seed, 32).u8(len(self.timeouts_s))
         for timeout in self.timeouts_s:
@@ -161,11 +82,11 @@ class SecAggConfig(Signed):
     def decode(cls, data: bytes) -> SecAggConfig:
         """Parse. Raises MessageFormatError if malformed."""
         r = Reader(data, KIND_CONFIG)
-        head = _head(r)
-        parts = _read_ids(r)
+        fields = head(r)
+        parts = read_ids(r)
         t, k, bits, length, seed = r.u32(), r.u32(), r.u8(), r.u32(), r.raw(32)
         timeouts = tuple(r.u32() for _ in range(r.u8()))
-        return cls(*head, parts, t, k, bits, length, seed, timeouts, r.u64(), _finish(r))
+        return cls(*fields, parts, t, k, bits, length, seed, timeouts, r.u64(), finish(r))
 
 
 @dataclass(frozen=True)
@@ -184,7 +105,7 @@ class AdvertiseKeys(Signed):
     def decode(cls, data: bytes) -> AdvertiseKeys:
         """Parse. Raises MessageFormatError if malformed."""
         r = Reader(data, KIND_ADVERTISE)
-        return cls(*_head(r), r.raw(32), r.raw(32), _finish(r))
+        return cls(*head(r), r.raw(32), r.raw(32), finish(r))
 
 
 @dataclass(frozen=True)
@@ -199,14 +120,14 @@ class Relay:
     def encode(self) -> bytes:
         """Wire encoding."""
         w = Writer(self.kind).u64(self.round_id).raw(self.config_hash, HASH_LEN)
-        _blobs(w, self.items)
+        blobs(w, self.items)
         return w.finish()
 
     @classmethod
     def decode(cls, data: bytes, kind: int) -> Relay:
         """Parse a relay of ``kind``. Raises MessageFormatError if malformed."""
         r = Reader(data, kind)
-        msg = cls(r.u64(), r.raw(HASH_LEN), kind, _read_blobs(r))
+        msg = cls(r.u64(), r.raw(HASH_LEN), kind, read_blobs(r))
         r.done()
         return msg
 
@@ -233,8 +154,8 @@ class ShareKeys(Signed):
         n = len(self.holders)
         if not n == len(self.envelopes) == len(self.self_commitments) == len(self.mask_commitments):
             raise MessageFormatError("share-keys lists differ in length")
-        _ids(w, self.holders)
-        _blobs(w, self.envelopes)
+        ids(w, self.holders)
+        blobs(w, self.envelopes)
         for c in (*self.self_commitments, *self.mask_commitments, self.seed_commitment):
             w.raw(c, HASH_LEN)
 
@@ -242,13 +163,13 @@ class ShareKeys(Signed):
     def decode(cls, data: bytes) -> ShareKeys:
         """Parse. Raises MessageFormatError if malformed."""
         r = Reader(data, KIND_SHARE_KEYS)
-        head = _head(r)
-        holders, envelopes = _read_ids(r), _read_blobs(r)
+        fields = head(r)
+        holders, envelopes = read_ids(r), read_blobs(r)
         if len(envelopes) != len(holders):
             raise MessageFormatError("share-keys lists differ in length")
         selfc = tuple(r.raw(HASH_LEN) for _ in holders)
         maskc = tuple(r.raw(HASH_LEN) for _ in holders)
-        return cls(*head, holders, envelopes, selfc, maskc, r.raw(HASH_LEN), _finish(r))
+        return cls(*fields, holders, envelopes, selfc, maskc, r.raw(HASH_LEN), finish(r))
 
 
 @dataclass(frozen=True)
@@ -291,7 +212,7 @@ class MaskedInput(Signed):
     def decode(cls, data: bytes) -> MaskedInput:
         """Parse. Raises MessageFormatError if malformed."""
         r = Reader(data, KIND_MASKED_INPUT)
-        return cls(*_head(r), r.blob(), _finish(r))
+        return cls(*head(r), r.blob(), finish(r))
 
 
 @dataclass(frozen=True)
@@ -304,14 +225,14 @@ class SurvivorList(Signed):
     KIND: ClassVar[int] = KIND_SURVIVORS
 
     def _fields(self, w: Writer) -> None:
-        _ids(w, self.survivors)
-        _ids(w, self.dropped)
+        ids(w, self.survivors)
+        ids(w, self.dropped)
 
     @classmethod
     def decode(cls, data: bytes) -> SurvivorList:
         """Parse. Raises MessageFormatError if malformed."""
         r = Reader(data, KIND_SURVIVORS)
-        return cls(*_head(r), _read_ids(r), _read_ids(r), _finish(r))
+        return cls(*head(r), read_ids(r), read_ids(r), finish(r))
 
 
 @dataclass(frozen=True)
@@ -329,7 +250,7 @@ class ConsistencyAck(Signed):
     def decode(cls, data: bytes) -> ConsistencyAck:
         """Parse. Raises MessageFormatError if malformed."""
         r = Reader(data, KIND_ACK)
-        return cls(*_head(r), r.raw(HASH_LEN), _finish(r))
+        return cls(*head(r), r.raw(HASH_LEN), finish(r))
 
 
 @dataclass(frozen=True)
@@ -348,17 +269,17 @@ class UnmaskShares(Signed):
             self.mask_shares
         ):
             raise MessageFormatError("unmask lists differ in length")
-        _ids(w, self.self_dealers)
-        _blobs(w, self.self_shares)
-        _ids(w, self.mask_dealers)
-        _blobs(w, self.mask_shares)
+        ids(w, self.self_dealers)
+        blobs(w, self.self_shares)
+        ids(w, self.mask_dealers)
+        blobs(w, self.mask_shares)
 
     @classmethod
     def decode(cls, data: bytes) -> UnmaskShares:
         """Parse. Raises MessageFormatError if malformed."""
         r = Reader(data, KIND_UNMASK_SHARES)
-        head = _head(r)
-        sd, ss, md, ms = _read_ids(r), _read_blobs(r), _read_ids(r), _read_blobs(r)
+        fields = head(r)
+        sd, ss, md, ms = read_ids(r), read_blobs(r), read_ids(r), read_blobs(r)
         if len(sd) != len(ss) or len(md) != len(ms):
             raise MessageFormatError("unmask lists differ in length")
-        return cls(*head, sd, ss, md, ms, _finish(r))
+        return cls(*fields, sd, ss, md, ms, finish(r))
