@@ -239,3 +239,15 @@ def test_stages_out_of_order_are_refused() -> None:
         w.server.masked_input([])
     with pytest.raises(StageError):
         w.clients[w.ids[0]].consistency_check(b"")
+
+
+def test_parties_holding_round_secrets_refuse_pickling() -> None:
+    import pickle
+
+    from fical_secure.errors import KeyMisuseError
+
+    w = Walk(3)
+    w.to_directory()
+    for party in (w.server, w.clients[w.ids[0]]):
+        with pytest.raises(KeyMisuseError):
+            pickle.dumps(party)

@@ -22,6 +22,10 @@ in-process driver can carry them unchanged. Stable API::
     reveal     = client.unmask(request)                     # stage 5 reply
     total      = server.unmask([reveal, ...])               # sum mod 2^bits of survivors
 
+Both objects hold the round's secrets in memory (mask keys, seeds, held
+shares) and refuse pickling: a transport keeps one object per party for the
+whole round (Flower: one per node, looked up by node id), never serialises it.
+
 A transport waits ``server.timeout_s(stage)`` seconds (0..4) for the replies
 of each stage and passes whatever arrived; a missing reply is a dropout. A
 client refuses a request that arrives after the deadline of the signed config.

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fical_secure.crypto.enrollment import Roster
-from fical_secure.crypto.identity import IdentityKey, IdentityPublicKey, RoundKey
+from fical_secure.crypto.identity import IdentityKey, IdentityPublicKey, RoundKey, Unpicklable
 from fical_secure.crypto.masking import MaskAccumulator, MaskKey, MaskKind
 from fical_secure.errors import FicalError, SecAggAbort, SecAggRefusal, SecAggTimeout
 from fical_secure.protocol.messages import sha256
@@ -41,7 +41,7 @@ from fical_secure.protocol.secagg.messages import (
 from fical_secure.protocol.secagg.peers import config_params, read_directory, relay_check
 
 
-class SecAggClient:
+class SecAggClient(Unpicklable):
     """One client's side of one secure-aggregation round."""
 
     def __init__(

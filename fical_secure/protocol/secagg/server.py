@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fical_secure.crypto.enrollment import Roster
-from fical_secure.crypto.identity import IdentityKey
+from fical_secure.crypto.identity import IdentityKey, Unpicklable
 from fical_secure.crypto.masking import MaskAccumulator
 from fical_secure.errors import (
     FicalError,
@@ -61,7 +61,7 @@ class Refusal:
     error: FicalError
 
 
-class SecAggServer:
+class SecAggServer(Unpicklable):
     """The server's side of one secure-aggregation round."""
 
     def __init__(
