@@ -234,6 +234,8 @@ def test_a_request_after_the_stage_deadline_times_out() -> None:
 
 def test_stages_out_of_order_are_refused() -> None:
     w = Walk(5)
+    with pytest.raises(StageError, match="configure"):
+        w.server.advertise_keys([])
     w.to_directory()
     with pytest.raises(StageError):
         w.server.masked_input([])
