@@ -166,8 +166,8 @@ def _step(client: SecAggClient, stage: int, request: bytes, vector: UIntVector |
     if stage == 1:
         return client.share_keys(request)
     if stage == 2:
-        if vector is None:
-            raise KeyError("no input for this client")
+        if vector is None:  # it refused its own input (e.g. failed closed): a dropout
+            raise SecAggAbort("this client has no input for the round; it drops out")
         return client.masked_input(request, vector)
     if stage == 3:
         return client.consistency_check(request)
