@@ -209,8 +209,14 @@ def flower_unmask_estimate(n: int, k: int, d: int, dropped: int, repeats: int) -
     ecdh = _median_s(lambda: shared_key(asym.bytes_to_private_key(sk1), pub), repeats)
     survivors = n - dropped
     total = survivors * (comb_seed + mask) + dropped * (comb_sk + k * (ecdh + mask))
+    from flwr.common import ndarray_to_bytes
+
+    # Flower's stage-2 reply carries the masked vector as int64 ndarray bytes
+    flower_vector = len(ndarray_to_bytes(np.zeros(d + 1, dtype=np.int64)))
     return {
         "flower_server_unmask_s_estimated": round(total, 2),
+        "flower_masked_vector_bytes": flower_vector,
+        "flower_masked_vector_expansion_vs_plain": round(flower_vector / (4 * d), 4),
         "per_op_s": {
             "combine_seed": comb_seed,
             "combine_sk1": comb_sk,
