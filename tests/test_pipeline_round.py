@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from fical_secure.errors import GateBlockedError
-from fical_secure.federation.demo import build_stages, run_demo
-from fical_secure.federation.gates import ScrubStage
-from fical_secure.federation.runner import run_stages
-from fical_secure.federation.state import RoundSettings, RoundState
-from fical_secure.federation.transport import (
+from fical_secure.pipeline.demo import build_stages, run_demo
+from fical_secure.pipeline.gates import ScrubStage
+from fical_secure.pipeline.runner import run_stages
+from fical_secure.pipeline.state import RoundSettings, RoundState
+from fical_secure.pipeline.transport import (
     PlainTransportStage,
     PublishStage,
     SealedTransportStage,

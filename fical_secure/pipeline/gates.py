@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fical_secure.errors import GateBlockedError, ResidualPIIError, SchemaError, ScrubError
-from fical_secure.federation.state import RoundState
+from fical_secure.pipeline.state import RoundState
 from fical_secure.kcg.schema import Compendium, Entry, validate_entry
 
 log = logging.getLogger(__name__)

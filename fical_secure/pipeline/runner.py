@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from fical_secure.federation.state import RoundState
+from fical_secure.pipeline.state import RoundState
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fical_secure.federation.state import RoundState
+from fical_secure.pipeline.state import RoundState
 
 
 @dataclass(frozen=True)

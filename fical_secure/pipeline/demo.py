@@ -7,15 +7,15 @@ import time
 from typing import Any
 
 from fical_secure.atomic import write_json_atomic, write_text_atomic
-from fical_secure.federation.runner import Stage, run_stages
-from fical_secure.federation.stages import AggregateStage, DataStage, KCGStage, ModelStage, TLUStage
-from fical_secure.federation.state import RoundSettings, RoundState
+from fical_secure.pipeline.runner import Stage, run_stages
+from fical_secure.pipeline.stages import AggregateStage, DataStage, KCGStage, ModelStage, TLUStage
+from fical_secure.pipeline.state import RoundSettings, RoundState
 
 
 def build_stages(settings: RoundSettings) -> list[Stage]:
     """Stages of one round; the privacy stages follow KCG, the transport precedes aggregation."""
-    from fical_secure.federation.gates import AuditStage, ReleaseCheckStage, ScrubStage
-    from fical_secure.federation.transport import (
+    from fical_secure.pipeline.gates import AuditStage, ReleaseCheckStage, ScrubStage
+    from fical_secure.pipeline.transport import (
         PlainTransportStage,
         PublishStage,
         SealedTransportStage,

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from fical_secure.errors import SchemaError
-from fical_secure.federation.state import RoundState
+from fical_secure.pipeline.state import RoundState
 from fical_secure.kcg.schema import Compendium
 
 log = logging.getLogger(__name__)
