@@ -39,15 +39,18 @@ class PemPair:
 
 
 def _name(common_name: str) -> x509.Name:
-    return x509.Name([
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "fical-secure federation"),
-        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-    ])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "fical-secure federation"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
 
 
 def _private_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _san(host: str) -> x509.GeneralName:
@@ -63,23 +66,36 @@ def new_ca(common_name: str, *, now: dt.datetime | None = None) -> PemPair:
     start = now or dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(_name(common_name)).issuer_name(_name(common_name))
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .subject_name(_name(common_name))
+        .issuer_name(_name(common_name))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
         .not_valid_before(start - dt.timedelta(minutes=5))
         .not_valid_after(start + dt.timedelta(days=CERT_DAYS))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
-                                     key_encipherment=False, data_encipherment=False,
-                                     key_agreement=False, key_cert_sign=True, crl_sign=True,
-                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
     return PemPair(cert.public_bytes(serialization.Encoding.PEM), _private_pem(key))
 
 
-def new_server_certificate(ca: PemPair, hosts: Sequence[str], *,
-                           now: dt.datetime | None = None) -> PemPair:
+def new_server_certificate(
+    ca: PemPair, hosts: Sequence[str], *, now: dt.datetime | None = None
+) -> PemPair:
     """A TLS server certificate for ``hosts`` (names or IPs), signed by ``ca``.
 
     Raises:
@@ -95,15 +111,18 @@ def new_server_certificate(ca: PemPair, hosts: Sequence[str], *,
     start = now or dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(_name(hosts[0])).issuer_name(ca_cert.subject)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .subject_name(_name(hosts[0]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
         .not_valid_before(start - dt.timedelta(minutes=5))
         .not_valid_after(start + dt.timedelta(days=CERT_DAYS))
         .add_extension(x509.SubjectAlternativeName([_san(h) for h in hosts]), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                       critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
         .sign(ca_key, hashes.SHA256())
     )
     return PemPair(cert.public_bytes(serialization.Encoding.PEM), _private_pem(key))
@@ -112,10 +131,14 @@ def new_server_certificate(ca: PemPair, hosts: Sequence[str], *,
 def new_supernode_auth_key(comment: str) -> PemPair:
     """A SuperNode authentication key pair (P-384, OpenSSH encodings, as Flower reads them)."""
     key = ec.generate_private_key(ec.SECP384R1())
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
-                                serialization.NoEncryption())
-    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH,
-                                           serialization.PublicFormat.OpenSSH)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
     return PemPair(public + f" {comment}\n".encode("ascii"), private)
 
 
@@ -134,4 +157,5 @@ def certificate_hosts(cert_pem: bytes) -> list[str]:
     except x509.ExtensionNotFound:
         return []
     return [str(v) for v in san.get_values_for_type(x509.IPAddress)] + list(
-        san.get_values_for_type(x509.DNSName))
+        san.get_values_for_type(x509.DNSName)
+    )

@@ -8,27 +8,25 @@ from typing import Any
 
 from fical_secure.atomic import write_json_atomic, write_text_atomic
 from fical_secure.pipeline.runner import Stage, run_stages
-from fical_secure.pipeline.stages import AggregateStage, DataStage, KCGStage, ModelStage, TLUStage
+from fical_secure.pipeline.stages import DataStage, EachClient, ModelStage, OnServer, TLUStage
 from fical_secure.pipeline.state import RoundSettings, RoundState
 
 
-def build_stages(settings: RoundSettings) -> list[Stage]:
-    """Stages of one round; the privacy stages follow KCG, the transport precedes aggregation."""
-    from fical_secure.pipeline.gates import AuditStage, ReleaseCheckStage, ScrubStage
+def build_stages(settings: RoundSettings) -> list[Stage[RoundState]]:
+    """Stages of one round: the client pipeline on every hospital, the transport, the server's."""
+    from fical_secure.pipeline.client import client_stages
+    from fical_secure.pipeline.server import AggregateStage
     from fical_secure.pipeline.transport import (
+        DeliverStage,
         PlainTransportStage,
-        PublishStage,
         SealedTransportStage,
     )
 
-    stages: list[Stage] = [DataStage(), ModelStage(), KCGStage()]
-    if settings.scrub:
-        stages.append(ScrubStage())
-    if settings.audit:
-        stages.append(AuditStage())
-    stages.append(ReleaseCheckStage())
+    per_client = client_stages(settings.client_settings(), ground_truth=True)
+    stages: list[Stage[RoundState]] = [DataStage(), ModelStage()]
+    stages += [EachClient(stage) for stage in per_client]
     stages.append(SealedTransportStage() if settings.seal else PlainTransportStage())
-    stages += [AggregateStage(), PublishStage(), TLUStage()]
+    stages += [OnServer(AggregateStage()), DeliverStage(), TLUStage()]
     return stages
 
 

@@ -1,8 +1,9 @@
 """Client-side privacy stages of a round: the PII scrubber and the membership-inference gate.
 
-Both fail closed per client: a client whose compendium cannot be shown clean
-releases nothing this round (recorded in the report), and the round stops
-outright when no client is left to release anything.
+Both run on one client's state and fail closed: a client whose compendium
+cannot be shown clean releases nothing this round; the stage records why in
+the client's report and raises :class:`GateBlockedError`, so no later stage
+(and no seal) runs for that client.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from fical_secure.errors import GateBlockedError, ResidualPIIError, SchemaError, ScrubError
-from fical_secure.pipeline.state import RoundState
-from fical_secure.kcg.schema import Compendium, Entry, validate_entry
+from fical_secure.kcg.schema import Entry, validate_entry
+from fical_secure.pipeline.client import ClientRoundState
 
 log = logging.getLogger(__name__)
 
@@ -61,76 +62,73 @@ def _scrub_entries(scrubber: Any, entries: tuple[Entry, ...]) -> _ScrubOutcome:
 
 @dataclass(frozen=True)
 class ScrubStage:
-    """Presidio scrubber over every entry of every client's compendium."""
+    """Presidio scrubber over every entry of the client's compendium."""
 
     name: str = "scrub"
 
-    def run(self, state: RoundState) -> None:
+    def run(self, state: ClientRoundState) -> None:
         from fical_secure.scrub.scrubber import Scrubber
 
-        scrubber = Scrubber.default()
-        report: dict[str, Any] = {}
-        released: dict[str, Compendium] = {}
-        for client_id, comp in state.released.items():
-            try:
-                outcome = _scrub_entries(scrubber, comp.entries)
-            except ScrubError as exc:  # fail closed: this client releases nothing
-                log.warning("client %s blocked by the scrubber: %s", client_id, exc)
-                report[client_id] = {"blocked": True, "reason": type(exc).__name__}
-                continue
-            released[client_id] = comp.with_entries(tuple(outcome.kept))
-            report[client_id] = {
-                "blocked": False,
-                "entities_replaced": dict(sorted(outcome.found.items())),
-                "entries_changed": outcome.changed,
-                "entries_dropped": outcome.dropped,
-            }
-        state.released = released
-        state.report["scrub"] = report
-        if not released:
-            raise GateBlockedError("the scrubber blocked every client; nothing was released")
+        comp = state.need_release()
+        try:
+            outcome = _scrub_entries(Scrubber.default(), comp.entries)
+        except ScrubError as exc:  # fail closed: this client releases nothing
+            log.warning("client %s blocked by the scrubber: %s", state.client_id, exc)
+            _block(state, self.name, type(exc).__name__)
+            raise GateBlockedError(
+                f"client {state.client_id}: the scrubber failed ({type(exc).__name__}); "
+                "nothing was released"
+            ) from exc
+        state.released = comp.with_entries(tuple(outcome.kept))
+        state.report[self.name] = {
+            "blocked": False,
+            "entities_replaced": dict(sorted(outcome.found.items())),
+            "entries_changed": outcome.changed,
+            "entries_dropped": outcome.dropped,
+        }
 
 
 @dataclass(frozen=True)
 class AuditStage:
-    """Membership-inference gate: each client audits its own candidate (members vs non-members)."""
+    """Membership-inference gate: the client audits its own candidate (members vs non-members)."""
 
     name: str = "audit"
 
-    def run(self, state: RoundState) -> None:
+    def run(self, state: ClientRoundState) -> None:
         from fical_secure.audit.auditor import AuditConfig, AuditTarget
         from fical_secure.audit.gate import run_gate
         from fical_secure.tlu.embedding import default_embedder
 
-        fed, s = state.need_federation(), state.settings
+        s = state.settings
         config = AuditConfig(
             llm_records_per_split=s.audit_llm_records, max_canaries=s.audit_canaries, seed=s.seed
         )
-        hospitals = {h.hospital_id: h for h in fed.hospitals}
-        report: dict[str, Any] = {}
-        released: dict[str, Compendium] = {}
-        for client_id, comp in state.released.items():
-            target = AuditTarget.from_hospital(hospitals[client_id], fed.manifest)
-            try:
-                decision = run_gate(
-                    comp, target, embedder=default_embedder(), llm=state.llm, config=config
-                )
-            except GateBlockedError as exc:  # fail closed: this client releases nothing
-                log.warning("client %s blocked by the audit gate: %s", client_id, exc)
-                report[client_id] = {"blocked": True, "reason": str(exc)}
-                continue
-            released[client_id] = decision.compendium
-            report[client_id] = {
-                "blocked": False,
-                "entries_removed": len(decision.removed_entry_ids),
-                "remediation_rounds": decision.rounds,
-                "before": decision.before.to_dict(),
-                "after": decision.after.to_dict(),
-            }
-        state.released = released
-        state.report["audit"] = report
-        if not released:
-            raise GateBlockedError("the audit gate blocked every client; nothing was released")
+        target = AuditTarget.from_hospital(state.hospital, state.manifest)
+        try:
+            decision = run_gate(
+                state.need_release(),
+                target,
+                embedder=default_embedder(),
+                llm=state.need_llm(),
+                config=config,
+            )
+        except GateBlockedError as exc:  # fail closed: this client releases nothing
+            log.warning("client %s blocked by the audit gate: %s", state.client_id, exc)
+            _block(state, self.name, str(exc))
+            raise
+        state.released = decision.compendium
+        state.report[self.name] = {
+            "blocked": False,
+            "entries_removed": len(decision.removed_entry_ids),
+            "remediation_rounds": decision.rounds,
+            "before": decision.before.to_dict(),
+            "after": decision.after.to_dict(),
+        }
+
+
+def _block(state: ClientRoundState, stage: str, reason: str) -> None:
+    state.blocked, state.released = f"{stage}: {reason}", None
+    state.report[stage] = {"blocked": True, "reason": reason}
 
 
 @dataclass(frozen=True)
@@ -145,19 +143,16 @@ class ReleaseCheckStage:
 
     name: str = "release_check"
 
-    def run(self, state: RoundState) -> None:
+    def run(self, state: ClientRoundState) -> None:
         from fical_secure.audit.pii_search import search_pii
 
-        manifest = state.need_federation().manifest
-        report: dict[str, Any] = {}
-        for client_id, comp in state.released.items():
-            ids = [e.entry_id for e in comp.entries]
-            hits = search_pii(manifest, ids, [e.text for e in comp.entries])
-            exact = [h for h in hits if h.match != "fuzzy"]
-            report[client_id] = {
-                "surviving_values": len(exact),
-                "surviving_canaries": sum(h.kind == "CANARY" for h in exact),
-                "fuzzy_matches": len(hits) - len(exact),
-                "by_kind": dict(sorted(Counter(h.kind for h in exact).items())),
-            }
-        state.report["released_pii"] = report
+        comp = state.need_release()
+        ids = [e.entry_id for e in comp.entries]
+        hits = search_pii(list(state.manifest), ids, [e.text for e in comp.entries])
+        exact = [h for h in hits if h.match != "fuzzy"]
+        state.report["released_pii"] = {
+            "surviving_values": len(exact),
+            "surviving_canaries": sum(h.kind == "CANARY" for h in exact),
+            "fuzzy_matches": len(hits) - len(exact),
+            "by_kind": dict(sorted(Counter(h.kind for h in exact).items())),
+        }

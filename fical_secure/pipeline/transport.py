@@ -7,7 +7,9 @@ enrollment, round, stage and replay before it decrypts, commits each envelope
 to its SQLite store before acknowledging it, and aggregates only what it
 authenticated. The global compendium goes back server-signed and every client
 verifies it. The plain transport exists for ablations (``--no-seal``) and
-counts bytes, nothing else.
+counts bytes, nothing else. Both run the client pipeline's seal step and the
+server pipeline's verify/store/close steps: this module only moves bytes
+between them inside one process.
 """
 
 from __future__ import annotations
@@ -17,18 +19,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from fical_secure.errors import SchemaError
-from fical_secure.pipeline.state import RoundState
+from fical_secure.errors import ProtocolError, SchemaError, StageError
 from fical_secure.kcg.schema import Compendium
+from fical_secure.pipeline.client import seal_release
+from fical_secure.pipeline.server import (
+    CloseStage,
+    PublishStage,
+    ServerRoundState,
+    receive_envelope,
+)
+from fical_secure.pipeline.state import RoundState
 
 log = logging.getLogger(__name__)
 ROUND_ID = 1
 
 
 class Publisher(Protocol):
-    """Delivers the global compendium to every client; returns the bytes sent."""
+    """Delivers the published round to every client; returns the bytes sent."""
 
-    def publish(self, payload: bytes) -> int: ...
+    def publish(self, server: ServerRoundState) -> int: ...
+
+
+def decode_payloads(plaintexts: list[tuple[bytes, bytes]]) -> tuple[list[Compendium], int]:
+    """``(sender key id, authenticated plaintext)`` pairs -> compendiums, and how many failed."""
+    return _decode_payloads([p for _sender, p in plaintexts])
 
 
 def _decode_payloads(plaintexts: list[bytes]) -> tuple[list[Compendium], int]:
@@ -48,16 +62,17 @@ def _decode_payloads(plaintexts: list[bytes]) -> tuple[list[Compendium], int]:
 class SealedPublisher:
     """Server-signed global result; each client verifies it before use."""
 
-    server: Any  # fical_secure.protocol.Server
     clients: list[Any]  # fical_secure.protocol.Client
 
-    def publish(self, payload: bytes) -> int:
-        result = self.server.publish(payload)
+    def publish(self, server: ServerRoundState) -> int:
+        result, glob = server.result, server.global_compendium
+        if result is None or glob is None:
+            raise StageError("nothing was published this round")
         wire = result.encode()
         for client in self.clients:
-            if client.check_result(type(result).decode(wire)) != payload:
-                raise RuntimeError("a client read back a different global compendium")
-        self.server.close()
+            if client.check_result(type(result).decode(wire)) != glob.to_bytes():
+                raise ProtocolError("a client read back a different global compendium")
+        server.need_server().close()
         return len(wire) * len(self.clients)
 
 
@@ -67,8 +82,10 @@ class PlainPublisher:
 
     n_clients: int
 
-    def publish(self, payload: bytes) -> int:
-        return len(payload) * self.n_clients
+    def publish(self, server: ServerRoundState) -> int:
+        if server.global_compendium is None:
+            raise StageError("nothing was published this round")
+        return len(server.global_compendium.to_bytes()) * self.n_clients
 
 
 def _new_party(folder: Path) -> Any:
@@ -120,32 +137,36 @@ class SealedTransportStage:
         from fical_secure.crypto.keys import Roster
         from fical_secure.protocol import Client, Server
 
-        out = state.settings.out
+        out, released = state.settings.out, state.released
         server_key = _new_party(out / "keys" / "server").identity
-        client_keys = {cid: _new_party(out / "keys" / cid).identity for cid in state.released}
-        for cid in state.released:
+        client_keys = {cid: _new_party(out / "keys" / cid).identity for cid in released}
+        for cid in released:
             _write_client_config(out, cid)
         roster = Roster.create(server_key, [k.public for k in client_keys.values()], epoch=1)
         (out / "server").mkdir(parents=True, exist_ok=True)
         server = Server.create(out / "server" / "store.sqlite", server_key, roster)
+        state.server = ServerRoundState(settings=state.settings.server_settings(), server=server)
         config = server.open_round(ROUND_ID, min_clients=len(client_keys))
         upload, clients = 0, []
-        for cid, comp in state.released.items():
+        for cid in released:
             client = Client(client_keys[cid], server.public)
-            envelope = client.seal_submission(config, comp.to_bytes(), roster)
-            client.check_receipt(server.receive(envelope))
+            envelope = seal_release(client, config, state.clients[cid], roster)
+            receipt = receive_envelope(state.server, envelope)
+            if receipt is None:
+                raise ProtocolError(f"the server refused client {cid}'s own submission")
+            client.check_receipt(receipt)
             clients.append(client)
             upload += len(envelope)
-        state.received, rejected = _decode_payloads([p for _sid, p in server.close_round()])
-        state.publisher = SealedPublisher(server, clients)
+        CloseStage().run(state.server)
+        state.publisher = SealedPublisher(clients)
         download = len(config.encode()) * len(clients)
         state.report["transport"] = {
             "mode": "sealed",
             "envelopes": len(clients),
             "upload_bytes": upload,
             "round_config_bytes": download,
-            "plaintext_bytes": sum(len(c.to_bytes()) for c in state.released.values()),
-            "rejected_payloads": rejected,
+            "plaintext_bytes": sum(len(c.to_bytes()) for c in released.values()),
+            "rejected_payloads": state.server.rejected_payloads,
             "suite": "X25519 + HKDF-SHA256 + ChaCha20-Poly1305, Ed25519 signatures",
         }
 
@@ -157,29 +178,33 @@ class PlainTransportStage:
     name: str = "transport"
 
     def run(self, state: RoundState) -> None:
-        payloads = [c.to_bytes() for c in state.released.values()]
-        state.received, rejected = _decode_payloads(payloads)
+        payloads = [(cid.encode(), c.to_bytes()) for cid, c in state.released.items()]
+        state.server = ServerRoundState(
+            settings=state.settings.server_settings(), plaintexts=payloads
+        )
+        CloseStage().run(state.server)
         state.publisher = PlainPublisher(len(payloads))
         state.report["transport"] = {
             "mode": "plain",
             "envelopes": len(payloads),
-            "upload_bytes": sum(len(p) for p in payloads),
+            "upload_bytes": sum(len(p) for _c, p in payloads),
             "round_config_bytes": 0,
-            "plaintext_bytes": sum(len(p) for p in payloads),
-            "rejected_payloads": rejected,
+            "plaintext_bytes": sum(len(p) for _c, p in payloads),
+            "rejected_payloads": state.server.rejected_payloads,
         }
 
 
 @dataclass(frozen=True)
-class PublishStage:
-    """Send the global compendium back; total the round's communication."""
+class DeliverStage:
+    """The server signs and publishes the global compendium; every client gets and checks it."""
 
     name: str = "publish"
 
     def run(self, state: RoundState) -> None:
         if state.global_compendium is None or state.publisher is None:
-            raise RuntimeError("publish needs the transport and aggregate stages first")
-        download = state.publisher.publish(state.global_compendium.to_bytes())
+            raise StageError("publish needs the transport and aggregate stages first")
+        PublishStage().run(state.server)
+        download = state.publisher.publish(state.server)
         t = state.report["transport"]
         t["global_download_bytes"] = download
         state.report["communication_bytes_total"] = (
