@@ -32,6 +32,7 @@ class ClientSettings:
     kcg_kinds: tuple[str, ...] = ENTRY_KINDS
     scrub: bool = True
     audit: bool = True
+    audit_use_llm: bool = True  # LLM membership signals (else embedding and lexical ones only)
     # records a side the audit scores with the LLM (its cost is linear in this);
     # `fical-secure audit` runs the fuller audit before deployment
     audit_llm_records: int = 8

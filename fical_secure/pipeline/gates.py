@@ -101,7 +101,10 @@ class AuditStage:
 
         s = state.settings
         config = AuditConfig(
-            llm_records_per_split=s.audit_llm_records, max_canaries=s.audit_canaries, seed=s.seed
+            use_llm=s.audit_use_llm,
+            llm_records_per_split=s.audit_llm_records,
+            max_canaries=s.audit_canaries,
+            seed=s.seed,
         )
         target = AuditTarget.from_hospital(state.hospital, state.manifest)
         try:
@@ -109,7 +112,7 @@ class AuditStage:
                 state.need_release(),
                 target,
                 embedder=default_embedder(),
-                llm=state.need_llm(),
+                llm=state.need_llm() if s.audit_use_llm else None,
                 config=config,
             )
         except GateBlockedError as exc:  # fail closed: this client releases nothing
