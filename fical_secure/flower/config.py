@@ -105,8 +105,13 @@ def _fail(findings: Findings, what: str, source: Path) -> NoReturn:
     )
 
 
+def _text(f: Findings, raw: Any, path: str) -> str | None:
+    """A required string; a missing key (None) was already reported by ``mapping``."""
+    return None if raw is None else f.string(raw, path)
+
+
 def _ident(f: Findings, raw: Any, path: str) -> str | None:
-    value = f.string(raw, path)
+    value = _text(f, raw, path)
     if value is not None and not _ID.match(value):
         f.add(path, "must be 1-64 letters, digits, '.', '_' or '-'")
         return None
@@ -114,7 +119,7 @@ def _ident(f: Findings, raw: Any, path: str) -> str | None:
 
 
 def _file(f: Findings, raw: Any, path: str, base: Path, *, must_exist: bool = True) -> Path | None:
-    value = f.string(raw, path)
+    value = _text(f, raw, path)
     if value is None:
         return None
     resolved = (base / value).resolve()
@@ -164,6 +169,7 @@ def load_hospital_config(path: str | Path) -> HospitalConfig:
                 "scrub",
                 "audit_gate",
                 "audit_profile",
+                "audit_use_llm",
                 "audit_llm_records",
                 "audit_canaries",
             ),
@@ -171,7 +177,7 @@ def load_hospital_config(path: str | Path) -> HospitalConfig:
         or {}
     )
     kcg = f.mapping(top.get("kcg", {}), "kcg", required=(), optional=("batch_size", "kinds")) or {}
-    address = f.string(link.get("address"), "superlink.address")
+    address = _text(f, link.get("address"), "superlink.address")
     if address is not None and not _ADDRESS.match(address):
         f.add("superlink.address", "must be host:port, e.g. 127.0.0.1:9093")
     model = top.get("model", "packaged")
@@ -228,7 +234,7 @@ def _model_path(f: Findings, raw: Any, base: Path) -> str | None:
 
 
 def _folder(f: Findings, raw: Any, path: str, base: Path) -> Path | None:
-    value = f.string(raw, path)
+    value = _text(f, raw, path)
     return None if value is None else (base / value).resolve()
 
 
@@ -297,8 +303,10 @@ def load_server_config(path: str | Path) -> ServerConfig:
         "federation_id": _ident(f, top.get("federation_id"), "federation_id"),
         "private_key": _file(f, keys.get("private_key"), "keys.private_key", base),
         "roster": _file(f, keys.get("roster"), "keys.roster", base),
-        "host": f.string(link.get("host"), "superlink.host"),
-        "port": f.integer(link.get("port"), "superlink.port", 1024, 65535),
+        "host": _text(f, link.get("host"), "superlink.host"),
+        "port": None
+        if link.get("port") is None
+        else f.integer(link.get("port"), "superlink.port", 1024, 65535),
         "certificate": _file(f, link.get("certificate"), "superlink.certificate", base),
         "certificate_key": _file(f, link.get("private_key"), "superlink.private_key", base),
         "ca_certificate": _file(f, link.get("ca_certificate"), "superlink.ca_certificate", base),

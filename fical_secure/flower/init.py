@@ -24,6 +24,7 @@ from pathlib import Path
 
 from fical_secure.atomic import write_bytes_atomic, write_text_atomic
 from fical_secure.errors import ConfigError
+from fical_secure.kcg.schema import ENTRY_KINDS
 
 PRIVATE = 0o600
 
@@ -108,6 +109,7 @@ def _write(root: Path, o: InitOptions) -> None:
                 federation_id=federation_id,
                 address=f"{o.host}:{o.port}",
                 node_port=o.first_node_port + i,
+            kinds=", ".join(ENTRY_KINDS),
             ),
         )
     write_text_atomic(
@@ -163,7 +165,7 @@ privacy:
   audit_canaries: 1
 kcg:
   batch_size: 8
-  kinds: [purpose, usage, arguments, pitfalls]
+  kinds: [{kinds}]
 superlink:
   address: {address}
   root_certificate: ca.pem        # the federation's private CA
