@@ -115,4 +115,5 @@ def test_sealed_round_completes_without_a_supernode_killed_mid_round(
     assert fleet.wait_exit("server", 600) == 0, fleet.log("server")
     report = _check_published(fed, ["h01", "h02"])
     assert report["supernodes"] == 3 and report["replies"] == 2
+    assert report["lost_supernodes"] == 1
     assert not (fed / "clients" / "h03" / "out" / "global_compendium.json").exists()

@@ -160,7 +160,8 @@ def _run(grid: Grid, cfg: ServerConfig, report: dict[str, Any]) -> None:
             "round_id": round_id,
             "clients": len(accepted),
             "supernodes": len(nodes),
-            "replies": len(replies),
+            "replies": sum(not r.has_error() for r in replies),
+            "lost_supernodes": len(nodes) - sum(not r.has_error() for r in replies),
             "per_client": clients,
             "transport": {
                 "mode": cfg.mode,
@@ -203,6 +204,9 @@ def _collect(
     upload = 0
     for reply in replies:
         node = reply.metadata.src_node_id
+        if reply.has_error():  # Flower's own report, e.g. the node stopped heartbeating
+            log.warning("SuperNode %d is lost this round: %s", node, reply.error.reason)
+            continue
         try:
             status = wire.field_text(reply, "status")
             if status != wire.STATUS_SEALED:
