@@ -20,12 +20,13 @@ def test_only_enrolled_authentic_envelopes_reach_the_global_compendium(tmp_path:
     server_key, enrolled, outsider = (IdentityKey.generate() for _ in range(3))
     roster = Roster.create(server_key, [enrolled.public], epoch=1)
     server = Server.create(tmp_path / "store.sqlite", server_key, roster)
-    state = ServerRoundState(server=server)
+    state = ServerRoundState(server=server, owners={enrolled.key_id: "h01"})
     config = server.open_round(1, min_clients=1)
 
     forged = Client(outsider, server.public).seal_submission(config, _compendium("h99"))
     assert receive_envelope(state, forged) is None
-    good = Client(enrolled, server.public).seal_submission(config, _compendium("h01"))
+    # the payload claims another owner: the server names it by the authenticated sender
+    good = Client(enrolled, server.public).seal_submission(config, _compendium("h02"))
     tampered = bytearray(good)
     tampered[-1] ^= 1
     assert receive_envelope(state, bytes(tampered)) is None

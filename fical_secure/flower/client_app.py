@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fical_secure.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 NODE_CONFIG_KEY = "fical-config"
-STATE_RECORD = "fical_round"  # in Flower's per-run node state: what the receipt check needs
 
 
 def _make_app() -> Any:
@@ -59,7 +59,7 @@ def _make_app() -> Any:
     return client_app
 
 
-Handler = Callable[[HospitalConfig, "Message", "Context"], "RecordDict"]
+Handler = Callable[[HospitalConfig, "Message"], "RecordDict"]
 
 
 def _answer(message: Message, context: Context, handler: Handler) -> Message:
@@ -70,7 +70,7 @@ def _answer(message: Message, context: Context, handler: Handler) -> Message:
     cfg.output.mkdir(parents=True, exist_ok=True)
     with log_to_file(cfg.output / "client.log"):
         try:
-            content = handler(cfg, message, context)
+            content = handler(cfg, message)
         except GateBlockedError as exc:
             log.warning("%s: release blocked, nothing sent: %s", cfg.client_id, exc)
             content = wire.record(status=wire.STATUS_BLOCKED, reason=str(exc)[:1000])
@@ -127,10 +127,8 @@ def settings_of(cfg: HospitalConfig) -> ClientSettings:
     )
 
 
-def handle_submit(cfg: HospitalConfig, message: Message, context: Context) -> RecordDict:
+def handle_submit(cfg: HospitalConfig, message: Message) -> RecordDict:
     """Check the round, run the client pipeline, seal; the reply's content."""
-    from flwr.app import ConfigRecord
-
     from fical_secure.crypto.keys import Roster
     from fical_secure.llm.lazy import LazyLLM
     from fical_secure.protocol import Client, RoundConfig
@@ -143,7 +141,7 @@ def handle_submit(cfg: HospitalConfig, message: Message, context: Context) -> Re
             "the round's roster is not the pinned one; get the current "
             "roster from the federation operator"
         )
-    client = Client(identity, server)
+    client = Client(identity, server, state_path=round_state_path(cfg))
     client.accept_round(config, roster)  # before any work: a forged round costs nothing
     log.info("%s: stage accept: round %d", cfg.client_id, config.round_id)
     hospital = load_own_data(cfg)
@@ -155,26 +153,20 @@ def handle_submit(cfg: HospitalConfig, message: Message, context: Context) -> Re
     log.info("%s: stage seal: %d bytes", cfg.client_id, len(envelope))
     write_text_atomic(cfg.output / "released.json", state.need_release().to_json())
     write_json_atomic(cfg.output / "client_report.json", state.report)
-    context.state[STATE_RECORD] = ConfigRecord({"config": config.encode(), "envelope": envelope})
     notes = json.dumps({"client_id": cfg.client_id, "report": state.report}).encode()
     return wire.record(status=wire.STATUS_SEALED, envelope=envelope, notes=notes)
 
 
-def handle_result(cfg: HospitalConfig, message: Message, context: Context) -> RecordDict:
+def handle_result(cfg: HospitalConfig, message: Message) -> RecordDict:
     """Verify the receipt and the signed global compendium; store them; the reply's content."""
     from fical_secure.kcg.schema import Compendium
-    from fical_secure.protocol import Client, GlobalResult, Receipt, RoundConfig
+    from fical_secure.protocol import Client, GlobalResult, Receipt
 
     identity, server, _roster = load_keys(cfg)
-    if STATE_RECORD not in context.state.config_records:
-        raise ProtocolError("no submission of this run is remembered; nothing to check")
-    memory = context.state.config_records[STATE_RECORD]
-    config = RoundConfig.decode(_as_bytes(memory["config"]))
-    if wire.field_bytes(message, "config") != config.encode():
-        raise ProtocolError("the result names another round config than the one this client sealed")
-    client = Client(identity, server)
-    client.accept_round(config)
-    client.state.envelope = _as_bytes(memory["envelope"])  # what the receipt must name
+    client = Client(identity, server, state_path=round_state_path(cfg))  # what this client sealed
+    config = client.state.config
+    if config is None or wire.field_bytes(message, "config") != config.encode():
+        raise ProtocolError("the result names another round than the one this client sealed for")
     client.check_receipt(Receipt.decode(wire.field_bytes(message, "receipt")))
     signed = wire.field_bytes(message, "result")
     payload = client.check_result(GlobalResult.decode(signed))
@@ -191,10 +183,9 @@ def handle_result(cfg: HospitalConfig, message: Message, context: Context) -> Re
     return wire.record(status=wire.STATUS_STORED, sha256=digest)
 
 
-def _as_bytes(value: object) -> bytes:
-    if not isinstance(value, bytes):
-        raise ProtocolError("the remembered round state is corrupt")
-    return value
+def round_state_path(cfg: HospitalConfig) -> Path:
+    """The client's durable, monotonic round state, beside its identity key."""
+    return cfg.private_key.parent / "round-state.json"
 
 
 app = _make_app()

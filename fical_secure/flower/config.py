@@ -69,6 +69,7 @@ class ServerConfig:
     federation_id: str
     private_key: Path
     roster: Path
+    client_keys: Path | None  # folder of <client_id>.public.key: enrollment names
     host: str
     port: int
     certificate: Path
@@ -256,7 +257,12 @@ def load_server_config(path: str | Path) -> ServerConfig:
         _fail(f, "server configuration", source)
     if top.get("version") != SCHEMA_VERSION:
         f.add("version", f"must be {SCHEMA_VERSION}")
-    keys = f.mapping(top.get("keys"), "keys", required=("private_key", "roster")) or {}
+    keys = (
+        f.mapping(
+            top.get("keys"), "keys", required=("private_key", "roster"), optional=("clients",)
+        )
+        or {}
+    )
     link = (
         f.mapping(
             top.get("superlink"),
@@ -303,6 +309,7 @@ def load_server_config(path: str | Path) -> ServerConfig:
         "federation_id": _ident(f, top.get("federation_id"), "federation_id"),
         "private_key": _file(f, keys.get("private_key"), "keys.private_key", base),
         "roster": _file(f, keys.get("roster"), "keys.roster", base),
+        "client_keys": _folder(f, keys.get("clients"), "keys.clients", base),
         "host": _text(f, link.get("host"), "superlink.host"),
         "port": None
         if link.get("port") is None

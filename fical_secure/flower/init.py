@@ -3,6 +3,7 @@
 Layout of ``DIR`` (what ``fical-secure federation init`` writes)::
 
     server/   private.key public.key roster.bin server.yaml supernodes/<id>.pub
+              clients/<id>.public.key
     tls/      ca.pem ca.key superlink.pem superlink.key
     clients/<id>/  private.key public.key supernode.key supernode.pub
                    server.public.key roster.bin ca.pem hospital.yaml <id>.jsonl
@@ -74,7 +75,7 @@ def _write(root: Path, o: InitOptions) -> None:
     federation_id = f"fed-{secrets.token_hex(4)}"
     ids = [f"h{i:02d}" for i in range(1, o.clients + 1)]
     server_dir, tls, clients_dir = root / "server", root / "tls", root / "clients"
-    for folder in (server_dir / "supernodes", tls, clients_dir):
+    for folder in (server_dir / "supernodes", server_dir / "clients", tls, clients_dir):
         folder.mkdir(parents=True, mode=0o700)
     server = KeyBundle.generate()
     server.save(server_dir / "private.key")
@@ -94,6 +95,7 @@ def _write(root: Path, o: InitOptions) -> None:
         folder.mkdir(mode=0o700)
         bundles[cid].save(folder / "private.key")
         bundles[cid].public.save(folder / "public.key")
+        bundles[cid].public.save(server_dir / "clients" / f"{cid}.public.key")
         auth = new_supernode_auth_key(f"{federation_id}/{cid}")
         write_bytes_atomic(folder / "supernode.key", auth.private, mode=PRIVATE)
         write_bytes_atomic(folder / "supernode.pub", auth.public)
@@ -109,7 +111,7 @@ def _write(root: Path, o: InitOptions) -> None:
                 federation_id=federation_id,
                 address=f"{o.host}:{o.port}",
                 node_port=o.first_node_port + i,
-            kinds=", ".join(ENTRY_KINDS),
+                kinds=", ".join(ENTRY_KINDS),
             ),
         )
     write_text_atomic(
@@ -181,6 +183,7 @@ federation_id: {federation_id}
 keys:
   private_key: private.key
   roster: roster.bin
+  clients: clients                # <client_id>.public.key: who is who in the reports
 superlink:
   host: {host}
   port: {port}

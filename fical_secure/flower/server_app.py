@@ -124,7 +124,9 @@ def _run(grid: Grid, cfg: ServerConfig, report: dict[str, Any]) -> None:
     roster = Roster.decode(cfg.roster.read_bytes())
     server = Server.create(cfg.output / "store.sqlite", identity, roster)
     settings = ServerSettings(dedupe_threshold=cfg.dedupe_threshold, min_support=cfg.min_support)
-    state = ServerRoundState(settings=settings, server=server)
+    state = ServerRoundState(
+        settings=settings, server=server, owners=enrollment_names(cfg), min_clients=cfg.min_clients
+    )
     try:
         log.info("stage wait: for %d SuperNodes", len(cfg.supernode_public_keys))
         nodes = wait_for_nodes(
@@ -185,8 +187,26 @@ def _run(grid: Grid, cfg: ServerConfig, report: dict[str, Any]) -> None:
     )
     for key in ("compendium_bytes", "compendium_entries", "scrub", "audit"):
         report[key] = {
-            c["client_id"]: c["report"][key] for c in clients.values() if key in c.get("report", {})
+            name: c["report"][key] for name, c in clients.items() if key in c.get("report", {})
         }
+
+
+def enrollment_names(cfg: ServerConfig) -> dict[bytes, str]:
+    """Client names by identity key id, from the folder of ``<name>.public.key`` files.
+
+    Without the folder, the intake names each sender by its key id.
+
+    Raises:
+        KeyFileError: a public key file is missing, malformed or its binding is invalid.
+    """
+    from fical_secure.crypto.keys import PublicKeyBundle
+
+    if cfg.client_keys is None:
+        return {}
+    return {
+        PublicKeyBundle.load(path).identity.key_id: path.name.removesuffix(".public.key")
+        for path in sorted(cfg.client_keys.glob("*.public.key"))
+    }
 
 
 def _message(content: RecordDict, node: int, kind: str, round_id: int) -> Message:
@@ -228,8 +248,12 @@ def _collect(
         receipt = receive_envelope(state, envelope)
         if receipt is not None:
             accepted[node] = receipt.encode()
-            clients[receipt.sender_key_id.hex()] = {
-                "client_id": str(notes.get("client_id", "")),  # as the client says; key id is proof
+            key_id = receipt.sender_key_id
+            clients[
+                state.owners.get(key_id, key_id.hex())
+            ] = {  # named by the server, not the claim
+                "key_id": key_id.hex(),
+                "claimed_id": str(notes.get("client_id", "")),
                 "report": notes.get("report", {}),
             }
     return accepted, clients, upload

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fical_secure.data.schema import HospitalData, PIIValue
-from fical_secure.errors import StageError
+from fical_secure.errors import PipelineError
 from fical_secure.kcg.schema import ENTRY_KINDS, Compendium
 from fical_secure.llm.base import LLM
 from fical_secure.pipeline.runner import Stage
@@ -62,12 +62,12 @@ class ClientRoundState:
 
     def need_llm(self) -> LLM:
         if self.llm is None:
-            raise StageError("the model is not loaded for this client")
+            raise PipelineError("the model is not loaded for this client")
         return self.llm
 
     def need_release(self) -> Compendium:
         if self.released is None or self.blocked is not None:
-            raise StageError(f"client {self.client_id} has nothing to release")
+            raise PipelineError(f"client {self.client_id} has nothing to release")
         return self.released
 
 
@@ -118,7 +118,7 @@ def seal_release(
     """Seal this client's release to the round: the last client stage, after every gate.
 
     Raises:
-        StageError: the release was blocked or never produced.
+        PipelineError: the release was blocked or never produced.
         everything :meth:`Client.seal_submission` raises (bad round, not enrolled, ...).
     """
     return client.seal_submission(config, state.need_release().to_bytes(), roster)

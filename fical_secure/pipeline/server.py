@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from fical_secure.errors import CryptoError, ProtocolError, StageError
+from fical_secure.errors import CryptoError, PipelineError, ProtocolError, RoundAbortedError
 from fical_secure.kcg.schema import Compendium
 from fical_secure.pipeline.runner import Stage
 
@@ -46,16 +46,22 @@ class ServerRoundState:
     receipts: dict[bytes, Receipt] = field(default_factory=dict)  # by sender key id
     refused: Counter[str] = field(default_factory=Counter)  # error type -> envelopes refused
     plaintexts: list[tuple[bytes, bytes]] = field(default_factory=list)  # (sender, payload)
+    owners: dict[bytes, str] = field(default_factory=dict)  # enrollment name by sender key id
+    min_clients: int = 1  # acceptable compendiums the round needs
     received: list[Compendium] = field(default_factory=list)  # accepted compendiums
-    rejected_payloads: int = 0
+    rejected: dict[str, str] = field(default_factory=dict)  # owner -> why its payload failed
     global_compendium: Compendium | None = None
     result: GlobalResult | None = None  # the server-signed global compendium
     report: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def rejected_payloads(self) -> int:
+        return len(self.rejected)
+
     def need_server(self) -> Server:
         if self.server is None:
-            raise StageError("this round has no protocol server (plain-text ablation)")
+            raise PipelineError("this round has no protocol server (plain-text ablation)")
         return self.server
 
 
@@ -82,16 +88,36 @@ def receive_envelope(state: ServerRoundState, envelope: bytes) -> Receipt | None
 
 @dataclass(frozen=True)
 class CloseStage:
-    """Stop collecting; decrypt what was stored; decode the compendiums (schema-checked)."""
+    """Stop collecting; decrypt what was stored; attribute each payload to its authenticated sender.
+
+    Owners come from the server's enrollment (``owners``), never from the payload;
+    a payload that fails decoding is rejected with its reason and its sender
+    excluded (:func:`fical_secure.aggregate.intake.accept_payloads`).
+
+    Raises:
+        RoundAbortedError: fewer than ``min_clients`` acceptable compendiums; the
+            protocol round is aborted (signed Abort persisted).
+    """
 
     name: str = "close"
 
     def run(self, state: ServerRoundState) -> None:
-        from fical_secure.pipeline.transport import decode_payloads
+        from fical_secure.aggregate.intake import accept_payloads
 
         if state.server is not None:
             state.plaintexts = state.server.close_round()
-        state.received, state.rejected_payloads = decode_payloads(state.plaintexts)
+        intake = accept_payloads(state.plaintexts, state.owners)
+        state.rejected = dict(intake.rejected)
+        state.report.setdefault("rejected_clients", {}).update(intake.rejected)
+        if len(intake.accepted) < state.min_clients:
+            exc = RoundAbortedError(
+                f"only {len(intake.accepted)} of {state.min_clients} required clients sent an "
+                f"acceptable compendium (rejected: {', '.join(sorted(intake.rejected)) or 'none'})"
+            )
+            if state.server is not None:
+                state.server.abort(str(exc))
+            raise exc
+        state.received = intake.accepted
 
 
 @dataclass(frozen=True)
@@ -125,7 +151,7 @@ class PublishStage:
 
     def run(self, state: ServerRoundState) -> None:
         if state.global_compendium is None:
-            raise StageError("publish needs the aggregate stage first")
+            raise PipelineError("publish needs the aggregate stage first")
         if state.server is not None:
             state.result = state.server.publish(state.global_compendium.to_bytes())
 

@@ -13,7 +13,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from fical_secure.errors import GateBlockedError, StageError
+from fical_secure.errors import GateBlockedError, PipelineError
 from fical_secure.pipeline.client import ClientRoundState
 from fical_secure.pipeline.runner import Stage
 from fical_secure.pipeline.server import ServerRoundState
@@ -140,7 +140,7 @@ class TLUStage:
         from fical_secure.tlu.metrics import evaluate
 
         if state.global_compendium is None:
-            raise StageError("the aggregate stage has not run")
+            raise PipelineError("the aggregate stage has not run")
         fed, s = state.need_federation(), state.settings
         embedder = default_embedder()
         index = ToolIndex(embedder, state.global_compendium, fed.catalogue)

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from fical_secure.errors import ProtocolError, SchemaError, StageError
-from fical_secure.kcg.schema import Compendium
+from fical_secure.errors import PipelineError, ProtocolError, RoundAbortedError
 from fical_secure.pipeline.client import seal_release
 from fical_secure.pipeline.server import (
     CloseStage,
@@ -40,24 +39,6 @@ class Publisher(Protocol):
     def publish(self, server: ServerRoundState) -> int: ...
 
 
-def decode_payloads(plaintexts: list[tuple[bytes, bytes]]) -> tuple[list[Compendium], int]:
-    """``(sender key id, authenticated plaintext)`` pairs -> compendiums, and how many failed."""
-    return _decode_payloads([p for _sender, p in plaintexts])
-
-
-def _decode_payloads(plaintexts: list[bytes]) -> tuple[list[Compendium], int]:
-    """Authenticated plaintexts -> compendiums; ones failing the schema are rejected."""
-    accepted: list[Compendium] = []
-    rejected = 0
-    for plaintext in plaintexts:
-        try:
-            accepted.append(Compendium.from_json(plaintext))
-        except SchemaError as exc:
-            log.warning("authenticated payload rejected by the schema: %s", exc)
-            rejected += 1
-    return accepted, rejected
-
-
 @dataclass
 class SealedPublisher:
     """Server-signed global result; each client verifies it before use."""
@@ -67,7 +48,7 @@ class SealedPublisher:
     def publish(self, server: ServerRoundState) -> int:
         result, glob = server.result, server.global_compendium
         if result is None or glob is None:
-            raise StageError("nothing was published this round")
+            raise PipelineError("nothing was published this round")
         wire = result.encode()
         for client in self.clients:
             if client.check_result(type(result).decode(wire)) != glob.to_bytes():
@@ -84,7 +65,7 @@ class PlainPublisher:
 
     def publish(self, server: ServerRoundState) -> int:
         if server.global_compendium is None:
-            raise StageError("nothing was published this round")
+            raise PipelineError("nothing was published this round")
         return len(server.global_compendium.to_bytes()) * self.n_clients
 
 
@@ -145,11 +126,19 @@ class SealedTransportStage:
         roster = Roster.create(server_key, [k.public for k in client_keys.values()], epoch=1)
         (out / "server").mkdir(parents=True, exist_ok=True)
         server = Server.create(out / "server" / "store.sqlite", server_key, roster)
-        state.server = ServerRoundState(settings=state.settings.server_settings(), server=server)
-        config = server.open_round(ROUND_ID, min_clients=len(client_keys))
+        # a majority must send an acceptable compendium; a bad one is excluded, not fatal
+        config = server.open_round(ROUND_ID, min_clients=len(client_keys) // 2 + 1)
+        state.server = ServerRoundState(
+            settings=state.settings.server_settings(),
+            server=server,
+            owners={key.key_id: cid for cid, key in client_keys.items()},
+            min_clients=config.min_clients,
+        )
         upload, clients = 0, []
         for cid in released:
-            client = Client(client_keys[cid], server.public)
+            client = Client(
+                client_keys[cid], server.public, state_path=out / "keys" / cid / "round-state.json"
+            )
             envelope = seal_release(client, config, state.clients[cid], roster)
             receipt = receive_envelope(state.server, envelope)
             if receipt is None:
@@ -157,7 +146,12 @@ class SealedTransportStage:
             client.check_receipt(receipt)
             clients.append(client)
             upload += len(envelope)
-        CloseStage().run(state.server)
+        try:
+            CloseStage().run(state.server)
+        except RoundAbortedError:
+            server.close()
+            raise
+        state.report.update(state.server.report)
         state.publisher = SealedPublisher(clients)
         download = len(config.encode()) * len(clients)
         state.report["transport"] = {
@@ -180,9 +174,12 @@ class PlainTransportStage:
     def run(self, state: RoundState) -> None:
         payloads = [(cid.encode(), c.to_bytes()) for cid, c in state.released.items()]
         state.server = ServerRoundState(
-            settings=state.settings.server_settings(), plaintexts=payloads
+            settings=state.settings.server_settings(),
+            plaintexts=payloads,
+            owners={cid.encode(): cid for cid in state.released},
         )
         CloseStage().run(state.server)
+        state.report.update(state.server.report)
         state.publisher = PlainPublisher(len(payloads))
         state.report["transport"] = {
             "mode": "plain",
@@ -202,7 +199,7 @@ class DeliverStage:
 
     def run(self, state: RoundState) -> None:
         if state.global_compendium is None or state.publisher is None:
-            raise StageError("publish needs the transport and aggregate stages first")
+            raise PipelineError("publish needs the transport and aggregate stages first")
         PublishStage().run(state.server)
         download = state.publisher.publish(state.server)
         t = state.report["transport"]
