@@ -43,18 +43,31 @@ log = logging.getLogger(__name__)
 NODE_CONFIG_KEY = "fical-config"
 
 
-def _make_app() -> Any:
+ConfigLocator = Callable[["Context"], str]
+
+
+def node_config_path(context: Context) -> str:
+    """The hospital YAML a SuperNode names in its node config (``fical-config``)."""
+    return str(context.node_config[NODE_CONFIG_KEY])
+
+
+def make_client_app(locate: ConfigLocator = node_config_path) -> Any:
+    """Our ClientApp; ``locate`` finds the hospital's YAML from the Flower context.
+
+    A deployed SuperNode passes it as node config; the simulation engine maps
+    each virtual node's ``partition-id`` to one hospital folder instead.
+    """
     from flwr.clientapp import ClientApp
 
     client_app = ClientApp()
 
     @client_app.train("fical_submit")
     def submit(message: Message, context: Context) -> Message:
-        return _answer(message, context, handle_submit)
+        return _answer(message, locate(context), handle_submit)
 
     @client_app.evaluate("fical_result")
     def result(message: Message, context: Context) -> Message:
-        return _answer(message, context, handle_result)
+        return _answer(message, locate(context), handle_result)
 
     return client_app
 
@@ -62,11 +75,11 @@ def _make_app() -> Any:
 Handler = Callable[[HospitalConfig, "Message"], "RecordDict"]
 
 
-def _answer(message: Message, context: Context, handler: Handler) -> Message:
+def _answer(message: Message, config_path: str, handler: Handler) -> Message:
     """Run ``handler`` with the hospital's config; a typed failure becomes a 'failed' reply."""
     from flwr.app import Message
 
-    cfg = load_hospital_config(str(context.node_config[NODE_CONFIG_KEY]))
+    cfg = load_hospital_config(config_path)
     cfg.output.mkdir(parents=True, exist_ok=True)
     with log_to_file(cfg.output / "client.log"):
         try:
@@ -188,4 +201,4 @@ def round_state_path(cfg: HospitalConfig) -> Path:
     return cfg.private_key.parent / "round-state.json"
 
 
-app = _make_app()
+app = make_client_app()

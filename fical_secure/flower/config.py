@@ -99,6 +99,22 @@ def _raise(findings: Findings, what: str, source: Path) -> None:
         _fail(findings, what, source)
 
 
+def _top(
+    path: str | Path, what: str, required: tuple[str, ...], optional: tuple[str, ...]
+) -> tuple[Findings, Path, dict[str, Any]]:
+    """Read the file and check its top-level keys; (findings so far, resolved path, mapping).
+
+    Raises:
+        ConfigError: unreadable, not YAML, or not a mapping.
+    """
+    raw, source = _read(path, what)
+    f = Findings()
+    top = f.mapping(raw, "", required=required, optional=optional)
+    if top is None:
+        _fail(f, what, source)
+    return f, source.resolve(), top
+
+
 def _fail(findings: Findings, what: str, source: Path) -> NoReturn:
     listing = "\n  ".join(findings.problems)
     raise ConfigError(
@@ -136,16 +152,13 @@ def load_hospital_config(path: str | Path) -> HospitalConfig:
     Raises:
         ConfigError: unreadable file, not YAML, or schema violations (all listed).
     """
-    raw, source = _read(path, "client configuration")
-    f, base = Findings(), source.resolve().parent
-    top = f.mapping(
-        raw,
-        "",
-        required=("version", "client_id", "federation_id", "data", "keys", "superlink", "output"),
-        optional=("model", "device", "privacy", "kcg"),
+    f, source, top = _top(
+        path,
+        "client configuration",
+        ("version", "client_id", "federation_id", "data", "keys", "superlink", "output"),
+        ("model", "device", "privacy", "kcg"),
     )
-    if top is None:
-        _fail(f, "client configuration", source)
+    base = source.parent
     if top.get("version") != SCHEMA_VERSION:
         f.add("version", f"must be {SCHEMA_VERSION}")
     keys = (
@@ -245,16 +258,13 @@ def load_server_config(path: str | Path) -> ServerConfig:
     Raises:
         ConfigError: unreadable file, not YAML, or schema violations (all listed).
     """
-    raw, source = _read(path, "server configuration")
-    f, base = Findings(), source.resolve().parent
-    top = f.mapping(
-        raw,
-        "",
-        required=("version", "federation_id", "keys", "superlink", "output"),
-        optional=("round", "aggregate"),
+    f, source, top = _top(
+        path,
+        "server configuration",
+        ("version", "federation_id", "keys", "superlink", "output"),
+        ("round", "aggregate"),
     )
-    if top is None:
-        _fail(f, "server configuration", source)
+    base = source.parent
     if top.get("version") != SCHEMA_VERSION:
         f.add("version", f"must be {SCHEMA_VERSION}")
     keys = (

@@ -181,9 +181,12 @@ def join(config_path: Path, *, insecure: bool = False, connect_seconds: float = 
     with proc.running(argv, supernode_log, proc.child_env(home)) as supernode:
         code = supernode.wait()
     if code != 0:
-        raise FlowerProcessError(
-            f"the SuperNode exited with code {code}; if the log says 'Failed to activate "
-            f"SuperNode', this SuperNode's key is not registered with the SuperLink: send "
-            f"{link.auth_private_key.with_suffix('.pub')} to the operator; see {supernode_log}"
-        )
+        log_text = supernode_log.read_text(encoding="utf-8", errors="replace")
+        if "Failed to activate SuperNode" in log_text:
+            raise FlowerProcessError(
+                "the SuperLink refused this SuperNode: its authentication key is not registered "
+                f"with the SuperLink; send {link.auth_private_key.with_suffix('.pub')} to the "
+                f"operator (see {supernode_log})"
+            )
+        raise FlowerProcessError(f"the SuperNode exited with code {code}; see {supernode_log}")
     return code

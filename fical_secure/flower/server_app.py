@@ -43,15 +43,19 @@ POLL_SECONDS = 1.0
 SUITE = "X25519 + HKDF-SHA256 + ChaCha20-Poly1305, Ed25519 signatures; TLS 1.3 transport"
 
 
-def _make_app() -> Any:
+def make_server_app(config_path: str | None = None) -> Any:
+    """Our ServerApp; its ``server.yaml`` is ``config_path`` or the run config's ``server-config``.
+
+    ``flwr run`` passes the path as run config; the simulation engine binds it here.
+    """
     from flwr.serverapp import ServerApp
 
     server_app = ServerApp()
 
     @server_app.main()
     def main(grid: Grid, context: Context) -> None:
-        config = load_server_config(str(context.run_config["server-config"]))
-        run_round(grid, config)
+        path = config_path or str(context.run_config["server-config"])
+        run_round(grid, load_server_config(path))
 
     return server_app
 
@@ -294,4 +298,4 @@ def _deliver(
     return stored
 
 
-app = _make_app()
+app = make_server_app()
