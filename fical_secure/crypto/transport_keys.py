@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -142,20 +143,21 @@ def new_supernode_auth_key(comment: str) -> PemPair:
     return PemPair(public + f" {comment}\n".encode("ascii"), private)
 
 
-def certificate_hosts(cert_pem: bytes) -> list[str]:
-    """The subject alternative names of a PEM certificate, as strings (for config checks).
+def supernode_public_key_pem(openssh_line: bytes) -> bytes:
+    """A SuperNode's OpenSSH public key as the SubjectPublicKeyInfo PEM Flower registers.
 
     Raises:
-        KeyMisuseError: the bytes are not a PEM certificate.
+        KeyMisuseError: not an OpenSSH elliptic-curve public key on a NIST curve.
     """
     try:
-        cert = x509.load_pem_x509_certificate(cert_pem)
-    except ValueError:
-        raise KeyMisuseError("not a PEM certificate") from None
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return []
-    return [str(v) for v in san.get_values_for_type(x509.IPAddress)] + list(
-        san.get_values_for_type(x509.DNSName)
+        key = serialization.load_ssh_public_key(openssh_line.strip())
+    except (ValueError, UnsupportedAlgorithm):
+        raise KeyMisuseError("not an OpenSSH public key") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name not in _NIST_CURVES:
+        raise KeyMisuseError("a SuperNode key must be ECDSA on a NIST curve (P-256/384/521)")
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+
+
+_NIST_CURVES = frozenset({"secp256r1", "secp384r1", "secp521r1"})

@@ -95,14 +95,11 @@ def serve(config_path: Path, *, insecure: bool = False, rounds: int = 1) -> list
     with proc.running(argv, superlink_log, env) as superlink:
         proc.wait_listening(cfg.host, cfg.port, superlink, START_SECONDS, superlink_log)
         proc.write_flwr_home(home, address, None if insecure else cfg.ca_certificate)
-        cli_log = out / "flwr-cli.log"
-        for key in cfg.supernode_public_keys:
-            proc.flwr_cli(
-                ["supernode", "register", str(key), proc.FLWR_CONNECTION, "--name", key.stem],
-                env,
-                cli_log,
-                timeout=START_SECONDS,
-            )
+        from fical_secure.flower.register import register_supernodes
+
+        register_supernodes(
+            address, None if insecure else cfg.ca_certificate, cfg.supernode_public_keys
+        )
         print(
             f"SuperLink ready at {address} (TLS {'off' if insecure else 'on'}, SuperNode "
             f"authentication on, {len(cfg.supernode_public_keys)} SuperNodes registered)",
