@@ -20,12 +20,18 @@ def build_stages(settings: RoundSettings) -> list[Stage[RoundState]]:
         DeliverStage,
         PlainTransportStage,
         SealedTransportStage,
+        SecAggTransportStage,
     )
 
     per_client = client_stages(settings.client_settings(), ground_truth=True)
     stages: list[Stage[RoundState]] = [DataStage(), ModelStage()]
     stages += [EachClient(stage) for stage in per_client]
-    stages.append(SealedTransportStage() if settings.seal else PlainTransportStage())
+    if not settings.seal:
+        stages.append(PlainTransportStage())
+    elif settings.mode == "secagg":
+        stages.append(SecAggTransportStage())
+    else:
+        stages.append(SealedTransportStage())
     stages += [OnServer(AggregateStage()), DeliverStage(), TLUStage()]
     return stages
 
@@ -39,6 +45,7 @@ def run_demo(settings: RoundSettings) -> dict[str, Any]:
     start = time.perf_counter()
     run_stages(state, build_stages(settings))
     report: dict[str, Any] = dict(state.report)
+    report["mode"] = settings.mode if settings.seal else "plain"
     report["seconds"] = dict(state.seconds)
     report["seconds"]["total"] = round(time.perf_counter() - start, 3)
     report["settings"] = {
@@ -47,6 +54,7 @@ def run_demo(settings: RoundSettings) -> dict[str, Any]:
         "scrub": settings.scrub,
         "audit": settings.audit,
         "seal": settings.seal,
+        "mode": settings.mode,
         "dedupe_threshold": settings.dedupe_threshold,
         "min_support": settings.min_support,
         "top_k": settings.top_k,

@@ -34,6 +34,7 @@ class RoundSettings:
     scrub: bool = True
     audit: bool = True
     seal: bool = True
+    mode: str = "sealed"  # "sealed" (server reads each compendium) or "secagg" (only the sum)
     # records a side the audit scores with the LLM (its cost is linear in this);
     # `fical-secure audit` runs the fuller audit before deployment
     audit_llm_records: int = 8

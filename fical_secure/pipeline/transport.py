@@ -108,6 +108,19 @@ compendium: ../released/{client_id}.json
 """
 
 
+def _enroll(state: RoundState) -> tuple[Any, dict[str, Any], Any]:
+    """Fresh server and client keys on disk, client configs, the server-signed roster."""
+    from fical_secure.crypto.keys import Roster
+
+    out = state.settings.out
+    server_key = _new_party(out / "keys" / "server").identity
+    client_keys = {cid: _new_party(out / "keys" / cid).identity for cid in state.released}
+    for cid in state.released:
+        _write_client_config(out, cid)
+    roster = Roster.create(server_key, [k.public for k in client_keys.values()], epoch=1)
+    return server_key, client_keys, roster
+
+
 @dataclass(frozen=True)
 class SealedTransportStage:
     """Clients seal and submit; the server authenticates, commits, acknowledges, then decrypts."""
@@ -115,15 +128,10 @@ class SealedTransportStage:
     name: str = "transport"
 
     def run(self, state: RoundState) -> None:
-        from fical_secure.crypto.keys import Roster
         from fical_secure.protocol import Client, Server
 
         out, released = state.settings.out, state.released
-        server_key = _new_party(out / "keys" / "server").identity
-        client_keys = {cid: _new_party(out / "keys" / cid).identity for cid in released}
-        for cid in released:
-            _write_client_config(out, cid)
-        roster = Roster.create(server_key, [k.public for k in client_keys.values()], epoch=1)
+        server_key, client_keys, roster = _enroll(state)
         (out / "server").mkdir(parents=True, exist_ok=True)
         server = Server.create(out / "server" / "store.sqlite", server_key, roster)
         # a majority must send an acceptable compendium; a bad one is excluded, not fatal
@@ -163,6 +171,55 @@ class SealedTransportStage:
             "rejected_payloads": state.server.rejected_payloads,
             "suite": "X25519 + HKDF-SHA256 + ChaCha20-Poly1305, Ed25519 signatures",
         }
+
+
+@dataclass(frozen=True)
+class SecAggTransportStage:
+    """Clients mask slot vectors of their entries (SecAgg+); the server learns the multiset only."""
+
+    name: str = "transport"
+
+    def run(self, state: RoundState) -> None:
+        from fical_secure.pipeline import secagg_round as sr
+        from fical_secure.protocol.secagg import Federation
+        from fical_secure.protocol.secagg.apps import anonymous_multiset
+
+        out = state.settings.out
+        server_key, keys, roster = _enroll(state)
+        layout = sr.layout_for(len(keys))
+        items, refused = {}, 0
+        for cid, comp in state.released.items():
+            items[keys[cid].key_id], n_refused = sr.items_of(comp)
+            refused += n_refused
+        identities = {k.key_id: k for k in keys.values()}
+        fed = Federation.enrolled(
+            server_key, identities, roster, ROUND_ID, bits=32, length=layout.length
+        )
+        result = anonymous_multiset(
+            items, layout, lambda a, n: fed if a == 1 else fed.next_round(ROUND_ID + a - 1, n)
+        )
+        received, rejected = sr.anonymous_compendiums(result.items)
+        state.server = ServerRoundState(
+            settings=state.settings.server_settings(), received=received
+        )
+        state.publisher = sr.SecAggPublisher(
+            server_key, result.round_id, result.config_hash, result.survivors, len(keys)
+        )
+        state.report["transport"] = {
+            "mode": "secagg",
+            "envelopes": len(keys),
+            "upload_bytes": result.upload_bytes,
+            "round_config_bytes": result.download_bytes,
+            "plaintext_bytes": sum(len(c.to_bytes()) for c in state.released.values()),
+            "rejected_payloads": rejected,
+            "refused_items": refused,
+            "attempts": result.attempts,
+            "survivors": result.survivors,
+            "secagg": fed.server.params.describe(),
+            "slot_vector_bytes_per_client": result.upload_bytes_per_client,
+            "suite": "SecAgg+ (X25519, Shamir GF(2^31-1), AES-256-CTR masks), Ed25519 signatures",
+        }
+        sr.record_server_state(out / "server", dict(state.report["transport"]))
 
 
 @dataclass(frozen=True)
