@@ -136,6 +136,15 @@ def _round_report(out: Path) -> dict[str, object]:
     return report
 
 
+def _client_summary(client_id: str, out: Path) -> str:
+    """One line: what this hospital holds when its SuperNode stops."""
+    stored = out / "global_compendium.json"
+    if not stored.exists():
+        return f"{client_id}: SuperNode stopped; no global compendium stored"
+    entries = len(json.loads(stored.read_text(encoding="utf-8")).get("entries", []))
+    return f"{client_id}: stopped; verified global compendium ({entries} entries) in {stored}"
+
+
 def join(config_path: Path, *, insecure: bool = False, connect_seconds: float = 30.0) -> int:
     """Check everything, then run this hospital's SuperNode until it stops; its exit code.
 
@@ -175,8 +184,11 @@ def join(config_path: Path, *, insecure: bool = False, connect_seconds: float = 
         f"non-member episodes; SuperNode connecting to {link.address} (log: {supernode_log})",
         flush=True,
     )
-    with proc.running(argv, supernode_log, proc.child_env(home)) as supernode:
-        code = supernode.wait()
+    try:
+        with proc.running(argv, supernode_log, proc.child_env(home)) as supernode:
+            code = supernode.wait()
+    finally:
+        print(_client_summary(cfg.client_id, cfg.output), flush=True)
     if code != 0:
         log_text = supernode_log.read_text(encoding="utf-8", errors="replace")
         if "Failed to activate SuperNode" in log_text:
