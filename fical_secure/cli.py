@@ -17,7 +17,14 @@ from fical_secure.errors import FicalError
 
 # command module names, in help order
 COMMANDS: tuple[str, ...] = (
-    "demo", "keys", "seal", "scrub", "audit", "federation", "server", "client",
+    "demo",
+    "keys",
+    "seal",
+    "scrub",
+    "audit",
+    "federation",
+    "server",
+    "client",
 )
 
 

@@ -67,7 +67,9 @@ def test_sealed_round_trip_counts_every_client_once(tmp_path: Path) -> None:
         assert stat.S_IMODE(key.stat().st_mode) == 0o600
     assert len(list((tmp_path / "keys").glob("*/private.key"))) == 4  # 3 clients + server
     assert sorted(p.name for p in (tmp_path / "clients").iterdir()) == [
-        "h01.yaml", "h02.yaml", "h03.yaml"
+        "h01.yaml",
+        "h02.yaml",
+        "h03.yaml",
     ]
     run_stages(state, [OnServer(AggregateStage()), DeliverStage()])
     assert state.server.result is not None  # server-signed, and every client checked it
@@ -106,14 +108,28 @@ def test_analyzer_crash_blocks_the_release_and_nothing_is_sealed_or_sent(
 @pytest.mark.slow
 def test_small_demo_round_writes_a_complete_report(tmp_path: Path) -> None:
     settings = RoundSettings(
-        out=tmp_path, clients=2, episodes_per_client=6, nonmembers_per_client=6,
-        eval_per_tool=1, progress=False,
+        out=tmp_path,
+        clients=2,
+        episodes_per_client=6,
+        nonmembers_per_client=6,
+        eval_per_tool=1,
+        progress=False,
     )
     report = run_demo(settings)
     on_disk = json.loads((tmp_path / "round.json").read_text(encoding="utf-8"))
     assert on_disk == json.loads(json.dumps(report))
-    for key in ("clients", "episodes_per_client", "compendium_bytes", "global_entries",
-                "communication_bytes_total", "tool_accuracy", "model", "seconds", "scrub", "audit"):
+    for key in (
+        "clients",
+        "episodes_per_client",
+        "compendium_bytes",
+        "global_entries",
+        "communication_bytes_total",
+        "tool_accuracy",
+        "model",
+        "seconds",
+        "scrub",
+        "audit",
+    ):
         assert key in report, key
     assert report["clients"] == 2
     assert report["transport"]["mode"] == "sealed"
