@@ -44,11 +44,11 @@ sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results" / "federation.json"
 
 
-def _fast(fed: Path, n: int) -> None:
+def _fast(fed: Path, n: int, gates: bool) -> None:
     for path in (fed / "clients").glob("*/hospital.yaml"):
         cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
         cfg["kcg"]["kinds"] = ["arguments"]
-        cfg["privacy"]["audit_use_llm"] = False
+        cfg["privacy"].update(audit_use_llm=False, scrub=gates, audit_gate=gates)
         path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
     path = fed / "server" / "server.yaml"
     cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -145,13 +145,13 @@ def flower_simulation(fed: Path, n: int) -> dict[str, Any]:
     }
 
 
-def run_size(n: int) -> dict[str, Any]:
+def run_size(n: int, gates: bool) -> dict[str, Any]:
     from fical_secure.flower.init import InitOptions, init_federation
 
     with tempfile.TemporaryDirectory(prefix=f"fed{n}-") as tmp:
         fed = Path(tmp) / "fed"
         init_federation(fed, InitOptions(clients=n, episodes=8, port=29093, seed=n))
-        _fast(fed, n)
+        _fast(fed, n, gates)
         work = Path(tmp) / "inprocess"
         work.mkdir()
         start = time.perf_counter()
@@ -163,6 +163,8 @@ def run_size(n: int) -> dict[str, Any]:
         sim["seconds"] = round(time.perf_counter() - start, 2)
         print(f"{n} hospitals on Flower simulation: {sim['seconds']} s", flush=True)
     return {
+        "hospitals": n,
+        "privacy_gates": gates,
         "in_process": base,
         "flower_simulation": sim,
         "time_ratio": round(sim["seconds"] / base["seconds"], 3),
@@ -179,6 +181,11 @@ def main() -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 50, 100])
+    parser.add_argument(
+        "--no-gates",
+        action="store_true",
+        help="skip scrub and audit in both modes (to fit large sizes in time)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     record: dict[str, Any] = (
@@ -186,7 +193,7 @@ def main() -> int:
     )
     figures: dict[str, Any] = record.get("figures", {})
     for n in args.sizes:
-        figures[f"sealed_{n}"] = run_size(n)
+        figures[f"sealed_{n}"] = run_size(n, gates=not args.no_gates)
     targets: dict[str, Any] = {}
     for key, row in sorted(figures.items()):
         targets[f"{key}_time_ratio"] = {
