@@ -174,3 +174,20 @@ class SecAggAbort(RoundAbortedError):
 
 class SecAggTimeout(SecAggAbort):
     """A secure-aggregation stage ran past the deadline in the signed round config."""
+
+
+# --- deployment on Flower (appended by the flower engineer) -----------------
+class DeploymentError(FicalError):
+    """A part of a Flower deployment could not start or reach its peer."""
+
+
+class SuperLinkUnreachableError(DeploymentError):
+    """Nothing answers at the SuperLink address."""
+
+
+class TransportCertificateError(DeploymentError):
+    """The SuperLink's TLS certificate does not verify against the pinned CA."""
+
+
+class FlowerProcessError(DeploymentError):
+    """A Flower process (SuperLink, SuperNode, ``flwr``) failed to start or exited with an error."""

@@ -8,15 +8,17 @@ from pathlib import Path
 import pytest
 
 from fical_secure.aggregate import aggregate
-from fical_secure.federation.demo import build_stages
-from fical_secure.federation.runner import run_stages
-from fical_secure.federation.state import RoundSettings, RoundState
-from fical_secure.federation.transport import (
-    PublishStage,
+from fical_secure.data.schema import HospitalData
+from fical_secure.kcg.schema import Compendium, Entry, ToolSignature
+from fical_secure.pipeline.client import ClientRoundState
+from fical_secure.pipeline.demo import build_stages
+from fical_secure.pipeline.runner import run_stages
+from fical_secure.pipeline.state import RoundSettings, RoundState
+from fical_secure.pipeline.transport import (
+    DeliverStage,
     SealedTransportStage,
     SecAggTransportStage,
 )
-from fical_secure.kcg.schema import Compendium, Entry, ToolSignature
 
 
 def _released(n: int) -> dict[str, Compendium]:
@@ -42,7 +44,8 @@ def _multiset(c: Compendium) -> tuple[list[tuple[str, str, str, int]], tuple[Too
 
 def _run(tmp_path: Path, stage: object, released: dict[str, Compendium]) -> RoundState:
     state = RoundState(settings=RoundSettings(out=tmp_path))
-    state.released = released
+    for cid, comp in released.items():
+        state.clients[cid] = ClientRoundState(HospitalData(cid, cid, ()), released=comp)
     run_stages(state, [stage])  # type: ignore[list-item]
     return state
 
@@ -58,8 +61,9 @@ def test_secagg_reproduces_the_sealed_global_entry_multiset(tmp_path: Path) -> N
     assert support["Give the LOINC code, not the name."] == 3
     t = secagg.report["transport"]
     assert t["mode"] == "secagg" and t["survivors"] == 5 and t["rejected_payloads"] == 0
-    secagg.global_compendium = glob
-    run_stages(secagg, [PublishStage()])  # server-signed GlobalResult, verified by clients
+    secagg.server.global_compendium = glob
+    run_stages(secagg, [DeliverStage()])  # server-signed GlobalResult, verified by clients
+    assert secagg.server.result is not None and secagg.server.result.payload == glob.to_bytes()
     assert secagg.report["communication_bytes_total"] > t["upload_bytes"]
 
 

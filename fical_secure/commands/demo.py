@@ -34,8 +34,8 @@ def run(args: argparse.Namespace) -> int:
     import logging
 
     from fical_secure.errors import ConfigError
-    from fical_secure.federation.demo import run_demo, summary
-    from fical_secure.federation.state import RoundSettings
+    from fical_secure.pipeline.demo import run_demo, summary
+    from fical_secure.pipeline.state import RoundSettings
 
     if args.clients < 1:
         raise ConfigError("--clients must be at least 1")

@@ -26,8 +26,9 @@ from typing import Any
 
 from fical_secure.aggregate.anonymous import SlotLayout
 from fical_secure.atomic import write_json_atomic
-from fical_secure.errors import ProtocolError, SchemaError
+from fical_secure.errors import PipelineError, ProtocolError, SchemaError
 from fical_secure.kcg.schema import Compendium, Entry, ToolSignature, validate_entry
+from fical_secure.pipeline.server import ServerRoundState
 
 log = logging.getLogger(__name__)
 MAX_ITEMS = 64
@@ -112,12 +113,16 @@ class SecAggPublisher:
     contributors: int
     n_clients: int
 
-    def publish(self, payload: bytes) -> int:
+    def publish(self, server: ServerRoundState) -> int:
         from fical_secure.protocol.messages import GlobalResult
 
+        if server.global_compendium is None:
+            raise PipelineError("nothing was aggregated this round")
+        payload = server.global_compendium.to_bytes()
         result = GlobalResult(
             self.round_id, self.config_hash, self.contributors, payload, self.server_identity.key_id
         ).signed(self.server_identity)
+        server.result = result
         wire = result.encode()
         for _ in range(self.n_clients):
             received = GlobalResult.decode(wire)

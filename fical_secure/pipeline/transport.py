@@ -7,7 +7,9 @@ enrollment, round, stage and replay before it decrypts, commits each envelope
 to its SQLite store before acknowledging it, and aggregates only what it
 authenticated. The global compendium goes back server-signed and every client
 verifies it. The plain transport exists for ablations (``--no-seal``) and
-counts bytes, nothing else.
+counts bytes, nothing else. Both run the client pipeline's seal step and the
+server pipeline's verify/store/close steps: this module only moves bytes
+between them inside one process.
 """
 
 from __future__ import annotations
@@ -17,54 +19,41 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from fical_secure.aggregate.intake import accept_payloads
 from fical_secure.errors import PipelineError, ProtocolError, RoundAbortedError
-from fical_secure.federation.state import RoundState
+from fical_secure.pipeline.client import seal_release
+from fical_secure.pipeline.server import (
+    CloseStage,
+    PublishStage,
+    ServerRoundState,
+    receive_envelope,
+)
+from fical_secure.pipeline.state import RoundState
 
 log = logging.getLogger(__name__)
 ROUND_ID = 1
 
 
 class Publisher(Protocol):
-    """Delivers the global compendium to every client; returns the bytes sent."""
+    """Delivers the published round to every client; returns the bytes sent."""
 
-    def publish(self, payload: bytes) -> int: ...
-
-
-def _accept(state: RoundState, payloads: list[tuple[bytes, bytes]],
-            owners: dict[bytes, str], min_clients: int) -> int:
-    """Attribute authenticated payloads by sender; reject bad ones; enforce min_clients.
-
-    Returns the number of rejected payloads.
-
-    Raises:
-        RoundAbortedError: fewer than ``min_clients`` acceptable payloads remain.
-    """
-    intake = accept_payloads(payloads, owners)
-    if len(intake.accepted) < min_clients:
-        raise RoundAbortedError(
-            f"only {len(intake.accepted)} of {min_clients} required clients sent an acceptable "
-            f"compendium (rejected: {', '.join(sorted(intake.rejected)) or 'none'})"
-        )
-    state.received = intake.accepted
-    state.report.setdefault("rejected_clients", {}).update(intake.rejected)
-    return len(intake.rejected)
+    def publish(self, server: ServerRoundState) -> int: ...
 
 
 @dataclass
 class SealedPublisher:
     """Server-signed global result; each client verifies it before use."""
 
-    server: Any  # fical_secure.protocol.Server
     clients: list[Any]  # fical_secure.protocol.Client
 
-    def publish(self, payload: bytes) -> int:
-        result = self.server.publish(payload)
+    def publish(self, server: ServerRoundState) -> int:
+        result, glob = server.result, server.global_compendium
+        if result is None or glob is None:
+            raise PipelineError("nothing was published this round")
         wire = result.encode()
         for client in self.clients:
-            if client.check_result(type(result).decode(wire)) != payload:
+            if client.check_result(type(result).decode(wire)) != glob.to_bytes():
                 raise ProtocolError("a client read back a different global compendium")
-        self.server.close()
+        server.need_server().close()
         return len(wire) * len(self.clients)
 
 
@@ -74,8 +63,10 @@ class PlainPublisher:
 
     n_clients: int
 
-    def publish(self, payload: bytes) -> int:
-        return len(payload) * self.n_clients
+    def publish(self, server: ServerRoundState) -> int:
+        if server.global_compendium is None:
+            raise PipelineError("nothing was published this round")
+        return len(server.global_compendium.to_bytes()) * self.n_clients
 
 
 def _new_party(folder: Path) -> Any:
@@ -139,36 +130,45 @@ class SealedTransportStage:
     def run(self, state: RoundState) -> None:
         from fical_secure.protocol import Client, Server
 
-        out = state.settings.out
+        out, released = state.settings.out, state.released
         server_key, client_keys, roster = _enroll(state)
         (out / "server").mkdir(parents=True, exist_ok=True)
         server = Server.create(out / "server" / "store.sqlite", server_key, roster)
         # a majority must send an acceptable compendium; a bad one is excluded, not fatal
         config = server.open_round(ROUND_ID, min_clients=len(client_keys) // 2 + 1)
+        state.server = ServerRoundState(
+            settings=state.settings.server_settings(),
+            server=server,
+            owners={key.key_id: cid for cid, key in client_keys.items()},
+            min_clients=config.min_clients,
+        )
         upload, clients = 0, []
-        for cid, comp in state.released.items():
-            client = Client(client_keys[cid], server.public,
-                            state_path=out / "keys" / cid / "round-state.json")
-            envelope = client.seal_submission(config, comp.to_bytes(), roster)
-            client.check_receipt(server.receive(envelope))
+        for cid in released:
+            client = Client(
+                client_keys[cid], server.public, state_path=out / "keys" / cid / "round-state.json"
+            )
+            envelope = seal_release(client, config, state.clients[cid], roster)
+            receipt = receive_envelope(state.server, envelope)
+            if receipt is None:
+                raise ProtocolError(f"the server refused client {cid}'s own submission")
+            client.check_receipt(receipt)
             clients.append(client)
             upload += len(envelope)
-        owners = {key.key_id: cid for cid, key in client_keys.items()}
         try:
-            rejected = _accept(state, server.close_round(), owners, config.min_clients)
-        except RoundAbortedError as exc:
-            server.abort(str(exc))
+            CloseStage().run(state.server)
+        except RoundAbortedError:
             server.close()
             raise
-        state.publisher = SealedPublisher(server, clients)
+        state.report.update(state.server.report)
+        state.publisher = SealedPublisher(clients)
         download = len(config.encode()) * len(clients)
         state.report["transport"] = {
             "mode": "sealed",
             "envelopes": len(clients),
             "upload_bytes": upload,
             "round_config_bytes": download,
-            "plaintext_bytes": sum(len(c.to_bytes()) for c in state.released.values()),
-            "rejected_payloads": rejected,
+            "plaintext_bytes": sum(len(c.to_bytes()) for c in released.values()),
+            "rejected_payloads": state.server.rejected_payloads,
             "suite": "X25519 + HKDF-SHA256 + ChaCha20-Poly1305, Ed25519 signatures",
         }
 
@@ -180,7 +180,7 @@ class SecAggTransportStage:
     name: str = "transport"
 
     def run(self, state: RoundState) -> None:
-        from fical_secure.federation import secagg_round as sr
+        from fical_secure.pipeline import secagg_round as sr
         from fical_secure.protocol.secagg import Federation
         from fical_secure.protocol.secagg.apps import anonymous_multiset
 
@@ -198,7 +198,10 @@ class SecAggTransportStage:
         result = anonymous_multiset(
             items, layout, lambda a, n: fed if a == 1 else fed.next_round(ROUND_ID + a - 1, n)
         )
-        state.received, rejected = sr.anonymous_compendiums(result.items)
+        received, rejected = sr.anonymous_compendiums(result.items)
+        state.server = ServerRoundState(
+            settings=state.settings.server_settings(), received=received
+        )
         state.publisher = sr.SecAggPublisher(
             server_key, result.round_id, result.config_hash, result.survivors, len(keys)
         )
@@ -227,31 +230,36 @@ class PlainTransportStage:
     name: str = "transport"
 
     def run(self, state: RoundState) -> None:
-        payloads = [c.to_bytes() for c in state.released.values()]
-        owners = {cid.encode(): cid for cid in state.released}
-        pairs = [(cid.encode(), c.to_bytes()) for cid, c in state.released.items()]
-        rejected = _accept(state, pairs, owners, 1)
+        payloads = [(cid.encode(), c.to_bytes()) for cid, c in state.released.items()]
+        state.server = ServerRoundState(
+            settings=state.settings.server_settings(),
+            plaintexts=payloads,
+            owners={cid.encode(): cid for cid in state.released},
+        )
+        CloseStage().run(state.server)
+        state.report.update(state.server.report)
         state.publisher = PlainPublisher(len(payloads))
         state.report["transport"] = {
             "mode": "plain",
             "envelopes": len(payloads),
-            "upload_bytes": sum(len(p) for p in payloads),
+            "upload_bytes": sum(len(p) for _c, p in payloads),
             "round_config_bytes": 0,
-            "plaintext_bytes": sum(len(p) for p in payloads),
-            "rejected_payloads": rejected,
+            "plaintext_bytes": sum(len(p) for _c, p in payloads),
+            "rejected_payloads": state.server.rejected_payloads,
         }
 
 
 @dataclass(frozen=True)
-class PublishStage:
-    """Send the global compendium back; total the round's communication."""
+class DeliverStage:
+    """The server signs and publishes the global compendium; every client gets and checks it."""
 
     name: str = "publish"
 
     def run(self, state: RoundState) -> None:
         if state.global_compendium is None or state.publisher is None:
             raise PipelineError("publish needs the transport and aggregate stages first")
-        download = state.publisher.publish(state.global_compendium.to_bytes())
+        PublishStage().run(state.server)
+        download = state.publisher.publish(state.server)
         t = state.report["transport"]
         t["global_download_bytes"] = download
         state.report["communication_bytes_total"] = (
