@@ -108,7 +108,7 @@ def test_cli_refuses_secagg_below_three_clients(
 @pytest.mark.slow
 def test_secagg_matches_sealed_through_the_real_aggregate_stage(tmp_path: Path) -> None:
     """With the embedder's near-duplicate merge, as the demo aggregates."""
-    from fical_secure.federation.stages import AggregateStage
+    from fical_secure.pipeline.server import AggregateStage
 
     released = _released(5)
     for cid in ("h02", "h04"):  # paraphrases held by different hospitals
@@ -126,7 +126,8 @@ def test_secagg_matches_sealed_through_the_real_aggregate_stage(tmp_path: Path) 
     results = []
     for name, stage in (("sealed", SealedTransportStage()), ("secagg", SecAggTransportStage())):
         state = _run(tmp_path / name, stage, released)
-        run_stages(state, [AggregateStage()])
-        assert state.global_compendium is not None
-        results.append(_multiset(state.global_compendium))
+        assert state.server is not None
+        AggregateStage().run(state.server)
+        assert state.server.global_compendium is not None
+        results.append(_multiset(state.server.global_compendium))
     assert results[0] == results[1]
