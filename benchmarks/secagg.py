@@ -267,62 +267,46 @@ def compendium(n: int, entries: int) -> dict[str, Any]:
 SECTIONS = ("client_masking", "shamir", "rounds", "anonymous_compendium")
 
 
-def run_sections(sections: list[str], quick: bool) -> dict[str, Any]:
-    """The figures of the chosen sections."""
+DEFAULT_SIZES = "10x10000,10x100000,10x1000000,100x10000,100x100000,1000x100000"
+
+
+def run_sections(
+    sections: list[str],
+    quick: bool,
+    sizes: list[tuple[int, int]],
+    figures: dict[str, Any],
+    save: Callable[[], None],
+) -> None:
+    """Measure the chosen sections into ``figures``, saving after every row."""
     reps = 1 if quick else 3
-    figures: dict[str, Any] = {}
     if "client_masking" in sections:
         figures["client_masking"] = client_masking(
             [10**4] if quick else [10**4, 10**5, 10**6], [9] if quick else [9, 28, 99], reps
         )
+        save()
     if "shamir" in sections:
         figures["shamir"] = shamir_costs([10] if quick else [10, 29, 100], reps)
+        save()
     if "rounds" in sections:
-        sizes = (
-            [(10, 10**4)]
-            if quick
-            else [(10, 10**4), (10, 10**5), (10, 10**6), (100, 10**4), (100, 10**5), (1000, 10**5)]
-        )
-        figures["rounds"] = {}
+        rounds = figures.setdefault("rounds", {})
         for n, d in sizes:
             row = _round(n, d, 0.1)
             params = Federation.create(n, bits=32, length=1).server.params
             row.update(flower_unmask_estimate(n, params.k, d, round(0.1 * n), reps))
-            figures["rounds"][f"n={n},d={d}"] = row
+            rounds[f"n={n},d={d}"] = row
             print(f"round n={n} d={d}: {row}", flush=True)
+            save()
     if "anonymous_compendium" in sections:
         figures["anonymous_compendium"] = compendium(10 if quick else 100, 10 if quick else 50)
         print(figures["anonymous_compendium"], flush=True)
-    return figures
+        save()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    parser.add_argument(
-        "--sections",
-        default=",".join(SECTIONS),
-        help="comma-separated subset of " + ", ".join(SECTIONS) + " (others are kept from the"
-        " existing results file, and the commands that produced them are listed)",
-    )
-    args = parser.parse_args()
-    sections = [s for s in args.sections.split(",") if s]
-    unknown = sorted(set(sections) - set(SECTIONS))
-    if unknown:
-        parser.error(f"unknown sections: {unknown}")
-    command = "benchmarks/secagg.py" + (" --quick" if args.quick else "")
-    if sorted(sections) != sorted(SECTIONS):
-        command += " --sections " + ",".join(sections)
-    previous: dict[str, Any] = {}
-    if not args.quick and set(sections) != set(SECTIONS) and RESULTS.exists():
-        previous = json.loads(RESULTS.read_text(encoding="utf-8"))
-    figures = dict(previous.get("figures", {}))
-    figures.update(run_sections(sections, args.quick))
-    commands = [c for c in previous.get("command", "").split("; ") if c] + [command]
+def _result(figures: dict[str, Any], commands: list[str]) -> dict[str, Any]:
     key = "d=1000000,neighbours=99"
     speedup = figures.get("client_masking", {}).get(key, {}).get("speedup")
     unmask = figures.get("rounds", {}).get("n=1000,d=100000", {}).get("server_unmask_s")
-    result = {
+    return {
         "benchmark": "secagg",
         "command": "; ".join(commands),
         "date": datetime.date.today().isoformat(),
@@ -343,9 +327,43 @@ def main() -> None:
             },
         },
     }
-    if not args.quick:
-        write_json_atomic(RESULTS, result)
-    print(json.dumps(result["targets"], indent=2))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument(
+        "--sections",
+        default=",".join(SECTIONS),
+        help="comma-separated subset of " + ", ".join(SECTIONS) + " (others are kept from the"
+        " existing results file, and the commands that produced them are listed)",
+    )
+    parser.add_argument("--sizes", default=DEFAULT_SIZES, help="rounds: NxD,NxD,...")
+    args = parser.parse_args()
+    sections = [s for s in args.sections.split(",") if s]
+    unknown = sorted(set(sections) - set(SECTIONS))
+    if unknown:
+        parser.error(f"unknown sections: {unknown}")
+    sizes = [(int(a), int(b)) for a, b in (x.split("x") for x in args.sizes.split(","))]
+    if args.quick:
+        sizes = [(10, 10**4)]
+    command = "benchmarks/secagg.py" + (" --quick" if args.quick else "")
+    if sorted(sections) != sorted(SECTIONS):
+        command += " --sections " + ",".join(sections)
+    if args.sizes != DEFAULT_SIZES:
+        command += " --sizes " + args.sizes
+    previous: dict[str, Any] = {}
+    if not args.quick and RESULTS.exists():
+        previous = json.loads(RESULTS.read_text(encoding="utf-8"))
+    figures = dict(previous.get("figures", {}))
+    commands = [c for c in previous.get("command", "").split("; ") if c] + [command]
+
+    def save() -> None:
+        if not args.quick:
+            write_json_atomic(RESULTS, _result(figures, commands))
+
+    run_sections(sections, args.quick, sizes, figures, save)
+    print(json.dumps(_result(figures, commands)["targets"], indent=2))
 
 
 if __name__ == "__main__":

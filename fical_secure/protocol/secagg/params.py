@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Final
 
 from fical_secure.crypto.masking import word_dtype
@@ -37,6 +37,23 @@ MAX_PARTICIPANTS: Final = 65_535
 MIN_PARTICIPANTS: Final = 3
 STAGE_NAMES: Final = ("advertise_keys", "share_keys", "masked_input", "consistency", "unmask")
 DEFAULT_TIMEOUTS_S: Final = (60, 120, 300, 60, 120)
+
+
+@lru_cache(maxsize=16)
+def _graph(n: int, k: int, seed: bytes) -> tuple[frozenset[int], ...]:
+    """Neighbour sets of the round's graph, shared by every equal configuration."""
+    if k == n - 1:
+        return tuple(frozenset(range(n)) - {i} for i in range(n))
+    order = sorted(range(n), key=lambda i: sha256(seed + i.to_bytes(4, "big")))
+    half, out = k // 2, [frozenset[int]()] * n
+    for pos, i in enumerate(order):
+        out[i] = frozenset(order[(pos + d) % n] for d in range(-half, half + 1) if d)
+    return tuple(out)
+
+
+@lru_cache(maxsize=16)
+def _closed(n: int, k: int, seed: bytes) -> tuple[frozenset[int], ...]:
+    return tuple(nb | {i} for i, nb in enumerate(_graph(n, k, seed)))
 
 
 @dataclass(frozen=True)
@@ -113,24 +130,17 @@ class SecAggParams:
         """Participant key id -> 0-based index (Shamir x is index + 1)."""
         return {p: i for i, p in enumerate(self.participants)}
 
-    @cached_property
+    @property
     def _graph(self) -> tuple[frozenset[int], ...]:
-        n = self.n
-        if self.complete:
-            return tuple(frozenset(range(n)) - {i} for i in range(n))
-        order = sorted(range(n), key=lambda i: sha256(self.graph_seed + i.to_bytes(4, "big")))
-        half, out = self.k // 2, [frozenset[int]()] * n
-        for pos, i in enumerate(order):
-            out[i] = frozenset(order[(pos + d) % n] for d in range(-half, half + 1) if d)
-        return tuple(out)
+        return _graph(self.n, self.k, self.graph_seed)
 
     def neighbours(self, i: int) -> frozenset[int]:
         """Indices of client ``i``'s ``k`` neighbours (the graph is symmetric)."""
         return self._graph[i]
 
-    @cached_property
+    @property
     def _closed(self) -> tuple[frozenset[int], ...]:
-        return tuple(nb | {i} for i, nb in enumerate(self._graph))
+        return _closed(self.n, self.k, self.graph_seed)
 
     def closed(self, i: int) -> frozenset[int]:
         """``N[i]``: client ``i`` and its neighbours, the holders of its shares."""
