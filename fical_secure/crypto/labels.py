@@ -71,9 +71,6 @@ SECAGG_CONSISTENCY_SIGNATURE: Final = b"fical-secure/v1/sig/secagg/consistency\x
 SECAGG_UNMASK_SIGNATURE: Final = b"fical-secure/v1/sig/secagg/unmask\x00"
 """Client's signature over the shares it reveals for unmasking."""
 
-SECAGG_DIRECTORY_SIGNATURE: Final = b"fical-secure/v1/sig/secagg/directory\x00"
-"""Server's signature over a relayed stage bundle (key directory, share routing)."""
-
 ALL_LABELS: Final[tuple[bytes, ...]] = (
     ENVELOPE_KEY,
     SECAGG_PAIRWISE_SEED,
@@ -88,7 +85,6 @@ ALL_LABELS: Final[tuple[bytes, ...]] = (
     SECAGG_SURVIVORS_SIGNATURE,
     SECAGG_CONSISTENCY_SIGNATURE,
     SECAGG_UNMASK_SIGNATURE,
-    SECAGG_DIRECTORY_SIGNATURE,
     ENVELOPE_SIGNATURE,
     ROUND_KEY_SIGNATURE,
     ROSTER_SIGNATURE,
