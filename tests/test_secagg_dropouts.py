@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -29,8 +30,12 @@ def _bench_mode(config: pytest.Config) -> bool:
     )
 
 
-def _run_case(n: int, stage: int, dropped_idx: set[int], seed: int) -> None:
+def _run_case(
+    n: int, stage: int, dropped: set[int] | Callable[[SecAggParams], set[int]], seed: int
+) -> None:
+    """``dropped``: indices, or a function of the round's parameters (its random graph)."""
     fed = Federation.create(n, bits=BITS, length=LENGTH)
+    dropped_idx = dropped(fed.server.params) if callable(dropped) else dropped
     ids = fed.server.params.participants
     inputs = inputs_for(fed, seed)
     want = oracle(fed.server.params, {stage: dropped_idx})
@@ -112,11 +117,12 @@ def _threshold_case(n: int, stage: int, missing: int, seed: int) -> None:
     """Exactly t (missing = 0) or t - 1 (missing = 1) survivors: of all clients on the
     complete graph, of one random client's neighbourhood on the k-regular graph."""
     rng = random.Random(seed * 7919 + n * 31 + stage * 2 + missing)
-    ids = tuple(i.to_bytes(16, "big") for i in range(n))
-    p = SecAggParams.recommended(ids, bits=BITS, length=LENGTH)
-    pool = sorted(range(n)) if p.complete else sorted(p.closed(rng.randrange(n)))
-    count = len(pool) - p.threshold + missing
-    _run_case(n, stage, set(rng.sample(pool, count)), seed)
+
+    def pick(p: SecAggParams) -> set[int]:
+        pool = sorted(range(n)) if p.complete else sorted(p.closed(rng.randrange(n)))
+        return set(rng.sample(pool, len(pool) - p.threshold + missing))
+
+    _run_case(n, stage, pick, seed)
 
 
 @pytest.mark.bench

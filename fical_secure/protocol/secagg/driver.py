@@ -9,6 +9,7 @@ raises a typed error, which is recorded and makes it silent too.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -82,7 +83,8 @@ class Federation:
     ) -> Federation:
         """A round among already enrolled identities (participants in key-id order)."""
         ids = tuple(sorted(client_identities))
-        rec = SecAggParams.recommended(ids, bits=bits, length=length)
+        # a fresh random graph per round (SecAgg+ assumes the graph is not adversarial)
+        rec = SecAggParams.recommended(ids, bits=bits, length=length, graph_seed=os.urandom(32))
         params = SecAggParams(
             ids, threshold or rec.threshold, k or rec.k, bits, length, rec.graph_seed, timeouts_s
         )
