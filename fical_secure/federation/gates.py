@@ -71,6 +71,10 @@ class ScrubStage:
                 log.warning("client %s blocked by the scrubber: %s", client_id, exc)
                 report[client_id] = {"blocked": True, "reason": type(exc).__name__}
                 continue
+            if comp.entries and not outcome.kept:  # nothing could be shown clean
+                log.warning("client %s: the scrubber refused every entry", client_id)
+                report[client_id] = {"blocked": True, "reason": "every entry refused"}
+                continue
             released[client_id] = comp.with_entries(tuple(outcome.kept))
             report[client_id] = {
                 "blocked": False,

@@ -33,6 +33,7 @@ from fical_secure.scrub.analysis import analyze_texts, window_size
 from fical_secure.scrub.config import ScrubProfile, load_profile
 from fical_secure.scrub.engine import build_analyzer, spacy_max_length
 from fical_secure.scrub.known import KNOWN_SCORE, KnownIdentifiers
+from fical_secure.scrub.ner_noise import vague_time
 from fical_secure.scrub.spans import (
     NER_TYPES,
     placeholder_ranges,
@@ -45,6 +46,8 @@ from fical_secure.scrub.types import Refusal, ScrubOutcome, ScrubResult, Span
 from fical_secure.scrub.vocabulary import AllowList
 
 _WORD = re.compile(r"[^\W\d_]{2,}")
+# NER types that name someone or somewhere (a number alone cannot be one of these).
+_NER_NAME_TYPES = frozenset({"PERSON", "ORGANIZATION", "LOCATION", "NRP"})
 
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine
@@ -158,10 +161,18 @@ class Scrubber:
             kept = [
                 s
                 for s in spans + [k for k in known if k.score < KNOWN_SCORE]
-                if not self.allow.covers(text[s.start : s.end])
+                if not self._noise(s.type, text[s.start : s.end])
             ]
             out.append(resolve_overlaps(kept + [k for k in known if k.score >= KNOWN_SCORE]))
         return out, failed
+
+    def _noise(self, kind: str, value: str) -> bool:
+        """A detection that names nobody: vocabulary, a vague time, vocabulary plus numbers."""
+        if self.allow.covers(value):
+            return True
+        if kind == "DATE_TIME":
+            return vague_time(value)
+        return kind in _NER_NAME_TYPES and self.allow.covers_words(value)
 
     def scrub(self, text: str) -> ScrubResult:
         """Scrub one text. See :meth:`scrub_batch` for what raises."""
@@ -222,7 +233,9 @@ class Scrubber:
                 except (ScrubAnalyzerError, ResidualPIIError) as exc:
                     outcomes[i] = Refusal(str(exc))
                     todo.remove(i)
-            changed = [i for i in todo if final[i]]  # an unchanged text scans as before: clean
+            # Every text is scanned again, changed or not: the scan is the check that
+            # catches a fault anywhere before it (resolution, propagation, masking).
+            changed = list(todo)
             scans, failed = self._detect(
                 [scrubbed[i] for i in changed], batch_size=batch_size, n_process=n_process
             )

@@ -92,5 +92,15 @@ class AllowList:
         return bool(words) and all(w in self.words for w in words) and not rest.strip(" ,.;:'")
 
 
+    def covers_words(self, value: str) -> bool:
+        """True when every letter-bearing word of ``value`` is allow-listed, numbers aside.
+
+        For NER name types: spaCy tags "BP 120/80" as an organisation; its only
+        word is vocabulary and a bare number names nobody.
+        """
+        words = [w for w in _words(normalise(value)) if any(ch.isalpha() for ch in w)]
+        return bool(words) and all(w in self.words for w in words)
+
+
 def _words(text: str) -> list[str]:
     return [w.casefold() for w in _WORD.findall(text)]

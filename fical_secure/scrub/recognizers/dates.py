@@ -75,7 +75,8 @@ class DateOfBirthRecognizer(ClinicalPatternRecognizer):
     PATTERNS = (
         (
             "date after DOB label",
-            rf"(?<=\b(?:{_DOB_LABEL})\s*(?:is|was|of)?\s*[:#=]?\s*[\"'(]?\s*){_any_date()}",
+            rf"(?<=\b(?:{_DOB_LABEL})(?:\s{{1,3}}(?:is|was|of)\b)?[\s:#=\"'(]{{0,6}})"
+            rf"{_any_date()}",
             0.95,
         ),
     )
@@ -94,7 +95,7 @@ class AgeOver89Recognizer(ClinicalPatternRecognizer):
         ),
         (
             "age after label",
-            r"(?<=\bage[ds]?\s*(?:of|is|was)?\s*[:=]?\s*[\"']?)(?:9\d|1[0-2]\d)\b",
+            r"(?<=\bage[ds]?(?:\s{1,3}(?:of|is|was)\b)?[\s:=\"']{0,6})(?:9\d|1[0-2]\d)\b",
             0.8,
         ),
     )

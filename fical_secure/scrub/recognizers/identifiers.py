@@ -174,7 +174,7 @@ class PhoneShapeRecognizer(ClinicalPatternRecognizer):
         (
             "10 digits near a phone word",
             r"(?<=\b(?:phone|tel|telephone|cell|mobile|call|called|callback|contact|reach|text|pager)\b"
-            r"(?:\W+\w+){0,3}?\W+)(?:\+?1)?\d{10}\b",
+            r"(?:\W{1,4}\w+){0,3}?\W{1,4})(?:\+?1)?\d{10}\b",
             0.8,
         ),
         ("10 digits (weak, needs context)", r"(?<![\w.])\d{10}\b", 0.1),
@@ -208,7 +208,7 @@ class PhoneExtensionRecognizer(ClinicalPatternRecognizer):
     PATTERNS = (
         (
             "extension after label",
-            r"(?<=\b(?:x|ext\.?|extension|pager|beeper|pgr|bpr|page)[ \t]*#?[ \t]*)"
+            r"(?<=\b(?:x|ext\.?|extension|pager|beeper|pgr|bpr|page)[ \t]{0,3}#?[ \t]{0,3})"
             r"\d(?:-?\d){3,5}\b",
             0.6,
         ),

@@ -1,0 +1,46 @@
+"""The round's scrub stage fails closed per compendium entry: a refused entry is dropped, counted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("presidio_analyzer")
+
+from fical_secure.federation.gates import ScrubStage
+from fical_secure.federation.runner import run_stages
+from fical_secure.federation.state import RoundSettings, RoundState
+from fical_secure.kcg.schema import Compendium, Entry
+from fical_secure.scrub.scrubber import Scrubber
+
+
+def test_a_refused_entry_is_dropped_and_counted_and_the_rest_proceeds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scrubber = Scrubber.default()
+    real = scrubber.analyzer.analyze
+
+    def crash_on_marked(text: str, *args: Any, **kwargs: Any) -> Any:
+        if "ward" in text:
+            raise RuntimeError("analyzer crashed")
+        return real(text, *args, **kwargs)
+
+    monkeypatch.setattr(scrubber.analyzer, "analyze", crash_on_marked)
+    state = RoundState(settings=RoundSettings(out=tmp_path))
+    state.released = {
+        "h01": Compendium(
+            owner="h01",
+            entries=(
+                Entry("bmi_calculator", "purpose", "Before calling bmi_calculator, ask Dr. Holmes."),
+                Entry("bed_availability", "usage", "Name the ward, e.g. icu or maternity."),
+            ),
+        )
+    }
+    run_stages(state, [ScrubStage()])
+    (kept,) = state.released["h01"].entries
+    assert kept.text == "Before calling bmi_calculator, ask Dr. <PERSON>."
+    report = state.report["scrub"]["h01"]
+    assert report["blocked"] is False and report["entries_dropped"] == 1
+    assert report["entities_replaced"] == {"PERSON": 1}
