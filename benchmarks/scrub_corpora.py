@@ -95,7 +95,8 @@ def _fill(fake: Faker, rng: random.Random, field: str) -> str:
         "organization": fake.company, "street_name": fake.street_name,
         "building_number": fake.building_number, "secondary_address": fake.secondary_address,
         "postcode": fake.postcode, "zipcode": fake.zipcode, "country": fake.country,
-        "city": fake.city, "state_abbr": fake.state_abbr, "credit_card_number": fake.credit_card_number,
+        "city": fake.city, "state_abbr": fake.state_abbr,
+        "credit_card_number": fake.credit_card_number,
         "iban": fake.iban, "phone_number": fake.phone_number, "url": fake.url, "ssn": fake.ssn,
         "email": fake.email, "day_of_week": fake.day_of_week, "year": fake.year,
         "prefix_male": fake.prefix_male, "prefix_female": fake.prefix_female, "prefix": fake.prefix,
@@ -108,7 +109,9 @@ def _fill(fake: Faker, rng: random.Random, field: str) -> str:
     if field in ("date_time", "date_of_birth"):
         return fake.date_of_birth(minimum_age=1, maximum_age=90).strftime(rng.choice(_DATE_FORMATS))
     if field == "us_driver_license":
-        return rng.choice("ABCDEFGHJKLMNPRSTW") + "".join(rng.choice("0123456789") for _ in range(7))
+        return rng.choice("ABCDEFGHJKLMNPRSTW") + "".join(
+            rng.choice("0123456789") for _ in range(7)
+        )
     if field == "age":
         return str(rng.randrange(1, 100))
     if field.startswith("nation"):

@@ -53,7 +53,7 @@ def test_roster_rows_are_read_and_bad_lines_are_named(tmp_path: Path) -> None:
     assert read_roster(good) == [("PERSON", "Ana Ruiz")]
     bad = tmp_path / "bad.jsonl"
     bad.write_bytes(b'{"kind": "PERSON", "value": "Ana"}\n{"kind": "PERSON"}\n')
-    with pytest.raises(DataError, match="bad.jsonl line 2"):
+    with pytest.raises(DataError, match=r"bad\.jsonl line 2"):
         read_roster(bad)
     binary = tmp_path / "latin1.jsonl"
     binary.write_bytes('{"kind": "PERSON", "value": "Zoë"}\n'.encode("latin-1"))

@@ -62,7 +62,9 @@ def test_every_row_is_released_masked_and_keeps_its_vocabulary(scrubber: Scrubbe
             problems.append(f"refused {text!r}: {outcome.reason}")
             continue
         problems += [f"{v!r} left in {outcome.scrubbed!r}" for v in masked if v in outcome.scrubbed]
-        problems += [f"{v!r} masked in {outcome.scrubbed!r}" for v in kept if v not in outcome.scrubbed]
+        problems += [
+            f"{v!r} masked in {outcome.scrubbed!r}" for v in kept if v not in outcome.scrubbed
+        ]
     assert problems == []
 
 
@@ -74,3 +76,9 @@ def test_profile_covers_every_entity_vanilla_presidio_detects(scrubber: Scrubber
     # spaCy-only labels Presidio maps but the sm model never emits (no AGE/EMAIL/ID NER).
     spacy_only = {"AGE", "EMAIL", "ID"}
     assert set(vanilla.get_supported_entities("en")) - spacy_only <= ours
+
+
+def test_audit_profiles_may_name_every_entity_the_scrubber_emits(scrubber: Scrubber) -> None:
+    from fical_secure.compliance.vocabulary import KNOWN_ENTITIES
+
+    assert set(scrubber.analyzer.get_supported_entities("en")) <= KNOWN_ENTITIES

@@ -1,4 +1,4 @@
-"""The round's scrub stage fails closed per compendium entry: a refused entry is dropped, counted."""
+"""The round's scrub stage fails closed per entry: a refused entry is dropped and counted."""
 
 from __future__ import annotations
 
@@ -33,7 +33,9 @@ def test_a_refused_entry_is_dropped_and_counted_and_the_rest_proceeds(
         "h01": Compendium(
             owner="h01",
             entries=(
-                Entry("bmi_calculator", "purpose", "Before calling bmi_calculator, ask Dr. Holmes."),
+                Entry(
+                    "bmi_calculator", "purpose", "Before calling bmi_calculator, ask Dr. Holmes."
+                ),
                 Entry("bed_availability", "usage", "Name the ward, e.g. icu or maternity."),
             ),
         )

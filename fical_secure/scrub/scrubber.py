@@ -229,7 +229,9 @@ class Scrubber:
                 final[i] = resolve_overlaps(propagate(texts[i], found[i]))
                 try:
                     scrubbed[i] = self._anonymize(texts[i], final[i])
-                    _check_values_gone(texts[i], final[i], scrubbed[i])
+                    _check_values_gone(
+                        texts[i], final[i], _blank_placeholders(scrubbed[i], final[i])
+                    )
                 except (ScrubAnalyzerError, ResidualPIIError) as exc:
                     outcomes[i] = Refusal(str(exc))
                     todo.remove(i)
@@ -302,15 +304,19 @@ class Scrubber:
         return out
 
 
-def _check_values_gone(text: str, spans: list[Span], scrubbed: str) -> None:
-    """Raise unless no detected value still occurs in the scrubbed text as a whole word."""
+def _check_values_gone(text: str, spans: list[Span], blanked: str) -> None:
+    """Raise unless no detected value still occurs in the scrubbed text as a whole word.
+
+    ``blanked`` is the scrubbed text with our placeholders blanked: a detected
+    "Date" must not match inside the ``<DATE>`` we wrote.
+    """
     values = {text[s.start : s.end].strip(): s.type for s in spans}
     values = {v: t for v, t in values.items() if len(v) >= 2}
     if not values:
         return
     alternation = "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True))
     pattern = re.compile(r"(?<!\w)(?:" + alternation + r")(?!\w)", re.IGNORECASE)
-    if pattern.search(scrubbed):
+    if pattern.search(blanked):
         raise ResidualPIIError("a detected value is still present after anonymizing")
 
 

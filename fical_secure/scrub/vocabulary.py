@@ -91,7 +91,6 @@ class AllowList:
         rest = _WORD.sub("", key)
         return bool(words) and all(w in self.words for w in words) and not rest.strip(" ,.;:'")
 
-
     def covers_words(self, value: str) -> bool:
         """True when every letter-bearing word of ``value`` is allow-listed, numbers aside.
 

@@ -74,7 +74,8 @@ class NameShapeRecognizer(ClinicalPatternRecognizer):
         ),
         (
             "signature line before credentials",
-            rf"(?<=^[ \t]{{0,8}}(?:-{{1,4}}|signed:?)?[ \t]{{0,3}}){_ANY}(?:[ \t]+(?:{_ANY}|\p{{L}}\.)){{1,3}}"
+            rf"(?<=^[ \t]{{0,8}}(?:-{{1,4}}|signed:?)?[ \t]{{0,3}})"
+            rf"{_ANY}(?:[ \t]+(?:{_ANY}|\p{{L}}\.)){{1,3}}"
             rf"(?=,?[ \t]+{_CREDENTIALS}[ \t]*$)",
             0.55,
         ),
