@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fical_secure.errors import PipelineError
 from fical_secure.federation.state import RoundState
 
 
@@ -126,7 +127,7 @@ class TLUStage:
         from fical_secure.tlu.metrics import evaluate
 
         if state.global_compendium is None:
-            raise RuntimeError("the aggregate stage has not run")
+            raise PipelineError("the aggregate stage has not run")
         fed, s = state.need_federation(), state.settings
         embedder = default_embedder()
         index = ToolIndex(embedder, state.global_compendium, fed.catalogue)
