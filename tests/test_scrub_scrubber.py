@@ -232,3 +232,15 @@ def test_second_pass_masks_what_the_scan_found_when_the_profile_allows(
 def test_non_string_input_is_rejected(scrubber: Scrubber) -> None:
     with pytest.raises(TypeError):
         scrubber.scrub_batch(["ok", 42])  # type: ignore[list-item]
+
+
+def test_context_token_lookup_agrees_with_presidios_linear_walk(scrubber: Scrubber) -> None:
+    from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+
+    text = "Pt  Maria  Lopez, MRN-0042137; phone:(425)555-0100.\n\nDOB 03/14/1958 ok"
+    doc = scrubber.analyzer.nlp_engine.nlp["en"](text)  # type: ignore[attr-defined]
+    indices = [t.idx for t in doc]
+    fast = scrubber.analyzer.context_aware_enhancer
+    for start in range(len(text)):
+        expected = LemmaContextAwareEnhancer._find_index_of_match_token("w", start, doc, indices)
+        assert fast._find_index_of_match_token("w", start, doc, indices) == expected, start
