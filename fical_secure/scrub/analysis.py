@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 # Two or more all-caps words in a row ("MARIA LOPEZ", "LOPEZ, MARIA", "ZOË NÚÑEZ").
 _CAPS_RUN = regex.compile(r"\b\p{Lu}[\p{Lu}'\-]+(?:,?[ \t]+\p{Lu}[\p{Lu}'\-]+)+\b")
+# Characters of one spaCy batch (a long text's windows are analyzed a few at a time).
+BATCH_CHARS = 40_000
 # Margin kept below spaCy's max_length so a window never reaches it.
 _SPACY_MARGIN = 16
 
@@ -83,8 +85,7 @@ def analyze_texts(
     units = make_units(texts, window, overlap)
     found: list[list[Span]] = [[] for _ in texts]
     failed: dict[int, str] = {}
-    for begin in range(0, len(units), max(1, batch_size)):
-        batch = units[begin : begin + max(1, batch_size)]
+    for batch in _batches(units, max(1, batch_size)):
         try:
             per_unit = _analyze_units(analyzer, batch, language, batch_size, n_process)
         except Exception:  # redo one by one: fail only the texts that fail alone
@@ -100,6 +101,24 @@ def analyze_texts(
                 Span(unit.offset + s.start, unit.offset + s.end, s.type, s.score) for s in spans
             ]
     return found, failed
+
+
+def _batches(units: Sequence[Unit], size: int) -> list[Sequence[Unit]]:
+    """Consecutive groups of at most ``size`` units and about BATCH_CHARS characters.
+
+    The character cap bounds memory: the spaCy docs of one batch live at once,
+    whatever the length of the text they come from.
+    """
+    batches: list[Sequence[Unit]] = []
+    begin, chars = 0, 0
+    for i, unit in enumerate(units):
+        if i > begin and (i - begin >= size or chars + len(unit.text) > BATCH_CHARS):
+            batches.append(units[begin:i])
+            begin, chars = i, 0
+        chars += len(unit.text)
+    if begin < len(units):
+        batches.append(units[begin:])
+    return batches
 
 
 def _analyze_units(
