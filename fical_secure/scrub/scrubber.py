@@ -23,7 +23,6 @@ is the all-or-nothing form that raises on the first refusal.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,18 +33,14 @@ from fical_secure.scrub.config import ScrubProfile, load_profile
 from fical_secure.scrub.engine import build_analyzer, spacy_max_length
 from fical_secure.scrub.known import KNOWN_SCORE, KnownIdentifiers
 from fical_secure.scrub.ner_noise import vague_time
-from fical_secure.scrub.spans import (
-    NER_TYPES,
-    placeholder_ranges,
-    propagate,
-    replace_spans,
-    resolve_overlaps,
-    to_original,
-)
+from fical_secure.scrub.spans import propagate, replace_spans, resolve_overlaps, to_original
 from fical_secure.scrub.types import Refusal, ScrubOutcome, ScrubResult, Span
+from fical_secure.scrub.verify import blank_placeholders as _blank_placeholders
+from fical_secure.scrub.verify import check_values_gone as _check_values_gone
+from fical_secure.scrub.verify import placeholder
+from fical_secure.scrub.verify import residual as _residual
 from fical_secure.scrub.vocabulary import AllowList
 
-_WORD = re.compile(r"[^\W\d_]{2,}")
 # NER types that name someone or somewhere (a number alone cannot be one of these).
 _NER_NAME_TYPES = frozenset({"PERSON", "ORGANIZATION", "LOCATION", "NRP"})
 
@@ -53,11 +48,6 @@ if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine
 
     from fical_secure.data.schema import ToolSpec
-
-
-def placeholder(entity_type: str) -> str:
-    """The typed placeholder that replaces an entity, e.g. ``<MRN>``."""
-    return f"<{entity_type}>"
 
 
 class Scrubber:
@@ -191,7 +181,7 @@ class Scrubber:
         results: list[ScrubResult] = []
         for i, outcome in enumerate(outcomes):
             if isinstance(outcome, Refusal):
-                error = ScrubAnalyzerError if "failed" in outcome.reason else ResidualPIIError
+                error = ScrubAnalyzerError if outcome.analyzer_failed else ResidualPIIError
                 raise error(f"text {i}: {outcome.reason}; nothing was released")
             results.append(outcome)
         return results
@@ -220,7 +210,7 @@ class Scrubber:
         )
         found = dict(zip(todo, found_list, strict=True))
         for j, reason in failed.items():
-            outcomes[todo[j]] = Refusal(reason)
+            outcomes[todo[j]] = Refusal(reason, analyzer_failed=True)
         todo = [i for i in todo if outcomes[i] is None]
         final: dict[int, list[Span]] = {}
         scrubbed: dict[int, str] = {}
@@ -233,7 +223,8 @@ class Scrubber:
                         texts[i], final[i], _blank_placeholders(scrubbed[i], final[i])
                     )
                 except (ScrubAnalyzerError, ResidualPIIError) as exc:
-                    outcomes[i] = Refusal(str(exc))
+                    crashed = isinstance(exc, ScrubAnalyzerError)
+                    outcomes[i] = Refusal(str(exc), analyzer_failed=crashed)
                     todo.remove(i)
             # Every text is scanned again, changed or not: the scan is the check that
             # catches a fault anywhere before it (resolution, propagation, masking).
@@ -244,7 +235,9 @@ class Scrubber:
             residual: dict[int, list[Span]] = {}
             for j, (i, scan) in enumerate(zip(changed, scans, strict=True)):
                 if j in failed:
-                    outcomes[i] = Refusal(failed[j] + " in the scan after masking")
+                    outcomes[i] = Refusal(
+                        failed[j] + " in the scan after masking", analyzer_failed=True
+                    )
                     continue
                 blanked = _blank_placeholders(scrubbed[i], final[i])
                 left = _residual(blanked, scan)
@@ -302,51 +295,3 @@ class Scrubber:
                 "PII anonymizer output disagrees with the resolved spans; nothing was released"
             )
         return out
-
-
-def _check_values_gone(text: str, spans: list[Span], blanked: str) -> None:
-    """Raise unless no detected value still occurs in the scrubbed text as a whole word.
-
-    ``blanked`` is the scrubbed text with our placeholders blanked: a detected
-    "Date" must not match inside the ``<DATE>`` we wrote.
-    """
-    values = {text[s.start : s.end].strip(): s.type for s in spans}
-    values = {v: t for v, t in values.items() if len(v) >= 2}
-    if not values:
-        return
-    alternation = "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True))
-    pattern = re.compile(r"(?<!\w)(?:" + alternation + r")(?!\w)", re.IGNORECASE)
-    if pattern.search(blanked):
-        raise ResidualPIIError("a detected value is still present after anonymizing")
-
-
-def _blank_placeholders(scrubbed: str, spans: list[Span]) -> str:
-    """The scrubbed text with our placeholders (by position) turned into underscores.
-
-    The verification scan must not read ``<PHONE_NUMBER>`` as context that
-    boosts a nearby number, nor skip a look-alike ``<JOHN>`` that was in the
-    input: only the placeholders we wrote are blanked, and they hold no PII.
-    """
-    chars = list(scrubbed)
-    for start, end in placeholder_ranges(spans, placeholder):
-        chars[start:end] = "_" * (end - start)
-    return "".join(chars)
-
-
-def _residual(blanked: str, spans: list[Span]) -> list[Span]:
-    """Spans of the verification scan that cover text we did not write.
-
-    A pattern detection counts if it covers any letter or digit. An NER
-    detection counts only if it covers a capitalised word ("Lopez", "LOPEZ"):
-    the statistical model also tags fragments such as "dL" once its context
-    has been masked, and refusing on those would block clean texts.
-    """
-    residual = []
-    for span in spans:
-        covered = blanked[span.start : span.end]
-        if span.type in NER_TYPES:
-            if any(word[0].isupper() for word in _WORD.findall(covered)):
-                residual.append(span)
-        elif any(ch.isalnum() for ch in covered):
-            residual.append(span)
-    return residual
