@@ -193,7 +193,7 @@ def test_broken_profile_is_a_usage_error(
     assert run.code == 2
     first = run.stderr.splitlines()[0]
     assert first.startswith("fical-secure audit: error: invalid audit profile")
-    assert "thresholds.max_mi_auc: must be a number in [0.5, 1]" in run.stderr
+    assert "release.max_mi_auc: must be a number in [0.5, 1]" in run.stderr
     assert not (tmp_path / "out").exists()
 
 

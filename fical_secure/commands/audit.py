@@ -126,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for check in outcome.checks:
         print(f"{'PASS' if check.passed else 'FAIL'}  {check.check_id}: {check.summary}")
+        if not check.passed and check.remedy:
+            print(f"      what to do: {check.remedy}")
     print(f"report: {outcome.html_path} and {outcome.json_path}")
     if outcome.passed:
         print("audit PASSED")

@@ -19,6 +19,12 @@ def register(sub: Any) -> None:
     p.add_argument("--no-scrub", action="store_true", help="skip the PII scrubber (unsafe)")
     p.add_argument("--no-audit", action="store_true", help="skip the MI audit gate (unsafe)")
     p.add_argument("--no-seal", action="store_true", help="send compendiums in the clear (unsafe)")
+    p.add_argument(
+        "--profile",
+        default="strict",
+        metavar="NAME|FILE",
+        help="release profile the audit gate applies (default strict; as `audit --profile`)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -48,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         audit=not args.no_audit,
         seal=not args.no_seal,
         progress=not args.quiet,
+        profile=args.profile,
     )
     report = run_demo(settings)
     print(summary(report))

@@ -91,7 +91,9 @@ def run_audit(settings: AuditSettings) -> AuditOutcome:
     checks.append(check_coverage(profile.threat_models, models, models.parent))
     context = _context(profile, config, candidate, data, settings, time.perf_counter() - start)
     report = build_report(checks, context)
-    rocs = {r.client_id: roc_png(r) for r in leak.results if r.attacks}
+    rocs = {
+        r.client_id: roc_png(r, profile.release.target_fpr) for r in leak.results if r.attacks
+    }
     json_path, html_path = write_reports(settings.out, report, rocs)
     return AuditOutcome(report["verdict"] == "pass", tuple(checks), json_path, html_path)
 
@@ -107,8 +109,8 @@ def _scrub_checks(
     table, refused = sc.measure_recall(scrubber, docs)
     checks = [
         sc.check_required_entities(scrubber, profile.required_entities),
-        sc.check_recall(table, refused, len(docs), profile.thresholds.min_scrubber_recall),
-        sc.check_candidate_clean(scrubber, texts, profile.thresholds.max_candidate_pii_detections),
+        sc.check_recall(table, refused, len(docs), profile.release.min_scrubber_recall),
+        sc.check_candidate_clean(scrubber, texts, profile.release.max_candidate_pii_detections),
     ]
     return checks
 
@@ -137,7 +139,7 @@ def _leakage(
         candidate.artefact,
         candidate.targets,
         data.manifest,
-        profile.thresholds,
+        profile.release,
         embedder=default_embedder(),
         llm=_llm(model),
         config=audit_config,
@@ -163,7 +165,7 @@ def _context(
         "candidate": {
             "kind": candidate.artefact.kind,
             "owner": candidate.artefact.owner,
-            "items": len(candidate.artefact),
+            "n_items": len(candidate.artefact),
             "source": candidate.source,
             "audited_clients": [h.hospital_id for h in candidate.targets],
         },

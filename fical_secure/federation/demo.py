@@ -52,6 +52,7 @@ def run_demo(settings: RoundSettings) -> dict[str, Any]:
         "dedupe_threshold": settings.dedupe_threshold,
         "min_support": settings.min_support,
         "top_k": settings.top_k,
+        "profile": settings.profile,
     }
     released = settings.out / "released"  # what each client sent, for `fical-secure audit`
     released.mkdir(exist_ok=True)
@@ -69,7 +70,8 @@ def summary(report: dict[str, Any]) -> str:
     """A short human summary of a round report."""
     acc = report.get("tool_accuracy", {})
     lines = [
-        f"FICAL round: {report.get('clients')} clients, model {report.get('model')}",
+        f"FICAL round: {report.get('clients')} clients, model {report.get('model')}, "
+        f"release profile {report.get('release_profile', {}).get('name', 'none (no audit)')}",
         f"  compendium bytes per client: {report.get('compendium_bytes')}",
         f"  global entries: {report.get('global_entries')}, "
         f"communication bytes: {report.get('communication_bytes_total')}",

@@ -99,10 +99,12 @@ class AuditStage:
 
     def run(self, state: RoundState) -> None:
         from fical_secure.audit.auditor import AuditConfig, AuditTarget
-        from fical_secure.audit.gate import run_gate
+        from fical_secure.compliance.profile import load_profile, resolve_profile
+        from fical_secure.release.gate import run_gate
         from fical_secure.tlu.embedding import default_embedder
 
         fed, s = state.need_federation(), state.settings
+        profile = load_profile(resolve_profile(s.profile))  # the one release policy
         config = AuditConfig(
             llm_records_per_split=s.audit_llm_records, max_canaries=s.audit_canaries, seed=s.seed
         )
@@ -113,7 +115,12 @@ class AuditStage:
             target = AuditTarget.from_hospital(hospitals[client_id], fed.manifest)
             try:
                 decision = run_gate(
-                    comp, target, embedder=default_embedder(), llm=state.llm, config=config
+                    comp,
+                    target,
+                    embedder=default_embedder(),
+                    llm=state.llm,
+                    config=config,
+                    policy=profile.release,
                 )
             except GateBlockedError as exc:  # fail closed: this client releases nothing
                 log.warning("client %s blocked by the audit gate: %s", client_id, exc)
@@ -124,11 +131,17 @@ class AuditStage:
                 "blocked": False,
                 "entries_removed": len(decision.removed_entry_ids),
                 "remediation_rounds": decision.rounds,
+                "findings_before": [f.to_dict() for f in decision.findings_before],
                 "before": decision.before.to_dict(),
                 "after": decision.after.to_dict(),
             }
         state.released = released
         state.report["audit"] = report
+        state.report["release_profile"] = {
+            "name": profile.name,
+            "source": profile.source,
+            "sha256": profile.sha256,
+        }
         if not released:
             raise GateBlockedError("the audit gate blocked every client; nothing was released")
 

@@ -36,6 +36,7 @@ class RoundSettings:
     # `fical-secure audit` runs the fuller audit before deployment
     audit_llm_records: int = 8
     audit_canaries: int = 1
+    profile: str = "strict"  # release profile (a shipped name or a YAML file) the gate applies
     dedupe_threshold: float = 0.9
     min_support: int = 1
     top_k: int = 3
