@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from fical_secure.audit.auditor import AuditConfig, AuditResult, AuditTarget

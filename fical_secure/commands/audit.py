@@ -109,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
         compendium=args.compendium,
         client_config=args.client_config,
         data_dir=args.data,
+        synthetic=args.synthetic,
         seed=args.seed,
         clients=args.clients,
         records=args.records,

@@ -66,8 +66,8 @@ def build_report(checks: Sequence[CheckResult], context: dict[str, Any]) -> dict
     }
 
 
-def roc_png(result: AuditResult, target_fpr: float = 0.01) -> str:
-    """Log-log ROC curves of one client's game, as a ``data:image/png;base64,`` URI.
+def roc_figure(result: AuditResult, target_fpr: float = 0.01) -> Any:
+    """Log-log ROC curves of one client's game (a matplotlib Figure; the caller closes it).
 
     Log axes show the low-FPR region the release policy reads; the dashed
     vertical line is the policy's operating point: the target FPR, or the
@@ -83,38 +83,46 @@ def roc_png(result: AuditResult, target_fpr: float = 0.01) -> str:
 
     fig, ax = plt.subplots(figsize=(4.6, 4.2), dpi=110)
     floor = 1e-3
+    n_neg = 1
+    for name, attack in sorted(result.attacks.items()):
+        curve = roc_curve(attack.member_scores, attack.nonmember_scores)
+        n_neg = max(n_neg, attack.nonmember_scores.size)
+        ax.step(
+            np.maximum(curve.fpr, floor),
+            np.maximum(curve.tpr, floor),
+            where="post",
+            label=f"{name} (AUC {attack.metrics.auc:.2f})",
+        )
+    grid = np.logspace(-3, 0, 50)
+    ax.plot(grid, grid, linestyle=":", color="grey", label="chance")
+    operating = resolved_false_positives(n_neg, target_fpr) / n_neg
+    ax.axvline(
+        operating,
+        linestyle="--",
+        color="black",
+        linewidth=0.8,
+        label=f"operating point FPR {operating:.3g}",
+    )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set(
+        xlabel="false-positive rate (log)",
+        ylabel="true-positive rate (log)",
+        xlim=(floor, 1),
+        ylim=(floor, 1.05),
+        title=f"{result.client_id}: record membership ({result.artefact_kind})",
+    )
+    ax.legend(fontsize=6, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def roc_png(result: AuditResult, target_fpr: float = 0.01) -> str:
+    """:func:`roc_figure` as a ``data:image/png;base64,`` URI."""
+    import matplotlib.pyplot as plt
+
+    fig = roc_figure(result, target_fpr)
     try:
-        n_neg = 1
-        for name, attack in sorted(result.attacks.items()):
-            curve = roc_curve(attack.member_scores, attack.nonmember_scores)
-            n_neg = max(n_neg, attack.nonmember_scores.size)
-            ax.step(
-                np.maximum(curve.fpr, floor),
-                np.maximum(curve.tpr, floor),
-                where="post",
-                label=f"{name} (AUC {attack.metrics.auc:.2f})",
-            )
-        grid = np.logspace(-3, 0, 50)
-        ax.plot(grid, grid, linestyle=":", color="grey", label="chance")
-        operating = resolved_false_positives(n_neg, target_fpr) / n_neg
-        ax.axvline(
-            operating,
-            linestyle="--",
-            color="black",
-            linewidth=0.8,
-            label=f"operating point FPR {operating:.3g}",
-        )
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set(
-            xlabel="false-positive rate (log)",
-            ylabel="true-positive rate (log)",
-            xlim=(floor, 1),
-            ylim=(floor, 1.05),
-            title=f"{result.client_id}: record membership ({result.artefact_kind})",
-        )
-        ax.legend(fontsize=6, loc="lower right")
-        fig.tight_layout()
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png")
     finally:

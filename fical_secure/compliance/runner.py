@@ -38,6 +38,7 @@ class AuditSettings:
     compendium: Path | None = None
     client_config: Path | None = None
     data_dir: Path | None = None  # None: the synthetic federation
+    synthetic: bool = False  # --synthetic asked for explicitly
     seed: int = 0
     clients: int = 2
     records: int = 32  # members and non-members per client
@@ -79,7 +80,7 @@ def run_audit(settings: AuditSettings) -> AuditOutcome:
     start = time.perf_counter()
     profile = load_profile(settings.profile)
     config = load_client_config(settings.client_config) if settings.client_config else None
-    data = inputs.load_data(settings)
+    data = inputs.load_data(settings, config)
     candidate = inputs.load_candidate(settings, config, data)
     checks: list[CheckResult] = []
     if config is not None:
@@ -91,9 +92,7 @@ def run_audit(settings: AuditSettings) -> AuditOutcome:
     checks.append(check_coverage(profile.threat_models, models, models.parent))
     context = _context(profile, config, candidate, data, settings, time.perf_counter() - start)
     report = build_report(checks, context)
-    rocs = {
-        r.client_id: roc_png(r, profile.release.target_fpr) for r in leak.results if r.attacks
-    }
+    rocs = {r.client_id: roc_png(r, profile.release.target_fpr) for r in leak.results if r.attacks}
     json_path, html_path = write_reports(settings.out, report, rocs)
     return AuditOutcome(report["verdict"] == "pass", tuple(checks), json_path, html_path)
 

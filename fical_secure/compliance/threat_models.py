@@ -173,4 +173,8 @@ def check_coverage(ids: tuple[str, ...], folder: Path, root: Path) -> CheckResul
         "; ".join(failures[:5]) or f"{len(ids)} threat models, every mitigation cited",
         {"models": rows},
         ids,
+        remedy=""
+        if not failures
+        else "write the missing threat models (threat_models/<id>.md) and make each "
+        "mitigation cite a test or benchmark that exists",
     )

@@ -89,34 +89,6 @@ def _new_party(folder: Path) -> Any:
     return bundle
 
 
-def _write_client_config(out: Path, client_id: str) -> None:
-    """The client's deployment settings, as `fical-secure audit --client-config` reads them."""
-    folder = out / "clients"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{client_id}.yaml").write_text(
-        CLIENT_CONFIG.format(client_id=client_id), encoding="utf-8"
-    )
-
-
-CLIENT_CONFIG = """\
-# Written by `fical-secure demo`: how hospital {client_id} ran this round.
-version: 1
-client_id: {client_id}
-keys:
-  private_key: ../keys/{client_id}/private.key
-  server_public_key: ../keys/server/public.key
-crypto:
-  aead: chacha20-poly1305
-  signature: ed25519
-  key_exchange: x25519
-  kdf: hkdf-sha256
-transport: sealed
-share_mode: compendium
-model: packaged
-compendium: ../released/{client_id}.json
-"""
-
-
 @dataclass(frozen=True)
 class SealedTransportStage:
     """Clients seal and submit; the server authenticates, commits, acknowledges, then decrypts."""
@@ -130,8 +102,11 @@ class SealedTransportStage:
         out = state.settings.out
         server_key = _new_party(out / "keys" / "server").identity
         client_keys = {cid: _new_party(out / "keys" / cid).identity for cid in state.released}
-        for cid in state.released:
-            _write_client_config(out, cid)
+        from fical_secure.compliance.client_files import write_client_files
+
+        hospitals = {h.hospital_id: h for h in state.need_federation().hospitals}
+        for cid in state.released:  # what `fical-secure audit --client-config` reads
+            write_client_files(out / "clients", hospitals[cid], f"../released/{cid}.json")
         roster = Roster.create(server_key, [k.public for k in client_keys.values()], epoch=1)
         (out / "server").mkdir(parents=True, exist_ok=True)
         server = Server.create(out / "server" / "store.sqlite", server_key, roster)
