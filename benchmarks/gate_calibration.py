@@ -46,6 +46,7 @@ import numpy as np
 from fical_secure.audit import attacks as atk
 from fical_secure.audit.artefact import from_samples
 from fical_secure.audit.auditor import AuditConfig, AuditResult
+from fical_secure.audit.metrics import wilson_interval
 from fical_secure.audit.signals import Embedder, embedding_similarity, longest_common_runs
 from fical_secure.compliance.profile import load_profile, resolve_profile
 from fical_secure.data.generator import generate_federation
@@ -129,14 +130,6 @@ def run_seed(
     return out
 
 
-def _wilson(k: int, n: int, z: float = 1.96) -> list[float]:
-    """Wilson score 95% interval of a binomial rate ``k / n``."""
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return [round(float(centre - half), 4), round(float(centre + half), 4)]
-
-
 def summarise(rows: list[dict[int, dict[str, Any]]], sizes: list[int]) -> dict[str, Any]:
     """Block rates and mean worst AUC per condition and size; records needed per fraction."""
     figures: dict[str, Any] = {}
@@ -148,13 +141,13 @@ def summarise(rows: list[dict[int, dict[str, Any]]], sizes: list[int]) -> dict[s
             blocked = sum(b for b, _ in decisions)
             per_size[str(n)] = {
                 "block_rate": round(blocked / len(decisions), 4),
-                "block_rate_ci95": _wilson(blocked, len(decisions)),
+                "block_rate_ci95": wilson_interval(blocked, len(decisions)),
                 "mean_worst_auc": round(sum(a for _, a in decisions) / len(decisions), 4),
             }
         pooled = sum(r[n][condition][0] for r in rows for n in sizes)
         per_size["all_sizes"] = {
             "block_rate": round(pooled / (len(rows) * len(sizes)), 4),
-            "block_rate_ci95": _wilson(pooled, len(rows) * len(sizes)),
+            "block_rate_ci95": wilson_interval(pooled, len(rows) * len(sizes)),
         }
         figures[condition] = per_size
     needed: dict[str, int | None] = {}

@@ -43,7 +43,10 @@ def test_privacy_stages_run_before_anything_leaves_the_client() -> None:
 
 
 def test_sealed_round_trip_counts_every_client_once(tmp_path: Path) -> None:
+    from fical_secure.data.generator import generate_federation
+
     state = RoundState(settings=RoundSettings(out=tmp_path))
+    state.federation = generate_federation(3, episodes_per_hospital=4, nonmembers_per_hospital=4)
     state.released = _released(3)
     run_stages(state, [SealedTransportStage()])
     assert sorted(c.owner for c in state.received) == ["h01", "h02", "h03"]
@@ -57,8 +60,8 @@ def test_sealed_round_trip_counts_every_client_once(tmp_path: Path) -> None:
         assert stat.S_IMODE(key.stat().st_mode) == 0o600
     assert len(list((tmp_path / "keys").glob("*/private.key"))) == 4  # 3 clients + server
     assert sorted(p.name for p in (tmp_path / "clients").iterdir()) == [
-        "h01.yaml", "h02.yaml", "h03.yaml"
-    ]
+        "h01.jsonl", "h01.yaml", "h02.jsonl", "h02.yaml", "h03.jsonl", "h03.yaml"
+    ]  # each configuration beside the exact records its compendium came from
     state.global_compendium = state.received[0]
     run_stages(state, [PublishStage()])
     assert state.report["communication_bytes_total"] > transport["upload_bytes"]

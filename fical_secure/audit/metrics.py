@@ -232,3 +232,13 @@ def attack_metrics(
         ),
         tpr_at_01pct=tpr_at_fpr(pos, neg, 0.001),
     )
+
+
+def wilson_interval(k: int, n: int, z: float = 1.96) -> list[float]:
+    """Wilson score 95% interval of a rate ``k / n`` (``[0, 1]`` when ``n`` is 0)."""
+    if n == 0:
+        return [0.0, 1.0]
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return [round(float(centre - half), 4), round(float(centre + half), 4)]

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from fical_secure.audit.planted import PLANTED_SUFFIX
 from fical_secure.compliance.checks import CheckResult
 from fical_secure.release import decision as rd
 from fical_secure.release.policy import ReleasePolicy
@@ -48,24 +49,48 @@ def run_leakage(
     embedder: Embedder,
     llm: LLM | None,
     config: AuditConfig,
+    planted_canaries: int = 0,
+    planted_records: int = 8,
 ) -> LeakageRun:
     """Audit ``artefact`` in the game of every hospital in ``hospitals``; derive the checks.
+
+    With ``planted_canaries`` (and an LLM), each client's KCG also runs on a
+    copy of ``planted_records`` of its members carrying that many fresh
+    canaries (:mod:`fical_secure.audit.planted`); those exposures join the
+    ones of canaries already in the data.
 
     Raises:
         AuditError: the auditor could not run (empty artefact or side, failing model).
     """
-    from fical_secure.audit.auditor import AuditTarget, audit_artefact
+    from dataclasses import replace
 
-    results = tuple(
-        audit_artefact(
+    from fical_secure.audit.auditor import AuditTarget, audit_artefact
+    from fical_secure.audit.planted import planted_exposure  # KCG: imported only when run
+
+    results = []
+    for h in hospitals:
+        result = audit_artefact(
             artefact,
             AuditTarget.from_hospital(h, manifest),
             embedder=embedder,
             llm=llm,
             config=config,
         )
-        for h in hospitals
-    )
+        if planted_canaries and llm is not None and config.use_llm:
+            planted = planted_exposure(
+                h.members,
+                llm,
+                embedder,
+                client_id=h.hospital_id,
+                n_canaries=planted_canaries,
+                records=planted_records,
+                n_candidates=config.canary_candidates,
+                context_items=config.context_items,
+                max_context_chars=config.max_context_chars,
+                seed=config.seed,
+            )
+            result = replace(result, canaries=result.canaries + planted.exposures)
+        results.append(result)
     membership = rd.membership_decision(results, policy)
     checks = (
         check_mi_auc(results, membership, policy),
@@ -73,7 +98,7 @@ def run_leakage(
         check_canaries(results, policy, llm_used=llm is not None and config.use_llm),
         check_pii_hits(results, policy),
     )
-    return LeakageRun(results, checks)
+    return LeakageRun(tuple(results), checks)
 
 
 def _rows(
@@ -190,7 +215,12 @@ def check_canaries(
     results: Sequence[AuditResult], t: ReleasePolicy, *, llm_used: bool
 ) -> CheckResult:
     """Every measured canary's exposure is at most the maximum; none measured fails closed."""
-    rows = [c.to_dict() | {"client": r.client_id} for r in results for c in r.canaries]
+    rows = [
+        c.to_dict()
+        | {"client": r.client_id, "planted_by_audit": c.episode_id.endswith(PLANTED_SUFFIX)}
+        for r in results
+        for c in r.canaries
+    ]
     worst = max((c["exposure_bits"] for c in rows), default=None)
     failing = rd.canary_findings(results, t)
     ok = worst is not None and not failing
@@ -201,9 +231,11 @@ def check_canaries(
             else "the LLM audit was disabled"
         )
     else:
+        planted = sum(r["planted_by_audit"] for r in rows)
         summary = (
             f"highest exposure {worst:.2f} bits over {len(rows)} canaries "
-            f"(max {t.max_canary_exposure_bits})"
+            f"({planted} planted by the audit in a copy of the data and run through KCG; "
+            f"max {t.max_canary_exposure_bits})"
         )
     return CheckResult(
         "leakage.canary_exposure",
