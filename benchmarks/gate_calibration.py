@@ -21,8 +21,10 @@ A block is any membership finding (AUC or TPR at the lowest resolved FPR,
 significant at the policy's Bonferroni-corrected level and over its limit).
 PII search and attribution, which do not enter that decision, are skipped:
 the sweep is hundreds of audits on 2 CPU cores. Targets: null artefacts
-blocked in <= 5% of seeds; artefacts that copy members in blocked in >= 95%
-(at the smallest size where that holds: "records needed per side"). Every
+blocked in <= 5% of seeds (pooled over sizes, and at each size); artefacts
+that copy members in blocked in >= 95%. "Records needed per side" is the
+smallest size at which the leaking artefacts are blocked in >= 95% of seeds
+*and* the null ones in <= 5%. Block rates carry Wilson 95% intervals. Every
 seed's generator output differs, so seeds are independent.
 
 Usage: ``python benchmarks/gate_calibration.py [--seeds 100] [--sizes 8 16 32 64]
