@@ -16,7 +16,17 @@ from collections.abc import Sequence
 from fical_secure.errors import FicalError
 
 # command module names, in help order
-COMMANDS: tuple[str, ...] = ("demo", "keys", "seal", "scrub", "audit", "attack")
+COMMANDS: tuple[str, ...] = (
+    "demo",
+    "keys",
+    "seal",
+    "scrub",
+    "audit",
+    "federation",
+    "server",
+    "client",
+    "attack",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

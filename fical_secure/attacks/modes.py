@@ -1,7 +1,7 @@
 """Sharing modes of one federation: what each client would release under each way of federating.
 
-Every mode is built from the same synthetic federation, by the round's own
-stages where one exists, so the attacks compare like with like:
+Every mode is built from the same synthetic federation, by the client
+pipeline's own stages where one exists, so the attacks compare like with like:
 
 * ``sample_sharing``: the raw member episodes, shared as demonstrations;
 * ``sample_sharing_scrubbed``: the same after the PII scrubber (a record it
@@ -18,16 +18,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fical_secure.audit.artefact import SharedArtefact, from_samples
-from fical_secure.data.schema import Episode, Federation
-from fical_secure.errors import ScrubError
+from fical_secure.data.schema import Episode, Federation, HospitalData
+from fical_secure.errors import GateBlockedError, ScrubError
 
 if TYPE_CHECKING:
     from fical_secure.kcg.schema import Compendium
     from fical_secure.llm.base import LLM
+    from fical_secure.pipeline.client import ClientSettings
 
 log = logging.getLogger(__name__)
 
@@ -84,42 +84,53 @@ def _compendium(comp: Compendium) -> Release:
     return Release(artefact, tuple(tool for _, tool in ids.values()))
 
 
+def _client_releases(
+    hospital: HospitalData, federation: Federation, llm: LLM, settings: ClientSettings
+) -> tuple[Compendium, Compendium | None]:
+    """The client pipeline's KCG output, and its release after scrub and gate (None: blocked)."""
+    from fical_secure.pipeline.client import ClientRoundState, KCGStage
+    from fical_secure.pipeline.gates import AuditStage, ScrubStage
+
+    client = ClientRoundState(hospital, settings, llm=llm, manifest=tuple(federation.manifest))
+    KCGStage().run(client)
+    assert client.local is not None
+    try:
+        ScrubStage().run(client)
+        AuditStage().run(client)
+    except GateBlockedError as exc:  # fail closed: this client releases nothing
+        log.warning("client %s blocked in the hardened mode: %s", hospital.hospital_id, exc)
+        return client.local, None
+    return client.local, client.released
+
+
 def build_modes(
     federation: Federation,
     llm: LLM,
     *,
-    out: Path,
     profile: str = "strict",
     audit_llm_records: int = 8,
     progress: bool = True,
 ) -> dict[str, dict[str, Release]]:
     """mode -> client -> release, for every mode of :data:`MODES`.
 
-    The compendium modes run the round's KCG, scrub and audit stages on
-    ``federation`` (their reports land in ``out``).
+    The compendium modes run the client pipeline's own KCG, scrub and audit
+    stages on each hospital of ``federation``.
 
     Raises:
         FicalError: a stage failed in a way that is not one client's fail-closed block.
     """
-    from fical_secure.federation.gates import AuditStage, ScrubStage
-    from fical_secure.federation.runner import run_stages
-    from fical_secure.federation.stages import KCGStage
-    from fical_secure.federation.state import RoundSettings, RoundState
+    from fical_secure.pipeline.client import ClientSettings
 
-    settings = RoundSettings(
-        out=out, profile=profile, audit_llm_records=audit_llm_records, progress=progress
+    settings = ClientSettings(
+        profile=profile, audit_llm_records=audit_llm_records, progress=progress
     )
-    state = RoundState(settings=settings, federation=federation, llm=llm)
-    run_stages(state, [KCGStage()])
-    plain = dict(state.local)
-    run_stages(state, [ScrubStage(), AuditStage()])
     modes: dict[str, dict[str, Release]] = {m: {} for m in MODES}
     for hospital in federation.hospitals:
         cid, members = hospital.hospital_id, list(hospital.members)
+        plain, hardened = _client_releases(hospital, federation, llm, settings)
         modes["sample_sharing"][cid] = _samples(cid, members)
         modes["sample_sharing_scrubbed"][cid] = _scrubbed_samples(cid, members)
-        modes["compendium_plain"][cid] = _compendium(plain[cid])
-        hardened = state.released.get(cid)
+        modes["compendium_plain"][cid] = _compendium(plain)
         modes["compendium_hardened"][cid] = (
             _compendium(hardened)
             if hardened is not None

@@ -102,7 +102,6 @@ def run_attacks(settings: AttackSettings) -> dict[str, Any]:
     modes = build_modes(
         federation,
         llm,
-        out=settings.out / "round",
         profile=settings.profile,
         audit_llm_records=settings.llm_records,
         progress=settings.progress,

@@ -1,16 +1,25 @@
-"""The stages of the core FICAL round: data, model, KCG, aggregation, TLU.
+"""The demo's own stages (synthetic data, model, TLU) and the adapters that run the
+client pipeline on every simulated hospital and the server pipeline on the server.
 
-Privacy stages (scrub, audit) live in ``gates.py`` and the transport (sealed or
-in the clear) in ``transport.py``; ``demo.py`` puts them in order. Heavy
-libraries are imported inside ``run`` so that building a pipeline is cheap.
+The client stages (KCG, scrub, audit, release check) live in ``client.py`` and
+``gates.py``, the server stages in ``server.py``, the transport in
+``transport.py``; ``demo.py`` puts them in order. Heavy libraries are
+imported inside ``run`` so that building a pipeline is cheap.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 
-from fical_secure.errors import PipelineError
-from fical_secure.federation.state import RoundState
+from fical_secure.errors import GateBlockedError, PipelineError
+from fical_secure.pipeline.client import ClientRoundState
+from fical_secure.pipeline.runner import Stage
+from fical_secure.pipeline.server import ServerRoundState
+from fical_secure.pipeline.state import RoundState
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,11 @@ class DataStage:
             eval_per_tool=s.eval_per_tool,
         )
         state.federation = fed
+        cs = s.client_settings()
+        state.clients = {
+            h.hospital_id: ClientRoundState(h, cs, manifest=tuple(fed.manifest))
+            for h in fed.hospitals
+        }
         state.report["clients"] = len(fed.hospitals)
         state.report["episodes_per_client"] = {h.hospital_id: len(h.members) for h in fed.hospitals}
         state.report["tools_per_client"] = {h.hospital_id: list(h.tools) for h in fed.hospitals}
@@ -48,59 +62,58 @@ class ModelStage:
         from fical_secure.llm.loader import load_llm
 
         state.llm = load_llm(state.settings.model)
+        for client in state.clients.values():  # one process: every hospital shares the model
+            client.llm = state.llm
         state.report["model"] = state.llm.name
 
 
 @dataclass(frozen=True)
-class KCGStage:
-    """Each client writes its knowledge compendium from its member episodes."""
+class EachClient:
+    """Run one client-pipeline stage on every hospital that a gate has not blocked.
 
-    name: str = "kcg"
+    Each client's report entries land in the round report under the client's
+    id; a blocked client is recorded and skipped from then on (fail closed per
+    client). The round stops when no client is left to release anything.
+    """
+
+    stage: Stage[ClientRoundState]
+
+    @property
+    def name(self) -> str:
+        return self.stage.name
 
     def run(self, state: RoundState) -> None:
-        from fical_secure.kcg.builder import build_compendium
-
-        fed, llm = state.need_federation(), state.need_llm()
-        sizes: dict[str, int] = {}
-        entries: dict[str, int] = {}
-        for hospital in fed.hospitals:
-            comp = build_compendium(
-                hospital.members,
-                llm,
-                client_id=hospital.hospital_id,
-                batch_size=state.settings.kcg_batch_size,
-                progress=state.settings.progress,
+        for cid, client in state.clients.items():
+            if client.blocked is not None:
+                continue
+            start = time.perf_counter()
+            try:
+                self.stage.run(client)
+            except GateBlockedError as exc:
+                log.warning("client %s releases nothing this round: %s", cid, exc)
+            finally:
+                client.seconds[self.name] = round(time.perf_counter() - start, 3)
+                for key, value in client.report.items():
+                    state.report.setdefault(key, {})[cid] = value
+        if state.clients and not state.released:
+            raise GateBlockedError(
+                f"the {self.name} stage blocked every client; nothing was released"
             )
-            state.local[hospital.hospital_id] = comp
-            sizes[hospital.hospital_id] = len(comp.to_bytes())
-            entries[hospital.hospital_id] = len(comp.entries)
-        state.report["compendium_bytes"] = sizes
-        state.report["compendium_entries"] = entries
-        # without privacy gates, what KCG wrote is what is released
-        state.released = dict(state.local)
 
 
 @dataclass(frozen=True)
-class AggregateStage:
-    """Server: union of the accepted compendiums, near-duplicates merged (faiss)."""
+class OnServer:
+    """Run one server-pipeline stage on the round's server; its figures join the round report."""
 
-    name: str = "aggregate"
+    stage: Stage[ServerRoundState]
+
+    @property
+    def name(self) -> str:
+        return self.stage.name
 
     def run(self, state: RoundState) -> None:
-        from fical_secure.aggregate import aggregate
-        from fical_secure.tlu.embedding import default_embedder
-
-        s = state.settings
-        glob = aggregate(
-            state.received,
-            embedder=default_embedder(),
-            threshold=s.dedupe_threshold,
-            min_support=s.min_support,
-        )
-        state.global_compendium = glob
-        state.report["global_entries"] = len(glob.entries)
-        state.report["global_compendium_bytes"] = len(glob.to_bytes())
-        state.report["client_entries_received"] = sum(len(c.entries) for c in state.received)
+        self.stage.run(state.server)
+        state.report.update(state.server.report)
 
 
 DEV_REQUESTS = 30  # training requests used to pick the agent's retrieval/model weight
