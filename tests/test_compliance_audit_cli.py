@@ -33,6 +33,8 @@ SIZES = [
     "15",
     "--recall-docs",
     "40",
+    "--planted-records",
+    "5",
 ]
 SMALL = ["--synthetic", "--seed", "0", "--clients", "1", *SIZES]  # no client config: synthetic
 
@@ -62,9 +64,15 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _member_values() -> dict[str, str]:
-    """Planted values of one member of the bound data, by kind."""
-    first = json.loads((ROOT / "audits" / "examples" / "h01.jsonl").read_text().splitlines()[0])
-    return {p["kind"]: p["value"] for p in first["pii"]}
+    """Name, MRN, birth date and phone (and the rest) of one audited member of the bound data."""
+    lines = (ROOT / "audits" / "examples" / "h01.jsonl").read_text(encoding="utf-8").splitlines()
+    wanted = {"PERSON", "MRN", "DATE_OF_BIRTH", "PHONE_NUMBER"}
+    for line in lines[:10]:  # among the first members: inside the audited subset of 12
+        record = json.loads(line)
+        values = {p["kind"]: p["value"] for p in record["pii"]}
+        if record["split"] == "member" and wanted <= set(values):
+            return values
+    raise AssertionError("no member with a name, MRN, birth date and phone in h01.jsonl")
 
 
 def _inject_patient(base: Path) -> None:
@@ -162,7 +170,7 @@ def test_compendium_with_an_injected_patient_fails_showing_the_entry_masked(
     assert "leakage.pii_hits" in report["failed_checks"]  # type: ignore[operator]
     check = next(c for c in report["checks"] if c["id"] == "leakage.pii_hits")  # type: ignore[attr-defined]
     kinds = {h["kind"] for h in check["evidence"]["hits"]}
-    assert {"PERSON", "MRN"} <= kinds
+    assert {"PERSON", "MRN", "DATE_OF_BIRTH", "PHONE_NUMBER"} <= kinds
     excerpt = check["evidence"]["hits"][0]["excerpt"]
     assert "Example patient" in excerpt and "[MRN]" in excerpt
     assert not [v for v in _member_values().values() if v in excerpt]
