@@ -67,6 +67,15 @@ def _targets(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _communication(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    from fical_secure.attacks.communication import communication
+
+    sizes = {mode: int(row["bytes_per_client"]) for mode, row in rows.items()}
+    if sizes.get("compendium_hardened", 0) <= 0:
+        return {"note": "every client was blocked in the hardened mode: no baseline to divide by"}
+    return communication(sizes)
+
+
 def run_attacks(settings: AttackSettings) -> dict[str, Any]:
     """Build every mode, run the suite's plugins on each, write the record; returns it.
 
@@ -142,6 +151,7 @@ def run_attacks(settings: AttackSettings) -> dict[str, Any]:
         "model": llm.name,
         "rows": rows,
         "targets": _targets(rows),
+        "communication": _communication(rows),
         "seconds": round(time.perf_counter() - start, 1),
     }
     from fical_secure.attacks.plots import leakage_vs_utility_png, roc_pngs
