@@ -14,22 +14,28 @@ from fical_secure.federation.state import RoundState
 
 @dataclass(frozen=True)
 class DataStage:
-    """Generate the synthetic federation (each hospital's private episodes)."""
+    """Load the federation folder of ``settings.data``, or generate the synthetic one."""
 
     name: str = "data"
 
     def run(self, state: RoundState) -> None:
         from fical_secure.data.generator import generate_federation
+        from fical_secure.data.storage import load_federation
 
         s = state.settings
-        fed = generate_federation(
-            s.clients,
-            seed=s.seed,
-            episodes_per_hospital=s.episodes_per_client,
-            nonmembers_per_hospital=s.nonmembers_per_client,
-            eval_per_tool=s.eval_per_tool,
-        )
+        if s.data is not None:
+            fed = load_federation(s.data)
+        else:
+            fed = generate_federation(
+                s.clients,
+                seed=s.seed,
+                episodes_per_hospital=s.episodes_per_client,
+                nonmembers_per_hospital=s.nonmembers_per_client,
+                eval_per_tool=s.eval_per_tool,
+            )
         state.federation = fed
+        state.report["data"] = str(s.data) if s.data is not None else "synthetic"
+        state.report["catalogue_tools"] = len(fed.catalogue)
         state.report["clients"] = len(fed.hospitals)
         state.report["episodes_per_client"] = {h.hospital_id: len(h.members) for h in fed.hospitals}
         state.report["tools_per_client"] = {h.hospital_id: list(h.tools) for h in fed.hospitals}
@@ -46,35 +52,36 @@ class ModelStage:
     def run(self, state: RoundState) -> None:
         from fical_secure.llm.loader import load_llm
 
+        if not state.settings.use_model:
+            state.report["model"] = None
+            return
         state.llm = load_llm(state.settings.model)
         state.report["model"] = state.llm.name
 
 
 @dataclass(frozen=True)
 class KCGStage:
-    """Each client writes its knowledge compendium from its member episodes."""
+    """Each client writes its compendium of validated claims from its member episodes."""
 
     name: str = "kcg"
 
     def run(self, state: RoundState) -> None:
-        from fical_secure.kcg.builder import build_compendium
+        from fical_secure.kcg.knowledge import KnowledgeConfig, build_knowledge
 
-        fed, llm = state.need_federation(), state.need_llm()
+        fed, s = state.need_federation(), state.settings
+        config = KnowledgeConfig(min_support=s.kcg_min_support, paraphrase=s.use_model)
         sizes: dict[str, int] = {}
         entries: dict[str, int] = {}
         for hospital in fed.hospitals:
-            comp = build_compendium(
-                hospital.members,
-                llm,
-                client_id=hospital.hospital_id,
-                batch_size=state.settings.kcg_batch_size,
-                progress=state.settings.progress,
-            )
+            comp = build_knowledge(hospital.members, fed.catalogue, state.llm,
+                                   client_id=hospital.hospital_id, config=config,
+                                   progress=s.progress)
             state.local[hospital.hospital_id] = comp
             sizes[hospital.hospital_id] = len(comp.to_bytes())
             entries[hospital.hospital_id] = len(comp.entries)
         state.report["compendium_bytes"] = sizes
         state.report["compendium_entries"] = entries
+        state.report["kcg_min_support"] = s.kcg_min_support
         # without privacy gates, what KCG wrote is what is released
         state.released = dict(state.local)
 
@@ -102,47 +109,54 @@ class AggregateStage:
         state.report["client_entries_received"] = sum(len(c.entries) for c in state.received)
 
 
-DEV_REQUESTS = 30  # training requests used to pick the agent's retrieval/model weight
+DEV_REQUESTS = 30  # training requests used to check whether the model adds accuracy
 
 
 @dataclass(frozen=True)
 class TLUStage:
-    """Evaluate the agent on held-out requests, with and without retrieval.
+    """The ablation on the held-out requests: docs only, local, global (FICAL), oracle.
 
-    The weight between retrieval and model scores is chosen on a dev sample of
-    *training* requests (members), never on the evaluation set. Retrieval over
-    the tool catalogue alone is reported too, to show what the compendium adds.
+    Whether the model adds accuracy to retrieval is checked on a dev sample
+    of *training* requests (members), never on the evaluation set; the
+    ablation's agent uses no model (see :mod:`fical_secure.tlu.solver`).
     """
 
     name: str = "tlu"
 
     def run(self, state: RoundState) -> None:
-        import random
-        from dataclasses import replace
-
-        from fical_secure.tlu.agent import Agent, choose_weight
+        from fical_secure.evaluation.ablation import run_ablation
         from fical_secure.tlu.embedding import default_embedder
-        from fical_secure.tlu.index import ToolIndex
-        from fical_secure.tlu.metrics import evaluate
 
         if state.global_compendium is None:
             raise RuntimeError("the aggregate stage has not run")
         fed, s = state.need_federation(), state.settings
         embedder = default_embedder()
-        index = ToolIndex(embedder, state.global_compendium, fed.catalogue)
-        agent = Agent(state.need_llm(), index, catalogue=fed.catalogue)
-        members = [e for h in fed.hospitals for e in h.members]
-        dev = random.Random(s.seed).sample(members, min(DEV_REQUESTS, len(members)))
-        weight, _ = choose_weight(agent, [(e.request, e.call.tool) for e in dev])
-        # a missing enum is asked for, not guessed: the weak default model's guesses
-        # are poor and cost one scoring pass per option
-        config = replace(agent.config, weight=weight, n_candidates=s.top_k, model_enum_choice=False)
-        agent = replace(agent, config=config)
-        metrics = evaluate(agent, fed.eval_requests, k=s.top_k, seed=s.seed)
-        requests = [r.request for r in fed.eval_requests]
-        catalogue_only = ToolIndex(embedder, None, fed.catalogue).rank_tools(requests)
-        golds = [r.gold.tool for r in fed.eval_requests]
-        metrics["retrieval"]["catalogue_only_top1_accuracy"] = sum(
-            ranked[0][0] == gold for ranked, gold in zip(catalogue_only, golds, strict=True)
-        ) / len(golds)
-        state.report["tool_accuracy"] = metrics
+        conditions = None if s.ablation_sample_sharing else (
+            "docs_only", "local", "global", "oracle")
+        state.report["ablation"] = run_ablation(
+            fed, state.local, state.global_compendium, embedder, seed=s.seed,
+            conditions=conditions)
+        if state.llm is not None:
+            state.report["model_check"] = _model_check(state, embedder)
+
+
+def _model_check(state: RoundState, embedder: object) -> dict[str, object]:
+    """Does the model's score add tool accuracy to retrieval? (weight search on dev)."""
+    import random
+
+    from fical_secure.tlu.agent import Agent, choose_weight
+    from fical_secure.tlu.index import ToolIndex
+
+    fed, s = state.need_federation(), state.settings
+    assert state.global_compendium is not None and state.llm is not None
+    index = ToolIndex(embedder, state.global_compendium, fed.catalogue)  # type: ignore[arg-type]
+    agent = Agent(state.llm, index, catalogue=fed.catalogue)
+    members = [e for h in fed.hospitals for e in h.members]
+    dev = random.Random(s.seed).sample(members, min(DEV_REQUESTS, len(members)))
+    weight, accuracy = choose_weight(agent, [(e.request, e.call.tool) for e in dev])
+    return {
+        "dev_requests": len(dev),
+        "tool_accuracy_by_model_weight": {str(w): a for w, a in accuracy.items()},
+        "chosen_weight": weight,
+        "model_adds_accuracy": accuracy[weight] > accuracy[0.0],
+    }
