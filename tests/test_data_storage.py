@@ -41,7 +41,9 @@ def test_saved_folder_has_one_file_per_split_plus_eval_manifest_meta(saved: Path
     assert names == sorted([*expected, "eval.jsonl", "manifest.jsonl", "meta.json"])
     meta = json.loads((saved / "meta.json").read_text())
     assert meta["format"] == "fical-secure/federation" and meta["seed"] == 9
-    assert len((saved / "eval.jsonl").read_text().splitlines()) == 2 * 14
+    assert len((saved / "eval.jsonl").read_text().splitlines()) == len(
+        load_federation(saved).eval_requests
+    )
 
 
 def test_saving_again_overwrites_with_identical_bytes(saved: Path, fed: Federation) -> None:

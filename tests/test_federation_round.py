@@ -40,6 +40,7 @@ def test_privacy_stages_run_before_anything_leaves_the_client() -> None:
     order = [names.index(n) for n in ("kcg", "scrub", "audit", "release_check", "transport")]
     assert order == sorted(order)
     assert names[-3:] == ["aggregate", "publish", "tlu"]
+    assert names.index("recheck") > names.index("audit")  # re-validated after the gates
 
 
 def test_sealed_round_trip_counts_every_client_once(tmp_path: Path) -> None:
@@ -104,11 +105,12 @@ def test_small_demo_round_writes_a_complete_report(tmp_path: Path) -> None:
     on_disk = json.loads((tmp_path / "round.json").read_text(encoding="utf-8"))
     assert on_disk == json.loads(json.dumps(report))
     for key in ("clients", "episodes_per_client", "compendium_bytes", "global_entries",
-                "communication_bytes_total", "tool_accuracy", "model", "seconds", "scrub", "audit"):
+                "communication_bytes_total", "ablation", "model", "seconds", "scrub", "audit"):
         assert key in report, key
     assert report["clients"] == 2
     assert report["transport"]["mode"] == "sealed"
     assert all(r["surviving_values"] == 0 for r in report["released_pii"].values())
-    assert set(report["tool_accuracy"]) >= {"with_rag", "without_rag", "retrieval", "control"}
+    assert set(report["ablation"]["overall"]) >= {"docs_only", "local", "global"}
+    assert "model_check" in report
     glob = Compendium.from_json((tmp_path / "global_compendium.json").read_text(encoding="utf-8"))
     assert glob.owner == "global" and report["global_entries"] == len(glob.entries)

@@ -68,7 +68,8 @@ CATALOGUE: tuple[ToolSpec, ...] = (
         "Compute a weight-based dose of a drug in milligrams.",
         (
             ArgSpec("drug", "enum", "drug (generic name)", choices=DRUGS),
-            ArgSpec("weight_kg", "float", "patient weight in kilograms", minimum=0.3, maximum=400.0),
+            ArgSpec("weight_kg", "float", "patient weight in kilograms", minimum=0.3,
+                    maximum=400.0),
             ArgSpec("dose_mg_per_kg", "float", "dose per kilogram in milligrams", minimum=0.001,
                     maximum=100.0),
         ),
@@ -122,7 +123,8 @@ CATALOGUE: tuple[ToolSpec, ...] = (
         (
             ArgSpec("mrn", "str", "medical record number", pattern=MRN_PATTERN),
             ArgSpec("drug", "enum", "drug to refill", choices=DRUGS),
-            ArgSpec("days_supply", "int", "days of supply (30, 60 or 90)", choices=("30", "60", "90")),
+            ArgSpec("days_supply", "int", "days of supply (30, 60 or 90)",
+                    choices=("30", "60", "90")),
         ),
         "refill confirmation",
     ),

@@ -79,20 +79,34 @@ JARGON: dict[str, tuple[str, ...]] = {
 
 # Terse requests that name no tool: (training, held-out) templates per tool.
 TERSE_TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "lab_results_lookup": (("{test} on {patient}?", "{patient}, {test}?"),
-                           ("{test} for {patient}, thx.",)),
-    "vitals_lookup": (("{vital} on {patient}?", "{patient}: {vital} pls"),
-                      ("{vital} for {patient} now?",)),
-    "bed_availability": (("{ward}, any room?{for_patient}", "Space on {ward}?{for_patient}"),
-                         ("{ward} tonight?{for_patient}",)),
-    "imaging_order": (("{modality} {body_part}, {patient}.", "{patient}: {modality} of {body_part}"),
-                      ("{modality} {body_part} for {patient} pls.",)),
-    "schedule_appointment": (("{department} {date}, {patient}.", "{patient} to {department} {date}"),
-                             ("{department} on {date} for {patient}.",)),
-    "icd10_lookup": (("{diagnosis}{for_patient}, code?", "Code: {diagnosis}{for_patient}"),
-                     ("{diagnosis}{for_patient} -> code",)),
-    "insurance_eligibility": (("{procedure} ok for {member_id}?", "{member_id}: {procedure}?"),
-                              ("Is {procedure} fine for {member_id}?",)),
+    "lab_results_lookup": (
+        ("{test} on {patient}?", "{patient}, {test}?"),
+        ("{test} for {patient}, thx.",),
+    ),
+    "vitals_lookup": (
+        ("{vital} on {patient}?", "{patient}: {vital} pls"),
+        ("{vital} for {patient} now?",),
+    ),
+    "bed_availability": (
+        ("{ward}, any room?{for_patient}", "Space on {ward}?{for_patient}"),
+        ("{ward} tonight?{for_patient}",),
+    ),
+    "imaging_order": (
+        ("{modality} {body_part}, {patient}.", "{patient}: {modality} of {body_part}"),
+        ("{modality} {body_part} for {patient} pls.",),
+    ),
+    "schedule_appointment": (
+        ("{department} {date}, {patient}.", "{patient} to {department} {date}"),
+        ("{department} on {date} for {patient}.",),
+    ),
+    "icd10_lookup": (
+        ("{diagnosis}{for_patient}, code?", "Code: {diagnosis}{for_patient}"),
+        ("{diagnosis}{for_patient} -> code",),
+    ),
+    "insurance_eligibility": (
+        ("{procedure} ok for {member_id}?", "{member_id}: {procedure}?"),
+        ("Is {procedure} fine for {member_id}?",),
+    ),
 }
 
 MAX_CONVENTIONS = 6  # house phrases per hospital: few enough that each gets repeated use
@@ -122,13 +136,21 @@ def assign_dialect(tool_counts: Sequence[tuple[ToolSpec, int]], rng: random.Rand
     for spec, _count in sorted(tool_counts, key=lambda tc: -tc[1]):
         if _count < MIN_TOOL_EPISODES:
             continue
-        choices = sorted({c for a in spec.args if a.type == "enum" for c in a.choices
-                          if c in JARGON and c not in values})
+        choices = sorted(
+            {
+                c
+                for a in spec.args
+                if a.type == "enum"
+                for c in a.choices
+                if c in JARGON and c not in values
+            }
+        )
         rng.shuffle(choices)
         values += choices[:MAX_PER_TOOL]
     chosen = sorted(values[:MAX_CONVENTIONS])
-    return Dialect({value: rng.choice(JARGON[value]) for value in chosen},
-                   terse=rng.choice((0.2, 0.35, 0.5)))
+    return Dialect(
+        {value: rng.choice(JARGON[value]) for value in chosen}, terse=rng.choice((0.2, 0.35, 0.5))
+    )
 
 
 def dialect_value(spec_choices: Sequence[str], dialect: Dialect, rng: random.Random) -> str | None:
@@ -144,8 +166,9 @@ def house_words(dialect: Dialect, rng: random.Random) -> dict[str, str]:
     return {v: p for v, p in dialect.phrases.items() if rng.random() < P_JARGON}
 
 
-def template_for(tool: str, dialect: Dialect, standard: Sequence[str], held_out: bool,
-                 rng: random.Random) -> str:
+def template_for(
+    tool: str, dialect: Dialect, standard: Sequence[str], held_out: bool, rng: random.Random
+) -> str:
     """A terse template (share ``dialect.terse``) or one of the ``standard`` ones."""
     if tool in TERSE_TEMPLATES and rng.random() < dialect.terse:
         return rng.choice(TERSE_TEMPLATES[tool][1 if held_out else 0])

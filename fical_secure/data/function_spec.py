@@ -36,7 +36,10 @@ _PROPERTY_FIELDS = frozenset(
     {"type", "description", "enum", "pattern", "format", "minimum", "maximum", "default"}
 )
 _JSON_TYPES: dict[str, ArgType] = {
-    "string": "str", "integer": "int", "number": "float", "boolean": "bool",
+    "string": "str",
+    "integer": "int",
+    "number": "float",
+    "boolean": "bool",
 }
 
 
@@ -119,8 +122,9 @@ def _tool(item: Any, at: str, problems: list[str]) -> ToolSpec | None:
     problems += [f"{at}: unknown field {k!r}" for k in item if k not in _SPEC_FIELDS]
     name, description = item.get("name"), item.get("description")
     if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
-        problems.append(f"{at}: name {name!r} must be 1-64 letters, digits or '_' "
-                        "(not starting with a digit)")
+        problems.append(
+            f"{at}: name {name!r} must be 1-64 letters, digits or '_' (not starting with a digit)"
+        )
         name = "?"
     at = f"{at} ({name})"
     if not isinstance(description, str) or not description.strip():
@@ -162,19 +166,24 @@ def _argument(name: str, prop: Any, required: bool, at: str, problems: list[str]
         problems.append(f"{at}: unsupported keyword(s) {', '.join(map(repr, unknown))}")
     json_type = prop.get("type")
     if json_type not in _JSON_TYPES:
-        problems.append(f"{at}: type {json_type!r} is not supported (use string, integer, "
-                        "number or boolean)")
+        problems.append(
+            f"{at}: type {json_type!r} is not supported (use string, integer, number or boolean)"
+        )
         return None
     kind: ArgType = _JSON_TYPES[json_type]
     enum = prop.get("enum")
     choices: tuple[str, ...] = ()
     if enum is not None:
         wanted = str if kind == "str" else int if kind == "int" else None
-        if wanted is None or not isinstance(enum, list) or not enum or not all(
-            type(v) is wanted for v in enum
+        if (
+            wanted is None
+            or not isinstance(enum, list)
+            or not enum
+            or not all(type(v) is wanted for v in enum)
         ):
-            problems.append(f"{at}: enum must be a non-empty list of values of its type "
-                            "(strings or integers)")
+            problems.append(
+                f"{at}: enum must be a non-empty list of values of its type (strings or integers)"
+            )
             return None
         choices = tuple(str(v) for v in enum)
         kind = "enum" if kind == "str" else kind
@@ -188,18 +197,25 @@ def _argument(name: str, prop: Any, required: bool, at: str, problems: list[str]
         problems.append(f"{at}: pattern must be a valid regular expression")
         return None
     bounds = [prop.get("minimum"), prop.get("maximum")]
-    if any(b is not None and (isinstance(b, bool) or not isinstance(b, int | float))
-           for b in bounds):
+    if any(
+        b is not None and (isinstance(b, bool) or not isinstance(b, int | float)) for b in bounds
+    ):
         problems.append(f"{at}: minimum and maximum must be numbers")
         return None
     description = prop.get("description", "")
     if not isinstance(description, str):
         problems.append(f"{at}: description must be a string")
         return None
-    return ArgSpec(name, kind, description or name.replace("_", " "), choices, pattern,
-                   required=required,
-                   minimum=None if bounds[0] is None else float(bounds[0]),
-                   maximum=None if bounds[1] is None else float(bounds[1]))
+    return ArgSpec(
+        name,
+        kind,
+        description or name.replace("_", " "),
+        choices,
+        pattern,
+        required=required,
+        minimum=None if bounds[0] is None else float(bounds[0]),
+        maximum=None if bounds[1] is None else float(bounds[1]),
+    )
 
 
 def _compiles(pattern: str) -> bool:

@@ -29,7 +29,6 @@ from dataclasses import replace
 from faker import Faker
 
 from fical_secure.data.catalogue import CATALOGUE
-from fical_secure.data.conventions import Dialect, assign_dialect, house_words, template_for
 from fical_secure.data.compose import (
     Fragment,
     compose_answer,
@@ -39,6 +38,7 @@ from fical_secure.data.compose import (
     planted,
     sample_arguments,
 )
+from fical_secure.data.conventions import Dialect, assign_dialect, house_words, template_for
 from fical_secure.data.pii import IdentityFactory, random_canary
 from fical_secure.data.results import simulate_result
 from fical_secure.data.schema import (
@@ -284,7 +284,8 @@ def generate_federation(
         dialect = assign_dialect([(_spec(t), n) for t, n in zip(tools, counts, strict=True)],
                                  builder.rng)
         dialects.append(dialect)
-        members = builder.split(hospital_id, tools, counts, "member", canaries_per_hospital, dialect)
+        members = builder.split(hospital_id, tools, counts, "member", canaries_per_hospital,
+                                dialect)
         nonmembers = builder.split(hospital_id, tools,
                                    allocate(weights, nonmembers_per_hospital), "nonmember", 0,
                                    dialect)

@@ -22,7 +22,7 @@ federated gain (global minus local, paired) per hospital.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,8 +72,9 @@ class CachedEncoder:
 def outcome(step: Step, gold: EvalRequest) -> Outcome:
     tool_ok = step.tool == gold.gold.tool
     got = step.fill.arguments
-    args_ok = tool_ok and all(n in got and same_value(got[n], v)
-                              for n, v in gold.gold.arguments.items())
+    args_ok = tool_ok and all(
+        n in got and same_value(got[n], v) for n, v in gold.gold.arguments.items()
+    )
     return Outcome(tool_ok, args_ok, tool_ok and args_ok and step.executed)
 
 
@@ -85,13 +86,26 @@ def demonstration_knowledge(episodes: Sequence[Episode], fed: Federation) -> Kno
 
 
 def _as_episode(request: EvalRequest) -> Episode:
-    return Episode(request.request_id, request.hospital_id or "eval", request.request,
-                   request.gold, "", "", "member")
+    return Episode(
+        request.request_id,
+        request.hospital_id or "eval",
+        request.request,
+        request.gold,
+        "",
+        "",
+        "member",
+    )
 
 
-def run_ablation(fed: Federation, local: Mapping[str, Compendium], global_compendium: Compendium,
-                 encoder: TextEncoder, *, seed: int = 0,
-                 conditions: Sequence[str] | None = None) -> dict[str, Any]:
+def run_ablation(
+    fed: Federation,
+    local: Mapping[str, Compendium],
+    global_compendium: Compendium,
+    encoder: TextEncoder,
+    *,
+    seed: int = 0,
+    conditions: Sequence[str] | None = None,
+) -> dict[str, Any]:
     """The ``conditions`` (default: all) on ``fed.eval_requests``; see the module docstring.
 
     Raises:
@@ -108,8 +122,11 @@ def run_ablation(fed: Federation, local: Mapping[str, Compendium], global_compen
     texts = [r.request for r in requests]
     members = [e for h in fed.hospitals for e in h.members]
 
-    def solver(compendium: Compendium | None, knowledge: Knowledge | None = None,
-               examples: Sequence[tuple[str, str]] = ()) -> Solver:
+    def solver(
+        compendium: Compendium | None,
+        knowledge: Knowledge | None = None,
+        examples: Sequence[tuple[str, str]] = (),
+    ) -> Solver:
         index = ToolIndex(cached, compendium, fed.catalogue, examples=examples)
         return Solver(index, fed.catalogue, knowledge or Knowledge.from_compendium(compendium))
 
@@ -144,38 +161,52 @@ def _summary(outcomes: Sequence[Outcome], seed: int) -> dict[str, Any]:
     }
 
 
-def _rows(requests: Sequence[EvalRequest], results: Mapping[str, list[Outcome]], seed: int,
-          keep: Callable[[EvalRequest], bool]) -> dict[str, Any]:
-    idx = [i for i, r in enumerate(requests) if keep(r)]
+def _rows(results: Mapping[str, list[Outcome]], idx: Sequence[int], seed: int) -> dict[str, Any]:
     rows: dict[str, Any] = {"n_requests": len(idx)}
     for cond in results:
         rows[cond] = _summary([results[cond][i] for i in idx], seed)
     return rows
 
 
-def _report(requests: Sequence[EvalRequest], results: Mapping[str, list[Outcome]],
-            seed: int, conditions: tuple[str, ...]) -> dict[str, Any]:
+def _report(
+    requests: Sequence[EvalRequest],
+    results: Mapping[str, list[Outcome]],
+    seed: int,
+    conditions: tuple[str, ...],
+) -> dict[str, Any]:
     hospitals = sorted({r.hospital_id for r in requests if r.hospital_id})
     needs = sorted({r.needs for r in requests if r.needs})
     results = {c: results[c] for c in conditions}
     e2e = {c: [o.e2e for o in results[c]] for c in conditions}
     report: dict[str, Any] = {
         "conditions": list(conditions),
-        "overall": _rows(requests, results, seed, lambda r: True),
-        "by_needs": {n: _rows(requests, results, seed, lambda r, n=n: r.needs == n)
-                     for n in needs},
-        "per_hospital": {h: _rows(requests, results, seed, lambda r, h=h: r.hospital_id == h)
-                         for h in hospitals},
+        "overall": _rows(results, range(len(requests)), seed),
+        "by_needs": {n: _rows(results, _where(requests, needs=n), seed) for n in needs},
+        "per_hospital": {h: _rows(results, _where(requests, hospital=h), seed) for h in hospitals},
         "global_minus_docs_only": paired_diff_ci(e2e["global"], e2e["docs_only"], seed=seed),
         "federated_gain": {},
     }
     for h in hospitals:
-        idx = [i for i, r in enumerate(requests) if r.hospital_id == h]
-        gain: dict[str, Any] = {"end_to_end": paired_diff_ci(
-            [e2e["global"][i] for i in idx], [e2e["local"][i] for i in idx], seed=seed)}
+        idx = _where(requests, hospital=h)
+        gain: dict[str, Any] = {
+            "end_to_end": paired_diff_ci(
+                [e2e["global"][i] for i in idx], [e2e["local"][i] for i in idx], seed=seed
+            )
+        }
         for n in needs:
             sub = [i for i in idx if requests[i].needs == n]
-            gain[n] = paired_diff_ci([e2e["global"][i] for i in sub],
-                                     [e2e["local"][i] for i in sub], seed=seed)
+            gain[n] = paired_diff_ci(
+                [e2e["global"][i] for i in sub], [e2e["local"][i] for i in sub], seed=seed
+            )
         report["federated_gain"][h] = gain
     return report
+
+
+def _where(
+    requests: Sequence[EvalRequest], *, needs: str | None = None, hospital: str | None = None
+) -> list[int]:
+    return [
+        i
+        for i, r in enumerate(requests)
+        if (needs is None or r.needs == needs) and (hospital is None or r.hospital_id == hospital)
+    ]

@@ -8,7 +8,14 @@ from typing import Any
 
 from fical_secure.atomic import write_json_atomic, write_text_atomic
 from fical_secure.federation.runner import Stage, run_stages
-from fical_secure.federation.stages import AggregateStage, DataStage, KCGStage, ModelStage, TLUStage
+from fical_secure.federation.stages import (
+    AggregateStage,
+    DataStage,
+    KCGStage,
+    ModelStage,
+    RecheckStage,
+    TLUStage,
+)
 from fical_secure.federation.state import RoundSettings, RoundState
 
 
@@ -26,7 +33,7 @@ def build_stages(settings: RoundSettings) -> list[Stage]:
         stages.append(ScrubStage())
     if settings.audit:
         stages.append(AuditStage())
-    stages.append(ReleaseCheckStage())
+    stages += [RecheckStage(), ReleaseCheckStage()]
     stages.append(SealedTransportStage() if settings.seal else PlainTransportStage())
     stages += [AggregateStage(), PublishStage(), TLUStage()]
     return stages

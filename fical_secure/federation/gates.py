@@ -98,6 +98,7 @@ class AuditStage:
     name: str = "audit"
 
     def run(self, state: RoundState) -> None:
+        from fical_secure.audit.artefact import from_catalogue
         from fical_secure.audit.auditor import AuditConfig, AuditTarget
         from fical_secure.audit.gate import run_gate
         from fical_secure.tlu.embedding import default_embedder
@@ -113,7 +114,8 @@ class AuditStage:
             target = AuditTarget.from_hospital(hospitals[client_id], fed.manifest)
             try:
                 decision = run_gate(
-                    comp, target, embedder=default_embedder(), llm=state.llm, config=config
+                    comp, target, embedder=default_embedder(), llm=state.llm, config=config,
+                    reference=from_catalogue(fed.catalogue),
                 )
             except GateBlockedError as exc:  # fail closed: this client releases nothing
                 log.warning("client %s blocked by the audit gate: %s", client_id, exc)

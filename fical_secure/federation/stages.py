@@ -87,6 +87,27 @@ class KCGStage:
 
 
 @dataclass(frozen=True)
+class RecheckStage:
+    """After the privacy gates: keep only entries that still state a claim KCG validated.
+
+    A scrubbed phrase ("<PERSON>" for a brand name) leaves an entry that no
+    example supports; it is dropped rather than sent.
+    """
+
+    name: str = "recheck"
+
+    def run(self, state: RoundState) -> None:
+        from fical_secure.kcg.claims import keep_validated
+
+        dropped: dict[str, int] = {}
+        for client_id, comp in list(state.released.items()):
+            kept = keep_validated(comp.entries, state.local[client_id].entries)
+            dropped[client_id] = len(comp.entries) - len(kept)
+            state.released[client_id] = comp.with_entries(kept)
+        state.report["recheck_dropped"] = dropped
+
+
+@dataclass(frozen=True)
 class AggregateStage:
     """Server: union of the accepted compendiums, near-duplicates merged (faiss)."""
 

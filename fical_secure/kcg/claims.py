@@ -41,8 +41,10 @@ class ValueAlias:
 
 def render_claim(claim: ValueAlias) -> str:
     """The canonical sentence of a claim (what an entry says when no paraphrase passes)."""
-    return (f'Staff write "{claim.phrase}" for {claim.arg}="{claim.value}" '
-            f"when they ask for {claim.tool}.")
+    return (
+        f'Staff write "{claim.phrase}" for {claim.arg}="{claim.value}" '
+        f"when they ask for {claim.tool}."
+    )
 
 
 def parse_claim(tool: str, text: str) -> ValueAlias | None:
@@ -80,3 +82,13 @@ def entry_claims(entries: tuple[Entry, ...] | list[Entry]) -> list[ValueAlias]:
     """Every claim the entries make (entries without one are skipped)."""
     claims = (parse_claim(e.tool, e.text) for e in entries)
     return [c for c in claims if c is not None]
+
+
+def keep_validated(entries: tuple[Entry, ...], validated: tuple[Entry, ...]) -> tuple[Entry, ...]:
+    """The ``entries`` whose text still states a claim of the ``validated`` (KCG's) entries.
+
+    Run after the privacy gates: an entry the scrubber changed into a claim
+    no example shows (a masked phrase) is dropped, not released.
+    """
+    known = {c for c in entry_claims(validated)}
+    return tuple(e for e in entries if parse_claim(e.tool, e.text) in known)

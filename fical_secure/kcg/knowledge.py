@@ -52,8 +52,9 @@ class KnowledgeConfig:
             raise ValueError("min_support and prompts_per_call must be at least 1")
 
 
-def validated_claims(episodes: Sequence[Episode], catalogue: Sequence[ToolSpec],
-                     min_support: int) -> list[tuple[ValueAlias, int]]:
+def validated_claims(
+    episodes: Sequence[Episode], catalogue: Sequence[ToolSpec], min_support: int
+) -> list[tuple[ValueAlias, int]]:
     """Mined claims that pass the independent validator, with their episode support."""
     kept = []
     for mined in mine_aliases(episodes, catalogue, min_support=min_support):
@@ -86,8 +87,9 @@ def build_knowledge(
     texts = [render_claim(c) for c, _ in claims]
     paraphrased = 0
     if config.paraphrase and llm is not None and claims:
-        texts, paraphrased = _paraphrase(llm, [c for c, _ in claims], texts, episodes, config,
-                                         client_id, progress)
+        texts, paraphrased = _paraphrase(
+            llm, [c for c, _ in claims], texts, episodes, config, client_id, progress
+        )
     entries: list[Entry] = [claim_entry(c, t) for (c, _), t in zip(claims, texts, strict=True)]
     meta: dict[str, Any] = {
         "generator": GENERATOR,
@@ -99,21 +101,32 @@ def build_knowledge(
         "paraphrased": paraphrased,
         "seconds": round(time.perf_counter() - started, 3),
     }
-    return Compendium(owner=client_id, entries=tuple(dict.fromkeys(entries)),
-                      signatures=induce_signatures(episodes), meta=meta)
+    return Compendium(
+        owner=client_id,
+        entries=tuple(dict.fromkeys(entries)),
+        signatures=induce_signatures(episodes),
+        meta=meta,
+    )
 
 
-def _paraphrase(llm: LLM, claims: list[ValueAlias], texts: list[str],
-                episodes: Sequence[Episode], config: KnowledgeConfig, client_id: str,
-                progress: bool) -> tuple[list[str], int]:
+def _paraphrase(
+    llm: LLM,
+    claims: list[ValueAlias],
+    texts: list[str],
+    episodes: Sequence[Episode],
+    config: KnowledgeConfig,
+    client_id: str,
+    progress: bool,
+) -> tuple[list[str], int]:
     """Model paraphrases where they state the same claim and leak no record value."""
     from tqdm.auto import tqdm
 
     prompts = [_PARAPHRASE.format(sentence=t) for t in texts]
     outputs: list[str] = []
     size = config.prompts_per_call
-    with tqdm(total=len(prompts), desc=f"KCG {client_id}", unit="claim",
-              disable=not progress) as bar:
+    with tqdm(
+        total=len(prompts), desc=f"KCG {client_id}", unit="claim", disable=not progress
+    ) as bar:
         for start in range(0, len(prompts), size):
             chunk = prompts[start : start + size]
             outputs += llm.generate(chunk, max_new_tokens=config.max_new_tokens)

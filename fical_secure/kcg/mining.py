@@ -38,14 +38,16 @@ _EMAIL = re.compile(r"\S+@\S+")
 MAX_TOKENS = 3
 MAX_PHRASE_CHARS = 40
 # English function words: never an alias on their own
-STOPWORDS = frozenset("""
+STOPWORDS = frozenset(
+    """
 a an the and or but if of to in on at by for with from into onto about as is are was were be
 been being do does did done have has had having can could will would shall should may might must
 need needs needed please pls thanks thx it its this that these those there here what which who
 whom whose when where why how any some all no not yes ok okay i me my we us our you your he him
 his she her they them their one first last new now just also too very so than then up down out
 over under again get got give put set let see show tell find check send run make want
-""".split())
+""".split()
+)
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,13 @@ def _tokens(text: str) -> list[tuple[str, str]]:
 
 def _doc_words(spec: ToolSpec) -> set[str]:
     """Lower-case tokens of a tool's documentation and of its enum values' standard words."""
-    text = " ".join([spec.name.replace("_", " "), spec.description,
-                     *(f"{a.name.replace('_', ' ')} {a.description}" for a in spec.args)])
+    text = " ".join(
+        [
+            spec.name.replace("_", " "),
+            spec.description,
+            *(f"{a.name.replace('_', ' ')} {a.description}" for a in spec.args),
+        ]
+    )
     words = {t for t, _ in _tokens(text)}
     for arg in spec.args:
         for choice in arg.choices if arg.type == "enum" else ():
@@ -83,8 +90,11 @@ def _enum_uses(episode: Episode, catalogue: Sequence[ToolSpec]) -> list[tuple[st
     spec = next((s for s in catalogue if s.name == episode.call.tool), None)
     if spec is None:
         return []
-    return [(a.name, str(episode.call.arguments[a.name])) for a in spec.args
-            if a.type == "enum" and a.name in episode.call.arguments]
+    return [
+        (a.name, str(episode.call.arguments[a.name]))
+        for a in spec.args
+        if a.type == "enum" and a.name in episode.call.arguments
+    ]
 
 
 def _explicit(request: str, arg: str, value: str) -> bool:
@@ -92,8 +102,9 @@ def _explicit(request: str, arg: str, value: str) -> bool:
     return any(_mentions(low, s) for s in value_surfaces(arg, value))
 
 
-def mine_aliases(episodes: Sequence[Episode], catalogue: Sequence[ToolSpec], *,
-                 min_support: int = 2) -> list[MinedClaim]:
+def mine_aliases(
+    episodes: Sequence[Episode], catalogue: Sequence[ToolSpec], *, min_support: int = 2
+) -> list[MinedClaim]:
     """Value aliases that ``episodes`` support (see the module docstring), sorted."""
     if min_support < 1:
         raise ValueError("min_support must be at least 1")
@@ -120,12 +131,19 @@ def mine_aliases(episodes: Sequence[Episode], catalogue: Sequence[ToolSpec], *,
     return sorted(mined, key=lambda m: (m.claim.tool, m.claim.value, m.claim.phrase.lower()))
 
 
-def _value_claims(value: str, implicit: list[tuple[Episode, str]], dirty: set[str],
-                  catalogue: Sequence[ToolSpec], min_support: int) -> list[MinedClaim]:
+def _value_claims(
+    value: str,
+    implicit: list[tuple[Episode, str]],
+    dirty: set[str],
+    catalogue: Sequence[ToolSpec],
+    min_support: int,
+) -> list[MinedClaim]:
     arg_of = Counter((e.call.tool, arg) for e, arg in implicit)
     (tool, arg), _n = arg_of.most_common(1)[0]
-    banned = dirty | STOPWORDS | set().union(
-        *(_doc_words(s) for s in catalogue if s.name in {t for t, _ in arg_of})
+    banned = (
+        dirty
+        | STOPWORDS
+        | set().union(*(_doc_words(s) for s in catalogue if s.name in {t for t, _ in arg_of}))
     )
     support: dict[str, set[str]] = defaultdict(set)
     written: dict[str, str] = {}
@@ -142,8 +160,11 @@ def _value_claims(value: str, implicit: list[tuple[Episode, str]], dirty: set[st
                 support[low].add(episode.episode_id)
                 written.setdefault(low, " ".join(w for _, w in run))
     ranked = sorted(
-        (p for p, ids in support.items()
-         if len(ids) >= min_support and len(written[p]) <= MAX_PHRASE_CHARS),
+        (
+            p
+            for p, ids in support.items()
+            if len(ids) >= min_support and len(written[p]) <= MAX_PHRASE_CHARS
+        ),
         key=lambda p: (-len(support[p]), -len(p), p),
     )
     covered: set[str] = set()
@@ -153,8 +174,10 @@ def _value_claims(value: str, implicit: list[tuple[Episode, str]], dirty: set[st
         if len(fresh) >= min_support and not any(phrase in k or k in phrase for k in kept):
             kept.append(phrase)
             covered |= support[phrase]
-    return [MinedClaim(ValueAlias(tool, arg, written[p], value), tuple(sorted(support[p])))
-            for p in kept]
+    return [
+        MinedClaim(ValueAlias(tool, arg, written[p], value), tuple(sorted(support[p])))
+        for p in kept
+    ]
 
 
 def _numeric(phrase: str) -> bool:
@@ -162,8 +185,9 @@ def _numeric(phrase: str) -> bool:
     return bool(re.fullmatch(r"[\d\s.,/-]+", phrase) or re.search(r"\d{3,}", phrase))
 
 
-def supporting_episodes(claim: ValueAlias, episodes: Sequence[Episode],
-                        catalogue: Sequence[ToolSpec]) -> tuple[str, ...] | None:
+def supporting_episodes(
+    claim: ValueAlias, episodes: Sequence[Episode], catalogue: Sequence[ToolSpec]
+) -> tuple[str, ...] | None:
     """Ids of episodes that show ``claim``; ``None`` if any episode contradicts it.
 
     An episode shows the claim when its request contains the phrase and its
