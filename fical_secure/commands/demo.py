@@ -26,6 +26,9 @@ def register(sub: Any) -> None:
         help="fast path without the local LLM: canonical KCG sentences, model-free audit, "
         "no model check in TLU",
     )
+    p.add_argument("--paraphrase", action="store_true",
+                   help="let the model paraphrase KCG's claim sentences (validated; worth it "
+                   "with a model stronger than the default)")
     p.add_argument("--min-support", type=int, default=2,
                    help="distinct episodes an entry needs (k, default 2)")
     p.add_argument("--sample-sharing", action="store_true",
@@ -65,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         model=args.model,
         use_model=not args.no_model,
         kcg_min_support=args.min_support,
+        kcg_paraphrase=args.paraphrase,
         ablation_sample_sharing=args.sample_sharing,
         scrub=not args.no_scrub,
         audit=not args.no_audit,

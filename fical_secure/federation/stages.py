@@ -69,7 +69,8 @@ class KCGStage:
         from fical_secure.kcg.knowledge import KnowledgeConfig, build_knowledge
 
         fed, s = state.need_federation(), state.settings
-        config = KnowledgeConfig(min_support=s.kcg_min_support, paraphrase=s.use_model)
+        config = KnowledgeConfig(min_support=s.kcg_min_support,
+                                 paraphrase=s.use_model and s.kcg_paraphrase)
         sizes: dict[str, int] = {}
         entries: dict[str, int] = {}
         for hospital in fed.hospitals:
@@ -145,9 +146,12 @@ class TLUStage:
     name: str = "tlu"
 
     def run(self, state: RoundState) -> None:
+        import time
+
         from fical_secure.evaluation.ablation import run_ablation
         from fical_secure.tlu.embedding import default_embedder
 
+        cpu = time.process_time()
         if state.global_compendium is None:
             raise RuntimeError("the aggregate stage has not run")
         fed, s = state.need_federation(), state.settings
@@ -157,8 +161,10 @@ class TLUStage:
         state.report["ablation"] = run_ablation(
             fed, state.local, state.global_compendium, embedder, seed=s.seed,
             conditions=conditions)
+        state.report["tlu_cpu_seconds"] = {"ablation": round(time.process_time() - cpu, 3)}
         if state.llm is not None:
             state.report["model_check"] = _model_check(state, embedder)
+        state.report["tlu_cpu_seconds"]["total"] = round(time.process_time() - cpu, 3)
 
 
 def _model_check(state: RoundState, embedder: object) -> dict[str, object]:

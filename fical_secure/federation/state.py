@@ -31,6 +31,9 @@ class RoundSettings:
     use_model: bool = True  # False: the fast path, no LLM (canonical entries, model-free audit)
     kcg_batch_size: int = 8
     kcg_min_support: int = 2  # an entry needs this many distinct supporting episodes
+    # model paraphrases of the canonical claim sentences: the 135M default had 1 of 10
+    # accepted by the validator at minutes of CPU, so only a stronger model is worth it
+    kcg_paraphrase: bool = False
     scrub: bool = True
     audit: bool = True
     seal: bool = True

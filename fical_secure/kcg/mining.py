@@ -109,7 +109,10 @@ def mine_aliases(
     if min_support < 1:
         raise ValueError("min_support must be at least 1")
     uses = {e.episode_id: _enum_uses(e, catalogue) for e in episodes}
-    token_sets = {e.episode_id: {t for t, _ in _tokens(e.request)} for e in episodes}
+    postings: dict[str, set[str]] = defaultdict(set)  # token -> episodes whose request has it
+    for e in episodes:
+        for token, _ in _tokens(e.request):
+            postings[token].add(e.episode_id)
     by_value: dict[str, list[tuple[Episode, str]]] = defaultdict(list)
     for e in episodes:
         for arg, value in uses[e.episode_id]:
@@ -119,14 +122,11 @@ def mine_aliases(
         implicit = [(e, arg) for e, arg in hits if not _explicit(e.request, arg, value)]
         if len(implicit) < min_support:
             continue
-        # tokens seen where the value is absent or written in standard words are not the alias
-        dirty: set[str] = set()
-        for e in episodes:
-            values = {v for _, v in uses[e.episode_id]}
-            if value not in values or any(
-                _explicit(e.request, a, value) for a, v in uses[e.episode_id] if v == value
-            ):
-                dirty |= token_sets[e.episode_id]
+        # a token seen where the value is absent or written in standard words is not the
+        # alias: clean tokens occur only in requests that use the value implicitly
+        implicit_ids = {e.episode_id for e, _ in implicit}
+        seen = {t for e, _ in implicit for t, _ in _tokens(e.request)}
+        dirty = {t for t in seen if not postings[t] <= implicit_ids}
         mined += _value_claims(value, implicit, dirty, catalogue, min_support)
     return sorted(mined, key=lambda m: (m.claim.tool, m.claim.value, m.claim.phrase.lower()))
 
