@@ -36,7 +36,10 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check fical_secure tests benchmarks
+	$(VENV)/bin/ruff format --check fical_secure tests benchmarks
 	$(VENV)/bin/mypy fical_secure
+	# import contract: the layer rules of DESIGN.md, on every module's AST
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_layers.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -29,7 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305  # noqa: E402
 
-from fical_secure.crypto import labels, mutation, primitives  # noqa: E402
+from benchmarks import envelope_mutants as mutation  # noqa: E402
+from fical_secure.crypto import labels, primitives  # noqa: E402
 from fical_secure.crypto.envelope import (  # noqa: E402
     ENVELOPE_OVERHEAD,
     HEADER_SIZE,

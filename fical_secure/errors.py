@@ -20,6 +20,10 @@ class DataError(FicalError):
     """Input data (a JSONL line, an episode) is malformed."""
 
 
+class UntrustedInputError(DataError):
+    """Bytes from another party exceed the decoder's bounds or are not valid JSON."""
+
+
 # --- local LLM -------------------------------------------------------------
 class ModelNotFoundError(FicalError):
     """The configured model folder / GGUF file / packaged model cannot be found."""
@@ -85,6 +89,10 @@ class KeyMisuseError(CryptoError, ValueError):
     """Caller misuse: wrong key type, wrong key size, bad parameter."""
 
 
+class InvalidPublicKey(KeyMisuseError):
+    """A public key is malformed, non-canonical, off the curve or of small order."""
+
+
 class KeyFileError(CryptoError):
     """A key file is missing, malformed or has permissions wider than 0600."""
 
@@ -110,6 +118,10 @@ class ReplayError(ProtocolError):
     """The message was already processed (a replay)."""
 
 
+class RollbackError(ReplayError):
+    """A message of an older round than one already accepted (a rollback attempt)."""
+
+
 class ConflictError(ProtocolError):
     """Different content was submitted for the same (client, round)."""
 
@@ -124,6 +136,10 @@ class MessageFormatError(ProtocolError):
 
 class RoundAbortedError(ProtocolError):
     """The round was aborted (too few clients, past deadline, failed recovery)."""
+
+
+class PipelineError(FicalError):
+    """A round stage ran out of order or found an earlier stage's output inconsistent."""
 
 
 class AggregationError(FicalError):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -11,6 +13,9 @@ if TYPE_CHECKING:  # torch stays unimported until a test asks for the model
     from fical_secure.llm.transformers_backend import TransformersLLM
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # test tooling shared with the benchmarks lives in benchmarks/
+    sys.path.insert(0, str(ROOT))
 
 
 @pytest.fixture(scope="session")

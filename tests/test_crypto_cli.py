@@ -145,3 +145,21 @@ def test_existing_output_is_not_overwritten(parties: Path, tmp_path: Path) -> No
     )  # fmt: skip
     assert result.returncode != 0 and len(result.stderr.splitlines()) == 1
     assert out.read_bytes() == b"keep me"
+
+
+def test_open_refuses_a_sender_key_file_of_small_order(parties: Path, tmp_path: Path) -> None:
+    # a forged public.key: identity = the identity point, "binding" = the universal forgery
+    import base64
+
+    from fical_secure.crypto.keys import RoundKey
+
+    weak, forgery = (1).to_bytes(32, "little"), (1).to_bytes(32, "little") + bytes(32)
+    forged = tmp_path / "keys" / "public.key"
+    forged.parent.mkdir(mode=0o700)
+    raw = weak + RoundKey.generate().public_bytes() + forgery
+    forged.write_bytes(b"fical-secure public-key v1\n" + base64.b64encode(raw) + b"\n")
+    out = tmp_path / "out.bin"
+    result = cli("open", "--key", parties / "B/private.key", "--from", forged, "--round", "7",
+                 parties / "sealed.env", out)
+    assert_failed_cleanly(result, out)
+    assert "small order" in result.stderr

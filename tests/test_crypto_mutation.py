@@ -25,7 +25,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fical_secure.crypto import mutation
+from benchmarks import envelope_mutants as mutation
 from fical_secure.crypto.envelope import EnvelopeContext, open_envelope, seal
 from fical_secure.crypto.keys import IdentityKey, RoundKey
 from fical_secure.errors import InvalidEnvelope

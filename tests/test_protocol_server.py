@@ -97,8 +97,10 @@ def test_client_retry_reseals_nothing_so_the_retry_is_a_replay(fed: Fed) -> None
 def test_different_content_from_the_same_client_is_a_conflict(fed: Fed) -> None:
     cfg = fed.server.open_round(1, min_clients=1)
     fed.server.receive(fed.clients[0].seal_submission(cfg, b"first"))
-    with pytest.raises(ConflictError):
-        fed.server.receive(fed.clients[0].seal_submission(cfg, b"second"))
+    with pytest.raises(ConflictError):  # the client itself refuses to seal a second payload
+        fed.clients[0].seal_submission(cfg, b"second")
+    with pytest.raises(ConflictError):  # and the server refuses one sealed around the client
+        fed.server.receive(_seal_as(fed.keys[0], cfg, b"second"))
     assert fed.server.close_round() == [(fed.keys[0].key_id, b"first")]
 
 

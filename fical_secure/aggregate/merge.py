@@ -3,7 +3,10 @@
 The server concatenates the clients' entries (FICAL's aggregation is a union),
 merges exact duplicates and, given an embedder, near-duplicate paraphrases of
 the same (tool, kind), and keeps provenance only as counts: an entry's
-``support`` is how many compendiums contributed it, never which. An optional
+``support`` is how many distinct compendiums contributed it, never which. A
+support figure inside a client's compendium is ignored: it is the sender's
+claim, and one client claiming support 1000 counts once, like everyone else
+(only an earlier global compendium, built by the server, carries counts). An optional
 k-support threshold drops knowledge that fewer than ``min_support`` clients
 share, so a single hospital's idiosyncratic entry does not reach the federation.
 
@@ -22,10 +25,10 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from fical_secure.aggregate.intake import GLOBAL_OWNER
 from fical_secure.errors import AggregationError, RetrievalError
 from fical_secure.kcg.schema import Compendium, Entry, EntryKind, ToolSignature
 
-GLOBAL_OWNER = "global"
 # faiss range search keeps scores strictly above the radius; this makes ">=" hold
 _RADIUS_EPS = 1e-6
 
@@ -43,17 +46,17 @@ class _Group:
     tool: str
     kind: EntryKind
     texts: dict[str, int] = field(default_factory=dict)  # text -> support, pre-merge
-    sources: dict[int, int] = field(default_factory=dict)  # compendium index -> max support
+    sources: dict[int, int] = field(default_factory=dict)  # compendium index -> weight
 
-    def add(self, text: str, support: int, source: int) -> None:
-        self.texts[text] = self.texts.get(text, 0) + support
-        self.sources[source] = max(self.sources.get(source, 0), support)
+    def add(self, text: str, weight: int, source: int) -> None:
+        self.texts[text] = self.texts.get(text, 0) + weight
+        self.sources[source] = max(self.sources.get(source, 0), weight)
 
     def absorb(self, other: _Group) -> None:
         for text, support in other.texts.items():
             self.texts[text] = self.texts.get(text, 0) + support
-        for source, support in other.sources.items():
-            self.sources[source] = max(self.sources.get(source, 0), support)
+        for source, weight in other.sources.items():
+            self.sources[source] = max(self.sources.get(source, 0), weight)
 
     @property
     def support(self) -> int:
@@ -85,13 +88,23 @@ def _check_inputs(compendiums: Sequence[Compendium], threshold: float, min_suppo
         )
 
 
+def _weight(compendium: Compendium, entry: Entry) -> int:
+    """How many contributors an entry stands for: 1 for a client, the count for a global input.
+
+    A client's own ``support`` figure is its claim and is never trusted; only
+    an earlier global compendium (owner ``global``, which the server's intake
+    never lets a client take) carries counts the server itself computed.
+    """
+    return entry.support if compendium.owner == GLOBAL_OWNER else 1
+
+
 def _exact_groups(compendiums: Sequence[Compendium]) -> list[_Group]:
     groups: dict[tuple[str, str, str], _Group] = {}
     for source, compendium in enumerate(compendiums):
         for entry in compendium.entries:
             key = _exact_key(entry)
             group = groups.setdefault(key, _Group(entry.tool, entry.kind))
-            group.add(entry.text, entry.support, source)
+            group.add(entry.text, _weight(compendium, entry), source)
     # canonical order: independent of input order
     return sorted(groups.values(), key=lambda g: (g.tool, g.kind, -g.support, g.representative()))
 

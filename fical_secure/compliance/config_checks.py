@@ -45,8 +45,13 @@ def _file_facts(path: Path) -> tuple[dict[str, Any], str | None]:
     facts |= {
         "exists": True,
         "mode": f"{stat.S_IMODE(info.st_mode):04o}",
+        "owner_uid": info.st_uid,
         "owned_by_current_user": info.st_uid == os.geteuid(),
     }
+    try:
+        facts["folder_mode"] = f"{stat.S_IMODE(os.stat(path.parent).st_mode):04o}"
+    except OSError:
+        facts["folder_mode"] = None
     if stat.S_ISLNK(info.st_mode) or not stat.S_ISREG(info.st_mode):
         return facts, f"{path}: not a regular file (symlinks are refused)"
     return facts, None
@@ -95,7 +100,8 @@ def check_server_public_key(path: Path) -> CheckResult:
             problem = str(exc)
     return CheckResult(
         "config.server_public_key",
-        "Pinned server public key is present, not writable by others, and valid",
+        "Pinned server public key is present, ours (or root's), not writable by others "
+        "(file or folder), and valid",
         problem is None,
         problem or f"{path}: verified server key",
         facts,

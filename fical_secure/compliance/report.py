@@ -18,8 +18,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fical_secure.compliance.checks import CheckResult, failed
 from fical_secure.atomic import write_text_atomic
+from fical_secure.compliance.checks import CheckResult, failed
 from fical_secure.errors import ConfigError
 
 if TYPE_CHECKING:

@@ -3,6 +3,6 @@
 ``keys`` (identity keys, round keys, signed round key, roster, key bundles),
 ``envelope`` (seal / open), ``labels`` (every HKDF and signature label),
 ``primitives`` (typed wrappers over ``cryptography``), ``keyfile`` (key files
-on disk), ``mutation`` (envelope mutants for robustness sweeps). Importing it
+on disk), ``edwards`` (Ed25519 public-key validation). Importing it
 pulls in no ML dependency.
 """

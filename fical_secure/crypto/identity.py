@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from fical_secure.crypto import keyfile, primitives
+from fical_secure.crypto.edwards import check_ed25519_public
 from fical_secure.errors import KeyMisuseError
 
 KEY_ID_SIZE: Final = 16
@@ -68,6 +69,7 @@ class IdentityPublicKey(Unpicklable):
             raise KeyMisuseError("IdentityPublicKey needs an Ed25519 public key")
         self._key = key
         self._raw = key.public_bytes(_RAW, _RAW_PUBLIC)
+        check_ed25519_public(self._raw)  # every way in: bytes, files, rosters, bundles
         self._key_id = key_id_of(self._raw)
 
     @classmethod

@@ -107,19 +107,46 @@ def load_key_file(path: Path, *, kind: str, size: int, private: bool) -> bytes:
     return decode_key_file(data, kind=kind, size=size, path=path)
 
 
-def _check_file_status(path: Path, info: os.stat_result, *, private: bool) -> None:
-    """Refuse non-regular files and permissions wider than the kind allows."""
+def trust_problem(path: Path, info: os.stat_result, *, private: bool) -> str | None:
+    """Why a key file cannot be trusted, or None: the one rule the loader and the audit share.
+
+    A key file is trusted when it is a regular file, its mode is no wider than
+    0600 (private) or not writable by group or others (public), it is owned by
+    the current user (or, for public keys, by root), and its folder is not
+    writable by group or others (whoever can write the folder can swap the file).
+    """
     if not stat.S_ISREG(info.st_mode):
-        raise KeyFileError(f"{path}: not a regular file")
+        return f"{path}: not a regular file"
     mode = stat.S_IMODE(info.st_mode)
-    if private:
-        if mode & ~PRIVATE_MODE:
-            raise KeyFileError(
-                f"{path}: permissions {mode:04o} are wider than 0600; run `chmod 600 {path}`"
-            )
-        if info.st_uid != os.geteuid():
-            raise KeyFileError(f"{path}: owned by uid {info.st_uid}, not by the current user")
-    elif mode & 0o022:
-        raise KeyFileError(
-            f"{path}: writable by group or others ({mode:04o}); run `chmod go-w {path}`"
+    euid = os.geteuid()
+    if private and mode & ~PRIVATE_MODE:
+        return f"{path}: permissions {mode:04o} are wider than 0600; run `chmod 600 {path}`"
+    if not private and mode & 0o022:
+        return f"{path}: writable by group or others ({mode:04o}); run `chmod go-w {path}`"
+    owners = {euid} if private else {euid, 0}
+    if info.st_uid not in owners:
+        return (
+            f"{path}: owned by uid {info.st_uid}, not by the current user (uid {euid}); "
+            f"whoever owns it can rewrite the key: `chown {euid} {path}` after checking it"
         )
+    folder = path.parent
+    try:
+        folder_info = os.stat(folder)
+    except OSError as exc:
+        return f"{folder}: cannot check the key's folder: {exc.strerror}"
+    folder_mode = stat.S_IMODE(folder_info.st_mode)
+    if folder_mode & 0o022:
+        return (
+            f"{folder}: the folder holding {path.name} is writable by group or others "
+            f"({folder_mode:04o}), so the key can be swapped; run `chmod go-w {folder}`"
+        )
+    if folder_info.st_uid not in (euid, 0):
+        return f"{folder}: owned by uid {folder_info.st_uid}, who can swap {path.name}"
+    return None
+
+
+def _check_file_status(path: Path, info: os.stat_result, *, private: bool) -> None:
+    """Raise the trust problem, if any (see :func:`trust_problem`)."""
+    problem = trust_problem(path, info, private=private)
+    if problem is not None:
+        raise KeyFileError(problem)

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from fical_secure.crypto.edwards import check_ed25519_public
 from fical_secure.errors import (
     InvalidCiphertext,
     InvalidPeerKey,
@@ -169,13 +170,16 @@ def x25519(private: Buffer, peer_public: Buffer) -> bytes:
 
 
 def ed25519_public_key(public: Buffer) -> Ed25519PublicKey:
-    """Load a raw 32-byte Ed25519 public key.
+    """Load a raw 32-byte Ed25519 public key, refusing weak and non-canonical ones.
 
     Raises:
         KeyMisuseError: wrong size or not a valid point encoding.
+        InvalidPublicKey: a non-canonical encoding or a point of small order
+            (under which forged signatures verify).
     """
     if len(public) != ED25519_PUBLIC_SIZE:
         raise KeyMisuseError(f"Ed25519 public key must be {ED25519_PUBLIC_SIZE} bytes")
+    check_ed25519_public(bytes(public))
     try:
         return Ed25519PublicKey.from_public_bytes(bytes(public))
     except ValueError:

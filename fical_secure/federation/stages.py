@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fical_secure.errors import PipelineError
 from fical_secure.federation.state import RoundState
 
 
@@ -153,7 +154,7 @@ class TLUStage:
 
         cpu = time.process_time()
         if state.global_compendium is None:
-            raise RuntimeError("the aggregate stage has not run")
+            raise PipelineError("the aggregate stage has not run")
         fed, s = state.need_federation(), state.settings
         embedder = default_embedder()
         conditions = None if s.ablation_sample_sharing else (

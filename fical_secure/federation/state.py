@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fical_secure.data.schema import Federation
+from fical_secure.errors import PipelineError
 from fical_secure.kcg.schema import Compendium
 from fical_secure.llm.base import LLM
 
@@ -67,10 +68,10 @@ class RoundState:
 
     def need_federation(self) -> Federation:
         if self.federation is None:
-            raise RuntimeError("the data stage has not run")
+            raise PipelineError("the data stage has not run")
         return self.federation
 
     def need_llm(self) -> LLM:
         if self.llm is None:
-            raise RuntimeError("the model stage has not run")
+            raise PipelineError("the model stage has not run")
         return self.llm

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from fical_secure.errors import SchemaError
+from fical_secure.aggregate.intake import accept_payloads
+from fical_secure.errors import PipelineError, ProtocolError, RoundAbortedError
 from fical_secure.federation.state import RoundState
-from fical_secure.kcg.schema import Compendium
 
 log = logging.getLogger(__name__)
 ROUND_ID = 1
@@ -31,17 +31,24 @@ class Publisher(Protocol):
     def publish(self, payload: bytes) -> int: ...
 
 
-def _decode_payloads(plaintexts: list[bytes]) -> tuple[list[Compendium], int]:
-    """Authenticated plaintexts -> compendiums; ones failing the schema are rejected."""
-    accepted: list[Compendium] = []
-    rejected = 0
-    for plaintext in plaintexts:
-        try:
-            accepted.append(Compendium.from_json(plaintext))
-        except SchemaError as exc:
-            log.warning("authenticated payload rejected by the schema: %s", exc)
-            rejected += 1
-    return accepted, rejected
+def _accept(state: RoundState, payloads: list[tuple[bytes, bytes]],
+            owners: dict[bytes, str], min_clients: int) -> int:
+    """Attribute authenticated payloads by sender; reject bad ones; enforce min_clients.
+
+    Returns the number of rejected payloads.
+
+    Raises:
+        RoundAbortedError: fewer than ``min_clients`` acceptable payloads remain.
+    """
+    intake = accept_payloads(payloads, owners)
+    if len(intake.accepted) < min_clients:
+        raise RoundAbortedError(
+            f"only {len(intake.accepted)} of {min_clients} required clients sent an acceptable "
+            f"compendium (rejected: {', '.join(sorted(intake.rejected)) or 'none'})"
+        )
+    state.received = intake.accepted
+    state.report.setdefault("rejected_clients", {}).update(intake.rejected)
+    return len(intake.rejected)
 
 
 @dataclass
@@ -56,7 +63,7 @@ class SealedPublisher:
         wire = result.encode()
         for client in self.clients:
             if client.check_result(type(result).decode(wire)) != payload:
-                raise RuntimeError("a client read back a different global compendium")
+                raise ProtocolError("a client read back a different global compendium")
         self.server.close()
         return len(wire) * len(self.clients)
 
@@ -128,15 +135,23 @@ class SealedTransportStage:
         roster = Roster.create(server_key, [k.public for k in client_keys.values()], epoch=1)
         (out / "server").mkdir(parents=True, exist_ok=True)
         server = Server.create(out / "server" / "store.sqlite", server_key, roster)
-        config = server.open_round(ROUND_ID, min_clients=len(client_keys))
+        # a majority must send an acceptable compendium; a bad one is excluded, not fatal
+        config = server.open_round(ROUND_ID, min_clients=len(client_keys) // 2 + 1)
         upload, clients = 0, []
         for cid, comp in state.released.items():
-            client = Client(client_keys[cid], server.public)
+            client = Client(client_keys[cid], server.public,
+                            state_path=out / "keys" / cid / "round-state.json")
             envelope = client.seal_submission(config, comp.to_bytes(), roster)
             client.check_receipt(server.receive(envelope))
             clients.append(client)
             upload += len(envelope)
-        state.received, rejected = _decode_payloads([p for _sid, p in server.close_round()])
+        owners = {key.key_id: cid for cid, key in client_keys.items()}
+        try:
+            rejected = _accept(state, server.close_round(), owners, config.min_clients)
+        except RoundAbortedError as exc:
+            server.abort(str(exc))
+            server.close()
+            raise
         state.publisher = SealedPublisher(server, clients)
         download = len(config.encode()) * len(clients)
         state.report["transport"] = {
@@ -158,7 +173,9 @@ class PlainTransportStage:
 
     def run(self, state: RoundState) -> None:
         payloads = [c.to_bytes() for c in state.released.values()]
-        state.received, rejected = _decode_payloads(payloads)
+        owners = {cid.encode(): cid for cid in state.released}
+        pairs = [(cid.encode(), c.to_bytes()) for cid, c in state.released.items()]
+        rejected = _accept(state, pairs, owners, 1)
         state.publisher = PlainPublisher(len(payloads))
         state.report["transport"] = {
             "mode": "plain",
@@ -178,7 +195,7 @@ class PublishStage:
 
     def run(self, state: RoundState) -> None:
         if state.global_compendium is None or state.publisher is None:
-            raise RuntimeError("publish needs the transport and aggregate stages first")
+            raise PipelineError("publish needs the transport and aggregate stages first")
         download = state.publisher.publish(state.global_compendium.to_bytes())
         t = state.report["transport"]
         t["global_download_bytes"] = download

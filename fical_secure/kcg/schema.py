@@ -13,7 +13,8 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, cast, get_args
 
-from fical_secure.errors import SchemaError
+from fical_secure.errors import SchemaError, UntrustedInputError
+from fical_secure.untrusted import loads_bounded
 
 SCHEMA_VERSION = 1
 EntryKind = Literal["purpose", "arguments", "usage", "pitfall"]
@@ -92,13 +93,16 @@ class Compendium:
     def from_json(cls, text: str | bytes) -> Compendium:
         """Parse and validate canonical (or any well-formed) compendium JSON.
 
+        Decoding is bounded (size, nesting depth, number literals: see
+        :mod:`fical_secure.untrusted`), since compendiums arrive from other parties.
+
         Raises:
-            SchemaError: on malformed JSON, unknown version or invalid fields.
+            SchemaError: on malformed or oversized JSON, unknown version or invalid fields.
         """
         try:
-            raw = json.loads(text)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise SchemaError(f"compendium is not valid JSON: {exc}") from exc
+            raw = loads_bounded(text)
+        except UntrustedInputError as exc:
+            raise SchemaError(f"compendium is not acceptable JSON: {exc}") from exc
         return cls.from_dict(raw)
 
     @classmethod

@@ -5,6 +5,12 @@ One method per stage (``accept_round`` -> ``seal_submission`` ->
 server's public identity key out of band and trusts nothing else: the round
 config, the round key, the roster, receipts and results must all verify under
 it before the client acts on them. Every failure raises; nothing returns False.
+
+Round state is monotonic and durable (:mod:`fical_secure.protocol.client_state`):
+a config of a lower round than one already accepted, or a second config for the
+same round, is refused; results are accepted only for the current round; the
+sealed envelope is persisted before it is returned, so a retry after a restart
+sends the same bytes.
 """
 
 from __future__ import annotations
@@ -12,10 +18,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from fical_secure.crypto.envelope import EnvelopeContext, seal
 from fical_secure.crypto.keys import IdentityKey, IdentityPublicKey, Roster, SignedRoundKey
-from fical_secure.errors import InvalidSignature, ProtocolError, StageError, WrongRoundError
+from fical_secure.errors import (
+    ConflictError,
+    InvalidSignature,
+    ProtocolError,
+    RollbackError,
+    StageError,
+    StoreError,
+    WrongRoundError,
+)
+from fical_secure.protocol.client_state import ClientStateFile, SavedRound
 from fical_secure.protocol.messages import Abort, GlobalResult, Receipt, RoundConfig, sha256
 from fical_secure.protocol.stages import SUBMISSION_STAGE, Stage
 
@@ -40,11 +56,45 @@ class Client:
     """An enrolled client holding its identity key and the pinned server key."""
 
     def __init__(self, identity: IdentityKey, server_public: IdentityPublicKey, *,
+                 state_path: Path | None = None,
                  clock: Callable[[], float] = time.time) -> None:
+        """``state_path``: where the durable round state lives (beside the key).
+
+        A deployed client always passes one; ``None`` keeps the state in memory
+        (monotonic only for this object's lifetime).
+
+        Raises:
+            StoreError: the saved state is unreadable, for another server, or
+                holds a config the pinned server key did not sign.
+        """
         self._identity = identity
         self._server = server_public
         self._clock = clock
-        self.state = ClientState()
+        self._saved = ClientStateFile(state_path, server_public.key_id)
+        self.state = self._restore(self._saved.load())
+
+    def _restore(self, saved: SavedRound | None) -> ClientState:
+        """Rebuild the in-memory state from disk, re-verifying what the server signed."""
+        if saved is None:
+            return ClientState()
+        try:
+            config = RoundConfig.decode(saved.config)
+            config.verify(self._server)
+            round_key = SignedRoundKey.decode(config.signed_round_key)
+            receipt = None if saved.receipt is None else Receipt.decode(saved.receipt)
+        except (InvalidSignature, ProtocolError) as exc:
+            raise StoreError(f"the saved client round state does not verify: {exc}") from exc
+        if config.round_id != saved.round_id or config.config_hash != saved.config_hash:
+            raise StoreError("the saved client round state does not match its config")
+        return ClientState(config, round_key, saved.envelope, saved.payload_hash, receipt)
+
+    def _persist(self) -> None:
+        cfg = self.state.config
+        if cfg is None:
+            return
+        receipt = None if self.state.receipt is None else self.state.receipt.encode()
+        self._saved.save(SavedRound(cfg.round_id, cfg.encode(), cfg.config_hash,
+                                    self.state.envelope, self.state.payload_hash, receipt))
 
     @property
     def key_id(self) -> bytes:
@@ -57,6 +107,8 @@ class Client:
 
         Raises:
             InvalidSignature: config, round key or roster not signed by the server.
+            RollbackError: the config is for a lower round than one already accepted.
+            ConflictError: a different config for the round already accepted.
             WrongRoundError: the round key is bound to another round.
             StageError: the round does not collect submissions or its deadline passed.
             ProtocolError: the roster does not match the config's roster hash.
@@ -64,11 +116,9 @@ class Client:
         """
         config.verify(self._server)
         round_key = SignedRoundKey.decode(config.signed_round_key)
-        round_key.verify(self._server)
+        round_key.verify(self._server)  # also refuses a round key naming another server
         if round_key.round_id != config.round_id:
             raise WrongRoundError("the round key is signed for another round")
-        if round_key.server_key_id != self._server.key_id:
-            raise InvalidSignature("the round key names another server")
         if SUBMISSION_STAGE not in config.stages or config.min_clients < 1:
             raise StageError("this round config takes no submissions")
         deadline = config.deadline(Stage.COLLECTING)
@@ -79,8 +129,21 @@ class Client:
             if sha256(roster.encode()) != config.roster_hash:
                 raise ProtocolError("the roster is not the one this round was configured with")
             roster.lookup(self.key_id)
-        if self.state.config != config:  # a new round: forget the previous one
+        current = self.state.config
+        if current is not None:
+            if config.round_id < current.round_id:
+                raise RollbackError(
+                    f"round {config.round_id} is older than round {current.round_id}, "
+                    "which this client already accepted: a replayed config is refused"
+                )
+            if config.round_id == current.round_id and config.config_hash != current.config_hash:
+                raise ConflictError(
+                    f"a second, different config for round {config.round_id} is refused; "
+                    "the server must open a new round id"
+                )
+        if current is None or config.round_id > current.round_id:  # a new round
             self.state = ClientState(config=config, round_key=round_key)
+            self._persist()  # durable before the client acts on the new round
         return round_key
 
     # --- stage: seal -----------------------------------------------------------
@@ -92,19 +155,29 @@ class Client:
         COLLECTING stage and the config hash. Calling this again with the same
         config and payload returns the same envelope bytes, so a retry after a
         lost receipt is a replay the server answers with the same receipt; a
-        different payload in the same round is refused by the server (conflict).
+        different payload in the same round is refused here (the server keeps
+        the first, so it would be refused there too). The envelope is persisted
+        before it is returned: after a restart the retry sends the same bytes.
 
         Raises:
             everything :meth:`accept_round` raises.
+            ConflictError: a different payload was already sealed this round.
+            StoreError: the envelope could not be persisted (nothing to send).
         """
         round_key = self.accept_round(config, roster)
-        if self.state.envelope is not None and self.state.payload_hash == sha256(payload):
-            return self.state.envelope
+        if self.state.envelope is not None:
+            if self.state.payload_hash == sha256(payload):
+                return self.state.envelope
+            raise ConflictError(
+                f"this client already sealed a different payload for round {config.round_id}; "
+                "resend that envelope (Client.state.envelope) or wait for the next round"
+            )
         context = EnvelopeContext(round_id=config.round_id, stage=int(SUBMISSION_STAGE),
                                   config_hash=config.config_hash)
         envelope = seal(payload, sender=self._identity, recipient_public=round_key.public,
                         recipient_key_id=round_key.key_id, context=context)
         self.state.envelope, self.state.payload_hash = envelope, sha256(payload)
+        self._persist()
         return envelope
 
     # --- stage: receipt --------------------------------------------------------
@@ -127,6 +200,7 @@ class Client:
         if receipt.sequence < 1:
             raise ProtocolError("the receipt carries no sequence number")
         self.state.receipt = receipt
+        self._persist()
 
     # --- stage: outcome --------------------------------------------------------
     def check_result(self, result: GlobalResult) -> bytes:

@@ -16,7 +16,6 @@ round's envelopes, exactly as they could read the server's memory.
 
 from __future__ import annotations
 
-import os
 import stat
 from pathlib import Path
 

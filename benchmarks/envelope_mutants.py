@@ -1,4 +1,6 @@
-"""Envelope mutants for robustness sweeps (the tests and ``benchmarks/envelope.py``).
+"""Envelope mutants for robustness sweeps (the mutation test and ``benchmarks/envelope.py``).
+
+Lives outside the package: it is test tooling, not part of the crypto core.
 
 Given a valid envelope, yields ``(label, mutant)`` pairs: single-bit flips,
 truncations, appended bytes, and every header field set to boundary values
