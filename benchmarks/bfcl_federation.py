@@ -60,7 +60,7 @@ def bfcl_data_dir() -> Path:
     spec = importlib.util.find_spec("bfcl_eval")
     if spec is None or not spec.submodule_search_locations:
         raise SystemExit("bfcl-eval is not installed: pip install --no-deps bfcl-eval==2026.3.23")
-    return Path(list(spec.submodule_search_locations)[0]) / "data"
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
 def _identifier(name: str) -> str:
