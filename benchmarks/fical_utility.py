@@ -28,11 +28,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bfcl_federation import build_folder  # noqa: E402
+from bfcl_federation import build_folder
 
-from fical_secure.atomic import write_json_atomic  # noqa: E402
-from fical_secure.federation.demo import run_demo  # noqa: E402
-from fical_secure.federation.state import RoundSettings  # noqa: E402
+from fical_secure.atomic import write_json_atomic
+from fical_secure.federation.demo import run_demo
+from fical_secure.federation.state import RoundSettings
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fical_utility.json"
 RUNS = Path("runs/fical_utility")

@@ -61,10 +61,15 @@ def test_output_does_not_depend_on_the_process_hash_seed(tmp_path: Path) -> None
     )
     for hash_seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-        subprocess.run([sys.executable, "-c", script, str(tmp_path / hash_seed)],
-                       check=True, env=env, timeout=60)
-    here = generate_federation(2, seed=3, episodes_per_hospital=10, nonmembers_per_hospital=5,
-                               eval_per_tool=1)
+        subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / hash_seed)],
+            check=True,
+            env=env,
+            timeout=60,
+        )
+    here = generate_federation(
+        2, seed=3, episodes_per_hospital=10, nonmembers_per_hospital=5, eval_per_tool=1
+    )
     save_federation(here, tmp_path / "here")
     assert _tree_digest(tmp_path / "1") == _tree_digest(tmp_path / "2")
     assert _tree_digest(tmp_path / "1") == _tree_digest(tmp_path / "here")
@@ -86,8 +91,13 @@ def test_default_federation_generates_fast() -> None:
 
 @pytest.mark.parametrize("n_hospitals", [1, 2, 3, 5, 14, 20])
 def test_every_catalogue_tool_is_held_by_some_hospital(n_hospitals: int) -> None:
-    small = generate_federation(n_hospitals, seed=n_hospitals, episodes_per_hospital=8,
-                                nonmembers_per_hospital=8, eval_per_tool=0)
+    small = generate_federation(
+        n_hospitals,
+        seed=n_hospitals,
+        episodes_per_hospital=8,
+        nonmembers_per_hospital=8,
+        eval_per_tool=0,
+    )
     assert set().union(*(h.tools for h in small.hospitals)) == set(TOOL_NAMES)
     for hospital in small.hospitals:
         assert {e.call.tool for e in hospital.members} <= set(hospital.tools)
@@ -127,9 +137,14 @@ def test_allocate_is_proportional_and_exact() -> None:
 
 
 def test_episode_counts_follow_parameters() -> None:
-    small = generate_federation(3, seed=2, episodes_per_hospital=12,
-                                nonmembers_per_hospital=9, eval_per_tool=2,
-                                canaries_per_hospital=3)
+    small = generate_federation(
+        3,
+        seed=2,
+        episodes_per_hospital=12,
+        nonmembers_per_hospital=9,
+        eval_per_tool=2,
+        canaries_per_hospital=3,
+    )
     assert [len(h.members) for h in small.hospitals] == [12, 12, 12]
     assert [len(h.nonmembers) for h in small.hospitals] == [9, 9, 9]
     assert sum(r.needs == "docs" for r in small.eval_requests) == 2 * len(CATALOGUE)
@@ -237,8 +252,17 @@ def test_requests_are_varied_and_not_every_episode_carries_every_kind(
     kinds_per_episode = [{p.kind for p in e.pii} for e in episodes]
     assert all(len(kinds) < 8 for kinds in kinds_per_episode)
     seen = set().union(*kinds_per_episode)
-    assert seen == {"PERSON", "MRN", "PHONE_NUMBER", "EMAIL_ADDRESS", "STREET_ADDRESS",
-                    "DATE_OF_BIRTH", "US_SSN", "INSURANCE_ID", "CANARY"}
+    assert seen == {
+        "PERSON",
+        "MRN",
+        "PHONE_NUMBER",
+        "EMAIL_ADDRESS",
+        "STREET_ADDRESS",
+        "DATE_OF_BIRTH",
+        "US_SSN",
+        "INSURANCE_ID",
+        "CANARY",
+    }
     dob_formats = {re.sub(r"\d", "9", p.value) for p in fed.manifest if p.kind == "DATE_OF_BIRTH"}
     assert len(dob_formats) >= 3
 
@@ -259,8 +283,9 @@ def test_invalid_parameters_are_refused(kwargs: dict[str, object], fragment: str
 
 
 def _phrase_episodes(episodes: list[Episode], phrase: str, value: str) -> int:
-    return sum(_said(e.request, phrase) and value in map(str, e.call.arguments.values())
-               for e in episodes)
+    return sum(
+        _said(e.request, phrase) and value in map(str, e.call.arguments.values()) for e in episodes
+    )
 
 
 def test_knowledge_requests_need_what_their_tag_says(fed: Federation) -> None:
@@ -269,14 +294,21 @@ def test_knowledge_requests_need_what_their_tag_says(fed: Federation) -> None:
     tagged = [r for r in fed.eval_requests if r.needs in ("local", "elsewhere")]
     assert {r.needs for r in tagged} == {"local", "elsewhere"}
     for request in tagged:
-        found = [(n, str(v), p) for n, v in request.gold.arguments.items()
-                 for p in JARGON.get(str(v), ()) if _said(request.request, p)]
+        found = [
+            (n, str(v), p)
+            for n, v in request.gold.arguments.items()
+            for p in JARGON.get(str(v), ())
+            if _said(request.request, p)
+        ]
         assert len(found) == 1, request.request
         name, value, phrase = found[0]
         assert not any(_said(request.request.lower(), w) for w in value_surfaces(name, value))
         own = _phrase_episodes(members[request.hospital_id], phrase, value)
-        others = max(_phrase_episodes(eps, phrase, value) for h, eps in members.items()
-                     if h != request.hospital_id)
+        others = max(
+            _phrase_episodes(eps, phrase, value)
+            for h, eps in members.items()
+            if h != request.hospital_id
+        )
         if request.needs == "local":
             assert own >= 2, request.request
         else:

@@ -15,8 +15,9 @@ from fical_secure.errors import DataError
 
 @pytest.fixture(scope="module")
 def fed() -> Federation:
-    return generate_federation(3, seed=9, episodes_per_hospital=15, nonmembers_per_hospital=10,
-                               eval_per_tool=2)
+    return generate_federation(
+        3, seed=9, episodes_per_hospital=15, nonmembers_per_hospital=10, eval_per_tool=2
+    )
 
 
 @pytest.fixture()

@@ -12,27 +12,39 @@ def register(sub: Any) -> None:
         "demo", help="run one full federated round on the synthetic federation or your own folder"
     )
     p.add_argument(
-        "--data", type=Path, default=None,
+        "--data",
+        type=Path,
+        default=None,
         help="a federation folder (meta.json, catalogue, <client>.members.jsonl, eval.jsonl; "
         "see docs/data-format.md); default: the synthetic clinical federation",
     )
     p.add_argument("--clients", type=int, default=5, help="number of hospitals (default 5)")
     p.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder")
     p.add_argument(
-        "--model", default=None, help="local model folder or .gguf (default: packaged SmolLM2)",
+        "--model",
+        default=None,
+        help="local model folder or .gguf (default: packaged SmolLM2)",
     )
     p.add_argument(
-        "--no-model", action="store_true",
+        "--no-model",
+        action="store_true",
         help="fast path without the local LLM: canonical KCG sentences, model-free audit, "
         "no model check in TLU",
     )
-    p.add_argument("--paraphrase", action="store_true",
-                   help="let the model paraphrase KCG's claim sentences (validated; worth it "
-                   "with a model stronger than the default)")
-    p.add_argument("--min-support", type=int, default=2,
-                   help="distinct episodes an entry needs (k, default 2)")
-    p.add_argument("--sample-sharing", action="store_true",
-                   help="also measure the sample-sharing reference (slower)")
+    p.add_argument(
+        "--paraphrase",
+        action="store_true",
+        help="let the model paraphrase KCG's claim sentences (validated; worth it "
+        "with a model stronger than the default)",
+    )
+    p.add_argument(
+        "--min-support", type=int, default=2, help="distinct episodes an entry needs (k, default 2)"
+    )
+    p.add_argument(
+        "--sample-sharing",
+        action="store_true",
+        help="also measure the sample-sharing reference (slower)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--episodes", type=int, default=40, help="member episodes per client")
     p.add_argument("--no-scrub", action="store_true", help="skip the PII scrubber (unsafe)")

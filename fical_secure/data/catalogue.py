@@ -12,17 +12,36 @@ MRN_PATTERN = r"^MRN-\d{7}$"
 LAB_TESTS = ("CBC", "BMP", "HbA1c", "lipid_panel", "TSH", "INR", "troponin")
 DEPARTMENTS = ("cardiology", "oncology", "neurology", "orthopedics", "dermatology", "endocrinology")
 DRUGS = (
-    "warfarin", "aspirin", "metformin", "lisinopril", "atorvastatin", "amoxicillin",
-    "ibuprofen", "omeprazole", "sertraline", "clopidogrel", "simvastatin", "levothyroxine",
+    "warfarin",
+    "aspirin",
+    "metformin",
+    "lisinopril",
+    "atorvastatin",
+    "amoxicillin",
+    "ibuprofen",
+    "omeprazole",
+    "sertraline",
+    "clopidogrel",
+    "simvastatin",
+    "levothyroxine",
 )
 VITALS = ("blood_pressure", "heart_rate", "temperature", "spo2", "respiratory_rate")
 WARDS = ("icu", "cardiac", "maternity", "pediatrics", "surgical", "general")
 MODALITIES = ("xray", "ct", "mri", "ultrasound")
 BODY_PARTS = ("chest", "head", "abdomen", "knee", "spine", "shoulder")
 DIAGNOSES = (
-    "type 2 diabetes", "essential hypertension", "asthma", "migraine", "pneumonia",
-    "atrial fibrillation", "hypothyroidism", "major depressive disorder", "osteoarthritis of knee",
-    "acute bronchitis", "urinary tract infection", "gastroesophageal reflux disease",
+    "type 2 diabetes",
+    "essential hypertension",
+    "asthma",
+    "migraine",
+    "pneumonia",
+    "atrial fibrillation",
+    "hypothyroidism",
+    "major depressive disorder",
+    "osteoarthritis of knee",
+    "acute bronchitis",
+    "urinary tract infection",
+    "gastroesophageal reflux disease",
 )
 PROCEDURES = ("99213", "93000", "71046", "80053", "36415", "97110")
 SEXES = ("female", "male")
@@ -68,10 +87,16 @@ CATALOGUE: tuple[ToolSpec, ...] = (
         "Compute a weight-based dose of a drug in milligrams.",
         (
             ArgSpec("drug", "enum", "drug (generic name)", choices=DRUGS),
-            ArgSpec("weight_kg", "float", "patient weight in kilograms", minimum=0.3,
-                    maximum=400.0),
-            ArgSpec("dose_mg_per_kg", "float", "dose per kilogram in milligrams", minimum=0.001,
-                    maximum=100.0),
+            ArgSpec(
+                "weight_kg", "float", "patient weight in kilograms", minimum=0.3, maximum=400.0
+            ),
+            ArgSpec(
+                "dose_mg_per_kg",
+                "float",
+                "dose per kilogram in milligrams",
+                minimum=0.001,
+                maximum=100.0,
+            ),
         ),
         "total dose in mg",
     ),
@@ -123,8 +148,9 @@ CATALOGUE: tuple[ToolSpec, ...] = (
         (
             ArgSpec("mrn", "str", "medical record number", pattern=MRN_PATTERN),
             ArgSpec("drug", "enum", "drug to refill", choices=DRUGS),
-            ArgSpec("days_supply", "int", "days of supply (30, 60 or 90)",
-                    choices=("30", "60", "90")),
+            ArgSpec(
+                "days_supply", "int", "days of supply (30, 60 or 90)", choices=("30", "60", "90")
+            ),
         ),
         "refill confirmation",
     ),
@@ -132,8 +158,9 @@ CATALOGUE: tuple[ToolSpec, ...] = (
         "egfr_calculator",
         "Estimate kidney function (eGFR, CKD-EPI 2021) from serum creatinine, age and sex.",
         (
-            ArgSpec("creatinine_mg_dl", "float", "serum creatinine in mg/dL", minimum=0.1,
-                    maximum=25.0),
+            ArgSpec(
+                "creatinine_mg_dl", "float", "serum creatinine in mg/dL", minimum=0.1, maximum=25.0
+            ),
             # CKD-EPI 2021 is validated for adults only
             ArgSpec("age", "int", "age in years", minimum=18, maximum=120),
             ArgSpec("sex", "enum", "sex", choices=SEXES),

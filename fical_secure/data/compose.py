@@ -91,8 +91,9 @@ def template_fields(template: str) -> tuple[str, ...]:
     return tuple(f for _t, f, _s, _c in _FORMATTER.parse(template) if f is not None)
 
 
-def sample_arguments(tool: ToolSpec, person: Identity, rng: random.Random,
-                     dialect: Dialect | None = None) -> dict[str, ArgValue]:
+def sample_arguments(
+    tool: ToolSpec, person: Identity, rng: random.Random, dialect: Dialect | None = None
+) -> dict[str, ArgValue]:
     """Draw arguments for ``tool`` about ``person`` that are valid under the catalogue.
 
     With a ``dialect``, enum values the house has a phrase for come up often.
@@ -128,8 +129,9 @@ def sample_arguments(tool: ToolSpec, person: Identity, rng: random.Random,
     return {spec.name: args[spec.name] for spec in tool.args}
 
 
-def argument_slots(args: Mapping[str, ArgValue], date_style: int,
-                   words: Mapping[str, str] | None = None) -> dict[str, Fragment]:
+def argument_slots(
+    args: Mapping[str, ArgValue], date_style: int, words: Mapping[str, str] | None = None
+) -> dict[str, Fragment]:
     """Words for every argument of a call, keyed by request slot name.
 
     ``words`` maps enum values to the house phrase that replaces their standard words.

@@ -57,7 +57,10 @@ from fical_secure.errors import ConfigError
 MIN_TOOLS, MAX_TOOLS = 5, 8
 DIRICHLET_ALPHA = 0.7  # < 1: a few tools dominate each hospital's traffic
 _HOSPITAL_KINDS = (
-    "General Hospital", "Medical Center", "Regional Hospital", "University Hospital",
+    "General Hospital",
+    "Medical Center",
+    "Regional Hospital",
+    "University Hospital",
     "Community Hospital",
 )
 
@@ -122,13 +125,21 @@ class _Builder:
         self.people = IdentityFactory(fake, self.rng)
         self.canaries: set[str] = set()
 
-    def episode(self, tool: ToolSpec, episode_id: str, hospital_id: str, split: Split,
-                canary: bool, dialect: Dialect) -> Episode:
+    def episode(
+        self,
+        tool: ToolSpec,
+        episode_id: str,
+        hospital_id: str,
+        split: Split,
+        canary: bool,
+        dialect: Dialect,
+    ) -> Episode:
         """One episode of ``tool`` about a fresh patient, in the house's words."""
         person = self.people.new()
         args = sample_arguments(tool, person, self.rng, dialect)
-        template = template_for(tool.name, dialect, REQUEST_TEMPLATES[tool.name].train, False,
-                                self.rng)
+        template = template_for(
+            tool.name, dialect, REQUEST_TEMPLATES[tool.name].train, False, self.rng
+        )
         words = house_words(dialect, self.rng)
         request = compose_request(tool, template, person, args, self.rng, words)
         if canary:
@@ -146,16 +157,24 @@ class _Builder:
         self.canaries.add(value)
         return fill(self.rng.choice(CANARY_CLAUSES), {"canary": planted("CANARY", value)})
 
-    def split(self, hospital_id: str, tools: tuple[str, ...], counts: list[int], split: Split,
-              canaries: int, dialect: Dialect) -> list[Episode]:
+    def split(
+        self,
+        hospital_id: str,
+        tools: tuple[str, ...],
+        counts: list[int],
+        split: Split,
+        canaries: int,
+        dialect: Dialect,
+    ) -> list[Episode]:
         """Episodes of one split, in shuffled tool order, with ``canaries`` of them canaried."""
         sequence = [name for name, n in zip(tools, counts, strict=True) for _ in range(n)]
         self.rng.shuffle(sequence)
         marked = set(self.rng.sample(range(len(sequence)), min(canaries, len(sequence))))
         tag = "m" if split == "member" else "n"
         return [
-            self.episode(_spec(name), f"{hospital_id}-{tag}{i:04d}", hospital_id, split,
-                         i in marked, dialect)
+            self.episode(
+                _spec(name), f"{hospital_id}-{tag}{i:04d}", hospital_id, split, i in marked, dialect
+            )
             for i, name in enumerate(sequence)
         ]
 
@@ -168,13 +187,24 @@ class _Builder:
         request_id = f"eval-{tool.name}-{k:03d}"
         gold = ToolCall(tool.name, args)
         return EvalRequest(request_id, request.text, gold, needs="docs"), _pii_values(
-            request, request_id)
+            request, request_id
+        )
 
-    def knowledge_request(self, request_id: str, hospital: HospitalData, value: str, phrase: str,
-                          needs: str, dialect: Dialect) -> tuple[EvalRequest, tuple[PIIValue, ...]]:
+    def knowledge_request(
+        self,
+        request_id: str,
+        hospital: HospitalData,
+        value: str,
+        phrase: str,
+        needs: str,
+        dialect: Dialect,
+    ) -> tuple[EvalRequest, tuple[PIIValue, ...]]:
         """A held-out request of ``hospital`` whose ``value`` is written as ``phrase``."""
-        tools = [spec for spec in CATALOGUE
-                 if any(value in a.choices for a in spec.args if a.type == "enum")]
+        tools = [
+            spec
+            for spec in CATALOGUE
+            if any(value in a.choices for a in spec.args if a.type == "enum")
+        ]
         own = [spec for spec in tools if spec.name in hospital.tools]
         tool = self.rng.choice(own if needs == "local" and own else tools)
         person = self.people.new()
@@ -184,12 +214,15 @@ class _Builder:
         for name in clash:  # two drugs of one check must differ
             args[name] = next(c for c in tool.arg(name).choices if c != value)
         args[slot] = value
-        template = template_for(tool.name, dialect, REQUEST_TEMPLATES[tool.name].held_out, True,
-                                self.rng)
+        template = template_for(
+            tool.name, dialect, REQUEST_TEMPLATES[tool.name].held_out, True, self.rng
+        )
         request = compose_request(tool, template, person, args, self.rng, {value: phrase})
         gold = ToolCall(tool.name, args)
-        return (EvalRequest(request_id, request.text, gold, hospital.hospital_id, needs),
-                _pii_values(request, request_id))
+        return (
+            EvalRequest(request_id, request.text, gold, hospital.hospital_id, needs),
+            _pii_values(request, request_id),
+        )
 
 
 def phrase_counts(episodes: list[Episode], phrases: dict[str, str]) -> dict[str, int]:
@@ -203,8 +236,9 @@ def phrase_counts(episodes: list[Episode], phrases: dict[str, str]) -> dict[str,
     return counts
 
 
-def _knowledge_eval(builder: _Builder, hospitals: list[HospitalData], dialects: list[Dialect],
-                    per_hospital: int) -> tuple[list[EvalRequest], list[PIIValue]]:
+def _knowledge_eval(
+    builder: _Builder, hospitals: list[HospitalData], dialects: list[Dialect], per_hospital: int
+) -> tuple[list[EvalRequest], list[PIIValue]]:
     """``per_hospital`` local and ``per_hospital`` elsewhere requests of every hospital."""
     seen = [
         {v for v, n in phrase_counts(h.members, d.phrases).items() if n >= 2}
@@ -215,19 +249,27 @@ def _knowledge_eval(builder: _Builder, hospitals: list[HospitalData], dialects: 
     for i, (hospital, dialect) in enumerate(zip(hospitals, dialects, strict=True)):
         own = sorted(seen[i])
         mine = {p.lower() for p in dialect.phrases.values()}
-        foreign = sorted({
-            (v, dialects[j].phrases[v]) for j in range(len(hospitals)) if j != i
-            for v in seen[j] if dialects[j].phrases[v].lower() not in mine
-        })
+        foreign = sorted(
+            {
+                (v, dialects[j].phrases[v])
+                for j in range(len(hospitals))
+                if j != i
+                for v in seen[j]
+                if dialects[j].phrases[v].lower() not in mine
+            }
+        )
         builder.rng.shuffle(own)
-        jobs = [("local", own[n % len(own)], dialect.phrases[own[n % len(own)]])
-                for n in range(per_hospital if own else 0)]
+        jobs = [
+            ("local", own[n % len(own)], dialect.phrases[own[n % len(own)]])
+            for n in range(per_hospital if own else 0)
+        ]
         picks = builder.rng.sample(foreign, min(per_hospital, len(foreign)))
         jobs += [("elsewhere", v, phrase) for v, phrase in picks]
         for n, (needs, value, phrase) in enumerate(jobs):
             request_id = f"eval-{hospital.hospital_id}-{needs}-{n:03d}"
-            request, values = builder.knowledge_request(request_id, hospital, value, phrase, needs,
-                                                        dialect)
+            request, values = builder.knowledge_request(
+                request_id, hospital, value, phrase, needs, dialect
+            )
             requests.append(request)
             pii.extend(values)
     return requests, pii
@@ -268,8 +310,11 @@ def generate_federation(
             are asked for.
     """
     _check_parameters(
-        seed, n_hospitals=n_hospitals, episodes_per_hospital=episodes_per_hospital,
-        nonmembers_per_hospital=nonmembers_per_hospital, eval_per_tool=eval_per_tool,
+        seed,
+        n_hospitals=n_hospitals,
+        episodes_per_hospital=episodes_per_hospital,
+        nonmembers_per_hospital=nonmembers_per_hospital,
+        eval_per_tool=eval_per_tool,
         canaries_per_hospital=canaries_per_hospital,
         knowledge_eval_per_hospital=knowledge_eval_per_hospital,
     )
@@ -281,14 +326,16 @@ def generate_federation(
         name = f"{builder.fake.city()} {builder.rng.choice(_HOSPITAL_KINDS)}"
         weights = dirichlet(len(tools), DIRICHLET_ALPHA, builder.rng)
         counts = allocate(weights, episodes_per_hospital)
-        dialect = assign_dialect([(_spec(t), n) for t, n in zip(tools, counts, strict=True)],
-                                 builder.rng)
+        dialect = assign_dialect(
+            [(_spec(t), n) for t, n in zip(tools, counts, strict=True)], builder.rng
+        )
         dialects.append(dialect)
-        members = builder.split(hospital_id, tools, counts, "member", canaries_per_hospital,
-                                dialect)
-        nonmembers = builder.split(hospital_id, tools,
-                                   allocate(weights, nonmembers_per_hospital), "nonmember", 0,
-                                   dialect)
+        members = builder.split(
+            hospital_id, tools, counts, "member", canaries_per_hospital, dialect
+        )
+        nonmembers = builder.split(
+            hospital_id, tools, allocate(weights, nonmembers_per_hospital), "nonmember", 0, dialect
+        )
         hospitals.append(HospitalData(hospital_id, name, tools, members, nonmembers))
     eval_requests: list[EvalRequest] = []
     manifest = [p for h in hospitals for e in h.members + h.nonmembers for p in e.pii]

@@ -85,8 +85,10 @@ def _vitals(args: Args, rng: random.Random) -> str:
 def _appointment(args: Args, rng: random.Random) -> str:
     slot = f"{rng.randint(8, 16):02d}:{rng.choice(('00', '15', '30', '45'))}"
     ref = _reference_id("APT", rng)
-    return f"Booked {args['mrn']} in {args['department']} clinic on {args['date']} at {slot}, " \
+    return (
+        f"Booked {args['mrn']} in {args['department']} clinic on {args['date']} at {slot}, "
         f"confirmation {ref}."
+    )
 
 
 def _interaction(args: Args, _rng: random.Random) -> str:
@@ -148,8 +150,10 @@ def _eligibility(args: Args, rng: random.Random) -> str:
 
 def _refill(args: Args, rng: random.Random) -> str:
     ref = _reference_id("RX", rng)
-    return f"Refill sent for {args['mrn']}: {args['drug']}, {args['days_supply']}-day supply, " \
+    return (
+        f"Refill sent for {args['mrn']}: {args['drug']}, {args['days_supply']}-day supply, "
         f"confirmation {ref}."
+    )
 
 
 def _egfr(args: Args, _rng: random.Random) -> str:
@@ -210,7 +214,8 @@ def simulate_result(call: ToolCall, catalogue: Sequence[ToolSpec] = CATALOGUE) -
     problems = call_problems(call, catalogue)
     if problems:
         raise ToolExecutionError(
-            f"tool call {call.tool}(...) rejected: " + "; ".join(problems)
+            f"tool call {call.tool}(...) rejected: "
+            + "; ".join(problems)
             + ". Fix the arguments to match the tool's specification."
         )
     call = _normalized(call, catalogue)

@@ -70,12 +70,15 @@ def save_federation(fed: Federation, directory: str | Path) -> None:
     for hospital in fed.hospitals:
         check_hospital_id(hospital.hospital_id)
         for split, episodes in (("member", hospital.members), ("nonmember", hospital.nonmembers)):
-            write_jsonl(_split_path(directory, hospital.hospital_id, split),
-                        (episode_record(e) for e in episodes))
+            write_jsonl(
+                _split_path(directory, hospital.hospital_id, split),
+                (episode_record(e) for e in episodes),
+            )
     write_jsonl(directory / "eval.jsonl", (_eval_record(r) for r in fed.eval_requests))
-    write_jsonl(directory / "manifest.jsonl", (
-        {"kind": p.kind, "value": p.value, "episode_id": p.episode_id} for p in fed.manifest
-    ))
+    write_jsonl(
+        directory / "manifest.jsonl",
+        ({"kind": p.kind, "value": p.value, "episode_id": p.episode_id} for p in fed.manifest),
+    )
     meta = {
         "format": FORMAT,
         "version": VERSION,
@@ -90,8 +93,11 @@ def save_federation(fed: Federation, directory: str | Path) -> None:
 
 
 def _eval_record(request: EvalRequest) -> dict[str, Any]:
-    record: dict[str, Any] = {"id": request.request_id, "request": request.request,
-                              "gold": call_record(request.gold)}
+    record: dict[str, Any] = {
+        "id": request.request_id,
+        "request": request.request,
+        "gold": call_record(request.gold),
+    }
     if request.hospital_id:
         record["hospital"] = request.hospital_id
     if request.needs:
@@ -104,15 +110,18 @@ def _read_meta(directory: Path) -> dict[str, Any]:
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror or exc}; is this a saved "
-                        "federation folder?") from exc
+        raise DataError(
+            f"cannot read {path}: {exc.strerror or exc}; is this a saved federation folder?"
+        ) from exc
     except ValueError as exc:
         raise DataError(f"{path}: invalid JSON ({exc})") from exc
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise DataError(f"{path}: not a {FORMAT} file")
     if meta.get("version") != VERSION:
-        raise DataError(f"{path}: version {meta.get('version')!r} is not supported "
-                        f"(this release reads version {VERSION})")
+        raise DataError(
+            f"{path}: version {meta.get('version')!r} is not supported "
+            f"(this release reads version {VERSION})"
+        )
     return meta
 
 
@@ -120,24 +129,29 @@ def _catalogue(meta: dict[str, Any], directory: Path) -> tuple[ToolSpec, ...]:
     """The catalogue of meta.json, or of catalogue.json beside it (exactly one of them)."""
     beside = directory / "catalogue.json"
     if "catalogue" in meta and beside.exists():
-        raise DataError(f"{directory}: both meta.json and catalogue.json hold a catalogue; "
-                        "keep one of them")
+        raise DataError(
+            f"{directory}: both meta.json and catalogue.json hold a catalogue; keep one of them"
+        )
     if "catalogue" in meta:
         return catalogue_from_json(meta["catalogue"], where=f"{directory / 'meta.json'} catalogue")
     if not beside.exists():
-        raise DataError(f"{directory}: no catalogue; put a JSON list of function specs in "
-                        "catalogue.json or under 'catalogue' in meta.json")
+        raise DataError(
+            f"{directory}: no catalogue; put a JSON list of function specs in "
+            "catalogue.json or under 'catalogue' in meta.json"
+        )
     return load_catalogue(beside)
 
 
-def _eval_parser(catalogue: tuple[ToolSpec, ...],
-                 hospitals: set[str]) -> LineParser[EvalRequest]:
+def _eval_parser(catalogue: tuple[ToolSpec, ...], hospitals: set[str]) -> LineParser[EvalRequest]:
     def parse(value: Any, _line: int) -> tuple[EvalRequest | None, list[str]]:
-        if not isinstance(value, dict) or not {"id", "request", "gold"} <= set(value) or not (
-            set(value) <= {"id", "request", "gold", "hospital", "needs"}
+        if (
+            not isinstance(value, dict)
+            or not {"id", "request", "gold"} <= set(value)
+            or not (set(value) <= {"id", "request", "gold", "hospital", "needs"})
         ):
-            return None, ["expected an object with id, request, gold and optionally hospital "
-                          "and needs"]
+            return None, [
+                "expected an object with id, request, gold and optionally hospital and needs"
+            ]
         if not isinstance(value["id"], str) or not isinstance(value["request"], str):
             return None, ["id and request must be strings"]
         hospital, needs = value.get("hospital", ""), value.get("needs", "")
@@ -149,6 +163,7 @@ def _eval_parser(catalogue: tuple[ToolSpec, ...],
         if gold is None:
             return None, problems
         return EvalRequest(value["id"], value["request"], gold, str(hospital), str(needs)), []
+
     return parse
 
 
@@ -163,11 +178,15 @@ def _manifest_entry(value: Any, _line: int) -> tuple[PIIValue | None, list[str]]
 
 
 def _hospital(directory: Path, entry: Any, catalogue: tuple[ToolSpec, ...]) -> HospitalData:
-    if not isinstance(entry, dict) or "hospital_id" not in entry or not (
-        set(entry) <= {"hospital_id", "name", "tools"}
+    if (
+        not isinstance(entry, dict)
+        or "hospital_id" not in entry
+        or not (set(entry) <= {"hospital_id", "name", "tools"})
     ):
-        raise DataError(f"{directory / 'meta.json'}: malformed hospital entry {entry!r}; "
-                        "expected {hospital_id, name?, tools?}")
+        raise DataError(
+            f"{directory / 'meta.json'}: malformed hospital entry {entry!r}; "
+            "expected {hospital_id, name?, tools?}"
+        )
     hospital_id = entry["hospital_id"]
     check_hospital_id(hospital_id)
     splits: dict[Split, list[Any]] = {}
@@ -184,10 +203,16 @@ def _hospital(directory: Path, entry: Any, catalogue: tuple[ToolSpec, ...]) -> H
     used = {e.call.tool for e in splits["member"]}
     tools = entry.get("tools", [t.name for t in catalogue if t.name in used])
     if not isinstance(tools, list) or not all(isinstance(t, str) for t in tools):
-        raise DataError(f"{directory / 'meta.json'}: tools of {hospital_id!r} must be a list "
-                        "of tool names")
-    return HospitalData(hospital_id, str(entry.get("name", hospital_id)), tuple(tools),
-                        splits["member"], splits["nonmember"])
+        raise DataError(
+            f"{directory / 'meta.json'}: tools of {hospital_id!r} must be a list of tool names"
+        )
+    return HospitalData(
+        hospital_id,
+        str(entry.get("name", hospital_id)),
+        tuple(tools),
+        splits["member"],
+        splits["nonmember"],
+    )
 
 
 def load_federation(directory: str | Path) -> Federation:

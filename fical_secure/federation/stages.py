@@ -70,14 +70,20 @@ class KCGStage:
         from fical_secure.kcg.knowledge import KnowledgeConfig, build_knowledge
 
         fed, s = state.need_federation(), state.settings
-        config = KnowledgeConfig(min_support=s.kcg_min_support,
-                                 paraphrase=s.use_model and s.kcg_paraphrase)
+        config = KnowledgeConfig(
+            min_support=s.kcg_min_support, paraphrase=s.use_model and s.kcg_paraphrase
+        )
         sizes: dict[str, int] = {}
         entries: dict[str, int] = {}
         for hospital in fed.hospitals:
-            comp = build_knowledge(hospital.members, fed.catalogue, state.llm,
-                                   client_id=hospital.hospital_id, config=config,
-                                   progress=s.progress)
+            comp = build_knowledge(
+                hospital.members,
+                fed.catalogue,
+                state.llm,
+                client_id=hospital.hospital_id,
+                config=config,
+                progress=s.progress,
+            )
             state.local[hospital.hospital_id] = comp
             sizes[hospital.hospital_id] = len(comp.to_bytes())
             entries[hospital.hospital_id] = len(comp.entries)
@@ -157,11 +163,12 @@ class TLUStage:
             raise PipelineError("the aggregate stage has not run")
         fed, s = state.need_federation(), state.settings
         embedder = default_embedder()
-        conditions = None if s.ablation_sample_sharing else (
-            "docs_only", "local", "global", "oracle")
+        conditions = (
+            None if s.ablation_sample_sharing else ("docs_only", "local", "global", "oracle")
+        )
         state.report["ablation"] = run_ablation(
-            fed, state.local, state.global_compendium, embedder, seed=s.seed,
-            conditions=conditions)
+            fed, state.local, state.global_compendium, embedder, seed=s.seed, conditions=conditions
+        )
         state.report["tlu_cpu_seconds"] = {"ablation": round(time.process_time() - cpu, 3)}
         if state.llm is not None:
             state.report["model_check"] = _model_check(state, embedder)
