@@ -45,6 +45,11 @@ def register(sub: Any) -> None:
         action="store_true",
         help="also measure the sample-sharing reference (slower)",
     )
+    p.add_argument(
+        "--model-check",
+        action="store_true",
+        help="also measure whether the model's score adds tool accuracy (dev requests)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--episodes", type=int, default=40, help="member episodes per client")
     p.add_argument("--no-scrub", action="store_true", help="skip the PII scrubber (unsafe)")
@@ -82,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         kcg_min_support=args.min_support,
         kcg_paraphrase=args.paraphrase,
         ablation_sample_sharing=args.sample_sharing,
+        model_check=args.model_check,
         scrub=not args.no_scrub,
         audit=not args.no_audit,
         seal=not args.no_seal,

@@ -12,6 +12,7 @@ from fical_secure.federation.stages import (
     AggregateStage,
     DataStage,
     KCGStage,
+    ModelCheckStage,
     ModelStage,
     RecheckStage,
     TLUStage,
@@ -36,6 +37,8 @@ def build_stages(settings: RoundSettings) -> list[Stage]:
     stages += [RecheckStage(), ReleaseCheckStage()]
     stages.append(SealedTransportStage() if settings.seal else PlainTransportStage())
     stages += [AggregateStage(), PublishStage(), TLUStage()]
+    if settings.model_check:
+        stages.append(ModelCheckStage())
     return stages
 
 

@@ -48,6 +48,7 @@ class RoundSettings:
     min_support: int = 1
     top_k: int = 3
     ablation_sample_sharing: bool = False  # also measure sample sharing (embeds every demo)
+    model_check: bool = False  # measure whether the model adds tool accuracy (dev requests)
     progress: bool = True
 
 
