@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bfcl_federation import build_folder
 
 from fical_secure.atomic import write_json_atomic
-from fical_secure.federation.demo import run_demo
-from fical_secure.federation.state import RoundSettings
+from fical_secure.pipeline.demo import run_demo
+from fical_secure.pipeline.state import RoundSettings
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fical_utility.json"
 RUNS = Path("runs/fical_utility")

@@ -16,7 +16,16 @@ from collections.abc import Sequence
 from fical_secure.errors import FicalError
 
 # command module names, in help order
-COMMANDS: tuple[str, ...] = ("demo", "keys", "seal", "scrub", "audit")
+COMMANDS: tuple[str, ...] = (
+    "demo",
+    "keys",
+    "seal",
+    "scrub",
+    "audit",
+    "federation",
+    "server",
+    "client",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -153,3 +153,41 @@ class InvalidCiphertext(CryptoError):
 
 class InvalidPeerKey(CryptoError):
     """A peer's X25519 public key is low-order: the agreement would be all zero."""
+
+
+# --- secure aggregation (issue 9) ----------------------------------------------
+class InvalidShare(CryptoError):
+    """A Shamir share failed its commitment, or shares reconstruct no committed secret."""
+
+
+class QuantizationError(ConfigError):
+    """Fixed-point settings are invalid (clipping range, bits, overflow of the modulus)."""
+
+
+class SecAggRefusal(ProtocolError):
+    """A secure-aggregation party refused a request that could leak a client's input."""
+
+
+class SecAggAbort(RoundAbortedError):
+    """A secure-aggregation round aborted before any input could be revealed."""
+
+
+class SecAggTimeout(SecAggAbort):
+    """A secure-aggregation stage ran past the deadline in the signed round config."""
+
+
+# --- deployment on Flower (appended by the flower engineer) -----------------
+class DeploymentError(FicalError):
+    """A part of a Flower deployment could not start or reach its peer."""
+
+
+class SuperLinkUnreachableError(DeploymentError):
+    """Nothing answers at the SuperLink address."""
+
+
+class TransportCertificateError(DeploymentError):
+    """The SuperLink's TLS certificate does not verify against the pinned CA."""
+
+
+class FlowerProcessError(DeploymentError):
+    """A Flower process (SuperLink, SuperNode, ``flwr``) failed to start or exited with an error."""

@@ -55,6 +55,13 @@ def register(sub: Any) -> None:
     p.add_argument("--no-scrub", action="store_true", help="skip the PII scrubber (unsafe)")
     p.add_argument("--no-audit", action="store_true", help="skip the MI audit gate (unsafe)")
     p.add_argument("--no-seal", action="store_true", help="send compendiums in the clear (unsafe)")
+    p.add_argument(
+        "--mode",
+        choices=("sealed", "secagg"),
+        default="sealed",
+        help="sealed: the server decrypts each compendium; secagg: SecAgg+ masking, the server"
+        " learns only the multiset of entries (needs at least 3 clients)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -63,11 +70,13 @@ def run(args: argparse.Namespace) -> int:
     import logging
 
     from fical_secure.errors import ConfigError
-    from fical_secure.federation.demo import run_demo, summary
-    from fical_secure.federation.state import RoundSettings
+    from fical_secure.pipeline.demo import run_demo, summary
+    from fical_secure.pipeline.state import RoundSettings
 
     if args.clients < 1:
         raise ConfigError("--clients must be at least 1")
+    if args.mode == "secagg" and (args.clients < 3 or args.no_seal):
+        raise ConfigError("--mode secagg needs at least 3 clients and cannot go with --no-seal")
     if args.episodes < 4:
         raise ConfigError("--episodes must be at least 4")
     if args.min_support < 1:
@@ -91,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         scrub=not args.no_scrub,
         audit=not args.no_audit,
         seal=not args.no_seal,
+        mode=args.mode,
         progress=not args.quiet,
     )
     report = run_demo(settings)

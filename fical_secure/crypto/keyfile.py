@@ -71,7 +71,9 @@ def save_key_file(path: Path, kind: str, raw: bytes, *, private: bool) -> None:
     """
     try:
         write_bytes_atomic(
-            path, encode_key_file(kind, raw), mode=PRIVATE_MODE if private else PUBLIC_MODE,
+            path,
+            encode_key_file(kind, raw),
+            mode=PRIVATE_MODE if private else PUBLIC_MODE,
             overwrite=False,
         )
     except FileExistsError:

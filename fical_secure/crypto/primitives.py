@@ -26,8 +26,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as _hmac
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from fical_secure.crypto.edwards import check_ed25519_public
 from fical_secure.errors import (
@@ -38,6 +40,8 @@ from fical_secure.errors import (
 )
 
 Buffer = bytes | bytearray | memoryview
+_RAW: Final = Encoding.Raw
+_RAW_PUBLIC: Final = PublicFormat.Raw
 
 NONCE_SIZE: Final = 12
 TAG_SIZE: Final = 16
@@ -167,6 +171,40 @@ def x25519(private: Buffer, peer_public: Buffer) -> bytes:
     if len(private) != X25519_SIZE:
         raise KeyMisuseError(f"X25519 private key must be {X25519_SIZE} bytes")
     return x25519_exchange(X25519PrivateKey.from_private_bytes(bytes(private)), peer_public)
+
+
+def x25519_public_from_private(private: Buffer) -> bytes:
+    """The raw X25519 public key of a raw 32-byte private key.
+
+    Raises:
+        KeyMisuseError: the private key is not 32 bytes.
+    """
+    if len(private) != X25519_SIZE:
+        raise KeyMisuseError(f"X25519 private key must be {X25519_SIZE} bytes")
+    key = X25519PrivateKey.from_private_bytes(bytes(private))
+    return key.public_key().public_bytes(_RAW, _RAW_PUBLIC)
+
+
+AES256_KEY_SIZE: Final = 32
+
+
+def aes256_ctr_keystream_into(key: Buffer, zeros: memoryview, out: memoryview) -> None:
+    """Write the AES-256-CTR keystream (IV 0) of ``len(zeros)`` bytes into ``out``.
+
+    ``zeros`` is a caller-owned buffer of zero bytes (reused across calls, so a
+    mask costs no allocation); ``out`` must be at least 15 bytes longer. Each
+    key must be used for one stream only: callers derive a fresh key per use
+    with HKDF, which is why the IV can be fixed.
+
+    Raises:
+        KeyMisuseError: wrong key size or an ``out`` buffer too short.
+    """
+    if len(key) != AES256_KEY_SIZE:
+        raise KeyMisuseError(f"AES-256 key must be {AES256_KEY_SIZE} bytes")
+    if len(out) < len(zeros) + 15:
+        raise KeyMisuseError("keystream output buffer must be len(zeros) + 15 bytes")
+    encryptor = Cipher(algorithms.AES(bytes(key)), modes.CTR(bytes(16))).encryptor()
+    encryptor.update_into(zeros, out)
 
 
 def ed25519_public_key(public: Buffer) -> Ed25519PublicKey:

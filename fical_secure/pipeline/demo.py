@@ -7,36 +7,39 @@ import time
 from typing import Any
 
 from fical_secure.atomic import write_json_atomic, write_text_atomic
-from fical_secure.federation.runner import Stage, run_stages
-from fical_secure.federation.stages import (
-    AggregateStage,
+from fical_secure.pipeline.runner import Stage, run_stages
+from fical_secure.pipeline.stages import (
     DataStage,
-    KCGStage,
+    EachClient,
     ModelCheckStage,
     ModelStage,
-    RecheckStage,
+    OnServer,
     TLUStage,
 )
-from fical_secure.federation.state import RoundSettings, RoundState
+from fical_secure.pipeline.state import RoundSettings, RoundState
 
 
-def build_stages(settings: RoundSettings) -> list[Stage]:
-    """Stages of one round; the privacy stages follow KCG, the transport precedes aggregation."""
-    from fical_secure.federation.gates import AuditStage, ReleaseCheckStage, ScrubStage
-    from fical_secure.federation.transport import (
+def build_stages(settings: RoundSettings) -> list[Stage[RoundState]]:
+    """Stages of one round: the client pipeline on every hospital, the transport, the server's."""
+    from fical_secure.pipeline.client import client_stages
+    from fical_secure.pipeline.server import AggregateStage
+    from fical_secure.pipeline.transport import (
+        DeliverStage,
         PlainTransportStage,
-        PublishStage,
         SealedTransportStage,
+        SecAggTransportStage,
     )
 
-    stages: list[Stage] = [DataStage(), ModelStage(), KCGStage()]
-    if settings.scrub:
-        stages.append(ScrubStage())
-    if settings.audit:
-        stages.append(AuditStage())
-    stages += [RecheckStage(), ReleaseCheckStage()]
-    stages.append(SealedTransportStage() if settings.seal else PlainTransportStage())
-    stages += [AggregateStage(), PublishStage(), TLUStage()]
+    per_client = client_stages(settings.client_settings(), ground_truth=True)
+    stages: list[Stage[RoundState]] = [DataStage(), ModelStage()]
+    stages += [EachClient(stage) for stage in per_client]
+    if not settings.seal:
+        stages.append(PlainTransportStage())
+    elif settings.mode == "secagg":
+        stages.append(SecAggTransportStage())
+    else:
+        stages.append(SealedTransportStage())
+    stages += [OnServer(AggregateStage()), DeliverStage(), TLUStage()]
     if settings.model_check:
         stages.append(ModelCheckStage())
     return stages
@@ -51,6 +54,7 @@ def run_demo(settings: RoundSettings) -> dict[str, Any]:
     start = time.perf_counter()
     run_stages(state, build_stages(settings))
     report: dict[str, Any] = dict(state.report)
+    report["mode"] = settings.mode if settings.seal else "plain"
     report["seconds"] = dict(state.seconds)
     report["seconds"]["total"] = round(time.perf_counter() - start, 3)
     report["settings"] = {
@@ -62,6 +66,7 @@ def run_demo(settings: RoundSettings) -> dict[str, Any]:
         "scrub": settings.scrub,
         "audit": settings.audit,
         "seal": settings.seal,
+        "mode": settings.mode,
         "dedupe_threshold": settings.dedupe_threshold,
         "min_support": settings.min_support,
         "top_k": settings.top_k,
@@ -86,9 +91,9 @@ def summary(report: dict[str, Any]) -> str:
         f"  global entries: {report.get('global_entries')}, "
         f"communication bytes: {report.get('communication_bytes_total')}",
     ]
-    overall = report.get("ablation", {}).get("overall", {})
-    for cond in report.get("ablation", {}).get("conditions", []):
-        m = overall[cond]
+    ablation = report.get("ablation", {})
+    for cond in ablation.get("conditions", []):
+        m = ablation["overall"][cond]
         lines.append(
             f"  {cond}: tool {m['tool_accuracy']['mean']}, args {m['argument_accuracy']['mean']}, "
             f"end-to-end {m['end_to_end_success']['mean']} {m['end_to_end_success']['ci95']}"

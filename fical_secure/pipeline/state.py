@@ -1,8 +1,8 @@
-"""Settings and mutable state of one federated round.
+"""Settings and state of the in-process demo round: every client and the server in one process.
 
-The state is passed from stage to stage; each stage reads what earlier stages
-left and adds its own results, so new stages (scrub, audit, seal) slot in
-without touching the others.
+The demo's state holds one :class:`ClientRoundState` per simulated hospital
+and one :class:`ServerRoundState`; the client and server pipelines run on
+those, exactly as the Flower apps run them on one side each.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from fical_secure.data.schema import Federation
 from fical_secure.errors import PipelineError
 from fical_secure.kcg.schema import Compendium
 from fical_secure.llm.base import LLM
+from fical_secure.pipeline.client import ClientRoundState, ClientSettings
+from fical_secure.pipeline.server import ServerRoundState, ServerSettings
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class RoundSettings:
     scrub: bool = True
     audit: bool = True
     seal: bool = True
+    mode: str = "sealed"  # "sealed" (server reads each compendium) or "secagg" (only the sum)
     # records a side the audit scores with the LLM (its cost is linear in this);
     # `fical-secure audit` runs the fuller audit before deployment
     audit_llm_records: int = 8
@@ -51,21 +54,54 @@ class RoundSettings:
     model_check: bool = False  # measure whether the model adds tool accuracy (dev requests)
     progress: bool = True
 
+    def client_settings(self) -> ClientSettings:
+        """What every simulated hospital's client pipeline runs with."""
+        return ClientSettings(
+            kcg_batch_size=self.kcg_batch_size,
+            kcg_min_support=self.kcg_min_support,
+            kcg_paraphrase=self.use_model and self.kcg_paraphrase,
+            scrub=self.scrub,
+            audit=self.audit,
+            audit_use_llm=self.use_model,
+            audit_llm_records=self.audit_llm_records,
+            audit_canaries=self.audit_canaries,
+            seed=self.seed,
+            progress=self.progress,
+        )
+
+    def server_settings(self) -> ServerSettings:
+        return ServerSettings(dedupe_threshold=self.dedupe_threshold, min_support=self.min_support)
+
 
 @dataclass
 class RoundState:
-    """What the stages of one round produce, in order."""
+    """What the stages of one in-process round produce, in order."""
 
     settings: RoundSettings
     federation: Federation | None = None
     llm: LLM | None = None
-    local: dict[str, Compendium] = field(default_factory=dict)  # KCG output per client
-    released: dict[str, Compendium] = field(default_factory=dict)  # after the privacy gates
-    received: list[Compendium] = field(default_factory=list)  # what the server accepted
-    global_compendium: Compendium | None = None
+    clients: dict[str, ClientRoundState] = field(default_factory=dict)  # one per hospital
+    server: ServerRoundState = field(default_factory=ServerRoundState)
     publisher: Any = None  # transport.Publisher: sends the global compendium back
     report: dict[str, Any] = field(default_factory=dict)  # stage results for round.json
     seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def released(self) -> dict[str, Compendium]:
+        """What each client not blocked by a gate would release, by client id."""
+        return {
+            cid: c.released
+            for cid, c in self.clients.items()
+            if c.released is not None and c.blocked is None
+        }
+
+    @property
+    def received(self) -> list[Compendium]:
+        return self.server.received
+
+    @property
+    def global_compendium(self) -> Compendium | None:
+        return self.server.global_compendium
 
     def need_federation(self) -> Federation:
         if self.federation is None:

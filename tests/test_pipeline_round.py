@@ -9,44 +9,54 @@ from typing import Any
 
 import pytest
 
+from fical_secure.data.schema import HospitalData
 from fical_secure.errors import GateBlockedError
-from fical_secure.federation.demo import build_stages, run_demo
-from fical_secure.federation.gates import ScrubStage
-from fical_secure.federation.runner import run_stages
-from fical_secure.federation.state import RoundSettings, RoundState
-from fical_secure.federation.transport import (
+from fical_secure.kcg.schema import Compendium, Entry
+from fical_secure.pipeline.client import ClientRoundState
+from fical_secure.pipeline.demo import build_stages, run_demo
+from fical_secure.pipeline.gates import ScrubStage
+from fical_secure.pipeline.runner import run_stages
+from fical_secure.pipeline.server import AggregateStage
+from fical_secure.pipeline.stages import EachClient, OnServer
+from fical_secure.pipeline.state import RoundSettings, RoundState
+from fical_secure.pipeline.transport import (
+    DeliverStage,
     PlainTransportStage,
-    PublishStage,
     SealedTransportStage,
 )
-from fical_secure.kcg.schema import Compendium, Entry
 
 
-def _released(n: int) -> dict[str, Compendium]:
-    return {
-        f"h{i:02d}": Compendium(
-            owner=f"h{i:02d}",
+def _state(settings: RoundSettings, n: int) -> RoundState:
+    """A round whose ``n`` clients already hold a compendium to release."""
+    state = RoundState(settings=settings)
+    for i in range(1, n + 1):
+        cid = f"h{i:02d}"
+        client = ClientRoundState(HospitalData(cid, cid, ("bmi_calculator",)))
+        client.released = Compendium(
+            owner=cid,
             entries=(
                 Entry("bmi_calculator", "purpose", f"bmi_calculator is used to compute BMI ({i})."),
                 Entry("bed_availability", "usage", "Name the ward, e.g. icu or maternity."),
             ),
         )
-        for i in range(1, n + 1)
-    }
+        state.clients[cid] = client
+    return state
 
 
 def test_privacy_stages_run_before_anything_leaves_the_client() -> None:
-    names = [s.name for s in build_stages(RoundSettings())]
+    stages = build_stages(RoundSettings())
+    names = [s.name for s in stages]
     order = [names.index(n) for n in ("kcg", "scrub", "audit", "release_check", "transport")]
     assert order == sorted(order)
     assert names[-3:] == ["aggregate", "publish", "tlu"]
-    assert names.index("recheck") > names.index("audit")  # re-validated after the gates
+    client_side = [s.name for s in stages if isinstance(s, EachClient)]
+    # one client pipeline; claims are re-validated after the gates
+    assert client_side == ["kcg", "scrub", "audit", "recheck", "release_check"]
     assert build_stages(RoundSettings(model_check=True))[-1].name == "model_check"
 
 
 def test_sealed_round_trip_counts_every_client_once(tmp_path: Path) -> None:
-    state = RoundState(settings=RoundSettings(out=tmp_path))
-    state.released = _released(3)
+    state = _state(RoundSettings(out=tmp_path), 3)
     run_stages(state, [SealedTransportStage()])
     assert sorted(c.owner for c in state.received) == ["h01", "h02", "h03"]
     assert [c.to_json() for c in state.received] == [
@@ -59,16 +69,18 @@ def test_sealed_round_trip_counts_every_client_once(tmp_path: Path) -> None:
         assert stat.S_IMODE(key.stat().st_mode) == 0o600
     assert len(list((tmp_path / "keys").glob("*/private.key"))) == 4  # 3 clients + server
     assert sorted(p.name for p in (tmp_path / "clients").iterdir()) == [
-        "h01.yaml", "h02.yaml", "h03.yaml"
+        "h01.yaml",
+        "h02.yaml",
+        "h03.yaml",
     ]
-    state.global_compendium = state.received[0]
-    run_stages(state, [PublishStage()])
+    run_stages(state, [OnServer(AggregateStage()), DeliverStage()])
+    assert state.server.result is not None  # server-signed, and every client checked it
+    assert Compendium.from_json(state.server.result.payload) == state.global_compendium
     assert state.report["communication_bytes_total"] > transport["upload_bytes"]
 
 
 def test_plain_transport_is_labelled_as_such(tmp_path: Path) -> None:
-    state = RoundState(settings=RoundSettings(out=tmp_path, seal=False))
-    state.released = _released(2)
+    state = _state(RoundSettings(out=tmp_path, seal=False), 2)
     run_stages(state, [PlainTransportStage()])
     assert state.report["transport"]["mode"] == "plain"
     assert len(state.received) == 2
@@ -85,10 +97,9 @@ def test_analyzer_crash_blocks_the_release_and_nothing_is_sealed_or_sent(
         raise RuntimeError("injected analyzer crash")
 
     monkeypatch.setattr(scrubber.analyzer, "analyze", crash)
-    state = RoundState(settings=RoundSettings(out=tmp_path))
-    state.released = _released(2)
+    state = _state(RoundSettings(out=tmp_path), 2)
     with pytest.raises(GateBlockedError):
-        run_stages(state, [ScrubStage(), SealedTransportStage()])
+        run_stages(state, [EachClient(ScrubStage()), SealedTransportStage()])
     assert state.released == {}
     assert state.received == []
     assert "transport" not in state.report
@@ -99,14 +110,28 @@ def test_analyzer_crash_blocks_the_release_and_nothing_is_sealed_or_sent(
 @pytest.mark.slow
 def test_small_demo_round_writes_a_complete_report(tmp_path: Path) -> None:
     settings = RoundSettings(
-        out=tmp_path, clients=2, episodes_per_client=6, nonmembers_per_client=6,
-        eval_per_tool=1, progress=False,
+        out=tmp_path,
+        clients=2,
+        episodes_per_client=6,
+        nonmembers_per_client=6,
+        eval_per_tool=1,
+        progress=False,
     )
     report = run_demo(settings)
     on_disk = json.loads((tmp_path / "round.json").read_text(encoding="utf-8"))
     assert on_disk == json.loads(json.dumps(report))
-    for key in ("clients", "episodes_per_client", "compendium_bytes", "global_entries",
-                "communication_bytes_total", "ablation", "model", "seconds", "scrub", "audit"):
+    for key in (
+        "clients",
+        "episodes_per_client",
+        "compendium_bytes",
+        "global_entries",
+        "communication_bytes_total",
+        "ablation",
+        "model",
+        "seconds",
+        "scrub",
+        "audit",
+    ):
         assert key in report, key
     assert report["clients"] == 2
     assert report["transport"]["mode"] == "sealed"

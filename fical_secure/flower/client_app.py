@@ -1,0 +1,204 @@
+"""Our ClientApp on Flower's Message API: a hospital's side of one sealed round.
+
+``train.fical_submit``: verify the server-signed round config and roster
+against the pinned server key, then run the client pipeline on the
+hospital's own episode JSONL (KCG -> scrub -> gate) and seal the release;
+reply with the envelope, or say the gates blocked it (nothing leaves).
+``evaluate.fical_result``: verify the receipt and the server-signed global
+compendium, then store both atomically in the configured output folder.
+
+The SuperNode passes the path of the hospital's YAML as node config
+``fical-config``. No stage logic lives here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fical_secure.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
+from fical_secure.errors import FicalError, GateBlockedError, ProtocolError
+from fical_secure.flower import wire
+from fical_secure.flower.config import HospitalConfig, load_hospital_config
+from fical_secure.flower.logs import log_to_file
+from fical_secure.pipeline.client import (
+    ClientRoundState,
+    ClientSettings,
+    client_stages,
+    seal_release,
+)
+from fical_secure.pipeline.runner import run_stages
+
+if TYPE_CHECKING:
+    from flwr.app import Context, Message, RecordDict
+
+    from fical_secure.crypto.keys import IdentityKey, IdentityPublicKey, Roster
+    from fical_secure.data.schema import HospitalData
+
+log = logging.getLogger(__name__)
+NODE_CONFIG_KEY = "fical-config"
+
+
+ConfigLocator = Callable[["Context"], str]
+
+
+def node_config_path(context: Context) -> str:
+    """The hospital YAML a SuperNode names in its node config (``fical-config``)."""
+    return str(context.node_config[NODE_CONFIG_KEY])
+
+
+def make_client_app(locate: ConfigLocator = node_config_path) -> Any:
+    """Our ClientApp; ``locate`` finds the hospital's YAML from the Flower context.
+
+    A deployed SuperNode passes it as node config; the simulation engine maps
+    each virtual node's ``partition-id`` to one hospital folder instead.
+    """
+    from flwr.clientapp import ClientApp
+
+    client_app = ClientApp()
+
+    @client_app.train("fical_submit")
+    def submit(message: Message, context: Context) -> Message:
+        return _answer(message, locate(context), handle_submit)
+
+    @client_app.evaluate("fical_result")
+    def result(message: Message, context: Context) -> Message:
+        return _answer(message, locate(context), handle_result)
+
+    return client_app
+
+
+Handler = Callable[[HospitalConfig, "Message"], "RecordDict"]
+
+
+def _answer(message: Message, config_path: str, handler: Handler) -> Message:
+    """Run ``handler`` with the hospital's config; a typed failure becomes a 'failed' reply."""
+    from flwr.app import Message
+
+    cfg = load_hospital_config(config_path)
+    cfg.output.mkdir(parents=True, exist_ok=True)
+    with log_to_file(cfg.output / "client.log"):
+        try:
+            content = handler(cfg, message)
+        except GateBlockedError as exc:
+            log.warning("%s: release blocked, nothing sent: %s", cfg.client_id, exc)
+            content = wire.record(status=wire.STATUS_BLOCKED, reason=str(exc)[:1000])
+        except FicalError as exc:
+            log.error("%s: %s: %s", cfg.client_id, type(exc).__name__, exc)
+            content = wire.record(
+                status=wire.STATUS_FAILED, reason=f"{type(exc).__name__}: {exc}"[:1000]
+            )
+    return Message(content, reply_to=message)
+
+
+def load_own_data(cfg: HospitalConfig) -> HospitalData:
+    """The hospital's episodes as members (KCG) and non-members (audit).
+
+    Raises:
+        DataError: the file fails validation (every bad line listed).
+    """
+    from fical_secure.data.loader import load_episodes_jsonl
+    from fical_secure.pipeline.client import episodes_by_split
+
+    return episodes_by_split(
+        cfg.client_id, load_episodes_jsonl(cfg.data, hospital_id=cfg.client_id)
+    )
+
+
+def load_keys(cfg: HospitalConfig) -> tuple[IdentityKey, IdentityPublicKey, Roster]:
+    """This client's identity, the pinned server key and the pinned signed roster.
+
+    Raises:
+        KeyFileError: a key file is missing, malformed or too open.
+        InvalidSignature: the roster is not signed by the pinned server key.
+        NotEnrolledError: this client is not on it.
+    """
+    from fical_secure.crypto.keys import KeyBundle, PublicKeyBundle, Roster
+
+    identity = KeyBundle.load(cfg.private_key).identity
+    server = PublicKeyBundle.load(cfg.server_public_key).identity
+    roster = Roster.decode(cfg.roster.read_bytes())
+    roster.verify(server)
+    roster.lookup(identity.key_id)
+    return identity, server, roster
+
+
+def settings_of(cfg: HospitalConfig) -> ClientSettings:
+    return ClientSettings(
+        kcg_batch_size=cfg.kcg_batch_size,
+        kcg_kinds=cfg.kcg_kinds,
+        scrub=cfg.scrub,
+        audit=cfg.audit_gate,
+        audit_use_llm=cfg.audit_use_llm,
+        audit_llm_records=cfg.audit_llm_records,
+        audit_canaries=cfg.audit_canaries,
+        progress=False,
+    )
+
+
+def handle_submit(cfg: HospitalConfig, message: Message) -> RecordDict:
+    """Check the round, run the client pipeline, seal; the reply's content."""
+    from fical_secure.crypto.keys import Roster
+    from fical_secure.llm.lazy import LazyLLM
+    from fical_secure.protocol import Client, RoundConfig
+
+    identity, server, pinned = load_keys(cfg)
+    config = RoundConfig.decode(wire.field_bytes(message, "config"))
+    roster = Roster.decode(wire.field_bytes(message, "roster"))
+    if roster.encode() != pinned.encode():
+        raise ProtocolError(
+            "the round's roster is not the pinned one; get the current "
+            "roster from the federation operator"
+        )
+    client = Client(identity, server, state_path=round_state_path(cfg))
+    client.accept_round(config, roster)  # before any work: a forged round costs nothing
+    log.info("%s: stage accept: round %d", cfg.client_id, config.round_id)
+    hospital = load_own_data(cfg)
+    state = ClientRoundState(hospital, settings_of(cfg))
+    # loaded on first use: KCG's templated kinds and a non-LLM audit never load it
+    state.llm = LazyLLM(cfg.model, device=None if cfg.device == "auto" else cfg.device)
+    run_stages(state, client_stages(state.settings, ground_truth=False), label=cfg.client_id)
+    envelope = seal_release(client, config, state, roster)
+    log.info("%s: stage seal: %d bytes", cfg.client_id, len(envelope))
+    write_text_atomic(cfg.output / "released.json", state.need_release().to_json())
+    write_json_atomic(cfg.output / "client_report.json", state.report)
+    notes = json.dumps({"client_id": cfg.client_id, "report": state.report}).encode()
+    return wire.record(status=wire.STATUS_SEALED, envelope=envelope, notes=notes)
+
+
+def handle_result(cfg: HospitalConfig, message: Message) -> RecordDict:
+    """Verify the receipt and the signed global compendium; store them; the reply's content."""
+    from fical_secure.kcg.schema import Compendium
+    from fical_secure.protocol import Client, GlobalResult, Receipt
+
+    identity, server, _roster = load_keys(cfg)
+    client = Client(identity, server, state_path=round_state_path(cfg))  # what this client sealed
+    config = client.state.config
+    if config is None or wire.field_bytes(message, "config") != config.encode():
+        raise ProtocolError("the result names another round than the one this client sealed for")
+    client.check_receipt(Receipt.decode(wire.field_bytes(message, "receipt")))
+    signed = wire.field_bytes(message, "result")
+    payload = client.check_result(GlobalResult.decode(signed))
+    glob = Compendium.from_json(payload)
+    write_bytes_atomic(cfg.output / "global_result.bin", signed)
+    write_text_atomic(cfg.output / "global_compendium.json", glob.to_json())
+    digest = hashlib.sha256(payload).hexdigest()
+    log.info(
+        "%s: stage store: global compendium, %d entries, sha256 %s",
+        cfg.client_id,
+        len(glob.entries),
+        digest[:16],
+    )
+    return wire.record(status=wire.STATUS_STORED, sha256=digest)
+
+
+def round_state_path(cfg: HospitalConfig) -> Path:
+    """The client's durable, monotonic round state, beside its identity key."""
+    return cfg.private_key.parent / "round-state.json"
+
+
+app = make_client_app()

@@ -1,0 +1,301 @@
+"""Our ServerApp on Flower's Message API: one sealed round as two message rounds.
+
+1. ``train.fical_submit`` to every connected SuperNode: the signed round config
+   and roster; each reply carries a sealed envelope (or says the client's
+   gates blocked its release). Each envelope goes through the server pipeline's
+   verify -> store step (:func:`receive_envelope`).
+2. Close, aggregate and publish (the server pipeline's stages), then
+   ``evaluate.fical_result`` to every client whose envelope was accepted: its
+   signed receipt and the server-signed global compendium, which the client
+   verifies and stores.
+
+The server writes the signed global compendium and ``round.json`` to the
+output folder of its configuration. No stage logic lives here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from fical_secure.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
+from fical_secure.errors import FicalError, MessageFormatError
+from fical_secure.flower import wire
+from fical_secure.flower.config import ServerConfig, load_server_config
+from fical_secure.flower.logs import log_to_file
+from fical_secure.pipeline.runner import run_stages
+from fical_secure.pipeline.server import (
+    ServerRoundState,
+    ServerSettings,
+    receive_envelope,
+    server_stages,
+)
+
+if TYPE_CHECKING:
+    from flwr.app import Context, Message, RecordDict
+    from flwr.serverapp import Grid
+
+log = logging.getLogger(__name__)
+POLL_SECONDS = 1.0
+SUITE = "X25519 + HKDF-SHA256 + ChaCha20-Poly1305, Ed25519 signatures; TLS 1.3 transport"
+
+
+def make_server_app(config_path: str | None = None) -> Any:
+    """Our ServerApp; its ``server.yaml`` is ``config_path`` or the run config's ``server-config``.
+
+    ``flwr run`` passes the path as run config; the simulation engine binds it here.
+    """
+    from flwr.serverapp import ServerApp
+
+    server_app = ServerApp()
+
+    @server_app.main()
+    def main(grid: Grid, context: Context) -> None:
+        path = config_path or str(context.run_config["server-config"])
+        run_round(grid, load_server_config(path))
+
+    return server_app
+
+
+def wait_for_nodes(grid: Grid, expected: int, minimum: int, seconds: float) -> list[int]:
+    """Node ids once ``expected`` SuperNodes are connected, or ``minimum`` after ``seconds``.
+
+    Raises:
+        RoundAbortedError: fewer than ``minimum`` connected in time.
+    """
+    from fical_secure.errors import RoundAbortedError
+
+    deadline = time.monotonic() + seconds
+    while True:
+        nodes = sorted(grid.get_node_ids())
+        if len(nodes) >= expected or (time.monotonic() >= deadline and len(nodes) >= minimum):
+            return nodes
+        if time.monotonic() >= deadline:
+            raise RoundAbortedError(
+                f"only {len(nodes)} of at least {minimum} SuperNodes connected in {seconds:.0f} s; "
+                "start the hospitals' clients (`fical-secure client`) or lower round.min_clients"
+            )
+        time.sleep(POLL_SECONDS)
+
+
+def exchange(grid: Grid, messages: list[Message], seconds: float) -> list[Message]:
+    """Push ``messages`` and pull their replies until all came back or ``seconds`` passed.
+
+    A SuperNode that dies mid-round simply has no reply (Flower reports it
+    unavailable after its heartbeat patience, or the deadline passes).
+    """
+    pending = set(grid.push_messages(messages))
+    replies: list[Message] = []
+    deadline = time.monotonic() + seconds
+    while pending and time.monotonic() < deadline:
+        for reply in grid.pull_messages(list(pending)):
+            pending.discard(reply.metadata.reply_to_message_id)
+            replies.append(reply)
+        if pending:
+            time.sleep(POLL_SECONDS)
+    if pending:
+        log.warning("%d SuperNode(s) did not reply before the deadline", len(pending))
+    return replies
+
+
+def run_round(grid: Grid, cfg: ServerConfig) -> dict[str, Any]:
+    """One sealed round against the SuperNodes on ``grid``; returns the round report."""
+    cfg.output.mkdir(parents=True, exist_ok=True)
+    with log_to_file(cfg.output / "server.log"):
+        start = time.perf_counter()
+        report: dict[str, Any] = {"status": "failed", "mode": cfg.mode}
+        try:
+            _run(grid, cfg, report)
+            report["status"] = "done"
+        except FicalError as exc:
+            report["error"] = f"{type(exc).__name__}: {exc}"
+            log.error("round failed: %s", report["error"])
+            raise
+        finally:
+            report.setdefault("seconds", {})["total"] = round(time.perf_counter() - start, 3)
+            write_json_atomic(cfg.output / "round.json", report)
+        return report
+
+
+def _run(grid: Grid, cfg: ServerConfig, report: dict[str, Any]) -> None:
+    from fical_secure.crypto.keys import KeyBundle, Roster
+    from fical_secure.protocol import Server
+
+    identity = KeyBundle.load(cfg.private_key).identity
+    roster = Roster.decode(cfg.roster.read_bytes())
+    server = Server.create(cfg.output / "store.sqlite", identity, roster)
+    settings = ServerSettings(dedupe_threshold=cfg.dedupe_threshold, min_support=cfg.min_support)
+    state = ServerRoundState(
+        settings=settings, server=server, owners=enrollment_names(cfg), min_clients=cfg.min_clients
+    )
+    try:
+        log.info("stage wait: for %d SuperNodes", len(cfg.supernode_public_keys))
+        nodes = wait_for_nodes(
+            grid, len(cfg.supernode_public_keys), cfg.min_clients, cfg.wait_seconds
+        )
+        round_id = time.time_ns() // 1_000_000  # ids must increase across restarts: ms clock
+        config = server.open_round(
+            round_id, min_clients=cfg.min_clients, collect_seconds=cfg.stage_timeout_seconds + 60
+        )
+        log.info("stage collect: round %d, %d SuperNodes", round_id, len(nodes))
+        submit = wire.record(config=config.encode(), roster=roster.encode())
+        messages = [_message(submit, n, wire.SUBMIT, round_id) for n in nodes]
+        started = time.perf_counter()
+        replies = exchange(grid, messages, cfg.stage_timeout_seconds)
+        state.seconds["collect"] = round(time.perf_counter() - started, 3)
+        accepted, clients, upload = _collect(state, replies)
+        log.info("stage verify+store: %d accepted, refused %s", len(accepted), dict(state.refused))
+        run_stages(state, server_stages(), label="server")
+        if state.result is None or state.global_compendium is None:
+            raise MessageFormatError("the round published nothing")
+        signed = state.result.encode()
+        write_bytes_atomic(cfg.output / "global_result.bin", signed)
+        write_text_atomic(cfg.output / "global_compendium.json", state.global_compendium.to_json())
+        log.info("stage deliver: signed global compendium to %d clients", len(accepted))
+        started = time.perf_counter()
+        stored = _deliver(grid, cfg, state, accepted, config.encode(), signed, round_id)
+        state.seconds["deliver"] = round(time.perf_counter() - started, 3)
+    finally:
+        server.close()
+    report.update(state.report)
+    report.update(
+        {
+            "round_id": round_id,
+            "clients": len(accepted),
+            "supernodes": len(nodes),
+            "replies": sum(not r.has_error() for r in replies),
+            "lost_supernodes": len(nodes) - sum(not r.has_error() for r in replies),
+            "per_client": clients,
+            "transport": {
+                "mode": cfg.mode,
+                "carrier": "flower",
+                "envelopes": len(accepted),
+                "upload_bytes": upload,
+                "round_config_bytes": (len(config.encode()) + len(roster.encode())) * len(nodes),
+                "rejected_payloads": state.rejected_payloads,
+                "refused_envelopes": dict(state.refused),
+                "global_download_bytes": len(signed) * len(accepted),
+                "suite": SUITE,
+            },
+            "delivered": stored,
+            "seconds": dict(state.seconds),
+        }
+    )
+    report["communication_bytes_total"] = (
+        upload
+        + report["transport"]["round_config_bytes"]
+        + report["transport"]["global_download_bytes"]
+    )
+    for key in ("compendium_bytes", "compendium_entries", "scrub", "audit"):
+        report[key] = {
+            name: c["report"][key] for name, c in clients.items() if key in c.get("report", {})
+        }
+
+
+def enrollment_names(cfg: ServerConfig) -> dict[bytes, str]:
+    """Client names by identity key id, from the folder of ``<name>.public.key`` files.
+
+    Without the folder, the intake names each sender by its key id.
+
+    Raises:
+        KeyFileError: a public key file is missing, malformed or its binding is invalid.
+    """
+    from fical_secure.crypto.keys import PublicKeyBundle
+
+    if cfg.client_keys is None:
+        return {}
+    return {
+        PublicKeyBundle.load(path).identity.key_id: path.name.removesuffix(".public.key")
+        for path in sorted(cfg.client_keys.glob("*.public.key"))
+    }
+
+
+def _message(content: RecordDict, node: int, kind: str, round_id: int) -> Message:
+    from flwr.app import Message
+
+    return Message(content, dst_node_id=node, message_type=kind, group_id=str(round_id))
+
+
+def _collect(
+    state: ServerRoundState, replies: Iterable[Message]
+) -> tuple[dict[int, bytes], dict[str, dict[str, Any]], int]:
+    """Verify and store every sealed reply; (node -> receipt bytes, per-client notes, bytes up)."""
+    accepted: dict[int, bytes] = {}
+    clients: dict[str, dict[str, Any]] = {}
+    upload = 0
+    for reply in replies:
+        node = reply.metadata.src_node_id
+        if reply.has_error():  # Flower's own report, e.g. the node stopped heartbeating
+            log.warning("SuperNode %d is lost this round: %s", node, reply.error.reason)
+            continue
+        try:
+            status = wire.field_text(reply, "status")
+            if status != wire.STATUS_SEALED:
+                log.warning(
+                    "SuperNode %d released nothing: %s: %s",
+                    node,
+                    status,
+                    wire.field_text(reply, "reason"),
+                )
+                state.refused[f"client_{status}"] += 1
+                continue
+            envelope = wire.field_bytes(reply, "envelope")
+            notes = json.loads(wire.field_bytes(reply, "notes", limit=wire.MAX_NOTES_BYTES))
+        except (MessageFormatError, json.JSONDecodeError) as exc:
+            state.refused[type(exc).__name__] += 1
+            log.warning("SuperNode %d sent a malformed reply: %s", node, exc)
+            continue
+        upload += len(envelope)
+        receipt = receive_envelope(state, envelope)
+        if receipt is not None:
+            accepted[node] = receipt.encode()
+            key_id = receipt.sender_key_id
+            clients[
+                state.owners.get(key_id, key_id.hex())
+            ] = {  # named by the server, not the claim
+                "key_id": key_id.hex(),
+                "claimed_id": str(notes.get("client_id", "")),
+                "report": notes.get("report", {}),
+            }
+    return accepted, clients, upload
+
+
+def _deliver(
+    grid: Grid,
+    cfg: ServerConfig,
+    state: ServerRoundState,
+    accepted: dict[int, bytes],
+    config: bytes,
+    signed: bytes,
+    round_id: int,
+) -> int:
+    """Send each accepted client its receipt and the signed result; how many stored it."""
+    messages = [
+        _message(
+            wire.record(config=config, receipt=receipt, result=signed),
+            node,
+            wire.RESULT,
+            round_id,
+        )
+        for node, receipt in accepted.items()
+    ]
+    stored = 0
+    for reply in exchange(grid, messages, cfg.stage_timeout_seconds):
+        try:
+            if wire.field_text(reply, "status") == wire.STATUS_STORED:
+                stored += 1
+            else:
+                log.warning(
+                    "SuperNode %d did not store the result: %s",
+                    reply.metadata.src_node_id,
+                    wire.field_text(reply, "reason"),
+                )
+        except MessageFormatError as exc:
+            log.warning("SuperNode %d: %s", reply.metadata.src_node_id, exc)
+    return stored
+
+
+app = make_server_app()

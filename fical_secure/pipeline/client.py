@@ -1,0 +1,160 @@
+"""The client pipeline of one round: own data -> KCG -> scrub -> gate -> seal.
+
+One hospital, one :class:`ClientRoundState`. The privacy stages live in
+``gates.py``; a stage that cannot show the release clean raises
+:class:`GateBlockedError` and nothing later runs, so nothing is sealed (fail
+closed). Both drivers run these stages: the in-process demo, once per
+simulated hospital, and the Flower ClientApp, for the hospital it serves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from fical_secure.data.catalogue import CATALOGUE
+from fical_secure.data.schema import HospitalData, PIIValue, ToolSpec
+from fical_secure.errors import PipelineError
+from fical_secure.kcg.schema import ENTRY_KINDS, Compendium
+from fical_secure.llm.base import LLM
+from fical_secure.pipeline.runner import Stage
+
+if TYPE_CHECKING:
+    from fical_secure.crypto.keys import Roster
+    from fical_secure.protocol import Client, RoundConfig
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """What shapes one client's release; the defaults are the demo's."""
+
+    kcg_batch_size: int = 8
+    kcg_kinds: tuple[str, ...] = ENTRY_KINDS
+    kcg_min_support: int = 2  # distinct episodes a compendium entry needs (also a privacy floor)
+    kcg_paraphrase: bool = False  # let the model paraphrase claims (validated; off for 135M)
+    scrub: bool = True
+    audit: bool = True
+    audit_use_llm: bool = True  # LLM membership signals (else embedding and lexical ones only)
+    # records a side the audit scores with the LLM (its cost is linear in this);
+    # `fical-secure audit` runs the fuller audit before deployment
+    audit_llm_records: int = 8
+    audit_canaries: int = 1
+    seed: int = 0
+    progress: bool = True
+
+
+@dataclass
+class ClientRoundState:
+    """What one client's stages produce, in order."""
+
+    hospital: HospitalData
+    settings: ClientSettings = field(default_factory=ClientSettings)
+    catalogue: tuple[ToolSpec, ...] = CATALOGUE  # the tools the federation shares
+    llm: LLM | None = None
+    # planted values of a synthetic federation (ground truth for release_check); () for own data
+    manifest: tuple[PIIValue, ...] = ()
+    local: Compendium | None = None  # KCG output
+    released: Compendium | None = None  # after the privacy gates
+    blocked: str | None = None  # why a gate blocked this client's release
+    report: dict[str, Any] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def client_id(self) -> str:
+        return self.hospital.hospital_id
+
+    def need_llm(self) -> LLM:
+        if self.llm is None:
+            raise PipelineError("the model is not loaded for this client")
+        return self.llm
+
+    def need_release(self) -> Compendium:
+        if self.released is None or self.blocked is not None:
+            raise PipelineError(f"client {self.client_id} has nothing to release")
+        return self.released
+
+
+@dataclass(frozen=True)
+class KCGStage:
+    """The client writes its compendium of validated claims from its member episodes."""
+
+    name: str = "kcg"
+
+    def run(self, state: ClientRoundState) -> None:
+        from fical_secure.kcg.knowledge import KnowledgeConfig, build_knowledge
+
+        s = state.settings
+        config = KnowledgeConfig(min_support=s.kcg_min_support, paraphrase=s.kcg_paraphrase)
+        comp = build_knowledge(
+            state.hospital.members,
+            state.catalogue,
+            state.need_llm() if s.kcg_paraphrase else None,
+            client_id=state.client_id,
+            config=config,
+            progress=s.progress,
+        )
+        state.local = comp
+        state.report["compendium_bytes"] = len(comp.to_bytes())
+        state.report["compendium_entries"] = len(comp.entries)
+        state.released = comp  # without privacy gates, what KCG wrote is what is released
+
+
+@dataclass(frozen=True)
+class RecheckStage:
+    """After the privacy gates: keep only entries that still state a claim KCG validated.
+
+    A scrubbed phrase ("<PERSON>" for a brand name) leaves an entry that no
+    example supports; it is dropped rather than sent.
+    """
+
+    name: str = "recheck"
+
+    def run(self, state: ClientRoundState) -> None:
+        from fical_secure.kcg.claims import keep_validated
+
+        released = state.need_release()
+        if state.local is None:
+            raise PipelineError("the KCG stage has not run")
+        kept = keep_validated(released.entries, state.local.entries)
+        state.report["recheck_dropped"] = len(released.entries) - len(kept)
+        state.released = released.with_entries(kept)
+
+
+def client_stages(settings: ClientSettings, *, ground_truth: bool) -> list[Stage[ClientRoundState]]:
+    """The release stages in order: KCG, then the privacy gates the settings turn on.
+
+    ``ground_truth``: the data is synthetic with a manifest of planted values,
+    so the release check can measure what would survive.
+    """
+    from fical_secure.pipeline.gates import AuditStage, ReleaseCheckStage, ScrubStage
+
+    stages: list[Stage[ClientRoundState]] = [KCGStage()]
+    if settings.scrub:
+        stages.append(ScrubStage())
+    if settings.audit:
+        stages.append(AuditStage())
+    stages.append(RecheckStage())
+    if ground_truth:
+        stages.append(ReleaseCheckStage())
+    return stages
+
+
+def seal_release(
+    client: Client, config: RoundConfig, state: ClientRoundState, roster: Roster | None = None
+) -> bytes:
+    """Seal this client's release to the round: the last client stage, after every gate.
+
+    Raises:
+        PipelineError: the release was blocked or never produced.
+        everything :meth:`Client.seal_submission` raises (bad round, not enrolled, ...).
+    """
+    return client.seal_submission(config, state.need_release().to_bytes(), roster)
+
+
+def episodes_by_split(hospital_id: str, episodes: Sequence[Any], name: str = "") -> HospitalData:
+    """A hospital's own episodes as :class:`HospitalData` (members train, non-members audit)."""
+    members = [e for e in episodes if e.split == "member"]
+    nonmembers = [e for e in episodes if e.split == "nonmember"]
+    tools = tuple(sorted({e.call.tool for e in members}))
+    return HospitalData(hospital_id, name or hospital_id, tools, members, nonmembers)

@@ -1,0 +1,163 @@
+"""Client-side privacy stages of a round: the PII scrubber and the membership-inference gate.
+
+Both run on one client's state and fail closed: a client whose compendium
+cannot be shown clean releases nothing this round; the stage records why in
+the client's report and raises :class:`GateBlockedError`, so no later stage
+(and no seal) runs for that client.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from fical_secure.errors import GateBlockedError, ResidualPIIError, SchemaError, ScrubError
+from fical_secure.kcg.schema import Entry, validate_entry
+from fical_secure.pipeline.client import ClientRoundState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _ScrubOutcome:
+    kept: list[Entry]
+    found: Counter[str]
+    changed: int = 0
+    dropped: int = 0
+
+
+def _scrub_entries(scrubber: Any, entries: tuple[Entry, ...]) -> _ScrubOutcome:
+    """Scrub every entry text; entries that still hold PII after scrubbing are dropped.
+
+    Raises:
+        ScrubAnalyzerError: the analyzer failed (the caller blocks the whole release).
+    """
+    texts = [e.text for e in entries]
+    try:
+        results = scrubber.scrub_batch(texts)
+    except ResidualPIIError:
+        results = []
+        for text in texts:  # find which entries cannot be cleaned; those are not released
+            try:
+                results.append(scrubber.scrub(text))
+            except ResidualPIIError:
+                results.append(None)
+    out = _ScrubOutcome(kept=[], found=Counter())
+    for entry, result in zip(entries, results, strict=True):
+        if result is None:
+            out.dropped += 1
+            continue
+        try:  # placeholders can push an entry past the schema's length limit
+            clean = validate_entry(entry.tool, entry.kind, result.scrubbed, entry.support)
+        except SchemaError:
+            out.dropped += 1
+            continue
+        out.found.update(span.type for span in result.entities)
+        out.changed += int(bool(result.entities))
+        out.kept.append(clean)
+    return out
+
+
+@dataclass(frozen=True)
+class ScrubStage:
+    """Presidio scrubber over every entry of the client's compendium."""
+
+    name: str = "scrub"
+
+    def run(self, state: ClientRoundState) -> None:
+        from fical_secure.scrub.scrubber import Scrubber
+
+        comp = state.need_release()
+        try:
+            outcome = _scrub_entries(Scrubber.default(), comp.entries)
+        except ScrubError as exc:  # fail closed: this client releases nothing
+            log.warning("client %s blocked by the scrubber: %s", state.client_id, exc)
+            _block(state, self.name, type(exc).__name__)
+            raise GateBlockedError(
+                f"client {state.client_id}: the scrubber failed ({type(exc).__name__}); "
+                "nothing was released"
+            ) from exc
+        state.released = comp.with_entries(tuple(outcome.kept))
+        state.report[self.name] = {
+            "blocked": False,
+            "entities_replaced": dict(sorted(outcome.found.items())),
+            "entries_changed": outcome.changed,
+            "entries_dropped": outcome.dropped,
+        }
+
+
+@dataclass(frozen=True)
+class AuditStage:
+    """Membership-inference gate: the client audits its own candidate (members vs non-members)."""
+
+    name: str = "audit"
+
+    def run(self, state: ClientRoundState) -> None:
+        from fical_secure.audit.artefact import from_catalogue
+        from fical_secure.audit.auditor import AuditConfig, AuditTarget
+        from fical_secure.audit.gate import run_gate
+        from fical_secure.tlu.embedding import default_embedder
+
+        s = state.settings
+        config = AuditConfig(
+            use_llm=s.audit_use_llm,
+            llm_records_per_split=s.audit_llm_records,
+            max_canaries=s.audit_canaries,
+            seed=s.seed,
+        )
+        target = AuditTarget.from_hospital(state.hospital, state.manifest)
+        try:
+            decision = run_gate(
+                state.need_release(),
+                target,
+                embedder=default_embedder(),
+                llm=state.need_llm() if s.audit_use_llm else None,
+                config=config,
+                reference=from_catalogue(state.catalogue),
+            )
+        except GateBlockedError as exc:  # fail closed: this client releases nothing
+            log.warning("client %s blocked by the audit gate: %s", state.client_id, exc)
+            _block(state, self.name, str(exc))
+            raise
+        state.released = decision.compendium
+        state.report[self.name] = {
+            "blocked": False,
+            "entries_removed": len(decision.removed_entry_ids),
+            "remediation_rounds": decision.rounds,
+            "before": decision.before.to_dict(),
+            "after": decision.after.to_dict(),
+        }
+
+
+def _block(state: ClientRoundState, stage: str, reason: str) -> None:
+    state.blocked, state.released = f"{stage}: {reason}", None
+    state.report[stage] = {"blocked": True, "reason": reason}
+
+
+@dataclass(frozen=True)
+class ReleaseCheckStage:
+    """Measure, against the synthetic ground truth, what PII would leave with the release.
+
+    Every planted value of the federation's manifest (PII and canaries) is
+    searched in every released entry: verbatim, normalised and digits-only
+    matches count as surviving values; fuzzy matches are reported apart.
+    This is a measurement on synthetic data, not a gate.
+    """
+
+    name: str = "release_check"
+
+    def run(self, state: ClientRoundState) -> None:
+        from fical_secure.audit.pii_search import search_pii
+
+        comp = state.need_release()
+        ids = [e.entry_id for e in comp.entries]
+        hits = search_pii(list(state.manifest), ids, [e.text for e in comp.entries])
+        exact = [h for h in hits if h.match != "fuzzy"]
+        state.report["released_pii"] = {
+            "surviving_values": len(exact),
+            "surviving_canaries": sum(h.kind == "CANARY" for h in exact),
+            "fuzzy_matches": len(hits) - len(exact),
+            "by_kind": dict(sorted(Counter(h.kind for h in exact).items())),
+        }

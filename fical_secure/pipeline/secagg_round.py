@@ -1,0 +1,138 @@
+"""The secure-aggregation transport of a round: the server learns only the entry multiset.
+
+Each client turns its released compendium into items (one canonical JSON per
+entry and per tool signature), writes them into the slot vector of
+:mod:`fical_secure.aggregate.anonymous` and sends it masked through SecAgg+;
+the server unmasks only the sum, decodes the multiset (item -> how many
+clients hold it) and hands aggregation one anonymous single-item compendium
+per copy, so ``support`` is counted from the aggregate, never claimed, and no
+compendium carries a client's name. The server's record of the round
+(``server/secagg_round.json``) holds parameters and counts, no text.
+
+Limits (stated, not hidden): the server cannot validate one client's
+compendium as a whole (only each decoded item, which it does); and two
+paraphrases of one piece of knowledge from the *same* client count twice
+where the sealed mode would count that client once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fical_secure.aggregate.anonymous import SlotLayout
+from fical_secure.atomic import write_json_atomic
+from fical_secure.errors import PipelineError, ProtocolError, SchemaError
+from fical_secure.kcg.schema import Compendium, Entry, ToolSignature, validate_entry
+from fical_secure.pipeline.server import ServerRoundState
+
+log = logging.getLogger(__name__)
+MAX_ITEMS = 64
+MAX_ITEM_BYTES = 640
+ANONYMOUS_OWNER = "anonymous-{:06d}"
+
+
+def items_of(
+    compendium: Compendium, max_item_bytes: int = MAX_ITEM_BYTES
+) -> tuple[list[bytes], int]:
+    """A released compendium as slot items; returns (items, refused) where an item
+    too long for a slot is refused and counted, never silently dropped."""
+    items, refused = [], 0
+    raw = [
+        json.dumps(["entry", e.tool, e.kind, e.text], ensure_ascii=False)
+        for e in compendium.entries
+    ]
+    raw += [
+        json.dumps(["signature", s.tool, [list(a) for a in s.args]], ensure_ascii=False)
+        for s in compendium.signatures
+    ]
+    for text in raw:
+        item = text.encode("utf-8")
+        if len(item) > max_item_bytes:
+            refused += 1
+            log.warning("an item of %d bytes exceeds the %d-byte slot", len(item), max_item_bytes)
+            continue
+        items.append(item)
+    return items, refused
+
+
+def _parse(item: bytes) -> Entry | ToolSignature:
+    try:
+        raw = json.loads(item.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise SchemaError("a decoded item is not JSON") from None
+    if isinstance(raw, list) and len(raw) == 4 and raw[0] == "entry":
+        return validate_entry(str(raw[1]), str(raw[2]), str(raw[3]))
+    if isinstance(raw, list) and len(raw) == 3 and raw[0] == "signature":
+        args = tuple((str(a[0]), str(a[1])) for a in raw[2] if isinstance(a, list) and len(a) == 2)
+        if len(args) != len(raw[2]):
+            raise SchemaError("a decoded signature item is malformed")
+        return ToolSignature(str(raw[1]), args)
+    raise SchemaError("a decoded item is neither an entry nor a signature")
+
+
+def anonymous_compendiums(multiset: Counter[bytes]) -> tuple[list[Compendium], int]:
+    """One single-item compendium per copy, in item order (no client order survives).
+
+    Returns (compendiums, rejected items); an item failing the schema is rejected.
+    """
+    out: list[Compendium] = []
+    rejected = 0
+    for item in sorted(multiset):
+        try:
+            parsed = _parse(item)
+        except SchemaError as exc:
+            log.warning("a decoded item was rejected by the schema: %s", exc)
+            rejected += multiset[item]
+            continue
+        for _ in range(multiset[item]):
+            owner = ANONYMOUS_OWNER.format(len(out) + 1)
+            if isinstance(parsed, Entry):
+                out.append(Compendium(owner=owner, entries=(parsed,)))
+            else:
+                out.append(Compendium(owner=owner, entries=(), signatures=(parsed,)))
+    return out, rejected
+
+
+def layout_for(n_clients: int) -> SlotLayout:
+    """The slot layout of a round of ``n_clients`` (caps are configuration, not data)."""
+    return SlotLayout(n_clients=n_clients, max_items=MAX_ITEMS, max_item_bytes=MAX_ITEM_BYTES)
+
+
+@dataclass
+class SecAggPublisher:
+    """Server-signed global result (the same GlobalResult format); each client verifies it."""
+
+    server_identity: Any  # fical_secure.crypto.identity.IdentityKey
+    round_id: int
+    config_hash: bytes
+    contributors: int
+    n_clients: int
+
+    def publish(self, server: ServerRoundState) -> int:
+        from fical_secure.protocol.messages import GlobalResult
+
+        if server.global_compendium is None:
+            raise PipelineError("nothing was aggregated this round")
+        payload = server.global_compendium.to_bytes()
+        result = GlobalResult(
+            self.round_id, self.config_hash, self.contributors, payload, self.server_identity.key_id
+        ).signed(self.server_identity)
+        server.result = result
+        wire = result.encode()
+        for _ in range(self.n_clients):
+            received = GlobalResult.decode(wire)
+            received.verify(self.server_identity.public)
+            if received.payload != payload or received.config_hash != self.config_hash:
+                raise ProtocolError("a client read back a different global compendium")
+        return len(wire) * self.n_clients
+
+
+def record_server_state(folder: Path, record: dict[str, Any]) -> None:
+    """What the server keeps of the round: parameters and counts, never text."""
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(folder / "secagg_round.json", record)

@@ -1,0 +1,266 @@
+"""How released compendiums reach the server and the global one comes back.
+
+The sealed transport runs the authenticated round protocol: enrolled clients
+(Ed25519 identities on a server-signed roster) seal their compendium to the
+server's signed per-round X25519 key; the server verifies signature,
+enrollment, round, stage and replay before it decrypts, commits each envelope
+to its SQLite store before acknowledging it, and aggregates only what it
+authenticated. The global compendium goes back server-signed and every client
+verifies it. The plain transport exists for ablations (``--no-seal``) and
+counts bytes, nothing else. Both run the client pipeline's seal step and the
+server pipeline's verify/store/close steps: this module only moves bytes
+between them inside one process.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from fical_secure.errors import PipelineError, ProtocolError, RoundAbortedError
+from fical_secure.pipeline.client import seal_release
+from fical_secure.pipeline.server import (
+    CloseStage,
+    PublishStage,
+    ServerRoundState,
+    receive_envelope,
+)
+from fical_secure.pipeline.state import RoundState
+
+log = logging.getLogger(__name__)
+ROUND_ID = 1
+
+
+class Publisher(Protocol):
+    """Delivers the published round to every client; returns the bytes sent."""
+
+    def publish(self, server: ServerRoundState) -> int: ...
+
+
+@dataclass
+class SealedPublisher:
+    """Server-signed global result; each client verifies it before use."""
+
+    clients: list[Any]  # fical_secure.protocol.Client
+
+    def publish(self, server: ServerRoundState) -> int:
+        result, glob = server.result, server.global_compendium
+        if result is None or glob is None:
+            raise PipelineError("nothing was published this round")
+        wire = result.encode()
+        for client in self.clients:
+            if client.check_result(type(result).decode(wire)) != glob.to_bytes():
+                raise ProtocolError("a client read back a different global compendium")
+        server.need_server().close()
+        return len(wire) * len(self.clients)
+
+
+@dataclass
+class PlainPublisher:
+    """No protection: the global compendium is sent as it is."""
+
+    n_clients: int
+
+    def publish(self, server: ServerRoundState) -> int:
+        if server.global_compendium is None:
+            raise PipelineError("nothing was published this round")
+        return len(server.global_compendium.to_bytes()) * self.n_clients
+
+
+def _new_party(folder: Path) -> Any:
+    """Fresh keys saved as ``keys new`` writes them: private.key (0600) and public.key."""
+    from fical_secure.crypto.keys import KeyBundle
+
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    bundle = KeyBundle.generate()
+    bundle.save(folder / "private.key")
+    bundle.public.save(folder / "public.key")
+    return bundle
+
+
+def _write_client_config(out: Path, client_id: str) -> None:
+    """The client's deployment settings, as `fical-secure audit --client-config` reads them."""
+    folder = out / "clients"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{client_id}.yaml").write_text(
+        CLIENT_CONFIG.format(client_id=client_id), encoding="utf-8"
+    )
+
+
+CLIENT_CONFIG = """\
+# Written by `fical-secure demo`: how hospital {client_id} ran this round.
+version: 1
+client_id: {client_id}
+keys:
+  private_key: ../keys/{client_id}/private.key
+  server_public_key: ../keys/server/public.key
+crypto:
+  aead: chacha20-poly1305
+  signature: ed25519
+  key_exchange: x25519
+  kdf: hkdf-sha256
+transport: sealed
+share_mode: compendium
+model: packaged
+compendium: ../released/{client_id}.json
+"""
+
+
+def _enroll(state: RoundState) -> tuple[Any, dict[str, Any], Any]:
+    """Fresh server and client keys on disk, client configs, the server-signed roster."""
+    from fical_secure.crypto.keys import Roster
+
+    out = state.settings.out
+    server_key = _new_party(out / "keys" / "server").identity
+    client_keys = {cid: _new_party(out / "keys" / cid).identity for cid in state.released}
+    for cid in state.released:
+        _write_client_config(out, cid)
+    roster = Roster.create(server_key, [k.public for k in client_keys.values()], epoch=1)
+    return server_key, client_keys, roster
+
+
+@dataclass(frozen=True)
+class SealedTransportStage:
+    """Clients seal and submit; the server authenticates, commits, acknowledges, then decrypts."""
+
+    name: str = "transport"
+
+    def run(self, state: RoundState) -> None:
+        from fical_secure.protocol import Client, Server
+
+        out, released = state.settings.out, state.released
+        server_key, client_keys, roster = _enroll(state)
+        (out / "server").mkdir(parents=True, exist_ok=True)
+        server = Server.create(out / "server" / "store.sqlite", server_key, roster)
+        # a majority must send an acceptable compendium; a bad one is excluded, not fatal
+        config = server.open_round(ROUND_ID, min_clients=len(client_keys) // 2 + 1)
+        state.server = ServerRoundState(
+            settings=state.settings.server_settings(),
+            server=server,
+            owners={key.key_id: cid for cid, key in client_keys.items()},
+            min_clients=config.min_clients,
+        )
+        upload, clients = 0, []
+        for cid in released:
+            client = Client(
+                client_keys[cid], server.public, state_path=out / "keys" / cid / "round-state.json"
+            )
+            envelope = seal_release(client, config, state.clients[cid], roster)
+            receipt = receive_envelope(state.server, envelope)
+            if receipt is None:
+                raise ProtocolError(f"the server refused client {cid}'s own submission")
+            client.check_receipt(receipt)
+            clients.append(client)
+            upload += len(envelope)
+        try:
+            CloseStage().run(state.server)
+        except RoundAbortedError:
+            server.close()
+            raise
+        state.report.update(state.server.report)
+        state.publisher = SealedPublisher(clients)
+        download = len(config.encode()) * len(clients)
+        state.report["transport"] = {
+            "mode": "sealed",
+            "envelopes": len(clients),
+            "upload_bytes": upload,
+            "round_config_bytes": download,
+            "plaintext_bytes": sum(len(c.to_bytes()) for c in released.values()),
+            "rejected_payloads": state.server.rejected_payloads,
+            "suite": "X25519 + HKDF-SHA256 + ChaCha20-Poly1305, Ed25519 signatures",
+        }
+
+
+@dataclass(frozen=True)
+class SecAggTransportStage:
+    """Clients mask slot vectors of their entries (SecAgg+); the server learns the multiset only."""
+
+    name: str = "transport"
+
+    def run(self, state: RoundState) -> None:
+        from fical_secure.pipeline import secagg_round as sr
+        from fical_secure.protocol.secagg import Federation
+        from fical_secure.protocol.secagg.apps import anonymous_multiset
+
+        out = state.settings.out
+        server_key, keys, roster = _enroll(state)
+        layout = sr.layout_for(len(keys))
+        items, refused = {}, 0
+        for cid, comp in state.released.items():
+            items[keys[cid].key_id], n_refused = sr.items_of(comp)
+            refused += n_refused
+        identities = {k.key_id: k for k in keys.values()}
+        fed = Federation.enrolled(
+            server_key, identities, roster, ROUND_ID, bits=32, length=layout.length
+        )
+        result = anonymous_multiset(
+            items, layout, lambda a, n: fed if a == 1 else fed.next_round(ROUND_ID + a - 1, n)
+        )
+        received, rejected = sr.anonymous_compendiums(result.items)
+        state.server = ServerRoundState(
+            settings=state.settings.server_settings(), received=received
+        )
+        state.publisher = sr.SecAggPublisher(
+            server_key, result.round_id, result.config_hash, result.survivors, len(keys)
+        )
+        state.report["transport"] = {
+            "mode": "secagg",
+            "envelopes": len(keys),
+            "upload_bytes": result.upload_bytes,
+            "round_config_bytes": result.download_bytes,
+            "plaintext_bytes": sum(len(c.to_bytes()) for c in state.released.values()),
+            "rejected_payloads": rejected,
+            "refused_items": refused,
+            "attempts": result.attempts,
+            "survivors": result.survivors,
+            "secagg": fed.server.params.describe(),
+            "slot_vector_bytes_per_client": result.upload_bytes_per_client,
+            "suite": "SecAgg+ (X25519, Shamir GF(2^31-1), AES-256-CTR masks), Ed25519 signatures",
+        }
+        sr.record_server_state(out / "server", dict(state.report["transport"]))
+
+
+@dataclass(frozen=True)
+class PlainTransportStage:
+    """Compendiums go to the server in the clear (ablation only)."""
+
+    name: str = "transport"
+
+    def run(self, state: RoundState) -> None:
+        payloads = [(cid.encode(), c.to_bytes()) for cid, c in state.released.items()]
+        state.server = ServerRoundState(
+            settings=state.settings.server_settings(),
+            plaintexts=payloads,
+            owners={cid.encode(): cid for cid in state.released},
+        )
+        CloseStage().run(state.server)
+        state.report.update(state.server.report)
+        state.publisher = PlainPublisher(len(payloads))
+        state.report["transport"] = {
+            "mode": "plain",
+            "envelopes": len(payloads),
+            "upload_bytes": sum(len(p) for _c, p in payloads),
+            "round_config_bytes": 0,
+            "plaintext_bytes": sum(len(p) for _c, p in payloads),
+            "rejected_payloads": state.server.rejected_payloads,
+        }
+
+
+@dataclass(frozen=True)
+class DeliverStage:
+    """The server signs and publishes the global compendium; every client gets and checks it."""
+
+    name: str = "publish"
+
+    def run(self, state: RoundState) -> None:
+        if state.global_compendium is None or state.publisher is None:
+            raise PipelineError("publish needs the transport and aggregate stages first")
+        PublishStage().run(state.server)
+        download = state.publisher.publish(state.server)
+        t = state.report["transport"]
+        t["global_download_bytes"] = download
+        state.report["communication_bytes_total"] = (
+            t["upload_bytes"] + t["round_config_bytes"] + download
+        )

@@ -1,0 +1,145 @@
+"""The server's last step: remove every mask from the sum of the survivors' inputs.
+
+For each survivor ``j`` the self-mask seed is rebuilt from ``threshold``
+shares its neighbours revealed; for each client that shared keys but sent no
+input, the mask key is rebuilt and the pairwise masks its surviving
+neighbours added are cancelled. Every share is checked against its dealer's
+commitment first (a bad one is refused and skipped), every reconstructed
+secret against its commitment or advertised public key, so a tampered share
+can make the round abort but never produce a wrong sum.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import numpy.typing as npt
+
+from fical_secure.crypto import shamir
+from fical_secure.crypto.masking import MaskAccumulator, MaskKey, MaskKind
+from fical_secure.errors import FicalError, InvalidShare, SecAggAbort, SecAggRefusal
+from fical_secure.protocol.secagg import common
+from fical_secure.protocol.secagg.messages import ShareKeys, UnmaskShares
+from fical_secure.protocol.secagg.params import SecAggParams
+from fical_secure.protocol.secagg.peers import PeerKeys
+
+Refuse = Callable[[bytes | None, FicalError], None]
+
+
+def _collect(
+    params: SecAggParams,
+    config_hash: bytes,
+    shares: Mapping[int, ShareKeys],
+    revealed: Mapping[int, UnmaskShares],
+    wanted: frozenset[int],
+    secret: bytes,
+    refuse: Refuse,
+) -> dict[int, list[shamir.Share]]:
+    """Valid revealed shares of ``secret`` for each dealer in ``wanted``."""
+    out: dict[int, list[shamir.Share]] = {j: [] for j in wanted}
+    for h, msg in sorted(revealed.items()):
+        holder = params.participants[h]
+        pairs = (
+            zip(msg.self_dealers, msg.self_shares, strict=True)
+            if secret == common.SELF_SECRET
+            else zip(msg.mask_dealers, msg.mask_shares, strict=True)
+        )
+        for dealer, y in pairs:
+            j = params.index.get(dealer)
+            try:
+                if j is None or j not in wanted or holder not in shares[j].holders:
+                    raise SecAggRefusal("a revealed share for a client not asked about")
+                position = shares[j].holders.index(holder)
+                commitments = (
+                    shares[j].self_commitments
+                    if secret == common.SELF_SECRET
+                    else shares[j].mask_commitments
+                )
+                share = shamir.Share(h + 1, y)
+                ctx = common.share_context(config_hash, dealer, holder, secret)
+                shamir.verify_share(share, ctx, commitments[position])
+            except (FicalError, ValueError) as exc:
+                err = exc if isinstance(exc, FicalError) else InvalidShare(str(exc))
+                refuse(holder, err)
+                continue
+            out[j].append(share)
+    return out
+
+
+def _rebuild(
+    params: SecAggParams,
+    config_hash: bytes,
+    dealer: int,
+    msg: ShareKeys,
+    points: list[shamir.Share],
+    secret: bytes,
+) -> bytes:
+    t = params.threshold
+    if len(points) < t:
+        raise SecAggAbort(
+            f"client {dealer} has {len(points)} valid shares of its {secret.decode()}, threshold"
+            f" {t}: round aborted"
+        )
+    did = params.participants[dealer]
+    contexts, commitments = {}, {}
+    for pos, holder in enumerate(msg.holders):
+        x = params.index[holder] + 1
+        contexts[x] = common.share_context(config_hash, did, holder, secret)
+        commitments[x] = (
+            msg.self_commitments if secret == common.SELF_SECRET else msg.mask_commitments
+        )[pos]
+    try:
+        return shamir.combine(
+            points,
+            threshold=t,
+            secret_len=common.SECRET_SIZE,
+            contexts=contexts,
+            commitments=commitments,
+        )
+    except InvalidShare as exc:
+        raise SecAggAbort(f"client {dealer}'s shares are inconsistent: {exc}") from None
+
+
+def unmask_sum(
+    params: SecAggParams,
+    config_hash: bytes,
+    peers: Mapping[int, PeerKeys],
+    shares: Mapping[int, ShareKeys],
+    acc: MaskAccumulator,
+    alive: frozenset[int],
+    revealed: Mapping[int, UnmaskShares],
+    refuse: Refuse,
+) -> npt.NDArray[np.unsignedinteger]:
+    """The sum modulo 2^bits of the survivors' inputs, from the sum of their masked inputs.
+
+    Raises:
+        SecAggAbort: a secret lacks ``threshold`` valid shares or fails its commitment.
+    """
+    dropped = frozenset(shares) - alive
+    self_points = _collect(params, config_hash, shares, revealed, alive, common.SELF_SECRET, refuse)
+    mask_points = _collect(
+        params, config_hash, shares, revealed, dropped, common.MASK_SECRET, refuse
+    )
+    for j in sorted(alive):
+        seed = _rebuild(params, config_hash, j, shares[j], self_points[j], common.SELF_SECRET)
+        expected = shares[j].seed_commitment
+        if (
+            shamir.commit_secret(seed, common.seed_context(config_hash, params.participants[j]))
+            != expected
+        ):
+            raise SecAggAbort(f"client {j}'s self-mask seed does not match its commitment")
+        acc.subtract(seed, MaskKind.SELF)
+    for j in sorted(dropped):
+        raw = _rebuild(params, config_hash, j, shares[j], mask_points[j], common.MASK_SECRET)
+        try:
+            key = MaskKey.from_reconstructed(raw, peers[j].mask_public)
+        except InvalidShare as exc:
+            raise SecAggAbort(f"client {j}'s mask key: {exc}") from None
+        for i in sorted(alive & params.neighbours(j)):
+            seed = key.pairwise_seed(peers[i].mask_public, config_hash)
+            if common.adds_pairwise(i, j):
+                acc.subtract(seed, MaskKind.PAIRWISE)
+            else:
+                acc.add(seed, MaskKind.PAIRWISE)
+    return acc.reduced()

@@ -1,0 +1,119 @@
+"""A federation deployed on Flower's real processes: SuperLink, SuperNodes, TLS, SuperNode auth.
+
+Through the commands a newcomer types: ``federation init``, ``server``,
+``client``. One sealed round with three hospitals and one SuperNode whose
+key is not registered; one round where a SuperNode is killed mid-round.
+The fast client configuration is documented in ``tests/flower_fleet.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flower_fleet import Fleet, edit_yaml, free_ports, init_federation
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Iterator[Fleet]:
+    fleet = Fleet(tmp_path)
+    try:
+        yield fleet
+    finally:
+        strays = fleet.stop_all()
+    assert strays == [], f"processes left running: {strays}"
+
+
+def _check_published(fed: Path, hospitals: list[str]) -> dict[str, object]:
+    """The server's signed global compendium verifies and every listed hospital stored it."""
+    from fical_secure.crypto.keys import PublicKeyBundle
+    from fical_secure.kcg.schema import Compendium
+    from fical_secure.protocol import GlobalResult
+
+    out = fed / "server" / "out"
+    report = json.loads((out / "round.json").read_text(encoding="utf-8"))
+    signed = (out / "global_result.bin").read_bytes()
+    result = GlobalResult.decode(signed)
+    result.verify(PublicKeyBundle.load(fed / "server" / "public.key").identity)
+    glob = Compendium.from_json(result.payload)
+    assert glob.to_json() == (out / "global_compendium.json").read_text(encoding="utf-8")
+    assert result.contributors == len(hospitals) == report["clients"]
+    assert glob.entries and report["global_entries"] == len(glob.entries)
+    released_tools = set()
+    for cid in hospitals:
+        client_out = fed / "clients" / cid / "out"
+        assert (client_out / "global_result.bin").read_bytes() == signed
+        assert (client_out / "global_compendium.json").read_text(encoding="utf-8") == glob.to_json()
+        released = Compendium.from_json((client_out / "released.json").read_text("utf-8"))
+        released_tools |= {e.tool for e in released.entries}
+    assert {e.tool for e in glob.entries} <= released_tools  # content comes from the releases
+    assert report["delivered"] == len(hospitals)
+    return report
+
+
+def test_sealed_round_on_flower_with_tls_and_supernode_auth(tmp_path: Path, fleet: Fleet) -> None:
+    link, *nodes = free_ports(5)
+    fed = tmp_path / "fed"
+    init_federation(fed, clients=3, port=link, node_port=nodes[0], min_clients=3, stage_timeout=400)
+    # a SuperNode whose authentication key the operator never registered
+    from fical_secure.crypto.transport_keys import new_supernode_auth_key
+
+    rogue = fed / "clients" / "rogue"
+    shutil.copytree(fed / "clients" / "h01", rogue)
+    (rogue / "supernode.key").unlink()
+    (rogue / "supernode.key").write_bytes(new_supernode_auth_key("rogue").private)
+    os.chmod(rogue / "supernode.key", 0o600)
+    edit_yaml(rogue / "hospital.yaml", lambda c: c["superlink"].update(node_port=nodes[3]))
+
+    fleet.start("server", ["server", "--config", str(fed / "server" / "server.yaml")])
+    fleet.wait_for("server", "SuperLink ready", 180)
+    fleet.start("rogue", ["client", "--config", str(rogue / "hospital.yaml")])
+    for cid in ("h01", "h02", "h03"):
+        fleet.start(cid, ["client", "--config", str(fed / "clients" / cid / "hospital.yaml")])
+    assert fleet.wait_exit("rogue", 120) == 1
+    assert "not registered with the SuperLink" in fleet.log("rogue")
+    assert fleet.wait_exit("server", 600) == 0, fleet.log("server")
+    report = _check_published(fed, ["h01", "h02", "h03"])
+    assert report["status"] == "done" and report["supernodes"] == 3
+    assert report["transport"]["mode"] == "sealed"  # type: ignore[index]
+    assert report["transport"]["refused_envelopes"] == {}  # type: ignore[index]
+    superlink_log = (fed / "server" / "out" / "superlink.log").read_text(errors="replace")
+    assert "No SuperNode found with the given public key" in superlink_log
+    assert "https://" in superlink_log  # TLS on
+    assert not (rogue / "out" / "global_compendium.json").exists()
+    for cid in ("h01", "h02", "h03"):
+        assert "stage scrub" in (fed / "clients" / cid / "out" / "client.log").read_text()
+
+
+def test_sealed_round_completes_without_a_supernode_killed_mid_round(
+    tmp_path: Path, fleet: Fleet
+) -> None:
+    link, *nodes = free_ports(4)
+    fed = tmp_path / "fed"
+    init_federation(fed, clients=3, port=link, node_port=nodes[0], min_clients=2, stage_timeout=150)
+    fleet.start("server", ["server", "--config", str(fed / "server" / "server.yaml")])
+    fleet.wait_for("server", "SuperLink ready", 180)
+    for cid in ("h01", "h02", "h03"):
+        fleet.start(cid, ["client", "--config", str(fed / "clients" / cid / "hospital.yaml")])
+    # h03 has the round config (it is mid-round) when its SuperNode dies
+    fleet.wait_for("h03", "stage accept", 300, file=fed / "clients" / "h03" / "out" / "client.log")
+    supernode = [
+        p
+        for p in fleet.descendants(fleet.procs["h03"].pid)
+        if "flower-supernode" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")
+    ]
+    assert len(supernode) == 1
+    os.kill(supernode[0], signal.SIGKILL)
+    assert fleet.wait_exit("h03", 60) == 1  # the client command reports its SuperNode's death
+    assert fleet.wait_exit("server", 600) == 0, fleet.log("server")
+    report = _check_published(fed, ["h01", "h02"])
+    assert report["supernodes"] == 3 and report["replies"] == 2
+    assert report["lost_supernodes"] == 1
+    assert not (fed / "clients" / "h03" / "out" / "global_compendium.json").exists()

@@ -1,0 +1,119 @@
+"""The dropout matrix: exact sums whenever t survive every stage, else a typed abort.
+
+Default run: every stage x dropout fraction for small n, a few cases at n = 50
+and 100 (SecAgg+ k-regular graph), and exactly t / t - 1 survivors. The full
+matrix (n in 3, 5, 10, 50, 100; 0/10/20/30 % at each stage; 20 seeds) runs with
+``pytest -m bench`` (or FICAL_BENCH=1).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import pytest
+from secagg_helpers import BITS, LENGTH, expected_sum, inputs_for, oracle
+
+from fical_secure.errors import SecAggAbort
+from fical_secure.protocol.secagg import Federation, run_secagg_round
+
+STAGES = range(5)
+FRACTIONS = (0.0, 0.1, 0.2, 0.3)
+
+
+def _bench_mode(config: pytest.Config) -> bool:
+    markexpr = config.getoption("markexpr", "") or ""
+    return os.environ.get("FICAL_BENCH") == "1" or (
+        "bench" in markexpr and "not bench" not in markexpr
+    )
+
+
+def _run_case(n: int, stage: int, dropped_idx: set[int], seed: int) -> None:
+    fed = Federation.create(n, bits=BITS, length=LENGTH)
+    ids = fed.server.params.participants
+    inputs = inputs_for(fed, seed)
+    want = oracle(fed.server.params, {stage: dropped_idx})
+    drops = {stage: {ids[i] for i in dropped_idx}}
+    if want is None:
+        with pytest.raises(SecAggAbort):
+            run_secagg_round(fed, inputs, dropouts=drops)
+        return
+    out = run_secagg_round(fed, inputs, dropouts=drops)
+    assert set(out.survivors) == {ids[i] for i in want}
+    assert np.array_equal(out.total, expected_sum(inputs, out.survivors))
+    assert all(isinstance(e, SecAggAbort) for e in out.client_errors.values())
+    assert fed.server.refused == []
+
+
+def _fraction_case(n: int, stage: int, fraction: float, seed: int) -> None:
+    rng = random.Random(seed * 1000 + n * 10 + stage)
+    _run_case(n, stage, set(rng.sample(range(n), round(fraction * n))), seed)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("fraction", FRACTIONS)
+@pytest.mark.parametrize("n", [3, 5])
+def test_small_federations_survive_or_abort_as_the_threshold_says(
+    n: int, fraction: float, stage: int
+) -> None:
+    _fraction_case(n, stage, fraction, seed=0)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("fraction", [0.1, 0.3])
+def test_ten_clients_survive_or_abort_as_the_threshold_says(fraction: float, stage: int) -> None:
+    _fraction_case(10, stage, fraction, seed=0)
+
+
+def test_secagg_plus_graph_at_100_clients_recovers_30_percent_dropouts() -> None:
+    _fraction_case(100, 2, 0.3, seed=1)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("n", [3, 5, 10])
+@pytest.mark.parametrize("missing", [0, 1])
+def test_exactly_t_survivors_sum_and_t_minus_1_abort(n: int, missing: int, stage: int) -> None:
+    fed = Federation.create(n, bits=BITS, length=LENGTH)
+    t = fed.server.params.threshold
+    dropped = set(range(n - t + missing))
+    want = oracle(fed.server.params, {stage: dropped})
+    assert (want is None) == bool(missing)  # the oracle agrees with the rule itself
+    _run_case(n, stage, dropped, seed=stage)
+
+
+@pytest.mark.parametrize("stage", [0, 1, 4])
+@pytest.mark.parametrize("missing", [0, 1])
+def test_k_regular_neighbourhood_with_exactly_t_or_t_minus_1_survivors(
+    missing: int, stage: int
+) -> None:
+    """20 clients, 8-regular graph: leave one neighbourhood exactly t (or t - 1) members."""
+    fed = Federation.create(20, bits=BITS, length=LENGTH, k=8, threshold=6)
+    p = fed.server.params
+    victim = 7
+    others = sorted(p.closed(victim) - {victim})
+    dropped = set(others[: p.k + 1 - p.threshold + missing])
+    ids = p.participants
+    inputs = inputs_for(fed, seed=3)
+    drops = {stage: {ids[i] for i in dropped}}
+    want = oracle(p, {stage: dropped})
+    if stage == 4:  # the victim's self-mask seed needs t holders: t - 1 must abort
+        assert (want is None) == bool(missing)
+    if want is None:
+        with pytest.raises(SecAggAbort):
+            run_secagg_round(fed, inputs, dropouts=drops)
+        return
+    out = run_secagg_round(fed, inputs, dropouts=drops)
+    assert np.array_equal(out.total, expected_sum(inputs, out.survivors))
+    assert (ids[victim] in out.survivors) == (not missing)
+
+
+@pytest.mark.bench
+@pytest.mark.parametrize("n", [3, 5, 10, 50, 100])
+def test_full_dropout_matrix(n: int, request: pytest.FixtureRequest) -> None:
+    if not _bench_mode(request.config):
+        pytest.skip("benchmark mode only: run `pytest -m bench` or set FICAL_BENCH=1")
+    for seed in range(20):
+        for stage in STAGES:
+            for fraction in FRACTIONS:
+                _fraction_case(n, stage, fraction, seed)

@@ -1,0 +1,105 @@
+"""`--mode secagg`: same global entry multiset as sealed, and the server holds no attribution."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from fical_secure.aggregate import aggregate
+from fical_secure.data.schema import HospitalData
+from fical_secure.kcg.schema import Compendium, Entry, ToolSignature
+from fical_secure.pipeline.client import ClientRoundState
+from fical_secure.pipeline.demo import build_stages
+from fical_secure.pipeline.runner import run_stages
+from fical_secure.pipeline.state import RoundSettings, RoundState
+from fical_secure.pipeline.transport import (
+    DeliverStage,
+    SealedTransportStage,
+    SecAggTransportStage,
+)
+
+
+def _released(n: int) -> dict[str, Compendium]:
+    out = {}
+    for i in range(1, n + 1):
+        entries = [
+            Entry("bmi_calculator", "purpose", "bmi_calculator computes body-mass index."),
+            Entry("bed_availability", "usage", f"Hospital {i} private note: ward {i * 7}."),
+        ]
+        if i % 2:
+            entries.append(Entry("lab_lookup", "pitfall", "Give the LOINC code, not the name."))
+        out[f"h{i:02d}"] = Compendium(
+            owner=f"h{i:02d}",
+            entries=tuple(entries),
+            signatures=(ToolSignature("bmi_calculator", (("weight_kg", "number"),)),),
+        )
+    return out
+
+
+def _multiset(c: Compendium) -> tuple[list[tuple[str, str, str, int]], tuple[ToolSignature, ...]]:
+    return sorted((e.tool, e.kind, e.text, e.support) for e in c.entries), c.signatures
+
+
+def _run(tmp_path: Path, stage: object, released: dict[str, Compendium]) -> RoundState:
+    state = RoundState(settings=RoundSettings(out=tmp_path))
+    for cid, comp in released.items():
+        state.clients[cid] = ClientRoundState(HospitalData(cid, cid, ()), released=comp)
+    run_stages(state, [stage])  # type: ignore[list-item]
+    return state
+
+
+def test_secagg_reproduces_the_sealed_global_entry_multiset(tmp_path: Path) -> None:
+    released = _released(5)
+    sealed = _run(tmp_path / "sealed", SealedTransportStage(), released)
+    secagg = _run(tmp_path / "secagg", SecAggTransportStage(), released)
+    assert _multiset(aggregate(secagg.received)) == _multiset(aggregate(sealed.received))
+    glob = aggregate(secagg.received)
+    support = {e.text: e.support for e in glob.entries}
+    assert support["bmi_calculator computes body-mass index."] == 5  # counted, not claimed
+    assert support["Give the LOINC code, not the name."] == 3
+    t = secagg.report["transport"]
+    assert t["mode"] == "secagg" and t["survivors"] == 5 and t["rejected_payloads"] == 0
+    secagg.server.global_compendium = glob
+    run_stages(secagg, [DeliverStage()])  # server-signed GlobalResult, verified by clients
+    assert secagg.server.result is not None and secagg.server.result.payload == glob.to_bytes()
+    assert secagg.report["communication_bytes_total"] > t["upload_bytes"]
+
+
+def test_the_server_keeps_no_client_text_and_no_attribution(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    released = _released(4)
+    caplog.set_level(logging.DEBUG)
+    state = _run(tmp_path, SecAggTransportStage(), released)
+    texts = {e.text for c in released.values() for e in c.entries}
+    owners = set(released)
+    server_files = [p for p in (tmp_path / "server").rglob("*") if p.is_file()]
+    assert server_files  # the server's record of the round exists
+    for path in server_files:
+        blob = path.read_text(encoding="utf-8", errors="replace")
+        assert not any(t in blob for t in texts), path
+        assert not any(o in blob for o in owners), path
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert not any(t in logged for t in texts)
+    # what aggregation receives carries no client name and no client grouping
+    assert all(c.owner.startswith("anonymous-") for c in state.received)
+    assert all(len(c.entries) + len(c.signatures) == 1 for c in state.received)
+    assert not any(o in c.to_json() for c in state.received for o in owners)
+
+
+def test_mode_secagg_selects_the_secagg_transport() -> None:
+    names = [type(s).__name__ for s in build_stages(RoundSettings(mode="secagg"))]
+    assert "SecAggTransportStage" in names and "SealedTransportStage" not in names
+    assert "SealedTransportStage" in [type(s).__name__ for s in build_stages(RoundSettings())]
+
+
+def test_cli_refuses_secagg_below_three_clients(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fical_secure.cli import main
+
+    assert main(["demo", "--mode", "secagg", "--clients", "2", "--out", str(tmp_path)]) != 0
+    assert "at least 3 clients" in capsys.readouterr().err
+    assert not (tmp_path / "round.json").exists()
