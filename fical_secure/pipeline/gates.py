@@ -55,9 +55,7 @@ def _scrub_entries(scrubber: Any, entries: tuple[Entry, ...]) -> _ScrubOutcome:
 
 def _catalogue(state: ClientRoundState) -> tuple[ToolSpec, ...]:
     """The specs of the client's tools: their names, arguments and values are never masked."""
-    from fical_secure.data.catalogue import CATALOGUE
-
-    return tuple(spec for spec in CATALOGUE if spec.name in state.hospital.tools)
+    return tuple(spec for spec in state.catalogue if spec.name in state.hospital.tools)
 
 
 @dataclass(frozen=True)
