@@ -91,7 +91,13 @@ def _client_releases(
     from fical_secure.pipeline.client import ClientRoundState, KCGStage
     from fical_secure.pipeline.gates import AuditStage, ScrubStage
 
-    client = ClientRoundState(hospital, settings, llm=llm, manifest=tuple(federation.manifest))
+    client = ClientRoundState(
+        hospital,
+        settings,
+        llm=llm,
+        manifest=tuple(federation.manifest),
+        catalogue=tuple(federation.catalogue),
+    )
     KCGStage().run(client)
     assert client.local is not None
     try:
