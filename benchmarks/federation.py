@@ -208,15 +208,24 @@ def main() -> int:
         }
     record = {
         "benchmark": "federation",
-        "command": "python benchmarks/federation.py --sizes "
-        + " ".join(str(k.rsplit("_", 1)[1]) for k in sorted(figures)),
+        "command": "; ".join(
+            sorted(
+                {
+                    f"python benchmarks/federation.py --sizes {row['hospitals']}"
+                    + ("" if row["privacy_gates"] else " --no-gates")
+                    for row in figures.values()
+                }
+            )
+        ),
         "date": dt.date.today().isoformat(),
         "machine": f"{os.cpu_count()} cores, {platform.machine()}, shared with other jobs; no GPU",
         "baseline": "the same sealed round in-process (pipelines called directly), same data",
         "notes": (
             "KCG in its templated-only configuration (no model); audit gate without LLM "
-            "signals; everything else real. Bytes are our payloads; the simulation engine "
-            "has no network. secagg over Flower: not implemented."
+            "signals; rows with privacy_gates false skip scrub and audit in both modes (to fit "
+            "the size in time on a shared, overloaded 2-core machine); everything else real. "
+            "Bytes are our payloads; the simulation engine has no network, so Flower's framing "
+            "is not counted. secagg over Flower: not implemented, no rows."
         ),
         "figures": figures,
         "targets": targets,
