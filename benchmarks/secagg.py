@@ -209,8 +209,14 @@ def flower_unmask_estimate(n: int, k: int, d: int, dropped: int, repeats: int) -
     ecdh = _median_s(lambda: shared_key(asym.bytes_to_private_key(sk1), pub), repeats)
     survivors = n - dropped
     total = survivors * (comb_seed + mask) + dropped * (comb_sk + k * (ecdh + mask))
+    from flwr.common import ndarray_to_bytes
+
+    # Flower's stage-2 reply carries the masked vector as int64 ndarray bytes
+    flower_vector = len(ndarray_to_bytes(np.zeros(d + 1, dtype=np.int64)))
     return {
         "flower_server_unmask_s_estimated": round(total, 2),
+        "flower_masked_vector_bytes": flower_vector,
+        "flower_masked_vector_expansion_vs_plain": round(flower_vector / (4 * d), 4),
         "per_op_s": {
             "combine_seed": comb_seed,
             "combine_sk1": comb_sk,
@@ -258,37 +264,67 @@ def compendium(n: int, entries: int) -> dict[str, Any]:
     }
 
 
+SECTIONS = ("client_masking", "shamir", "rounds", "anonymous_compendium")
+
+
+def run_sections(sections: list[str], quick: bool) -> dict[str, Any]:
+    """The figures of the chosen sections."""
+    reps = 1 if quick else 3
+    figures: dict[str, Any] = {}
+    if "client_masking" in sections:
+        figures["client_masking"] = client_masking(
+            [10**4] if quick else [10**4, 10**5, 10**6], [9] if quick else [9, 28, 99], reps
+        )
+    if "shamir" in sections:
+        figures["shamir"] = shamir_costs([10] if quick else [10, 29, 100], reps)
+    if "rounds" in sections:
+        sizes = (
+            [(10, 10**4)]
+            if quick
+            else [(10, 10**4), (10, 10**5), (10, 10**6), (100, 10**4), (100, 10**5), (1000, 10**5)]
+        )
+        figures["rounds"] = {}
+        for n, d in sizes:
+            row = _round(n, d, 0.1)
+            params = Federation.create(n, bits=32, length=1).server.params
+            row.update(flower_unmask_estimate(n, params.k, d, round(0.1 * n), reps))
+            figures["rounds"][f"n={n},d={d}"] = row
+            print(f"round n={n} d={d}: {row}", flush=True)
+    if "anonymous_compendium" in sections:
+        figures["anonymous_compendium"] = compendium(10 if quick else 100, 10 if quick else 50)
+        print(figures["anonymous_compendium"], flush=True)
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument(
+        "--sections",
+        default=",".join(SECTIONS),
+        help="comma-separated subset of " + ", ".join(SECTIONS) + " (others are kept from the"
+        " existing results file, and the commands that produced them are listed)",
+    )
     args = parser.parse_args()
-    quick = args.quick
-    reps = 1 if quick else 3
-    figures: dict[str, Any] = {}
-    figures["client_masking"] = client_masking(
-        [10**4] if quick else [10**4, 10**5, 10**6], [9] if quick else [9, 28, 99], reps
-    )
-    figures["shamir"] = shamir_costs([10] if quick else [10, 29, 100], reps)
-    sizes = (
-        [(10, 10**4)]
-        if quick
-        else [(10, 10**4), (10, 10**5), (100, 10**4), (100, 10**5), (1000, 10**4), (1000, 10**5)]
-    )
-    figures["rounds"] = {}
-    for n, d in sizes:
-        row = _round(n, d, 0.1)
-        params = Federation.create(n, bits=32, length=1).server.params
-        row.update(flower_unmask_estimate(n, params.k, d, round(0.1 * n), reps))
-        figures["rounds"][f"n={n},d={d}"] = row
-        print(f"round n={n} d={d}: {row}", flush=True)
-    figures["anonymous_compendium"] = compendium(10 if quick else 100, 10 if quick else 50)
-    print(figures["anonymous_compendium"], flush=True)
+    sections = [s for s in args.sections.split(",") if s]
+    unknown = sorted(set(sections) - set(SECTIONS))
+    if unknown:
+        parser.error(f"unknown sections: {unknown}")
+    command = "benchmarks/secagg.py" + (" --quick" if args.quick else "")
+    if sorted(sections) != sorted(SECTIONS):
+        command += " --sections " + ",".join(sections)
+    previous: dict[str, Any] = {}
+    if not args.quick and set(sections) != set(SECTIONS) and RESULTS.exists():
+        previous = json.loads(RESULTS.read_text(encoding="utf-8"))
+    figures = dict(previous.get("figures", {}))
+    figures.update(run_sections(sections, args.quick))
+    commands = [c for c in previous.get("command", "").split("; ") if c] + [command]
     key = "d=1000000,neighbours=99"
-    speedup = figures["client_masking"].get(key, {}).get("speedup")
-    unmask = figures["rounds"].get("n=1000,d=100000", {}).get("server_unmask_s")
+    speedup = figures.get("client_masking", {}).get(key, {}).get("speedup")
+    unmask = figures.get("rounds", {}).get("n=1000,d=100000", {}).get("server_unmask_s")
     result = {
         "benchmark": "secagg",
-        "command": "benchmarks/secagg.py" + (" --quick" if quick else ""),
+        "command": "; ".join(commands),
         "date": datetime.date.today().isoformat(),
         "machine": machine(),
         "baseline": "Flower 1.41 SecAgg+ functions (flwr.common.secure_aggregation), same inputs,"
@@ -307,7 +343,7 @@ def main() -> None:
             },
         },
     }
-    if not quick:
+    if not args.quick:
         write_json_atomic(RESULTS, result)
     print(json.dumps(result["targets"], indent=2))
 

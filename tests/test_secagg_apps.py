@@ -118,9 +118,11 @@ def test_anonymous_multiset_through_secagg_counts_support_from_the_aggregate() -
     layout = SlotLayout(n_clients=4, max_items=3, max_item_bytes=64)
     first = Federation.create(4, bits=32, length=layout.length)
     ids = first.server.params.participants
-    items = {ids[0]: [shared, rare], ids[1]: [shared], ids[2]: [shared, shared], ids[3]: []}
+    too_many = [b"a", b"b", b"c", b"d"]  # over max_items: that client fails closed, alone
+    items = {ids[0]: [shared, rare], ids[1]: [shared], ids[2]: [shared, shared], ids[3]: too_many}
     result = anonymous_multiset(items, layout, lambda a, n: first.next_round(a, n))
     assert result.items == Counter({shared: 3, rare: 1})  # a client's duplicate counts once
+    assert list(result.refused_clients) == [ids[3]] and result.survivors == 3
     assert result.upload_bytes_per_client == layout.length * 4
     assert result.attempts == 1
 

@@ -218,7 +218,8 @@ def test_a_forged_server_message_is_refused() -> None:
 
 def test_a_request_after_the_stage_deadline_times_out() -> None:
     now = [1000.0]
-    fed = Federation.create(5, bits=BITS, length=LENGTH)
+    fed = Federation.create(5, bits=BITS, length=LENGTH, timeouts_s=(7, 8, 9, 10, 11))
+    assert [fed.server.timeout_s(s) for s in range(5)] == [7, 8, 9, 10, 11]
     client = SecAggClient(
         fed.client_identities[fed.server.params.participants[0]],
         fed.server_identity.public,
@@ -234,6 +235,8 @@ def test_a_request_after_the_stage_deadline_times_out() -> None:
 
 def test_stages_out_of_order_are_refused() -> None:
     w = Walk(5)
+    with pytest.raises(StageError, match="configure"):
+        w.server.advertise_keys([])
     w.to_directory()
     with pytest.raises(StageError):
         w.server.masked_input([])

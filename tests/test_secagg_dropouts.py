@@ -16,7 +16,7 @@ import pytest
 from secagg_helpers import BITS, LENGTH, expected_sum, inputs_for, oracle
 
 from fical_secure.errors import SecAggAbort
-from fical_secure.protocol.secagg import Federation, run_secagg_round
+from fical_secure.protocol.secagg import Federation, SecAggParams, run_secagg_round
 
 STAGES = range(5)
 FRACTIONS = (0.0, 0.1, 0.2, 0.3)
@@ -108,6 +108,17 @@ def test_k_regular_neighbourhood_with_exactly_t_or_t_minus_1_survivors(
     assert (ids[victim] in out.survivors) == (not missing)
 
 
+def _threshold_case(n: int, stage: int, missing: int, seed: int) -> None:
+    """Exactly t (missing = 0) or t - 1 (missing = 1) survivors: of all clients on the
+    complete graph, of one random client's neighbourhood on the k-regular graph."""
+    rng = random.Random(seed * 7919 + n * 31 + stage * 2 + missing)
+    ids = tuple(i.to_bytes(16, "big") for i in range(n))
+    p = SecAggParams.recommended(ids, bits=BITS, length=LENGTH)
+    pool = sorted(range(n)) if p.complete else sorted(p.closed(rng.randrange(n)))
+    count = len(pool) - p.threshold + missing
+    _run_case(n, stage, set(rng.sample(pool, count)), seed)
+
+
 @pytest.mark.bench
 @pytest.mark.parametrize("n", [3, 5, 10, 50, 100])
 def test_full_dropout_matrix(n: int, request: pytest.FixtureRequest) -> None:
@@ -117,3 +128,5 @@ def test_full_dropout_matrix(n: int, request: pytest.FixtureRequest) -> None:
         for stage in STAGES:
             for fraction in FRACTIONS:
                 _fraction_case(n, stage, fraction, seed)
+            for missing in (0, 1):
+                _threshold_case(n, stage, missing, seed)

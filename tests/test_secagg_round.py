@@ -103,3 +103,31 @@ def test_cli_refuses_secagg_below_three_clients(
     assert main(["demo", "--mode", "secagg", "--clients", "2", "--out", str(tmp_path)]) != 0
     assert "at least 3 clients" in capsys.readouterr().err
     assert not (tmp_path / "round.json").exists()
+
+
+@pytest.mark.slow
+def test_secagg_matches_sealed_through_the_real_aggregate_stage(tmp_path: Path) -> None:
+    """With the embedder's near-duplicate merge, as the demo aggregates."""
+    from fical_secure.pipeline.server import AggregateStage
+
+    released = _released(5)
+    for cid in ("h02", "h04"):  # paraphrases held by different hospitals
+        comp = released[cid]
+        extra = Entry("bmi_calculator", "usage", "Pass the weight in kilograms and height in m.")
+        released[cid] = Compendium(comp.owner, (*comp.entries, extra), comp.signatures)
+    released["h05"] = Compendium(
+        "h05",
+        (
+            *released["h05"].entries,
+            Entry("bmi_calculator", "usage", "Pass weight in kilograms and the height in m."),
+        ),
+        released["h05"].signatures,
+    )
+    results = []
+    for name, stage in (("sealed", SealedTransportStage()), ("secagg", SecAggTransportStage())):
+        state = _run(tmp_path / name, stage, released)
+        assert state.server is not None
+        AggregateStage().run(state.server)
+        assert state.server.global_compendium is not None
+        results.append(_multiset(state.server.global_compendium))
+    assert results[0] == results[1]

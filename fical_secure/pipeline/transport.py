@@ -213,6 +213,7 @@ class SecAggTransportStage:
             "plaintext_bytes": sum(len(c.to_bytes()) for c in state.released.values()),
             "rejected_payloads": rejected,
             "refused_items": refused,
+            "refused_clients": len(result.refused_clients),
             "attempts": result.attempts,
             "survivors": result.survivors,
             "secagg": fed.server.params.describe(),

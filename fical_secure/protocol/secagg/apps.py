@@ -61,6 +61,7 @@ class MultisetResult:
     config_hash: bytes
     upload_bytes: int  # every message of every attempt, all clients
     download_bytes: int
+    refused_clients: dict[bytes, str]  # clients whose items could not be encoded
 
 
 def anonymous_multiset(
@@ -83,7 +84,12 @@ def anonymous_multiset(
     for attempt in range(1, max_attempts + 1):
         key = os.urandom(32)
         federation = make_round(attempt, layout.length)
-        inputs = {cid: encode_items(list(v), layout, key) for cid, v in items.items()}
+        inputs, refused = {}, {}
+        for cid, its in items.items():
+            try:  # fails closed per client: one that cannot encode sends nothing
+                inputs[cid] = encode_items(list(its), layout, key)
+            except AggregationError as exc:
+                refused[cid] = str(exc)
         outcome = run_secagg_round(federation, inputs)
         up, down = up + outcome.upload_bytes, down + outcome.download_bytes
         try:
@@ -101,6 +107,7 @@ def anonymous_multiset(
             server.config_hash,
             up,
             down,
+            refused,
         )
     raise AggregationError(
         f"slot collisions remained after {max_attempts} rounds: lower collision_probability"

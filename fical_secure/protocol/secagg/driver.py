@@ -9,6 +9,7 @@ raises a typed error, which is recorded and makes it silent too.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
@@ -17,7 +18,7 @@ import numpy.typing as npt
 
 from fical_secure.crypto.enrollment import Roster
 from fical_secure.crypto.identity import IdentityKey
-from fical_secure.errors import FicalError
+from fical_secure.errors import FicalError, SecAggAbort
 from fical_secure.protocol.secagg.client import SecAggClient
 from fical_secure.protocol.secagg.params import DEFAULT_TIMEOUTS_S, SecAggParams
 from fical_secure.protocol.secagg.server import SecAggServer
@@ -62,6 +63,7 @@ class Federation:
             length=length,
             k=k,
             threshold=threshold,
+            timeouts_s=timeouts_s,
         )
 
     @classmethod
@@ -145,11 +147,16 @@ def run_secagg_round(
         return replies
 
     config = server.configure()
-    directory = server.advertise_keys(ask(0, dict.fromkeys(clients, config)))
-    bundles = server.share_keys(ask(1, dict.fromkeys(clients, directory)))
-    survivors = server.masked_input(ask(2, bundles))
-    request = server.consistency_check(ask(3, dict.fromkeys(clients, survivors)))
-    total = server.unmask(ask(4, dict.fromkeys(clients, request)))
+    try:
+        directory = server.advertise_keys(ask(0, dict.fromkeys(clients, config)))
+        bundles = server.share_keys(ask(1, dict.fromkeys(clients, directory)))
+        survivors = server.masked_input(ask(2, bundles))
+        request = server.consistency_check(ask(3, dict.fromkeys(clients, survivors)))
+        total = server.unmask(ask(4, dict.fromkeys(clients, request)))
+    except SecAggAbort as exc:
+        kinds = Counter(type(e).__name__ for e in errors.values())
+        exc.add_note(f"client-side errors before the abort: {dict(kinds) or 'none'}")
+        raise
     return RoundOutcome(total, server.survivors, errors, traffic[0], traffic[1])
 
 
@@ -159,8 +166,8 @@ def _step(client: SecAggClient, stage: int, request: bytes, vector: UIntVector |
     if stage == 1:
         return client.share_keys(request)
     if stage == 2:
-        if vector is None:
-            raise KeyError("no input for this client")
+        if vector is None:  # it refused its own input (e.g. failed closed): a dropout
+            raise SecAggAbort("this client has no input for the round; it drops out")
         return client.masked_input(request, vector)
     if stage == 3:
         return client.consistency_check(request)

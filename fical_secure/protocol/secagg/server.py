@@ -251,6 +251,8 @@ class SecAggServer(Unpicklable):
 
     # --- helpers ------------------------------------------------------------
     def _enter(self, expected: Phase) -> None:
+        if not hasattr(self, "config_hash"):
+            raise StageError("call configure() and send its config before any stage")
         self.phase = common.next_phase(self.phase, expected)
         self._stage_name = expected.value
 
