@@ -45,9 +45,10 @@ clientapp = "fical_secure.flower.client_app:app"
 server-config = ""
 """
 INSECURE_WARNING = (
-    "WARNING: --insecure: the Flower transport runs in plain text. Envelopes stay sealed and "
-    "signed end to end, but anyone on the network sees who talks to whom and when. "
-    "Use it only for local tests."
+    "WARNING: --insecure: the Flower transport runs in plain text and without SuperNode "
+    "authentication (Flower allows it only over TLS). Envelopes stay sealed and signed end "
+    "to end, but any process that reaches the SuperLink can join as a SuperNode and anyone "
+    "on the network sees who talks to whom and when. Use it only for local tests."
 )
 
 
@@ -74,13 +75,13 @@ def serve(config_path: Path, *, insecure: bool = False, rounds: int = 1) -> list
         cfg.host,
         "--port",
         str(cfg.port),
-        "--enable-supernode-auth",
         "--disable-runtime-dependency-installation",
     ]
     argv += (
-        ["--insecure"]
+        ["--insecure"]  # Flower refuses SuperNode authentication without TLS
         if insecure
         else [
+            "--enable-supernode-auth",
             "--ssl-ca-certfile",
             str(cfg.ca_certificate),
             "--ssl-certfile",
@@ -95,16 +96,19 @@ def serve(config_path: Path, *, insecure: bool = False, rounds: int = 1) -> list
     with proc.running(argv, superlink_log, env) as superlink:
         proc.wait_listening(cfg.host, cfg.port, superlink, START_SECONDS, superlink_log)
         proc.write_flwr_home(home, address, None if insecure else cfg.ca_certificate)
-        from fical_secure.flower.register import register_supernodes
+        if insecure:
+            print(
+                f"SuperLink ready at {address} (TLS off, SuperNode authentication off)", flush=True
+            )
+        else:
+            from fical_secure.flower.register import register_supernodes
 
-        register_supernodes(
-            address, None if insecure else cfg.ca_certificate, cfg.supernode_public_keys
-        )
-        print(
-            f"SuperLink ready at {address} (TLS {'off' if insecure else 'on'}, SuperNode "
-            f"authentication on, {len(cfg.supernode_public_keys)} SuperNodes registered)",
-            flush=True,
-        )
+            register_supernodes(address, cfg.ca_certificate, cfg.supernode_public_keys)
+            print(
+                f"SuperLink ready at {address} (TLS on, SuperNode authentication on, "
+                f"{len(cfg.supernode_public_keys)} SuperNodes registered)",
+                flush=True,
+            )
         for number in range(1, rounds + 1):
             print(
                 f"round {number}/{rounds}: running the ServerApp (log: {out / 'server.log'})",
@@ -170,14 +174,21 @@ def join(config_path: Path, *, insecure: bool = False, connect_seconds: float = 
         proc.flower_bin("flower-supernode"),
         "--superlink",
         link.address,
-        "--auth-supernode-private-key",
-        str(link.auth_private_key),
         "--node-config",
         f'fical-config="{cfg.source}"',
         "--port",
         str(link.node_port),
     ]
-    argv += ["--insecure"] if insecure else ["--root-certificates", str(link.root_certificate)]
+    argv += (
+        ["--insecure"]  # no SuperNode authentication without TLS (Flower's rule)
+        if insecure
+        else [
+            "--root-certificates",
+            str(link.root_certificate),
+            "--auth-supernode-private-key",
+            str(link.auth_private_key),
+        ]
+    )
     supernode_log = cfg.output / "supernode.log"
     print(
         f"{cfg.client_id}: {len(hospital.members)} member / {len(hospital.nonmembers)} "
