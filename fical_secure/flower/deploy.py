@@ -18,7 +18,12 @@ from pathlib import Path
 from fical_secure.atomic import write_text_atomic
 from fical_secure.errors import FlowerProcessError, RoundAbortedError
 from fical_secure.flower import processes as proc
-from fical_secure.flower.config import load_hospital_config, load_server_config
+from fical_secure.flower.config import (
+    HospitalConfig,
+    ServerConfig,
+    load_hospital_config,
+    load_server_config,
+)
 
 log = logging.getLogger(__name__)
 START_SECONDS = 60.0
@@ -52,23 +57,8 @@ INSECURE_WARNING = (
 )
 
 
-def serve(config_path: Path, *, insecure: bool = False, rounds: int = 1) -> list[dict[str, object]]:
-    """Start the SuperLink, register the SuperNodes, run ``rounds`` rounds; the round reports.
-
-    Raises:
-        ConfigError: the configuration is invalid.
-        FlowerProcessError: the SuperLink or a ``flwr`` command failed.
-        RoundAbortedError: a round ended without a result (its report says why).
-    """
-    cfg = load_server_config(config_path)
-    if insecure:
-        print(INSECURE_WARNING, file=sys.stderr)
-    out = cfg.output
-    out.mkdir(parents=True, exist_ok=True)
-    home, app_dir = out / "flwr", out / "app"
-    app_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(app_dir / "pyproject.toml", APP_TOML)
-    env = proc.child_env(home)
+def superlink_argv(cfg: ServerConfig, *, insecure: bool) -> list[str]:
+    """Flower's SuperLink command line: TLS with our certificate and SuperNode auth, or neither."""
     argv = [
         proc.flower_bin("flower-superlink"),
         "--host",
@@ -90,6 +80,52 @@ def serve(config_path: Path, *, insecure: bool = False, rounds: int = 1) -> list
             str(cfg.certificate_key),
         ]
     )
+    return argv
+
+
+def supernode_argv(cfg: HospitalConfig, *, insecure: bool) -> list[str]:
+    """Flower's SuperNode command line for this hospital (our ClientApp finds its YAML)."""
+    link = cfg.superlink
+    argv = [
+        proc.flower_bin("flower-supernode"),
+        "--superlink",
+        link.address,
+        "--node-config",
+        f'fical-config="{cfg.source}"',
+        "--port",
+        str(link.node_port),
+    ]
+    argv += (
+        ["--insecure"]  # no SuperNode authentication without TLS (Flower's rule)
+        if insecure
+        else [
+            "--root-certificates",
+            str(link.root_certificate),
+            "--auth-supernode-private-key",
+            str(link.auth_private_key),
+        ]
+    )
+    return argv
+
+
+def serve(config_path: Path, *, insecure: bool = False, rounds: int = 1) -> list[dict[str, object]]:
+    """Start the SuperLink, register the SuperNodes, run ``rounds`` rounds; the round reports.
+
+    Raises:
+        ConfigError: the configuration is invalid.
+        FlowerProcessError: the SuperLink or a ``flwr`` command failed.
+        RoundAbortedError: a round ended without a result (its report says why).
+    """
+    cfg = load_server_config(config_path)
+    if insecure:
+        print(INSECURE_WARNING, file=sys.stderr)
+    out = cfg.output
+    out.mkdir(parents=True, exist_ok=True)
+    home, app_dir = out / "flwr", out / "app"
+    app_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(app_dir / "pyproject.toml", APP_TOML)
+    env = proc.child_env(home)
+    argv = superlink_argv(cfg, insecure=insecure)
     address = f"{cfg.host}:{cfg.port}"
     superlink_log = out / "superlink.log"
     reports: list[dict[str, object]] = []
@@ -170,25 +206,7 @@ def join(config_path: Path, *, insecure: bool = False, connect_seconds: float = 
     proc.preflight(link.address, None if insecure else link.root_certificate, connect_seconds)
     cfg.output.mkdir(parents=True, exist_ok=True)
     home = cfg.output / "flwr"
-    argv = [
-        proc.flower_bin("flower-supernode"),
-        "--superlink",
-        link.address,
-        "--node-config",
-        f'fical-config="{cfg.source}"',
-        "--port",
-        str(link.node_port),
-    ]
-    argv += (
-        ["--insecure"]  # no SuperNode authentication without TLS (Flower's rule)
-        if insecure
-        else [
-            "--root-certificates",
-            str(link.root_certificate),
-            "--auth-supernode-private-key",
-            str(link.auth_private_key),
-        ]
-    )
+    argv = supernode_argv(cfg, insecure=insecure)
     supernode_log = cfg.output / "supernode.log"
     print(
         f"{cfg.client_id}: {len(hospital.members)} member / {len(hospital.nonmembers)} "
