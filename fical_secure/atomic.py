@@ -11,19 +11,21 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 
-def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644,
-                       overwrite: bool = True, make_parents: bool = False) -> None:
-    """Write ``data`` to ``path`` atomically with permission bits ``mode``.
+@contextlib.contextmanager
+def open_atomic(path: str | os.PathLike[str], *, mode: int = 0o644, overwrite: bool = True,
+                make_parents: bool = False) -> Iterator[BinaryIO]:
+    """A binary handle whose content replaces ``path`` atomically when the block ends cleanly.
 
     The data goes to a temporary file in the same folder, is fsynced, then
     renamed (``overwrite=True``) or hard-linked (``overwrite=False``, which fails
     if ``path`` exists) into place, and the folder is fsynced so the rename is
-    durable. On any failure the temporary file is removed and ``path`` is left
-    as it was.
+    durable. If the block raises, the temporary file is removed and ``path`` is
+    left as it was. Lets a long output be streamed instead of held in memory.
 
     Raises:
         FileExistsError: ``path`` exists and ``overwrite`` is false.
@@ -38,7 +40,7 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int =
     try:
         with os.fdopen(fd, "wb") as handle:
             os.fchmod(handle.fileno(), mode)
-            handle.write(data)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         if overwrite:
@@ -51,6 +53,18 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int =
             tmp.unlink()
         raise
     fsync_directory(directory)
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644,
+                       overwrite: bool = True, make_parents: bool = False) -> None:
+    """Write ``data`` to ``path`` atomically with permission bits ``mode`` (:func:`open_atomic`).
+
+    Raises:
+        FileExistsError: ``path`` exists and ``overwrite`` is false.
+        OSError: the folder is missing or not writable, the disk is full, ...
+    """
+    with open_atomic(path, mode=mode, overwrite=overwrite, make_parents=make_parents) as handle:
+        handle.write(data)
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str, *, mode: int = 0o644,

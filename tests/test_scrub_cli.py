@@ -1,4 +1,4 @@
-"""``fical-secure scrub``: JSONL in, JSONL out, all or nothing."""
+"""``fical-secure scrub``: JSONL in, JSONL out; bad input writes nothing, a bad record is held."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def test_bad_line_exits_1_naming_the_line_and_writes_nothing(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
 
 
-def test_scrub_failure_on_any_line_leaves_no_output(
+def test_one_failing_record_is_quarantined_and_the_others_are_written(
     tmp_path: Path,
     scrubber: Scrubber,
     monkeypatch: pytest.MonkeyPatch,
@@ -86,7 +86,7 @@ def test_scrub_failure_on_any_line_leaves_no_output(
 
     def crash_on_second_line(text: str, *args: Any, **kwargs: Any) -> Any:
         if "second" in text:
-            raise RuntimeError("analyzer crashed")
+            raise RuntimeError("analyzer crashed on MRN-0042137")
         return real(text, *args, **kwargs)
 
     monkeypatch.setattr(scrubber.analyzer, "analyze", crash_on_second_line)
@@ -98,6 +98,18 @@ def test_scrub_failure_on_any_line_leaves_no_output(
         ],
     )
     out = tmp_path / "out.jsonl"
-    assert main(["scrub", "--in", str(src), "--out", str(out)]) == 1
-    assert "analyzer failed" in capsys.readouterr().err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
+    assert main(["scrub", "--in", str(src), "--out", str(out)]) == 3
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [(r["id"], r["scrubbed"]) for r in rows] == [
+        (0, "first note <MRN>"),
+        (2, "third note <MRN>"),
+    ]
+    held = tmp_path / "out.quarantine.jsonl"
+    quarantined = [json.loads(line) for line in held.read_text(encoding="utf-8").splitlines()]
+    assert quarantined == [
+        {"line": 2, "id": 1, "reason": "PII analyzer failed (RuntimeError)", "kinds": []}
+    ]
+    assert "0042137" not in held.read_text(encoding="utf-8")
+    assert held.stat().st_mode & 0o077 == 0
+    summary = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "3 records" in summary and "2 written" in summary and "1 quarantined" in summary

@@ -32,7 +32,8 @@ def test_packaged_profile_is_valid_and_covers_every_planted_kind() -> None:
         "PhoneRecognizer",
         "UsSsnRecognizer",
     } <= names
-    assert profile.mask_passes == 1
+    assert profile.mask_passes == 3
+    assert profile.max_record_chars >= 1_000_000
 
 
 @pytest.mark.parametrize(
@@ -48,6 +49,9 @@ def test_packaged_profile_is_valid_and_covers_every_planted_kind() -> None:
         (lambda p: p.update(version=2), "version: expected 1"),
         (lambda p: p.update(overlap_chars=10), "overlap_chars >= 64"),
         (lambda p: p.update(mask_passes=0), "mask_passes"),
+        (lambda p: p.update(mask_passes=6), "mask_passes: must be between 1 and 5"),
+        (lambda p: p.update(max_record_chars=0), "max_record_chars: must be a positive"),
+        (lambda p: p.pop("max_record_chars"), "missing key 'max_record_chars'"),
         (lambda p: p["clinical"].append("MrnRecogniser"), "unknown recognizer 'MrnRecogniser'"),
         (lambda p: p["clinical"].append("CanaryRecognizer"), "listed twice"),
         (

@@ -16,7 +16,7 @@ from fical_secure.scrub.analysis import window_size
 from fical_secure.scrub.engine import spacy_max_length
 from fical_secure.scrub.scrubber import Scrubber, placeholder
 from fical_secure.scrub.spans import chunk_bounds, replace_spans
-from fical_secure.scrub.types import ScrubResult
+from fical_secure.scrub.types import Refusal, ScrubResult
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +43,7 @@ def test_all_caps_name_is_masked(scrubber: Scrubber) -> None:
 @pytest.mark.parametrize(
     ("text", "value", "kind"),
     [
-        ("phone:(425)555-0100 after 5pm", "(425)555-0100", "PHONE_NUMBER"),
+        ("phone:(425)555-0100 after hours", "(425)555-0100", "PHONE_NUMBER"),
         ("email:a.b@x.org; thanks", "a.b@x.org", "EMAIL_ADDRESS"),
         ("(MRN-0042137)", "MRN-0042137", "MRN"),
         ("DOB:03/14/1958.", "03/14/1958", "DATE_OF_BIRTH"),
@@ -78,12 +78,12 @@ def test_every_entity_in_a_row_is_masked_not_only_the_first(scrubber: Scrubber) 
 
 
 def test_overlapping_entities_are_replaced_once(scrubber: Scrubber) -> None:
-    text = "She lives at 123 Smith Port Apt. 456, Lake Jessica, AK 12345 since 2019."
+    text = "She lives at 123 Smith Port Apt. 456, Lake Jessica, AK 12345 with her son."
     result = scrubber.scrub(text)
     assert values(text, result) == {
         "123 Smith Port Apt. 456, Lake Jessica, AK 12345": "STREET_ADDRESS"
     }
-    assert result.scrubbed == "She lives at <STREET_ADDRESS> since 2019."
+    assert result.scrubbed == "She lives at <STREET_ADDRESS> with her son."
 
 
 def test_other_occurrences_of_a_found_value_are_masked(scrubber: Scrubber) -> None:
@@ -202,9 +202,20 @@ def _drop_mrn_once(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_pii_found_by_the_second_scan_raises_residual_error(
     scrubber: Scrubber, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    one_pass = Scrubber(scrubber.analyzer, dataclasses.replace(scrubber.profile, mask_passes=1))
     _drop_mrn_once(monkeypatch)
     with pytest.raises(ResidualPIIError, match="MRN"):
-        scrubber.scrub("Labs for MRN-0042137 are back.")
+        one_pass.scrub("Labs for MRN-0042137 are back.")
+
+
+def test_a_refused_record_does_not_stop_the_others(scrubber: Scrubber) -> None:
+    short = Scrubber(scrubber.analyzer, dataclasses.replace(scrubber.profile, max_record_chars=40))
+    texts = ["Maria Lopez, MRN-0042137", "x" * 41 + " MRN-0042137", "Call 425-555-0100"]
+    first, refused, third = short.scrub_records(texts)
+    assert isinstance(first, ScrubResult) and first.scrubbed == "<PERSON>, <MRN>"
+    assert isinstance(refused, Refusal) and "max_record_chars=40" in refused.reason
+    assert "0042137" not in refused.reason
+    assert isinstance(third, ScrubResult) and third.scrubbed == "Call <PHONE_NUMBER>"
 
 
 def test_second_pass_masks_what_the_scan_found_when_the_profile_allows(
@@ -221,3 +232,15 @@ def test_second_pass_masks_what_the_scan_found_when_the_profile_allows(
 def test_non_string_input_is_rejected(scrubber: Scrubber) -> None:
     with pytest.raises(TypeError):
         scrubber.scrub_batch(["ok", 42])  # type: ignore[list-item]
+
+
+def test_context_token_lookup_agrees_with_presidios_linear_walk(scrubber: Scrubber) -> None:
+    from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+
+    text = "Pt  Maria  Lopez, MRN-0042137; phone:(425)555-0100.\n\nDOB 03/14/1958 ok"
+    doc = scrubber.analyzer.nlp_engine.nlp["en"](text)  # type: ignore[attr-defined]
+    indices = [t.idx for t in doc]
+    fast = scrubber.analyzer.context_aware_enhancer
+    for start in range(len(text)):
+        expected = LemmaContextAwareEnhancer._find_index_of_match_token("w", start, doc, indices)
+        assert fast._find_index_of_match_token("w", start, doc, indices) == expected, start

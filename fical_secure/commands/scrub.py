@@ -1,23 +1,33 @@
-"""``fical-secure scrub --in IN.jsonl --out OUT.jsonl``: scrub PII from JSONL texts.
+"""``fical-secure scrub --in IN.jsonl --out OUT.jsonl``: scrub PII from JSONL, record by record.
 
-Input lines are ``{"id": ..., "text": ...}`` objects. Output lines keep every
-input field except ``text`` (pass ``--keep-text`` to keep it, e.g. to audit
-offsets) and add ``scrubbed`` and ``entities`` (``type``, ``start``, ``end``,
-``score``; offsets index the original text). All or nothing: a bad input line
-or a scrub failure on any line leaves no output file (it is written to a
-temporary file, mode 0600, and renamed only when every line succeeded).
+Input: ``{"id", "text"}`` lines, or episode lines (``docs/data-format.md``),
+told apart by their fields. Text lines come out with ``scrubbed`` and
+``entities`` (``type``, ``start``, ``end``, ``score``; offsets index the
+original text) and without ``text`` unless ``--keep-text``. Episodes come out
+as episodes: request, result, answer and string arguments scrubbed, ``pii``
+left out (it is used as the hospital's known identifiers, with ``--roster``).
+
+Fails closed per record: a record the scrubber cannot show clean goes to the
+quarantine file (its id, line and reason, never its text), every other record
+is written. The input is read twice (validated and known identifiers
+collected, then scrubbed), streamed both times. Exit status: 0 when every
+record was written, 3 when some were quarantined, 1 on an error (bad input
+line, empty input, bad profile): then no output file is written.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from fical_secure.atomic import write_text_atomic
-from fical_secure.errors import DataError, ScrubError
+from fical_secure.errors import DataError
 
+EXIT_QUARANTINED = 3
 _BATCH = 64
 
 
@@ -25,13 +35,22 @@ def register(subparsers: Any) -> None:
     """Add the ``scrub`` subcommand."""
     parser = subparsers.add_parser(
         "scrub",
-        help="replace PII in JSONL texts by typed placeholders (fails closed)",
+        help="replace PII in JSONL records by typed placeholders (fails closed per record)",
         description=__doc__.splitlines()[0] if __doc__ else None,
     )
     parser.add_argument(
-        "--in", dest="in_path", required=True, type=Path, help="input JSONL: {id, text} per line"
+        "--in", dest="in_path", required=True, type=Path, help="input JSONL: {id, text} or episodes"
     )
     parser.add_argument("--out", dest="out_path", required=True, type=Path, help="output JSONL")
+    parser.add_argument(
+        "--quarantine",
+        type=Path,
+        default=None,
+        help="quarantine JSONL (default: OUT with .quarantine.jsonl)",
+    )
+    parser.add_argument(
+        "--roster", type=Path, default=None, help="known identifiers: JSONL of {kind, value}"
+    )
     parser.add_argument(
         "--profile", type=Path, default=None, help="scrubber profile YAML (default: packaged)"
     )
@@ -41,75 +60,140 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def read_records(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    """Parse and check every line; blank lines are skipped.
-
-    Raises:
-        DataError: the file is unreadable or a line is not a JSON object with an
-            ``id`` (string or integer) and a string ``text``; the message names
-            the line but never quotes it (it may hold PII).
-    """
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read {path}: {type(exc).__name__}") from exc
-    records: list[tuple[int, dict[str, Any]]] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(
-                f"{path} line {number}: not valid JSON ({exc.msg}, column {exc.colno})"
-            ) from exc
-        if not isinstance(record, dict):
-            raise DataError(f"{path} line {number}: expected a JSON object with id and text")
-        if not isinstance(record.get("id"), str | int) or isinstance(record.get("id"), bool):
-            raise DataError(f"{path} line {number}: missing or invalid id (string or integer)")
-        if not isinstance(record.get("text"), str):
-            raise DataError(f"{path} line {number}: missing or invalid text (string)")
-        records.append((number, record))
-    return records
+def quarantine_path(out_path: Path) -> Path:
+    """Default quarantine file beside the output: ``out.jsonl`` -> ``out.quarantine.jsonl``."""
+    return out_path.with_name(out_path.stem + ".quarantine.jsonl")
 
 
-def _scrub_lines(
-    records: list[tuple[int, dict[str, Any]]], profile: Path | None, keep_text: bool
-) -> list[str]:
+def _check_input(path: Path) -> tuple[str, int, list[tuple[str, str]]]:
+    """First pass: every line valid, one format; (format, records, known identifiers)."""
+    from fical_secure.scrub.records import detect_format, known_pii, parse_record
+
+    fmt: Any = None
+    count = 0
+    known: list[tuple[str, str]] = []
+    for number, data in _lines(path):
+        line_fmt = detect_format(data)
+        fmt = fmt or line_fmt
+        if line_fmt != fmt:
+            raise DataError(f"{path} line {number}: a {line_fmt} line in a file of {fmt} lines")
+        parse_record(path, number, data, fmt)
+        if fmt == "episodes":
+            known += known_pii(path, number, data)
+        count += 1
+    if count == 0:
+        raise DataError(f"{path}: no records (the file is empty); nothing to scrub")
+    return str(fmt), count, known
+
+
+def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    from fical_secure.scrub.records import iter_lines
+
+    return iter_lines(path)
+
+
+def _build_scrubber(args: argparse.Namespace, known_values: list[tuple[str, str]]) -> Any:
+    from fical_secure.data.catalogue import CATALOGUE
+    from fical_secure.scrub.known import KnownIdentifiers, read_roster
     from fical_secure.scrub.scrubber import Scrubber
 
-    scrubber = Scrubber.default() if profile is None else Scrubber.from_profile(profile)
-    out: list[str] = []
-    for begin in range(0, len(records), _BATCH):
-        batch = records[begin : begin + _BATCH]
-        try:
-            results = scrubber.scrub_batch([record["text"] for _, record in batch])
-        except ScrubError as exc:
-            raise type(exc)(f"lines {batch[0][0]}-{batch[-1][0]}: {exc}") from exc
-        for (_, record), result in zip(batch, results, strict=True):
-            row = {k: v for k, v in record.items() if keep_text or k != "text"}
-            row["scrubbed"] = result.scrubbed
-            row["entities"] = [span.to_json() for span in result.entities]
-            out.append(json.dumps(row, ensure_ascii=False))
-    return out
+    if args.roster is not None:
+        known_values = known_values + read_roster(args.roster)
+    known = KnownIdentifiers().extend(known_values)
+    base = Scrubber.default() if args.profile is None else Scrubber.from_profile(args.profile)
+    return base.with_context(catalogue=CATALOGUE, known=known)
 
 
-def write_atomically(path: Path, lines: list[str]) -> None:
-    """Write ``lines`` (0600, since they may hold what the scrubber saw) atomically."""
-    write_text_atomic(path, "".join(line + "\n" for line in lines), mode=0o600)
+class _Progress:
+    """Progress on stderr (about every 10%), then the one-line summary."""
+
+    def __init__(self, total: int, stream: IO[str]) -> None:
+        self.total, self.stream, self.done, self.shown = total, stream, 0, 0
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        if self.done * 10 // self.total > self.shown or self.done == self.total:
+            self.shown = self.done * 10 // self.total
+            print(f"scrub: {self.done}/{self.total} records", file=self.stream, flush=True)
+
+
+def _scrub_stream(
+    args: argparse.Namespace,
+    fmt: Any,
+    scrubber: Any,
+    out: IO[bytes],
+    quarantine: IO[bytes],
+    progress: _Progress,
+) -> tuple[int, int, Counter[str]]:
+    from fical_secure.scrub.records import Record, parse_record, rebuild
+    from fical_secure.scrub.types import Refusal
+
+    written, held, found = 0, 0, Counter[str]()
+    batch: list[Record] = []
+
+    def flush() -> None:
+        nonlocal written, held
+        texts = [t for r in batch for t in r.texts]
+        outcomes = iter(scrubber.scrub_records(texts))
+        for record in batch:
+            results = [next(outcomes) for _ in record.texts]
+            refusals = [r for r in results if isinstance(r, Refusal)]
+            if refusals:
+                row = {"line": record.line, "id": record.data.get("id"), **refusals[0].to_json()}
+                quarantine.write(_json_line(row))
+                held += 1
+                continue
+            row = rebuild(record, fmt, [r.scrubbed for r in results])
+            if fmt == "text":
+                row["entities"] = [span.to_json() for span in results[0].entities]
+                if args.keep_text:
+                    row["text"] = record.data["text"]
+            found.update(span.type for r in results for span in r.entities)
+            out.write(_json_line(row))
+            written += 1
+        progress.advance(len(batch))
+        batch.clear()
+
+    for number, data in _lines(args.in_path):
+        batch.append(parse_record(args.in_path, number, data, fmt))
+        if len(batch) >= _BATCH:
+            flush()
+    if batch:
+        flush()
+    return written, held, found
+
+
+def _json_line(row: dict[str, Any]) -> bytes:
+    return (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+
 
 def run(args: argparse.Namespace) -> int:
-    """Scrub ``--in`` into ``--out``; exit 0, or raise a typed error (exit 1, no output).
+    """Scrub ``--in`` into ``--out`` and the quarantine file; print a summary line.
+
+    Returns 0 when every record was written, 3 when some were quarantined.
 
     Raises:
-        DataError: a bad input line.
+        DataError: a bad input line (file and line named), an empty input, an unwritable output.
         ConfigError: a bad profile.
-        ScrubError: the scrubber failed closed on some line.
+        ScrubAnalyzerError: the analyzer cannot be built.
     """
-    records = read_records(args.in_path)
-    lines = _scrub_lines(records, args.profile, args.keep_text)
+    from fical_secure.atomic import open_atomic
+
+    fmt, total, known_values = _check_input(args.in_path)
+    scrubber = _build_scrubber(args, known_values)
+    quarantine = args.quarantine or quarantine_path(args.out_path)
+    progress = _Progress(total, sys.stderr)
     try:
-        write_atomically(args.out_path, lines)
+        with (
+            open_atomic(args.out_path, mode=0o600) as out,
+            open_atomic(quarantine, mode=0o600) as held_file,
+        ):
+            written, held, found = _scrub_stream(args, fmt, scrubber, out, held_file, progress)
     except OSError as exc:
-        raise DataError(f"cannot write {args.out_path}: {type(exc).__name__}") from exc
-    return 0
+        raise DataError(f"cannot write {args.out_path}: {exc.strerror or exc}") from exc
+    kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(found.items())) or "none"
+    print(
+        f"scrub: {total} records ({fmt}), {written} written to {args.out_path}, "
+        f"{held} quarantined to {quarantine}; entities replaced: {kinds}"
+    )
+    return EXIT_QUARANTINED if held else 0

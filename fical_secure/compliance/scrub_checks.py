@@ -1,6 +1,6 @@
 """Scrubber checks: required recognizers present, per-kind recall on held-out PII, clean candidate.
 
-Recall is measured as in ``benchmarks/scrub_recall.py``: a planted
+Recall is measured as in the old ``scrub_recall`` benchmark: a planted
 (document, value) pair is caught when the value no longer occurs (any case)
 in the scrubbed text. The corpus comes from the synthetic generator with a
 seed the audit's own data never uses, so the figure is not measured on the

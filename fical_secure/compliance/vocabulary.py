@@ -28,6 +28,8 @@ CLINICAL_ENTITIES: Final = frozenset(
         "DATE_OF_BIRTH",
         "AGE_OVER_89",
         "CANARY",
+        "OTHER_ID",
+        "HOSPITAL",
     }
 )
 PRESIDIO_ENTITIES: Final = frozenset(
@@ -49,6 +51,7 @@ PRESIDIO_ENTITIES: Final = frozenset(
         "UUID",
         "CRYPTO",
         "ABA_ROUTING_NUMBER",
+        "UK_NHS",
     }
 )
 NER_ENTITIES: Final = frozenset({"PERSON", "LOCATION", "NRP", "ORGANIZATION", "DATE_TIME"})

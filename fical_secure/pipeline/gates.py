@@ -13,7 +13,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from fical_secure.errors import GateBlockedError, ResidualPIIError, SchemaError, ScrubError
+from fical_secure.data.schema import ToolSpec
+from fical_secure.errors import GateBlockedError, SchemaError, ScrubError
 from fical_secure.kcg.schema import Entry, validate_entry
 from fical_secure.pipeline.client import ClientRoundState
 
@@ -29,24 +30,16 @@ class _ScrubOutcome:
 
 
 def _scrub_entries(scrubber: Any, entries: tuple[Entry, ...]) -> _ScrubOutcome:
-    """Scrub every entry text; entries that still hold PII after scrubbing are dropped.
+    """Scrub every entry text; an entry the scrubber refuses is dropped and counted.
 
-    Raises:
-        ScrubAnalyzerError: the analyzer failed (the caller blocks the whole release).
+    The rest of the compendium proceeds (the scrubber fails closed per entry).
     """
-    texts = [e.text for e in entries]
-    try:
-        results = scrubber.scrub_batch(texts)
-    except ResidualPIIError:
-        results = []
-        for text in texts:  # find which entries cannot be cleaned; those are not released
-            try:
-                results.append(scrubber.scrub(text))
-            except ResidualPIIError:
-                results.append(None)
+    from fical_secure.scrub.types import Refusal
+
+    results = scrubber.scrub_records([e.text for e in entries])
     out = _ScrubOutcome(kept=[], found=Counter())
     for entry, result in zip(entries, results, strict=True):
-        if result is None:
+        if isinstance(result, Refusal):
             out.dropped += 1
             continue
         try:  # placeholders can push an entry past the schema's length limit
@@ -60,6 +53,13 @@ def _scrub_entries(scrubber: Any, entries: tuple[Entry, ...]) -> _ScrubOutcome:
     return out
 
 
+def _catalogue(state: ClientRoundState) -> tuple[ToolSpec, ...]:
+    """The specs of the client's tools: their names, arguments and values are never masked."""
+    from fical_secure.data.catalogue import CATALOGUE
+
+    return tuple(spec for spec in CATALOGUE if spec.name in state.hospital.tools)
+
+
 @dataclass(frozen=True)
 class ScrubStage:
     """Presidio scrubber over every entry of the client's compendium."""
@@ -71,7 +71,9 @@ class ScrubStage:
 
         comp = state.need_release()
         try:
-            outcome = _scrub_entries(Scrubber.default(), comp.entries)
+            outcome = _scrub_entries(
+                Scrubber.default().with_context(catalogue=_catalogue(state)), comp.entries
+            )
         except ScrubError as exc:  # fail closed: this client releases nothing
             log.warning("client %s blocked by the scrubber: %s", state.client_id, exc)
             _block(state, self.name, type(exc).__name__)
@@ -79,6 +81,12 @@ class ScrubStage:
                 f"client {state.client_id}: the scrubber failed ({type(exc).__name__}); "
                 "nothing was released"
             ) from exc
+        if comp.entries and not outcome.kept:  # nothing could be shown clean
+            log.warning("client %s: the scrubber refused every entry", state.client_id)
+            _block(state, self.name, "every entry refused")
+            raise GateBlockedError(
+                f"client {state.client_id}: the scrubber refused every entry; nothing was released"
+            )
         state.released = comp.with_entries(tuple(outcome.kept))
         state.report[self.name] = {
             "blocked": False,

@@ -9,20 +9,22 @@ lengths, so offsets stay valid: it lets the NER see "MARIA LOPEZ" as
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from fical_secure.errors import ScrubAnalyzerError
+import regex  # Unicode classes (\p{Lu}): a dependency of presidio-analyzer
+
 from fical_secure.scrub.spans import chunk_bounds
 from fical_secure.scrub.types import Span
 
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine
 
-# Two or more all-caps words in a row ("MARIA LOPEZ", "LOPEZ, MARIA").
-_CAPS_RUN = re.compile(r"\b[A-Z][A-Z'\-]+(?:,?[ \t]+[A-Z][A-Z'\-]+)+\b")
+# Two or more all-caps words in a row ("MARIA LOPEZ", "LOPEZ, MARIA", "ZOË NÚÑEZ").
+_CAPS_RUN = regex.compile(r"\b\p{Lu}[\p{Lu}'\-]+(?:,?[ \t]+\p{Lu}[\p{Lu}'\-]+)+\b")
+# Characters of one spaCy batch (a long text's windows are analyzed a few at a time).
+BATCH_CHARS = 40_000
 # Margin kept below spaCy's max_length so a window never reaches it.
 _SPACY_MARGIN = 16
 
@@ -43,12 +45,12 @@ def recase_caps_runs(text: str) -> str:
     would change its length (some non-ASCII letters do).
     """
 
-    def title(match: re.Match[str]) -> str:
-        run = match.group(0)
+    def title(match: regex.Match[str]) -> str:
+        run = str(match.group(0))
         titled = run.title()
         return titled if len(titled) == len(run) else run
 
-    return _CAPS_RUN.sub(title, text)
+    return str(_CAPS_RUN.sub(title, text))
 
 
 def make_units(texts: Sequence[str], window: int, overlap: int) -> list[Unit]:
@@ -73,42 +75,68 @@ def analyze_texts(
     overlap: int,
     batch_size: int = 32,
     n_process: int = 1,
-) -> list[list[Span]]:
-    """Detect entities in every text; spans (unresolved) index each original text.
+) -> tuple[list[list[Span]], dict[int, str]]:
+    """Detect entities in every text: spans (unresolved) per text, and the texts that failed.
 
-    Raises:
-        ScrubAnalyzerError: the analyzer or spaCy failed in any way (fail closed:
-            the caller must release nothing).
+    spaCy runs over batches of windows (``nlp.pipe``); when a batch fails, its
+    windows are redone one by one, so one bad text fails alone. A failed
+    text's reason names the exception type only (its message may quote PII).
     """
-    from presidio_analyzer import BatchAnalyzerEngine
-
     units = make_units(texts, window, overlap)
     found: list[list[Span]] = [[] for _ in texts]
-    try:
-        batch = BatchAnalyzerEngine(analyzer_engine=analyzer)
-        per_unit = batch.analyze_iterator(
-            [u.text for u in units], language=language, batch_size=batch_size, n_process=n_process
+    failed: dict[int, str] = {}
+    for batch in _batches(units, max(1, batch_size)):
+        try:
+            per_unit = _analyze_units(analyzer, batch, language, batch_size, n_process)
+        except Exception:  # redo one by one: fail only the texts that fail alone
+            per_unit = []
+            for unit in batch:
+                try:
+                    per_unit += _analyze_units(analyzer, [unit], language, 1, 1)
+                except Exception as exc:  # fail closed on anything the analyzer raises
+                    failed.setdefault(unit.doc, f"PII analyzer failed ({type(exc).__name__})")
+                    per_unit.append([])
+        for unit, spans in zip(batch, per_unit, strict=True):
+            found[unit.doc] += [
+                Span(unit.offset + s.start, unit.offset + s.end, s.type, s.score) for s in spans
+            ]
+    return found, failed
+
+
+def _batches(units: Sequence[Unit], size: int) -> list[Sequence[Unit]]:
+    """Consecutive groups of at most ``size`` units and about BATCH_CHARS characters.
+
+    The character cap bounds memory: the spaCy docs of one batch live at once,
+    whatever the length of the text they come from.
+    """
+    batches: list[Sequence[Unit]] = []
+    begin, chars = 0, 0
+    for i, unit in enumerate(units):
+        if i > begin and (i - begin >= size or chars + len(unit.text) > BATCH_CHARS):
+            batches.append(units[begin:i])
+            begin, chars = i, 0
+        chars += len(unit.text)
+    if begin < len(units):
+        batches.append(units[begin:])
+    return batches
+
+
+def _analyze_units(
+    analyzer: AnalyzerEngine, units: Sequence[Unit], language: str, batch_size: int, n_process: int
+) -> list[list[Span]]:
+    """Spans of each unit (offsets into the unit), spaCy batched over the units."""
+    processed = analyzer.nlp_engine.process_batch(
+        [u.text for u in units], language, batch_size=batch_size, n_process=n_process
+    )
+    out: list[list[Span]] = []
+    for unit, (_, artifacts) in zip(units, processed, strict=True):
+        results = analyzer.analyze(unit.text, language=language, nlp_artifacts=artifacts)
+        out.append(
+            [Span(r.start, r.end, r.entity_type, r.score) for r in results if r.end > r.start]
         )
-        if len(per_unit) != len(units):
-            raise RuntimeError(f"analyzer returned {len(per_unit)} results for {len(units)} texts")
-        for unit, results in zip(units, per_unit, strict=True):
-            for r in results:
-                if r.end > r.start:
-                    found[unit.doc].append(
-                        Span(
-                            unit.offset + r.start,
-                            unit.offset + r.end,
-                            r.entity_type,
-                            float(r.score),
-                        )
-                    )
-    except ScrubAnalyzerError:
-        raise
-    except Exception as exc:  # fail closed on anything the analyzer raises
-        raise ScrubAnalyzerError(
-            f"PII analyzer failed ({type(exc).__name__}); nothing was released"
-        ) from exc
-    return found
+    if len(out) != len(units):
+        raise RuntimeError(f"analyzer returned {len(out)} results for {len(units)} texts")
+    return out
 
 
 def window_size(configured: int, spacy_limit: int) -> int:

@@ -19,6 +19,7 @@ from fical_secure.errors import ConfigError
 
 DEFAULT_PROFILE = Path(__file__).with_name("recognizers.yaml")
 SCHEMA_VERSION = 1
+MAX_MASK_PASSES = 5
 
 # Presidio built-ins a profile may enable: vetted to run offline, without extra models.
 PRESIDIO_RECOGNIZERS: frozenset[str] = frozenset(
@@ -40,6 +41,8 @@ PRESIDIO_RECOGNIZERS: frozenset[str] = frozenset(
         "UuidRecognizer",
         "CryptoRecognizer",
         "AbaRoutingRecognizer",
+        "NhsRecognizer",
+        "DateRecognizer",
     }
 )
 # Our recognizers (fical_secure.scrub.recognizers.CLINICAL_RECOGNIZERS has the classes).
@@ -62,6 +65,10 @@ CLINICAL_RECOGNIZER_NAMES: frozenset[str] = frozenset(
         "PhoneShapeRecognizer",
         "PersonNameHeuristicRecognizer",
         "ReferenceIdRecognizer",
+        "NameShapeRecognizer",
+        "PhoneExtensionRecognizer",
+        "OtherCodeRecognizer",
+        "FacilityNameRecognizer",
     }
 )
 NER_ENTITIES: frozenset[str] = frozenset({"PERSON", "LOCATION", "NRP", "DATE_TIME", "ORGANIZATION"})
@@ -76,6 +83,7 @@ _TOP_KEYS = {
     "presidio": list,
     "clinical": list,
     "mask_passes": int,
+    "max_record_chars": int,
 }
 _ENTRY_KEYS = {"name": str, "enabled": bool, "context": list, "regions": list}
 # Recognizers that take ``regions`` (phonenumbers region codes to parse numbers as).
@@ -106,6 +114,7 @@ class ScrubProfile:
     overlap_chars: int
     ner_entities: tuple[str, ...]
     mask_passes: int
+    max_record_chars: int
     presidio: tuple[RecognizerEntry, ...]
     clinical: tuple[RecognizerEntry, ...]
 
@@ -171,8 +180,10 @@ def validate_profile(raw: object) -> list[str]:
         findings.append(
             "chunk_chars/overlap_chars: need overlap_chars >= 64 and chunk_chars > 2 * overlap"
         )
-    if not 1 <= raw["mask_passes"] <= 3:
-        findings.append("mask_passes: must be 1, 2 or 3")
+    if not 1 <= raw["mask_passes"] <= MAX_MASK_PASSES:
+        findings.append(f"mask_passes: must be between 1 and {MAX_MASK_PASSES}")
+    if raw["max_record_chars"] < 1:
+        findings.append("max_record_chars: must be a positive number of characters")
     for label in raw["ner_entities"]:
         if label not in NER_ENTITIES:
             findings.append(f"ner_entities: unknown {label!r}; known: {sorted(NER_ENTITIES)}")
@@ -217,6 +228,7 @@ def load_profile(path: str | Path | None = None) -> ScrubProfile:
         overlap_chars=raw["overlap_chars"],
         ner_entities=tuple(raw["ner_entities"]),
         mask_passes=raw["mask_passes"],
+        max_record_chars=raw["max_record_chars"],
         presidio=_entries(raw["presidio"]),
         clinical=_entries(raw["clinical"]),
     )

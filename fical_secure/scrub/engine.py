@@ -44,6 +44,65 @@ _OTHER_SPACY_LABELS = (
 )
 
 
+# spaCy components the analyzer does not use: the parser is the costliest, and
+# Presidio's context words only need a lowercase "lemma" (set by LOWER_LEMMA).
+_UNUSED_PIPES = ("parser", "senter", "lemmatizer")
+LOWER_LEMMA = "fical_lower_lemma"
+
+
+def _register_lower_lemma() -> None:
+    from spacy.language import Language
+
+    if LOWER_LEMMA in Language.factories:
+        return
+
+    @Language.component(LOWER_LEMMA)
+    def lower_lemma(doc: Any) -> Any:
+        for token in doc:
+            token.lemma_ = token.lower_
+        return doc
+
+
+def slim_pipeline(nlp: Any) -> None:
+    """Disable the parser and lemmatizer and set lowercase lemmas instead (about 1.3x faster)."""
+    _register_lower_lemma()
+    for name in _UNUSED_PIPES:
+        if name in nlp.pipe_names:
+            nlp.disable_pipe(name)
+    if LOWER_LEMMA not in nlp.pipe_names:
+        nlp.add_pipe(LOWER_LEMMA, last=True)
+
+
+def context_enhancer() -> Any:
+    """Presidio's lemma context enhancer, with its token lookup made logarithmic.
+
+    Presidio finds each result's token by walking every token of the text:
+    quadratic in text length (a 30,000-character note spent 66 s there and
+    reached 2 GB). The lookup here bisects the token end offsets instead, with
+    the same answer: the first token ending after the result's start.
+    """
+    from bisect import bisect_right
+
+    from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+
+    class BisectContextEnhancer(LemmaContextAwareEnhancer):
+        _cache: tuple[Any, list[int]] | None = None
+
+        def _find_index_of_match_token(  # type: ignore[override]
+            self, word: str, start: int, tokens: Any, tokens_indices: list[int]
+        ) -> int:
+            cached = self._cache
+            if cached is None or cached[0] is not tokens_indices:
+                ends = [idx + len(tok) for idx, tok in zip(tokens_indices, tokens, strict=True)]
+                cached = self._cache = (tokens_indices, ends)
+            i = bisect_right(cached[1], start)
+            if i >= len(cached[1]):
+                raise ValueError("a result lies outside the tokens of its text")
+            return i
+
+    return BisectContextEnhancer()
+
+
 def pin_tldextract_offline() -> None:
     """Make Presidio's email recognizer use tldextract's bundled suffix list, no network."""
     import tldextract
@@ -103,6 +162,7 @@ def build_analyzer(profile: ScrubProfile) -> AnalyzerEngine:
         from presidio_analyzer.nlp_engine import NlpEngineProvider
 
         nlp_engine = NlpEngineProvider(nlp_configuration=nlp_configuration(profile)).create_engine()
+        slim_pipeline(nlp_engine.nlp[profile.language])  # type: ignore[attr-defined]
         registry = RecognizerRegistry(supported_languages=[profile.language])
         if profile.ner_entities:
             registry.add_nlp_recognizer(nlp_engine)
@@ -111,6 +171,7 @@ def build_analyzer(profile: ScrubProfile) -> AnalyzerEngine:
         return AnalyzerEngine(
             registry=registry,
             nlp_engine=nlp_engine,
+            context_aware_enhancer=context_enhancer(),
             supported_languages=[profile.language],
             default_score_threshold=profile.score_threshold,
         )

@@ -1,23 +1,28 @@
-"""The PII scrubber: analyze, resolve, propagate, anonymize, scan again; fail closed.
+"""The PII scrubber: analyze, resolve, propagate, anonymize, scan again; fail closed per record.
 
 Steps for each text:
 
-1. analyze (long texts in overlapping windows, all-caps runs also recased);
+1. analyze (long texts in overlapping windows, all-caps runs also recased),
+   add the hospital's known identifiers, drop spans made only of allow-listed
+   vocabulary (tool names, drugs, lab abbreviations);
 2. resolve overlapping spans (each cluster becomes one span, so no character
    is replaced twice and none is left half-masked);
 3. mark every other occurrence of each found value (any case), resolve again;
 4. anonymize with typed placeholders (``<PERSON>``, ``<MRN>``...) through
    Presidio's anonymizer;
-5. check that no found value survives, and analyze the result again: anything
-   found outside our placeholders raises :class:`ResidualPIIError`.
+5. check that no found value survives, and analyze the result again: what
+   the scan finds outside our placeholders is masked too and the text is
+   scanned again, up to ``mask_passes`` times. A text whose scan is still not
+   clean, that is too long, or on which the analyzer fails is *refused*
+   (:class:`Refusal`, with a reason that never quotes the text); every other
+   text of the batch is released.
 
-Any analyzer exception raises :class:`ScrubAnalyzerError`. Neither error
-carries the text or a detected value in its message.
+:meth:`Scrubber.scrub_records` gives one outcome per text; :meth:`scrub_batch`
+is the all-or-nothing form that raises on the first refusal.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,56 +31,88 @@ from fical_secure.errors import ResidualPIIError, ScrubAnalyzerError
 from fical_secure.scrub.analysis import analyze_texts, window_size
 from fical_secure.scrub.config import ScrubProfile, load_profile
 from fical_secure.scrub.engine import build_analyzer, spacy_max_length
-from fical_secure.scrub.spans import (
-    NER_TYPES,
-    placeholder_ranges,
-    propagate,
-    replace_spans,
-    resolve_overlaps,
-    to_original,
-)
-from fical_secure.scrub.types import ScrubResult, Span
+from fical_secure.scrub.known import KNOWN_SCORE, KnownIdentifiers
+from fical_secure.scrub.ner_noise import vague_time
+from fical_secure.scrub.spans import propagate, replace_spans, resolve_overlaps, to_original
+from fical_secure.scrub.types import Refusal, ScrubOutcome, ScrubResult, Span
+from fical_secure.scrub.verify import blank_placeholders as _blank_placeholders
+from fical_secure.scrub.verify import check_values_gone as _check_values_gone
+from fical_secure.scrub.verify import placeholder
+from fical_secure.scrub.verify import residual as _residual
+from fical_secure.scrub.vocabulary import AllowList
 
-_WORD = re.compile(r"[^\W\d_]{2,}")
+# NER types that name someone or somewhere (a number alone cannot be one of these).
+_NER_NAME_TYPES = frozenset({"PERSON", "ORGANIZATION", "LOCATION", "NRP"})
 
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine
 
-
-def placeholder(entity_type: str) -> str:
-    """The typed placeholder that replaces an entity, e.g. ``<MRN>``."""
-    return f"<{entity_type}>"
+    from fical_secure.data.schema import ToolSpec
 
 
 class Scrubber:
-    """Presidio-based PII scrubber that fails closed. Build once, reuse (building takes seconds)."""
+    """Presidio-based PII scrubber that fails closed per record. Build once, reuse.
+
+    Building the analyzer takes seconds; :meth:`with_context` gives a scrubber
+    with another allow-list or known identifiers that shares it.
+    """
 
     _default: Scrubber | None = None
 
-    def __init__(self, analyzer: AnalyzerEngine, profile: ScrubProfile) -> None:
+    def __init__(
+        self,
+        analyzer: AnalyzerEngine,
+        profile: ScrubProfile,
+        *,
+        allow: AllowList | None = None,
+        known: KnownIdentifiers | None = None,
+    ) -> None:
         from presidio_anonymizer import AnonymizerEngine
 
         self.analyzer = analyzer
         self.profile = profile
+        self.allow = allow if allow is not None else AllowList.build()
+        self.known = known if known is not None else KnownIdentifiers()
         self._anonymizer = AnonymizerEngine()  # type: ignore[no-untyped-call]
 
     @classmethod
-    def from_profile(cls, path: str | Path | None = None) -> Scrubber:
+    def from_profile(
+        cls,
+        path: str | Path | None = None,
+        *,
+        catalogue: Sequence[ToolSpec] = (),
+        known: KnownIdentifiers | None = None,
+    ) -> Scrubber:
         """Build a scrubber from a YAML profile (the packaged default when ``path`` is None).
+
+        ``catalogue``'s tool names, argument names and enum values join the
+        clinical vocabulary of the allow-list.
 
         Raises:
             ConfigError: the profile is invalid (checked before anything is built).
             ScrubAnalyzerError: the analyzer cannot be built.
         """
         profile = load_profile(path)
-        return cls(build_analyzer(profile), profile)
+        return cls(build_analyzer(profile), profile, allow=AllowList.build(catalogue), known=known)
 
     @classmethod
     def default(cls) -> Scrubber:
-        """The process-wide scrubber of the packaged profile, built on first use."""
+        """The process-wide scrubber of the packaged profile (clinical vocabulary only)."""
         if cls._default is None:
             cls._default = cls.from_profile()
         return cls._default
+
+    def with_context(
+        self,
+        *,
+        catalogue: Sequence[ToolSpec] | None = None,
+        known: KnownIdentifiers | None = None,
+    ) -> Scrubber:
+        """This scrubber's analyzer with a catalogue's allow-list and/or known identifiers."""
+        allow = self.allow if catalogue is None else AllowList.build(catalogue)
+        return Scrubber(
+            self.analyzer, self.profile, allow=allow, known=self.known if known is None else known
+        )
 
     def analyze(
         self, texts: Sequence[str], *, batch_size: int = 32, n_process: int = 1
@@ -83,13 +120,23 @@ class Scrubber:
         """Detected spans of each text, overlaps resolved, offsets into that text.
 
         Raises:
-            ScrubAnalyzerError: the analyzer failed.
+            ScrubAnalyzerError: the analyzer failed on some text.
         """
+        spans, failed = self._detect(texts, batch_size=batch_size, n_process=n_process)
+        if failed:
+            index, reason = min(failed.items())
+            raise ScrubAnalyzerError(f"text {index}: {reason}; nothing was released")
+        return spans
+
+    def _detect(
+        self, texts: Sequence[str], *, batch_size: int, n_process: int
+    ) -> tuple[list[list[Span]], dict[int, str]]:
+        """Resolved spans per text (known identifiers added, vocabulary dropped), and failures."""
         window = window_size(
             self.profile.chunk_chars, spacy_max_length(self.analyzer, self.profile.language)
         )
         overlap = min(self.profile.overlap_chars, window // 4)
-        raw = analyze_texts(
+        raw, failed = analyze_texts(
             self.analyzer,
             texts,
             language=self.profile.language,
@@ -98,7 +145,24 @@ class Scrubber:
             batch_size=batch_size,
             n_process=n_process,
         )
-        return [resolve_overlaps(spans) for spans in raw]
+        out: list[list[Span]] = []
+        for text, spans in zip(texts, raw, strict=True):
+            known = self.known.find(text)
+            kept = [
+                s
+                for s in spans + [k for k in known if k.score < KNOWN_SCORE]
+                if not self._noise(s.type, text[s.start : s.end])
+            ]
+            out.append(resolve_overlaps(kept + [k for k in known if k.score >= KNOWN_SCORE]))
+        return out, failed
+
+    def _noise(self, kind: str, value: str) -> bool:
+        """A detection that names nobody: vocabulary, a vague time, vocabulary plus numbers."""
+        if self.allow.covers(value):
+            return True
+        if kind == "DATE_TIME":
+            return vague_time(value)
+        return kind in _NER_NAME_TYPES and self.allow.covers_words(value)
 
     def scrub(self, text: str) -> ScrubResult:
         """Scrub one text. See :meth:`scrub_batch` for what raises."""
@@ -107,44 +171,96 @@ class Scrubber:
     def scrub_batch(
         self, texts: Sequence[str], *, batch_size: int = 32, n_process: int = 1
     ) -> list[ScrubResult]:
-        """Scrub many texts, batching spaCy across them; all or nothing.
+        """Scrub many texts; all or nothing (see :meth:`scrub_records` for one outcome each).
 
         Raises:
             ScrubAnalyzerError: the analyzer or anonymizer failed on any text.
-            ResidualPIIError: after ``mask_passes`` passes PII is still found in
-                some scrubbed text.
+            ResidualPIIError: some text was refused (PII still found, or too long).
+        """
+        outcomes = self.scrub_records(texts, batch_size=batch_size, n_process=n_process)
+        results: list[ScrubResult] = []
+        for i, outcome in enumerate(outcomes):
+            if isinstance(outcome, Refusal):
+                error = ScrubAnalyzerError if outcome.analyzer_failed else ResidualPIIError
+                raise error(f"text {i}: {outcome.reason}; nothing was released")
+            results.append(outcome)
+        return results
+
+    def scrub_records(
+        self, texts: Sequence[str], *, batch_size: int = 32, n_process: int = 1
+    ) -> list[ScrubOutcome]:
+        """One outcome per text: its :class:`ScrubResult`, or a :class:`Refusal` saying why.
+
+        A refused text releases nothing; the others are unaffected by it.
         """
         for i, text in enumerate(texts):
             if not isinstance(text, str):
                 raise TypeError(f"texts[{i}] is {type(text).__name__}, expected str")
-        found = self.analyze(texts, batch_size=batch_size, n_process=n_process)
-        final: list[list[Span]] = [[] for _ in texts]
-        scrubbed: list[str] = list(texts)
-        todo = list(range(len(texts)))
-        for pass_no in range(1, self.profile.mask_passes + 1):
-            for i in todo:
-                final[i] = resolve_overlaps(propagate(texts[i], found[i]))
-                scrubbed[i] = self._anonymize(texts[i], final[i])
-                _check_values_gone(i, texts[i], final[i], scrubbed[i])
-            blanked = {i: _blank_placeholders(scrubbed[i], final[i]) for i in todo}
-            scans = self.analyze(
-                [scrubbed[i] for i in todo], batch_size=batch_size, n_process=n_process
-            )
-            residual = {i: _residual(blanked[i], scan) for i, scan in zip(todo, scans, strict=True)}
-            todo = [i for i in todo if residual[i]]
-            if todo and pass_no == self.profile.mask_passes:
-                i = todo[0]
-                kinds = sorted({s.type for s in residual[i]})
-                raise ResidualPIIError(
-                    f"text {i}: the scan after masking found {len(residual[i])} span(s) of "
-                    f"{', '.join(kinds)}; nothing was released (review the profile or the text)"
+        outcomes: list[ScrubOutcome | None] = [None] * len(texts)
+        limit = self.profile.max_record_chars
+        for i, text in enumerate(texts):
+            if len(text) > limit:
+                outcomes[i] = Refusal(
+                    f"record has {len(text)} characters, over max_record_chars={limit} of the "
+                    "profile; split the record or raise the limit"
                 )
+        todo = [i for i, out in enumerate(outcomes) if out is None]
+        found_list, failed = self._detect(
+            [texts[i] for i in todo], batch_size=batch_size, n_process=n_process
+        )
+        found = dict(zip(todo, found_list, strict=True))
+        for j, reason in failed.items():
+            outcomes[todo[j]] = Refusal(reason, analyzer_failed=True)
+        todo = [i for i in todo if outcomes[i] is None]
+        final: dict[int, list[Span]] = {}
+        scrubbed: dict[int, str] = {}
+        for pass_no in range(1, self.profile.mask_passes + 1):
+            for i in list(todo):
+                final[i] = resolve_overlaps(propagate(texts[i], found[i]))
+                try:
+                    scrubbed[i] = self._anonymize(texts[i], final[i])
+                    _check_values_gone(
+                        texts[i], final[i], _blank_placeholders(scrubbed[i], final[i])
+                    )
+                except (ScrubAnalyzerError, ResidualPIIError) as exc:
+                    crashed = isinstance(exc, ScrubAnalyzerError)
+                    outcomes[i] = Refusal(str(exc), analyzer_failed=crashed)
+                    todo.remove(i)
+            # Every text is scanned again, changed or not: the scan is the check that
+            # catches a fault anywhere before it (resolution, propagation, masking).
+            changed = list(todo)
+            scans, failed = self._detect(
+                [scrubbed[i] for i in changed], batch_size=batch_size, n_process=n_process
+            )
+            residual: dict[int, list[Span]] = {}
+            for j, (i, scan) in enumerate(zip(changed, scans, strict=True)):
+                if j in failed:
+                    outcomes[i] = Refusal(
+                        failed[j] + " in the scan after masking", analyzer_failed=True
+                    )
+                    continue
+                blanked = _blank_placeholders(scrubbed[i], final[i])
+                left = _residual(blanked, scan)
+                if left:
+                    residual[i] = left
             for i in todo:
-                found[i] = final[i] + [to_original(final[i], placeholder, r) for r in residual[i]]
-        return [
-            ScrubResult(scrubbed=out, entities=spans)
-            for out, spans in zip(scrubbed, final, strict=True)
-        ]
+                if outcomes[i] is None and i not in residual:
+                    outcomes[i] = ScrubResult(scrubbed=scrubbed[i], entities=final[i])
+            todo = sorted(residual)
+            for i in todo:
+                if pass_no == self.profile.mask_passes:
+                    kinds = tuple(sorted({s.type for s in residual[i]}))
+                    outcomes[i] = Refusal(
+                        f"the scan after {pass_no} masking pass(es) still found "
+                        f"{len(residual[i])} span(s) of {', '.join(kinds)}",
+                        kinds,
+                    )
+                else:
+                    mapped = [to_original(final[i], placeholder, r) for r in residual[i]]
+                    found[i] = final[i] + mapped
+            if not todo:
+                break
+        return [out if out is not None else Refusal("internal: no outcome") for out in outcomes]
 
     def _anonymize(self, text: str, spans: list[Span]) -> str:
         """Replace each (non-overlapping) span by its typed placeholder, via Presidio.
@@ -179,49 +295,3 @@ class Scrubber:
                 "PII anonymizer output disagrees with the resolved spans; nothing was released"
             )
         return out
-
-
-def _check_values_gone(index: int, text: str, spans: list[Span], scrubbed: str) -> None:
-    """Raise unless no detected value still occurs in the scrubbed text as a whole word."""
-    for span in spans:
-        value = text[span.start : span.end].strip()
-        if len(value) < 2:
-            continue
-        pattern = re.compile(r"(?<!\w)" + re.escape(value) + r"(?!\w)", re.IGNORECASE)
-        if pattern.search(scrubbed):
-            raise ResidualPIIError(
-                f"text {index}: a detected {span.type} value is still present after anonymizing; "
-                "nothing was released"
-            )
-
-
-def _blank_placeholders(scrubbed: str, spans: list[Span]) -> str:
-    """The scrubbed text with our placeholders (by position) turned into underscores.
-
-    The verification scan must not read ``<PHONE_NUMBER>`` as context that
-    boosts a nearby number, nor skip a look-alike ``<JOHN>`` that was in the
-    input: only the placeholders we wrote are blanked, and they hold no PII.
-    """
-    chars = list(scrubbed)
-    for start, end in placeholder_ranges(spans, placeholder):
-        chars[start:end] = "_" * (end - start)
-    return "".join(chars)
-
-
-def _residual(blanked: str, spans: list[Span]) -> list[Span]:
-    """Spans of the verification scan that cover text we did not write.
-
-    A pattern detection counts if it covers any letter or digit. An NER
-    detection counts only if it covers a capitalised word ("Lopez", "LOPEZ"):
-    the statistical model also tags fragments such as "dL" once its context
-    has been masked, and refusing on those would block clean texts.
-    """
-    residual = []
-    for span in spans:
-        covered = blanked[span.start : span.end]
-        if span.type in NER_TYPES:
-            if any(word[0].isupper() for word in _WORD.findall(covered)):
-                residual.append(span)
-        elif any(ch.isalnum() for ch in covered):
-            residual.append(span)
-    return residual

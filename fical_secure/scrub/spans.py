@@ -114,11 +114,18 @@ def _merge(cluster: list[Span]) -> Span:
     return Span(start=start, end=end, type=winner.type, score=winner.score)
 
 
-def _occurrences(text: str, value: str) -> Iterable[tuple[int, int]]:
-    """Case-insensitive occurrences of ``value`` not glued to other word characters."""
-    pattern = re.compile(r"(?<!\w)" + re.escape(value) + r"(?!\w)", re.IGNORECASE | re.UNICODE)
+def _occurrences(text: str, values: Iterable[str]) -> Iterable[tuple[str, int, int]]:
+    """Case-insensitive occurrences of any of ``values`` not glued to other word characters.
+
+    One alternation (longest first) scans the text once, whatever the number of values.
+    """
+    ordered = sorted(set(values), key=len, reverse=True)
+    if not ordered:
+        return
+    alternation = "|".join(re.escape(v) for v in ordered)
+    pattern = re.compile(r"(?<!\w)(?:" + alternation + r")(?!\w)", re.IGNORECASE | re.UNICODE)
     for match in pattern.finditer(text):
-        yield match.start(), match.end()
+        yield match.group(0).lower(), match.start(), match.end()
 
 
 def _name_parts(value: str) -> list[str]:
@@ -150,9 +157,9 @@ def propagate(text: str, spans: Iterable[Span], min_length: int = 2) -> list[Spa
             if len(candidate) >= min_length and key not in values:
                 values[key] = span
     extra = [
-        Span(start=start, end=end, type=source.type, score=source.score)
-        for key, source in values.items()
-        for start, end in _occurrences(text, key)
+        Span(start=start, end=end, type=values[key].type, score=values[key].score)
+        for key, start, end in _occurrences(text, values)
+        if key in values
     ]
     return found + extra
 

