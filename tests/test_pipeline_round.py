@@ -50,7 +50,9 @@ def test_privacy_stages_run_before_anything_leaves_the_client() -> None:
     assert order == sorted(order)
     assert names[-3:] == ["aggregate", "publish", "tlu"]
     client_side = [s.name for s in stages if isinstance(s, EachClient)]
-    assert client_side == ["kcg", "scrub", "audit", "release_check"]  # one client pipeline
+    # one client pipeline; claims are re-validated after the gates
+    assert client_side == ["kcg", "scrub", "audit", "recheck", "release_check"]
+    assert build_stages(RoundSettings(model_check=True))[-1].name == "model_check"
 
 
 def test_sealed_round_trip_counts_every_client_once(tmp_path: Path) -> None:
@@ -124,7 +126,7 @@ def test_small_demo_round_writes_a_complete_report(tmp_path: Path) -> None:
         "compendium_bytes",
         "global_entries",
         "communication_bytes_total",
-        "tool_accuracy",
+        "ablation",
         "model",
         "seconds",
         "scrub",
@@ -134,6 +136,7 @@ def test_small_demo_round_writes_a_complete_report(tmp_path: Path) -> None:
     assert report["clients"] == 2
     assert report["transport"]["mode"] == "sealed"
     assert all(r["surviving_values"] == 0 for r in report["released_pii"].values())
-    assert set(report["tool_accuracy"]) >= {"with_rag", "without_rag", "retrieval", "control"}
+    assert set(report["ablation"]["overall"]) >= {"docs_only", "local", "global"}
+    assert "model_check" not in report  # opt-in: the 135M model adds no tool accuracy
     glob = Compendium.from_json((tmp_path / "global_compendium.json").read_text(encoding="utf-8"))
     assert glob.owner == "global" and report["global_entries"] == len(glob.entries)

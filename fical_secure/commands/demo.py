@@ -8,11 +8,47 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("demo", help="run one full federated round on the embedded defaults")
+    p = sub.add_parser(
+        "demo", help="run one full federated round on the synthetic federation or your own folder"
+    )
+    p.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="a federation folder (meta.json, catalogue, <client>.members.jsonl, eval.jsonl; "
+        "see docs/data-format.md); default: the synthetic clinical federation",
+    )
     p.add_argument("--clients", type=int, default=5, help="number of hospitals (default 5)")
     p.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder")
     p.add_argument(
-        "--model", default=None, help="local model folder or .gguf (default: packaged SmolLM2)",
+        "--model",
+        default=None,
+        help="local model folder or .gguf (default: packaged SmolLM2)",
+    )
+    p.add_argument(
+        "--no-model",
+        action="store_true",
+        help="fast path without the local LLM: canonical KCG sentences, model-free audit, "
+        "no model check in TLU",
+    )
+    p.add_argument(
+        "--paraphrase",
+        action="store_true",
+        help="let the model paraphrase KCG's claim sentences (validated; worth it "
+        "with a model stronger than the default)",
+    )
+    p.add_argument(
+        "--min-support", type=int, default=2, help="distinct episodes an entry needs (k, default 2)"
+    )
+    p.add_argument(
+        "--sample-sharing",
+        action="store_true",
+        help="also measure the sample-sharing reference (slower)",
+    )
+    p.add_argument(
+        "--model-check",
+        action="store_true",
+        help="also measure whether the model's score adds tool accuracy (dev requests)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--episodes", type=int, default=40, help="member episodes per client")
@@ -43,16 +79,24 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--mode secagg needs at least 3 clients and cannot go with --no-seal")
     if args.episodes < 4:
         raise ConfigError("--episodes must be at least 4")
+    if args.min_support < 1:
+        raise ConfigError("--min-support must be at least 1")
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
     if not args.quiet:  # our stage timings; third-party INFO chatter stays off
         logging.getLogger("fical_secure").setLevel(logging.INFO)
     settings = RoundSettings(
         out=args.out,
+        data=args.data,
         clients=args.clients,
         seed=args.seed,
         episodes_per_client=args.episodes,
         nonmembers_per_client=args.episodes,
         model=args.model,
+        use_model=not args.no_model,
+        kcg_min_support=args.min_support,
+        kcg_paraphrase=args.paraphrase,
+        ablation_sample_sharing=args.sample_sharing,
+        model_check=args.model_check,
         scrub=not args.no_scrub,
         audit=not args.no_audit,
         seal=not args.no_seal,

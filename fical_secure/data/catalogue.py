@@ -12,17 +12,36 @@ MRN_PATTERN = r"^MRN-\d{7}$"
 LAB_TESTS = ("CBC", "BMP", "HbA1c", "lipid_panel", "TSH", "INR", "troponin")
 DEPARTMENTS = ("cardiology", "oncology", "neurology", "orthopedics", "dermatology", "endocrinology")
 DRUGS = (
-    "warfarin", "aspirin", "metformin", "lisinopril", "atorvastatin", "amoxicillin",
-    "ibuprofen", "omeprazole", "sertraline", "clopidogrel", "simvastatin", "levothyroxine",
+    "warfarin",
+    "aspirin",
+    "metformin",
+    "lisinopril",
+    "atorvastatin",
+    "amoxicillin",
+    "ibuprofen",
+    "omeprazole",
+    "sertraline",
+    "clopidogrel",
+    "simvastatin",
+    "levothyroxine",
 )
 VITALS = ("blood_pressure", "heart_rate", "temperature", "spo2", "respiratory_rate")
 WARDS = ("icu", "cardiac", "maternity", "pediatrics", "surgical", "general")
 MODALITIES = ("xray", "ct", "mri", "ultrasound")
 BODY_PARTS = ("chest", "head", "abdomen", "knee", "spine", "shoulder")
 DIAGNOSES = (
-    "type 2 diabetes", "essential hypertension", "asthma", "migraine", "pneumonia",
-    "atrial fibrillation", "hypothyroidism", "major depressive disorder", "osteoarthritis of knee",
-    "acute bronchitis", "urinary tract infection", "gastroesophageal reflux disease",
+    "type 2 diabetes",
+    "essential hypertension",
+    "asthma",
+    "migraine",
+    "pneumonia",
+    "atrial fibrillation",
+    "hypothyroidism",
+    "major depressive disorder",
+    "osteoarthritis of knee",
+    "acute bronchitis",
+    "urinary tract infection",
+    "gastroesophageal reflux disease",
 )
 PROCEDURES = ("99213", "93000", "71046", "80053", "36415", "97110")
 SEXES = ("female", "male")
@@ -68,8 +87,16 @@ CATALOGUE: tuple[ToolSpec, ...] = (
         "Compute a weight-based dose of a drug in milligrams.",
         (
             ArgSpec("drug", "enum", "drug (generic name)", choices=DRUGS),
-            ArgSpec("weight_kg", "float", "patient weight in kilograms"),
-            ArgSpec("dose_mg_per_kg", "float", "dose per kilogram in milligrams"),
+            ArgSpec(
+                "weight_kg", "float", "patient weight in kilograms", minimum=0.3, maximum=400.0
+            ),
+            ArgSpec(
+                "dose_mg_per_kg",
+                "float",
+                "dose per kilogram in milligrams",
+                minimum=0.001,
+                maximum=100.0,
+            ),
         ),
         "total dose in mg",
     ),
@@ -77,8 +104,8 @@ CATALOGUE: tuple[ToolSpec, ...] = (
         "bmi_calculator",
         "Compute body-mass index from weight and height.",
         (
-            ArgSpec("weight_kg", "float", "weight in kilograms"),
-            ArgSpec("height_cm", "float", "height in centimetres"),
+            ArgSpec("weight_kg", "float", "weight in kilograms", minimum=0.3, maximum=400.0),
+            ArgSpec("height_cm", "float", "height in centimetres", minimum=30.0, maximum=260.0),
         ),
         "BMI and category",
     ),
@@ -121,7 +148,9 @@ CATALOGUE: tuple[ToolSpec, ...] = (
         (
             ArgSpec("mrn", "str", "medical record number", pattern=MRN_PATTERN),
             ArgSpec("drug", "enum", "drug to refill", choices=DRUGS),
-            ArgSpec("days_supply", "int", "days of supply (30, 60 or 90)"),
+            ArgSpec(
+                "days_supply", "int", "days of supply (30, 60 or 90)", choices=("30", "60", "90")
+            ),
         ),
         "refill confirmation",
     ),
@@ -129,8 +158,11 @@ CATALOGUE: tuple[ToolSpec, ...] = (
         "egfr_calculator",
         "Estimate kidney function (eGFR, CKD-EPI 2021) from serum creatinine, age and sex.",
         (
-            ArgSpec("creatinine_mg_dl", "float", "serum creatinine in mg/dL"),
-            ArgSpec("age", "int", "age in years"),
+            ArgSpec(
+                "creatinine_mg_dl", "float", "serum creatinine in mg/dL", minimum=0.1, maximum=25.0
+            ),
+            # CKD-EPI 2021 is validated for adults only
+            ArgSpec("age", "int", "age in years", minimum=18, maximum=120),
             ArgSpec("sex", "enum", "sex", choices=SEXES),
         ),
         "eGFR in mL/min/1.73m2 and CKD stage",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from fical_secure.data.catalogue import DRUGS
+from fical_secure.data.conventions import Dialect, dialect_value
 from fical_secure.data.pii import CORPUS_EPOCH, Identity
 from fical_secure.data.schema import ArgValue, ToolSpec
 from fical_secure.data.templates import (
@@ -90,8 +91,14 @@ def template_fields(template: str) -> tuple[str, ...]:
     return tuple(f for _t, f, _s, _c in _FORMATTER.parse(template) if f is not None)
 
 
-def sample_arguments(tool: ToolSpec, person: Identity, rng: random.Random) -> dict[str, ArgValue]:
-    """Draw arguments for ``tool`` about ``person`` that are valid under the catalogue."""
+def sample_arguments(
+    tool: ToolSpec, person: Identity, rng: random.Random, dialect: Dialect | None = None
+) -> dict[str, ArgValue]:
+    """Draw arguments for ``tool`` about ``person`` that are valid under the catalogue.
+
+    With a ``dialect``, enum values the house has a phrase for come up often.
+    """
+    house = dialect or Dialect()
     samplers: dict[str, Callable[[], ArgValue]] = {
         "mrn": lambda: person.mrn,
         "member_id": lambda: person.member_id,
@@ -110,19 +117,26 @@ def sample_arguments(tool: ToolSpec, person: Identity, rng: random.Random) -> di
         if spec.name in samplers:
             args[spec.name] = samplers[spec.name]()
         elif spec.name == "drug_b":
-            args[spec.name] = rng.choice([d for d in DRUGS if d != args["drug_a"]])
+            others = [d for d in DRUGS if d != args["drug_a"]]
+            args[spec.name] = dialect_value(others, house, rng) or rng.choice(others)
         elif spec.name == "value":
             mg_dl = args["from_unit"] == "mg_dl"
             args[spec.name] = (
                 float(rng.randint(45, 450)) if mg_dl else round(rng.uniform(2.5, 25.0), 1)
             )
         else:
-            args[spec.name] = rng.choice(spec.choices)
+            args[spec.name] = dialect_value(spec.choices, house, rng) or rng.choice(spec.choices)
     return {spec.name: args[spec.name] for spec in tool.args}
 
 
-def argument_slots(args: Mapping[str, ArgValue], date_style: int) -> dict[str, Fragment]:
-    """Words for every argument of a call, keyed by request slot name."""
+def argument_slots(
+    args: Mapping[str, ArgValue], date_style: int, words: Mapping[str, str] | None = None
+) -> dict[str, Fragment]:
+    """Words for every argument of a call, keyed by request slot name.
+
+    ``words`` maps enum values to the house phrase that replaces their standard words.
+    """
+    words = words or {}
     slots: dict[str, Fragment] = {}
     for name, value in args.items():
         slot = SLOT_OF_ARG.get(name, name)
@@ -133,7 +147,7 @@ def argument_slots(args: Mapping[str, ArgValue], date_style: int) -> dict[str, F
         elif name == "date":
             slots[slot] = literal(date_words(date.fromisoformat(str(value)), date_style))
         elif isinstance(value, str):
-            slots[slot] = literal(enum_words(name, value))
+            slots[slot] = literal(words.get(value) or enum_words(name, value))
         else:
             slots[slot] = literal(number_words(value))
     if "from_unit" in args:
@@ -166,10 +180,14 @@ def compose_request(
     person: Identity,
     args: Mapping[str, ArgValue],
     rng: random.Random,
+    words: Mapping[str, str] | None = None,
 ) -> Fragment:
-    """A clinician's request for ``tool``: the template, then 0-3 clauses with more PII."""
+    """A clinician's request for ``tool``: the template, then 0-3 clauses with more PII.
+
+    ``words``: house phrases for enum values (see :mod:`fical_secure.data.conventions`).
+    """
     people = person_slots(person, rng.randrange(DATE_STYLES))
-    slots = argument_slots(args, rng.randrange(DATE_STYLES))
+    slots = argument_slots(args, rng.randrange(DATE_STYLES), words)
     slots["patient"] = fill(rng.choice(PATIENT_REFERENCES), people)
     slots["for_patient"] = fill(rng.choice(PATIENT_MENTIONS), people)
     request = fill(template, slots)

@@ -7,6 +7,14 @@ from the same per-hospital distribution with disjoint patients, planted
 Secret-Sharer canaries in member episodes, held-out evaluation requests
 phrased with templates no episode uses, and the exact PII manifest.
 
+Knowledge lives in the examples (:mod:`fical_secure.data.conventions`): each
+hospital has house phrases for some argument values and a share of terse
+requests that name no tool. Evaluation requests come from every hospital:
+``docs`` ones in standard words (one per held-out template and tool, as
+before), ``local`` ones in a house phrase that the hospital's own member
+episodes use at least twice, and ``elsewhere`` ones in a phrase that only
+other hospitals' member episodes use (at least twice there, never here).
+
 All randomness comes from ``random.Random(seed)`` and a Faker instance seeded
 with ``seed_instance(seed)``: the same seed gives byte-identical output (for
 one Faker version), a different seed different data.
@@ -16,6 +24,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 
 from faker import Faker
 
@@ -29,6 +38,7 @@ from fical_secure.data.compose import (
     planted,
     sample_arguments,
 )
+from fical_secure.data.conventions import Dialect, assign_dialect, house_words, template_for
 from fical_secure.data.pii import IdentityFactory, random_canary
 from fical_secure.data.results import simulate_result
 from fical_secure.data.schema import (
@@ -47,7 +57,10 @@ from fical_secure.errors import ConfigError
 MIN_TOOLS, MAX_TOOLS = 5, 8
 DIRICHLET_ALPHA = 0.7  # < 1: a few tools dominate each hospital's traffic
 _HOSPITAL_KINDS = (
-    "General Hospital", "Medical Center", "Regional Hospital", "University Hospital",
+    "General Hospital",
+    "Medical Center",
+    "Regional Hospital",
+    "University Hospital",
     "Community Hospital",
 )
 
@@ -112,13 +125,23 @@ class _Builder:
         self.people = IdentityFactory(fake, self.rng)
         self.canaries: set[str] = set()
 
-    def episode(self, tool: ToolSpec, episode_id: str, hospital_id: str, split: Split,
-                canary: bool) -> Episode:
-        """One episode of ``tool`` about a fresh patient, using a training template."""
+    def episode(
+        self,
+        tool: ToolSpec,
+        episode_id: str,
+        hospital_id: str,
+        split: Split,
+        canary: bool,
+        dialect: Dialect,
+    ) -> Episode:
+        """One episode of ``tool`` about a fresh patient, in the house's words."""
         person = self.people.new()
-        args = sample_arguments(tool, person, self.rng)
-        template = self.rng.choice(REQUEST_TEMPLATES[tool.name].train)
-        request = compose_request(tool, template, person, args, self.rng)
+        args = sample_arguments(tool, person, self.rng, dialect)
+        template = template_for(
+            tool.name, dialect, REQUEST_TEMPLATES[tool.name].train, False, self.rng
+        )
+        words = house_words(dialect, self.rng)
+        request = compose_request(tool, template, person, args, self.rng, words)
         if canary:
             request = join([request, self._canary_clause()])
         call = ToolCall(tool.name, args)
@@ -134,16 +157,24 @@ class _Builder:
         self.canaries.add(value)
         return fill(self.rng.choice(CANARY_CLAUSES), {"canary": planted("CANARY", value)})
 
-    def split(self, hospital_id: str, tools: tuple[str, ...], counts: list[int], split: Split,
-              canaries: int) -> list[Episode]:
+    def split(
+        self,
+        hospital_id: str,
+        tools: tuple[str, ...],
+        counts: list[int],
+        split: Split,
+        canaries: int,
+        dialect: Dialect,
+    ) -> list[Episode]:
         """Episodes of one split, in shuffled tool order, with ``canaries`` of them canaried."""
         sequence = [name for name, n in zip(tools, counts, strict=True) for _ in range(n)]
         self.rng.shuffle(sequence)
         marked = set(self.rng.sample(range(len(sequence)), min(canaries, len(sequence))))
         tag = "m" if split == "member" else "n"
         return [
-            self.episode(_spec(name), f"{hospital_id}-{tag}{i:04d}", hospital_id, split,
-                         i in marked)
+            self.episode(
+                _spec(name), f"{hospital_id}-{tag}{i:04d}", hospital_id, split, i in marked, dialect
+            )
             for i, name in enumerate(sequence)
         ]
 
@@ -155,7 +186,93 @@ class _Builder:
         request = compose_request(tool, held_out[k % len(held_out)], person, args, self.rng)
         request_id = f"eval-{tool.name}-{k:03d}"
         gold = ToolCall(tool.name, args)
-        return EvalRequest(request_id, request.text, gold), _pii_values(request, request_id)
+        return EvalRequest(request_id, request.text, gold, needs="docs"), _pii_values(
+            request, request_id
+        )
+
+    def knowledge_request(
+        self,
+        request_id: str,
+        hospital: HospitalData,
+        value: str,
+        phrase: str,
+        needs: str,
+        dialect: Dialect,
+    ) -> tuple[EvalRequest, tuple[PIIValue, ...]]:
+        """A held-out request of ``hospital`` whose ``value`` is written as ``phrase``."""
+        tools = [
+            spec
+            for spec in CATALOGUE
+            if any(value in a.choices for a in spec.args if a.type == "enum")
+        ]
+        own = [spec for spec in tools if spec.name in hospital.tools]
+        tool = self.rng.choice(own if needs == "local" and own else tools)
+        person = self.people.new()
+        args = sample_arguments(tool, person, self.rng)
+        slot = self.rng.choice([a.name for a in tool.args if value in a.choices])
+        clash = [a.name for a in tool.args if a.name != slot and args[a.name] == value]
+        for name in clash:  # two drugs of one check must differ
+            args[name] = next(c for c in tool.arg(name).choices if c != value)
+        args[slot] = value
+        template = template_for(
+            tool.name, dialect, REQUEST_TEMPLATES[tool.name].held_out, True, self.rng
+        )
+        request = compose_request(tool, template, person, args, self.rng, {value: phrase})
+        gold = ToolCall(tool.name, args)
+        return (
+            EvalRequest(request_id, request.text, gold, hospital.hospital_id, needs),
+            _pii_values(request, request_id),
+        )
+
+
+def phrase_counts(episodes: list[Episode], phrases: dict[str, str]) -> dict[str, int]:
+    """How many of ``episodes`` write each value with its phrase (value -> count)."""
+    counts = {}
+    for value, phrase in phrases.items():
+        counts[value] = sum(
+            phrase.lower() in e.request.lower() and value in map(str, e.call.arguments.values())
+            for e in episodes
+        )
+    return counts
+
+
+def _knowledge_eval(
+    builder: _Builder, hospitals: list[HospitalData], dialects: list[Dialect], per_hospital: int
+) -> tuple[list[EvalRequest], list[PIIValue]]:
+    """``per_hospital`` local and ``per_hospital`` elsewhere requests of every hospital."""
+    seen = [
+        {v for v, n in phrase_counts(h.members, d.phrases).items() if n >= 2}
+        for h, d in zip(hospitals, dialects, strict=True)
+    ]
+    requests: list[EvalRequest] = []
+    pii: list[PIIValue] = []
+    for i, (hospital, dialect) in enumerate(zip(hospitals, dialects, strict=True)):
+        own = sorted(seen[i])
+        mine = {p.lower() for p in dialect.phrases.values()}
+        foreign = sorted(
+            {
+                (v, dialects[j].phrases[v])
+                for j in range(len(hospitals))
+                if j != i
+                for v in seen[j]
+                if dialects[j].phrases[v].lower() not in mine
+            }
+        )
+        builder.rng.shuffle(own)
+        jobs = [
+            ("local", own[n % len(own)], dialect.phrases[own[n % len(own)]])
+            for n in range(per_hospital if own else 0)
+        ]
+        picks = builder.rng.sample(foreign, min(per_hospital, len(foreign)))
+        jobs += [("elsewhere", v, phrase) for v, phrase in picks]
+        for n, (needs, value, phrase) in enumerate(jobs):
+            request_id = f"eval-{hospital.hospital_id}-{needs}-{n:03d}"
+            request, values = builder.knowledge_request(
+                request_id, hospital, value, phrase, needs, dialect
+            )
+            requests.append(request)
+            pii.extend(values)
+    return requests, pii
 
 
 def _spec(name: str) -> ToolSpec:
@@ -183,6 +300,7 @@ def generate_federation(
     nonmembers_per_hospital: int = 40,
     eval_per_tool: int = 6,
     canaries_per_hospital: int = 2,
+    knowledge_eval_per_hospital: int = 6,
 ) -> Federation:
     """Build the synthetic federation for ``seed`` (see the module docstring).
 
@@ -192,26 +310,43 @@ def generate_federation(
             are asked for.
     """
     _check_parameters(
-        seed, n_hospitals=n_hospitals, episodes_per_hospital=episodes_per_hospital,
-        nonmembers_per_hospital=nonmembers_per_hospital, eval_per_tool=eval_per_tool,
+        seed,
+        n_hospitals=n_hospitals,
+        episodes_per_hospital=episodes_per_hospital,
+        nonmembers_per_hospital=nonmembers_per_hospital,
+        eval_per_tool=eval_per_tool,
         canaries_per_hospital=canaries_per_hospital,
+        knowledge_eval_per_hospital=knowledge_eval_per_hospital,
     )
     builder = _Builder(seed)
     hospitals: list[HospitalData] = []
+    dialects: list[Dialect] = []
     for index, tools in enumerate(assign_tools(n_hospitals, builder.rng), start=1):
         hospital_id = f"h{index:02d}"
         name = f"{builder.fake.city()} {builder.rng.choice(_HOSPITAL_KINDS)}"
         weights = dirichlet(len(tools), DIRICHLET_ALPHA, builder.rng)
-        members = builder.split(hospital_id, tools, allocate(weights, episodes_per_hospital),
-                                "member", canaries_per_hospital)
-        nonmembers = builder.split(hospital_id, tools,
-                                   allocate(weights, nonmembers_per_hospital), "nonmember", 0)
+        counts = allocate(weights, episodes_per_hospital)
+        dialect = assign_dialect(
+            [(_spec(t), n) for t, n in zip(tools, counts, strict=True)], builder.rng
+        )
+        dialects.append(dialect)
+        members = builder.split(
+            hospital_id, tools, counts, "member", canaries_per_hospital, dialect
+        )
+        nonmembers = builder.split(
+            hospital_id, tools, allocate(weights, nonmembers_per_hospital), "nonmember", 0, dialect
+        )
         hospitals.append(HospitalData(hospital_id, name, tools, members, nonmembers))
     eval_requests: list[EvalRequest] = []
     manifest = [p for h in hospitals for e in h.members + h.nonmembers for p in e.pii]
     for spec in CATALOGUE:
         for k in range(eval_per_tool):
             request, pii = builder.eval_request(spec, k)
-            eval_requests.append(request)
+            # docs-level requests are spread over the hospitals, so each has some
+            owner = hospitals[(len(eval_requests)) % len(hospitals)].hospital_id
+            eval_requests.append(replace(request, hospital_id=owner))
             manifest.extend(pii)
+    knowledge, pii_k = _knowledge_eval(builder, hospitals, dialects, knowledge_eval_per_hospital)
+    eval_requests += knowledge
+    manifest.extend(pii_k)
     return Federation(seed, CATALOGUE, hospitals, eval_requests, manifest)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from fical_secure.data.catalogue import CATALOGUE
 from fical_secure.data.reference import (
@@ -28,7 +28,7 @@ from fical_secure.data.reference import (
     WARD_CAPACITY,
     Analyte,
 )
-from fical_secure.data.schema import ArgValue, ToolCall
+from fical_secure.data.schema import ArgValue, ToolCall, ToolSpec
 from fical_secure.data.validation import call_problems, find_tool
 from fical_secure.data.vocab import enum_words, number_words
 from fical_secure.errors import ToolExecutionError
@@ -36,9 +36,9 @@ from fical_secure.errors import ToolExecutionError
 Args = Mapping[str, ArgValue]
 
 
-def _normalized(call: ToolCall) -> ToolCall:
+def _normalized(call: ToolCall, catalogue: Sequence[ToolSpec]) -> ToolCall:
     """The call with float-typed arguments as floats, so ``72`` and ``72.0`` agree."""
-    spec = find_tool(call.tool)
+    spec = find_tool(call.tool, catalogue)
     assert spec is not None  # validated before
     args = {
         name: float(value) if spec.arg(name).type == "float" else value
@@ -85,8 +85,10 @@ def _vitals(args: Args, rng: random.Random) -> str:
 def _appointment(args: Args, rng: random.Random) -> str:
     slot = f"{rng.randint(8, 16):02d}:{rng.choice(('00', '15', '30', '45'))}"
     ref = _reference_id("APT", rng)
-    return f"Booked {args['mrn']} in {args['department']} clinic on {args['date']} at {slot}, " \
+    return (
+        f"Booked {args['mrn']} in {args['department']} clinic on {args['date']} at {slot}, "
         f"confirmation {ref}."
+    )
 
 
 def _interaction(args: Args, _rng: random.Random) -> str:
@@ -148,8 +150,10 @@ def _eligibility(args: Args, rng: random.Random) -> str:
 
 def _refill(args: Args, rng: random.Random) -> str:
     ref = _reference_id("RX", rng)
-    return f"Refill sent for {args['mrn']}: {args['drug']}, {args['days_supply']}-day supply, " \
+    return (
+        f"Refill sent for {args['mrn']}: {args['drug']}, {args['days_supply']}-day supply, "
         f"confirmation {ref}."
+    )
 
 
 def _egfr(args: Args, _rng: random.Random) -> str:
@@ -195,19 +199,26 @@ _SIMULATORS: dict[str, Callable[[Args, random.Random], str]] = {
 assert set(_SIMULATORS) == {spec.name for spec in CATALOGUE}
 
 
-def simulate_result(call: ToolCall) -> str:
-    """Run ``call`` against the simulated hospital systems and return the result text.
+def simulate_result(call: ToolCall, catalogue: Sequence[ToolSpec] = CATALOGUE) -> str:
+    """Run ``call`` against the simulated systems of ``catalogue`` and return the result text.
+
+    Built-in clinical tools compute or look up their results; a tool of any
+    other catalogue answers with a deterministic reference id and the
+    arguments it was called with (a stand-in that still refuses invalid calls).
 
     Raises:
         ToolExecutionError: the call is invalid under the catalogue (unknown
             tool, missing or unexpected argument, wrong type, value out of its
-            enum, pattern or plausible range); the message lists every problem.
+            enum, pattern or allowed range); the message lists every problem.
     """
-    problems = call_problems(call)
+    problems = call_problems(call, catalogue)
     if problems:
         raise ToolExecutionError(
-            f"tool call {call.tool}(...) rejected: " + "; ".join(problems)
+            f"tool call {call.tool}(...) rejected: "
+            + "; ".join(problems)
             + ". Fix the arguments to match the tool's specification."
         )
-    call = _normalized(call)
-    return _SIMULATORS[call.tool](call.arguments, _rng_for(call))
+    call = _normalized(call, catalogue)
+    if find_tool(call.tool, CATALOGUE) == find_tool(call.tool, catalogue):
+        return _SIMULATORS[call.tool](call.arguments, _rng_for(call))
+    return f"{call.tool} done, reference {_reference_id('REF', _rng_for(call))}: {call.render()}"

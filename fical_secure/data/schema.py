@@ -11,8 +11,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-ArgType = Literal["str", "int", "float", "date", "enum"]
-ArgValue = str | int | float
+ArgType = Literal["str", "int", "float", "date", "enum", "bool"]
+ARG_TYPES: tuple[str, ...] = ("str", "int", "float", "date", "enum", "bool")
+ArgValue = str | int | float | bool
 Split = Literal["member", "nonmember"]
 
 # PII kinds the generator plants (also the scrubber's must-catch list).
@@ -31,13 +32,21 @@ PII_KINDS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class ArgSpec:
-    """One argument of a tool: its name, type and (for enums) allowed values."""
+    """One argument of a tool: its name, type and (for enums) allowed values.
+
+    ``choices`` of an ``int`` argument are its allowed values written as
+    strings (a JSON Schema integer enum); ``minimum`` / ``maximum`` bound
+    numbers inclusively; an argument that is not ``required`` may be left out.
+    """
 
     name: str
     type: ArgType
     description: str
     choices: tuple[str, ...] = ()
     pattern: str | None = None  # regex the value must match, for ids like MRNs
+    required: bool = True
+    minimum: float | None = None
+    maximum: float | None = None
 
 
 @dataclass(frozen=True)
@@ -104,11 +113,20 @@ class Episode:
 
 @dataclass(frozen=True)
 class EvalRequest:
-    """A held-out request with its gold tool call (for TLU metrics)."""
+    """A held-out request with its gold tool call (for TLU metrics).
+
+    ``hospital_id`` names the client whose staff asked (empty: nobody in
+    particular); ``needs`` says which knowledge the request calls for:
+    ``docs`` (the tool documentation suffices), ``local`` (the asking
+    hospital's own examples show it), ``elsewhere`` (only other hospitals'
+    examples show it), or empty when unknown.
+    """
 
     request_id: str
     request: str
     gold: ToolCall
+    hospital_id: str = ""
+    needs: str = ""
 
 
 @dataclass

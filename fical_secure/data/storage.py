@@ -3,10 +3,16 @@
 Layout (see docs/data-format.md)::
 
     meta.json                      format, version, seed, catalogue, hospitals
+    catalogue.json                 (optional) the catalogue, when meta.json has none
     <hospital_id>.members.jsonl    member episodes (the loader's episode format)
-    <hospital_id>.nonmembers.jsonl held-out non-member episodes
-    eval.jsonl                     {"id", "request", "gold": {"tool", "arguments"}}
-    manifest.jsonl                 {"kind", "value", "episode_id"}, planted PII ground truth
+    <hospital_id>.nonmembers.jsonl (optional) held-out non-member episodes
+    eval.jsonl                     {"id", "request", "gold": {"tool", "arguments"},
+                                    "hospital"?, "needs"?}
+    manifest.jsonl                 (optional) {"kind", "value", "episode_id"}, planted PII
+
+The catalogue is a list of JSON function specs
+(:mod:`fical_secure.data.function_spec`), so a user's own tools load like the
+built-in ones.
 
 Loading is the exact inverse of saving (``load_federation(d) == fed``), and
 saving is deterministic (the same federation gives byte-identical files).
@@ -20,6 +26,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from fical_secure.data.function_spec import catalogue_from_json, catalogue_to_json, load_catalogue
 from fical_secure.data.jsonl import LineParser, read_jsonl, write_jsonl, write_text
 from fical_secure.data.loader import (
     call_record,
@@ -30,7 +37,6 @@ from fical_secure.data.loader import (
 )
 from fical_secure.data.schema import (
     PII_KINDS,
-    ArgSpec,
     EvalRequest,
     Federation,
     HospitalData,
@@ -41,24 +47,12 @@ from fical_secure.data.schema import (
 from fical_secure.errors import DataError
 
 FORMAT = "fical-secure/federation"
-VERSION = 1
+VERSION = 2  # 2: the catalogue as JSON function specs; optional files
+NEEDS = ("docs", "local", "elsewhere")
 
 
 def _split_path(directory: Path, hospital_id: str, split: str) -> Path:
     return directory / f"{hospital_id}.{split}s.jsonl"
-
-
-def _tool_json(spec: ToolSpec) -> dict[str, Any]:
-    return {
-        "name": spec.name,
-        "description": spec.description,
-        "args": [
-            {"name": a.name, "type": a.type, "description": a.description,
-             "choices": list(a.choices), "pattern": a.pattern}
-            for a in spec.args
-        ],
-        "returns": spec.returns,
-    }
 
 
 def save_federation(fed: Federation, directory: str | Path) -> None:
@@ -76,20 +70,20 @@ def save_federation(fed: Federation, directory: str | Path) -> None:
     for hospital in fed.hospitals:
         check_hospital_id(hospital.hospital_id)
         for split, episodes in (("member", hospital.members), ("nonmember", hospital.nonmembers)):
-            write_jsonl(_split_path(directory, hospital.hospital_id, split),
-                        (episode_record(e) for e in episodes))
-    write_jsonl(directory / "eval.jsonl", (
-        {"id": r.request_id, "request": r.request, "gold": call_record(r.gold)}
-        for r in fed.eval_requests
-    ))
-    write_jsonl(directory / "manifest.jsonl", (
-        {"kind": p.kind, "value": p.value, "episode_id": p.episode_id} for p in fed.manifest
-    ))
+            write_jsonl(
+                _split_path(directory, hospital.hospital_id, split),
+                (episode_record(e) for e in episodes),
+            )
+    write_jsonl(directory / "eval.jsonl", (_eval_record(r) for r in fed.eval_requests))
+    write_jsonl(
+        directory / "manifest.jsonl",
+        ({"kind": p.kind, "value": p.value, "episode_id": p.episode_id} for p in fed.manifest),
+    )
     meta = {
         "format": FORMAT,
         "version": VERSION,
         "seed": fed.seed,
-        "catalogue": [_tool_json(spec) for spec in fed.catalogue],
+        "catalogue": catalogue_to_json(fed.catalogue),
         "hospitals": [
             {"hospital_id": h.hospital_id, "name": h.name, "tools": list(h.tools)}
             for h in fed.hospitals
@@ -98,48 +92,78 @@ def save_federation(fed: Federation, directory: str | Path) -> None:
     write_text(directory / "meta.json", json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
 
 
+def _eval_record(request: EvalRequest) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "id": request.request_id,
+        "request": request.request,
+        "gold": call_record(request.gold),
+    }
+    if request.hospital_id:
+        record["hospital"] = request.hospital_id
+    if request.needs:
+        record["needs"] = request.needs
+    return record
+
+
 def _read_meta(directory: Path) -> dict[str, Any]:
     path = directory / "meta.json"
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror or exc}; is this a saved "
-                        "federation folder?") from exc
+        raise DataError(
+            f"cannot read {path}: {exc.strerror or exc}; is this a saved federation folder?"
+        ) from exc
     except ValueError as exc:
         raise DataError(f"{path}: invalid JSON ({exc})") from exc
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise DataError(f"{path}: not a {FORMAT} file")
     if meta.get("version") != VERSION:
-        raise DataError(f"{path}: version {meta.get('version')!r} is not supported "
-                        f"(this release reads version {VERSION})")
+        raise DataError(
+            f"{path}: version {meta.get('version')!r} is not supported "
+            f"(this release reads version {VERSION})"
+        )
     return meta
 
 
-def _catalogue(meta: dict[str, Any], where: Path) -> tuple[ToolSpec, ...]:
-    try:
-        return tuple(
-            ToolSpec(
-                t["name"], t["description"],
-                tuple(ArgSpec(a["name"], a["type"], a["description"], tuple(a["choices"]),
-                              a["pattern"]) for a in t["args"]),
-                t["returns"],
-            )
-            for t in meta["catalogue"]
+def _catalogue(meta: dict[str, Any], directory: Path) -> tuple[ToolSpec, ...]:
+    """The catalogue of meta.json, or of catalogue.json beside it (exactly one of them)."""
+    beside = directory / "catalogue.json"
+    if "catalogue" in meta and beside.exists():
+        raise DataError(
+            f"{directory}: both meta.json and catalogue.json hold a catalogue; keep one of them"
         )
-    except (KeyError, TypeError) as exc:
-        raise DataError(f"{where}: malformed catalogue ({exc!r})") from exc
+    if "catalogue" in meta:
+        return catalogue_from_json(meta["catalogue"], where=f"{directory / 'meta.json'} catalogue")
+    if not beside.exists():
+        raise DataError(
+            f"{directory}: no catalogue; put a JSON list of function specs in "
+            "catalogue.json or under 'catalogue' in meta.json"
+        )
+    return load_catalogue(beside)
 
 
-def _eval_parser(catalogue: tuple[ToolSpec, ...]) -> LineParser[EvalRequest]:
+def _eval_parser(catalogue: tuple[ToolSpec, ...], hospitals: set[str]) -> LineParser[EvalRequest]:
     def parse(value: Any, _line: int) -> tuple[EvalRequest | None, list[str]]:
-        if not isinstance(value, dict) or set(value) != {"id", "request", "gold"}:
-            return None, ["expected an object with exactly id, request and gold"]
+        if (
+            not isinstance(value, dict)
+            or not {"id", "request", "gold"} <= set(value)
+            or not (set(value) <= {"id", "request", "gold", "hospital", "needs"})
+        ):
+            return None, [
+                "expected an object with id, request, gold and optionally hospital and needs"
+            ]
         if not isinstance(value["id"], str) or not isinstance(value["request"], str):
             return None, ["id and request must be strings"]
+        hospital, needs = value.get("hospital", ""), value.get("needs", "")
+        if hospital and hospital not in hospitals:
+            return None, [f"hospital {hospital!r} is not listed in meta.json"]
+        if needs and needs not in NEEDS:
+            return None, [f"needs must be one of {', '.join(NEEDS)}, got {needs!r}"]
         gold, problems = parse_call(value["gold"], catalogue)
         if gold is None:
             return None, problems
-        return EvalRequest(value["id"], value["request"], gold), []
+        return EvalRequest(value["id"], value["request"], gold, str(hospital), str(needs)), []
+
     return parse
 
 
@@ -154,20 +178,41 @@ def _manifest_entry(value: Any, _line: int) -> tuple[PIIValue | None, list[str]]
 
 
 def _hospital(directory: Path, entry: Any, catalogue: tuple[ToolSpec, ...]) -> HospitalData:
-    if not isinstance(entry, dict) or not {"hospital_id", "name", "tools"} <= set(entry):
-        raise DataError(f"{directory / 'meta.json'}: malformed hospital entry {entry!r}")
+    if (
+        not isinstance(entry, dict)
+        or "hospital_id" not in entry
+        or not (set(entry) <= {"hospital_id", "name", "tools"})
+    ):
+        raise DataError(
+            f"{directory / 'meta.json'}: malformed hospital entry {entry!r}; "
+            "expected {hospital_id, name?, tools?}"
+        )
     hospital_id = entry["hospital_id"]
     check_hospital_id(hospital_id)
     splits: dict[Split, list[Any]] = {}
     for split in ("member", "nonmember"):
         path = _split_path(directory, hospital_id, split)
+        if split == "nonmember" and not path.exists():  # optional: only audits use them
+            splits[split] = []
+            continue
         episodes = load_episodes_jsonl(path, hospital_id=hospital_id, catalogue=catalogue)
         wrong = [e.episode_id for e in episodes if e.split != split]
         if wrong:
             raise DataError(f"{path}: episodes {wrong[:5]} are not marked split={split!r}")
         splits[split] = episodes
-    return HospitalData(hospital_id, str(entry["name"]), tuple(entry["tools"]),
-                        splits["member"], splits["nonmember"])
+    used = {e.call.tool for e in splits["member"]}
+    tools = entry.get("tools", [t.name for t in catalogue if t.name in used])
+    if not isinstance(tools, list) or not all(isinstance(t, str) for t in tools):
+        raise DataError(
+            f"{directory / 'meta.json'}: tools of {hospital_id!r} must be a list of tool names"
+        )
+    return HospitalData(
+        hospital_id,
+        str(entry.get("name", hospital_id)),
+        tuple(tools),
+        splits["member"],
+        splits["nonmember"],
+    )
 
 
 def load_federation(directory: str | Path) -> Federation:
@@ -179,11 +224,15 @@ def load_federation(directory: str | Path) -> Federation:
     """
     directory = Path(directory)
     meta = _read_meta(directory)
-    catalogue = _catalogue(meta, directory / "meta.json")
+    catalogue = _catalogue(meta, directory)
     hospitals = [_hospital(directory, entry, catalogue) for entry in meta.get("hospitals", [])]
-    eval_requests = read_jsonl(directory / "eval.jsonl", _eval_parser(catalogue))
-    manifest = read_jsonl(directory / "manifest.jsonl", _manifest_entry)
-    seed = meta.get("seed")
-    if not isinstance(seed, int):
+    if not hospitals:
+        raise DataError(f"{directory / 'meta.json'}: 'hospitals' must list at least one client")
+    ids = {h.hospital_id for h in hospitals}
+    eval_requests = read_jsonl(directory / "eval.jsonl", _eval_parser(catalogue, ids))
+    manifest_path = directory / "manifest.jsonl"
+    manifest = read_jsonl(manifest_path, _manifest_entry) if manifest_path.exists() else []
+    seed = meta.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int):
         raise DataError(f"{directory / 'meta.json'}: seed must be an integer")
     return Federation(seed, catalogue, hospitals, eval_requests, manifest)

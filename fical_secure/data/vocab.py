@@ -29,8 +29,18 @@ ENUM_WORDS: dict[tuple[str, str], str] = {
 }
 
 MONTHS: tuple[str, ...] = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 )
 
 
@@ -69,3 +79,14 @@ def date_words(day: date, style: int) -> str:
 
 
 DATE_STYLES = 5
+
+
+def value_surfaces(arg: str, value: str) -> tuple[str, ...]:
+    """Lower-case standard ways of writing an enum ``value``: what the tool docs imply.
+
+    The value itself, with ``_`` read as a space or ``/``, and its standard
+    words (:data:`ENUM_WORDS`); longest first. House jargon is not here: it
+    has to be learned from examples.
+    """
+    forms = {value, value.replace("_", " "), value.replace("_", "/"), enum_words(arg, value)}
+    return tuple(sorted({f.lower() for f in forms if f}, key=lambda f: (-len(f), f)))

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from fical_secure.data.schema import HospitalData, PIIValue
+from fical_secure.data.catalogue import CATALOGUE
+from fical_secure.data.schema import HospitalData, PIIValue, ToolSpec
 from fical_secure.errors import PipelineError
 from fical_secure.kcg.schema import ENTRY_KINDS, Compendium
 from fical_secure.llm.base import LLM
@@ -30,6 +31,8 @@ class ClientSettings:
 
     kcg_batch_size: int = 8
     kcg_kinds: tuple[str, ...] = ENTRY_KINDS
+    kcg_min_support: int = 2  # distinct episodes a compendium entry needs (also a privacy floor)
+    kcg_paraphrase: bool = False  # let the model paraphrase claims (validated; off for 135M)
     scrub: bool = True
     audit: bool = True
     audit_use_llm: bool = True  # LLM membership signals (else embedding and lexical ones only)
@@ -47,6 +50,7 @@ class ClientRoundState:
 
     hospital: HospitalData
     settings: ClientSettings = field(default_factory=ClientSettings)
+    catalogue: tuple[ToolSpec, ...] = CATALOGUE  # the tools the federation shares
     llm: LLM | None = None
     # planted values of a synthetic federation (ground truth for release_check); () for own data
     manifest: tuple[PIIValue, ...] = ()
@@ -73,25 +77,48 @@ class ClientRoundState:
 
 @dataclass(frozen=True)
 class KCGStage:
-    """The client writes its knowledge compendium from its member episodes."""
+    """The client writes its compendium of validated claims from its member episodes."""
 
     name: str = "kcg"
 
     def run(self, state: ClientRoundState) -> None:
-        from fical_secure.kcg.builder import build_compendium
+        from fical_secure.kcg.knowledge import KnowledgeConfig, build_knowledge
 
-        comp = build_compendium(
+        s = state.settings
+        config = KnowledgeConfig(min_support=s.kcg_min_support, paraphrase=s.kcg_paraphrase)
+        comp = build_knowledge(
             state.hospital.members,
-            state.need_llm(),
+            state.catalogue,
+            state.need_llm() if s.kcg_paraphrase else None,
             client_id=state.client_id,
-            batch_size=state.settings.kcg_batch_size,
-            kinds=state.settings.kcg_kinds,
-            progress=state.settings.progress,
+            config=config,
+            progress=s.progress,
         )
         state.local = comp
         state.report["compendium_bytes"] = len(comp.to_bytes())
         state.report["compendium_entries"] = len(comp.entries)
         state.released = comp  # without privacy gates, what KCG wrote is what is released
+
+
+@dataclass(frozen=True)
+class RecheckStage:
+    """After the privacy gates: keep only entries that still state a claim KCG validated.
+
+    A scrubbed phrase ("<PERSON>" for a brand name) leaves an entry that no
+    example supports; it is dropped rather than sent.
+    """
+
+    name: str = "recheck"
+
+    def run(self, state: ClientRoundState) -> None:
+        from fical_secure.kcg.claims import keep_validated
+
+        released = state.need_release()
+        if state.local is None:
+            raise PipelineError("the KCG stage has not run")
+        kept = keep_validated(released.entries, state.local.entries)
+        state.report["recheck_dropped"] = len(released.entries) - len(kept)
+        state.released = released.with_entries(kept)
 
 
 def client_stages(settings: ClientSettings, *, ground_truth: bool) -> list[Stage[ClientRoundState]]:
@@ -107,6 +134,7 @@ def client_stages(settings: ClientSettings, *, ground_truth: bool) -> list[Stage
         stages.append(ScrubStage())
     if settings.audit:
         stages.append(AuditStage())
+    stages.append(RecheckStage())
     if ground_truth:
         stages.append(ReleaseCheckStage())
     return stages

@@ -8,7 +8,14 @@ from typing import Any
 
 from fical_secure.atomic import write_json_atomic, write_text_atomic
 from fical_secure.pipeline.runner import Stage, run_stages
-from fical_secure.pipeline.stages import DataStage, EachClient, ModelStage, OnServer, TLUStage
+from fical_secure.pipeline.stages import (
+    DataStage,
+    EachClient,
+    ModelCheckStage,
+    ModelStage,
+    OnServer,
+    TLUStage,
+)
 from fical_secure.pipeline.state import RoundSettings, RoundState
 
 
@@ -33,6 +40,8 @@ def build_stages(settings: RoundSettings) -> list[Stage[RoundState]]:
     else:
         stages.append(SealedTransportStage())
     stages += [OnServer(AggregateStage()), DeliverStage(), TLUStage()]
+    if settings.model_check:
+        stages.append(ModelCheckStage())
     return stages
 
 
@@ -49,8 +58,11 @@ def run_demo(settings: RoundSettings) -> dict[str, Any]:
     report["seconds"] = dict(state.seconds)
     report["seconds"]["total"] = round(time.perf_counter() - start, 3)
     report["settings"] = {
-        "clients": settings.clients,
+        "data": str(settings.data) if settings.data is not None else None,
+        "clients": report.get("clients", settings.clients),
         "seed": settings.seed,
+        "use_model": settings.use_model,
+        "kcg_min_support": settings.kcg_min_support,
         "scrub": settings.scrub,
         "audit": settings.audit,
         "seal": settings.seal,
@@ -72,21 +84,20 @@ def run_demo(settings: RoundSettings) -> dict[str, Any]:
 
 
 def summary(report: dict[str, Any]) -> str:
-    """A short human summary of a round report."""
-    acc = report.get("tool_accuracy", {})
+    """A short human summary of a round report: the ablation rows and the stage times."""
     lines = [
         f"FICAL round: {report.get('clients')} clients, model {report.get('model')}",
-        f"  compendium bytes per client: {report.get('compendium_bytes')}",
+        f"  compendium entries per client: {report.get('compendium_entries')}",
         f"  global entries: {report.get('global_entries')}, "
         f"communication bytes: {report.get('communication_bytes_total')}",
     ]
-    for mode in ("with_rag", "without_rag"):
-        if mode in acc:
-            m = acc[mode]
-            lines.append(
-                f"  {mode}: tool {m.get('tool_accuracy')}, args {m.get('argument_accuracy')}, "
-                f"end-to-end {m.get('end_to_end_success')}"
-            )
+    ablation = report.get("ablation", {})
+    for cond in ablation.get("conditions", []):
+        m = ablation["overall"][cond]
+        lines.append(
+            f"  {cond}: tool {m['tool_accuracy']['mean']}, args {m['argument_accuracy']['mean']}, "
+            f"end-to-end {m['end_to_end_success']['mean']} {m['end_to_end_success']['ci95']}"
+        )
     seconds = report.get("seconds", {})
     lines.append("  seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items()))
     return "\n".join(lines)

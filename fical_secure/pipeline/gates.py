@@ -55,9 +55,7 @@ def _scrub_entries(scrubber: Any, entries: tuple[Entry, ...]) -> _ScrubOutcome:
 
 def _catalogue(state: ClientRoundState) -> tuple[ToolSpec, ...]:
     """The specs of the client's tools: their names, arguments and values are never masked."""
-    from fical_secure.data.catalogue import CATALOGUE
-
-    return tuple(spec for spec in CATALOGUE if spec.name in state.hospital.tools)
+    return tuple(spec for spec in state.catalogue if spec.name in state.hospital.tools)
 
 
 @dataclass(frozen=True)
@@ -103,6 +101,7 @@ class AuditStage:
     name: str = "audit"
 
     def run(self, state: ClientRoundState) -> None:
+        from fical_secure.audit.artefact import from_catalogue
         from fical_secure.audit.auditor import AuditConfig, AuditTarget
         from fical_secure.audit.gate import run_gate
         from fical_secure.tlu.embedding import default_embedder
@@ -122,6 +121,7 @@ class AuditStage:
                 embedder=default_embedder(),
                 llm=state.need_llm() if s.audit_use_llm else None,
                 config=config,
+                reference=from_catalogue(state.catalogue),
             )
         except GateBlockedError as exc:  # fail closed: this client releases nothing
             log.warning("client %s blocked by the audit gate: %s", state.client_id, exc)

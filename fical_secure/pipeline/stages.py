@@ -24,27 +24,35 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DataStage:
-    """Generate the synthetic federation (each hospital's private episodes)."""
+    """Load the federation folder of ``settings.data``, or generate the synthetic one."""
 
     name: str = "data"
 
     def run(self, state: RoundState) -> None:
         from fical_secure.data.generator import generate_federation
+        from fical_secure.data.storage import load_federation
 
         s = state.settings
-        fed = generate_federation(
-            s.clients,
-            seed=s.seed,
-            episodes_per_hospital=s.episodes_per_client,
-            nonmembers_per_hospital=s.nonmembers_per_client,
-            eval_per_tool=s.eval_per_tool,
-        )
+        if s.data is not None:
+            fed = load_federation(s.data)
+        else:
+            fed = generate_federation(
+                s.clients,
+                seed=s.seed,
+                episodes_per_hospital=s.episodes_per_client,
+                nonmembers_per_hospital=s.nonmembers_per_client,
+                eval_per_tool=s.eval_per_tool,
+            )
         state.federation = fed
         cs = s.client_settings()
         state.clients = {
-            h.hospital_id: ClientRoundState(h, cs, manifest=tuple(fed.manifest))
+            h.hospital_id: ClientRoundState(
+                h, cs, manifest=tuple(fed.manifest), catalogue=fed.catalogue
+            )
             for h in fed.hospitals
         }
+        state.report["data"] = str(s.data) if s.data is not None else "synthetic"
+        state.report["catalogue_tools"] = len(fed.catalogue)
         state.report["clients"] = len(fed.hospitals)
         state.report["episodes_per_client"] = {h.hospital_id: len(h.members) for h in fed.hospitals}
         state.report["tools_per_client"] = {h.hospital_id: list(h.tools) for h in fed.hospitals}
@@ -54,13 +62,16 @@ class DataStage:
 
 @dataclass(frozen=True)
 class ModelStage:
-    """Load the local LLM every client (and the agent) uses."""
+    """Load the local LLM every client (and the agent) uses; skipped on the no-model path."""
 
     name: str = "model"
 
     def run(self, state: RoundState) -> None:
         from fical_secure.llm.loader import load_llm
 
+        if not state.settings.use_model:
+            state.report["model"] = None
+            return
         state.llm = load_llm(state.settings.model)
         for client in state.clients.values():  # one process: every hospital shares the model
             client.llm = state.llm
@@ -116,47 +127,71 @@ class OnServer:
         state.report.update(state.server.report)
 
 
-DEV_REQUESTS = 30  # training requests used to pick the agent's retrieval/model weight
+DEV_REQUESTS = 30  # training requests used to check whether the model adds accuracy
 
 
 @dataclass(frozen=True)
 class TLUStage:
-    """Evaluate the agent on held-out requests, with and without retrieval.
+    """The ablation on the held-out requests: docs only, local, global (FICAL), oracle.
 
-    The weight between retrieval and model scores is chosen on a dev sample of
-    *training* requests (members), never on the evaluation set. Retrieval over
-    the tool catalogue alone is reported too, to show what the compendium adds.
+    The ablation's agent uses no model (see :mod:`fical_secure.tlu.solver`);
+    :class:`ModelCheckStage` measures whether the model would add accuracy.
     """
 
     name: str = "tlu"
 
     def run(self, state: RoundState) -> None:
+        from fical_secure.evaluation.ablation import run_ablation
+        from fical_secure.tlu.embedding import default_embedder
+
+        cpu = time.process_time()
+        if state.global_compendium is None:
+            raise PipelineError("the aggregate stage has not run")
+        fed, s = state.need_federation(), state.settings
+        local = {cid: c.local for cid, c in state.clients.items() if c.local is not None}
+        conditions = (
+            None if s.ablation_sample_sharing else ("docs_only", "local", "global", "oracle")
+        )
+        state.report["ablation"] = run_ablation(
+            fed,
+            local,
+            state.global_compendium,
+            default_embedder(),
+            seed=s.seed,
+            conditions=conditions,
+        )
+        state.report["tlu_cpu_seconds"] = round(time.process_time() - cpu, 3)
+
+
+@dataclass(frozen=True)
+class ModelCheckStage:
+    """Opt-in: does the model's score add tool accuracy to retrieval? (dev requests only).
+
+    Measured on the packaged 135M model it does not (the weight search picks
+    0), so rounds skip it by default; ``--model-check`` runs it.
+    """
+
+    name: str = "model_check"
+
+    def run(self, state: RoundState) -> None:
         import random
-        from dataclasses import replace
 
         from fical_secure.tlu.agent import Agent, choose_weight
         from fical_secure.tlu.embedding import default_embedder
         from fical_secure.tlu.index import ToolIndex
-        from fical_secure.tlu.metrics import evaluate
 
-        if state.global_compendium is None:
-            raise PipelineError("the aggregate stage has not run")
+        if state.llm is None or state.global_compendium is None:
+            state.report["model_check"] = None  # no model loaded (--no-model)
+            return
         fed, s = state.need_federation(), state.settings
-        embedder = default_embedder()
-        index = ToolIndex(embedder, state.global_compendium, fed.catalogue)
-        agent = Agent(state.need_llm(), index, catalogue=fed.catalogue)
+        index = ToolIndex(default_embedder(), state.global_compendium, fed.catalogue)
+        agent = Agent(state.llm, index, catalogue=fed.catalogue)
         members = [e for h in fed.hospitals for e in h.members]
         dev = random.Random(s.seed).sample(members, min(DEV_REQUESTS, len(members)))
-        weight, _ = choose_weight(agent, [(e.request, e.call.tool) for e in dev])
-        # a missing enum is asked for, not guessed: the weak default model's guesses
-        # are poor and cost one scoring pass per option
-        config = replace(agent.config, weight=weight, n_candidates=s.top_k, model_enum_choice=False)
-        agent = replace(agent, config=config)
-        metrics = evaluate(agent, fed.eval_requests, k=s.top_k, seed=s.seed)
-        requests = [r.request for r in fed.eval_requests]
-        catalogue_only = ToolIndex(embedder, None, fed.catalogue).rank_tools(requests)
-        golds = [r.gold.tool for r in fed.eval_requests]
-        metrics["retrieval"]["catalogue_only_top1_accuracy"] = sum(
-            ranked[0][0] == gold for ranked, gold in zip(catalogue_only, golds, strict=True)
-        ) / len(golds)
-        state.report["tool_accuracy"] = metrics
+        weight, accuracy = choose_weight(agent, [(e.request, e.call.tool) for e in dev])
+        state.report["model_check"] = {
+            "dev_requests": len(dev),
+            "tool_accuracy_by_model_weight": {str(w): a for w, a in accuracy.items()},
+            "chosen_weight": weight,
+            "model_adds_accuracy": accuracy[weight] > accuracy[0.0],
+        }

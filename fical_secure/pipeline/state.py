@@ -24,13 +24,19 @@ class RoundSettings:
     """Everything that determines a round; the defaults are the embedded demo."""
 
     out: Path = Path("runs/demo")
+    data: Path | None = None  # a federation folder (docs/data-format.md); None: synthetic
     clients: int = 5
     seed: int = 0
     episodes_per_client: int = 40
     nonmembers_per_client: int = 40
     eval_per_tool: int = 6
     model: str | None = None  # None: the packaged SmolLM2-135M-Instruct
+    use_model: bool = True  # False: the fast path, no LLM (canonical entries, model-free audit)
     kcg_batch_size: int = 8
+    kcg_min_support: int = 2  # an entry needs this many distinct supporting episodes
+    # model paraphrases of the canonical claim sentences: the 135M default had 1 of 10
+    # accepted by the validator at minutes of CPU, so only a stronger model is worth it
+    kcg_paraphrase: bool = False
     scrub: bool = True
     audit: bool = True
     seal: bool = True
@@ -39,17 +45,24 @@ class RoundSettings:
     # `fical-secure audit` runs the fuller audit before deployment
     audit_llm_records: int = 8
     audit_canaries: int = 1
-    dedupe_threshold: float = 0.9
+    # distinct aliases of one value ("UTI", "bladder infection") embed at up to ~0.95:
+    # a lower threshold would merge them and lose one
+    dedupe_threshold: float = 0.97
     min_support: int = 1
     top_k: int = 3
+    ablation_sample_sharing: bool = False  # also measure sample sharing (embeds every demo)
+    model_check: bool = False  # measure whether the model adds tool accuracy (dev requests)
     progress: bool = True
 
     def client_settings(self) -> ClientSettings:
         """What every simulated hospital's client pipeline runs with."""
         return ClientSettings(
             kcg_batch_size=self.kcg_batch_size,
+            kcg_min_support=self.kcg_min_support,
+            kcg_paraphrase=self.use_model and self.kcg_paraphrase,
             scrub=self.scrub,
             audit=self.audit,
+            audit_use_llm=self.use_model,
             audit_llm_records=self.audit_llm_records,
             audit_canaries=self.audit_canaries,
             seed=self.seed,

@@ -2,7 +2,8 @@
 
 A weak local model cannot be trusted to copy an MRN or a dose, so arguments
 are extracted, not generated: patterned ids by their regex, dates in the five
-styles clinicians write, enum values by their words (and synonyms), numbers by
+styles clinicians write, enum values by their standard words and the aliases
+a compendium taught (:mod:`fical_secure.tlu.knowledge`), numbers by
 the unit or cue word next to them. Only an enum the text does not settle is
 left to an optional ``chooser`` (e.g. the model's calibrated log-prob over the
 allowed values). Dates of birth and contact details are masked first so they
@@ -12,12 +13,12 @@ are never mistaken for an appointment date or a dose.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from fical_secure.data.schema import ArgSpec, ArgValue, ToolSpec
-from fical_secure.data.vocab import ENUM_WORDS, MONTHS
+from fical_secure.data.vocab import MONTHS, value_surfaces
 
 # (request, tool, arg, allowed values) -> chosen value
 EnumChooser = Callable[[str, ToolSpec, ArgSpec, Sequence[str]], str]
@@ -34,30 +35,6 @@ class ArgFill:
     def complete(self) -> bool:
         return not self.missing
 
-
-# Extra words for enum values beyond data.vocab.ENUM_WORDS (keyed by value).
-ENUM_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "CBC": ("complete blood count", "blood count"),
-    "BMP": ("basic metabolic panel", "chem 7"),
-    "HbA1c": ("a1c", "hemoglobin a1c", "glycated hemoglobin"),
-    "lipid_panel": ("lipids", "cholesterol panel"),
-    "TSH": ("thyroid stimulating hormone",),
-    "troponin": ("trop",),
-    "blood_pressure": ("bp",),
-    "heart_rate": ("pulse", "hr"),
-    "spo2": ("oxygen saturation", "o2 sat", "sats"),
-    "respiratory_rate": ("breathing rate", "resp rate", "rr"),
-    "temperature": ("temp",),
-    "xray": ("x-ray", "x ray", "radiograph"),
-    "ct": ("cat scan", "computed tomography"),
-    "mri": ("magnetic resonance",),
-    "ultrasound": ("sonogram", "us scan"),
-    "mg_dl": ("mg/dl", "mg per dl"),
-    "mmol_l": ("mmol/l", "mmol per l", "mmol"),
-    "female": ("woman",),
-    "male": ("man",),
-    "icu": ("intensive care",),
-}
 
 # Numeric arguments: (units right after the number, cue words just before it).
 NUMERIC_CUES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -106,9 +83,18 @@ class _Text:
 
 
 def fill_arguments(
-    request: str, spec: ToolSpec, *, chooser: EnumChooser | None = None
+    request: str,
+    spec: ToolSpec,
+    *,
+    chooser: EnumChooser | None = None,
+    aliases: Mapping[str, str] | None = None,
 ) -> ArgFill:
-    """Extract ``spec``'s arguments from ``request``; unsettled enums go to ``chooser``."""
+    """Extract ``spec``'s arguments from ``request``; unsettled enums go to ``chooser``.
+
+    ``aliases`` maps lower-case phrases to enum values (a compendium's learned
+    jargon, see :mod:`fical_secure.tlu.knowledge`); without them only the
+    values' standard words are recognised.
+    """
     text = _Text(request)
     found: dict[str, ArgValue] = {}
     for arg in spec.args:
@@ -121,7 +107,7 @@ def fill_arguments(
     for pattern in _NOISE:
         for m in pattern.finditer(request):
             text.claim(m.start(), m.end())
-    _fill_enums(text, [a for a in spec.args if a.type == "enum"], found)
+    _fill_enums(text, [a for a in spec.args if a.type == "enum"], found, aliases or {})
     _fill_numbers(text, [a for a in spec.args if a.type in ("int", "float")], found)
     for arg in spec.args:
         if arg.name not in found and arg.type == "enum" and chooser is not None:
@@ -129,7 +115,8 @@ def fill_arguments(
             if choice in arg.choices:
                 found[arg.name] = choice
     ordered = {a.name: found[a.name] for a in spec.args if a.name in found}
-    return ArgFill(ordered, tuple(a.name for a in spec.args if a.name not in found))
+    missing = tuple(a.name for a in spec.args if a.name not in found and a.required)
+    return ArgFill(ordered, missing)
 
 
 def _fill_pattern(text: _Text, name: str, pattern: str, found: dict[str, ArgValue]) -> None:
@@ -173,18 +160,22 @@ def _to_iso(groups: Sequence[str], order: str) -> str | None:
         return None
 
 
-def enum_surfaces(arg: ArgSpec, choice: str) -> tuple[str, ...]:
+def enum_surfaces(
+    arg: ArgSpec, choice: str, aliases: Mapping[str, str] | None = None
+) -> tuple[str, ...]:
     """Lower-case ways of writing ``choice`` in a request, longest first."""
-    forms = {choice, choice.replace("_", " "), ENUM_WORDS.get((arg.name, choice), choice)}
-    forms.update(ENUM_SYNONYMS.get(choice, ()))
-    return tuple(sorted({f.lower() for f in forms}, key=lambda f: (-len(f), f)))
+    forms = set(value_surfaces(arg.name, choice))
+    forms.update(p.lower() for p, v in (aliases or {}).items() if v == choice)
+    return tuple(sorted(forms, key=lambda f: (-len(f), f)))
 
 
-def _enum_mentions(text: _Text, arg: ArgSpec) -> list[tuple[int, int, str, bool]]:
+def _enum_mentions(
+    text: _Text, arg: ArgSpec, aliases: Mapping[str, str]
+) -> list[tuple[int, int, str, bool]]:
     """(start, end, choice, follows_a_number) for each mention of one of ``arg``'s values."""
     mentions = []
     for choice in arg.choices:
-        for surface in enum_surfaces(arg, choice):
+        for surface in enum_surfaces(arg, choice, aliases):
             pattern = rf"(?<![a-z0-9]){re.escape(surface)}(?![a-z0-9])"
             for m in re.finditer(pattern, text.low):
                 if text.free(m.start(), m.end()):
@@ -199,13 +190,15 @@ def _enum_mentions(text: _Text, arg: ArgSpec) -> list[tuple[int, int, str, bool]
     return kept
 
 
-def _fill_enums(text: _Text, args: Sequence[ArgSpec], found: dict[str, ArgValue]) -> None:
+def _fill_enums(
+    text: _Text, args: Sequence[ArgSpec], found: dict[str, ArgValue], aliases: Mapping[str, str]
+) -> None:
     """Args sharing one value set (drug_a, drug_b) take distinct mentions in text order."""
     by_choices: dict[tuple[str, ...], list[ArgSpec]] = {}
     for arg in args:
         by_choices.setdefault(arg.choices, []).append(arg)
     for group in by_choices.values():
-        mentions = _enum_mentions(text, group[0])
+        mentions = _enum_mentions(text, group[0], aliases)
         # a unit right after a number is that number's unit (glucose "from" unit)
         single = len(group) == 1
         mentions.sort(key=lambda t: (single and not t[3], t[0]))

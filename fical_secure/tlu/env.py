@@ -7,10 +7,12 @@ tell a call that ran from one the environment refused.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from fical_secure.data.catalogue import CATALOGUE
 from fical_secure.data.results import simulate_result
-from fical_secure.data.schema import ToolCall
+from fical_secure.data.schema import ToolCall, ToolSpec
 from fical_secure.errors import ToolExecutionError
 
 
@@ -28,6 +30,7 @@ class ToolEnvironment:
     """Executes calls against the simulated hospital systems and keeps a log."""
 
     log: list[Execution] = field(default_factory=list)
+    catalogue: Sequence[ToolSpec] = CATALOGUE
 
     def execute(self, call: ToolCall) -> str:
         """Run ``call`` and return the tool's result text.
@@ -36,7 +39,7 @@ class ToolEnvironment:
             ToolExecutionError: the tool refused the call (invalid arguments).
         """
         try:
-            output = simulate_result(call)
+            output = simulate_result(call, self.catalogue)
         except ToolExecutionError as exc:
             self.log.append(Execution(call, ok=False, output=str(exc)))
             raise

@@ -20,7 +20,7 @@ from fical_secure.data.schema import ToolSpec
 from fical_secure.errors import RetrievalError
 from fical_secure.kcg.schema import Compendium
 
-Source = Literal["entry", "tool"]
+Source = Literal["entry", "tool", "example"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,7 @@ class ToolIndex:
         catalogue: Sequence[ToolSpec] = CATALOGUE,
         *,
         include_catalogue: bool = True,
+        examples: Sequence[tuple[str, str]] = (),
     ) -> None:
         known = {spec.name for spec in catalogue}
         docs: list[tuple[str, str, Source]] = []
@@ -61,6 +62,8 @@ class ToolIndex:
         if compendium is not None:
             # entries about tools outside the catalogue cannot be called: skip them
             docs += [(e.tool, e.render(), "entry") for e in compendium.entries if e.tool in known]
+        # raw demonstrations (tool, request): the sample-sharing reference, never a compendium
+        docs += [(tool, text, "example") for tool, text in examples if tool in known]
         if not docs:
             raise RetrievalError("nothing to index: empty compendium and no catalogue")
         self._embedder = embedder

@@ -1,0 +1,150 @@
+"""KCG that writes checkable knowledge: mined claims, phrased by the model, validated.
+
+1. Mine: deterministic claims from the client's episodes, each supported by at
+   least ``min_support`` distinct episodes (:mod:`fical_secure.kcg.mining`).
+2. Validate: every claim is re-checked against all episodes; one contradicting
+   episode, or fewer than ``min_support`` showing it, drops the claim.
+3. Phrase: the local model may paraphrase each claim's canonical sentence (one
+   short prompt per claim, batched). A paraphrase is kept only if it states
+   exactly the same claim (:func:`parse_claim`), carries no record value and
+   is a valid entry; otherwise the canonical sentence is used. So the weak
+   default model can only make an entry read better, never wrong, and a
+   stronger model folder plugs in by configuration.
+
+No entry is boilerplate: each states one phrase-to-value fact that its
+support episodes show.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fical_secure.data.schema import Episode, ToolSpec
+from fical_secure.errors import SchemaError
+from fical_secure.kcg.claims import ValueAlias, claim_entry, parse_claim, render_claim
+from fical_secure.kcg.mining import mine_aliases, supporting_episodes
+from fical_secure.kcg.schema import Compendium, Entry
+from fical_secure.kcg.signatures import induce_signatures, record_values
+from fical_secure.llm.base import LLM
+
+GENERATOR = "kcg-claims"
+PROMPT_VERSION = 1
+_PARAPHRASE = (
+    "Rewrite the sentence in different words. Copy the two quoted parts exactly.\n"
+    "Sentence: {sentence}\nRewritten:"
+)
+
+
+@dataclass(frozen=True)
+class KnowledgeConfig:
+    """Knobs of claim-based KCG; ``min_support`` is the k of k distinct episodes."""
+
+    min_support: int = 2
+    paraphrase: bool = True
+    max_new_tokens: int = 40
+    prompts_per_call: int = 32
+
+    def __post_init__(self) -> None:
+        if self.min_support < 1 or self.prompts_per_call < 1:
+            raise ValueError("min_support and prompts_per_call must be at least 1")
+
+
+def validated_claims(
+    episodes: Sequence[Episode], catalogue: Sequence[ToolSpec], min_support: int
+) -> list[tuple[ValueAlias, int]]:
+    """Mined claims that pass the independent validator, with their episode support."""
+    kept = []
+    for mined in mine_aliases(episodes, catalogue, min_support=min_support):
+        shown = supporting_episodes(mined.claim, episodes, catalogue)
+        if shown is not None and len(set(shown)) >= min_support:
+            kept.append((mined.claim, len(set(shown))))
+    return kept
+
+
+def build_knowledge(
+    episodes: Sequence[Episode],
+    catalogue: Sequence[ToolSpec],
+    llm: LLM | None,
+    *,
+    client_id: str,
+    config: KnowledgeConfig | None = None,
+    progress: bool = True,
+) -> Compendium:
+    """One client's compendium of validated claims (see the module docstring).
+
+    Raises:
+        SchemaError: the client has no episodes.
+        GenerationError: the model failed while paraphrasing.
+    """
+    config = config or KnowledgeConfig()
+    if not episodes:
+        raise SchemaError(f"client {client_id!r} has no episodes to build a compendium from")
+    started = time.perf_counter()
+    claims = validated_claims(episodes, catalogue, config.min_support)
+    texts = [render_claim(c) for c, _ in claims]
+    paraphrased = 0
+    if config.paraphrase and llm is not None and claims:
+        texts, paraphrased = _paraphrase(
+            llm, [c for c, _ in claims], texts, episodes, config, client_id, progress
+        )
+    entries: list[Entry] = [claim_entry(c, t) for (c, _), t in zip(claims, texts, strict=True)]
+    meta: dict[str, Any] = {
+        "generator": GENERATOR,
+        "prompt_version": PROMPT_VERSION,
+        "model": llm.name if llm is not None and config.paraphrase else None,
+        "n_episodes": len(episodes),
+        "min_support": config.min_support,
+        "claims": len(claims),
+        "paraphrased": paraphrased,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    return Compendium(
+        owner=client_id,
+        entries=tuple(dict.fromkeys(entries)),
+        signatures=induce_signatures(episodes),
+        meta=meta,
+    )
+
+
+def _paraphrase(
+    llm: LLM,
+    claims: list[ValueAlias],
+    texts: list[str],
+    episodes: Sequence[Episode],
+    config: KnowledgeConfig,
+    client_id: str,
+    progress: bool,
+) -> tuple[list[str], int]:
+    """Model paraphrases where they state the same claim and leak no record value."""
+    from tqdm.auto import tqdm
+
+    prompts = [_PARAPHRASE.format(sentence=t) for t in texts]
+    outputs: list[str] = []
+    size = config.prompts_per_call
+    with tqdm(
+        total=len(prompts), desc=f"KCG {client_id}", unit="claim", disable=not progress
+    ) as bar:
+        for start in range(0, len(prompts), size):
+            chunk = prompts[start : start + size]
+            outputs += llm.generate(chunk, max_new_tokens=config.max_new_tokens)
+            bar.update(len(chunk))
+    values = {v.lower() for v in record_values(episodes) if len(v) >= 4}
+    out, used = [], 0
+    for claim, canonical, raw in zip(claims, texts, outputs, strict=True):
+        text = raw.strip().splitlines()[0].strip() if raw.strip() else ""
+        low = text.lower()
+        leaks = any(v in low for v in values if v not in canonical.lower())
+        if text and text != canonical and not leaks and parse_claim(claim.tool, text) == claim:
+            try:
+                claim_entry(claim, text)
+            except SchemaError:
+                out.append(canonical)
+                continue
+            out.append(text)
+            used += 1
+        else:
+            out.append(canonical)
+    return out, used

@@ -1,0 +1,74 @@
+"""The knowledge-applying agent: retrieval plus lexical evidence for tool choice, learned
+aliases for arguments, then execution in the simulated environment.
+
+Tool choice ranks every tool by its best retrieved document (cosine over the
+docs and whatever compendium or demonstrations the index holds) plus
+``lexical_weight`` when the request names one of the tool's enum values,
+in standard words or through an alias the compendium taught. Arguments are
+extracted (:func:`fill_arguments`) with those aliases. No model call: the
+round measures separately whether the model adds accuracy
+(:func:`fical_secure.tlu.agent.choose_weight`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fical_secure.data.schema import ToolCall, ToolSpec
+from fical_secure.tlu.agent import Decision, Step
+from fical_secure.tlu.args import fill_arguments
+from fical_secure.tlu.env import ToolEnvironment
+from fical_secure.tlu.index import ToolIndex
+from fical_secure.tlu.knowledge import Knowledge, ValueMatcher
+
+LEXICAL_WEIGHT = 0.15
+
+
+@dataclass
+class Solver:
+    """Retrieval + knowledge agent over one index (see the module docstring)."""
+
+    index: ToolIndex
+    catalogue: Sequence[ToolSpec]
+    knowledge: Knowledge = field(default_factory=Knowledge)
+    lexical_weight: float = LEXICAL_WEIGHT
+    env: ToolEnvironment | None = None
+
+    def __post_init__(self) -> None:
+        self._matcher = ValueMatcher(self.catalogue, self.knowledge)
+        self._specs = {spec.name: spec for spec in self.catalogue}
+        if self.env is None:
+            self.env = ToolEnvironment(catalogue=self.catalogue)
+
+    def rank(self, requests: Sequence[str]) -> list[list[tuple[str, float]]]:
+        """Every tool with its combined score, best first, per request."""
+        ranked = []
+        for request, tools in zip(requests, self.index.rank_tools(requests), strict=True):
+            named = self._matcher.tools(request)
+            scored = [(t, s + (self.lexical_weight if t in named else 0.0)) for t, s in tools]
+            ranked.append(sorted(scored, key=lambda ts: (-ts[1], ts[0])))
+        return ranked
+
+    def act(self, requests: Sequence[str], *, tools: Sequence[str] | None = None) -> list[Step]:
+        """Choose (or take the given ``tools``), fill, execute and answer every request."""
+        if tools is None:
+            choices = [ranked[0][0] for ranked in self.rank(requests)]
+        else:
+            choices = list(tools)
+        return [self._complete(r, t) for r, t in zip(requests, choices, strict=True)]
+
+    def _complete(self, request: str, tool: str) -> Step:
+        assert self.env is not None
+        spec = self._specs[tool]
+        decision = Decision((tool,), np.zeros(1), np.zeros(1))
+        fill = fill_arguments(request, spec, aliases=self.knowledge.aliases)
+        if not fill.complete:
+            answer = f"I need {', '.join(fill.missing)} to use {tool}."
+            return Step(request, decision, tool, fill, None, False, answer)
+        call = ToolCall(tool, dict(fill.arguments))
+        outcome = self.env.try_execute(call)
+        answer = outcome.output if outcome.ok else f"{tool} could not run: {outcome.output}"
+        return Step(request, decision, tool, fill, call, outcome.ok, answer)

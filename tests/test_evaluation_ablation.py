@@ -1,0 +1,71 @@
+"""The ablation: bootstrap intervals, and what each kind of knowledge buys on held-out requests."""
+
+from __future__ import annotations
+
+import pytest
+
+from fical_secure.aggregate import aggregate
+from fical_secure.data.generator import generate_federation
+from fical_secure.evaluation.ablation import CONDITIONS, run_ablation
+from fical_secure.evaluation.bootstrap import mean_ci, paired_diff_ci
+from fical_secure.kcg.knowledge import build_knowledge
+from fical_secure.tlu.embedding import default_embedder
+
+
+def test_bootstrap_interval_covers_the_mean_and_shrinks_with_n() -> None:
+    small, large = mean_ci([1, 0] * 10, seed=1), mean_ci([1, 0] * 500, seed=1)
+    for ci in (small, large):
+        assert ci["ci95"][0] <= ci["mean"] == 0.5 <= ci["ci95"][1]
+    assert large["ci95"][1] - large["ci95"][0] < small["ci95"][1] - small["ci95"][0]
+    assert mean_ci([])["n"] == 0
+
+
+def test_paired_difference_says_whether_zero_is_excluded() -> None:
+    assert paired_diff_ci([1] * 20, [0] * 20)["excludes_zero"]
+    assert not paired_diff_ci([1, 0] * 10, [0, 1] * 10)["excludes_zero"]
+    with pytest.raises(ValueError):
+        paired_diff_ci([1], [1, 0])
+
+
+@pytest.fixture(scope="module")
+def report() -> dict[str, object]:
+    fed = generate_federation(
+        3,
+        seed=3,
+        episodes_per_hospital=30,
+        nonmembers_per_hospital=0,
+        eval_per_tool=1,
+        knowledge_eval_per_hospital=3,
+    )
+    local = {
+        h.hospital_id: build_knowledge(
+            h.members, fed.catalogue, None, client_id=h.hospital_id, progress=False
+        )
+        for h in fed.hospitals
+    }
+    embedder = default_embedder()
+    glob = aggregate(list(local.values()), embedder=embedder, threshold=0.97)
+    return run_ablation(fed, local, glob, embedder, seed=0)
+
+
+def _e2e(rows: dict[str, object], cond: str) -> float:
+    value = rows[cond]["end_to_end_success"]["mean"]  # type: ignore[index]
+    assert isinstance(value, float)
+    return value
+
+
+def test_global_compendium_teaches_what_only_other_hospitals_saw(report: dict) -> None:
+    assert report["conditions"] == list(CONDITIONS)
+    elsewhere, local = report["by_needs"]["elsewhere"], report["by_needs"]["local"]
+    assert _e2e(elsewhere, "docs_only") == 0.0 and _e2e(elsewhere, "local") == 0.0
+    assert _e2e(elsewhere, "global") > 0.5
+    assert _e2e(local, "local") > 0.5 and _e2e(local, "docs_only") == 0.0
+    assert _e2e(report["overall"], "oracle") >= 0.95  # the ceiling of this agent's filler
+    assert report["global_minus_docs_only"]["excludes_zero"]
+
+
+def test_every_hospital_gets_its_rows_and_federated_gain(report: dict) -> None:
+    assert sorted(report["per_hospital"]) == ["h01", "h02", "h03"]
+    for gain in report["federated_gain"].values():
+        assert set(gain) >= {"end_to_end", "docs", "local", "elsewhere"}
+        assert gain["docs"]["mean"] == 0.0 or not gain["docs"]["excludes_zero"]
