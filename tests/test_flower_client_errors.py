@@ -70,7 +70,7 @@ def test_init_refuses_a_folder_that_is_not_empty(federation: Path) -> None:
 def test_bad_yaml_lists_every_problem_at_once(hospital: Path) -> None:
     data = yaml.safe_load(hospital.read_text(encoding="utf-8"))
     data["device"] = "tpu"
-    data["kcg"]["kinds"] = ["purpose", "poems"]
+    data["kcg"]["min_support"] = 0
     data["superlink"]["address"] = "nowhere"
     data["colour"] = "blue"
     del data["keys"]["roster"]
@@ -78,7 +78,7 @@ def test_bad_yaml_lists_every_problem_at_once(hospital: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_hospital_config(hospital)
     message = str(err.value)
-    for path in ("device", "kcg.kinds[1]", "superlink.address", "colour", "keys.roster"):
+    for path in ("device", "kcg.min_support", "superlink.address", "colour", "keys.roster"):
         assert f"\n  {path}:" in message, path
     assert "5 problems" in message and "federation init" in message  # and a hint
 
