@@ -221,8 +221,8 @@ def main() -> int:
         "machine": f"{os.cpu_count()} cores, {platform.machine()}, shared with other jobs; no GPU",
         "baseline": "the same sealed round in-process (pipelines called directly), same data",
         "notes": (
-            "KCG writes validated claims without model paraphrase (no model); audit gate without LLM "
-            "signals; rows with privacy_gates false skip scrub and audit in both modes (to fit "
+            "KCG without a model (templated kinds in the rows of 2026-12-01; claim-based "
+            "without paraphrase since); audit gate without LLM signals; rows with privacy_gates false skip scrub and audit in both modes (to fit "
             "the size in time on a shared, overloaded 2-core machine); everything else real. "
             "Bytes are our payloads; the simulation engine has no network, so Flower's framing "
             "is not counted. secagg over Flower: not implemented, no rows."
