@@ -222,7 +222,8 @@ def main() -> int:
         "baseline": "the same sealed round in-process (pipelines called directly), same data",
         "notes": (
             "KCG without a model (templated kinds in the rows of 2026-12-01; claim-based "
-            "without paraphrase since); audit gate without LLM signals; rows with privacy_gates false skip scrub and audit in both modes (to fit "
+            "without paraphrase since); audit gate without LLM signals; rows with "
+            "privacy_gates false skip scrub and audit in both modes (to fit "
             "the size in time on a shared, overloaded 2-core machine); everything else real. "
             "Bytes are our payloads; the simulation engine has no network, so Flower's framing "
             "is not counted. secagg over Flower: not implemented, no rows."
