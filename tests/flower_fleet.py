@@ -59,7 +59,7 @@ def init_federation(
     node_port: int,
     min_clients: int,
     stage_timeout: int,
-    episodes: int = 12,
+    episodes: int = 30,  # claim-based KCG needs >= 2 supporting episodes per claim
 ) -> None:
     """``fical-secure federation init`` as a newcomer runs it, then the fast test settings."""
     subprocess.run(
