@@ -25,6 +25,7 @@ COMMANDS: tuple[str, ...] = (
     "federation",
     "server",
     "client",
+    "attack",
 )
 
 

@@ -54,7 +54,33 @@ def test_hardened_sealed_configuration_passes_every_config_check(hardened: Path)
         "config.algorithms": True,
         "config.transport_sealed": True,
         "config.share_mode": True,
+        "config.data_binding": True,
     }
+
+
+def test_configuration_without_its_data_fails_the_binding_check_and_says_what_to_do(
+    hardened: Path,
+) -> None:
+    raw = yaml.safe_load(hardened.read_text(encoding="utf-8"))
+    del raw["data"]
+    unbound = hardened.with_name("unbound.yaml")
+    unbound.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    check = next(
+        c
+        for c in config_checks(load_client_config(unbound), POLICY)
+        if c.check_id == "config.data_binding"
+    )
+    assert not check.passed and "data:" in check.remedy and "sha256" in check.remedy
+
+
+@pytest.mark.parametrize("digest", ["abc", "G" * 64, 7])
+def test_data_binding_needs_a_sha256(hardened: Path, digest: object) -> None:
+    raw = yaml.safe_load(hardened.read_text(encoding="utf-8"))
+    raw["data"]["sha256"] = digest
+    path = hardened.with_name("bad-digest.yaml")
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"data\.sha256: must be 64 lowercase hex digits"):
+        load_client_config(path)
 
 
 def test_private_key_file_readable_by_group_fails(hardened: Path) -> None:

@@ -37,9 +37,10 @@ def _write(tmp_path: Path, raw: Any) -> Path:
 def test_shipped_profiles_load_with_their_policies() -> None:
     strict = load_profile(STRICT)
     assert strict.name == "strict"
-    assert 0.5 <= strict.thresholds.max_mi_auc <= 1.0
-    assert strict.thresholds.max_verbatim_pii_hits == 0
-    assert set(strict.thresholds.min_scrubber_recall) == set(MEASURABLE_KINDS)
+    assert 0.5 <= strict.release.max_mi_auc <= 1.0
+    assert strict.release.max_verbatim_pii_hits == 0
+    assert set(strict.release.min_scrubber_recall) == set(MEASURABLE_KINDS)
+    assert strict.release.false_block_rate == 0.05 and strict.release.target_fpr == 0.01
     assert strict.crypto.private_key_mode == 0o600
     assert strict.crypto.require_sealed_transport and strict.crypto.forbid_raw_sample_sharing
     assert len(strict.threat_models) == 6
@@ -83,7 +84,7 @@ def test_hipaa_profile_maps_all_18_safe_harbor_identifiers() -> None:
 def test_profile_hash_changes_with_the_file(tmp_path: Path) -> None:
     raw = _strict()
     first = load_profile(_write(tmp_path, raw)).sha256
-    raw["thresholds"]["max_mi_auc"] = 0.55
+    raw["release"]["max_mi_auc"] = 0.55
     assert load_profile(_write(tmp_path, raw)).sha256 != first
 
 
@@ -100,40 +101,43 @@ def _set(raw: dict[str, Any], dotted: str, value: Any) -> None:
 
 _DELETE = object()
 BROKEN: list[tuple[str, Any, str]] = [
-    ("thresholds.max_mi_auc", 0.4, "thresholds.max_mi_auc: must be a number in [0.5, 1]"),
-    ("thresholds.max_mi_auc", "0.6", "thresholds.max_mi_auc: must be a number in [0.5, 1]"),
-    ("thresholds.max_mi_auc", True, "thresholds.max_mi_auc: must be a number in [0.5, 1]"),
+    ("release.max_mi_auc", 0.4, "release.max_mi_auc: must be a number in [0.5, 1]"),
+    ("release.max_mi_auc", "0.6", "release.max_mi_auc: must be a number in [0.5, 1]"),
+    ("release.max_mi_auc", True, "release.max_mi_auc: must be a number in [0.5, 1]"),
     (
-        "thresholds.max_tpr_at_1pct_fpr",
+        "release.max_tpr_at_low_fpr",
         1.5,
-        "thresholds.max_tpr_at_1pct_fpr: must be a number in [0, 1]",
+        "release.max_tpr_at_low_fpr: must be a number in [0, 1]",
     ),
     (
-        "thresholds.max_verbatim_pii_hits",
+        "release.false_block_rate",
+        0.5,
+        "release.false_block_rate: must be a number in [0.001, 0.2]",
+    ),
+    ("release.permutations", 10, "release.permutations: must be an integer in [99, 100000]"),
+    ("release.attacks", ["psychic"], "release.attacks[0]: must be one of"),
+    (
+        "release.max_verbatim_pii_hits",
         3,
-        "thresholds.max_verbatim_pii_hits: must be an integer in [0, 0]",
+        "release.max_verbatim_pii_hits: must be an integer in [0, 0]",
     ),
     (
-        "thresholds.max_canary_exposure_bits",
+        "release.max_canary_exposure_bits",
         -1,
-        "thresholds.max_canary_exposure_bits: must be a number",
+        "release.max_canary_exposure_bits: must be a number",
     ),
+    ("release.mi_statistic", "point", "release.mi_statistic: unknown key"),
+    ("release.max_mi_uac", 0.6, "release.max_mi_uac: unknown key"),
+    ("release.max_mi_auc", _DELETE, "release.max_mi_auc: missing"),
     (
-        "thresholds.mi_statistic",
-        "median",
-        "thresholds.mi_statistic: must be one of ci_lower, ci_upper, point",
-    ),
-    ("thresholds.max_mi_uac", 0.6, "thresholds.max_mi_uac: unknown key"),
-    ("thresholds.max_mi_auc", _DELETE, "thresholds.max_mi_auc: missing"),
-    (
-        "thresholds.min_scrubber_recall.PERSON",
+        "release.min_scrubber_recall.PERSON",
         1.2,
-        "thresholds.min_scrubber_recall.PERSON: must be a number in [0, 1]",
+        "release.min_scrubber_recall.PERSON: must be a number in [0, 1]",
     ),
     (
-        "thresholds.min_scrubber_recall.PASSPORT",
+        "release.min_scrubber_recall.PASSPORT",
         0.9,
-        "thresholds.min_scrubber_recall.PASSPORT: unknown key",
+        "release.min_scrubber_recall.PASSPORT: unknown key",
     ),
     (
         "scrubber.required_entities",
@@ -155,7 +159,7 @@ BROKEN: list[tuple[str, Any, str]] = [
         "crypto.require_sealed_transport: must be true or false",
     ),
     ("threat_models", ["Honest Server"], "threat_models[0]: must be a threat model id"),
-    ("version", 2, "version: must be 1"),
+    ("version", 1, "version: must be 2"),
     ("colour", "blue", "colour: unknown key"),
     ("name", "", "name: must be a non-empty string"),
 ]
@@ -176,7 +180,7 @@ def test_broken_profile_names_each_problem_with_its_path(
 
 def test_every_problem_of_a_profile_is_listed_at_once(tmp_path: Path) -> None:
     raw = copy.deepcopy(_strict())
-    raw["thresholds"]["max_mi_auc"] = 2
+    raw["release"]["max_mi_auc"] = 2
     raw["crypto"]["allowed_aeads"] = ["des"]
     raw["threat_models"] = ["ok-id", "Bad Id"]
     raw["typo"] = 1
@@ -185,7 +189,7 @@ def test_every_problem_of_a_profile_is_listed_at_once(tmp_path: Path) -> None:
     message = str(info.value)
     assert "(4 problems)" in message
     for fragment in (
-        "thresholds.max_mi_auc",
+        "release.max_mi_auc",
         "crypto.allowed_aeads[0]",
         "threat_models[1]",
         "typo: unknown key",

@@ -69,10 +69,13 @@ def test_sealed_round_trip_counts_every_client_once(tmp_path: Path) -> None:
         assert stat.S_IMODE(key.stat().st_mode) == 0o600
     assert len(list((tmp_path / "keys").glob("*/private.key"))) == 4  # 3 clients + server
     assert sorted(p.name for p in (tmp_path / "clients").iterdir()) == [
+        "h01.jsonl",
         "h01.yaml",
+        "h02.jsonl",
         "h02.yaml",
+        "h03.jsonl",
         "h03.yaml",
-    ]
+    ]  # each configuration beside the exact records its compendium came from
     run_stages(state, [OnServer(AggregateStage()), DeliverStage()])
     assert state.server.result is not None  # server-signed, and every client checked it
     assert Compendium.from_json(state.server.result.payload) == state.global_compendium

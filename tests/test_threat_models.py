@@ -90,3 +90,9 @@ def test_coverage_check_fails_for_a_missing_document(tmp_path: Path) -> None:
     assert not result.passed
     assert "no-such-adversary: document missing" in result.summary
     assert check_coverage(ADVERSARIES, FOLDER, ROOT).passed
+
+
+def test_missing_threat_model_folder_fails_saying_where_to_point(tmp_path: Path) -> None:
+    result = check_coverage(ADVERSARIES, tmp_path / "absent", tmp_path)
+    assert not result.passed and "no threat model folder" in result.summary
+    assert "--threat-models DIR" in result.remedy

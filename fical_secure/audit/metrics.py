@@ -97,7 +97,14 @@ class AttackMetrics:
         }
 
 
-def _split(members: npt.ArrayLike, nonmembers: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
+def split_scores(
+    members: npt.ArrayLike, nonmembers: npt.ArrayLike
+) -> tuple[FloatArray, FloatArray]:
+    """Both sides as flat float arrays.
+
+    Raises:
+        ValueError: an empty side or a non-finite score.
+    """
     pos = np.asarray(members, dtype=np.float64).ravel()
     neg = np.asarray(nonmembers, dtype=np.float64).ravel()
     if pos.size == 0 or neg.size == 0:
@@ -113,7 +120,7 @@ def roc_curve(members: npt.ArrayLike, nonmembers: npt.ArrayLike) -> RocCurve:
     Raises:
         ValueError: an empty side or a non-finite score.
     """
-    pos, neg = _split(members, nonmembers)
+    pos, neg = split_scores(members, nonmembers)
     thresholds = np.unique(np.concatenate([pos, neg]))[::-1]
     pos_sorted, neg_sorted = np.sort(pos), np.sort(neg)
     # count of scores >= t, for each threshold t (ties flagged together)
@@ -130,7 +137,7 @@ def roc_auc(members: npt.ArrayLike, nonmembers: npt.ArrayLike) -> float:
     Raises:
         ValueError: an empty side or a non-finite score.
     """
-    pos, neg = _split(members, nonmembers)
+    pos, neg = split_scores(members, nonmembers)
     return _auc_sorted(pos, np.sort(neg))
 
 
@@ -182,7 +189,7 @@ def bootstrap_ci(
     Raises:
         ValueError: unknown statistic, bad parameters, an empty side.
     """
-    pos, neg = _split(members, nonmembers)
+    pos, neg = split_scores(members, nonmembers)
     if n_resamples < 1 or not 0.0 < confidence < 1.0:
         raise ValueError("n_resamples must be >= 1 and confidence in (0, 1)")
     if statistic not in ("auc", "tpr@1%"):
@@ -213,7 +220,7 @@ def attack_metrics(
     Raises:
         ValueError: an empty side or a non-finite score.
     """
-    pos, neg = _split(members, nonmembers)
+    pos, neg = split_scores(members, nonmembers)
     return AttackMetrics(
         n_members=int(pos.size),
         n_nonmembers=int(neg.size),
@@ -225,3 +232,13 @@ def attack_metrics(
         ),
         tpr_at_01pct=tpr_at_fpr(pos, neg, 0.001),
     )
+
+
+def wilson_interval(k: int, n: int, z: float = 1.96) -> list[float]:
+    """Wilson score 95% interval of a rate ``k / n`` (``[0, 1]`` when ``n`` is 0)."""
+    if n == 0:
+        return [0.0, 1.0]
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return [round(float(centre - half), 4), round(float(centre + half), 4)]

@@ -38,6 +38,7 @@ _SPACE = re.compile(r"\s+")
 _NON_DIGIT = re.compile(r"\D")
 # a number as people write it: digits with separators in between, ``(555) 010-2030``
 _NUMBER = re.compile(r"\d(?:[\s\-().\/]*\d)*")
+_TOKEN = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -49,15 +50,18 @@ class PIIHit:
     item_id: str
     match: MatchKind
     ratio: float  # 1.0 for exact kinds of match
+    excerpt: str = ""  # the item around the hit, every value found in it masked as [KIND]
 
     def to_dict(self) -> dict[str, Any]:
-        # the value itself stays out of reports: they may travel further than the data
+        # the value itself stays out of reports (they may travel further than the data):
+        # the excerpt shows where it sits, masked
         return {
             "kind": self.kind,
             "episode_id": self.episode_id,
             "item_id": self.item_id,
             "match": self.match,
             "ratio": round(self.ratio, 4),
+            "excerpt": self.excerpt,
         }
 
 
@@ -172,14 +176,50 @@ def search_pii(
     if len(item_ids) != len(item_texts):
         raise ValueError("item_ids and item_texts must have the same length")
     hays = [_Haystack.of(text) for text in item_texts]
-    hits: list[PIIHit] = []
+    found_in: dict[int, list[tuple[PIIValue, MatchKind, float]]] = {}
     for pii in values:
-        for item_id, hay in zip(item_ids, hays, strict=True):
+        for index, hay in enumerate(hays):
             found = _match(pii.value, hay, fuzzy_threshold)
             if found is not None:
-                hits.append(PIIHit(pii.kind, pii.episode_id, item_id, found[0], found[1]))
+                found_in.setdefault(index, []).append((pii, found[0], found[1]))
+    hits: list[PIIHit] = []
+    for index, found_here in found_in.items():
+        excerpt = masked_excerpt(item_texts[index], [(p.value, p.kind) for p, _, _ in found_here])
+        for pii, kind, ratio in found_here:
+            hits.append(PIIHit(pii.kind, pii.episode_id, item_ids[index], kind, ratio, excerpt))
     hits.sort(key=lambda h: (h.item_id, h.episode_id, h.kind))
     return hits
+
+
+def _mask_one(text: str, value: str, tag: str) -> str:
+    if value and value in text:
+        return text.replace(value, tag)
+    digits = digits_only(value)
+    if len(digits) >= MIN_DIGITS:
+        text = _NUMBER.sub(lambda m: tag if digits in digits_only(m.group()) else m.group(), text)
+    tokens = {t for t in normalise(value).split() if len(t) >= 3}
+    if tokens:
+        text = _TOKEN.sub(lambda m: tag if m.group().casefold() in tokens else m.group(), text)
+    return text
+
+
+def masked_excerpt(text: str, values: Sequence[tuple[str, str]], width: int = 160) -> str:
+    """``text`` around its first hit, each ``(value, kind)`` masked as ``[KIND]``.
+
+    Values that are not found verbatim are masked by their digits (numbers) or
+    their words (names, addresses), so a reformatted value is masked too; any
+    other long number is masked as ``[NUMBER]``, in case it is another identifier.
+    """
+    masked = text
+    for value, kind in sorted(values, key=lambda v: -len(v[0])):
+        masked = _mask_one(masked, value, f"[{kind}]")
+    masked = _NUMBER.sub(
+        lambda m: "[NUMBER]" if len(digits_only(m.group())) >= MIN_DIGITS else m.group(), masked
+    )
+    first = min((i for i in (masked.find(f"[{k}]") for _, k in values) if i >= 0), default=0)
+    start = max(0, first - width // 2)
+    piece = masked[start : start + width]
+    return ("..." if start else "") + piece + ("..." if start + width < len(masked) else "")
 
 
 def search_text(

@@ -60,6 +60,19 @@ def register(sub: Any) -> None:
         help="random secrets each canary is ranked against (default 31)",
     )
     p.add_argument(
+        "--planted-canaries",
+        type=int,
+        default=1,
+        help="canaries the audit plants in a copy of the client's records before running its "
+        "KCG on them, to measure exposure on data without canaries (default 1; 0: off)",
+    )
+    p.add_argument(
+        "--planted-records",
+        type=int,
+        default=8,
+        help="records of that copy KCG runs on (default 8)",
+    )
+    p.add_argument(
         "--recall-docs",
         type=int,
         default=60,
@@ -109,12 +122,15 @@ def run(args: argparse.Namespace) -> int:
         compendium=args.compendium,
         client_config=args.client_config,
         data_dir=args.data,
+        synthetic=args.synthetic,
         seed=args.seed,
         clients=args.clients,
         records=args.records,
         mi_records=args.mi_records,
         canary_candidates=args.canary_candidates,
         recall_docs=args.recall_docs,
+        planted_canaries=args.planted_canaries,
+        planted_records=args.planted_records,
         model=args.model,
         threat_models=args.threat_models,
     )
@@ -126,6 +142,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for check in outcome.checks:
         print(f"{'PASS' if check.passed else 'FAIL'}  {check.check_id}: {check.summary}")
+        if not check.passed and check.remedy:
+            print(f"      what to do: {check.remedy}")
     print(f"report: {outcome.html_path} and {outcome.json_path}")
     if outcome.passed:
         print("audit PASSED")

@@ -62,6 +62,12 @@ def register(sub: Any) -> None:
         help="sealed: the server decrypts each compendium; secagg: SecAgg+ masking, the server"
         " learns only the multiset of entries (needs at least 3 clients)",
     )
+    p.add_argument(
+        "--profile",
+        default="strict",
+        metavar="NAME|FILE",
+        help="release profile the audit gate applies (default strict; as `audit --profile`)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -102,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         seal=not args.no_seal,
         mode=args.mode,
         progress=not args.quiet,
+        profile=args.profile,
     )
     report = run_demo(settings)
     print(summary(report))

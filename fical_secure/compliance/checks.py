@@ -22,6 +22,7 @@ class CheckResult:
     summary: str
     evidence: dict[str, Any] = field(default_factory=dict)
     threat_models: tuple[str, ...] = ()
+    remedy: str = ""  # what to do when it fails (empty when it passes)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -31,6 +32,7 @@ class CheckResult:
             "summary": self.summary,
             "evidence": self.evidence,
             "threat_models": list(self.threat_models),
+            "remedy": self.remedy,
         }
 
 

@@ -6,10 +6,17 @@ plain``, ``share_mode: raw_samples``, ``aead: aes-ctr``) load fine: rejecting
 them is the audit's job, with evidence, not the loader's. Relative paths are
 resolved against the configuration file's folder, so a configuration and its
 keys can be moved together.
+
+``data`` binds the configuration to the exact records its compendium was
+built from: a JSONL file of the client's episodes (members, and held-out
+non-members for the audit's game) and its SHA-256. ``fical-secure audit``
+scores the compendium against that file and nothing else, and refuses it when
+the file's bytes no longer match.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +34,30 @@ ShareMode = Literal["compendium", "raw_samples"]
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _TOP = ("version", "client_id", "keys", "crypto", "transport", "share_mode", "model")
 _CRYPTO = ("aead", "signature", "key_exchange", "kdf")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class DataBinding:
+    """The records a compendium was built from: a JSONL file and the SHA-256 of its bytes."""
+
+    path: Path
+    sha256: str
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes.
+
+    Raises:
+        ConfigError: the file cannot be read.
+    """
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read the client's data file {path}: {exc.strerror}; the configuration's "
+            "data.path must name the JSONL its compendium was built from"
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -52,6 +83,7 @@ class ClientConfig:
     model: str  # "packaged" or a local model folder / .gguf file
     compendium: Path | None
     source: Path
+    data: DataBinding | None = None
 
 
 def load_client_config(path: str | Path) -> ClientConfig:
@@ -78,7 +110,7 @@ def load_client_config(path: str | Path) -> ClientConfig:
 
 def parse_client_config(raw: Any, f: Findings, *, base: Path, source: Path) -> ClientConfig | None:
     """Validate a parsed configuration tree, recording every problem in ``f``."""
-    top = f.mapping(raw, "", required=_TOP, optional=("compendium",))
+    top = f.mapping(raw, "", required=_TOP, optional=("compendium", "data"))
     if top is None:
         return None
     if top.get("version") != SCHEMA_VERSION:
@@ -96,6 +128,7 @@ def parse_client_config(raw: Any, f: Findings, *, base: Path, source: Path) -> C
     share = f.choice(top.get("share_mode"), "share_mode", vocab.SHARE_MODES)
     model = f.string(top.get("model"), "model")
     compendium = f.string(top["compendium"], "compendium") if "compendium" in top else None
+    data = _data(top["data"], f, base) if "data" in top else None
     if f.problems or None in (client_id, private, public, suite, transport, share, model):
         return None
     return ClientConfig(
@@ -108,7 +141,20 @@ def parse_client_config(raw: Any, f: Findings, *, base: Path, source: Path) -> C
         model=cast(str, model),
         compendium=base / compendium if compendium is not None else None,
         source=source,
+        data=data,
     )
+
+
+def _data(raw: Any, f: Findings, base: Path) -> DataBinding | None:
+    d = f.mapping(raw, "data", required=("path", "sha256"))
+    if d is None:
+        return None
+    path = f.string(d.get("path"), "data.path")
+    digest = d.get("sha256")
+    if not isinstance(digest, str) or not _SHA256.match(digest):
+        f.add("data.sha256", "must be 64 lowercase hex digits (sha256sum of the data file)")
+        return None
+    return None if path is None else DataBinding(base / path, digest)
 
 
 def _suite(raw: Any, f: Findings) -> CryptoSuite | None:

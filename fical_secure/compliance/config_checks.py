@@ -32,6 +32,7 @@ def config_checks(config: ClientConfig, policy: CryptoPolicy) -> list[CheckResul
         check_algorithms(config, policy),
         check_transport(config, policy),
         check_share_mode(config, policy),
+        check_data_binding(config),
     ]
 
 
@@ -84,6 +85,10 @@ def check_private_key(path: Path, max_mode: int) -> CheckResult:
         problem or f"{path}: mode {facts['mode']}, loads as a private key",
         facts,
         _KEY_THREATS,
+        remedy=""
+        if problem is None
+        else f"create the key with `fical-secure keys new`, owned by the client's user, "
+        f"then `chmod 600 {path}`",
     )
 
 
@@ -106,6 +111,10 @@ def check_server_public_key(path: Path) -> CheckResult:
         problem or f"{path}: verified server key",
         facts,
         _TRANSPORT_THREATS,
+        remedy=""
+        if problem is None
+        else "copy the server's public.key from the operator over a trusted channel into a "
+        "folder only you can write, and point keys.server_public_key at it",
     )
 
 
@@ -151,6 +160,10 @@ def check_algorithms(config: ClientConfig, policy: CryptoPolicy) -> CheckResult:
         "; ".join(problems) or "all declared algorithms allowed and implemented",
         {"algorithms": rows},
         _TRANSPORT_THREATS,
+        remedy=""
+        if not problems
+        else "declare the envelope's suite in the configuration's crypto section: "
+        + ", ".join(f"{role}: {name}" for role, name in ENVELOPE_SUITE.items()),
     )
 
 
@@ -169,6 +182,7 @@ def check_transport(config: ClientConfig, policy: CryptoPolicy) -> CheckResult:
         summary,
         {"transport": config.transport, "required": policy.require_sealed_transport},
         _TRANSPORT_THREATS,
+        remedy="" if ok else "set `transport: sealed` in the client configuration",
     )
 
 
@@ -190,4 +204,31 @@ def check_share_mode(config: ClientConfig, policy: CryptoPolicy) -> CheckResult:
             "raw_samples_forbidden": policy.forbid_raw_sample_sharing,
         },
         _SHARING_THREATS,
+        remedy=""
+        if ok
+        else "set `share_mode: compendium` and release the scrubbed, gated compendium instead",
+    )
+
+
+def check_data_binding(config: ClientConfig) -> CheckResult:
+    """The configuration names (by SHA-256) the records its release was built from.
+
+    The binding itself is verified when the data is loaded: a file whose bytes
+    differ is refused before any check runs.
+    """
+    bound = config.data is not None
+    return CheckResult(
+        "config.data_binding",
+        "The release is audited against the exact records it was built from",
+        bound,
+        f"data {config.data.path} bound by SHA-256 {config.data.sha256[:16]}..."
+        if config.data is not None
+        else "the configuration does not name the records its compendium was built from: "
+        "the audit scored it against other data",
+        {"data": None if config.data is None else str(config.data.path)},
+        _SHARING_THREATS,
+        remedy=""
+        if bound
+        else "add `data: {path: <client>.jsonl, sha256: <sha256sum of it>}` naming the "
+        "members (and held-out non-members) the compendium was built from",
     )

@@ -50,11 +50,16 @@ def _subset(episodes: list[Episode], n: int) -> list[Episode]:
     return [e for e in episodes if e.episode_id in chosen]
 
 
-def load_data(settings: AuditSettings) -> AuditData:
-    """The synthetic federation (``settings.seed``, ``settings.clients``) or ``settings.data_dir``.
+def load_data(settings: AuditSettings, config: ClientConfig | None = None) -> AuditData:
+    """The data the candidate is scored against.
+
+    A client configuration that binds its data (``data: {path, sha256}``) is
+    scored against exactly that file; otherwise ``settings.data_dir`` or the
+    synthetic federation (``settings.seed``, ``settings.clients``).
 
     Raises:
-        ConfigError: bad counts, or a data folder without ``*.jsonl`` files.
+        ConfigError: bad counts, a data folder without ``*.jsonl`` files, a bound
+            data file whose bytes changed, or other data asked for beside it.
         DataError: an invalid JSONL line (every bad line listed).
     """
     if (
@@ -69,6 +74,10 @@ def load_data(settings: AuditSettings) -> AuditData:
         raise ConfigError(
             "--records must be >= 2, --mi-records, --recall-docs, --canary-candidates >= 1"
         )
+    if settings.planted_canaries < 0 or settings.planted_records < 1:
+        raise ConfigError("--planted-canaries must be >= 0 and --planted-records >= 1")
+    if config is not None and config.data is not None:
+        return _load_bound(config, settings)
     if settings.data_dir is not None:
         return _load_jsonl(settings.data_dir, settings.records)
     from fical_secure.data.generator import generate_federation
@@ -98,32 +107,63 @@ def load_data(settings: AuditSettings) -> AuditData:
     )
 
 
-def _load_jsonl(folder: Path, records: int) -> AuditData:
-    from fical_secure.data.loader import load_episodes_jsonl
-    from fical_secure.data.schema import HospitalData
+def _load_bound(config: ClientConfig, settings: AuditSettings) -> AuditData:
+    """The client's own records, refused unless their bytes match the configuration."""
+    from fical_secure.compliance.client_config import file_sha256
 
+    assert config.data is not None
+    if settings.data_dir is not None or settings.synthetic:
+        raise ConfigError(
+            f"{config.source} names the data its compendium was built from "
+            f"({config.data.path}); drop --data / --synthetic: the audit scores only that data"
+        )
+    digest = file_sha256(config.data.path)
+    if digest != config.data.sha256:
+        raise ConfigError(
+            f"{config.data.path} is not the data the compendium was built from: its SHA-256 "
+            f"{digest[:16]}... differs from the {config.data.sha256[:16]}... recorded in "
+            f"{config.source}; audit against the exact records, or rebuild the compendium"
+        )
+    data = _load_files([config.data.path], settings.records, client_id=config.client_id)
+    return AuditData(
+        data.hospitals,
+        data.manifest,
+        f"client data {config.data.path} (sha256 {digest}), bound by {config.source}; "
+        f"up to {settings.records} records a side",
+    )
+
+
+def _load_jsonl(folder: Path, records: int) -> AuditData:
     files = sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
     if not files:
         raise ConfigError(f"--data {folder}: no <client-id>.jsonl files found")
+    data = _load_files(files, records)
+    return AuditData(
+        data.hospitals,
+        data.manifest,
+        f"user data {folder}: {len(data.hospitals)} clients, up to {records} records a side",
+    )
+
+
+def _load_files(files: list[Path], records: int, client_id: str | None = None) -> AuditData:
+    """One client per JSONL file (named by the file, or ``client_id``)."""
+    from fical_secure.data.loader import load_episodes_jsonl
+    from fical_secure.data.schema import HospitalData
+
     hospitals = []
     for path in files:
-        episodes = load_episodes_jsonl(path, hospital_id=path.stem)
+        name = client_id or path.stem
+        episodes = load_episodes_jsonl(path, hospital_id=name)
         members = [e for e in episodes if e.split == "member"]
         nonmembers = [e for e in episodes if e.split == "nonmember"]
         if not members or not nonmembers:
             raise ConfigError(f"{path}: the audit needs both member and nonmember episodes")
         tools = tuple(sorted({e.call.tool for e in episodes}))
         hospitals.append(
-            HospitalData(
-                path.stem, path.stem, tools, _subset(members, records), _subset(nonmembers, records)
-            )
+            HospitalData(name, name, tools, _subset(members, records), _subset(nonmembers, records))
         )
     manifest = tuple(p for h in hospitals for e in h.members + h.nonmembers for p in e.pii)
-    return AuditData(
-        tuple(hospitals),
-        manifest,
-        f"user data {folder}: {len(hospitals)} clients, up to {records} records a side",
-    )
+    return AuditData(tuple(hospitals), manifest, "")
 
 
 def _client(data: AuditData, client_id: str, what: str) -> HospitalData:
@@ -162,6 +202,14 @@ def load_candidate(
         compendium = Compendium.from_json(path.read_bytes())
     except OSError as exc:
         raise ConfigError(f"cannot read compendium {path}: {exc.strerror}") from exc
+    bound = config.data.sha256 if config is not None and config.data is not None else None
+    built_from = compendium.meta.get("data_sha256")
+    if bound is not None and built_from is not None and built_from != bound:
+        raise ConfigError(
+            f"compendium {path} was built from data with SHA-256 {str(built_from)[:16]}..., "
+            f"not from the {bound[:16]}... the client configuration binds; audit the compendium "
+            "with the configuration of the data it was built from"
+        )
     owner = config.client_id if config is not None else compendium.owner
     targets = data.hospitals if owner == "global" else (_client(data, owner, "compendium owner"),)
     return Candidate(from_compendium(compendium), targets, str(path))

@@ -22,21 +22,28 @@ import yaml
 from fical_secure.compliance import vocabulary as vocab
 from fical_secure.compliance.schema import Findings, join
 from fical_secure.errors import ConfigError
+from fical_secure.release.policy import ReleasePolicy
 
-SCHEMA_VERSION = 1
-MiStatistic = Literal["point", "ci_lower", "ci_upper"]
+SCHEMA_VERSION = 2
 Detection = Literal["pattern", "ner", "pattern+ner", "partial", "out_of_reach"]
 DETECTIONS: tuple[str, ...] = ("pattern", "ner", "pattern+ner", "partial", "out_of_reach")
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_TOP = ("version", "name", "description", "thresholds", "scrubber", "crypto", "threat_models")
-_THRESHOLDS = (
+_TOP = ("version", "name", "description", "release", "scrubber", "crypto", "threat_models")
+_RELEASE = (
     "max_mi_auc",
-    "mi_statistic",
-    "max_tpr_at_1pct_fpr",
+    "max_tpr_at_low_fpr",
+    "false_block_rate",
     "max_canary_exposure_bits",
     "max_verbatim_pii_hits",
     "max_candidate_pii_detections",
     "min_scrubber_recall",
+)
+_RELEASE_OPTIONAL = tuple(k for k in ReleasePolicy.keys() if k not in _RELEASE)
+_RELEASE_UNIT = (
+    "target_fpr",
+    "entry_margin",
+    "entry_min_similarity",
+    "max_drop_fraction",
 )
 _CRYPTO = (
     "allowed_aeads",
@@ -48,19 +55,6 @@ _CRYPTO = (
     "forbid_raw_sample_sharing",
 )
 _SAFE_HARBOR = ("id", "identifier", "entities", "detection", "note")
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """Release thresholds: leakage maxima and per-kind scrubber recall minima."""
-
-    max_mi_auc: float
-    mi_statistic: MiStatistic  # gate the point estimate, or an end of its bootstrap CI
-    max_tpr_at_1pct_fpr: float
-    max_canary_exposure_bits: float
-    max_verbatim_pii_hits: int
-    max_candidate_pii_detections: int
-    min_scrubber_recall: Mapping[str, float]
 
 
 @dataclass(frozen=True)
@@ -93,7 +87,7 @@ class Profile:
 
     name: str
     description: str
-    thresholds: Thresholds
+    release: ReleasePolicy
     required_entities: tuple[str, ...]  # includes every entity the Safe Harbor map names
     safe_harbor: tuple[SafeHarborItem, ...]
     crypto: CryptoPolicy
@@ -163,19 +157,19 @@ def parse_profile(
     if name is not None and not _ID.match(name):
         findings.add("name", "must be lowercase letters, digits and dashes")
     description = findings.string(top.get("description"), "description")
-    thresholds = _thresholds(top.get("thresholds"), findings)
+    release = _release(top.get("release"), findings)
     required = _required_entities(top.get("scrubber"), findings)
     safe_harbor = _safe_harbor(top.get("safe_harbor", []), findings)
     crypto = _crypto(top.get("crypto"), findings)
     threat_models = _threat_models(top.get("threat_models"), findings)
-    if None in (name, description, thresholds, required, safe_harbor, crypto, threat_models):
+    if None in (name, description, release, required, safe_harbor, crypto, threat_models):
         return None
     assert required is not None and safe_harbor is not None  # narrowed for mypy
     mapped = [e for item in safe_harbor for e in item.entities if e not in required]
     return Profile(
         name=cast(str, name),
         description=cast(str, description),
-        thresholds=cast(Thresholds, thresholds),
+        release=cast(ReleasePolicy, release),
         required_entities=required + tuple(dict.fromkeys(mapped)),
         safe_harbor=safe_harbor,
         crypto=cast(CryptoPolicy, crypto),
@@ -185,40 +179,60 @@ def parse_profile(
     )
 
 
-def _thresholds(raw: Any, f: Findings) -> Thresholds | None:
-    t = f.mapping(raw, "thresholds", required=_THRESHOLDS)
+def _release(raw: Any, f: Findings) -> ReleasePolicy | None:
+    """The ``release`` section: :class:`ReleasePolicy`'s fields, one vocabulary."""
+    t = f.mapping(raw, "release", required=_RELEASE, optional=_RELEASE_OPTIONAL)
     if t is None:
         return None
-    p = "thresholds"
-    values = (
-        f.number(t.get("max_mi_auc"), join(p, "max_mi_auc"), 0.5, 1.0),
-        f.choice(t.get("mi_statistic"), join(p, "mi_statistic"), ("point", "ci_lower", "ci_upper")),
-        f.number(t.get("max_tpr_at_1pct_fpr"), join(p, "max_tpr_at_1pct_fpr"), 0.0, 1.0),
-        f.number(
+    p = "release"
+    values: dict[str, Any] = {
+        "max_mi_auc": f.number(t.get("max_mi_auc"), join(p, "max_mi_auc"), 0.5, 1.0),
+        "max_tpr_at_low_fpr": f.number(
+            t.get("max_tpr_at_low_fpr"), join(p, "max_tpr_at_low_fpr"), 0.0, 1.0
+        ),
+        "false_block_rate": f.number(
+            t.get("false_block_rate"), join(p, "false_block_rate"), 0.001, 0.2
+        ),
+        "max_canary_exposure_bits": f.number(
             t.get("max_canary_exposure_bits"), join(p, "max_canary_exposure_bits"), 0.0, 128.0
         ),
-        f.integer(t.get("max_verbatim_pii_hits"), join(p, "max_verbatim_pii_hits"), 0, 0),
-        f.integer(
+        "max_verbatim_pii_hits": f.integer(
+            t.get("max_verbatim_pii_hits"), join(p, "max_verbatim_pii_hits"), 0, 0
+        ),
+        "max_candidate_pii_detections": f.integer(
             t.get("max_candidate_pii_detections"), join(p, "max_candidate_pii_detections"), 0, 10**6
         ),
-    )
-    recall = _recall(t.get("min_scrubber_recall"), f)
-    if None in values or recall is None:
+        "min_scrubber_recall": _recall(t.get("min_scrubber_recall"), f),
+    }
+    for key in _RELEASE_UNIT:
+        if key in t:
+            values[key] = f.number(t[key], join(p, key), 0.0, 1.0)
+    for key, low, high in (
+        ("permutations", 99, 100_000),
+        ("entry_run_margin", 1, 1000),
+        ("max_remediation_rounds", 1, 20),
+    ):
+        if key in t:
+            values[key] = f.integer(t[key], join(p, key), low, high)
+    if "attacks" in t:
+        values["attacks"] = _attack_names(t["attacks"], join(p, "attacks"), f)
+    if None in values.values():
         return None
-    auc, bound, tpr, bits, verbatim, detections = values
-    return Thresholds(
-        max_mi_auc=cast(float, auc),
-        mi_statistic=cast(MiStatistic, bound),
-        max_tpr_at_1pct_fpr=cast(float, tpr),
-        max_canary_exposure_bits=cast(float, bits),
-        max_verbatim_pii_hits=cast(int, verbatim),
-        max_candidate_pii_detections=cast(int, detections),
-        min_scrubber_recall=recall,
-    )
+    try:
+        return ReleasePolicy(**values)
+    except ConfigError as exc:
+        f.add(p, str(exc))
+        return None
+
+
+def _attack_names(raw: Any, path: str, f: Findings) -> tuple[str, ...] | None:
+    from fical_secure.audit.attacks import ATTACKS
+
+    return f.choices(raw, path, tuple(a.name for a in ATTACKS))
 
 
 def _recall(raw: Any, f: Findings) -> Mapping[str, float] | None:
-    path = "thresholds.min_scrubber_recall"
+    path = "release.min_scrubber_recall"
     table = f.mapping(raw, path, required=(), optional=sorted(vocab.MEASURABLE_KINDS))
     if table is None:
         return None

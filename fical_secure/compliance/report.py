@@ -18,6 +18,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from fical_secure.atomic import write_text_atomic
 from fical_secure.compliance.checks import CheckResult, failed
 from fical_secure.errors import ConfigError
@@ -64,32 +66,63 @@ def build_report(checks: Sequence[CheckResult], context: dict[str, Any]) -> dict
     }
 
 
-def roc_png(result: AuditResult) -> str:
-    """ROC curves of every attack on one client's game, as a ``data:image/png;base64,`` URI."""
+def roc_figure(result: AuditResult, target_fpr: float = 0.01) -> Any:
+    """Log-log ROC curves of one client's game (a matplotlib Figure; the caller closes it).
+
+    Log axes show the low-FPR region the release policy reads; the dashed
+    vertical line is the policy's operating point: the target FPR, or the
+    lowest FPR the non-members resolve (``1/n``) when that is higher.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from fical_secure.audit.metrics import roc_curve
+    from fical_secure.release.significance import resolved_false_positives
 
-    fig, ax = plt.subplots(figsize=(4.2, 4.0), dpi=110)
-    try:
-        for name, attack in sorted(result.attacks.items()):
-            curve = roc_curve(attack.member_scores, attack.nonmember_scores)
-            ax.step(
-                curve.fpr, curve.tpr, where="post", label=f"{name} (AUC {attack.metrics.auc:.2f})"
-            )
-        ax.plot([0, 1], [0, 1], linestyle=":", color="grey", label="chance")
-        ax.set(
-            xlabel="false-positive rate",
-            ylabel="true-positive rate",
-            xlim=(0, 1),
-            ylim=(0, 1.01),
-            title=f"{result.client_id}: record membership ({result.artefact_kind})",
+    fig, ax = plt.subplots(figsize=(4.6, 4.2), dpi=110)
+    floor = 1e-3
+    n_neg = 1
+    for name, attack in sorted(result.attacks.items()):
+        curve = roc_curve(attack.member_scores, attack.nonmember_scores)
+        n_neg = max(n_neg, attack.nonmember_scores.size)
+        ax.step(
+            np.maximum(curve.fpr, floor),
+            np.maximum(curve.tpr, floor),
+            where="post",
+            label=f"{name} (AUC {attack.metrics.auc:.2f})",
         )
-        ax.legend(fontsize=6, loc="lower right")
-        fig.tight_layout()
+    grid = np.logspace(-3, 0, 50)
+    ax.plot(grid, grid, linestyle=":", color="grey", label="chance")
+    operating = resolved_false_positives(n_neg, target_fpr) / n_neg
+    ax.axvline(
+        operating,
+        linestyle="--",
+        color="black",
+        linewidth=0.8,
+        label=f"operating point FPR {operating:.3g}",
+    )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set(
+        xlabel="false-positive rate (log)",
+        ylabel="true-positive rate (log)",
+        xlim=(floor, 1),
+        ylim=(floor, 1.05),
+        title=f"{result.client_id}: record membership ({result.artefact_kind})",
+    )
+    ax.legend(fontsize=6, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def roc_png(result: AuditResult, target_fpr: float = 0.01) -> str:
+    """:func:`roc_figure` as a ``data:image/png;base64,`` URI."""
+    import matplotlib.pyplot as plt
+
+    fig = roc_figure(result, target_fpr)
+    try:
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png")
     finally:
@@ -124,6 +157,7 @@ def render_html(
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically, creating its folder."""
     write_text_atomic(path, text, make_parents=True)
+
 
 def write_reports(
     out: Path, report: dict[str, Any], roc_images: dict[str, str]

@@ -38,12 +38,15 @@ class AuditSettings:
     compendium: Path | None = None
     client_config: Path | None = None
     data_dir: Path | None = None  # None: the synthetic federation
+    synthetic: bool = False  # --synthetic asked for explicitly
     seed: int = 0
     clients: int = 2
     records: int = 32  # members and non-members per client
     mi_records: int = 12  # of which this many a side are scored with the LLM
     canary_candidates: int = 31  # random secrets each canary is ranked against
     max_canaries: int = 1  # canaries measured per client (each costs candidates + 1 scorings)
+    planted_canaries: int = 1  # canaries the audit plants in a copy of the data (KCG runs on it)
+    planted_records: int = 8  # records of that copy (KCG's cost is linear in it)
     recall_docs: int = 60
     model: str | None = None  # overrides the client configuration's model
     threat_models: Path | None = None  # None: this checkout's threat_models/
@@ -79,7 +82,7 @@ def run_audit(settings: AuditSettings) -> AuditOutcome:
     start = time.perf_counter()
     profile = load_profile(settings.profile)
     config = load_client_config(settings.client_config) if settings.client_config else None
-    data = inputs.load_data(settings)
+    data = inputs.load_data(settings, config)
     candidate = inputs.load_candidate(settings, config, data)
     checks: list[CheckResult] = []
     if config is not None:
@@ -91,7 +94,7 @@ def run_audit(settings: AuditSettings) -> AuditOutcome:
     checks.append(check_coverage(profile.threat_models, models, models.parent))
     context = _context(profile, config, candidate, data, settings, time.perf_counter() - start)
     report = build_report(checks, context)
-    rocs = {r.client_id: roc_png(r) for r in leak.results if r.attacks}
+    rocs = {r.client_id: roc_png(r, profile.release.target_fpr) for r in leak.results if r.attacks}
     json_path, html_path = write_reports(settings.out, report, rocs)
     return AuditOutcome(report["verdict"] == "pass", tuple(checks), json_path, html_path)
 
@@ -107,8 +110,8 @@ def _scrub_checks(
     table, refused = sc.measure_recall(scrubber, docs)
     checks = [
         sc.check_required_entities(scrubber, profile.required_entities),
-        sc.check_recall(table, refused, len(docs), profile.thresholds.min_scrubber_recall),
-        sc.check_candidate_clean(scrubber, texts, profile.thresholds.max_candidate_pii_detections),
+        sc.check_recall(table, refused, len(docs), profile.release.min_scrubber_recall),
+        sc.check_candidate_clean(scrubber, texts, profile.release.max_candidate_pii_detections),
     ]
     return checks
 
@@ -137,10 +140,14 @@ def _leakage(
         candidate.artefact,
         candidate.targets,
         data.manifest,
-        profile.thresholds,
+        profile.release,
         embedder=default_embedder(),
         llm=_llm(model),
         config=audit_config,
+        planted_canaries=settings.planted_canaries
+        if candidate.artefact.kind == "compendium"
+        else 0,
+        planted_records=settings.planted_records,
     )
 
 
@@ -163,7 +170,7 @@ def _context(
         "candidate": {
             "kind": candidate.artefact.kind,
             "owner": candidate.artefact.owner,
-            "items": len(candidate.artefact),
+            "n_items": len(candidate.artefact),
             "source": candidate.source,
             "audited_clients": [h.hospital_id for h in candidate.targets],
         },
@@ -184,6 +191,8 @@ def _context(
             "recall_docs": settings.recall_docs,
             "canary_candidates": settings.canary_candidates,
             "max_canaries": settings.max_canaries,
+            "planted_canaries": settings.planted_canaries,
+            "planted_records": settings.planted_records,
             "model": settings.model or (config.model if config else "packaged"),
         },
         "seconds": round(seconds, 1),

@@ -139,6 +139,10 @@ def check_recall(
             "held_out_seed": HELD_OUT_SEED,
         },
         _SCRUB_THREATS,
+        remedy=""
+        if not problems
+        else "add or widen the recognizers of the kinds below their minimum "
+        "(fical_secure/scrub/recognizers.yaml), then audit again",
     )
 
 
@@ -155,6 +159,10 @@ def check_required_entities(scrubber: Scrubber, required: Sequence[str]) -> Chec
         else f"all {len(required)} required entity types supported",
         {"required": list(required), "missing": missing, "supported": sorted(supported)},
         _SCRUB_THREATS,
+        remedy=""
+        if not missing
+        else "enable a recognizer for each missing type in the scrubber profile "
+        "(fical_secure/scrub/recognizers.yaml)",
     )
 
 
@@ -174,6 +182,8 @@ def check_candidate_clean(scrubber: Scrubber, texts: Sequence[str], maximum: int
             f"scrubber failed: {exc}",
             {"error": type(exc).__name__},
             _SCRUB_THREATS,
+            remedy="fix the scrubber's error (see the summary) and audit again: nothing may "
+            "be released while it fails",
         )
     counts: Counter[str] = Counter()
     items_with_pii = 0
@@ -194,4 +204,8 @@ def check_candidate_clean(scrubber: Scrubber, texts: Sequence[str], maximum: int
             "maximum": maximum,
         },
         _SCRUB_THREATS,
+        remedy=""
+        if total <= maximum
+        else "run `fical-secure scrub` over the compendium (or let the round's scrub stage "
+        "do it) and drop the entries it cannot clean",
     )

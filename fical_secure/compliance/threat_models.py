@@ -144,6 +144,17 @@ def model_problems(model: ThreatModel, root: Path) -> list[str]:
 
 def check_coverage(ids: tuple[str, ...], folder: Path, root: Path) -> CheckResult:
     """Every threat model the profile names exists, is complete and cites live evidence."""
+    if not folder.is_dir():
+        return CheckResult(
+            "threat_models.coverage",
+            "Required threat models are documented and tied to live evidence",
+            False,
+            f"no threat model folder at {folder}",
+            {"folder": str(folder), "models": []},
+            ids,
+            remedy="pass --threat-models DIR: the threat_models/ folder of the fical-secure "
+            "source, beside its tests/ and benchmarks/ (an installed wheel ships neither)",
+        )
     rows, failures = [], []
     for model_id in ids:
         path = folder / f"{model_id}.md"
@@ -173,4 +184,8 @@ def check_coverage(ids: tuple[str, ...], folder: Path, root: Path) -> CheckResul
         "; ".join(failures[:5]) or f"{len(ids)} threat models, every mitigation cited",
         {"models": rows},
         ids,
+        remedy=""
+        if not failures
+        else "write the missing threat models (threat_models/<id>.md) and make each "
+        "mitigation cite a test or benchmark that exists",
     )

@@ -142,6 +142,7 @@ def settings_of(cfg: HospitalConfig) -> ClientSettings:
         audit_use_llm=cfg.audit_use_llm,
         audit_llm_records=cfg.audit_llm_records,
         audit_canaries=cfg.audit_canaries,
+        profile=cfg.audit_profile,  # the one release policy: the gate and `audit` read it
         progress=False,
     )
 

@@ -159,7 +159,7 @@ keys:
 privacy:
   scrub: true
   audit_gate: true
-  audit_profile: strict           # for `fical-secure audit` before deployment
+  audit_profile: strict           # release profile: the round's gate and `fical-secure audit`
   audit_use_llm: true             # LLM membership signals (false: embedding + lexical only)
   audit_llm_records: 8
   audit_canaries: 1

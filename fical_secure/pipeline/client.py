@@ -40,6 +40,7 @@ class ClientSettings:
     # `fical-secure audit` runs the fuller audit before deployment
     audit_llm_records: int = 8
     audit_canaries: int = 1
+    profile: str = "strict"  # release profile (a shipped name or a YAML file) the gate applies
     seed: int = 0
     progress: bool = True
 

@@ -70,6 +70,7 @@ def run_demo(settings: RoundSettings) -> dict[str, Any]:
         "dedupe_threshold": settings.dedupe_threshold,
         "min_support": settings.min_support,
         "top_k": settings.top_k,
+        "profile": settings.profile,
     }
     released = settings.out / "released"  # what each client sent, for `fical-secure audit`
     released.mkdir(exist_ok=True)
@@ -85,8 +86,11 @@ def run_demo(settings: RoundSettings) -> dict[str, Any]:
 
 def summary(report: dict[str, Any]) -> str:
     """A short human summary of a round report: the ablation rows and the stage times."""
+    run = report.get("settings", {})
+    profile = run.get("profile") if run.get("audit") else "none (no audit)"
     lines = [
-        f"FICAL round: {report.get('clients')} clients, model {report.get('model')}",
+        f"FICAL round: {report.get('clients')} clients, model {report.get('model')}, "
+        f"release profile {profile}",
         f"  compendium entries per client: {report.get('compendium_entries')}",
         f"  global entries: {report.get('global_entries')}, "
         f"communication bytes: {report.get('communication_bytes_total')}",

@@ -103,10 +103,17 @@ class AuditStage:
     def run(self, state: ClientRoundState) -> None:
         from fical_secure.audit.artefact import from_catalogue
         from fical_secure.audit.auditor import AuditConfig, AuditTarget
-        from fical_secure.audit.gate import run_gate
+        from fical_secure.compliance.profile import load_profile, resolve_profile
+        from fical_secure.release.gate import run_gate
         from fical_secure.tlu.embedding import default_embedder
 
         s = state.settings
+        profile = load_profile(resolve_profile(s.profile))  # the one release policy
+        state.report["release_profile"] = {
+            "name": profile.name,
+            "source": profile.source,
+            "sha256": profile.sha256,
+        }
         config = AuditConfig(
             use_llm=s.audit_use_llm,
             llm_records_per_split=s.audit_llm_records,
@@ -121,6 +128,7 @@ class AuditStage:
                 embedder=default_embedder(),
                 llm=state.need_llm() if s.audit_use_llm else None,
                 config=config,
+                policy=profile.release,
                 reference=from_catalogue(state.catalogue),
             )
         except GateBlockedError as exc:  # fail closed: this client releases nothing
@@ -132,6 +140,7 @@ class AuditStage:
             "blocked": False,
             "entries_removed": len(decision.removed_entry_ids),
             "remediation_rounds": decision.rounds,
+            "findings_before": [f.to_dict() for f in decision.findings_before],
             "before": decision.before.to_dict(),
             "after": decision.after.to_dict(),
         }

@@ -45,6 +45,7 @@ class RoundSettings:
     # `fical-secure audit` runs the fuller audit before deployment
     audit_llm_records: int = 8
     audit_canaries: int = 1
+    profile: str = "strict"  # release profile (a shipped name or a YAML file) the gate applies
     # distinct aliases of one value ("UTI", "bladder infection") embed at up to ~0.95:
     # a lower threshold would merge them and lose one
     dedupe_threshold: float = 0.97
@@ -65,6 +66,7 @@ class RoundSettings:
             audit_use_llm=self.use_model,
             audit_llm_records=self.audit_llm_records,
             audit_canaries=self.audit_canaries,
+            profile=self.profile,
             seed=self.seed,
             progress=self.progress,
         )

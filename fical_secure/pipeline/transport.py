@@ -80,34 +80,6 @@ def _new_party(folder: Path) -> Any:
     return bundle
 
 
-def _write_client_config(out: Path, client_id: str) -> None:
-    """The client's deployment settings, as `fical-secure audit --client-config` reads them."""
-    folder = out / "clients"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{client_id}.yaml").write_text(
-        CLIENT_CONFIG.format(client_id=client_id), encoding="utf-8"
-    )
-
-
-CLIENT_CONFIG = """\
-# Written by `fical-secure demo`: how hospital {client_id} ran this round.
-version: 1
-client_id: {client_id}
-keys:
-  private_key: ../keys/{client_id}/private.key
-  server_public_key: ../keys/server/public.key
-crypto:
-  aead: chacha20-poly1305
-  signature: ed25519
-  key_exchange: x25519
-  kdf: hkdf-sha256
-transport: sealed
-share_mode: compendium
-model: packaged
-compendium: ../released/{client_id}.json
-"""
-
-
 def _enroll(state: RoundState) -> tuple[Any, dict[str, Any], Any]:
     """Fresh server and client keys on disk, client configs, the server-signed roster."""
     from fical_secure.crypto.keys import Roster
@@ -115,8 +87,11 @@ def _enroll(state: RoundState) -> tuple[Any, dict[str, Any], Any]:
     out = state.settings.out
     server_key = _new_party(out / "keys" / "server").identity
     client_keys = {cid: _new_party(out / "keys" / cid).identity for cid in state.released}
-    for cid in state.released:
-        _write_client_config(out, cid)
+    from fical_secure.compliance.client_files import write_client_files
+
+    for cid in state.released:  # what `fical-secure audit --client-config` reads
+        hospital = state.clients[cid].hospital
+        write_client_files(out / "clients", hospital, f"../released/{cid}.json")
     roster = Roster.create(server_key, [k.public for k in client_keys.values()], epoch=1)
     return server_key, client_keys, roster
 

@@ -1,4 +1,4 @@
-"""The membership-inference gate: audit, remediate leaking entries, re-audit, else block.
+"""The release gate: audit, remediate leaking entries, re-audit, else block.
 
 A compendium that breaks the policy is not blocked at once: the audit's
 attribution names the entries that hold PII or sit much closer to some member
@@ -16,11 +16,12 @@ from typing import Any
 
 from fical_secure.audit.artefact import SharedArtefact, from_compendium
 from fical_secure.audit.auditor import AuditConfig, AuditResult, AuditTarget, audit_artefact
-from fical_secure.audit.policy import AuditPolicy, Finding, check_policy
 from fical_secure.audit.signals import CachingEmbedder, Embedder
 from fical_secure.errors import GateBlockedError
 from fical_secure.kcg.schema import Compendium, Entry
 from fical_secure.llm.base import LLM
+from fical_secure.release.decision import Finding, check_release
+from fical_secure.release.policy import ReleasePolicy
 
 # (compendium without the leaking entries, the leaking entries) -> compendium to re-audit
 Regenerate = Callable[[Compendium, tuple[Entry, ...]], Compendium]
@@ -56,7 +57,7 @@ class GateDecision:
         }
 
 
-def leaking_items(result: AuditResult, policy: AuditPolicy) -> tuple[str, ...]:
+def leaking_items(result: AuditResult, policy: ReleasePolicy) -> tuple[str, ...]:
     """Items holding PII, or far closer to some member than to every non-member.
 
     Closeness is measured twice: by consecutive words shared (verbatim copying)
@@ -84,7 +85,7 @@ class _Remediation:
     """State of the remediate-and-re-audit loop."""
 
     audit: Callable[[Compendium], AuditResult]
-    policy: AuditPolicy
+    policy: ReleasePolicy
     regenerate: Regenerate | None
     n_items: int
     current: Compendium
@@ -120,7 +121,7 @@ class _Remediation:
             self.reasons.append("no entries left after remediation")
             return False
         self.result = self.audit(self.current)
-        self.findings = tuple(check_policy(self.result, pol))
+        self.findings = tuple(check_release([self.result], pol))
         return True
 
 
@@ -130,7 +131,7 @@ def run_gate(
     *,
     embedder: Embedder,
     llm: LLM | None = None,
-    policy: AuditPolicy | None = None,
+    policy: ReleasePolicy | None = None,
     config: AuditConfig | None = None,
     reference: SharedArtefact | None = None,
     regenerate: Regenerate | None = None,
@@ -143,7 +144,7 @@ def run_gate(
             after remediation (the message lists why).
         AuditError: the audit itself could not run.
     """
-    pol = policy or AuditPolicy()
+    pol = policy or ReleasePolicy()
     cached = embedder if isinstance(embedder, CachingEmbedder) else CachingEmbedder(embedder)
 
     def audit(c: Compendium) -> AuditResult:
@@ -157,7 +158,7 @@ def run_gate(
         )
 
     before = audit(compendium)
-    findings_before = tuple(check_policy(before, pol))
+    findings_before = tuple(check_release([before], pol))
     state = _Remediation(
         audit,
         pol,
@@ -167,11 +168,11 @@ def run_gate(
         before,
         findings_before,
     )
-    while state.findings and state.rounds < pol.max_rounds and state.step():
+    while state.findings and state.rounds < pol.max_remediation_rounds and state.step():
         pass
     passed = not state.findings and len(from_compendium(state.current)) > 0
     if not passed:
-        state.reasons.extend(f.message for f in state.findings)
+        state.reasons.extend(f"{f.message}: {f.remedy}" for f in state.findings)
     decision = GateDecision(
         passed=passed,
         compendium=state.current,

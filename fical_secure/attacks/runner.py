@@ -1,0 +1,167 @@
+"""``fical-secure attack``: every sharing mode of one federation under one attacker, recorded.
+
+Writes ``DIR/leakage.json`` (a row per mode, each figure with its CI and the
+seed), ``DIR/roc_<mode>.png`` (log-log ROC of the strongest membership attack
+per client), ``DIR/leakage_vs_utility.png`` and ``DIR/summary.md``; targets
+for the hardened mode are recorded met or not.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fical_secure.atomic import write_text_atomic
+from fical_secure.attacks.modes import MODES, build_modes
+from fical_secure.attacks.plugins import SUITES, ModeContext, describe
+from fical_secure.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class AttackSettings:
+    """One run: the federation, the attacker's budget, where it goes."""
+
+    out: Path
+    suite: str = "default"
+    clients: int = 2
+    episodes: int = 20  # members and non-members per client
+    seed: int = 0
+    eval_per_tool: int = 3
+    profile: str = "strict"
+    llm_records: int = 8  # records a side the LLM scores per audit
+    model: str | None = None
+    progress: bool = True
+
+
+def _targets(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The issue's targets for the hardened mode (and the sample-sharing leak), met or not."""
+    hard, samples = rows["compendium_hardened"], rows["sample_sharing"]
+
+    def value(row: dict[str, Any], key: str) -> float | None:
+        cell = row.get(key)
+        return None if cell is None else cell.get("value") if isinstance(cell, dict) else cell
+
+    # (figure, measured, wanted, bound, True when the figure must exceed the bound)
+    checks = (
+        ("sample_sharing mia_auc", value(samples, "mia_auc"), "> 0.9", 0.9, True),
+        ("hardened mia_auc", value(hard, "mia_auc"), "<= 0.55", 0.55, False),
+        ("hardened tpr_at_low_fpr", value(hard, "tpr_at_low_fpr"), "<= 0.02", 0.02, False),
+        ("hardened canary_exposure_bits", value(hard, "canary_exposure_bits"), "<= 2", 2.0, False),
+        ("hardened verbatim_pii", value(hard, "verbatim_pii"), "== 0", 0.0, False),
+    )
+    out: dict[str, Any] = {}
+    for name, measured, target, bound, above in checks:
+        met = measured is not None and (measured > bound if above else measured <= bound)
+        out[name] = {"target": target, "measured": measured, "met": met}
+    base, mine = value(samples, "tool_accuracy"), value(hard, "tool_accuracy")
+    ratio = None if not base or mine is None else round(mine / base, 4)
+    out["hardened tool_accuracy / sample_sharing"] = {
+        "target": ">= 0.9",
+        "measured": ratio,
+        "met": ratio is not None and ratio >= 0.9,
+    }
+    return out
+
+
+def _communication(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    from fical_secure.attacks.communication import communication
+
+    sizes = {mode: int(row["bytes_per_client"]) for mode, row in rows.items()}
+    if sizes.get("compendium_hardened", 0) <= 0:
+        return {"note": "every client was blocked in the hardened mode: no baseline to divide by"}
+    return communication(sizes)
+
+
+def run_attacks(settings: AttackSettings) -> dict[str, Any]:
+    """Build every mode, run the suite's plugins on each, write the record; returns it.
+
+    Raises:
+        ConfigError: unknown suite or bad sizes (nothing runs).
+        FicalError: a component failed.
+    """
+    if settings.suite not in SUITES:
+        raise ConfigError(f"unknown suite {settings.suite!r}; known: {', '.join(SUITES)}")
+    if settings.clients < 2 or settings.episodes < 4:
+        raise ConfigError("--clients must be >= 2 (attribution needs two) and --episodes >= 4")
+    from tqdm.auto import tqdm
+
+    from fical_secure.audit.auditor import AuditConfig
+    from fical_secure.audit.signals import CachingEmbedder
+    from fical_secure.compliance.profile import load_profile, resolve_profile
+    from fical_secure.data.generator import generate_federation
+    from fical_secure.llm.loader import load_llm
+    from fical_secure.tlu.embedding import default_embedder
+
+    start = time.perf_counter()
+    policy = load_profile(resolve_profile(settings.profile)).release
+    plugins = SUITES[settings.suite]
+    federation = generate_federation(
+        settings.clients,
+        seed=settings.seed,
+        episodes_per_hospital=settings.episodes,
+        nonmembers_per_hospital=settings.episodes,
+        eval_per_tool=settings.eval_per_tool,
+    )
+    llm = load_llm(settings.model)
+    embedder = CachingEmbedder(default_embedder())
+    modes = build_modes(
+        federation,
+        llm,
+        profile=settings.profile,
+        audit_llm_records=settings.llm_records,
+        progress=settings.progress,
+    )
+    config = AuditConfig(llm_records_per_split=settings.llm_records, seed=settings.seed)
+    rows: dict[str, dict[str, Any]] = {}
+    contexts: dict[str, ModeContext] = {}
+    bar = tqdm(total=len(MODES) * len(plugins), desc="attacks", disable=not settings.progress)
+    for mode, releases in modes.items():
+        ctx = ModeContext(mode, releases, federation, embedder, llm, config, policy)
+        row: dict[str, Any] = {
+            "description": MODES[mode],
+            "seeds": [settings.seed],
+            "blocked_clients": sorted(c for c, r in releases.items() if r.blocked),
+            "bytes_per_client": round(sum(r.n_bytes for r in releases.values()) / len(releases)),
+            "rougeL_extraction": None,  # not measured: the extraction attack scores values
+        }
+        for plugin in plugins:
+            if plugin.needs_llm and llm is None:
+                continue
+            row.update(plugin.run(ctx))
+            bar.update()
+        rows[mode], contexts[mode] = row, ctx
+    bar.close()
+    record = {
+        "benchmark": "leakage",
+        "date": datetime.now(UTC).date().isoformat(),
+        "federation": {
+            "clients": settings.clients,
+            "episodes_per_client": settings.episodes,
+            "seed": settings.seed,
+            "eval_requests": len(federation.eval_requests),
+        },
+        "attacker": "one adversary per mode: holds every client's release and the model",
+        "suite": settings.suite,
+        "attacks": describe(plugins),
+        "profile": settings.profile,
+        "model": llm.name,
+        "rows": rows,
+        "targets": _targets(rows),
+        "communication": _communication(rows),
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+    from fical_secure.attacks.plots import leakage_vs_utility_png, roc_pngs
+    from fical_secure.attacks.summary import summary_markdown
+
+    settings.out.mkdir(parents=True, exist_ok=True)
+    record["plots"] = [
+        *roc_pngs(contexts, settings.out),
+        leakage_vs_utility_png(rows, settings.out),
+    ]
+    write_text_atomic(settings.out / "leakage.json", json.dumps(record, indent=2) + "\n")
+    write_text_atomic(settings.out / "summary.md", summary_markdown(record))
+    return record

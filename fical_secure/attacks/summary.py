@@ -1,0 +1,68 @@
+"""The Markdown summary of an attack run: one row per sharing mode, then the targets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_COLUMNS = (
+    ("mia_auc", "MIA AUC"),
+    ("tpr_at_low_fpr", "TPR at low FPR"),
+    ("canary_exposure_bits", "canary bits"),
+    ("verbatim_pii", "verbatim PII"),
+    ("pii_extraction_rate", "PII extracted"),
+    ("attribution_accuracy", "attribution"),
+    ("tool_accuracy", "tool acc."),
+    ("bytes_per_client", "bytes/client"),
+)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, dict):
+        v = value.get("value")
+        if v is None:
+            return "n/a"
+        text = f"{v:.3f}" if isinstance(v, float) else str(v)
+        if "ci95" in value:
+            text += f" [{value['ci95'][0]:.2f}, {value['ci95'][1]:.2f}]"
+        if "label" in value:
+            text += f" ({value['label']})"
+        return text
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def summary_markdown(record: dict[str, Any]) -> str:
+    """The run as Markdown: setup, a table of modes, targets met or not."""
+    fed = record["federation"]
+    lines = [
+        "# Leakage by sharing mode",
+        "",
+        f"{fed['clients']} clients, {fed['episodes_per_client']} members and as many "
+        f"non-members each, seed {fed['seed']}; model {record['model']}; release profile "
+        f"{record['profile']}; suite {record['suite']}; {record['seconds']} s.",
+        f"Attacker: {record['attacker']}.",
+        "",
+        "| mode | " + " | ".join(title for _, title in _COLUMNS) + " |",
+        "|---" * (len(_COLUMNS) + 1) + "|",
+    ]
+    for mode, row in record["rows"].items():
+        cells = [_cell(row.get(key)) for key, _ in _COLUMNS]
+        lines.append(f"| {mode} | " + " | ".join(cells) + " |")
+    lines += ["", "Attacks:", ""]
+    lines += [
+        f"- `{a['name']}`: game {a['game']}, threat model {a['threat_model']}"
+        for a in record["attacks"]
+    ]
+    lines += ["", "| target | wanted | measured | met |", "|---|---|---|---|"]
+    for name, t in record["targets"].items():
+        lines.append(
+            f"| {name} | {t['target']} | {_cell(t['measured'])} | {'yes' if t['met'] else 'no'} |"
+        )
+    lines += [
+        "",
+        "ROUGE-L extraction is not measured (the extraction attack checks planted "
+        "values); parameter FL (LoRA) and anonymous secure aggregation are not run.",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,57 @@
+"""``fical-secure attack``: what each way of federating leaks, on one federation, one attacker."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    """Add ``attack`` to the command line."""
+    p = sub.add_parser(
+        "attack", help="run the attack suite over every sharing mode (leakage.json, plots)"
+    )
+    p.add_argument(
+        "--suite",
+        default="default",
+        choices=("default", "quick"),
+        help="default: every attack; quick: no LLM attacks",
+    )
+    p.add_argument("--out", type=Path, default=Path("runs/attack"), metavar="DIR")
+    p.add_argument("--clients", type=int, default=2)
+    p.add_argument("--episodes", type=int, default=20, help="members (and non-members) a client")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--profile",
+        default="strict",
+        metavar="NAME|FILE",
+        help="release profile of the hardened mode (default strict)",
+    )
+    p.add_argument("--model", default=None, help="local model folder or .gguf")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from fical_secure.attacks.runner import AttackSettings, run_attacks
+
+    record = run_attacks(
+        AttackSettings(
+            out=args.out,
+            suite=args.suite,
+            clients=args.clients,
+            episodes=args.episodes,
+            seed=args.seed,
+            profile=args.profile,
+            model=args.model,
+            progress=not args.quiet,
+        )
+    )
+    met = sum(t["met"] for t in record["targets"].values())
+    print((args.out / "summary.md").read_text(encoding="utf-8"))
+    print(
+        f"attack: {len(record['rows'])} modes, {met}/{len(record['targets'])} targets met in "
+        f"{record['seconds']} s -> {args.out / 'leakage.json'}"
+    )
+    return 0

@@ -1,0 +1,84 @@
+"""The one release policy: what a compendium must meet before it leaves a client.
+
+The round's gate and ``fical-secure audit`` both read it, from the ``release``
+section of a YAML profile (``fical_secure/compliance/profiles/*.yaml``, parsed
+and schema-checked by :mod:`fical_secure.compliance.profile`); the field names
+here are the keys there, one vocabulary.
+
+Membership figures are decided by a test, not by a point estimate or a CI
+end: an attack blocks a release when its permutation p-value is at most
+``false_block_rate`` divided by the number of tests run (Bonferroni over
+attacks, figures and clients) *and* its figure is above the limit. Under the
+null (an artefact that tells nothing about membership) a release is then
+blocked on membership grounds with probability at most ``false_block_rate``;
+the limit keeps a tiny but significant effect from blocking a large audit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from types import MappingProxyType
+from typing import Any
+
+from fical_secure.errors import ConfigError
+
+_UNIT = (
+    "max_mi_auc",
+    "max_tpr_at_low_fpr",
+    "target_fpr",
+    "false_block_rate",
+    "entry_margin",
+    "entry_min_similarity",
+    "max_drop_fraction",
+)
+
+
+@dataclass(frozen=True)
+class ReleasePolicy:
+    """Release limits, the membership test's level, and how the gate may remediate."""
+
+    max_mi_auc: float = 0.6
+    max_tpr_at_low_fpr: float = 0.2
+    target_fpr: float = 0.01  # TPR is read here when resolved, else at the lowest resolved FPR
+    false_block_rate: float = 0.05  # of the membership test, over every attack and figure
+    permutations: int = 999
+    max_canary_exposure_bits: float = 8.0
+    max_verbatim_pii_hits: int = 0
+    max_candidate_pii_detections: int = 0
+    min_scrubber_recall: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    attacks: tuple[str, ...] = ()  # attacks that count; empty: every attack that ran
+    entry_margin: float = 0.1  # an entry this much closer to a member than any non-member...
+    entry_min_similarity: float = 0.6  # ...and at least this close to it, is leaking;
+    entry_run_margin: int = 8  # so is one sharing this many more consecutive words with a member
+    max_drop_fraction: float = 0.5  # block rather than release less than this share of entries
+    max_remediation_rounds: int = 3
+
+    def __post_init__(self) -> None:
+        for name in _UNIT:
+            if not 0.0 <= float(getattr(self, name)) <= 1.0:
+                raise ConfigError(f"release policy {name} must lie in [0, 1]")
+        if not 0.0 < self.false_block_rate < 1.0 or not 0.0 < self.target_fpr <= 1.0:
+            raise ConfigError("release policy false_block_rate in (0, 1), target_fpr in (0, 1]")
+        if self.permutations < 19:
+            raise ConfigError(
+                "release policy permutations must be >= 19 (a p-value below 0.05 needs them)"
+            )
+        if min(self.max_verbatim_pii_hits, self.max_candidate_pii_detections) < 0:
+            raise ConfigError("release policy PII maxima must be >= 0")
+        if self.max_canary_exposure_bits < 0 or self.max_remediation_rounds < 1:
+            raise ConfigError("max_canary_exposure_bits >= 0 and max_remediation_rounds >= 1")
+        object.__setattr__(
+            self, "min_scrubber_recall", MappingProxyType(dict(self.min_scrubber_recall))
+        )
+
+    @classmethod
+    def keys(cls) -> tuple[str, ...]:
+        """Every key of a profile's ``release`` section."""
+        return tuple(f.name for f in fields(cls))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["attacks"] = list(self.attacks)
+        out["min_scrubber_recall"] = dict(self.min_scrubber_recall)
+        return out
