@@ -12,10 +12,10 @@ runs twice on it:
 
 Everything after KCG is the real code (scrub with Presidio + spaCy, the audit
 gate's embedding and lexical signals, sealing, the SQLite store, faiss
-aggregation, signatures). KCG runs in its fast configuration: only the
-templated ``arguments`` kind, which the builder writes from the episodes
-without the model, so no LLM is loaded; model-written kinds would add the
-same per-client generation time to both modes. Bytes are our payloads (round
+aggregation, signatures). KCG runs without model paraphrase, so no LLM is
+loaded (the figures recorded on 2026-12-01 were measured with the earlier
+templated-kinds KCG, also model-free); a model would add the same per-client
+generation time to both modes. Bytes are our payloads (round
 config + roster out, envelopes up, signed global compendium down); the
 simulation engine has no network, so Flower's framing is not counted.
 
@@ -47,7 +47,7 @@ RESULTS = ROOT / "benchmarks" / "results" / "federation.json"
 def _fast(fed: Path, n: int, gates: bool) -> None:
     for path in (fed / "clients").glob("*/hospital.yaml"):
         cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
-        cfg["kcg"]["kinds"] = ["arguments"]
+        cfg["kcg"]["paraphrase"] = False
         cfg["privacy"].update(audit_use_llm=False, scrub=gates, audit_gate=gates)
         path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
     path = fed / "server" / "server.yaml"
@@ -208,15 +208,25 @@ def main() -> int:
         }
     record = {
         "benchmark": "federation",
-        "command": "python benchmarks/federation.py --sizes "
-        + " ".join(str(k.rsplit("_", 1)[1]) for k in sorted(figures)),
+        "command": "; ".join(
+            sorted(
+                {
+                    f"python benchmarks/federation.py --sizes {row['hospitals']}"
+                    + ("" if row["privacy_gates"] else " --no-gates")
+                    for row in figures.values()
+                }
+            )
+        ),
         "date": dt.date.today().isoformat(),
         "machine": f"{os.cpu_count()} cores, {platform.machine()}, shared with other jobs; no GPU",
         "baseline": "the same sealed round in-process (pipelines called directly), same data",
         "notes": (
-            "KCG in its templated-only configuration (no model); audit gate without LLM "
-            "signals; everything else real. Bytes are our payloads; the simulation engine "
-            "has no network. secagg over Flower: not implemented."
+            "KCG without a model (templated kinds in the rows of 2026-12-01; claim-based "
+            "without paraphrase since); audit gate without LLM signals; rows with "
+            "privacy_gates false skip scrub and audit in both modes (to fit "
+            "the size in time on a shared, overloaded 2-core machine); everything else real. "
+            "Bytes are our payloads; the simulation engine has no network, so Flower's framing "
+            "is not counted. secagg over Flower: not implemented, no rows."
         ),
         "figures": figures,
         "targets": targets,

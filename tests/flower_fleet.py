@@ -1,11 +1,11 @@
 """Helpers for the Flower integration tests: a fast federation and processes stopped by pid.
 
 The test federation runs the real client pipeline in a fast configuration:
-KCG writes only its templated ``arguments`` kind (no generation) and the
-audit gate uses its embedding and lexical signals (no LLM), so no model is
-loaded; scrubbing (Presidio + spaCy), the gate, sealing, the SQLite store,
+KCG writes validated claims without model paraphrase and the audit gate uses
+its embedding and lexical signals (no LLM), so no model is loaded; scrubbing
+(Presidio + spaCy), the gate, sealing, the SQLite store,
 aggregation (faiss) and Flower's own SuperLink/SuperNode processes are real.
-The full configuration (model-written kinds, LLM signals) is the YAML default.
+The YAML default adds the audit's LLM signals.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def init_federation(
     node_port: int,
     min_clients: int,
     stage_timeout: int,
-    episodes: int = 12,
+    episodes: int = 30,  # claim-based KCG needs >= 2 supporting episodes per claim
 ) -> None:
     """``fical-secure federation init`` as a newcomer runs it, then the fast test settings."""
     subprocess.run(
@@ -89,7 +89,7 @@ def init_federation(
         edit_yaml(
             hospital,
             lambda c: (
-                c["kcg"].update(kinds=["arguments"]),
+                c["kcg"].update(paraphrase=False),
                 c["privacy"].update(audit_use_llm=False),
             ),
         )

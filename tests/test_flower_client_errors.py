@@ -70,7 +70,7 @@ def test_init_refuses_a_folder_that_is_not_empty(federation: Path) -> None:
 def test_bad_yaml_lists_every_problem_at_once(hospital: Path) -> None:
     data = yaml.safe_load(hospital.read_text(encoding="utf-8"))
     data["device"] = "tpu"
-    data["kcg"]["kinds"] = ["purpose", "poems"]
+    data["kcg"]["min_support"] = 0
     data["superlink"]["address"] = "nowhere"
     data["colour"] = "blue"
     del data["keys"]["roster"]
@@ -78,7 +78,7 @@ def test_bad_yaml_lists_every_problem_at_once(hospital: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_hospital_config(hospital)
     message = str(err.value)
-    for path in ("device", "kcg.kinds[1]", "superlink.address", "colour", "keys.roster"):
+    for path in ("device", "kcg.min_support", "superlink.address", "colour", "keys.roster"):
         assert f"\n  {path}:" in message, path
     assert "5 problems" in message and "federation init" in message  # and a hint
 
@@ -166,3 +166,23 @@ def test_the_command_prints_one_error_line_and_exits_1(hospital: Path) -> None:
     assert done.returncode == 1
     assert done.stderr.startswith("fical-secure client: error: invalid client configuration")
     assert "Traceback" not in done.stderr
+
+
+def test_flower_command_lines_turn_tls_and_supernode_auth_on_together(federation: Path) -> None:
+    from fical_secure.flower.deploy import superlink_argv, supernode_argv
+
+    server = load_server_config(federation / "server" / "server.yaml")
+    client = load_hospital_config(federation / "clients" / "h01" / "hospital.yaml")
+    secure = superlink_argv(server, insecure=False) + supernode_argv(client, insecure=False)
+    for flag in (
+        "--enable-supernode-auth",
+        "--ssl-certfile",
+        "--root-certificates",
+        "--auth-supernode-private-key",
+    ):
+        assert flag in secure, flag
+    assert "--insecure" not in secure
+    # Flower refuses SuperNode authentication without TLS: plain text drops both
+    plain = superlink_argv(server, insecure=True) + supernode_argv(client, insecure=True)
+    assert plain.count("--insecure") == 2
+    assert not {"--enable-supernode-auth", "--auth-supernode-private-key"} & set(plain)

@@ -79,7 +79,13 @@ def _answer(message: Message, config_path: str, handler: Handler) -> Message:
     """Run ``handler`` with the hospital's config; a typed failure becomes a 'failed' reply."""
     from flwr.app import Message
 
-    cfg = load_hospital_config(config_path)
+    try:
+        cfg = load_hospital_config(config_path)
+    except FicalError as exc:  # the server learns why this hospital sent nothing
+        log.error("%s: %s", config_path, exc)
+        return Message(
+            wire.record(status=wire.STATUS_FAILED, reason=str(exc)[:1000]), reply_to=message
+        )
     cfg.output.mkdir(parents=True, exist_ok=True)
     with log_to_file(cfg.output / "client.log"):
         try:
@@ -129,8 +135,8 @@ def load_keys(cfg: HospitalConfig) -> tuple[IdentityKey, IdentityPublicKey, Rost
 
 def settings_of(cfg: HospitalConfig) -> ClientSettings:
     return ClientSettings(
-        kcg_batch_size=cfg.kcg_batch_size,
-        kcg_kinds=cfg.kcg_kinds,
+        kcg_min_support=cfg.kcg_min_support,
+        kcg_paraphrase=cfg.kcg_paraphrase,
         scrub=cfg.scrub,
         audit=cfg.audit_gate,
         audit_use_llm=cfg.audit_use_llm,
@@ -160,7 +166,7 @@ def handle_submit(cfg: HospitalConfig, message: Message) -> RecordDict:
     log.info("%s: stage accept: round %d", cfg.client_id, config.round_id)
     hospital = load_own_data(cfg)
     state = ClientRoundState(hospital, settings_of(cfg))
-    # loaded on first use: KCG's templated kinds and a non-LLM audit never load it
+    # loaded on first use: KCG without paraphrase and a non-LLM audit never load it
     state.llm = LazyLLM(cfg.model, device=None if cfg.device == "auto" else cfg.device)
     run_stages(state, client_stages(state.settings, ground_truth=False), label=cfg.client_id)
     envelope = seal_release(client, config, state, roster)

@@ -17,7 +17,6 @@ import yaml
 
 from fical_secure.compliance.schema import Findings, join
 from fical_secure.errors import ConfigError
-from fical_secure.kcg.schema import ENTRY_KINDS
 
 SCHEMA_VERSION = 1
 MODES = ("sealed",)  # "secagg" joins when the secure-aggregation stages exist
@@ -55,8 +54,8 @@ class HospitalConfig:
     audit_use_llm: bool
     audit_llm_records: int
     audit_canaries: int
-    kcg_batch_size: int
-    kcg_kinds: tuple[str, ...]
+    kcg_min_support: int  # distinct episodes a compendium claim needs
+    kcg_paraphrase: bool  # let the model paraphrase validated claims
     superlink: SuperLinkAccess
     output: Path  # where the verified global compendium is stored
     source: Path
@@ -190,7 +189,10 @@ def load_hospital_config(path: str | Path) -> HospitalConfig:
         )
         or {}
     )
-    kcg = f.mapping(top.get("kcg", {}), "kcg", required=(), optional=("batch_size", "kinds")) or {}
+    kcg = (
+        f.mapping(top.get("kcg", {}), "kcg", required=(), optional=("min_support", "paraphrase"))
+        or {}
+    )
     address = _text(f, link.get("address"), "superlink.address")
     if address is not None and not _ADDRESS.match(address):
         f.add("superlink.address", "must be host:port, e.g. 127.0.0.1:9093")
@@ -216,8 +218,8 @@ def load_hospital_config(path: str | Path) -> HospitalConfig:
         "audit_canaries": f.integer(
             privacy.get("audit_canaries", 1), "privacy.audit_canaries", 0, 1000
         ),
-        "kcg_batch_size": f.integer(kcg.get("batch_size", 8), "kcg.batch_size", 1, 256),
-        "kcg_kinds": f.choices(kcg.get("kinds", list(ENTRY_KINDS)), "kcg.kinds", ENTRY_KINDS),
+        "kcg_min_support": f.integer(kcg.get("min_support", 2), "kcg.min_support", 1, 10_000),
+        "kcg_paraphrase": f.boolean(kcg.get("paraphrase", False), "kcg.paraphrase"),
         "output": _folder(f, top.get("output"), "output", base),
     }
     access: dict[str, Any] = {

@@ -18,7 +18,12 @@ from pathlib import Path
 from fical_secure.atomic import write_text_atomic
 from fical_secure.errors import FlowerProcessError, RoundAbortedError
 from fical_secure.flower import processes as proc
-from fical_secure.flower.config import load_hospital_config, load_server_config
+from fical_secure.flower.config import (
+    HospitalConfig,
+    ServerConfig,
+    load_hospital_config,
+    load_server_config,
+)
 
 log = logging.getLogger(__name__)
 START_SECONDS = 60.0
@@ -45,10 +50,62 @@ clientapp = "fical_secure.flower.client_app:app"
 server-config = ""
 """
 INSECURE_WARNING = (
-    "WARNING: --insecure: the Flower transport runs in plain text. Envelopes stay sealed and "
-    "signed end to end, but anyone on the network sees who talks to whom and when. "
-    "Use it only for local tests."
+    "WARNING: --insecure: the Flower transport runs in plain text and without SuperNode "
+    "authentication (Flower allows it only over TLS). Envelopes stay sealed and signed end "
+    "to end, but any process that reaches the SuperLink can join as a SuperNode and anyone "
+    "on the network sees who talks to whom and when. Use it only for local tests."
 )
+
+
+def superlink_argv(cfg: ServerConfig, *, insecure: bool) -> list[str]:
+    """Flower's SuperLink command line: TLS with our certificate and SuperNode auth, or neither."""
+    argv = [
+        proc.flower_bin("flower-superlink"),
+        "--host",
+        cfg.host,
+        "--port",
+        str(cfg.port),
+        "--disable-runtime-dependency-installation",
+    ]
+    argv += (
+        ["--insecure"]  # Flower refuses SuperNode authentication without TLS
+        if insecure
+        else [
+            "--enable-supernode-auth",
+            "--ssl-ca-certfile",
+            str(cfg.ca_certificate),
+            "--ssl-certfile",
+            str(cfg.certificate),
+            "--ssl-keyfile",
+            str(cfg.certificate_key),
+        ]
+    )
+    return argv
+
+
+def supernode_argv(cfg: HospitalConfig, *, insecure: bool) -> list[str]:
+    """Flower's SuperNode command line for this hospital (our ClientApp finds its YAML)."""
+    link = cfg.superlink
+    argv = [
+        proc.flower_bin("flower-supernode"),
+        "--superlink",
+        link.address,
+        "--node-config",
+        f'fical-config="{cfg.source}"',
+        "--port",
+        str(link.node_port),
+    ]
+    argv += (
+        ["--insecure"]  # no SuperNode authentication without TLS (Flower's rule)
+        if insecure
+        else [
+            "--root-certificates",
+            str(link.root_certificate),
+            "--auth-supernode-private-key",
+            str(link.auth_private_key),
+        ]
+    )
+    return argv
 
 
 def serve(config_path: Path, *, insecure: bool = False, rounds: int = 1) -> list[dict[str, object]]:
@@ -68,43 +125,26 @@ def serve(config_path: Path, *, insecure: bool = False, rounds: int = 1) -> list
     app_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(app_dir / "pyproject.toml", APP_TOML)
     env = proc.child_env(home)
-    argv = [
-        proc.flower_bin("flower-superlink"),
-        "--host",
-        cfg.host,
-        "--port",
-        str(cfg.port),
-        "--enable-supernode-auth",
-        "--disable-runtime-dependency-installation",
-    ]
-    argv += (
-        ["--insecure"]
-        if insecure
-        else [
-            "--ssl-ca-certfile",
-            str(cfg.ca_certificate),
-            "--ssl-certfile",
-            str(cfg.certificate),
-            "--ssl-keyfile",
-            str(cfg.certificate_key),
-        ]
-    )
+    argv = superlink_argv(cfg, insecure=insecure)
     address = f"{cfg.host}:{cfg.port}"
     superlink_log = out / "superlink.log"
     reports: list[dict[str, object]] = []
     with proc.running(argv, superlink_log, env) as superlink:
         proc.wait_listening(cfg.host, cfg.port, superlink, START_SECONDS, superlink_log)
         proc.write_flwr_home(home, address, None if insecure else cfg.ca_certificate)
-        from fical_secure.flower.register import register_supernodes
+        if insecure:
+            print(
+                f"SuperLink ready at {address} (TLS off, SuperNode authentication off)", flush=True
+            )
+        else:
+            from fical_secure.flower.register import register_supernodes
 
-        register_supernodes(
-            address, None if insecure else cfg.ca_certificate, cfg.supernode_public_keys
-        )
-        print(
-            f"SuperLink ready at {address} (TLS {'off' if insecure else 'on'}, SuperNode "
-            f"authentication on, {len(cfg.supernode_public_keys)} SuperNodes registered)",
-            flush=True,
-        )
+            register_supernodes(address, cfg.ca_certificate, cfg.supernode_public_keys)
+            print(
+                f"SuperLink ready at {address} (TLS on, SuperNode authentication on, "
+                f"{len(cfg.supernode_public_keys)} SuperNodes registered)",
+                flush=True,
+            )
         for number in range(1, rounds + 1):
             print(
                 f"round {number}/{rounds}: running the ServerApp (log: {out / 'server.log'})",
@@ -166,18 +206,7 @@ def join(config_path: Path, *, insecure: bool = False, connect_seconds: float = 
     proc.preflight(link.address, None if insecure else link.root_certificate, connect_seconds)
     cfg.output.mkdir(parents=True, exist_ok=True)
     home = cfg.output / "flwr"
-    argv = [
-        proc.flower_bin("flower-supernode"),
-        "--superlink",
-        link.address,
-        "--auth-supernode-private-key",
-        str(link.auth_private_key),
-        "--node-config",
-        f'fical-config="{cfg.source}"',
-        "--port",
-        str(link.node_port),
-    ]
-    argv += ["--insecure"] if insecure else ["--root-certificates", str(link.root_certificate)]
+    argv = supernode_argv(cfg, insecure=insecure)
     supernode_log = cfg.output / "supernode.log"
     print(
         f"{cfg.client_id}: {len(hospital.members)} member / {len(hospital.nonmembers)} "

@@ -25,7 +25,6 @@ from pathlib import Path
 
 from fical_secure.atomic import write_bytes_atomic, write_text_atomic
 from fical_secure.errors import ConfigError
-from fical_secure.kcg.schema import ENTRY_KINDS
 
 PRIVATE = 0o600
 
@@ -111,7 +110,6 @@ def _write(root: Path, o: InitOptions) -> None:
                 federation_id=federation_id,
                 address=f"{o.host}:{o.port}",
                 node_port=o.first_node_port + i,
-                kinds=", ".join(ENTRY_KINDS),
             ),
         )
     write_text_atomic(
@@ -166,8 +164,8 @@ privacy:
   audit_llm_records: 8
   audit_canaries: 1
 kcg:
-  batch_size: 8
-  kinds: [{kinds}]
+  min_support: 2                  # distinct episodes each compendium claim needs
+  paraphrase: false               # let the model paraphrase validated claims
 superlink:
   address: {address}
   root_certificate: ca.pem        # the federation's private CA
