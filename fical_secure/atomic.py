@@ -17,8 +17,13 @@ from typing import Any, BinaryIO
 
 
 @contextlib.contextmanager
-def open_atomic(path: str | os.PathLike[str], *, mode: int = 0o644, overwrite: bool = True,
-                make_parents: bool = False) -> Iterator[BinaryIO]:
+def open_atomic(
+    path: str | os.PathLike[str],
+    *,
+    mode: int = 0o644,
+    overwrite: bool = True,
+    make_parents: bool = False,
+) -> Iterator[BinaryIO]:
     """A binary handle whose content replaces ``path`` atomically when the block ends cleanly.
 
     The data goes to a temporary file in the same folder, is fsynced, then
@@ -55,8 +60,14 @@ def open_atomic(path: str | os.PathLike[str], *, mode: int = 0o644, overwrite: b
     fsync_directory(directory)
 
 
-def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644,
-                       overwrite: bool = True, make_parents: bool = False) -> None:
+def write_bytes_atomic(
+    path: str | os.PathLike[str],
+    data: bytes,
+    *,
+    mode: int = 0o644,
+    overwrite: bool = True,
+    make_parents: bool = False,
+) -> None:
     """Write ``data`` to ``path`` atomically with permission bits ``mode`` (:func:`open_atomic`).
 
     Raises:
@@ -67,15 +78,23 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int =
         handle.write(data)
 
 
-def write_text_atomic(path: str | os.PathLike[str], text: str, *, mode: int = 0o644,
-                      overwrite: bool = True, make_parents: bool = False) -> None:
+def write_text_atomic(
+    path: str | os.PathLike[str],
+    text: str,
+    *,
+    mode: int = 0o644,
+    overwrite: bool = True,
+    make_parents: bool = False,
+) -> None:
     """:func:`write_bytes_atomic` of ``text`` as UTF-8 (newlines written as ``\\n``)."""
-    write_bytes_atomic(path, text.encode("utf-8"), mode=mode, overwrite=overwrite,
-                       make_parents=make_parents)
+    write_bytes_atomic(
+        path, text.encode("utf-8"), mode=mode, overwrite=overwrite, make_parents=make_parents
+    )
 
 
-def write_json_atomic(path: str | os.PathLike[str], data: Any, *, mode: int = 0o644,
-                      make_parents: bool = True) -> None:
+def write_json_atomic(
+    path: str | os.PathLike[str], data: Any, *, mode: int = 0o644, make_parents: bool = True
+) -> None:
     """Write ``data`` as indented, key-sorted JSON (UTF-8, trailing newline), atomically."""
     text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     write_text_atomic(path, text, mode=mode, make_parents=make_parents)

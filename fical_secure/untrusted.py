@@ -71,8 +71,12 @@ def loads_bounded(data: bytes | str, limits: JsonLimits = DEFAULT_LIMITS) -> Any
         raise UntrustedInputError(f"{name} is not JSON")
 
     try:
-        return json.loads(raw.decode("utf-8"), parse_int=lambda t: number(t, int),
-                          parse_float=lambda t: number(t, float), parse_constant=constant)
+        return json.loads(
+            raw.decode("utf-8"),
+            parse_int=lambda t: number(t, int),
+            parse_float=lambda t: number(t, float),
+            parse_constant=constant,
+        )
     except UnicodeDecodeError:
         raise UntrustedInputError("payload is not valid UTF-8") from None
     except (json.JSONDecodeError, RecursionError, ValueError) as exc:

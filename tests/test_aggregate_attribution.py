@@ -26,8 +26,9 @@ OTHER = Entry("lab_order", "pitfall", "Another hospital's idiosyncrasy.")
 
 
 def _payload(owner: str, entries: list[Entry], support: int = 1) -> bytes:
-    comp = Compendium(owner=owner, entries=tuple(Entry(e.tool, e.kind, e.text, support)
-                                                 for e in entries))
+    comp = Compendium(
+        owner=owner, entries=tuple(Entry(e.tool, e.kind, e.text, support) for e in entries)
+    )
     return comp.to_bytes()
 
 
@@ -76,10 +77,12 @@ def test_hostile_payloads_are_attributed_to_their_sender_and_cannot_outvote_hone
 def test_a_client_claiming_another_hospitals_name_does_not_abort_aggregation(
     tmp_path: Path,
 ) -> None:
-    by_name = _round(tmp_path, {"h1": _payload("h1", [SHARED]),
-                                "h2": _payload("h1", [SHARED, LONE])})
-    intake = accept_payloads([(n.encode(), p) for n, p in by_name],
-                             {n.encode(): n for n, _ in by_name})
+    by_name = _round(
+        tmp_path, {"h1": _payload("h1", [SHARED]), "h2": _payload("h1", [SHARED, LONE])}
+    )
+    intake = accept_payloads(
+        [(n.encode(), p) for n, p in by_name], {n.encode(): n for n, _ in by_name}
+    )
     glob = aggregate(intake.accepted)  # no AggregationError: owners come from the server
     assert {e.text: e.support for e in glob.entries} == {SHARED.text: 2, LONE.text: 1}
 

@@ -29,7 +29,8 @@ LAB_A = (LAB, "purpose", "Use this tool to fetch the latest laboratory test resu
 LAB_B = (LAB, "purpose", "Use this tool to fetch the most recent lab test result for a patient.")
 LAB_PITFALL = (LAB, "pitfall", "The MRN must look like MRN- followed by seven digits.")
 BMI = (
-    "bmi_calculator", "purpose",
+    "bmi_calculator",
+    "purpose",
     "Computes body-mass index from weight in kilograms and height in centimetres.",
 )
 BEDS = ("bed_availability", "usage", "Ask for the ward by name, for example icu or maternity.")
@@ -56,9 +57,7 @@ def test_near_duplicate_paraphrases_merge(embedder: Embedder) -> None:
 
 
 def test_distinct_entries_do_not_merge(embedder: Embedder) -> None:
-    out = aggregate(
-        [_comp("h1", LAB_A, LAB_PITFALL, BMI), _comp("h2", BEDS)], embedder=embedder
-    )
+    out = aggregate([_comp("h1", LAB_A, LAB_PITFALL, BMI), _comp("h2", BEDS)], embedder=embedder)
     assert len(out.entries) == 4
     assert all(e.support == 1 for e in out.entries)
 

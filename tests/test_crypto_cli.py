@@ -159,7 +159,16 @@ def test_open_refuses_a_sender_key_file_of_small_order(parties: Path, tmp_path: 
     raw = weak + RoundKey.generate().public_bytes() + forgery
     forged.write_bytes(b"fical-secure public-key v1\n" + base64.b64encode(raw) + b"\n")
     out = tmp_path / "out.bin"
-    result = cli("open", "--key", parties / "B/private.key", "--from", forged, "--round", "7",
-                 parties / "sealed.env", out)
+    result = cli(
+        "open",
+        "--key",
+        parties / "B/private.key",
+        "--from",
+        forged,
+        "--round",
+        "7",
+        parties / "sealed.env",
+        out,
+    )
     assert_failed_cleanly(result, out)
     assert "small order" in result.stderr

@@ -26,9 +26,13 @@ CONTEXT = env.EnvelopeContext(round_id=7, stage=2, config_hash=bytes(range(32)))
 
 
 def _sealed() -> bytes:
-    return env.seal(b"hospital compendium", sender=SENDER,
-                    recipient_public=RECIPIENT.public_bytes(), recipient_key_id=RECIPIENT.key_id,
-                    context=CONTEXT)
+    return env.seal(
+        b"hospital compendium",
+        sender=SENDER,
+        recipient_public=RECIPIENT.public_bytes(),
+        recipient_key_id=RECIPIENT.key_id,
+        context=CONTEXT,
+    )
 
 
 def _resigned(blob: bytes, **changes: Any) -> tuple[bytes, env.EnvelopeHeader]:
@@ -39,8 +43,12 @@ def _resigned(blob: bytes, **changes: Any) -> tuple[bytes, env.EnvelopeHeader]:
 
 
 def test_unmodified_envelope_opens() -> None:
-    assert env.open_envelope(_sealed(), recipient=RECIPIENT, sender_public=SENDER.public,
-                             context=CONTEXT) == b"hospital compendium"
+    assert (
+        env.open_envelope(
+            _sealed(), recipient=RECIPIENT, sender_public=SENDER.public, context=CONTEXT
+        )
+        == b"hospital compendium"
+    )
 
 
 @pytest.mark.parametrize(
@@ -52,8 +60,9 @@ def test_resigned_context_field_is_refused_by_the_aead(changes: dict[str, Any]) 
     blob, header = _resigned(_sealed(), **changes)
     env.verify_envelope(blob, SENDER.public)  # the signature holds: only the AEAD can refuse
     with pytest.raises(InvalidEnvelope):
-        env.open_envelope(blob, recipient=RECIPIENT, sender_public=SENDER.public,
-                          context=header.context)
+        env.open_envelope(
+            blob, recipient=RECIPIENT, sender_public=SENDER.public, context=header.context
+        )
 
 
 def test_resigned_recipient_key_id_is_refused() -> None:
@@ -62,15 +71,15 @@ def test_resigned_recipient_key_id_is_refused() -> None:
     blob, _ = _resigned(_sealed(), recipient_key_id=other.key_id)
     for recipient in (RECIPIENT, other):
         with pytest.raises(InvalidEnvelope):
-            env.open_envelope(blob, recipient=recipient, sender_public=SENDER.public,
-                              context=CONTEXT)
+            env.open_envelope(
+                blob, recipient=recipient, sender_public=SENDER.public, context=CONTEXT
+            )
 
 
 def test_resigned_version_is_refused() -> None:
     blob, _ = _resigned(_sealed(), version=2)
     with pytest.raises(InvalidEnvelope):
-        env.open_envelope(blob, recipient=RECIPIENT, sender_public=SENDER.public,
-                          context=CONTEXT)
+        env.open_envelope(blob, recipient=RECIPIENT, sender_public=SENDER.public, context=CONTEXT)
 
 
 def test_associated_data_is_the_whole_header_in_seal_and_open(

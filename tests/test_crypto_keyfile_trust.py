@@ -39,8 +39,9 @@ def _pretend_uid(monkeypatch: pytest.MonkeyPatch, owner: int) -> None:
     monkeypatch.setattr(os, "geteuid", lambda: other)
 
 
-def test_public_key_of_another_user_is_refused(tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_public_key_of_another_user_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _party(tmp_path / "server")
     path = tmp_path / "server" / "public.key"
     owner = path.stat().st_uid
@@ -53,8 +54,9 @@ def test_public_key_of_another_user_is_refused(tmp_path: Path,
         PublicKeyBundle.load(path)
 
 
-def test_private_key_of_another_user_is_refused(tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_private_key_of_another_user_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _party(tmp_path / "h01")
     path = tmp_path / "h01" / "private.key"
     _pretend_uid(monkeypatch, path.stat().st_uid)
@@ -64,8 +66,9 @@ def test_private_key_of_another_user_is_refused(tmp_path: Path,
 
 @pytest.mark.parametrize("folder_mode", [0o777, 0o775, 0o757, 0o1777])
 @pytest.mark.parametrize("name", ["public.key", "private.key"])
-def test_key_in_a_folder_others_can_write_is_refused(tmp_path: Path, folder_mode: int,
-                                                     name: str) -> None:
+def test_key_in_a_folder_others_can_write_is_refused(
+    tmp_path: Path, folder_mode: int, name: str
+) -> None:
     folder = tmp_path / "server"
     _party(folder)
     os.chmod(folder, folder_mode)
@@ -81,8 +84,9 @@ def test_audit_config_check_fails_on_a_swappable_server_key(tmp_path: Path) -> N
         _party(tmp_path / "keys" / party)
     shutil.copy(ROOT / "audits" / "examples" / "hardened.yaml", tmp_path / "hardened.yaml")
     os.chmod(tmp_path / "keys" / "server", 0o777)  # noqa: S103  (the misconfiguration)
-    checks = {c.check_id: c for c in config_checks(load_client_config(tmp_path / "hardened.yaml"),
-                                                    POLICY)}
+    checks = {
+        c.check_id: c for c in config_checks(load_client_config(tmp_path / "hardened.yaml"), POLICY)
+    }
     check = checks["config.server_public_key"]
     assert not check.passed
     assert "writable by group or others" in check.summary

@@ -57,8 +57,9 @@ def test_integers_for_float_arguments_become_floats(tmp_path: Path) -> None:
 
 
 def test_generated_episodes_load_back_unchanged(tmp_path: Path) -> None:
-    hospital = generate_federation(2, seed=4, episodes_per_hospital=10,
-                                   nonmembers_per_hospital=0, eval_per_tool=0).hospitals[0]
+    hospital = generate_federation(
+        2, seed=4, episodes_per_hospital=10, nonmembers_per_hospital=0, eval_per_tool=0
+    ).hospitals[0]
     path = _write(tmp_path, [json.dumps(episode_record(e)) for e in hospital.members])
     assert load_episodes_jsonl(path, hospital_id=hospital.hospital_id) == hospital.members
 
@@ -78,14 +79,25 @@ def test_generated_episodes_load_back_unchanged(tmp_path: Path) -> None:
         (_with(call="lab_results_lookup()"), "call must be an object"),
         (_with(call={"tool": "lab_results_lookup"}), "call.arguments must be an object"),
         (_with(call={"tool": "xray_vision", "arguments": {}}), "unknown tool 'xray_vision'"),
-        (_with(call={"tool": "lab_results_lookup", "arguments": {"mrn": "MRN-0042137",
-                                                                 "test": "ferritin"}}),
-         "'test' must be one of"),
-        (_with(call={"tool": "lab_results_lookup", "arguments": {"mrn": "0042137",
-                                                                 "test": "CBC"}}),
-         "'mrn' does not match"),
-        (_with(call={"tool": "lab_results_lookup", "arguments": {"test": "CBC"}}),
-         "missing argument 'mrn'"),
+        (
+            _with(
+                call={
+                    "tool": "lab_results_lookup",
+                    "arguments": {"mrn": "MRN-0042137", "test": "ferritin"},
+                }
+            ),
+            "'test' must be one of",
+        ),
+        (
+            _with(
+                call={"tool": "lab_results_lookup", "arguments": {"mrn": "0042137", "test": "CBC"}}
+            ),
+            "'mrn' does not match",
+        ),
+        (
+            _with(call={"tool": "lab_results_lookup", "arguments": {"test": "CBC"}}),
+            "missing argument 'mrn'",
+        ),
         (_with(pii=[{"kind": "NAME", "value": "Maria Lopez"}]), "is not one of"),
         (_with(pii=[{"kind": "PERSON", "value": "John Doe"}]), "does not occur in the episode"),
         (_with(pii={"kind": "PERSON"}), "field 'pii' must be a list"),
@@ -106,8 +118,13 @@ def test_each_kind_of_bad_line_is_reported_with_file_and_line(
 
 
 def test_every_bad_line_is_listed_and_nothing_is_returned(tmp_path: Path) -> None:
-    lines = [json.dumps(GOOD), "{oops", _with(id="ep-2", answer=_DROP), _with(id="ep-3"),
-             _with(id="ep-4", call={"tool": "nope", "arguments": {}})]
+    lines = [
+        json.dumps(GOOD),
+        "{oops",
+        _with(id="ep-2", answer=_DROP),
+        _with(id="ep-3"),
+        _with(id="ep-4", call={"tool": "nope", "arguments": {}}),
+    ]
     path = _write(tmp_path, lines)
     with pytest.raises(DataError) as caught:
         load_episodes_jsonl(path, hospital_id="h")

@@ -56,7 +56,7 @@ def test_every_manifest_value_occurs_in_its_episode_text(fed: Federation) -> Non
 def test_manifest_is_exactly_the_episodes_and_eval_records(fed: Federation) -> None:
     from_episodes = [p for h in fed.hospitals for e in h.members + h.nonmembers for p in e.pii]
     assert fed.manifest[: len(from_episodes)] == from_episodes
-    rest = fed.manifest[len(from_episodes):]
+    rest = fed.manifest[len(from_episodes) :]
     assert rest and all(p.episode_id.startswith("eval-") for p in rest)
     assert len(set(fed.manifest)) == len(fed.manifest)
 
@@ -68,8 +68,11 @@ def test_no_unrecorded_structured_pii_remains_in_any_text(fed: Federation) -> No
     leftovers = []
     for owner, text in _texts(fed).items():
         residue = _without_recorded(text, by_owner.get(owner, []))
-        leftovers += [(owner, kind, m.group()) for kind, pattern in _STRUCTURED.items()
-                      for m in pattern.finditer(residue)]
+        leftovers += [
+            (owner, kind, m.group())
+            for kind, pattern in _STRUCTURED.items()
+            for m in pattern.finditer(residue)
+        ]
     assert leftovers == []
 
 

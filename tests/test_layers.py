@@ -55,8 +55,9 @@ def _in(module: str, *packages: str) -> bool:
     return any(module == p or module.startswith(p + ".") for p in packages)
 
 
-def _violations(sources: tuple[str, ...], forbidden: tuple[str, ...],
-                allowed_sources: tuple[str, ...] = ()) -> list[str]:
+def _violations(
+    sources: tuple[str, ...], forbidden: tuple[str, ...], allowed_sources: tuple[str, ...] = ()
+) -> list[str]:
     return sorted(
         f"{module} imports {name}"
         for module, names in MODULES.items()
@@ -90,33 +91,51 @@ def test_crypto_imports_only_itself_errors_and_atomic() -> None:
     assert ours == []
 
 
-@pytest.mark.parametrize("layer", ["fical_secure.kcg", "fical_secure.scrub",
-                                   "fical_secure.aggregate"])
+@pytest.mark.parametrize(
+    "layer", ["fical_secure.kcg", "fical_secure.scrub", "fical_secure.aggregate"]
+)
 def test_content_layers_never_import_crypto(layer: str) -> None:
     assert _violations((layer,), ("fical_secure.crypto", "cryptography")) == []
 
 
 def test_the_library_never_imports_the_command_line() -> None:
-    assert _violations((), ("fical_secure.cli", "fical_secure.commands"),
-                       allowed_sources=("fical_secure.cli", "fical_secure.commands")) == []
+    assert (
+        _violations(
+            (),
+            ("fical_secure.cli", "fical_secure.commands"),
+            allowed_sources=("fical_secure.cli", "fical_secure.commands"),
+        )
+        == []
+    )
 
 
 def test_pipeline_never_imports_flower_and_only_flower_imports_flwr() -> None:
-    assert _violations(("fical_secure.pipeline",),
-                       ("fical_secure.flower",)) == []
-    assert _violations((), ("flwr",), allowed_sources=("fical_secure.flower", "fical_secure.cli",
-                                                       "fical_secure.commands")) == []
+    assert _violations(("fical_secure.pipeline",), ("fical_secure.flower",)) == []
+    assert (
+        _violations(
+            (),
+            ("flwr",),
+            allowed_sources=("fical_secure.flower", "fical_secure.cli", "fical_secure.commands"),
+        )
+        == []
+    )
 
 
 def test_audit_measures_without_reaching_into_transport() -> None:
-    assert _violations(("fical_secure.audit",), ("fical_secure.protocol", "fical_secure.crypto",
-                                                 "fical_secure.commands")) == []
+    assert (
+        _violations(
+            ("fical_secure.audit",),
+            ("fical_secure.protocol", "fical_secure.crypto", "fical_secure.commands"),
+        )
+        == []
+    )
 
 
 def test_lazy_and_relative_imports_are_seen(tmp_path: Path) -> None:
     module = tmp_path / "fical_secure" / "scrub" / "fake.py"
     module.parent.mkdir(parents=True)
-    module.write_text("def f():\n    from cryptography.hazmat import x\n"
-                      "    from ..crypto import keys\n")
+    module.write_text(
+        "def f():\n    from cryptography.hazmat import x\n    from ..crypto import keys\n"
+    )
     found = _imports(module, tmp_path)
     assert {"cryptography.hazmat", "fical_secure.crypto", "fical_secure.crypto.keys"} <= found

@@ -103,16 +103,17 @@ def test_result_of_another_round_is_refused(fed: Fed) -> None:
     client = fed.client()
     cfg = fed.server.open_round(3, min_clients=1)
     client.accept_round(cfg)
-    for round_id, config_hash in ((4, cfg.config_hash), (2, cfg.config_hash),
-                                  (3, bytes(32))):
-        forged = GlobalResult(round_id, config_hash, 1, b"old global",
-                              fed.server_key.key_id).signed(fed.server_key)
+    for round_id, config_hash in ((4, cfg.config_hash), (2, cfg.config_hash), (3, bytes(32))):
+        forged = GlobalResult(
+            round_id, config_hash, 1, b"old global", fed.server_key.key_id
+        ).signed(fed.server_key)
         with pytest.raises(WrongRoundError):
             client.check_result(forged)
     fresh = Client(IdentityKey.generate(), fed.server_key.public)
     with pytest.raises(WrongRoundError):  # a client in no round accepts no result
-        fresh.check_result(GlobalResult(3, cfg.config_hash, 1, b"g",
-                                        fed.server_key.key_id).signed(fed.server_key))
+        fresh.check_result(
+            GlobalResult(3, cfg.config_hash, 1, b"g", fed.server_key.key_id).signed(fed.server_key)
+        )
 
 
 def test_round_key_signed_for_another_round_is_refused(fed: Fed) -> None:
@@ -161,8 +162,15 @@ def test_restart_with_a_regenerated_payload_is_a_local_conflict_not_a_new_envelo
     assert restarted.state.envelope == first  # what can still be resent
 
 
-@pytest.mark.parametrize("content", [b"", b"{not json", b'{"format": "other"}',
-                                     b'{"format": "fical-secure client-round-state v1"}'])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"{not json",
+        b'{"format": "other"}',
+        b'{"format": "fical-secure client-round-state v1"}',
+    ],
+)
 def test_damaged_state_file_is_a_typed_error(fed: Fed, content: bytes) -> None:
     fed.state.write_bytes(content)
     with pytest.raises(StoreError):

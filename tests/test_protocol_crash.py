@@ -47,8 +47,11 @@ class Worker:
     def __init__(self, workdir: Path, env: dict[str, str]) -> None:
         self.died_by_itself = False  # set when its stdout closed before we killed it
         self.proc = subprocess.Popen(
-            [sys.executable, str(WORKER), str(workdir)], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, text=True, env={**os.environ, **env},
+            [sys.executable, str(WORKER), str(workdir)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **env},
         )
         assert self._read() == "ready"
 
@@ -112,12 +115,15 @@ def _federation(workdir: Path, n: int) -> tuple[IdentityKey, list[IdentityKey]]:
     return server_key, clients
 
 
-def _crashy_phase(worker: Worker, server_key: IdentityKey, clients: list[IdentityKey],
-                  rng: random.Random) -> Run:
+def _crashy_phase(
+    worker: Worker, server_key: IdentityKey, clients: list[IdentityKey], rng: random.Random
+) -> Run:
     """Open the round, submit (with replays), close and publish until the kill."""
     cfg = RoundConfig.decode(bytes.fromhex(worker.ok("open", str(ROUND), str(len(clients)))))
-    envs = [Client(c, server_key.public).seal_submission(cfg, f"p{i}".encode())
-            for i, c in enumerate(clients)]
+    envs = [
+        Client(c, server_key.public).seal_submission(cfg, f"p{i}".encode())
+        for i, c in enumerate(clients)
+    ]
     run = Run(cfg, envs)
     for i, env in enumerate(envs):
         if run.acked and rng.random() < 0.4:  # replay an acknowledged one
@@ -141,10 +147,12 @@ def _check_store_after_crash(db: Path, run: Run, clients: list[IdentityKey]) -> 
     conn = sqlite3.connect(db)
     try:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        rows = conn.execute("SELECT sender_key_id, envelope_hash, sequence, receipt "
-                            "FROM submissions WHERE round_id=?", (ROUND,)).fetchall()
-        (stage,) = conn.execute("SELECT stage FROM rounds WHERE round_id=?",
-                                (ROUND,)).fetchone()
+        rows = conn.execute(
+            "SELECT sender_key_id, envelope_hash, sequence, receipt "
+            "FROM submissions WHERE round_id=?",
+            (ROUND,),
+        ).fetchall()
+        (stage,) = conn.execute("SELECT stage FROM rounds WHERE round_id=?", (ROUND,)).fetchone()
     finally:
         conn.close()
     assert Stage(stage) in (Stage.COLLECTING, Stage.AGGREGATING)
@@ -152,8 +160,11 @@ def _check_store_after_crash(db: Path, run: Run, clients: list[IdentityKey]) -> 
     assert len(stored) == len(rows)  # one row per client
     assert sorted(seq for _, seq, _ in stored.values()) == list(range(1, len(rows) + 1))
     for i, receipt in run.acked.items():  # every acknowledged envelope, exactly as acked
-        assert stored[clients[i].key_id] == (sha256(run.envelopes[i]), receipt.sequence,
-                                             receipt.encode())
+        assert stored[clients[i].key_id] == (
+            sha256(run.envelopes[i]),
+            receipt.sequence,
+            receipt.encode(),
+        )
     allowed = set(run.acked) | ({run.in_flight} if run.in_flight is not None else set())
     for i, c in enumerate(clients):  # nothing beyond acked + the one in flight
         if c.key_id in stored:
@@ -161,8 +172,9 @@ def _check_store_after_crash(db: Path, run: Run, clients: list[IdentityKey]) -> 
             assert stored[c.key_id][0] == sha256(run.envelopes[i])
 
 
-def _finish_after_restart(worker: Worker, server_key: IdentityKey, run: Run,
-                          clients: list[IdentityKey]) -> None:
+def _finish_after_restart(
+    worker: Worker, server_key: IdentityKey, run: Run, clients: list[IdentityKey]
+) -> None:
     receipts: dict[int, Receipt] = dict(run.acked)
     if len(run.acked) < len(clients):  # still COLLECTING: resend all, acked ones replay
         for i, env in enumerate(run.envelopes):
@@ -179,7 +191,10 @@ def _finish_after_restart(worker: Worker, server_key: IdentityKey, run: Run,
     result = GlobalResult.decode(bytes.fromhex(worker.ok("publish", b"global".hex())))
     result.verify(server_key.public)
     assert (result.round_id, result.contributors, result.payload) == (
-        ROUND, len(clients), b"global")
+        ROUND,
+        len(clients),
+        b"global",
+    )
 
 
 def _scenario(tmp_path: Path, point: str, seed: int, policy: str) -> None:
@@ -209,8 +224,9 @@ def _scenario(tmp_path: Path, point: str, seed: int, policy: str) -> None:
 def _check_round_closed(workdir: Path, server_key: IdentityKey, *, done: bool) -> None:
     conn = sqlite3.connect(workdir / "server.db")
     try:
-        stage, outcome = conn.execute("SELECT stage, outcome FROM rounds WHERE round_id=?",
-                                      (ROUND,)).fetchone()
+        stage, outcome = conn.execute(
+            "SELECT stage, outcome FROM rounds WHERE round_id=?", (ROUND,)
+        ).fetchone()
     finally:
         conn.close()
     msg = GlobalResult.decode(outcome) if done else Abort.decode(outcome)
@@ -221,8 +237,9 @@ def _check_round_closed(workdir: Path, server_key: IdentityKey, *, done: bool) -
 
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("point", POINTS)
-def test_sigkill_at_any_point_loses_no_acknowledged_envelope(tmp_path: Path, point: str,
-                                                             seed: int) -> None:
+def test_sigkill_at_any_point_loses_no_acknowledged_envelope(
+    tmp_path: Path, point: str, seed: int
+) -> None:
     _scenario(tmp_path, point, seed, "resume")
 
 

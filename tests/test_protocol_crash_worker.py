@@ -26,9 +26,12 @@ def _serve(workdir: Path) -> None:
     from fical_secure.protocol.server import Server
 
     policy = RecoveryPolicy(os.environ.get("FICAL_TEST_RECOVERY", "resume"))
-    server = Server.create(workdir / "server.db", IdentityKey.load(workdir / "server.key"),
-                           Roster.decode((workdir / "roster.bin").read_bytes()),
-                           recovery=policy)
+    server = Server.create(
+        workdir / "server.db",
+        IdentityKey.load(workdir / "server.key"),
+        Roster.decode((workdir / "roster.bin").read_bytes()),
+        recovery=policy,
+    )
     print("ready", flush=True)
     for line in sys.stdin:
         cmd, *args = line.split()

@@ -25,10 +25,13 @@ H32 = bytes(range(32))
 
 def _config(**over: Any) -> m.RoundConfig:
     fields: dict[str, Any] = {
-        "round_id": 7, "min_clients": 3,
+        "round_id": 7,
+        "min_clients": 3,
         "stages": (Stage.OPEN, Stage.COLLECTING, Stage.AGGREGATING, Stage.DONE),
         "stage_deadlines": ((Stage.COLLECTING, 1_900_000_000),),
-        "roster_hash": H32, "signed_round_key": b"k" * 121, "server_key_id": KID,
+        "roster_hash": H32,
+        "signed_round_key": b"k" * 121,
+        "server_key_id": KID,
         "created_at": 1_800_000_000,
     }
     fields.update(over)
@@ -87,9 +90,14 @@ def test_protocol_signature_labels_are_disjoint_from_crypto_labels() -> None:
 
 def test_config_hash_changes_with_every_config_field() -> None:
     base = _config()
-    variants = [_config(round_id=8), _config(min_clients=2), _config(roster_hash=H32[::-1]),
-                _config(signed_round_key=b"j" * 121), _config(created_at=1),
-                _config(stage_deadlines=((Stage.COLLECTING, 1_900_000_001),))]
+    variants = [
+        _config(round_id=8),
+        _config(min_clients=2),
+        _config(roster_hash=H32[::-1]),
+        _config(signed_round_key=b"j" * 121),
+        _config(created_at=1),
+        _config(stage_deadlines=((Stage.COLLECTING, 1_900_000_001),)),
+    ]
     hashes = {base.config_hash, *(v.config_hash for v in variants)}
     assert len(hashes) == 1 + len(variants)
     assert base.deadline(Stage.COLLECTING) == 1_900_000_000
@@ -97,7 +105,10 @@ def test_config_hash_changes_with_every_config_field() -> None:
 
 
 DECODERS: list[Callable[[bytes], Any]] = [
-    m.RoundConfig.decode, m.Submission.decode, m.Receipt.decode, m.Abort.decode,
+    m.RoundConfig.decode,
+    m.Submission.decode,
+    m.Receipt.decode,
+    m.Abort.decode,
     m.GlobalResult.decode,
 ]
 
@@ -120,8 +131,9 @@ def test_every_truncation_and_trailing_byte_is_a_format_error(msg: Any) -> None:
         (lambda d: d[:4] + b"\x03" + d[5:], "kind"),
     ],
 )
-def test_bad_header_is_a_format_error_saying_what(mutate: Callable[[bytes], bytes],
-                                                 match: str) -> None:
+def test_bad_header_is_a_format_error_saying_what(
+    mutate: Callable[[bytes], bytes], match: str
+) -> None:
     with pytest.raises(MessageFormatError, match=match):
         m.RoundConfig.decode(mutate(_config().encode()))
 
@@ -159,11 +171,14 @@ def test_reader_refuses_non_bytes() -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(
-    round_id=st.integers(0, 2**64 - 1), seq=st.integers(0, 2**32 - 1),
-    sender=st.binary(min_size=16, max_size=16), digest=st.binary(min_size=32, max_size=32),
+    round_id=st.integers(0, 2**64 - 1),
+    seq=st.integers(0, 2**32 - 1),
+    sender=st.binary(min_size=16, max_size=16),
+    digest=st.binary(min_size=32, max_size=32),
 )
-def test_receipt_round_trips_for_any_field_values(round_id: int, seq: int, sender: bytes,
-                                                  digest: bytes) -> None:
+def test_receipt_round_trips_for_any_field_values(
+    round_id: int, seq: int, sender: bytes, digest: bytes
+) -> None:
     receipt = m.Receipt(round_id, H32, sender, digest, seq, KID, b"sig")
     assert m.Receipt.decode(receipt.encode()) == receipt
 

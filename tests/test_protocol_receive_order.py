@@ -50,10 +50,19 @@ def server(tmp_path: Path) -> Iterator[Server]:
 
 def _seal_as(sender: IdentityKey, cfg: RoundConfig, payload: bytes, **ctx: Any) -> bytes:
     rk = SignedRoundKey.decode(cfg.signed_round_key)
-    fields = {"round_id": cfg.round_id, "stage": int(Stage.COLLECTING),
-              "config_hash": cfg.config_hash, **ctx}
-    return seal(payload, sender=sender, recipient_public=rk.public, recipient_key_id=rk.key_id,
-                context=EnvelopeContext(**fields))
+    fields = {
+        "round_id": cfg.round_id,
+        "stage": int(Stage.COLLECTING),
+        "config_hash": cfg.config_hash,
+        **ctx,
+    }
+    return seal(
+        payload,
+        sender=sender,
+        recipient_public=rk.public,
+        recipient_key_id=rk.key_id,
+        context=EnvelopeContext(**fields),
+    )
 
 
 def _forged(cfg: RoundConfig) -> bytes:
@@ -72,8 +81,9 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_refused_envelope_is_never_decrypted(server: Server, decryptions: list[int],
-                                             case: str) -> None:
+def test_refused_envelope_is_never_decrypted(
+    server: Server, decryptions: list[int], case: str
+) -> None:
     cfg = server.open_round(1, min_clients=1)
     hostile = CASES[case](cfg)
     with pytest.raises(FicalError):

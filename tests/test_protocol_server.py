@@ -50,22 +50,33 @@ def fed(tmp_path: Path) -> Iterator[Fed]:
     server.close()
 
 
-def _seal_as(sender: IdentityKey, cfg: RoundConfig, payload: bytes, *,
-             stage: int = int(Stage.COLLECTING), config_hash: bytes | None = None,
-             round_id: int | None = None) -> bytes:
+def _seal_as(
+    sender: IdentityKey,
+    cfg: RoundConfig,
+    payload: bytes,
+    *,
+    stage: int = int(Stage.COLLECTING),
+    config_hash: bytes | None = None,
+    round_id: int | None = None,
+) -> bytes:
     """Seal bypassing the client's checks, to build hostile envelopes."""
     rk = SignedRoundKey.decode(cfg.signed_round_key)
-    ctx = EnvelopeContext(round_id=cfg.round_id if round_id is None else round_id,
-                          stage=stage, config_hash=config_hash or cfg.config_hash)
-    return seal(payload, sender=sender, recipient_public=rk.public, recipient_key_id=rk.key_id,
-                context=ctx)
+    ctx = EnvelopeContext(
+        round_id=cfg.round_id if round_id is None else round_id,
+        stage=stage,
+        config_hash=config_hash or cfg.config_hash,
+    )
+    return seal(
+        payload, sender=sender, recipient_public=rk.public, recipient_key_id=rk.key_id, context=ctx
+    )
 
 
 def test_full_round_returns_only_authenticated_payloads_in_receipt_order(fed: Fed) -> None:
     cfg = fed.server.open_round(1, min_clients=2)
     for i, client in enumerate(fed.clients):
-        receipt = fed.server.receive(client.seal_submission(cfg, f"payload {i}".encode(),
-                                                            fed.roster))
+        receipt = fed.server.receive(
+            client.seal_submission(cfg, f"payload {i}".encode(), fed.roster)
+        )
         client.check_receipt(receipt)
         assert receipt.sequence == i + 1
     payloads = fed.server.close_round()
@@ -143,7 +154,7 @@ def test_envelope_claiming_another_clients_key_id_is_refused(fed: Fed) -> None:
     victim = fed.keys[1].key_id
     env = bytearray(_seal_as(fed.outsider, cfg, b"x"))
     start = bytes(env).index(fed.outsider.key_id)
-    env[start:start + 16] = victim  # claims to be client 1, signed by the outsider
+    env[start : start + 16] = victim  # claims to be client 1, signed by the outsider
     with pytest.raises(InvalidEnvelope):
         fed.server.receive(bytes(env))
     assert fed.server.store.find_submission(1, victim) is None
@@ -260,8 +271,15 @@ def test_client_refuses_a_receipt_for_another_envelope_or_a_forged_one(fed: Fed)
     a.seal_submission(cfg, b"a")
     with pytest.raises(ProtocolError, match="another submission"):
         a.check_receipt(receipt_b)
-    fake = Receipt(1, cfg.config_hash, a.key_id, a.state.envelope_hash or b"", 1,
-                   fed.server_key.key_id, signature=b"\x00" * 64)
+    fake = Receipt(
+        1,
+        cfg.config_hash,
+        a.key_id,
+        a.state.envelope_hash or b"",
+        1,
+        fed.server_key.key_id,
+        signature=b"\x00" * 64,
+    )
     with pytest.raises(InvalidSignature):
         a.check_receipt(fake)
 
@@ -280,10 +298,16 @@ def test_checks_run_in_the_documented_order_before_any_decryption(fed: Fed) -> N
         return env[:-1] + bytes([env[-1] ^ 1])
 
     cases: list[tuple[bytes, type[Exception]]] = [
-        (broken(_seal_as(fed.outsider, cfg, b"x", round_id=9, stage=bad_stage,
-                         config_hash=bad_hash)), WrongRoundError),
-        (broken(_seal_as(fed.outsider, cfg, b"x", stage=bad_stage, config_hash=bad_hash)),
-         StageError),
+        (
+            broken(
+                _seal_as(fed.outsider, cfg, b"x", round_id=9, stage=bad_stage, config_hash=bad_hash)
+            ),
+            WrongRoundError,
+        ),
+        (
+            broken(_seal_as(fed.outsider, cfg, b"x", stage=bad_stage, config_hash=bad_hash)),
+            StageError,
+        ),
         (broken(_seal_as(fed.outsider, cfg, b"x", config_hash=bad_hash)), NotEnrolledError),
         (broken(_seal_as(fed.keys[0], cfg, b"x", config_hash=bad_hash)), WrongRoundError),
         (broken(_seal_as(fed.keys[0], cfg, b"x")), InvalidEnvelope),

@@ -27,7 +27,11 @@ LEGAL = {
 
 def test_stage_codes_are_stable_wire_values() -> None:
     assert [(s.name, int(s)) for s in Stage] == [
-        ("OPEN", 1), ("COLLECTING", 2), ("AGGREGATING", 3), ("DONE", 4), ("ABORTED", 5),
+        ("OPEN", 1),
+        ("COLLECTING", 2),
+        ("AGGREGATING", 3),
+        ("DONE", 4),
+        ("ABORTED", 5),
     ]
 
 
@@ -69,11 +73,19 @@ def test_protocol_package_imports_nothing_heavy_and_no_cryptography_directly() -
     package = Path(__file__).parents[1] / "fical_secure" / "protocol"
     for source in package.glob("*.py"):
         for node in ast.walk(ast.parse(source.read_text())):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             assert not any(n.split(".")[0] in {"cryptography", "pickle"} for n in names), source
-    probe = ("import sys, fical_secure.protocol; "
-             "print(sorted({'torch', 'transformers', 'presidio_analyzer'} & set(sys.modules)))")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         check=True, timeout=60)
+    probe = (
+        "import sys, fical_secure.protocol; "
+        "print(sorted({'torch', 'transformers', 'presidio_analyzer'} & set(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
     assert out.stdout.strip() == "[]"

@@ -184,9 +184,17 @@ def test_stored_rows_hold_ciphertext_not_plaintext(tmp_path: Path) -> None:
         (Stage.DONE, RecoveryPolicy.RESUME, 0, False),
     ],
 )
-def test_recovery_decision_table(stage: Stage, policy: RecoveryPolicy, now: int,
-                                 resume: bool) -> None:
-    cfg = RoundConfig(1, 1, (Stage.COLLECTING,),
-                      ((Stage.COLLECTING, 100), (Stage.AGGREGATING, 200)),
-                      b"\x00" * 32, b"", b"\x00" * 16, 0)
+def test_recovery_decision_table(
+    stage: Stage, policy: RecoveryPolicy, now: int, resume: bool
+) -> None:
+    cfg = RoundConfig(
+        1,
+        1,
+        (Stage.COLLECTING,),
+        ((Stage.COLLECTING, 100), (Stage.AGGREGATING, 200)),
+        b"\x00" * 32,
+        b"",
+        b"\x00" * 16,
+        0,
+    )
     assert decide(stage, cfg, policy, now).resume is resume

@@ -78,8 +78,11 @@ def test_evaluation_reports_every_metric_and_rag_beats_chance(
     assert set(report) >= {"retrieval", "with_rag", "without_rag", "control", "timing"}
     for mode in ("with_rag", "without_rag"):
         assert set(report[mode]) == {
-            "tool_accuracy", "argument_accuracy", "per_argument_accuracy",
-            "end_to_end_success", "executed_rate",
+            "tool_accuracy",
+            "argument_accuracy",
+            "per_argument_accuracy",
+            "end_to_end_success",
+            "executed_rate",
         }
     assert set(report["retrieval"]) == {"top1_accuracy", "recall_at_3"}
     assert 0.0 <= report["control"]["model_choice_shuffled_order"] <= 1.0

@@ -19,20 +19,33 @@ LAB = ToolCall("lab_results_lookup", {"mrn": "MRN-0042137", "test": "CBC"})
     [
         ('lab_results_lookup(mrn="MRN-0042137", test="CBC")', LAB),
         ("lab_results_lookup(mrn='MRN-0042137', test='CBC')", LAB),
-        ("lab_results_lookup( test = CBC , mrn = \"MRN-0042137\" )", LAB),
-        ("Sure! I will call lab_results_lookup(mrn=\"MRN-0042137\", test=\"cbc\") now.", LAB),
+        ('lab_results_lookup( test = CBC , mrn = "MRN-0042137" )', LAB),
+        ('Sure! I will call lab_results_lookup(mrn="MRN-0042137", test="cbc") now.', LAB),
         ('```python\nlab_results_lookup(mrn="MRN-0042137", test="CBC")\n```', LAB),
         ('{"tool": "lab_results_lookup", "arguments": {"mrn": "MRN-0042137", "test": "CBC"}}', LAB),
-        ('Call: ```json\n{"name": "lab_results_lookup", "args": '
-         '{"test": "CBC", "mrn": "MRN-0042137"}}\n```', LAB),
-        ('bmi_calculator(weight_kg=72.5, height_cm="168")',
-         ToolCall("bmi_calculator", {"weight_kg": 72.5, "height_cm": 168.0})),
-        ("refill_prescription(mrn=\"MRN-1234567\", drug=\"metformin\", days_supply=90.0)",
-         ToolCall("refill_prescription",
-                  {"mrn": "MRN-1234567", "drug": "metformin", "days_supply": 90})),
-        ('schedule_appointment(mrn="MRN-1234567", department="oncology", date="2026-04-12")',
-         ToolCall("schedule_appointment",
-                  {"mrn": "MRN-1234567", "department": "oncology", "date": "2026-04-12"})),
+        (
+            'Call: ```json\n{"name": "lab_results_lookup", "args": '
+            '{"test": "CBC", "mrn": "MRN-0042137"}}\n```',
+            LAB,
+        ),
+        (
+            'bmi_calculator(weight_kg=72.5, height_cm="168")',
+            ToolCall("bmi_calculator", {"weight_kg": 72.5, "height_cm": 168.0}),
+        ),
+        (
+            'refill_prescription(mrn="MRN-1234567", drug="metformin", days_supply=90.0)',
+            ToolCall(
+                "refill_prescription",
+                {"mrn": "MRN-1234567", "drug": "metformin", "days_supply": 90},
+            ),
+        ),
+        (
+            'schedule_appointment(mrn="MRN-1234567", department="oncology", date="2026-04-12")',
+            ToolCall(
+                "schedule_appointment",
+                {"mrn": "MRN-1234567", "department": "oncology", "date": "2026-04-12"},
+            ),
+        ),
     ],
 )
 def test_well_formed_calls_parse(text: str, expected: ToolCall) -> None:
@@ -58,16 +71,24 @@ def test_well_formed_calls_parse(text: str, expected: ToolCall) -> None:
         ('lab_results_lookup(mrn="MRN-0042137", test="MRI")', "not allowed"),
         ("bmi_calculator(weight_kg=heavy, height_cm=170)", "expected a number"),
         ("bmi_calculator(weight_kg=True, height_cm=170)", "unsupported literal"),
-        ('{"tool": "bmi_calculator", "arguments": {"weight_kg": true, "height_cm": 170}}',
-         "expected a float"),
-        ('{"tool": "bmi_calculator", "arguments": {"weight_kg": [70], "height_cm": 170}}',
-         "expected a float"),
+        (
+            '{"tool": "bmi_calculator", "arguments": {"weight_kg": true, "height_cm": 170}}',
+            "expected a float",
+        ),
+        (
+            '{"tool": "bmi_calculator", "arguments": {"weight_kg": [70], "height_cm": 170}}',
+            "expected a float",
+        ),
         ('{"tool": "bmi_calculator", "arguments": "weight 70"}', "must be an object"),
-        ("egfr_calculator(creatinine_mg_dl=1.1, age=67.5, sex=\"male\")", "integer"),
-        ('schedule_appointment(mrn="MRN-1234567", department="oncology", date="12/04/2026")',
-         "YYYY-MM-DD"),
-        ('schedule_appointment(mrn="MRN-1234567", department="oncology", date="2026-02-30")',
-         "calendar date"),
+        ('egfr_calculator(creatinine_mg_dl=1.1, age=67.5, sex="male")', "integer"),
+        (
+            'schedule_appointment(mrn="MRN-1234567", department="oncology", date="12/04/2026")',
+            "YYYY-MM-DD",
+        ),
+        (
+            'schedule_appointment(mrn="MRN-1234567", department="oncology", date="2026-02-30")',
+            "calendar date",
+        ),
         ("bmi_calculator(weight_kg=max(70, 80), height_cm=170)", "nested parenthesis"),
         ("bmi_calculator(weight_kg=1" + "0" * 5000 + ", height_cm=170)", "number too long"),
         ("x" * 30_000, "longer than"),
@@ -84,9 +105,34 @@ def test_non_text_input_raises_parse_error() -> None:
 
 
 _FRAGMENTS = st.sampled_from(
-    [*TOOL_NAMES, "(", ")", "=", ",", '"', "'", "{", "}", ":", "[", "]", "```", "\\",
-     "mrn", "test", "CBC", "MRN-0042137", "1e999", "-3.5", "true", "null", " ", "\n",
-     '"tool"', '"arguments"']
+    [
+        *TOOL_NAMES,
+        "(",
+        ")",
+        "=",
+        ",",
+        '"',
+        "'",
+        "{",
+        "}",
+        ":",
+        "[",
+        "]",
+        "```",
+        "\\",
+        "mrn",
+        "test",
+        "CBC",
+        "MRN-0042137",
+        "1e999",
+        "-3.5",
+        "true",
+        "null",
+        " ",
+        "\n",
+        '"tool"',
+        '"arguments"',
+    ]
 )
 
 

@@ -54,8 +54,7 @@ def attribute(plaintext: bytes, owner: str) -> Compendium:
     return replace(compendium, owner=owner, entries=entries)
 
 
-def accept_payloads(payloads: Sequence[tuple[bytes, bytes]],
-                    owners: Mapping[bytes, str]) -> Intake:
+def accept_payloads(payloads: Sequence[tuple[bytes, bytes]], owners: Mapping[bytes, str]) -> Intake:
     """``(sender_key_id, plaintext)`` pairs -> attributed compendiums, bad ones rejected.
 
     A sender the mapping does not name is named by its key id (hex).

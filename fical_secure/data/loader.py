@@ -67,8 +67,9 @@ def call_record(call: ToolCall) -> dict[str, Any]:
     return {"tool": call.tool, "arguments": dict(call.arguments)}
 
 
-def parse_call(value: Any, catalogue: Sequence[ToolSpec] = CATALOGUE) -> tuple[ToolCall | None,
-                                                                               list[str]]:
+def parse_call(
+    value: Any, catalogue: Sequence[ToolSpec] = CATALOGUE
+) -> tuple[ToolCall | None, list[str]]:
     """Decode and validate a ``{"tool", "arguments"}`` object; (call or None, problems)."""
     if not isinstance(value, dict):
         return None, [f"call must be an object with tool and arguments, got {_kind(value)}"]
@@ -96,8 +97,15 @@ def _as_arguments(arguments: dict[str, Any]) -> dict[str, ArgValue]:
 
 
 def _kind(value: Any) -> str:
-    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
-             int: "an integer", float: "a number", type(None): "null"}
+    names = {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        type(None): "null",
+    }
     return names.get(type(value), type(value).__name__)
 
 
@@ -137,7 +145,8 @@ def parse_episode(
     problems = [f"missing field {name!r}" for name in REQUIRED_FIELDS if name not in value]
     problems += [
         f"unknown field {name!r} (allowed: {', '.join(EPISODE_FIELDS)})"
-        for name in value if name not in EPISODE_FIELDS
+        for name in value
+        if name not in EPISODE_FIELDS
     ]
     episode_id = f"{hospital_id}-L{line:06d}"
     if "id" in value:
@@ -145,18 +154,32 @@ def parse_episode(
     split = value.get("split", "member")
     if split not in ("member", "nonmember"):
         problems.append(f"field 'split' must be 'member' or 'nonmember', got {split!r}")
-    texts = {n: _string(value, n, problems, non_empty=n == "request")
-             for n in ("request", "result", "answer") if n in value}
+    texts = {
+        n: _string(value, n, problems, non_empty=n == "request")
+        for n in ("request", "result", "answer")
+        if n in value
+    }
     call, call_issues = parse_call(value["call"], catalogue) if "call" in value else (None, [])
     problems += call_issues
     pii = _pii(value.get("pii", []), episode_id, problems)
     if problems or call is None:
         return None, problems
-    episode = Episode(episode_id, hospital_id, texts["request"], call, texts["result"],
-                      texts["answer"], split, pii)
+    episode = Episode(
+        episode_id,
+        hospital_id,
+        texts["request"],
+        call,
+        texts["result"],
+        texts["answer"],
+        split,
+        pii,
+    )
     text = episode.text()
-    problems += [f"pii value {p.value!r} ({p.kind}) does not occur in the episode"
-                 for p in pii if p.value not in text]
+    problems += [
+        f"pii value {p.value!r} ({p.kind}) does not occur in the episode"
+        for p in pii
+        if p.value not in text
+    ]
     return (None, problems) if problems else (episode, [])
 
 
@@ -175,8 +198,7 @@ def load_episodes_jsonl(
     seen: dict[str, int] = {}
 
     def parse(value: Any, line: int) -> tuple[Episode | None, list[str]]:
-        episode, problems = parse_episode(value, line, hospital_id=hospital_id,
-                                          catalogue=catalogue)
+        episode, problems = parse_episode(value, line, hospital_id=hospital_id, catalogue=catalogue)
         if episode is not None:
             first = seen.setdefault(episode.episode_id, line)
             if first != line:

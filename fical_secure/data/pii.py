@@ -130,9 +130,7 @@ class IdentityFactory:
             mrn=self._fresh(self._mrn),
             dob=self._dob(),
             phone=self._fresh(self._fake.phone_number),
-            email=self._fresh(
-                lambda: f"{handle}{self._rng.randrange(1, 100)}@{email_domain}"
-            ),
+            email=self._fresh(lambda: f"{handle}{self._rng.randrange(1, 100)}@{email_domain}"),
             address=self._fresh(self._address),
             ssn=self._fresh(self._fake.ssn),
             member_id=self._fresh(self._member_id),

@@ -63,13 +63,15 @@ ICD10: dict[str, tuple[str, str]] = {
     "atrial fibrillation": ("I48.91", "Unspecified atrial fibrillation"),
     "hypothyroidism": ("E03.9", "Hypothyroidism, unspecified"),
     "major depressive disorder": (
-        "F32.9", "Major depressive disorder, single episode, unspecified"
+        "F32.9",
+        "Major depressive disorder, single episode, unspecified",
     ),
     "osteoarthritis of knee": ("M17.9", "Osteoarthritis of knee, unspecified"),
     "acute bronchitis": ("J20.9", "Acute bronchitis, unspecified"),
     "urinary tract infection": ("N39.0", "Urinary tract infection, site not specified"),
     "gastroesophageal reflux disease": (
-        "K21.9", "Gastro-esophageal reflux disease without esophagitis"
+        "K21.9",
+        "Gastro-esophageal reflux disease without esophagitis",
     ),
 }
 
@@ -99,14 +101,28 @@ INTERACTIONS: dict[frozenset[str], tuple[str, str]] = {
 
 # Usual maximum single dose in mg, for a warning in the dosage calculator.
 MAX_SINGLE_DOSE_MG: dict[str, float] = {
-    "warfarin": 10, "aspirin": 1000, "metformin": 1000, "lisinopril": 40, "atorvastatin": 80,
-    "amoxicillin": 1000, "ibuprofen": 800, "omeprazole": 40, "sertraline": 200,
-    "clopidogrel": 600, "simvastatin": 40, "levothyroxine": 0.3,
+    "warfarin": 10,
+    "aspirin": 1000,
+    "metformin": 1000,
+    "lisinopril": 40,
+    "atorvastatin": 80,
+    "amoxicillin": 1000,
+    "ibuprofen": 800,
+    "omeprazole": 40,
+    "sertraline": 200,
+    "clopidogrel": 600,
+    "simvastatin": 40,
+    "levothyroxine": 0.3,
 }
 
 ALLERGY_REACTIONS: tuple[str, ...] = ("rash", "hives", "angioedema", "anaphylaxis", "GI upset")
 WARD_CAPACITY: dict[str, int] = {
-    "icu": 16, "cardiac": 24, "maternity": 20, "pediatrics": 18, "surgical": 30, "general": 40,
+    "icu": 16,
+    "cardiac": 24,
+    "maternity": 20,
+    "pediatrics": 18,
+    "surgical": 30,
+    "general": 40,
 }
 CPT_NAMES: dict[str, str] = {
     "99213": "established outpatient visit",

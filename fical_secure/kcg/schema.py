@@ -155,7 +155,10 @@ def _parse_entry(raw: Any, index: int) -> Entry:
         raise SchemaError(f"entry {index} must be an object")
     try:
         return validate_entry(
-            raw.get("tool"), raw.get("kind"), raw.get("text"), raw.get("support", 1)  # type: ignore[arg-type]
+            raw.get("tool"),
+            raw.get("kind"),
+            raw.get("text"),
+            raw.get("support", 1),  # type: ignore[arg-type]
         )
     except SchemaError as exc:
         raise SchemaError(f"entry {index}: {exc}") from exc

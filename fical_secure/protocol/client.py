@@ -55,9 +55,14 @@ class ClientState:
 class Client:
     """An enrolled client holding its identity key and the pinned server key."""
 
-    def __init__(self, identity: IdentityKey, server_public: IdentityPublicKey, *,
-                 state_path: Path | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        identity: IdentityKey,
+        server_public: IdentityPublicKey,
+        *,
+        state_path: Path | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         """``state_path``: where the durable round state lives (beside the key).
 
         A deployed client always passes one; ``None`` keeps the state in memory
@@ -93,8 +98,16 @@ class Client:
         if cfg is None:
             return
         receipt = None if self.state.receipt is None else self.state.receipt.encode()
-        self._saved.save(SavedRound(cfg.round_id, cfg.encode(), cfg.config_hash,
-                                    self.state.envelope, self.state.payload_hash, receipt))
+        self._saved.save(
+            SavedRound(
+                cfg.round_id,
+                cfg.encode(),
+                cfg.config_hash,
+                self.state.envelope,
+                self.state.payload_hash,
+                receipt,
+            )
+        )
 
     @property
     def key_id(self) -> bytes:
@@ -147,8 +160,9 @@ class Client:
         return round_key
 
     # --- stage: seal -----------------------------------------------------------
-    def seal_submission(self, config: RoundConfig, payload: bytes,
-                        roster: Roster | None = None) -> bytes:
+    def seal_submission(
+        self, config: RoundConfig, payload: bytes, roster: Roster | None = None
+    ) -> bytes:
         """Verify the round, then seal ``payload`` to its round key; returns envelope bytes.
 
         Sealing is bound (AEAD associated data) to the round id, the
@@ -172,10 +186,16 @@ class Client:
                 f"this client already sealed a different payload for round {config.round_id}; "
                 "resend that envelope (Client.state.envelope) or wait for the next round"
             )
-        context = EnvelopeContext(round_id=config.round_id, stage=int(SUBMISSION_STAGE),
-                                  config_hash=config.config_hash)
-        envelope = seal(payload, sender=self._identity, recipient_public=round_key.public,
-                        recipient_key_id=round_key.key_id, context=context)
+        context = EnvelopeContext(
+            round_id=config.round_id, stage=int(SUBMISSION_STAGE), config_hash=config.config_hash
+        )
+        envelope = seal(
+            payload,
+            sender=self._identity,
+            recipient_public=round_key.public,
+            recipient_key_id=round_key.key_id,
+            context=context,
+        )
         self.state.envelope, self.state.payload_hash = envelope, sha256(payload)
         self._persist()
         return envelope

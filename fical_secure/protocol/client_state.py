@@ -99,8 +99,14 @@ class ClientStateFile:
             raise StoreError(f"{path}: round_id must be a non-negative integer")
         if config is None or config_hash is None:
             raise StoreError(f"{path}: the accepted round config is missing")
-        return SavedRound(round_id, config, config_hash, _unhex(raw, "envelope", path),
-                          _unhex(raw, "payload_hash", path), _unhex(raw, "receipt", path))
+        return SavedRound(
+            round_id,
+            config,
+            config_hash,
+            _unhex(raw, "envelope", path),
+            _unhex(raw, "payload_hash", path),
+            _unhex(raw, "receipt", path),
+        )
 
     def save(self, saved: SavedRound) -> None:
         """Persist ``saved`` durably (atomic replace, fsync) before the caller acts on it.

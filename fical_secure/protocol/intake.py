@@ -33,8 +33,9 @@ class LiveRound:
     @property
     def context(self) -> EnvelopeContext:
         """The AEAD context every submission of this round is sealed under."""
-        return EnvelopeContext(round_id=self.round_id, stage=int(SUBMISSION_STAGE),
-                               config_hash=self.config.config_hash)
+        return EnvelopeContext(
+            round_id=self.round_id, stage=int(SUBMISSION_STAGE), config_hash=self.config.config_hash
+        )
 
 
 @dataclass
@@ -58,8 +59,10 @@ def route(live: LiveRound | None, header: EnvelopeHeader, now: float) -> LiveRou
         return None
     require_stage(live.stage, SUBMISSION_STAGE)
     if header.stage != int(SUBMISSION_STAGE):
-        raise StageError(f"envelope was sealed for stage code {header.stage}; "
-                         f"submissions are sealed for {SUBMISSION_STAGE.name}")
+        raise StageError(
+            f"envelope was sealed for stage code {header.stage}; "
+            f"submissions are sealed for {SUBMISSION_STAGE.name}"
+        )
     deadline = live.config.deadline(Stage.COLLECTING)
     if deadline is not None and now > deadline:
         raise StageError(f"round {live.round_id} stopped collecting at {deadline}")

@@ -129,8 +129,17 @@ class RoundConfig:
         round_id, min_clients = r.u64(), r.u32()
         stages = tuple(Stage.from_code(r.u8()) for _ in range(r.u8()))
         deadlines = tuple((Stage.from_code(r.u8()), r.u64()) for _ in range(r.u8()))
-        cfg = cls(round_id, min_clients, stages, deadlines, r.raw(HASH_LEN), r.blob(),
-                  r.raw(KEY_ID_LEN), r.u64(), r.blob())
+        cfg = cls(
+            round_id,
+            min_clients,
+            stages,
+            deadlines,
+            r.raw(HASH_LEN),
+            r.blob(),
+            r.raw(KEY_ID_LEN),
+            r.u64(),
+            r.blob(),
+        )
         r.done()
         return cfg
 
@@ -169,9 +178,14 @@ class Receipt:
     def body(self) -> bytes:
         """Canonical encoding of every field but the signature."""
         return (
-            Writer(KIND_RECEIPT).u64(self.round_id).raw(self.config_hash, HASH_LEN)
-            .raw(self.sender_key_id, KEY_ID_LEN).raw(self.envelope_hash, HASH_LEN)
-            .u32(self.sequence).raw(self.server_key_id, KEY_ID_LEN).finish()
+            Writer(KIND_RECEIPT)
+            .u64(self.round_id)
+            .raw(self.config_hash, HASH_LEN)
+            .raw(self.sender_key_id, KEY_ID_LEN)
+            .raw(self.envelope_hash, HASH_LEN)
+            .u32(self.sequence)
+            .raw(self.server_key_id, KEY_ID_LEN)
+            .finish()
         )
 
     def signed(self, signer: Signer) -> Receipt:
@@ -190,8 +204,15 @@ class Receipt:
     def decode(cls, data: bytes) -> Receipt:
         """Parse a receipt. Raises MessageFormatError if malformed."""
         r = Reader(data, KIND_RECEIPT)
-        msg = cls(r.u64(), r.raw(HASH_LEN), r.raw(KEY_ID_LEN), r.raw(HASH_LEN), r.u32(),
-                  r.raw(KEY_ID_LEN), r.blob())
+        msg = cls(
+            r.u64(),
+            r.raw(HASH_LEN),
+            r.raw(KEY_ID_LEN),
+            r.raw(HASH_LEN),
+            r.u32(),
+            r.raw(KEY_ID_LEN),
+            r.blob(),
+        )
         r.done()
         return msg
 
@@ -212,8 +233,12 @@ class Abort:
         if len(reason) > MAX_REASON_BYTES:
             raise MessageFormatError("abort reason is too long")
         return (
-            Writer(KIND_ABORT).u64(self.round_id).raw(self.config_hash, HASH_LEN)
-            .blob(reason).raw(self.server_key_id, KEY_ID_LEN).finish()
+            Writer(KIND_ABORT)
+            .u64(self.round_id)
+            .raw(self.config_hash, HASH_LEN)
+            .blob(reason)
+            .raw(self.server_key_id, KEY_ID_LEN)
+            .finish()
         )
 
     def signed(self, signer: Signer) -> Abort:
@@ -256,8 +281,12 @@ class GlobalResult:
     def body(self) -> bytes:
         """Canonical encoding of every field but the signature."""
         return (
-            Writer(KIND_GLOBAL_RESULT).u64(self.round_id).raw(self.config_hash, HASH_LEN)
-            .u32(self.contributors).blob(self.payload).raw(self.server_key_id, KEY_ID_LEN)
+            Writer(KIND_GLOBAL_RESULT)
+            .u64(self.round_id)
+            .raw(self.config_hash, HASH_LEN)
+            .u32(self.contributors)
+            .blob(self.payload)
+            .raw(self.server_key_id, KEY_ID_LEN)
             .finish()
         )
 
@@ -280,4 +309,3 @@ class GlobalResult:
         msg = cls(r.u64(), r.raw(HASH_LEN), r.u32(), r.blob(), r.raw(KEY_ID_LEN), r.blob())
         r.done()
         return msg
-

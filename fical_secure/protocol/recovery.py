@@ -51,6 +51,7 @@ def decide(stage: Stage, config: RoundConfig, policy: RecoveryPolicy, now: float
     if policy is RecoveryPolicy.ABORT_IF_PAST_DEADLINE:
         deadline = config.deadline(stage)
         if deadline is not None and now > deadline:
-            return Decision(resume=False,
-                            reason=f"server restarted after the {stage.name} deadline")
+            return Decision(
+                resume=False, reason=f"server restarted after the {stage.name} deadline"
+            )
     return Decision(resume=True)

@@ -46,8 +46,14 @@ ROUND_PLAN = (Stage.OPEN, Stage.COLLECTING, Stage.AGGREGATING, Stage.DONE)
 class Server:
     """A federation server bound to one identity key and one durable store."""
 
-    def __init__(self, store: Store, vault: RoundKeyVault, identity: IdentityKey,
-                 roster: Roster, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: Store,
+        vault: RoundKeyVault,
+        identity: IdentityKey,
+        roster: Roster,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._store = store
         self._vault = vault
         self._identity = identity
@@ -56,9 +62,15 @@ class Server:
         self.state = ServerState()
 
     @classmethod
-    def create(cls, store_path: str | PathLike[str], identity: IdentityKey, roster: Roster, *,
-               recovery: RecoveryPolicy | None = None,
-               clock: Callable[[], float] = time.time) -> Server:
+    def create(
+        cls,
+        store_path: str | PathLike[str],
+        identity: IdentityKey,
+        roster: Roster,
+        *,
+        recovery: RecoveryPolicy | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> Server:
         """Open the store, check the roster is ours, and recover any live round.
 
         ``recovery`` decides what happens to a round that was live when the
@@ -110,8 +122,9 @@ class Server:
 
     def _abort_record(self, rec: RoundRecord, reason: str) -> Abort:
         """Sign and persist an Abort for a persisted round (live or not loadable)."""
-        msg = Abort(rec.round_id, rec.config_hash, reason[:MAX_REASON_CHARS],
-                    self._identity.key_id).signed(self._identity)
+        msg = Abort(
+            rec.round_id, rec.config_hash, reason[:MAX_REASON_CHARS], self._identity.key_id
+        ).signed(self._identity)
         self._store.transition(rec.round_id, Stage.ABORTED, msg.encode())
         self._vault.discard(rec.round_key_id)
         return msg
@@ -131,8 +144,14 @@ class Server:
         return self._store
 
     # --- stage: OPEN -> COLLECTING -------------------------------------------
-    def open_round(self, round_id: int, min_clients: int, *, collect_seconds: int = 3600,
-                   aggregate_seconds: int = 3600) -> RoundConfig:
+    def open_round(
+        self,
+        round_id: int,
+        min_clients: int,
+        *,
+        collect_seconds: int = 3600,
+        aggregate_seconds: int = 3600,
+    ) -> RoundConfig:
         """Create, persist and publish a round; it starts COLLECTING.
 
         Raises:
@@ -150,17 +169,32 @@ class Server:
         signed_key = SignedRoundKey.create(self._identity, round_key, round_id)
         roster_bytes = self._roster.encode()
         config = RoundConfig(
-            round_id=round_id, min_clients=min_clients, stages=ROUND_PLAN,
-            stage_deadlines=((Stage.COLLECTING, now + collect_seconds),
-                             (Stage.AGGREGATING, now + collect_seconds + aggregate_seconds)),
-            roster_hash=sha256(roster_bytes), signed_round_key=signed_key.encode(),
-            server_key_id=self._identity.key_id, created_at=now,
+            round_id=round_id,
+            min_clients=min_clients,
+            stages=ROUND_PLAN,
+            stage_deadlines=(
+                (Stage.COLLECTING, now + collect_seconds),
+                (Stage.AGGREGATING, now + collect_seconds + aggregate_seconds),
+            ),
+            roster_hash=sha256(roster_bytes),
+            signed_round_key=signed_key.encode(),
+            server_key_id=self._identity.key_id,
+            created_at=now,
         ).signed(self._identity)
         key_id = self._vault.put(round_key)  # fsynced before the row that names it
         try:
-            self._store.insert_round(RoundRecord(
-                round_id, Stage.OPEN, config.encode(), config.config_hash, key_id,
-                roster_bytes, now, None))
+            self._store.insert_round(
+                RoundRecord(
+                    round_id,
+                    Stage.OPEN,
+                    config.encode(),
+                    config.config_hash,
+                    key_id,
+                    roster_bytes,
+                    now,
+                    None,
+                )
+            )
         except BaseException:
             self._vault.discard(key_id)
             raise
@@ -208,18 +242,24 @@ class Server:
             raise ConflictError("this client already submitted different content this round")
         # Opening proves the ciphertext is sound before we acknowledge it; the
         # plaintext is dropped here and recovered from the sealed copy at close.
-        open_envelope(envelope, recipient=live.round_key, sender_public=sender_public,
-                      context=live.context)
+        open_envelope(
+            envelope, recipient=live.round_key, sender_public=sender_public, context=live.context
+        )
         crash_point("after_verify")
         receipt = self._store.add_submission(
-            live.round_id, header.sender_key_id, envelope, digest,
-            lambda seq: self._receipt(live, header.sender_key_id, digest, seq).encode())
+            live.round_id,
+            header.sender_key_id,
+            envelope,
+            digest,
+            lambda seq: self._receipt(live, header.sender_key_id, digest, seq).encode(),
+        )
         crash_point("after_commit")
         return Receipt.decode(receipt)
 
     def _receipt(self, live: LiveRound, sender: bytes, digest: bytes, seq: int) -> Receipt:
-        return Receipt(live.round_id, live.config.config_hash, sender, digest, seq,
-                       self._identity.key_id).signed(self._identity)
+        return Receipt(
+            live.round_id, live.config.config_hash, sender, digest, seq, self._identity.key_id
+        ).signed(self._identity)
 
     # --- stage: COLLECTING -> AGGREGATING ------------------------------------
     def close_round(self) -> list[tuple[bytes, bytes]]:
@@ -242,15 +282,20 @@ class Server:
             self._advance(Stage.AGGREGATING)
         payloads: list[tuple[bytes, bytes]] = []
         for rec in records:
-            payloads.append((rec.sender_key_id, self._reopen(live, rec.sender_key_id,
-                                                            rec.envelope)))
+            payloads.append(
+                (rec.sender_key_id, self._reopen(live, rec.sender_key_id, rec.envelope))
+            )
             crash_point("during_aggregation")
         return payloads
 
     def _reopen(self, live: LiveRound, sender_key_id: bytes, envelope: bytes) -> bytes:
         try:
-            return open_envelope(envelope, recipient=live.round_key, context=live.context,
-                                 sender_public=live.roster.lookup(sender_key_id))
+            return open_envelope(
+                envelope,
+                recipient=live.round_key,
+                context=live.context,
+                sender_public=live.roster.lookup(sender_key_id),
+            )
         except (CryptoError, ProtocolError) as exc:
             self.abort("a stored envelope no longer opens (the store was tampered with)")
             raise StoreError("a stored envelope failed to open; the round is aborted") from exc
@@ -264,8 +309,9 @@ class Server:
         """
         live = self._live(Stage.AGGREGATING)
         count = len(self._store.submissions(live.round_id))
-        signed = GlobalResult(live.round_id, live.config.config_hash, count, result,
-                              self._identity.key_id).signed(self._identity)
+        signed = GlobalResult(
+            live.round_id, live.config.config_hash, count, result, self._identity.key_id
+        ).signed(self._identity)
         crash_point("before_publish")
         self._advance(Stage.DONE, signed.encode())
         return signed
@@ -278,8 +324,9 @@ class Server:
             StageError: if there is no live round.
         """
         live = self._live(Stage.OPEN, Stage.COLLECTING, Stage.AGGREGATING)
-        msg = Abort(live.round_id, live.config.config_hash, reason[:MAX_REASON_CHARS],
-                    self._identity.key_id).signed(self._identity)
+        msg = Abort(
+            live.round_id, live.config.config_hash, reason[:MAX_REASON_CHARS], self._identity.key_id
+        ).signed(self._identity)
         self._advance(Stage.ABORTED, msg.encode())
         return msg
 

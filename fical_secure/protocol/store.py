@@ -157,8 +157,9 @@ class Store:
 
     def _check_version(self) -> None:
         with self._tx() as conn:
-            conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
-                         (SCHEMA_VERSION,))
+            conn.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,)
+            )
         (version,) = self._query("SELECT value FROM meta WHERE key='schema_version'")[0]
         if version != SCHEMA_VERSION:
             raise StoreError(f"store schema {version!r} is not {SCHEMA_VERSION}; migrate it")
@@ -170,8 +171,7 @@ class Store:
             StoreError: if the store belongs to another server identity.
         """
         with self._tx() as conn:
-            conn.execute("INSERT OR IGNORE INTO meta VALUES ('server_key_id', ?)",
-                         (server_key_id,))
+            conn.execute("INSERT OR IGNORE INTO meta VALUES ('server_key_id', ?)", (server_key_id,))
         (owner,) = self._query("SELECT value FROM meta WHERE key='server_key_id'")[0]
         if owner != server_key_id:
             raise StoreError("this store belongs to another server identity; use its key")
@@ -189,8 +189,16 @@ class Store:
                 raise StageError(f"round ids must increase: {rec.round_id} <= {top}")
             conn.execute(
                 "INSERT INTO rounds VALUES (?,?,?,?,?,?,?,?)",
-                (rec.round_id, int(rec.stage), rec.config, rec.config_hash, rec.round_key_id,
-                 rec.roster, rec.opened_at, rec.outcome),
+                (
+                    rec.round_id,
+                    int(rec.stage),
+                    rec.config,
+                    rec.config_hash,
+                    rec.round_key_id,
+                    rec.roster,
+                    rec.opened_at,
+                    rec.outcome,
+                ),
             )
 
     def transition(self, round_id: int, target: Stage, outcome: bytes | None = None) -> None:
@@ -200,13 +208,14 @@ class Store:
             StageError: if the round is unknown or the transition is illegal.
         """
         with self._tx() as conn:
-            row = conn.execute("SELECT stage FROM rounds WHERE round_id=?",
-                               (round_id,)).fetchone()
+            row = conn.execute("SELECT stage FROM rounds WHERE round_id=?", (round_id,)).fetchone()
             if row is None:
                 raise StageError(f"no round {round_id} in the store")
             check_transition(Stage(row[0]), target)
-            conn.execute("UPDATE rounds SET stage=?, outcome=COALESCE(?, outcome) "
-                         "WHERE round_id=?", (int(target), outcome, round_id))
+            conn.execute(
+                "UPDATE rounds SET stage=?, outcome=COALESCE(?, outcome) WHERE round_id=?",
+                (int(target), outcome, round_id),
+            )
 
     def get_round(self, round_id: int) -> RoundRecord | None:
         """The persisted round, or None."""
@@ -216,25 +225,31 @@ class Store:
     def active_rounds(self) -> list[RoundRecord]:
         """Rounds not yet DONE or ABORTED, oldest first."""
         done = tuple(int(s) for s in TERMINAL)
-        rows = self._query("SELECT * FROM rounds WHERE stage NOT IN (?,?) ORDER BY round_id",
-                           done)
+        rows = self._query("SELECT * FROM rounds WHERE stage NOT IN (?,?) ORDER BY round_id", done)
         return [_round(r) for r in rows]
 
     # --- submissions ---------------------------------------------------------
     def find_submission(self, round_id: int, sender_key_id: bytes) -> SubmissionRecord | None:
         """The accepted submission of ``sender`` in ``round_id``, or None."""
-        rows = self._query("SELECT * FROM submissions WHERE round_id=? AND sender_key_id=?",
-                           (round_id, sender_key_id))
+        rows = self._query(
+            "SELECT * FROM submissions WHERE round_id=? AND sender_key_id=?",
+            (round_id, sender_key_id),
+        )
         return _submission(rows[0]) if rows else None
 
     def round_of_envelope(self, envelope_hash: bytes) -> int | None:
         """The round in which this exact envelope was accepted, or None."""
-        rows = self._query("SELECT round_id FROM submissions WHERE envelope_hash=?",
-                           (envelope_hash,))
+        rows = self._query(
+            "SELECT round_id FROM submissions WHERE envelope_hash=?", (envelope_hash,)
+        )
         return int(rows[0][0]) if rows else None
 
     def add_submission(
-        self, round_id: int, sender_key_id: bytes, envelope: bytes, envelope_hash: bytes,
+        self,
+        round_id: int,
+        sender_key_id: bytes,
+        envelope: bytes,
+        envelope_hash: bytes,
         make_receipt: Callable[[int], bytes],
     ) -> bytes:
         """Store one envelope with its next sequence number and signed receipt.
@@ -249,45 +264,64 @@ class Store:
             StoreError: if the write fails (nothing is kept).
         """
         with self._tx() as conn:
-            stage = conn.execute("SELECT stage FROM rounds WHERE round_id=?",
-                                 (round_id,)).fetchone()
+            stage = conn.execute(
+                "SELECT stage FROM rounds WHERE round_id=?", (round_id,)
+            ).fetchone()
             if stage is None or Stage(stage[0]) is not Stage.COLLECTING:
                 raise StageError(f"round {round_id} is not collecting")
             prior = conn.execute(
                 "SELECT envelope_hash, receipt FROM submissions "
-                "WHERE round_id=? AND sender_key_id=?", (round_id, sender_key_id)).fetchone()
+                "WHERE round_id=? AND sender_key_id=?",
+                (round_id, sender_key_id),
+            ).fetchone()
             if prior is not None:
                 if bytes(prior[0]) == envelope_hash:
                     return bytes(prior[1])
                 raise ConflictError("this client already submitted different content")
-            top = conn.execute("SELECT COALESCE(MAX(sequence), 0) FROM submissions "
-                               "WHERE round_id=?", (round_id,)).fetchone()[0]
+            top = conn.execute(
+                "SELECT COALESCE(MAX(sequence), 0) FROM submissions WHERE round_id=?", (round_id,)
+            ).fetchone()[0]
             receipt = make_receipt(int(top) + 1)
             conn.execute(
                 "INSERT INTO submissions VALUES (?,?,?,?,?,?,?)",
-                (round_id, sender_key_id, envelope_hash, envelope, int(top) + 1, receipt,
-                 int(time.time())),
+                (
+                    round_id,
+                    sender_key_id,
+                    envelope_hash,
+                    envelope,
+                    int(top) + 1,
+                    receipt,
+                    int(time.time()),
+                ),
             )
             crash_point("before_commit")
         return receipt
 
     def submissions(self, round_id: int) -> list[SubmissionRecord]:
         """Every accepted submission of a round, in sequence order."""
-        rows = self._query("SELECT * FROM submissions WHERE round_id=? ORDER BY sequence",
-                           (round_id,))
+        rows = self._query(
+            "SELECT * FROM submissions WHERE round_id=? ORDER BY sequence", (round_id,)
+        )
         return [_submission(r) for r in rows]
 
 
 def _round(row: tuple[Any, ...]) -> RoundRecord:
     rid, stage, config, chash, key, roster, opened, outcome = row
-    return RoundRecord(int(rid), Stage(int(stage)), _b(config), _b(chash), _b(key),
-                       _b(roster), int(opened), None if outcome is None else _b(outcome))
+    return RoundRecord(
+        int(rid),
+        Stage(int(stage)),
+        _b(config),
+        _b(chash),
+        _b(key),
+        _b(roster),
+        int(opened),
+        None if outcome is None else _b(outcome),
+    )
 
 
 def _submission(row: tuple[Any, ...]) -> SubmissionRecord:
     rid, sender, ehash, env, seq, receipt, _received = row
-    return SubmissionRecord(int(rid), _b(sender), _b(ehash), _b(env), int(seq),
-                            _b(receipt))
+    return SubmissionRecord(int(rid), _b(sender), _b(ehash), _b(env), int(seq), _b(receipt))
 
 
 def _b(value: object) -> bytes:

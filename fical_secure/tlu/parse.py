@@ -95,7 +95,7 @@ def _find_call_syntax(text: str, tools: Mapping[str, ToolSpec]) -> tuple[str, di
                 f"use one of: {', '.join(sorted(tools))}"
             )
         raise ToolCallParseError(
-            "no tool call found: write tool_name(arg=\"value\", ...) or "
+            'no tool call found: write tool_name(arg="value", ...) or '
             '{"tool": ..., "arguments": {...}}'
         )
     head = known[0]
@@ -132,7 +132,7 @@ def _parse_arg_list(body: str) -> dict[str, Any]:
     while pos < len(body):
         name_m = _NAME.match(body, pos)
         if name_m is None:
-            raise ToolCallParseError(f"expected an argument name at {body[pos:pos + 20]!r}")
+            raise ToolCallParseError(f"expected an argument name at {body[pos : pos + 20]!r}")
         name = name_m.group(0)
         pos = _skip_ws(body, name_m.end())
         if pos >= len(body) or body[pos] not in "=:":
@@ -175,7 +175,7 @@ def _parse_value(body: str, pos: int) -> tuple[Any, int]:
         if word in ("True", "False", "None", "true", "false", "null"):
             raise ToolCallParseError(f"unsupported literal {word!r}: use a string or number")
         return word, bare.end()
-    raise ToolCallParseError(f"bad argument value at {body[pos:pos + 20]!r}")
+    raise ToolCallParseError(f"bad argument value at {body[pos : pos + 20]!r}")
 
 
 def _parse_string(body: str, pos: int) -> tuple[str, int]:
