@@ -154,12 +154,12 @@ def _parse_entry(raw: Any, index: int) -> Entry:
     if not isinstance(raw, dict):
         raise SchemaError(f"entry {index} must be an object")
     try:
-        return validate_entry(
-            raw.get("tool"),
-            raw.get("kind"),
-            raw.get("text"),
-            raw.get("support", 1),  # type: ignore[arg-type]
-        )
+        # untrusted values, typed Any: validate_entry checks every field's type
+        tool: Any = raw.get("tool")
+        kind: Any = raw.get("kind")
+        text: Any = raw.get("text")
+        support: Any = raw.get("support", 1)
+        return validate_entry(tool, kind, text, support)
     except SchemaError as exc:
         raise SchemaError(f"entry {index}: {exc}") from exc
 
