@@ -19,7 +19,8 @@ pytestmark = pytest.mark.slow
 def test_every_mode_releases_for_every_client_and_the_gates_remove_pii(
     llm: TransformersLLM,
 ) -> None:
-    fed = generate_federation(2, seed=1, episodes_per_hospital=4, nonmembers_per_hospital=4)
+    # enough episodes that KCG finds claims with support from k distinct episodes
+    fed = generate_federation(2, seed=1, episodes_per_hospital=16, nonmembers_per_hospital=4)
     modes = build_modes(fed, llm, audit_llm_records=2, progress=False)
     assert set(modes) == set(MODES)
     for releases in modes.values():

@@ -45,7 +45,9 @@ def report(federation: Federation) -> dict[str, Any]:
         load_llm(None),
         {compendium.owner: compendium},
         config=AuditConfig(use_llm=False, n_bootstrap=200),
-        extraction_targets_per_client=6,
+        # the 135M model copies ~1 in 5 targets from samples in context (3 of 16
+        # measured on this federation): 6 targets too often gave 0
+        extraction_targets_per_client=16,
     )
 
 
@@ -70,7 +72,7 @@ def test_sample_sharing_exposes_pii_verbatim_and_the_compendium_none(
 def test_extraction_recovers_pii_only_from_shared_samples(report: dict[str, Any]) -> None:
     samples = report["methods"]["sample_sharing"]["extracted_pii"]
     comp = report["methods"]["compendium"]["extracted_pii"]
-    assert samples["targets"] == comp["targets"] == 6
+    assert samples["targets"] == comp["targets"] == 16
     assert comp["extracted"] == 0
     assert samples["extracted"] >= 1
 
