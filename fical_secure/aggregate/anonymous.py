@@ -130,6 +130,19 @@ def _slot(item: bytes, layout: SlotLayout) -> npt.NDArray[np.int64]:
     return cell
 
 
+def round_slot_key(config_hash: bytes) -> bytes:
+    """The slot key of one secure-aggregation round, from its server-signed config hash.
+
+    Every client and the server derive the same key without it being sent,
+    and a fresh config (fresh graph seed and time) gives a fresh key, so a
+    retry after a collision re-draws every slot. The key need not be secret:
+    the server sees only the sum, whatever the slots.
+    """
+    if len(config_hash) != 32:
+        raise ConfigError("a config hash is 32 bytes")
+    return hashlib.sha256(b"fical-secure/v1/slot-key\x00" + config_hash).digest()
+
+
 def encode_items(items: Sequence[bytes], layout: SlotLayout, key: bytes) -> UIntArray:
     """One client's slot vector. Duplicate items are written once (a client counts once).
 

@@ -8,7 +8,6 @@ of server and clients for one round (a new round id per attempt).
 from __future__ import annotations
 
 import logging
-import os
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from fical_secure.aggregate.anonymous import (
     SlotLayout,
     decode_items,
     encode_items,
+    round_slot_key,
 )
 from fical_secure.aggregate.fixedpoint import FixedPoint
 from fical_secure.errors import AggregationError
@@ -73,8 +73,9 @@ def anonymous_multiset(
 ) -> MultisetResult:
     """Item -> number of clients holding it, without who holds which.
 
-    Each attempt runs one secure-aggregation round with a fresh slot key; a
-    residual collision (detected by checksums) triggers the next attempt.
+    Each attempt runs one secure-aggregation round whose slot key comes from
+    its fresh signed config (:func:`round_slot_key`); a residual collision
+    (detected by checksums) triggers the next attempt.
 
     Raises:
         AggregationError: collisions remained after ``max_attempts`` rounds.
@@ -82,18 +83,26 @@ def anonymous_multiset(
     """
     up = down = 0
     for attempt in range(1, max_attempts + 1):
-        key = os.urandom(32)
         federation = make_round(attempt, layout.length)
-        inputs, refused = {}, {}
-        for cid, its in items.items():
+        refused: dict[bytes, str] = {}
+
+        def vector(
+            cid: bytes, config_hash: bytes, refused: dict[bytes, str] = refused
+        ) -> npt.NDArray[np.unsignedinteger] | None:
+            if cid not in items:
+                return None  # no input: it drops out
             try:  # fails closed per client: one that cannot encode sends nothing
-                inputs[cid] = encode_items(list(its), layout, key)
+                return encode_items(list(items[cid]), layout, round_slot_key(config_hash))
             except AggregationError as exc:
                 refused[cid] = str(exc)
-        outcome = run_secagg_round(federation, inputs)
+                return None
+
+        outcome = run_secagg_round(federation, vector)
         up, down = up + outcome.upload_bytes, down + outcome.download_bytes
         try:
-            found = decode_items(outcome.total, layout, key)
+            found = decode_items(
+                outcome.total, layout, round_slot_key(federation.server.config_hash)
+            )
         except ResidualCollision as exc:
             log.warning("anonymous aggregation attempt %d: %s", attempt, exc)
             continue

@@ -10,18 +10,22 @@ go on when fewer than ``threshold`` of its neighbourhood remain.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
+from fical_secure.crypto import shamir
 from fical_secure.crypto.enrollment import Roster
 from fical_secure.crypto.identity import IdentityKey, IdentityPublicKey, RoundKey, Unpicklable
 from fical_secure.crypto.masking import MaskAccumulator, MaskKey, MaskKind
-from fical_secure.errors import FicalError, SecAggAbort, SecAggRefusal, SecAggTimeout
+from fical_secure.crypto.primitives import x25519_public_from_private
+from fical_secure.errors import FicalError, SecAggAbort, SecAggRefusal, SecAggTimeout, StoreError
 from fical_secure.protocol.messages import sha256
 from fical_secure.protocol.secagg import common
 from fical_secure.protocol.secagg.common import Phase
@@ -38,7 +42,9 @@ from fical_secure.protocol.secagg.messages import (
     SurvivorList,
     UnmaskShares,
 )
-from fical_secure.protocol.secagg.peers import config_params, read_directory, relay_check
+from fical_secure.protocol.secagg.peers import PeerKeys, config_params, read_directory, relay_check
+
+STATE_FORMAT: Final = "fical-secure secagg-client-state v1"
 
 
 class SecAggClient(Unpicklable):
@@ -96,17 +102,21 @@ class SecAggClient(Unpicklable):
             if hasattr(self, name):
                 delattr(self, name)
 
+    def _take_config(self, config: bytes) -> None:
+        cfg = SecAggConfig.decode(config)
+        cfg.verify(self._server)
+        self.params = config_params(cfg, self._roster)
+        if self.key_id not in self.params.index:
+            raise SecAggRefusal("this client is not a participant of the round")
+        self.round_id, self.config_hash = cfg.round_id, cfg.hash
+        self.me = self.params.index[self.key_id]
+        self._config = config
+
     # --- stage 1 -----------------------------------------------------------
     def advertise_keys(self, config: bytes) -> bytes:
         """Check the signed config; answer with identity-signed per-round keys."""
         with self._stage(Phase.ADVERTISE_KEYS, 0):
-            cfg = SecAggConfig.decode(config)
-            cfg.verify(self._server)
-            self.params = config_params(cfg, self._roster)
-            if self.key_id not in self.params.index:
-                raise SecAggRefusal("this client is not a participant of the round")
-            self.round_id, self.config_hash = cfg.round_id, cfg.hash
-            self.me = self.params.index[self.key_id]
+            self._take_config(config)
             self._enc, self._mask = RoundKey.generate(), MaskKey.generate()
             msg = AdvertiseKeys(
                 self.round_id,
@@ -257,6 +267,110 @@ class SecAggClient(Unpicklable):
             tuple(mask_dealers),
             tuple(mask_shares),
         )
+
+    # --- between processes --------------------------------------------------
+    def export_state(self) -> bytes:
+        """Everything this client holds mid-round, secrets included, as JSON bytes.
+
+        For a transport that runs each stage in a fresh process (Flower's
+        ClientApp): seal it before it touches disk
+        (:class:`fical_secure.protocol.secagg.persist.SecAggStateFile`) and
+        rebuild the client with :meth:`restore`. A finished or aborted client
+        exports no secret.
+        """
+        state: dict[str, Any] = {
+            "format": STATE_FORMAT,
+            "key_id": self.key_id.hex(),
+            "phase": self.phase.value,
+            "deadline": None if self._deadline == float("inf") else self._deadline,
+            "revealed": {d.hex(): kind.hex() for d, kind in sorted(self.revealed.items())},
+        }
+        if hasattr(self, "_config"):
+            state["config"] = self._config.hex()
+        if hasattr(self, "_enc"):
+            state["enc"] = self._enc.export_private_bytes(
+                i_understand_this_exposes_the_key=True
+            ).hex()
+            state["mask"] = self._mask.export_for_sharing().hex()
+        if hasattr(self, "_peers"):
+            state["peers"] = {
+                str(j): [k.encryption_public.hex(), k.mask_public.hex()]
+                for j, k in sorted(self._peers.items())
+            }
+        if hasattr(self, "_seed"):
+            state["seed"] = self._seed.hex()
+        if hasattr(self, "_held"):
+            state["held"] = {
+                str(j): [a.x, a.y.hex(), b.y.hex()] for j, (a, b) in sorted(self._held.items())
+            }
+        if hasattr(self, "_masked_with"):
+            state["masked_with"] = sorted(self._masked_with)
+        if hasattr(self, "_survivors"):
+            state["survivors"] = self._survivors.hex()
+        return json.dumps(state, sort_keys=True).encode()
+
+    @classmethod
+    def restore(
+        cls,
+        identity: IdentityKey,
+        server: IdentityPublicKey,
+        roster: Roster,
+        blob: bytes,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> SecAggClient:
+        """The client :meth:`export_state` wrote; every signed part is verified again.
+
+        Raises:
+            StoreError: the state is malformed or belongs to another identity.
+            InvalidSignature, SecAggRefusal: its config no longer verifies.
+        """
+        try:
+            raw = json.loads(blob)
+            if not isinstance(raw, dict) or raw.get("format") != STATE_FORMAT:
+                raise StoreError("not a secure-aggregation client state")
+            client = cls(identity, server, roster, clock=clock)
+            if bytes.fromhex(raw["key_id"]) != identity.key_id:
+                raise StoreError("the saved secure-aggregation state is another client's")
+            client.phase = Phase(raw["phase"])
+            deadline = raw["deadline"]
+            client._deadline = float("inf") if deadline is None else float(deadline)
+            client.revealed = {
+                bytes.fromhex(d): bytes.fromhex(k) for d, k in raw["revealed"].items()
+            }
+            if "config" in raw:
+                client._take_config(bytes.fromhex(raw["config"]))
+            if "enc" in raw:
+                client._enc = RoundKey._from_private_bytes(bytes.fromhex(raw["enc"]))
+                private = bytes.fromhex(raw["mask"])
+                client._mask = MaskKey(private, x25519_public_from_private(private))
+            if "peers" in raw:
+                client._peers = {
+                    int(j): PeerKeys(bytes.fromhex(e), bytes.fromhex(m))
+                    for j, (e, m) in raw["peers"].items()
+                }
+            if "seed" in raw:
+                client._seed = bytes.fromhex(raw["seed"])
+            if "held" in raw:
+                client._held = {
+                    int(j): (
+                        shamir.Share(int(x), bytes.fromhex(a)),
+                        shamir.Share(int(x), bytes.fromhex(b)),
+                    )
+                    for j, (x, a, b) in raw["held"].items()
+                }
+            if "masked_with" in raw:
+                client._masked_with = frozenset(int(j) for j in raw["masked_with"])
+            if "survivors" in raw:
+                survivors = bytes.fromhex(raw["survivors"])
+                lst = SurvivorList.decode(survivors)
+                lst.verify(server)
+                client._survivors = survivors
+                client._alive = client._indices(lst.survivors)
+                client._dropped = client._indices(lst.dropped)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise StoreError(f"the saved secure-aggregation state is malformed: {exc}") from None
+        return client
 
     def _indices(self, ids: tuple[bytes, ...]) -> frozenset[int]:
         out = frozenset(self.params.index[i] for i in ids if i in self.params.index)

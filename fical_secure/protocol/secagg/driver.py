@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -118,13 +118,42 @@ class RoundOutcome:
     download_bytes: int = 0  # every request the clients received
 
 
+Ask = Callable[[int, Mapping[bytes, bytes]], list[bytes]]
+InputSource = Mapping[bytes, UIntVector] | Callable[[bytes, bytes], "UIntVector | None"]
+
+
+def drive_stages(server: SecAggServer, ask: Ask) -> UIntVector:
+    """The five stages against any transport; the unmasked sum.
+
+    ``ask(stage, requests)`` delivers ``requests[client_id]`` to each client
+    still online and returns the replies that came back in time (stage 0 =
+    advertise keys ... 4 = unmask). The in-process driver below and the
+    Flower ServerApp are the two transports; the stage logic is all here and
+    in :class:`SecAggServer`.
+
+    Raises:
+        SecAggAbort: the server could not reach ``threshold`` at some stage.
+    """
+    everyone = server.params.participants
+    config = server.configure()
+    directory = server.advertise_keys(ask(0, dict.fromkeys(everyone, config)))
+    bundles = server.share_keys(ask(1, dict.fromkeys(everyone, directory)))
+    survivors = server.masked_input(ask(2, bundles))
+    request = server.consistency_check(ask(3, dict.fromkeys(everyone, survivors)))
+    return server.unmask(ask(4, dict.fromkeys(everyone, request)))
+
+
 def run_secagg_round(
     federation: Federation,
-    inputs: Mapping[bytes, UIntVector],
+    inputs: InputSource,
     *,
     dropouts: Mapping[int, Collection[bytes]] | None = None,
 ) -> RoundOutcome:
-    """Run all five stages; the sum modulo 2^bits of the survivors' inputs.
+    """Run all five stages in this process; the sum modulo 2^bits of the survivors' inputs.
+
+    ``inputs``: each client's vector, or ``(client_id, config_hash) -> vector``
+    (``None``: that client has no input and drops out) for inputs that depend
+    on the round's signed config.
 
     Raises:
         SecAggAbort: the server could not reach ``threshold`` at some stage.
@@ -135,26 +164,27 @@ def run_secagg_round(
     errors: dict[bytes, FicalError] = {}
     traffic = [0, 0]
 
+    def vector_of(cid: bytes) -> UIntVector | None:
+        if callable(inputs):
+            return inputs(cid, server.config_hash)
+        return inputs.get(cid)
+
     def ask(stage: int, request: Mapping[bytes, bytes]) -> list[bytes]:
         online.difference_update(drops.get(stage, ()))
         replies = []
         for cid in sorted(online & request.keys()):
             traffic[1] += len(request[cid])
             try:
-                replies.append(_step(clients[cid], stage, request[cid], inputs.get(cid)))
+                vector = vector_of(cid) if stage == 2 else None
+                replies.append(step(clients[cid], stage, request[cid], vector))
                 traffic[0] += len(replies[-1])
             except FicalError as exc:
                 errors[cid] = exc
                 online.discard(cid)
         return replies
 
-    config = server.configure()
     try:
-        directory = server.advertise_keys(ask(0, dict.fromkeys(clients, config)))
-        bundles = server.share_keys(ask(1, dict.fromkeys(clients, directory)))
-        survivors = server.masked_input(ask(2, bundles))
-        request = server.consistency_check(ask(3, dict.fromkeys(clients, survivors)))
-        total = server.unmask(ask(4, dict.fromkeys(clients, request)))
+        total = drive_stages(server, ask)
     except SecAggAbort as exc:
         kinds = Counter(type(e).__name__ for e in errors.values())
         exc.add_note(f"client-side errors before the abort: {dict(kinds) or 'none'}")
@@ -162,7 +192,8 @@ def run_secagg_round(
     return RoundOutcome(total, server.survivors, errors, traffic[0], traffic[1])
 
 
-def _step(client: SecAggClient, stage: int, request: bytes, vector: UIntVector | None) -> bytes:
+def step(client: SecAggClient, stage: int, request: bytes, vector: UIntVector | None) -> bytes:
+    """One client's reply to the request of ``stage`` (its input at stage 2)."""
     if stage == 0:
         return client.advertise_keys(request)
     if stage == 1:
