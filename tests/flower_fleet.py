@@ -60,6 +60,8 @@ def init_federation(
     min_clients: int,
     stage_timeout: int,
     episodes: int = 30,  # claim-based KCG needs >= 2 supporting episodes per claim
+    mode: str = "sealed",
+    secagg_stage_timeout: int = 120,
 ) -> None:
     """``fical-secure federation init`` as a newcomer runs it, then the fast test settings."""
     subprocess.run(
@@ -79,6 +81,8 @@ def init_federation(
             str(min_clients),
             "--episodes",
             str(episodes),
+            "--mode",
+            mode,
         ],
         check=True,
         env=env(),
@@ -95,7 +99,11 @@ def init_federation(
         )
     edit_yaml(
         out / "server" / "server.yaml",
-        lambda c: c["round"].update(wait_seconds=120, stage_timeout_seconds=stage_timeout),
+        lambda c: c["round"].update(
+            wait_seconds=120,
+            stage_timeout_seconds=stage_timeout,
+            secagg_stage_timeout_seconds=secagg_stage_timeout,
+        ),
     )
 
 

@@ -143,3 +143,123 @@ def test_sealed_round_completes_without_a_supernode_killed_mid_round(
     assert report["supernodes"] == 3 and report["replies"] == 2
     assert report["lost_supernodes"] == 1
     assert not (fed / "clients" / "h01" / "out" / "global_compendium.json").exists()
+
+
+def _secagg_published(fed: Path, hospitals: list[str]) -> dict[str, object]:
+    """The secure-aggregated round: signed result stored by every survivor, the multiset of
+    the survivors' released entries, and nothing on the server side that names a writer."""
+    import sqlite3
+    from collections import Counter
+
+    from fical_secure.crypto.keys import PublicKeyBundle
+    from fical_secure.kcg.schema import Compendium
+    from fical_secure.protocol import GlobalResult
+
+    out = fed / "server" / "out"
+    report = json.loads((out / "round.json").read_text(encoding="utf-8"))
+    assert report["status"] == "done" and report["mode"] == "secagg", report
+    signed = (out / "global_result.bin").read_bytes()
+    result = GlobalResult.decode(signed)
+    result.verify(PublicKeyBundle.load(fed / "server" / "public.key").identity)
+    glob = Compendium.from_json(result.payload)
+    assert result.contributors == report["clients"] == len(hospitals)
+    released: dict[str, Compendium] = {}
+    for cid in hospitals:
+        client_out = fed / "clients" / cid / "out"
+        assert (client_out / "global_result.bin").read_bytes() == signed
+        released[cid] = Compendium.from_json((client_out / "released.json").read_text("utf-8"))
+    # support is counted from the aggregate: how many survivors released each exact entry
+    held = Counter(
+        e.text for c in released.values() for e in {x.text: x for x in c.entries}.values()
+    )
+    assert glob.entries
+    for entry in glob.entries:
+        assert entry.text in held and entry.support >= 1
+    assert sum(e.support for e in glob.entries) <= sum(held.values())
+    # the server's state: no stored envelope, no client text outside the published aggregate
+    with sqlite3.connect(out / "store.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM submissions").fetchone() == (0,)
+    for name in ("server.log", "round.json", "secagg_round.json", "superlink.log"):
+        text = (out / name).read_text(encoding="utf-8", errors="replace")
+        assert not any(t in text for t in held), name  # no entry text at all
+    assert glob.owner == "global" and not any(cid in glob.to_json() for cid in hospitals)
+    assert report["delivered"] == len(hospitals)
+    return report
+
+
+def _all_ready(fed: Path, cids: list[str]) -> list[str]:
+    return [
+        c
+        for c in cids
+        if "stage prepare" in (fed / "clients" / c / "out" / "client.log").read_text()
+    ]
+
+
+def test_secagg_round_on_flower_with_tls_and_supernode_auth(tmp_path: Path, fleet: Fleet) -> None:
+    link, *nodes = free_ports(5)
+    fed = tmp_path / "fed"
+    cids = ["h01", "h02", "h03", "h04"]
+    init_federation(
+        fed,
+        clients=4,
+        port=link,
+        node_port=nodes[0],
+        min_clients=3,
+        stage_timeout=400,
+        mode="secagg",
+    )
+    fleet.start("server", ["server", "--config", str(fed / "server" / "server.yaml")])
+    fleet.wait_for("server", "SuperLink ready", 180)
+    for cid in cids:
+        fleet.start(cid, ["client", "--config", str(fed / "clients" / cid / "hospital.yaml")])
+    assert fleet.wait_exit("server", 900) == 0, fleet.log("server")
+    ready = _all_ready(fed, cids)
+    report = _secagg_published(fed, ready)
+    assert report["ready"] == len(ready) and report["transport"]["survivors"] == len(ready)  # type: ignore[index]
+    server_log = (fed / "server" / "out" / "server.log").read_text()
+    assert "stage secagg 4" in server_log and "unmasked the sum" in server_log
+    for cid in ready:  # a finished round keeps no secret on the client either
+        state = (fed / "clients" / cid / "secagg-state.bin").read_bytes()
+        assert b'"enc"' not in state
+        assert not (fed / "clients" / cid / "pending-items.json").exists()
+
+
+def test_secagg_round_recovers_a_supernode_killed_mid_round(tmp_path: Path, fleet: Fleet) -> None:
+    link, *nodes = free_ports(5)
+    fed = tmp_path / "fed"
+    cids = ["h01", "h02", "h03", "h04"]
+    init_federation(
+        fed,
+        clients=4,
+        port=link,
+        node_port=nodes[0],
+        min_clients=3,
+        stage_timeout=400,
+        mode="secagg",
+    )
+    fleet.start("server", ["server", "--config", str(fed / "server" / "server.yaml")])
+    fleet.wait_for("server", "SuperLink ready", 180)
+    for cid in cids:
+        fleet.start(cid, ["client", "--config", str(fed / "clients" / cid / "hospital.yaml")])
+    # every client dealt its key shares (stage 1) when h01's SuperNode dies: h01 sends no
+    # masked input, so its pairwise masks must be removed from the others' with its shares
+    log1 = fed / "clients" / "h01" / "out" / "client.log"
+    server_log = fed / "server" / "out" / "server.log"
+    fleet.wait_for("server", "stage secagg 1: 4 of 4 replied", 600, file=server_log)
+    supernode = [
+        p
+        for p in fleet.descendants(fleet.procs["h01"].pid)
+        if "flower-supernode" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")
+    ]
+    assert len(supernode) == 1
+    os.kill(supernode[0], signal.SIGKILL)
+    assert fleet.wait_exit("h01", 60) == 1
+    assert fleet.wait_exit("server", 900) == 0, fleet.log("server")
+    assert "stage secagg 2" not in log1.read_text()  # it never sent a masked input
+    assert "stage secagg 2: 3 of 4 replied" in server_log.read_text()
+    survivors = [c for c in _all_ready(fed, cids) if c != "h01"]
+    report = _secagg_published(fed, survivors)
+    assert report["secagg_participants"] == len(survivors) + 1
+    assert report["lost_supernodes"] == 1
+    assert report["transport"]["survivors"] == len(survivors)  # type: ignore[index]
+    assert not (fed / "clients" / "h01" / "out" / "global_compendium.json").exists()

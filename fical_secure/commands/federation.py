@@ -38,6 +38,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="synthetic member episodes per hospital (default 40)",
     )
     init.add_argument("--seed", type=int, default=0)
+    init.add_argument(
+        "--mode",
+        choices=("sealed", "secagg"),
+        default="sealed",
+        help="round mode in server.yaml (secagg: secure aggregation, needs >= 3 clients)",
+    )
     init.set_defaults(func=run_init)
 
 
@@ -52,6 +58,7 @@ def run_init(args: argparse.Namespace) -> int:
         min_clients=args.min_clients,
         episodes=args.episodes,
         seed=args.seed,
+        mode=args.mode,
     )
     out = init_federation(args.out, options)
     print(f"federation of {args.clients} hospitals written to {out}")

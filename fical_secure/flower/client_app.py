@@ -1,4 +1,7 @@
-"""Our ClientApp on Flower's Message API: a hospital's side of one sealed round.
+"""Our ClientApp on Flower's Message API: a hospital's side of one round.
+
+Secure-aggregation handlers (``train.fical_prepare``, ``train.fical_secagg``)
+are in :mod:`.client_secagg`; the sealed round:
 
 ``train.fical_submit``: verify the server-signed round config and roster
 against the pinned server key, then run the client pipeline on the
@@ -64,6 +67,18 @@ def make_client_app(locate: ConfigLocator = node_config_path) -> Any:
     @client_app.train("fical_submit")
     def submit(message: Message, context: Context) -> Message:
         return _answer(message, locate(context), handle_submit)
+
+    @client_app.train("fical_prepare")
+    def prepare(message: Message, context: Context) -> Message:
+        from fical_secure.flower.client_secagg import handle_prepare
+
+        return _answer(message, locate(context), handle_prepare)
+
+    @client_app.train("fical_secagg")
+    def secagg(message: Message, context: Context) -> Message:
+        from fical_secure.flower.client_secagg import handle_secagg
+
+        return _answer(message, locate(context), handle_secagg)
 
     @client_app.evaluate("fical_result")
     def result(message: Message, context: Context) -> Message:
@@ -147,8 +162,12 @@ def settings_of(cfg: HospitalConfig) -> ClientSettings:
     )
 
 
-def handle_submit(cfg: HospitalConfig, message: Message) -> RecordDict:
-    """Check the round, run the client pipeline, seal; the reply's content."""
+def prepare_release(cfg: HospitalConfig, message: Message) -> tuple[Any, Any, ClientRoundState]:
+    """Check the server-signed round and roster, then run the client pipeline on own data.
+
+    Returns the protocol client (its durable round state accepted), the round
+    config, and the pipeline's state with the release. Both modes start here.
+    """
     from fical_secure.crypto.keys import Roster
     from fical_secure.llm.lazy import LazyLLM
     from fical_secure.protocol import Client, RoundConfig
@@ -169,10 +188,17 @@ def handle_submit(cfg: HospitalConfig, message: Message) -> RecordDict:
     # loaded on first use: KCG without paraphrase and a non-LLM audit never load it
     state.llm = LazyLLM(cfg.model, device=None if cfg.device == "auto" else cfg.device)
     run_stages(state, client_stages(state.settings, ground_truth=False), label=cfg.client_id)
-    envelope = seal_release(client, config, state, roster)
-    log.info("%s: stage seal: %d bytes", cfg.client_id, len(envelope))
     write_text_atomic(cfg.output / "released.json", state.need_release().to_json())
     write_json_atomic(cfg.output / "client_report.json", state.report)
+    return client, config, state
+
+
+def handle_submit(cfg: HospitalConfig, message: Message) -> RecordDict:
+    """Check the round, run the client pipeline, seal; the reply's content."""
+    client, config, state = prepare_release(cfg, message)
+    _identity, _server, roster = load_keys(cfg)
+    envelope = seal_release(client, config, state, roster)
+    log.info("%s: stage seal: %d bytes", cfg.client_id, len(envelope))
     notes = json.dumps({"client_id": cfg.client_id, "report": state.report}).encode()
     return wire.record(status=wire.STATUS_SEALED, envelope=envelope, notes=notes)
 
@@ -187,7 +213,12 @@ def handle_result(cfg: HospitalConfig, message: Message) -> RecordDict:
     config = client.state.config
     if config is None or wire.field_bytes(message, "config") != config.encode():
         raise ProtocolError("the result names another round than the one this client sealed for")
-    client.check_receipt(Receipt.decode(wire.field_bytes(message, "receipt")))
+    if wire.has_field(message, "receipt"):  # sealed mode: the server stored our envelope
+        client.check_receipt(Receipt.decode(wire.field_bytes(message, "receipt")))
+    else:  # secure aggregation: our masked input is in the sum of this round
+        from fical_secure.flower.client_secagg import check_contributed
+
+        check_contributed(cfg, config.round_id)
     signed = wire.field_bytes(message, "result")
     payload = client.check_result(GlobalResult.decode(signed))
     glob = Compendium.from_json(payload)

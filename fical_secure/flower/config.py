@@ -19,7 +19,7 @@ from fical_secure.compliance.schema import Findings, join
 from fical_secure.errors import ConfigError
 
 SCHEMA_VERSION = 1
-MODES = ("sealed",)  # "secagg" joins when the secure-aggregation stages exist
+MODES = ("sealed", "secagg")
 DEVICES = ("auto", "cpu", "cuda")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _ADDRESS = re.compile(r"^[A-Za-z0-9.\-]+:\d{1,5}$")
@@ -79,6 +79,7 @@ class ServerConfig:
     min_clients: int
     wait_seconds: int  # for enough SuperNodes to connect
     stage_timeout_seconds: int  # for the replies of one message round
+    secagg_stage_timeout_seconds: int  # each of the five secure-aggregation stages
     dedupe_threshold: float
     min_support: int
     output: Path
@@ -295,7 +296,13 @@ def load_server_config(path: str | Path) -> ServerConfig:
             top.get("round", {}),
             "round",
             required=(),
-            optional=("mode", "min_clients", "wait_seconds", "stage_timeout_seconds"),
+            optional=(
+                "mode",
+                "min_clients",
+                "wait_seconds",
+                "stage_timeout_seconds",
+                "secagg_stage_timeout_seconds",
+            ),
         )
         or {}
     )
@@ -335,6 +342,12 @@ def load_server_config(path: str | Path) -> ServerConfig:
         "wait_seconds": f.integer(rnd.get("wait_seconds", 300), "round.wait_seconds", 1, 86_400),
         "stage_timeout_seconds": f.integer(
             rnd.get("stage_timeout_seconds", 3600), "round.stage_timeout_seconds", 1, 7 * 86_400
+        ),
+        "secagg_stage_timeout_seconds": f.integer(
+            rnd.get("secagg_stage_timeout_seconds", 300),
+            "round.secagg_stage_timeout_seconds",
+            5,
+            86_400,
         ),
         "dedupe_threshold": f.number(
             agg.get("dedupe_threshold", 0.9), "aggregate.dedupe_threshold", 0.0, 1.0

@@ -38,6 +38,7 @@ class InitOptions:
     min_clients: int | None = None  # None: every client
     episodes: int = 40  # member episodes per hospital (as many non-members)
     seed: int = 0
+    mode: str = "sealed"  # or "secagg"
 
 
 def init_federation(out: Path, options: InitOptions) -> Path:
@@ -48,6 +49,10 @@ def init_federation(out: Path, options: InitOptions) -> Path:
     """
     if options.clients < 1 or options.episodes < 4:
         raise ConfigError("--clients must be >= 1 and --episodes >= 4")
+    if options.mode not in ("sealed", "secagg"):
+        raise ConfigError("--mode must be sealed or secagg")
+    if options.mode == "secagg" and options.clients < 3:
+        raise ConfigError("--mode secagg needs --clients 3 or more (the protocol's minimum)")
     if out.exists() and any(out.iterdir()):
         raise ConfigError(f"{out} is not empty; choose a new folder for the federation")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -119,6 +124,7 @@ def _write(root: Path, o: InitOptions) -> None:
             host=o.host,
             port=o.port,
             min_clients=o.min_clients or o.clients,
+            mode=o.mode,
             supernodes="".join(f"    - supernodes/{cid}.pub\n" for cid in ids),
         ),
     )
@@ -190,10 +196,12 @@ superlink:
   ca_certificate: ../tls/ca.pem
   supernode_public_keys:          # SuperNodes allowed to connect (authentication)
 {supernodes}round:
-  mode: sealed
+  mode: {mode}                    # sealed: the server opens each compendium; secagg: SecAgg+,
+                                  # the server learns only the multiset of entries (>= 3 clients)
   min_clients: {min_clients}
   wait_seconds: 300               # for the SuperNodes to connect
-  stage_timeout_seconds: 3600     # for the replies of one stage
+  stage_timeout_seconds: 3600     # for the replies of one stage (KCG, scrub, gate)
+  secagg_stage_timeout_seconds: 300   # each secure-aggregation stage (secagg only)
 aggregate:
   dedupe_threshold: 0.9
   min_support: 1

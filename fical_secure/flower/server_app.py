@@ -1,4 +1,7 @@
-"""Our ServerApp on Flower's Message API: one sealed round as two message rounds.
+"""Our ServerApp on Flower's Message API: one round, sealed or secure-aggregated.
+
+Secure aggregation (``round.mode: secagg``) is in :mod:`.server_secagg`; the
+sealed round runs as two message rounds:
 
 1. ``train.fical_submit`` to every connected SuperNode: the signed round config
    and roster; each reply carries a sealed envelope (or says the client's
@@ -102,7 +105,7 @@ def exchange(grid: Grid, messages: list[Message], seconds: float) -> list[Messag
 
 
 def run_round(grid: Grid, cfg: ServerConfig) -> dict[str, Any]:
-    """One sealed round against the SuperNodes on ``grid``; returns the round report."""
+    """One round (``cfg.mode``) against the SuperNodes on ``grid``; returns the round report."""
     cfg.output.mkdir(parents=True, exist_ok=True)
     with log_to_file(cfg.output / "server.log"):
         start = time.perf_counter()
@@ -121,6 +124,47 @@ def run_round(grid: Grid, cfg: ServerConfig) -> dict[str, Any]:
 
 
 def _run(grid: Grid, cfg: ServerConfig, report: dict[str, Any]) -> None:
+    if cfg.mode == "secagg":
+        _run_secagg(grid, cfg, report)
+    else:
+        _run_sealed(grid, cfg, report)
+
+
+def _run_secagg(grid: Grid, cfg: ServerConfig, report: dict[str, Any]) -> None:
+    from fical_secure.flower.server_secagg import run_secagg
+
+    log.info("stage wait: for %d SuperNodes", len(cfg.supernode_public_keys))
+    nodes = wait_for_nodes(
+        grid, len(cfg.supernode_public_keys), max(3, cfg.min_clients), cfg.wait_seconds
+    )
+    state, round_config = run_secagg(grid, cfg, report, nodes)
+    if state.result is None or state.global_compendium is None:
+        raise MessageFormatError("the round published nothing")
+    signed = state.result.encode()
+    write_bytes_atomic(cfg.output / "global_result.bin", signed)
+    write_text_atomic(cfg.output / "global_compendium.json", state.global_compendium.to_json())
+    targets = state.report.pop("delivery_nodes")
+    log.info("stage deliver: signed global compendium to %d clients", len(targets))
+    started = time.perf_counter()
+    stored = _deliver(grid, cfg, dict.fromkeys(targets), round_config, signed, report["round_id"])
+    state.seconds["deliver"] = round(time.perf_counter() - started, 3)
+    report["delivered"] = stored
+    report["seconds"] = dict(state.seconds)
+    report["transport"]["global_download_bytes"] = len(signed) * len(targets)
+    report["communication_bytes_total"] = (
+        report["transport"]["upload_bytes"]
+        + report["transport"]["round_config_bytes"]
+        + report["transport"]["global_download_bytes"]
+    )
+    for key in ("compendium_bytes", "compendium_entries", "scrub", "audit"):
+        report[key] = {
+            name: c["report"][key]
+            for name, c in report["per_client"].items()
+            if key in c.get("report", {})
+        }
+
+
+def _run_sealed(grid: Grid, cfg: ServerConfig, report: dict[str, Any]) -> None:
     from fical_secure.crypto.keys import KeyBundle, Roster
     from fical_secure.protocol import Server
 
@@ -142,7 +186,7 @@ def _run(grid: Grid, cfg: ServerConfig, report: dict[str, Any]) -> None:
         )
         log.info("stage collect: round %d, %d SuperNodes", round_id, len(nodes))
         submit = wire.record(config=config.encode(), roster=roster.encode())
-        messages = [_message(submit, n, wire.SUBMIT, round_id) for n in nodes]
+        messages = [message(submit, n, wire.SUBMIT, round_id) for n in nodes]
         started = time.perf_counter()
         replies = exchange(grid, messages, cfg.stage_timeout_seconds)
         state.seconds["collect"] = round(time.perf_counter() - started, 3)
@@ -156,7 +200,7 @@ def _run(grid: Grid, cfg: ServerConfig, report: dict[str, Any]) -> None:
         write_text_atomic(cfg.output / "global_compendium.json", state.global_compendium.to_json())
         log.info("stage deliver: signed global compendium to %d clients", len(accepted))
         started = time.perf_counter()
-        stored = _deliver(grid, cfg, state, accepted, config.encode(), signed, round_id)
+        stored = _deliver(grid, cfg, dict(accepted), config.encode(), signed, round_id)
         state.seconds["deliver"] = round(time.perf_counter() - started, 3)
     finally:
         server.close()
@@ -213,7 +257,7 @@ def enrollment_names(cfg: ServerConfig) -> dict[bytes, str]:
     }
 
 
-def _message(content: RecordDict, node: int, kind: str, round_id: int) -> Message:
+def message(content: RecordDict, node: int, kind: str, round_id: int) -> Message:
     from flwr.app import Message
 
     return Message(content, dst_node_id=node, message_type=kind, group_id=str(round_id))
@@ -266,16 +310,21 @@ def _collect(
 def _deliver(
     grid: Grid,
     cfg: ServerConfig,
-    state: ServerRoundState,
-    accepted: dict[int, bytes],
+    accepted: dict[int, bytes | None],
     config: bytes,
     signed: bytes,
     round_id: int,
 ) -> int:
-    """Send each accepted client its receipt and the signed result; how many stored it."""
+    """Send each accepted client (its receipt and) the signed result; how many stored it.
+
+    Secure aggregation has no receipts (``None``): the client checks that it
+    finished the round's secure aggregation instead.
+    """
     messages = [
-        _message(
-            wire.record(config=config, receipt=receipt, result=signed),
+        message(
+            wire.record(config=config, result=signed)
+            if receipt is None
+            else wire.record(config=config, receipt=receipt, result=signed),
             node,
             wire.RESULT,
             round_id,

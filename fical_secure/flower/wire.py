@@ -17,13 +17,16 @@ if TYPE_CHECKING:
 
 RECORD = "fical"
 SUBMIT = "train.fical_submit"  # server -> client: round config + roster; reply: envelope
-RESULT = "evaluate.fical_result"  # server -> client: receipt + signed result; reply: stored
+RESULT = "evaluate.fical_result"  # server -> client: (receipt +) signed result; reply: stored
+PREPARE = "train.fical_prepare"  # secagg: round config + roster; reply: ready (key id)
+SECAGG = "train.fical_secagg"  # secagg: one stage's request; reply: that stage's answer
 STATUS_SEALED, STATUS_BLOCKED, STATUS_FAILED, STATUS_STORED = (
     "sealed",
     "blocked",
     "failed",
     "stored",
 )
+STATUS_READY, STATUS_OK = "ready", "ok"
 MAX_FIELD_BYTES = 16 * 1024 * 1024 + 4096  # the protocol's largest envelope plus headroom
 MAX_NOTES_BYTES = 1024 * 1024  # a client's gate figures (JSON)
 
@@ -57,6 +60,14 @@ def field_text(message: Message, name: str) -> str:
     if not isinstance(value, str) or len(value) > 4096:
         raise MessageFormatError(f"message field {name!r} must be a string of at most 4096 chars")
     return value
+
+
+def has_field(message: Message, name: str) -> bool:
+    """Whether the message carries field ``name`` (optional fields)."""
+    if message.has_error():
+        return False
+    records = message.content.config_records
+    return RECORD in records and name in records[RECORD]
 
 
 def _field(message: Message, name: str) -> object:

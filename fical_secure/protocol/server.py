@@ -316,6 +316,33 @@ class Server:
         self._advance(Stage.DONE, signed.encode())
         return signed
 
+    def publish_secure_aggregate(self, result: bytes, contributors: int) -> GlobalResult:
+        """Sign an aggregate that secure aggregation computed outside the store; end the round.
+
+        In secure-aggregation mode no envelope is stored (the server never holds
+        one client's compendium), so ``contributors`` is the number of clients
+        whose masked inputs the sum holds, as the unmasking stage counted them.
+
+        Raises:
+            StageError: unless the round is COLLECTING with nothing submitted.
+            ProtocolError: ``contributors`` is below the round's ``min_clients``.
+        """
+        live = self._live(Stage.COLLECTING)
+        if self._store.submissions(live.round_id):
+            raise StageError("this round collected sealed envelopes: publish it with publish()")
+        if contributors < live.config.min_clients:
+            raise ProtocolError(
+                f"{contributors} contributors are below the round's min_clients"
+                f" {live.config.min_clients}"
+            )
+        self._advance(Stage.AGGREGATING)
+        signed = GlobalResult(
+            live.round_id, live.config.config_hash, contributors, result, self._identity.key_id
+        ).signed(self._identity)
+        crash_point("before_publish")
+        self._advance(Stage.DONE, signed.encode())
+        return signed
+
     # --- any live stage -> ABORTED -------------------------------------------
     def abort(self, reason: str) -> Abort:
         """End the live round without a result; the signed Abort is persisted.
