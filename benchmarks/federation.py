@@ -1,5 +1,8 @@
 """Round wall time and bytes for 10 / 50 / 100 hospitals: Flower's simulation engine vs in-process.
 
+``--mode secagg`` measures the secure-aggregation round the same way (the
+in-process baseline runs the same SecAgg+ stages through the in-process driver).
+
 For each size, ``federation init`` writes a federation (synthetic episodes in
 the documented format, one hospital YAML each); then the same sealed round
 runs twice on it:
@@ -115,6 +118,65 @@ def in_process(fed: Path, n: int, work: Path) -> dict[str, Any]:
     }
 
 
+def in_process_secagg(fed: Path, n: int, work: Path) -> dict[str, Any]:
+    """The secure-aggregation round with no transport: the same client pipeline, the
+    in-process SecAgg+ driver (same stages, same slot vectors), the same aggregation."""
+    from fical_secure.crypto.keys import KeyBundle, Roster
+    from fical_secure.flower.client_app import load_own_data, settings_of
+    from fical_secure.flower.config import load_hospital_config, load_server_config
+    from fical_secure.llm.lazy import LazyLLM
+    from fical_secure.pipeline import secagg_round as sr
+    from fical_secure.pipeline.client import ClientRoundState, client_stages
+    from fical_secure.pipeline.runner import run_stages
+    from fical_secure.pipeline.server import AggregateStage, ServerRoundState, ServerSettings
+    from fical_secure.protocol import Server
+    from fical_secure.protocol.secagg import Federation
+    from fical_secure.protocol.secagg.apps import anonymous_multiset
+
+    scfg = load_server_config(fed / "server" / "server.yaml")
+    roster = Roster.decode(scfg.roster.read_bytes())
+    server_identity = KeyBundle.load(scfg.private_key).identity
+    server = Server.create(work / "store.sqlite", server_identity, roster)
+    round_id = time.time_ns() // 1_000_000
+    config = server.open_round(round_id, min_clients=scfg.min_clients)
+    down = 0
+    items: dict[bytes, list[bytes]] = {}
+    identities = {}
+    for i in range(1, n + 1):
+        cfg = load_hospital_config(fed / "clients" / f"h{i:02d}" / "hospital.yaml")
+        identity = KeyBundle.load(cfg.private_key).identity
+        cstate = ClientRoundState(load_own_data(cfg), settings_of(cfg), llm=LazyLLM(cfg.model))
+        run_stages(cstate, client_stages(cstate.settings, ground_truth=False))
+        down += len(config.encode()) + len(roster.encode())
+        items[identity.key_id] = sr.items_of(cstate.need_release())[0]
+        identities[identity.key_id] = identity
+    layout = sr.layout_for(len(identities))
+    fed_round = Federation.enrolled(
+        server_identity, identities, roster, round_id, bits=32, length=layout.length
+    )
+    result = anonymous_multiset(
+        items,
+        layout,
+        lambda a, m: fed_round if a == 1 else fed_round.next_round(round_id + a - 1, m),
+    )
+    received, _rejected = sr.anonymous_compendiums(result.items)
+    state = ServerRoundState(
+        ServerSettings(scfg.dedupe_threshold, scfg.min_support), received=received
+    )
+    run_stages(state, [AggregateStage()])
+    assert state.global_compendium is not None
+    signed = server.publish_secure_aggregate(
+        state.global_compendium.to_bytes(), result.survivors
+    ).encode()
+    server.close()
+    return {
+        "clients": result.survivors,
+        "upload_bytes": result.upload_bytes,
+        "download_bytes": down + result.download_bytes + len(signed) * result.survivors,
+        "global_entries": state.report["global_entries"],
+    }
+
+
 def flower_simulation(fed: Path, n: int) -> dict[str, Any]:
     """Our ServerApp and ClientApp under Flower's simulation engine."""
     from flwr.simulation import run_simulation
@@ -145,17 +207,17 @@ def flower_simulation(fed: Path, n: int) -> dict[str, Any]:
     }
 
 
-def run_size(n: int, gates: bool) -> dict[str, Any]:
+def run_size(n: int, gates: bool, mode: str = "sealed") -> dict[str, Any]:
     from fical_secure.flower.init import InitOptions, init_federation
 
     with tempfile.TemporaryDirectory(prefix=f"fed{n}-") as tmp:
         fed = Path(tmp) / "fed"
-        init_federation(fed, InitOptions(clients=n, episodes=8, port=29093, seed=n))
+        init_federation(fed, InitOptions(clients=n, episodes=8, port=29093, seed=n, mode=mode))
         _fast(fed, n, gates)
         work = Path(tmp) / "inprocess"
         work.mkdir()
         start = time.perf_counter()
-        base = in_process(fed, n, work)
+        base = (in_process_secagg if mode == "secagg" else in_process)(fed, n, work)
         base["seconds"] = round(time.perf_counter() - start, 2)
         print(f"{n} hospitals in-process: {base['seconds']} s", flush=True)
         start = time.perf_counter()
@@ -164,6 +226,7 @@ def run_size(n: int, gates: bool) -> dict[str, Any]:
         print(f"{n} hospitals on Flower simulation: {sim['seconds']} s", flush=True)
     return {
         "hospitals": n,
+        "mode": mode,
         "privacy_gates": gates,
         "in_process": base,
         "flower_simulation": sim,
@@ -186,6 +249,7 @@ def main() -> int:
         action="store_true",
         help="skip scrub and audit in both modes (to fit large sizes in time)",
     )
+    parser.add_argument("--mode", choices=("sealed", "secagg"), default="sealed")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     record: dict[str, Any] = (
@@ -193,7 +257,7 @@ def main() -> int:
     )
     figures: dict[str, Any] = record.get("figures", {})
     for n in args.sizes:
-        figures[f"sealed_{n}"] = run_size(n, gates=not args.no_gates)
+        figures[f"{args.mode}_{n}"] = run_size(n, gates=not args.no_gates, mode=args.mode)
     targets: dict[str, Any] = {}
     for key, row in sorted(figures.items()):
         targets[f"{key}_time_ratio"] = {
@@ -213,20 +277,23 @@ def main() -> int:
                 {
                     f"python benchmarks/federation.py --sizes {row['hospitals']}"
                     + ("" if row["privacy_gates"] else " --no-gates")
+                    + (" --mode secagg" if row.get("mode") == "secagg" else "")
                     for row in figures.values()
                 }
             )
         ),
         "date": dt.date.today().isoformat(),
         "machine": f"{os.cpu_count()} cores, {platform.machine()}, shared with other jobs; no GPU",
-        "baseline": "the same sealed round in-process (pipelines called directly), same data",
+        "baseline": "the same round in-process (pipelines called directly; secagg: the"
+        " in-process SecAgg+ driver), same data, same mode",
         "notes": (
             "KCG without a model (templated kinds in the rows of 2026-12-01; claim-based "
             "without paraphrase since); audit gate without LLM signals; rows with "
             "privacy_gates false skip scrub and audit in both modes (to fit "
             "the size in time on a shared, overloaded 2-core machine); everything else real. "
             "Bytes are our payloads; the simulation engine has no network, so Flower's framing "
-            "is not counted. secagg over Flower: not implemented, no rows."
+            "is not counted. secagg rows: prepare + five SecAgg+ stage rounds + result as Flower "
+            "messages vs the in-process driver of the same stages."
         ),
         "figures": figures,
         "targets": targets,

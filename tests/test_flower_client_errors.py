@@ -186,3 +186,31 @@ def test_flower_command_lines_turn_tls_and_supernode_auth_on_together(federation
     plain = superlink_argv(server, insecure=True) + supernode_argv(client, insecure=True)
     assert plain.count("--insecure") == 2
     assert not {"--enable-supernode-auth", "--auth-supernode-private-key"} & set(plain)
+
+
+def test_the_hospital_yaml_names_the_federation_catalogue(hospital: Path) -> None:
+    """Tools come from the YAML's catalogue.json: a tool it lacks fails the data check."""
+    import json
+
+    from fical_secure.flower.client_app import load_own_data, load_tools
+
+    cfg = load_hospital_config(hospital)
+    assert cfg.catalogue == hospital.parent / "catalogue.json"
+    tools = load_tools(cfg)
+    used = {e.call.tool for e in load_own_data(cfg).members}
+    assert used <= {t.name for t in tools}
+    catalogue = json.loads(cfg.catalogue.read_text(encoding="utf-8"))
+    dropped = sorted(used)[0]
+    cfg.catalogue.write_text(
+        json.dumps([t for t in catalogue if t["name"] != dropped]), encoding="utf-8"
+    )
+    with pytest.raises(DataError, match=dropped):
+        join(hospital, connect_seconds=0.1)
+    assert not (hospital.parent / "out").exists()
+
+
+def test_a_malformed_catalogue_is_one_error_naming_the_file(hospital: Path) -> None:
+    (hospital.parent / "catalogue.json").write_text('[{"name": 3}]', encoding="utf-8")
+    with pytest.raises(DataError, match="catalogue"):
+        join(hospital, connect_seconds=0.1)
+    assert not (hospital.parent / "out").exists()

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from flwr.app import Context, Message, RecordDict
 
     from fical_secure.crypto.keys import IdentityKey, IdentityPublicKey, Roster
-    from fical_secure.data.schema import HospitalData
+    from fical_secure.data.schema import HospitalData, ToolSpec
 
 log = logging.getLogger(__name__)
 NODE_CONFIG_KEY = "fical-config"
@@ -126,8 +126,21 @@ def load_own_data(cfg: HospitalConfig) -> HospitalData:
     from fical_secure.pipeline.client import episodes_by_split
 
     return episodes_by_split(
-        cfg.client_id, load_episodes_jsonl(cfg.data, hospital_id=cfg.client_id)
+        cfg.client_id,
+        load_episodes_jsonl(cfg.data, hospital_id=cfg.client_id, catalogue=load_tools(cfg)),
     )
+
+
+def load_tools(cfg: HospitalConfig) -> tuple[ToolSpec, ...]:
+    """The federation's tool catalogue the hospital's YAML names, or the built-in one.
+
+    Raises:
+        DataError: the catalogue file is not a valid list of function specs (all listed).
+    """
+    from fical_secure.data.catalogue import CATALOGUE
+    from fical_secure.data.function_spec import load_catalogue
+
+    return CATALOGUE if cfg.catalogue is None else load_catalogue(cfg.catalogue)
 
 
 def load_keys(cfg: HospitalConfig) -> tuple[IdentityKey, IdentityPublicKey, Roster]:
@@ -184,7 +197,7 @@ def prepare_release(cfg: HospitalConfig, message: Message) -> tuple[Any, Any, Cl
     client.accept_round(config, roster)  # before any work: a forged round costs nothing
     log.info("%s: stage accept: round %d", cfg.client_id, config.round_id)
     hospital = load_own_data(cfg)
-    state = ClientRoundState(hospital, settings_of(cfg))
+    state = ClientRoundState(hospital, settings_of(cfg), catalogue=load_tools(cfg))
     # loaded on first use: KCG without paraphrase and a non-LLM audit never load it
     state.llm = LazyLLM(cfg.model, device=None if cfg.device == "auto" else cfg.device)
     run_stages(state, client_stages(state.settings, ground_truth=False), label=cfg.client_id)

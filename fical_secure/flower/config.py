@@ -43,6 +43,7 @@ class HospitalConfig:
     client_id: str
     federation_id: str
     data: Path  # episode JSONL (docs/data-format.md)
+    catalogue: Path | None  # the federation's tool catalogue (JSON function specs); None: built-in
     model: str | None  # None: the packaged default model
     device: str
     private_key: Path  # identity key bundle (`fical-secure keys new`)
@@ -156,7 +157,7 @@ def load_hospital_config(path: str | Path) -> HospitalConfig:
         path,
         "client configuration",
         ("version", "client_id", "federation_id", "data", "keys", "superlink", "output"),
-        ("model", "device", "privacy", "kcg"),
+        ("model", "device", "privacy", "kcg", "catalogue"),
     )
     base = source.parent
     if top.get("version") != SCHEMA_VERSION:
@@ -202,6 +203,9 @@ def load_hospital_config(path: str | Path) -> HospitalConfig:
         "client_id": _ident(f, top.get("client_id"), "client_id"),
         "federation_id": _ident(f, top.get("federation_id"), "federation_id"),
         "data": _file(f, top.get("data"), "data", base),
+        "catalogue": None
+        if top.get("catalogue", "built-in") == "built-in"
+        else _file(f, top.get("catalogue"), "catalogue", base),
         "model": None if model == "packaged" else _model_path(f, model, base),
         "device": f.choice(top.get("device", "auto"), "device", DEVICES),
         "private_key": _file(f, keys.get("private_key"), "keys.private_key", base),

@@ -93,7 +93,7 @@ def _write(root: Path, o: InitOptions) -> None:
     write_bytes_atomic(tls / "ca.key", ca.private, mode=PRIVATE)
     write_bytes_atomic(tls / "superlink.pem", link.public)
     write_bytes_atomic(tls / "superlink.key", link.private, mode=PRIVATE)
-    data = _synthetic_data(ids, o)
+    data, catalogue = _synthetic_data(ids, o)
     for i, cid in enumerate(ids):
         folder = clients_dir / cid
         folder.mkdir(mode=0o700)
@@ -108,6 +108,7 @@ def _write(root: Path, o: InitOptions) -> None:
         shutil.copyfile(server_dir / "roster.bin", folder / "roster.bin")
         shutil.copyfile(tls / "ca.pem", folder / "ca.pem")
         write_text_atomic(folder / f"{cid}.jsonl", data[cid])
+        write_text_atomic(folder / "catalogue.json", catalogue)
         write_text_atomic(
             folder / "hospital.yaml",
             HOSPITAL_YAML.format(
@@ -130,8 +131,12 @@ def _write(root: Path, o: InitOptions) -> None:
     )
 
 
-def _synthetic_data(ids: list[str], o: InitOptions) -> dict[str, str]:
-    """Each hospital's synthetic episodes (members and non-members) as JSONL text."""
+def _synthetic_data(ids: list[str], o: InitOptions) -> tuple[dict[str, str], str]:
+    """Each hospital's synthetic episodes (members and non-members) as JSONL text, and the
+    federation's tool catalogue as JSON function specs."""
+    import json
+
+    from fical_secure.data.function_spec import catalogue_to_json
     from fical_secure.data.generator import generate_federation
     from fical_secure.data.jsonl import dumps
     from fical_secure.data.loader import episode_record
@@ -147,7 +152,7 @@ def _synthetic_data(ids: list[str], o: InitOptions) -> dict[str, str]:
     for cid, hospital in zip(ids, fed.hospitals, strict=True):
         episodes = [*hospital.members, *hospital.nonmembers]
         out[cid] = "".join(dumps(episode_record(e)) + "\n" for e in episodes)
-    return out
+    return out, json.dumps(catalogue_to_json(fed.catalogue), indent=2) + "\n"
 
 
 HOSPITAL_YAML = """\
@@ -156,6 +161,7 @@ version: 1
 client_id: {client_id}
 federation_id: {federation_id}
 data: {client_id}.jsonl            # your own episodes (docs/data-format.md)
+catalogue: catalogue.json         # the federation's tools as JSON function specs (or: built-in)
 model: packaged                   # or a local model folder / .gguf file
 device: auto                      # auto | cpu | cuda
 keys:
