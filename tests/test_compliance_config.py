@@ -131,6 +131,20 @@ def test_plain_transport_fails_the_transport_check(hardened: Path) -> None:
     assert results["config.share_mode"] is True
 
 
+def test_secure_aggregation_transport_passes_the_transport_check(hardened: Path) -> None:
+    results = _results(_edited(hardened, transport="secagg"))
+    assert results["config.transport_sealed"] is True
+
+
+def test_a_secagg_round_writes_client_configs_that_say_secagg(tmp_path: Path) -> None:
+    from fical_secure.compliance.client_files import write_client_files
+    from fical_secure.data.generator import generate_federation
+
+    hospital = generate_federation(1, seed=0, episodes_per_hospital=4).hospitals[0]
+    path = write_client_files(tmp_path, hospital, "released.json", transport="secagg")
+    assert yaml.safe_load(path.read_text(encoding="utf-8"))["transport"] == "secagg"
+
+
 def test_algorithm_not_allowed_by_the_profile_fails(hardened: Path) -> None:
     config = load_client_config(
         _edited(

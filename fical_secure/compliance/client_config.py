@@ -29,7 +29,7 @@ from fical_secure.compliance.schema import Findings, join
 from fical_secure.errors import ConfigError
 
 SCHEMA_VERSION = 1
-Transport = Literal["sealed", "plain"]
+Transport = Literal["sealed", "secagg", "plain"]
 ShareMode = Literal["compendium", "raw_samples"]
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _TOP = ("version", "client_id", "keys", "crypto", "transport", "share_mode", "model")

@@ -28,7 +28,7 @@ crypto:
   signature: ed25519
   key_exchange: x25519
   kdf: hkdf-sha256
-transport: sealed
+transport: {transport}
 share_mode: compendium
 model: packaged
 compendium: {compendium}
@@ -40,10 +40,13 @@ data:
 """
 
 
-def write_client_files(folder: Path, hospital: HospitalData, compendium: str) -> Path:
+def write_client_files(
+    folder: Path, hospital: HospitalData, compendium: str, transport: str = "sealed"
+) -> Path:
     """Write ``folder/<id>.jsonl`` and ``folder/<id>.yaml``; returns the YAML's path.
 
-    ``compendium`` is the released compendium's path relative to ``folder``.
+    ``compendium`` is the released compendium's path relative to ``folder``;
+    ``transport`` the round's mode (``sealed``, ``secagg`` or ``plain``).
 
     Raises:
         DataError: the data file cannot be written.
@@ -54,7 +57,11 @@ def write_client_files(folder: Path, hospital: HospitalData, compendium: str) ->
     write_jsonl(data, [episode_record(e) for e in (*hospital.members, *hospital.nonmembers)])
     config = folder / f"{client_id}.yaml"
     text = CLIENT_CONFIG.format(
-        client_id=client_id, compendium=compendium, data=data.name, sha256=file_sha256(data)
+        client_id=client_id,
+        compendium=compendium,
+        data=data.name,
+        sha256=file_sha256(data),
+        transport=transport,
     )
     write_text_atomic(config, text, make_parents=True)
     return config

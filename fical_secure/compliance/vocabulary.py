@@ -75,7 +75,7 @@ ENVELOPE_SUITE: Final = {
     "kdf": "hkdf-sha256",
 }
 
-TRANSPORT_MODES: Final = frozenset({"sealed", "plain"})
+TRANSPORT_MODES: Final = frozenset({"sealed", "secagg", "plain"})
 SHARE_MODES: Final = frozenset({"compendium", "raw_samples"})
 
 # Strictest to loosest permission modes a profile may demand of private key files.

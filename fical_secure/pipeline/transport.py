@@ -91,7 +91,9 @@ def _enroll(state: RoundState) -> tuple[Any, dict[str, Any], Any]:
 
     for cid in state.released:  # what `fical-secure audit --client-config` reads
         hospital = state.clients[cid].hospital
-        write_client_files(out / "clients", hospital, f"../released/{cid}.json")
+        write_client_files(
+            out / "clients", hospital, f"../released/{cid}.json", transport=state.settings.mode
+        )
     roster = Roster.create(server_key, [k.public for k in client_keys.values()], epoch=1)
     return server_key, client_keys, roster
 
