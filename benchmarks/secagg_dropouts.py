@@ -111,7 +111,7 @@ def main() -> None:
     per_n: dict[str, Any] = {}
     for n in sizes:
         mine = [r for r in rows if r["n"] == n]
-        fed = Federation.create(n, bits=BITS, length=1)
+        fed = Federation.create(n, bits=BITS, length=LENGTH)
         p = fed.server.params
         per_n[f"n={n}"] = {
             "graph": p.describe() if hasattr(p, "describe") else None,
