@@ -207,12 +207,14 @@ def flower_simulation(fed: Path, n: int) -> dict[str, Any]:
     }
 
 
-def run_size(n: int, gates: bool, mode: str = "sealed") -> dict[str, Any]:
+def run_size(n: int, gates: bool, mode: str = "sealed", episodes: int = 8) -> dict[str, Any]:
     from fical_secure.flower.init import InitOptions, init_federation
 
     with tempfile.TemporaryDirectory(prefix=f"fed{n}-") as tmp:
         fed = Path(tmp) / "fed"
-        init_federation(fed, InitOptions(clients=n, episodes=8, port=29093, seed=n, mode=mode))
+        init_federation(
+            fed, InitOptions(clients=n, episodes=episodes, port=29093, seed=n, mode=mode)
+        )
         _fast(fed, n, gates)
         work = Path(tmp) / "inprocess"
         work.mkdir()
@@ -227,6 +229,7 @@ def run_size(n: int, gates: bool, mode: str = "sealed") -> dict[str, Any]:
     return {
         "hospitals": n,
         "mode": mode,
+        "episodes_per_hospital": episodes,
         "privacy_gates": gates,
         "in_process": base,
         "flower_simulation": sim,
@@ -250,6 +253,9 @@ def main() -> int:
         help="skip scrub and audit in both modes (to fit large sizes in time)",
     )
     parser.add_argument("--mode", choices=("sealed", "secagg"), default="sealed")
+    parser.add_argument(
+        "--episodes", type=int, default=8, help="member episodes per hospital (as many held out)"
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     record: dict[str, Any] = (
@@ -257,7 +263,9 @@ def main() -> int:
     )
     figures: dict[str, Any] = record.get("figures", {})
     for n in args.sizes:
-        figures[f"{args.mode}_{n}"] = run_size(n, gates=not args.no_gates, mode=args.mode)
+        figures[f"{args.mode}_{n}"] = run_size(
+            n, gates=not args.no_gates, mode=args.mode, episodes=args.episodes
+        )
     targets: dict[str, Any] = {}
     for key, row in sorted(figures.items()):
         targets[f"{key}_time_ratio"] = {
@@ -278,6 +286,11 @@ def main() -> int:
                     f"python benchmarks/federation.py --sizes {row['hospitals']}"
                     + ("" if row["privacy_gates"] else " --no-gates")
                     + (" --mode secagg" if row.get("mode") == "secagg" else "")
+                    + (
+                        f" --episodes {row['episodes_per_hospital']}"
+                        if row.get("episodes_per_hospital", 8) != 8
+                        else ""
+                    )
                     for row in figures.values()
                 }
             )

@@ -12,8 +12,11 @@ policy (``strict`` profile, :func:`fical_secure.release.decision.membership_deci
 * null: ``ITEMS`` records of the pool, shared as they are (built without the
   members: same hospital, same templates, no member record);
 * null_no_canaries: the same, from a federation generated with no planted
-  canaries (the generator plants canaries in members only, so with them the
-  two sides of the game are not exactly exchangeable);
+  canaries. The generator plants canaries in members only; as in the
+  auditor's game (:attr:`AuditTarget.game_member_rows`), canary hosts do not
+  play, so both sides are drawn from one distribution. (Measured on
+  2026-12-01 before that rule, with canary hosts in the game: null block rate
+  6.5% at n = 16, 3.5% without canaries.)
 * leaking: the same artefact with a fraction of the members copied in
   verbatim (replacing as many pool records), for each fraction in ``FRACTIONS``.
 
@@ -47,7 +50,7 @@ import numpy as np
 
 from fical_secure.audit import attacks as atk
 from fical_secure.audit.artefact import from_samples
-from fical_secure.audit.auditor import AuditConfig, AuditResult
+from fical_secure.audit.auditor import AuditConfig, AuditResult, AuditTarget
 from fical_secure.audit.metrics import wilson_interval
 from fical_secure.audit.signals import Embedder, embedding_similarity, longest_common_runs
 from fical_secure.compliance.profile import load_profile, resolve_profile
@@ -60,6 +63,7 @@ RESULT = Path(__file__).with_name("results") / "gate_calibration.json"
 ITEMS = 40  # items of every artefact
 FRACTIONS = (1.0, 0.5, 0.25)  # share of the members copied into a leaking artefact
 NULL_MAX, LEAK_MIN = 0.05, 0.95
+CANARY_HOSTS = 2  # the generator's default canaries per hospital
 
 
 def _decide(
@@ -83,7 +87,12 @@ def _signals(
     hospital: HospitalData, biggest: int, embedder: Embedder | None, *, with_copies: bool
 ) -> dict[str, np.ndarray]:
     """Signal matrices: the game's records against the pool (then each member, as a copy)."""
-    members, nonmembers = hospital.members[:biggest], hospital.nonmembers[:biggest]
+    # the auditor's game: members that host a planted canary do not play (AuditTarget)
+    game = AuditTarget.from_hospital(hospital)
+    members = [hospital.members[i] for i in game.game_member_rows][:biggest]
+    nonmembers = hospital.nonmembers[:biggest]
+    if len(members) < biggest:
+        raise RuntimeError("too few members outside the canary hosts for the largest size")
     pool = hospital.nonmembers[biggest : biggest + ITEMS]
     records = [e.text() for e in (*members, *nonmembers)]
     items = from_samples("h01", [*pool, *members] if with_copies else list(pool))
@@ -105,8 +114,11 @@ def run_seed(
     artefact is a choice of columns.
     """
     biggest = max(sizes)
-    fed = generate_federation(
-        1, seed=seed, episodes_per_hospital=biggest, nonmembers_per_hospital=biggest + ITEMS
+    fed = generate_federation(  # + CANARY_HOSTS: canary hosts leave the game
+        1,
+        seed=seed,
+        episodes_per_hospital=biggest + CANARY_HOSTS,
+        nonmembers_per_hospital=biggest + ITEMS,
     )
     signals = _signals(fed.hospitals[0], biggest, embedder, with_copies=True)
     clean = generate_federation(
@@ -225,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python benchmarks/gate_calibration.py "
         + " ".join(sys.argv[1:] if argv is None else argv),
         "date": date.today().isoformat(),
-        "machine": f"{os.cpu_count()} CPU cores (shared by 6 engineers), {platform.machine()}, "
+        "machine": f"{os.cpu_count()} CPU cores, {platform.machine()}, "
         f"no GPU, Python {platform.python_version()}",
         "baseline": "null artefacts (records of the same hospital, none of the members) in the "
         "same run; block rates are over seeds",
