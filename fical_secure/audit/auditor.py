@@ -86,6 +86,20 @@ class AuditTarget:
             nonmember_secrets=_secrets_of(nonmembers, manifest),
         )
 
+    @property
+    def game_member_rows(self) -> tuple[int, ...]:
+        """Member rows that play the membership game: all but canary hosts.
+
+        Canaries are planted in members only (the generator's Secret-Sharer
+        records), so a member carrying one differs from every non-member in
+        more than membership; the game compares sides drawn from one
+        distribution, and canaries are measured by their exposure instead. If
+        every member hosts a canary, all of them play.
+        """
+        hosts = {p.episode_id for p in self.member_secrets if p.kind == "CANARY"}
+        rows = tuple(i for i, e in enumerate(self.members) if e.episode_id not in hosts)
+        return rows or tuple(range(len(self.members)))
+
 
 def _secrets_of(episodes: Sequence[Episode], manifest: Iterable[PIIValue]) -> tuple[PIIValue, ...]:
     ids = {e.episode_id for e in episodes}
@@ -201,9 +215,18 @@ class _Run:
     def n_mem(self) -> int:
         return len(self.target.members)
 
-    def put(self, name: str, values: FloatArray, n_members: int) -> None:
-        """Store a signal whose first ``n_members`` values belong to members."""
-        self.members[name], self.nonmembers[name] = values[:n_members], values[n_members:]
+    def put(
+        self, name: str, values: FloatArray, n_members: int, *, every_member: bool = False
+    ) -> None:
+        """Store a signal whose first ``n_members`` values belong to members.
+
+        Members outside the game (canary hosts, :attr:`AuditTarget.game_member_rows`)
+        are left out unless ``every_member`` (values already of game members only).
+        """
+        mine = values[:n_members]
+        if not every_member:
+            mine = mine[list(self.target.game_member_rows)]
+        self.members[name], self.nonmembers[name] = mine, values[n_members:]
 
 
 def _default_reference() -> SharedArtefact:
@@ -222,7 +245,8 @@ def _llm_signals(
     """LLM signals (b), (c) of a seeded subsample of each side, stored in ``run``."""
     cfg = run.cfg
     rng = np.random.default_rng(cfg.seed)
-    mem_idx = _subsample(run.n_mem, cfg.llm_records_per_split, rng)
+    rows = run.target.game_member_rows
+    mem_idx = [rows[i] for i in _subsample(len(rows), cfg.llm_records_per_split, rng)]
     non_idx = [
         run.n_mem + i for i in _subsample(len(records) - run.n_mem, cfg.llm_records_per_split, rng)
     ]
@@ -239,10 +263,10 @@ def _llm_signals(
         max_record_chars=cfg.max_record_chars,
     )
     k = cfg.min_k_fraction
-    run.put(atk.SIG_LL_TARGET, lik.mean_loglik(), len(mem_idx))
-    run.put(atk.SIG_LL_REFERENCE, lik.mean_loglik(reference=True), len(mem_idx))
-    run.put(atk.SIG_MINK_TARGET, lik.min_k(k), len(mem_idx))
-    run.put(atk.SIG_MINK_REFERENCE, lik.min_k(k, reference=True), len(mem_idx))
+    run.put(atk.SIG_LL_TARGET, lik.mean_loglik(), len(mem_idx), every_member=True)
+    run.put(atk.SIG_LL_REFERENCE, lik.mean_loglik(reference=True), len(mem_idx), every_member=True)
+    run.put(atk.SIG_MINK_TARGET, lik.min_k(k), len(mem_idx), every_member=True)
+    run.put(atk.SIG_MINK_REFERENCE, lik.min_k(k, reference=True), len(mem_idx), every_member=True)
 
 
 def _canaries(run: _Run, llm: LLM) -> tuple[CanaryExposure, ...]:
