@@ -271,6 +271,7 @@ def _flower_ask(
     from fical_secure.protocol.secagg.messages import AdvertiseKeys
 
     node_of: dict[bytes, int] = {}
+    reply_limit = wire.MAX_FIELD_BYTES + server.params.length * 8
 
     def ask(stage: int, requests: Mapping[bytes, bytes]) -> list[bytes]:
         if stage == 0:
@@ -296,7 +297,8 @@ def _flower_ask(
                         wire.field_text(reply, "reason"),
                     )
                     continue
-                blob = wire.field_bytes(reply, "reply")
+                # a masked input carries the whole slot vector: the bound follows the config
+                blob = wire.field_bytes(reply, "reply", limit=reply_limit)
             except MessageFormatError as exc:
                 log.warning("stage secagg %d: SuperNode %d: %s", stage, node, exc)
                 continue
