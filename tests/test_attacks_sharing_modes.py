@@ -15,7 +15,7 @@ from dataclasses import replace
 import pytest
 from fake_llm import CopyingLLM
 
-from fical_secure.attacks.modes import Release, SharingMode, secagg_mode, synthetic_release
+from fical_secure.attacks.modes import Release, SharingMode, secagg_mode, synthetic_releases
 from fical_secure.attacks.plugins import Attribution, MembershipInference, ModeContext
 from fical_secure.attacks.pooled import POOLED_OWNER
 from fical_secure.attacks.synthetic import SyntheticConfig, clean_output, few_shot_prompts
@@ -101,17 +101,19 @@ def test_clean_output_keeps_the_first_record_the_model_wrote(output: str, expect
 def test_synthetic_items_are_what_the_model_wrote_never_a_member_unless_it_copied(
     federation: Federation,
 ) -> None:
-    hospital = federation.hospitals[0]
     config = SyntheticConfig(max_examples=4, shots=2, max_new_tokens=48)
-    members = {e.text() for e in hospital.members}
-    fresh = synthetic_release(hospital, CopyingLLM(), config)
-    assert len(fresh.artefact) == 4 and fresh.artefact.owner == hospital.hospital_id
-    assert not members & set(fresh.artefact.texts)
-    assert not any(e.episode_id in i for e in hospital.members for i in fresh.artefact.item_ids)
-    parrot = synthetic_release(hospital, ParrotLLM(), config)
-    anchors = [a for a, _, _ in few_shot_prompts(hospital.hospital_id, hospital.members, config)]
-    assert parrot.artefact.texts == tuple(a.text() for a in anchors)  # copied, so shared as is
-    assert parrot.tools == tuple(a.call.tool for a in anchors)
+    fresh = synthetic_releases(federation.hospitals, CopyingLLM(), config)
+    parrot = synthetic_releases(federation.hospitals, ParrotLLM(), config)
+    for hospital in federation.hospitals:  # one batched call, each client its own prompts
+        cid, members = hospital.hospital_id, {e.text() for e in hospital.members}
+        mine = fresh[cid]
+        assert len(mine.artefact) == 4 and mine.artefact.owner == cid
+        assert not members & set(mine.artefact.texts)
+        assert not any(e.episode_id in i for e in hospital.members for i in mine.artefact.item_ids)
+        anchors = [a for a, _, _ in few_shot_prompts(cid, hospital.members, config)]
+        # a model that copies its shot: the copy is shared as is, with the anchor's tool
+        assert parrot[cid].artefact.texts == tuple(a.text() for a in anchors)
+        assert parrot[cid].tools == tuple(a.call.tool for a in anchors)
 
 
 def test_secagg_pool_holds_the_multiset_without_senders(federation: Federation) -> None:

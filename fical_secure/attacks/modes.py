@@ -24,6 +24,7 @@ about, for the utility figure (retrieval's top-1 tool on held-out requests).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -171,19 +172,23 @@ def _client_releases(
     return client.local, client.released
 
 
-def synthetic_release(
-    hospital: HospitalData, llm: LLM, config: SyntheticConfig | None = None
-) -> Release:
-    """The client's FedPIT-style release: what its model wrote, each item with its anchor's tool.
+def synthetic_releases(
+    hospitals: Sequence[HospitalData], llm: LLM, config: SyntheticConfig | None = None
+) -> dict[str, Release]:
+    """Each client's FedPIT-style release: what its model wrote, each item with its anchor's tool.
 
     Raises:
         GenerationError: the model failed.
     """
     from fical_secure.attacks.synthetic import synthetic_artefact, synthetic_examples
 
-    cid = hospital.hospital_id
-    examples = synthetic_examples(cid, hospital.members, llm, config or SyntheticConfig())
-    return Release(synthetic_artefact(cid, examples), tuple(e.anchor.call.tool for e in examples))
+    written = synthetic_examples(
+        {h.hospital_id: h.members for h in hospitals}, llm, config or SyntheticConfig()
+    )
+    return {
+        cid: Release(synthetic_artefact(cid, ex), tuple(e.anchor.call.tool for e in ex))
+        for cid, ex in written.items()
+    }
 
 
 def secagg_mode(released: dict[str, Compendium | None]) -> SharingMode:
@@ -236,13 +241,13 @@ def build_modes(
         hardened_by_client[cid] = hardened
         per_client["sample_sharing"][cid] = _samples(cid, members)
         per_client["sample_sharing_scrubbed"][cid] = _scrubbed_samples(cid, members)
-        per_client["synthetic_sharing"][cid] = synthetic_release(hospital, llm, synthetic)
         per_client["compendium_plain"][cid] = _compendium(plain)
         per_client["compendium_hardened"][cid] = (
             _compendium(hardened)
             if hardened is not None
             else Release(SharedArtefact("compendium", cid, (), ()), (), blocked=True)
         )
-    modes = {m: SharingMode.per_client(r) for m, r in per_client.items()}
+    per_client["synthetic_sharing"] = synthetic_releases(federation.hospitals, llm, synthetic)
+    modes = {m: SharingMode.per_client(per_client[m]) for m in MODES if m in per_client}
     modes["compendium_secagg"] = secagg_mode(hardened_by_client)
     return {m: modes[m] for m in MODES}

@@ -53,9 +53,13 @@ class ModeContext:
     memo: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     _audits: dict[str, AuditResult] = field(default_factory=dict)
 
+    def key(self, key: tuple[Any, ...], release: Release) -> tuple[Any, ...]:
+        """The memo key of ``key`` computed on ``release``'s artefact (its ids and texts)."""
+        return (*key, release.artefact.item_ids, release.artefact.texts)
+
     def remember(self, key: tuple[Any, ...], release: Release, compute: Callable[[], T]) -> T:
         """``compute()``, or its earlier result for the same key and the same artefact."""
-        full = (*key, release.artefact.item_ids, release.artefact.texts)
+        full = self.key(key, release)
         if full not in self.memo:
             self.memo[full] = compute()
         return cast(T, self.memo[full])
@@ -191,32 +195,40 @@ class PIIExtraction:
     targets_per_client: int = 4  # 12 targets a mode with the runner's 3 clients
 
     def run(self, ctx: ModeContext) -> dict[str, Any]:
-        from fical_secure.attacks.extraction import extraction_attack, extraction_targets
+        from fical_secure.attacks import extraction as ex
 
         assert ctx.llm is not None
         hospitals = {h.hospital_id: h for h in ctx.federation.hospitals}
-        found = total = 0
-        rouge: list[float] = []
-        chance: list[float] = []
+        plan = []  # (memo key, client's targets, their prompts) of every client not yet attacked
+        results: dict[str, ex.ExtractionResult] = {}
         for cid, release in ctx.targets().items():
-            targets = extraction_targets(hospitals[cid].members, self.targets_per_client)
-            result = ctx.remember(
-                ("extraction", cid, self.targets_per_client),
-                release,
-                partial(
-                    extraction_attack,
-                    release.artefact,
-                    targets,
-                    ctx.llm,
-                    ctx.embedder,
-                    context_items=ctx.config.context_items,
-                    max_context_chars=ctx.config.max_context_chars,
-                ),
+            targets = ex.extraction_targets(hospitals[cid].members, self.targets_per_client)
+            key = ctx.key(("extraction", cid, self.targets_per_client), release)
+            if key in ctx.memo:
+                results[cid] = ctx.memo[key]
+                continue
+            prompts = ex.extraction_prompts(
+                release.artefact,
+                targets,
+                ctx.embedder,
+                context_items=ctx.config.context_items,
+                max_context_chars=ctx.config.max_context_chars,
             )
-            found += result.verbatim + result.fuzzy
-            total += result.n_targets
-            rouge += result.rouge_l
-            chance += result.rouge_l_chance
+            plan.append((cid, key, targets, prompts))
+        # every client's prompts in one batched call: decoding steps are what costs on CPU
+        outputs = ex.generate_continuations(
+            ctx.llm, [p for *_, prompts in plan for p in prompts], ex.MAX_NEW_TOKENS
+        )
+        at = 0
+        for cid, key, targets, prompts in plan:
+            results[cid] = ctx.memo[key] = ex.score_extraction(
+                targets, outputs[at : at + len(prompts)]
+            )
+            at += len(prompts)
+        found = sum(r.verbatim + r.fuzzy for r in results.values())
+        total = sum(r.n_targets for r in results.values())
+        rouge = [v for r in results.values() for v in r.rouge_l]
+        chance = [v for r in results.values() for v in r.rouge_l_chance]
         rate = found / total if total else 0.0
         return {
             "pii_extraction_rate": {

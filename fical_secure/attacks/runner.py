@@ -32,8 +32,11 @@ class AttackSettings:
     seed: int = 0
     eval_per_tool: int = 3
     profile: str = "strict"
-    llm_records: int = 6  # records a side the LLM scores per audit (18 a mode with 3 clients)
-    synthetic_examples: int = 6  # synthetic_sharing: examples each client's model writes (cap)
+    # records a side the LLM scores per audit (12 a mode with 3 clients) and canaries per
+    # client (3 a mode): what the LLM scores is most of the run's cost on CPU
+    llm_records: int = 4
+    canaries: int = 1
+    synthetic_examples: int = 5  # synthetic_sharing: examples each client's model writes (cap)
     synthetic_tokens: int = 64  # ... and new tokens per example (a request and a call)
     model: str | None = None
     progress: bool = True
@@ -75,6 +78,12 @@ def _targets(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
 def _runtime_target(seconds: float) -> dict[str, Any]:
     """The issue's cost target: the whole run (models loaded, every mode attacked) in 20 min."""
     return {"target": f"<= {MAX_SECONDS:.0f} s", "measured": seconds, "met": seconds <= MAX_SECONDS}
+
+
+def _extraction_targets(plugins: tuple[Any, ...]) -> int | None:
+    return next(
+        (int(p.targets_per_client) for p in plugins if hasattr(p, "targets_per_client")), None
+    )
 
 
 def _communication(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -134,7 +143,11 @@ def run_attacks(settings: AttackSettings) -> dict[str, Any]:
         ),
         progress=settings.progress,
     )
-    config = AuditConfig(llm_records_per_split=settings.llm_records, seed=settings.seed)
+    config = AuditConfig(
+        llm_records_per_split=settings.llm_records,
+        max_canaries=settings.canaries,
+        seed=settings.seed,
+    )
     rows: dict[str, dict[str, Any]] = {}
     contexts: dict[str, ModeContext] = {}
     memo: dict[tuple[Any, ...], Any] = {}  # an artefact two modes share is attacked once
@@ -174,6 +187,13 @@ def run_attacks(settings: AttackSettings) -> dict[str, Any]:
         "(each client's release with its sender, or the pooled multiset without senders), "
         "the model, and each client's held-out records for attribution",
         "suite": settings.suite,
+        "attacker_budget": {
+            "llm_records_per_side": settings.llm_records,
+            "canaries_per_client": settings.canaries,
+            "extraction_targets_per_client": _extraction_targets(plugins),
+            "synthetic_examples_per_client": settings.synthetic_examples,
+            "synthetic_new_tokens": settings.synthetic_tokens,
+        },
         "attacks": attacks,
         "profile": settings.profile,
         "model": llm.name,

@@ -7,7 +7,8 @@ demonstrations in place of the member episodes. Each example is written from
 its own few-shot prompt: an *anchor* member episode plus other members (of the
 anchor's tool where the client has them), drawn with a seeded generator, so
 the shots vary from example to example and a run is reproducible. The
-example keeps the anchor's tool (for the utility figure).
+example keeps the anchor's tool (for the utility figure). Every client runs
+the same local model here, so their prompts share one batched call.
 
 Nothing is scrubbed or filtered: what the model writes is what is shared, so
 whatever it copies from its shots (a name, an MRN) is measured by the
@@ -18,7 +19,7 @@ attacks. Cost is bounded by ``max_examples`` per client and
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from fical_secure.audit.artefact import SharedArtefact
@@ -97,27 +98,31 @@ def clean_output(output: str) -> str:
 
 
 def synthetic_examples(
-    client_id: str, members: Sequence[Episode], llm: LLM, config: SyntheticConfig
-) -> list[SyntheticExample]:
-    """Write the client's synthetic examples with its local model (one batched call).
+    clients: Mapping[str, Sequence[Episode]], llm: LLM, config: SyntheticConfig
+) -> dict[str, list[SyntheticExample]]:
+    """Client -> the examples its local model writes from its members (``clients``).
 
+    Every client's prompts go to the model in one batched call (decoding steps
+    are what costs on CPU); each prompt holds only its own client's members.
     Empty outputs are dropped (nothing to share).
 
     Raises:
         GenerationError: the model failed.
     """
-    prompts = few_shot_prompts(client_id, members, config)
-    if not prompts:
-        return []
-    outputs = llm.generate([p for _, _, p in prompts], max_new_tokens=config.max_new_tokens)
-    examples = []
-    for (anchor, shots, prompt), output in zip(prompts, outputs, strict=True):
-        text = clean_output(output)
-        if text:
-            examples.append(
-                SyntheticExample(anchor, tuple(e.episode_id for e in shots), prompt, text)
-            )
-    return examples
+    plan = {cid: few_shot_prompts(cid, members, config) for cid, members in clients.items()}
+    prompts = [p for rows in plan.values() for _, _, p in rows]
+    outputs = llm.generate(prompts, max_new_tokens=config.max_new_tokens) if prompts else []
+    written = iter(outputs)
+    out: dict[str, list[SyntheticExample]] = {}
+    for cid, rows in plan.items():
+        out[cid] = []
+        for anchor, shots, prompt in rows:
+            text = clean_output(next(written))
+            if text:
+                out[cid].append(
+                    SyntheticExample(anchor, tuple(e.episode_id for e in shots), prompt, text)
+                )
+    return out
 
 
 def synthetic_artefact(client_id: str, examples: Sequence[SyntheticExample]) -> SharedArtefact:

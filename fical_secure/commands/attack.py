@@ -26,7 +26,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--synthetic-examples",
         type=int,
-        default=6,
+        default=5,
         metavar="N",
         help="examples each client's model writes in synthetic_sharing (at most one a member)",
     )
