@@ -1,19 +1,30 @@
-"""Attack plugins: each detects members copied into a release and stays near chance without."""
+"""Attack plugins: each detects members copied into a release and stays near chance without.
+
+The LLM attacks (canary exposure, PII extraction and its ROUGE-L figure) run
+here on :class:`fake_llm.CopyingLLM`, an idealised in-context copier: what is
+tested is that each plugin measures a copy when the context holds one and
+chance when it does not, which does not depend on the packaged model (its
+behaviour is covered by the slow tests in ``test_attacks_suite.py``).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from fake_llm import CopyingLLM
 
-from fical_secure.attacks.modes import Release
+from fical_secure.attacks.modes import Release, SharingMode
 from fical_secure.attacks.plugins import (
     SUITES,
     Attribution,
+    CanaryExposure,
     MembershipInference,
     ModeContext,
+    PIIExtraction,
     ToolUtility,
     VerbatimPII,
+    describe,
 )
 from fical_secure.attacks.runner import AttackSettings, _targets, run_attacks
 from fical_secure.attacks.summary import summary_markdown
@@ -27,6 +38,7 @@ from fical_secure.release.policy import ReleasePolicy
 from fical_secure.tlu.embedding import default_embedder
 
 CONFIG = AuditConfig(use_llm=False, n_bootstrap=50)
+LLM_CONFIG = AuditConfig(llm_records_per_split=4, n_bootstrap=50, max_canaries=2)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +52,13 @@ def embedder() -> CachingEmbedder:
     return CachingEmbedder(default_embedder())
 
 
-def _context(federation: Federation, embedder: CachingEmbedder, *, copy: bool) -> ModeContext:
+def _context(
+    federation: Federation,
+    embedder: CachingEmbedder,
+    *,
+    copy: bool,
+    llm: CopyingLLM | None = None,
+) -> ModeContext:
     game = generate_federation(2, seed=3, episodes_per_hospital=12, nonmembers_per_hospital=24)
     releases = {}
     for full, h in zip(federation.hospitals, game.hospitals, strict=True):
@@ -49,7 +67,9 @@ def _context(federation: Federation, embedder: CachingEmbedder, *, copy: bool) -
             from_samples(h.hospital_id, shared), tuple(e.call.tool for e in shared)
         )
         h.nonmembers = h.nonmembers[:12]  # the game: members vs the first 12 non-members
-    return ModeContext("test", releases, game, embedder, None, CONFIG, ReleasePolicy())
+    sharing = SharingMode.per_client(releases)
+    config = CONFIG if llm is None else LLM_CONFIG
+    return ModeContext("test", sharing, game, embedder, llm, config, ReleasePolicy())
 
 
 def test_membership_inference_sees_copied_members_and_not_a_release_without_them(
@@ -70,23 +90,77 @@ def test_verbatim_pii_is_found_only_when_members_are_copied(
     assert VerbatimPII().run(_context(federation, embedder, copy=False))["verbatim_pii"] == 0
 
 
-def test_attribution_and_utility_are_rates_with_intervals(
+def test_canary_exposure_is_high_for_copied_members_and_near_chance_without(
+    federation: Federation, embedder: CachingEmbedder
+) -> None:
+    llm = CopyingLLM()
+    leak = CanaryExposure().run(_context(federation, embedder, copy=True, llm=llm))
+    null = CanaryExposure().run(_context(federation, embedder, copy=False, llm=llm))
+    assert leak["canary_exposure_bits"]["n_canaries"] == null["canary_exposure_bits"]["n_canaries"]
+    assert leak["canary_exposure_bits"]["n_canaries"] == 4  # two per client
+    assert leak["canary_exposure_bits"]["mean"] > 10.0  # beyond the 4-bit rank cap: the fit
+    # an unseen canary ranks uniformly among 15 candidates: about 1.4 bits on average
+    assert null["canary_exposure_bits"]["mean"] < 3.0
+
+
+def test_pii_extraction_and_rouge_l_see_copied_members_and_chance_without(
+    federation: Federation, embedder: CachingEmbedder
+) -> None:
+    llm = CopyingLLM()
+    leak = PIIExtraction().run(_context(federation, embedder, copy=True, llm=llm))
+    null = PIIExtraction().run(_context(federation, embedder, copy=False, llm=llm))
+    assert leak["pii_extraction_rate"]["n_targets"] == 8  # four a client
+    assert leak["pii_extraction_rate"]["value"] >= 0.5
+    assert null["pii_extraction_rate"]["value"] == 0.0
+    rouge, rouge_null = leak["rougeL_extraction"], null["rougeL_extraction"]
+    assert rouge["n_targets"] == 8
+    assert rouge["value"] >= rouge["chance"] + 0.5
+    assert rouge["ci95"][0] <= rouge["value"] <= rouge["ci95"][1]
+    assert rouge_null["value"] <= rouge_null["chance"] + 0.1
+
+
+def test_attribution_names_the_sender_and_content_alone_beats_chance_when_mixes_differ(
     federation: Federation, embedder: CachingEmbedder
 ) -> None:
     ctx = _context(federation, embedder, copy=True)
-    attribution = Attribution().run(ctx)["attribution_accuracy"]
-    assert attribution["chance"] == 0.5 and attribution["n_items"] == 24
-    assert attribution["value"] > attribution["chance"]  # tool mixes differ between clients
-    low, high = attribution["ci95"]
-    assert low <= attribution["value"] <= high
+    figures = Attribution().run(ctx)
+    best, content = figures["attribution_accuracy"], figures["attribution_content_accuracy"]
+    assert best["channel"] == "sender" and best["value"] == 1.0  # the server opens signed releases
+    assert content["chance"] == 0.5 and content["n_items"] == 24
+    assert content["value"] > content["chance"]  # tool mixes differ between clients
+    low, high = content["ci95"]
+    assert low <= content["value"] <= high
     utility = ToolUtility().run(ctx)["tool_accuracy"]
     assert 0.0 < utility["value"] <= 1.0 and utility["n_requests"] == len(federation.eval_requests)
 
 
-def test_every_plugin_names_its_game_and_threat_model() -> None:
+def test_an_artefact_two_modes_share_is_audited_once_and_a_different_one_afresh(
+    federation: Federation, embedder: CachingEmbedder
+) -> None:
+    plain = _context(federation, embedder, copy=True)
+    same = _context(federation, embedder, copy=True)
+    other = _context(federation, embedder, copy=False)
+    same.memo = other.memo = plain.memo
+    first = plain.audits()
+    assert all(same.audits()[c] is first[c] for c in first)
+    assert all(other.audits()[c] is not first[c] for c in first)
+
+
+def test_every_plugin_names_its_game_and_a_shipped_threat_model() -> None:
     for plugins in SUITES.values():
         for plugin in plugins:
             assert plugin.name and plugin.game and plugin.threat_model
+        rows = describe(plugins)
+        for row in rows:
+            assert row["threat_model"] == "none" or row["threat_model_title"].startswith(
+                "Threat model:"
+            )
+
+
+def test_a_plugin_naming_an_unknown_threat_model_is_refused_before_anything_runs() -> None:
+    rogue = Attribution(threat_model="no-such-adversary")
+    with pytest.raises(ConfigError, match="no-such-adversary"):
+        describe([rogue])
 
 
 def test_targets_are_recorded_met_or_not_and_summarised() -> None:

@@ -7,16 +7,19 @@ from pathlib import Path
 import pytest
 
 from fical_secure.compliance.threat_models import (
+    PACKAGED,
     SECTIONS,
     check_coverage,
     defined_test_ids,
     model_problems,
+    packaged_model,
     parse_threat_model,
+    source_checkout,
     unresolved,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-FOLDER = ROOT / "threat_models"
+FOLDER = PACKAGED
 ADVERSARIES = (
     "honest-but-curious-server",
     "malicious-server",
@@ -96,3 +99,35 @@ def test_missing_threat_model_folder_fails_saying_where_to_point(tmp_path: Path)
     result = check_coverage(ADVERSARIES, tmp_path / "absent", tmp_path)
     assert not result.passed and "no threat model folder" in result.summary
     assert "--threat-models DIR" in result.remedy
+
+
+def test_threat_models_ship_in_the_package_and_the_top_level_folder_is_the_same_files() -> None:
+    assert FOLDER == ROOT / "fical_secure" / "threat_models" and DOCUMENTS
+    assert (ROOT / "threat_models").resolve() == FOLDER.resolve()  # a link, not a copy
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert '"threat_models/*.md"' in pyproject  # declared package data
+    assert packaged_model("research-consumer").title.startswith("Threat model:")
+    with pytest.raises(OSError):
+        packaged_model("no-such-adversary")
+
+
+def test_citations_resolve_in_this_checkout_and_fail_closed_without_one() -> None:
+    assert source_checkout() == ROOT
+    result = check_coverage(ADVERSARIES, FOLDER, None)  # an installed wheel: no tests/
+    assert not result.passed and "not installed" in result.summary
+    assert "--evidence DIR" in result.remedy
+
+
+def test_the_audit_reads_the_shipped_documents_and_resolves_them_under_evidence(
+    tmp_path: Path,
+) -> None:
+    from fical_secure.compliance.profile import load_profile, resolve_profile
+    from fical_secure.compliance.runner import AuditSettings, _coverage
+
+    profile = load_profile(resolve_profile("strict"))
+    here = _coverage(profile, AuditSettings(profile=Path("strict"), out=tmp_path))
+    assert here.passed  # shipped documents, this checkout's evidence
+    elsewhere = _coverage(
+        profile, AuditSettings(profile=Path("strict"), out=tmp_path, evidence=tmp_path)
+    )
+    assert not elsewhere.passed and "dead reference tests/" in elsewhere.summary

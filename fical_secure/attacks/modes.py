@@ -1,25 +1,34 @@
-"""Sharing modes of one federation: what each client would release under each way of federating.
+"""Sharing modes of one federation: what the attacker holds under each way of federating.
 
-Every mode is built from the same synthetic federation, by the client
-pipeline's own stages where one exists, so the attacks compare like with like:
+Every mode is built from the same synthetic federation, by the project's own
+code where it exists (client pipeline stages, the local model, the
+secure-aggregation transport), so the attacks compare like with like:
 
 * ``sample_sharing``: the raw member episodes, shared as demonstrations;
 * ``sample_sharing_scrubbed``: the same after the PII scrubber (a record it
   cannot clean is withheld: fail closed);
+* ``synthetic_sharing``: examples the client's local model writes from a few
+  of its member episodes (FedPIT, :mod:`fical_secure.attacks.synthetic`);
 * ``compendium_plain``: what KCG wrote (FICAL without privacy gates);
 * ``compendium_hardened``: KCG, then the scrubber and the release gate of the
-  named profile (a blocked client releases nothing).
+  named profile (a blocked client releases nothing);
+* ``compendium_secagg``: the hardened releases through anonymous secure
+  aggregation: the server holds one pooled multiset of entries and does not
+  know who wrote which (:mod:`fical_secure.attacks.pooled`).
 
-Each released item keeps the tool it is about, for the utility figure
-(retrieval's top-1 tool on held-out requests).
+In every mode but the last the server receives one signed release per
+client, so it knows each item's sender. Each item keeps the tool it is
+about, for the utility figure (retrieval's top-1 tool on held-out requests).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from fical_secure.attacks.synthetic import SyntheticConfig
 from fical_secure.audit.artefact import SharedArtefact, from_samples
 from fical_secure.data.schema import Episode, Federation, HospitalData
 from fical_secure.errors import GateBlockedError, ScrubError
@@ -34,22 +43,76 @@ log = logging.getLogger(__name__)
 MODES: dict[str, str] = {
     "sample_sharing": "raw member episodes shared as in-context demonstrations (FedPIT-style)",
     "sample_sharing_scrubbed": "member episodes after the PII scrubber, fail closed per record",
+    "synthetic_sharing": "examples the local LLM writes from a few member episodes (FedPIT)",
     "compendium_plain": "the KCG compendium as written (FICAL, no privacy gates)",
     "compendium_hardened": "KCG, then scrubber and release gate (the shipped client)",
+    "compendium_secagg": "hardened releases through anonymous secure aggregation: one "
+    "pooled multiset, no senders",
 }
 
 
 @dataclass(frozen=True)
 class Release:
-    """One client's release under one mode: the items and the tool each is about."""
+    """One artefact the attacker holds: the items, the tool each is about, who wrote each.
+
+    ``writers`` is ground truth for scoring attribution, never shown to an
+    attack; empty means the artefact's owner wrote every item.
+    """
 
     artefact: SharedArtefact
     tools: tuple[str, ...]
     blocked: bool = False
+    writers: tuple[frozenset[str], ...] = ()
+
+    def __post_init__(self) -> None:
+        wrong_writers = bool(self.writers) and len(self.writers) != len(self.artefact)
+        if len(self.tools) != len(self.artefact) or wrong_writers:
+            raise ValueError("one tool (and, if given, one writer set) per released item")
 
     @property
     def n_bytes(self) -> int:
         return sum(len(t.encode("utf-8")) for t in self.artefact.texts)
+
+    def writers_of(self, index: int) -> frozenset[str]:
+        """The clients that wrote item ``index``."""
+        return self.writers[index] if self.writers else frozenset({self.artefact.owner})
+
+
+@dataclass(frozen=True)
+class SharingMode:
+    """What the attacker (the server) holds under one mode, and what each client sent.
+
+    Either one release per sender (``releases``: the server knows who sent
+    each), or one ``pooled`` artefact without senders (anonymous aggregation).
+    """
+
+    clients: tuple[str, ...]
+    releases: dict[str, Release] = field(default_factory=dict)
+    pooled: Release | None = None
+    blocked: tuple[str, ...] = ()
+    sent_bytes: dict[str, int] = field(default_factory=dict)  # per client, on the wire
+    note: str | None = None  # why the attacker holds nothing, when it does not
+
+    @classmethod
+    def per_client(cls, releases: dict[str, Release]) -> SharingMode:
+        """A mode where each client's release reaches the server under its sender's name."""
+        return cls(
+            clients=tuple(releases),
+            releases=dict(releases),
+            blocked=tuple(sorted(c for c, r in releases.items() if r.blocked)),
+            sent_bytes={c: r.n_bytes for c, r in releases.items()},
+        )
+
+    def held(self) -> list[Release]:
+        """The non-empty artefacts the attacker holds."""
+        if self.pooled is not None:
+            return [self.pooled] if len(self.pooled.artefact) else []
+        return [r for r in self.releases.values() if len(r.artefact)]
+
+    def seen_for(self, client_id: str) -> Release | None:
+        """The artefact the attacker plays ``client_id``'s records against (None: nothing)."""
+        release = self.pooled if self.pooled is not None else self.releases.get(client_id)
+        return release if release is not None and len(release.artefact) else None
 
 
 def _samples(owner: str, episodes: list[Episode]) -> Release:
@@ -109,18 +172,58 @@ def _client_releases(
     return client.local, client.released
 
 
+def synthetic_releases(
+    hospitals: Sequence[HospitalData], llm: LLM, config: SyntheticConfig | None = None
+) -> dict[str, Release]:
+    """Each client's FedPIT-style release: what its model wrote, each item with its anchor's tool.
+
+    Raises:
+        GenerationError: the model failed.
+    """
+    from fical_secure.attacks.synthetic import synthetic_artefact, synthetic_examples
+
+    written = synthetic_examples(
+        {h.hospital_id: h.members for h in hospitals}, llm, config or SyntheticConfig()
+    )
+    return {
+        cid: Release(synthetic_artefact(cid, ex), tuple(e.anchor.call.tool for e in ex))
+        for cid, ex in written.items()
+    }
+
+
+def secagg_mode(released: dict[str, Compendium | None]) -> SharingMode:
+    """The pooled mode over every client's hardened release (``None``: blocked).
+
+    Raises:
+        AggregationError: slot collisions remained after every retry.
+    """
+    from fical_secure.attacks.pooled import pooled_round
+
+    pool = pooled_round(released, len(released))
+    senders = [c for c, comp in released.items() if comp is not None]
+    return SharingMode(
+        clients=tuple(released),
+        pooled=Release(pool.artefact, pool.tools, pool.aborted is not None, pool.writers),
+        blocked=tuple(sorted(c for c, comp in released.items() if comp is None)),
+        sent_bytes={c: pool.upload_bytes_per_client if c in senders else 0 for c in released},
+        note=pool.aborted,
+    )
+
+
 def build_modes(
     federation: Federation,
     llm: LLM,
     *,
     profile: str = "strict",
     audit_llm_records: int = 8,
+    synthetic: SyntheticConfig | None = None,
     progress: bool = True,
-) -> dict[str, dict[str, Release]]:
-    """mode -> client -> release, for every mode of :data:`MODES`.
+) -> dict[str, SharingMode]:
+    """mode -> what the attacker holds, for every mode of :data:`MODES`.
 
     The compendium modes run the client pipeline's own KCG, scrub and audit
-    stages on each hospital of ``federation``.
+    stages on each hospital of ``federation``; ``synthetic_sharing`` runs
+    ``llm`` as every client's local model.
 
     Raises:
         FicalError: a stage failed in a way that is not one client's fail-closed block.
@@ -130,16 +233,21 @@ def build_modes(
     settings = ClientSettings(
         profile=profile, audit_llm_records=audit_llm_records, progress=progress
     )
-    modes: dict[str, dict[str, Release]] = {m: {} for m in MODES}
+    per_client: dict[str, dict[str, Release]] = {m: {} for m in MODES if m != "compendium_secagg"}
+    hardened_by_client: dict[str, Compendium | None] = {}
     for hospital in federation.hospitals:
         cid, members = hospital.hospital_id, list(hospital.members)
         plain, hardened = _client_releases(hospital, federation, llm, settings)
-        modes["sample_sharing"][cid] = _samples(cid, members)
-        modes["sample_sharing_scrubbed"][cid] = _scrubbed_samples(cid, members)
-        modes["compendium_plain"][cid] = _compendium(plain)
-        modes["compendium_hardened"][cid] = (
+        hardened_by_client[cid] = hardened
+        per_client["sample_sharing"][cid] = _samples(cid, members)
+        per_client["sample_sharing_scrubbed"][cid] = _scrubbed_samples(cid, members)
+        per_client["compendium_plain"][cid] = _compendium(plain)
+        per_client["compendium_hardened"][cid] = (
             _compendium(hardened)
             if hardened is not None
             else Release(SharedArtefact("compendium", cid, (), ()), (), blocked=True)
         )
-    return modes
+    per_client["synthetic_sharing"] = synthetic_releases(federation.hospitals, llm, synthetic)
+    modes = {m: SharingMode.per_client(per_client[m]) for m in MODES if m in per_client}
+    modes["compendium_secagg"] = secagg_mode(hardened_by_client)
+    return {m: modes[m] for m in MODES}

@@ -1,59 +1,91 @@
 """Attacks on a sharing mode, each a small plugin naming its game and its threat model.
 
-A plugin reads one mode's releases (every client's) and returns its figures.
-The membership, canary and verbatim-PII figures come from one audit per
-client (:func:`fical_secure.audit.auditor.audit_artefact`), computed once and
-shared; membership figures are decided by the release policy's permutation
-tests, so the TPR is the one at the lowest FPR the non-members resolve.
+A plugin reads what the attacker holds under one mode (every client's
+release, or the one pooled artefact of anonymous aggregation) and returns its
+figures. Client ``c``'s records are always played against the artefact that
+holds what ``c`` shared: its own release, or the pool. The membership, canary
+and verbatim-PII figures come from one audit per client
+(:func:`fical_secure.audit.auditor.audit_artefact`), computed once and shared;
+membership figures are decided by the release policy's permutation tests, so
+the TPR is the one at the lowest FPR the non-members resolve.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from functools import partial
+from typing import Any, Protocol, TypeVar, cast
 
 import numpy as np
 
-from fical_secure.attacks.modes import Release
+from fical_secure.attacks.modes import Release, SharingMode
 from fical_secure.audit.auditor import AuditConfig, AuditResult, AuditTarget, audit_artefact
+from fical_secure.audit.metrics import bootstrap_mean_ci
 from fical_secure.audit.metrics import wilson_interval as wilson
 from fical_secure.audit.signals import Embedder
 from fical_secure.data.schema import Federation
+from fical_secure.errors import ConfigError
 from fical_secure.llm.base import LLM
 from fical_secure.release.decision import membership_decision
 from fical_secure.release.policy import ReleasePolicy
 
+NO_THREAT = "none"  # a figure that measures utility, not an adversary
+T = TypeVar("T")
+
 
 @dataclass
 class ModeContext:
-    """One mode's releases and what every plugin shares: data, models, policy, audits."""
+    """One mode's artefacts and what every plugin shares: data, models, policy, audits.
+
+    ``memo`` may be shared by the contexts of one run: a client's records
+    played against the very same artefact in two modes (a gate that removed
+    nothing) give the same, seeded result, so it is computed once.
+    """
 
     mode: str
-    releases: dict[str, Release]
+    sharing: SharingMode
     federation: Federation
     embedder: Embedder
     llm: LLM | None
     config: AuditConfig
     policy: ReleasePolicy
+    memo: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     _audits: dict[str, AuditResult] = field(default_factory=dict)
 
-    def released(self) -> dict[str, Release]:
-        """Clients that released at least one item."""
-        return {c: r for c, r in self.releases.items() if len(r.artefact) > 0}
+    def key(self, key: tuple[Any, ...], release: Release) -> tuple[Any, ...]:
+        """The memo key of ``key`` computed on ``release``'s artefact (its ids and texts)."""
+        return (*key, release.artefact.item_ids, release.artefact.texts)
+
+    def remember(self, key: tuple[Any, ...], release: Release, compute: Callable[[], T]) -> T:
+        """``compute()``, or its earlier result for the same key and the same artefact."""
+        full = self.key(key, release)
+        if full not in self.memo:
+            self.memo[full] = compute()
+        return cast(T, self.memo[full])
+
+    def targets(self) -> dict[str, Release]:
+        """Client -> the non-empty artefact its records are played against (own or pooled)."""
+        seen = {c: self.sharing.seen_for(c) for c in self.sharing.clients}
+        return {c: r for c, r in seen.items() if r is not None}
 
     def audits(self) -> dict[str, AuditResult]:
-        """One record-membership audit per releasing client (computed once)."""
+        """One record-membership audit per client with an artefact to audit (computed once)."""
         if not self._audits:
             hospitals = {h.hospital_id: h for h in self.federation.hospitals}
-            for cid, release in self.released().items():
+            for cid, release in self.targets().items():
                 target = AuditTarget.from_hospital(hospitals[cid], self.federation.manifest)
-                self._audits[cid] = audit_artefact(
-                    release.artefact,
-                    target,
-                    embedder=self.embedder,
-                    llm=self.llm,
-                    config=self.config,
+                self._audits[cid] = self.remember(
+                    ("audit", cid),
+                    release,
+                    partial(
+                        audit_artefact,
+                        release.artefact,
+                        target,
+                        embedder=self.embedder,
+                        llm=self.llm,
+                        config=self.config,
+                    ),
                 )
         return self._audits
 
@@ -147,45 +179,104 @@ class VerbatimPII:
 
 @dataclass(frozen=True)
 class PIIExtraction:
-    """Prompt an agent holding the release with record prefixes (Carlini et al. 2021)."""
+    """Prompt an agent holding the release with record prefixes (Carlini et al. 2021).
+
+    Two figures from the same continuations: the rate of targets whose planted
+    value comes back (verbatim or fuzzy), and ROUGE-L F1 of the continuation
+    against the record's true continuation with the same length budget
+    (FedPIT's metric), beside its chance level: the mean F1 against the other
+    targets' continuations, which a model reaches from the record template.
+    """
 
     name: str = "pii_extraction"
     game: str = "training-data-extraction"
     threat_model: str = "research-consumer"
     needs_llm: bool = True
-    targets_per_client: int = 6
+    targets_per_client: int = 4  # 12 targets a mode with the runner's 3 clients
 
     def run(self, ctx: ModeContext) -> dict[str, Any]:
-        from fical_secure.attacks.extraction import extraction_attack, extraction_targets
+        from fical_secure.attacks import extraction as ex
 
         assert ctx.llm is not None
         hospitals = {h.hospital_id: h for h in ctx.federation.hospitals}
-        found = total = 0
-        for cid, release in ctx.released().items():
-            targets = extraction_targets(hospitals[cid].members, self.targets_per_client)
-            result = extraction_attack(
+        plan = []  # (memo key, client's targets, their prompts) of every client not yet attacked
+        results: dict[str, ex.ExtractionResult] = {}
+        for cid, release in ctx.targets().items():
+            targets = ex.extraction_targets(hospitals[cid].members, self.targets_per_client)
+            key = ctx.key(("extraction", cid, self.targets_per_client), release)
+            if key in ctx.memo:
+                results[cid] = ctx.memo[key]
+                continue
+            prompts = ex.extraction_prompts(
                 release.artefact,
                 targets,
-                ctx.llm,
                 ctx.embedder,
                 context_items=ctx.config.context_items,
                 max_context_chars=ctx.config.max_context_chars,
             )
-            found += result.verbatim + result.fuzzy
-            total += result.n_targets
+            plan.append((cid, key, targets, prompts))
+        # every client's prompts in one batched call: decoding steps are what costs on CPU
+        outputs = ex.generate_continuations(
+            ctx.llm, [p for *_, prompts in plan for p in prompts], ex.MAX_NEW_TOKENS
+        )
+        at = 0
+        for cid, key, targets, prompts in plan:
+            results[cid] = ctx.memo[key] = ex.score_extraction(
+                targets, outputs[at : at + len(prompts)]
+            )
+            at += len(prompts)
+        found = sum(r.verbatim + r.fuzzy for r in results.values())
+        total = sum(r.n_targets for r in results.values())
+        rouge = [v for r in results.values() for v in r.rouge_l]
+        chance = [v for r in results.values() for v in r.rouge_l_chance]
         rate = found / total if total else 0.0
         return {
             "pii_extraction_rate": {
                 "value": round(rate, 4),
                 "ci95": wilson(found, total),
                 "n_targets": total,
-            }
+            },
+            "rougeL_extraction": _mean_figure(rouge, chance, ctx.config.seed),
         }
+
+
+def _mean_figure(values: list[float], chance: list[float], seed: int) -> dict[str, Any] | None:
+    """Mean of per-target scores with a bootstrap CI, beside the mean chance score."""
+    if not values:
+        return None
+    ci = bootstrap_mean_ci(values, seed=seed)
+    return {
+        "value": round(float(np.mean(values)), 4),
+        "ci95": [round(ci.low, 4), round(ci.high, 4)],
+        "chance": round(float(np.mean(chance)), 4),
+        "n_targets": len(values),
+        "tokens": "whitespace words; reference cut to the continuation's length",
+    }
 
 
 @dataclass(frozen=True)
 class Attribution:
-    """Which client wrote an item: nearest client by its held-out records (content only)."""
+    """Writer attribution: the attacker names the client that wrote each item it holds.
+
+    The game: the challenger builds the mode's artefacts; for every item the
+    attacker holds it outputs one client id, and is right when that client
+    wrote the item (for a pooled entry several clients wrote, naming any of
+    them is right, so its chance is writers / clients). The attacker knows the
+    client ids, each client's held-out (non-member) records, as auxiliary
+    knowledge of its data distribution, and what the mode shows it: under
+    per-client sharing the sender of each release (the server opens signed
+    envelopes), under anonymous aggregation nothing but the pooled entries
+    (their order and ids follow content, not senders). Two figures:
+
+    * ``attribution_accuracy``: the attacker's best guess, the sender where the
+      mode shows one, else the content guess (``channel`` says which);
+    * ``attribution_content_accuracy``: content only, every mode alike (the
+      nearest client by cosine to its auxiliary records), which is what a
+      consumer of an anonymised union could do.
+
+    Under anonymous aggregation the first falls to the second: to chance when
+    the clients' content is alike, above it when their tool mixes differ.
+    """
 
     name: str = "attribution"
     game: str = "writer-attribution"
@@ -194,24 +285,39 @@ class Attribution:
 
     def run(self, ctx: ModeContext) -> dict[str, Any]:
         clients = [h for h in ctx.federation.hospitals]
-        released = ctx.released()
-        if len(clients) < 2 or not released:
-            return {"attribution_accuracy": None}
+        held = ctx.sharing.held()
+        if len(clients) < 2 or not held:
+            return {"attribution_accuracy": None, "attribution_content_accuracy": None}
+        ids = [h.hospital_id for h in clients]
         aux = [ctx.embedder.encode([e.text() for e in h.nonmembers]) for h in clients]
-        right = total = 0
-        for cid, release in released.items():
+        best = content = total = 0
+        chance = 0.0
+        sender_shown = ctx.sharing.pooled is None
+        for release in held:
             items = ctx.embedder.encode(list(release.artefact.texts))
             scores = np.stack([(items @ a.T).max(axis=1) for a in aux], axis=1)
-            guess = [clients[int(i)].hospital_id for i in scores.argmax(axis=1)]
-            right += sum(g == cid for g in guess)
-            total += len(guess)
-        return {
-            "attribution_accuracy": {
+            for j, i in enumerate(scores.argmax(axis=1)):
+                writers = release.writers_of(j)
+                guess = ids[int(i)]
+                content += guess in writers
+                best += (release.artefact.owner if sender_shown else guess) in writers
+                chance += len(writers & set(ids)) / len(ids)
+                total += 1
+
+        def figure(right: int) -> dict[str, Any]:
+            return {
                 "value": round(right / total, 4),
                 "ci95": wilson(right, total),
-                "chance": round(1 / len(clients), 4),
+                "chance": round(chance / total, 4),
                 "n_items": total,
             }
+
+        return {
+            "attribution_accuracy": {
+                **figure(best),
+                "channel": "sender" if sender_shown else "content",
+            },
+            "attribution_content_accuracy": figure(content),
         }
 
 
@@ -221,11 +327,11 @@ class ToolUtility:
 
     name: str = "tool_accuracy"
     game: str = "utility"
-    threat_model: str = "none"
+    threat_model: str = NO_THREAT
     needs_llm: bool = False
 
     def run(self, ctx: ModeContext) -> dict[str, Any]:
-        released = list(ctx.released().values())
+        released = ctx.sharing.held()
         requests = ctx.federation.eval_requests
         if not released or not requests:
             return {"tool_accuracy": {"value": 0.0, "ci95": [0.0, 0.0], "n_requests": 0}}
@@ -259,8 +365,28 @@ SUITES: dict[str, tuple[AttackPlugin, ...]] = {
 
 
 def describe(plugins: Sequence[AttackPlugin]) -> list[dict[str, Any]]:
-    """Name, game and threat model of each plugin, for the report."""
-    return [
-        {"name": p.name, "game": p.game, "threat_model": p.threat_model, "needs_llm": p.needs_llm}
-        for p in plugins
-    ]
+    """Name, game and threat model of each plugin (with its shipped document), for the report.
+
+    Raises:
+        ConfigError: a plugin names a threat model the package does not ship.
+    """
+    from fical_secure.compliance.threat_models import PACKAGED, packaged_model
+
+    out = []
+    for p in plugins:
+        row: dict[str, Any] = {
+            "name": p.name,
+            "game": p.game,
+            "threat_model": p.threat_model,
+            "needs_llm": p.needs_llm,
+        }
+        if p.threat_model != NO_THREAT:
+            try:
+                row["threat_model_title"] = packaged_model(p.threat_model).title
+            except OSError:
+                raise ConfigError(
+                    f"attack {p.name!r} names threat model {p.threat_model!r}, which has no "
+                    f"document in {PACKAGED}: write it or name a shipped one"
+                ) from None
+        out.append(row)
+    return out

@@ -27,14 +27,22 @@ class AttackSettings:
 
     out: Path
     suite: str = "default"
-    clients: int = 2
+    clients: int = 3  # secure aggregation needs three (with two, each learns the other's input)
     episodes: int = 20  # members and non-members per client
     seed: int = 0
     eval_per_tool: int = 3
     profile: str = "strict"
-    llm_records: int = 8  # records a side the LLM scores per audit
+    # records a side the LLM scores per audit (12 a mode with 3 clients) and canaries per
+    # client (3 a mode): what the LLM scores is most of the run's cost on CPU
+    llm_records: int = 4
+    canaries: int = 1
+    synthetic_examples: int = 5  # synthetic_sharing: examples each client's model writes (cap)
+    synthetic_tokens: int = 64  # ... and new tokens per example (a request and a call)
     model: str | None = None
     progress: bool = True
+
+
+MAX_SECONDS = 1200.0  # the issue's budget for the default run on 2 CPU cores
 
 
 def _targets(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -67,6 +75,17 @@ def _targets(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _runtime_target(seconds: float) -> dict[str, Any]:
+    """The issue's cost target: the whole run (models loaded, every mode attacked) in 20 min."""
+    return {"target": f"<= {MAX_SECONDS:.0f} s", "measured": seconds, "met": seconds <= MAX_SECONDS}
+
+
+def _extraction_targets(plugins: tuple[Any, ...]) -> int | None:
+    return next(
+        (int(p.targets_per_client) for p in plugins if hasattr(p, "targets_per_client")), None
+    )
+
+
 def _communication(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
     from fical_secure.attacks.communication import communication
 
@@ -89,6 +108,7 @@ def run_attacks(settings: AttackSettings) -> dict[str, Any]:
         raise ConfigError("--clients must be >= 2 (attribution needs two) and --episodes >= 4")
     from tqdm.auto import tqdm
 
+    from fical_secure.attacks.synthetic import SyntheticConfig
     from fical_secure.audit.auditor import AuditConfig
     from fical_secure.audit.signals import CachingEmbedder
     from fical_secure.compliance.profile import load_profile, resolve_profile
@@ -99,6 +119,7 @@ def run_attacks(settings: AttackSettings) -> dict[str, Any]:
     start = time.perf_counter()
     policy = load_profile(resolve_profile(settings.profile)).release
     plugins = SUITES[settings.suite]
+    attacks = describe(plugins)  # before any work: each names a shipped threat model
     federation = generate_federation(
         settings.clients,
         seed=settings.seed,
@@ -106,28 +127,46 @@ def run_attacks(settings: AttackSettings) -> dict[str, Any]:
         nonmembers_per_hospital=settings.episodes,
         eval_per_tool=settings.eval_per_tool,
     )
-    llm = load_llm(settings.model)
+    # one set of float32 weights scores and generates: the extraction attacker's model is
+    # the scoring model, and bfloat16 is emulated (several times slower) on CPUs without it
+    llm = load_llm(settings.model, dtype="float32")
     embedder = CachingEmbedder(default_embedder())
     modes = build_modes(
         federation,
         llm,
         profile=settings.profile,
         audit_llm_records=settings.llm_records,
+        synthetic=SyntheticConfig(
+            max_examples=settings.synthetic_examples,
+            max_new_tokens=settings.synthetic_tokens,
+            seed=settings.seed,
+        ),
         progress=settings.progress,
     )
-    config = AuditConfig(llm_records_per_split=settings.llm_records, seed=settings.seed)
+    config = AuditConfig(
+        llm_records_per_split=settings.llm_records,
+        max_canaries=settings.canaries,
+        seed=settings.seed,
+    )
     rows: dict[str, dict[str, Any]] = {}
     contexts: dict[str, ModeContext] = {}
+    memo: dict[tuple[Any, ...], Any] = {}  # an artefact two modes share is attacked once
     bar = tqdm(total=len(MODES) * len(plugins), desc="attacks", disable=not settings.progress)
-    for mode, releases in modes.items():
-        ctx = ModeContext(mode, releases, federation, embedder, llm, config, policy)
+    for mode, sharing in modes.items():
+        ctx = ModeContext(mode, sharing, federation, embedder, llm, config, policy, memo)
         row: dict[str, Any] = {
             "description": MODES[mode],
+            "attacker_holds": "one pooled multiset, no senders"
+            if sharing.pooled is not None
+            else "one release per client, sender known",
             "seeds": [settings.seed],
-            "blocked_clients": sorted(c for c, r in releases.items() if r.blocked),
-            "bytes_per_client": round(sum(r.n_bytes for r in releases.values()) / len(releases)),
-            "rougeL_extraction": None,  # not measured: the extraction attack scores values
+            "blocked_clients": list(sharing.blocked),
+            "bytes_per_client": round(sum(sharing.sent_bytes.values()) / len(sharing.clients)),
+            "n_items": sum(len(r.artefact) for r in sharing.held()),
+            "rougeL_extraction": None,  # replaced by the extraction plugin where the suite has it
         }
+        if sharing.note:
+            row["note"] = sharing.note
         for plugin in plugins:
             if plugin.needs_llm and llm is None:
                 continue
@@ -135,7 +174,7 @@ def run_attacks(settings: AttackSettings) -> dict[str, Any]:
             bar.update()
         rows[mode], contexts[mode] = row, ctx
     bar.close()
-    record = {
+    record: dict[str, Any] = {
         "benchmark": "leakage",
         "date": datetime.now(UTC).date().isoformat(),
         "federation": {
@@ -144,15 +183,23 @@ def run_attacks(settings: AttackSettings) -> dict[str, Any]:
             "seed": settings.seed,
             "eval_requests": len(federation.eval_requests),
         },
-        "attacker": "one adversary per mode: holds every client's release and the model",
+        "attacker": "one adversary per mode: the server, holding what the mode delivers "
+        "(each client's release with its sender, or the pooled multiset without senders), "
+        "the model, and each client's held-out records for attribution",
         "suite": settings.suite,
-        "attacks": describe(plugins),
+        "attacker_budget": {
+            "llm_records_per_side": settings.llm_records,
+            "canaries_per_client": settings.canaries,
+            "extraction_targets_per_client": _extraction_targets(plugins),
+            "synthetic_examples_per_client": settings.synthetic_examples,
+            "synthetic_new_tokens": settings.synthetic_tokens,
+        },
+        "attacks": attacks,
         "profile": settings.profile,
         "model": llm.name,
         "rows": rows,
         "targets": _targets(rows),
         "communication": _communication(rows),
-        "seconds": round(time.perf_counter() - start, 1),
     }
     from fical_secure.attacks.plots import leakage_vs_utility_png, roc_pngs
     from fical_secure.attacks.summary import summary_markdown
@@ -162,6 +209,9 @@ def run_attacks(settings: AttackSettings) -> dict[str, Any]:
         *roc_pngs(contexts, settings.out),
         leakage_vs_utility_png(rows, settings.out),
     ]
+    seconds = round(time.perf_counter() - start, 1)
+    record["seconds"] = seconds
+    record["targets"]["attack run seconds"] = _runtime_target(seconds)
     write_text_atomic(settings.out / "leakage.json", json.dumps(record, indent=2) + "\n")
     write_text_atomic(settings.out / "summary.md", summary_markdown(record))
     return record

@@ -10,7 +10,9 @@ _COLUMNS = (
     ("canary_exposure_bits", "canary bits"),
     ("verbatim_pii", "verbatim PII"),
     ("pii_extraction_rate", "PII extracted"),
+    ("rougeL_extraction", "ROUGE-L extraction"),
     ("attribution_accuracy", "attribution"),
+    ("attribution_content_accuracy", "attribution (content)"),
     ("tool_accuracy", "tool acc."),
     ("bytes_per_client", "bytes/client"),
 )
@@ -28,6 +30,8 @@ def _cell(value: Any) -> str:
             text += f" [{value['ci95'][0]:.2f}, {value['ci95'][1]:.2f}]"
         if "label" in value:
             text += f" ({value['label']})"
+        if "chance" in value:
+            text += f" (chance {value['chance']:.2f})"
         return text
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
@@ -61,8 +65,8 @@ def summary_markdown(record: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "ROUGE-L extraction is not measured (the extraction attack checks planted "
-        "values); parameter FL (LoRA) and anonymous secure aggregation are not run.",
+        "Attribution uses the sender where the mode shows one (every mode but "
+        "`compendium_secagg`), else content only; parameter FL (LoRA) is not run.",
         "",
     ]
     return "\n".join(lines)

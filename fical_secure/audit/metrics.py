@@ -242,3 +242,27 @@ def wilson_interval(k: int, n: int, z: float = 1.96) -> list[float]:
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return [round(float(centre - half), 4), round(float(centre + half), 4)]
+
+
+def bootstrap_mean_ci(
+    values: npt.ArrayLike,
+    *,
+    n_resamples: int = DEFAULT_BOOTSTRAP,
+    confidence: float = DEFAULT_CONFIDENCE,
+    seed: int = 0,
+) -> Interval:
+    """Percentile bootstrap CI of the mean of ``values`` (per-target scores, e.g. ROUGE-L).
+
+    Raises:
+        ValueError: no values, a non-finite value, or bad parameters.
+    """
+    data = np.asarray(values, dtype=np.float64).ravel()
+    if data.size == 0 or not np.all(np.isfinite(data)):
+        raise ValueError("need at least one value, all finite")
+    if n_resamples < 1 or not 0.0 < confidence < 1.0:
+        raise ValueError("n_resamples must be >= 1 and confidence in (0, 1)")
+    rng = np.random.default_rng(seed)
+    means = data[rng.integers(0, data.size, (n_resamples, data.size))].mean(axis=1)
+    alpha = (1.0 - confidence) / 2.0
+    low, high = np.quantile(means, [alpha, 1.0 - alpha])
+    return Interval(low=float(low), high=float(high), confidence=confidence)

@@ -19,8 +19,17 @@ def register(sub: Any) -> None:
         help="default: every attack; quick: no LLM attacks",
     )
     p.add_argument("--out", type=Path, default=Path("runs/attack"), metavar="DIR")
-    p.add_argument("--clients", type=int, default=2)
+    p.add_argument(
+        "--clients", type=int, default=3, help="at least 3 for the secure-aggregation mode"
+    )
     p.add_argument("--episodes", type=int, default=20, help="members (and non-members) a client")
+    p.add_argument(
+        "--synthetic-examples",
+        type=int,
+        default=5,
+        metavar="N",
+        help="examples each client's model writes in synthetic_sharing (at most one a member)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--profile",
@@ -42,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
             suite=args.suite,
             clients=args.clients,
             episodes=args.episodes,
+            synthetic_examples=args.synthetic_examples,
             seed=args.seed,
             profile=args.profile,
             model=args.model,

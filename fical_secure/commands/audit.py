@@ -92,7 +92,15 @@ def register(sub: Any) -> None:
         metavar="DIR",
         default=None,
         help="threat model folder, its evidence cited relative to DIR/.. "
-        "(default: this checkout's threat_models/)",
+        "(default: the documents the package ships)",
+    )
+    p.add_argument(
+        "--evidence",
+        type=Path,
+        metavar="DIR",
+        default=None,
+        help="source checkout whose tests/ and benchmarks/results/ the threat models cite "
+        "(default: the checkout fical-secure runs from; an installed wheel has none)",
     )
     p.add_argument(
         "--out",
@@ -133,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
         planted_records=args.planted_records,
         model=args.model,
         threat_models=args.threat_models,
+        evidence=args.evidence,
     )
     try:
         outcome = run_audit(settings)

@@ -21,12 +21,10 @@ from fical_secure.compliance.client_config import ClientConfig, load_client_conf
 from fical_secure.compliance.config_checks import config_checks
 from fical_secure.compliance.profile import Profile, load_profile
 from fical_secure.compliance.report import build_report, roc_png, write_reports
-from fical_secure.compliance.threat_models import check_coverage
+from fical_secure.compliance.threat_models import PACKAGED, check_coverage, source_checkout
 
 if TYPE_CHECKING:
     from fical_secure.llm.base import LLM
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -49,7 +47,8 @@ class AuditSettings:
     planted_records: int = 8  # records of that copy (KCG's cost is linear in it)
     recall_docs: int = 60
     model: str | None = None  # overrides the client configuration's model
-    threat_models: Path | None = None  # None: this checkout's threat_models/
+    threat_models: Path | None = None  # None: the documents the package ships
+    evidence: Path | None = None  # source tree the citations resolve under; None: see below
 
 
 @dataclass(frozen=True)
@@ -90,13 +89,22 @@ def run_audit(settings: AuditSettings) -> AuditOutcome:
     checks += _scrub_checks(profile, candidate.artefact.texts, settings)
     leak = _leakage(profile, candidate, data, config, settings)
     checks += leak.checks
-    models = settings.threat_models or PROJECT_ROOT / "threat_models"
-    checks.append(check_coverage(profile.threat_models, models, models.parent))
+    checks.append(_coverage(profile, settings))
     context = _context(profile, config, candidate, data, settings, time.perf_counter() - start)
     report = build_report(checks, context)
     rocs = {r.client_id: roc_png(r, profile.release.target_fpr) for r in leak.results if r.attacks}
     json_path, html_path = write_reports(settings.out, report, rocs)
     return AuditOutcome(report["verdict"] == "pass", tuple(checks), json_path, html_path)
+
+
+def _coverage(profile: Profile, settings: AuditSettings) -> CheckResult:
+    """Threat-model coverage: the shipped documents (or ``--threat-models DIR``), their
+    citations resolved under ``--evidence DIR``, else DIR/.., else the running checkout."""
+    folder = settings.threat_models or PACKAGED
+    root = settings.evidence or (
+        settings.threat_models.parent if settings.threat_models else source_checkout()
+    )
+    return check_coverage(profile.threat_models, folder, root)
 
 
 def _scrub_checks(

@@ -1,5 +1,12 @@
 """Threat-model documents: parse them and check that every mitigation names live evidence.
 
+The documents ship inside the package (``fical_secure/threat_models/``, package
+data; the checkout's top-level ``threat_models/`` is a link to that folder, so
+there is one copy). The evidence they cite (``tests/``, ``benchmarks/results/``)
+lives only in a source checkout: :func:`source_checkout` finds the one the
+package runs from; an installed wheel has none, and then the citations cannot
+be verified and the coverage check fails, saying where to point it.
+
 A threat model (``threat_models/<id>.md``) has the sections Assets,
 Capabilities, Assumptions, Mitigations and Residual risk. Each top-level
 bullet under Mitigations is one mitigation and must cite, in backticks, the
@@ -29,6 +36,8 @@ SECTIONS: tuple[str, ...] = (
 TEST_REF = re.compile(r"`(tests/[\w/]+\.py)::([\w:]+)(?:\[[^\]`]*\])?`")
 RESULT_REF = re.compile(r"`(benchmarks/results/[\w./-]+\.json)`")
 _HEADING = re.compile(r"^##\s+(.+?)\s*$", re.MULTILINE)
+PACKAGED = Path(__file__).resolve().parents[1] / "threat_models"
+"""The threat-model documents shipped with the package."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +103,19 @@ def parse_threat_model(path: Path) -> ThreatModel:
     )
 
 
+def source_checkout() -> Path | None:
+    """The fical-secure source tree this package runs from (its tests beside it), if any."""
+    root = PACKAGED.parents[1]
+    if (root / "pyproject.toml").is_file() and (root / "tests").is_dir():
+        return root
+    return None
+
+
+def packaged_model(model_id: str) -> ThreatModel:
+    """The shipped document of ``model_id`` (an unknown id raises :class:`OSError`)."""
+    return parse_threat_model(PACKAGED / f"{model_id}.md")
+
+
 def defined_test_ids(path: Path) -> set[str]:
     """Test ids a test file defines: ``test_x`` and ``TestClass::test_x`` (by :mod:`ast`)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
@@ -142,8 +164,22 @@ def model_problems(model: ThreatModel, root: Path) -> list[str]:
     return problems
 
 
-def check_coverage(ids: tuple[str, ...], folder: Path, root: Path) -> CheckResult:
-    """Every threat model the profile names exists, is complete and cites live evidence."""
+def check_coverage(ids: tuple[str, ...], folder: Path, root: Path | None) -> CheckResult:
+    """Every threat model the profile names exists, is complete and cites live evidence.
+
+    ``root`` is the source tree the citations resolve under (None: none found).
+    """
+    if root is None:
+        return CheckResult(
+            "threat_models.coverage",
+            "Required threat models are documented and tied to live evidence",
+            False,
+            "the cited tests and benchmark results are not installed: no source checkout",
+            {"folder": str(folder), "models": []},
+            ids,
+            remedy="pass --evidence DIR: a fical-secure source checkout (its tests/ and "
+            "benchmarks/results/), or run the audit from one",
+        )
     if not folder.is_dir():
         return CheckResult(
             "threat_models.coverage",
@@ -152,8 +188,8 @@ def check_coverage(ids: tuple[str, ...], folder: Path, root: Path) -> CheckResul
             f"no threat model folder at {folder}",
             {"folder": str(folder), "models": []},
             ids,
-            remedy="pass --threat-models DIR: the threat_models/ folder of the fical-secure "
-            "source, beside its tests/ and benchmarks/ (an installed wheel ships neither)",
+            remedy="pass --threat-models DIR: a folder of threat-model documents, or leave it "
+            "out to use the ones the package ships (fical_secure/threat_models/)",
         )
     rows, failures = [], []
     for model_id in ids:
