@@ -195,7 +195,8 @@ def _all_ready(fed: Path, cids: list[str]) -> list[str]:
     ]
 
 
-def test_secagg_round_on_flower_with_tls_and_supernode_auth(tmp_path: Path, fleet: Fleet) -> None:
+def _start_secagg_federation(tmp_path: Path, fleet: Fleet) -> tuple[Path, list[str]]:
+    """``federation init --mode secagg`` with 4 hospitals; server and every client started."""
     link, *nodes = free_ports(5)
     fed = tmp_path / "fed"
     cids = ["h01", "h02", "h03", "h04"]
@@ -212,35 +213,33 @@ def test_secagg_round_on_flower_with_tls_and_supernode_auth(tmp_path: Path, flee
     fleet.wait_for("server", "SuperLink ready", 180)
     for cid in cids:
         fleet.start(cid, ["client", "--config", str(fed / "clients" / cid / "hospital.yaml")])
+    return fed, cids
+
+
+def test_secagg_round_on_flower_with_tls_and_supernode_auth(tmp_path: Path, fleet: Fleet) -> None:
+    fed, cids = _start_secagg_federation(tmp_path, fleet)
     assert fleet.wait_exit("server", 900) == 0, fleet.log("server")
     ready = _all_ready(fed, cids)
     report = _secagg_published(fed, ready)
     assert report["ready"] == len(ready) and report["transport"]["survivors"] == len(ready)  # type: ignore[index]
     server_log = (fed / "server" / "out" / "server.log").read_text()
     assert "stage secagg 4" in server_log and "unmasked the sum" in server_log
+    from fical_secure.crypto.keys import KeyBundle, PublicKeyBundle
+    from fical_secure.protocol.secagg.persist import SecAggStateFile
+
+    server_key = PublicKeyBundle.load(fed / "server" / "public.key").identity
     for cid in ready:  # a finished round keeps no secret on the client either
-        state = (fed / "clients" / cid / "secagg-state.bin").read_bytes()
-        assert b'"enc"' not in state
-        assert not (fed / "clients" / cid / "pending-items.json").exists()
+        folder = fed / "clients" / cid
+        states = SecAggStateFile(
+            folder / "secagg-state.bin", KeyBundle.load(folder / "private.key"), server_key
+        )
+        saved = states.load()
+        assert saved is not None and saved.finished and saved.client is None
+        assert not (folder / "pending-items.json").exists()
 
 
 def test_secagg_round_recovers_a_supernode_killed_mid_round(tmp_path: Path, fleet: Fleet) -> None:
-    link, *nodes = free_ports(5)
-    fed = tmp_path / "fed"
-    cids = ["h01", "h02", "h03", "h04"]
-    init_federation(
-        fed,
-        clients=4,
-        port=link,
-        node_port=nodes[0],
-        min_clients=3,
-        stage_timeout=400,
-        mode="secagg",
-    )
-    fleet.start("server", ["server", "--config", str(fed / "server" / "server.yaml")])
-    fleet.wait_for("server", "SuperLink ready", 180)
-    for cid in cids:
-        fleet.start(cid, ["client", "--config", str(fed / "clients" / cid / "hospital.yaml")])
+    fed, cids = _start_secagg_federation(tmp_path, fleet)
     # every client dealt its key shares (stage 1) when h01's SuperNode dies: h01 sends no
     # masked input, so its pairwise masks must be removed from the others' with its shares
     log1 = fed / "clients" / "h01" / "out" / "client.log"
