@@ -276,15 +276,10 @@ def _collect(
             log.warning("SuperNode %d is lost this round: %s", node, reply.error.reason)
             continue
         try:
-            status = wire.field_text(reply, "status")
-            if status != wire.STATUS_SEALED:
-                log.warning(
-                    "SuperNode %d released nothing: %s: %s",
-                    node,
-                    status,
-                    wire.field_text(reply, "reason"),
-                )
-                state.refused[f"client_{status}"] += 1
+            refused = wire.refusal(reply, wire.STATUS_SEALED)
+            if refused is not None:
+                log.warning("SuperNode %d released nothing: %s", node, refused)
+                state.refused[f"client_{refused.split(':', 1)[0]}"] += 1
                 continue
             envelope = wire.field_bytes(reply, "envelope")
             notes = json.loads(wire.field_bytes(reply, "notes", limit=wire.MAX_NOTES_BYTES))

@@ -183,15 +183,10 @@ def _ready(
             log.warning("SuperNode %d is lost this round: %s", node, reply.error.reason)
             continue
         try:
-            status = wire.field_text(reply, "status")
-            if status != wire.STATUS_READY:
-                log.warning(
-                    "SuperNode %d released nothing: %s: %s",
-                    node,
-                    status,
-                    wire.field_text(reply, "reason"),
-                )
-                refused[f"client_{status}"] += 1
+            why = wire.refusal(reply, wire.STATUS_READY)
+            if why is not None:
+                log.warning("SuperNode %d released nothing: %s", node, why)
+                refused[f"client_{why.split(':', 1)[0]}"] += 1
                 continue
             key_id = bytes.fromhex(wire.field_text(reply, "key_id"))
             roster.lookup(key_id)
@@ -287,15 +282,9 @@ def _flower_ask(
         for reply in exchange(grid, messages, server.timeout_s(stage)):
             node = reply.metadata.src_node_id
             try:
-                status = wire.field_text(reply, "status")
-                if status != wire.STATUS_OK:
-                    log.warning(
-                        "stage secagg %d: SuperNode %d %s: %s",
-                        stage,
-                        node,
-                        status,
-                        wire.field_text(reply, "reason"),
-                    )
+                why = wire.refusal(reply, wire.STATUS_OK)
+                if why is not None:
+                    log.warning("stage secagg %d: SuperNode %d %s", stage, node, why)
                     continue
                 # a masked input carries the whole slot vector: the bound follows the config
                 blob = wire.field_bytes(reply, "reply", limit=reply_limit)

@@ -62,6 +62,18 @@ def field_text(message: Message, name: str) -> str:
     return value
 
 
+def refusal(reply: Message, expected: str) -> str | None:
+    """None when ``reply`` has status ``expected``; else "status: reason" (the peer's refusal).
+
+    Raises:
+        MessageFormatError: the reply carries no readable status (or reason).
+    """
+    status = field_text(reply, "status")
+    if status == expected:
+        return None
+    return f"{status}: {field_text(reply, 'reason')}"
+
+
 def has_field(message: Message, name: str) -> bool:
     """Whether the message carries field ``name`` (optional fields)."""
     if message.has_error():
