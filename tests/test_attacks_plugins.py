@@ -28,7 +28,7 @@ from fical_secure.attacks.plugins import (
 )
 from fical_secure.attacks.runner import AttackSettings, _targets, run_attacks
 from fical_secure.attacks.summary import summary_markdown
-from fical_secure.audit.artefact import from_samples
+from fical_secure.audit.artefact import SharedArtefact, from_samples
 from fical_secure.audit.auditor import AuditConfig
 from fical_secure.audit.signals import CachingEmbedder
 from fical_secure.data.generator import generate_federation
@@ -202,3 +202,38 @@ def test_unknown_suite_or_too_small_a_federation_is_refused(tmp_path: Path) -> N
         run_attacks(AttackSettings(out=tmp_path, suite="all-of-them"))
     with pytest.raises(ConfigError, match="--clients must be >= 2"):
         run_attacks(AttackSettings(out=tmp_path, clients=1))
+
+
+def _release_of(federation: Federation, texts: list[str], tools: list[str]) -> SharingMode:
+    owner = federation.hospitals[0].hospital_id
+    items = SharedArtefact(
+        "samples", owner, tuple(f"i{k}" for k in range(len(texts))), tuple(texts)
+    )
+    return SharingMode.per_client({owner: Release(items, tuple(tools))})
+
+
+def test_tool_utility_is_the_tlu_solver_on_the_docs_plus_the_release(
+    federation: Federation, embedder: CachingEmbedder
+) -> None:
+    ctx = _context(federation, embedder, copy=True)
+    requests = ctx.federation.eval_requests
+    texts, gold = [r.request for r in requests], [r.gold.tool for r in requests]
+    names = sorted({spec.name for spec in ctx.federation.catalogue})
+    wrong = [names[(names.index(t) + 1) % len(names)] for t in gold]
+    figures = {}
+    for case, sharing in {
+        "nothing": SharingMode.per_client({}),
+        "right": _release_of(ctx.federation, texts, gold),
+        "wrong": _release_of(ctx.federation, texts, wrong),
+    }.items():
+        ctx.sharing = sharing
+        figures[case] = ToolUtility().run(ctx)["tool_accuracy"]
+    docs = figures["nothing"]["docs_only"]
+    # nothing released: the agent has the docs, no more and no less
+    assert figures["nothing"]["value"] == docs and figures["nothing"]["items_only"] == 0.0
+    assert 0.3 < docs < 1.0 and all(f["docs_only"] == docs for f in figures.values())
+    # the release is what the agent retrieves from: right labels lift it, wrong ones mislead it
+    assert figures["right"]["value"] >= 0.95 > docs and figures["right"]["items_only"] == 1.0
+    assert figures["wrong"]["value"] < docs and figures["wrong"]["items_only"] == 0.0
+    low, high = figures["right"]["ci95"]
+    assert low <= figures["right"]["value"] <= high

@@ -323,7 +323,17 @@ class Attribution:
 
 @dataclass(frozen=True)
 class ToolUtility:
-    """Utility, not an attack: retrieval's top-1 item's tool on held-out requests."""
+    """Utility, not an attack: the agent's tool choice on held-out requests with the release.
+
+    The agent is the TLU's solver (:class:`fical_secure.tlu.solver.Solver`), as
+    in the round: retrieval over the catalogue's tool documents plus, as
+    retrievable examples, every released item with the tool it is about, and
+    the catalogue's lexical evidence; no aliases for any mode, so only what
+    each release adds to tool choice differs. Beside it, the same solver with
+    the documents alone (the floor every mode starts from) and retrieval over
+    the released items alone (top-1 item's tool: what the release carries by
+    itself).
+    """
 
     name: str = "tool_accuracy"
     game: str = "utility"
@@ -331,22 +341,41 @@ class ToolUtility:
     needs_llm: bool = False
 
     def run(self, ctx: ModeContext) -> dict[str, Any]:
+        from fical_secure.tlu.index import ToolIndex
+        from fical_secure.tlu.solver import Solver
+
         released = ctx.sharing.held()
         requests = ctx.federation.eval_requests
-        if not released or not requests:
+        if not requests:
             return {"tool_accuracy": {"value": 0.0, "ci95": [0.0, 0.0], "n_requests": 0}}
+        catalogue = ctx.federation.catalogue
         texts = [t for r in released for t in r.artefact.texts]
         tools = [t for r in released for t in r.tools]
-        items = ctx.embedder.encode(texts)
-        queries = ctx.embedder.encode([r.request for r in requests])
-        best = (queries @ items.T).argmax(axis=1)
-        right = sum(tools[int(i)] == r.gold.tool for i, r in zip(best, requests, strict=True))
+        queries = [r.request for r in requests]
+        gold = [r.gold.tool for r in requests]
+
+        def solver_right(examples: list[tuple[str, str]]) -> int:
+            index = ToolIndex(ctx.embedder, None, catalogue, examples=examples)
+            ranked = Solver(index, catalogue).rank(queries)
+            return sum(r[0][0] == g for r, g in zip(ranked, gold, strict=True))
+
+        right = solver_right(list(zip(tools, texts, strict=True)))
+        docs_right = solver_right([])
+        items_right = 0
+        if texts:
+            items = ctx.embedder.encode(texts)
+            best = (ctx.embedder.encode(queries) @ items.T).argmax(axis=1)
+            items_right = sum(tools[int(i)] == g for i, g in zip(best, gold, strict=True))
+        n = len(requests)
         return {
             "tool_accuracy": {
-                "value": round(right / len(requests), 4),
-                "ci95": wilson(right, len(requests)),
-                "n_requests": len(requests),
-                "method": "MiniLM retrieval, tool of the top-1 released item",
+                "value": round(right / n, 4),
+                "ci95": wilson(right, n),
+                "n_requests": n,
+                "method": "TLU solver: MiniLM retrieval over the tool docs plus the released "
+                "items as examples, lexical enum evidence, no aliases",
+                "docs_only": round(docs_right / n, 4),
+                "items_only": round(items_right / n, 4),
             }
         }
 
