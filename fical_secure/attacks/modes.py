@@ -18,7 +18,7 @@ secure-aggregation transport), so the attacks compare like with like:
 
 In every mode but the last the server receives one signed release per
 client, so it knows each item's sender. Each item keeps the tool it is
-about, for the utility figure (retrieval's top-1 tool on held-out requests).
+about, for the utility figure (the TLU solver's tool choice with the docs plus the release).
 """
 
 from __future__ import annotations
