@@ -21,7 +21,7 @@ import copy
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from fical_secure.errors import ConfigError, GenerationError
 from fical_secure.tlu.prompt import SYSTEM, plain_message
@@ -114,7 +114,7 @@ def with_adapters(llm: LLM, config: ParameterFLConfig) -> TransformersLLM:
         model.add_adapter(LOCAL, lora)
     except ValueError as exc:  # peft: no target module found
         raise ConfigError(f"parameter FL cannot attach LoRA to {llm.name}: {exc}") from exc
-    model.base_model.set_adapter([GLOBAL, LOCAL])
+    cast(Any, model).base_model.set_adapter([GLOBAL, LOCAL])
     return TransformersLLM(model, llm.tokenizer, name=f"{llm.name}+lora", max_batch_size=16)
 
 
