@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from fical_secure.llm.transformers_backend import TransformersLLM
 
 TINY = Architecture("tiny-llama", 64, 128, 2, 4, 2, 0, True)  # vocab filled in by the fixture
-FAST = pfl.ParameterFLConfig(rank=4, alpha=8, rounds=2, epochs=1, batch_size=5, lr=5e-3)
+FAST = pfl.ParameterFLConfig(rank=4, alpha=8, rounds=2, epochs=1, batch_size=5, lr=5e-2)
 
 
 def _tokenizer() -> Any:
@@ -43,12 +43,12 @@ def _tokenizer() -> Any:
     from transformers import PreTrainedTokenizerFast
 
     symbols = ["<pad>", "<eos>", "<unk>", "\n", *(chr(i) for i in range(32, 127))]
-    core = Tokenizer(models.WordLevel({s: i for i, s in enumerate(symbols)}, unk_token="<unk>"))
-    core.pre_tokenizer = pre_tokenizers.Split(Regex(r"(?s)."), behavior="isolated")
+    vocab = {s: i for i, s in enumerate(symbols)}
+    core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))  # noqa: S106
+    core.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
     core.decoder = decoders.Fuse()
-    return PreTrainedTokenizerFast(
-        tokenizer_object=core, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>"
-    )
+    special = {"pad_token": "<pad>", "eos_token": "<eos>", "unk_token": "<unk>"}
+    return PreTrainedTokenizerFast(tokenizer_object=core, **special)
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +71,7 @@ def tiny() -> TransformersLLM:
         pad_token_id=0,
         eos_token_id=1,
         bos_token_id=1,
+        initializer_range=0.2,  # logits wide enough for a 2-layer model to fit anything
     )
     return TransformersLLM(LlamaForCausalLM(config).float(), tokenizer, name="tiny-llama")
 
@@ -170,9 +171,12 @@ def test_training_lowers_the_members_loss(tiny: TransformersLLM, federation: Fed
     assert np.all(after < before)
 
 
-def _attack(tiny: TransformersLLM, federation: Federation, trained_on: list[Any]) -> float:
-    """AUC of the LOSS attack on client 0's members when its update was trained on ``trained_on``."""
-    config = dataclasses.replace(FAST, rounds=1, epochs=6, lr=1e-2)
+def _attack(
+    tiny: TransformersLLM, federation: Federation, trained_on: list[Any]
+) -> audit.ClientMembership:
+    """The LOSS attack on client 0's records when its update was trained on ``trained_on``."""
+    # one client, full batches, enough epochs for the 2-layer model to memorise 10 records
+    config = pfl.ParameterFLConfig(rank=8, alpha=16, rounds=1, epochs=80, batch_size=10, lr=2e-2)
     target = federation.hospitals[0]
     client = dataclasses.replace(target, members=trained_on)
     adapted = pfl.with_adapters(tiny, config)
@@ -181,7 +185,7 @@ def _attack(tiny: TransformersLLM, federation: Federation, trained_on: list[Any]
     (result,) = audit.membership(
         only, tiny, adapted, run, target_fpr=0.01, permutations=199, seed=0
     )
-    return result.test.auc
+    return result
 
 
 def test_loss_attack_finds_the_members_an_update_was_trained_on(
@@ -189,10 +193,10 @@ def test_loss_attack_finds_the_members_an_update_was_trained_on(
 ) -> None:
     members = federation.hospitals[0].members
     others = federation.hospitals[1].members  # neither members nor non-members of client 0
-    trained = _attack(tiny, federation, list(members))
-    untrained = _attack(tiny, federation, list(others))
-    assert trained >= 0.9
-    assert 0.25 <= untrained <= 0.75
+    trained = _attack(tiny, federation, list(members)).test
+    untrained = _attack(tiny, federation, list(others)).test
+    assert trained.auc >= 0.8 and trained.auc_p < 0.05  # measured 0.89
+    assert 0.2 <= untrained.auc <= 0.8 and untrained.auc_p > 0.05  # measured 0.40
 
 
 def test_row_has_measured_figures_and_null_text_figures_with_a_note(
@@ -208,9 +212,7 @@ def test_row_has_measured_figures_and_null_text_figures_with_a_note(
     n = len(federation.eval_requests)
     assert row["tool_accuracy"]["n_requests"] == row["tool_accuracy_base_model"]["n_requests"] == n
     assert set(row["membership_by_client"]) == {h.hospital_id for h in federation.hospitals}
-    assert row["parameter_fl"]["base_parameters"] == sum(
-        p.numel() for p in tiny.model.parameters()
-    )
+    assert row["parameter_fl"]["base_parameters"] == sum(p.numel() for p in tiny.model.parameters())
 
 
 def test_communication_records_the_measured_adapter_where_the_architecture_matches() -> None:

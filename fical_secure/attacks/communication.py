@@ -119,7 +119,8 @@ def communication(
         }
         if here is not None:
             out[arch.name]["lora_measured"] = _measured(arch, lora_rank, here)
-    if measured is not None and not any("lora_measured" in v for v in out.values()):
+    matched = any("lora_measured" in out[a.name] for a in (SMOLLM2_135M, LLAMA_8B))
+    if measured is not None and not matched:
         out["lora_measured"] = {
             "bytes_per_round": measured.bytes_per_round,
             "parameters_measured": measured.parameters,
