@@ -255,3 +255,27 @@ def test_summary_renders_a_row_whose_text_figures_are_null() -> None:
     line = next(x for x in text.splitlines() if x.startswith("| parameter_fl |"))
     assert "n/a" in line and "0.610" in line
     assert "0.250" in text and "not run" in text
+
+
+def test_runner_keeps_the_adapter_out_of_the_text_modes_bytes() -> None:
+    from fical_secure.attacks.runner import _communication
+
+    lora = SMOLLM2_135M.lora_parameters(8)
+    rows = {
+        "compendium_hardened": {"bytes_per_client": 314},
+        "sample_sharing": {"bytes_per_client": 7868},
+        "parameter_fl": {
+            "bytes_per_client": 2 * (2 * lora + 100),
+            "bytes_per_client_round": 2 * lora + 100,
+            "parameter_fl": {
+                "lora_parameters": lora,
+                "base_parameters": SMOLLM2_135M.parameters(),
+                "wire_dtype": "bfloat16",
+                "rank": 8,
+            },
+        },
+    }
+    out = _communication(rows)["SmolLM2-135M-Instruct"]
+    assert "parameter_fl" not in out["bytes_per_client"]
+    assert out["bytes_per_client"]["lora_adapter_measured"] == 2 * lora + 100
+    assert out["lora_measured"]["parameters_agree"] and out["lora_measured"]["header_bytes"] == 100
