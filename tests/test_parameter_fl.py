@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import struct
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -49,6 +50,16 @@ def _tokenizer() -> Any:
     core.decoder = decoders.Fuse()
     special = {"pad_token": "<pad>", "eos_token": "<eos>", "unk_token": "<unk>"}
     return PreTrainedTokenizerFast(tokenizer_object=core, **special)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    """One intra-op thread: a tiny model gains nothing from two, and on shared cores the
+    second thread spins waiting for the first (several times the CPU time)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -279,3 +290,42 @@ def test_runner_keeps_the_adapter_out_of_the_text_modes_bytes() -> None:
     assert "parameter_fl" not in out["bytes_per_client"]
     assert out["bytes_per_client"]["lora_adapter_measured"] == 2 * lora + 100
     assert out["lora_measured"]["parameters_agree"] and out["lora_measured"]["header_bytes"] == 100
+
+
+def test_bad_parameter_fl_rounds_are_refused_before_anything_runs(tmp_path: Any) -> None:
+    from fical_secure.attacks.runner import AttackSettings, run_attacks
+
+    with pytest.raises(ConfigError, match="rounds"):
+        run_attacks(AttackSettings(out=tmp_path, parameter_fl_rounds=0))
+    assert not any(tmp_path.iterdir())
+
+
+def test_leakage_plot_marks_the_model_choice_row_and_skips_rows_without_figures(
+    tmp_path: Any,
+) -> None:
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from fical_secure.attacks import plots
+
+    cell = {"value": 0.5, "ci95": [0.4, 0.6]}
+    rows = {
+        "sample_sharing": {
+            "mia_auc": cell,
+            "tool_accuracy": {**cell, "method": "MiniLM retrieval"},
+        },
+        "parameter_fl": {"mia_auc": cell, "tool_accuracy": {**cell, "method": "model choice"}},
+        "compendium_hardened": {"mia_auc": None, "tool_accuracy": cell},
+    }
+    seen: list[str] = []
+    real = plt.Axes.errorbar
+
+    def spy(self: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(f"{kwargs['label']}|{kwargs['fmt']}")
+        return real(self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(plt.Axes, "errorbar", spy)
+        name = plots.leakage_vs_utility_png(rows, tmp_path)
+    assert (tmp_path / name).stat().st_size > 0
+    assert seen == ["sample_sharing|o", "parameter_fl (model's choice, not retrieval)|s"]

@@ -21,6 +21,7 @@ from fical_secure.attacks.plugins import SUITES, ModeContext, describe
 from fical_secure.errors import ConfigError
 
 if TYPE_CHECKING:
+    from fical_secure.attacks.parameter_fl import ParameterFLConfig
     from fical_secure.data.schema import Federation
     from fical_secure.llm.base import LLM
 
@@ -44,7 +45,10 @@ class AttackSettings:
     synthetic_tokens: int = 64  # ... and new tokens per example (a request and a call)
     model: str | None = None
     progress: bool = True
-    parameter_fl: bool = True  # train and attack LoRA FedAvg (about 3-5 min on 2 CPU cores)
+    # train and attack LoRA FedAvg: measured 401 s wall (285 s of 2-core CPU) with 2 rounds
+    # on 2 shared cores, training about half of it (benchmarks/results/parameter_fl.json)
+    parameter_fl: bool = True
+    parameter_fl_rounds: int = 2
 
 
 MAX_SECONDS = 1200.0  # the issue's budget for the default run on 2 CPU cores
@@ -109,19 +113,31 @@ def _communication(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return communication(sizes, lora_rank=int(lora["rank"]), measured=measured)
 
 
+def _parameter_fl_config(settings: AttackSettings, suite_has_llm: bool) -> ParameterFLConfig | None:
+    """The parameter-FL settings when the run trains it (checked before anything runs).
+
+    Raises:
+        ConfigError: bad rounds.
+    """
+    from fical_secure.attacks.parameter_fl import ParameterFLConfig
+
+    if not settings.parameter_fl or not suite_has_llm:  # the quick suite has no LLM attacks
+        return None
+    return ParameterFLConfig(rounds=settings.parameter_fl_rounds, seed=settings.seed)
+
+
 def _parameter_fl_row(
-    settings: AttackSettings, federation: Federation, llm: LLM, target_fpr: float
+    settings: AttackSettings,
+    config: ParameterFLConfig,
+    federation: Federation,
+    llm: LLM,
+    target_fpr: float,
 ) -> dict[str, Any]:
     """The ``parameter_fl`` row: LoRA FedAvg trained on the federation and attacked."""
-    from fical_secure.attacks.parameter_fl import ParameterFLConfig
     from fical_secure.attacks.parameter_fl_audit import parameter_fl_row
 
     row = parameter_fl_row(
-        federation,
-        llm,
-        ParameterFLConfig(seed=settings.seed),
-        target_fpr=target_fpr,
-        progress=settings.progress,
+        federation, llm, config, target_fpr=target_fpr, progress=settings.progress
     )
     return {"description": MODES["parameter_fl"], **row}
 
@@ -166,6 +182,7 @@ def run_attacks(settings: AttackSettings) -> dict[str, Any]:
     policy = load_profile(resolve_profile(settings.profile)).release
     plugins = SUITES[settings.suite]
     attacks = describe(plugins)  # before any work: each names a shipped threat model
+    lora = _parameter_fl_config(settings, any(p.needs_llm for p in plugins))
     federation = generate_federation(
         settings.clients,
         seed=settings.seed,
@@ -176,6 +193,8 @@ def run_attacks(settings: AttackSettings) -> dict[str, Any]:
     # one set of float32 weights scores and generates: the extraction attacker's model is
     # the scoring model, and bfloat16 is emulated (several times slower) on CPUs without it
     llm = load_llm(settings.model, dtype="float32")
+    if lora is not None and not hasattr(llm, "model"):
+        raise ConfigError(f"parameter_fl trains LoRA on a transformers model, not {llm.name}")
     embedder = CachingEmbedder(default_embedder())
     modes = build_modes(
         federation,
@@ -220,8 +239,8 @@ def run_attacks(settings: AttackSettings) -> dict[str, Any]:
             bar.update()
         rows[mode], contexts[mode] = row, ctx
     bar.close()
-    if settings.parameter_fl and any(p.needs_llm for p in plugins):  # not in the quick suite
-        rows["parameter_fl"] = _parameter_fl_row(settings, federation, llm, policy.target_fpr)
+    if lora is not None:
+        rows["parameter_fl"] = _parameter_fl_row(settings, lora, federation, llm, policy.target_fpr)
         attacks.append(_parameter_fl_attack())
     record: dict[str, Any] = {
         "benchmark": "leakage",

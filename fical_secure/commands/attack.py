@@ -45,6 +45,13 @@ def register(sub: Any) -> None:
         help="skip the parameter_fl mode (LoRA FedAvg trained on the members, a few minutes "
         "on CPU; never run by the quick suite)",
     )
+    p.add_argument(
+        "--parameter-fl-rounds",
+        type=int,
+        default=2,
+        metavar="R",
+        help="FedAvg rounds of the parameter_fl mode (training is about half its cost)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -64,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
             model=args.model,
             progress=not args.quiet,
             parameter_fl=args.parameter_fl,
+            parameter_fl_rounds=args.parameter_fl_rounds,
         )
     )
     met = sum(t["met"] for t in record["targets"].values())
