@@ -154,12 +154,15 @@ def test_a_client_sends_its_global_adapter_and_never_its_local_one(
     tiny: TransformersLLM, federation: Federation
 ) -> None:
     adapted = pfl.with_adapters(tiny, FAST)
+    initial = {a: pfl.get_state(adapted, a) for a in (pfl.GLOBAL, pfl.LOCAL)}
     run = pfl.run_parameter_fl(federation.hospitals, adapted, FAST)
     last = federation.hospitals[-1].hospital_id
     payload = run.sent[-1][last]
     # the model still holds the last client's adapters: what it sent, and what it kept
     sent, kept = pfl.get_state(adapted, pfl.GLOBAL), pfl.get_state(adapted, pfl.LOCAL)
     assert set(pfl.deserialize(payload)) == set(sent) == set(kept)
+    for adapter, now in ((pfl.GLOBAL, sent), (pfl.LOCAL, kept)):  # both adapters trained
+        assert not any(torch.equal(now[k], v) for k, v in initial[adapter].items())
     assert all(_bf16_bytes(t) in payload for t in sent.values())  # positive control
     assert not any(_bf16_bytes(t) in payload for t in kept.values())
     assert all(torch.equal(kept[k], run.local[last][k]) for k in kept)
