@@ -317,7 +317,10 @@ def test_leakage_plot_marks_the_model_choice_row_and_skips_rows_without_figures(
             "mia_auc": cell,
             "tool_accuracy": {**cell, "method": "MiniLM retrieval"},
         },
-        "parameter_fl": {"mia_auc": cell, "tool_accuracy": {**cell, "method": "model choice"}},
+        "parameter_fl": {
+            "mia_auc": cell,
+            "tool_accuracy": audit.accuracy_figure([True], audit.UTILITY_METHOD),
+        },
         "compendium_hardened": {"mia_auc": None, "tool_accuracy": cell},
     }
     seen: list[str] = []

@@ -91,6 +91,7 @@ def accuracy_figure(right: Sequence[bool], method: str) -> dict[str, Any]:
         "ci95": wilson_interval(k, n),
         "n_requests": n,
         "method": method,
+        "scorer": "model",  # the text modes' figure is retrieval's (plots tell them apart)
     }
 
 

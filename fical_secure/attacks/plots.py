@@ -47,7 +47,7 @@ def leakage_vs_utility_png(rows: dict[str, dict[str, Any]], out: Path) -> str:
             auc, acc = row.get("mia_auc"), row.get("tool_accuracy")
             if not auc or not acc:
                 continue  # a mode without the figure (e.g. nothing released)
-            retrieval = "retrieval" in str(acc.get("method", "retrieval"))
+            retrieval = acc.get("scorer", "retrieval") == "retrieval"  # parameter_fl: "model"
             ax.errorbar(
                 acc["value"],
                 auc["value"],
