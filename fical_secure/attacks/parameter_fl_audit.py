@@ -151,30 +151,32 @@ def _membership_cells(results: Sequence[ClientMembership]) -> dict[str, Any]:
     }
 
 
-def parameter_fl_row(
+@dataclass
+class _Measured:
+    """What one parameter-FL run measured, before it is laid out as a row."""
+
+    run: pfl.ParameterFLRun
+    adapted_right: list[bool]
+    base_right: list[bool]
+    membership: list[ClientMembership]
+    seconds: dict[str, float]
+
+
+def _measure(
     federation: Federation,
     llm: LLM,
-    config: pfl.ParameterFLConfig | None = None,
+    config: pfl.ParameterFLConfig,
     *,
-    target_fpr: float = 0.01,
-    permutations: int = 999,
-    progress: bool = True,
-) -> dict[str, Any]:
-    """Train parameter FL for real on ``federation`` with ``llm``, attack it; the leakage row.
-
-    ``llm`` is left untouched (the adapters live on a copy) and is the base
-    model of every baseline.
-
-    Raises:
-        ConfigError: ``llm`` is not a transformers model, or bad settings.
-        GenerationError: training or scoring failed.
-    """
+    target_fpr: float,
+    permutations: int,
+    progress: bool,
+) -> _Measured:
+    """Train, then score utility (adapted and base) and membership; timed, with a progress bar."""
     from tqdm.auto import tqdm
 
-    config = config or pfl.ParameterFLConfig()
     start, cpu_start = time.perf_counter(), time.process_time()
-    clients = len(federation.hospitals)
-    bar = tqdm(total=config.rounds * clients + 2, desc="parameter FL", disable=not progress)
+    total = config.rounds * len(federation.hospitals) + 2
+    bar = tqdm(total=total, desc="parameter FL", disable=not progress)
     adapted = pfl.with_adapters(llm, config)
 
     def trained(rnd: int, cid: str, loss: float) -> None:
@@ -203,15 +205,74 @@ def parameter_fl_row(
             seed=config.seed,
         )
         bar.update()
-        membership_s = time.perf_counter() - tick
     finally:
         bar.close()
-    uploads = run.bytes_per_client_round()
+    seconds = {
+        "training": run.seconds,
+        "utility": round(utility_s, 1),
+        "membership": round(time.perf_counter() - tick, 1),
+        "total": round(time.perf_counter() - start, 1),
+        # this process's CPU time over its threads: wall time varies with the load
+        "cpu_total": round(time.process_time() - cpu_start, 1),
+    }
+    return _Measured(run, adapted_right, base_right, results, seconds)
+
+
+def _run_details(config: pfl.ParameterFLConfig, measured: _Measured, llm: LLM) -> dict[str, Any]:
+    """The row's ``parameter_fl`` block: settings, losses, sizes, seconds."""
+    run = measured.run
+    return {
+        "rank": config.rank,
+        "alpha": config.alpha,
+        "target_modules": list(config.target_modules),
+        "rounds": config.rounds,
+        "epochs": config.epochs,
+        "batch_size": config.batch_size,
+        "lr": config.lr,
+        "wire_dtype": config.wire_dtype,
+        "examples_per_client": run.examples,
+        "train_loss_per_round": run.train_loss,
+        "lora_parameters": sum(v.numel() for v in run.global_state.values()),
+        "base_parameters": base_parameters(llm),
+        "upload_bytes_per_round": run.bytes_per_client_round(),
+        "broadcast_bytes_per_round": run.broadcast_bytes,
+        "seconds": measured.seconds,
+    }
+
+
+def parameter_fl_row(
+    federation: Federation,
+    llm: LLM,
+    config: pfl.ParameterFLConfig | None = None,
+    *,
+    target_fpr: float = 0.01,
+    permutations: int = 999,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train parameter FL for real on ``federation`` with ``llm``, attack it; the leakage row.
+
+    ``llm`` is left untouched (the adapters live on a copy) and is the base
+    model of every baseline.
+
+    Raises:
+        ConfigError: ``llm`` is not a transformers model, or bad settings.
+        GenerationError: training or scoring failed.
+    """
+    config = config or pfl.ParameterFLConfig()
+    measured = _measure(
+        federation,
+        llm,
+        config,
+        target_fpr=target_fpr,
+        permutations=permutations,
+        progress=progress,
+    )
+    uploads = measured.run.bytes_per_client_round()
     per_round = [
         round(float(np.mean([uploads[c][r] for c in uploads]))) for r in range(config.rounds)
     ]
+    clients = len(federation.hospitals)
     n_items = clients * config.rounds
-    lora_parameters = sum(v.numel() for v in run.global_state.values())
     return {
         "attacker_holds": "each client's global LoRA update every round, sender known",
         "seeds": [config.seed],
@@ -219,7 +280,7 @@ def parameter_fl_row(
         "bytes_per_client": sum(per_round),
         "bytes_per_client_round": per_round[-1],
         "n_items": n_items,
-        **_membership_cells(results),
+        **_membership_cells(measured.membership),
         "canary_exposure_bits": None,
         "verbatim_pii": None,
         "fuzzy_pii": None,
@@ -234,32 +295,13 @@ def parameter_fl_row(
             "channel": "sender",
         },
         "attribution_content_accuracy": None,
-        "tool_accuracy": accuracy_figure(adapted_right, f"global adapter: {UTILITY_METHOD}"),
-        "tool_accuracy_base_model": accuracy_figure(base_right, f"base model: {UTILITY_METHOD}"),
-        "parameter_fl": {
-            "rank": config.rank,
-            "alpha": config.alpha,
-            "target_modules": list(config.target_modules),
-            "rounds": config.rounds,
-            "epochs": config.epochs,
-            "batch_size": config.batch_size,
-            "lr": config.lr,
-            "wire_dtype": config.wire_dtype,
-            "examples_per_client": run.examples,
-            "train_loss_per_round": run.train_loss,
-            "lora_parameters": lora_parameters,
-            "base_parameters": base_parameters(llm),
-            "upload_bytes_per_round": uploads,
-            "broadcast_bytes_per_round": run.broadcast_bytes,
-            "seconds": {
-                "training": run.seconds,
-                "utility": round(utility_s, 1),
-                "membership": round(membership_s, 1),
-                "total": round(time.perf_counter() - start, 1),
-                # this process's CPU time over its threads: wall time varies with the load
-                "cpu_total": round(time.process_time() - cpu_start, 1),
-            },
-        },
+        "tool_accuracy": accuracy_figure(
+            measured.adapted_right, f"global adapter: {UTILITY_METHOD}"
+        ),
+        "tool_accuracy_base_model": accuracy_figure(
+            measured.base_right, f"base model: {UTILITY_METHOD}"
+        ),
+        "parameter_fl": _run_details(config, measured, llm),
         "note": NOT_APPLICABLE,
     }
 
