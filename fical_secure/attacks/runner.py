@@ -45,8 +45,8 @@ class AttackSettings:
     synthetic_tokens: int = 64  # ... and new tokens per example (a request and a call)
     model: str | None = None
     progress: bool = True
-    # train and attack LoRA FedAvg: measured 401 s wall (285 s of 2-core CPU) with 2 rounds
-    # on 2 shared cores, training about half of it (benchmarks/results/parameter_fl.json)
+    # train and attack LoRA FedAvg: 225 s with 2 rounds on 2 lightly shared cores (401 s under
+    # heavier load), training about half of it (benchmarks/results/parameter_fl.json)
     parameter_fl: bool = True
     parameter_fl_rounds: int = 2
 
