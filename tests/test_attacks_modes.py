@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from fical_secure.attacks.modes import MODES, build_modes
+from fical_secure.attacks.modes import TEXT_MODES, build_modes
 from fical_secure.attacks.pooled import POOLED_OWNER
 from fical_secure.attacks.synthetic import SyntheticConfig
 from fical_secure.audit.pii_search import search_pii
@@ -26,7 +26,7 @@ def test_every_mode_releases_for_every_client_and_the_gates_remove_pii(
     fed = generate_federation(3, seed=1, episodes_per_hospital=16, nonmembers_per_hospital=4)
     synthetic = SyntheticConfig(max_examples=2, max_new_tokens=32)
     modes = build_modes(fed, llm, audit_llm_records=2, synthetic=synthetic, progress=False)
-    assert list(modes) == list(MODES)
+    assert list(modes) == list(TEXT_MODES)
     ids = {h.hospital_id for h in fed.hospitals}
     for name, mode in modes.items():
         assert set(mode.clients) == ids

@@ -5,7 +5,10 @@ grouped-query attention and a gated MLP), not copied from model cards:
 SmolLM2-135M-Instruct (the packaged default) and Llama-3.1-8B as the 8B
 reference. A full-model update and a LoRA adapter (rank ``r`` on the four
 attention projections of every layer, FedPIT-style parameter FL) are sent as
-bf16, 2 bytes a parameter.
+bf16, 2 bytes a parameter. Where the run trained parameter FL
+(:mod:`fical_secure.attacks.parameter_fl`), the adapter a client actually
+sent is recorded beside the computed one, with the check that both count the
+same parameters (the measured bytes add the safetensors header).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 BYTES_PER_PARAM = 2  # bf16
+WIRE_BYTES = {"bfloat16": 2, "float16": 2, "float32": 4}
 
 
 @dataclass(frozen=True)
@@ -49,15 +53,50 @@ class Architecture:
         return self.layers * per_layer
 
 
+@dataclass(frozen=True)
+class MeasuredAdapter:
+    """What parameter FL measured: one client's upload per round and what it counts."""
+
+    bytes_per_round: int
+    parameters: int  # tensors of the global adapter, summed
+    base_parameters: int | None  # the base model's distinct weights (finds its architecture)
+    wire_dtype: str = "bfloat16"
+
+
+def _measured(arch: Architecture, rank: int, measured: MeasuredAdapter) -> dict[str, Any]:
+    """The measured adapter against ``arch``'s computed one: parameters and bytes agree?"""
+    per_param = WIRE_BYTES.get(measured.wire_dtype, BYTES_PER_PARAM)
+    header = measured.bytes_per_round - measured.parameters * per_param
+    return {
+        "bytes_per_round": measured.bytes_per_round,
+        "wire_dtype": measured.wire_dtype,
+        "parameters_measured": measured.parameters,
+        "parameters_computed": arch.lora_parameters(rank),
+        "parameters_agree": measured.parameters == arch.lora_parameters(rank),
+        "base_parameters_measured": measured.base_parameters,
+        "base_parameters_agree": measured.base_parameters == arch.parameters(),
+        "header_bytes": header,
+        "note": "measured = parameters x bytes of the wire dtype + the safetensors header "
+        "(tensor names, shapes, offsets); the computed figure counts the tensors only",
+    }
+
+
 SMOLLM2_135M = Architecture("SmolLM2-135M-Instruct", 576, 1536, 30, 9, 3, 49152, True)
 LLAMA_8B = Architecture("Llama-3.1-8B", 4096, 14336, 32, 32, 8, 128256, False)
 
 
-def communication(bytes_per_client: dict[str, int], *, lora_rank: int = 8) -> dict[str, Any]:
+def communication(
+    bytes_per_client: dict[str, int],
+    *,
+    lora_rank: int = 8,
+    measured: MeasuredAdapter | None = None,
+) -> dict[str, Any]:
     """Per model: bytes per client per round of each mode, and each as a ratio to the compendium.
 
     ``bytes_per_client`` holds the measured text modes (e.g. ``compendium_hardened``,
     ``sample_sharing``); ``compendium_hardened`` is the ratios' denominator.
+    ``measured``, the adapter parameter FL sent, is added as ``lora_adapter_measured``
+    to the model whose parameter count it was trained on (with the agreement check).
 
     Raises:
         ValueError: no positive ``compendium_hardened`` figure to divide by.
@@ -70,9 +109,22 @@ def communication(bytes_per_client: dict[str, int], *, lora_rank: int = 8) -> di
         sizes = dict(bytes_per_client)
         sizes["lora_adapter"] = arch.lora_parameters(lora_rank) * BYTES_PER_PARAM
         sizes["full_model"] = arch.parameters() * BYTES_PER_PARAM
+        here = measured if measured and measured.base_parameters == arch.parameters() else None
+        if here is not None:
+            sizes["lora_adapter_measured"] = here.bytes_per_round
         out[arch.name] = {
             "parameters": arch.parameters(),
             "bytes_per_client": sizes,
             "ratio_to_compendium": {k: round(v / base, 2) for k, v in sizes.items()},
+        }
+        if here is not None:
+            out[arch.name]["lora_measured"] = _measured(arch, lora_rank, here)
+    matched = any("lora_measured" in out[a.name] for a in (SMOLLM2_135M, LLAMA_8B))
+    if measured is not None and not matched:
+        out["lora_measured"] = {
+            "bytes_per_round": measured.bytes_per_round,
+            "parameters_measured": measured.parameters,
+            "base_parameters_measured": measured.base_parameters,
+            "note": "trained on a model of neither architecture above: no computed figure",
         }
     return out

@@ -14,7 +14,10 @@ secure-aggregation transport), so the attacks compare like with like:
   named profile (a blocked client releases nothing);
 * ``compendium_secagg``: the hardened releases through anonymous secure
   aggregation: the server holds one pooled multiset of entries and does not
-  know who wrote which (:mod:`fical_secure.attacks.pooled`).
+  know who wrote which (:mod:`fical_secure.attacks.pooled`);
+* ``parameter_fl``: no text at all: each client's global LoRA update
+  (:mod:`fical_secure.attacks.parameter_fl`, attacked by
+  :mod:`fical_secure.attacks.parameter_fl_audit`, not by the text plugins).
 
 In every mode but the last the server receives one signed release per
 client, so it knows each item's sender. Each item keeps the tool it is
@@ -40,7 +43,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MODES: dict[str, str] = {
+TEXT_MODES: dict[str, str] = {
     "sample_sharing": "raw member episodes shared as in-context demonstrations (FedPIT-style)",
     "sample_sharing_scrubbed": "member episodes after the PII scrubber, fail closed per record",
     "synthetic_sharing": "examples the local LLM writes from a few member episodes (FedPIT)",
@@ -49,6 +52,12 @@ MODES: dict[str, str] = {
     "compendium_secagg": "hardened releases through anonymous secure aggregation: one "
     "pooled multiset, no senders",
 }
+# modes whose artefact is weights, not text: trained and attacked by their own module
+PARAMETER_MODES: dict[str, str] = {
+    "parameter_fl": "FedPIT parameter isolation: a global LoRA adapter averaged by FedAvg, "
+    "a local one kept; trained on the members (fical_secure.attacks.parameter_fl)",
+}
+MODES: dict[str, str] = {**TEXT_MODES, **PARAMETER_MODES}
 
 
 @dataclass(frozen=True)
@@ -219,7 +228,7 @@ def build_modes(
     synthetic: SyntheticConfig | None = None,
     progress: bool = True,
 ) -> dict[str, SharingMode]:
-    """mode -> what the attacker holds, for every mode of :data:`MODES`.
+    """mode -> what the attacker holds, for every text mode (:data:`TEXT_MODES`).
 
     The compendium modes run the client pipeline's own KCG, scrub and audit
     stages on each hospital of ``federation``; ``synthetic_sharing`` runs
@@ -233,7 +242,9 @@ def build_modes(
     settings = ClientSettings(
         profile=profile, audit_llm_records=audit_llm_records, progress=progress
     )
-    per_client: dict[str, dict[str, Release]] = {m: {} for m in MODES if m != "compendium_secagg"}
+    per_client: dict[str, dict[str, Release]] = {
+        m: {} for m in TEXT_MODES if m != "compendium_secagg"
+    }
     hardened_by_client: dict[str, Compendium | None] = {}
     for hospital in federation.hospitals:
         cid, members = hospital.hospital_id, list(hospital.members)
@@ -248,6 +259,6 @@ def build_modes(
             else Release(SharedArtefact("compendium", cid, (), ()), (), blocked=True)
         )
     per_client["synthetic_sharing"] = synthetic_releases(federation.hospitals, llm, synthetic)
-    modes = {m: SharingMode.per_client(per_client[m]) for m in MODES if m in per_client}
+    modes = {m: SharingMode.per_client(per_client[m]) for m in TEXT_MODES if m in per_client}
     modes["compendium_secagg"] = secagg_mode(hardened_by_client)
-    return {m: modes[m] for m in MODES}
+    return {m: modes[m] for m in TEXT_MODES}

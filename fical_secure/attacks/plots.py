@@ -46,19 +46,20 @@ def leakage_vs_utility_png(rows: dict[str, dict[str, Any]], out: Path) -> str:
         for mode, row in rows.items():
             auc, acc = row.get("mia_auc"), row.get("tool_accuracy")
             if not auc or not acc:
-                continue
+                continue  # a mode without the figure (e.g. nothing released)
+            retrieval = acc.get("scorer", "retrieval") == "retrieval"  # parameter_fl: "model"
             ax.errorbar(
                 acc["value"],
                 auc["value"],
                 xerr=[[acc["value"] - acc["ci95"][0]], [acc["ci95"][1] - acc["value"]]],
                 yerr=[[auc["value"] - auc["ci95"][0]], [auc["ci95"][1] - auc["value"]]],
-                fmt="o",
+                fmt="o" if retrieval else "s",
                 capsize=3,
-                label=mode,
+                label=mode if retrieval else f"{mode} (model's choice, not retrieval)",
             )
         ax.axhline(0.5, linestyle=":", color="grey", label="chance")
         ax.set(
-            xlabel="tool accuracy (retrieval top-1)",
+            xlabel="tool accuracy (retrieval top-1; squares: the model's choice)",
             ylabel="strongest membership AUC",
             ylim=(0.3, 1.02),
             xlim=(0.0, 1.02),

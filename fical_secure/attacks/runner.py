@@ -13,12 +13,17 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fical_secure.atomic import write_text_atomic
-from fical_secure.attacks.modes import MODES, build_modes
+from fical_secure.attacks.modes import MODES, TEXT_MODES, build_modes
 from fical_secure.attacks.plugins import SUITES, ModeContext, describe
 from fical_secure.errors import ConfigError
+
+if TYPE_CHECKING:
+    from fical_secure.attacks.parameter_fl import ParameterFLConfig
+    from fical_secure.data.schema import Federation
+    from fical_secure.llm.base import LLM
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,10 @@ class AttackSettings:
     synthetic_tokens: int = 64  # ... and new tokens per example (a request and a call)
     model: str | None = None
     progress: bool = True
+    # train and attack LoRA FedAvg: 225 s with 2 rounds on 2 lightly shared cores (401 s under
+    # heavier load), training about half of it (benchmarks/results/parameter_fl.json)
+    parameter_fl: bool = True
+    parameter_fl_rounds: int = 2
 
 
 MAX_SECONDS = 1200.0  # the issue's budget for the default run on 2 CPU cores
@@ -87,12 +96,65 @@ def _extraction_targets(plugins: tuple[Any, ...]) -> int | None:
 
 
 def _communication(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    from fical_secure.attacks.communication import communication
+    from fical_secure.attacks.communication import MeasuredAdapter, communication
 
-    sizes = {mode: int(row["bytes_per_client"]) for mode, row in rows.items()}
+    sizes = {mode: int(row["bytes_per_client"]) for mode, row in rows.items() if mode in TEXT_MODES}
     if sizes.get("compendium_hardened", 0) <= 0:
         return {"note": "every client was blocked in the hardened mode: no baseline to divide by"}
-    return communication(sizes)
+    lora = rows.get("parameter_fl", {}).get("parameter_fl")
+    if lora is None:
+        return communication(sizes)
+    measured = MeasuredAdapter(
+        bytes_per_round=int(rows["parameter_fl"]["bytes_per_client_round"]),
+        parameters=int(lora["lora_parameters"]),
+        base_parameters=lora["base_parameters"],
+        wire_dtype=str(lora["wire_dtype"]),
+    )
+    return communication(sizes, lora_rank=int(lora["rank"]), measured=measured)
+
+
+def _parameter_fl_config(settings: AttackSettings, suite_has_llm: bool) -> ParameterFLConfig | None:
+    """The parameter-FL settings when the run trains it (checked before anything runs).
+
+    Raises:
+        ConfigError: bad rounds.
+    """
+    from fical_secure.attacks.parameter_fl import ParameterFLConfig
+
+    if not settings.parameter_fl or not suite_has_llm:  # the quick suite has no LLM attacks
+        return None
+    return ParameterFLConfig(rounds=settings.parameter_fl_rounds, seed=settings.seed)
+
+
+def _parameter_fl_row(
+    settings: AttackSettings,
+    config: ParameterFLConfig,
+    federation: Federation,
+    llm: LLM,
+    target_fpr: float,
+) -> dict[str, Any]:
+    """The ``parameter_fl`` row: LoRA FedAvg trained on the federation and attacked."""
+    from fical_secure.attacks.parameter_fl_audit import parameter_fl_row
+
+    row = parameter_fl_row(
+        federation, llm, config, target_fpr=target_fpr, progress=settings.progress
+    )
+    return {"description": MODES["parameter_fl"], **row}
+
+
+def _parameter_fl_attack() -> dict[str, Any]:
+    """The LOSS attack on adapter updates, described like the suite's plugins."""
+    from fical_secure.attacks import parameter_fl_audit as audit
+    from fical_secure.compliance.threat_models import packaged_model
+
+    return {
+        "name": audit.ATTACK,
+        "game": audit.GAME,
+        "threat_model": audit.THREAT_MODEL,
+        "needs_llm": True,
+        "threat_model_title": packaged_model(audit.THREAT_MODEL).title,
+        "modes": ["parameter_fl"],
+    }
 
 
 def run_attacks(settings: AttackSettings) -> dict[str, Any]:
@@ -120,6 +182,7 @@ def run_attacks(settings: AttackSettings) -> dict[str, Any]:
     policy = load_profile(resolve_profile(settings.profile)).release
     plugins = SUITES[settings.suite]
     attacks = describe(plugins)  # before any work: each names a shipped threat model
+    lora = _parameter_fl_config(settings, any(p.needs_llm for p in plugins))
     federation = generate_federation(
         settings.clients,
         seed=settings.seed,
@@ -130,6 +193,8 @@ def run_attacks(settings: AttackSettings) -> dict[str, Any]:
     # one set of float32 weights scores and generates: the extraction attacker's model is
     # the scoring model, and bfloat16 is emulated (several times slower) on CPUs without it
     llm = load_llm(settings.model, dtype="float32")
+    if lora is not None and not hasattr(llm, "model"):
+        raise ConfigError(f"parameter_fl trains LoRA on a transformers model, not {llm.name}")
     embedder = CachingEmbedder(default_embedder())
     modes = build_modes(
         federation,
@@ -151,7 +216,7 @@ def run_attacks(settings: AttackSettings) -> dict[str, Any]:
     rows: dict[str, dict[str, Any]] = {}
     contexts: dict[str, ModeContext] = {}
     memo: dict[tuple[Any, ...], Any] = {}  # an artefact two modes share is attacked once
-    bar = tqdm(total=len(MODES) * len(plugins), desc="attacks", disable=not settings.progress)
+    bar = tqdm(total=len(modes) * len(plugins), desc="attacks", disable=not settings.progress)
     for mode, sharing in modes.items():
         ctx = ModeContext(mode, sharing, federation, embedder, llm, config, policy, memo)
         row: dict[str, Any] = {
@@ -174,6 +239,9 @@ def run_attacks(settings: AttackSettings) -> dict[str, Any]:
             bar.update()
         rows[mode], contexts[mode] = row, ctx
     bar.close()
+    if lora is not None:
+        rows["parameter_fl"] = _parameter_fl_row(settings, lora, federation, llm, policy.target_fpr)
+        attacks.append(_parameter_fl_attack())
     record: dict[str, Any] = {
         "benchmark": "leakage",
         "date": datetime.now(UTC).date().isoformat(),

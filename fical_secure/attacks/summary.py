@@ -63,10 +63,24 @@ def summary_markdown(record: dict[str, Any]) -> str:
         lines.append(
             f"| {name} | {t['target']} | {_cell(t['measured'])} | {'yes' if t['met'] else 'no'} |"
         )
-    lines += [
-        "",
-        "Attribution uses the sender where the mode shows one (every mode but "
-        "`compendium_secagg`), else content only; parameter FL (LoRA) is not run.",
-        "",
-    ]
+    lines += ["", _closing(record["rows"]), ""]
     return "\n".join(lines)
+
+
+def _closing(rows: dict[str, Any]) -> str:
+    """How to read the table: attribution's channel, and what the parameter-FL row measures."""
+    text = (
+        "Attribution uses the sender where the mode shows one (every mode but "
+        "`compendium_secagg`), else content only; "
+    )
+    lora = rows.get("parameter_fl")
+    if lora is None:
+        return text + "parameter FL (LoRA) was not run."
+    base = lora.get("tool_accuracy_base_model")
+    seconds = lora.get("parameter_fl", {}).get("seconds", {}).get("total")
+    return (
+        text + "`parameter_fl` trains LoRA FedAvg for real; its tool accuracy is the "
+        "adapted model's constrained choice over the catalogue (the base model's: "
+        f"{_cell(base)}), not retrieval like the text modes' (compare it with the base "
+        f"model, not across rows); {lora.get('note', '')}; {seconds} s."
+    )

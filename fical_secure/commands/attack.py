@@ -38,6 +38,20 @@ def register(sub: Any) -> None:
         help="release profile of the hardened mode (default strict)",
     )
     p.add_argument("--model", default=None, help="local model folder or .gguf")
+    p.add_argument(
+        "--no-parameter-fl",
+        dest="parameter_fl",
+        action="store_false",
+        help="skip the parameter_fl mode (LoRA FedAvg trained on the members, a few minutes "
+        "on CPU; never run by the quick suite)",
+    )
+    p.add_argument(
+        "--parameter-fl-rounds",
+        type=int,
+        default=2,
+        metavar="R",
+        help="FedAvg rounds of the parameter_fl mode (training is about half its cost)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -56,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
             profile=args.profile,
             model=args.model,
             progress=not args.quiet,
+            parameter_fl=args.parameter_fl,
+            parameter_fl_rounds=args.parameter_fl_rounds,
         )
     )
     met = sum(t["met"] for t in record["targets"].values())
