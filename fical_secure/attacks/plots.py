@@ -35,7 +35,7 @@ def roc_pngs(contexts: dict[str, ModeContext], out: Path) -> list[str]:
 
 
 def leakage_vs_utility_png(rows: dict[str, dict[str, Any]], out: Path) -> str:
-    """``out/leakage_vs_utility.png``: strongest MIA AUC against retrieval tool accuracy."""
+    """``out/leakage_vs_utility.png``: strongest MIA AUC against the agent's tool accuracy."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -59,7 +59,7 @@ def leakage_vs_utility_png(rows: dict[str, dict[str, Any]], out: Path) -> str:
             )
         ax.axhline(0.5, linestyle=":", color="grey", label="chance")
         ax.set(
-            xlabel="tool accuracy (retrieval top-1; squares: the model's choice)",
+            xlabel="tool accuracy (TLU solver: docs + release; squares: the model's choice)",
             ylabel="strongest membership AUC",
             ylim=(0.3, 1.02),
             xlim=(0.0, 1.02),
