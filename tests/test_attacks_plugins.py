@@ -202,6 +202,9 @@ def test_unknown_suite_or_too_small_a_federation_is_refused(tmp_path: Path) -> N
         run_attacks(AttackSettings(out=tmp_path, suite="all-of-them"))
     with pytest.raises(ConfigError, match="--clients must be >= 2"):
         run_attacks(AttackSettings(out=tmp_path, clients=1))
+    for records in (0, 21):
+        with pytest.raises(ConfigError, match="--llm-records must be between 1 and --episodes"):
+            run_attacks(AttackSettings(out=tmp_path, llm_records=records))
 
 
 def _release_of(federation: Federation, texts: list[str], tools: list[str]) -> SharingMode:

@@ -168,6 +168,11 @@ def run_attacks(settings: AttackSettings) -> dict[str, Any]:
         raise ConfigError(f"unknown suite {settings.suite!r}; known: {', '.join(SUITES)}")
     if settings.clients < 2 or settings.episodes < 4:
         raise ConfigError("--clients must be >= 2 (attribution needs two) and --episodes >= 4")
+    if not 1 <= settings.llm_records <= settings.episodes:
+        raise ConfigError(
+            f"--llm-records must be between 1 and --episodes ({settings.episodes}), "
+            f"got {settings.llm_records}"
+        )
     from tqdm.auto import tqdm
 
     from fical_secure.attacks.synthetic import SyntheticConfig

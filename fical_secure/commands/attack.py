@@ -30,6 +30,14 @@ def register(sub: Any) -> None:
         metavar="N",
         help="examples each client's model writes in synthetic_sharing (at most one a member)",
     )
+    p.add_argument(
+        "--llm-records",
+        type=int,
+        default=4,
+        metavar="N",
+        help="records a side the LLM scores per membership audit (default 4; the LLM's scoring "
+        "is most of the run's cost, and more records narrow the AUC's confidence interval)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--profile",
@@ -66,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
             clients=args.clients,
             episodes=args.episodes,
             synthetic_examples=args.synthetic_examples,
+            llm_records=args.llm_records,
             seed=args.seed,
             profile=args.profile,
             model=args.model,
