@@ -204,26 +204,15 @@ def _batch_loss(adapted: TransformersLLM, batch: Sequence[Pair]) -> torch.Tensor
     """Mean token cross-entropy of the targets after their contexts (tokenised as ``score``)."""
     import torch
 
-    from fical_secure.llm.transformers_backend import _pad
+    from fical_secure.llm.transformers_backend import text_logprobs
 
     rows, n_text = [], []
     for context, target in batch:
         ids = adapted.encode(target)
         rows.append(adapted._context_ids(context, len(ids)) + ids)
         n_text.append(len(ids))
-    input_ids, mask = _pad(rows, adapted._pad_id, left=True, device=adapted.device)
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    keep = max(n_text) + 1
-    logits = adapted.model(
-        input_ids=input_ids,
-        attention_mask=mask,
-        position_ids=positions,
-        use_cache=False,
-        logits_to_keep=keep,
-    ).logits
-    logprobs = torch.log_softmax(logits[:, -keep:-1, :].float(), dim=-1)
-    picked = logprobs.gather(-1, input_ids[:, -keep + 1 :].unsqueeze(-1)).squeeze(-1)
-    width = keep - 1
+    picked = text_logprobs(adapted.model, rows, n_text, adapted._pad_id, adapted.device)
+    width = picked.shape[1]
     on_text = torch.arange(width).unsqueeze(0) >= (width - torch.tensor(n_text)).unsqueeze(1)
     return -(picked * on_text.to(picked.device)).sum() / on_text.sum()
 

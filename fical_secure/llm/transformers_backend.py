@@ -217,23 +217,9 @@ class TransformersLLM:
     def _score_batch(self, rows: list[list[int]], n_text: list[int]) -> list[LogProbs]:
         import torch
 
-        # left padding puts every text at the end of its row, so the logits of the
-        # last max(n_text) + 1 positions cover all predictions that are needed
-        input_ids, mask = _pad(rows, self._pad_id, left=True, device=self.device)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        keep = max(n_text) + 1
         started = time.perf_counter()
         with torch.inference_mode():
-            logits = self.model(
-                input_ids=input_ids,
-                attention_mask=mask,
-                position_ids=positions,
-                use_cache=False,
-                logits_to_keep=keep,
-            ).logits
-            logprobs = torch.log_softmax(logits[:, -keep:-1, :].float(), dim=-1)
-            targets = input_ids[:, -keep + 1 :]
-            picked = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1).cpu()
+            picked = text_logprobs(self.model, rows, n_text, self._pad_id, self.device).cpu()
         self.usage.seconds += time.perf_counter() - started
         self.usage.scored_tokens += sum(n_text)
         width = picked.shape[1]
@@ -289,6 +275,33 @@ def _length_sorted_chunks(rows: Sequence[Sequence[int]], size: int) -> Iterator[
     order = sorted(range(len(rows)), key=lambda i: (-len(rows[i]), i))
     for start in range(0, len(order), size):
         yield order[start : start + size]
+
+
+def text_logprobs(
+    model: Any, rows: list[list[int]], n_text: list[int], pad_id: int, device: torch.device
+) -> torch.Tensor:
+    """Log-probs of the tokens of each row's last ``n_text[b]`` positions, one forward pass.
+
+    Rows are left-padded, so every text ends its row and the logits of the last
+    ``max(n_text) + 1`` positions cover every prediction needed. Returns a
+    ``[rows, max(n_text)]`` float32 tensor whose row ``b`` holds its text's
+    log-probs in its last ``n_text[b]`` columns. Gradients follow the caller's
+    mode (scoring wraps it in ``inference_mode``; training does not).
+    """
+    import torch
+
+    input_ids, mask = _pad(rows, pad_id, left=True, device=device)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    keep = max(n_text) + 1
+    logits = model(
+        input_ids=input_ids,
+        attention_mask=mask,
+        position_ids=positions,
+        use_cache=False,
+        logits_to_keep=keep,
+    ).logits
+    logprobs = torch.log_softmax(logits[:, -keep:-1, :].float(), dim=-1)
+    return logprobs.gather(-1, input_ids[:, -keep + 1 :].unsqueeze(-1)).squeeze(-1)
 
 
 def _pad(
