@@ -74,6 +74,9 @@ def test_prefilter_gives_presidios_answer_on_every_text(scrubber: Scrubber) -> N
         ([r"\bMRN\d{6}\b", r"\bID-\d+\b"], True),
         ([r"(\d)\1{3}"], False),  # a backreference changes meaning once patterns are joined
         ([r"(?P<d>\d)(?P=d)"], False),
+        ([r"(?i)mrn\d+", r"ID-\d+"], True),  # (?i) is already among the recognizer's flags
+        ([r"(?x) MRN \d+", r"ID \d+"], False),  # (?x) would make every pattern verbose
+        ([r"(?-i)MRN\d+"], False),
     ],
 )
 def test_prefilter_wraps_only_patterns_that_join_safely(patterns: list[str], wrapped: bool) -> None:

@@ -152,6 +152,24 @@ def _recognizers(profile: ScrubProfile) -> list[EntityRecognizer]:
 
 # A backreference's number or name changes meaning once patterns are joined.
 _BACKREFERENCE = re.compile(r"\\[1-9]|\(\?P=|\\g<|\(\?\(")
+# An inline flag group without a colon, "(?x)", sets its flags for the whole expression:
+# joined, it would set them for every other pattern too.
+_GLOBAL_FLAGS = re.compile(r"\(\?([a-zA-Z\-]+)\)")
+
+
+def _joins_safely(sources: list[str], flags: int) -> bool:
+    """No backreference, and no inline global flag the recognizer's flags do not already set."""
+    import regex
+
+    letters = {"i": regex.I, "m": regex.M, "s": regex.S, "x": regex.X, "a": regex.A,
+               "u": regex.U, "L": regex.L}  # fmt: skip
+    for source in sources:
+        if _BACKREFERENCE.search(source):
+            return False
+        for group in _GLOBAL_FLAGS.findall(source):
+            if any(c not in letters or not flags & letters[c] for c in group):
+                return False
+    return True
 
 
 def add_prefilter(recognizer: EntityRecognizer) -> bool:
@@ -167,7 +185,8 @@ def add_prefilter(recognizer: EntityRecognizer) -> bool:
 
     Only recognizers that use ``PatternRecognizer.analyze`` unchanged are
     wrapped (a subclass with its own ``analyze`` may find more than its
-    patterns), and only when the patterns join safely (no backreferences).
+    patterns), and only when the patterns join safely (no backreferences, no
+    inline global flag the recognizer's own flags do not already set).
     Returns whether a prefilter was added.
     """
     import regex
@@ -179,12 +198,11 @@ def add_prefilter(recognizer: EntityRecognizer) -> bool:
     if type(recognizer).analyze is not PatternRecognizer.analyze or not patterns:
         return False
     sources = [p.regex for p in patterns]
-    if any(_BACKREFERENCE.search(s) for s in sources):
+    own_flags = recognizer.global_regex_flags
+    if own_flags is None or not _joins_safely(sources, own_flags):
         return False
     try:
-        joined = regex.compile(
-            "|".join(f"(?:{s})" for s in sources), flags=recognizer.global_regex_flags
-        )
+        joined = regex.compile("|".join(f"(?:{s})" for s in sources), flags=own_flags)
     except regex.error:
         return False
     analyze = recognizer.analyze
@@ -192,8 +210,8 @@ def add_prefilter(recognizer: EntityRecognizer) -> bool:
     def prefiltered(
         text: str, entities: list[str], nlp_artifacts: Any = None, regex_flags: int | None = None
     ) -> list[Any]:
-        flags = regex_flags if regex_flags else recognizer.global_regex_flags
-        if flags == recognizer.global_regex_flags and joined.search(text) is None:
+        flags = regex_flags if regex_flags else own_flags
+        if flags == own_flags and joined.search(text) is None:
             return []
         return analyze(text, entities, nlp_artifacts=nlp_artifacts, regex_flags=regex_flags)
 
