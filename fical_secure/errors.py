@@ -168,6 +168,10 @@ class SecAggRefusal(ProtocolError):
     """A secure-aggregation party refused a request that could leak a client's input."""
 
 
+class ParticipationRefused(SecAggRefusal):
+    """A client refused a secure aggregation its participation policy forbids (differencing)."""
+
+
 class SecAggAbort(RoundAbortedError):
     """A secure-aggregation round aborted before any input could be revealed."""
 

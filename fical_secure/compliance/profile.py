@@ -211,6 +211,7 @@ def _release(raw: Any, f: Findings) -> ReleasePolicy | None:
         ("permutations", 99, 100_000),
         ("entry_run_margin", 1, 1000),
         ("max_remediation_rounds", 1, 20),
+        ("secagg_min_cohort_difference", 1, 1000),
     ):
         if key in t:
             values[key] = f.integer(t[key], join(p, key), low, high)

@@ -71,6 +71,9 @@ SECAGG_CONSISTENCY_SIGNATURE: Final = b"fical-secure/v1/sig/secagg/consistency\x
 SECAGG_UNMASK_SIGNATURE: Final = b"fical-secure/v1/sig/secagg/unmask\x00"
 """Client's signature over the shares it reveals for unmasking."""
 
+SECAGG_READY_SIGNATURE: Final = b"fical-secure/v1/sig/secagg/ready\x00"
+"""Client's signature saying it is ready (or blocked) for one round config, nothing more."""
+
 ALL_LABELS: Final[tuple[bytes, ...]] = (
     ENVELOPE_KEY,
     SECAGG_PAIRWISE_SEED,
@@ -85,6 +88,7 @@ ALL_LABELS: Final[tuple[bytes, ...]] = (
     SECAGG_SURVIVORS_SIGNATURE,
     SECAGG_CONSISTENCY_SIGNATURE,
     SECAGG_UNMASK_SIGNATURE,
+    SECAGG_READY_SIGNATURE,
     ENVELOPE_SIGNATURE,
     ROUND_KEY_SIGNATURE,
     ROSTER_SIGNATURE,

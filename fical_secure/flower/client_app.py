@@ -226,7 +226,8 @@ def handle_result(cfg: HospitalConfig, message: Message) -> RecordDict:
     config = client.state.config
     if config is None or wire.field_bytes(message, "config") != config.encode():
         raise ProtocolError("the result names another round than the one this client sealed for")
-    if wire.has_field(message, "receipt"):  # sealed mode: the server stored our envelope
+    sealed = wire.has_field(message, "receipt")
+    if sealed:  # sealed mode: the server stored our envelope
         client.check_receipt(Receipt.decode(wire.field_bytes(message, "receipt")))
     else:  # secure aggregation: our masked input is in the sum of this round
         from fical_secure.flower.client_secagg import check_contributed
@@ -237,6 +238,10 @@ def handle_result(cfg: HospitalConfig, message: Message) -> RecordDict:
     glob = Compendium.from_json(payload)
     write_bytes_atomic(cfg.output / "global_result.bin", signed)
     write_text_atomic(cfg.output / "global_compendium.json", glob.to_json())
+    if not sealed:  # stored: the prepared items are kept no longer (a retry needed them)
+        from fical_secure.flower.client_secagg import release_done
+
+        release_done(cfg)
     digest = hashlib.sha256(payload).hexdigest()
     log.info(
         "%s: stage store: global compendium, %d entries, sha256 %s",

@@ -3,14 +3,20 @@
 ``train.fical_prepare``: the client pipeline on own data (the same
 :func:`~fical_secure.flower.client_app.prepare_release` the sealed mode runs);
 the release's slot items are kept in ``pending-items.json`` (mode 0600, bound
-to the accepted round) and the reply says ``ready`` with this client's key id.
+to the accepted round) until the round's result is stored or a newer round is
+prepared, so a collision retry finds them. The reply is one signed ready
+statement (:mod:`fical_secure.protocol.secagg.ready`): ``ready`` or
+``blocked`` and the key id, nothing per item; the gate report stays local.
 
 ``train.fical_secagg``: one stage of :class:`SecAggClient`, rebuilt from its
 sealed state file (:mod:`fical_secure.protocol.secagg.persist`) and sealed back
 after the stage; at the masked-input stage the client encodes its own items
 into the slot vector of the round (layout from the signed participant list,
-slot key from the signed config hash). Nothing of the client's text leaves
-but masked words.
+slot key from the signed config hash). Before it joins, and again when the
+survivor list names the cohort whose sum it would help unmask, the
+participation policy (:mod:`fical_secure.protocol.secagg.participation`)
+refuses a differencing pair of sums. Nothing of the client's text leaves but
+masked words.
 """
 
 from __future__ import annotations
@@ -21,24 +27,36 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fical_secure.atomic import write_json_atomic
-from fical_secure.errors import ProtocolError, StoreError
+from fical_secure.errors import FicalError, GateBlockedError, ProtocolError, StoreError
 from fical_secure.flower import wire
 
 if TYPE_CHECKING:
     from flwr.app import Message, RecordDict
 
+    from fical_secure.crypto.identity import IdentityPublicKey
     from fical_secure.flower.config import HospitalConfig
+    from fical_secure.protocol import RoundConfig
+    from fical_secure.protocol.secagg.client import SecAggClient
+    from fical_secure.protocol.secagg.participation import Joined
+    from fical_secure.protocol.secagg.persist import SecAggStateFile
 
 log = logging.getLogger(__name__)
 PENDING = "pending-items.json"
+BLOCKED_REASON = "a privacy gate blocked this hospital's release (the details stay with it)"
 
 
 def handle_prepare(cfg: HospitalConfig, message: Message) -> RecordDict:
-    """Run the client pipeline; keep the release's items for the masked-input stage."""
+    """Run the client pipeline; keep the release's items; answer with a signed statement."""
     from fical_secure.flower.client_app import prepare_release
     from fical_secure.pipeline import secagg_round as sr
+    from fical_secure.protocol import RoundConfig
 
-    client, config, state = prepare_release(cfg, message)
+    try:
+        _client, config, state = prepare_release(cfg, message)
+    except GateBlockedError as exc:  # raised after the config was verified and accepted
+        log.warning("%s: release blocked, nothing sent: %s", cfg.client_id, exc)
+        accepted = RoundConfig.decode(wire.field_bytes(message, "config"))
+        return _statement(cfg, accepted, ready=False)
     items, refused = sr.items_of(state.need_release())
     write_json_atomic(
         _pending_path(cfg),
@@ -51,8 +69,24 @@ def handle_prepare(cfg: HospitalConfig, message: Message) -> RecordDict:
         len(items),
         refused,
     )
-    notes = json.dumps({"client_id": cfg.client_id, "report": state.report}).encode()
-    return wire.record(status=wire.STATUS_READY, key_id=client.key_id.hex(), notes=notes)
+    return _statement(cfg, config, ready=True)
+
+
+def _statement(cfg: HospitalConfig, config: RoundConfig, *, ready: bool) -> RecordDict:
+    """The prepare reply: status, key id and the identity-signed ready statement, nothing else."""
+    from fical_secure.flower.client_app import load_keys
+    from fical_secure.protocol.secagg.ready import sign_ready
+
+    identity, _server, _roster = load_keys(cfg)
+    signed = sign_ready(identity, config.round_id, config.config_hash, ready=ready)
+    if ready:
+        return wire.record(status=wire.STATUS_READY, key_id=identity.key_id.hex(), statement=signed)
+    return wire.record(
+        status=wire.STATUS_BLOCKED,
+        key_id=identity.key_id.hex(),
+        statement=signed,
+        reason=BLOCKED_REASON,
+    )
 
 
 def handle_secagg(cfg: HospitalConfig, message: Message) -> RecordDict:
@@ -62,35 +96,82 @@ def handle_secagg(cfg: HospitalConfig, message: Message) -> RecordDict:
     from fical_secure.flower.client_app import load_keys
     from fical_secure.pipeline import secagg_round as sr
     from fical_secure.protocol.secagg.driver import step
+    from fical_secure.protocol.secagg.participation import Joined, release_digest
     from fical_secure.protocol.secagg.persist import SecAggStateFile, state_path
 
+    stage = _stage_of(message)
+    request = wire.field_bytes(message, "request")
+    _identity, server, roster = load_keys(cfg)
+    states = SecAggStateFile(state_path(cfg.private_key), KeyBundle.load(cfg.private_key), server)
+    prepared, items = _pending_items(cfg)  # join only with a release prepared for this round
+    joined = Joined(prepared, release_digest(items))
+    if stage == 0:
+        _check_policy(cfg, states, joined)
+        client = states.start(request, roster)
+    else:
+        client = states.resume(roster)
+    if stage == 3:  # the signed survivor list names the cohort whose sum this would unmask
+        joined = _cohort_checked(cfg, states, (client, server), request, joined)
+    vector = None
+    if stage == 2:
+        layout = sr.layout_for(len(client.params.participants))
+        vector = encode_items(items, layout, round_slot_key(client.config_hash))
+    try:
+        reply = step(client, stage, request, vector)
+    except FicalError:
+        states.keep(client)  # aborted: a failed stage keeps no secret
+        raise
+    states.keep(client, joined if stage == 3 else None)
+    log.info("%s: stage secagg %d: answered (%d bytes)", cfg.client_id, stage, len(reply))
+    return wire.record(status=wire.STATUS_OK, reply=reply)
+
+
+def _stage_of(message: Message) -> int:
     try:
         stage = int(wire.field_text(message, "stage"))
     except ValueError:
         raise ProtocolError("the stage field is not a number") from None
     if not 0 <= stage <= 4:
         raise ProtocolError(f"no secure-aggregation stage {stage}")
-    request = wire.field_bytes(message, "request")
-    _identity, server, roster = load_keys(cfg)
-    bundle = KeyBundle.load(cfg.private_key)
-    states = SecAggStateFile(state_path(cfg.private_key), bundle, server)
-    if stage == 0:
-        _pending_items(cfg)  # join only with a release prepared for the accepted round
-        client = states.start(request, roster)
-    else:
-        client = states.resume(roster)
-    vector = None
+    return stage
+
+
+def _check_policy(cfg: HospitalConfig, states: SecAggStateFile, joined: Joined) -> None:
+    """Raises ParticipationRefused when the profile's participation policy forbids ``joined``."""
+    from fical_secure.compliance.profile import load_profile, resolve_profile
+    from fical_secure.protocol.secagg.participation import check_participation
+
+    policy = load_profile(resolve_profile(cfg.audit_profile)).release
+    check_participation(states.history(), joined, policy.secagg_min_cohort_difference)
+
+
+def _cohort_checked(
+    cfg: HospitalConfig,
+    states: SecAggStateFile,
+    parties: tuple[SecAggClient, IdentityPublicKey],
+    request: bytes,
+    joined: Joined,
+) -> Joined:
+    """``joined`` with the survivor cohort of the server-signed list, once the policy allows it.
+
+    Raises:
+        ParticipationRefused, InvalidSignature, WrongRoundError, MessageFormatError: the
+            client walks out of the round (no secret kept) and reveals nothing.
+    """
+    from fical_secure.protocol.secagg.messages import SurvivorList
+    from fical_secure.protocol.secagg.participation import Joined
+
+    client, server = parties
     try:
-        if stage == 2:
-            layout = sr.layout_for(len(client.params.participants))
-            vector = encode_items(_pending_items(cfg), layout, round_slot_key(client.config_hash))
-        reply = step(client, stage, request, vector)
-    finally:
-        states.keep(client)  # sealed; a finished or aborted round keeps no secret
-    log.info("%s: stage secagg %d: answered (%d bytes)", cfg.client_id, stage, len(reply))
-    if stage == 4:
-        _pending_path(cfg).unlink(missing_ok=True)
-    return wire.record(status=wire.STATUS_OK, reply=reply)
+        survivors = SurvivorList.decode(request)
+        survivors.verify(server)
+        survivors.check_round(client.round_id, client.config_hash)
+        cohort = Joined(joined.round_id, joined.release, frozenset(survivors.survivors))
+        _check_policy(cfg, states, cohort)
+    except FicalError:
+        states.abandon(client)
+        raise
+    return cohort
 
 
 def check_contributed(cfg: HospitalConfig, round_id: int) -> None:
@@ -116,12 +197,17 @@ def check_contributed(cfg: HospitalConfig, round_id: int) -> None:
         )
 
 
+def release_done(cfg: HospitalConfig) -> None:
+    """The round's result is stored: its prepared items are no longer needed."""
+    _pending_path(cfg).unlink(missing_ok=True)
+
+
 def _pending_path(cfg: HospitalConfig) -> Path:
     return cfg.private_key.parent / PENDING
 
 
-def _pending_items(cfg: HospitalConfig) -> list[bytes]:
-    """The items prepared for the round this client accepted last.
+def _pending_items(cfg: HospitalConfig) -> tuple[int, list[bytes]]:
+    """(round id, items) prepared for the round this client accepted last.
 
     Raises:
         ProtocolError: nothing was prepared, or it was for another round.
@@ -140,4 +226,4 @@ def _pending_items(cfg: HospitalConfig) -> list[bytes]:
         raise ProtocolError(f"{PENDING} is malformed: {exc}") from None
     if accepted is None or round_id != accepted.round_id:
         raise ProtocolError("the prepared release belongs to another round")
-    return items
+    return round_id, items

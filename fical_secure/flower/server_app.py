@@ -155,13 +155,7 @@ def _run_secagg(grid: Grid, cfg: ServerConfig, report: dict[str, Any]) -> None:
         report["transport"]["upload_bytes"]
         + report["transport"]["round_config_bytes"]
         + report["transport"]["global_download_bytes"]
-    )
-    for key in ("compendium_bytes", "compendium_entries", "scrub", "audit"):
-        report[key] = {
-            name: c["report"][key]
-            for name, c in report["per_client"].items()
-            if key in c.get("report", {})
-        }
+    )  # no per-client gate figures: in this mode they stay with each hospital
 
 
 def _run_sealed(grid: Grid, cfg: ServerConfig, report: dict[str, Any]) -> None:

@@ -16,15 +16,16 @@ Message rounds on Flower's Message API, all carrying our own signed encodings:
    global compendium for the round config, and ``evaluate.fical_result`` it to
    every participant, which verifies and stores it.
 
-Routing: stage-0 replies are identity-signed, so the server maps each key id to
-the SuperNode that proved it; later per-client requests go to that node only.
-What the server keeps (``store.sqlite``, ``secagg_round.json``, its log) has
-parameters and counts, never a client's text or which client wrote an entry.
+Routing: a key id goes to the node whose ready statement that key signed for
+this round config (:mod:`fical_secure.protocol.secagg.ready`), and after stage
+0 only to the node that returned its identity-signed key advert. The ready
+reply carries nothing per item; what the server keeps (``store.sqlite``,
+``secagg_round.json``, ``round.json``, its log) has parameters and counts, never
+a client's text, entry ids, per-client figures or which client wrote an entry.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -89,7 +90,7 @@ def run_secagg(
             cfg.stage_timeout_seconds,
         )
         seconds = {"prepare": round(time.perf_counter() - started, 3)}
-        ready, per_client, refused = _ready(replies, roster, owners)
+        ready, per_client, refused = _ready(replies, roster, owners, config)
         log.info("stage prepare: %d ready, %s", len(ready), dict(refused) or "none refused")
         if len(ready) < max(3, cfg.min_clients):
             raise RoundAbortedError(
@@ -167,15 +168,19 @@ def run_secagg(
 
 
 def _ready(
-    replies: list[Any], roster: Any, owners: Mapping[bytes, str]
-) -> tuple[dict[bytes, int], dict[str, dict[str, Any]], dict[str, int]]:
-    """(key id -> node of each ready client, per-client notes, refusals by kind)."""
+    replies: list[Any], roster: Any, owners: Mapping[bytes, str], config: Any
+) -> tuple[dict[bytes, int], dict[str, dict[str, str]], dict[str, int]]:
+    """(key id -> node of each ready client, who said what, refusals by kind).
+
+    A key id is routed to a node only on a statement that key signed for this
+    round config; a key id claimed from two nodes is routed to neither.
+    """
     from collections import Counter
 
-    from fical_secure.errors import NotEnrolledError
+    from fical_secure.protocol.secagg.ready import verify_ready
 
-    ready: dict[bytes, int] = {}
-    per_client: dict[str, dict[str, Any]] = {}
+    said: dict[bytes, tuple[int, str]] = {}
+    claims: Counter[bytes] = Counter()
     refused: Counter[str] = Counter()
     for reply in replies:
         node = reply.metadata.src_node_id
@@ -183,28 +188,38 @@ def _ready(
             log.warning("SuperNode %d is lost this round: %s", node, reply.error.reason)
             continue
         try:
-            why = wire.refusal(reply, wire.STATUS_READY)
-            if why is not None:
+            status = wire.field_text(reply, "status")
+            if status not in (wire.STATUS_READY, wire.STATUS_BLOCKED):
+                why = wire.refusal(reply, wire.STATUS_READY)
                 log.warning("SuperNode %d released nothing: %s", node, why)
-                refused[f"client_{why.split(':', 1)[0]}"] += 1
+                refused[f"client_{status}"] += 1
                 continue
-            key_id = bytes.fromhex(wire.field_text(reply, "key_id"))
-            roster.lookup(key_id)
-            notes = json.loads(wire.field_bytes(reply, "notes", limit=wire.MAX_NOTES_BYTES))
-        except (MessageFormatError, NotEnrolledError, ValueError) as exc:
+            blob = wire.field_bytes(reply, "statement", limit=4096)
+            statement = verify_ready(blob, roster, config.round_id, config.config_hash)
+            if (statement.name, statement.signer_id.hex()) != (
+                status,
+                wire.field_text(reply, "key_id"),
+            ):
+                raise MessageFormatError("the reply's status or key id is not the signed one")
+        except FicalError as exc:
             refused[type(exc).__name__] += 1
-            log.warning("SuperNode %d sent a malformed ready reply: %s", node, exc)
+            log.warning("SuperNode %d sent an unproven ready reply: %s", node, exc)
             continue
-        if key_id in ready:
-            refused["duplicate_key_id"] += 1
-            log.warning("SuperNode %d claims a key id another node claimed", node)
-            continue
-        ready[key_id] = node
-        per_client[owners.get(key_id, key_id.hex())] = {
-            "key_id": key_id.hex(),
-            "report": notes.get("report", {}) if isinstance(notes, dict) else {},
-        }
-    return ready, per_client, dict(refused)
+        claims[statement.signer_id] += 1
+        said[statement.signer_id] = (node, status)
+    ready: dict[bytes, int] = {}
+    for key_id, (node, status) in said.items():
+        if claims[key_id] > 1:
+            refused["duplicate_key_id"] += claims[key_id]
+            log.warning("key id %s was claimed from %d nodes", key_id.hex(), claims[key_id])
+        elif status == wire.STATUS_BLOCKED:
+            refused["client_blocked"] += 1
+        else:
+            ready[key_id] = node
+    statuses = {
+        owners.get(k, k.hex()): {"key_id": k.hex(), "status": s} for k, (_, s) in said.items()
+    }
+    return ready, statuses, dict(refused)
 
 
 def _aggregate(
@@ -236,7 +251,7 @@ def _aggregate(
         )
         server = SecAggServer(identity, roster, params, round_id + attempt - 1)
         log.info("stage secagg: attempt %d, %s", attempt, params.describe())
-        ask = _flower_ask(grid, server, ready, round_id, traffic)
+        ask = _flower_ask(grid, server, (roster, ready), round_id, traffic)
         try:
             total = drive_stages(server, ask)
         except SecAggAbort as exc:
@@ -259,12 +274,16 @@ def _aggregate(
 
 
 def _flower_ask(
-    grid: Grid, server: Any, ready: dict[bytes, int], round_id: int, traffic: _Traffic
+    grid: Grid, server: Any, routes: tuple[Any, dict[bytes, int]], round_id: int, traffic: _Traffic
 ) -> Any:
-    """The transport of :func:`drive_stages` over Flower messages."""
-    from fical_secure.flower.server_app import exchange, message
-    from fical_secure.protocol.secagg.messages import AdvertiseKeys
+    """The transport of :func:`drive_stages` over Flower messages.
 
+    After stage 0 a client is reached only at the node that returned its
+    identity-signed key advert for this round, the node its ready statement came from.
+    """
+    from fical_secure.flower.server_app import exchange, message
+
+    roster, ready = routes
     node_of: dict[bytes, int] = {}
     reply_limit = wire.MAX_FIELD_BYTES + server.params.length * 8
 
@@ -288,19 +307,32 @@ def _flower_ask(
                     continue
                 # a masked input carries the whole slot vector: the bound follows the config
                 blob = wire.field_bytes(reply, "reply", limit=reply_limit)
-            except MessageFormatError as exc:
+                traffic.up += len(blob)
+                if stage == 0:
+                    node_of[_advert_route(blob, server, roster, ready, node)] = node
+            except FicalError as exc:
                 log.warning("stage secagg %d: SuperNode %d: %s", stage, node, exc)
                 continue
-            traffic.up += len(blob)
-            if stage == 0:
-                try:  # routing only: the server verifies the signature in advertise_keys
-                    signer = AdvertiseKeys.decode(blob).signer_id
-                except MessageFormatError:
-                    signer = None
-                if signer is not None and ready.get(signer) == node:
-                    node_of[signer] = node
             out.append(blob)
         log.info("stage secagg %d: %d of %d replied", stage, len(out), len(messages))
         return out
 
     return ask
+
+
+def _advert_route(
+    blob: bytes, server: Any, roster: Any, ready: dict[bytes, int], node: int
+) -> bytes:
+    """The key id whose signed advert for this round came from ``node``, its ready node.
+
+    Raises:
+        MessageFormatError, WrongRoundError, NotEnrolledError, InvalidSignature: not proven.
+    """
+    from fical_secure.protocol.secagg.messages import AdvertiseKeys
+
+    advert = AdvertiseKeys.decode(blob)
+    advert.check_round(server.round_id, server.config_hash)
+    advert.verify(roster.lookup(advert.signer_id))
+    if ready.get(advert.signer_id) != node:
+        raise MessageFormatError("a key advert from another node than its ready statement's")
+    return advert.signer_id

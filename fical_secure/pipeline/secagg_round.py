@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,23 @@ def anonymous_compendiums(multiset: Counter[bytes]) -> tuple[list[Compendium], i
             else:
                 out.append(Compendium(owner=owner, entries=(), signatures=(parsed,)))
     return out, rejected
+
+
+def ready_clients(identities: Iterable[Any], roster: Any, round_id: int) -> set[bytes]:
+    """Key ids whose signed ready statement for the round (bound to the roster) verifies.
+
+    The in-process round has no round config: the statement binds the roster's hash.
+    """
+    from fical_secure.protocol.messages import sha256
+    from fical_secure.protocol.secagg.ready import sign_ready, verify_ready
+
+    context = sha256(roster.encode())
+    return {
+        verify_ready(
+            sign_ready(key, round_id, context, ready=True), roster, round_id, context
+        ).signer_id
+        for key in identities
+    }
 
 
 def layout_for(n_clients: int) -> SlotLayout:

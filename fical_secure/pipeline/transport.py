@@ -164,10 +164,12 @@ class SecAggTransportStage:
         out = state.settings.out
         server_key, keys, roster = _enroll(state)
         layout = sr.layout_for(len(keys))
+        ready = sr.ready_clients(keys.values(), roster, ROUND_ID)  # as the Flower server checks
         items, refused = {}, 0
         for cid, comp in state.released.items():
-            items[keys[cid].key_id], n_refused = sr.items_of(comp)
-            refused += n_refused
+            if keys[cid].key_id in ready:
+                items[keys[cid].key_id], n_refused = sr.items_of(comp)
+                refused += n_refused
         identities = {k.key_id: k for k in keys.values()}
         fed = Federation.enrolled(
             server_key, identities, roster, ROUND_ID, bits=32, length=layout.length

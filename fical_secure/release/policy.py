@@ -53,6 +53,8 @@ class ReleasePolicy:
     entry_run_margin: int = 8  # so is one sharing this many more consecutive words with a member
     max_drop_fraction: float = 0.5  # block rather than release less than this share of entries
     max_remediation_rounds: int = 3
+    # secure aggregation: two sums a client joins differ by no hospital or by at least this many
+    secagg_min_cohort_difference: int = 3
 
     def __post_init__(self) -> None:
         for name in _UNIT:
@@ -66,6 +68,8 @@ class ReleasePolicy:
             )
         if min(self.max_verbatim_pii_hits, self.max_candidate_pii_detections) < 0:
             raise ConfigError("release policy PII maxima must be >= 0")
+        if self.secagg_min_cohort_difference < 1:
+            raise ConfigError("release policy secagg_min_cohort_difference must be >= 1")
         if self.max_canary_exposure_bits < 0 or self.max_remediation_rounds < 1:
             raise ConfigError("max_canary_exposure_bits >= 0 and max_remediation_rounds >= 1")
         object.__setattr__(

@@ -12,8 +12,10 @@ yields a half-restored client.
 The file also keeps a high-water mark: the highest secure-aggregation round
 this client joined, so a replayed configuration of an older round is refused
 across restarts, and the config hash of the last round it finished (the one
-whose signed global result it will accept). A finished or aborted round
-leaves no secret in it.
+whose signed global result it will accept), and the aggregations this client
+joined (:mod:`.participation`). A finished or aborted round leaves no secret
+in it. Each write records the value of a monotonic counter kept outside the
+file (:mod:`.counter`): a file older than the counter is a rollback.
 """
 
 from __future__ import annotations
@@ -31,9 +33,11 @@ from fical_secure.crypto.identity import IdentityPublicKey, key_id_of
 from fical_secure.errors import FicalError, RollbackError, StoreError
 from fical_secure.protocol.secagg.client import SecAggClient
 from fical_secure.protocol.secagg.common import Phase
+from fical_secure.protocol.secagg.counter import MonotonicCounter
 from fical_secure.protocol.secagg.messages import SecAggConfig
+from fical_secure.protocol.secagg.participation import Joined
 
-FORMAT: Final = "fical-secure secagg-state-file v1"
+FORMAT: Final = "fical-secure secagg-state-file v2"
 AT_REST_STAGE: Final = 0xF0  # envelope stage code of a state sealed to oneself (no wire use)
 MAX_FILE_BYTES: Final = 16 * 1024 * 1024 + 4096
 
@@ -46,13 +50,25 @@ class Saved:
     config_hash: bytes
     finished: bool
     client: bytes | None  # SecAggClient.export_state(), while the round is open
+    joined: tuple[Joined, ...] = ()  # every aggregation it helped unmask
+    counter: int = 0  # the monotonic counter's value when written
 
 
 class SecAggStateFile:
     """Reads and writes one client's sealed secure-aggregation state."""
 
-    def __init__(self, path: Path, bundle: KeyBundle, server: IdentityPublicKey) -> None:
+    def __init__(
+        self,
+        path: Path,
+        bundle: KeyBundle,
+        server: IdentityPublicKey,
+        counter: MonotonicCounter | None = None,
+    ) -> None:
+        """``counter`` defaults to ``secagg-counter.sqlite`` beside the file."""
         self.path, self._bundle, self._server = path, bundle, server
+        self.counter = counter or MonotonicCounter(
+            path.with_name("secagg-counter.sqlite"), bundle.identity.key_id
+        )
 
     def _context(self, round_id: int, config_hash: bytes) -> EnvelopeContext:
         return EnvelopeContext(round_id, AT_REST_STAGE, config_hash)
@@ -62,7 +78,18 @@ class SecAggStateFile:
 
         Raises:
             StoreError: the file is unreadable, tampered, foreign or malformed.
+            RollbackError: the file is older than the counter, or gone while it is not 0.
         """
+        saved = self._read()
+        mark = self.counter.value()
+        if (0 if saved is None else saved.counter) < mark:
+            raise RollbackError(
+                f"{self.path}: the secure-aggregation state is older than its rollback counter"
+                f" ({mark}): a copy was put back or the file removed; nothing is answered"
+            )
+        return saved
+
+    def _read(self) -> Saved | None:
         try:
             blob = self.path.read_bytes()
         except FileNotFoundError:
@@ -89,6 +116,8 @@ class SecAggStateFile:
                 bytes.fromhex(raw["config_hash"]),
                 bool(raw["finished"]),
                 None if raw["client"] is None else bytes.fromhex(raw["client"]),
+                tuple(Joined.from_json(j) for j in raw["joined"]),
+                int(raw["counter"]),
             )
         except FicalError as exc:
             raise StoreError(f"{self.path}: does not open: {exc}") from None
@@ -99,7 +128,8 @@ class SecAggStateFile:
         return saved
 
     def save(self, saved: Saved) -> None:
-        """Seal and write atomically (mode 0600)."""
+        """Seal and write atomically (mode 0600) at the next counter value, then advance it."""
+        value = max(self.counter.value(), saved.counter) + 1
         plain = json.dumps(
             {
                 "format": FORMAT,
@@ -108,6 +138,8 @@ class SecAggStateFile:
                 "config_hash": saved.config_hash.hex(),
                 "finished": saved.finished,
                 "client": None if saved.client is None else saved.client.hex(),
+                "joined": [j.to_json() for j in saved.joined],
+                "counter": value,
             },
             sort_keys=True,
         ).encode()
@@ -120,6 +152,7 @@ class SecAggStateFile:
             context=self._context(saved.round_id, saved.config_hash),
         )
         write_bytes_atomic(self.path, blob, mode=0o600)
+        self.counter.advance_to(value)
 
     # --- what the ClientApp calls -------------------------------------------
     def start(self, config: bytes, roster: Roster) -> SecAggClient:
@@ -154,19 +187,45 @@ class SecAggStateFile:
             )
         return SecAggClient.restore(self._bundle.identity, self._server, roster, saved.client)
 
-    def keep(self, client: SecAggClient) -> None:
-        """Persist ``client`` after a stage; a finished or aborted round keeps no secret."""
+    def keep(self, client: SecAggClient, joined: Joined | None = None) -> None:
+        """Persist ``client`` after a stage (and ``joined`` into the history).
+
+        A finished or aborted round keeps no secret.
+        """
         if not hasattr(client, "config_hash"):
             return  # it refused its config: nothing to keep, the mark stays
         done = client.phase in (Phase.DONE, Phase.ABORTED)
+        before = self.load()
+        history = () if before is None else before.joined
         self.save(
             Saved(
                 client.round_id,
                 client.config_hash,
                 client.phase is Phase.DONE,
                 None if done else client.export_state(),
+                history if joined is None else (*history, joined),
+                0 if before is None else before.counter,
             )
         )
+
+    def abandon(self, client: SecAggClient) -> None:
+        """Persist that this client walked out of its open round: no secret is kept."""
+        before = self.load()
+        self.save(
+            Saved(
+                client.round_id,
+                client.config_hash,
+                False,
+                None,
+                () if before is None else before.joined,
+                0 if before is None else before.counter,
+            )
+        )
+
+    def history(self) -> tuple[Joined, ...]:
+        """The aggregations this client joined (its participation record)."""
+        saved = self.load()
+        return () if saved is None else saved.joined
 
     def finished_config_hash(self) -> bytes:
         """The config hash of the last round this client finished (its result is for it).
