@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Any
 from fical_secure.errors import (
     AggregationError,
     FicalError,
-    MessageFormatError,
     RoundAbortedError,
     SecAggAbort,
 )
@@ -64,15 +63,11 @@ def run_secagg(
     """The whole secure-aggregation round on ``nodes``: the server state it published
     and the encoded round config its result is signed for."""
     from fical_secure.crypto.keys import KeyBundle, Roster
-    from fical_secure.flower.server_app import enrollment_names, exchange, message
     from fical_secure.pipeline import secagg_round as sr
-    from fical_secure.pipeline.runner import run_stages
-    from fical_secure.pipeline.server import AggregateStage, ServerRoundState, ServerSettings
     from fical_secure.protocol import Server
 
     identity = KeyBundle.load(cfg.private_key).identity
     roster = Roster.decode(cfg.roster.read_bytes())
-    owners = enrollment_names(cfg)
     server = Server.create(cfg.output / "store.sqlite", identity, roster)
     traffic = _Traffic()
     try:
@@ -80,42 +75,15 @@ def run_secagg(
         config = server.open_round(
             round_id, min_clients=cfg.min_clients, collect_seconds=cfg.stage_timeout_seconds + 60
         )
-        log.info("stage prepare: round %d, %d SuperNodes", round_id, len(nodes))
-        prepare = wire.record(config=config.encode(), roster=roster.encode())
-        traffic.down += (len(config.encode()) + len(roster.encode())) * len(nodes)
         started = time.perf_counter()
-        replies = exchange(
-            grid,
-            [message(prepare, n, wire.PREPARE, round_id) for n in nodes],
-            cfg.stage_timeout_seconds,
-        )
+        ready, per_client, refused = _prepare(grid, cfg, (config, roster), nodes, traffic)
         seconds = {"prepare": round(time.perf_counter() - started, 3)}
-        ready, per_client, refused = _ready(replies, roster, owners, config)
-        log.info("stage prepare: %d ready, %s", len(ready), dict(refused) or "none refused")
-        if len(ready) < max(3, cfg.min_clients):
-            raise RoundAbortedError(
-                f"secure aggregation needs at least {max(3, cfg.min_clients)} ready clients"
-                f" (3 is the protocol's minimum, round.min_clients {cfg.min_clients}); {len(ready)}"
-                f" were ready ({dict(refused) or 'none refused'}): start more hospitals, or use"
-                " round.mode: sealed"
-            )
         started = time.perf_counter()
         outcome = _aggregate(grid, cfg, identity, roster, ready, round_id, traffic)
         seconds["secagg"] = round(time.perf_counter() - started, 3)
         items, survivors, attempts, description, participants = outcome
-        received, rejected = sr.anonymous_compendiums(items)
-        state = ServerRoundState(
-            settings=ServerSettings(
-                dedupe_threshold=cfg.dedupe_threshold, min_support=cfg.min_support
-            ),
-            received=received,
-        )
-        run_stages(state, [AggregateStage()], label="server")
-        if state.global_compendium is None:
-            raise AggregationError("the round aggregated nothing")
-        state.result = server.publish_secure_aggregate(
-            state.global_compendium.to_bytes(), len(survivors)
-        )
+        state, payload, rejected = _aggregate_items(cfg, items)
+        state.result = server.publish_secure_aggregate(payload, len(survivors))
     except FicalError:
         if server.state.round is not None and server.state.round.stage.name in (
             "COLLECTING",
@@ -167,59 +135,57 @@ def run_secagg(
     return state, config.encode()
 
 
-def _ready(
-    replies: list[Any], roster: Any, owners: Mapping[bytes, str], config: Any
+def _prepare(
+    grid: Grid, cfg: ServerConfig, signed: tuple[Any, Any], nodes: list[int], traffic: _Traffic
 ) -> tuple[dict[bytes, int], dict[str, dict[str, str]], dict[str, int]]:
-    """(key id -> node of each ready client, who said what, refusals by kind).
+    """Send the signed round config and roster; the proven ready clients (:func:`proven_ready`).
 
-    A key id is routed to a node only on a statement that key signed for this
-    round config; a key id claimed from two nodes is routed to neither.
+    Raises:
+        RoundAbortedError: fewer than the protocol's 3 or ``round.min_clients`` are ready.
     """
-    from collections import Counter
+    from fical_secure.flower.secagg_routing import proven_ready
+    from fical_secure.flower.server_app import enrollment_names, exchange, message
 
-    from fical_secure.protocol.secagg.ready import verify_ready
+    config, roster = signed
+    log.info("stage prepare: round %d, %d SuperNodes", config.round_id, len(nodes))
+    prepare = wire.record(config=config.encode(), roster=roster.encode())
+    traffic.down += (len(config.encode()) + len(roster.encode())) * len(nodes)
+    replies = exchange(
+        grid,
+        [message(prepare, n, wire.PREPARE, config.round_id) for n in nodes],
+        cfg.stage_timeout_seconds,
+    )
+    ready, per_client, refused = proven_ready(replies, roster, enrollment_names(cfg), config)
+    log.info("stage prepare: %d ready, %s", len(ready), refused or "none refused")
+    if len(ready) < max(3, cfg.min_clients):
+        raise RoundAbortedError(
+            f"secure aggregation needs at least {max(3, cfg.min_clients)} ready clients"
+            f" (3 is the protocol's minimum, round.min_clients {cfg.min_clients}); {len(ready)}"
+            f" were ready ({refused or 'none refused'}): start more hospitals, or use"
+            " round.mode: sealed"
+        )
+    return ready, per_client, refused
 
-    said: dict[bytes, tuple[int, str]] = {}
-    claims: Counter[bytes] = Counter()
-    refused: Counter[str] = Counter()
-    for reply in replies:
-        node = reply.metadata.src_node_id
-        if reply.has_error():
-            log.warning("SuperNode %d is lost this round: %s", node, reply.error.reason)
-            continue
-        try:
-            status = wire.field_text(reply, "status")
-            if status not in (wire.STATUS_READY, wire.STATUS_BLOCKED):
-                why = wire.refusal(reply, wire.STATUS_READY)
-                log.warning("SuperNode %d released nothing: %s", node, why)
-                refused[f"client_{status}"] += 1
-                continue
-            blob = wire.field_bytes(reply, "statement", limit=4096)
-            statement = verify_ready(blob, roster, config.round_id, config.config_hash)
-            if (statement.name, statement.signer_id.hex()) != (
-                status,
-                wire.field_text(reply, "key_id"),
-            ):
-                raise MessageFormatError("the reply's status or key id is not the signed one")
-        except FicalError as exc:
-            refused[type(exc).__name__] += 1
-            log.warning("SuperNode %d sent an unproven ready reply: %s", node, exc)
-            continue
-        claims[statement.signer_id] += 1
-        said[statement.signer_id] = (node, status)
-    ready: dict[bytes, int] = {}
-    for key_id, (node, status) in said.items():
-        if claims[key_id] > 1:
-            refused["duplicate_key_id"] += claims[key_id]
-            log.warning("key id %s was claimed from %d nodes", key_id.hex(), claims[key_id])
-        elif status == wire.STATUS_BLOCKED:
-            refused["client_blocked"] += 1
-        else:
-            ready[key_id] = node
-    statuses = {
-        owners.get(k, k.hex()): {"key_id": k.hex(), "status": s} for k, (_, s) in said.items()
-    }
-    return ready, statuses, dict(refused)
+
+def _aggregate_items(cfg: ServerConfig, items: Any) -> tuple[ServerRoundState, bytes, int]:
+    """The server pipeline's aggregate stage over the anonymous multiset.
+
+    Returns (state, the global compendium's bytes, items the schema rejected).
+
+    Raises:
+        AggregationError: nothing was aggregated.
+    """
+    from fical_secure.pipeline import secagg_round as sr
+    from fical_secure.pipeline.runner import run_stages
+    from fical_secure.pipeline.server import AggregateStage, ServerRoundState, ServerSettings
+
+    received, rejected = sr.anonymous_compendiums(items)
+    settings = ServerSettings(dedupe_threshold=cfg.dedupe_threshold, min_support=cfg.min_support)
+    state = ServerRoundState(settings=settings, received=received)
+    run_stages(state, [AggregateStage()], label="server")
+    if state.global_compendium is None:
+        raise AggregationError("the round aggregated nothing")
+    return state, state.global_compendium.to_bytes(), rejected
 
 
 def _aggregate(
@@ -281,6 +247,7 @@ def _flower_ask(
     After stage 0 a client is reached only at the node that returned its
     identity-signed key advert for this round, the node its ready statement came from.
     """
+    from fical_secure.flower.secagg_routing import advert_route
     from fical_secure.flower.server_app import exchange, message
 
     roster, ready = routes
@@ -309,7 +276,7 @@ def _flower_ask(
                 blob = wire.field_bytes(reply, "reply", limit=reply_limit)
                 traffic.up += len(blob)
                 if stage == 0:
-                    node_of[_advert_route(blob, server, roster, ready, node)] = node
+                    node_of[advert_route(blob, server, roster, ready, node)] = node
             except FicalError as exc:
                 log.warning("stage secagg %d: SuperNode %d: %s", stage, node, exc)
                 continue
@@ -318,21 +285,3 @@ def _flower_ask(
         return out
 
     return ask
-
-
-def _advert_route(
-    blob: bytes, server: Any, roster: Any, ready: dict[bytes, int], node: int
-) -> bytes:
-    """The key id whose signed advert for this round came from ``node``, its ready node.
-
-    Raises:
-        MessageFormatError, WrongRoundError, NotEnrolledError, InvalidSignature: not proven.
-    """
-    from fical_secure.protocol.secagg.messages import AdvertiseKeys
-
-    advert = AdvertiseKeys.decode(blob)
-    advert.check_round(server.round_id, server.config_hash)
-    advert.verify(roster.lookup(advert.signer_id))
-    if ready.get(advert.signer_id) != node:
-        raise MessageFormatError("a key advert from another node than its ready statement's")
-    return advert.signer_id
