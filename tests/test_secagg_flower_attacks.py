@@ -20,13 +20,26 @@ import pytest
 from flwr.app import Message
 from secagg_grid import LocalGrid, hospital, hospital_nodes, secagg_federation, task_identity
 
+import fical_secure.aggregate.anonymous as anonymous
+from fical_secure.aggregate.anonymous import ResidualCollision
+from fical_secure.crypto import labels
+from fical_secure.crypto.enrollment import Roster
+from fical_secure.crypto.identity import IdentityKey
 from fical_secure.crypto.keys import KeyBundle
-from fical_secure.errors import RoundAbortedError
+from fical_secure.errors import (
+    InvalidSignature,
+    NotEnrolledError,
+    RoundAbortedError,
+    WrongRoundError,
+)
 from fical_secure.flower import wire
+from fical_secure.flower.client_app import _answer
+from fical_secure.flower.client_secagg import handle_secagg
 from fical_secure.flower.config import load_server_config
-from fical_secure.flower.server_app import run_round
+from fical_secure.flower.server_app import message, run_round
 from fical_secure.kcg.schema import Compendium
-from fical_secure.protocol.secagg.ready import ReadyStatement
+from fical_secure.protocol import RoundConfig
+from fical_secure.protocol.secagg.ready import ReadyStatement, sign_ready, verify_ready
 
 pytestmark = pytest.mark.slow  # each round runs the client pipeline (spaCy, embedder) per hospital
 if TYPE_CHECKING:
@@ -56,8 +69,6 @@ def _squatter(fed: Path, victim: str) -> Any:
             raise AssertionError("the squatter was sent a secure-aggregation stage")
         fields: dict[str, bytes | str] = {"status": wire.STATUS_READY, "key_id": victim_id.hex()}
         if next(tries) == "forged":
-            from fical_secure.protocol import RoundConfig
-
             config = RoundConfig.decode(wire.field_bytes(msg, "config"))
             body = ReadyStatement(config.round_id, config.config_hash, victim_id, 1)
             fields["statement"] = ReadyStatement(
@@ -148,8 +159,6 @@ def retried_round(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Path, dict[str, Any], Path]]:
     """A round whose first unmasked sum collides; h02's state is copied after its masked input."""
-    import fical_secure.aggregate.anonymous as anonymous
-    from fical_secure.aggregate.anonymous import ResidualCollision
 
     fed = secagg_federation(tmp_path_factory.mktemp("sa") / "fed")
     copy = fed / "h02-state-after-masked-input.bin"
@@ -196,9 +205,6 @@ def test_a_rolled_back_state_file_is_refused_before_any_share(
     retried_round: tuple[Path, dict[str, Any], Path],
 ) -> None:
     """h02's state after its masked input is put back; a second survivor list then comes."""
-    from fical_secure.flower.client_app import _answer
-    from fical_secure.flower.client_secagg import handle_secagg
-    from fical_secure.flower.server_app import message
 
     fed, _report, copy = retried_round
     folder = fed / "clients" / "h02"
@@ -213,11 +219,8 @@ def test_a_rolled_back_state_file_is_refused_before_any_share(
 
 
 def test_a_ready_statement_of_another_round_or_key_is_refused() -> None:
-    from fical_secure.crypto.enrollment import Roster
-    from fical_secure.crypto.identity import IdentityKey
-    from fical_secure.errors import InvalidSignature, NotEnrolledError, WrongRoundError
-    from fical_secure.protocol.secagg.ready import sign_ready, verify_ready
 
+    assert labels.SECAGG_READY_SIGNATURE in labels.ALL_LABELS  # checked distinct, prefix-free
     server, hospital_key, outsider = (IdentityKey.generate() for _ in range(3))
     roster = Roster.create(server, [hospital_key.public], epoch=1)
     signed = sign_ready(hospital_key, 7, b"c" * 32, ready=True)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 RECORD = "fical"
 SUBMIT = "train.fical_submit"  # server -> client: round config + roster; reply: envelope
 RESULT = "evaluate.fical_result"  # server -> client: (receipt +) signed result; reply: stored
-PREPARE = "train.fical_prepare"  # secagg: round config + roster; reply: ready (key id)
+PREPARE = "train.fical_prepare"  # secagg: round config + roster; reply: signed ready statement
 SECAGG = "train.fical_secagg"  # secagg: one stage's request; reply: that stage's answer
 STATUS_SEALED, STATUS_BLOCKED, STATUS_FAILED, STATUS_STORED = (
     "sealed",
