@@ -13,6 +13,7 @@ import json
 import shutil
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -39,6 +40,7 @@ from fical_secure.flower.config import load_server_config
 from fical_secure.flower.server_app import message, run_round
 from fical_secure.kcg.schema import Compendium
 from fical_secure.protocol import RoundConfig
+from fical_secure.protocol.secagg.messages import SurvivorList
 from fical_secure.protocol.secagg.ready import ReadyStatement, sign_ready, verify_ready
 
 pytestmark = pytest.mark.slow  # each round runs the client pipeline (spaCy, embedder) per hospital
@@ -159,7 +161,6 @@ def retried_round(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Path, dict[str, Any], Path]]:
     """A round whose first unmasked sum collides; h02's state is copied after its masked input."""
-
     fed = secagg_federation(tmp_path_factory.mktemp("sa") / "fed")
     copy = fed / "h02-state-after-masked-input.bin"
     real_decode, calls = anonymous.decode_items, []
@@ -174,12 +175,12 @@ def retried_round(
 
     def h02_copied(msg: Message) -> Message:
         reply = h02(msg)
-        if msg.metadata.message_type == wire.SECAGG and not copy.exists():
-            if wire.field_text(msg, "stage") == "2":
-                shutil.copy(fed / "clients" / "h02" / "secagg-state.bin", copy)
-                shutil.copy(
-                    fed / "clients" / "h02" / "pending-items.json", copy.with_suffix(".json")
-                )
+        stage = wire.field_text(msg, "stage") if msg.metadata.message_type == wire.SECAGG else ""
+        if stage == "2" and not copy.exists():
+            shutil.copy(fed / "clients" / "h02" / "secagg-state.bin", copy)
+            shutil.copy(fed / "clients" / "h02" / "pending-items.json", copy.with_suffix(".json"))
+        if stage == "3" and not copy.with_suffix(".list").exists():  # the first survivor list
+            copy.with_suffix(".list").write_bytes(wire.field_bytes(msg, "request"))
         return reply
 
     nodes = {**hospital_nodes(fed, NAMES), 12: h02_copied}
@@ -204,13 +205,22 @@ def test_the_collision_retry_completes_over_flower(
 def test_a_rolled_back_state_file_is_refused_before_any_share(
     retried_round: tuple[Path, dict[str, Any], Path],
 ) -> None:
-    """h02's state after its masked input is put back; a second survivor list then comes."""
-
+    """h02's state after its masked input is put back; a second, server-signed survivor list
+    then names a survivor dropped, so that h02 would reveal both shares of that client."""
     fed, _report, copy = retried_round
     folder = fed / "clients" / "h02"
     shutil.copy(copy, folder / "secagg-state.bin")  # the host puts both files back
     shutil.copy(copy.with_suffix(".json"), folder / "pending-items.json")
-    ask = message(wire.record(stage="3", request=b"second survivor list"), 12, wire.SECAGG, 1)
+    first = SurvivorList.decode(copy.with_suffix(".list").read_bytes())
+    me = _key(fed, "h02").identity.key_id
+    victim = next(c for c in first.survivors if c != me)
+    server = KeyBundle.load(fed / "server" / "private.key").identity
+    second = replace(
+        first,
+        survivors=tuple(c for c in first.survivors if c != victim),
+        dropped=(*first.dropped, victim),
+    ).signed_by(server)
+    ask = message(wire.record(stage="3", request=second), 12, wire.SECAGG, 1)
     ask.metadata.__dict__["_message_id"] = "x"
     reply = _answer(ask, str(folder / "hospital.yaml"), handle_secagg)
     assert wire.field_text(reply, "status") == wire.STATUS_FAILED
