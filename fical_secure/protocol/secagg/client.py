@@ -20,16 +20,16 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from fical_secure.crypto import shamir
 from fical_secure.crypto.enrollment import Roster
 from fical_secure.crypto.identity import IdentityKey, IdentityPublicKey, RoundKey, Unpicklable
 from fical_secure.crypto.masking import MaskAccumulator, MaskKey, MaskKind
-from fical_secure.crypto.primitives import x25519_public_from_private
 from fical_secure.errors import FicalError, SecAggAbort, SecAggRefusal, SecAggTimeout, StoreError
 from fical_secure.protocol.messages import sha256
 from fical_secure.protocol.secagg import common
+from fical_secure.protocol.secagg.client_state import secrets_from_json, secrets_to_json
 from fical_secure.protocol.secagg.common import Phase
 from fical_secure.protocol.secagg.dealing import Seat, deal, open_bundle
+from fical_secure.protocol.secagg.floors import SecAggFloors
 from fical_secure.protocol.secagg.messages import (
     KIND_DIRECTORY,
     KIND_SHARE_BUNDLE,
@@ -42,7 +42,7 @@ from fical_secure.protocol.secagg.messages import (
     SurvivorList,
     UnmaskShares,
 )
-from fical_secure.protocol.secagg.peers import PeerKeys, config_params, read_directory, relay_check
+from fical_secure.protocol.secagg.peers import config_params, read_directory, relay_check
 
 STATE_FORMAT: Final = "fical-secure secagg-client-state v1"
 
@@ -57,14 +57,18 @@ class SecAggClient(Unpicklable):
         roster: Roster,
         *,
         clock: Callable[[], float] = time.time,
+        floors: SecAggFloors | None = None,
     ) -> None:
         """``roster`` must be the server-signed roster; it is verified here.
+        ``floors``: the weakest signed parameters this client accepts (default:
+        :class:`SecAggFloors`'s recommended floors).
 
         Raises:
             InvalidSignature: the roster is not signed by ``server``.
         """
         roster.verify(server)
         self._identity, self._server, self._roster, self._clock = identity, server, roster, clock
+        self._floors = floors or SecAggFloors()
         self.phase = Phase.ADVERTISE_KEYS
         self._deadline = float("inf")
         self.revealed: dict[bytes, bytes] = {}  # dealer -> which secret's share went out
@@ -106,6 +110,7 @@ class SecAggClient(Unpicklable):
         cfg = SecAggConfig.decode(config)
         cfg.verify(self._server)
         self.params = config_params(cfg, self._roster)
+        self._floors.check(self.params)
         if self.key_id not in self.params.index:
             raise SecAggRefusal("this client is not a participant of the round")
         self.round_id, self.config_hash = cfg.round_id, cfg.hash
@@ -158,12 +163,18 @@ class SecAggClient(Unpicklable):
 
     # --- stage 3 -----------------------------------------------------------
     def masked_input(self, bundle: bytes, vector: npt.NDArray[np.unsignedinteger]) -> bytes:
-        """Open the shares dealt to this client; send ``vector`` under all masks."""
+        """Open the shares dealt to this client; send ``vector`` under all masks.
+
+        A dealer whose shares fail is left out of this client's masks and named
+        in the reply (blamed), so the server drops that dealer, not the round.
+        """
         with self._stage(Phase.MASKED_INPUT, 2):
             relay = Relay.decode(bundle, KIND_SHARE_BUNDLE)
             relay_check(relay, self.round_id, self.config_hash)
             seat = Seat(self.params, self.me, self.key_id, self.round_id, self.config_hash)
-            open_bundle(seat, relay.items, self._enc, self._roster, self._peers, self._held)
+            self._blamed = open_bundle(
+                seat, relay.items, self._enc, self._roster, self._peers, self._held
+            )
             self._need(len(self._held), "shared their keys")
             acc = MaskAccumulator(self.params.length, self.params.bits, self.config_hash)
             self._check_vector(vector, acc)
@@ -181,6 +192,7 @@ class SecAggClient(Unpicklable):
                 self.config_hash,
                 self.key_id,
                 acc.reduced().astype(acc.value.dtype.newbyteorder("<")).tobytes(),
+                tuple(self.params.participants[j] for j in sorted(self._blamed)),
             )
             return msg.signed_by(self._identity)
 
@@ -207,8 +219,8 @@ class SecAggClient(Unpicklable):
                 raise SecAggRefusal("a client is listed both as survivor and as dropped")
             if self.me not in alive:
                 raise SecAggRefusal("the list names this client dropped, but it sent its input")
-            mine = self._masked_with
-            if (alive | dropped) & self.params.closed(self.me) != mine:
+            mine, blamed = self._masked_with, self._blamed
+            if (alive | dropped) & self.params.closed(self.me) != mine | blamed or alive & blamed:
                 raise SecAggRefusal("the survivor list disagrees with the shares this client got")
             self._need(len(alive & mine), "sent a masked input")
             self._survivors, self._alive, self._dropped = survivors, alive, dropped
@@ -287,24 +299,7 @@ class SecAggClient(Unpicklable):
         }
         if hasattr(self, "_config"):
             state["config"] = self._config.hex()
-        if hasattr(self, "_enc"):
-            state["enc"] = self._enc.export_private_bytes(
-                i_understand_this_exposes_the_key=True
-            ).hex()
-            state["mask"] = self._mask.export_for_sharing().hex()
-        if hasattr(self, "_peers"):
-            state["peers"] = {
-                str(j): [k.encryption_public.hex(), k.mask_public.hex()]
-                for j, k in sorted(self._peers.items())
-            }
-        if hasattr(self, "_seed"):
-            state["seed"] = self._seed.hex()
-        if hasattr(self, "_held"):
-            state["held"] = {
-                str(j): [a.x, a.y.hex(), b.y.hex()] for j, (a, b) in sorted(self._held.items())
-            }
-        if hasattr(self, "_masked_with"):
-            state["masked_with"] = sorted(self._masked_with)
+        state.update(secrets_to_json(self))
         if hasattr(self, "_survivors"):
             state["survivors"] = self._survivors.hex()
         return json.dumps(state, sort_keys=True).encode()
@@ -318,6 +313,7 @@ class SecAggClient(Unpicklable):
         blob: bytes,
         *,
         clock: Callable[[], float] = time.time,
+        floors: SecAggFloors | None = None,
     ) -> SecAggClient:
         """The client :meth:`export_state` wrote; every signed part is verified again.
 
@@ -329,7 +325,7 @@ class SecAggClient(Unpicklable):
             raw = json.loads(blob)
             if not isinstance(raw, dict) or raw.get("format") != STATE_FORMAT:
                 raise StoreError("not a secure-aggregation client state")
-            client = cls(identity, server, roster, clock=clock)
+            client = cls(identity, server, roster, clock=clock, floors=floors)
             if bytes.fromhex(raw["key_id"]) != identity.key_id:
                 raise StoreError("the saved secure-aggregation state is another client's")
             client.phase = Phase(raw["phase"])
@@ -340,27 +336,7 @@ class SecAggClient(Unpicklable):
             }
             if "config" in raw:
                 client._take_config(bytes.fromhex(raw["config"]))
-            if "enc" in raw:
-                client._enc = RoundKey._from_private_bytes(bytes.fromhex(raw["enc"]))
-                private = bytes.fromhex(raw["mask"])
-                client._mask = MaskKey(private, x25519_public_from_private(private))
-            if "peers" in raw:
-                client._peers = {
-                    int(j): PeerKeys(bytes.fromhex(e), bytes.fromhex(m))
-                    for j, (e, m) in raw["peers"].items()
-                }
-            if "seed" in raw:
-                client._seed = bytes.fromhex(raw["seed"])
-            if "held" in raw:
-                client._held = {
-                    int(j): (
-                        shamir.Share(int(x), bytes.fromhex(a)),
-                        shamir.Share(int(x), bytes.fromhex(b)),
-                    )
-                    for j, (x, a, b) in raw["held"].items()
-                }
-            if "masked_with" in raw:
-                client._masked_with = frozenset(int(j) for j in raw["masked_with"])
+            secrets_from_json(client, raw)
             if "survivors" in raw:
                 survivors = bytes.fromhex(raw["survivors"])
                 lst = SurvivorList.decode(survivors)

@@ -199,20 +199,23 @@ class SharePayload:
 
 @dataclass(frozen=True)
 class MaskedInput(Signed):
-    """A client's masked vector: ``length`` little-endian words modulo 2^bits."""
+    """A client's masked vector (``length`` little-endian words modulo 2^bits) and
+    the dealers whose shares it could not open or verify (it masked without them)."""
 
     vector: bytes
+    blamed: tuple[bytes, ...] = ()
     sig: bytes = b""
     KIND: ClassVar[int] = KIND_MASKED_INPUT
 
     def _fields(self, w: Writer) -> None:
         w.blob(self.vector)
+        ids(w, self.blamed)
 
     @classmethod
     def decode(cls, data: bytes) -> MaskedInput:
         """Parse. Raises MessageFormatError if malformed."""
         r = Reader(data, KIND_MASKED_INPUT)
-        return cls(*head(r), r.blob(), finish(r))
+        return cls(*head(r), r.blob(), read_ids(r), finish(r))
 
 
 @dataclass(frozen=True)

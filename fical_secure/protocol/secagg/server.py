@@ -26,6 +26,7 @@ from fical_secure.crypto.identity import IdentityKey, Unpicklable
 from fical_secure.crypto.masking import MaskAccumulator
 from fical_secure.errors import (
     FicalError,
+    DealerBlamed,
     ReplayError,
     SecAggAbort,
     SecAggRefusal,
@@ -145,9 +146,10 @@ class SecAggServer(Unpicklable):
 
     # --- stage 2 ------------------------------------------------------------
     def share_keys(self, replies: Sequence[bytes]) -> dict[bytes, bytes]:
-        """Check each dealer's holder list; route each sealed share to its holder."""
+        """Check each dealer's holder list; relay each dealer's signed shares to its holders."""
         self._enter(Phase.SHARE_KEYS)
         p = self.params
+        signed: dict[int, bytes] = {}
         for blob in replies:
             with self._record(blob):
                 msg = self._signed(ShareKeys.decode(blob), self._peers)
@@ -161,13 +163,13 @@ class SecAggServer(Unpicklable):
                 if any(bool(e) == (h == msg.signer_id) for h, e in pairs):
                     raise SecAggRefusal("one sealed share per holder, none to the dealer itself")
                 self._once(j, self._shares)
-                self._shares[j] = msg
+                self._shares[j], signed[j] = msg, blob
         self._require(len(self._shares), "shared their keys")
         bundles: dict[bytes, list[bytes]] = {p.participants[i]: [] for i in self._shares}
-        for msg in self._shares.values():
+        for j, msg in sorted(self._shares.items()):  # the dealer-signed message: evidence
             for holder, envelope in zip(msg.holders, msg.envelopes, strict=True):
                 if envelope and holder in bundles:
-                    bundles[holder].append(envelope)
+                    bundles[holder].append(signed[j])
         return {
             holder: Relay(self.round_id, self.config_hash, KIND_SHARE_BUNDLE, tuple(items)).encode()
             for holder, items in bundles.items()
@@ -175,18 +177,28 @@ class SecAggServer(Unpicklable):
 
     # --- stage 3 ------------------------------------------------------------
     def masked_input(self, replies: Sequence[bytes]) -> bytes:
-        """Keep masked vectors of clients who shared keys; sign the survivor list."""
+        """Keep masked vectors of clients who shared keys; sign the survivor list.
+
+        A dealer that a holder blames (its shares for that holder did not open
+        or verify) is dropped: its own vector stays out of the sum, the refusal
+        names it, and its pairwise mask with that holder is never cancelled
+        (the holder did not add it).
+        """
         self._enter(Phase.MASKED_INPUT)
-        size = self.params.length * (4 if self.params.bits <= 32 else 8)
-        self._sum = MaskAccumulator(self.params.length, self.params.bits, self.config_hash)
-        wire = np.dtype(self._sum.dtype).newbyteorder("<")
+        accepted: dict[int, MaskedInput] = {}
         for blob in replies:
             with self._record(blob):
                 msg = self._signed(MaskedInput.decode(blob), self._shares)
-                if len(msg.vector) != size:
-                    raise SecAggRefusal(f"masked input must be {size} bytes")
+                if len(msg.vector) != self.params.length * (4 if self.params.bits <= 32 else 8):
+                    raise SecAggRefusal("masked input has the wrong size")
                 j = self.params.index[msg.signer_id]
-                self._once(j, self._masked)
+                self._once(j, accepted)
+                accepted[j] = msg
+        self._unpaired = self._blames(accepted)
+        self._sum = MaskAccumulator(self.params.length, self.params.bits, self.config_hash)
+        wire = np.dtype(self._sum.dtype).newbyteorder("<")
+        for j, msg in sorted(accepted.items()):
+            if j not in self._unpaired:
                 self._masked[j] = None
                 self._sum.add_vector(np.frombuffer(msg.vector, dtype=wire).astype(self._sum.dtype))
         self._require(len(self._masked), "sent a masked input")
@@ -199,6 +211,32 @@ class SecAggServer(Unpicklable):
         )
         self._survivor_list = lst.signed_by(self._identity)
         return self._survivor_list
+
+    def _blames(self, accepted: dict[int, MaskedInput]) -> dict[int, frozenset[int]]:
+        """Blamed dealer -> the holders that blame it; each blame is refused naming the dealer.
+
+        A blame counts only from a holder the dealer's own signed message dealt to.
+        """
+        p, out = self.params, dict[int, set[int]]()
+        for h, msg in sorted(accepted.items()):
+            for dealer in msg.blamed:
+                j = p.index.get(dealer)
+                if (
+                    j is None
+                    or j not in self._shares
+                    or p.participants[h] not in self._shares[j].holders
+                ):
+                    self._refuse(p.participants[h], SecAggRefusal("a blame of a non-dealer"))
+                    continue
+                out.setdefault(j, set()).add(h)
+                self._refuse(
+                    dealer,
+                    DealerBlamed(
+                        f"holder {h} could not open or verify the shares dealer {j} signed"
+                        " for it: the dealer is dropped from the round"
+                    ),
+                )
+        return {j: frozenset(hs) for j, hs in out.items()}
 
     # --- stage 4 ------------------------------------------------------------
     def consistency_check(self, replies: Sequence[bytes]) -> bytes:
@@ -244,6 +282,7 @@ class SecAggServer(Unpicklable):
             frozenset(self._masked),
             revealed,
             self._refuse,
+            self._unpaired,
         )
         self.phase = Phase.DONE
         del self._sum

@@ -110,8 +110,13 @@ def unmask_sum(
     alive: frozenset[int],
     revealed: Mapping[int, UnmaskShares],
     refuse: Refuse,
+    unpaired: Mapping[int, frozenset[int]],
 ) -> npt.NDArray[np.unsignedinteger]:
     """The sum modulo 2^bits of the survivors' inputs, from the sum of their masked inputs.
+
+    ``unpaired[j]``: the holders that blamed dropped dealer ``j`` and so never
+    added a pairwise mask with it; only the other survivors' masks are cancelled
+    (none left: ``j``'s mask key is not even rebuilt).
 
     Raises:
         SecAggAbort: a secret lacks ``threshold`` valid shares or fails its commitment.
@@ -131,12 +136,15 @@ def unmask_sum(
             raise SecAggAbort(f"client {j}'s self-mask seed does not match its commitment")
         acc.subtract(seed, MaskKind.SELF)
     for j in sorted(dropped):
+        paired = sorted(alive & params.neighbours(j) - unpaired.get(j, frozenset()))
+        if not paired:
+            continue
         raw = _rebuild(params, config_hash, j, shares[j], mask_points[j], common.MASK_SECRET)
         try:
             key = MaskKey.from_reconstructed(raw, peers[j].mask_public)
         except InvalidShare as exc:
             raise SecAggAbort(f"client {j}'s mask key: {exc}") from None
-        for i in sorted(alive & params.neighbours(j)):
+        for i in paired:
             seed = key.pairwise_seed(peers[i].mask_public, config_hash)
             if common.adds_pairwise(i, j):
                 acc.subtract(seed, MaskKind.PAIRWISE)
