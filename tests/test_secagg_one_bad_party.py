@@ -1,0 +1,159 @@
+"""One bad party in a SecAgg+ round (issue 22, attacks 5 and 6), through the real protocol.
+
+Attack 5: a server signs a legal but weak config; every client refuses it by
+its own floors before it advertises a key. Attack 6: one client deals garbage
+share envelopes, shares that fail its own commitments, or advertises a
+low-order mask key; the round completes without it, and blame names it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from secagg_helpers import BITS, LENGTH, expected_sum, inputs_for
+
+from fical_secure.errors import (
+    ConfigError,
+    DealerBlamed,
+    InvalidPeerKey,
+    SecAggAbort,
+    WeakSecAggParameters,
+)
+from fical_secure.protocol.secagg import Federation, SecAggClient, SecAggParams, run_secagg_round
+from fical_secure.protocol.secagg.common import Phase
+from fical_secure.protocol.secagg.floors import SecAggFloors, secagg_plus_degree
+from fical_secure.protocol.secagg.messages import KIND_DIRECTORY, AdvertiseKeys, Relay, ShareKeys
+
+N = 7
+
+
+def test_a_weak_signed_config_is_refused_by_every_client_before_it_advertises() -> None:
+    """Attack 5: n = 10, k = 2, threshold 2 is legal, and one colluder recovers an input."""
+    fed = Federation.create(10, bits=BITS, length=LENGTH, k=2, threshold=2)
+    config = fed.server.configure()
+    for client in fed.clients.values():
+        with pytest.raises(WeakSecAggParameters, match="degree k = 2 is below the floor 9"):
+            client.advertise_keys(config)
+        assert client.phase is Phase.ABORTED and not hasattr(client, "_enc")
+    fresh = Federation.create(10, bits=BITS, length=LENGTH, k=2, threshold=2)
+    with pytest.raises(SecAggAbort, match="only 0 clients advertised keys"):
+        run_secagg_round(fresh, inputs_for(fresh, seed=1))
+
+
+@pytest.mark.parametrize(
+    ("n", "k", "t", "floors", "named"),
+    [
+        (40, 20, 14, SecAggFloors(), "degree k = 20 is below the floor 22 for 40 clients"),
+        (40, 22, 15, SecAggFloors(), "threshold 15 is below the floor 16"),
+        (5, 4, 3, SecAggFloors(min_threshold_fraction=Fraction(1, 2)), "corruptions .* = 0"),
+        (5, 4, 4, SecAggFloors(min_cohort=6), "cohort 5 is below the floor 6"),
+        (9, 8, 6, SecAggFloors(min_tolerated_corruptions=3), "tolerated corruptions"),
+    ],
+)
+def test_each_floor_refuses_a_config_below_it_and_names_it(
+    n: int, k: int, t: int, floors: SecAggFloors, named: str
+) -> None:
+    ids = tuple(i.to_bytes(16, "big") for i in range(n))
+    params = SecAggParams(ids, t, k, BITS, LENGTH)
+    with pytest.raises(WeakSecAggParameters, match=named):
+        floors.check(params)
+
+
+def test_recommended_parameters_meet_the_default_floors_at_every_cohort_size() -> None:
+    floors = SecAggFloors()
+    for n in [*range(3, 130), 500, 5000, 65_535]:
+        ids = tuple(i.to_bytes(16, "big") for i in range(n))
+        p = SecAggParams.recommended(ids, bits=BITS, length=LENGTH)
+        floors.check(p)
+        assert p.tolerated_corruptions >= 1 and p.k >= min(n - 1, secagg_plus_degree(n))
+
+
+def test_floors_from_a_profile_section_refuse_unknown_keys_and_bad_values() -> None:
+    floors = SecAggFloors.from_mapping({"min_degree": 8, "min_threshold_fraction": "0.75"})
+    assert floors.min_degree == 8 and floors.min_threshold_fraction == Fraction(3, 4)
+    for bad in ({"min_degre": 8}, {"min_cohort": True}, {"min_threshold_fraction": 0.2}):
+        with pytest.raises(ConfigError):
+            SecAggFloors.from_mapping(bad)
+
+
+class LowOrderMaskKey(SecAggClient):
+    """A client that advertises 32 zero bytes as its mask key (signed with its identity)."""
+
+    def advertise_keys(self, config: bytes) -> bytes:
+        honest = AdvertiseKeys.decode(super().advertise_keys(config))
+        evil = dataclasses.replace(honest, mask_public=bytes(32), sig=b"")
+        return evil.signed_by(self._identity)
+
+
+class BadDealer(SecAggClient):
+    """A client whose signed ShareKeys spoils the shares of some holders."""
+
+    spoil: str = "garbage"
+    victims: int = 1
+
+    def share_keys(self, directory: bytes) -> bytes:
+        msg = ShareKeys.decode(super().share_keys(directory))
+        targets = [pos for pos, env in enumerate(msg.envelopes) if env][: self.victims]
+        envelopes, commitments = list(msg.envelopes), list(msg.self_commitments)
+        for pos in targets:
+            if self.spoil == "garbage":
+                envelopes[pos] = os.urandom(len(envelopes[pos]))
+            else:
+                commitments[pos] = bytes(a ^ 1 for a in commitments[pos])
+        spoiled = dataclasses.replace(
+            msg, envelopes=tuple(envelopes), self_commitments=tuple(commitments), sig=b""
+        )
+        return spoiled.signed_by(self._identity)
+
+
+def _with_bad_client(cls: type[SecAggClient]) -> tuple[Federation, bytes]:
+    fed = Federation.create(N, bits=BITS, length=LENGTH)
+    bad = fed.server.params.participants[3]
+    fed.clients[bad] = cls(fed.client_identities[bad], fed.server_identity.public, fed.roster)
+    return fed, bad
+
+
+def _honest_round_completes_without(fed: Federation, bad: bytes) -> None:
+    inputs = inputs_for(fed, seed=5)
+    out = run_secagg_round(fed, inputs)
+    honest = tuple(c for c in fed.server.params.participants if c != bad)
+    assert out.survivors == honest
+    assert np.array_equal(out.total, expected_sum(inputs, honest))
+    assert all(fed.clients[c].phase is Phase.DONE for c in honest)
+
+
+@pytest.mark.parametrize("victims", [1, N - 1])
+@pytest.mark.parametrize("spoil", ["garbage", "commitment"])
+def test_a_dealer_spoiling_shares_is_dropped_and_blamed_not_its_holders(
+    spoil: str, victims: int
+) -> None:
+    """Attack 6: garbage envelopes or shares failing the dealer's own commitments."""
+    fed, bad = _with_bad_client(type("Bad", (BadDealer,), {"spoil": spoil, "victims": victims}))
+    _honest_round_completes_without(fed, bad)
+    blamed = [r for r in fed.server.refused if isinstance(r.error, DealerBlamed)]
+    assert len(blamed) == victims and {r.sender for r in blamed} == {bad}
+    assert {r.sender for r in fed.server.refused} == {bad}  # no honest holder is named
+
+
+def test_a_low_order_mask_key_is_refused_at_advertise_and_the_round_completes() -> None:
+    """Attack 6: a mask key of 32 zero bytes no longer aborts all neighbours later."""
+    fed, bad = _with_bad_client(LowOrderMaskKey)
+    _honest_round_completes_without(fed, bad)
+    assert [(r.stage, r.sender, type(r.error)) for r in fed.server.refused] == [
+        ("advertise_keys", bad, InvalidPeerKey)
+    ]
+
+
+def test_a_server_relaying_a_low_order_key_is_refused_by_the_clients() -> None:
+    fed, bad = _with_bad_client(LowOrderMaskKey)
+    config = fed.server.configure()
+    adverts = [fed.clients[c].advertise_keys(config) for c in fed.server.params.participants]
+    directory = Relay(fed.server.round_id, fed.server.config_hash, KIND_DIRECTORY, tuple(adverts))
+    honest = next(c for c in fed.server.params.participants if c != bad)
+    with pytest.raises(InvalidPeerKey, match="low-order"):
+        fed.clients[honest].share_keys(directory.encode())
+    assert fed.clients[honest].phase is Phase.ABORTED
