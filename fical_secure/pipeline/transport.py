@@ -191,6 +191,7 @@ class SecAggTransportStage:
             "rejected_payloads": rejected,
             "refused_items": refused,
             "refused_clients": len(result.refused_clients),
+            "forged_items": result.forged_items,
             "attempts": result.attempts,
             "survivors": result.survivors,
             "secagg": fed.server.params.describe(),

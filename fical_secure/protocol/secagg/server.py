@@ -25,8 +25,8 @@ from fical_secure.crypto.enrollment import Roster
 from fical_secure.crypto.identity import IdentityKey, Unpicklable
 from fical_secure.crypto.masking import MaskAccumulator
 from fical_secure.errors import (
-    FicalError,
     DealerBlamed,
+    FicalError,
     ReplayError,
     SecAggAbort,
     SecAggRefusal,
