@@ -11,11 +11,13 @@ from __future__ import annotations
 import dataclasses
 import os
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
 from secagg_helpers import BITS, LENGTH, expected_sum, inputs_for
 
+from fical_secure.compliance.profile import load_profile, resolve_profile
 from fical_secure.errors import (
     ConfigError,
     DealerBlamed,
@@ -72,12 +74,18 @@ def test_recommended_parameters_meet_the_default_floors_at_every_cohort_size() -
         assert p.tolerated_corruptions >= 1 and p.k >= min(n - 1, secagg_plus_degree(n))
 
 
-def test_floors_from_a_profile_section_refuse_unknown_keys_and_bad_values() -> None:
+def test_floors_from_a_profile_section_refuse_unknown_keys_and_bad_values(tmp_path: Path) -> None:
     floors = SecAggFloors.from_mapping({"min_degree": 8, "min_threshold_fraction": "0.75"})
     assert floors.min_degree == 8 and floors.min_threshold_fraction == Fraction(3, 4)
     for bad in ({"min_degre": 8}, {"min_cohort": True}, {"min_threshold_fraction": 0.2}):
         with pytest.raises(ConfigError):
             SecAggFloors.from_mapping(bad)
+    strict = resolve_profile("strict")
+    assert load_profile(strict).secagg == SecAggFloors()  # the shipped profile: the defaults
+    weak = tmp_path / "weak.yaml"
+    weak.write_text(strict.read_text().replace("corruptions: 1", "corruptions: -1"))
+    with pytest.raises(ConfigError, match="secagg"):
+        load_profile(weak)
 
 
 class LowOrderMaskKey(SecAggClient):
