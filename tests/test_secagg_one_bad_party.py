@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from secagg_helpers import BITS, LENGTH, expected_sum, inputs_for
+from secagg_helpers import BITS, LENGTH, Walk, expected_sum, inputs_for
 
 from fical_secure.compliance.profile import load_profile, resolve_profile
 from fical_secure.errors import (
@@ -23,12 +23,19 @@ from fical_secure.errors import (
     DealerBlamed,
     InvalidPeerKey,
     SecAggAbort,
+    SecAggRefusal,
     WeakSecAggParameters,
 )
 from fical_secure.protocol.secagg import Federation, SecAggClient, SecAggParams, run_secagg_round
 from fical_secure.protocol.secagg.common import Phase
 from fical_secure.protocol.secagg.floors import SecAggFloors, secagg_plus_degree
-from fical_secure.protocol.secagg.messages import KIND_DIRECTORY, AdvertiseKeys, Relay, ShareKeys
+from fical_secure.protocol.secagg.messages import (
+    KIND_DIRECTORY,
+    AdvertiseKeys,
+    Relay,
+    ShareKeys,
+    SurvivorList,
+)
 
 N = 7
 
@@ -134,7 +141,7 @@ def _honest_round_completes_without(fed: Federation, bad: bytes) -> None:
     assert all(fed.clients[c].phase is Phase.DONE for c in honest)
 
 
-@pytest.mark.parametrize("victims", [1, N - 1])
+@pytest.mark.parametrize("victims", [1, 3, N - 1])  # 3: fewer than t accept it
 @pytest.mark.parametrize("spoil", ["garbage", "commitment"])
 def test_a_dealer_spoiling_shares_is_dropped_and_blamed_not_its_holders(
     spoil: str, victims: int
@@ -165,3 +172,17 @@ def test_a_server_relaying_a_low_order_key_is_refused_by_the_clients() -> None:
     with pytest.raises(InvalidPeerKey, match="low-order"):
         fed.clients[honest].share_keys(directory.encode())
     assert fed.clients[honest].phase is Phase.ABORTED
+
+
+def test_a_server_cannot_call_a_survivor_blamed_to_harvest_pairwise_seeds() -> None:
+    """Pairwise seeds go out only for dealers the signed list also names dropped."""
+    w = Walk(5)
+    w.to_survivors()
+    target = w.ids[2]
+    lst = SurvivorList(
+        w.server.round_id, w.server.config_hash, w.fed.server_identity.key_id, w.ids, (), (target,)
+    ).signed_by(w.fed.server_identity)
+    for cid in w.ids:
+        with pytest.raises(SecAggRefusal, match="blamed dealers are not dropped"):
+            w.clients[cid].consistency_check(lst)
+        assert w.clients[cid].phase is Phase.ABORTED and w.clients[cid].revealed == {}

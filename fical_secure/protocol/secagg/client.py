@@ -219,11 +219,14 @@ class SecAggClient(Unpicklable):
                 raise SecAggRefusal("a client is listed both as survivor and as dropped")
             if self.me not in alive:
                 raise SecAggRefusal("the list names this client dropped, but it sent its input")
-            mine, blamed = self._masked_with, self._blamed
+            mine, blamed, accused = self._masked_with, self._blamed, self._indices(lst.blamed)
             if (alive | dropped) & self.params.closed(self.me) != mine | blamed or alive & blamed:
                 raise SecAggRefusal("the survivor list disagrees with the shares this client got")
+            if not blamed <= accused <= dropped:
+                raise SecAggRefusal("the list's blamed dealers are not dropped, or omit this one's")
             self._need(len(alive & mine), "sent a masked input")
             self._survivors, self._alive, self._dropped = survivors, alive, dropped
+            self._accused = accused
             ack = ConsistencyAck(self.round_id, self.config_hash, self.key_id, sha256(survivors))
             return ack.signed_by(self._identity)
 
@@ -269,6 +272,10 @@ class SecAggClient(Unpicklable):
             else:
                 mask_dealers.append(dealer)
                 mask_shares.append(self._held[j][1].y)
+        accused = sorted(self._accused & self._masked_with - {self.me})  # all dropped
+        seeds = tuple(
+            self._mask.pairwise_seed(self._peers[j].mask_public, self.config_hash) for j in accused
+        )
         self._erase()
         return UnmaskShares(
             self.round_id,
@@ -278,6 +285,8 @@ class SecAggClient(Unpicklable):
             tuple(self_shares),
             tuple(mask_dealers),
             tuple(mask_shares),
+            tuple(self.params.participants[j] for j in accused),
+            seeds,
         )
 
     # --- between processes --------------------------------------------------
@@ -344,6 +353,7 @@ class SecAggClient(Unpicklable):
                 client._survivors = survivors
                 client._alive = client._indices(lst.survivors)
                 client._dropped = client._indices(lst.dropped)
+                client._accused = client._indices(lst.blamed)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise StoreError(f"the saved secure-aggregation state is malformed: {exc}") from None
         return client

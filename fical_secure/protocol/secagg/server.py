@@ -206,8 +206,9 @@ class SecAggServer(Unpicklable):
         survivors = tuple(ids[i] for i in sorted(self._masked))
         self.survivors = survivors  # the clients whose inputs are in the sum
         dropped = tuple(ids[i] for i in sorted(self._shares.keys() - self._masked.keys()))
+        blamed = tuple(ids[j] for j in sorted(self._unpaired))
         lst = SurvivorList(
-            self.round_id, self.config_hash, self._identity.key_id, survivors, dropped
+            self.round_id, self.config_hash, self._identity.key_id, survivors, dropped, blamed
         )
         self._survivor_list = lst.signed_by(self._identity)
         return self._survivor_list
