@@ -18,6 +18,8 @@ import pytest
 from secagg_helpers import BITS, LENGTH, Walk, expected_sum, inputs_for
 
 from fical_secure.compliance.profile import load_profile, resolve_profile
+from fical_secure.crypto.masking import MaskAccumulator, MaskKind
+from fical_secure.crypto.shamir import Share, combine
 from fical_secure.errors import (
     ConfigError,
     DealerBlamed,
@@ -26,15 +28,21 @@ from fical_secure.errors import (
     SecAggRefusal,
     WeakSecAggParameters,
 )
+from fical_secure.protocol.messages import sha256
 from fical_secure.protocol.secagg import Federation, SecAggClient, SecAggParams, run_secagg_round
-from fical_secure.protocol.secagg.common import Phase
+from fical_secure.protocol.secagg.common import SELF_SECRET, Phase, share_context
 from fical_secure.protocol.secagg.floors import SecAggFloors, secagg_plus_degree
 from fical_secure.protocol.secagg.messages import (
     KIND_DIRECTORY,
+    KIND_SHARE_BUNDLE,
+    KIND_UNMASK_REQUEST,
     AdvertiseKeys,
+    ConsistencyAck,
+    MaskedInput,
     Relay,
     ShareKeys,
     SurvivorList,
+    UnmaskShares,
 )
 
 N = 7
@@ -51,6 +59,58 @@ def test_a_weak_signed_config_is_refused_by_every_client_before_it_advertises() 
     fresh = Federation.create(10, bits=BITS, length=LENGTH, k=2, threshold=2)
     with pytest.raises(SecAggAbort, match="only 0 clients advertised keys"):
         run_secagg_round(fresh, inputs_for(fresh, seed=1))
+
+
+def test_below_the_floors_the_weak_config_lets_one_colluder_recover_an_input() -> None:
+    """Attack 5 itself: what the floors stop. The server withholds honest neighbour
+    H's shares from victim V and shows V a list without H; V's ring neighbour A
+    colludes. V's own self-mask share and A's rebuild V's seed; A knows the
+    only pairwise mask V added: V's exact input comes out."""
+    weak = SecAggFloors(min_degree=2, min_threshold_fraction=Fraction(1, 2))
+    weak = dataclasses.replace(weak, min_tolerated_corruptions=0)
+    fed = Federation.create(10, bits=BITS, length=LENGTH, k=2, threshold=2, floors=weak)
+    server, clients, p = fed.server, fed.clients, fed.server.params
+    ids, x = p.participants, inputs_for(fed, seed=9)
+    v, (a, h) = 0, sorted(p.neighbours(0))
+    config = server.configure()
+    adverts = {c: clients[c].advertise_keys(config) for c in ids}
+    directory = server.advertise_keys(list(adverts.values()))
+    dealt = {c: clients[c].share_keys(directory) for c in ids}
+    bundles = server.share_keys(list(dealt.values()))
+    items = Relay.decode(bundles[ids[v]], KIND_SHARE_BUNDLE).items
+    kept = tuple(i for i in items if ShareKeys.decode(i).signer_id != ids[h])
+    withheld = Relay(server.round_id, server.config_hash, KIND_SHARE_BUNDLE, kept).encode()
+    masked = MaskedInput.decode(clients[ids[v]].masked_input(withheld, x[ids[v]])).vector
+    clients[ids[a]].masked_input(bundles[ids[a]], x[ids[a]])  # the colluder, honestly so far
+    view = SurvivorList(
+        server.round_id, server.config_hash, fed.server_identity.key_id, (ids[v], ids[a]), ()
+    ).signed_by(fed.server_identity)
+    acks = [clients[ids[v]].consistency_check(view)]
+    acks.append(
+        ConsistencyAck(server.round_id, server.config_hash, ids[a], sha256(view)).signed_by(
+            fed.client_identities[ids[a]]
+        )
+    )
+    request = Relay(server.round_id, server.config_hash, KIND_UNMASK_REQUEST, (view, *acks))
+    own = UnmaskShares.decode(clients[ids[v]].unmask(request.encode()))
+    mine = own.self_shares[own.self_dealers.index(ids[v])]
+    colluder = clients[ids[a]]._held[v][0]
+    deal = ShareKeys.decode(dealt[ids[v]])
+    points = [Share(v + 1, mine), colluder]
+    ctx = {
+        q.x: share_context(server.config_hash, ids[v], ids[q.x - 1], SELF_SECRET) for q in points
+    }
+    xs = (p.index[holder] + 1 for holder in deal.holders)
+    commits = dict(zip(xs, deal.self_commitments, strict=True))
+    seed = combine(points, threshold=2, secret_len=32, contexts=ctx, commitments=commits)
+    pair = clients[ids[a]]._mask.pairwise_seed(
+        AdvertiseKeys.decode(adverts[ids[v]]).mask_public, server.config_hash
+    )
+    acc = MaskAccumulator(LENGTH, BITS, server.config_hash)
+    acc.add_vector(np.frombuffer(masked, dtype="<u4").astype(np.uint32))
+    acc.subtract(seed, MaskKind.SELF)
+    (acc.subtract if v < a else acc.add)(pair, MaskKind.PAIRWISE)
+    assert np.array_equal(acc.reduced(), x[ids[v]])
 
 
 @pytest.mark.parametrize(
