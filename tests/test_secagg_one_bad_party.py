@@ -246,3 +246,40 @@ def test_a_server_cannot_call_a_survivor_blamed_to_harvest_pairwise_seeds() -> N
         with pytest.raises(SecAggRefusal, match="blamed dealers are not dropped"):
             w.clients[cid].consistency_check(lst)
         assert w.clients[cid].phase is Phase.ABORTED and w.clients[cid].revealed == {}
+
+
+class FalseAccuser(SecAggClient):
+    """A holder that blames honest dealers: ``accuse`` of them, masking without them
+    (a consistent liar), or every neighbour at once without changing its masks."""
+
+    accuse: int = 2
+
+    def masked_input(self, bundle: bytes, vector: np.ndarray) -> bytes:
+        relay = Relay.decode(bundle, KIND_SHARE_BUNDLE)
+        dealers = sorted(ShareKeys.decode(item).signer_id for item in relay.items)
+        if self.accuse < len(dealers):
+            dealers = dealers[: self.accuse]
+            kept = tuple(i for i in relay.items if ShareKeys.decode(i).signer_id not in dealers)
+            bundle = dataclasses.replace(relay, items=kept).encode()
+        honest = MaskedInput.decode(super().masked_input(bundle, vector))
+        self._blamed = frozenset(self.params.index[d] for d in dealers)
+        return dataclasses.replace(honest, blamed=tuple(dealers), sig=b"").signed_by(self._identity)
+
+
+def test_a_holder_blaming_more_dealers_than_tolerated_is_dropped_itself() -> None:
+    fed, bad = _with_bad_client(type("All", (FalseAccuser,), {"accuse": N - 1}))
+    _honest_round_completes_without(fed, bad)
+    assert [(r.sender, type(r.error)) for r in fed.server.refused] == [(bad, SecAggRefusal)]
+
+
+def test_a_false_accuser_drops_at_most_the_tolerated_number_of_honest_neighbours() -> None:
+    """The stated limit: blames cannot be checked, so up to ``2t - k - 2`` stick."""
+    fed, bad = _with_bad_client(FalseAccuser)
+    c = fed.server.params.tolerated_corruptions
+    assert c == FalseAccuser.accuse
+    inputs = inputs_for(fed, seed=6)
+    out = run_secagg_round(fed, inputs)
+    accused = {r.sender for r in fed.server.refused if isinstance(r.error, DealerBlamed)}
+    assert len(accused) == c and bad not in accused
+    assert set(out.survivors) == set(fed.server.params.participants) - accused
+    assert np.array_equal(out.total, expected_sum(inputs, out.survivors))

@@ -194,11 +194,11 @@ class SecAggServer(Unpicklable):
                 j = self.params.index[msg.signer_id]
                 self._once(j, accepted)
                 accepted[j] = msg
-        self._unpaired = self._blames(accepted)
+        self._unpaired, accusers = self._blames(accepted)
         self._sum = MaskAccumulator(self.params.length, self.params.bits, self.config_hash)
         wire = np.dtype(self._sum.dtype).newbyteorder("<")
         for j, msg in sorted(accepted.items()):
-            if j not in self._unpaired:
+            if j not in self._unpaired and j not in accusers:
                 self._masked[j] = None
                 self._sum.add_vector(np.frombuffer(msg.vector, dtype=wire).astype(self._sum.dtype))
         self._require(len(self._masked), "sent a masked input")
@@ -213,31 +213,46 @@ class SecAggServer(Unpicklable):
         self._survivor_list = lst.signed_by(self._identity)
         return self._survivor_list
 
-    def _blames(self, accepted: dict[int, MaskedInput]) -> dict[int, frozenset[int]]:
-        """Blamed dealer -> the holders that blame it; each blame is refused naming the dealer.
+    def _blames(
+        self, accepted: dict[int, MaskedInput]
+    ) -> tuple[dict[int, frozenset[int]], set[int]]:
+        """(blamed dealer -> holders that blame it, holders dropped for blaming too many).
 
-        A blame counts only from a holder the dealer's own signed message dealt to.
+        A blame counts only from a holder the dealer's signed message dealt to.
+        An honest holder faces at most ``tolerated_corruptions`` spoiling dealers
+        in its neighbourhood, so one blaming more is itself dropped and its
+        blames ignored: a false accuser removes at most that many neighbours.
         """
-        p, out = self.params, dict[int, set[int]]()
+        p, out, excessive = self.params, dict[int, set[int]](), set[int]()
         for h, msg in sorted(accepted.items()):
-            for dealer in msg.blamed:
-                j = p.index.get(dealer)
-                if (
-                    j is None
-                    or j not in self._shares
-                    or p.participants[h] not in self._shares[j].holders
-                ):
-                    self._refuse(p.participants[h], SecAggRefusal("a blame of a non-dealer"))
-                    continue
+            holder = p.participants[h]
+            valid = [
+                p.index[d]
+                for d in msg.blamed
+                if d in p.index
+                and p.index[d] in self._shares
+                and holder in self._shares[p.index[d]].holders
+            ]
+            if len(valid) != len(msg.blamed) or len(valid) > p.tolerated_corruptions:
+                excessive.add(h)
+                self._refuse(
+                    holder,
+                    SecAggRefusal(
+                        f"holder {h} blamed {len(msg.blamed)} dealers (a neighbourhood tolerates"
+                        f" {p.tolerated_corruptions} corrupt): the holder is dropped instead"
+                    ),
+                )
+                continue
+            for j in valid:
                 out.setdefault(j, set()).add(h)
                 self._refuse(
-                    dealer,
+                    p.participants[j],
                     DealerBlamed(
                         f"holder {h} could not open or verify the shares dealer {j} signed"
                         " for it: the dealer is dropped from the round"
                     ),
                 )
-        return {j: frozenset(hs) for j, hs in out.items()}
+        return {j: frozenset(hs) for j, hs in out.items()}, excessive
 
     # --- stage 4 ------------------------------------------------------------
     def consistency_check(self, replies: Sequence[bytes]) -> bytes:
