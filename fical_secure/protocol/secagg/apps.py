@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fical_secure.aggregate.anonymous import (
+    DecodedMultiset,
     ResidualCollision,
     SlotLayout,
     decode_multiset,
@@ -102,19 +103,10 @@ def anonymous_multiset(
 
         outcome = run_secagg_round(federation, vector)
         up, down = up + outcome.upload_bytes, down + outcome.download_bytes
-        try:
-            decoded = decode_multiset(
-                outcome.total,
-                layout,
-                round_slot_key(federation.server.config_hash),
-                len(outcome.survivors),
-            )
-        except ResidualCollision as exc:
-            log.warning("anonymous aggregation attempt %d: %s", attempt, exc)
-            continue
-        for refusal in decoded.forged:
-            log.warning("anonymous aggregation attempt %d: %s", attempt, refusal)
         server = federation.server
+        decoded = _decode(outcome, layout, server.config_hash, attempt)
+        if decoded is None:
+            continue
         return MultisetResult(
             decoded.items,
             attempt,
@@ -130,3 +122,18 @@ def anonymous_multiset(
     raise AggregationError(
         f"slot collisions remained after {max_attempts} rounds: lower collision_probability"
     )
+
+
+def _decode(
+    outcome: RoundOutcome, layout: SlotLayout, config_hash: bytes, attempt: int
+) -> DecodedMultiset | None:
+    """The round's multiset (forged items refused and logged), or None on a collision."""
+    key = round_slot_key(config_hash)
+    try:
+        decoded = decode_multiset(outcome.total, layout, key, len(outcome.survivors))
+    except ResidualCollision as exc:
+        log.warning("anonymous aggregation attempt %d: %s", attempt, exc)
+        return None
+    for refusal in decoded.forged:
+        log.warning("anonymous aggregation attempt %d: %s", attempt, refusal)
+    return decoded

@@ -4,8 +4,10 @@ Every method checks the stage order, the deadline of the signed config, the
 round and config hash, and every signature before it uses anything; any
 failure aborts the client for good (secrets erased) and raises a typed error,
 so a misbehaving server gets at most one refusal. The client never reveals
-both the self-mask share and the mask-key share of one peer, and refuses to
-go on when fewer than ``threshold`` of its neighbourhood remain.
+both the self-mask share and the mask-key share of one peer (nor its pairwise
+seed with a peer it does not see dropped), and refuses to go on when fewer
+than ``threshold`` of its neighbourhood remain. A neighbour whose dealt
+shares fail is dropped and blamed, not obeyed or allowed to abort the round.
 """
 
 from __future__ import annotations

@@ -25,7 +25,6 @@ from fical_secure.crypto.enrollment import Roster
 from fical_secure.crypto.identity import IdentityKey, Unpicklable
 from fical_secure.crypto.masking import MaskAccumulator
 from fical_secure.errors import (
-    DealerBlamed,
     FicalError,
     ReplayError,
     SecAggAbort,
@@ -33,6 +32,7 @@ from fical_secure.errors import (
     StageError,
 )
 from fical_secure.protocol.secagg import common
+from fical_secure.protocol.secagg.blame import sort_blames
 from fical_secure.protocol.secagg.common import Phase
 from fical_secure.protocol.secagg.messages import (
     KIND_DIRECTORY,
@@ -182,19 +182,20 @@ class SecAggServer(Unpicklable):
         A dealer that a holder blames (its shares for that holder did not open
         or verify) is dropped: its own vector stays out of the sum, the refusal
         names it, and its pairwise mask with that holder is never cancelled
-        (the holder did not add it).
+        (the holder did not add it). See :mod:`.blame` for the bound on blames.
         """
         self._enter(Phase.MASKED_INPUT)
         accepted: dict[int, MaskedInput] = {}
+        size = self.params.length * (4 if self.params.bits <= 32 else 8)
         for blob in replies:
             with self._record(blob):
                 msg = self._signed(MaskedInput.decode(blob), self._shares)
-                if len(msg.vector) != self.params.length * (4 if self.params.bits <= 32 else 8):
-                    raise SecAggRefusal("masked input has the wrong size")
+                if len(msg.vector) != size:
+                    raise SecAggRefusal(f"masked input must be {size} bytes")
                 j = self.params.index[msg.signer_id]
                 self._once(j, accepted)
                 accepted[j] = msg
-        self._unpaired, accusers = self._blames(accepted)
+        self._unpaired, accusers = sort_blames(self.params, self._shares, accepted, self._refuse)
         self._sum = MaskAccumulator(self.params.length, self.params.bits, self.config_hash)
         wire = np.dtype(self._sum.dtype).newbyteorder("<")
         for j, msg in sorted(accepted.items()):
@@ -212,47 +213,6 @@ class SecAggServer(Unpicklable):
         )
         self._survivor_list = lst.signed_by(self._identity)
         return self._survivor_list
-
-    def _blames(
-        self, accepted: dict[int, MaskedInput]
-    ) -> tuple[dict[int, frozenset[int]], set[int]]:
-        """(blamed dealer -> holders that blame it, holders dropped for blaming too many).
-
-        A blame counts only from a holder the dealer's signed message dealt to.
-        An honest holder faces at most ``tolerated_corruptions`` spoiling dealers
-        in its neighbourhood, so one blaming more is itself dropped and its
-        blames ignored: a false accuser removes at most that many neighbours.
-        """
-        p, out, excessive = self.params, dict[int, set[int]](), set[int]()
-        for h, msg in sorted(accepted.items()):
-            holder = p.participants[h]
-            valid = [
-                p.index[d]
-                for d in msg.blamed
-                if d in p.index
-                and p.index[d] in self._shares
-                and holder in self._shares[p.index[d]].holders
-            ]
-            if len(valid) != len(msg.blamed) or len(valid) > p.tolerated_corruptions:
-                excessive.add(h)
-                self._refuse(
-                    holder,
-                    SecAggRefusal(
-                        f"holder {h} blamed {len(msg.blamed)} dealers (a neighbourhood tolerates"
-                        f" {p.tolerated_corruptions} corrupt): the holder is dropped instead"
-                    ),
-                )
-                continue
-            for j in valid:
-                out.setdefault(j, set()).add(h)
-                self._refuse(
-                    p.participants[j],
-                    DealerBlamed(
-                        f"holder {h} could not open or verify the shares dealer {j} signed"
-                        " for it: the dealer is dropped from the round"
-                    ),
-                )
-        return {j: frozenset(hs) for j, hs in out.items()}, excessive
 
     # --- stage 4 ------------------------------------------------------------
     def consistency_check(self, replies: Sequence[bytes]) -> bytes:
