@@ -180,6 +180,18 @@ class SecAggTimeout(SecAggAbort):
     """A secure-aggregation stage ran past the deadline in the signed round config."""
 
 
+class WeakSecAggParameters(SecAggRefusal):
+    """A signed secure-aggregation config is legal but below this client's floors."""
+
+
+class DealerBlamed(SecAggRefusal):
+    """A holder could not open or verify a dealer's shares: the dealer is dropped."""
+
+
+class SlotForgery(AggregationError):
+    """A decoded slot is impossible for honest clients (count above contributors, negative)."""
+
+
 # --- deployment on Flower (appended by the flower engineer) -----------------
 class DeploymentError(FicalError):
     """A part of a Flower deployment could not start or reach its peer."""

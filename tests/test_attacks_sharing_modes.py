@@ -146,7 +146,10 @@ def test_a_blocked_client_sends_nothing_and_too_few_clients_leave_the_server_not
     released = {h.hospital_id: _compendium(h.hospital_id, h.members[:3]) for h in (h1, h2)}
     mode = secagg_mode({**released, h3.hospital_id: None})
     assert mode.blocked == (h3.hospital_id,) and mode.sent_bytes[h3.hospital_id] == 0
-    assert mode.pooled is not None and len(mode.pooled.artefact) == 6  # two of three suffice
+    # three clients need all three (threshold 3): from the sum of two survivors,
+    # one colluding survivor would learn the other's input
+    assert mode.held() == [] and mode.pooled is not None and mode.pooled.blocked
+    assert mode.note is not None and "threshold 3" in mode.note
     pair = secagg_mode(released)
     assert pair.held() == [] and pair.pooled is not None and pair.pooled.blocked
     assert pair.note is not None and "at least 3 clients" in pair.note

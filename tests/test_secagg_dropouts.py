@@ -18,6 +18,7 @@ from secagg_helpers import BITS, LENGTH, expected_sum, inputs_for, oracle
 
 from fical_secure.errors import SecAggAbort
 from fical_secure.protocol.secagg import Federation, SecAggParams, run_secagg_round
+from fical_secure.protocol.secagg.floors import SecAggFloors
 
 STAGES = range(5)
 FRACTIONS = (0.0, 0.1, 0.2, 0.3)
@@ -93,7 +94,8 @@ def test_k_regular_neighbourhood_with_exactly_t_or_t_minus_1_survivors(
     missing: int, stage: int
 ) -> None:
     """20 clients, 8-regular graph: leave one neighbourhood exactly t (or t - 1) members."""
-    fed = Federation.create(20, bits=BITS, length=LENGTH, k=8, threshold=6)
+    floors = SecAggFloors(min_degree=8)  # below the 20-client SecAgg+ floor, on purpose
+    fed = Federation.create(20, bits=BITS, length=LENGTH, k=8, threshold=6, floors=floors)
     p = fed.server.params
     victim = 7
     others = sorted(p.closed(victim) - {victim})

@@ -7,11 +7,17 @@ length || payload || checksum`` words, ``b`` bytes per word. The vectors of
 all clients are summed with secure aggregation, so the server sees only the
 sum. Copies of one item land in the same slots and add up (``count`` is its
 support, from the aggregate, never from a client's claim); a slot where
-different items collide fails its checksum. Decoding peels (as an invertible
-Bloom lookup table): a slot holding one item (checksum and slot hash agree)
-yields it with its count, which is then subtracted from its other slots,
-freeing further slots. If anything is left, the collision is detected and
-the caller retries with a fresh key (:class:`ResidualCollision`).
+different items collide fails its checksum. Masking is additive, so one
+client can add any vector: a decoded count above the number of contributors,
+or below one, is refused as forged (:class:`SlotForgery`); a count within
+``1..contributors``, and an item erased by subtracting exactly its copies,
+cannot be told from honest sums (see threat_models/malicious-client.md).
+
+Decoding peels (as an invertible Bloom lookup table): a slot holding one
+item (checksum and slot hash agree) yields it with its count, which is then
+subtracted from its other slots, freeing further slots. If anything is left,
+the collision is detected and the caller retries with a fresh key
+(:class:`ResidualCollision`).
 
 Length: ``tables`` sub-vectors of ``m`` slots with ``m >= 2 * D / tables`` for
 ``D`` = clients x entries per client (well above the ~1.23 D peeling
@@ -23,6 +29,7 @@ slots, the smallest unpeelable pattern, has probability below the stated
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -31,9 +38,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from fical_secure.errors import AggregationError, ConfigError
+from fical_secure.errors import AggregationError, ConfigError, SlotForgery
 
+log = logging.getLogger(__name__)
 CHECK_BYTES = 16
+WORD = 1 << 32
 UIntArray = npt.NDArray[np.unsignedinteger]
 
 
@@ -163,13 +172,10 @@ def encode_items(items: Sequence[bytes], layout: SlotLayout, key: bytes) -> UInt
     return grid.reshape(-1).astype(np.uint32)
 
 
-def _pure(cell: npt.NDArray[np.int64], layout: SlotLayout) -> tuple[bytes, int] | None:
-    count = int(cell[0])
-    if count <= 0 or np.any(cell % count):
-        return None
-    one, b = cell // count, layout.byte_width
-    size = int(one[1])
-    if not 0 <= size <= layout.max_item_bytes or np.any(one[2:] >> (8 * b)):
+def _item_of(one: npt.NDArray[np.int64], layout: SlotLayout) -> bytes | None:
+    """The item a single-copy cell encodes, if it is well formed and its checksum holds."""
+    b, size = layout.byte_width, int(one[1])
+    if int(one[0]) != 1 or not 0 <= size <= layout.max_item_bytes or np.any(one[2:] >> (8 * b)):
         return None
     shifts = np.arange(8 * (b - 1), -1, -8, dtype=np.int64)
     raw = ((one[2:, None] >> shifts) & 0xFF).astype(np.uint8).tobytes()
@@ -177,17 +183,66 @@ def _pure(cell: npt.NDArray[np.int64], layout: SlotLayout) -> tuple[bytes, int] 
     item, check = raw[:size], raw[body_words * b : body_words * b + CHECK_BYTES]
     if any(raw[size : body_words * b]) or check != _checksum(item):
         return None
-    return item, count
+    return item
 
 
-def decode_items(total: UIntArray, layout: SlotLayout, key: bytes) -> Counter[bytes]:
+def _pure(cell: npt.NDArray[np.int64], layout: SlotLayout) -> tuple[bytes, int] | None:
+    """(item, signed count) if the cell is ``count`` copies of one item modulo 2^32.
+
+    Honest sums never wrap (see :attr:`SlotLayout.byte_width`) and divide
+    exactly; a cell a client inflated past wrapping, or drove negative by
+    subtracting copies, is divided modulo 2^32 instead, so it still decodes
+    (and is refused as forged by the caller) rather than jamming the slot.
+    """
+    count = int(cell[0])
+    if count == 0:
+        return None
+    if not np.any(cell % count):
+        item = _item_of(cell // count, layout)
+    else:
+        item = _item_of(_divide_mod_word(cell, count), layout)
+    if item is None:
+        return None
+    return item, count if count < WORD // 2 else count - WORD
+
+
+def _divide_mod_word(cell: npt.NDArray[np.int64], count: int) -> npt.NDArray[np.int64]:
+    """``cell / count`` modulo 2^32, exact for quotients below ``2^(32 - twos(count))``."""
+    twos = (count & -count).bit_length() - 1
+    if np.any(cell & ((1 << twos) - 1)):
+        return np.zeros_like(cell)
+    modulus = 1 << (32 - twos)
+    inverse = np.uint64(pow(count >> twos, -1, modulus))
+    shifted = (cell >> twos).astype(np.uint64)
+    return ((shifted * inverse) & np.uint64(modulus - 1)).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class DecodedMultiset:
+    """The multiset honest clients could have written, and the slots refused as forged."""
+
+    items: Counter[bytes]
+    forged: tuple[SlotForgery, ...]
+
+
+def decode_multiset(
+    total: UIntArray, layout: SlotLayout, key: bytes, contributors: int
+) -> DecodedMultiset:
     """The multiset of items (item -> number of clients that wrote it) from the sum.
+
+    A client writes an item at most once, so an item decoded with a count
+    outside ``1..contributors`` (inflated, or driven negative by subtraction)
+    was forged: it is refused, named in ``forged`` and peeled out, and the
+    other items still decode.
 
     Raises:
         ResidualCollision: colliding slots remain after peeling (retry with a new key).
     """
-    grid = total.astype(np.int64).reshape(layout.tables, layout.slots_per_table, -1)
+    if contributors < 1:
+        raise ConfigError("contributors must be positive")
+    grid = total.astype(np.int64).reshape(layout.tables, layout.slots_per_table, -1) % WORD
     found: Counter[bytes] = Counter()
+    forged: list[SlotForgery] = []
     queue = [
         (t, p) for t in range(layout.tables) for p in range(layout.slots_per_table) if grid[t, p, 0]
     ]
@@ -197,13 +252,37 @@ def decode_items(total: UIntArray, layout: SlotLayout, key: bytes) -> Counter[by
         if hit is None or _positions(hit[0], key, layout)[t] != p:
             continue
         item, count = hit
-        found[item] += count
-        cell = _slot(item, layout) * count
+        if 1 <= count <= contributors:
+            found[item] += count
+        else:
+            forged.append(
+                SlotForgery(
+                    f"an item decoded with count {count} from {contributors} contributors:"
+                    " a client forged its slot vector; the item is refused"
+                )
+            )
+        cell = _slot(item, layout) * (count % WORD) % WORD
         for tt, pp in enumerate(_positions(item, key, layout)):
-            grid[tt, pp] -= cell
+            grid[tt, pp] = (grid[tt, pp] - cell) % WORD
             if grid[tt, pp, 0]:
                 queue.append((tt, pp))
     left = int(np.count_nonzero(grid[:, :, 0]))
     if left or np.any(grid):
         raise ResidualCollision(f"{left} slots still hold colliding items; retry with a new key")
-    return found
+    return DecodedMultiset(found, tuple(forged))
+
+
+def decode_items(
+    total: UIntArray, layout: SlotLayout, key: bytes, contributors: int | None = None
+) -> Counter[bytes]:
+    """:func:`decode_multiset`'s items; forged ones are logged and left out.
+
+    ``contributors`` defaults to the layout's ``n_clients`` (pass the survivors).
+
+    Raises:
+        ResidualCollision: colliding slots remain after peeling (retry with a new key).
+    """
+    decoded = decode_multiset(total, layout, key, contributors or layout.n_clients)
+    for refusal in decoded.forged:
+        log.warning("anonymous aggregation: %s", refusal)
+    return decoded.items

@@ -17,7 +17,7 @@ not depend on the order of compendiums or of their entries.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -78,8 +78,8 @@ def _check_inputs(compendiums: Sequence[Compendium], threshold: float, min_suppo
         raise ValueError(f"threshold must be in (0, 1], got {threshold}")
     if isinstance(min_support, bool) or min_support < 1:
         raise ValueError(f"min_support must be a positive integer, got {min_support}")
-    owners = [c.owner for c in compendiums if c.owner != GLOBAL_OWNER]
-    duplicated = sorted({o for o in owners if owners.count(o) > 1})
+    owners = Counter(c.owner for c in compendiums if c.owner != GLOBAL_OWNER)
+    duplicated = sorted(o for o, copies in owners.items() if copies > 1)
     if duplicated:
         # counting one client twice would inflate support past the k-threshold
         raise AggregationError(

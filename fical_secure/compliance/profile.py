@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, cast
@@ -22,6 +22,7 @@ import yaml
 from fical_secure.compliance import vocabulary as vocab
 from fical_secure.compliance.schema import Findings, join
 from fical_secure.errors import ConfigError
+from fical_secure.protocol.secagg.floors import FLOOR_KEYS, SecAggFloors
 from fical_secure.release.policy import ReleasePolicy
 
 SCHEMA_VERSION = 2
@@ -94,6 +95,7 @@ class Profile:
     threat_models: tuple[str, ...]
     source: str
     sha256: str
+    secagg: SecAggFloors = field(default_factory=SecAggFloors)  # floors on signed SecAgg+ params
 
 
 BUILTIN_DIR = Path(__file__).with_name("profiles")
@@ -148,7 +150,7 @@ def parse_profile(
     raw: Any, findings: Findings, *, source: str = "", sha256: str = ""
 ) -> Profile | None:
     """Validate a parsed profile tree, recording every problem in ``findings``."""
-    top = findings.mapping(raw, "", required=_TOP, optional=("safe_harbor",))
+    top = findings.mapping(raw, "", required=_TOP, optional=("safe_harbor", "secagg"))
     if top is None:
         return None
     if top.get("version") != SCHEMA_VERSION:
@@ -162,7 +164,8 @@ def parse_profile(
     safe_harbor = _safe_harbor(top.get("safe_harbor", []), findings)
     crypto = _crypto(top.get("crypto"), findings)
     threat_models = _threat_models(top.get("threat_models"), findings)
-    if None in (name, description, release, required, safe_harbor, crypto, threat_models):
+    secagg = _secagg(top.get("secagg", {}), findings)
+    if None in (name, description, release, required, safe_harbor, crypto, threat_models, secagg):
         return None
     assert required is not None and safe_harbor is not None  # narrowed for mypy
     mapped = [e for item in safe_harbor for e in item.entities if e not in required]
@@ -176,7 +179,20 @@ def parse_profile(
         threat_models=cast(tuple[str, ...], threat_models),
         source=source,
         sha256=sha256,
+        secagg=cast(SecAggFloors, secagg),
     )
+
+
+def _secagg(raw: Any, f: Findings) -> SecAggFloors | None:
+    """The optional ``secagg`` section: this client's floors on signed SecAgg+ parameters."""
+    section = f.mapping(raw, "secagg", required=(), optional=FLOOR_KEYS)
+    if section is None:
+        return None
+    try:
+        return SecAggFloors.from_mapping(section)
+    except ConfigError as exc:
+        f.add("secagg", str(exc))
+        return None
 
 
 def _release(raw: Any, f: Findings) -> ReleasePolicy | None:

@@ -157,6 +157,7 @@ class SecAggTransportStage:
     name: str = "transport"
 
     def run(self, state: RoundState) -> None:
+        from fical_secure.compliance.profile import load_profile, resolve_profile
         from fical_secure.pipeline import secagg_round as sr
         from fical_secure.protocol.secagg import Federation
         from fical_secure.protocol.secagg.apps import anonymous_multiset
@@ -171,8 +172,9 @@ class SecAggTransportStage:
                 items[keys[cid].key_id], n_refused = sr.items_of(comp)
                 refused += n_refused
         identities = {k.key_id: k for k in keys.values()}
+        floors = load_profile(resolve_profile(state.settings.profile)).secagg
         fed = Federation.enrolled(
-            server_key, identities, roster, ROUND_ID, bits=32, length=layout.length
+            server_key, identities, roster, ROUND_ID, bits=32, length=layout.length, floors=floors
         )
         result = anonymous_multiset(
             items, layout, lambda a, n: fed if a == 1 else fed.next_round(ROUND_ID + a - 1, n)
@@ -193,6 +195,7 @@ class SecAggTransportStage:
             "rejected_payloads": rejected,
             "refused_items": refused,
             "refused_clients": len(result.refused_clients),
+            "forged_items": result.forged_items,
             "attempts": result.attempts,
             "survivors": result.survivors,
             "secagg": fed.server.params.describe(),

@@ -16,9 +16,10 @@ import numpy as np
 import numpy.typing as npt
 
 from fical_secure.aggregate.anonymous import (
+    DecodedMultiset,
     ResidualCollision,
     SlotLayout,
-    decode_items,
+    decode_multiset,
     encode_items,
     round_slot_key,
 )
@@ -62,6 +63,7 @@ class MultisetResult:
     upload_bytes: int  # every message of every attempt, all clients
     download_bytes: int
     refused_clients: dict[bytes, str]  # clients whose items could not be encoded
+    forged_items: int = 0  # items refused with a count no honest sum can have
 
 
 def anonymous_multiset(
@@ -75,7 +77,9 @@ def anonymous_multiset(
 
     Each attempt runs one secure-aggregation round whose slot key comes from
     its fresh signed config (:func:`round_slot_key`); a residual collision
-    (detected by checksums) triggers the next attempt.
+    (detected by checksums) triggers the next attempt. Items decoded with a
+    count above the round's survivors (or below one) are refused and counted
+    in ``forged_items``.
 
     Raises:
         AggregationError: collisions remained after ``max_attempts`` rounds.
@@ -99,16 +103,12 @@ def anonymous_multiset(
 
         outcome = run_secagg_round(federation, vector)
         up, down = up + outcome.upload_bytes, down + outcome.download_bytes
-        try:
-            found = decode_items(
-                outcome.total, layout, round_slot_key(federation.server.config_hash)
-            )
-        except ResidualCollision as exc:
-            log.warning("anonymous aggregation attempt %d: %s", attempt, exc)
-            continue
         server = federation.server
+        decoded = _decode(outcome, layout, server.config_hash, attempt)
+        if decoded is None:
+            continue
         return MultisetResult(
-            found,
+            decoded.items,
             attempt,
             layout.length * 4,
             len(outcome.survivors),
@@ -117,7 +117,23 @@ def anonymous_multiset(
             up,
             down,
             refused,
+            len(decoded.forged),
         )
     raise AggregationError(
         f"slot collisions remained after {max_attempts} rounds: lower collision_probability"
     )
+
+
+def _decode(
+    outcome: RoundOutcome, layout: SlotLayout, config_hash: bytes, attempt: int
+) -> DecodedMultiset | None:
+    """The round's multiset (forged items refused and logged), or None on a collision."""
+    key = round_slot_key(config_hash)
+    try:
+        decoded = decode_multiset(outcome.total, layout, key, len(outcome.survivors))
+    except ResidualCollision as exc:
+        log.warning("anonymous aggregation attempt %d: %s", attempt, exc)
+        return None
+    for refusal in decoded.forged:
+        log.warning("anonymous aggregation attempt %d: %s", attempt, refusal)
+    return decoded

@@ -4,8 +4,10 @@ Every method checks the stage order, the deadline of the signed config, the
 round and config hash, and every signature before it uses anything; any
 failure aborts the client for good (secrets erased) and raises a typed error,
 so a misbehaving server gets at most one refusal. The client never reveals
-both the self-mask share and the mask-key share of one peer, and refuses to
-go on when fewer than ``threshold`` of its neighbourhood remain.
+both the self-mask share and the mask-key share of one peer (nor its pairwise
+seed with a peer it does not see dropped), and refuses to go on when fewer
+than ``threshold`` of its neighbourhood remain. A neighbour whose dealt
+shares fail is dropped and blamed, not obeyed or allowed to abort the round.
 """
 
 from __future__ import annotations
@@ -20,16 +22,16 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from fical_secure.crypto import shamir
 from fical_secure.crypto.enrollment import Roster
 from fical_secure.crypto.identity import IdentityKey, IdentityPublicKey, RoundKey, Unpicklable
 from fical_secure.crypto.masking import MaskAccumulator, MaskKey, MaskKind
-from fical_secure.crypto.primitives import x25519_public_from_private
 from fical_secure.errors import FicalError, SecAggAbort, SecAggRefusal, SecAggTimeout, StoreError
 from fical_secure.protocol.messages import sha256
 from fical_secure.protocol.secagg import common
+from fical_secure.protocol.secagg.client_state import secrets_from_json, secrets_to_json
 from fical_secure.protocol.secagg.common import Phase
 from fical_secure.protocol.secagg.dealing import Seat, deal, open_bundle
+from fical_secure.protocol.secagg.floors import SecAggFloors
 from fical_secure.protocol.secagg.messages import (
     KIND_DIRECTORY,
     KIND_SHARE_BUNDLE,
@@ -42,7 +44,7 @@ from fical_secure.protocol.secagg.messages import (
     SurvivorList,
     UnmaskShares,
 )
-from fical_secure.protocol.secagg.peers import PeerKeys, config_params, read_directory, relay_check
+from fical_secure.protocol.secagg.peers import config_params, read_directory, relay_check
 
 STATE_FORMAT: Final = "fical-secure secagg-client-state v1"
 
@@ -57,14 +59,18 @@ class SecAggClient(Unpicklable):
         roster: Roster,
         *,
         clock: Callable[[], float] = time.time,
+        floors: SecAggFloors | None = None,
     ) -> None:
         """``roster`` must be the server-signed roster; it is verified here.
+        ``floors``: the weakest signed parameters this client accepts (default:
+        :class:`SecAggFloors`'s recommended floors).
 
         Raises:
             InvalidSignature: the roster is not signed by ``server``.
         """
         roster.verify(server)
         self._identity, self._server, self._roster, self._clock = identity, server, roster, clock
+        self._floors = floors or SecAggFloors()
         self.phase = Phase.ADVERTISE_KEYS
         self._deadline = float("inf")
         self.revealed: dict[bytes, bytes] = {}  # dealer -> which secret's share went out
@@ -106,6 +112,7 @@ class SecAggClient(Unpicklable):
         cfg = SecAggConfig.decode(config)
         cfg.verify(self._server)
         self.params = config_params(cfg, self._roster)
+        self._floors.check(self.params)
         if self.key_id not in self.params.index:
             raise SecAggRefusal("this client is not a participant of the round")
         self.round_id, self.config_hash = cfg.round_id, cfg.hash
@@ -158,12 +165,18 @@ class SecAggClient(Unpicklable):
 
     # --- stage 3 -----------------------------------------------------------
     def masked_input(self, bundle: bytes, vector: npt.NDArray[np.unsignedinteger]) -> bytes:
-        """Open the shares dealt to this client; send ``vector`` under all masks."""
+        """Open the shares dealt to this client; send ``vector`` under all masks.
+
+        A dealer whose shares fail is left out of this client's masks and named
+        in the reply (blamed), so the server drops that dealer, not the round.
+        """
         with self._stage(Phase.MASKED_INPUT, 2):
             relay = Relay.decode(bundle, KIND_SHARE_BUNDLE)
             relay_check(relay, self.round_id, self.config_hash)
             seat = Seat(self.params, self.me, self.key_id, self.round_id, self.config_hash)
-            open_bundle(seat, relay.items, self._enc, self._roster, self._peers, self._held)
+            self._blamed = open_bundle(
+                seat, relay.items, self._enc, self._roster, self._peers, self._held
+            )
             self._need(len(self._held), "shared their keys")
             acc = MaskAccumulator(self.params.length, self.params.bits, self.config_hash)
             self._check_vector(vector, acc)
@@ -181,6 +194,7 @@ class SecAggClient(Unpicklable):
                 self.config_hash,
                 self.key_id,
                 acc.reduced().astype(acc.value.dtype.newbyteorder("<")).tobytes(),
+                tuple(self.params.participants[j] for j in sorted(self._blamed)),
             )
             return msg.signed_by(self._identity)
 
@@ -207,11 +221,14 @@ class SecAggClient(Unpicklable):
                 raise SecAggRefusal("a client is listed both as survivor and as dropped")
             if self.me not in alive:
                 raise SecAggRefusal("the list names this client dropped, but it sent its input")
-            mine = self._masked_with
-            if (alive | dropped) & self.params.closed(self.me) != mine:
+            mine, blamed, accused = self._masked_with, self._blamed, self._indices(lst.blamed)
+            if (alive | dropped) & self.params.closed(self.me) != mine | blamed or alive & blamed:
                 raise SecAggRefusal("the survivor list disagrees with the shares this client got")
+            if not blamed <= accused <= dropped:
+                raise SecAggRefusal("the list's blamed dealers are not dropped, or omit this one's")
             self._need(len(alive & mine), "sent a masked input")
             self._survivors, self._alive, self._dropped = survivors, alive, dropped
+            self._accused = accused
             ack = ConsistencyAck(self.round_id, self.config_hash, self.key_id, sha256(survivors))
             return ack.signed_by(self._identity)
 
@@ -257,6 +274,10 @@ class SecAggClient(Unpicklable):
             else:
                 mask_dealers.append(dealer)
                 mask_shares.append(self._held[j][1].y)
+        accused = sorted(self._accused & self._masked_with - {self.me})  # all dropped
+        seeds = tuple(
+            self._mask.pairwise_seed(self._peers[j].mask_public, self.config_hash) for j in accused
+        )
         self._erase()
         return UnmaskShares(
             self.round_id,
@@ -266,6 +287,8 @@ class SecAggClient(Unpicklable):
             tuple(self_shares),
             tuple(mask_dealers),
             tuple(mask_shares),
+            tuple(self.params.participants[j] for j in accused),
+            seeds,
         )
 
     # --- between processes --------------------------------------------------
@@ -287,24 +310,7 @@ class SecAggClient(Unpicklable):
         }
         if hasattr(self, "_config"):
             state["config"] = self._config.hex()
-        if hasattr(self, "_enc"):
-            state["enc"] = self._enc.export_private_bytes(
-                i_understand_this_exposes_the_key=True
-            ).hex()
-            state["mask"] = self._mask.export_for_sharing().hex()
-        if hasattr(self, "_peers"):
-            state["peers"] = {
-                str(j): [k.encryption_public.hex(), k.mask_public.hex()]
-                for j, k in sorted(self._peers.items())
-            }
-        if hasattr(self, "_seed"):
-            state["seed"] = self._seed.hex()
-        if hasattr(self, "_held"):
-            state["held"] = {
-                str(j): [a.x, a.y.hex(), b.y.hex()] for j, (a, b) in sorted(self._held.items())
-            }
-        if hasattr(self, "_masked_with"):
-            state["masked_with"] = sorted(self._masked_with)
+        state.update(secrets_to_json(self))
         if hasattr(self, "_survivors"):
             state["survivors"] = self._survivors.hex()
         return json.dumps(state, sort_keys=True).encode()
@@ -318,6 +324,7 @@ class SecAggClient(Unpicklable):
         blob: bytes,
         *,
         clock: Callable[[], float] = time.time,
+        floors: SecAggFloors | None = None,
     ) -> SecAggClient:
         """The client :meth:`export_state` wrote; every signed part is verified again.
 
@@ -329,7 +336,7 @@ class SecAggClient(Unpicklable):
             raw = json.loads(blob)
             if not isinstance(raw, dict) or raw.get("format") != STATE_FORMAT:
                 raise StoreError("not a secure-aggregation client state")
-            client = cls(identity, server, roster, clock=clock)
+            client = cls(identity, server, roster, clock=clock, floors=floors)
             if bytes.fromhex(raw["key_id"]) != identity.key_id:
                 raise StoreError("the saved secure-aggregation state is another client's")
             client.phase = Phase(raw["phase"])
@@ -340,27 +347,7 @@ class SecAggClient(Unpicklable):
             }
             if "config" in raw:
                 client._take_config(bytes.fromhex(raw["config"]))
-            if "enc" in raw:
-                client._enc = RoundKey._from_private_bytes(bytes.fromhex(raw["enc"]))
-                private = bytes.fromhex(raw["mask"])
-                client._mask = MaskKey(private, x25519_public_from_private(private))
-            if "peers" in raw:
-                client._peers = {
-                    int(j): PeerKeys(bytes.fromhex(e), bytes.fromhex(m))
-                    for j, (e, m) in raw["peers"].items()
-                }
-            if "seed" in raw:
-                client._seed = bytes.fromhex(raw["seed"])
-            if "held" in raw:
-                client._held = {
-                    int(j): (
-                        shamir.Share(int(x), bytes.fromhex(a)),
-                        shamir.Share(int(x), bytes.fromhex(b)),
-                    )
-                    for j, (x, a, b) in raw["held"].items()
-                }
-            if "masked_with" in raw:
-                client._masked_with = frozenset(int(j) for j in raw["masked_with"])
+            secrets_from_json(client, raw)
             if "survivors" in raw:
                 survivors = bytes.fromhex(raw["survivors"])
                 lst = SurvivorList.decode(survivors)
@@ -368,6 +355,7 @@ class SecAggClient(Unpicklable):
                 client._survivors = survivors
                 client._alive = client._indices(lst.survivors)
                 client._dropped = client._indices(lst.dropped)
+                client._accused = client._indices(lst.blamed)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise StoreError(f"the saved secure-aggregation state is malformed: {exc}") from None
         return client

@@ -21,6 +21,7 @@ from fical_secure.crypto.enrollment import Roster
 from fical_secure.crypto.identity import IdentityKey
 from fical_secure.errors import FicalError, SecAggAbort
 from fical_secure.protocol.secagg.client import SecAggClient
+from fical_secure.protocol.secagg.floors import SecAggFloors
 from fical_secure.protocol.secagg.params import DEFAULT_TIMEOUTS_S, SecAggParams
 from fical_secure.protocol.secagg.server import SecAggServer
 
@@ -36,6 +37,7 @@ class Federation:
     server_identity: IdentityKey
     client_identities: dict[bytes, IdentityKey]
     roster: Roster
+    floors: SecAggFloors = field(default_factory=SecAggFloors)
 
     @classmethod
     def create(
@@ -48,10 +50,12 @@ class Federation:
         k: int | None = None,
         threshold: int | None = None,
         timeouts_s: tuple[int, ...] = DEFAULT_TIMEOUTS_S,
+        floors: SecAggFloors | None = None,
     ) -> Federation:
         """``n`` fresh enrolled clients; parameters from :meth:`SecAggParams.recommended`
-        unless ``k`` / ``threshold`` are given. This driver runs the clients one after
-        another, so a large ``n`` needs ``timeouts_s`` longer than a real deployment's."""
+        unless ``k`` / ``threshold`` are given (``floors``: the clients' own, default
+        recommended). This driver runs the clients one after another, so a large ``n``
+        needs ``timeouts_s`` longer than a real deployment's."""
         server_key = IdentityKey.generate()
         keys = [IdentityKey.generate() for _ in range(n)]
         roster = Roster.create(server_key, [k_.public for k_ in keys], epoch=1)
@@ -65,6 +69,7 @@ class Federation:
             k=k,
             threshold=threshold,
             timeouts_s=timeouts_s,
+            floors=floors,
         )
 
     @classmethod
@@ -80,6 +85,7 @@ class Federation:
         k: int | None = None,
         threshold: int | None = None,
         timeouts_s: tuple[int, ...] = DEFAULT_TIMEOUTS_S,
+        floors: SecAggFloors | None = None,
     ) -> Federation:
         """A round among already enrolled identities (participants in key-id order)."""
         ids = tuple(sorted(client_identities))
@@ -90,8 +96,11 @@ class Federation:
         )
         server = SecAggServer(server_identity, roster, params, round_id)
         pub = server_identity.public
-        clients = {c: SecAggClient(key, pub, roster) for c, key in client_identities.items()}
-        return cls(server, clients, server_identity, dict(client_identities), roster)
+        own = floors or SecAggFloors()
+        clients = {
+            c: SecAggClient(key, pub, roster, floors=own) for c, key in client_identities.items()
+        }
+        return cls(server, clients, server_identity, dict(client_identities), roster, own)
 
     def next_round(self, round_id: int, length: int) -> Federation:
         """The same enrolled identities and graph in a fresh round of ``length`` words."""
@@ -101,9 +110,12 @@ class Federation:
         )
         server = SecAggServer(self.server_identity, self.roster, params, round_id)
         pub = self.server_identity.public
-        clients = {c: SecAggClient(k, pub, self.roster) for c, k in self.client_identities.items()}
+        clients = {
+            c: SecAggClient(k, pub, self.roster, floors=self.floors)
+            for c, k in self.client_identities.items()
+        }
         return Federation(
-            server, clients, self.server_identity, self.client_identities, self.roster
+            server, clients, self.server_identity, self.client_identities, self.roster, self.floors
         )
 
 

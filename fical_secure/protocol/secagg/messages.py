@@ -199,40 +199,46 @@ class SharePayload:
 
 @dataclass(frozen=True)
 class MaskedInput(Signed):
-    """A client's masked vector: ``length`` little-endian words modulo 2^bits."""
+    """A client's masked vector (``length`` little-endian words modulo 2^bits) and
+    the dealers whose shares it could not open or verify (it masked without them)."""
 
     vector: bytes
+    blamed: tuple[bytes, ...] = ()
     sig: bytes = b""
     KIND: ClassVar[int] = KIND_MASKED_INPUT
 
     def _fields(self, w: Writer) -> None:
         w.blob(self.vector)
+        ids(w, self.blamed)
 
     @classmethod
     def decode(cls, data: bytes) -> MaskedInput:
         """Parse. Raises MessageFormatError if malformed."""
         r = Reader(data, KIND_MASKED_INPUT)
-        return cls(*head(r), r.blob(), finish(r))
+        return cls(*head(r), r.blob(), read_ids(r), finish(r))
 
 
 @dataclass(frozen=True)
 class SurvivorList(Signed):
-    """Server-signed: who sent a masked input (survivors) and who shared keys but did not."""
+    """Server-signed: who sent a masked input (survivors), who shared keys but did not
+    (dropped), and which of the dropped a holder blamed for spoiled shares."""
 
     survivors: tuple[bytes, ...]
     dropped: tuple[bytes, ...]
+    blamed: tuple[bytes, ...] = ()
     sig: bytes = b""
     KIND: ClassVar[int] = KIND_SURVIVORS
 
     def _fields(self, w: Writer) -> None:
         ids(w, self.survivors)
         ids(w, self.dropped)
+        ids(w, self.blamed)
 
     @classmethod
     def decode(cls, data: bytes) -> SurvivorList:
         """Parse. Raises MessageFormatError if malformed."""
         r = Reader(data, KIND_SURVIVORS)
-        return cls(*head(r), read_ids(r), read_ids(r), finish(r))
+        return cls(*head(r), read_ids(r), read_ids(r), read_ids(r), finish(r))
 
 
 @dataclass(frozen=True)
@@ -255,31 +261,33 @@ class ConsistencyAck(Signed):
 
 @dataclass(frozen=True)
 class UnmaskShares(Signed):
-    """A holder's revealed shares: self-mask seeds of survivors, mask keys of dropped."""
+    """A holder's revealed shares: self-mask seeds of survivors, mask keys of dropped,
+    and its pairwise seeds with blamed dropped dealers (``pair_peers[i]`` /
+    ``pair_seeds[i]``) for when too few holders accepted a blamed dealer's shares."""
 
     self_dealers: tuple[bytes, ...]
     self_shares: tuple[bytes, ...]
     mask_dealers: tuple[bytes, ...]
     mask_shares: tuple[bytes, ...]
+    pair_peers: tuple[bytes, ...] = ()
+    pair_seeds: tuple[bytes, ...] = ()
     sig: bytes = b""
     KIND: ClassVar[int] = KIND_UNMASK_SHARES
 
     def _fields(self, w: Writer) -> None:
-        if len(self.self_dealers) != len(self.self_shares) or len(self.mask_dealers) != len(
-            self.mask_shares
-        ):
+        pairs = ((self.self_dealers, self.self_shares), (self.mask_dealers, self.mask_shares))
+        if any(len(a) != len(b) for a, b in (*pairs, (self.pair_peers, self.pair_seeds))):
             raise MessageFormatError("unmask lists differ in length")
-        ids(w, self.self_dealers)
-        blobs(w, self.self_shares)
-        ids(w, self.mask_dealers)
-        blobs(w, self.mask_shares)
+        for dealers, values in (*pairs, (self.pair_peers, self.pair_seeds)):
+            ids(w, dealers)
+            blobs(w, values)
 
     @classmethod
     def decode(cls, data: bytes) -> UnmaskShares:
         """Parse. Raises MessageFormatError if malformed."""
         r = Reader(data, KIND_UNMASK_SHARES)
         fields = head(r)
-        sd, ss, md, ms = read_ids(r), read_blobs(r), read_ids(r), read_blobs(r)
-        if len(sd) != len(ss) or len(md) != len(ms):
+        (sd, ss), (md, ms), (pp, ps) = [(read_ids(r), read_blobs(r)) for _ in range(3)]
+        if len(sd) != len(ss) or len(md) != len(ms) or len(pp) != len(ps):
             raise MessageFormatError("unmask lists differ in length")
-        return cls(*fields, sd, ss, md, ms, finish(r))
+        return cls(*fields, sd, ss, md, ms, pp, ps, finish(r))

@@ -106,13 +106,16 @@ class SecAggParams:
         """Complete graph up to ``complete_up_to`` clients, else SecAgg+ with k ~ 4 log2 n.
 
         Threshold ``t = ceil(2 (k + 1) / 3)``: a third of every neighbourhood may
-        drop, and ``2t - k - 2`` (about a third) may be corrupt.
+        drop, and ``2t - k - 2`` (about a third) may be corrupt; at least
+        ``(k + 3) / 2``, so that one corrupt client is always tolerated (three
+        clients need all three). These meet the default client floors of
+        :mod:`.floors`.
         """
         n = len(participants)
         k = n - 1 if n <= complete_up_to else min(n - 1, 2 * math.ceil(2 * math.log2(n)))
         if k < n - 1 and k % 2:
             k -= 1
-        t = max((k + 1) // 2 + 1, math.ceil(2 * (k + 1) / 3))
+        t = max((k + 1) // 2 + 1, math.ceil(2 * (k + 1) / 3), math.ceil((k + 3) / 2))
         return cls(participants, t, k, bits, length, graph_seed)
 
     @property

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fical_secure.crypto.enrollment import Roster
-from fical_secure.errors import ConfigError, SecAggRefusal
+from fical_secure.crypto.primitives import is_low_order_x25519
+from fical_secure.errors import ConfigError, InvalidPeerKey, SecAggRefusal
 from fical_secure.protocol.secagg.messages import AdvertiseKeys, Relay, SecAggConfig
 from fical_secure.protocol.secagg.params import SecAggParams
 
@@ -63,9 +64,13 @@ def read_advert(
     Raises:
         MessageFormatError, WrongRoundError, NotEnrolledError, InvalidSignature,
         SecAggRefusal: a malformed, misrouted, unknown or forged advertisement.
+        InvalidPeerKey: a low-order X25519 key (an all-zero pairwise secret or
+            share key would abort every neighbour later, or cancel nothing).
     """
     msg = AdvertiseKeys.decode(blob)
     msg.check_round(round_id, config_hash)
+    if is_low_order_x25519(msg.encryption_public) or is_low_order_x25519(msg.mask_public):
+        raise InvalidPeerKey("an advertised X25519 key is low-order: refused at advertise")
     index = params.index.get(msg.signer_id)
     if index is None:
         raise SecAggRefusal("keys advertised by a client that is not a participant")

@@ -32,6 +32,7 @@ from fical_secure.errors import (
     StageError,
 )
 from fical_secure.protocol.secagg import common
+from fical_secure.protocol.secagg.blame import sort_blames
 from fical_secure.protocol.secagg.common import Phase
 from fical_secure.protocol.secagg.messages import (
     KIND_DIRECTORY,
@@ -145,9 +146,10 @@ class SecAggServer(Unpicklable):
 
     # --- stage 2 ------------------------------------------------------------
     def share_keys(self, replies: Sequence[bytes]) -> dict[bytes, bytes]:
-        """Check each dealer's holder list; route each sealed share to its holder."""
+        """Check each dealer's holder list; relay each dealer's signed shares to its holders."""
         self._enter(Phase.SHARE_KEYS)
         p = self.params
+        signed: dict[int, bytes] = {}
         for blob in replies:
             with self._record(blob):
                 msg = self._signed(ShareKeys.decode(blob), self._peers)
@@ -161,13 +163,13 @@ class SecAggServer(Unpicklable):
                 if any(bool(e) == (h == msg.signer_id) for h, e in pairs):
                     raise SecAggRefusal("one sealed share per holder, none to the dealer itself")
                 self._once(j, self._shares)
-                self._shares[j] = msg
+                self._shares[j], signed[j] = msg, blob
         self._require(len(self._shares), "shared their keys")
         bundles: dict[bytes, list[bytes]] = {p.participants[i]: [] for i in self._shares}
-        for msg in self._shares.values():
+        for j, msg in sorted(self._shares.items()):  # the dealer-signed message: evidence
             for holder, envelope in zip(msg.holders, msg.envelopes, strict=True):
                 if envelope and holder in bundles:
-                    bundles[holder].append(envelope)
+                    bundles[holder].append(signed[j])
         return {
             holder: Relay(self.round_id, self.config_hash, KIND_SHARE_BUNDLE, tuple(items)).encode()
             for holder, items in bundles.items()
@@ -175,18 +177,29 @@ class SecAggServer(Unpicklable):
 
     # --- stage 3 ------------------------------------------------------------
     def masked_input(self, replies: Sequence[bytes]) -> bytes:
-        """Keep masked vectors of clients who shared keys; sign the survivor list."""
+        """Keep masked vectors of clients who shared keys; sign the survivor list.
+
+        A dealer that a holder blames (its shares for that holder did not open
+        or verify) is dropped: its own vector stays out of the sum, the refusal
+        names it, and its pairwise mask with that holder is never cancelled
+        (the holder did not add it). See :mod:`.blame` for the bound on blames.
+        """
         self._enter(Phase.MASKED_INPUT)
+        accepted: dict[int, MaskedInput] = {}
         size = self.params.length * (4 if self.params.bits <= 32 else 8)
-        self._sum = MaskAccumulator(self.params.length, self.params.bits, self.config_hash)
-        wire = np.dtype(self._sum.dtype).newbyteorder("<")
         for blob in replies:
             with self._record(blob):
                 msg = self._signed(MaskedInput.decode(blob), self._shares)
                 if len(msg.vector) != size:
                     raise SecAggRefusal(f"masked input must be {size} bytes")
                 j = self.params.index[msg.signer_id]
-                self._once(j, self._masked)
+                self._once(j, accepted)
+                accepted[j] = msg
+        self._unpaired, accusers = sort_blames(self.params, self._shares, accepted, self._refuse)
+        self._sum = MaskAccumulator(self.params.length, self.params.bits, self.config_hash)
+        wire = np.dtype(self._sum.dtype).newbyteorder("<")
+        for j, msg in sorted(accepted.items()):
+            if j not in self._unpaired and j not in accusers:
                 self._masked[j] = None
                 self._sum.add_vector(np.frombuffer(msg.vector, dtype=wire).astype(self._sum.dtype))
         self._require(len(self._masked), "sent a masked input")
@@ -194,8 +207,9 @@ class SecAggServer(Unpicklable):
         survivors = tuple(ids[i] for i in sorted(self._masked))
         self.survivors = survivors  # the clients whose inputs are in the sum
         dropped = tuple(ids[i] for i in sorted(self._shares.keys() - self._masked.keys()))
+        blamed = tuple(ids[j] for j in sorted(self._unpaired))
         lst = SurvivorList(
-            self.round_id, self.config_hash, self._identity.key_id, survivors, dropped
+            self.round_id, self.config_hash, self._identity.key_id, survivors, dropped, blamed
         )
         self._survivor_list = lst.signed_by(self._identity)
         return self._survivor_list
@@ -244,6 +258,7 @@ class SecAggServer(Unpicklable):
             frozenset(self._masked),
             revealed,
             self._refuse,
+            self._unpaired,
         )
         self.phase = Phase.DONE
         del self._sum

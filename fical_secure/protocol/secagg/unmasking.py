@@ -110,8 +110,15 @@ def unmask_sum(
     alive: frozenset[int],
     revealed: Mapping[int, UnmaskShares],
     refuse: Refuse,
+    unpaired: Mapping[int, frozenset[int]],
 ) -> npt.NDArray[np.unsignedinteger]:
     """The sum modulo 2^bits of the survivors' inputs, from the sum of their masked inputs.
+
+    ``unpaired[j]``: the holders that blamed dropped dealer ``j`` and so never
+    added a pairwise mask with it; only the other survivors' masks are cancelled
+    (none left: nothing to rebuild), from ``j``'s rebuilt mask key or, when fewer
+    than ``threshold`` holders accepted a blamed dealer, from the seeds the
+    survivors revealed.
 
     Raises:
         SecAggAbort: a secret lacks ``threshold`` valid shares or fails its commitment.
@@ -131,15 +138,50 @@ def unmask_sum(
             raise SecAggAbort(f"client {j}'s self-mask seed does not match its commitment")
         acc.subtract(seed, MaskKind.SELF)
     for j in sorted(dropped):
-        raw = _rebuild(params, config_hash, j, shares[j], mask_points[j], common.MASK_SECRET)
-        try:
-            key = MaskKey.from_reconstructed(raw, peers[j].mask_public)
-        except InvalidShare as exc:
-            raise SecAggAbort(f"client {j}'s mask key: {exc}") from None
-        for i in sorted(alive & params.neighbours(j)):
-            seed = key.pairwise_seed(peers[i].mask_public, config_hash)
+        paired = frozenset(alive & params.neighbours(j) - unpaired.get(j, frozenset()))
+        if not paired:
+            continue
+        if j in unpaired and len(mask_points[j]) < params.threshold:
+            seeds = _pair_seeds(params, revealed, j, paired)
+        else:
+            raw = _rebuild(params, config_hash, j, shares[j], mask_points[j], common.MASK_SECRET)
+            try:
+                key = MaskKey.from_reconstructed(raw, peers[j].mask_public)
+            except InvalidShare as exc:
+                raise SecAggAbort(f"client {j}'s mask key: {exc}") from None
+            seeds = {i: key.pairwise_seed(peers[i].mask_public, config_hash) for i in paired}
+        for i in sorted(paired):
             if common.adds_pairwise(i, j):
-                acc.subtract(seed, MaskKind.PAIRWISE)
+                acc.subtract(seeds[i], MaskKind.PAIRWISE)
             else:
-                acc.add(seed, MaskKind.PAIRWISE)
+                acc.add(seeds[i], MaskKind.PAIRWISE)
     return acc.reduced()
+
+
+def _pair_seeds(
+    params: SecAggParams,
+    revealed: Mapping[int, UnmaskShares],
+    dealer: int,
+    paired: frozenset[int],
+) -> dict[int, bytes]:
+    """Each survivor's revealed pairwise seed with a blamed, dropped dealer.
+
+    Used when too few holders accepted the dealer's shares to rebuild its mask
+    key: each survivor that masked with it reveals that one seed instead (the
+    dealer is dropped, so this tells no more than its mask key would).
+
+    Raises:
+        SecAggAbort: a survivor that masked with the dealer revealed no such seed.
+    """
+    did, out = params.participants[dealer], {}
+    for i in sorted(paired):
+        msg = revealed.get(i)
+        found = dict(zip(msg.pair_peers, msg.pair_seeds, strict=True)) if msg else {}
+        seed = found.get(did)
+        if seed is None or len(seed) != common.SECRET_SIZE:
+            raise SecAggAbort(
+                f"dealer {dealer} was blamed, too few holders accepted its shares, and"
+                f" survivor {i} revealed no pairwise seed with it: round aborted"
+            )
+        out[i] = seed
+    return out
