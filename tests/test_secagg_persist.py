@@ -17,10 +17,17 @@ from secagg_helpers import BITS, LENGTH, expected_sum, inputs_for
 from fical_secure.crypto.bundle import KeyBundle
 from fical_secure.crypto.enrollment import Roster
 from fical_secure.crypto.identity import IdentityKey
-from fical_secure.errors import FicalError, RollbackError, SecAggAbort, StoreError
+from fical_secure.errors import (
+    FicalError,
+    RollbackError,
+    SecAggAbort,
+    StoreError,
+    WeakSecAggParameters,
+)
 from fical_secure.protocol.secagg import Federation
 from fical_secure.protocol.secagg.common import Phase
 from fical_secure.protocol.secagg.driver import drive_stages, step
+from fical_secure.protocol.secagg.floors import SecAggFloors
 from fical_secure.protocol.secagg.persist import SecAggStateFile, state_path
 
 
@@ -169,3 +176,15 @@ def test_too_few_survivors_abort_through_state_files(tmp_path: Path) -> None:
     ids = sorted(files)
     with pytest.raises(SecAggAbort):
         _run_through_files(fed, files, inputs_for(fed, seed=5), drop_at={2: set(ids[:2])})
+
+
+def test_the_floors_given_at_start_are_the_ones_the_client_applies(tmp_path: Path) -> None:
+    """The Flower client passes its profile's floors to :meth:`SecAggStateFile.start`."""
+    fed, files = _federation(5, tmp_path)
+    sf = next(iter(files.values()))
+    config = fed.server.configure()
+    client = sf.start(config, fed.roster, SecAggFloors(min_cohort=6))
+    with pytest.raises(WeakSecAggParameters, match="cohort"):
+        step(client, 0, config, None)
+    accepted = sf.start(config, fed.roster, SecAggFloors(min_cohort=5))
+    assert step(accepted, 0, config, None)

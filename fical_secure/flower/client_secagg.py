@@ -33,6 +33,7 @@ from fical_secure.flower import wire
 if TYPE_CHECKING:
     from flwr.app import Message, RecordDict
 
+    from fical_secure.compliance.profile import Profile
     from fical_secure.crypto.identity import IdentityPublicKey
     from fical_secure.flower.config import HospitalConfig
     from fical_secure.protocol import RoundConfig
@@ -96,7 +97,11 @@ def handle_secagg(cfg: HospitalConfig, message: Message) -> RecordDict:
     from fical_secure.flower.client_app import load_keys
     from fical_secure.pipeline import secagg_round as sr
     from fical_secure.protocol.secagg.driver import step
-    from fical_secure.protocol.secagg.participation import Joined, release_digest
+    from fical_secure.protocol.secagg.participation import (
+        Joined,
+        check_participation,
+        release_digest,
+    )
     from fical_secure.protocol.secagg.persist import SecAggStateFile, state_path
 
     stage = _stage_of(message)
@@ -106,8 +111,9 @@ def handle_secagg(cfg: HospitalConfig, message: Message) -> RecordDict:
     prepared, items = _pending_items(cfg)  # join only with a release prepared for this round
     joined = Joined(prepared, release_digest(items))
     if stage == 0:
-        _check_policy(cfg, states, joined)
-        client = states.start(request, roster)
+        profile = _profile(cfg)
+        check_participation(states.history(), joined, profile.release.secagg_min_cohort_difference)
+        client = states.start(request, roster, profile.secagg)
     else:
         client = states.resume(roster)
     if stage == 3:  # the signed survivor list names the cohort whose sum this would unmask
@@ -136,13 +142,11 @@ def _stage_of(message: Message) -> int:
     return stage
 
 
-def _check_policy(cfg: HospitalConfig, states: SecAggStateFile, joined: Joined) -> None:
-    """Raises ParticipationRefused when the profile's participation policy forbids ``joined``."""
+def _profile(cfg: HospitalConfig) -> Profile:
+    """The hospital's profile: its participation policy and its floors on SecAgg+ parameters."""
     from fical_secure.compliance.profile import load_profile, resolve_profile
-    from fical_secure.protocol.secagg.participation import check_participation
 
-    policy = load_profile(resolve_profile(cfg.audit_profile)).release
-    check_participation(states.history(), joined, policy.secagg_min_cohort_difference)
+    return load_profile(resolve_profile(cfg.audit_profile))
 
 
 def _cohort_checked(
@@ -159,7 +163,7 @@ def _cohort_checked(
             client walks out of the round (no secret kept) and reveals nothing.
     """
     from fical_secure.protocol.secagg.messages import SurvivorList
-    from fical_secure.protocol.secagg.participation import Joined
+    from fical_secure.protocol.secagg.participation import Joined, check_participation
 
     client, server = parties
     try:
@@ -167,7 +171,8 @@ def _cohort_checked(
         survivors.verify(server)
         survivors.check_round(client.round_id, client.config_hash)
         cohort = Joined(joined.round_id, joined.release, frozenset(survivors.survivors))
-        _check_policy(cfg, states, cohort)
+        policy = _profile(cfg).release
+        check_participation(states.history(), cohort, policy.secagg_min_cohort_difference)
     except FicalError:
         states.abandon(client)
         raise

@@ -224,7 +224,9 @@ def _aggregate(
             kinds = sorted({r.error.__class__.__name__ for r in server.refused})
             raise SecAggAbort(f"{exc} (refused replies: {kinds or 'none'})") from None
         try:
-            items = decode_items(total, layout, round_slot_key(server.config_hash))
+            items = decode_items(
+                total, layout, round_slot_key(server.config_hash), len(server.survivors)
+            )
         except ResidualCollision as exc:
             log.warning("stage secagg: attempt %d: %s; retrying with a fresh config", attempt, exc)
             continue

@@ -34,6 +34,7 @@ from fical_secure.errors import FicalError, RollbackError, StoreError
 from fical_secure.protocol.secagg.client import SecAggClient
 from fical_secure.protocol.secagg.common import Phase
 from fical_secure.protocol.secagg.counter import MonotonicCounter
+from fical_secure.protocol.secagg.floors import SecAggFloors
 from fical_secure.protocol.secagg.messages import SecAggConfig
 from fical_secure.protocol.secagg.participation import Joined
 
@@ -155,8 +156,12 @@ class SecAggStateFile:
         self.counter.advance_to(value)
 
     # --- what the ClientApp calls -------------------------------------------
-    def start(self, config: bytes, roster: Roster) -> SecAggClient:
+    def start(
+        self, config: bytes, roster: Roster, floors: SecAggFloors | None = None
+    ) -> SecAggClient:
         """A fresh client for the round of ``config``, refused if not newer than the mark.
+
+        ``floors``: the weakest signed parameters this client accepts (its profile's).
 
         Raises:
             RollbackError: ``config`` is of a round this client already joined
@@ -171,7 +176,7 @@ class SecAggStateFile:
                 f"secure-aggregation round {cfg.round_id} is not newer than round"
                 f" {saved.round_id}, which this client already joined: a replay"
             )
-        return SecAggClient(self._bundle.identity, self._server, roster)
+        return SecAggClient(self._bundle.identity, self._server, roster, floors=floors)
 
     def resume(self, roster: Roster) -> SecAggClient:
         """The client of the open round.
