@@ -26,7 +26,8 @@ import yaml
 
 from fical_secure.compliance import vocabulary as vocab
 from fical_secure.compliance.schema import Findings, join
-from fical_secure.errors import ConfigError
+from fical_secure.errors import ConfigError, UntrustedInputError
+from fical_secure.untrusted import open_regular
 
 SCHEMA_VERSION = 1
 Transport = Literal["sealed", "secagg", "plain"]
@@ -49,10 +50,13 @@ def file_sha256(path: Path) -> str:
     """Hex SHA-256 of a file's bytes.
 
     Raises:
-        ConfigError: the file cannot be read.
+        ConfigError: the file cannot be read, or is not a regular file of bounded size.
     """
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        with open_regular(path) as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except UntrustedInputError as exc:
+        raise ConfigError(f"the client's data file: {exc}") from None
     except OSError as exc:
         raise ConfigError(
             f"cannot read the client's data file {path}: {exc.strerror}; the configuration's "

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from fical_secure.atomic import write_json_atomic
 from fical_secure.errors import ProtocolError, StoreError
 from fical_secure.flower import wire
+from fical_secure.flower.notes import ClientNotes
 
 if TYPE_CHECKING:
     from flwr.app import Message, RecordDict
@@ -51,7 +52,7 @@ def handle_prepare(cfg: HospitalConfig, message: Message) -> RecordDict:
         len(items),
         refused,
     )
-    notes = json.dumps({"client_id": cfg.client_id, "report": state.report}).encode()
+    notes = ClientNotes(cfg.client_id, state.report).encode()
     return wire.record(status=wire.STATUS_READY, key_id=client.key_id.hex(), notes=notes)
 
 

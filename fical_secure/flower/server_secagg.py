@@ -24,7 +24,6 @@ parameters and counts, never a client's text or which client wrote an entry.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -37,6 +36,7 @@ from fical_secure.errors import (
     SecAggAbort,
 )
 from fical_secure.flower import wire
+from fical_secure.flower.notes import ClientNotes
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -190,7 +190,7 @@ def _ready(
                 continue
             key_id = bytes.fromhex(wire.field_text(reply, "key_id"))
             roster.lookup(key_id)
-            notes = json.loads(wire.field_bytes(reply, "notes", limit=wire.MAX_NOTES_BYTES))
+            notes = ClientNotes.decode(wire.field_bytes(reply, "notes", limit=wire.MAX_NOTES_BYTES))
         except (MessageFormatError, NotEnrolledError, ValueError) as exc:
             refused[type(exc).__name__] += 1
             log.warning("SuperNode %d sent a malformed ready reply: %s", node, exc)
@@ -202,7 +202,7 @@ def _ready(
         ready[key_id] = node
         per_client[owners.get(key_id, key_id.hex())] = {
             "key_id": key_id.hex(),
-            "report": notes.get("report", {}) if isinstance(notes, dict) else {},
+            "report": notes.report,
         }
     return ready, per_client, dict(refused)
 
