@@ -154,7 +154,10 @@ def read_regular(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES) -> bytes:
         UntrustedInputError: not a regular file, or larger than ``max_bytes``.
     """
     with open_regular(path, max_bytes=max_bytes) as handle:
-        data = handle.read(max_bytes + 1)
+        size = os.fstat(handle.fileno()).st_size  # read() sizes its buffer by the request
+        data = handle.read(size + 1)
+        if len(data) > size:  # it grew since the check: read on, never past the cap
+            data += handle.read(max_bytes + 1 - len(data))
     if len(data) > max_bytes:
         raise UntrustedInputError(f"{path} grew past {max_bytes} bytes while being read")
     return data
