@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from fical_secure.data.generator import generate_federation
-from fical_secure.data.schema import Federation
 from fical_secure.data.storage import load_federation, save_federation
 from fical_secure.errors import DataError, UntrustedInputError
 from fical_secure.scrub.known import read_roster
@@ -30,15 +29,10 @@ SECONDS = 5.0
 PEAK_BYTES = 32 * 1024 * 1024
 
 
-@pytest.fixture(scope="module")
-def fed() -> Federation:
-    return generate_federation(
-        2, seed=3, episodes_per_hospital=6, nonmembers_per_hospital=2, eval_per_tool=1
-    )
-
-
 @pytest.fixture()
-def saved(tmp_path: Path, fed: Federation) -> Path:
+def saved(tmp_path: Path) -> Path:
+    """A small saved federation folder; each test damages its own copy."""
+    fed = generate_federation(2, seed=3, episodes_per_hospital=6, nonmembers_per_hospital=2)
     save_federation(fed, tmp_path / "fed")
     return tmp_path / "fed"
 
