@@ -11,7 +11,9 @@ escape a stage or hang a client, so:
   raises one typed error;
 - :func:`open_regular` opens without blocking and refuses, before reading a
   byte, anything that is not a regular file or is larger than a cap;
-  :func:`read_regular` and :func:`load_json_file` build on it.
+  :func:`read_regular`, :func:`load_json_file` and :func:`load_yaml_file`
+  build on it (PyYAML recurses per nesting level: a deep file's
+  ``RecursionError`` becomes the typed error, within the size cap).
 
 Errors opening a path (missing, permission) stay :class:`OSError`, so each
 caller keeps its own hint; everything else is :class:`UntrustedInputError`.
@@ -28,6 +30,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
+
+import yaml
 
 from fical_secure.errors import UntrustedInputError
 
@@ -50,6 +54,8 @@ class JsonLimits:
 DEFAULT_LIMITS: Final = JsonLimits()
 DOCUMENT_LIMITS: Final = JsonLimits(max_bytes=64 * 1024 * 1024, max_depth=64)
 """A whole JSON file a user hands over (a catalogue, a federation's meta.json)."""
+MAX_CONFIG_BYTES: Final = 1024 * 1024
+"""Cap of a YAML configuration or profile."""
 
 
 def _depth(data: bytes) -> int:
@@ -171,3 +177,29 @@ def load_json_file(path: str | Path, limits: JsonLimits = DEFAULT_LIMITS) -> Any
         UntrustedInputError: not a regular file, too large, too deep or not JSON.
     """
     return loads_bounded(read_regular(path, max_bytes=limits.max_bytes), limits)
+
+
+def loads_yaml(data: bytes) -> Any:
+    """``yaml.safe_load`` of untrusted bytes, every failure one typed error.
+
+    Raises:
+        UntrustedInputError: not UTF-8, not YAML, or nested past the interpreter's recursion limit.
+    """
+    try:
+        return yaml.safe_load(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise UntrustedInputError("input is not valid UTF-8") from None
+    except yaml.YAMLError as exc:
+        raise UntrustedInputError(f"input is not valid YAML: {exc}") from None
+    except RecursionError:
+        raise UntrustedInputError("input nests too deeply to be a configuration") from None
+
+
+def load_yaml_file(path: str | Path, *, max_bytes: int = MAX_CONFIG_BYTES) -> Any:
+    """The YAML value of the regular file ``path`` (a configuration or profile), bounded.
+
+    Raises:
+        OSError: the path cannot be opened or read.
+        UntrustedInputError: not a regular file, too large, not UTF-8 YAML, or too deep.
+    """
+    return loads_yaml(read_regular(path, max_bytes=max_bytes))

@@ -20,7 +20,7 @@ import pytest
 
 from fical_secure.data.generator import generate_federation
 from fical_secure.data.storage import load_federation, save_federation
-from fical_secure.errors import DataError, UntrustedInputError
+from fical_secure.errors import ConfigError, DataError, FicalError, UntrustedInputError
 from fical_secure.scrub.known import read_roster
 from fical_secure.untrusted import load_json_file, read_regular
 
@@ -41,8 +41,8 @@ def _members(folder: Path) -> Path:
     return sorted(folder.glob("*.members.jsonl"))[0]
 
 
-def _refused(action: Callable[[], object]) -> DataError:
-    """Run ``action`` in a thread; it must raise a DataError within SECONDS, using little memory."""
+def _refused(action: Callable[[], object], kind: type[FicalError] = DataError) -> FicalError:
+    """Run ``action`` in a thread; it must raise ``kind`` within SECONDS, using little memory."""
     seen: dict[str, object] = {}
 
     def target() -> None:
@@ -62,7 +62,7 @@ def _refused(action: Callable[[], object]) -> DataError:
     assert not worker.is_alive(), f"still reading after {SECONDS} s"
     assert time.monotonic() - started < SECONDS
     error, peak = seen.get("error"), seen["peak"]
-    assert isinstance(error, DataError), repr(error)
+    assert isinstance(error, kind), repr(error)
     assert isinstance(peak, int) and peak < PEAK_BYTES, peak
     return error
 
@@ -74,7 +74,8 @@ def test_a_jsonl_line_nested_100k_deep_is_that_lines_typed_error(saved: Path) ->
     lines = len(members.read_text(encoding="utf-8").splitlines())
     error = _refused(lambda: load_federation(saved))
     assert f"line {lines}: invalid JSON" in str(error) and "levels deep" in str(error)
-    assert error.lines == (lines,) and error.source == members.name
+    assert isinstance(error, DataError) and error.lines == (lines,)
+    assert error.source == members.name
     assert error.public_reason() == f"DataError at {members.name} line {lines}"
 
 
@@ -122,6 +123,25 @@ def test_a_file_past_the_cap_is_refused_by_its_size_not_read(tmp_path: Path) -> 
         out.truncate(300 * 1024 * 1024)  # sparse: no disk, past the 256 MiB default cap
     error = _refused(lambda: read_regular(sparse))
     assert "at most" in str(error)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda p: p.write_text("a:\n" + "[" * DEEP + "]" * DEEP + "\n", encoding="utf-8"),
+        lambda p: os.mkfifo(p),
+        lambda p: p.symlink_to("/dev/zero"),
+    ],
+)
+def test_a_hostile_client_configuration_is_one_config_error(
+    tmp_path: Path, make: Callable[[Path], object]
+) -> None:
+    from fical_secure.flower.config import load_hospital_config
+
+    path = tmp_path / "hospital.yaml"
+    make(path)
+    error = _refused(lambda: load_hospital_config(path), ConfigError)
+    assert "cannot read client configuration" in str(error)
 
 
 @pytest.mark.parametrize(

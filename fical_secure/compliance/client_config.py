@@ -22,12 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
 
-import yaml
-
 from fical_secure.compliance import vocabulary as vocab
 from fical_secure.compliance.schema import Findings, join
 from fical_secure.errors import ConfigError, UntrustedInputError
-from fical_secure.untrusted import open_regular
+from fical_secure.untrusted import load_yaml_file, open_regular
 
 SCHEMA_VERSION = 1
 Transport = Literal["sealed", "secagg", "plain"]
@@ -98,8 +96,8 @@ def load_client_config(path: str | Path) -> ClientConfig:
     """
     source = Path(path)
     try:
-        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raw = load_yaml_file(source)
+    except (OSError, UntrustedInputError) as exc:
         raise ConfigError(f"cannot read client configuration {source}: {exc}") from exc
     findings = Findings()
     config = parse_client_config(raw, findings, base=source.resolve().parent, source=source)

@@ -35,6 +35,7 @@ from fical_secure.pipeline.client import (
     seal_release,
 )
 from fical_secure.pipeline.runner import run_stages
+from fical_secure.untrusted import MAX_CONFIG_BYTES, read_regular
 
 if TYPE_CHECKING:
     from flwr.app import Context, Message, RecordDict
@@ -163,7 +164,7 @@ def load_keys(cfg: HospitalConfig) -> tuple[IdentityKey, IdentityPublicKey, Rost
 
     identity = KeyBundle.load(cfg.private_key).identity
     server = PublicKeyBundle.load(cfg.server_public_key).identity
-    roster = Roster.decode(cfg.roster.read_bytes())
+    roster = Roster.decode(read_regular(cfg.roster, max_bytes=MAX_CONFIG_BYTES))
     roster.verify(server)
     roster.lookup(identity.key_id)
     return identity, server, roster

@@ -36,6 +36,7 @@ from fical_secure.pipeline.server import (
     receive_envelope,
     server_stages,
 )
+from fical_secure.untrusted import MAX_CONFIG_BYTES, read_regular
 
 if TYPE_CHECKING:
     from flwr.app import Context, Message, RecordDict
@@ -169,7 +170,7 @@ def _run_sealed(grid: Grid, cfg: ServerConfig, report: dict[str, Any]) -> None:
     from fical_secure.protocol import Server
 
     identity = KeyBundle.load(cfg.private_key).identity
-    roster = Roster.decode(cfg.roster.read_bytes())
+    roster = Roster.decode(read_regular(cfg.roster, max_bytes=MAX_CONFIG_BYTES))
     server = Server.create(cfg.output / "store.sqlite", identity, roster)
     settings = ServerSettings(dedupe_threshold=cfg.dedupe_threshold, min_support=cfg.min_support)
     state = ServerRoundState(
