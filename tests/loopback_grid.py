@@ -12,14 +12,22 @@ import itertools
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import pytest
 from flwr.app import Message, RecordDict
 from flwr.serverapp import Grid
 from flwr.supercore.run import Run
+from flwr.supercore.task_identity import TaskIdentity
 
 from fical_secure.flower import wire
 from fical_secure.flower.client_app import _answer, handle_result, handle_submit
 
 Answer = Callable[[Message], Message | None]  # None: the node never replies
+
+
+def as_serverapp(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Flower's task identity as a ServerApp process holds it (messages are built from it)."""
+    for name, value in (("_run_id", 1), ("_node_id", 0), ("_task_id", 1)):
+        monkeypatch.setattr(TaskIdentity, name, value)
 
 
 class LoopbackGrid(Grid):

@@ -18,8 +18,7 @@ from pathlib import Path
 import pytest
 from flower_fleet import free_ports
 from flwr.app import Message, RecordDict
-from flwr.supercore.task_identity import TaskIdentity
-from loopback_grid import client_node
+from loopback_grid import as_serverapp, client_node
 
 from fical_secure.crypto.keys import KeyBundle, Roster
 from fical_secure.errors import DataError, ProtocolError
@@ -37,8 +36,7 @@ MRN, NAME = "MRN-0042137", "Maria Lopez"
 @pytest.fixture()
 def federation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Two hospitals; line 2 of h01's episodes quotes an MRN and a name where it is wrong."""
-    for name, value in (("_run_id", 1), ("_node_id", 0), ("_task_id", 1)):
-        monkeypatch.setattr(TaskIdentity, name, value)  # as in a ServerApp process
+    as_serverapp(monkeypatch)
     out = tmp_path / "fed"
     port, node = free_ports(2)
     init_federation(out, InitOptions(clients=2, port=port, first_node_port=node, episodes=4))

@@ -20,8 +20,7 @@ from typing import Any
 import pytest
 from flower_fleet import edit_yaml, free_ports
 from flwr.app import Message
-from flwr.supercore.task_identity import TaskIdentity
-from loopback_grid import Answer, LoopbackGrid, client_node
+from loopback_grid import Answer, LoopbackGrid, as_serverapp, client_node
 
 from fical_secure.errors import MessageFormatError
 from fical_secure.flower import wire
@@ -104,14 +103,11 @@ def round_report(federation: Path) -> Iterator[dict[str, Any]]:
         8: junk(status=b"sealed"),
         9: sealing_attacker(federation, "h06", valid, junk(status=b"\x80")),
     }
-    grid = LoopbackGrid(nodes)
-    monkey = pytest.MonkeyPatch()
-    for name, value in (("_run_id", 1), ("_node_id", 0), ("_task_id", 1)):
-        monkey.setattr(TaskIdentity, name, value)
-    try:
-        yield run_round(grid, load_server_config(federation / "server" / "server.yaml"))
-    finally:
-        monkey.undo()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        as_serverapp(monkeypatch)
+        yield run_round(
+            LoopbackGrid(nodes), load_server_config(federation / "server" / "server.yaml")
+        )
 
 
 def test_the_round_finishes_with_every_hostile_reply_refused(
@@ -168,3 +164,30 @@ def test_client_notes_round_trip_and_drop_non_finite_figures() -> None:
     notes = ClientNotes("h01", {"auc": float("nan"), "n": 3, "by": {"x": [1.5, float("inf")]}})
     back = ClientNotes.decode(notes.encode())
     assert back == ClientNotes("h01", {"auc": None, "n": 3, "by": {"x": [1.5, None]}})
+
+
+def test_secagg_ready_replies_with_hostile_notes_are_refused_alone(
+    federation: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The secure-aggregation ready reply parses its notes the same way."""
+    from fical_secure.crypto.keys import Roster
+    from fical_secure.flower.server_app import message
+    from fical_secure.flower.server_secagg import _ready
+
+    as_serverapp(monkeypatch)
+    roster = Roster.decode((federation / "server" / "roster.bin").read_bytes())
+    cids = ("h01", "h02", "h03", "h04", "h05")
+    key_ids = [
+        load_keys(load_hospital_config(_hospital_config(federation, c)))[0].key_id for c in cids
+    ]
+    replies = []
+    for node, (key_id, notes) in enumerate(
+        zip(key_ids, [ClientNotes("h01").encode(), *HOSTILE_NOTES], strict=True), start=1
+    ):
+        prepare = message(wire.record(), node, wire.PREPARE, 1)
+        prepare.metadata.__dict__["_message_id"] = f"p{node}"  # what the SuperLink assigns
+        content = wire.record(status=wire.STATUS_READY, key_id=key_id.hex(), notes=notes)
+        replies.append(Message(content, reply_to=prepare))
+    ready, per_client, refused = _ready(replies, roster, {key_ids[0]: "h01"})
+    assert ready == {key_ids[0]: 1} and list(per_client) == ["h01"]
+    assert refused == {"MessageFormatError": 4}
