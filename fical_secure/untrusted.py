@@ -107,7 +107,7 @@ def loads_bounded(data: bytes | str, limits: JsonLimits = DEFAULT_LIMITS) -> Any
     except (json.JSONDecodeError, RecursionError, ValueError) as exc:
         if isinstance(exc, UntrustedInputError):
             raise
-        raise UntrustedInputError(f"input is not valid JSON: {exc}") from None
+        raise UntrustedInputError(f"{exc}") from None
 
 
 def _kind(mode: int) -> str:
