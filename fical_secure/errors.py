@@ -6,9 +6,21 @@ what went wrong and what to do next.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+MAX_REASON_LINES = 20
+
 
 class FicalError(Exception):
     """Base class of every error this package raises on purpose."""
+
+    def public_reason(self) -> str:
+        """What may be told to another party: the error's type, never its message.
+
+        A message may quote record values (an MRN, a name); it stays in the
+        local log, and only this crosses the wire.
+        """
+        return type(self).__name__
 
 
 # --- configuration and usage -------------------------------------------------
@@ -17,7 +29,28 @@ class ConfigError(FicalError):
 
 
 class DataError(FicalError):
-    """Input data (a JSONL line, an episode) is malformed."""
+    """Input data (a JSONL line, an episode) is malformed.
+
+    ``source`` (a file name, no folder) and ``lines`` say where, so the
+    public reason can point at the bad lines without quoting them.
+    """
+
+    def __init__(self, message: str, *, source: str = "", lines: Iterable[int] = ()) -> None:
+        super().__init__(message)
+        self.source = source
+        self.lines = tuple(lines)
+
+    def public_reason(self) -> str:
+        """The type, the file name and the bad line numbers (at most 20 listed)."""
+        reason = type(self).__name__
+        if self.source:
+            reason += f" at {self.source}"
+        if self.lines:
+            shown = ", ".join(str(n) for n in self.lines[:MAX_REASON_LINES])
+            more = len(self.lines) - MAX_REASON_LINES
+            reason += f" line{'s' if len(self.lines) > 1 else ''} {shown}"
+            reason += f" and {more} more" if more > 0 else ""
+        return reason
 
 
 class UntrustedInputError(DataError):

@@ -173,3 +173,8 @@ def test_unrecoverable_json_raises_schema_error(text: str) -> None:
 )
 def test_garbage_detector_separates_sentences_from_noise(text: str, garbage: bool) -> None:
     assert is_garbage(text) is garbage
+
+
+def test_model_output_nested_deeply_is_a_schema_error_not_a_recursion_error() -> None:
+    with pytest.raises(SchemaError, match="not recoverable JSON"):
+        parse_json_lenient("[" * 5000 + "]" * 5000)

@@ -22,11 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
 
-import yaml
-
 from fical_secure.compliance import vocabulary as vocab
 from fical_secure.compliance.schema import Findings, join
-from fical_secure.errors import ConfigError
+from fical_secure.errors import ConfigError, UntrustedInputError
+from fical_secure.untrusted import load_yaml_file, open_regular
 
 SCHEMA_VERSION = 1
 Transport = Literal["sealed", "secagg", "plain"]
@@ -49,10 +48,13 @@ def file_sha256(path: Path) -> str:
     """Hex SHA-256 of a file's bytes.
 
     Raises:
-        ConfigError: the file cannot be read.
+        ConfigError: the file cannot be read, or is not a regular file of bounded size.
     """
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        with open_regular(path) as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except UntrustedInputError as exc:
+        raise ConfigError(f"the client's data file: {exc}") from None
     except OSError as exc:
         raise ConfigError(
             f"cannot read the client's data file {path}: {exc.strerror}; the configuration's "
@@ -94,8 +96,8 @@ def load_client_config(path: str | Path) -> ClientConfig:
     """
     source = Path(path)
     try:
-        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raw = load_yaml_file(source)
+    except (OSError, UntrustedInputError) as exc:
         raise ConfigError(f"cannot read client configuration {source}: {exc}") from exc
     findings = Findings()
     config = parse_client_config(raw, findings, base=source.resolve().parent, source=source)

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fical_secure.compliance.client_config import ClientConfig
-from fical_secure.errors import ConfigError
+from fical_secure.errors import ConfigError, UntrustedInputError
+from fical_secure.untrusted import DEFAULT_LIMITS, read_regular
 
 if TYPE_CHECKING:
     from fical_secure.audit.artefact import SharedArtefact
@@ -199,9 +200,11 @@ def load_candidate(
     if path is None:
         raise ConfigError("no candidate: pass --compendium FILE, or a --client-config naming one")
     try:
-        compendium = Compendium.from_json(path.read_bytes())
+        compendium = Compendium.from_json(read_regular(path, max_bytes=DEFAULT_LIMITS.max_bytes))
     except OSError as exc:
         raise ConfigError(f"cannot read compendium {path}: {exc.strerror}") from exc
+    except UntrustedInputError as exc:
+        raise ConfigError(f"compendium {path}: {exc}") from None
     bound = config.data.sha256 if config is not None and config.data is not None else None
     built_from = compendium.meta.get("data_sha256")
     if bound is not None and built_from is not None and built_from != bound:

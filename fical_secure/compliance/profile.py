@@ -17,13 +17,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, cast
 
-import yaml
-
 from fical_secure.compliance import vocabulary as vocab
 from fical_secure.compliance.schema import Findings, join
-from fical_secure.errors import ConfigError
+from fical_secure.errors import ConfigError, UntrustedInputError
 from fical_secure.protocol.secagg.floors import FLOOR_KEYS, SecAggFloors
 from fical_secure.release.policy import ReleasePolicy
+from fical_secure.untrusted import MAX_CONFIG_BYTES, loads_yaml, read_regular
 
 SCHEMA_VERSION = 2
 Detection = Literal["pattern", "ner", "pattern+ner", "partial", "out_of_reach"]
@@ -130,9 +129,9 @@ def load_profile(path: str | Path) -> Profile:
     """
     source = Path(path)
     try:
-        data = source.read_bytes()
-        raw = yaml.safe_load(data.decode("utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        data = read_regular(source, max_bytes=MAX_CONFIG_BYTES)
+        raw = loads_yaml(data)
+    except (OSError, UntrustedInputError) as exc:
         raise ConfigError(f"cannot read audit profile {source}: {exc}") from exc
     findings = Findings()
     profile = parse_profile(

@@ -21,14 +21,14 @@ Every problem of a catalogue is reported in one :class:`DataError`.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from fical_secure.data.schema import ArgSpec, ArgType, ToolSpec
-from fical_secure.errors import DataError
+from fical_secure.errors import DataError, UntrustedInputError
+from fical_secure.untrusted import DOCUMENT_LIMITS, load_json_file
 
 TOOL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _SPEC_FIELDS = frozenset({"name", "description", "parameters", "returns"})
@@ -234,9 +234,11 @@ def load_catalogue(path: str | Path) -> tuple[ToolSpec, ...]:
     """
     path = Path(path)
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = load_json_file(path, DOCUMENT_LIMITS)
     except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    except ValueError as exc:
-        raise DataError(f"{path}: invalid JSON ({exc}); a catalogue is a JSON list") from exc
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}", source=path.name) from exc
+    except UntrustedInputError as exc:
+        raise UntrustedInputError(
+            f"{path}: invalid JSON ({exc}); a catalogue is a JSON list", source=path.name
+        ) from None
     return catalogue_from_json(raw, where=str(path))

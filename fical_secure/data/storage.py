@@ -44,7 +44,8 @@ from fical_secure.data.schema import (
     Split,
     ToolSpec,
 )
-from fical_secure.errors import DataError
+from fical_secure.errors import DataError, UntrustedInputError
+from fical_secure.untrusted import DOCUMENT_LIMITS, load_json_file
 
 FORMAT = "fical-secure/federation"
 VERSION = 2  # 2: the catalogue as JSON function specs; optional files
@@ -108,13 +109,14 @@ def _eval_record(request: EvalRequest) -> dict[str, Any]:
 def _read_meta(directory: Path) -> dict[str, Any]:
     path = directory / "meta.json"
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
+        meta = load_json_file(path, DOCUMENT_LIMITS)
     except OSError as exc:
         raise DataError(
-            f"cannot read {path}: {exc.strerror or exc}; is this a saved federation folder?"
+            f"cannot read {path}: {exc.strerror or exc}; is this a saved federation folder?",
+            source=path.name,
         ) from exc
-    except ValueError as exc:
-        raise DataError(f"{path}: invalid JSON ({exc})") from exc
+    except UntrustedInputError as exc:
+        raise UntrustedInputError(f"{path}: invalid JSON ({exc})", source=path.name) from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise DataError(f"{path}: not a {FORMAT} file")
     if meta.get("version") != VERSION:

@@ -17,7 +17,6 @@ The SuperNode passes the path of the hospital's YAML as node config
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +27,7 @@ from fical_secure.errors import FicalError, GateBlockedError, ProtocolError
 from fical_secure.flower import wire
 from fical_secure.flower.config import HospitalConfig, load_hospital_config
 from fical_secure.flower.logs import log_to_file
+from fical_secure.flower.notes import ClientNotes
 from fical_secure.pipeline.client import (
     ClientRoundState,
     ClientSettings,
@@ -35,6 +35,7 @@ from fical_secure.pipeline.client import (
     seal_release,
 )
 from fical_secure.pipeline.runner import run_stages
+from fical_secure.untrusted import MAX_CONFIG_BYTES, read_regular
 
 if TYPE_CHECKING:
     from flwr.app import Context, Message, RecordDict
@@ -91,29 +92,37 @@ Handler = Callable[[HospitalConfig, "Message"], "RecordDict"]
 
 
 def _answer(message: Message, config_path: str, handler: Handler) -> Message:
-    """Run ``handler`` with the hospital's config; a typed failure becomes a 'failed' reply."""
+    """Run ``handler`` with the hospital's config; a failure becomes a 'failed' reply.
+
+    The reply's reason is the error's type and location only
+    (:meth:`FicalError.public_reason`): a data error's message may quote a
+    record value (an MRN, a name), so the message stays in the local log.
+    """
     from flwr.app import Message
 
     try:
         cfg = load_hospital_config(config_path)
     except FicalError as exc:  # the server learns why this hospital sent nothing
         log.error("%s: %s", config_path, exc)
-        return Message(
-            wire.record(status=wire.STATUS_FAILED, reason=str(exc)[:1000]), reply_to=message
-        )
+        return Message(_failed(exc), reply_to=message)
     cfg.output.mkdir(parents=True, exist_ok=True)
     with log_to_file(cfg.output / "client.log"):
         try:
             content = handler(cfg, message)
         except GateBlockedError as exc:
             log.warning("%s: release blocked, nothing sent: %s", cfg.client_id, exc)
-            content = wire.record(status=wire.STATUS_BLOCKED, reason=str(exc)[:1000])
+            content = wire.record(status=wire.STATUS_BLOCKED, reason=exc.public_reason())
         except FicalError as exc:
             log.error("%s: %s: %s", cfg.client_id, type(exc).__name__, exc)
-            content = wire.record(
-                status=wire.STATUS_FAILED, reason=f"{type(exc).__name__}: {exc}"[:1000]
-            )
+            content = _failed(exc)
+        except Exception as exc:  # Flower would send str(exc) to the server: only the type leaves
+            log.exception("%s: unexpected %s", cfg.client_id, type(exc).__name__)
+            content = wire.record(status=wire.STATUS_FAILED, reason=type(exc).__name__)
     return Message(content, reply_to=message)
+
+
+def _failed(exc: FicalError) -> RecordDict:
+    return wire.record(status=wire.STATUS_FAILED, reason=exc.public_reason())
 
 
 def load_own_data(cfg: HospitalConfig) -> HospitalData:
@@ -155,7 +164,7 @@ def load_keys(cfg: HospitalConfig) -> tuple[IdentityKey, IdentityPublicKey, Rost
 
     identity = KeyBundle.load(cfg.private_key).identity
     server = PublicKeyBundle.load(cfg.server_public_key).identity
-    roster = Roster.decode(cfg.roster.read_bytes())
+    roster = Roster.decode(read_regular(cfg.roster, max_bytes=MAX_CONFIG_BYTES))
     roster.verify(server)
     roster.lookup(identity.key_id)
     return identity, server, roster
@@ -212,7 +221,7 @@ def handle_submit(cfg: HospitalConfig, message: Message) -> RecordDict:
     _identity, _server, roster = load_keys(cfg)
     envelope = seal_release(client, config, state, roster)
     log.info("%s: stage seal: %d bytes", cfg.client_id, len(envelope))
-    notes = json.dumps({"client_id": cfg.client_id, "report": state.report}).encode()
+    notes = ClientNotes(cfg.client_id, state.report).encode()
     return wire.record(status=wire.STATUS_SEALED, envelope=envelope, notes=notes)
 
 

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, cast
 
-import yaml
-
 from fical_secure.compliance.schema import Findings, join
-from fical_secure.errors import ConfigError
+from fical_secure.errors import ConfigError, UntrustedInputError
+from fical_secure.untrusted import load_yaml_file
 
 SCHEMA_VERSION = 1
 MODES = ("sealed", "secagg")
@@ -90,8 +89,8 @@ class ServerConfig:
 def _read(path: str | Path, what: str) -> tuple[Any, Path]:
     source = Path(path)
     try:
-        return yaml.safe_load(source.read_text(encoding="utf-8")), source
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        return load_yaml_file(source), source
+    except (OSError, UntrustedInputError) as exc:
         raise ConfigError(f"cannot read {what} {source}: {exc}; {HINT}") from None
 
 

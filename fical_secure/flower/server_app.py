@@ -18,7 +18,6 @@ output folder of its configuration. No stage logic lives here.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterable
@@ -29,6 +28,7 @@ from fical_secure.errors import FicalError, MessageFormatError
 from fical_secure.flower import wire
 from fical_secure.flower.config import ServerConfig, load_server_config
 from fical_secure.flower.logs import log_to_file
+from fical_secure.flower.notes import ClientNotes
 from fical_secure.pipeline.runner import run_stages
 from fical_secure.pipeline.server import (
     ServerRoundState,
@@ -36,6 +36,7 @@ from fical_secure.pipeline.server import (
     receive_envelope,
     server_stages,
 )
+from fical_secure.untrusted import MAX_CONFIG_BYTES, read_regular
 
 if TYPE_CHECKING:
     from flwr.app import Context, Message, RecordDict
@@ -163,7 +164,7 @@ def _run_sealed(grid: Grid, cfg: ServerConfig, report: dict[str, Any]) -> None:
     from fical_secure.protocol import Server
 
     identity = KeyBundle.load(cfg.private_key).identity
-    roster = Roster.decode(cfg.roster.read_bytes())
+    roster = Roster.decode(read_regular(cfg.roster, max_bytes=MAX_CONFIG_BYTES))
     server = Server.create(cfg.output / "store.sqlite", identity, roster)
     settings = ServerSettings(dedupe_threshold=cfg.dedupe_threshold, min_support=cfg.min_support)
     state = ServerRoundState(
@@ -266,34 +267,47 @@ def _collect(
     upload = 0
     for reply in replies:
         node = reply.metadata.src_node_id
-        if reply.has_error():  # Flower's own report, e.g. the node stopped heartbeating
-            log.warning("SuperNode %d is lost this round: %s", node, reply.error.reason)
+        submission = _submission(state, node, reply)
+        if submission is None:
             continue
-        try:
-            refused = wire.refusal(reply, wire.STATUS_SEALED)
-            if refused is not None:
-                log.warning("SuperNode %d released nothing: %s", node, refused)
-                state.refused[f"client_{refused.split(':', 1)[0]}"] += 1
-                continue
-            envelope = wire.field_bytes(reply, "envelope")
-            notes = json.loads(wire.field_bytes(reply, "notes", limit=wire.MAX_NOTES_BYTES))
-        except (MessageFormatError, json.JSONDecodeError) as exc:
-            state.refused[type(exc).__name__] += 1
-            log.warning("SuperNode %d sent a malformed reply: %s", node, exc)
-            continue
+        envelope, notes = submission
         upload += len(envelope)
         receipt = receive_envelope(state, envelope)
         if receipt is not None:
             accepted[node] = receipt.encode()
             key_id = receipt.sender_key_id
-            clients[
-                state.owners.get(key_id, key_id.hex())
-            ] = {  # named by the server, not the claim
+            clients[state.owners.get(key_id, key_id.hex())] = {  # named by the server
                 "key_id": key_id.hex(),
-                "claimed_id": str(notes.get("client_id", "")),
-                "report": notes.get("report", {}),
+                "claimed_id": notes.client_id,
+                "report": notes.report,
             }
     return accepted, clients, upload
+
+
+def _submission(
+    state: ServerRoundState, node: int, reply: Message
+) -> tuple[bytes, ClientNotes] | None:
+    """The envelope and notes of one submit reply; None (counted) if lost, refused or malformed.
+
+    Everything in the reply is parsed before the envelope is stored, so a
+    reply refused here leaves nothing behind and the round goes on.
+    """
+    if reply.has_error():  # Flower's own report, e.g. the node stopped heartbeating
+        log.warning("SuperNode %d is lost this round: %s", node, reply.error.reason)
+        return None
+    try:
+        refused = wire.refusal(reply, wire.STATUS_SEALED)
+        if refused is None:
+            envelope = wire.field_bytes(reply, "envelope")
+            notes = ClientNotes.decode(wire.field_bytes(reply, "notes", limit=wire.MAX_NOTES_BYTES))
+            return envelope, notes
+    except MessageFormatError as exc:
+        state.refused[type(exc).__name__] += 1
+        log.warning("SuperNode %d sent a malformed reply: %s", node, exc)
+        return None
+    log.warning("SuperNode %d released nothing: %s", node, refused)
+    state.refused[f"client_{refused.split(':', 1)[0]}"] += 1
+    return None
 
 
 def _deliver(

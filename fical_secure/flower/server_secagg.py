@@ -37,6 +37,7 @@ from fical_secure.errors import (
     SecAggAbort,
 )
 from fical_secure.flower import wire
+from fical_secure.untrusted import MAX_CONFIG_BYTES, read_regular
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -67,7 +68,7 @@ def run_secagg(
     from fical_secure.protocol import Server
 
     identity = KeyBundle.load(cfg.private_key).identity
-    roster = Roster.decode(cfg.roster.read_bytes())
+    roster = Roster.decode(read_regular(cfg.roster, max_bytes=MAX_CONFIG_BYTES))
     server = Server.create(cfg.output / "store.sqlite", identity, roster)
     traffic = _Traffic()
     try:

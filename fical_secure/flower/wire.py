@@ -27,6 +27,7 @@ STATUS_SEALED, STATUS_BLOCKED, STATUS_FAILED, STATUS_STORED = (
     "stored",
 )
 STATUS_READY, STATUS_OK = "ready", "ok"
+REFUSALS = frozenset({STATUS_BLOCKED, STATUS_FAILED})
 MAX_FIELD_BYTES = 16 * 1024 * 1024 + 4096  # the protocol's largest envelope plus headroom
 MAX_NOTES_BYTES = 1024 * 1024  # a client's gate figures (JSON)
 
@@ -66,11 +67,14 @@ def refusal(reply: Message, expected: str) -> str | None:
     """None when ``reply`` has status ``expected``; else "status: reason" (the peer's refusal).
 
     Raises:
-        MessageFormatError: the reply carries no readable status (or reason).
+        MessageFormatError: the reply carries no readable status (or reason),
+            or a status that is neither ``expected`` nor a refusal.
     """
     status = field_text(reply, "status")
     if status == expected:
         return None
+    if status not in REFUSALS:
+        raise MessageFormatError(f"unknown reply status of {len(status)} characters")
     return f"{status}: {field_text(reply, 'reason')}"
 
 

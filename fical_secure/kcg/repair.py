@@ -12,7 +12,6 @@ scrubber: the Presidio stage still runs on the whole compendium afterwards.
 from __future__ import annotations
 
 import ast
-import json
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -20,8 +19,9 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
 
-from fical_secure.errors import SchemaError
+from fical_secure.errors import SchemaError, UntrustedInputError
 from fical_secure.kcg.schema import MAX_ENTRY_CHARS
+from fical_secure.untrusted import loads_bounded
 
 MIN_WORDS = 4
 ECHO_SIMILARITY = 0.8  # difflib ratio to the example answer above which a note is an echo
@@ -81,8 +81,8 @@ def parse_json_lenient(text: str) -> Any:
     end = max(body.rfind("}"), body.rfind("]"))
     candidate = _TRAILING_COMMA.sub(r"\1", body[start : end + 1])
     try:
-        return json.loads(candidate)
-    except json.JSONDecodeError:
+        return loads_bounded(candidate)
+    except UntrustedInputError:
         pass
     try:  # single quotes, True/None: a Python literal, parsed without evaluating code
         return ast.literal_eval(candidate)

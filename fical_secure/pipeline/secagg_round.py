@@ -27,9 +27,10 @@ from typing import Any
 
 from fical_secure.aggregate.anonymous import SlotLayout
 from fical_secure.atomic import write_json_atomic
-from fical_secure.errors import PipelineError, ProtocolError, SchemaError
+from fical_secure.errors import PipelineError, ProtocolError, SchemaError, UntrustedInputError
 from fical_secure.kcg.schema import Compendium, Entry, ToolSignature, validate_entry
 from fical_secure.pipeline.server import ServerRoundState
+from fical_secure.untrusted import loads_bounded
 
 log = logging.getLogger(__name__)
 MAX_ITEMS = 64
@@ -63,12 +64,14 @@ def items_of(
 
 def _parse(item: bytes) -> Entry | ToolSignature:
     try:
-        raw = json.loads(item.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        raw = loads_bounded(item)
+    except UntrustedInputError:
         raise SchemaError("a decoded item is not JSON") from None
     if isinstance(raw, list) and len(raw) == 4 and raw[0] == "entry":
         return validate_entry(str(raw[1]), str(raw[2]), str(raw[3]))
     if isinstance(raw, list) and len(raw) == 3 and raw[0] == "signature":
+        if not isinstance(raw[2], list):
+            raise SchemaError("a decoded signature item is malformed")
         args = tuple((str(a[0]), str(a[1])) for a in raw[2] if isinstance(a, list) and len(a) == 2)
         if len(args) != len(raw[2]):
             raise SchemaError("a decoded signature item is malformed")

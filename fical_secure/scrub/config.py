@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from fical_secure.errors import ConfigError
+from fical_secure.errors import ConfigError, UntrustedInputError
+from fical_secure.untrusted import load_yaml_file
 
 DEFAULT_PROFILE = Path(__file__).with_name("recognizers.yaml")
 SCHEMA_VERSION = 1
@@ -214,8 +213,8 @@ def load_profile(path: str | Path | None = None) -> ScrubProfile:
     """
     source = Path(path) if path is not None else DEFAULT_PROFILE
     try:
-        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raw = load_yaml_file(source)
+    except (OSError, UntrustedInputError) as exc:
         raise ConfigError(f"cannot read scrubber profile {source}: {exc}") from exc
     findings = validate_profile(raw)
     if findings:

@@ -17,15 +17,15 @@ as one of ten. This module does not import Presidio.
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fical_secure.errors import DataError
+from fical_secure.errors import DataError, UntrustedInputError
 from fical_secure.scrub.types import Span
+from fical_secure.untrusted import loads_bounded, read_regular
 
 KNOWN_SCORE = 1.0
 FUZZY_SCORE = 0.9  # a name part at one edit: the allow-list may still keep it
@@ -138,7 +138,7 @@ def read_roster(path: str | Path) -> list[tuple[str, str]]:
     """
     path = Path(path)
     try:
-        raw_lines = path.read_bytes().splitlines()
+        raw_lines = read_regular(path).splitlines()
     except OSError as exc:
         raise DataError(f"cannot read roster {path}: {exc.strerror or exc}") from exc
     rows: list[tuple[str, str]] = []
@@ -150,9 +150,9 @@ def read_roster(path: str | Path) -> list[tuple[str, str]]:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path} line {number}: not valid JSON ({exc.msg})") from exc
+            record = loads_bounded(line)
+        except UntrustedInputError as exc:
+            raise DataError(f"{path} line {number}: not valid JSON ({exc})") from None
         if not (
             isinstance(record, dict)
             and isinstance(record.get("kind"), str)

@@ -9,13 +9,17 @@ are scrubbed; its ``pii`` list is the hospital's own knowledge of who is in it
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from fical_secure.errors import DataError
+from fical_secure.errors import DataError, UntrustedInputError
+from fical_secure.untrusted import JsonLimits, loads_bounded, open_regular
+
+MAX_STREAM_BYTES = 64 * 1024 * 1024 * 1024
+# records over the scrubber's max_record_chars are quarantined one by one, so lines may be long
+LINE_LIMITS = JsonLimits(max_bytes=256 * 1024 * 1024)
 
 Format = Literal["text", "episodes"]
 EPISODE_TEXT_FIELDS = ("request", "result", "answer")
@@ -34,11 +38,12 @@ def iter_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(line number, JSON object)`` of each non-blank line, streamed.
 
     Raises:
-        DataError: the file is unreadable, or a line is not UTF-8, not JSON or
-            not an object; the message names file and line.
+        DataError: the file is unreadable, not a regular file, or a line is
+            not UTF-8, not JSON (or too large or deep) or not an object; the
+            message names file and line.
     """
     try:
-        handle = path.open("rb")
+        handle = open_regular(path, max_bytes=MAX_STREAM_BYTES)
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
     with handle:
@@ -53,11 +58,9 @@ def iter_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             if not line.strip():
                 continue
             try:
-                value = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(
-                    f"{path} line {number}: not valid JSON ({exc.msg}, column {exc.colno})"
-                ) from exc
+                value = loads_bounded(line, LINE_LIMITS)
+            except UntrustedInputError as exc:
+                raise DataError(f"{path} line {number}: not valid JSON ({exc})") from None
             if not isinstance(value, dict):
                 raise DataError(f"{path} line {number}: expected a JSON object")
             yield number, value
