@@ -85,8 +85,8 @@ def _call(i: int, office: str, rng: random.Random) -> tuple[str, dict[str, Any]]
         room, services = rng.choice(["glass", "attic", "lobby"]), rng.sample(SERVICES, 2)
         day = f"2027-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}"
         text = f"Book {room} on {day} with {services[0]} and {services[1]}."
-        args = {"room": room, "day": day, "services": services}
-        return text, {"tool": "rooms.book", "arguments": args}
+        booking: dict[str, Any] = {"room": room, "day": day, "services": services}
+        return text, {"tool": "rooms.book", "arguments": booking}
     weight = round(rng.uniform(0.5, 20), 1)
     text = f"Ship {weight} kg express, insured."
     args = {"weight_kg": weight, "options": {"insured": True, "speed": "express"}}
