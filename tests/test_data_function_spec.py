@@ -181,3 +181,19 @@ def test_an_unresolvable_reference_refuses_the_call_instead_of_crashing() -> Non
     assert tool.arg("p").type == "any"
     (problem,) = call_problems(ToolCall("ref.tool", {"p": 1}), [tool])
     assert "reference that cannot be resolved" in problem
+
+
+def test_deeply_nested_specs_and_arguments_are_refused_not_crashing() -> None:
+    deep: dict[str, Any] = {"type": "string"}
+    for _ in range(2000):
+        deep = {"type": "array", "items": deep}
+    spec = {"name": "deep", "description": "d", "parameters": {"type": "object",
+            "properties": {"x": deep}}}  # fmt: skip
+    with pytest.raises(DataError, match="nested deeper"):
+        catalogue_from_json([spec])
+    (tool,) = catalogue_from_json([FORECAST])
+    value: Any = "Oslo"
+    for _ in range(2000):
+        value = [value]
+    (problem,) = call_problems(ToolCall("weather.get", {"city": "Oslo", "fields": value}), [tool])
+    assert "nested deeper" in problem

@@ -41,6 +41,7 @@ from fical_secure.data.spec_formats import read_spec
 from fical_secure.errors import DataError
 
 ARG_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,128}")
+MAX_DEPTH = 64  # nesting of a spec; deeper would exhaust the recursion of schema checks
 
 
 def tool_to_spec(tool: ToolSpec) -> dict[str, Any]:
@@ -70,6 +71,8 @@ def catalogue_from_json(raw: Any, *, where: str = "catalogue") -> tuple[ToolSpec
     """
     if not isinstance(raw, list) or not raw:
         raise DataError(f"{where}: a catalogue must be a non-empty JSON list of function specs")
+    if json_depth(raw) > MAX_DEPTH:
+        raise DataError(f"{where}: function specs nested deeper than {MAX_DEPTH} levels")
     problems: list[str] = []
     tools: list[ToolSpec] = []
     seen: set[str] = set()
@@ -87,6 +90,19 @@ def catalogue_from_json(raw: Any, *, where: str = "catalogue") -> tuple[ToolSpec
             "again:\n  " + "\n  ".join(problems)
         )
     return tuple(tools)
+
+
+def json_depth(value: Any) -> int:
+    """How deeply lists and objects nest in ``value`` (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(node, dict):
+            stack += [(v, depth + 1) for v in node.values()]
+        elif isinstance(node, list):
+            stack += [(v, depth + 1) for v in node]
+    return deepest
 
 
 def _tool(item: Any, at: str, problems: list[str]) -> ToolSpec | None:

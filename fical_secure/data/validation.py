@@ -19,6 +19,7 @@ from functools import lru_cache
 
 from fical_secure.data.arg_schema import call_schema
 from fical_secure.data.catalogue import CATALOGUE
+from fical_secure.data.function_spec import MAX_DEPTH, json_depth
 from fical_secure.data.json_schema import argument_problems
 from fical_secure.data.schema import ToolCall, ToolSpec
 
@@ -46,6 +47,8 @@ def call_problems(call: ToolCall, catalogue: Sequence[ToolSpec] = CATALOGUE) -> 
         return [f"unknown tool {call.tool[:80]!r}; known tools: {listed}"]
     if not isinstance(call.arguments, dict):
         return [f"arguments of {call.tool} must be an object"]
+    if json_depth(call.arguments) > MAX_DEPTH:
+        return [f"{call.tool}: arguments nested deeper than {MAX_DEPTH} levels"]
     problems = argument_problems(spec.name, _schema_of(spec), call.arguments)
     if not problems:
         problems.extend(_cross_problems(call))
