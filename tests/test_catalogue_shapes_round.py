@@ -17,9 +17,11 @@ from typing import Any
 import pytest
 from federation_folder import PARCEL_TOOL, EvalRow, run_round, write_folder
 
+from fical_secure.data.function_spec import catalogue_from_json
 from fical_secure.data.storage import load_federation
 from fical_secure.kcg.schema import Compendium
 from fical_secure.tlu.args import fill_arguments
+from fical_secure.tlu.knowledge import Knowledge, ValueMatcher
 
 CATALOGUE: list[dict[str, Any]] = [
     {"type": "function", "function": {**PARCEL_TOOL, "name": "parcels.track"}},
@@ -115,6 +117,19 @@ def _write_folder(folder: Path) -> None:
         _ask("south", "docs", "Postage price to ship a box of 2.5 kg?", ship, weight_kg=2.5),
     ]  # fmt: skip
     write_folder(folder, CATALOGUE, episodes, evals)
+
+
+def test_the_agent_fills_a_list_of_enums_and_finds_its_tool_by_a_nested_value() -> None:
+    catalogue = catalogue_from_json(CATALOGUE)
+    book = next(t for t in catalogue if t.name == "rooms.book")
+    fill = fill_arguments("Book the attic on 2027-03-14 with catering and a projector.", book)
+    assert fill.arguments == {
+        "room": "attic",
+        "day": "2027-03-14",
+        "services": ["catering", "projector"],
+    }
+    matcher = ValueMatcher(catalogue, Knowledge())
+    assert matcher.tools("Set up catering for us.") == {"rooms.book"}
 
 
 @pytest.mark.slow
