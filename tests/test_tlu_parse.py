@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fical_secure.data.catalogue import TOOL_NAMES
+from fical_secure.data.function_spec import catalogue_from_json
 from fical_secure.data.schema import ToolCall
 from fical_secure.errors import ToolCallParseError
 from fical_secure.tlu.parse import parse_tool_call
@@ -155,3 +156,30 @@ def test_random_text_only_ever_raises_parse_error(text: str) -> None:
         parse_tool_call(text)
     except ToolCallParseError:
         pass
+
+
+def test_a_namespaced_tool_with_array_and_object_arguments_parses_and_is_schema_checked() -> None:
+    (tool,) = catalogue_from_json(
+        [
+            {
+                "name": "weather.get",
+                "description": "Forecast for a city.",
+                "parameters": {
+                    "type": "object",
+                    "properties": {
+                        "city": {"type": "string"},
+                        "fields": {"type": "array", "items": {"enum": ["rain", "wind"]}},
+                        "units": {"type": "object", "properties": {"temp": {"enum": ["C", "F"]}}},
+                    },
+                    "required": ["city"],
+                },
+            }
+        ]
+    )
+    call = parse_tool_call('Sure: weather.get(city="Oslo")', [tool])
+    assert call == ToolCall("weather.get", {"city": "Oslo"})
+    args = '"city": "Oslo", "fields": ["rain"], "units": {"temp": "C"}'
+    text = '{"tool": "weather.get", "arguments": {' + args + "}}"
+    assert parse_tool_call(text, [tool]).arguments["units"] == {"temp": "C"}
+    with pytest.raises(ToolCallParseError, match=r"'fields\[0\]' must be one of rain, wind"):
+        parse_tool_call(text.replace('["rain"]', '["snow"]'), [tool])
