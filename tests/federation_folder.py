@@ -1,4 +1,4 @@
-"""Write a federation folder (docs/data-format.md) from Python values, for round tests."""
+"""Test fixtures: tool specs, and federation folders (docs/data-format.md) written from values."""
 
 from __future__ import annotations
 
@@ -22,6 +22,29 @@ PARCEL_TOOL: dict[str, Any] = {
             "tracking_id": {"type": "string", "pattern": "^TR\\d{6}$"},
         },
         "required": ["carrier", "tracking_id"],
+    },
+}
+
+
+FORECAST: dict[str, Any] = {  # a namespaced name, an array of enums, a nested object
+    "name": "weather.get",
+    "description": "Forecast for a city.",
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "city": {"type": "string"},
+            "fields": {"type": "array", "items": {"type": "string", "enum": ["rain", "wind"]}},
+            "units": {
+                "type": "object",
+                "properties": {
+                    "temp": {"type": "string", "enum": ["C", "F"]},
+                    "precision": {"type": "integer", "minimum": 0, "maximum": 3},
+                },
+                "required": ["temp"],
+            },
+            "hours": {"type": ["integer", "null"], "default": None},
+        },
+        "required": ["city", "fields"],
     },
 }
 

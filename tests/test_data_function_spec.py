@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from federation_folder import FORECAST
 
 from fical_secure.data.catalogue import CATALOGUE
 from fical_secure.data.function_spec import catalogue_from_json, catalogue_to_json, load_catalogue
@@ -90,29 +91,6 @@ def test_every_problem_of_a_file_is_reported_at_once(tmp_path: Path) -> None:
     path.write_text("{not json", encoding="utf-8")
     with pytest.raises(DataError, match="invalid JSON"):
         load_catalogue(path)
-
-
-FORECAST: dict[str, Any] = {  # a namespaced name, an array of enums, a nested object
-    "name": "weather.get",
-    "description": "Forecast for a city.",
-    "parameters": {
-        "type": "object",
-        "properties": {
-            "city": {"type": "string"},
-            "fields": {"type": "array", "items": {"type": "string", "enum": ["rain", "wind"]}},
-            "units": {
-                "type": "object",
-                "properties": {
-                    "temp": {"type": "string", "enum": ["C", "F"]},
-                    "precision": {"type": "integer", "minimum": 0, "maximum": 3},
-                },
-                "required": ["temp"],
-            },
-            "hours": {"type": ["integer", "null"], "default": None},
-        },
-        "required": ["city", "fields"],
-    },
-}
 
 
 def test_openai_mcp_and_bfcl_specs_load_like_the_project_format() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from federation_folder import FORECAST
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -159,27 +160,14 @@ def test_random_text_only_ever_raises_parse_error(text: str) -> None:
 
 
 def test_a_namespaced_tool_with_array_and_object_arguments_parses_and_is_schema_checked() -> None:
-    (tool,) = catalogue_from_json(
-        [
-            {
-                "name": "weather.get",
-                "description": "Forecast for a city.",
-                "parameters": {
-                    "type": "object",
-                    "properties": {
-                        "city": {"type": "string"},
-                        "fields": {"type": "array", "items": {"enum": ["rain", "wind"]}},
-                        "units": {"type": "object", "properties": {"temp": {"enum": ["C", "F"]}}},
-                    },
-                    "required": ["city"],
-                },
-            }
-        ]
-    )
-    call = parse_tool_call('Sure: weather.get(city="Oslo")', [tool])
-    assert call == ToolCall("weather.get", {"city": "Oslo"})
+    (tool,) = catalogue_from_json([FORECAST])
+    with pytest.raises(ToolCallParseError, match=r"weather\.get is missing argument\(s\): fields"):
+        parse_tool_call('Sure: weather.get(city="Oslo")', [tool])  # the dotted name is found
     args = '"city": "Oslo", "fields": ["rain"], "units": {"temp": "C"}'
     text = '{"tool": "weather.get", "arguments": {' + args + "}}"
-    assert parse_tool_call(text, [tool]).arguments["units"] == {"temp": "C"}
+    call = parse_tool_call(text, [tool])
+    assert call == ToolCall(
+        "weather.get", {"city": "Oslo", "fields": ["rain"], "units": {"temp": "C"}}
+    )
     with pytest.raises(ToolCallParseError, match=r"'fields\[0\]' must be one of rain, wind"):
         parse_tool_call(text.replace('["rain"]', '["snow"]'), [tool])
