@@ -7,16 +7,19 @@ read, never imported)::
 
     .venv/bin/python -m pip install --no-deps bfcl-eval==2026.3.23
 
-Conversion (every dropped item is counted in ``conversion.json``):
+Conversion (every dropped request is counted in ``conversion.json``):
 
-- the catalogue is the union of the requests' function specs (BFCL's
-  ``dict`` / ``float`` types read as ``object`` / ``number``; names made
-  identifiers), keeping a function only when every parameter has a type the
-  catalogue format supports (no arrays or objects); a name seen with two
-  different specs keeps its first;
-- the gold call takes each parameter's first acceptable value, and leaves
-  out a parameter whose answers allow omission; a request whose gold is not
-  a valid call of the catalogue is dropped.
+- the catalogue is every distinct function spec the requests carry,
+  unfiltered: BFCL's dialect (``dict``, ``float``, ``tuple``, ``any``...) is
+  read as JSON Schema by the catalogue loader
+  (:mod:`fical_secure.data.spec_formats`), dotted names, arrays and nested
+  objects included. A name BFCL uses for several different specs keeps its
+  first spec; the others become ``<name>-v2``, ``<name>-v3``..., each the
+  tool of the requests that carried it;
+- the gold call takes each parameter's first acceptable value (nested
+  objects likewise), and leaves out a parameter whose answers allow
+  omission; a request whose gold is not one call, or not a valid call of the
+  catalogue, is dropped.
 
 Non-IID split (label skew, stated): every tool has a *home* client,
 ``sha256(tool) mod n_clients``, and all its example requests live there.
@@ -26,34 +29,29 @@ keeps its last request held out and the others as its home's members; the
 held-out one is asked by its home (``local``) for every other such tool,
 and by the next client (``elsewhere``) otherwise. Every second member
 episode of a client goes to its non-member split (for audits).
+
+    python benchmarks/bfcl_federation.py [OUT] [--categories live_multiple,live_simple]
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import importlib.util
 import json
-import re
-import sys
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from fical_secure.atomic import write_json_atomic, write_text_atomic
-from fical_secure.data.function_spec import catalogue_from_json
-from fical_secure.data.schema import ToolCall
-from fical_secure.data.validation import call_problems
+from fical_secure.data.function_spec import catalogue_from_json, catalogue_to_json
+from fical_secure.data.schema import ArgValue, ToolCall, ToolSpec
+from fical_secure.data.validation import call_problems, find_tool
 from fical_secure.errors import DataError
 
 CATEGORIES = ("live_simple", "live_multiple")
-_TYPES = {
-    "dict": "object",
-    "float": "number",
-    "string": "string",
-    "integer": "integer",
-    "number": "number",
-    "boolean": "boolean",
-}
+Item = tuple[dict[str, Any], ToolCall]
 
 
 def bfcl_data_dir() -> Path:
@@ -63,49 +61,45 @@ def bfcl_data_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
-def _identifier(name: str) -> str:
-    ident = re.sub(r"[^A-Za-z0-9_]", "_", name)
-    return ("f_" + ident if ident[:1].isdigit() else ident)[:64]
+class _Variants:
+    """Distinct specs per BFCL name; the first keeps the name, later ones get ``-vN``."""
+
+    def __init__(self) -> None:
+        self.by_name: dict[str, list[str]] = {}
+        self.specs: dict[str, dict[str, Any]] = {}
+
+    def name_of(self, raw: dict[str, Any]) -> str:
+        text = json.dumps(raw, sort_keys=True)
+        seen = self.by_name.setdefault(str(raw.get("name")), [])
+        if text not in seen:
+            seen.append(text)
+        index = seen.index(text)
+        name = str(raw.get("name")) if index == 0 else f"{raw.get('name')}-v{index + 1}"
+        self.specs.setdefault(name, {**raw, "name": name})
+        return name
 
 
-def _function(raw: dict[str, Any]) -> dict[str, Any] | None:
-    """The function spec in the catalogue format, or ``None`` if a parameter is unsupported."""
-    params = raw.get("parameters", {})
-    properties: dict[str, Any] = {}
-    for name, prop in params.get("properties", {}).items():
-        kind = _TYPES.get(prop.get("type", ""))
-        if kind is None or kind == "object":
-            return None
-        out: dict[str, Any] = {"type": kind, "description": str(prop.get("description", ""))}
-        enum = prop.get("enum")
-        if enum is not None:
-            if (
-                kind not in ("string", "integer")
-                or not enum
-                or not all(isinstance(v, str if kind == "string" else int) for v in enum)
-            ):
-                return None
-            out["enum"] = list(dict.fromkeys(enum))
-        properties[_identifier(name)] = out
-    required = [_identifier(r) for r in params.get("required", []) if _identifier(r) in properties]
-    return {
-        "name": _identifier(raw["name"]),
-        "description": str(raw.get("description") or raw["name"]),
-        "parameters": {"type": "object", "properties": properties, "required": required},
-    }
+def _first(options: Any) -> tuple[bool, Any]:
+    """(present, value) of one parameter's answer options: the first, or absent if optional."""
+    if not isinstance(options, list) or not options or "" in options:
+        return False, None
+    return True, _chosen(options[0])
 
 
-def _gold(answer: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+def _chosen(value: Any) -> Any:
+    """A gold value, with nested objects' own option lists resolved to their first option."""
+    if isinstance(value, dict):
+        picked = {k: _first(v) for k, v in value.items()}
+        return {k: v for k, (present, v) in picked.items() if present}
+    if isinstance(value, list):
+        return [_chosen(v) if isinstance(v, dict) else v for v in value]
+    return value
+
+
+def _gold(answer: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     ((name, params),) = answer.items()
-    args: dict[str, Any] = {}
-    for key, options in params.items():
-        if not isinstance(options, list) or not options or "" in options:
-            continue  # may be left out
-        value = options[0]
-        if isinstance(value, list | dict):
-            return None
-        args[_identifier(key)] = value
-    return _identifier(name), args
+    picked = {key: _first(options) for key, options in params.items()}
+    return name, {k: v for k, (present, v) in picked.items() if present}
 
 
 def _request(question: Any) -> str | None:
@@ -115,107 +109,98 @@ def _request(question: Any) -> str | None:
     return text or None
 
 
-def load_items(data: Path, counts: Counter[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """(catalogue by name, [{id, request, tool, arguments}]) over :data:`CATEGORIES`."""
-    catalogue: dict[str, Any] = {}
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+def load_items(
+    data: Path, counts: Counter[str], categories: Sequence[str] = CATEGORIES
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(every distinct function spec, [{id, request, tool, arguments}]) over ``categories``."""
+    variants = _Variants()
     items: list[dict[str, Any]] = []
-    for category in CATEGORIES:
-        questions = [json.loads(x) for x in (data / f"BFCL_v4_{category}.json").open()]
+    for category in categories:
         answers = {
-            a["id"]: a
-            for a in map(json.loads, (data / "possible_answer" / f"BFCL_v4_{category}.json").open())
+            a["id"]: a for a in _jsonl(data / "possible_answer" / f"BFCL_v4_{category}.json")
         }
-        for q in questions:
+        for q in _jsonl(data / f"BFCL_v4_{category}.json"):
             counts["requests_read"] += 1
-            for raw in q["function"]:
-                spec = _function(raw)
-                if spec is None:
-                    counts["functions_unsupported"] += 1
-                elif spec["name"] not in catalogue:
-                    catalogue[spec["name"]] = spec
+            names = {str(raw.get("name")): variants.name_of(raw) for raw in q["function"]}
+            counts["functions_read"] += len(q["function"])
             truth = answers.get(q["id"], {}).get("ground_truth", [])
-            gold = _gold(truth[0]) if len(truth) == 1 else None
             request = _request(q["question"])
-            if gold is None or request is None:
-                counts["dropped_gold_not_one_plain_call"] += 1
+            if len(truth) != 1 or request is None:
+                counts["dropped_gold_not_one_call"] += 1
                 continue
-            items.append({"id": q["id"], "request": request, "tool": gold[0], "arguments": gold[1]})
-    return catalogue, items
+            tool, arguments = _gold(truth[0])
+            item = {"id": q["id"], "request": request, "tool": names.get(tool, tool)}
+            items.append({**item, "arguments": arguments})
+    counts["catalogue_name_variants"] = sum(len(v) - 1 for v in variants.by_name.values())
+    return list(variants.specs.values()), items
 
 
-def build_folder(out: Path, n_clients: int = 5) -> dict[str, Any]:
-    """Write the federation folder; returns the conversion counts."""
-    counts: Counter[str] = Counter()
-    raw_catalogue, items = load_items(bfcl_data_dir(), counts)
-    catalogue = catalogue_from_json(list(raw_catalogue.values()), where="BFCL catalogue")
-    valid = []
-    for item in items:
-        call = ToolCall(item["tool"], item["arguments"])
-        spec = next((t for t in catalogue if t.name == item["tool"]), None)
-        if spec is not None:
-            floats = {a.name for a in spec.args if a.type == "float"}
-            call = ToolCall(
-                call.tool,
-                {
-                    k: float(v) if k in floats and type(v) is int else v
-                    for k, v in call.arguments.items()
-                },
-            )
-        if call_problems(call, catalogue):
-            counts["dropped_gold_invalid_under_catalogue"] += 1
-            continue
-        valid.append((item, call))
-    clients = [f"c{i:02d}" for i in range(1, n_clients + 1)]
-    by_tool: dict[str, list[tuple[dict[str, Any], ToolCall]]] = defaultdict(list)
+def _as_call(item: dict[str, Any], catalogue: Sequence[ToolSpec]) -> ToolCall:
+    """The gold call, integers given for number arguments stored as floats (as the loader does)."""
+    spec = find_tool(item["tool"], catalogue)
+    floats = {a.name for a in spec.args if a.type == "float"} if spec is not None else set()
+    arguments: dict[str, ArgValue] = {
+        k: float(v) if k in floats and type(v) is int else v for k, v in item["arguments"].items()
+    }
+    return ToolCall(item["tool"], arguments)
+
+
+def split_clients(
+    valid: Sequence[Item], clients: Sequence[str]
+) -> tuple[dict[str, list[Item]], list[dict[str, Any]]]:
+    """(member items per client, held-out eval records): the label-skew split of the docstring."""
+    by_tool: dict[str, list[Item]] = defaultdict(list)
     for item, call in valid:
         by_tool[call.tool].append((item, call))
-    members: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    members: dict[str, list[Item]] = defaultdict(list)
     evals: list[dict[str, Any]] = []
     repeated = 0
     for tool, group in sorted(by_tool.items()):
-        home = int(hashlib.sha256(tool.encode()).hexdigest(), 16) % n_clients
-        for item, call in group[:-1]:
-            members[clients[home]].append(_episode(item, call))
+        home = int(hashlib.sha256(tool.encode()).hexdigest(), 16) % len(clients)
+        members[clients[home]].extend(group[:-1])
         item, call = group[-1]
         if len(group) == 1:
             asker, needs = home, "docs"
         else:
             repeated += 1
             asker, needs = (
-                (home, "local") if repeated % 2 else ((home + 1) % n_clients, "elsewhere")
+                (home, "local") if repeated % 2 else ((home + 1) % len(clients), "elsewhere")
             )
-        evals.append(
-            {
-                "id": item["id"],
-                "hospital": clients[asker],
-                "needs": needs,
-                "request": item["request"],
-                "gold": {"tool": call.tool, "arguments": call.arguments},
-            }
-        )
-    out.mkdir(parents=True, exist_ok=True)
-    from fical_secure.data.function_spec import catalogue_to_json
+        gold = {"tool": call.tool, "arguments": call.arguments}
+        record = {"id": item["id"], "hospital": clients[asker], "needs": needs}
+        evals.append({**record, "request": item["request"], "gold": gold})
+    return members, evals
 
+
+def build_folder(
+    out: Path, n_clients: int = 5, categories: Sequence[str] = CATEGORIES
+) -> dict[str, Any]:
+    """Write the federation folder; returns the conversion counts."""
+    counts: Counter[str] = Counter()
+    specs, items = load_items(bfcl_data_dir(), counts, categories)
+    catalogue = catalogue_from_json(specs, where="BFCL catalogue")
+    valid: list[Item] = []
+    for item in items:
+        call = _as_call(item, catalogue)
+        if call_problems(call, catalogue):
+            counts["dropped_gold_invalid_under_catalogue"] += 1
+        else:
+            valid.append((item, call))
+    clients = [f"c{i:02d}" for i in range(1, n_clients + 1)]
+    members, evals = split_clients(valid, clients)
+    out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "catalogue.json", catalogue_to_json(catalogue))
-    hospitals = []
-    for client in clients:
-        episodes = members.get(client, [])
-        split = {"member": episodes[0::2], "nonmember": episodes[1::2]}
-        if not split["member"]:
-            continue
-        for name, eps in split.items():
-            lines = [json.dumps({**e, "split": name}, ensure_ascii=False) for e in eps]
-            write_text_atomic(out / f"{client}.{name}s.jsonl", "\n".join(lines) + "\n")
-        hospitals.append({"hospital_id": client})
-    kept = {h["hospital_id"] for h in hospitals}
+    kept = _write_clients(out, clients, members)
     evals = [e for e in evals if e["hospital"] in kept]
-    write_text_atomic(
-        out / "eval.jsonl", "\n".join(json.dumps(e, ensure_ascii=False) for e in evals) + "\n"
-    )
-    write_json_atomic(
-        out / "meta.json",
-        {"format": "fical-secure/federation", "version": 2, "hospitals": hospitals},
-    )
+    lines = [json.dumps(e, ensure_ascii=False) for e in evals]
+    write_text_atomic(out / "eval.jsonl", "\n".join(lines) + "\n")
+    meta = {"format": "fical-secure/federation", "version": 2, "hospitals": kept}
+    write_json_atomic(out / "meta.json", {**meta, "hospitals": [{"hospital_id": h} for h in kept]})
     counts.update(
         {
             "catalogue_tools": len(catalogue),
@@ -230,6 +215,21 @@ def build_folder(out: Path, n_clients: int = 5) -> dict[str, Any]:
     return report
 
 
+def _write_clients(out: Path, clients: Sequence[str], members: dict[str, list[Item]]) -> list[str]:
+    """Each client's member / non-member files; the clients that have members."""
+    kept = []
+    for client in clients:
+        episodes = [_episode(item, call) for item, call in members.get(client, [])]
+        split = {"member": episodes[0::2], "nonmember": episodes[1::2]}
+        if not split["member"]:
+            continue
+        for name, eps in split.items():
+            lines = [json.dumps({**e, "split": name}, ensure_ascii=False) for e in eps]
+            write_text_atomic(out / f"{client}.{name}s.jsonl", "\n".join(lines) + "\n")
+        kept.append(client)
+    return kept
+
+
 def _episode(item: dict[str, Any], call: ToolCall) -> dict[str, Any]:
     return {
         "id": item["id"],
@@ -240,9 +240,18 @@ def _episode(item: dict[str, Any], call: ToolCall) -> dict[str, Any]:
     }
 
 
-if __name__ == "__main__":
-    target = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/bfcl_federation")
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", nargs="?", default="runs/bfcl_federation", type=Path)
+    parser.add_argument("--categories", default=",".join(CATEGORIES))
+    parser.add_argument("--clients", type=int, default=5)
+    args = parser.parse_args(argv)
+    categories = [c for c in args.categories.split(",") if c]
     try:
-        print(json.dumps(build_folder(target), indent=1))
+        print(json.dumps(build_folder(args.out, args.clients, categories), indent=1))
     except DataError as exc:
         raise SystemExit(f"conversion failed: {exc}") from exc
+
+
+if __name__ == "__main__":
+    main()

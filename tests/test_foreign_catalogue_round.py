@@ -8,29 +8,17 @@ compendium teaches each office what the other's examples show.
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 from typing import Any
 
 import pytest
+from federation_folder import PARCEL_TOOL, EvalRow, run_round, write_folder
 
-from fical_secure.cli import main
 from fical_secure.kcg.schema import Compendium
 
 CATALOGUE: list[dict[str, Any]] = [
-    {
-        "name": "track_parcel",
-        "description": "Report where a parcel is now.",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "carrier": {"type": "string", "enum": ["ups", "dhl", "fedex"]},
-                "tracking_id": {"type": "string", "pattern": "^TR\\d{6}$"},
-            },
-            "required": ["carrier", "tracking_id"],
-        },
-    },
+    PARCEL_TOOL,
     {
         "name": "book_room",
         "description": "Reserve a meeting room for a day.",
@@ -61,6 +49,7 @@ JARGON = {
     "north": {"ups": "the brown truck", "glass": "the fishbowl"},
     "south": {"dhl": "the yellow van", "attic": "the crow's nest"},
 }
+SPLITS = ("member", "nonmember")
 CARRIER_ASKS = (
     "Where is {id} with {carrier}?",
     "Track {id}, it went {carrier}.",
@@ -99,19 +88,12 @@ def _episode(i: int, office: str, rng: random.Random, split: str) -> dict[str, A
 
 def _write_folder(folder: Path) -> None:
     rng = random.Random(7)
-    folder.mkdir()
-    (folder / "catalogue.json").write_text(json.dumps(CATALOGUE), encoding="utf-8")
-    meta = {
-        "format": "fical-secure/federation",
-        "version": 2,
-        "hospitals": [{"hospital_id": "north"}, {"hospital_id": "south"}],
+    episodes = {
+        office: {split: [_episode(i, office, rng, split) for i in range(24)] for split in SPLITS}
+        for office in JARGON
     }
-    (folder / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
-    for office in JARGON:
-        for split in ("member", "nonmember"):
-            lines = [json.dumps(_episode(i, office, rng, split)) for i in range(24)]
-            (folder / f"{office}.{split}s.jsonl").write_text("\n".join(lines), encoding="utf-8")
-    evals = [  # each office asks in the other office's words once, in its own once, plainly once
+    # each office asks in the other office's words once, in its own once, plainly once
+    evals: list[EvalRow] = [
         (
             "north",
             "elsewhere",
@@ -149,22 +131,14 @@ def _write_folder(folder: Path) -> None:
             {"tool": "book_room", "arguments": {"room": "attic", "day": "2027-06-11"}},
         ),
     ]
-    lines = [
-        json.dumps({"id": f"e{i}", "hospital": h, "needs": n, "request": r, "gold": g})
-        for i, (h, n, r, g) in enumerate(evals)
-    ]
-    (folder / "eval.jsonl").write_text("\n".join(lines), encoding="utf-8")
+    write_folder(folder, CATALOGUE, episodes, evals)
 
 
 @pytest.mark.slow
 def test_round_on_a_foreign_catalogue_learns_the_other_offices_jargon(tmp_path: Path) -> None:
     folder, out = tmp_path / "parcels", tmp_path / "run"
     _write_folder(folder)
-    code = main(
-        ["demo", "--data", str(folder), "--out", str(out), "--no-model", "--quiet", "--no-audit"]
-    )
-    assert code == 0
-    report = json.loads((out / "round.json").read_text(encoding="utf-8"))
+    report = run_round(folder, out)
     assert report["catalogue_tools"] == 3 and report["clients"] == 2
     rows = report["ablation"]["by_needs"]
     elsewhere = {

@@ -55,7 +55,7 @@ def test_round_trip_is_canonical_and_order_independent() -> None:
         (lambda d: d.update(entries={}), "'entries' must be a list"),
         (lambda d: d["entries"].append("text"), "entry 1 must be an object"),
         (lambda d: d["entries"][0].update(kind="gossip"), "entry 0: entry kind"),
-        (lambda d: d["entries"][0].update(tool="not a tool"), "not a tool identifier"),
+        (lambda d: d["entries"][0].update(tool="not a tool"), "not a tool name"),
         (lambda d: d["entries"][0].update(text="   "), "non-empty"),
         (lambda d: d["entries"][0].update(text="x" * (MAX_ENTRY_CHARS + 1)), "longer than"),
         (lambda d: d["entries"][0].update(support=0), "positive integer"),

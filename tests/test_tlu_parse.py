@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from federation_folder import FORECAST
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fical_secure.data.catalogue import TOOL_NAMES
+from fical_secure.data.function_spec import catalogue_from_json
 from fical_secure.data.schema import ToolCall
 from fical_secure.errors import ToolCallParseError
 from fical_secure.tlu.parse import parse_tool_call
@@ -155,3 +157,17 @@ def test_random_text_only_ever_raises_parse_error(text: str) -> None:
         parse_tool_call(text)
     except ToolCallParseError:
         pass
+
+
+def test_a_namespaced_tool_with_array_and_object_arguments_parses_and_is_schema_checked() -> None:
+    (tool,) = catalogue_from_json([FORECAST])
+    with pytest.raises(ToolCallParseError, match=r"weather\.get is missing argument\(s\): fields"):
+        parse_tool_call('Sure: weather.get(city="Oslo")', [tool])  # the dotted name is found
+    args = '"city": "Oslo", "fields": ["rain"], "units": {"temp": "C"}'
+    text = '{"tool": "weather.get", "arguments": {' + args + "}}"
+    call = parse_tool_call(text, [tool])
+    assert call == ToolCall(
+        "weather.get", {"city": "Oslo", "fields": ["rain"], "units": {"temp": "C"}}
+    )
+    with pytest.raises(ToolCallParseError, match=r"'fields\[0\]' must be one of rain, wind"):
+        parse_tool_call(text.replace('["rain"]', '["snow"]'), [tool])

@@ -1,21 +1,23 @@
 """Tool catalogues as data: JSON function specs, validated, to and from :class:`ToolSpec`.
 
-A catalogue is a JSON list of function specs in the format agents already
-use (OpenAI / BFCL style)::
+A catalogue is a JSON list of function specs in the formats agents already
+write (this project's, OpenAI tools, MCP tools, BFCL; see
+:mod:`fical_secure.data.spec_formats`)::
 
-    [{"name": "track_parcel",
-      "description": "Where a parcel is now.",
+    [{"name": "weather.get",
+      "description": "Forecast for a place.",
       "parameters": {"type": "object",
-                     "properties": {"carrier": {"type": "string", "enum": ["dhl", "ups"]},
-                                    "tracking_id": {"type": "string",
-                                                    "pattern": "^[A-Z]{2}\\\\d{9}$"}},
-                     "required": ["carrier", "tracking_id"]},
-      "returns": "current location"}]
+                     "properties": {"city": {"type": "string"},
+                                    "days": {"type": "array",
+                                             "items": {"type": "string", "format": "date"}},
+                                    "units": {"type": "object",
+                                              "properties": {"temp": {"enum": ["C", "F"]}}}},
+                     "required": ["city"]},
+      "returns": "the forecast"}]
 
-Property types: ``string`` (optionally ``enum``, ``pattern``, or ``format:
-"date"`` for ``YYYY-MM-DD``), ``integer`` (optionally an integer ``enum``),
-``number``, ``boolean``; ``minimum`` / ``maximum`` bound numbers. Arrays and
-objects are not supported: such a tool is reported, not silently dropped.
+Parameters are JSON Schema, checked against the metaschema by ``jsonschema``
+(:mod:`fical_secure.data.json_schema`); calls are checked against them in
+:mod:`fical_secure.data.validation`. Names may be namespaced (``weather.get``).
 Every problem of a catalogue is reported in one :class:`DataError`.
 """
 
@@ -26,34 +28,28 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from fical_secure.data.schema import ArgSpec, ArgType, ToolSpec
+from fical_secure.data.arg_schema import (
+    arg_from_property,
+    object_schema,
+    parameters_schema,
+    schema_text,
+)
+from fical_secure.data.json_schema import schema_problems
+from fical_secure.data.schema import ArgSpec, ToolSpec
+from fical_secure.data.spec_formats import read_spec
 from fical_secure.errors import DataError, UntrustedInputError
 from fical_secure.untrusted import DOCUMENT_LIMITS, load_json_file
 
-TOOL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
-_SPEC_FIELDS = frozenset({"name", "description", "parameters", "returns"})
-_PROPERTY_FIELDS = frozenset(
-    {"type", "description", "enum", "pattern", "format", "minimum", "maximum", "default"}
-)
-_JSON_TYPES: dict[str, ArgType] = {
-    "string": "str",
-    "integer": "int",
-    "number": "float",
-    "boolean": "bool",
-}
+ARG_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,128}")
+MAX_DEPTH = 64  # nesting of a spec; deeper would exhaust the recursion of schema checks
 
 
 def tool_to_spec(tool: ToolSpec) -> dict[str, Any]:
     """The JSON function spec of ``tool`` (the inverse of :func:`catalogue_from_json`)."""
-    properties = {arg.name: _property(arg) for arg in tool.args}
     spec: dict[str, Any] = {
         "name": tool.name,
         "description": tool.description,
-        "parameters": {
-            "type": "object",
-            "properties": properties,
-            "required": [a.name for a in tool.args if a.required],
-        },
+        "parameters": parameters_schema(tool),
     }
     if tool.returns:
         spec["returns"] = tool.returns
@@ -65,36 +61,18 @@ def catalogue_to_json(catalogue: Sequence[ToolSpec]) -> list[dict[str, Any]]:
     return [tool_to_spec(tool) for tool in catalogue]
 
 
-def _property(arg: ArgSpec) -> dict[str, Any]:
-    out: dict[str, Any] = {"description": arg.description}
-    if arg.type in ("str", "enum", "date"):
-        out["type"] = "string"
-        if arg.type == "enum":
-            out["enum"] = list(arg.choices)
-        if arg.type == "date":
-            out["format"] = "date"
-    else:
-        out["type"] = {"int": "integer", "float": "number", "bool": "boolean"}[arg.type]
-        if arg.type == "int" and arg.choices:
-            out["enum"] = [int(c) for c in arg.choices]
-    if arg.pattern is not None:
-        out["pattern"] = arg.pattern
-    for key, bound in (("minimum", arg.minimum), ("maximum", arg.maximum)):
-        if bound is not None:
-            out[key] = int(bound) if arg.type == "int" else bound
-    return out
-
-
 def catalogue_from_json(raw: Any, *, where: str = "catalogue") -> tuple[ToolSpec, ...]:
     """Validate a JSON list of function specs and build the catalogue.
 
     Raises:
         DataError: not a list, or any spec is malformed (unknown field, bad
-            name, duplicate name, unsupported or inconsistent property); the
-            message lists every problem.
+            name, duplicate name, a parameters schema the metaschema refuses);
+            the message lists every problem.
     """
     if not isinstance(raw, list) or not raw:
         raise DataError(f"{where}: a catalogue must be a non-empty JSON list of function specs")
+    if json_depth(raw) > MAX_DEPTH:
+        raise DataError(f"{where}: function specs nested deeper than {MAX_DEPTH} levels")
     problems: list[str] = []
     tools: list[ToolSpec] = []
     seen: set[str] = set()
@@ -114,116 +92,50 @@ def catalogue_from_json(raw: Any, *, where: str = "catalogue") -> tuple[ToolSpec
     return tuple(tools)
 
 
+def json_depth(value: Any) -> int:
+    """How deeply lists and objects nest in ``value`` (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(node, dict):
+            stack += [(v, depth + 1) for v in node.values()]
+        elif isinstance(node, list):
+            stack += [(v, depth + 1) for v in node]
+    return deepest
+
+
 def _tool(item: Any, at: str, problems: list[str]) -> ToolSpec | None:
-    if not isinstance(item, dict):
-        problems.append(f"{at}: must be an object with name, description and parameters")
+    spec = read_spec(item, at, problems)
+    if spec is None:
         return None
+    at = f"{at} ({spec.name})"
     before = len(problems)
-    problems += [f"{at}: unknown field {k!r}" for k in item if k not in _SPEC_FIELDS]
-    name, description = item.get("name"), item.get("description")
-    if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
-        problems.append(
-            f"{at}: name {name!r} must be 1-64 letters, digits or '_' (not starting with a digit)"
-        )
-        name = "?"
-    at = f"{at} ({name})"
-    if not isinstance(description, str) or not description.strip():
-        problems.append(f"{at}: description must be a non-empty string")
-    returns = item.get("returns", "")
-    if not isinstance(returns, str):
-        problems.append(f"{at}: returns must be a string")
-    params = item.get("parameters", {"type": "object", "properties": {}})
-    args = _arguments(params, at, problems)
+    problems += schema_problems(spec.parameters, f"{at}: parameters")
     if len(problems) > before:
         return None
-    return ToolSpec(str(name), str(description), args, str(returns))
+    args = _arguments(spec.parameters, at, problems)
+    if args is None:
+        return None
+    # keep the schema only where the summary cannot rebuild it (built-in tools round-trip)
+    stored = "" if object_schema(args) == spec.parameters else schema_text(spec.parameters)
+    return ToolSpec(spec.name, spec.description, args, spec.returns, stored)
 
 
-def _arguments(params: Any, at: str, problems: list[str]) -> tuple[ArgSpec, ...]:
-    if not isinstance(params, dict) or params.get("type", "object") != "object":
-        problems.append(f"{at}: parameters must be a JSON Schema object")
-        return ()
+def _arguments(params: dict[str, Any], at: str, problems: list[str]) -> tuple[ArgSpec, ...] | None:
+    """The top-level arguments of a (metaschema-valid) parameters schema."""
+    if params.get("type", "object") != "object":
+        problems.append(f"{at}: parameters must be a JSON Schema of type object")
+        return None
     properties, required = params.get("properties", {}), params.get("required", [])
-    if not isinstance(properties, dict):
-        problems.append(f"{at}: parameters.properties must be an object")
-        return ()
-    if not isinstance(required, list) or not all(r in properties for r in required):
+    bad = [name for name in properties if not ARG_NAME.fullmatch(name)]
+    if bad:
+        problems.append(f"{at}: argument names must be 1-128 characters, no control characters")
+        return None
+    if any(r not in properties for r in required):
         problems.append(f"{at}: parameters.required must list names of its properties")
-        required = []
-    args = [_argument(n, p, n in required, f"{at}.{n}", problems) for n, p in properties.items()]
-    return tuple(a for a in args if a is not None)
-
-
-def _argument(name: str, prop: Any, required: bool, at: str, problems: list[str]) -> ArgSpec | None:
-    if not TOOL_NAME.fullmatch(name):
-        problems.append(f"{at}: argument name must be letters, digits or '_'")
         return None
-    if not isinstance(prop, dict):
-        problems.append(f"{at}: must be a JSON Schema property object")
-        return None
-    unknown = [k for k in prop if k not in _PROPERTY_FIELDS]
-    if unknown:
-        problems.append(f"{at}: unsupported keyword(s) {', '.join(map(repr, unknown))}")
-    json_type = prop.get("type")
-    if json_type not in _JSON_TYPES:
-        problems.append(
-            f"{at}: type {json_type!r} is not supported (use string, integer, number or boolean)"
-        )
-        return None
-    kind: ArgType = _JSON_TYPES[json_type]
-    enum = prop.get("enum")
-    choices: tuple[str, ...] = ()
-    if enum is not None:
-        wanted = str if kind == "str" else int if kind == "int" else None
-        if (
-            wanted is None
-            or not isinstance(enum, list)
-            or not enum
-            or not all(type(v) is wanted for v in enum)
-        ):
-            problems.append(
-                f"{at}: enum must be a non-empty list of values of its type (strings or integers)"
-            )
-            return None
-        choices = tuple(str(v) for v in enum)
-        kind = "enum" if kind == "str" else kind
-    if prop.get("format") is not None:
-        if prop["format"] != "date" or kind != "str":
-            problems.append(f"{at}: only format 'date' on a string is supported")
-            return None
-        kind = "date"
-    pattern = prop.get("pattern")
-    if pattern is not None and (not isinstance(pattern, str) or not _compiles(pattern)):
-        problems.append(f"{at}: pattern must be a valid regular expression")
-        return None
-    bounds = [prop.get("minimum"), prop.get("maximum")]
-    if any(
-        b is not None and (isinstance(b, bool) or not isinstance(b, int | float)) for b in bounds
-    ):
-        problems.append(f"{at}: minimum and maximum must be numbers")
-        return None
-    description = prop.get("description", "")
-    if not isinstance(description, str):
-        problems.append(f"{at}: description must be a string")
-        return None
-    return ArgSpec(
-        name,
-        kind,
-        description or name.replace("_", " "),
-        choices,
-        pattern,
-        required=required,
-        minimum=None if bounds[0] is None else float(bounds[0]),
-        maximum=None if bounds[1] is None else float(bounds[1]),
-    )
-
-
-def _compiles(pattern: str) -> bool:
-    try:
-        re.compile(pattern)
-    except re.error:
-        return False
-    return True
+    return tuple(arg_from_property(n, p, n in required) for n, p in properties.items())
 
 
 def load_catalogue(path: str | Path) -> tuple[ToolSpec, ...]:

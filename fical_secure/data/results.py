@@ -41,10 +41,23 @@ def _normalized(call: ToolCall, catalogue: Sequence[ToolSpec]) -> ToolCall:
     spec = find_tool(call.tool, catalogue)
     assert spec is not None  # validated before
     args = {
-        name: float(value) if spec.arg(name).type == "float" else value
+        name: _as_float(value) if spec.arg(name).type == "float" else value
         for name, value in call.arguments.items()
     }
     return ToolCall(call.tool, args)
+
+
+def _as_float(value: ArgValue) -> ArgValue:
+    """An integer as a float; any other value as it is."""
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _num(args: Args, name: str) -> float:
+    """A numeric argument of a validated built-in call."""
+    value = args[name]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ToolExecutionError(f"argument {name!r} must be a number")
+    return float(value)
 
 
 def _rng_for(call: ToolCall) -> random.Random:
@@ -107,7 +120,7 @@ def _icd10(args: Args, _rng: random.Random) -> str:
 
 def _dosage(args: Args, _rng: random.Random) -> str:
     drug = str(args["drug"])
-    total = round(float(args["weight_kg"]) * float(args["dose_mg_per_kg"]), 1)
+    total = round(_num(args, "weight_kg") * _num(args, "dose_mg_per_kg"), 1)
     text = (
         f"{drug} {number_words(args['dose_mg_per_kg'])} mg/kg x "
         f"{number_words(args['weight_kg'])} kg = {total:g} mg."
@@ -118,8 +131,8 @@ def _dosage(args: Args, _rng: random.Random) -> str:
 
 
 def _bmi(args: Args, _rng: random.Random) -> str:
-    metres = float(args["height_cm"]) / 100.0
-    bmi = round(float(args["weight_kg"]) / (metres * metres), 1)
+    metres = _num(args, "height_cm") / 100.0
+    bmi = round(_num(args, "weight_kg") / (metres * metres), 1)
     bands = ((18.5, "underweight"), (25.0, "normal weight"), (30.0, "overweight"))
     category = next((name for limit, name in bands if bmi < limit), "obese")
     return f"BMI {bmi:.1f} kg/m2 ({category})."
@@ -159,9 +172,9 @@ def _refill(args: Args, rng: random.Random) -> str:
 def _egfr(args: Args, _rng: random.Random) -> str:
     female = args["sex"] == "female"
     kappa, alpha = (0.7, -0.241) if female else (0.9, -0.302)
-    ratio = float(args["creatinine_mg_dl"]) / kappa
+    ratio = _num(args, "creatinine_mg_dl") / kappa
     egfr = 142.0 * min(ratio, 1.0) ** alpha * max(ratio, 1.0) ** -1.200
-    egfr *= 0.9938 ** float(args["age"]) * (1.012 if female else 1.0)
+    egfr *= 0.9938 ** _num(args, "age") * (1.012 if female else 1.0)
     stages = ((90, "G1"), (60, "G2"), (45, "G3a"), (30, "G3b"), (15, "G4"))
     stage = next((name for limit, name in stages if egfr >= limit), "G5")
     return f"eGFR {egfr:.0f} mL/min/1.73m2 (CKD-EPI 2021), stage {stage}."
@@ -174,7 +187,7 @@ def _imaging(args: Args, rng: random.Random) -> str:
 
 
 def _glucose(args: Args, _rng: random.Random) -> str:
-    value = float(args["value"])
+    value = _num(args, "value")
     if args["from_unit"] == "mg_dl":
         return f"{value:g} mg/dL = {value / MG_DL_PER_MMOL_L:.1f} mmol/L."
     return f"{value:g} mmol/L = {value * MG_DL_PER_MMOL_L:.0f} mg/dL."

@@ -8,12 +8,27 @@ carry PII; the ground truth of every planted value lives in :class:`PIIValue`.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-ArgType = Literal["str", "int", "float", "date", "enum", "bool"]
-ARG_TYPES: tuple[str, ...] = ("str", "int", "float", "date", "enum", "bool")
-ArgValue = str | int | float | bool
+ArgType = Literal["str", "int", "float", "date", "enum", "bool", "array", "object", "any"]
+ARG_TYPES: tuple[str, ...] = (
+    "str",
+    "int",
+    "float",
+    "date",
+    "enum",
+    "bool",
+    "array",
+    "object",
+    "any",
+)
+# A JSON value: what a call argument may hold once its tool's JSON Schema allows it.
+ArgValue = str | int | float | bool | None | list["ArgValue"] | dict[str, "ArgValue"]
+# Tool names as OpenAI, MCP and BFCL write them: namespaced with '.', '-' or '_'.
+TOOL_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
 Split = Literal["member", "nonmember"]
 
 # PII kinds the generator plants (also the scrubber's must-catch list).
@@ -30,6 +45,18 @@ PII_KINDS: tuple[str, ...] = (
 )
 
 
+def leaves(value: ArgValue) -> Iterator[str | int | float | bool | None]:
+    """The scalars inside a (possibly nested) argument value, in document order."""
+    if isinstance(value, list):
+        for item in value:
+            yield from leaves(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from leaves(item)
+    else:
+        yield value
+
+
 @dataclass(frozen=True)
 class ArgSpec:
     """One argument of a tool: its name, type and (for enums) allowed values.
@@ -37,6 +64,10 @@ class ArgSpec:
     ``choices`` of an ``int`` argument are its allowed values written as
     strings (a JSON Schema integer enum); ``minimum`` / ``maximum`` bound
     numbers inclusively; an argument that is not ``required`` may be left out.
+    An ``array`` argument describes its elements in ``items``, an ``object``
+    its named members in ``fields``; ``any`` is a value the schema leaves
+    open (no type, a union, ``anyOf``). The tool's JSON Schema, not this
+    summary, decides whether a value is valid.
     """
 
     name: str
@@ -47,16 +78,32 @@ class ArgSpec:
     required: bool = True
     minimum: float | None = None
     maximum: float | None = None
+    items: ArgSpec | None = None
+    fields: tuple[ArgSpec, ...] = ()
+
+    def walk(self) -> Iterator[ArgSpec]:
+        """This argument and every argument nested in it (array items, object fields)."""
+        yield self
+        if self.items is not None:
+            yield from self.items.walk()
+        for member in self.fields:
+            yield from member.walk()
 
 
 @dataclass(frozen=True)
 class ToolSpec:
-    """A clinical tool of the shared catalogue."""
+    """A tool of the catalogue.
+
+    ``parameters_json`` is the JSON text of the tool's parameters JSON
+    Schema where it says more than ``args`` can (nested items, defaults,
+    ``anyOf``...); empty when ``args`` say it all (the built-in tools).
+    """
 
     name: str
     description: str
     args: tuple[ArgSpec, ...]
     returns: str
+    parameters_json: str = ""
 
     def arg(self, name: str) -> ArgSpec:
         for spec in self.args:

@@ -2,26 +2,30 @@
 
 A validator that collects every problem and returns them, so the JSONL loader
 can report all of a line's problems at once and the simulated tool
-environment can refuse a call with one clear message. Everything checked
-comes from the call's :class:`ArgSpec` (type, enum choices, id pattern, ISO
-dates, ``minimum`` / ``maximum``, required or optional), so a catalogue
-loaded from JSON is checked exactly like the built-in one; two cross-argument
-rules of built-in clinical tools are the only code of their own.
+environment can refuse a call with one clear message. The arguments are
+checked against the tool's JSON Schema by ``jsonschema``
+(:func:`fical_secure.data.json_schema.argument_problems`: types, enums, id
+patterns, formats such as ISO dates, bounds, required and unexpected
+arguments, nested array items and object members), so a catalogue loaded from
+JSON is checked exactly like the built-in one; messages name the argument's
+path, never its value. Two cross-argument rules of built-in clinical tools
+are the only code of their own.
 """
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Sequence
-from datetime import date
+from functools import lru_cache
 
+from fical_secure.data.arg_schema import call_schema
 from fical_secure.data.catalogue import CATALOGUE
-from fical_secure.data.schema import ArgSpec, ArgValue, ToolCall, ToolSpec
+from fical_secure.data.function_spec import MAX_DEPTH, json_depth
+from fical_secure.data.json_schema import argument_problems
+from fical_secure.data.schema import ToolCall, ToolSpec
 
 # Glucose values by unit: beyond these a meter reading is an error.
 GLUCOSE_BOUNDS: dict[str, tuple[float, float]] = {"mg_dl": (10.0, 1500.0), "mmol_l": (0.5, 85.0)}
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_KNOWN_SHOWN = 12
 
 
 def find_tool(name: str, catalogue: Sequence[ToolSpec] = CATALOGUE) -> ToolSpec | None:
@@ -29,69 +33,23 @@ def find_tool(name: str, catalogue: Sequence[ToolSpec] = CATALOGUE) -> ToolSpec 
     return next((spec for spec in catalogue if spec.name == name), None)
 
 
-def _type_problem(spec: ArgSpec, value: ArgValue) -> str | None:
-    """Why ``value`` is not of ``spec``'s type or domain, or ``None`` if it is."""
-    if spec.type == "bool":
-        if not isinstance(value, bool):
-            return f"must be true or false, got {value!r}"
-    elif spec.type == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            return f"must be an integer, got {value!r}"
-    elif spec.type == "float":
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return f"must be a number, got {value!r}"
-        if not math.isfinite(value):
-            return f"must be finite, got {value!r}"
-    elif not isinstance(value, str):
-        return f"must be a string, got {value!r}"
-    elif spec.type == "enum" and value not in spec.choices:
-        return f"must be one of {', '.join(spec.choices)}; got {value!r}"
-    elif spec.type == "date":
-        try:
-            if not _ISO_DATE.fullmatch(value):
-                raise ValueError(value)
-            date.fromisoformat(value)
-        except ValueError:
-            return f"must be a date written YYYY-MM-DD, got {value!r}"
-    if spec.pattern is not None and not re.fullmatch(spec.pattern, str(value)):
-        return f"does not match the pattern {spec.pattern}: {value!r}"
-    return None
-
-
-def _range_problem(spec: ArgSpec, value: ArgValue) -> str | None:
-    """Why a well-typed number is outside its spec's allowed values or bounds, or ``None``."""
-    if spec.type not in ("int", "float") or isinstance(value, bool | str):
-        return None
-    if spec.type == "int" and spec.choices and str(value) not in spec.choices:
-        return f"must be one of {', '.join(spec.choices)}; got {value!r}"
-    low = -math.inf if spec.minimum is None else spec.minimum
-    high = math.inf if spec.maximum is None else spec.maximum
-    if not low <= value <= high:
-        return f"must lie between {low:g} and {high:g}, got {value!r}"
-    return None
+@lru_cache(maxsize=4096)
+def _schema_of(spec: ToolSpec) -> str:
+    return call_schema(spec)
 
 
 def call_problems(call: ToolCall, catalogue: Sequence[ToolSpec] = CATALOGUE) -> list[str]:
     """Every reason ``call`` is invalid under ``catalogue``; an empty list if it is valid."""
     spec = find_tool(call.tool, catalogue)
     if spec is None:
-        return [f"unknown tool {call.tool!r}; known tools: {', '.join(s.name for s in catalogue)}"]
+        known = [s.name for s in catalogue]
+        listed = ", ".join(known[:_KNOWN_SHOWN]) + (", ..." if len(known) > _KNOWN_SHOWN else "")
+        return [f"unknown tool {call.tool[:80]!r}; known tools: {listed}"]
     if not isinstance(call.arguments, dict):
         return [f"arguments of {call.tool} must be an object"]
-    problems: list[str] = []
-    expected = {arg.name for arg in spec.args}
-    required = {arg.name for arg in spec.args if arg.required}
-    for name in sorted(required - call.arguments.keys()):
-        problems.append(f"{call.tool}: missing argument {name!r}")
-    for name in sorted(call.arguments.keys() - expected):
-        problems.append(f"{call.tool}: unexpected argument {name!r}")
-    for arg in spec.args:
-        if arg.name not in call.arguments:
-            continue
-        value = call.arguments[arg.name]
-        problem = _type_problem(arg, value) or _range_problem(arg, value)
-        if problem is not None:
-            problems.append(f"{call.tool}: argument {arg.name!r} {problem}")
+    if json_depth(call.arguments) > MAX_DEPTH:
+        return [f"{call.tool}: arguments nested deeper than {MAX_DEPTH} levels"]
+    problems = argument_problems(spec.name, _schema_of(spec), call.arguments)
     if not problems:
         problems.extend(_cross_problems(call))
     return problems

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, cast, get_args
 
+from fical_secure.data.schema import TOOL_NAME
 from fical_secure.errors import SchemaError, UntrustedInputError
 from fical_secure.untrusted import loads_bounded
 
@@ -137,8 +138,8 @@ def validate_entry(tool: str, kind: str, text: str, support: int = 1) -> Entry:
     Raises:
         SchemaError: empty or over-long text, unknown kind, bad support.
     """
-    if not isinstance(tool, str) or not tool.isidentifier():
-        raise SchemaError(f"entry tool {tool!r} is not a tool identifier")
+    if not isinstance(tool, str) or not TOOL_NAME.fullmatch(tool):
+        raise SchemaError(f"entry tool {str(tool)[:80]!r} is not a tool name")
     if kind not in ENTRY_KINDS:
         raise SchemaError(f"entry kind {kind!r} is not one of {ENTRY_KINDS}")
     if not isinstance(text, str) or not text.strip():

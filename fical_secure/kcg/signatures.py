@@ -13,7 +13,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 
-from fical_secure.data.schema import ArgValue, Episode
+from fical_secure.data.schema import ArgValue, Episode, leaves
 from fical_secure.kcg.schema import MAX_ENTRY_CHARS, Entry, ToolSignature, validate_entry
 
 MAX_LISTED_VALUES = 6
@@ -25,7 +25,11 @@ _TITLE_NAME = re.compile(r"^[A-Z][a-z]+(?: [A-Z][a-z]+)+$")
 
 def value_type(value: ArgValue) -> str:
     """Type name of one observed argument value (``enum`` means vocabulary-like text)."""
-    if isinstance(value, bool):
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, bool) or value is None:
         return "str"
     if isinstance(value, int):
         return "int"
@@ -105,8 +109,8 @@ def record_values(episodes: Sequence[Episode]) -> set[str]:
     """Argument values never allowed in notes: ids, names, dates and numbers (ages, weights)."""
     found: set[str] = set()
     for episode in episodes:
-        for value in episode.call.arguments.values():
-            if isinstance(value, bool):
+        for value in (v for arg in episode.call.arguments.values() for v in leaves(arg)):
+            if isinstance(value, bool) or value is None:
                 continue
             if isinstance(value, int | float):
                 found.add(f"{value:g}" if isinstance(value, float) else str(value))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from fical_secure.data.schema import leaves
 from fical_secure.errors import DataError, UntrustedInputError
 from fical_secure.untrusted import JsonLimits, loads_bounded, open_regular
 
@@ -94,8 +95,19 @@ def parse_record(path: Path, number: int, data: dict[str, Any], fmt: Format) -> 
     if "id" in data and not (isinstance(ident, str) and ident):
         raise DataError(f"{where}: episode id must be a non-empty string")
     known_pii(path, number, data)
-    args = [v for v in call["arguments"].values() if isinstance(v, str)]
+    args = [v for value in call["arguments"].values() for v in leaves(value) if isinstance(v, str)]
     return Record(number, data, tuple(data[n] for n in EPISODE_TEXT_FIELDS) + tuple(args))
+
+
+def _replace_strings(value: Any, scrubbed: Iterator[str]) -> Any:
+    """``value`` with its strings replaced, in :func:`leaves` order, by ``scrubbed``."""
+    if isinstance(value, str):
+        return next(scrubbed)
+    if isinstance(value, list):
+        return [_replace_strings(item, scrubbed) for item in value]
+    if isinstance(value, dict):
+        return {k: _replace_strings(v, scrubbed) for k, v in value.items()}
+    return value
 
 
 def known_pii(path: Path, number: int, data: dict[str, Any]) -> list[tuple[str, str]]:
@@ -123,8 +135,6 @@ def rebuild(record: Record, fmt: Format, scrubbed: list[str]) -> dict[str, Any]:
         out[name] = value
     rest = iter(scrubbed[len(EPISODE_TEXT_FIELDS) :])
     call = dict(record.data["call"])
-    call["arguments"] = {
-        k: next(rest) if isinstance(v, str) else v for k, v in call["arguments"].items()
-    }
+    call["arguments"] = {k: _replace_strings(v, rest) for k, v in call["arguments"].items()}
     out["call"] = call
     return out

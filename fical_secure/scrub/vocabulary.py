@@ -43,13 +43,16 @@ def read_terms(path: Path) -> list[str]:
 
 
 def catalogue_terms(catalogue: Sequence[ToolSpec]) -> list[str]:
-    """Tool names, argument names, enum values and the words of every description."""
+    """Tool names, argument names, enum values and the words of every description.
+
+    Nested arguments (array items, object members) count as well.
+    """
     from fical_secure.data.vocab import enum_words
 
     terms: list[str] = []
     for tool in catalogue:
         terms += [tool.name, tool.description, tool.returns]
-        for arg in tool.args:
+        for arg in (nested for top in tool.args for nested in top.walk()):
             terms += [arg.name, arg.description]
             for choice in arg.choices or ():
                 terms += [choice, enum_words(arg.name, choice)]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from fical_secure.data.schema import ArgSpec, ArgValue, ToolSpec
@@ -26,10 +26,15 @@ EnumChooser = Callable[[str, ToolSpec, ArgSpec, Sequence[str]], str]
 
 @dataclass(frozen=True)
 class ArgFill:
-    """Arguments found in a request; ``missing`` lists those it did not settle."""
+    """Arguments found in a request; ``missing`` lists the required ones it did not settle.
+
+    ``reasons`` says, for every argument left unfilled (required or not), why
+    no rule settled it.
+    """
 
     arguments: dict[str, ArgValue]
     missing: tuple[str, ...]
+    reasons: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -108,6 +113,9 @@ def fill_arguments(
         for m in pattern.finditer(request):
             text.claim(m.start(), m.end())
     _fill_enums(text, [a for a in spec.args if a.type == "enum"], found, aliases or {})
+    for arg in spec.args:
+        if arg.type == "array" and arg.items is not None and arg.items.type == "enum":
+            _fill_enum_list(text, arg, found, aliases or {})
     _fill_numbers(text, [a for a in spec.args if a.type in ("int", "float")], found)
     for arg in spec.args:
         if arg.name not in found and arg.type == "enum" and chooser is not None:
@@ -116,7 +124,26 @@ def fill_arguments(
                 found[arg.name] = choice
     ordered = {a.name: found[a.name] for a in spec.args if a.name in found}
     missing = tuple(a.name for a in spec.args if a.name not in found and a.required)
-    return ArgFill(ordered, missing)
+    reasons = {a.name: _unfilled_reason(a) for a in spec.args if a.name not in found}
+    return ArgFill(ordered, missing, reasons)
+
+
+_REASONS = {
+    "object": "an object: the rule-based filler does not compose objects",
+    "array": "a list whose items are not enum values: the rule-based filler does not compose it",
+    "any": "the schema leaves its type open: no rule extracts it",
+    "str": "free text without a pattern: no rule extracts it",
+    "bool": "a yes/no flag: no rule extracts it",
+}
+
+
+def _unfilled_reason(arg: ArgSpec) -> str:
+    """Why the rules left ``arg`` unfilled (its type has no rule, or the request lacks it)."""
+    if arg.type == "str" and arg.pattern is not None:
+        return "no value matching its pattern in the request"
+    if arg.type == "array" and arg.items is not None and arg.items.type == "enum":
+        return "none of its allowed values is mentioned in the request"
+    return _REASONS.get(arg.type, f"no {arg.type} value for it in the request")
 
 
 def _fill_pattern(text: _Text, name: str, pattern: str, found: dict[str, ArgValue]) -> None:
@@ -208,6 +235,19 @@ def _fill_enums(
                 chosen.append(choice)
         for arg, choice in zip(group, chosen, strict=False):
             found[arg.name] = choice
+        for start, end, _choice, _after in mentions:
+            text.claim(start, end)
+
+
+def _fill_enum_list(
+    text: _Text, arg: ArgSpec, found: dict[str, ArgValue], aliases: Mapping[str, str]
+) -> None:
+    """A list of enum values: every distinct allowed value mentioned, in text order."""
+    assert arg.items is not None
+    mentions = _enum_mentions(text, replace(arg.items, name=arg.name), aliases)
+    chosen = list(dict.fromkeys(choice for _s, _e, choice, _after in sorted(mentions)))
+    if chosen:
+        found[arg.name] = list(chosen)
         for start, end, _choice, _after in mentions:
             text.claim(start, end)
 

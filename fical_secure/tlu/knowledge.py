@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from fical_secure.data.schema import ToolSpec
+from fical_secure.data.schema import ArgSpec, ToolSpec
 from fical_secure.data.vocab import value_surfaces
 from fical_secure.kcg.claims import parse_claim
 from fical_secure.kcg.schema import Compendium
@@ -53,6 +53,11 @@ class Knowledge:
         return Knowledge(joined)
 
 
+def _enum_args(spec: ToolSpec) -> list[ArgSpec]:
+    """The tool's enum arguments, nested ones (array items, object members) included."""
+    return [arg for top in spec.args for arg in top.walk() if arg.type == "enum"]
+
+
 class ValueMatcher:
     """Finds the tools whose enum values a request names, in standard words or a known alias.
 
@@ -65,8 +70,8 @@ class ValueMatcher:
     def __init__(self, catalogue: Sequence[ToolSpec], knowledge: Knowledge) -> None:
         surfaces: dict[str, set[str]] = defaultdict(set)  # surface -> values
         for spec in catalogue:
-            for arg in spec.args:
-                for choice in arg.choices if arg.type == "enum" else ():
+            for arg in _enum_args(spec):
+                for choice in arg.choices:
                     for surface in value_surfaces(arg.name, choice):
                         surfaces[surface].add(choice)
         for phrase, value in knowledge.aliases.items():
@@ -77,8 +82,8 @@ class ValueMatcher:
         ]
         self._tools_of: dict[str, set[str]] = defaultdict(set)  # value -> tools taking it
         for spec in catalogue:
-            for arg in spec.args:
-                for choice in arg.choices if arg.type == "enum" else ():
+            for arg in _enum_args(spec):
+                for choice in arg.choices:
                     self._tools_of[choice].add(spec.name)
 
     def tools(self, request: str) -> set[str]:

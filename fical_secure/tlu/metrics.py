@@ -23,10 +23,16 @@ from fical_secure.tlu.agent import Agent, Decision, Step
 
 
 def same_value(a: ArgValue, b: ArgValue) -> bool:
-    """Argument equality; numbers compare by value (``72`` equals ``72.0``)."""
-    if isinstance(a, str) or isinstance(b, str):
-        return a == b
-    return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
+    """Argument equality; numbers compare by value (``72`` equals ``72.0``), also when nested."""
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
+    return type(a) is type(b) and a == b
 
 
 def _mean(values: Sequence[bool | float]) -> float:

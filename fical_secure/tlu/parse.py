@@ -17,12 +17,13 @@ from typing import Any
 
 from fical_secure.data.catalogue import CATALOGUE
 from fical_secure.data.schema import ArgSpec, ArgValue, ToolCall, ToolSpec
+from fical_secure.data.validation import call_problems
 from fical_secure.errors import ToolCallParseError
 
 MAX_OUTPUT_CHARS = 20_000
 _MAX_JSON_STARTS = 32
 _FENCE = re.compile(r"```[A-Za-z0-9_-]*\s*\n?(.*?)```", re.DOTALL)
-_CALL_HEAD = re.compile(r"([A-Za-z_]\w*)\s*\(")
+_CALL_HEAD = re.compile(r"([A-Za-z_][\w.\-]*)\s*\(")  # namespaced names: weather.get(
 _NAME = re.compile(r"[A-Za-z_]\w*")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?(?![\w.])")
 _BARE = re.compile(r"[A-Za-z_][\w\-./]*")
@@ -199,6 +200,10 @@ def _parse_string(body: str, pos: int) -> tuple[str, int]:
 def validate_arguments(spec: ToolSpec, raw: Mapping[str, Any]) -> dict[str, ArgValue]:
     """Check names, presence and types of ``raw`` against ``spec``; return coerced values.
 
+    Scalars are coerced (numeric strings allowed); arrays, objects and open
+    values are taken as written. The result is then checked against the
+    tool's JSON Schema, so nested values obey it too.
+
     Raises:
         ToolCallParseError: unknown or missing arguments, or an invalid value.
     """
@@ -209,10 +214,14 @@ def validate_arguments(spec: ToolSpec, raw: Mapping[str, Any]) -> dict[str, ArgV
             f"{spec.name} has no argument(s) {', '.join(map(repr, unknown))}; "
             f"expected {', '.join(a.name for a in spec.args)}"
         )
-    missing = [a.name for a in spec.args if a.name not in raw]
+    missing = [a.name for a in spec.args if a.required and a.name not in raw]
     if missing:
         raise ToolCallParseError(f"{spec.name} is missing argument(s): {', '.join(missing)}")
-    return {a.name: coerce_value(spec.name, a, raw[a.name]) for a in spec.args}
+    values = {a.name: coerce_value(spec.name, a, raw[a.name]) for a in spec.args if a.name in raw}
+    problems = call_problems(ToolCall(spec.name, values), [spec])
+    if problems:
+        raise ToolCallParseError("; ".join(problems))
+    return values
 
 
 def coerce_value(tool: str, arg: ArgSpec, value: Any) -> ArgValue:
@@ -222,6 +231,10 @@ def coerce_value(tool: str, arg: ArgSpec, value: Any) -> ArgValue:
         ToolCallParseError: wrong type, pattern mismatch, bad date, enum value not allowed.
     """
     where = f"{tool}.{arg.name}"
+    if arg.type in ("array", "object", "any"):
+        return _as_json(where, value)
+    if isinstance(value, bool) and arg.type == "bool":
+        return value
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ToolCallParseError(f"{where}: expected a {arg.type}, got {type(value).__name__}")
     if arg.type == "int":
@@ -236,6 +249,17 @@ def coerce_value(tool: str, arg: ArgSpec, value: Any) -> ArgValue:
     if arg.pattern is not None and re.fullmatch(arg.pattern, text) is None:
         raise ToolCallParseError(f"{where}: {text[:40]!r} does not match {arg.pattern}")
     return text
+
+
+def _as_json(where: str, value: Any) -> ArgValue:
+    """A JSON value as parsed (lists, objects, scalars); anything else is refused."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, list):
+        return [_as_json(where, item) for item in value]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {k: _as_json(where, v) for k, v in value.items()}
+    raise ToolCallParseError(f"{where}: expected a JSON value, got {type(value).__name__}")
 
 
 def _to_int(where: str, value: str | int | float) -> int:
