@@ -184,6 +184,7 @@ def prepare_release(cfg: HospitalConfig, message: Message) -> tuple[Any, Any, Cl
     from fical_secure.crypto.keys import Roster
     from fical_secure.llm.lazy import LazyLLM
     from fical_secure.protocol import Client, RoundConfig
+    from fical_secure.scrub.known import read_roster
 
     identity, server, pinned = load_keys(cfg)
     config = RoundConfig.decode(wire.field_bytes(message, "config"))
@@ -198,6 +199,8 @@ def prepare_release(cfg: HospitalConfig, message: Message) -> tuple[Any, Any, Cl
     log.info("%s: stage accept: round %d", cfg.client_id, config.round_id)
     hospital = load_own_data(cfg)
     state = ClientRoundState(hospital, settings_of(cfg), catalogue=load_tools(cfg))
+    if cfg.known_identifiers is not None:
+        state.roster = tuple(read_roster(cfg.known_identifiers))
     # loaded on first use: KCG without paraphrase and a non-LLM audit never load it
     state.llm = LazyLLM(cfg.model, device=None if cfg.device == "auto" else cfg.device)
     run_stages(state, client_stages(state.settings, ground_truth=False), label=cfg.client_id)
