@@ -33,6 +33,7 @@ ALIAS = 'Staff write "{}" for department="dermatology" when they ask for schedul
         ("patient from rose hill, booked for cardiology", ["rose hill"], ["cardiology"]),
         ("pls pull the hba1c, ecg and cbc for the pt in 4 west", [], ["hba1c", "ecg", "4 west"]),
         (ALIAS.format("chem-7"), [], ["chem-7", "dermatology"]),
+        ("iban gb55wadd13503359747824, mrn-0042137", ["gb55wadd", "0042137"], []),
     ],
 )
 def test_names_and_places_in_any_case_are_masked_and_vocabulary_kept(

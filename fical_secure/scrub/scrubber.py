@@ -76,7 +76,8 @@ class Scrubber:
         self.profile = profile
         self.allow = allow if allow is not None else AllowList.build()
         self.known = known if known is not None else KnownIdentifiers()
-        self.casing = Casing(load_lexicon(), self.allow)
+        nlp = getattr(analyzer.nlp_engine, "nlp", None) or {}
+        self.casing = Casing(load_lexicon(nlp.get(profile.language)), self.allow)
         self._anonymizer = AnonymizerEngine()  # type: ignore[no-untyped-call]
 
     @classmethod
