@@ -161,6 +161,18 @@ def load_keys(cfg: HospitalConfig) -> tuple[IdentityKey, IdentityPublicKey, Rost
     return identity, server, roster
 
 
+def known_identifiers(cfg: HospitalConfig) -> tuple[tuple[str, str], ...]:
+    """The roster rows ``privacy.known_identifiers`` names; () without one.
+
+    Raises:
+        DataError: the roster is unreadable or malformed (file and line named).
+    """
+    from fical_secure.scrub.known import read_roster
+
+    path = cfg.known_identifiers
+    return () if path is None else tuple(read_roster(path))
+
+
 def settings_of(cfg: HospitalConfig) -> ClientSettings:
     return ClientSettings(
         kcg_min_support=cfg.kcg_min_support,
@@ -184,7 +196,6 @@ def prepare_release(cfg: HospitalConfig, message: Message) -> tuple[Any, Any, Cl
     from fical_secure.crypto.keys import Roster
     from fical_secure.llm.lazy import LazyLLM
     from fical_secure.protocol import Client, RoundConfig
-    from fical_secure.scrub.known import read_roster
 
     identity, server, pinned = load_keys(cfg)
     config = RoundConfig.decode(wire.field_bytes(message, "config"))
@@ -199,8 +210,7 @@ def prepare_release(cfg: HospitalConfig, message: Message) -> tuple[Any, Any, Cl
     log.info("%s: stage accept: round %d", cfg.client_id, config.round_id)
     hospital = load_own_data(cfg)
     state = ClientRoundState(hospital, settings_of(cfg), catalogue=load_tools(cfg))
-    if cfg.known_identifiers is not None:
-        state.roster = tuple(read_roster(cfg.known_identifiers))
+    state.roster = known_identifiers(cfg)
     # loaded on first use: KCG without paraphrase and a non-LLM audit never load it
     state.llm = LazyLLM(cfg.model, device=None if cfg.device == "auto" else cfg.device)
     run_stages(state, client_stages(state.settings, ground_truth=False), label=cfg.client_id)
