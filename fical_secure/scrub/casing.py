@@ -34,7 +34,8 @@ from fical_secure.scrub.types import Span
 from fical_secure.scrub.vocabulary import AllowList
 
 CASED_SCORE = 0.6
-_WORD = regex.compile(r"\p{L}+(?:['’]\p{L}+)*")
+# A word of letters, not glued to digits ("SaO2" is no name "SaO").
+_WORD = regex.compile(r"(?<![\p{L}\p{N}_])\p{L}+(?:['’]\p{L}+)*(?![\p{L}\p{N}_])")
 _MIN_NAME = 3
 # Words after which a place name often follows; the words after them may be places.
 _PLACE_CUES = frozenset("in at from near lives live living resides moved".split())
@@ -148,6 +149,10 @@ class Casing:
         """PERSON spans of name runs that hold a name-list word outside English vocabulary."""
         return [Span(s, e, "PERSON", CASED_SCORE) for s, e, _, strong in self._runs(text) if strong]
 
+    def _upper_id(self, match: regex.Match[str]) -> str:
+        token = str(match.group(0))
+        return token if token.casefold() in self.allow.words else token.upper()
+
     def recase(self, text: str) -> str:
         """The NER's copy, same length: names and place-cued words Title-cased, ids upper-cased.
 
@@ -156,7 +161,7 @@ class Casing:
         Tokens of letters and digits with a lower-case letter ("gb55wadd1350...")
         are upper-cased, so identifier patterns written in capitals match them.
         """
-        chars = list(_IDS.sub(lambda m: m.group(0).upper(), text))
+        chars = list(_IDS.sub(self._upper_id, text))
         if len(chars) != len(text):
             chars = list(text)
         for start, end, words, strong in self._runs(text):
