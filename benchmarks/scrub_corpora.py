@@ -6,6 +6,10 @@
   (``raw_data/templates.txt`` of the PyPI package, read as data: the package
   hard-codes ``spacy.load("en_core_web_sm")``, so it is not imported), filled
   by a seeded Faker and typed with presidio-evaluator's own entity mapping.
+* ``<corpus>_lower`` / ``<corpus>_title``: a corpus with every document
+  lower-cased or Title-Cased (staff who type in lower case, or a form that
+  capitalises every word); gold spans keep their offsets (documents whose
+  length the recasing would change keep their original text).
 * ``i2b2_philter``: the five i2b2-2014-format discharge notes (surrogate PHI)
   with their XML annotations that ship inside the PyPI package ``philter-lite``
   (BSD-3-Clause, a fork of philter-ucsf); the type is the XML tag (NAME, DATE,
@@ -18,6 +22,7 @@ import importlib.util
 import random
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -159,3 +164,13 @@ def i2b2_corpus() -> list[Doc]:
             gold.append((start, end, tag.tag))
         docs.append(Doc(path.stem, text, tuple(gold)))
     return docs
+
+
+def recased_corpus(docs: list[Doc], recase: Callable[[str], str], suffix: str) -> list[Doc]:
+    """The same documents and gold spans, each text recased where that keeps its length."""
+    out = []
+    for doc in docs:
+        text = recase(doc.text)
+        kept = text if len(text) == len(doc.text) else doc.text
+        out.append(Doc(f"{doc.doc_id}-{suffix}", kept, doc.gold))
+    return out

@@ -16,7 +16,9 @@ Required: ``request`` (non-empty string), ``call`` (``tool``: a catalogue tool;
 (strings). Optional: ``id`` (non-empty string, unique in the file; default
 ``<hospital_id>-L<line>``), ``split`` (``member`` or ``nonmember``; default
 ``member``), ``pii`` (list of ``{kind, value}`` with ``kind`` in
-``PII_KINDS`` and ``value`` occurring in the episode text). Unknown fields are
+``PII_KINDS`` and ``value`` occurring in the episode text), ``subject`` (a
+non-empty pseudonymous key of the patient; KCG counts support in distinct
+subjects). Unknown fields are
 rejected (a misspelt optional field would otherwise be silently dropped).
 Integers given for float arguments become floats. Blank lines are skipped.
 Every bad line is reported in one :class:`DataError`; nothing is returned
@@ -36,7 +38,9 @@ from fical_secure.data.schema import PII_KINDS, ArgValue, Episode, PIIValue, Too
 from fical_secure.data.validation import call_problems, find_tool
 from fical_secure.errors import DataError
 
-EPISODE_FIELDS: tuple[str, ...] = ("id", "split", "request", "call", "result", "answer", "pii")
+EPISODE_FIELDS: tuple[str, ...] = (
+    "id", "split", "request", "call", "result", "answer", "pii", "subject",
+)  # fmt: skip
 REQUIRED_FIELDS: tuple[str, ...] = ("request", "call", "result", "answer")
 HOSPITAL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
@@ -59,7 +63,7 @@ def episode_record(episode: Episode) -> dict[str, Any]:
         "result": episode.result,
         "answer": episode.answer,
         "pii": [{"kind": p.kind, "value": p.value} for p in episode.pii],
-    }
+    } | ({"subject": episode.subject} if episode.subject else {})
 
 
 def call_record(call: ToolCall) -> dict[str, Any]:
@@ -162,6 +166,7 @@ def parse_episode(
     call, call_issues = parse_call(value["call"], catalogue) if "call" in value else (None, [])
     problems += call_issues
     pii = _pii(value.get("pii", []), episode_id, problems)
+    subject = _string(value, "subject", problems, non_empty=True) if "subject" in value else ""
     if problems or call is None:
         return None, problems
     episode = Episode(
@@ -173,6 +178,7 @@ def parse_episode(
         texts["answer"],
         split,
         pii,
+        subject,
     )
     text = episode.text()
     problems += [

@@ -136,7 +136,11 @@ class PIIValue:
 
 @dataclass(frozen=True)
 class Episode:
-    """One private tool-use example of a hospital."""
+    """One private tool-use example of a hospital.
+
+    ``subject`` optionally names the patient the episode is about (any stable
+    pseudonymous key); KCG counts an alias's support in distinct subjects.
+    """
 
     episode_id: str
     hospital_id: str
@@ -146,6 +150,7 @@ class Episode:
     answer: str
     split: Split
     pii: tuple[PIIValue, ...] = ()
+    subject: str = ""
 
     def text(self) -> str:
         """The whole episode as one text (what a sample-sharing FL baseline would send)."""

@@ -170,6 +170,18 @@ def load_keys(cfg: HospitalConfig) -> tuple[IdentityKey, IdentityPublicKey, Rost
     return identity, server, roster
 
 
+def known_identifiers(cfg: HospitalConfig) -> tuple[tuple[str, str], ...]:
+    """The roster rows ``privacy.known_identifiers`` names; () without one.
+
+    Raises:
+        DataError: the roster is unreadable or malformed (file and line named).
+    """
+    from fical_secure.scrub.known import read_roster
+
+    path = cfg.known_identifiers
+    return () if path is None else tuple(read_roster(path))
+
+
 def settings_of(cfg: HospitalConfig) -> ClientSettings:
     return ClientSettings(
         kcg_min_support=cfg.kcg_min_support,
@@ -207,6 +219,7 @@ def prepare_release(cfg: HospitalConfig, message: Message) -> tuple[Any, Any, Cl
     log.info("%s: stage accept: round %d", cfg.client_id, config.round_id)
     hospital = load_own_data(cfg)
     state = ClientRoundState(hospital, settings_of(cfg), catalogue=load_tools(cfg))
+    state.roster = known_identifiers(cfg)
     # loaded on first use: KCG without paraphrase and a non-LLM audit never load it
     state.llm = LazyLLM(cfg.model, device=None if cfg.device == "auto" else cfg.device)
     run_stages(state, client_stages(state.settings, ground_truth=False), label=cfg.client_id)

@@ -54,11 +54,13 @@ class HospitalConfig:
     audit_use_llm: bool
     audit_llm_records: int
     audit_canaries: int
-    kcg_min_support: int  # distinct episodes a compendium claim needs
+    kcg_min_support: int  # distinct subjects (patients) a compendium claim needs
     kcg_paraphrase: bool  # let the model paraphrase validated claims
     superlink: SuperLinkAccess
     output: Path  # where the verified global compendium is stored
     source: Path
+    # JSONL of {kind, value}: identifiers the scrubber masks and KCG never mines
+    known_identifiers: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -186,6 +188,7 @@ def load_hospital_config(path: str | Path) -> HospitalConfig:
                 "audit_use_llm",
                 "audit_llm_records",
                 "audit_canaries",
+                "known_identifiers",
             ),
         )
         or {}
@@ -225,6 +228,9 @@ def load_hospital_config(path: str | Path) -> HospitalConfig:
         "kcg_min_support": f.integer(kcg.get("min_support", 2), "kcg.min_support", 1, 10_000),
         "kcg_paraphrase": f.boolean(kcg.get("paraphrase", False), "kcg.paraphrase"),
         "output": _folder(f, top.get("output"), "output", base),
+        "known_identifiers": None
+        if privacy.get("known_identifiers") is None
+        else _file(f, privacy.get("known_identifiers"), "privacy.known_identifiers", base),
     }
     access: dict[str, Any] = {
         "address": address,

@@ -175,8 +175,10 @@ privacy:
   audit_use_llm: true             # LLM membership signals (false: embedding + lexical only)
   audit_llm_records: 8
   audit_canaries: 1
+  # known_identifiers: known.jsonl  # optional roster of {{"kind", "value"}} lines: patients,
+  #                                 # staff, places the scrubber masks and KCG never mines
 kcg:
-  min_support: 2                  # distinct episodes each compendium claim needs
+  min_support: 2                  # distinct patients (subjects) each compendium claim needs
   paraphrase: false               # let the model paraphrase validated claims
 superlink:
   address: {address}

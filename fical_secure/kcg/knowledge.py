@@ -1,9 +1,10 @@
 """KCG that writes checkable knowledge: mined claims, phrased by the model, validated.
 
 1. Mine: deterministic claims from the client's episodes, each supported by at
-   least ``min_support`` distinct episodes (:mod:`fical_secure.kcg.mining`).
+   least ``min_support`` distinct subjects and naming no known identifier
+   (:mod:`fical_secure.kcg.mining`, :mod:`fical_secure.kcg.subjects`).
 2. Validate: every claim is re-checked against all episodes; one contradicting
-   episode, or fewer than ``min_support`` showing it, drops the claim.
+   episode, or fewer than ``min_support`` subjects showing it, drops the claim.
 3. Phrase: the local model may paraphrase each claim's canonical sentence (one
    short prompt per claim, batched). A paraphrase is kept only if it states
    exactly the same claim (:func:`parse_claim`), carries no record value and
@@ -28,7 +29,9 @@ from fical_secure.kcg.claims import ValueAlias, claim_entry, parse_claim, render
 from fical_secure.kcg.mining import mine_aliases, supporting_episodes
 from fical_secure.kcg.schema import Compendium, Entry
 from fical_secure.kcg.signatures import induce_signatures, record_values
+from fical_secure.kcg.subjects import subjects_of
 from fical_secure.llm.base import LLM
+from fical_secure.scrub.known import KnownIdentifiers
 
 GENERATOR = "kcg-claims"
 PROMPT_VERSION = 1
@@ -40,7 +43,7 @@ _PARAPHRASE = (
 
 @dataclass(frozen=True)
 class KnowledgeConfig:
-    """Knobs of claim-based KCG; ``min_support`` is the k of k distinct episodes."""
+    """Knobs of claim-based KCG; ``min_support`` is the k of k distinct subjects."""
 
     min_support: int = 2
     paraphrase: bool = True
@@ -53,14 +56,18 @@ class KnowledgeConfig:
 
 
 def validated_claims(
-    episodes: Sequence[Episode], catalogue: Sequence[ToolSpec], min_support: int
+    episodes: Sequence[Episode],
+    catalogue: Sequence[ToolSpec],
+    min_support: int,
+    known: KnownIdentifiers | None = None,
 ) -> list[tuple[ValueAlias, int]]:
-    """Mined claims that pass the independent validator, with their episode support."""
+    """Mined claims that pass the independent validator, with their subject support."""
+    subjects = subjects_of(episodes)
     kept = []
-    for mined in mine_aliases(episodes, catalogue, min_support=min_support):
+    for mined in mine_aliases(episodes, catalogue, min_support=min_support, known=known):
         shown = supporting_episodes(mined.claim, episodes, catalogue)
-        if shown is not None and len(set(shown)) >= min_support:
-            kept.append((mined.claim, len(set(shown))))
+        if shown is not None and subjects.count(shown) >= min_support:
+            kept.append((mined.claim, subjects.count(shown)))
     return kept
 
 
@@ -72,8 +79,11 @@ def build_knowledge(
     client_id: str,
     config: KnowledgeConfig | None = None,
     progress: bool = True,
+    known: KnownIdentifiers | None = None,
 ) -> Compendium:
     """One client's compendium of validated claims (see the module docstring).
+
+    ``known``: the hospital's known identifiers; no claim's phrase names one.
 
     Raises:
         SchemaError: the client has no episodes.
@@ -83,7 +93,7 @@ def build_knowledge(
     if not episodes:
         raise SchemaError(f"client {client_id!r} has no episodes to build a compendium from")
     started = time.perf_counter()
-    claims = validated_claims(episodes, catalogue, config.min_support)
+    claims = validated_claims(episodes, catalogue, config.min_support, known)
     texts = [render_claim(c) for c, _ in claims]
     paraphrased = 0
     if config.paraphrase and llm is not None and claims:
@@ -97,6 +107,7 @@ def build_knowledge(
         "model": llm.name if llm is not None and config.paraphrase else None,
         "n_episodes": len(episodes),
         "min_support": config.min_support,
+        "k_counts": subjects_of(episodes).counted,
         "claims": len(claims),
         "paraphrased": paraphrased,
         "seconds": round(time.perf_counter() - started, 3),

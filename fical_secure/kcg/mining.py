@@ -1,11 +1,15 @@
-"""Mine checkable claims from one client's episodes, each backed by >= k distinct episodes.
+"""Mine checkable claims from one client's episodes, each backed by >= k distinct subjects.
 
 For every enum value a client's calls use, the requests that asked for it
 without writing any of its standard words (:func:`value_surfaces`) must have
 said it some other way. A phrase is a candidate alias of the value when
 
-- it occurs in at least ``min_support`` such requests (distinct episodes:
-  also a privacy floor, so no alias rests on one patient's record);
+- it occurs in such requests about at least ``min_support`` distinct
+  subjects (patients, :mod:`fical_secure.kcg.subjects`; also a privacy
+  floor, so no alias rests on one patient's records, however many);
+- it names no known identifier of the hospital (a token that is a known
+  name part or identifier, or words of a known value such as an address:
+  :meth:`KnownIdentifiers.named_in`), so a patient's name is never an alias;
 - each of its tokens is *clean* for the value: it occurs in no request whose
   call lacks the value, and in no request that wrote the value in standard
   words (so template words and other values' words are excluded);
@@ -13,7 +17,7 @@ said it some other way. A phrase is a candidate alias of the value when
   documentation, no standard word of any enum value of the tool, no English
   function word (:data:`STOPWORDS`) and nothing from an e-mail address;
 - it explains requests no better phrase already explains: phrases are taken
-  greedily by support, and each must cover ``min_support`` requests that the
+  greedily by support, and each must cover ``min_support`` subjects that the
   phrases taken before it do not (a set cover, so one template word that
   happens to recur with the value does not ride along with the real alias).
 
@@ -26,12 +30,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from fical_secure.data.schema import Episode, ToolSpec
 from fical_secure.data.vocab import value_surfaces
 from fical_secure.kcg.claims import ValueAlias
+from fical_secure.kcg.subjects import Subjects, subjects_of
+from fical_secure.scrub.known import KnownIdentifiers
 
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9&'+-]*")
 _EMAIL = re.compile(r"\S+@\S+")
@@ -102,12 +108,33 @@ def _explicit(request: str, arg: str, value: str) -> bool:
     return any(_mentions(low, s) for s in value_surfaces(arg, value))
 
 
+@dataclass(frozen=True)
+class _Rules:
+    """What a phrase must clear: k distinct subjects and no known identifier."""
+
+    min_support: int
+    subjects: Subjects
+    known: KnownIdentifiers
+
+    def enough(self, episode_ids: Iterable[str]) -> bool:
+        return self.subjects.count(episode_ids) >= self.min_support
+
+
 def mine_aliases(
-    episodes: Sequence[Episode], catalogue: Sequence[ToolSpec], *, min_support: int = 2
+    episodes: Sequence[Episode],
+    catalogue: Sequence[ToolSpec],
+    *,
+    min_support: int = 2,
+    known: KnownIdentifiers | None = None,
 ) -> list[MinedClaim]:
-    """Value aliases that ``episodes`` support (see the module docstring), sorted."""
+    """Value aliases that ``episodes`` support (see the module docstring), sorted.
+
+    ``known``: the hospital's known identifiers (every episode's ``pii`` and
+    its roster); a phrase that names one is never mined.
+    """
     if min_support < 1:
         raise ValueError("min_support must be at least 1")
+    rules = _Rules(min_support, subjects_of(episodes), known or KnownIdentifiers())
     uses = {e.episode_id: _enum_uses(e, catalogue) for e in episodes}
     postings: dict[str, set[str]] = defaultdict(set)  # token -> episodes whose request has it
     for e in episodes:
@@ -120,14 +147,14 @@ def mine_aliases(
     mined: list[MinedClaim] = []
     for value, hits in sorted(by_value.items()):
         implicit = [(e, arg) for e, arg in hits if not _explicit(e.request, arg, value)]
-        if len(implicit) < min_support:
+        if not rules.enough(e.episode_id for e, _ in implicit):
             continue
         # a token seen where the value is absent or written in standard words is not the
         # alias: clean tokens occur only in requests that use the value implicitly
         implicit_ids = {e.episode_id for e, _ in implicit}
         seen = {t for e, _ in implicit for t, _ in _tokens(e.request)}
         dirty = {t for t in seen if not postings[t] <= implicit_ids}
-        mined += _value_claims(value, implicit, dirty, catalogue, min_support)
+        mined += _value_claims(value, implicit, dirty, catalogue, rules)
     return sorted(mined, key=lambda m: (m.claim.tool, m.claim.value, m.claim.phrase.lower()))
 
 
@@ -136,7 +163,7 @@ def _value_claims(
     implicit: list[tuple[Episode, str]],
     dirty: set[str],
     catalogue: Sequence[ToolSpec],
-    min_support: int,
+    rules: _Rules,
 ) -> list[MinedClaim]:
     arg_of = Counter((e.call.tool, arg) for e, arg in implicit)
     (tool, arg), _n = arg_of.most_common(1)[0]
@@ -163,15 +190,17 @@ def _value_claims(
         (
             p
             for p, ids in support.items()
-            if len(ids) >= min_support and len(written[p]) <= MAX_PHRASE_CHARS
+            if rules.enough(ids)
+            and len(written[p]) <= MAX_PHRASE_CHARS
+            and not rules.known.named_in(written[p])
         ),
-        key=lambda p: (-len(support[p]), -len(p), p),
+        key=lambda p: (-rules.subjects.count(support[p]), -len(p), p),
     )
     covered: set[str] = set()
     kept: list[str] = []
     for phrase in ranked:  # greedy set cover of the implicit requests
         fresh = support[phrase] - covered
-        if len(fresh) >= min_support and not any(phrase in k or k in phrase for k in kept):
+        if rules.enough(fresh) and not any(phrase in k or k in phrase for k in kept):
             kept.append(phrase)
             covered |= support[phrase]
     return [

@@ -19,6 +19,7 @@ from fical_secure.errors import PipelineError
 from fical_secure.kcg.schema import ENTRY_KINDS, Compendium
 from fical_secure.llm.base import LLM
 from fical_secure.pipeline.runner import Stage
+from fical_secure.scrub.known import KnownIdentifiers
 
 if TYPE_CHECKING:
     from fical_secure.crypto.keys import Roster
@@ -31,7 +32,7 @@ class ClientSettings:
 
     kcg_batch_size: int = 8
     kcg_kinds: tuple[str, ...] = ENTRY_KINDS
-    kcg_min_support: int = 2  # distinct episodes a compendium entry needs (also a privacy floor)
+    kcg_min_support: int = 2  # distinct subjects a compendium entry needs (also a privacy floor)
     kcg_paraphrase: bool = False  # let the model paraphrase claims (validated; off for 135M)
     scrub: bool = True
     audit: bool = True
@@ -55,6 +56,8 @@ class ClientRoundState:
     llm: LLM | None = None
     # planted values of a synthetic federation (ground truth for release_check); () for own data
     manifest: tuple[PIIValue, ...] = ()
+    # the hospital's roster of known identifiers, (kind, value) rows, beside its episodes' pii
+    roster: tuple[tuple[str, str], ...] = ()
     local: Compendium | None = None  # KCG output
     released: Compendium | None = None  # after the privacy gates
     blocked: str | None = None  # why a gate blocked this client's release
@@ -70,6 +73,16 @@ class ClientRoundState:
             raise PipelineError("the model is not loaded for this client")
         return self.llm
 
+    def known_identifiers(self) -> KnownIdentifiers:
+        """Every ``pii`` value of the hospital's episodes, plus its roster.
+
+        KCG mines no phrase that names one, and the scrubber masks them in any
+        case or spelling.
+        """
+        episodes = (*self.hospital.members, *self.hospital.nonmembers)
+        values = [(p.kind, p.value) for e in episodes for p in e.pii]
+        return KnownIdentifiers().extend([*values, *self.roster])
+
     def need_release(self) -> Compendium:
         if self.released is None or self.blocked is not None:
             raise PipelineError(f"client {self.client_id} has nothing to release")
@@ -84,6 +97,7 @@ class KCGStage:
 
     def run(self, state: ClientRoundState) -> None:
         from fical_secure.kcg.knowledge import KnowledgeConfig, build_knowledge
+        from fical_secure.kcg.subjects import subjects_of
 
         s = state.settings
         config = KnowledgeConfig(min_support=s.kcg_min_support, paraphrase=s.kcg_paraphrase)
@@ -94,8 +108,14 @@ class KCGStage:
             client_id=state.client_id,
             config=config,
             progress=s.progress,
+            known=state.known_identifiers(),
         )
         state.local = comp
+        state.report[self.name] = {
+            "min_support": s.kcg_min_support,
+            "k_counts": comp.meta["k_counts"],
+            "episodes_without_subject": subjects_of(state.hospital.members).unknown,
+        }
         state.report["compendium_bytes"] = len(comp.to_bytes())
         state.report["compendium_entries"] = len(comp.entries)
         state.released = comp  # without privacy gates, what KCG wrote is what is released

@@ -60,7 +60,11 @@ def _catalogue(state: ClientRoundState) -> tuple[ToolSpec, ...]:
 
 @dataclass(frozen=True)
 class ScrubStage:
-    """Presidio scrubber over every entry of the client's compendium."""
+    """Presidio scrubber over every entry, with the hospital's known identifiers.
+
+    The known identifiers (every episode's ``pii`` and the roster) are masked
+    in any case or spelling, on top of what the analyzer finds.
+    """
 
     name: str = "scrub"
 
@@ -69,9 +73,10 @@ class ScrubStage:
 
         comp = state.need_release()
         try:
-            outcome = _scrub_entries(
-                Scrubber.default().with_context(catalogue=_catalogue(state)), comp.entries
+            scrubber = Scrubber.default().with_context(
+                catalogue=_catalogue(state), known=state.known_identifiers()
             )
+            outcome = _scrub_entries(scrubber, comp.entries)
         except ScrubError as exc:  # fail closed: this client releases nothing
             log.warning("client %s blocked by the scrubber: %s", state.client_id, exc)
             _block(state, self.name, type(exc).__name__)

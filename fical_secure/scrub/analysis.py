@@ -1,15 +1,16 @@
-"""Run the analyzer over many texts: chunk long ones, recase all-caps names, batch spaCy.
+"""Run the analyzer over many texts: chunk long ones, recase names, batch spaCy.
 
 Every text becomes one or more *units* (a window of it, possibly recased);
 units of all texts go through spaCy together (``nlp.pipe``), and each unit's
 spans are shifted back into offsets of its original text. Recasing keeps
 lengths, so offsets stay valid: it lets the NER see "MARIA LOPEZ" as
-"Maria Lopez", a known blind spot of Presidio's spaCy models.
+"Maria Lopez", and (with a caller's recaser, :mod:`fical_secure.scrub.casing`)
+"xiomara okafor" as "Xiomara Okafor", known blind spots of spaCy's models.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -53,14 +54,24 @@ def recase_caps_runs(text: str) -> str:
     return str(_CAPS_RUN.sub(title, text))
 
 
-def make_units(texts: Sequence[str], window: int, overlap: int) -> list[Unit]:
-    """Split each text into overlapping windows, plus a recased copy of windows with caps runs."""
+def make_units(
+    texts: Sequence[str],
+    window: int,
+    overlap: int,
+    recase: Callable[[str], str] | None = None,
+) -> list[Unit]:
+    """Split each text into overlapping windows, plus a recased copy of windows it changes.
+
+    The copy has caps runs Title-cased, after ``recase`` (same length) where given.
+    """
     units: list[Unit] = []
     for doc, text in enumerate(texts):
         for start, end in chunk_bounds(len(text), window, overlap, text):
             piece = text[start:end]
             units.append(Unit(doc, start, piece))
-            recased = recase_caps_runs(piece)
+            recased = recase_caps_runs(recase(piece) if recase is not None else piece)
+            if len(recased) != len(piece):
+                continue
             if recased != piece:
                 units.append(Unit(doc, start, recased))
     return units
@@ -75,6 +86,7 @@ def analyze_texts(
     overlap: int,
     batch_size: int = 32,
     n_process: int = 1,
+    recase: Callable[[str], str] | None = None,
 ) -> tuple[list[list[Span]], dict[int, str]]:
     """Detect entities in every text: spans (unresolved) per text, and the texts that failed.
 
@@ -82,7 +94,7 @@ def analyze_texts(
     windows are redone one by one, so one bad text fails alone. A failed
     text's reason names the exception type only (its message may quote PII).
     """
-    units = make_units(texts, window, overlap)
+    units = make_units(texts, window, overlap, recase)
     found: list[list[Span]] = [[] for _ in texts]
     failed: dict[int, str] = {}
     for batch in _batches(units, max(1, batch_size)):

@@ -9,7 +9,8 @@ diacritics, separators or one typo:
   at one edit (symmetric deletes, so the cost stays linear in the text);
 * identifiers with 5+ digits: any digit run with the same digits, whatever
   separators it is written with ("MRN-0042137", "004 2137", "004-21-37");
-* anything else (emails, addresses): the value itself, case-insensitively.
+* anything else (emails, addresses): the value itself, case-insensitively;
+  an address also by its place names ("rose hill" of "12 Rose Hill Road").
 
 Lookups are set-based, so a roster of thousands of people costs about as much
 as one of ten. This module does not import Presidio.
@@ -30,6 +31,7 @@ from fical_secure.untrusted import loads_bounded, read_regular
 KNOWN_SCORE = 1.0
 FUZZY_SCORE = 0.9  # a name part at one edit: the allow-list may still keep it
 NAME_KINDS = frozenset({"PERSON", "NAME", "PATIENT", "STAFF", "DOCTOR", "RELATIVE"})
+ADDRESS_KINDS = frozenset({"STREET_ADDRESS", "ADDRESS", "LOCATION"})
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*", re.UNICODE)
 _DIGITS = re.compile(r"\d(?:[ \t./()#-]{0,2}\d)*")
 _MIN_DIGITS = 5
@@ -38,6 +40,21 @@ _NOT_NAME_PARTS = frozenset(
     "mr mrs ms miss mx dr prof sir jr sr md rn phd van von der den de del della di da du "
     "la le the and st".split()
 )
+
+
+def _places(address: str) -> list[str]:
+    """Place names inside an address, as written alone ("rose hill" of "12 Rose Hill Road").
+
+    Each comma-separated part without its house number, and without its last
+    word (a street type) where two or more words remain.
+    """
+    places: list[str] = []
+    for part in fold(address).split(","):
+        words = [w for w in part.split() if not any(ch.isdigit() for ch in w)]
+        for run in (words, words[:-1] if len(words) >= 3 else []):
+            if len(run) >= 2 or (run and len(run[0]) >= 5):
+                places.append(" ".join(run))
+    return places
 
 
 def fold(text: str) -> str:
@@ -77,6 +94,9 @@ class KnownIdentifiers:
                             self.fuzzy_parts.setdefault(variant, kind)
         elif len(fold(value)) >= 3:
             self.literals[fold(value)] = kind
+        if kind in ADDRESS_KINDS:
+            for place in _places(value):
+                self.literals.setdefault(place, kind)
 
     def extend(self, values: Iterable[tuple[str, str]]) -> KnownIdentifiers:
         """Add every ``(kind, value)``; returns ``self``."""
@@ -117,6 +137,21 @@ class KnownIdentifiers:
                     for m in re.finditer(re.escape(value), text, re.IGNORECASE):
                         spans.append(Span(m.start(), m.end(), kind, KNOWN_SCORE))
         return spans
+
+    def named_in(self, phrase: str) -> bool:
+        """True when ``phrase`` names a known identifier or is words of a known value.
+
+        A phrase shares a word with a known name ("okafor"), holds a known
+        identifier's digits, or lies whole-word inside a known value such as an
+        address ("rose hill" of "12 Rose Hill Road"). KCG drops such phrases.
+        """
+        if self.find(phrase):
+            return True
+        key = fold(phrase).strip()
+        if len(key) < 3:
+            return False
+        inside = re.compile(rf"(?<!\w){re.escape(key)}(?!\w)")
+        return any(inside.search(value) for value in self.literals)
 
     def _fuzzy_kind(self, word: str) -> str | None:
         if len(word) < _FUZZY_MIN - 1:

@@ -2,9 +2,11 @@
 
 Steps for each text:
 
-1. analyze (long texts in overlapping windows, all-caps runs also recased),
-   add the hospital's known identifiers, drop spans made only of allow-listed
-   vocabulary (tool names, drugs, lab abbreviations);
+1. analyze (long texts in overlapping windows, also a recased copy in which
+   all-caps runs and lower-case names are Title-cased), add names found in any
+   case (:mod:`fical_secure.scrub.casing`) and the hospital's known
+   identifiers, drop spans made only of allow-listed vocabulary (tool names,
+   drugs, lab abbreviations);
 2. resolve overlapping spans (each cluster becomes one span, so no character
    is replaced twice and none is left half-masked);
 3. mark every other occurrence of each found value (any case), resolve again;
@@ -29,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from fical_secure.errors import ResidualPIIError, ScrubAnalyzerError
 from fical_secure.scrub.analysis import analyze_texts, window_size
+from fical_secure.scrub.casing import Casing, load_lexicon
 from fical_secure.scrub.config import ScrubProfile, load_profile
 from fical_secure.scrub.engine import build_analyzer, spacy_max_length
 from fical_secure.scrub.known import KNOWN_SCORE, KnownIdentifiers
@@ -73,6 +76,8 @@ class Scrubber:
         self.profile = profile
         self.allow = allow if allow is not None else AllowList.build()
         self.known = known if known is not None else KnownIdentifiers()
+        nlp = getattr(analyzer.nlp_engine, "nlp", None) or {}
+        self.casing = Casing(load_lexicon(nlp.get(profile.language)), self.allow)
         self._anonymizer = AnonymizerEngine()  # type: ignore[no-untyped-call]
 
     @classmethod
@@ -144,13 +149,16 @@ class Scrubber:
             overlap=overlap,
             batch_size=batch_size,
             n_process=n_process,
+            recase=self.casing.recase,
         )
         out: list[list[Span]] = []
         for text, spans in zip(texts, raw, strict=True):
             known = self.known.find(text)
             kept = [
                 s
-                for s in spans + [k for k in known if k.score < KNOWN_SCORE]
+                for s in spans
+                + self.casing.name_spans(text)
+                + [k for k in known if k.score < KNOWN_SCORE]
                 if not self._noise(s.type, text[s.start : s.end])
             ]
             out.append(resolve_overlaps(kept + [k for k in known if k.score >= KNOWN_SCORE]))
