@@ -1,11 +1,11 @@
 """Record values never cross the wire in a refusal reason (attack 4).
 
-A hospital's episode file has a bad line holding an MRN and a patient's name,
-and the loader's error quotes both (the hospital's own log needs them). The
+A hospital's episode file has a bad line holding an MRN and a patient's name
+in its request and in an argument that fails the tool's schema. The
 real ClientApp handler, given a real server-signed round, replies with the
 error's type, file and line only; the ServerApp's reply parsing counts and
 logs that reason, and neither value reaches the server. The client's own
-``client.log`` keeps the full message.
+``client.log`` keeps the full message (line, tool, argument and what it must be).
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ def federation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     lines = data.read_text(encoding="utf-8").splitlines()
     record = json.loads(lines[1])
     record["request"] += f" Patient {NAME}, {MRN}."
-    record["call"]["arguments"] = {"ward": f"{NAME} {MRN}"}  # no such ward: the error quotes it
-    record["pii"].append({"kind": "PERSON", "value": f"{NAME} Jr"})  # not in the text: quoted
+    record["call"]["arguments"] = {"ward": f"{NAME} {MRN}"}  # no such ward
+    record["pii"].append({"kind": "PERSON", "value": f"{NAME} Jr"})  # not in the text
     lines[1] = json.dumps(record)
     data.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return out
@@ -85,7 +85,8 @@ def test_a_data_error_reason_names_type_file_and_line_never_the_values(
     assert not any(MRN in line or NAME in line for line in on_server)
 
     client_log = (load_hospital_config(hospital).output / "client.log").read_text("utf-8")
-    assert MRN in client_log and NAME in client_log  # the detail stays with the hospital
+    # the detail (which line, which argument, what it must be) stays with the hospital
+    assert "line 2: bed_availability: argument 'ward' must be one of" in client_log
 
 
 def test_an_unexpected_exception_sends_only_its_type(

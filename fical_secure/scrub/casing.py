@@ -38,7 +38,10 @@ CASED_SCORE = 0.6
 _WORD = regex.compile(r"(?<![\p{L}\p{N}_])\p{L}+(?:['’]\p{L}+)*(?![\p{L}\p{N}_])")
 _MIN_NAME = 3
 # Words after which a place name often follows; the words after them may be places.
-_PLACE_CUES = frozenset("in at from near lives live living resides moved".split())
+_PLACE_CUES = frozenset("from near lives live living resides resident moved".split())
+# "in" and "at" open far more phrases than places ("in plain words", "at least"):
+# they cue a place only right after one of the words above ("lives in rose hill").
+_PLACE_LINKS = frozenset("in at".split())
 _PLACE_WORDS = 3
 # Tokens of letters and digits with a lower-case letter: identifiers typed in lower case.
 _IDS = regex.compile(r"\b(?=[A-Za-z0-9-]*\d)(?=[A-Za-z0-9-]*[a-z])[A-Za-z0-9][A-Za-z0-9-]{4,}\b")
@@ -178,7 +181,10 @@ class Casing:
             )
             if place:
                 _title(chars, text, match.start(), match.end())
-            after_cue = _PLACE_WORDS if key in _PLACE_CUES else (after_cue - 1 if place else 0)
+            if key in _PLACE_CUES or (key in _PLACE_LINKS and after_cue == _PLACE_WORDS):
+                after_cue = _PLACE_WORDS
+            else:
+                after_cue = after_cue - 1 if place else 0
         return "".join(chars)
 
 
