@@ -96,11 +96,16 @@ def test_input_order_does_not_change_scores(tiny: TransformersLLM) -> None:
         np.testing.assert_allclose(b, a, rtol=0, atol=ATOL)
 
 
-def test_a_cached_context_gives_identical_scores(tiny: TransformersLLM) -> None:
+def test_a_text_scored_again_after_a_cached_context_is_not_run_again(
+    tiny: TransformersLLM,
+) -> None:
     first = tiny.score(TEXTS, [CONTEXT] * len(TEXTS))
-    misses = tiny.context_cache.misses
+    misses, tokens = tiny.context_cache.misses, tiny.usage.scored_tokens
     again = tiny.score(TEXTS, [CONTEXT] * len(TEXTS))
     assert tiny.context_cache.misses == misses and tiny.context_cache.hits >= 1
+    assert tiny.usage.scored_tokens == tokens
+    tiny.score([" a new text"], [CONTEXT])
+    assert tiny.usage.scored_tokens == tokens + len(tiny.encode(" a new text"))
     for a, b in zip(first, again, strict=True):
         assert np.array_equal(a, b)
 

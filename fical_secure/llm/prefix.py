@@ -10,19 +10,21 @@ position, so a one-token text needs no forward pass at all.
 
 :class:`ContextCache` keeps recent context states across calls, bounded in
 bytes: the reference notes every client's audit scores against, or the
-re-audit after remediation, then skip their contexts too. Since a context
-always runs alone, a cached state holds the very tensors a fresh run would
-compute. Any in-place change to the weights (an optimiser step, a
-``load_state_dict``) clears it.
+re-audit after remediation, then skip their contexts too, and a text scored
+again after the same context (the re-audit's records) is not run again.
+Since a context always runs alone, a cached state holds the very tensors a
+fresh run would compute. Any in-place change to the weights (an optimiser
+step, a ``load_state_dict``) clears it.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from fical_secure.llm.base import LogProbs
 from fical_secure.llm.batching import pad_rows
 
 if TYPE_CHECKING:
@@ -38,6 +40,8 @@ class ContextState:
     layers: tuple[tuple[torch.Tensor, torch.Tensor], ...]
     first: torch.Tensor  # float32 log-softmax over the vocabulary
     length: int
+    # log-probs of texts already scored after this context, by their token ids
+    scored: dict[tuple[int, ...], LogProbs] = field(default_factory=dict, compare=False)
 
     @property
     def nbytes(self) -> int:

@@ -238,7 +238,7 @@ class TransformersLLM:
     def _score_shared(
         self, pairs: list[tuple[list[int], list[int]]], todo: list[int], results: list[LogProbs]
     ) -> None:
-        """Pairs grouped by context: one pass (or a cache hit) per context, then its texts."""
+        """Pairs grouped by context: one pass (or a cache hit) per context, then its new texts."""
         import torch
 
         groups: dict[tuple[int, ...], list[int]] = {}
@@ -248,14 +248,17 @@ class TransformersLLM:
         with torch.inference_mode():
             for context, members in groups.items():
                 state = self.context_cache.state(self.model, context, self.device)
-                texts = [pairs[i][1] for i in members]
-                for chunk in length_sorted_chunks(texts, self.max_batch_size):
-                    batch = [texts[j] for j in chunk]
+                texts = list(dict.fromkeys(tuple(pairs[i][1]) for i in members))
+                new = [t for t in texts if t not in state.scored]
+                for chunk in length_sorted_chunks(new, self.max_batch_size):
+                    batch = [new[j] for j in chunk]
                     picked = texts_after(self.model, state, batch, self._pad_id, self.device)
-                    for row, j in zip(picked.cpu(), chunk, strict=True):
-                        results[members[j]] = row[: len(texts[j])].numpy().astype(np.float32)
+                    for row, text in zip(picked.cpu(), batch, strict=True):
+                        state.scored[text] = row[: len(text)].numpy().astype(np.float32)
+                        self.usage.scored_tokens += len(text)
+                for i in members:
+                    results[i] = state.scored[tuple(pairs[i][1])].copy()
         self.usage.seconds += time.perf_counter() - started
-        self.usage.scored_tokens += sum(len(pairs[i][1]) for i in todo)
 
     def _score_batch(self, rows: list[list[int]], n_text: list[int]) -> list[LogProbs]:
         import torch
