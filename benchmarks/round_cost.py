@@ -11,10 +11,10 @@ SmolLM2 model), each in a fresh process that pays its own imports and loads:
 
 The new side runs first, so whatever the first process warms (the page
 cache of the model and library files) favours the old one. Recorded per
-side: each stage's seconds, the LLM's scoring seconds and scored tokens, the
-context cache's hits and misses; and whether every client's audit decided
-the same (blocked, entries removed, findings) with the largest difference
-in any reported AUC.
+side: each stage's seconds, the LLM's scoring seconds, the tokens it ran as
+texts and as contexts, the context cache's hits and misses; and whether
+every client's audit decided the same (blocked, entries removed, findings),
+with the largest difference in any reported AUC.
 
 Usage: ``python benchmarks/round_cost.py`` (writes
 ``benchmarks/results/round_cost.json``); ``--side before|after --report FILE``
@@ -84,6 +84,7 @@ def one_side(reuse_prefix: bool, out: Path) -> dict[str, Any]:
         "seconds": seconds,
         "scoring_seconds": round(llm.usage.seconds, 3),
         "scored_tokens": llm.usage.scored_tokens,
+        "context_tokens": llm.usage.context_tokens,
         "context_cache": {"hits": llm.context_cache.hits, "misses": llm.context_cache.misses},
         "clients": len(state.clients),
         "audit_llm_records_a_side": settings.audit_llm_records,
@@ -148,7 +149,7 @@ def record(before: dict[str, Any], after: dict[str, Any], started: str) -> dict[
         }
         for stage in stages
     }
-    for key in ("scoring_seconds", "scored_tokens", "context_cache"):
+    for key in ("scoring_seconds", "scored_tokens", "context_tokens", "context_cache"):
         figures[key] = {"before": before[key], "after": after[key]}
     figures["clients"] = after["clients"]
     figures["audit_llm_records_a_side"] = after["audit_llm_records_a_side"]

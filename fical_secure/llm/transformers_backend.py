@@ -15,7 +15,7 @@ after the same context share one pass of it (:mod:`fical_secure.llm.prefix`).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +39,7 @@ class GenerationUsage:
     prompt_tokens: int = 0
     new_tokens: int = 0
     scored_tokens: int = 0
+    context_tokens: int = 0  # tokens run as scoring contexts (not counting cache hits)
     seconds: float = 0.0
 
 
@@ -53,13 +54,16 @@ class TransformersLLM:
         name: str,
         max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
         generation_model: Any | None = None,
+        load_generation_model: Callable[[], Any] | None = None,
         reuse_prefix: bool = True,
         context_cache_bytes: int = 0,
     ) -> None:
         """Wrap ``model`` (used for scoring) and, optionally, a faster copy for generation.
 
         On CPU the loader passes a float32 ``model`` (exact log-probs for audits)
-        and a bfloat16 ``generation_model`` (about twice as fast to generate with).
+        and a bfloat16 ``generation_model`` (about twice as fast to generate with),
+        or ``load_generation_model`` to load it on the first generation only (a
+        round that only scores never pays for it).
         ``reuse_prefix`` scores the texts that share a context after one pass of
         that context (:mod:`fical_secure.llm.prefix`); ``context_cache_bytes``
         keeps context states across calls too (0: within a call only).
@@ -67,7 +71,8 @@ class TransformersLLM:
         if max_batch_size < 1:
             raise ValueError("max_batch_size must be at least 1")
         self.model = model.eval()
-        self.generation_model = (generation_model or model).eval()
+        self._generation_model = None if generation_model is None else generation_model.eval()
+        self._load_generation = load_generation_model
         self.tokenizer = tokenizer
         self.name = name
         self.max_batch_size = max_batch_size
@@ -84,10 +89,20 @@ class TransformersLLM:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device  # type: ignore[no-any-return]
 
+    @property
+    def generation_model(self) -> Any:
+        """The model generation runs on (loaded now if it was deferred; else the scoring one)."""
+        if self._generation_model is None:
+            load, self._load_generation = self._load_generation, None
+            self._generation_model = (load() if load is not None else self.model).eval()
+        return self._generation_model
+
     def __repr__(self) -> str:
+        generation = self._generation_model
+        dtype = "not loaded" if generation is None else generation.dtype
         return (
             f"TransformersLLM(name={self.name!r}, device={self.device}, "
-            f"score_dtype={self.model.dtype}, generation_dtype={self.generation_model.dtype})"
+            f"score_dtype={self.model.dtype}, generation_dtype={dtype})"
         )
 
     # --- prompting -------------------------------------------------------------
@@ -247,7 +262,9 @@ class TransformersLLM:
         started = time.perf_counter()
         with torch.inference_mode():
             for context, members in groups.items():
+                misses = self.context_cache.misses
                 state = self.context_cache.state(self.model, context, self.device)
+                self.usage.context_tokens += len(context) * (self.context_cache.misses - misses)
                 texts = list(dict.fromkeys(tuple(pairs[i][1]) for i in members))
                 new = [t for t in texts if t not in state.scored]
                 for chunk in length_sorted_chunks(new, self.max_batch_size):
@@ -268,6 +285,7 @@ class TransformersLLM:
             picked = text_logprobs(self.model, rows, n_text, self._pad_id, self.device).cpu()
         self.usage.seconds += time.perf_counter() - started
         self.usage.scored_tokens += sum(n_text)
+        self.usage.context_tokens += sum(len(r) for r in rows) - sum(n_text)
         width = picked.shape[1]
         return [picked[b, width - n :].numpy().astype(np.float32) for b, n in enumerate(n_text)]
 
