@@ -9,8 +9,10 @@ SmolLM2 model), each in a fresh process that pays its own imports and loads:
 * **after**: the texts of one context run after a single pass of it, and
   context states are kept across calls (:mod:`fical_secure.llm.prefix`).
 
-The new side runs first, so whatever the first process warms (the page
-cache of the model and library files) favours the old one. Recorded per
+The packaged model's safetensors cache is converted before either side (it
+is made once per machine), and the new side runs first, so whatever the
+first process warms (the page cache of the model and library files) favours
+the old one. Recorded per
 side: each stage's seconds, the LLM's scoring seconds, the tokens it ran as
 texts and as contexts, the context cache's hits and misses; and whether
 every client's audit decided the same (blocked, entries removed, findings),
@@ -75,13 +77,16 @@ def one_side(reuse_prefix: bool, out: Path) -> dict[str, Any]:
         for s in build_stages(settings)
     ]
     state = RoundState(settings=settings)
+    load_before = os.getloadavg()[0]
     start = time.perf_counter()
     run_stages(state, stages)
     seconds = {**state.seconds, "total": round(time.perf_counter() - start, 3)}
+    load = {"start": round(load_before, 2), "end": round(os.getloadavg()[0], 2)}
     llm = state.llm
     assert isinstance(llm, TransformersLLM)
     return {
         "seconds": seconds,
+        "load_average_1min": load,
         "scoring_seconds": round(llm.usage.seconds, 3),
         "scored_tokens": llm.usage.scored_tokens,
         "context_tokens": llm.usage.context_tokens,
@@ -149,7 +154,8 @@ def record(before: dict[str, Any], after: dict[str, Any], started: str) -> dict[
         }
         for stage in stages
     }
-    for key in ("scoring_seconds", "scored_tokens", "context_tokens", "context_cache"):
+    keys = ("scoring_seconds", "scored_tokens", "context_tokens", "context_cache")
+    for key in (*keys, "load_average_1min"):
         figures[key] = {"before": before[key], "after": after[key]}
     figures["clients"] = after["clients"]
     figures["audit_llm_records_a_side"] = after["audit_llm_records_a_side"]
@@ -189,8 +195,12 @@ def main() -> None:
             result = one_side(args.side == "after", Path(out))
         args.report.write_text(json.dumps(result, sort_keys=True), encoding="utf-8")
         return
+    from fical_secure.llm.gguf_cache import ensure_converted
+    from fical_secure.llm.loader import default_gguf_path
+
     started = dt.date.today().isoformat()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    ensure_converted(default_gguf_path())  # once per machine: neither side pays it
     with tempfile.TemporaryDirectory() as work:
         after = run_side("after", Path(work))
         before = run_side("before", Path(work))
