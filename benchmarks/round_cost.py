@@ -12,11 +12,12 @@ SmolLM2 model), each in a fresh process that pays its own imports and loads:
 The packaged model's safetensors cache is converted before either side (it
 is made once per machine), and the new side runs first, so whatever the
 first process warms (the page cache of the model and library files) favours
-the old one. Recorded per
-side: each stage's seconds, the LLM's scoring seconds, the tokens it ran as
-texts and as contexts, the context cache's hits and misses; and whether
-every client's audit decided the same (blocked, entries removed, findings),
-with the largest difference in any reported AUC.
+the old one. Recorded per side: each stage's wall and process CPU seconds
+(CPU time is less swayed by other jobs on a shared machine), the LLM's
+scoring seconds, the tokens it ran as texts and as contexts, the context
+cache's hits and misses, the load average; and whether every client's audit
+decided the same (blocked, entries removed, findings), with the largest
+difference in any reported AUC.
 
 Usage: ``python benchmarks/round_cost.py`` (writes
 ``benchmarks/results/round_cost.json``); ``--side before|after --report FILE``
@@ -44,7 +45,7 @@ COMMAND = "python benchmarks/round_cost.py"
 TOTAL_TARGET_SECONDS = 90.0
 
 from benchmarks.envelope import machine  # noqa: E402
-from fical_secure.pipeline.runner import run_stages  # noqa: E402
+from fical_secure.pipeline.runner import Stage, run_stages  # noqa: E402
 from fical_secure.pipeline.stages import ModelStage  # noqa: E402
 from fical_secure.pipeline.state import RoundState  # noqa: E402
 
@@ -65,6 +66,25 @@ class ScoringPathModel:
         state.llm.reuse_prefix = self.reuse_prefix
 
 
+@dataclass(frozen=True)
+class CpuTimed:
+    """A round stage whose process CPU seconds are recorded too (less swayed by other load)."""
+
+    stage: Stage[RoundState]
+    cpu: dict[str, float]
+
+    @property
+    def name(self) -> str:
+        return self.stage.name
+
+    def run(self, state: RoundState) -> None:
+        start = time.process_time()
+        try:
+            self.stage.run(state)
+        finally:
+            self.cpu[self.name] = round(time.process_time() - start, 3)
+
+
 def one_side(reuse_prefix: bool, out: Path) -> dict[str, Any]:
     """Run the demo round once with the given scoring path; its seconds and figures."""
     from fical_secure.llm.transformers_backend import TransformersLLM
@@ -72,20 +92,23 @@ def one_side(reuse_prefix: bool, out: Path) -> dict[str, Any]:
     from fical_secure.pipeline.state import RoundSettings
 
     settings = RoundSettings(out=out, progress=False)
+    cpu: dict[str, float] = {}
     stages = [
-        ScoringPathModel(reuse_prefix) if isinstance(s, ModelStage) else s
+        CpuTimed(ScoringPathModel(reuse_prefix) if isinstance(s, ModelStage) else s, cpu)
         for s in build_stages(settings)
     ]
     state = RoundState(settings=settings)
     load_before = os.getloadavg()[0]
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     run_stages(state, stages)
     seconds = {**state.seconds, "total": round(time.perf_counter() - start, 3)}
+    cpu["total"] = round(time.process_time() - cpu_start, 3)
     load = {"start": round(load_before, 2), "end": round(os.getloadavg()[0], 2)}
     llm = state.llm
     assert isinstance(llm, TransformersLLM)
     return {
         "seconds": seconds,
+        "cpu_seconds": cpu,
         "load_average_1min": load,
         "scoring_seconds": round(llm.usage.seconds, 3),
         "scored_tokens": llm.usage.scored_tokens,
@@ -151,6 +174,8 @@ def record(before: dict[str, Any], after: dict[str, Any], started: str) -> dict[
         stage: {
             "before_seconds": before["seconds"].get(stage),
             "after_seconds": after["seconds"].get(stage),
+            "before_cpu_seconds": before["cpu_seconds"].get(stage),
+            "after_cpu_seconds": after["cpu_seconds"].get(stage),
         }
         for stage in stages
     }
