@@ -53,7 +53,9 @@ def one_thread() -> Iterator[None]:
 
 @pytest.fixture
 def tiny() -> TransformersLLM:
-    return tiny_llama(max_len=1024, max_batch_size=4, context_cache_bytes=1 << 24)
+    return tiny_llama(
+        max_len=1024, max_batch_size=4, context_cache_bytes=1 << 24, min_shared_texts=1
+    )
 
 
 def _both(llm: TransformersLLM, texts: list[str], contexts: list[str]) -> tuple[list, list]:
@@ -119,6 +121,21 @@ def test_changed_weights_are_never_scored_from_a_stale_cache(tiny: TransformersL
     fresh = tiny.score(TEXTS[:2], [CONTEXT] * 2)
     assert not np.allclose(after[0], before[0], atol=1e-3)
     for a, b in zip(fresh, after, strict=True):
+        np.testing.assert_allclose(b, a, rtol=0, atol=ATOL)
+
+
+def test_contexts_with_few_texts_run_as_whole_rows(tiny: TransformersLLM) -> None:
+    tiny.min_shared_texts = 3
+    contexts = [CONTEXT] * 3 + ["Other notes:\n"] * 2
+    texts = TEXTS[:2] + TEXTS[4:5] + TEXTS[4:6]
+    shared = tiny.score(texts, contexts)
+    assert tiny.context_cache.misses == 1  # the context of three texts only
+    assert tiny.usage.context_tokens == len(tiny.encode(CONTEXT)) + sum(
+        len(tiny.encode(contexts[3])) for _ in range(2)
+    )
+    tiny.reuse_prefix = False
+    plain = tiny.score(texts, contexts)
+    for a, b in zip(plain, shared, strict=True):
         np.testing.assert_allclose(b, a, rtol=0, atol=ATOL)
 
 

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     import torch
 
 DEFAULT_MAX_BATCH_SIZE = 16
+# fewer texts than this after one context run as whole rows, batched with others: a
+# pass over a few short rows costs more per token than the context it would save
+DEFAULT_MIN_SHARED_TEXTS = 4
 
 
 @dataclass
@@ -57,6 +60,7 @@ class TransformersLLM:
         load_generation_model: Callable[[], Any] | None = None,
         reuse_prefix: bool = True,
         context_cache_bytes: int = 0,
+        min_shared_texts: int = DEFAULT_MIN_SHARED_TEXTS,
     ) -> None:
         """Wrap ``model`` (used for scoring) and, optionally, a faster copy for generation.
 
@@ -64,9 +68,10 @@ class TransformersLLM:
         and a bfloat16 ``generation_model`` (about twice as fast to generate with),
         or ``load_generation_model`` to load it on the first generation only (a
         round that only scores never pays for it).
-        ``reuse_prefix`` scores the texts that share a context after one pass of
-        that context (:mod:`fical_secure.llm.prefix`); ``context_cache_bytes``
-        keeps context states across calls too (0: within a call only).
+        ``reuse_prefix`` scores the texts that share a context (at least
+        ``min_shared_texts`` of them) after one pass of that context
+        (:mod:`fical_secure.llm.prefix`); ``context_cache_bytes`` keeps context
+        states across calls too (0: within a call only).
         """
         if max_batch_size < 1:
             raise ValueError("max_batch_size must be at least 1")
@@ -78,6 +83,7 @@ class TransformersLLM:
         self.max_batch_size = max_batch_size
         self.usage = GenerationUsage()
         self.reuse_prefix = reuse_prefix
+        self.min_shared_texts = max(1, min_shared_texts)
         self.context_cache = ContextCache(context_cache_bytes)
         pad = tokenizer.pad_token_id
         self._pad_id: int = int(pad if pad is not None else tokenizer.eos_token_id)
@@ -253,15 +259,20 @@ class TransformersLLM:
     def _score_shared(
         self, pairs: list[tuple[list[int], list[int]]], todo: list[int], results: list[LogProbs]
     ) -> None:
-        """Pairs grouped by context: one pass (or a cache hit) per context, then its new texts."""
+        """Pairs grouped by context: one pass (or a cache hit) per shared context, then its
+        new texts; the texts of contexts with few texts run as whole rows."""
         import torch
 
         groups: dict[tuple[int, ...], list[int]] = {}
         for i in todo:
             groups.setdefault(tuple(pairs[i][0]), []).append(i)
+        few = [i for m in groups.values() if len(m) < self.min_shared_texts for i in m]
+        self._score_rows(pairs, few, results)
         started = time.perf_counter()
         with torch.inference_mode():
             for context, members in groups.items():
+                if len(members) < self.min_shared_texts:
+                    continue
                 misses = self.context_cache.misses
                 state = self.context_cache.state(self.model, context, self.device)
                 self.usage.context_tokens += len(context) * (self.context_cache.misses - misses)
