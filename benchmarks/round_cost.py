@@ -1,0 +1,238 @@
+"""The demo round's cost stage by stage: the old scoring path against the new, in one run.
+
+Both sides run the round of ``make demo`` (its default settings: 5 clients,
+the audit's 8 LLM records a side and 1 canary per client, the packaged
+SmolLM2 model), each in a fresh process that pays its own imports and loads:
+
+* **before** (the baseline): every scored text runs with its whole context
+  from scratch (``TransformersLLM.reuse_prefix = False``);
+* **after**: the texts of one context run after a single pass of it, and
+  context states are kept across calls (:mod:`fical_secure.llm.prefix`).
+
+The packaged model's safetensors cache is converted before either side (it
+is made once per machine), and the new side runs first, so whatever the
+first process warms (the page cache of the model and library files) favours
+the old one. Recorded per side: each stage's wall and process CPU seconds
+(CPU time is less swayed by other jobs on a shared machine), the LLM's
+scoring seconds, the tokens it ran as texts and as contexts, the context
+cache's hits and misses, the load average; and whether every client's audit
+decided the same (blocked, entries removed, findings), with the largest
+difference in any reported AUC.
+
+Usage: ``python benchmarks/round_cost.py`` (writes
+``benchmarks/results/round_cost.json``); ``--side before|after --report FILE``
+runs one side (what the parent runs in each subprocess).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "benchmarks" / "results" / "round_cost.json"
+COMMAND = "python benchmarks/round_cost.py"
+TOTAL_TARGET_SECONDS = 90.0
+
+from benchmarks.envelope import machine  # noqa: E402
+from fical_secure.pipeline.runner import Stage, run_stages  # noqa: E402
+from fical_secure.pipeline.stages import ModelStage  # noqa: E402
+from fical_secure.pipeline.state import RoundState  # noqa: E402
+
+
+@dataclass(frozen=True)
+class ScoringPathModel:
+    """The demo's model stage, then the scoring path of the side under test."""
+
+    reuse_prefix: bool
+    name: str = "model"
+
+    def run(self, state: RoundState) -> None:
+        from fical_secure.llm.transformers_backend import TransformersLLM
+
+        ModelStage().run(state)
+        if not isinstance(state.llm, TransformersLLM):
+            raise TypeError("the round cost is measured on the transformers backend")
+        state.llm.reuse_prefix = self.reuse_prefix
+
+
+@dataclass(frozen=True)
+class CpuTimed:
+    """A round stage whose process CPU seconds are recorded too (less swayed by other load)."""
+
+    stage: Stage[RoundState]
+    cpu: dict[str, float]
+
+    @property
+    def name(self) -> str:
+        return self.stage.name
+
+    def run(self, state: RoundState) -> None:
+        start = time.process_time()
+        try:
+            self.stage.run(state)
+        finally:
+            self.cpu[self.name] = round(time.process_time() - start, 3)
+
+
+def one_side(reuse_prefix: bool, out: Path) -> dict[str, Any]:
+    """Run the demo round once with the given scoring path; its seconds and figures."""
+    from fical_secure.llm.transformers_backend import TransformersLLM
+    from fical_secure.pipeline.demo import build_stages
+    from fical_secure.pipeline.state import RoundSettings
+
+    settings = RoundSettings(out=out, progress=False)
+    cpu: dict[str, float] = {}
+    stages = [
+        CpuTimed(ScoringPathModel(reuse_prefix) if isinstance(s, ModelStage) else s, cpu)
+        for s in build_stages(settings)
+    ]
+    state = RoundState(settings=settings)
+    load_before = os.getloadavg()[0]
+    start, cpu_start = time.perf_counter(), time.process_time()
+    run_stages(state, stages)
+    seconds = {**state.seconds, "total": round(time.perf_counter() - start, 3)}
+    cpu["total"] = round(time.process_time() - cpu_start, 3)
+    load = {"start": round(load_before, 2), "end": round(os.getloadavg()[0], 2)}
+    llm = state.llm
+    assert isinstance(llm, TransformersLLM)
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "load_average_1min": load,
+        "scoring_seconds": round(llm.usage.seconds, 3),
+        "scored_tokens": llm.usage.scored_tokens,
+        "context_tokens": llm.usage.context_tokens,
+        "context_cache": {"hits": llm.context_cache.hits, "misses": llm.context_cache.misses},
+        "clients": len(state.clients),
+        "audit_llm_records_a_side": settings.audit_llm_records,
+        "audit_canaries": settings.audit_canaries,
+        "audit": state.report.get("audit", {}),
+    }
+
+
+def _decision(client: dict[str, Any]) -> dict[str, Any]:
+    """What a client's audit decided, without timings or scores."""
+    if client.get("blocked"):
+        return {"blocked": True, "reason": client.get("reason")}
+    return {
+        "blocked": False,
+        "entries_removed": client["entries_removed"],
+        "remediation_rounds": client["remediation_rounds"],
+        "findings_before": client["findings_before"],
+    }
+
+
+def _aucs(client: dict[str, Any]) -> dict[str, float]:
+    out = {}
+    for when in ("before", "after"):
+        for name, attack in client.get(when, {}).get("attacks", {}).items():
+            out[f"{when}/{name}"] = float(attack["auc"])
+    return out
+
+
+def compare(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """Same decisions per client, and the largest AUC difference between the two sides."""
+    clients = sorted(set(before["audit"]) | set(after["audit"]))
+    same = all(
+        cid in before["audit"]
+        and cid in after["audit"]
+        and _decision(before["audit"][cid]) == _decision(after["audit"][cid])
+        for cid in clients
+    )
+    diffs = [
+        abs(a - _aucs(after["audit"][cid]).get(key, float("inf")))
+        for cid in clients
+        if cid in before["audit"] and cid in after["audit"]
+        for key, a in _aucs(before["audit"][cid]).items()
+    ]
+    return {"decisions_equal": same, "max_auc_difference": max(diffs, default=0.0)}
+
+
+def run_side(side: str, work: Path) -> dict[str, Any]:
+    """One side in a fresh process; its report."""
+    report = work / f"{side}.json"
+    cmd = [sys.executable, __file__, "--side", side, "--report", str(report)]
+    subprocess.run(cmd, check=True, cwd=ROOT)
+    result: dict[str, Any] = json.loads(report.read_text(encoding="utf-8"))
+    return result
+
+
+def record(before: dict[str, Any], after: dict[str, Any], started: str) -> dict[str, Any]:
+    stages = list(dict.fromkeys([*before["seconds"], *after["seconds"]]))
+    figures: dict[str, Any] = {
+        stage: {
+            "before_seconds": before["seconds"].get(stage),
+            "after_seconds": after["seconds"].get(stage),
+            "before_cpu_seconds": before["cpu_seconds"].get(stage),
+            "after_cpu_seconds": after["cpu_seconds"].get(stage),
+        }
+        for stage in stages
+    }
+    keys = ("scoring_seconds", "scored_tokens", "context_tokens", "context_cache")
+    for key in (*keys, "load_average_1min"):
+        figures[key] = {"before": before[key], "after": after[key]}
+    figures["clients"] = after["clients"]
+    figures["audit_llm_records_a_side"] = after["audit_llm_records_a_side"]
+    figures["audit_canaries"] = after["audit_canaries"]
+    figures.update(compare(before, after))
+    total = after["seconds"]["total"]
+    return {
+        "benchmark": "round_cost",
+        "command": COMMAND,
+        "date": started,
+        "machine": machine(),
+        "baseline": "the same demo round in this run with reuse_prefix=False: every scored "
+        "text with its whole context from scratch (the scoring path before this change)",
+        "figures": figures,
+        "targets": {
+            "after_total_seconds": {
+                "target": f"< {TOTAL_TARGET_SECONDS:.0f}",
+                "measured": total,
+                "met": total < TOTAL_TARGET_SECONDS,
+            },
+            "audit_decisions_equal": {
+                "target": "true",
+                "measured": figures["decisions_equal"],
+                "met": bool(figures["decisions_equal"]),
+            },
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--side", choices=("before", "after"))
+    parser.add_argument("--report", type=Path)
+    args = parser.parse_args()
+    if args.side:
+        with tempfile.TemporaryDirectory() as out:
+            result = one_side(args.side == "after", Path(out))
+        args.report.write_text(json.dumps(result, sort_keys=True), encoding="utf-8")
+        return
+    from fical_secure.llm.gguf_cache import ensure_converted
+    from fical_secure.llm.loader import default_gguf_path
+
+    started = dt.date.today().isoformat()
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    ensure_converted(default_gguf_path())  # once per machine: neither side pays it
+    with tempfile.TemporaryDirectory() as work:
+        after = run_side("after", Path(work))
+        before = run_side("before", Path(work))
+    result = record(before, after, started)
+    RESULTS.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    print(json.dumps(result["figures"], indent=1, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()
