@@ -138,6 +138,10 @@ def load_llm(
         name=name,
         max_batch_size=max_batch_size,
         load_generation_model=load_generation_net if generation_dtype != score_dtype else None,
+        # On a CPU the separate passes of a shared context and its texts cost more
+        # per token than the whole rows they replace (benchmarks/results/round_cost.json);
+        # on a GPU one context pass for many texts is the saving.
+        reuse_prefix=chosen_device.startswith("cuda"),
         context_cache_bytes=DEFAULT_CACHE_BYTES,  # a loaded model's weights stay fixed
     )
 
