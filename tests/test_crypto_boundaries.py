@@ -1,0 +1,125 @@
+"""Boundary values of the crypto core, each side of every bound.
+
+Payload bounds of the envelope (checked with a small ``MAX_PAYLOAD_SIZE`` so
+both sides fit in memory), the length bounds of a parsed envelope, and the
+X25519 low-order check on every encoding of every low-order point: canonical,
+non-canonical (u + p) and with the ignored top bit set.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from fical_secure.crypto import envelope as env
+from fical_secure.crypto import primitives
+from fical_secure.crypto.keys import IdentityKey, RoundKey
+from fical_secure.errors import InvalidEnvelope, InvalidPeerKey, KeyMisuseError
+
+P = 2**255 - 19
+TOP_BIT = 1 << 255
+LOW_ORDER_U = (
+    0,
+    1,
+    P - 1,
+    0x00B8495F16056286FDB1329CEB8D09DA6AC49FF1FAE35616AEB8413B7C7AEBE0,
+    0x57119FD0DD4E22D8868E1C58C45C44045BEF839C55B1D0B1248C50A3BC959C5F,
+)
+SENDER, RECIPIENT = IdentityKey.generate(), RoundKey.generate()
+CONTEXT = env.EnvelopeContext(round_id=4, stage=1, config_hash=bytes(32))
+LIMIT = 64
+
+
+def _encodings(u: int) -> list[int]:
+    """Every 256-bit string that decodes to ``u`` under RFC 7748."""
+    values = [u] + ([u + P] if u + P < TOP_BIT else [])
+    return values + [v | TOP_BIT for v in values]
+
+
+def _seal_unchecked(payload: bytes) -> bytes:
+    """Seal without the size check of ``seal`` (a hostile sender's envelope)."""
+    return env._seal_with(
+        payload,
+        sender=SENDER,
+        recipient_public=RECIPIENT.public_bytes(),
+        context=CONTEXT,
+        ephemeral=RoundKey.generate(),
+        nonce=bytes(12),
+    )
+
+
+def _open(blob: bytes) -> bytes:
+    return env.open_envelope(
+        blob, recipient=RECIPIENT, sender_public=SENDER.public, context=CONTEXT
+    )
+
+
+@pytest.fixture
+def small_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(env, "MAX_PAYLOAD_SIZE", LIMIT)
+
+
+@pytest.mark.usefixtures("small_limit")
+def test_a_payload_of_exactly_the_limit_seals_and_opens() -> None:
+    blob = env.seal(
+        bytes(LIMIT),
+        sender=SENDER,
+        recipient_public=RECIPIENT.public_bytes(),
+        recipient_key_id=RECIPIENT.key_id,
+        context=CONTEXT,
+    )
+    assert len(blob) == env.ENVELOPE_OVERHEAD + LIMIT
+    assert _open(blob) == bytes(LIMIT)
+    assert env.read_header(blob).context == CONTEXT
+
+
+@pytest.mark.usefixtures("small_limit")
+def test_one_byte_over_the_limit_is_refused_by_seal_and_by_open() -> None:
+    with pytest.raises(KeyMisuseError):
+        env.seal(
+            bytes(LIMIT + 1),
+            sender=SENDER,
+            recipient_public=RECIPIENT.public_bytes(),
+            recipient_key_id=RECIPIENT.key_id,
+            context=CONTEXT,
+        )
+    oversized = _seal_unchecked(bytes(LIMIT + 1))
+    for check in (lambda: _open(oversized), lambda: env.read_header(oversized)):
+        with pytest.raises(InvalidEnvelope):
+            check()
+    with pytest.raises(InvalidEnvelope):
+        env.verify_envelope(oversized, SENDER.public)
+
+
+def test_an_envelope_of_exactly_the_overhead_opens_and_one_byte_less_is_refused() -> None:
+    blob = _seal_unchecked(b"")
+    assert len(blob) == env.ENVELOPE_OVERHEAD and _open(blob) == b""
+    env.verify_envelope(blob, SENDER.public)
+    for short in (blob[:-1], blob[: env.HEADER_SIZE], b""):
+        with pytest.raises(InvalidEnvelope):
+            env.read_header(short)
+        with pytest.raises(InvalidEnvelope):
+            _open(short)
+
+
+@pytest.mark.parametrize("u", LOW_ORDER_U, ids=lambda u: f"u={u:#x}"[:14])
+def test_every_encoding_of_a_low_order_point_is_refused(u: int) -> None:
+    private = RoundKey.generate()
+    for value in _encodings(u):
+        public = value.to_bytes(32, "little")
+        assert primitives.is_low_order_x25519(public), hex(value)
+        with pytest.raises(InvalidPeerKey):
+            private.exchange(public)
+
+
+@pytest.mark.parametrize("u", [2, 9, P - 2, P - 20, (1 << 254) + 5], ids=str)
+def test_large_order_points_in_every_encoding_are_accepted(u: int) -> None:
+    for value in _encodings(u):
+        assert not primitives.is_low_order_x25519(value.to_bytes(32, "little")), hex(value)
+
+
+@pytest.mark.parametrize("size", [0, 31, 33])
+def test_an_x25519_key_of_the_wrong_size_is_misuse(size: int) -> None:
+    with pytest.raises(KeyMisuseError):
+        primitives.is_low_order_x25519(bytes(size))
+    with pytest.raises(KeyMisuseError):
+        primitives.x25519(bytes(32), bytes(size))
