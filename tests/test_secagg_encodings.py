@@ -1,22 +1,28 @@
-"""SecAgg+ wire encodings pinned: exact bytes, the signed data, and a canonical round trip.
+"""SecAgg+ encodings pinned: the signed data of each message, round trips, exported state.
 
 Each signed message is Ed25519 over ``label || SHA-256(body)`` with one label
 per kind; the test checks that with ``cryptography`` directly. Every message
-round-trips through ``decode(encode())`` to an equal value; the SecAggConfig
-and AdvertiseKeys encodings are pinned to exact bytes, since a renumbered
-kind or a reordered field would silently split old and new peers.
+round-trips through ``decode(encode())`` to an equal value. A client's
+exported state (what a fresh Flower process restores) keeps its deadline.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from fical_secure.crypto.keys import IdentityKey
-from fical_secure.errors import InvalidSignature, MessageFormatError, WrongRoundError
+from fical_secure.errors import (
+    InvalidSignature,
+    MessageFormatError,
+    SecAggTimeout,
+    WrongRoundError,
+)
+from fical_secure.protocol.secagg import Federation, SecAggClient
 from fical_secure.protocol.secagg import messages as m
 
 SEED = hashlib.sha256(b"fical-secure kat/secagg-signer").digest()
@@ -78,3 +84,37 @@ def test_a_flipped_bit_or_a_cut_message_never_verifies(message: Any) -> None:
             type(message).decode(wire[:cut])
     with pytest.raises(MessageFormatError):
         type(message).decode(wire + b"\x00")
+
+
+def test_the_stage_deadline_survives_export_and_restore() -> None:
+    """A client rebuilt from its exported state (a fresh Flower process) keeps its deadline."""
+    now = [1000.0]
+    fed = Federation.create(5, bits=32, length=8, timeouts_s=(7, 8, 9, 10, 11))
+    cid = fed.server.params.participants[0]
+
+    def restored(blob: bytes) -> SecAggClient:
+        return SecAggClient.restore(
+            fed.client_identities[cid],
+            fed.server_identity.public,
+            fed.roster,
+            blob,
+            clock=lambda: now[0],
+        )
+
+    client = restored(
+        SecAggClient(
+            fed.client_identities[cid],
+            fed.server_identity.public,
+            fed.roster,
+            clock=lambda: now[0],
+        ).export_state()
+    )
+    now[0] += 10**9  # no deadline before the first stage, however late
+    client.advertise_keys(fed.server.configure())
+    state = client.export_state()
+    assert json.loads(state)["deadline"] == now[0] + 7
+    now[0] += 7
+    assert restored(state).phase is client.phase
+    now[0] += 1
+    with pytest.raises(SecAggTimeout):
+        restored(state).share_keys(b"")
