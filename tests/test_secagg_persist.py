@@ -169,3 +169,21 @@ def test_too_few_survivors_abort_through_state_files(tmp_path: Path) -> None:
     ids = sorted(files)
     with pytest.raises(SecAggAbort):
         _run_through_files(fed, files, inputs_for(fed, seed=5), drop_at={2: set(ids[:2])})
+
+
+def test_a_state_file_without_a_round_refuses_resume_and_has_no_result(tmp_path: Path) -> None:
+    fed, files = _federation(3, tmp_path)
+    sf = next(iter(files.values()))
+    with pytest.raises(StoreError, match="no secure-aggregation round is open"):
+        sf.resume(fed.roster)
+    with pytest.raises(StoreError, match="finished no secure-aggregation round"):
+        sf.finished_config_hash()
+
+
+def test_the_next_round_keeps_identities_roster_and_timeouts() -> None:
+    fed = Federation.create(4, bits=BITS, length=LENGTH, timeouts_s=(7, 8, 9, 10, 11))
+    nxt = fed.next_round(2, 16)
+    assert nxt.server_identity is fed.server_identity and nxt.roster is fed.roster
+    assert nxt.client_identities == fed.client_identities
+    assert nxt.server.params.timeouts_s == (7, 8, 9, 10, 11)
+    assert nxt.server.params.length == 16 and nxt.server.round_id != fed.server.round_id
