@@ -1,9 +1,10 @@
 """Boundary values of the crypto core, each side of every bound.
 
 Payload bounds of the envelope (checked with a small ``MAX_PAYLOAD_SIZE`` so
-both sides fit in memory), the length bounds of a parsed envelope, and the
-X25519 low-order check on every encoding of every low-order point: canonical,
-non-canonical (u + p) and with the ignored top bit set.
+both sides fit in memory), the length bounds of a parsed envelope, the X25519
+low-order check on every encoding of every low-order point (canonical,
+non-canonical u + p, top bit set), the 24-bit chunk bound of Shamir
+reconstruction, and the keystream buffer bound.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from __future__ import annotations
 import pytest
 
 from fical_secure.crypto import envelope as env
-from fical_secure.crypto import primitives
+from fical_secure.crypto import primitives, shamir
 from fical_secure.crypto.keys import IdentityKey, RoundKey
-from fical_secure.errors import InvalidEnvelope, InvalidPeerKey, KeyMisuseError
+from fical_secure.errors import InvalidEnvelope, InvalidPeerKey, InvalidShare, KeyMisuseError
 
 P = 2**255 - 19
 TOP_BIT = 1 << 255
@@ -123,3 +124,73 @@ def test_an_x25519_key_of_the_wrong_size_is_misuse(size: int) -> None:
         primitives.is_low_order_x25519(bytes(size))
     with pytest.raises(KeyMisuseError):
         primitives.x25519(bytes(32), bytes(size))
+
+
+def _cheating_dealing(value: int) -> tuple[list[shamir.Share], dict[int, bytes], dict[int, bytes]]:
+    """Two committed shares of a 3-byte secret interpolating to ``value`` at 0.
+
+    With x = 1, 2 the secret is 2 * y1 - y2 mod p; y1 = 0 leaves y2 = p - value.
+    """
+    shares = [shamir.Share(1, bytes(4)), shamir.Share(2, (shamir.PRIME - value).to_bytes(4, "big"))]
+    contexts = {s.x: b"ctx-%d" % s.x for s in shares}
+    return shares, contexts, {s.x: shamir.commit_share(s, contexts[s.x]) for s in shares}
+
+
+def test_an_interpolated_chunk_of_24_bits_decodes_and_one_over_is_refused() -> None:
+    shares, contexts, commitments = _cheating_dealing((1 << 24) - 1)
+    assert (
+        shamir.combine(
+            shares, threshold=2, secret_len=3, contexts=contexts, commitments=commitments
+        )
+        == b"\xff\xff\xff"
+    )
+    for value in (1 << 24, 1 << 27, shamir.PRIME - 1):
+        shares, contexts, commitments = _cheating_dealing(value)
+        with pytest.raises(InvalidShare):
+            shamir.combine(
+                shares, threshold=2, secret_len=3, contexts=contexts, commitments=commitments
+            )
+
+
+@pytest.mark.parametrize("missing", ["contexts", "commitments"])
+def test_a_share_without_its_context_or_commitment_is_refused(missing: str) -> None:
+    shares, contexts, commitments = _cheating_dealing(5)
+    del {"contexts": contexts, "commitments": commitments}[missing][2]
+    with pytest.raises(InvalidShare):
+        shamir.combine(
+            shares, threshold=2, secret_len=3, contexts=contexts, commitments=commitments
+        )
+
+
+def test_misuse_errors_name_the_argument() -> None:
+    blob = _seal_unchecked(b"x")
+    with pytest.raises(KeyMisuseError, match=r"^payload must be bytes-like"):
+        env.seal(
+            "x",  # type: ignore[arg-type]
+            sender=SENDER,
+            recipient_public=RECIPIENT.public_bytes(),
+            recipient_key_id=RECIPIENT.key_id,
+            context=CONTEXT,
+        )
+    for call in (
+        lambda: env.read_header("x"),  # type: ignore[arg-type]
+        lambda: env.verify_envelope("x", SENDER.public),  # type: ignore[arg-type]
+        lambda: env.open_envelope(
+            "x",  # type: ignore[arg-type]
+            recipient=RECIPIENT,
+            sender_public=SENDER.public,
+            context=CONTEXT,
+        ),
+    ):
+        with pytest.raises(KeyMisuseError, match=r"^blob must be bytes-like"):
+            call()
+    assert _open(blob) == b"x"
+
+
+def test_the_keystream_buffer_needs_exactly_15_spare_bytes() -> None:
+    zeros = memoryview(bytes(32))
+    primitives.aes256_ctr_keystream_into(bytes(32), zeros, memoryview(bytearray(47)))
+    with pytest.raises(KeyMisuseError):
+        primitives.aes256_ctr_keystream_into(bytes(32), zeros, memoryview(bytearray(46)))
+    with pytest.raises(KeyMisuseError):
+        primitives.aes256_ctr_keystream_into(bytes(31), zeros, memoryview(bytearray(47)))
