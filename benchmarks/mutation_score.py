@@ -1,14 +1,16 @@
 """Mutation score of the last ``mutmut run``, per package, error-message-only survivors apart.
 
-    python benchmarks/mutation_score.py [--mutants mutants] [--write] [--list-survivors]
+    python benchmarks/mutation_score.py [--mutants DIR] [--write [--command C]] [--list-survivors]
 
 Reads mutmut's per-file results (``mutants/**/*.py.meta``) and the mutated
 sources beside them. A survivor is *error-message-only* when its function
 differs from the original only in the message given to a raised exception
 (the arguments of ``raise Error(...)``, all messages in this package): tests
 assert the error type, not its wording. The score is killed / (all mutants -
-error-message-only survivors); timeouts count as killed (the mutant hung).
-``--write`` records the figures in benchmarks/results/mutation.json.
+error-message-only survivors - mutants not run); timeouts count as killed
+(the mutant hung).
+``not_run`` counts mutants a partial run has not reached. ``--write`` records
+the figures in benchmarks/results/mutation.json.
 """
 
 from __future__ import annotations
@@ -42,8 +44,8 @@ class Score:
 
     @property
     def percent(self) -> float:
-        """Killed over all mutants but the error-message-only survivors."""
-        judged = self.mutants - self.message_only_survivors
+        """Killed over the mutants run, error-message-only survivors left out."""
+        judged = self.mutants - self.not_run - self.message_only_survivors
         return round(100.0 * self.killed / judged, 1) if judged else 0.0
 
 
@@ -97,27 +99,33 @@ def score_file(meta: Path) -> tuple[Counter[str], list[str]]:
     return counts, survivors
 
 
+def _as_score(counts: Counter[str]) -> Score:
+    return Score(**{f: counts[f] for f in Score.__dataclass_fields__})
+
+
 def score(mutants: Path) -> tuple[dict[str, Score], list[str]]:
-    """Per-package scores, and every survivor that is not message-only."""
+    """Scores per package and per mutated file, and every survivor that is not message-only."""
     scores, survivors = {}, []
     for package in PACKAGES:
         total: Counter[str] = Counter()
         for meta in sorted((mutants / package).glob("*.py.meta")):
             counts, kept = score_file(meta)
+            if counts["mutants"]:
+                scores[f"{package}/{meta.name.removesuffix('.meta')}"] = _as_score(counts)
             total.update(counts)
             survivors += kept
-        scores[package] = Score(**{f: total[f] for f in Score.__dataclass_fields__})
+        scores[package] = _as_score(total)
     return scores, survivors
 
 
-def _record(scores: dict[str, Score]) -> dict[str, Any]:
+def _record(scores: dict[str, Score], command: str) -> dict[str, Any]:
     return {
         "benchmark": "mutation",
-        "tool": "mutmut 3.8.1",
-        "command": "make mutation",
+        "tool": "mutmut 3.8.1, --max-children 1, pyproject.toml [tool.mutmut]",
+        "command": command,
         "date": datetime.date.today().isoformat(),
         "machine": f"{platform.machine()}, {platform.python_version()}",
-        "packages": {p: {**asdict(s), "percent": s.percent} for p, s in scores.items()},
+        "scores": {p: {**asdict(s), "percent": s.percent} for p, s in scores.items()},
     }
 
 
@@ -126,6 +134,7 @@ def main() -> None:
     parser.add_argument("--mutants", type=Path, default=ROOT / "mutants")
     parser.add_argument("--write", action="store_true")
     parser.add_argument("--list-survivors", action="store_true")
+    parser.add_argument("--command", default="make mutation", help="recorded with --write")
     args = parser.parse_args()
     scores, survivors = score(args.mutants)
     for package, s in scores.items():
@@ -133,7 +142,7 @@ def main() -> None:
     if args.list_survivors:
         print("\n".join(survivors))
     if args.write:
-        RESULTS.write_text(json.dumps(_record(scores), indent=2) + "\n")
+        RESULTS.write_text(json.dumps(_record(scores, args.command), indent=2) + "\n")
 
 
 if __name__ == "__main__":
