@@ -53,6 +53,18 @@ def _recipient(case: dict[str, Any]) -> RoundKey:
     return RoundKey._from_private_bytes(h(case, "recipient_private"))
 
 
+def _resealed(case: dict[str, Any], context: env.EnvelopeContext) -> bytes:
+    """The vector's inputs sealed by the code under test (its own signature)."""
+    return env._seal_with(
+        h(case, "payload"),
+        sender=_sender(case),
+        recipient_public=_recipient(case).public_bytes(),
+        context=context,
+        ephemeral=RoundKey._from_private_bytes(h(case, "ephemeral_private")),
+        nonce=h(case, "nonce"),
+    )
+
+
 def test_the_vector_file_is_what_its_generator_writes() -> None:
     assert _generator().build() == KAT
 
@@ -60,15 +72,7 @@ def test_the_vector_file_is_what_its_generator_writes() -> None:
 @pytest.mark.parametrize("name", sorted(ENVELOPES))
 def test_sealing_with_the_vector_inputs_gives_the_exact_envelope(name: str) -> None:
     case = ENVELOPES[name]
-    blob = env._seal_with(
-        h(case, "payload"),
-        sender=_sender(case),
-        recipient_public=_recipient(case).public_bytes(),
-        context=_context(case),
-        ephemeral=RoundKey._from_private_bytes(h(case, "ephemeral_private")),
-        nonce=h(case, "nonce"),
-    )
-    assert blob.hex() == case["envelope"]
+    assert _resealed(case, _context(case)).hex() == case["envelope"]
 
 
 @pytest.mark.parametrize("name", sorted(ENVELOPES))
@@ -101,7 +105,8 @@ def test_the_vector_envelope_opens_to_its_payload(name: str) -> None:
 def test_signature_only_verification_refuses_every_header_bit_flipped() -> None:
     """verify_envelope alone (no decryption) must see any header change."""
     case = ENVELOPES["compendium"]
-    blob, sender = h(case, "envelope"), _sender(case).public
+    blob, sender = _resealed(case, _context(case)), _sender(case).public
+    assert env.verify_envelope(blob, sender).context == _context(case)
     for bit in range(8 * env.HEADER_SIZE):
         mutant = bytearray(blob)
         mutant[bit // 8] ^= 1 << (bit % 8)
@@ -112,19 +117,14 @@ def test_signature_only_verification_refuses_every_header_bit_flipped() -> None:
 def test_signature_only_verification_refuses_a_header_from_another_envelope() -> None:
     """Header of one envelope spliced onto another's body and signature."""
     case = ENVELOPES["compendium"]
-    sender = _sender(case)
-    blob = h(case, "envelope")
-    other = env._seal_with(
-        h(case, "payload"),
-        sender=sender,
-        recipient_public=_recipient(case).public_bytes(),
-        context=env.EnvelopeContext(case["round_id"] + 1, case["stage"], h(case, "config_hash")),
-        ephemeral=RoundKey._from_private_bytes(h(case, "ephemeral_private")),
-        nonce=h(case, "nonce"),
-    )
+    sender = _sender(case).public
+    blob = _resealed(case, _context(case))
+    moved = env.EnvelopeContext(case["round_id"] + 1, case["stage"], h(case, "config_hash"))
+    other = _resealed(case, moved)
+    env.verify_envelope(other, sender)
     spliced = other[: env.HEADER_SIZE] + blob[env.HEADER_SIZE :]
     with pytest.raises(InvalidEnvelope):
-        env.verify_envelope(spliced, sender.public)
+        env.verify_envelope(spliced, sender)
 
 
 class _Stream:
