@@ -194,3 +194,47 @@ def test_the_keystream_buffer_needs_exactly_15_spare_bytes() -> None:
         primitives.aes256_ctr_keystream_into(bytes(32), zeros, memoryview(bytearray(46)))
     with pytest.raises(KeyMisuseError):
         primitives.aes256_ctr_keystream_into(bytes(31), zeros, memoryview(bytearray(47)))
+
+
+def test_hkdf_lengths_from_one_to_the_maximum_are_accepted() -> None:
+    for length in (1, primitives.HKDF_SHA256_MAX_LENGTH):
+        assert len(primitives.hkdf_sha256(b"k", salt=b"", info=b"i", length=length)) == length
+    for length in (0, primitives.HKDF_SHA256_MAX_LENGTH + 1):
+        with pytest.raises(KeyMisuseError):
+            primitives.hkdf_sha256(b"k", salt=b"", info=b"i", length=length)
+
+
+@pytest.mark.parametrize(
+    ("x", "y"),
+    [(True, bytes(4)), ("1", bytes(4)), (1, b""), (1, b"abc"), (1, "abcd"), (0, bytes(4))],
+    ids=["bool-x", "str-x", "empty-y", "ragged-y", "str-y", "zero-x"],
+)
+def test_a_malformed_share_is_misuse(x: object, y: object) -> None:
+    with pytest.raises(KeyMisuseError):
+        shamir.Share(x, y)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("secrets", "threshold"),
+    [([], 2), ([b""], 2), ([b"ab", b"abc"], 2), ([b"abc"], True), ([b"abc"], 2.0)],
+    ids=["none", "empty", "unequal", "bool-threshold", "float-threshold"],
+)
+def test_bad_secrets_or_threshold_types_are_misuse(secrets: list[bytes], threshold: int) -> None:
+    with pytest.raises(KeyMisuseError):
+        shamir.split(secrets, [1, 2, 3], threshold)
+
+
+def test_the_field_sampler_rejects_p_and_draws_only_what_is_missing() -> None:
+    """The word p (0x7fffffff) is not a field element: it is dropped and redrawn alone."""
+    draws = [
+        (12, b"\xff\xff\xff\x7f" + (5).to_bytes(4, "little") + (6).to_bytes(4, "little")),
+        (4, (0x80000007).to_bytes(4, "little")),  # the top bit is masked off
+    ]
+
+    def randbytes(size: int) -> bytes:
+        want, data = draws.pop(0)
+        assert size == want
+        return data
+
+    assert shamir._uniform_field(3, randbytes).tolist() == [5, 6, 7]
+    assert draws == []
