@@ -353,3 +353,34 @@ def test_an_empty_roster_round_trips_and_a_bytearray_is_refused() -> None:
     assert Roster.decode(empty.encode()) == empty and len(empty) == 0
     with pytest.raises(KeyMisuseError):
         Roster.decode(bytearray(empty.encode()))  # type: ignore[arg-type]
+
+
+def test_a_key_bundle_of_the_wrong_key_types_is_misuse() -> None:
+    identity, encryption = IdentityKey.generate(), RoundKey.generate()
+    with pytest.raises(KeyMisuseError):
+        KeyBundle(identity, identity)  # type: ignore[arg-type]
+    with pytest.raises(KeyMisuseError):
+        KeyBundle(encryption, encryption)  # type: ignore[arg-type]
+
+
+def test_a_public_key_file_with_only_execute_bits_for_others_loads(tmp_path: Path) -> None:
+    """Only group/world write is refused on a public key (0o022), not other bits."""
+    path = tmp_path / "public.key"
+    KeyBundle.generate().public.save(path)
+    os.chmod(path, 0o645)
+    PublicKeyBundle.load(path)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to another uid needs root")
+@pytest.mark.parametrize("chowned", ["file", "folder"])
+def test_a_public_key_owned_by_uid_1_is_refused_when_running_as_root(
+    tmp_path: Path, chowned: str
+) -> None:
+    """Trusted owners are us and root only; uid 1 is neither."""
+    folder = tmp_path / "keys"
+    folder.mkdir()
+    path = folder / "public.key"
+    KeyBundle.generate().public.save(path)
+    os.chown(path if chowned == "file" else folder, 1, -1)
+    with pytest.raises(KeyFileError):
+        PublicKeyBundle.load(path)

@@ -118,3 +118,14 @@ def test_the_stage_deadline_survives_export_and_restore() -> None:
     now[0] += 1
     with pytest.raises(SecAggTimeout):
         restored(state).share_keys(b"")
+
+
+def test_the_parameter_summary_names_the_graph_and_the_neighbourhood_size() -> None:
+    complete = Federation.create(4, bits=32, length=8).server.params
+    assert complete.complete and complete.describe().startswith(
+        f"4 clients, complete graph, threshold {complete.threshold} of {complete.k + 1} per"
+    )
+    sparse = Federation.create(12, bits=32, length=8, k=4, threshold=4).server.params
+    assert not sparse.complete and sparse.describe().startswith(
+        f"12 clients, SecAgg+ 4-regular graph, threshold {sparse.threshold} of 5 per"
+    )

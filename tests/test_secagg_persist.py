@@ -187,3 +187,7 @@ def test_the_next_round_keeps_identities_roster_and_timeouts() -> None:
     assert nxt.client_identities == fed.client_identities
     assert nxt.server.params.timeouts_s == (7, 8, 9, 10, 11)
     assert nxt.server.params.length == 16 and nxt.server.round_id != fed.server.round_id
+
+
+def test_the_state_file_sits_beside_the_private_key() -> None:
+    assert state_path(Path("/keys/h01/private.key")) == Path("/keys/h01/secagg-state.bin")
