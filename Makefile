@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test setup bench lint clean
+.PHONY: demo test setup bench lint mutation clean
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,5 +44,17 @@ lint: $(STAMP)
 	# import contract: the layer rules of DESIGN.md, on every module's AST
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_layers.py
 
+# Mutation testing of crypto/ and protocol/secagg/ (not in CI): mutmut, configured in
+# pyproject.toml [tool.mutmut], then the score with error-message-only survivors apart.
+MUTMUT := $(VENV)/bin/mutmut
+MUTATION_CHILDREN ?= 1
+
+$(MUTMUT): $(STAMP)
+	$(PY) -m pip install -q -c requirements/constraints.txt mutmut==3.8.1
+
+mutation: $(MUTMUT)
+	$(MUTMUT) run --max-children $(MUTATION_CHILDREN)
+	$(PY) benchmarks/mutation_score.py --write
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache mutants

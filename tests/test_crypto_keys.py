@@ -270,3 +270,117 @@ def test_roster_refuses_duplicates_and_non_canonical_order() -> None:
         Roster.decode(swapped + roster.encode()[77:])
     with pytest.raises(KeyMisuseError):
         Roster.decode(roster.encode()[:-1])
+
+
+def test_public_files_are_written_0644_and_private_ones_0600(tmp_path: Path) -> None:
+    bundle = KeyBundle.generate()
+    bundle.save(tmp_path / "private.key")
+    bundle.public.save(tmp_path / "public.key")
+    RoundKey.generate().save(tmp_path / "round.key")
+    assert os.stat(tmp_path / "public.key").st_mode & 0o777 == 0o644
+    assert os.stat(tmp_path / "private.key").st_mode & 0o777 == 0o600
+    assert os.stat(tmp_path / "round.key").st_mode & 0o777 == 0o600
+    PublicKeyBundle.load(tmp_path / "public.key")
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o644])
+def test_round_key_file_readable_by_others_is_refused(tmp_path: Path, mode: int) -> None:
+    path = tmp_path / "round.key"
+    RoundKey.generate().save(path)
+    os.chmod(path, mode)
+    with pytest.raises(KeyFileError, match="chmod 600"):
+        RoundKey.load(path)
+
+
+def test_public_keys_compare_and_hash_by_their_bytes() -> None:
+    key, other = IdentityKey.generate().public, IdentityKey.generate().public
+    again = IdentityPublicKey.from_bytes(key.to_bytes())
+    assert key == again and hash(key) == hash(again) and len({key, again, other}) == 2
+    assert key != other and hash(key) != hash(other)
+    assert key != key.to_bytes() and key != "key"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"round_id": -1}, "round_id"),
+        ({"public": bytes(31)}, "public"),
+        ({"server_key_id": "0" * 16}, "server_key_id"),
+        ({"signature": bytes(63)}, "signature"),
+    ],
+)
+def test_a_malformed_signed_round_key_field_is_named_in_the_error(
+    change: dict[str, object], field: str
+) -> None:
+    signed = SignedRoundKey.create(IdentityKey.generate(), RoundKey.generate(), round_id=1)
+    fields: dict[str, object] = {
+        "round_id": 1,
+        "public": signed.public,
+        "server_key_id": signed.server_key_id,
+        "signature": signed.signature,
+    }
+    with pytest.raises(KeyMisuseError, match=f"^{field} must"):
+        SignedRoundKey(**{**fields, **change})  # type: ignore[arg-type]
+    with pytest.raises(KeyMisuseError, match=r"^round_id must"):
+        SignedRoundKey.create(IdentityKey.generate(), RoundKey.generate(), round_id=-1)
+
+
+def test_signed_round_key_and_bundle_refuse_a_wrong_argument_type() -> None:
+    server, round_key = IdentityKey.generate(), RoundKey.generate()
+    with pytest.raises(KeyMisuseError):
+        SignedRoundKey.create(server, server, round_id=1)  # type: ignore[arg-type]
+    with pytest.raises(KeyMisuseError):
+        SignedRoundKey.create(round_key, round_key, round_id=1)  # type: ignore[arg-type]
+    genuine = KeyBundle.generate().public
+    for name, value in (
+        ("encryption_public", "e" * 32),
+        ("encryption_public", bytes(31)),
+        ("binding_signature", "s" * 64),
+        ("binding_signature", bytes(65)),
+    ):
+        fields = {
+            "encryption_public": genuine.encryption_public,
+            "binding_signature": genuine.binding_signature,
+            name: value,
+        }
+        with pytest.raises(KeyMisuseError, match=f"^{name} must"):
+            PublicKeyBundle(genuine.identity, **fields)  # type: ignore[arg-type]
+
+
+def test_an_empty_roster_round_trips_and_a_bytearray_is_refused() -> None:
+    server = IdentityKey.generate()
+    empty = Roster.create(server, [], epoch=3)
+    assert Roster.decode(empty.encode()) == empty and len(empty) == 0
+    with pytest.raises(KeyMisuseError):
+        Roster.decode(bytearray(empty.encode()))  # type: ignore[arg-type]
+
+
+def test_a_key_bundle_of_the_wrong_key_types_is_misuse() -> None:
+    identity, encryption = IdentityKey.generate(), RoundKey.generate()
+    with pytest.raises(KeyMisuseError):
+        KeyBundle(identity, identity)  # type: ignore[arg-type]
+    with pytest.raises(KeyMisuseError):
+        KeyBundle(encryption, encryption)  # type: ignore[arg-type]
+
+
+def test_a_public_key_file_with_only_execute_bits_for_others_loads(tmp_path: Path) -> None:
+    """Only group/world write is refused on a public key (0o022), not other bits."""
+    path = tmp_path / "public.key"
+    KeyBundle.generate().public.save(path)
+    os.chmod(path, 0o645)
+    PublicKeyBundle.load(path)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to another uid needs root")
+@pytest.mark.parametrize("chowned", ["file", "folder"])
+def test_a_public_key_owned_by_uid_1_is_refused_when_running_as_root(
+    tmp_path: Path, chowned: str
+) -> None:
+    """Trusted owners are us and root only; uid 1 is neither."""
+    folder = tmp_path / "keys"
+    folder.mkdir()
+    path = folder / "public.key"
+    KeyBundle.generate().public.save(path)
+    os.chown(path if chowned == "file" else folder, 1, -1)
+    with pytest.raises(KeyFileError):
+        PublicKeyBundle.load(path)

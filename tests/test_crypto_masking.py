@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 import numpy as np
 import pytest
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from hypothesis import given, settings
@@ -103,3 +105,42 @@ def test_mask_keys_refuse_pickling() -> None:
 
     with pytest.raises(KeyMisuseError):
         pickle.dumps(MaskKey.generate())
+
+
+def test_pairwise_seed_is_hkdf_of_the_x25519_secret_salted_by_context_and_both_keys() -> None:
+    """Known-answer check against an independent construction from the spec."""
+    a, b = MaskKey.generate(), MaskKey.generate()
+    private = X25519PrivateKey.from_private_bytes(a.export_for_sharing())
+    shared = private.exchange(X25519PublicKey.from_public_bytes(b.public_bytes()))
+    low, high = sorted((a.public_bytes(), b.public_bytes()))
+    salt = hashlib.sha256(CTX + low + high).digest()
+    want = HKDF(hashes.SHA256(), 32, salt=salt, info=b"fical-secure/v1/secagg/pairwise-seed")
+    assert a.pairwise_seed(b.public_bytes(), CTX) == want.derive(shared)
+
+
+def test_a_mask_of_one_word_is_accepted_and_one_over_the_maximum_is_not() -> None:
+    assert MaskAccumulator(1, 8, CTX).length == 1
+    with pytest.raises(KeyMisuseError):
+        MaskAccumulator((1 << 28) + 1, 8, CTX)
+
+
+@pytest.mark.parametrize("length", [True, 2.0])
+def test_a_mask_length_that_is_not_an_int_is_misuse(length: object) -> None:
+    with pytest.raises(KeyMisuseError):
+        MaskAccumulator(length, 32, CTX)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bits", [31, 32, 33, 63, 64])
+def test_masks_reduce_modulo_2_to_the_bits_at_the_word_size_edges(bits: int) -> None:
+    acc = MaskAccumulator(4, bits, CTX)
+    top = (1 << bits) - 1
+    acc.add_vector(np.full(4, top, dtype=acc.dtype))
+    acc.add_vector(np.full(4, 2, dtype=acc.dtype))
+    assert acc.reduced().tolist() == [1] * 4
+
+
+def test_a_vector_of_the_wrong_shape_or_dtype_is_misuse() -> None:
+    acc = MaskAccumulator(4, 32, CTX)
+    for vector in (np.zeros(5, dtype=acc.dtype), np.zeros(4, dtype=np.float64)):
+        with pytest.raises(KeyMisuseError):
+            acc.add_vector(vector)  # type: ignore[arg-type]

@@ -16,11 +16,15 @@ Expected outcome per result / flag (our policy, stricter than the vectors where 
   tags; truncated tags (tagSize 128) -> InvalidSignature (policy: full tags only);
   "invalid" ModifiedTag -> not a prefix, and verify raises InvalidSignature.
 A final test fails if any file's numberOfTests differs from the cases that passed.
+The tally lives in a session-scoped fixture, not a module global, so a runner that
+runs the tests twice in one process (mutmut's stats and clean runs) starts from zero.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -49,7 +53,12 @@ def _load(name: str) -> tuple[int, list[Case]]:
 
 
 LOADED = {name: _load(name) for name in FILES}
-PASSED: Counter[str] = Counter()
+
+
+@pytest.fixture(scope="session")
+def passed() -> Counter[str]:
+    """Cases passed per file in this pytest session (fresh for every session)."""
+    return Counter()
 
 
 def _params(*names: str) -> list[Any]:
@@ -65,7 +74,9 @@ def h(value: str) -> bytes:
 
 
 @pytest.mark.parametrize(("name", "group", "test"), _params("aes_gcm", "chacha20_poly1305"))
-def test_aead_vector(name: str, group: dict[str, Any], test: dict[str, Any]) -> None:
+def test_aead_vector(
+    name: str, group: dict[str, Any], test: dict[str, Any], passed: Counter[str]
+) -> None:
     alg = p.Aead.AES_GCM if name == "aes_gcm" else p.Aead.CHACHA20_POLY1305
     key, iv, aad, msg = h(test["key"]), h(test["iv"]), h(test["aad"]), h(test["msg"])
     sealed = h(test["ct"]) + h(test["tag"])
@@ -82,11 +93,13 @@ def test_aead_vector(name: str, group: dict[str, Any], test: dict[str, Any]) -> 
         assert p.aead_encrypt(alg, key, iv, msg, aad) != sealed
         with pytest.raises(InvalidCiphertext):
             p.aead_decrypt(alg, key, iv, sealed, aad)
-    PASSED[name] += 1
+    passed[name] += 1
 
 
 @pytest.mark.parametrize(("name", "group", "test"), _params("x25519"))
-def test_x25519_vector(name: str, group: dict[str, Any], test: dict[str, Any]) -> None:
+def test_x25519_vector(
+    name: str, group: dict[str, Any], test: dict[str, Any], passed: Counter[str]
+) -> None:
     private, public, shared = h(test["private"]), h(test["public"]), h(test["shared"])
     zero_secret = shared == bytes(32)
     assert zero_secret == ("ZeroSharedSecret" in test["flags"])
@@ -98,11 +111,13 @@ def test_x25519_vector(name: str, group: dict[str, Any], test: dict[str, Any]) -
             p.x25519(private, public)
     else:
         assert p.x25519(private, public) == shared
-    PASSED[name] += 1
+    passed[name] += 1
 
 
 @pytest.mark.parametrize(("name", "group", "test"), _params("ed25519"))
-def test_ed25519_vector(name: str, group: dict[str, Any], test: dict[str, Any]) -> None:
+def test_ed25519_vector(
+    name: str, group: dict[str, Any], test: dict[str, Any], passed: Counter[str]
+) -> None:
     public, msg, sig = h(group["publicKey"]["pk"]), h(test["msg"]), h(test["sig"])
     if test["result"] == "valid":
         p.ed25519_verify(public, sig, msg)
@@ -110,11 +125,13 @@ def test_ed25519_vector(name: str, group: dict[str, Any], test: dict[str, Any]) 
         assert test["result"] == "invalid"
         with pytest.raises(InvalidSignature):
             p.ed25519_verify(public, sig, msg)
-    PASSED[name] += 1
+    passed[name] += 1
 
 
 @pytest.mark.parametrize(("name", "group", "test"), _params("hkdf_sha256"))
-def test_hkdf_sha256_vector(name: str, group: dict[str, Any], test: dict[str, Any]) -> None:
+def test_hkdf_sha256_vector(
+    name: str, group: dict[str, Any], test: dict[str, Any], passed: Counter[str]
+) -> None:
     args = {"salt": h(test["salt"]), "info": h(test["info"]), "length": test["size"]}
     if test["result"] == "valid":
         assert p.hkdf_sha256(h(test["ikm"]), **args) == h(test["okm"])
@@ -122,11 +139,13 @@ def test_hkdf_sha256_vector(name: str, group: dict[str, Any], test: dict[str, An
         assert test["flags"] == ["SizeTooLarge"]
         with pytest.raises(KeyMisuseError):
             p.hkdf_sha256(h(test["ikm"]), **args)
-    PASSED[name] += 1
+    passed[name] += 1
 
 
 @pytest.mark.parametrize(("name", "group", "test"), _params("hmac_sha256"))
-def test_hmac_sha256_vector(name: str, group: dict[str, Any], test: dict[str, Any]) -> None:
+def test_hmac_sha256_vector(
+    name: str, group: dict[str, Any], test: dict[str, Any], passed: Counter[str]
+) -> None:
     key, msg, tag = h(test["key"]), h(test["msg"]), h(test["tag"])
     assert len(tag) * 8 == group["tagSize"]
     full = p.hmac_sha256(key, msg)
@@ -141,10 +160,12 @@ def test_hmac_sha256_vector(name: str, group: dict[str, Any], test: dict[str, An
         assert full[: len(tag)] != tag
         with pytest.raises(InvalidSignature):
             p.hmac_sha256_verify(key, msg, tag)
-    PASSED[name] += 1
+    passed[name] += 1
 
 
-def test_every_vector_of_every_file_ran_and_passed(request: pytest.FixtureRequest) -> None:
+def test_every_vector_of_every_file_ran_and_passed(
+    request: pytest.FixtureRequest, passed: Counter[str]
+) -> None:
     """numberOfTests of each file equals the cases loaded and the cases passed."""
     selected = Counter(
         item.callspec.id.split("-tc")[0]
@@ -154,8 +175,27 @@ def test_every_vector_of_every_file_ran_and_passed(request: pytest.FixtureReques
         and item.module.__name__ == __name__
         and hasattr(item, "callspec")
     )
+    partial = []
     for name, (declared, cases) in LOADED.items():
         assert len(cases) == declared, f"{name}: loader saw {len(cases)} of {declared}"
         if selected[name] != declared:
-            pytest.skip(f"only part of the {name} vectors were selected in this session")
-        assert PASSED[name] == declared, f"{name}: {PASSED[name]} of {declared} passed"
+            partial.append(name)
+            continue
+        assert passed[name] == declared, f"{name}: {passed[name]} of {declared} passed"
+    if partial:
+        pytest.skip(f"only part of the vectors of {partial} were selected in this session")
+
+
+def test_the_tally_starts_from_zero_when_a_runner_reruns_the_file_in_one_process() -> None:
+    """Two pytest sessions in one interpreter (as mutmut runs them) both pass."""
+    code = (
+        "import sys, pytest\n"
+        "args = [__file__path, '-q', '-p', 'no:cacheprovider', '-k', 'hkdf or every_vector']\n"
+        "sys.exit(max(pytest.main(args) for _ in range(2)))\n"
+    ).replace("__file__path", repr(__file__))
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stdout[-2000:]
+    declared = LOADED["hkdf_sha256"][0]
+    assert result.stdout.count(f"{declared} passed") == 2, result.stdout[-2000:]

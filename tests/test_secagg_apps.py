@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from typing import Any
 
 import numpy as np
 import pytest
@@ -19,8 +20,9 @@ from fical_secure.aggregate.anonymous import (
 )
 from fical_secure.aggregate.fixedpoint import FixedPoint
 from fical_secure.errors import AggregationError, QuantizationError
-from fical_secure.protocol.secagg import Federation
+from fical_secure.protocol.secagg import Federation, apps
 from fical_secure.protocol.secagg.apps import anonymous_multiset, secure_fedavg
+from fical_secure.protocol.secagg.driver import RoundOutcome, run_secagg_round
 
 
 @pytest.mark.parametrize(
@@ -136,3 +138,53 @@ def test_collisions_that_never_resolve_raise_after_the_retries() -> None:
     items = {ids[0]: [b"a"], ids[1]: [b"b"], ids[2]: [b"c"]}
     with pytest.raises(AggregationError, match="after 2 rounds"):
         anonymous_multiset(items, tiny, first.next_round, max_attempts=2)
+
+
+def test_the_multiset_result_reports_its_round_and_every_attempts_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Bytes sum over every round run (a spy on the real round), ids are the last round's."""
+    outcomes: list[RoundOutcome] = []
+
+    def spy(federation: Federation, vector: Any) -> RoundOutcome:
+        outcomes.append(run_secagg_round(federation, vector))
+        return outcomes[-1]
+
+    layout = SlotLayout(n_clients=3, max_items=2, max_item_bytes=16)
+    rounds: list[Federation] = []
+    first = Federation.create(3, bits=32, length=layout.length)
+
+    def make_round(attempt: int, length: int) -> Federation:
+        rounds.append(first.next_round(attempt, length))
+        return rounds[-1]
+
+    ids = first.server.params.participants
+    too_many = [b"a", b"b", b"c"]
+    monkeypatch.setattr(apps, "run_secagg_round", spy)
+    result = anonymous_multiset(
+        {ids[0]: [b"x"], ids[1]: [b"x"], ids[2]: too_many}, layout, make_round
+    )
+    assert result.round_id == rounds[-1].server.round_id
+    assert result.config_hash == rounds[-1].server.config_hash
+    assert result.upload_bytes == sum(o.upload_bytes for o in outcomes) > 0
+    assert result.download_bytes == sum(o.download_bytes for o in outcomes) > 0
+    with pytest.raises(AggregationError) as refused:
+        encode_items(too_many, layout, os.urandom(32))
+    assert result.refused_clients == {ids[2]: str(refused.value)}
+
+
+def test_unresolved_collisions_are_retried_three_times_by_default() -> None:
+    tiny = type("Tiny", (SlotLayout,), {"slots_per_table": property(lambda self: 1)})(
+        n_clients=3, max_items=1, max_item_bytes=8, tables=2
+    )
+    first = Federation.create(3, bits=32, length=tiny.length)
+    ids = first.server.params.participants
+    attempts: list[int] = []
+
+    def make_round(attempt: int, length: int) -> Federation:
+        attempts.append(attempt)
+        return first.next_round(attempt, length)
+
+    with pytest.raises(AggregationError, match="after 3 rounds"):
+        anonymous_multiset({ids[0]: [b"a"], ids[1]: [b"b"], ids[2]: [b"c"]}, tiny, make_round)
+    assert attempts == [1, 2, 3]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 from secagg_helpers import BITS, LENGTH, Walk, expected_sum
@@ -254,3 +256,22 @@ def test_parties_holding_round_secrets_refuse_pickling() -> None:
     for party in (w.server, w.clients[w.ids[0]]):
         with pytest.raises(KeyMisuseError):
             pickle.dumps(party)
+
+
+def test_each_refusal_names_its_stage_and_claimed_sender_and_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    w = Walk(5)
+    late = w.ids[0]
+    w.to_survivors(silent=frozenset({late}))
+    late_input = w.clients[late].masked_input(w.bundles[late], w.inputs[late])
+    acks = [w.clients[c].consistency_check(w.survivors) for c in w.ids[1:]]
+    with caplog.at_level(logging.WARNING):
+        w.server.consistency_check([late_input, acks[0], acks[0], *acks[1:]])
+    assert [(r.stage, r.sender) for r in w.server.refused] == [
+        ("consistency", late),
+        ("consistency", w.ids[1]),
+    ]
+    assert [m for m in caplog.messages if "refused a reply" in m] == [
+        f"secagg consistency: refused a reply: {r.error}" for r in w.server.refused
+    ]

@@ -188,3 +188,25 @@ def test_the_floors_given_at_start_are_the_ones_the_client_applies(tmp_path: Pat
         step(client, 0, config, None)
     accepted = sf.start(config, fed.roster, SecAggFloors(min_cohort=5))
     assert step(accepted, 0, config, None)
+
+
+def test_a_state_file_without_a_round_refuses_resume_and_has_no_result(tmp_path: Path) -> None:
+    fed, files = _federation(3, tmp_path)
+    sf = next(iter(files.values()))
+    with pytest.raises(StoreError, match="no secure-aggregation round is open"):
+        sf.resume(fed.roster)
+    with pytest.raises(StoreError, match="finished no secure-aggregation round"):
+        sf.finished_config_hash()
+
+
+def test_the_next_round_keeps_identities_roster_and_timeouts() -> None:
+    fed = Federation.create(4, bits=BITS, length=LENGTH, timeouts_s=(7, 8, 9, 10, 11))
+    nxt = fed.next_round(2, 16)
+    assert nxt.server_identity is fed.server_identity and nxt.roster is fed.roster
+    assert nxt.client_identities == fed.client_identities
+    assert nxt.server.params.timeouts_s == (7, 8, 9, 10, 11)
+    assert nxt.server.params.length == 16 and nxt.server.round_id != fed.server.round_id
+
+
+def test_the_state_file_sits_beside_the_private_key() -> None:
+    assert state_path(Path("/keys/h01/private.key")) == Path("/keys/h01/secagg-state.bin")
