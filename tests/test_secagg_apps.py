@@ -150,9 +150,9 @@ def test_the_multiset_result_reports_its_round_and_every_attempts_bytes(
         outcomes.append(run_secagg_round(federation, vector))
         return outcomes[-1]
 
-    layout = SlotLayout(n_clients=3, max_items=2, max_item_bytes=16)
+    layout = SlotLayout(n_clients=4, max_items=2, max_item_bytes=16)
     rounds: list[Federation] = []
-    first = Federation.create(3, bits=32, length=layout.length)
+    first = Federation.create(4, bits=32, length=layout.length)  # one refused, 3 = threshold
 
     def make_round(attempt: int, length: int) -> Federation:
         rounds.append(first.next_round(attempt, length))
@@ -162,7 +162,7 @@ def test_the_multiset_result_reports_its_round_and_every_attempts_bytes(
     too_many = [b"a", b"b", b"c"]
     monkeypatch.setattr(apps, "run_secagg_round", spy)
     result = anonymous_multiset(
-        {ids[0]: [b"x"], ids[1]: [b"x"], ids[2]: too_many}, layout, make_round
+        {ids[0]: [b"x"], ids[1]: [b"x"], ids[2]: too_many, ids[3]: [b"y"]}, layout, make_round
     )
     assert result.round_id == rounds[-1].server.round_id
     assert result.config_hash == rounds[-1].server.config_hash
