@@ -13,9 +13,12 @@ Conversion (every dropped request is counted in ``conversion.json``):
   unfiltered: BFCL's dialect (``dict``, ``float``, ``tuple``, ``any``...) is
   read as JSON Schema by the catalogue loader
   (:mod:`fical_secure.data.spec_formats`), dotted names, arrays and nested
-  objects included. A name BFCL uses for several different specs keeps its
-  first spec; the others become ``<name>-v2``, ``<name>-v3``..., each the
-  tool of the requests that carried it;
+  objects included. One tool per BFCL function name: a name BFCL uses with
+  several different specs keeps the spec that the most requests' gold calls
+  used (then the one most requests offered, then the first seen), so the
+  union catalogue counts BFCL's functions; every request keeps its gold
+  tool name, and a gold call that is not valid under the kept spec is
+  dropped like any other invalid gold (``dropped_gold_invalid_under_catalogue``);
 - the gold call takes each parameter's first acceptable value (nested
   objects likewise), and leaves out a parameter whose answers allow
   omission; a request whose gold is not one call, or not a valid call of the
@@ -62,21 +65,29 @@ def bfcl_data_dir() -> Path:
 
 
 class _Variants:
-    """Distinct specs per BFCL name; the first keeps the name, later ones get ``-vN``."""
+    """Distinct specs per BFCL name, counted; :meth:`chosen` keeps one spec per name."""
 
     def __init__(self) -> None:
-        self.by_name: dict[str, list[str]] = {}
-        self.specs: dict[str, dict[str, Any]] = {}
+        self.offered: dict[str, Counter[str]] = defaultdict(Counter)
+        self.gold: dict[str, Counter[str]] = defaultdict(Counter)
+        self.order: dict[str, list[str]] = defaultdict(list)
 
-    def name_of(self, raw: dict[str, Any]) -> str:
-        text = json.dumps(raw, sort_keys=True)
-        seen = self.by_name.setdefault(str(raw.get("name")), [])
-        if text not in seen:
-            seen.append(text)
-        index = seen.index(text)
-        name = str(raw.get("name")) if index == 0 else f"{raw.get('name')}-v{index + 1}"
-        self.specs.setdefault(name, {**raw, "name": name})
-        return name
+    def offer(self, raw: dict[str, Any]) -> str:
+        """Count one request offering ``raw``; returns its spec key."""
+        name, text = str(raw.get("name")), json.dumps(raw, sort_keys=True)
+        if text not in self.order[name]:
+            self.order[name].append(text)
+        self.offered[name][text] += 1
+        return text
+
+    def chosen(self) -> list[dict[str, Any]]:
+        """Per name, the spec most gold calls used, then most offered, then first seen."""
+        return [
+            json.loads(
+                min(texts, key=lambda t: (-self.gold[n][t], -self.offered[n][t], texts.index(t)))
+            )
+            for n, texts in self.order.items()
+        ]
 
 
 def _first(options: Any) -> tuple[bool, Any]:
@@ -126,7 +137,7 @@ def load_items(
         }
         for q in _jsonl(data / f"BFCL_v4_{category}.json"):
             counts["requests_read"] += 1
-            names = {str(raw.get("name")): variants.name_of(raw) for raw in q["function"]}
+            offered = {str(raw.get("name")): variants.offer(raw) for raw in q["function"]}
             counts["functions_read"] += len(q["function"])
             truth = answers.get(q["id"], {}).get("ground_truth", [])
             request = _request(q["question"])
@@ -134,10 +145,11 @@ def load_items(
                 counts["dropped_gold_not_one_call"] += 1
                 continue
             tool, arguments = _gold(truth[0])
-            item = {"id": q["id"], "request": request, "tool": names.get(tool, tool)}
-            items.append({**item, "arguments": arguments})
-    counts["catalogue_name_variants"] = sum(len(v) - 1 for v in variants.by_name.values())
-    return list(variants.specs.values()), items
+            if tool in offered:
+                variants.gold[tool][offered[tool]] += 1
+            items.append({"id": q["id"], "request": request, "tool": tool, "arguments": arguments})
+    counts["catalogue_name_variants_merged"] = sum(len(v) - 1 for v in variants.order.values())
+    return variants.chosen(), items
 
 
 def _as_call(item: dict[str, Any], catalogue: Sequence[ToolSpec]) -> ToolCall:
