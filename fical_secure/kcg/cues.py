@@ -3,7 +3,7 @@
 Real logs teach which wording means which tool ("rain tomorrow" -> a weather
 tool) more often than argument aliases. A phrase (a word n-gram of 1 to
 :data:`MAX_TOKENS` normalised tokens, not starting or ending with an English
-function word, not numeric) is a cue for tool ``T`` when
+function word, a contraction or a token under three characters, not numeric) is a cue for tool ``T`` when
 
 - it occurs in requests calling ``T`` about at least ``min_support`` distinct
   subjects (:mod:`fical_secure.kcg.subjects`; the privacy floor: one patient
@@ -64,12 +64,17 @@ def phrase_in(request_words: Sequence[str], phrase: str) -> bool:
     return any(list(request_words[i : i + n]) == target for i in range(len(request_words) - n + 1))
 
 
+def _weak(token: str) -> bool:
+    """A token that cannot start or end a cue: a function word, a contraction, under 3 letters."""
+    return token in STOPWORDS or "'" in token or len(token) < 3
+
+
 def _ngrams(tokens: Sequence[str]) -> set[str]:
     grams = set()
     for i in range(len(tokens)):
         for j in range(i + 1, min(i + MAX_TOKENS, len(tokens)) + 1):
             run = tokens[i:j]
-            if run[0] in STOPWORDS or run[-1] in STOPWORDS:
+            if _weak(run[0]) or _weak(run[-1]):
                 continue
             gram = " ".join(run)
             if not _numeric(gram):

@@ -7,8 +7,8 @@ docs and whatever compendium or demonstrations the index holds) plus
 in standard words or through an alias the compendium taught, plus
 ``cue_weight`` when the request contains one of the tool's cue phrases
 (tool-selection cues the compendium taught, :mod:`fical_secure.kcg.cues`;
-default :data:`CUE_WEIGHT`, about the gap between a MiniLM top-1 and its
-runners-up, so a cue settles near ties without overriding a clear match). Arguments are
+default :data:`CUE_WEIGHT`, about the typical margin between MiniLM's top two
+tools, so a cue settles near ties without overriding a clear match). Arguments are
 extracted (:func:`fill_arguments`) with those aliases. No model call: the
 round measures separately whether the model adds accuracy
 (:func:`fical_secure.tlu.agent.choose_weight`).
@@ -30,7 +30,7 @@ from fical_secure.tlu.index import ToolIndex
 from fical_secure.tlu.knowledge import Knowledge, ValueMatcher
 
 LEXICAL_WEIGHT = 0.15
-CUE_WEIGHT = 0.1
+CUE_WEIGHT = 0.05
 
 
 @dataclass
