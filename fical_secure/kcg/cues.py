@@ -3,7 +3,8 @@
 Real logs teach which wording means which tool ("rain tomorrow" -> a weather
 tool) more often than argument aliases. A phrase (a word n-gram of 1 to
 :data:`MAX_TOKENS` normalised tokens, not starting or ending with an English
-function word, a contraction or a token under three characters, not numeric) is a cue for tool ``T`` when
+function word, a contraction or a token under three characters, not numeric)
+is a cue for tool ``T`` when
 
 - it occurs in requests calling ``T`` about at least ``min_support`` distinct
   subjects (:mod:`fical_secure.kcg.subjects`; the privacy floor: one patient
