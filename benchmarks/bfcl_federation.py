@@ -33,7 +33,13 @@ held-out one is asked by its home (``local``) for every other such tool,
 and by the next client (``elsewhere``) otherwise. Every second member
 episode of a client goes to its non-member split (for audits).
 
+``--split thirds`` (issue 18's protocol) keeps only tools asked at least
+three times; the last third of each tool's requests is held out, asked in
+turn by its home (``local``) and the next client (``elsewhere``), and the
+rest are its home's members.
+
     python benchmarks/bfcl_federation.py [OUT] [--categories live_multiple,live_simple]
+        [--split last|thirds]
 """
 
 from __future__ import annotations
@@ -189,8 +195,31 @@ def split_clients(
     return members, evals
 
 
+def split_thirds(
+    valid: Sequence[Item], clients: Sequence[str]
+) -> tuple[dict[str, list[Item]], list[dict[str, Any]]]:
+    """(members, evals): a third of each tool's requests held out (``--split thirds``)."""
+    by_tool: dict[str, list[Item]] = defaultdict(list)
+    for item, call in valid:
+        by_tool[call.tool].append((item, call))
+    members: dict[str, list[Item]] = defaultdict(list)
+    evals: list[dict[str, Any]] = []
+    for tool, group in sorted(by_tool.items()):
+        if len(group) < 3:
+            continue
+        home = int(hashlib.sha256(tool.encode()).hexdigest(), 16) % len(clients)
+        cut = len(group) - len(group) // 3
+        members[clients[home]].extend(group[:cut])
+        for turn, (item, call) in enumerate(group[cut:]):
+            asker, needs = (home, "local") if turn % 2 else ((home + 1) % len(clients), "elsewhere")
+            gold = {"tool": call.tool, "arguments": call.arguments}
+            record = {"id": item["id"], "hospital": clients[asker], "needs": needs}
+            evals.append({**record, "request": item["request"], "gold": gold})
+    return members, evals
+
+
 def build_folder(
-    out: Path, n_clients: int = 5, categories: Sequence[str] = CATEGORIES
+    out: Path, n_clients: int = 5, categories: Sequence[str] = CATEGORIES, split: str = "last"
 ) -> dict[str, Any]:
     """Write the federation folder; returns the conversion counts."""
     counts: Counter[str] = Counter()
@@ -204,7 +233,7 @@ def build_folder(
         else:
             valid.append((item, call))
     clients = [f"c{i:02d}" for i in range(1, n_clients + 1)]
-    members, evals = split_clients(valid, clients)
+    members, evals = (split_thirds if split == "thirds" else split_clients)(valid, clients)
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "catalogue.json", catalogue_to_json(catalogue))
     kept = _write_clients(out, clients, members)
@@ -257,10 +286,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("out", nargs="?", default="runs/bfcl_federation", type=Path)
     parser.add_argument("--categories", default=",".join(CATEGORIES))
     parser.add_argument("--clients", type=int, default=5)
+    parser.add_argument("--split", choices=("last", "thirds"), default="last")
     args = parser.parse_args(argv)
     categories = [c for c in args.categories.split(",") if c]
     try:
-        print(json.dumps(build_folder(args.out, args.clients, categories), indent=1))
+        print(json.dumps(build_folder(args.out, args.clients, categories, args.split), indent=1))
     except DataError as exc:
         raise SystemExit(f"conversion failed: {exc}") from exc
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from fical_secure.data.schema import ToolCall
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import bfcl_federation
 
@@ -41,3 +43,17 @@ def test_live_multiple_has_one_tool_per_bfcl_name(tmp_path: Path) -> None:
     assert not any(re.search(r"-v\d+$", n) for n in names)
     evals = [json.loads(line) for line in (tmp_path / "eval.jsonl").read_text().splitlines()]
     assert set(Counter(e["gold"]["tool"] for e in evals)) <= set(names)
+
+
+def test_thirds_split_holds_out_a_third_of_each_tool_asked_three_times() -> None:
+    items = [
+        ({"id": f"{t}{i}", "request": f"ask {t} {i}"}, ToolCall(t, {}))
+        for t, n in (("a.x", 6), ("b.y", 2))
+        for i in range(n)
+    ]
+    members, evals = bfcl_federation.split_thirds(items, ["c01", "c02"])
+    assert sorted(e["id"] for e in evals) == ["a.x4", "a.x5"]
+    assert {e["needs"] for e in evals} == {"local", "elsewhere"}
+    assert sorted(i["id"] for group in members.values() for i, _ in group) == [
+        f"a.x{i}" for i in range(4)
+    ]
