@@ -168,20 +168,33 @@ def _as_call(item: dict[str, Any], catalogue: Sequence[ToolSpec]) -> ToolCall:
     return ToolCall(item["tool"], arguments)
 
 
+def _homes(valid: Sequence[Item], n_clients: int) -> list[tuple[int, list[Item]]]:
+    """(home client index, items) per tool, by tool name: home is sha256(tool) mod n."""
+    by_tool: dict[str, list[Item]] = defaultdict(list)
+    for item, call in valid:
+        by_tool[call.tool].append((item, call))
+    return [
+        (int(hashlib.sha256(tool.encode()).hexdigest(), 16) % n_clients, group)
+        for tool, group in sorted(by_tool.items())
+    ]
+
+
+def _eval(held: Item, hospital: str, needs: str) -> dict[str, Any]:
+    item, call = held
+    gold = {"tool": call.tool, "arguments": call.arguments}
+    record = {"id": item["id"], "hospital": hospital, "needs": needs}
+    return {**record, "request": item["request"], "gold": gold}
+
+
 def split_clients(
     valid: Sequence[Item], clients: Sequence[str]
 ) -> tuple[dict[str, list[Item]], list[dict[str, Any]]]:
     """(member items per client, held-out eval records): the label-skew split of the docstring."""
-    by_tool: dict[str, list[Item]] = defaultdict(list)
-    for item, call in valid:
-        by_tool[call.tool].append((item, call))
     members: dict[str, list[Item]] = defaultdict(list)
     evals: list[dict[str, Any]] = []
     repeated = 0
-    for tool, group in sorted(by_tool.items()):
-        home = int(hashlib.sha256(tool.encode()).hexdigest(), 16) % len(clients)
+    for home, group in _homes(valid, len(clients)):
         members[clients[home]].extend(group[:-1])
-        item, call = group[-1]
         if len(group) == 1:
             asker, needs = home, "docs"
         else:
@@ -189,9 +202,7 @@ def split_clients(
             asker, needs = (
                 (home, "local") if repeated % 2 else ((home + 1) % len(clients), "elsewhere")
             )
-        gold = {"tool": call.tool, "arguments": call.arguments}
-        record = {"id": item["id"], "hospital": clients[asker], "needs": needs}
-        evals.append({**record, "request": item["request"], "gold": gold})
+        evals.append(_eval(group[-1], clients[asker], needs))
     return members, evals
 
 
@@ -199,22 +210,16 @@ def split_thirds(
     valid: Sequence[Item], clients: Sequence[str]
 ) -> tuple[dict[str, list[Item]], list[dict[str, Any]]]:
     """(members, evals): a third of each tool's requests held out (``--split thirds``)."""
-    by_tool: dict[str, list[Item]] = defaultdict(list)
-    for item, call in valid:
-        by_tool[call.tool].append((item, call))
     members: dict[str, list[Item]] = defaultdict(list)
     evals: list[dict[str, Any]] = []
-    for tool, group in sorted(by_tool.items()):
+    for home, group in _homes(valid, len(clients)):
         if len(group) < 3:
             continue
-        home = int(hashlib.sha256(tool.encode()).hexdigest(), 16) % len(clients)
         cut = len(group) - len(group) // 3
         members[clients[home]].extend(group[:cut])
-        for turn, (item, call) in enumerate(group[cut:]):
+        for turn, held in enumerate(group[cut:]):
             asker, needs = (home, "local") if turn % 2 else ((home + 1) % len(clients), "elsewhere")
-            gold = {"tool": call.tool, "arguments": call.arguments}
-            record = {"id": item["id"], "hospital": clients[asker], "needs": needs}
-            evals.append({**record, "request": item["request"], "gold": gold})
+            evals.append(_eval(held, clients[asker], needs))
     return members, evals
 
 
