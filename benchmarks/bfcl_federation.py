@@ -13,9 +13,12 @@ Conversion (every dropped request is counted in ``conversion.json``):
   unfiltered: BFCL's dialect (``dict``, ``float``, ``tuple``, ``any``...) is
   read as JSON Schema by the catalogue loader
   (:mod:`fical_secure.data.spec_formats`), dotted names, arrays and nested
-  objects included. A name BFCL uses for several different specs keeps its
-  first spec; the others become ``<name>-v2``, ``<name>-v3``..., each the
-  tool of the requests that carried it;
+  objects included. One tool per BFCL function name: a name BFCL uses with
+  several different specs keeps the spec that the most requests' gold calls
+  used (then the one most requests offered, then the first seen), so the
+  union catalogue counts BFCL's functions; every request keeps its gold
+  tool name, and a gold call that is not valid under the kept spec is
+  dropped like any other invalid gold (``dropped_gold_invalid_under_catalogue``);
 - the gold call takes each parameter's first acceptable value (nested
   objects likewise), and leaves out a parameter whose answers allow
   omission; a request whose gold is not one call, or not a valid call of the
@@ -30,7 +33,13 @@ held-out one is asked by its home (``local``) for every other such tool,
 and by the next client (``elsewhere``) otherwise. Every second member
 episode of a client goes to its non-member split (for audits).
 
+``--split thirds`` (issue 18's protocol) keeps only tools asked at least
+three times; the last third of each tool's requests is held out, asked in
+turn by its home (``local``) and the next client (``elsewhere``), and the
+rest are its home's members.
+
     python benchmarks/bfcl_federation.py [OUT] [--categories live_multiple,live_simple]
+        [--split last|thirds]
 """
 
 from __future__ import annotations
@@ -62,21 +71,29 @@ def bfcl_data_dir() -> Path:
 
 
 class _Variants:
-    """Distinct specs per BFCL name; the first keeps the name, later ones get ``-vN``."""
+    """Distinct specs per BFCL name, counted; :meth:`chosen` keeps one spec per name."""
 
     def __init__(self) -> None:
-        self.by_name: dict[str, list[str]] = {}
-        self.specs: dict[str, dict[str, Any]] = {}
+        self.offered: dict[str, Counter[str]] = defaultdict(Counter)
+        self.gold: dict[str, Counter[str]] = defaultdict(Counter)
+        self.order: dict[str, list[str]] = defaultdict(list)
 
-    def name_of(self, raw: dict[str, Any]) -> str:
-        text = json.dumps(raw, sort_keys=True)
-        seen = self.by_name.setdefault(str(raw.get("name")), [])
-        if text not in seen:
-            seen.append(text)
-        index = seen.index(text)
-        name = str(raw.get("name")) if index == 0 else f"{raw.get('name')}-v{index + 1}"
-        self.specs.setdefault(name, {**raw, "name": name})
-        return name
+    def offer(self, raw: dict[str, Any]) -> str:
+        """Count one request offering ``raw``; returns its spec key."""
+        name, text = str(raw.get("name")), json.dumps(raw, sort_keys=True)
+        if text not in self.order[name]:
+            self.order[name].append(text)
+        self.offered[name][text] += 1
+        return text
+
+    def chosen(self) -> list[dict[str, Any]]:
+        """Per name, the spec most gold calls used, then most offered, then first seen."""
+        return [
+            json.loads(
+                min(texts, key=lambda t: (-self.gold[n][t], -self.offered[n][t], texts.index(t)))
+            )
+            for n, texts in self.order.items()
+        ]
 
 
 def _first(options: Any) -> tuple[bool, Any]:
@@ -126,7 +143,7 @@ def load_items(
         }
         for q in _jsonl(data / f"BFCL_v4_{category}.json"):
             counts["requests_read"] += 1
-            names = {str(raw.get("name")): variants.name_of(raw) for raw in q["function"]}
+            offered = {str(raw.get("name")): variants.offer(raw) for raw in q["function"]}
             counts["functions_read"] += len(q["function"])
             truth = answers.get(q["id"], {}).get("ground_truth", [])
             request = _request(q["question"])
@@ -134,10 +151,11 @@ def load_items(
                 counts["dropped_gold_not_one_call"] += 1
                 continue
             tool, arguments = _gold(truth[0])
-            item = {"id": q["id"], "request": request, "tool": names.get(tool, tool)}
-            items.append({**item, "arguments": arguments})
-    counts["catalogue_name_variants"] = sum(len(v) - 1 for v in variants.by_name.values())
-    return list(variants.specs.values()), items
+            if tool in offered:
+                variants.gold[tool][offered[tool]] += 1
+            items.append({"id": q["id"], "request": request, "tool": tool, "arguments": arguments})
+    counts["catalogue_name_variants_merged"] = sum(len(v) - 1 for v in variants.order.values())
+    return variants.chosen(), items
 
 
 def _as_call(item: dict[str, Any], catalogue: Sequence[ToolSpec]) -> ToolCall:
@@ -150,20 +168,33 @@ def _as_call(item: dict[str, Any], catalogue: Sequence[ToolSpec]) -> ToolCall:
     return ToolCall(item["tool"], arguments)
 
 
+def _homes(valid: Sequence[Item], n_clients: int) -> list[tuple[int, list[Item]]]:
+    """(home client index, items) per tool, by tool name: home is sha256(tool) mod n."""
+    by_tool: dict[str, list[Item]] = defaultdict(list)
+    for item, call in valid:
+        by_tool[call.tool].append((item, call))
+    return [
+        (int(hashlib.sha256(tool.encode()).hexdigest(), 16) % n_clients, group)
+        for tool, group in sorted(by_tool.items())
+    ]
+
+
+def _eval(held: Item, hospital: str, needs: str) -> dict[str, Any]:
+    item, call = held
+    gold = {"tool": call.tool, "arguments": call.arguments}
+    record = {"id": item["id"], "hospital": hospital, "needs": needs}
+    return {**record, "request": item["request"], "gold": gold}
+
+
 def split_clients(
     valid: Sequence[Item], clients: Sequence[str]
 ) -> tuple[dict[str, list[Item]], list[dict[str, Any]]]:
     """(member items per client, held-out eval records): the label-skew split of the docstring."""
-    by_tool: dict[str, list[Item]] = defaultdict(list)
-    for item, call in valid:
-        by_tool[call.tool].append((item, call))
     members: dict[str, list[Item]] = defaultdict(list)
     evals: list[dict[str, Any]] = []
     repeated = 0
-    for tool, group in sorted(by_tool.items()):
-        home = int(hashlib.sha256(tool.encode()).hexdigest(), 16) % len(clients)
+    for home, group in _homes(valid, len(clients)):
         members[clients[home]].extend(group[:-1])
-        item, call = group[-1]
         if len(group) == 1:
             asker, needs = home, "docs"
         else:
@@ -171,14 +202,29 @@ def split_clients(
             asker, needs = (
                 (home, "local") if repeated % 2 else ((home + 1) % len(clients), "elsewhere")
             )
-        gold = {"tool": call.tool, "arguments": call.arguments}
-        record = {"id": item["id"], "hospital": clients[asker], "needs": needs}
-        evals.append({**record, "request": item["request"], "gold": gold})
+        evals.append(_eval(group[-1], clients[asker], needs))
+    return members, evals
+
+
+def split_thirds(
+    valid: Sequence[Item], clients: Sequence[str]
+) -> tuple[dict[str, list[Item]], list[dict[str, Any]]]:
+    """(members, evals): a third of each tool's requests held out (``--split thirds``)."""
+    members: dict[str, list[Item]] = defaultdict(list)
+    evals: list[dict[str, Any]] = []
+    for home, group in _homes(valid, len(clients)):
+        if len(group) < 3:
+            continue
+        cut = len(group) - len(group) // 3
+        members[clients[home]].extend(group[:cut])
+        for turn, held in enumerate(group[cut:]):
+            asker, needs = (home, "local") if turn % 2 else ((home + 1) % len(clients), "elsewhere")
+            evals.append(_eval(held, clients[asker], needs))
     return members, evals
 
 
 def build_folder(
-    out: Path, n_clients: int = 5, categories: Sequence[str] = CATEGORIES
+    out: Path, n_clients: int = 5, categories: Sequence[str] = CATEGORIES, split: str = "last"
 ) -> dict[str, Any]:
     """Write the federation folder; returns the conversion counts."""
     counts: Counter[str] = Counter()
@@ -192,7 +238,7 @@ def build_folder(
         else:
             valid.append((item, call))
     clients = [f"c{i:02d}" for i in range(1, n_clients + 1)]
-    members, evals = split_clients(valid, clients)
+    members, evals = (split_thirds if split == "thirds" else split_clients)(valid, clients)
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "catalogue.json", catalogue_to_json(catalogue))
     kept = _write_clients(out, clients, members)
@@ -245,10 +291,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("out", nargs="?", default="runs/bfcl_federation", type=Path)
     parser.add_argument("--categories", default=",".join(CATEGORIES))
     parser.add_argument("--clients", type=int, default=5)
+    parser.add_argument("--split", choices=("last", "thirds"), default="last")
     args = parser.parse_args(argv)
     categories = [c for c in args.categories.split(",") if c]
     try:
-        print(json.dumps(build_folder(args.out, args.clients, categories), indent=1))
+        print(json.dumps(build_folder(args.out, args.clients, categories, args.split), indent=1))
     except DataError as exc:
         raise SystemExit(f"conversion failed: {exc}") from exc
 

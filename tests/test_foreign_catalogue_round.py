@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from federation_folder import PARCEL_TOOL, EvalRow, run_round, write_folder
 
+from fical_secure.kcg.claims import parse_any
 from fical_secure.kcg.schema import Compendium
 
 CATALOGUE: list[dict[str, Any]] = [
@@ -153,4 +154,5 @@ def test_round_on_a_foreign_catalogue_learns_the_other_offices_jargon(tmp_path: 
     texts = " ".join(e.text for e in glob.entries)
     for phrase in ("brown truck", "fishbowl", "yellow van", "crow's nest"):
         assert phrase.lower() in texts.lower(), phrase
-    assert all('="' in e.text for e in glob.entries)  # every entry states a checkable claim
+    # every entry states a checkable claim: an alias or a tool-selection cue
+    assert all(parse_any(e.tool, e.text) is not None for e in glob.entries)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fical_secure.data.catalogue import CATALOGUE
-from fical_secure.kcg.claims import ValueAlias, claim_entry
+from fical_secure.kcg.claims import ToolCue, ValueAlias, claim_entry
 from fical_secure.kcg.schema import Compendium
 from fical_secure.tlu.embedding import default_embedder
 from fical_secure.tlu.index import ToolIndex
@@ -45,4 +45,22 @@ def test_terse_jargon_request_is_solved_only_with_the_compendium() -> None:
     assert not any(
         s.executed and s.fill.arguments == t.fill.arguments
         for s, t in zip(docs_only, steps, strict=True)
+    )
+
+
+def test_a_cue_from_the_compendium_ranks_its_tool_higher() -> None:
+    embedder = default_embedder()
+    cue = ToolCue("allergy_check", ("hives",))
+    compendium = Compendium(owner="global", entries=(claim_entry(cue),))
+    index = ToolIndex(embedder, None, CATALOGUE)
+    request = "Hives again after the new pills, can we continue?"
+    plain = dict(Solver(index, CATALOGUE).rank([request])[0])
+    cued_solver = Solver(index, CATALOGUE, Knowledge.from_compendium(compendium))
+    ranked = cued_solver.rank([request])[0]
+    cued = dict(ranked)
+    assert abs(cued["allergy_check"] - plain["allergy_check"] - cued_solver.cue_weight) < 1e-6
+    assert all(abs(cued[t] - plain[t]) < 1e-6 for t in plain if t != "allergy_check")
+    assert ranked[0][0] == "allergy_check"
+    assert (
+        cued_solver.rank(["Beds in ICU?"])[0] == Solver(index, CATALOGUE).rank(["Beds in ICU?"])[0]
     )

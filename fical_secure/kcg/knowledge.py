@@ -1,19 +1,20 @@
 """KCG that writes checkable knowledge: mined claims, phrased by the model, validated.
 
 1. Mine: deterministic claims from the client's episodes, each supported by at
-   least ``min_support`` distinct subjects and naming no known identifier
-   (:mod:`fical_secure.kcg.mining`, :mod:`fical_secure.kcg.subjects`).
+   least ``min_support`` distinct subjects and naming no known identifier:
+   value aliases (:mod:`fical_secure.kcg.mining`) and tool-selection cues
+   (:mod:`fical_secure.kcg.cues`; :mod:`fical_secure.kcg.subjects`).
 2. Validate: every claim is re-checked against all episodes; one contradicting
    episode, or fewer than ``min_support`` subjects showing it, drops the claim.
-3. Phrase: the local model may paraphrase each claim's canonical sentence (one
+3. Phrase: the local model may paraphrase each alias claim's canonical sentence (one
    short prompt per claim, batched). A paraphrase is kept only if it states
    exactly the same claim (:func:`parse_claim`), carries no record value and
    is a valid entry; otherwise the canonical sentence is used. So the weak
    default model can only make an entry read better, never wrong, and a
    stronger model folder plugs in by configuration.
 
-No entry is boilerplate: each states one phrase-to-value fact that its
-support episodes show.
+No entry is boilerplate: each states one phrase-to-value fact, or the
+phrases that point at one tool, that its support episodes show.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from typing import Any
 
 from fical_secure.data.schema import Episode, ToolSpec
 from fical_secure.errors import SchemaError
-from fical_secure.kcg.claims import ValueAlias, claim_entry, parse_claim, render_claim
+from fical_secure.kcg.claims import Claim, ValueAlias, claim_entry, parse_claim, render_claim
+from fical_secure.kcg.cues import CueRules, mine_cues, verify_cue
 from fical_secure.kcg.mining import mine_aliases, supporting_episodes
 from fical_secure.kcg.schema import Compendium, Entry
 from fical_secure.kcg.signatures import induce_signatures, record_values
@@ -43,9 +45,15 @@ _PARAPHRASE = (
 
 @dataclass(frozen=True)
 class KnowledgeConfig:
-    """Knobs of claim-based KCG; ``min_support`` is the k of k distinct subjects."""
+    """Knobs of claim-based KCG; ``min_support`` is the k of k distinct subjects.
+
+    ``cue_precision`` and ``cues_per_tool``: a tool-selection cue's least
+    precision for its tool and how many cues one tool keeps (:class:`CueRules`).
+    """
 
     min_support: int = 2
+    cue_precision: float = 0.8
+    cues_per_tool: int = 5
     paraphrase: bool = True
     max_new_tokens: int = 40
     prompts_per_call: int = 32
@@ -60,14 +68,20 @@ def validated_claims(
     catalogue: Sequence[ToolSpec],
     min_support: int,
     known: KnownIdentifiers | None = None,
-) -> list[tuple[ValueAlias, int]]:
-    """Mined claims that pass the independent validator, with their subject support."""
+    cue_rules: CueRules | None = None,
+) -> list[tuple[Claim, int]]:
+    """Mined claims (aliases, then cues) that pass the independent validators, with support."""
     subjects = subjects_of(episodes)
-    kept = []
+    kept: list[tuple[Claim, int]] = []
     for mined in mine_aliases(episodes, catalogue, min_support=min_support, known=known):
         shown = supporting_episodes(mined.claim, episodes, catalogue)
         if shown is not None and subjects.count(shown) >= min_support:
             kept.append((mined.claim, subjects.count(shown)))
+    rules = cue_rules or CueRules(min_support=min_support)
+    for cue in mine_cues(episodes, rules=rules, known=known):
+        support = verify_cue(cue, episodes, rules, known, subjects)
+        if support is not None:
+            kept.append((cue, support))
     return kept
 
 
@@ -93,14 +107,15 @@ def build_knowledge(
     if not episodes:
         raise SchemaError(f"client {client_id!r} has no episodes to build a compendium from")
     started = time.perf_counter()
-    claims = validated_claims(episodes, catalogue, config.min_support, known)
-    texts = [render_claim(c) for c, _ in claims]
+    rules = CueRules(config.min_support, config.cue_precision, config.cues_per_tool)
+    claims = validated_claims(episodes, catalogue, config.min_support, known, rules)
+    aliases = [c for c, _ in claims if isinstance(c, ValueAlias)]
+    texts = [render_claim(c) for c in aliases]
     paraphrased = 0
-    if config.paraphrase and llm is not None and claims:
-        texts, paraphrased = _paraphrase(
-            llm, [c for c, _ in claims], texts, episodes, config, client_id, progress
-        )
-    entries: list[Entry] = [claim_entry(c, t) for (c, _), t in zip(claims, texts, strict=True)]
+    if config.paraphrase and llm is not None and aliases:
+        texts, paraphrased = _paraphrase(llm, aliases, texts, episodes, config, client_id, progress)
+    entries: list[Entry] = [claim_entry(c, t) for c, t in zip(aliases, texts, strict=True)]
+    entries += [claim_entry(c) for c, _ in claims if not isinstance(c, ValueAlias)]
     meta: dict[str, Any] = {
         "generator": GENERATOR,
         "prompt_version": PROMPT_VERSION,
@@ -109,6 +124,7 @@ def build_knowledge(
         "min_support": config.min_support,
         "k_counts": subjects_of(episodes).counted,
         "claims": len(claims),
+        "cues": len(claims) - len(aliases),
         "paraphrased": paraphrased,
         "seconds": round(time.perf_counter() - started, 3),
     }

@@ -1,4 +1,5 @@
-"""What a compendium teaches the agent: phrase -> enum value aliases, read from its entries.
+"""What a compendium teaches the agent, read from its entries: phrase -> enum value
+aliases and tool-selection cues (tool -> request phrases that point at it).
 
 Only claims that an entry's (scrubbed, released) text states are used
 (:func:`fical_secure.kcg.claims.parse_claim`). Where entries disagree on a
@@ -15,23 +16,28 @@ from dataclasses import dataclass, field
 
 from fical_secure.data.schema import ArgSpec, ToolSpec
 from fical_secure.data.vocab import value_surfaces
-from fical_secure.kcg.claims import parse_claim
+from fical_secure.kcg.claims import parse_claim, parse_cue
 from fical_secure.kcg.schema import Compendium
 
 
 @dataclass(frozen=True)
 class Knowledge:
-    """Aliases (lower-case phrase -> enum value) the agent may apply."""
+    """Aliases (lower-case phrase -> enum value) and cues (tool -> phrases) the agent may apply."""
 
     aliases: dict[str, str] = field(default_factory=dict)
+    cues: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
     def from_compendium(cls, compendium: Compendium | None) -> Knowledge:
-        """The aliases ``compendium``'s entries state (none for ``None``)."""
+        """The aliases and cues ``compendium``'s entries state (none for ``None``)."""
         if compendium is None:
             return cls()
         votes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        cues: dict[str, set[str]] = defaultdict(set)
         for entry in compendium.entries:
+            cue = parse_cue(entry.tool, entry.text)
+            if cue is not None:
+                cues[cue.tool] |= set(cue.phrases)
             claim = parse_claim(entry.tool, entry.text)
             if claim is not None:
                 votes[claim.phrase.lower()][claim.value] += entry.support
@@ -40,17 +46,23 @@ class Knowledge:
             ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
             if len(ranked) == 1 or ranked[0][1] > ranked[1][1]:
                 aliases[phrase] = ranked[0][0]
-        return cls(dict(sorted(aliases.items())))
+        return cls(
+            dict(sorted(aliases.items())), {t: frozenset(p) for t, p in sorted(cues.items())}
+        )
 
     def merged(self, other: Knowledge) -> Knowledge:
-        """Both alias tables; where they disagree on a phrase, the phrase is dropped."""
+        """Both alias tables (a phrase they disagree on is dropped) and the union of cues."""
         joined = dict(self.aliases)
         for phrase, value in other.aliases.items():
             if joined.get(phrase, value) != value:
                 joined.pop(phrase)
             elif phrase not in self.aliases:
                 joined[phrase] = value
-        return Knowledge(joined)
+        cues = {
+            t: self.cues.get(t, frozenset()) | other.cues.get(t, frozenset())
+            for t in sorted(set(self.cues) | set(other.cues))
+        }
+        return Knowledge(joined, cues)
 
 
 def _enum_args(spec: ToolSpec) -> list[ArgSpec]:

@@ -4,7 +4,11 @@ aliases for arguments, then execution in the simulated environment.
 Tool choice ranks every tool by its best retrieved document (cosine over the
 docs and whatever compendium or demonstrations the index holds) plus
 ``lexical_weight`` when the request names one of the tool's enum values,
-in standard words or through an alias the compendium taught. Arguments are
+in standard words or through an alias the compendium taught, plus
+``cue_weight`` when the request contains one of the tool's cue phrases
+(tool-selection cues the compendium taught, :mod:`fical_secure.kcg.cues`;
+default :data:`CUE_WEIGHT`, about the typical margin between MiniLM's top two
+tools, so a cue settles near ties without overriding a clear match). Arguments are
 extracted (:func:`fill_arguments`) with those aliases. No model call: the
 round measures separately whether the model adds accuracy
 (:func:`fical_secure.tlu.agent.choose_weight`).
@@ -18,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fical_secure.data.schema import ToolCall, ToolSpec
+from fical_secure.kcg.cues import phrase_in, words
 from fical_secure.tlu.agent import Decision, Step
 from fical_secure.tlu.args import fill_arguments
 from fical_secure.tlu.env import ToolEnvironment
@@ -25,6 +30,7 @@ from fical_secure.tlu.index import ToolIndex
 from fical_secure.tlu.knowledge import Knowledge, ValueMatcher
 
 LEXICAL_WEIGHT = 0.15
+CUE_WEIGHT = 0.05
 
 
 @dataclass
@@ -35,6 +41,7 @@ class Solver:
     catalogue: Sequence[ToolSpec]
     knowledge: Knowledge = field(default_factory=Knowledge)
     lexical_weight: float = LEXICAL_WEIGHT
+    cue_weight: float = CUE_WEIGHT
     env: ToolEnvironment | None = None
 
     def __post_init__(self) -> None:
@@ -48,9 +55,27 @@ class Solver:
         ranked = []
         for request, tools in zip(requests, self.index.rank_tools(requests), strict=True):
             named = self._matcher.tools(request)
-            scored = [(t, s + (self.lexical_weight if t in named else 0.0)) for t, s in tools]
+            cued = self._cued(request)
+            scored = [
+                (
+                    t,
+                    s
+                    + (self.lexical_weight if t in named else 0.0)
+                    + (self.cue_weight if t in cued else 0.0),
+                )
+                for t, s in tools
+            ]
             ranked.append(sorted(scored, key=lambda ts: (-ts[1], ts[0])))
         return ranked
+
+    def _cued(self, request: str) -> set[str]:
+        """Tools one of whose cue phrases the request contains."""
+        tokens = words(request)
+        return {
+            tool
+            for tool, phrases in self.knowledge.cues.items()
+            if any(phrase_in(tokens, p) for p in phrases)
+        }
 
     def act(self, requests: Sequence[str], *, tools: Sequence[str] | None = None) -> list[Step]:
         """Choose (or take the given ``tools``), fill, execute and answer every request."""
