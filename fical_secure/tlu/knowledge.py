@@ -18,14 +18,20 @@ from fical_secure.data.schema import ArgSpec, ToolSpec
 from fical_secure.data.vocab import value_surfaces
 from fical_secure.kcg.claims import parse_claim, parse_cue
 from fical_secure.kcg.schema import Compendium
+from fical_secure.tlu.hints import ArgumentHint
 
 
 @dataclass(frozen=True)
 class Knowledge:
-    """Aliases (lower-case phrase -> enum value) and cues (tool -> phrases) the agent may apply."""
+    """Aliases (phrase -> enum value), cues (tool -> phrases) and argument hints the agent applies.
+
+    ``arguments``: tool -> argument path -> :class:`ArgumentHint` (empty until argument
+    claims are released).
+    """
 
     aliases: dict[str, str] = field(default_factory=dict)
     cues: dict[str, frozenset[str]] = field(default_factory=dict)
+    arguments: dict[str, dict[str, ArgumentHint]] = field(default_factory=dict)
 
     @classmethod
     def from_compendium(cls, compendium: Compendium | None) -> Knowledge:
