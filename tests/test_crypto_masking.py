@@ -144,3 +144,10 @@ def test_a_vector_of_the_wrong_shape_or_dtype_is_misuse() -> None:
     for vector in (np.zeros(5, dtype=acc.dtype), np.zeros(4, dtype=np.float64)):
         with pytest.raises(KeyMisuseError):
             acc.add_vector(vector)  # type: ignore[arg-type]
+
+
+def test_a_mask_keys_repr_shows_a_public_prefix_and_never_the_private_key() -> None:
+    key = MaskKey.generate()
+    text = repr(key)
+    assert text == f"MaskKey(public={key.public_bytes()[:8].hex()}...)"
+    assert key._private.hex() not in text and key._private[:4].hex() not in text

@@ -210,3 +210,42 @@ def test_the_next_round_keeps_identities_roster_and_timeouts() -> None:
 
 def test_the_state_file_sits_beside_the_private_key() -> None:
     assert state_path(Path("/keys/h01/private.key")) == Path("/keys/h01/secagg-state.bin")
+
+
+def test_abandoning_a_round_keeps_the_mark_and_history_but_no_secret(tmp_path: Path) -> None:
+    from fical_secure.protocol.secagg.participation import Joined
+
+    fed, files = _federation(3, tmp_path)
+    sf = files[sorted(files)[0]]
+    config = fed.server.configure()
+    client = sf.start(config, fed.roster)
+    client.advertise_keys(config)
+    earlier = Joined(4, b"r" * 32, frozenset(files))
+    sf.keep(client, earlier)
+    kept = sf.load()
+    assert kept is not None and kept.client is not None
+    sf.abandon(client)
+    saved = sf.load()
+    assert saved is not None
+    assert (saved.round_id, saved.config_hash) == (client.round_id, client.config_hash)
+    assert saved.finished is False and saved.client is None  # walked out: nothing to resume
+    assert saved.joined == (earlier,) and sf.history() == (earlier,)
+    assert saved.counter == kept.counter + 1  # each write moves the monotonic counter on
+    with pytest.raises(StoreError):
+        sf.resume(fed.roster)
+    with pytest.raises(RollbackError):  # the abandoned round cannot be started again
+        sf.start(config, fed.roster)
+    with pytest.raises(StoreError):
+        sf.finished_config_hash()
+
+
+def test_abandoning_with_no_earlier_file_starts_an_empty_history(tmp_path: Path) -> None:
+    fed, files = _federation(3, tmp_path)
+    sf = files[sorted(files)[0]]
+    config = fed.server.configure()
+    client = sf.start(config, fed.roster)
+    client.advertise_keys(config)
+    sf.abandon(client)
+    saved = sf.load()
+    assert saved is not None and saved.joined == () and saved.client is None
+    assert saved.round_id == client.round_id and not saved.finished
