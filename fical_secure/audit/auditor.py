@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -50,11 +50,21 @@ class AuditConfig:
     fuzzy_threshold: float = 0.9
     n_bootstrap: int = 500
     seed: int = 0
+    # records a side the membership game plays (a seeded sample): the embedding
+    # signal's cost is linear in records; the PII search still covers every value
+    max_records_per_split: int = 1000
 
     def __post_init__(self) -> None:
-        if min(self.llm_records_per_split, self.context_items, self.canary_candidates) < 1:
+        knobs = (
+            self.llm_records_per_split,
+            self.context_items,
+            self.canary_candidates,
+            self.max_records_per_split,
+        )
+        if min(knobs) < 1:
             raise ConfigError(
-                "llm_records_per_split, context_items and canary_candidates must be >= 1"
+                "llm_records_per_split, context_items, canary_candidates and"
+                " max_records_per_split must be >= 1"
             )
         if not 0.0 < self.min_k_fraction <= 1.0 or not 0.0 < self.fuzzy_threshold <= 1.0:
             raise ConfigError("min_k_fraction and fuzzy_threshold must lie in (0, 1]")
@@ -99,6 +109,20 @@ class AuditTarget:
         hosts = {p.episode_id for p in self.member_secrets if p.kind == "CANARY"}
         rows = tuple(i for i, e in enumerate(self.members) if e.episode_id not in hosts)
         return rows or tuple(range(len(self.members)))
+
+    def capped(self, limit: int, seed: int) -> AuditTarget:
+        """The game on at most ``limit`` records a side, drawn with ``seed``; secrets all kept.
+
+        The PII search looks for every member's and non-member's values
+        whatever the sample; only the record rows that the membership signals
+        score are sampled, each side on its own, in their original order.
+        """
+        if len(self.members) <= limit and len(self.nonmembers) <= limit:
+            return self
+        rng = np.random.default_rng(seed)
+        members = tuple(self.members[i] for i in _subsample(len(self.members), limit, rng))
+        nonmembers = tuple(self.nonmembers[i] for i in _subsample(len(self.nonmembers), limit, rng))
+        return replace(self, members=members, nonmembers=nonmembers)
 
 
 def _secrets_of(episodes: Sequence[Episode], manifest: Iterable[PIIValue]) -> tuple[PIIValue, ...]:
@@ -161,6 +185,7 @@ def audit_artefact(
     start = time.perf_counter()
     if not target.members or not target.nonmembers:
         raise AuditError("the audit needs at least one member and one non-member record")
+    target = target.capped(cfg.max_records_per_split, cfg.seed)
     records = [e.text() for e in (*target.members, *target.nonmembers)]
     run = _Run(target, artefact, cfg, embedding_similarity(records, artefact, embedder))
     run.put(atk.SIG_MAX_COSINE, run.sim.max_cosine(), run.n_mem)
