@@ -118,14 +118,27 @@ def score(mutants: Path) -> tuple[dict[str, Score], list[str]]:
     return scores, survivors
 
 
-def _record(scores: dict[str, Score], command: str) -> dict[str, Any]:
+TARGET_PERCENT = 90.0  # per package (issue 22)
+
+
+def _record(scores: dict[str, Score], command: str, machine: str) -> dict[str, Any]:
+    packages = [p for p in scores if p.count("/") < 3 and not p.endswith(".py")]
     return {
         "benchmark": "mutation",
-        "tool": "mutmut 3.8.1, --max-children 1, pyproject.toml [tool.mutmut]",
+        "tool": "mutmut 3.8.1, pyproject.toml [tool.mutmut]",
         "command": command,
         "date": datetime.date.today().isoformat(),
-        "machine": f"{platform.machine()}, {platform.python_version()}",
+        "machine": machine or f"{platform.machine()}, {platform.python_version()}",
         "scores": {p: {**asdict(s), "percent": s.percent} for p, s in scores.items()},
+        "targets": {
+            p: {
+                "target": f">= {TARGET_PERCENT}% killed (error-message-only survivors apart)",
+                "measured": scores[p].percent,
+                "not_run": scores[p].not_run,
+                "met": scores[p].percent >= TARGET_PERCENT and scores[p].not_run == 0,
+            }
+            for p in packages
+        },
     }
 
 
@@ -135,6 +148,7 @@ def main() -> None:
     parser.add_argument("--write", action="store_true")
     parser.add_argument("--list-survivors", action="store_true")
     parser.add_argument("--command", default="make mutation", help="recorded with --write")
+    parser.add_argument("--machine", default="", help="recorded with --write (default: this one)")
     args = parser.parse_args()
     scores, survivors = score(args.mutants)
     for package, s in scores.items():
@@ -142,7 +156,7 @@ def main() -> None:
     if args.list_survivors:
         print("\n".join(survivors))
     if args.write:
-        RESULTS.write_text(json.dumps(_record(scores, args.command), indent=2) + "\n")
+        RESULTS.write_text(json.dumps(_record(scores, args.command, args.machine), indent=2) + "\n")
 
 
 if __name__ == "__main__":
