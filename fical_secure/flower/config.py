@@ -82,6 +82,7 @@ class ServerConfig:
     wait_seconds: int  # for enough SuperNodes to connect
     stage_timeout_seconds: int  # for the replies of one message round
     secagg_stage_timeout_seconds: int  # each of the five secure-aggregation stages
+    straggler_grace_seconds: int  # after the quorum replied: see server_app.exchange
     dedupe_threshold: float
     min_support: int
     output: Path
@@ -311,6 +312,7 @@ def load_server_config(path: str | Path) -> ServerConfig:
                 "wait_seconds",
                 "stage_timeout_seconds",
                 "secagg_stage_timeout_seconds",
+                "straggler_grace_seconds",
             ),
         )
         or {}
@@ -357,6 +359,9 @@ def load_server_config(path: str | Path) -> ServerConfig:
             "round.secagg_stage_timeout_seconds",
             5,
             86_400,
+        ),
+        "straggler_grace_seconds": f.integer(
+            rnd.get("straggler_grace_seconds", 10), "round.straggler_grace_seconds", 1, 86_400
         ),
         "dedupe_threshold": f.number(
             agg.get("dedupe_threshold", 0.9), "aggregate.dedupe_threshold", 0.0, 1.0

@@ -210,6 +210,9 @@ superlink:
   wait_seconds: 300               # for the SuperNodes to connect
   stage_timeout_seconds: 3600     # for the replies of one stage (KCG, scrub, gate)
   secagg_stage_timeout_seconds: 300   # each secure-aggregation stage (secagg only)
+  straggler_grace_seconds: 10    # once a quorum replied, the rest get at most
+                                  # max(this, the time the quorum took): a dead SuperNode
+                                  # costs seconds, not Flower's 60 s heartbeat patience
 aggregate:
   dedupe_threshold: 0.9
   min_support: 1

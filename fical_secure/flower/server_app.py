@@ -85,24 +85,54 @@ def wait_for_nodes(grid: Grid, expected: int, minimum: int, seconds: float) -> l
         time.sleep(POLL_SECONDS)
 
 
-def exchange(grid: Grid, messages: list[Message], seconds: float) -> list[Message]:
-    """Push ``messages`` and pull their replies until all came back or ``seconds`` passed.
+def exchange(
+    grid: Grid,
+    messages: list[Message],
+    seconds: float,
+    *,
+    quorum: int | None = None,
+    grace: float = 0.0,
+) -> list[Message]:
+    """Push ``messages`` and pull their replies until all came back or the deadline passed.
 
-    A SuperNode that dies mid-round simply has no reply (Flower reports it
-    unavailable after its heartbeat patience, or the deadline passes).
+    The deadline is ``seconds`` after the push; once ``quorum`` replies are in (at
+    ``t`` seconds), the stragglers get at most ``max(grace, t)`` more: at least
+    as long again as the quorum took, so slow honest hospitals are not cut,
+    and a dead SuperNode costs seconds rather than Flower's heartbeat patience
+    (a fixed 30 s interval x 2 in Flower 1.41). ``quorum=None`` waits for all.
     """
     pending = set(grid.push_messages(messages))
     replies: list[Message] = []
-    deadline = time.monotonic() + seconds
+    started = time.monotonic()
+    deadline = started + seconds
     while pending and time.monotonic() < deadline:
         for reply in grid.pull_messages(list(pending)):
             pending.discard(reply.metadata.reply_to_message_id)
             replies.append(reply)
+        if pending and quorum is not None and len(replies) >= quorum:
+            now = time.monotonic()
+            cut = now + max(grace, now - started)
+            if cut < deadline:
+                deadline = cut
+                log.info(
+                    "%d of %d replied in %.1f s: waiting at most %.1f s for the other %d",
+                    len(replies),
+                    len(messages),
+                    now - started,
+                    cut - now,
+                    len(pending),
+                )
+            quorum = None  # the straggler deadline is set once
         if pending:
-            time.sleep(POLL_SECONDS)
+            time.sleep(max(0.0, min(POLL_SECONDS, deadline - time.monotonic())))
     if pending:
         log.warning("%d SuperNode(s) did not reply before the deadline", len(pending))
     return replies
+
+
+def majority(cfg: ServerConfig, nodes: int) -> int:
+    """The sealed round's quorum: a majority of the SuperNodes, and at least min_clients."""
+    return max(cfg.min_clients, nodes // 2 + 1)
 
 
 def run_round(grid: Grid, cfg: ServerConfig) -> dict[str, Any]:
@@ -183,7 +213,13 @@ def _run_sealed(grid: Grid, cfg: ServerConfig, report: dict[str, Any]) -> None:
         submit = wire.record(config=config.encode(), roster=roster.encode())
         messages = [message(submit, n, wire.SUBMIT, round_id) for n in nodes]
         started = time.perf_counter()
-        replies = exchange(grid, messages, cfg.stage_timeout_seconds)
+        replies = exchange(
+            grid,
+            messages,
+            cfg.stage_timeout_seconds,
+            quorum=majority(cfg, len(messages)),
+            grace=cfg.straggler_grace_seconds,
+        )
         state.seconds["collect"] = round(time.perf_counter() - started, 3)
         accepted, clients, upload = _collect(state, replies)
         log.info("stage verify+store: %d accepted, refused %s", len(accepted), dict(state.refused))
@@ -335,7 +371,14 @@ def _deliver(
         for node, receipt in accepted.items()
     ]
     stored = 0
-    for reply in exchange(grid, messages, cfg.stage_timeout_seconds):
+    replies = exchange(
+        grid,
+        messages,
+        cfg.stage_timeout_seconds,
+        quorum=majority(cfg, len(messages)),
+        grace=cfg.straggler_grace_seconds,
+    )
+    for reply in replies:
         try:
             if wire.field_text(reply, "status") == wire.STATUS_STORED:
                 stored += 1

@@ -145,7 +145,7 @@ def _prepare(
         RoundAbortedError: fewer than the protocol's 3 or ``round.min_clients`` are ready.
     """
     from fical_secure.flower.secagg_routing import proven_ready
-    from fical_secure.flower.server_app import enrollment_names, exchange, message
+    from fical_secure.flower.server_app import enrollment_names, exchange, majority, message
 
     config, roster = signed
     log.info("stage prepare: round %d, %d SuperNodes", config.round_id, len(nodes))
@@ -155,6 +155,8 @@ def _prepare(
         grid,
         [message(prepare, n, wire.PREPARE, config.round_id) for n in nodes],
         cfg.stage_timeout_seconds,
+        quorum=majority(cfg, len(nodes)),
+        grace=cfg.straggler_grace_seconds,
     )
     ready, per_client, refused = proven_ready(replies, roster, enrollment_names(cfg), config)
     log.info("stage prepare: %d ready, %s", len(ready), refused or "none refused")
@@ -218,7 +220,9 @@ def _aggregate(
         )
         server = SecAggServer(identity, roster, params, round_id + attempt - 1)
         log.info("stage secagg: attempt %d, %s", attempt, params.describe())
-        ask = _flower_ask(grid, server, (roster, ready), round_id, traffic)
+        ask = _flower_ask(
+            grid, server, (roster, ready), round_id, traffic, cfg.straggler_grace_seconds
+        )
         try:
             total = drive_stages(server, ask)
         except SecAggAbort as exc:
@@ -243,7 +247,12 @@ def _aggregate(
 
 
 def _flower_ask(
-    grid: Grid, server: Any, routes: tuple[Any, dict[bytes, int]], round_id: int, traffic: _Traffic
+    grid: Grid,
+    server: Any,
+    routes: tuple[Any, dict[bytes, int]],
+    round_id: int,
+    traffic: _Traffic,
+    straggler_grace: float,
 ) -> Any:
     """The transport of :func:`drive_stages` over Flower messages.
 
@@ -268,7 +277,13 @@ def _flower_ask(
             traffic.down += len(requests[cid])
             messages.append(message(content, node, wire.SECAGG, round_id))
         out = []
-        for reply in exchange(grid, messages, server.timeout_s(stage)):
+        # every neighbourhood survives params.tolerated_dropouts: once all but that many
+        # replied, a missing client is treated as a dropout after the grace period
+        quorum = max(1, len(messages) - server.params.tolerated_dropouts)
+        replies = exchange(
+            grid, messages, server.timeout_s(stage), quorum=quorum, grace=straggler_grace
+        )
+        for reply in replies:
             node = reply.metadata.src_node_id
             try:
                 why = wire.refusal(reply, wire.STATUS_OK)
