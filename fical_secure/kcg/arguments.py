@@ -237,17 +237,22 @@ def _mine_path(
         absent = [calls[i].episode_id for i in base if path not in written[i]]
         if base and len(absent) > rules.min_omitted_share * len(base) and checks.enough(absent):
             out.append(OmittedArgument(tool, path))
-    usual = _usual_values(tool, path, calls, at, checks)
-    out += usual
-    if free_text(arg):
-        taken = {u.value for u in usual}
-        out += _normalisations(tool, path, calls, at, taken, checks)
-    return out
+    norms = _normalisations(tool, path, calls, at, checks) if free_text(arg) else []
+    said: dict[str, list[str]] = defaultdict(list)
+    for n in norms:
+        said[n.value].append(n.phrase)
+    return out + _usual_values(tool, path, calls, at, said, checks) + norms
 
 
 def _usual_values(
-    tool: str, path: str, calls: list[Episode], at: list[list[ArgValue]], checks: _Checks
+    tool: str,
+    path: str,
+    calls: list[Episode],
+    at: list[list[ArgValue]],
+    said: Mapping[str, list[str]],
+    checks: _Checks,
 ) -> list[UsualValue]:
+    """Values written where the request says neither them nor a normalisation phrase of them."""
     seen: dict[str, ArgValue] = {}
     for values in at:
         for v in values:
@@ -272,9 +277,9 @@ def _normalisations(
     path: str,
     calls: list[Episode],
     at: list[list[ArgValue]],
-    taken: set[str],
     checks: _Checks,
 ) -> list[Normalisation]:
+    """Request phrases that stand for a value calls write but the request does not."""
     grams = {e.episode_id: ngrams(words(e.request)) for e in calls}
     anywhere: dict[str, set[str]] = defaultdict(set)
     for eid, gs in grams.items():
@@ -283,20 +288,24 @@ def _normalisations(
     support: dict[tuple[str, str], set[str]] = defaultdict(set)
     for e, values in zip(calls, at, strict=True):
         for v in strings_at(values):
-            if not mentions(e.request, v) and value_json(v) not in taken:
+            if not mentions(e.request, v):
                 for g in grams[e.episode_id]:
                     support[(value_json(v), g)].add(e.episode_id)
     by_value: dict[str, list[str]] = defaultdict(list)
+    has = {
+        text: [text in {value_json(x) for x in strings_at(values)} for values in at]
+        for text in {t for t, _ in support}
+    }
     for (text, gram), ids in support.items():
-        with_value = {
-            e.episode_id
-            for e, values in zip(calls, at, strict=True)
-            if e.episode_id in anywhere[gram]
-            and text in {value_json(s) for s in strings_at(values)}
-        }
-        precise = len(with_value) >= checks.rules.min_precision * len(anywhere[gram])
-        if precise and checks.enough(ids) and checks.releasable(gram, text):
-            by_value[text].append(gram)
+        inside = [
+            h for e, h in zip(calls, has[text], strict=True) if e.episode_id in anywhere[gram]
+        ]
+        outside = [
+            h for e, h in zip(calls, has[text], strict=True) if e.episode_id not in anywhere[gram]
+        ]
+        if _lifted(inside, outside, checks.rules) and checks.enough(ids):
+            if checks.releasable(gram, text):
+                by_value[text].append(gram)
     out = []
     for text, candidates in sorted(by_value.items()):
         value = str(_loads(text))
@@ -319,6 +328,16 @@ def _normalisations(
                     covered |= support[(text, gram)]
         out += [Normalisation(tool, path, g, text) for g in kept]
     return out
+
+
+def _lifted(inside: list[bool], outside: list[bool], rules: ArgumentRules) -> bool:
+    """The value is written in ``min_precision`` of the calls whose request has the phrase,
+    and in at most ``min_usual_share`` of the others (there must be others): the phrase,
+    not a default, explains it."""
+    if not inside or not outside:
+        return False
+    precise = sum(inside) >= rules.min_precision * len(inside)
+    return precise and sum(outside) <= rules.min_usual_share * len(outside)
 
 
 def verify_argument_claim(
@@ -399,9 +418,15 @@ def _normal_shown(
     value = _loads(claim.value)
     if not free_text(arg) or not isinstance(value, str):
         return None
-    hits = [(e, w) for e, w in calls if phrase_in(words(e.request), claim.phrase)]
-    with_value = [(e, w) for e, w in hits if value in strings_at(w.get(claim.path, []))]
-    if not hits or len(with_value) < checks.rules.min_precision * len(hits):
+    has = {e.episode_id: value in strings_at(w.get(claim.path, [])) for e, w in calls}
+    hits = {e.episode_id for e, _ in calls if phrase_in(words(e.request), claim.phrase)}
+    inside = [h for eid, h in has.items() if eid in hits]
+    outside = [h for eid, h in has.items() if eid not in hits]
+    if not _lifted(inside, outside, checks.rules):
         return None
-    shown = [e.episode_id for e, _ in with_value if not mentions(e.request, value)]
+    shown = [
+        e.episode_id
+        for e, _ in calls
+        if e.episode_id in hits and has[e.episode_id] and not mentions(e.request, value)
+    ]
     return shown if checks.releasable(claim.phrase, claim.value) else None

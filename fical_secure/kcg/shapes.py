@@ -23,6 +23,7 @@ class Shape:
     name: str
     pattern: str
     text: str
+    spans: bool = False  # a span of a request with this shape is a likely value of it
 
     @cached_property
     def compiled(self) -> re.Pattern[str]:
@@ -33,25 +34,28 @@ class Shape:
         return self.compiled.fullmatch(value) is not None
 
 
+_PLACE = r"[A-Z][a-z.'-]*(?: [A-Z][a-z.'-]*)*"
 SHAPES: tuple[Shape, ...] = (
     Shape(
         "iso_datetime",
         r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2})?",
         "a date and time (YYYY-MM-DD HH:MM)",
+        spans=True,
     ),
-    Shape("iso_date", r"\d{4}-\d{2}-\d{2}", "a date (YYYY-MM-DD)"),
-    Shape("slash_date", r"\d{1,2}/\d{1,2}/\d{4}", "a date with slashes (MM/DD/YYYY)"),
-    Shape("time", r"(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?", "a time (HH:MM)"),
-    Shape("email", r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}", "an e-mail address"),
-    Shape("url", r"https?://\S+", "a web address (http://...)"),
-    Shape("city_state", r"[A-Z][A-Za-z.' -]*, [A-Z]{2}", "City, ST (a two-letter state code)"),
-    Shape("city_country", r"[A-Z][A-Za-z.' -]*, [A-Z][a-z][A-Za-z.' -]*", "City, Country"),
-    Shape("integer_text", r"-?\d+", "a whole number in a string"),
-    Shape("decimal_text", r"-?\d+\.\d+", "a decimal number in a string"),
+    Shape("iso_date", r"\d{4}-\d{2}-\d{2}", "a date (YYYY-MM-DD)", spans=True),
+    Shape("slash_date", r"\d{1,2}/\d{1,2}/\d{4}", "a date with slashes (MM/DD/YYYY)", spans=True),
+    Shape("time", r"(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?", "a time (HH:MM)", spans=True),
+    Shape("email", r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}", "an e-mail address", spans=True),
+    Shape("url", r"https?://\S+", "a web address (http://...)", spans=True),
+    Shape("city_state", _PLACE + r", [A-Z]{2}", "City, ST (a two-letter state code)", spans=True),
+    Shape("city_country", _PLACE + r", [A-Z][a-z]+(?: [A-Z][a-z]+)*", "City, Country", spans=True),
+    Shape("integer_text", r"-?\d+", "a whole number in a string", spans=True),
+    Shape("decimal_text", r"-?\d+\.\d+", "a decimal number in a string", spans=True),
     Shape(
         "upper_code",
         r"(?=[A-Z0-9_-]*[A-Z])[A-Z0-9]{2,}(?:[-_][A-Z0-9]+)*",
         "an upper-case code (like USD)",
+        spans=True,
     ),
     Shape(
         "snake_case",
@@ -61,10 +65,11 @@ SHAPES: tuple[Shape, ...] = (
     Shape("lower_word", r"[a-z]+", "one lower-case word"),
     Shape("lower_words", r"[a-z]+(?: [a-z]+)+", "lower-case words"),
     Shape("title_words", r"[A-Z][a-z]+(?: [A-Z][a-z]+)*", "capitalised words (Title Case)"),
-    Shape("file_path", r"/?[\w.-]+(?:/[\w.-]+)+/?", "a file path (like a/b/c)"),
+    Shape("file_path", r"/?[\w.-]+(?:/[\w.-]+)+/?", "a file path (like a/b/c)", spans=True),
 )
 BY_NAME = {s.name: s for s in SHAPES}
 BY_TEXT = {s.text: s for s in SHAPES}
+BY_PATTERN = {s.pattern: s for s in SHAPES}
 
 
 def first_fit(values: list[str], min_share: float) -> Shape | None:
