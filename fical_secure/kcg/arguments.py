@@ -10,19 +10,26 @@ array share the array's path), with ``k = min_support`` distinct subjects
   least ``min_shape_share`` of its written values have, the calls whose values
   all have it coming from k subjects;
 - **usual value** (:class:`UsualValue`): a value written in calls of k
-  subjects whose requests do not contain it, and in more than
-  ``min_usual_share`` of the tool's calls whose requests do not contain it;
+  subjects whose requests do not give it, and in more than
+  ``min_usual_share`` of the tool's calls whose requests do not give it
+  (a request gives a value that it writes verbatim, shares a content word
+  with, or says through one of its mined normalisation phrases);
 - **omitted** (:class:`OmittedArgument`): a schema-optional argument absent
   from more than ``min_omitted_share`` of the tool's calls (those whose parent
   object is present), the absent ones from k subjects;
 - **normalisation** (:class:`Normalisation`): a request phrase (as cues cut
   them, :func:`~fical_secure.kcg.cues.ngrams`) for a free-text value the
   request does not contain verbatim ("nyc" -> ``"New York, NY"``), seen with
-  that value in k subjects' calls and with precision ``min_precision`` among
-  the tool's requests that contain it; phrases that share a word or the
-  initials with the value first, then by support, as a set cover of the
-  value's calls. A usual value gets no normalisations (every phrase of its
-  tool would point at it).
+  that value in k subjects' calls, the value written in ``min_precision`` of
+  the tool's calls whose request has the phrase and in at most
+  ``min_usual_share`` of the others (so a default that every call writes is
+  no normalisation of any phrase). The phrase holds no word of the tool's
+  documentation that is not a word of the value, and no word of another
+  value the same call writes ("francisco to los" is two values). Phrases
+  that share a word or the initials with the value go first, then by
+  support, as a set cover of the value's calls, at most ``per_value``; a
+  phrase that shares neither must be specific to the value across all the
+  client's requests (``min_precision`` of those that have it write it).
 
 No usual value or normalisation is longer than ``max_value_chars`` or holds a
 run of five digits (identifiers, not conventions), and none whose phrase or
@@ -34,14 +41,25 @@ finished claim by scanning the episodes again, not the miner's tables.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from fical_secure.data.schema import ArgSpec, ArgValue, Episode, ToolSpec
+from fical_secure.kcg.argvalues import (
+    arg_paths,
+    content_words,
+    doc_words,
+    free_text,
+    loads,
+    mentions,
+    related,
+    says,
+    strings_at,
+    values_at,
+)
 from fical_secure.kcg.claims import (
     ArgumentClaim,
     ArgumentShape,
@@ -51,6 +69,7 @@ from fical_secure.kcg.claims import (
     value_json,
 )
 from fical_secure.kcg.cues import cover, ngrams, phrase_in, words
+from fical_secure.kcg.mining import STOPWORDS
 from fical_secure.kcg.shapes import BY_NAME, first_fit
 from fical_secure.kcg.subjects import Subjects, subjects_of
 from fical_secure.scrub.known import KnownIdentifiers
@@ -81,117 +100,91 @@ class ArgumentRules:
             raise ValueError("min_usual_share and min_omitted_share must be in [0, 1)")
 
 
-def arg_paths(spec: ToolSpec) -> dict[str, ArgSpec]:
-    """Every argument path of ``spec`` and its summary (array items under the array's path)."""
-    out: dict[str, ArgSpec] = {}
-
-    def visit(arg: ArgSpec, path: str) -> None:
-        out.setdefault(path, arg)
-        inner = arg.items if arg.items is not None else None
-        for member in (inner or arg).fields:
-            visit(member, f"{path}.{member.name}")
-
-    for top in spec.args:
-        visit(top, top.name)
-    return out
-
-
-def values_at(arguments: Mapping[str, ArgValue], prefix: str = "") -> dict[str, list[ArgValue]]:
-    """The whole values a call writes per path (objects inside arrays under ``path.member``)."""
-    out: dict[str, list[ArgValue]] = defaultdict(list)
-    for name, value in arguments.items():
-        path = f"{prefix}{name}"
-        out[path].append(value)
-        objects = [value] if isinstance(value, dict) else []
-        objects += [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-        for obj in objects:
-            for inner, found in values_at(obj, f"{path}.").items():
-                out[inner].extend(found)
-    return out
-
-
-def strings_at(values: Sequence[ArgValue]) -> list[str]:
-    """The string scalars among ``values`` and their array elements."""
-    flat = [x for v in values for x in (v if isinstance(v, list) else [v])]
-    return [x for x in flat if isinstance(x, str)]
-
-
-def free_text(arg: ArgSpec) -> bool:
-    """A string (or untyped) argument without enum or pattern: its form is left open."""
-    inner = arg.items if arg.type == "array" and arg.items is not None else arg
-    return inner.type in ("str", "any", "date") and inner.pattern is None and not inner.choices
-
-
-def mentions(request: str, value: Any) -> bool:
-    """Whether the request writes ``value`` (case-insensitive, word-bounded; every leaf)."""
-    low = request.lower()
-    if isinstance(value, list | dict):
-        leaves = list(value.values()) if isinstance(value, dict) else value
-        return bool(leaves) and all(mentions(request, v) for v in leaves)
-    if isinstance(value, bool) or value is None:
-        return False
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = str(value).lower()
-    return re.search(rf"(?<![a-z0-9.]){re.escape(text)}(?![a-z0-9])", low) is not None
-
-
-def _initials(text: str) -> str:
-    return "".join(w[0] for w in words(text))
-
-
-def related(phrase: str, value: str) -> bool:
-    """A phrase that shares a word or the initials with the value it stands for."""
-    own = set(words(value))
-    return bool(set(phrase.split()) & own) or phrase.replace(" ", "") == _initials(value)
-
-
-@dataclass(frozen=True)
+@dataclass
 class _Checks:
     """What every argument claim is checked against, beside its own statistics."""
 
     rules: ArgumentRules
     subjects: Subjects
     known: KnownIdentifiers
-    requests: tuple[list[str], ...]
+    requests: list[list[str]]
+    written: list[set[str]]  # per episode: the string values its call writes, as JSON
+    postings: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+
+    def __post_init__(self) -> None:
+        for i, tokens in enumerate(self.requests):
+            for token in tokens:
+                self.postings[token].add(i)
 
     def enough(self, episode_ids: Sequence[str] | set[str]) -> bool:
         return self.subjects.count(episode_ids) >= self.rules.min_support
 
     def releasable(self, phrase: str, value: str) -> bool:
-        """No identifier-like or known value, and no request mostly spelled out."""
-        leaves = " ".join(strings_at([_loads(value)])) or value
+        """Not identifier-like, no known identifier, no request mostly spelled out."""
+        leaves = " ".join(strings_at([loads(value)])) or value
         if len(value) > self.rules.max_value_chars or _ID_DIGITS.search(value):
             return False
         text = f"{phrase} {leaves}".strip()
         if self.known.named_in(leaves) or any(self.known.named_in(w) for w in words(text)):
             return False
         tokens = sorted(set(words(text)))
-        return not any(cover(tokens, r) >= self.rules.max_cover for r in self.requests)
+        near = set().union(*(self.postings.get(t, set()) for t in tokens)) if tokens else set()
+        return not any(cover(tokens, self.requests[i]) >= self.rules.max_cover for i in near)
 
-
-def _loads(value: str) -> ArgValue:
-    loaded: ArgValue = json.loads(value)
-    return loaded
+    def specific(self, phrase: str, value: str) -> bool:
+        """A phrase unrelated to the value must point at it across all the client's requests:
+        ``min_precision`` of the requests that have it call with that value somewhere."""
+        if related(phrase, str(loads(value))):
+            return True
+        tokens = phrase.split()
+        near = set.intersection(*(self.postings.get(t, set()) for t in tokens))
+        hits = [i for i in near if phrase_in(self.requests[i], phrase)]
+        return bool(hits) and sum(value in self.written[i] for i in hits) >= (
+            self.rules.min_precision * len(hits)
+        )
 
 
 def _checks(
     episodes: Sequence[Episode], rules: ArgumentRules, known: KnownIdentifiers | None
 ) -> _Checks:
-    requests = tuple(words(e.request) for e in episodes)
-    return _Checks(rules, subjects_of(episodes), known or KnownIdentifiers(), requests)
+    requests = [words(e.request) for e in episodes]
+    written = [
+        {
+            value_json(s)
+            for values in values_at(e.call.arguments).values()
+            for s in strings_at(values)
+        }
+        for e in episodes
+    ]
+    return _Checks(rules, subjects_of(episodes), known or KnownIdentifiers(), requests, written)
 
 
-def _by_tool(
-    episodes: Sequence[Episode], catalogue: Sequence[ToolSpec]
-) -> Iterator[tuple[ToolSpec, list[Episode]]]:
+@dataclass(frozen=True)
+class _Calls:
+    """One tool's calls, read once: what each writes where, and its request's words."""
+
+    spec: ToolSpec
+    episodes: list[Episode]
+    written: list[dict[str, list[ArgValue]]]
+    tokens: list[list[str]]
+
+    @classmethod
+    def of(cls, spec: ToolSpec, episodes: list[Episode]) -> _Calls:
+        written = [values_at(e.call.arguments) for e in episodes]
+        return cls(spec, episodes, written, [words(e.request) for e in episodes])
+
+    def at(self, path: str) -> list[list[ArgValue]]:
+        return [w.get(path, []) for w in self.written]
+
+
+def _by_tool(episodes: Sequence[Episode], catalogue: Sequence[ToolSpec]) -> Iterator[_Calls]:
     specs = {s.name: s for s in catalogue}
     grouped: dict[str, list[Episode]] = defaultdict(list)
     for e in episodes:
         grouped[e.call.tool].append(e)
     for tool in sorted(grouped):
         if tool in specs:
-            yield specs[tool], grouped[tool]
+            yield _Calls.of(specs[tool], grouped[tool])
 
 
 def mine_argument_claims(
@@ -204,111 +197,102 @@ def mine_argument_claims(
     """The argument claims ``episodes`` support (see the module docstring), by tool and path."""
     checks = _checks(episodes, rules or ArgumentRules(), known)
     claims: list[ArgumentClaim] = []
-    for spec, calls in _by_tool(episodes, catalogue):
-        written = [values_at(e.call.arguments) for e in calls]
-        for path, arg in arg_paths(spec).items():
-            claims += _mine_path(spec.name, path, arg, calls, written, checks)
+    for calls in _by_tool(episodes, catalogue):
+        for path, arg in arg_paths(calls.spec).items():
+            claims += _mine_path(calls, path, arg, checks)
     return claims
 
 
-def _mine_path(
-    tool: str,
-    path: str,
-    arg: ArgSpec,
-    calls: list[Episode],
-    written: list[dict[str, list[ArgValue]]],
-    checks: _Checks,
-) -> list[ArgumentClaim]:
-    rules, out = checks.rules, list[ArgumentClaim]()
-    at = [w.get(path, []) for w in written]
+def _mine_path(calls: _Calls, path: str, arg: ArgSpec, checks: _Checks) -> list[ArgumentClaim]:
+    tool, rules, out = calls.spec.name, checks.rules, list[ArgumentClaim]()
+    at = calls.at(path)
     if free_text(arg):
         texts = [strings_at(values) for values in at]
         shape = first_fit([t for ts in texts for t in ts], rules.min_shape_share)
         fits = [
             e.episode_id
-            for e, ts in zip(calls, texts, strict=True)
+            for e, ts in zip(calls.episodes, texts, strict=True)
             if shape is not None and ts and all(shape.fits(t) for t in ts)
         ]
         if shape is not None and checks.enough(fits):
             out.append(ArgumentShape(tool, path, shape.name))
     if not arg.required:
         parent = path.rpartition(".")[0]
-        base = [i for i, w in enumerate(written) if not parent or parent in w]
-        absent = [calls[i].episode_id for i in base if path not in written[i]]
+        base = [i for i, w in enumerate(calls.written) if not parent or parent in w]
+        absent = [calls.episodes[i].episode_id for i in base if path not in calls.written[i]]
         if base and len(absent) > rules.min_omitted_share * len(base) and checks.enough(absent):
             out.append(OmittedArgument(tool, path))
-    norms = _normalisations(tool, path, calls, at, checks) if free_text(arg) else []
+    norms = _normalisations(calls, path, checks) if free_text(arg) else []
     said: dict[str, list[str]] = defaultdict(list)
     for n in norms:
         said[n.value].append(n.phrase)
-    return out + _usual_values(tool, path, calls, at, said, checks) + norms
+    return out + _usual_values(calls, path, said, checks) + norms
 
 
 def _usual_values(
-    tool: str,
-    path: str,
-    calls: list[Episode],
-    at: list[list[ArgValue]],
-    said: Mapping[str, list[str]],
-    checks: _Checks,
+    calls: _Calls, path: str, said: dict[str, list[str]], checks: _Checks
 ) -> list[UsualValue]:
-    """Values written where the request says neither them nor a normalisation phrase of them."""
-    seen: dict[str, ArgValue] = {}
-    for values in at:
-        for v in values:
-            if v is not None:
-                seen.setdefault(value_json(v), v)
+    """Values written where the request gives neither them nor a normalisation phrase of them."""
+    at = calls.at(path)
+    seen = {value_json(v): v for values in at for v in values if v is not None}
     out = []
     for text, value in sorted(seen.items()):
         silent = [
-            (e, values)
-            for e, values in zip(calls, at, strict=True)
-            if not mentions(e.request, value)
+            i
+            for i, (e, tokens) in enumerate(zip(calls.episodes, calls.tokens, strict=True))
+            if not says(e.request, value, tokens)
+            and not any(phrase_in(tokens, p) for p in said[text])
         ]
-        shown = [e.episode_id for e, values in silent if any(value_json(v) == text for v in values)]
-        share_ok = silent and len(shown) > checks.rules.min_usual_share * len(silent)
+        shown = [
+            calls.episodes[i].episode_id
+            for i in silent
+            if any(value_json(v) == text for v in at[i])
+        ]
+        share_ok = bool(silent) and len(shown) > checks.rules.min_usual_share * len(silent)
         if share_ok and checks.enough(shown) and checks.releasable("", text):
-            out.append(UsualValue(tool, path, text))
+            out.append(UsualValue(calls.spec.name, path, text))
     return out
 
 
-def _normalisations(
-    tool: str,
-    path: str,
-    calls: list[Episode],
-    at: list[list[ArgValue]],
-    checks: _Checks,
-) -> list[Normalisation]:
-    """Request phrases that stand for a value calls write but the request does not."""
-    grams = {e.episode_id: ngrams(words(e.request)) for e in calls}
-    anywhere: dict[str, set[str]] = defaultdict(set)
-    for eid, gs in grams.items():
-        for g in gs:
-            anywhere[g].add(eid)
+def _phrases_for(calls: _Calls, path: str, banned: set[str]) -> dict[tuple[str, str], set[str]]:
+    """(value, phrase) -> episodes whose request has the phrase but not the value verbatim."""
     support: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for e, values in zip(calls, at, strict=True):
-        for v in strings_at(values):
-            if not mentions(e.request, v):
-                for g in grams[e.episode_id]:
-                    support[(value_json(v), g)].add(e.episode_id)
+    for e, tokens, written in zip(calls.episodes, calls.tokens, calls.written, strict=True):
+        grams = ngrams(tokens)
+        every = [s for values in written.values() for s in strings_at(values)]
+        for v in strings_at(written.get(path, [])):
+            if mentions(e.request, v):
+                continue
+            others = set().union(*(content_words(o) for o in every if o != v)) - set(words(v))
+            refused = (banned - set(words(v))) | others
+            for gram in grams:
+                if not refused & (set(gram.split()) - STOPWORDS):
+                    support[(value_json(v), gram)].add(e.episode_id)
+    return support
+
+
+def _normalisations(calls: _Calls, path: str, checks: _Checks) -> list[Normalisation]:
+    """Request phrases that stand for a value calls write but the request does not."""
+    support = _phrases_for(calls, path, doc_words(calls.spec))
+    having: dict[str, set[str]] = defaultdict(set)  # value -> calls that write it at path
+    for e, values in zip(calls.episodes, calls.at(path), strict=True):
+        for s in strings_at(values):
+            having[value_json(s)].add(e.episode_id)
+    anywhere: dict[str, set[str]] = defaultdict(set)  # phrase -> calls whose request has it
+    for e, tokens in zip(calls.episodes, calls.tokens, strict=True):
+        for gram in ngrams(tokens):
+            anywhere[gram].add(e.episode_id)
+    n = len(calls.episodes)
     by_value: dict[str, list[str]] = defaultdict(list)
-    has = {
-        text: [text in {value_json(x) for x in strings_at(values)} for values in at]
-        for text in {t for t, _ in support}
-    }
     for (text, gram), ids in support.items():
-        inside = [
-            h for e, h in zip(calls, has[text], strict=True) if e.episode_id in anywhere[gram]
-        ]
-        outside = [
-            h for e, h in zip(calls, has[text], strict=True) if e.episode_id not in anywhere[gram]
-        ]
-        if _lifted(inside, outside, checks.rules) and checks.enough(ids):
-            if checks.releasable(gram, text):
+        inside = len(anywhere[gram] & having[text])
+        counts = (inside, len(anywhere[gram]), len(having[text]) - inside, n - len(anywhere[gram]))
+        if _lifted(*counts, checks.rules) and checks.enough(ids):
+            if checks.specific(gram, text) and checks.releasable(gram, text):
                 by_value[text].append(gram)
     out = []
     for text, candidates in sorted(by_value.items()):
-        value = str(_loads(text))
+        value = str(loads(text))
         ranked = sorted(
             candidates,
             key=lambda g: (
@@ -326,18 +310,18 @@ def _normalisations(
                 if not any(gram in k or k in gram for k in kept):
                     kept.append(gram)
                     covered |= support[(text, gram)]
-        out += [Normalisation(tool, path, g, text) for g in kept]
+        out += [Normalisation(calls.spec.name, path, g, text) for g in kept]
     return out
 
 
-def _lifted(inside: list[bool], outside: list[bool], rules: ArgumentRules) -> bool:
-    """The value is written in ``min_precision`` of the calls whose request has the phrase,
-    and in at most ``min_usual_share`` of the others (there must be others): the phrase,
-    not a default, explains it."""
-    if not inside or not outside:
+def _lifted(inside: int, inside_n: int, outside: int, outside_n: int, rules: ArgumentRules) -> bool:
+    """The value is in ``min_precision`` of the calls whose request has the phrase and in
+    at most ``min_usual_share`` of the others (there must be others): the phrase, not a
+    default, explains it."""
+    if not inside_n or not outside_n:
         return False
-    precise = sum(inside) >= rules.min_precision * len(inside)
-    return precise and sum(outside) <= rules.min_usual_share * len(outside)
+    precise = inside >= rules.min_precision * inside_n
+    return precise and outside <= rules.min_usual_share * outside_n
 
 
 def verify_argument_claim(
@@ -349,10 +333,30 @@ def verify_argument_claim(
 ) -> int | None:
     """Distinct subjects whose calls show ``claim``; ``None`` if it fails a rule.
 
-    Recomputed by scanning the episodes of the claim's tool again, with the
-    identifier and reproduction checks of the miner.
+    Recomputed by scanning the episodes of the claim's tool again (not the
+    miner's tables), with the miner's identifier and reproduction checks.
     """
+    return verify_argument_claims([claim], episodes, catalogue, rules, known)[0]
+
+
+def verify_argument_claims(
+    claims: Sequence[ArgumentClaim],
+    episodes: Sequence[Episode],
+    catalogue: Sequence[ToolSpec],
+    rules: ArgumentRules | None = None,
+    known: KnownIdentifiers | None = None,
+) -> list[int | None]:
+    """:func:`verify_argument_claim` for each claim, reading the episodes' requests once."""
     checks = _checks(episodes, rules or ArgumentRules(), known)
+    return [_verify(c, episodes, catalogue, checks) for c in claims]
+
+
+def _verify(
+    claim: ArgumentClaim,
+    episodes: Sequence[Episode],
+    catalogue: Sequence[ToolSpec],
+    checks: _Checks,
+) -> int | None:
     spec = next((s for s in catalogue if s.name == claim.tool), None)
     arg = arg_paths(spec).get(claim.path) if spec is not None else None
     if arg is None:
@@ -401,8 +405,8 @@ def _omitted_shown(
 
 
 def _usual_shown(claim: UsualValue, calls: Written, checks: _Checks) -> list[str] | None:
-    value = _loads(claim.value)
-    silent = [(e, w) for e, w in calls if not mentions(e.request, value)]
+    value: Any = loads(claim.value)
+    silent = [(e, w) for e, w in calls if not says(e.request, value)]
     shown = [
         e.episode_id
         for e, w in silent
@@ -415,18 +419,19 @@ def _usual_shown(claim: UsualValue, calls: Written, checks: _Checks) -> list[str
 def _normal_shown(
     claim: Normalisation, arg: ArgSpec, calls: Written, checks: _Checks
 ) -> list[str] | None:
-    value = _loads(claim.value)
+    value = loads(claim.value)
     if not free_text(arg) or not isinstance(value, str):
         return None
     has = {e.episode_id: value in strings_at(w.get(claim.path, [])) for e, w in calls}
     hits = {e.episode_id for e, _ in calls if phrase_in(words(e.request), claim.phrase)}
-    inside = [h for eid, h in has.items() if eid in hits]
-    outside = [h for eid, h in has.items() if eid not in hits]
-    if not _lifted(inside, outside, checks.rules):
+    inside = sum(has[i] for i in hits)
+    outside = sum(has.values()) - inside
+    if not _lifted(inside, len(hits), outside, len(has) - len(hits), checks.rules):
         return None
     shown = [
         e.episode_id
         for e, _ in calls
         if e.episode_id in hits and has[e.episode_id] and not mentions(e.request, value)
     ]
-    return shown if checks.releasable(claim.phrase, claim.value) else None
+    clean = checks.specific(claim.phrase, claim.value)
+    return shown if clean and checks.releasable(claim.phrase, claim.value) else None

@@ -29,7 +29,7 @@ from typing import Any
 
 from fical_secure.data.schema import Episode, ToolSpec
 from fical_secure.errors import SchemaError
-from fical_secure.kcg.arguments import ArgumentRules, mine_argument_claims, verify_argument_claim
+from fical_secure.kcg.arguments import ArgumentRules, mine_argument_claims, verify_argument_claims
 from fical_secure.kcg.claims import (
     ARGUMENT_CLAIMS,
     Claim,
@@ -96,10 +96,9 @@ def validated_claims(
         if support is not None:
             kept.append((cue, support))
     arg_rules = argument_rules or ArgumentRules(min_support=min_support)
-    for claim in mine_argument_claims(episodes, catalogue, rules=arg_rules, known=known):
-        support = verify_argument_claim(claim, episodes, catalogue, arg_rules, known)
-        if support is not None:
-            kept.append((claim, support))
+    mined = mine_argument_claims(episodes, catalogue, rules=arg_rules, known=known)
+    checked = verify_argument_claims(mined, episodes, catalogue, arg_rules, known)
+    kept += [(c, n) for c, n in zip(mined, checked, strict=True) if n is not None]
     return kept
 
 
