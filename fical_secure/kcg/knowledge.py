@@ -96,9 +96,9 @@ def validated_claims(
         if support is not None:
             kept.append((cue, support))
     arg_rules = argument_rules or ArgumentRules(min_support=min_support)
-    mined = mine_argument_claims(episodes, catalogue, rules=arg_rules, known=known)
-    checked = verify_argument_claims(mined, episodes, catalogue, arg_rules, known)
-    kept += [(c, n) for c, n in zip(mined, checked, strict=True) if n is not None]
+    arg_claims = mine_argument_claims(episodes, catalogue, rules=arg_rules, known=known)
+    checked = verify_argument_claims(arg_claims, episodes, catalogue, arg_rules, known)
+    kept += [(c, n) for c, n in zip(arg_claims, checked, strict=True) if n is not None]
     return kept
 
 
