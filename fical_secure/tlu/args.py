@@ -128,11 +128,12 @@ def fill_arguments(
     for pattern in _NOISE:
         for m in pattern.finditer(request):
             text.claim(m.start(), m.end())
+    # before enums: an enum alias mined where every call wrote one value may claim any word
+    _fill_normalised(text, spec.args, found, hints)
     _fill_enums(text, [a for a in spec.args if a.type == "enum"], found, aliases or {})
     for arg in spec.args:
         if arg.type == "array" and arg.items is not None and arg.items.type == "enum":
             _fill_enum_list(text, arg, found, aliases or {})
-    _fill_normalised(text, spec.args, found, hints)
     _fill_numbers(text, [a for a in spec.args if a.type in ("int", "float")], found, weak)
     _fill_shaped(text, [a for a in spec.args if a.name not in weak], found, hints, dates)
     for arg in spec.args:
