@@ -213,7 +213,8 @@ def test_sentences_read_plainly_and_malformed_ones_are_refused() -> None:
         'Calls usually set `units` to "celsius" when the request does not say.'
     )
     assert (
-        render_claim(CLAIMS[0]) == "Calls write `location` as City, ST (a two-letter state code)."
+        render_claim(CLAIMS[0])
+        == "Calls write `location` as a place: a city, a comma and a two-letter state code."
     )
     assert (
         render_claim(CLAIMS[5])
@@ -240,7 +241,7 @@ def test_build_knowledge_releases_argument_entries_the_agent_reads_as_hints() ->
     hints = Knowledge.from_compendium(compendium).arguments["weather.get"]
     assert hints["units"].usual_value == "celsius"
     assert hints["location"].normalisations == {"nyc": "New York, NY"}
-    assert hints["location"].shape_text == "City, ST (a two-letter state code)"
+    assert hints["location"].shape_text == "a place: a city, a comma and a two-letter state code"
     assert hints["days"].omitted and hints["days"].usual_value is None
 
 

@@ -63,7 +63,7 @@ def test_real_call_logs_teach_every_kind_of_argument_claim_at_k2(
     assert all(parse_any(c.tool, t) == c for t, c in texts.items())
     # conventions a reader can check against the data: BFCL's place format and dates
     assert 'Where a request says "los angeles", calls set `to` to "Los Angeles, CA".' in texts
-    assert "Calls write `date` as a date (YYYY-MM-DD)." in texts
+    assert "Calls write `date` as a date, year-month-day with a four-digit year." in texts
     hints = Knowledge.from_compendium(
         Compendium("c01", tuple(claim_entry(c) for c, _ in kept))
     ).arguments

@@ -26,10 +26,14 @@ array share the array's path), with ``k = min_support`` distinct subjects
   no normalisation of any phrase). The phrase holds no word of the tool's
   documentation that is not a word of the value, and no word of another
   value the same call writes ("francisco to los" is two values). Phrases
-  that share a word or the initials with the value go first, then by
-  support, as a set cover of the value's calls, at most ``per_value``; a
-  phrase that shares neither must be specific to the value across all the
-  client's requests (``min_precision`` of those that have it write it).
+  related to the value (a shared word, an abbreviation either way:
+  :func:`~fical_secure.kcg.argvalues.related`) go first, then by support,
+  then the fewer words unrelated to the value, then the longer related phrase
+  (it names more of the value) or the shorter unrelated one (it recurs in
+  more new requests), as a set cover of the
+  value's calls, at most ``per_value``; an unrelated phrase must be specific
+  to the value across all the client's requests (``min_precision`` of those
+  that have it write it).
 
 No usual value or normalisation is longer than ``max_value_chars`` or holds a
 run of five digits (identifiers, not conventions), and none whose phrase or
@@ -298,7 +302,8 @@ def _normalisations(calls: _Calls, path: str, checks: _Checks) -> list[Normalisa
             key=lambda g: (
                 not related(g, value),
                 -checks.subjects.count(support[(text, g)]),
-                -len(g),
+                sum(not related(t, value) for t in g.split()),
+                len(g.split()) * (-1 if related(g, value) else 1),
                 g,
             ),
         )

@@ -94,11 +94,22 @@ def says(request: str, value: Any, tokens: Sequence[str] | None = None) -> bool:
     return mentions(request, value)
 
 
+def _abbreviates(short: str, long: str) -> bool:
+    """``short`` (2 to 5 letters) spells ``long``'s letters in order, from its first."""
+    if not 2 <= len(short) <= 5 or len(long) <= len(short) or short[0] != long[0]:
+        return False
+    rest = iter(long)
+    return all(ch in rest for ch in short)
+
+
 def related(phrase: str, value: str) -> bool:
-    """A phrase that shares a word or the initials with the value it stands for."""
+    """A phrase that shares a word with the value, or abbreviates it or is abbreviated by it
+    ("sf" and "San Francisco, CA", "tesla" and "TSLA")."""
     own = words(value)
-    initials = "".join(w[0] for w in own)
-    return bool(set(phrase.split()) & set(own)) or phrase.replace(" ", "") == initials
+    if set(phrase.split()) & set(own):
+        return True
+    a, b = "".join(phrase.split()), "".join(own)
+    return _abbreviates(a, b) or _abbreviates(b, a)
 
 
 def doc_words(spec: ToolSpec) -> set[str]:

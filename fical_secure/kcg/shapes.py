@@ -1,12 +1,14 @@
 """A small library of generic value shapes that argument claims may name.
 
 A shape is a whole-value regular expression with a plain-words reading
-("a date (YYYY-MM-DD)"). KCG states that an argument's values have a shape
+("a date, year-month-day with a four-digit year"). KCG states that an argument's values have a shape
 when nearly all of them match it (:mod:`fical_secure.kcg.arguments`); the
 agent uses the shape to pick a candidate span from a request. The table is
 ordered from the most to the least specific, so the first shape that fits a
 set of values is the most informative one to state. Shapes describe formats,
-never values, so they carry nothing of a record.
+never values, so they carry nothing of a record; their readings are plain
+words because the scrubber's NER reads notations such as "MM" or "ST" as
+places and masks them.
 """
 
 from __future__ import annotations
@@ -39,22 +41,44 @@ SHAPES: tuple[Shape, ...] = (
     Shape(
         "iso_datetime",
         r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2})?",
-        "a date and time (YYYY-MM-DD HH:MM)",
+        "a date and time, year-month-day then hours:minutes",
         spans=True,
     ),
-    Shape("iso_date", r"\d{4}-\d{2}-\d{2}", "a date (YYYY-MM-DD)", spans=True),
-    Shape("slash_date", r"\d{1,2}/\d{1,2}/\d{4}", "a date with slashes (MM/DD/YYYY)", spans=True),
-    Shape("time", r"(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?", "a time (HH:MM)", spans=True),
+    Shape(
+        "iso_date",
+        r"\d{4}-\d{2}-\d{2}",
+        "a date, year-month-day with a four-digit year",
+        spans=True,
+    ),
+    Shape(
+        "slash_date", r"\d{1,2}/\d{1,2}/\d{4}", "a date with slashes, month/day/year", spans=True
+    ),
+    Shape(
+        "time",
+        r"(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?",
+        "a time of day, hours:minutes",
+        spans=True,
+    ),
     Shape("email", r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}", "an e-mail address", spans=True),
     Shape("url", r"https?://\S+", "a web address (http://...)", spans=True),
-    Shape("city_state", _PLACE + r", [A-Z]{2}", "City, ST (a two-letter state code)", spans=True),
-    Shape("city_country", _PLACE + r", [A-Z][a-z]+(?: [A-Z][a-z]+)*", "City, Country", spans=True),
+    Shape(
+        "city_state",
+        _PLACE + r", [A-Z]{2}",
+        "a place: a city, a comma and a two-letter state code",
+        spans=True,
+    ),
+    Shape(
+        "city_country",
+        _PLACE + r", [A-Z][a-z]+(?: [A-Z][a-z]+)*",
+        "a place: a city, a comma and the country",
+        spans=True,
+    ),
     Shape("integer_text", r"-?\d+", "a whole number in a string", spans=True),
     Shape("decimal_text", r"-?\d+\.\d+", "a decimal number in a string", spans=True),
     Shape(
         "upper_code",
         r"(?=[A-Z0-9_-]*[A-Z])[A-Z0-9]{2,}(?:[-_][A-Z0-9]+)*",
-        "an upper-case code (like USD)",
+        "an upper-case code",
         spans=True,
     ),
     Shape(
@@ -64,7 +88,7 @@ SHAPES: tuple[Shape, ...] = (
     ),
     Shape("lower_word", r"[a-z]+", "one lower-case word"),
     Shape("lower_words", r"[a-z]+(?: [a-z]+)+", "lower-case words"),
-    Shape("title_words", r"[A-Z][a-z]+(?: [A-Z][a-z]+)*", "capitalised words (Title Case)"),
+    Shape("title_words", r"[A-Z][a-z]+(?: [A-Z][a-z]+)*", "capitalised words"),
     Shape("file_path", r"/?[\w.-]+(?:/[\w.-]+)+/?", "a file path (like a/b/c)", spans=True),
 )
 BY_NAME = {s.name: s for s in SHAPES}
