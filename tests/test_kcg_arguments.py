@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from fical_secure.data.schema import ArgSpec, Episode, ToolCall, ToolSpec
-from fical_secure.kcg.arguments import ArgumentRules, mine_argument_claims, verify_argument_claim
+from fical_secure.kcg.arguments import ArgumentRules, mine_argument_claims
+from fical_secure.kcg.argverify import verify_argument_claim
 from fical_secure.kcg.claims import (
     ArgumentShape,
     Normalisation,

@@ -17,11 +17,8 @@ import pytest
 from fical_secure.data.function_spec import catalogue_from_json
 from fical_secure.data.schema import Episode, ToolSpec
 from fical_secure.data.validation import call_problems
-from fical_secure.kcg.arguments import (
-    ArgumentRules,
-    mine_argument_claims,
-    verify_argument_claims,
-)
+from fical_secure.kcg.arguments import ArgumentRules, mine_argument_claims
+from fical_secure.kcg.argverify import verify_argument_claims
 from fical_secure.kcg.claims import ARGUMENT_CLAIMS, claim_entry, parse_any, render_claim
 from fical_secure.kcg.schema import Compendium
 from fical_secure.tlu.knowledge import Knowledge

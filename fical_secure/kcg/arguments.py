@@ -40,7 +40,8 @@ run of five digits (identifiers, not conventions), and none whose phrase or
 value shares a token with a known identifier of the hospital
 (:meth:`KnownIdentifiers.named_in`). No claim may spell out most
 (``max_cover``) of one request. :func:`verify_argument_claim` re-checks a
-finished claim by scanning the episodes again, not the miner's tables.
+finished claim by scanning the episodes again, not the miner's tables
+(:mod:`fical_secure.kcg.argverify`).
 """
 
 from __future__ import annotations
@@ -49,7 +50,6 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from fical_secure.data.schema import ArgSpec, ArgValue, Episode, ToolSpec
 from fical_secure.kcg.argvalues import (
@@ -74,7 +74,7 @@ from fical_secure.kcg.claims import (
 )
 from fical_secure.kcg.cues import cover, ngrams, phrase_in, words
 from fical_secure.kcg.mining import STOPWORDS
-from fical_secure.kcg.shapes import BY_NAME, first_fit
+from fical_secure.kcg.shapes import first_fit
 from fical_secure.kcg.subjects import Subjects, subjects_of
 from fical_secure.scrub.known import KnownIdentifiers
 
@@ -105,8 +105,9 @@ class ArgumentRules:
 
 
 @dataclass
-class _Checks:
-    """What every argument claim is checked against, beside its own statistics."""
+class ClaimChecks:
+    """What every argument claim is checked against, beside its own statistics
+    (shared with :mod:`fical_secure.kcg.argverify`)."""
 
     rules: ArgumentRules
     subjects: Subjects
@@ -148,9 +149,9 @@ class _Checks:
         )
 
 
-def _checks(
+def claim_checks(
     episodes: Sequence[Episode], rules: ArgumentRules, known: KnownIdentifiers | None
-) -> _Checks:
+) -> ClaimChecks:
     requests = [words(e.request) for e in episodes]
     written = [
         {
@@ -160,7 +161,7 @@ def _checks(
         }
         for e in episodes
     ]
-    return _Checks(rules, subjects_of(episodes), known or KnownIdentifiers(), requests, written)
+    return ClaimChecks(rules, subjects_of(episodes), known or KnownIdentifiers(), requests, written)
 
 
 @dataclass(frozen=True)
@@ -199,7 +200,7 @@ def mine_argument_claims(
     known: KnownIdentifiers | None = None,
 ) -> list[ArgumentClaim]:
     """The argument claims ``episodes`` support (see the module docstring), by tool and path."""
-    checks = _checks(episodes, rules or ArgumentRules(), known)
+    checks = claim_checks(episodes, rules or ArgumentRules(), known)
     claims: list[ArgumentClaim] = []
     for calls in _by_tool(episodes, catalogue):
         for path, arg in arg_paths(calls.spec).items():
@@ -207,7 +208,7 @@ def mine_argument_claims(
     return claims
 
 
-def _mine_path(calls: _Calls, path: str, arg: ArgSpec, checks: _Checks) -> list[ArgumentClaim]:
+def _mine_path(calls: _Calls, path: str, arg: ArgSpec, checks: ClaimChecks) -> list[ArgumentClaim]:
     tool, rules, out = calls.spec.name, checks.rules, list[ArgumentClaim]()
     at = calls.at(path)
     if free_text(arg):
@@ -234,7 +235,7 @@ def _mine_path(calls: _Calls, path: str, arg: ArgSpec, checks: _Checks) -> list[
 
 
 def _usual_values(
-    calls: _Calls, path: str, said: dict[str, list[str]], checks: _Checks
+    calls: _Calls, path: str, said: dict[str, list[str]], checks: ClaimChecks
 ) -> list[UsualValue]:
     """Values written where the request gives neither them nor a normalisation phrase of them."""
     at = calls.at(path)
@@ -275,7 +276,7 @@ def _phrases_for(calls: _Calls, path: str, banned: set[str]) -> dict[tuple[str, 
     return support
 
 
-def _normalisations(calls: _Calls, path: str, checks: _Checks) -> list[Normalisation]:
+def _normalisations(calls: _Calls, path: str, checks: ClaimChecks) -> list[Normalisation]:
     """Request phrases that stand for a value calls write but the request does not."""
     support = _phrases_for(calls, path, doc_words(calls.spec))
     having: dict[str, set[str]] = defaultdict(set)  # value -> calls that write it at path
@@ -291,7 +292,7 @@ def _normalisations(calls: _Calls, path: str, checks: _Checks) -> list[Normalisa
     for (text, gram), ids in support.items():
         inside = len(anywhere[gram] & having[text])
         counts = (inside, len(anywhere[gram]), len(having[text]) - inside, n - len(anywhere[gram]))
-        if _lifted(*counts, checks.rules) and checks.enough(ids):
+        if lifted(*counts, checks.rules) and checks.enough(ids):
             if checks.specific(gram, text) and checks.releasable(gram, text):
                 by_value[text].append(gram)
     out = []
@@ -319,7 +320,7 @@ def _normalisations(calls: _Calls, path: str, checks: _Checks) -> list[Normalisa
     return out
 
 
-def _lifted(inside: int, inside_n: int, outside: int, outside_n: int, rules: ArgumentRules) -> bool:
+def lifted(inside: int, inside_n: int, outside: int, outside_n: int, rules: ArgumentRules) -> bool:
     """The value is in ``min_precision`` of the calls whose request has the phrase and in
     at most ``min_usual_share`` of the others (there must be others): the phrase, not a
     default, explains it."""
@@ -327,116 +328,3 @@ def _lifted(inside: int, inside_n: int, outside: int, outside_n: int, rules: Arg
         return False
     precise = inside >= rules.min_precision * inside_n
     return precise and outside <= rules.min_usual_share * outside_n
-
-
-def verify_argument_claim(
-    claim: ArgumentClaim,
-    episodes: Sequence[Episode],
-    catalogue: Sequence[ToolSpec],
-    rules: ArgumentRules | None = None,
-    known: KnownIdentifiers | None = None,
-) -> int | None:
-    """Distinct subjects whose calls show ``claim``; ``None`` if it fails a rule.
-
-    Recomputed by scanning the episodes of the claim's tool again (not the
-    miner's tables), with the miner's identifier and reproduction checks.
-    """
-    return verify_argument_claims([claim], episodes, catalogue, rules, known)[0]
-
-
-def verify_argument_claims(
-    claims: Sequence[ArgumentClaim],
-    episodes: Sequence[Episode],
-    catalogue: Sequence[ToolSpec],
-    rules: ArgumentRules | None = None,
-    known: KnownIdentifiers | None = None,
-) -> list[int | None]:
-    """:func:`verify_argument_claim` for each claim, reading the episodes' requests once."""
-    checks = _checks(episodes, rules or ArgumentRules(), known)
-    return [_verify(c, episodes, catalogue, checks) for c in claims]
-
-
-def _verify(
-    claim: ArgumentClaim,
-    episodes: Sequence[Episode],
-    catalogue: Sequence[ToolSpec],
-    checks: _Checks,
-) -> int | None:
-    spec = next((s for s in catalogue if s.name == claim.tool), None)
-    arg = arg_paths(spec).get(claim.path) if spec is not None else None
-    if arg is None:
-        return None
-    calls = [(e, values_at(e.call.arguments)) for e in episodes if e.call.tool == claim.tool]
-    if isinstance(claim, ArgumentShape):
-        shown = _shape_shown(claim, arg, calls, checks.rules)
-    elif isinstance(claim, OmittedArgument):
-        shown = _omitted_shown(claim, arg, calls, checks.rules)
-    elif isinstance(claim, UsualValue):
-        shown = _usual_shown(claim, calls, checks)
-    else:
-        shown = _normal_shown(claim, arg, calls, checks)
-    return checks.subjects.count(shown) if shown is not None and checks.enough(shown) else None
-
-
-Written = list[tuple[Episode, dict[str, list[ArgValue]]]]
-
-
-def _shape_shown(
-    claim: ArgumentShape, arg: ArgSpec, calls: Written, rules: ArgumentRules
-) -> list[str] | None:
-    shape = BY_NAME.get(claim.shape)
-    if shape is None or not free_text(arg):
-        return None
-    matched = total = 0
-    shown = []
-    for e, written in calls:
-        texts = strings_at(written.get(claim.path, []))
-        hits = sum(shape.fits(t) for t in texts)
-        matched, total = matched + hits, total + len(texts)
-        if texts and hits == len(texts):
-            shown.append(e.episode_id)
-    return shown if total and matched >= rules.min_shape_share * total else None
-
-
-def _omitted_shown(
-    claim: OmittedArgument, arg: ArgSpec, calls: Written, rules: ArgumentRules
-) -> list[str] | None:
-    if arg.required:
-        return None
-    parent = claim.path.rpartition(".")[0]
-    base = [(e, w) for e, w in calls if not parent or parent in w]
-    shown = [e.episode_id for e, w in base if claim.path not in w]
-    return shown if base and len(shown) > rules.min_omitted_share * len(base) else None
-
-
-def _usual_shown(claim: UsualValue, calls: Written, checks: _Checks) -> list[str] | None:
-    value: Any = loads(claim.value)
-    silent = [(e, w) for e, w in calls if not says(e.request, value)]
-    shown = [
-        e.episode_id
-        for e, w in silent
-        if any(value_json(v) == claim.value for v in w.get(claim.path, []))
-    ]
-    share = len(shown) > checks.rules.min_usual_share * len(silent) if silent else False
-    return shown if share and checks.releasable("", claim.value) else None
-
-
-def _normal_shown(
-    claim: Normalisation, arg: ArgSpec, calls: Written, checks: _Checks
-) -> list[str] | None:
-    value = loads(claim.value)
-    if not free_text(arg) or not isinstance(value, str):
-        return None
-    has = {e.episode_id: value in strings_at(w.get(claim.path, [])) for e, w in calls}
-    hits = {e.episode_id for e, _ in calls if phrase_in(words(e.request), claim.phrase)}
-    inside = sum(has[i] for i in hits)
-    outside = sum(has.values()) - inside
-    if not _lifted(inside, len(hits), outside, len(has) - len(hits), checks.rules):
-        return None
-    shown = [
-        e.episode_id
-        for e, _ in calls
-        if e.episode_id in hits and has[e.episode_id] and not mentions(e.request, value)
-    ]
-    clean = checks.specific(claim.phrase, claim.value)
-    return shown if clean and checks.releasable(claim.phrase, claim.value) else None

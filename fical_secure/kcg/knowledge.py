@@ -29,7 +29,8 @@ from typing import Any
 
 from fical_secure.data.schema import Episode, ToolSpec
 from fical_secure.errors import SchemaError
-from fical_secure.kcg.arguments import ArgumentRules, mine_argument_claims, verify_argument_claims
+from fical_secure.kcg.arguments import ArgumentRules, mine_argument_claims
+from fical_secure.kcg.argverify import verify_argument_claims
 from fical_secure.kcg.claims import (
     ARGUMENT_CLAIMS,
     Claim,
