@@ -7,6 +7,12 @@ A claim says something about a tool that examples can confirm or refute:
   none of the tool docs' standard words for the value.
 - :class:`ToolCue`: requests that mention any of ``phrases`` usually call
   ``tool`` (tool-selection cues; mined by :mod:`fical_secure.kcg.cues`).
+- argument knowledge (mined by :mod:`fical_secure.kcg.arguments`), each about
+  one argument path of ``tool`` (dotted for object members; array items share
+  their array's path): :class:`ArgumentShape` (its values' format),
+  :class:`UsualValue` (the value calls write when the request names none),
+  :class:`OmittedArgument` (an optional argument calls leave out) and
+  :class:`Normalisation` (a request phrase stands for a written value).
 
 An entry carries its claim in its text and nowhere else, so what the privacy
 gates scrub is exactly what the agent can use: :func:`parse_claim` reads the
@@ -17,14 +23,22 @@ it), and a scrubbed phrase simply yields a claim that no request matches.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from fical_secure.kcg.schema import Entry, validate_entry
+from fical_secure.kcg.shapes import BY_NAME, BY_TEXT
 
 _PAIR = re.compile(r'\b([A-Za-z_][A-Za-z0-9_]*)="([^"\n]{1,80})"')
 _QUOTED = re.compile(r'"([^"\n]{1,60})"')
 _CUE = re.compile(r"Requests that mention (.+) usually call this tool\.")
+_PATH = r"`([A-Za-z0-9_$@-][^`\n]{0,79})`"
+_SHAPE = re.compile(rf"Calls write {_PATH} as (.+)\.")
+_USUAL = re.compile(rf"Calls usually set {_PATH} to (.+) when the request does not say\.")
+_OMITTED = re.compile(rf"Calls usually leave out the optional {_PATH}\.")
+_NORMAL = re.compile(rf'Where a request says "([^"\n]{{1,60}})", calls set {_PATH} to (.+)\.')
 ALIAS_KIND = "arguments"
 CUE_KIND = "usage"
 
@@ -51,11 +65,62 @@ class ToolCue:
     phrases: tuple[str, ...]
 
 
-Claim = ValueAlias | ToolCue
+def value_json(value: Any) -> str:
+    """The one text form of a JSON value in a claim (compact, keys sorted, UTF-8)."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+
+
+@dataclass(frozen=True)
+class ArgumentShape:
+    """The values calls write for ``path`` have the shape named ``shape`` (:mod:`.shapes`)."""
+
+    tool: str
+    path: str
+    shape: str
+
+
+@dataclass(frozen=True)
+class UsualValue:
+    """Calls write ``value`` (canonical JSON) for ``path`` when the request names no value."""
+
+    tool: str
+    path: str
+    value: str
+
+
+@dataclass(frozen=True)
+class OmittedArgument:
+    """Calls usually leave out the schema-optional argument ``path``."""
+
+    tool: str
+    path: str
+
+
+@dataclass(frozen=True)
+class Normalisation:
+    """A request that says ``phrase`` (lower case) has ``value`` (canonical JSON) at ``path``."""
+
+    tool: str
+    path: str
+    phrase: str
+    value: str
+
+
+ArgumentClaim = ArgumentShape | UsualValue | OmittedArgument | Normalisation
+ARGUMENT_CLAIMS = (ArgumentShape, UsualValue, OmittedArgument, Normalisation)
+Claim = ValueAlias | ToolCue | ArgumentClaim
 
 
 def render_claim(claim: Claim) -> str:
     """The canonical sentence of a claim (what an entry says when no paraphrase passes)."""
+    if isinstance(claim, ArgumentShape):
+        return f"Calls write `{claim.path}` as {BY_NAME[claim.shape].text}."
+    if isinstance(claim, UsualValue):
+        return f"Calls usually set `{claim.path}` to {claim.value} when the request does not say."
+    if isinstance(claim, OmittedArgument):
+        return f"Calls usually leave out the optional `{claim.path}`."
+    if isinstance(claim, Normalisation):
+        return f'Where a request says "{claim.phrase}", calls set `{claim.path}` to {claim.value}.'
     if isinstance(claim, ToolCue):
         quoted = " or ".join(f'"{p}"' for p in claim.phrases)
         # the entry names its tool; a dotted name in the text reads as a URL to the scrubber
@@ -97,9 +162,36 @@ def parse_cue(tool: str, text: str) -> ToolCue | None:
     return ToolCue(tool, phrases)
 
 
+def _canonical(raw: str) -> str | None:
+    """``raw`` if it is a JSON value in its canonical text form (:func:`value_json`)."""
+    try:
+        return raw if value_json(json.loads(raw)) == raw else None
+    except ValueError:
+        return None
+
+
+def parse_argument(tool: str, text: str) -> ArgumentClaim | None:
+    """The argument claim an entry about ``tool`` states (as rendered), or ``None``."""
+    text = text.strip()
+    if m := _SHAPE.fullmatch(text):
+        shape = BY_TEXT.get(m.group(2))
+        return ArgumentShape(tool, m.group(1), shape.name) if shape else None
+    if m := _USUAL.fullmatch(text):
+        value = _canonical(m.group(2))
+        return UsualValue(tool, m.group(1), value) if value is not None else None
+    if m := _OMITTED.fullmatch(text):
+        return OmittedArgument(tool, m.group(1))
+    if m := _NORMAL.fullmatch(text):
+        phrase, value = m.group(1), _canonical(m.group(3))
+        if value is None or phrase != phrase.lower().strip() or not phrase:
+            return None
+        return Normalisation(tool, m.group(2), phrase, value)
+    return None
+
+
 def parse_any(tool: str, text: str) -> Claim | None:
-    """The alias or cue an entry text states, or ``None``."""
-    return parse_cue(tool, text) or parse_claim(tool, text)
+    """The alias, cue or argument claim an entry text states, or ``None``."""
+    return parse_argument(tool, text) or parse_cue(tool, text) or parse_claim(tool, text)
 
 
 def claim_entry(claim: Claim, text: str | None = None) -> Entry:
@@ -118,7 +210,7 @@ def claim_entry(claim: Claim, text: str | None = None) -> Entry:
 
 
 def entry_claims(entries: tuple[Entry, ...] | list[Entry]) -> list[Claim]:
-    """Every claim (alias or cue) the entries make (entries without one are skipped)."""
+    """Every claim (alias, cue or argument claim) the entries make (others are skipped)."""
     claims = (parse_any(e.tool, e.text) for e in entries)
     return [c for c in claims if c is not None]
 

@@ -70,7 +70,8 @@ def _weak(token: str) -> bool:
     return token in STOPWORDS or "'" in token or len(token) < 3
 
 
-def _ngrams(tokens: Sequence[str]) -> set[str]:
+def ngrams(tokens: Sequence[str]) -> set[str]:
+    """The request's candidate phrases: 1 to MAX_TOKENS tokens, no weak or numeric ends."""
     grams = set()
     for i in range(len(tokens)):
         for j in range(i + 1, min(i + MAX_TOKENS, len(tokens)) + 1):
@@ -97,7 +98,7 @@ def mine_cues(
     anywhere: dict[str, set[str]] = defaultdict(set)
     for_tool: dict[tuple[str, str], set[str]] = defaultdict(set)
     for e in episodes:
-        for gram in _ngrams(tokens[e.episode_id]):
+        for gram in ngrams(tokens[e.episode_id]):
             anywhere[gram].add(e.episode_id)
             for_tool[(e.call.tool, gram)].add(e.episode_id)
     ranked: dict[str, list[tuple[int, float, int, str]]] = defaultdict(list)
@@ -121,7 +122,7 @@ def mine_cues(
     return cues
 
 
-def _cover(phrases: Sequence[str], request_words: Sequence[str]) -> float:
+def cover(phrases: Sequence[str], request_words: Sequence[str]) -> float:
     """Share of a request's tokens that the phrases occurring in it spell out."""
     covered: set[int] = set()
     for phrase in phrases:
@@ -137,14 +138,14 @@ def _not_reproducing(
 ) -> list[str]:
     """The phrases, weakest dropped until no request is mostly spelled out by them."""
     kept = list(phrases)
-    while kept and any(_cover(kept, r) >= max_cover for r in requests):
+    while kept and any(cover(kept, r) >= max_cover for r in requests):
         kept.pop()
     return kept
 
 
 def reproduces_a_request(cue: ToolCue, episodes: Sequence[Episode], max_cover: float) -> bool:
     """Whether the cue's phrases spell out most of one request (the entry-level check)."""
-    return any(_cover(cue.phrases, words(e.request)) >= max_cover for e in episodes)
+    return any(cover(cue.phrases, words(e.request)) >= max_cover for e in episodes)
 
 
 def verify_cue(

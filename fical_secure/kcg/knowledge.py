@@ -2,8 +2,10 @@
 
 1. Mine: deterministic claims from the client's episodes, each supported by at
    least ``min_support`` distinct subjects and naming no known identifier:
-   value aliases (:mod:`fical_secure.kcg.mining`) and tool-selection cues
-   (:mod:`fical_secure.kcg.cues`; :mod:`fical_secure.kcg.subjects`).
+   value aliases (:mod:`fical_secure.kcg.mining`), tool-selection cues
+   (:mod:`fical_secure.kcg.cues`) and argument knowledge: shapes, usual
+   values, omitted optionals, normalisations (:mod:`fical_secure.kcg.arguments`;
+   subjects: :mod:`fical_secure.kcg.subjects`).
 2. Validate: every claim is re-checked against all episodes; one contradicting
    episode, or fewer than ``min_support`` subjects showing it, drops the claim.
 3. Phrase: the local model may paraphrase each alias claim's canonical sentence (one
@@ -13,8 +15,9 @@
    default model can only make an entry read better, never wrong, and a
    stronger model folder plugs in by configuration.
 
-No entry is boilerplate: each states one phrase-to-value fact, or the
-phrases that point at one tool, that its support episodes show.
+No entry is boilerplate: each states one phrase-to-value fact, the phrases
+that point at one tool, or one fact about one argument, that its support
+episodes show.
 """
 
 from __future__ import annotations
@@ -26,7 +29,17 @@ from typing import Any
 
 from fical_secure.data.schema import Episode, ToolSpec
 from fical_secure.errors import SchemaError
-from fical_secure.kcg.claims import Claim, ValueAlias, claim_entry, parse_claim, render_claim
+from fical_secure.kcg.arguments import ArgumentRules, mine_argument_claims
+from fical_secure.kcg.argverify import verify_argument_claims
+from fical_secure.kcg.claims import (
+    ARGUMENT_CLAIMS,
+    Claim,
+    ToolCue,
+    ValueAlias,
+    claim_entry,
+    parse_claim,
+    render_claim,
+)
 from fical_secure.kcg.cues import CueRules, mine_cues, verify_cue
 from fical_secure.kcg.mining import mine_aliases, supporting_episodes
 from fical_secure.kcg.schema import Compendium, Entry
@@ -69,8 +82,9 @@ def validated_claims(
     min_support: int,
     known: KnownIdentifiers | None = None,
     cue_rules: CueRules | None = None,
+    argument_rules: ArgumentRules | None = None,
 ) -> list[tuple[Claim, int]]:
-    """Mined claims (aliases, then cues) that pass the independent validators, with support."""
+    """Mined claims (aliases, cues, argument claims) that pass the independent validators."""
     subjects = subjects_of(episodes)
     kept: list[tuple[Claim, int]] = []
     for mined in mine_aliases(episodes, catalogue, min_support=min_support, known=known):
@@ -82,6 +96,10 @@ def validated_claims(
         support = verify_cue(cue, episodes, rules, known, subjects)
         if support is not None:
             kept.append((cue, support))
+    arg_rules = argument_rules or ArgumentRules(min_support=min_support)
+    arg_claims = mine_argument_claims(episodes, catalogue, rules=arg_rules, known=known)
+    checked = verify_argument_claims(arg_claims, episodes, catalogue, arg_rules, known)
+    kept += [(c, n) for c, n in zip(arg_claims, checked, strict=True) if n is not None]
     return kept
 
 
@@ -124,7 +142,8 @@ def build_knowledge(
         "min_support": config.min_support,
         "k_counts": subjects_of(episodes).counted,
         "claims": len(claims),
-        "cues": len(claims) - len(aliases),
+        "cues": sum(isinstance(c, ToolCue) for c, _ in claims),
+        "argument_claims": sum(isinstance(c, ARGUMENT_CLAIMS) for c, _ in claims),
         "paraphrased": paraphrased,
         "seconds": round(time.perf_counter() - started, 3),
     }

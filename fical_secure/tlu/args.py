@@ -8,17 +8,29 @@ the unit or cue word next to them. Only an enum the text does not settle is
 left to an optional ``chooser`` (e.g. the model's calibrated log-prob over the
 allowed values). Dates of birth and contact details are masked first so they
 are never mistaken for an appointment date or a dose.
+
+Argument hints a compendium taught (:class:`~fical_secure.tlu.hints.ArgumentHint`,
+top-level arguments) add four rules: a request phrase with a known
+normalisation gives its written value ("nyc" -> ``"New York, NY"``); a free
+string argument with a known shape takes the first free span of the request
+with that shape (ISO dates also from the other date styles); an argument the
+request gives no value for takes its usual value; and an optional argument
+calls usually leave out is filled only from explicit evidence (an id pattern,
+an enum word, a normalisation, a number with its unit or cue word), never by
+the fallbacks (a stray number, a shaped span, a usual value).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 
 from fical_secure.data.schema import ArgSpec, ArgValue, ToolSpec
 from fical_secure.data.vocab import MONTHS, value_surfaces
+from fical_secure.kcg.shapes import BY_NAME, BY_PATTERN
+from fical_secure.tlu.hints import ArgumentHint
 
 # (request, tool, arg, allowed values) -> chosen value
 EnumChooser = Callable[[str, ToolSpec, ArgSpec, Sequence[str]], str]
@@ -93,13 +105,17 @@ def fill_arguments(
     *,
     chooser: EnumChooser | None = None,
     aliases: Mapping[str, str] | None = None,
+    hints: Mapping[str, ArgumentHint] | None = None,
 ) -> ArgFill:
     """Extract ``spec``'s arguments from ``request``; unsettled enums go to ``chooser``.
 
     ``aliases`` maps lower-case phrases to enum values (a compendium's learned
     jargon, see :mod:`fical_secure.tlu.knowledge`); without them only the
-    values' standard words are recognised.
+    values' standard words are recognised. ``hints``: argument path -> what
+    the compendium says about it (see the module docstring).
     """
+    hints = hints or {}
+    weak = {a.name for a in spec.args if not a.required and _omitted(hints.get(a.name))}
     text = _Text(request)
     found: dict[str, ArgValue] = {}
     for arg in spec.args:
@@ -112,11 +128,19 @@ def fill_arguments(
     for pattern in _NOISE:
         for m in pattern.finditer(request):
             text.claim(m.start(), m.end())
+    # before enums: an enum alias mined where every call wrote one value may claim any word
+    _fill_normalised(text, spec.args, found, hints)
     _fill_enums(text, [a for a in spec.args if a.type == "enum"], found, aliases or {})
     for arg in spec.args:
         if arg.type == "array" and arg.items is not None and arg.items.type == "enum":
             _fill_enum_list(text, arg, found, aliases or {})
-    _fill_numbers(text, [a for a in spec.args if a.type in ("int", "float")], found)
+    _fill_numbers(text, [a for a in spec.args if a.type in ("int", "float")], found, weak)
+    _fill_shaped(text, [a for a in spec.args if a.name not in weak], found, hints, dates)
+    for arg in spec.args:
+        hint = hints.get(arg.name)
+        usual = hint.usual_value if hint is not None else None
+        if arg.name not in found and arg.name not in weak and usual is not None:
+            found[arg.name] = usual
     for arg in spec.args:
         if arg.name not in found and arg.type == "enum" and chooser is not None:
             choice = chooser(request, spec, arg, arg.choices)
@@ -263,8 +287,69 @@ def _number_score(text: _Text, start: int, end: int, arg_name: str) -> int:
     return score
 
 
-def _fill_numbers(text: _Text, args: Sequence[ArgSpec], found: dict[str, ArgValue]) -> None:
-    """Give each numeric arg the number whose unit / cue words fit it best."""
+def _omitted(hint: ArgumentHint | None) -> bool:
+    return hint is not None and hint.omitted
+
+
+def _fill_normalised(
+    text: _Text,
+    args: Sequence[ArgSpec],
+    found: dict[str, ArgValue],
+    hints: Mapping[str, ArgumentHint],
+) -> None:
+    """Arguments whose known request phrases the request says take the values calls wrote."""
+    for arg in args:
+        hint = hints.get(arg.name)
+        if arg.name in found or hint is None or arg.type == "enum":
+            continue
+        hits: list[tuple[int, ArgValue]] = []
+        for phrase, value in sorted(hint.normalisations.items(), key=lambda pv: -len(pv[0])):
+            pattern = rf"(?<![a-z0-9]){re.escape(phrase.lower())}(?![a-z0-9])"
+            for m in re.finditer(pattern, text.low):
+                if text.free(m.start(), m.end()):
+                    text.claim(m.start(), m.end())
+                    hits.append((m.start(), value))
+        values = [v for _, v in sorted(hits, key=lambda h: h[0])]
+        if values:
+            found[arg.name] = list(dict.fromkeys(values)) if arg.type == "array" else values[0]
+
+
+def _fill_shaped(
+    text: _Text,
+    args: Sequence[ArgSpec],
+    found: dict[str, ArgValue],
+    hints: Mapping[str, ArgumentHint],
+    dates: Sequence[str],
+) -> None:
+    """A free string argument with a known shape takes the request's first free span of it.
+
+    ``dates``: the request's dates as ISO (found first, so their spans are taken).
+    """
+    for arg in args:
+        hint = hints.get(arg.name)
+        shape = BY_PATTERN.get(hint.shape) if hint is not None and hint.shape else None
+        if arg.name in found or shape is None or not shape.spans or arg.type not in ("str", "any"):
+            continue
+        if shape is BY_NAME["iso_date"]:
+            if dates:
+                found[arg.name] = dates[0]
+            continue
+        finder = re.compile(rf"(?<![\w@/.-]){shape.pattern}(?![\w@/-])")
+        for m in finder.finditer(text.raw):
+            if text.free(m.start(), m.end()):
+                found[arg.name] = m.group(0)
+                text.claim(m.start(), m.end())
+                break
+
+
+def _fill_numbers(
+    text: _Text, args: Sequence[ArgSpec], found: dict[str, ArgValue], weak: Collection[str] = ()
+) -> None:
+    """Give each numeric arg the number whose unit / cue words fit it best.
+
+    ``weak`` arguments (optionals calls usually leave out) take a number only by its
+    unit or cue word, never as the first free number.
+    """
     numbers = [
         (m.start(), m.end(), m.group(1))
         for m in _NUMBER.finditer(text.raw)
@@ -283,7 +368,7 @@ def _fill_numbers(text: _Text, args: Sequence[ArgSpec], found: dict[str, ArgValu
             taken.add(i)
     # no cue at all (e.g. "female, 67, creatinine 1.2"): first number of the right type
     for arg in args:
-        if arg.name in found:
+        if arg.name in found or arg.name in weak:
             continue
         for i, (_s, _e, literal) in enumerate(numbers):
             if i not in taken and (arg.type == "float" or "." not in literal):

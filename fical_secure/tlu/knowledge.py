@@ -1,23 +1,36 @@
 """What a compendium teaches the agent, read from its entries: phrase -> enum value
-aliases and tool-selection cues (tool -> request phrases that point at it).
+aliases, tool-selection cues (tool -> request phrases that point at it) and
+argument hints (tool -> argument path -> :class:`ArgumentHint`).
 
 Only claims that an entry's (scrubbed, released) text states are used
-(:func:`fical_secure.kcg.claims.parse_claim`). Where entries disagree on a
-phrase, the value with the most support wins; a tie drops the phrase, since
-an ambiguous alias is worse than none.
+(:func:`fical_secure.kcg.claims.parse_any`). Where entries disagree (two
+values for one phrase, two usual values or shapes for one argument, a usual
+value against "usually left out"), the one with the most support wins; a tie
+drops both, since an ambiguous hint is worse than none.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from fical_secure.data.schema import ArgSpec, ToolSpec
 from fical_secure.data.vocab import value_surfaces
-from fical_secure.kcg.claims import parse_claim, parse_cue
-from fical_secure.kcg.schema import Compendium
+from fical_secure.kcg.claims import (
+    ArgumentShape,
+    Normalisation,
+    OmittedArgument,
+    UsualValue,
+    parse_argument,
+    parse_claim,
+    parse_cue,
+)
+from fical_secure.kcg.schema import Compendium, Entry
+from fical_secure.kcg.shapes import BY_NAME
 from fical_secure.tlu.hints import ArgumentHint
 
 
@@ -53,7 +66,9 @@ class Knowledge:
             if len(ranked) == 1 or ranked[0][1] > ranked[1][1]:
                 aliases[phrase] = ranked[0][0]
         return cls(
-            dict(sorted(aliases.items())), {t: frozenset(p) for t, p in sorted(cues.items())}
+            dict(sorted(aliases.items())),
+            {t: frozenset(p) for t, p in sorted(cues.items())},
+            argument_hints(compendium.entries),
         )
 
     def merged(self, other: Knowledge) -> Knowledge:
@@ -68,7 +83,94 @@ class Knowledge:
             t: self.cues.get(t, frozenset()) | other.cues.get(t, frozenset())
             for t in sorted(set(self.cues) | set(other.cues))
         }
-        return Knowledge(joined, cues)
+        arguments: dict[str, dict[str, ArgumentHint]] = {}
+        for tool in sorted(set(self.arguments) | set(other.arguments)):
+            mine, theirs = self.arguments.get(tool, {}), other.arguments.get(tool, {})
+            arguments[tool] = {
+                path: _merge_hint(mine.get(path), theirs.get(path))
+                for path in sorted(set(mine) | set(theirs))
+            }
+        return Knowledge(joined, cues, arguments)
+
+
+def _winner(votes: Counter[Any]) -> Any:
+    """The most supported choice, or ``None`` on a tie (or no votes)."""
+    ranked = votes.most_common(2)
+    if not ranked or (len(ranked) == 2 and ranked[0][1] == ranked[1][1]):
+        return None
+    return ranked[0][0]
+
+
+@dataclass
+class _Votes:
+    """Support for each thing entries say about one argument path."""
+
+    usual: Counter[str] = field(default_factory=Counter)
+    shape: Counter[str] = field(default_factory=Counter)
+    omitted: int = 0
+    normal: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+
+
+def argument_hints(entries: Iterable[Entry]) -> dict[str, dict[str, ArgumentHint]]:
+    """The hint book the entries' argument claims make (see the module docstring)."""
+    votes: dict[tuple[str, str], _Votes] = defaultdict(_Votes)
+    for entry in entries:
+        claim = parse_argument(entry.tool, entry.text)
+        if claim is None:
+            continue
+        v = votes[(claim.tool, claim.path)]
+        if isinstance(claim, UsualValue):
+            v.usual[claim.value] += entry.support
+        elif isinstance(claim, ArgumentShape):
+            v.shape[claim.shape] += entry.support
+        elif isinstance(claim, OmittedArgument):
+            v.omitted += entry.support
+        elif isinstance(claim, Normalisation):
+            v.normal[claim.phrase][claim.value] += entry.support
+    book: dict[str, dict[str, ArgumentHint]] = defaultdict(dict)
+    for (tool, path), v in sorted(votes.items()):
+        usual = _winner(v.usual)
+        usual_votes = v.usual[usual] if usual is not None else 0
+        shape = BY_NAME[s] if (s := _winner(v.shape)) is not None else None
+        normal = {p: json.loads(w) for p, c in v.normal.items() if (w := _winner(c)) is not None}
+        book[tool][path] = ArgumentHint(
+            tool,
+            path,
+            usual_value=json.loads(usual)
+            if usual is not None and usual_votes > v.omitted
+            else None,
+            omitted=v.omitted > usual_votes,
+            shape=shape.pattern if shape else None,
+            shape_text=shape.text if shape else None,
+            normalisations=dict(sorted(normal.items())),
+        )
+    return dict(book)
+
+
+def _merge_hint(a: ArgumentHint | None, b: ArgumentHint | None) -> ArgumentHint:
+    """One hint from two knowledge sources; whatever they disagree on is dropped."""
+    if a is None or b is None:
+        hint = a or b
+        assert hint is not None
+        return hint
+    normal = dict(a.normalisations)
+    for phrase, value in b.normalisations.items():
+        if normal.get(phrase, value) != value:
+            normal.pop(phrase)
+        elif phrase not in a.normalisations:
+            normal[phrase] = value
+    same_shape = a.shape is None or b.shape is None or a.shape == b.shape
+    usual = a.usual_value if b.usual_value is None else b.usual_value
+    if a.usual_value is not None and b.usual_value is not None and a.usual_value != b.usual_value:
+        usual = None
+    return replace(
+        a,
+        usual_value=usual,
+        omitted=(a.omitted or b.omitted) and usual is None,
+        shape=(a.shape or b.shape) if same_shape else None,
+        shape_text=(a.shape_text or b.shape_text) if same_shape else None,
+        normalisations=normal,
+    )
 
 
 def _enum_args(spec: ToolSpec) -> list[ArgSpec]:

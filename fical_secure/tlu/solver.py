@@ -9,7 +9,9 @@ in standard words or through an alias the compendium taught, plus
 (tool-selection cues the compendium taught, :mod:`fical_secure.kcg.cues`;
 default :data:`CUE_WEIGHT`, about the typical margin between MiniLM's top two
 tools, so a cue settles near ties without overriding a clear match). Arguments are
-extracted (:func:`fill_arguments`) with those aliases. No model call: the
+extracted (:func:`fill_arguments`) with those aliases and the argument hints
+the compendium taught (usual values, omitted optionals, normalisations,
+shapes). No model call: the
 round measures separately whether the model adds accuracy
 (:func:`fical_secure.tlu.agent.choose_weight`).
 """
@@ -89,7 +91,12 @@ class Solver:
         assert self.env is not None
         spec = self._specs[tool]
         decision = Decision((tool,), np.zeros(1), np.zeros(1))
-        fill = fill_arguments(request, spec, aliases=self.knowledge.aliases)
+        fill = fill_arguments(
+            request,
+            spec,
+            aliases=self.knowledge.aliases,
+            hints=self.knowledge.arguments.get(tool),
+        )
         if not fill.complete:
             answer = f"I need {', '.join(fill.missing)} to use {tool}."
             return Step(request, decision, tool, fill, None, False, answer)
