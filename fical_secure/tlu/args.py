@@ -156,6 +156,11 @@ def _fill_pattern(text: _Text, name: str, pattern: str, found: dict[str, ArgValu
             return
 
 
+def dates_in(request: str) -> list[str]:
+    """ISO dates the request names, in order of appearance, dates of birth left out."""
+    return _find_dates(_Text(request))
+
+
 def _find_dates(text: _Text) -> list[str]:
     """ISO dates found in the text in order of appearance, except dates of birth."""
     hits: list[tuple[int, str]] = []
