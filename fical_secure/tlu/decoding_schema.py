@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fical_secure.tlu.hints import ArgumentHint
+from fical_secure.tlu.shapes import expected_shapes
 from fical_secure.tlu.spans import normalised_values, numbers, spans
 
 MAX_ITEMS = 8
@@ -70,7 +71,9 @@ def _unique(values: Sequence[Any]) -> list[Any]:
     return seen
 
 
-def _string(prop: Mapping[str, Any], extra: list[Any], values: RequestValues) -> dict[str, Any]:
+def _string(
+    prop: Mapping[str, Any], extra: list[Any], values: RequestValues, shapes: Sequence[str]
+) -> dict[str, Any]:
     pattern, fmt = prop.get("pattern"), prop.get("format")
     strings = [v for v in extra if isinstance(v, str)]
     if fmt is not None or pattern is not None:
@@ -83,7 +86,13 @@ def _string(prop: Mapping[str, Any], extra: list[Any], values: RequestValues) ->
             return dict(prop)
         return {"type": "string", "enum": _unique(pool)} if pool else dict(prop)
     default = [prop["default"]] if isinstance(prop.get("default"), str) else []
-    pool = _unique([*strings, *values.normalised, *values.spans, *default])
+    pool = _unique([*strings, *values.normalised, *values.spans])
+    for shape in shapes:  # the first shape some candidate has settles it
+        fitting = [v for v in pool if re.fullmatch(shape, v)]
+        if fitting:
+            pool = fitting
+            break
+    pool = _unique([*pool, *default])
     return {"type": "string", "enum": pool} if pool else dict(prop)
 
 
@@ -114,9 +123,11 @@ def narrow(
     if "enum" in prop or "const" in prop or not isinstance(prop.get("type"), str):
         return dict(prop)  # closed already, or a union the library compiles as written
     kind = prop["type"]
-    extra = _hint_values(hints.get(path), values.request.lower())
+    hint = hints.get(path)
+    extra = _hint_values(hint, values.request.lower())
     if kind == "string":
-        return _string(prop, extra, values)
+        hinted = [hint.shape] if hint is not None and hint.shape else []
+        return _string(prop, extra, values, [*hinted, *expected_shapes(path, prop)])
     if kind in ("integer", "number"):
         return _number(prop, extra, values)
     if kind == "array" and isinstance(prop.get("items"), Mapping):
@@ -137,13 +148,17 @@ def object_schema(
     hints: Mapping[str, ArgumentHint],
     path: str = "",
     pinned: Mapping[str, Any] | None = None,
+    *,
+    evidence_required: bool = False,
 ) -> dict[str, Any]:
     """An object's decoding schema: required members, and optional ones with evidence.
 
     ``pinned`` members (settled elsewhere) are left out; the caller merges them.
+    ``evidence_required``: an optional member with evidence must be decoded too.
     """
     required = set(schema.get("required", []))
     properties: dict[str, Any] = {}
+    evidenced: set[str] = set()
     for name, prop in schema.get("properties", {}).items():
         if name in (pinned or {}) or not isinstance(prop, Mapping):
             continue
@@ -155,9 +170,11 @@ def object_schema(
         )
         if wanted:
             properties[name] = narrow(prop, values, hints, where)
+            evidenced.add(name)
+    must = required | (evidenced if evidence_required else set())
     return {
         "type": "object",
         "properties": properties,
-        "required": [n for n in properties if n in required],
+        "required": [n for n in properties if n in must],
         "additionalProperties": False,
     }

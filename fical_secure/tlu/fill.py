@@ -83,6 +83,7 @@ class SchemaFiller:
 
     llm: JsonLLM
     max_new_tokens: int = MAX_NEW_TOKENS
+    evidence_required: bool = False  # optional arguments with evidence must be decoded
     rules: RuleFiller = field(default_factory=RuleFiller)
     model_calls: int = 0
     invalid: int = 0
@@ -101,7 +102,11 @@ class SchemaFiller:
             pinned = _pinned(job.spec, rules[i])
             hints = knowledge.arguments.get(job.spec.name, {})
             schema = object_schema(
-                parameters_schema(job.spec), RequestValues.of(job.request), hints, pinned=pinned
+                parameters_schema(job.spec),
+                RequestValues.of(job.request),
+                hints,
+                pinned=pinned,
+                evidence_required=self.evidence_required,
             )
             prompts.append(prompt(job, schema))
             schemas.append(json.dumps(schema))
