@@ -20,7 +20,7 @@ from typing import Any
 
 from fical_secure.tlu.hints import ArgumentHint
 from fical_secure.tlu.shapes import expected_shapes
-from fical_secure.tlu.spans import normalised_values, numbers, spans
+from fical_secure.tlu.spans import anchored_numbers, normalised_values, numbers, spans
 
 MAX_ITEMS = 8
 _NAME_STOP = frozenset({"name", "type", "value", "list", "data", "info", "with", "from"})
@@ -63,6 +63,15 @@ def _mentions(name: str, values: RequestValues) -> bool:
     return any(w.startswith(s) for s in stems for w in values.words)
 
 
+def _shape_fits(path: str, prop: Mapping[str, Any], values: RequestValues) -> bool:
+    """A string whose docs ask for a shape has a request candidate of that shape."""
+    if prop.get("type") != "string" or "enum" in prop:
+        return True
+    shapes = expected_shapes(path, prop)
+    pool = [*values.normalised, *values.spans]
+    return not shapes or any(re.fullmatch(s, v) for s in shapes for v in pool)
+
+
 def _unique(values: Sequence[Any]) -> list[Any]:
     seen: list[Any] = []
     for v in values:
@@ -96,13 +105,16 @@ def _string(
     return {"type": "string", "enum": pool} if pool else dict(prop)
 
 
-def _number(prop: Mapping[str, Any], extra: list[Any], values: RequestValues) -> dict[str, Any]:
+def _number(
+    prop: Mapping[str, Any], extra: list[Any], values: RequestValues, path: str
+) -> dict[str, Any]:
     integer = prop.get("type") == "integer"
     low, high = prop.get("minimum"), prop.get("maximum")
     default = [prop["default"]] if "default" in prop else []
+    anchored = anchored_numbers(values.request, path.rsplit(".", 1)[-1])
     pool = [
         v
-        for v in [*extra, *values.numbers, *default]
+        for v in [*extra, *(anchored or values.numbers), *default]
         if isinstance(v, int | float)
         and not isinstance(v, bool)
         and (not integer or float(v).is_integer())
@@ -129,7 +141,7 @@ def narrow(
         hinted = [hint.shape] if hint is not None and hint.shape else []
         return _string(prop, extra, values, [*hinted, *expected_shapes(path, prop)])
     if kind in ("integer", "number"):
-        return _number(prop, extra, values)
+        return _number(prop, extra, values, path)
     if kind == "array" and isinstance(prop.get("items"), Mapping):
         items = narrow(prop["items"], values, hints, path)
         return {
@@ -167,6 +179,7 @@ def object_schema(
         wanted = name in required or (
             not (hint is not None and hint.omitted)
             and (_mentions(name, values) or bool(_hint_values(hint, values.request.lower())))
+            and _shape_fits(where, prop, values)
         )
         if wanted:
             properties[name] = narrow(prop, values, hints, where)

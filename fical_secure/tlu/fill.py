@@ -83,7 +83,7 @@ class SchemaFiller:
 
     llm: JsonLLM
     max_new_tokens: int = MAX_NEW_TOKENS
-    evidence_required: bool = False  # optional arguments with evidence must be decoded
+    evidence_required: bool = True  # optional arguments with evidence must be decoded
     rules: RuleFiller = field(default_factory=RuleFiller)
     model_calls: int = 0
     invalid: int = 0

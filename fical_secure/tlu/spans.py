@@ -29,14 +29,29 @@ _CLOCK = re.compile(
 )
 
 
+# English function words: a span that starts or ends with one is rarely a value
+STOPWORDS = frozenset(
+    "a an the to for of in on at from with by and or but me my i you your we our us it is are "
+    "be am was can could would will please find get help show search look looking want like "
+    "need some any this that there what which who how do does hi hey".split()
+)
+
+
 def spans(request: str, max_words: int = MAX_SPAN_WORDS) -> list[str]:
-    """Quoted phrases, then every run of 1..``max_words`` words, edges trimmed, deduplicated."""
+    """Quoted phrases, then every run of 1..``max_words`` words, edges trimmed, deduplicated.
+
+    A run of several words that starts or ends with a function word is left out.
+    """
     found = [m.group(1).strip() for m in _QUOTED.finditer(request)]
     words = request.split()
     for size in range(1, max_words + 1):
         for start in range(len(words) - size + 1):
-            found.append(" ".join(words[start : start + size]).strip(_EDGE))
-            found.append(" ".join(words[start : start + size]).rstrip(_EDGE))
+            run = words[start : start + size]
+            ends = {run[0].strip(_EDGE).lower(), run[-1].strip(_EDGE).lower()}
+            if size > 1 and ends & STOPWORDS:
+                continue
+            found.append(" ".join(run).strip(_EDGE))
+            found.append(" ".join(run).rstrip(_EDGE))
     kept = [s for s in dict.fromkeys(found) if s]
     return kept[:MAX_SPANS]
 
@@ -51,6 +66,41 @@ def numbers(request: str) -> list[int | float]:
         if m.group(0) in NUMBER_WORDS:
             hits.append((m.start(), NUMBER_WORDS[m.group(0)]))
     return list(dict.fromkeys(v for _, v in sorted(hits, key=lambda h: h[0])))
+
+
+def anchored_numbers(request: str, name: str) -> list[int | float]:
+    """Numbers written next to a word of the argument's name ("2 bedrooms" for num_beds).
+
+    Words of the name of three letters or more are matched by their first
+    three letters ("beds" ~ "bedrooms"), skipping ``number``/``num``/``count``.
+    """
+    stems = {
+        w[:3]
+        for w in re.findall(r"[a-z]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower())
+        if len(w) >= 3 and w not in ("number", "num", "count", "total", "the")
+    }
+    tokens = re.findall(r"[\w.]+", request.lower())
+    for offset in (1, -1):  # the word after the number ("2 bedrooms"), else the one before
+        out: list[int | float] = []
+        for i, token in enumerate(tokens):
+            value = _number_token(token)
+            j = i + offset
+            if value is not None and 0 <= j < len(tokens):
+                if any(tokens[j].startswith(stem) for stem in stems):
+                    out.append(value)
+        if out:
+            return list(dict.fromkeys(out))
+    return []
+
+
+def _number_token(token: str) -> int | float | None:
+    if token in NUMBER_WORDS:
+        return NUMBER_WORDS[token]
+    if re.fullmatch(r"\d+", token):
+        return int(token)
+    if re.fullmatch(r"\d+\.\d+", token):
+        return float(token)
+    return None
 
 
 def clock_times(request: str) -> list[str]:
