@@ -8,8 +8,9 @@ the tool's schema narrowed to the request's candidates
 (:mod:`fical_secure.tlu.decoding_schema`), with the tool's docs and the
 retrieved compendium entries in its prompt; every call is validated against
 the tool's own schema, and an invalid one falls back to the rules' fill. A
-tool whose required arguments the rules settle entirely, all of closed kinds,
-takes the rules' fill without a model call.
+tool whose arguments, optional ones included, are all of closed or numeric
+kinds, and whose required ones the rules settle, takes the rules' fill without
+a model call.
 """
 
 from __future__ import annotations
@@ -72,9 +73,8 @@ def _pinned(spec: ToolSpec, rule: ArgFill) -> dict[str, ArgValue]:
 
 
 def _fast(spec: ToolSpec, rule: ArgFill) -> bool:
-    return rule.complete and all(
-        _closed(a) or a.type in ("int", "float") for a in spec.args if a.required
-    )
+    """Every argument, optional ones included, is of a kind the rules settle, and they did."""
+    return rule.complete and all(_closed(a) or a.type in ("int", "float") for a in spec.args)
 
 
 @dataclass
