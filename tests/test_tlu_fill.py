@@ -71,6 +71,18 @@ SPECS: list[dict[str, Any]] = [
             "required": ["unit"],
         },
     },
+    {
+        "name": "thermostat.set",
+        "description": "Set the thermostat's mode and fan level.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "mode": {"type": "string", "enum": ["heat", "cool"]},
+                "level": {"type": "integer", "description": "Fan level."},
+            },
+            "required": ["mode"],
+        },
+    },
 ]
 
 
@@ -144,15 +156,15 @@ def test_hints_give_candidates_and_drop_omitted_optionals(catalogue: dict[str, T
     assert "city" not in schema["properties"]
 
 
-def test_rule_fast_path_makes_no_model_call(catalogue: dict[str, ToolSpec]) -> None:
+def test_rule_fast_path_makes_no_model_call_for_closed_tools(catalogue: dict[str, ToolSpec]) -> None:
     class NoModel:
         def generate_json(self, *_args: Any, **_kwargs: Any) -> list[str]:
             raise AssertionError("the fast path must not call the model")
 
     filler = SchemaFiller(NoModel())  # type: ignore[arg-type]
-    jobs = [FillJob("weather in fahrenheit", catalogue["weather_get"])]
+    jobs = [FillJob("cool it down, fan level 3", catalogue["thermostat.set"])]
     (fill,) = filler.fill(jobs, Knowledge())
-    assert fill.arguments == {"unit": "fahrenheit"}
+    assert fill.arguments == {"mode": "cool", "level": 3}
     assert filler.model_calls == 0
     assert RuleFiller().fill(jobs, Knowledge())[0] == fill
 

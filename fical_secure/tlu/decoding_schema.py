@@ -139,7 +139,17 @@ def narrow(
     extra = _hint_values(hint, values.request.lower())
     if kind == "string":
         hinted = [hint.shape] if hint is not None and hint.shape else []
-        return _string(prop, extra, values, [*hinted, *expected_shapes(path, prop)])
+        narrowed = _string(prop, extra, values, [*hinted, *expected_shapes(path, prop)])
+        if hint is not None and "enum" in narrowed and "enum" not in prop:
+            # a phrase the knowledge normalises is not itself a value
+            written = {
+                p.lower() for p in hint.normalisations if p.lower() in values.request.lower()
+            }
+            kept = [
+                v for v in narrowed["enum"] if not (isinstance(v, str) and v.lower() in written)
+            ]
+            narrowed["enum"] = kept or narrowed["enum"]
+        return narrowed
     if kind in ("integer", "number"):
         return _number(prop, extra, values, path)
     if kind == "array" and isinstance(prop.get("items"), Mapping):
