@@ -17,7 +17,9 @@ from typing import Any
 
 from fical_secure.errors import GenerationError, SchemaError
 
-_INSTALL_HINT = "install the llm extra: pip install 'fical-secure[llm]' (xgrammar)"
+_INSTALL_HINT = (
+    "install it: pip install --no-deps xgrammar==0.2.9 (its runtime comes with the llm extra)"
+)
 _CACHED_GRAMMARS = 256
 
 
