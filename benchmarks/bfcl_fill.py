@@ -227,6 +227,7 @@ def main() -> None:
         action="store_true",
         help="optional arguments with evidence stay optional in the decoding schema",
     )
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     build_folder(FOLDER, categories=("live_multiple",), split="thirds")
@@ -259,11 +260,12 @@ def main() -> None:
             row, {k: v for k, v in rows[row].items() if k not in ("failure_samples",)}, flush=True
         )
     write_json_atomic(
-        RESULTS,
+        args.out,
         {
             "benchmark": "bfcl_fill",
             "command": "PYTHONPATH=. .venv/bin/python benchmarks/bfcl_fill.py "
             f"--n {args.n} --rows {args.rows}"
+            + ("" if args.out == RESULTS else f" --out {args.out}")
             + (" --evidence-optional" if args.evidence_optional else ""),
             "date": dt.date.today().isoformat(),
             "machine": f"{os.cpu_count()} CPU cores (shared with other jobs), no GPU",

@@ -70,10 +70,11 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--filler",
-        choices=("rule", "llm"),
-        default="rule",
+        choices=("auto", "rule", "llm"),
+        default="auto",
         help="argument filler of the TLU ablation: rules only, or the model decoding under each "
-        "tool's JSON Schema (loads the model even with --no-model)",
+        "tool's JSON Schema (llm loads the model even with --no-model); auto: llm unless "
+        "--no-model",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)

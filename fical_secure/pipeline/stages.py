@@ -175,13 +175,15 @@ def _filler(state: RoundState) -> ArgumentFiller:
     from fical_secure.tlu.fill import RuleFiller, SchemaFiller
 
     choice = state.settings.filler
+    if choice == "auto":
+        choice = "llm" if state.settings.use_model else "rule"
     if choice == "rule":
         return RuleFiller()
     if choice == "llm":
         return SchemaFiller(
             state.llm if isinstance(state.llm, JsonLLM) else LazyLLM(state.settings.model)
         )
-    raise ConfigError(f"filler must be 'rule' or 'llm', not {choice!r}")
+    raise ConfigError(f"filler must be 'auto', 'rule' or 'llm', not {choice!r}")
 
 
 @dataclass(frozen=True)
