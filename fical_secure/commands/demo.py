@@ -68,6 +68,14 @@ def register(sub: Any) -> None:
         metavar="NAME|FILE",
         help="release profile the audit gate applies (default strict; as `audit --profile`)",
     )
+    p.add_argument(
+        "--filler",
+        choices=("auto", "rule", "llm"),
+        default="auto",
+        help="argument filler of the TLU ablation: rules only, or the model decoding under each "
+        "tool's JSON Schema (llm loads the model even with --no-model); auto: llm unless "
+        "--no-model",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -103,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
         kcg_paraphrase=args.paraphrase,
         ablation_sample_sharing=args.sample_sharing,
         model_check=args.model_check,
+        filler=args.filler,
         scrub=not args.no_scrub,
         audit=not args.no_audit,
         seal=not args.no_seal,

@@ -36,6 +36,7 @@ from fical_secure.kcg.claims import claim_entry
 from fical_secure.kcg.knowledge import validated_claims
 from fical_secure.kcg.schema import Compendium
 from fical_secure.tlu.agent import Step
+from fical_secure.tlu.fill import ArgumentFiller, RuleFiller
 from fical_secure.tlu.index import ToolIndex
 from fical_secure.tlu.knowledge import Knowledge
 from fical_secure.tlu.metrics import same_value
@@ -105,8 +106,12 @@ def run_ablation(
     *,
     seed: int = 0,
     conditions: Sequence[str] | None = None,
+    filler: ArgumentFiller | None = None,
 ) -> dict[str, Any]:
     """The ``conditions`` (default: all) on ``fed.eval_requests``; see the module docstring.
+
+    ``filler`` fills every condition's arguments (default: the rules,
+    :class:`~fical_secure.tlu.fill.RuleFiller`).
 
     Raises:
         ValueError: no evaluation requests, or an unknown condition.
@@ -128,7 +133,8 @@ def run_ablation(
         examples: Sequence[tuple[str, str]] = (),
     ) -> Solver:
         index = ToolIndex(cached, compendium, fed.catalogue, examples=examples)
-        return Solver(index, fed.catalogue, knowledge or Knowledge.from_compendium(compendium))
+        known = knowledge or Knowledge.from_compendium(compendium)
+        return Solver(index, fed.catalogue, known, filler=filler or RuleFiller())
 
     def score(steps: list[Step], subset: Sequence[EvalRequest]) -> list[Outcome]:
         return [outcome(s, g) for s, g in zip(steps, subset, strict=True)]
@@ -138,9 +144,12 @@ def run_ablation(
     results["global"] = score(solver(global_compendium).act(texts), requests)
     by_hospital: dict[str, Solver] = {h: solver(c) for h, c in local.items()}
     docs = solver(None)
-    results["local"] = [
-        outcome((by_hospital.get(r.hospital_id) or docs).act([r.request])[0], r) for r in requests
-    ]
+    local_steps: dict[int, Step] = {}
+    for hospital in dict.fromkeys(r.hospital_id for r in requests):
+        idx = [i for i, r in enumerate(requests) if r.hospital_id == hospital]
+        steps = (by_hospital.get(hospital) or docs).act([texts[i] for i in idx])
+        local_steps.update(zip(idx, steps, strict=True))
+    results["local"] = [outcome(local_steps[i], r) for i, r in enumerate(requests)]
     if "sample_sharing" in wanted:
         shared = demonstration_knowledge(members, fed)
         examples = [(e.call.tool, e.request) for e in members]

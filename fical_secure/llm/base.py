@@ -69,3 +69,24 @@ class LLM(Protocol):
             ValueError: ``text`` has no tokens.
         """
         ...
+
+
+@runtime_checkable
+class JsonLLM(LLM, Protocol):
+    """An :class:`LLM` that can also decode constrained to a JSON Schema."""
+
+    def generate_json(
+        self,
+        prompts: Sequence[str],
+        schemas: Sequence[str],
+        *,
+        max_new_tokens: int = 128,
+        system: str | None = None,
+    ) -> list[str]:
+        """Greedy completions of ``prompts``, each constrained to ``schemas[i]`` (JSON text).
+
+        Raises:
+            SchemaError: a schema cannot be compiled.
+            GenerationError: the backend failed.
+        """
+        ...

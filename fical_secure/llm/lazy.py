@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from fical_secure.llm.base import LLM, LogProbs
+from fical_secure.errors import GenerationError
+from fical_secure.llm.base import LLM, JsonLLM, LogProbs
 from fical_secure.llm.loader import DEFAULT_GGUF, load_llm
 
 
@@ -48,6 +49,19 @@ class LazyLLM:
         self, prompts: Sequence[str], *, max_new_tokens: int = 96, system: str | None = None
     ) -> list[str]:
         return self._get().generate(prompts, max_new_tokens=max_new_tokens, system=system)
+
+    def generate_json(
+        self,
+        prompts: Sequence[str],
+        schemas: Sequence[str],
+        *,
+        max_new_tokens: int = 128,
+        system: str | None = None,
+    ) -> list[str]:
+        llm = self._get()
+        if not isinstance(llm, JsonLLM):
+            raise GenerationError(f"{self.name} cannot decode constrained to a JSON Schema")
+        return llm.generate_json(prompts, schemas, max_new_tokens=max_new_tokens, system=system)
 
     def score(self, texts: Sequence[str], contexts: Sequence[str]) -> list[LogProbs]:
         return self._get().score(texts, contexts)

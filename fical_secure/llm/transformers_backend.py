@@ -24,6 +24,7 @@ import numpy as np
 from fical_secure.errors import GenerationError
 from fical_secure.llm.base import LogProbs
 from fical_secure.llm.batching import length_sorted_chunks, pad_rows
+from fical_secure.llm.constrained import JsonGrammars
 from fical_secure.llm.prefix import ContextCache, texts_after
 
 if TYPE_CHECKING:
@@ -90,6 +91,7 @@ class TransformersLLM:
         start = tokenizer.bos_token_id
         self._start_id: int = int(start if start is not None else tokenizer.eos_token_id)
         self._max_len: int = int(getattr(model.config, "max_position_embeddings", 2048))
+        self._grammars: JsonGrammars | None = None
 
     @property
     def device(self) -> torch.device:
@@ -178,8 +180,57 @@ class TransformersLLM:
             raise GenerationError(f"generation with {self.name} failed: {exc}") from exc
         return outputs
 
-    def _generate_batch(self, batch: list[list[int]], max_new_tokens: int) -> list[str]:
+    def generate_json(
+        self,
+        prompts: Sequence[str],
+        schemas: Sequence[str],
+        *,
+        max_new_tokens: int = 128,
+        system: str | None = None,
+    ) -> list[str]:
+        """Greedy completions of user messages, each constrained to its JSON Schema (JSON text).
+
+        Batched like :meth:`generate`, one grammar per row (:mod:`fical_secure.llm.constrained`).
+        An output cut off by ``max_new_tokens`` is unfinished JSON: callers validate.
+
+        Raises:
+            SchemaError: a schema cannot be compiled.
+            GenerationError: xgrammar is missing or the backend failed.
+        """
+        if len(prompts) != len(schemas):
+            raise ValueError("generate_json needs one schema per prompt")
+        if max_new_tokens < 1:
+            raise ValueError("max_new_tokens must be at least 1")
+        grammars = self._json_grammars()
+        compiled = [grammars.compile(s) for s in schemas]
+        encoded = [self.encode(self.chat_prompt(p, system)) for p in prompts]
+        outputs: list[str] = [""] * len(prompts)
+        try:
+            for chunk in length_sorted_chunks(encoded, self.max_batch_size):
+                processor = grammars.logits_processor([compiled[i] for i in chunk])
+                batch = [encoded[i] for i in chunk]
+                done = self._generate_batch(batch, max_new_tokens, processor)
+                for i, out in zip(chunk, done, strict=True):
+                    outputs[i] = out
+        except GenerationError:
+            raise
+        except (RuntimeError, ValueError, IndexError, TypeError, AssertionError) as exc:
+            raise GenerationError(f"constrained generation with {self.name} failed: {exc}") from exc
+        return outputs
+
+    def _json_grammars(self) -> JsonGrammars:
+        if self._grammars is None:
+            net = self.generation_model
+            eos = net.generation_config.eos_token_id
+            stops = [int(e) for e in (eos if isinstance(eos, list) else [eos]) if e is not None]
+            self._grammars = JsonGrammars(self.tokenizer, int(net.config.vocab_size), stops)
+        return self._grammars
+
+    def _generate_batch(
+        self, batch: list[list[int]], max_new_tokens: int, processor: Any | None = None
+    ) -> list[str]:
         import torch
+        from transformers import LogitsProcessorList
 
         room = self._max_len - max_new_tokens
         if any(len(ids) > room for ids in batch):
@@ -200,6 +251,7 @@ class TransformersLLM:
                 temperature=None,
                 top_p=None,
                 top_k=None,
+                logits_processor=LogitsProcessorList([processor] if processor else []),
             )
         new = out[:, input_ids.shape[1] :]
         self.usage.seconds += time.perf_counter() - started

@@ -12,12 +12,17 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from fical_secure.errors import GateBlockedError, PipelineError
+from fical_secure.errors import ConfigError, GateBlockedError, PipelineError
+from fical_secure.llm.base import JsonLLM
 from fical_secure.pipeline.client import ClientRoundState
 from fical_secure.pipeline.runner import Stage
 from fical_secure.pipeline.server import ServerRoundState
 from fical_secure.pipeline.state import RoundState
+
+if TYPE_CHECKING:
+    from fical_secure.tlu.fill import ArgumentFiller
 
 log = logging.getLogger(__name__)
 
@@ -159,8 +164,26 @@ class TLUStage:
             default_embedder(),
             seed=s.seed,
             conditions=conditions,
+            filler=_filler(state),
         )
         state.report["tlu_cpu_seconds"] = round(time.process_time() - cpu, 3)
+
+
+def _filler(state: RoundState) -> ArgumentFiller:
+    """The TLU ablation's argument filler the settings name (the model loads lazily)."""
+    from fical_secure.llm.lazy import LazyLLM
+    from fical_secure.tlu.fill import RuleFiller, SchemaFiller
+
+    choice = state.settings.filler
+    if choice == "auto":
+        choice = "llm" if state.settings.use_model else "rule"
+    if choice == "rule":
+        return RuleFiller()
+    if choice == "llm":
+        return SchemaFiller(
+            state.llm if isinstance(state.llm, JsonLLM) else LazyLLM(state.settings.model)
+        )
+    raise ConfigError(f"filler must be 'auto', 'rule' or 'llm', not {choice!r}")
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,9 @@ class RoundSettings:
     top_k: int = 3
     ablation_sample_sharing: bool = False  # also measure sample sharing (embeds every demo)
     model_check: bool = False  # measure whether the model adds tool accuracy (dev requests)
+    # TLU argument filler: "rule", "llm" (schema-constrained decoding) or "auto" (llm when
+    # the round loads a model, else rule)
+    filler: str = "auto"
     progress: bool = True
 
     def client_settings(self) -> ClientSettings:

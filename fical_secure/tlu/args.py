@@ -70,8 +70,14 @@ _MONTH_RE = "|".join(m[:3] + m[3:].join(("(?:", ")?")) for m in MONTHS)
 _DATE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)"), "ymd"),
     (re.compile(r"(?<!\d)(\d{1,2})[/-](\d{1,2})[/-](\d{4})(?!\d)"), "mdy"),
-    (re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}}),?\s+(\d{{4}})\b", re.I), "Mdy"),
-    (re.compile(rf"\b(\d{{1,2}})\s+({_MONTH_RE})\.?,?\s+(\d{{4}})\b", re.I), "dMy"),
+    (re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.I), "Mdy"),
+    (
+        re.compile(
+            rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH_RE})\.?,?\s+(\d{{4}})\b", re.I
+        ),
+        "dMy",
+    ),
+    (re.compile(r"(?<![\d.])(\d{4})\.(\d{1,2})\.(\d{1,2})(?![\d.]\d)"), "ymd"),
 )
 _BIRTH_CUE = re.compile(r"(dob|born|birth|d\.o\.b)\W{0,4}$", re.I)
 _NOISE = (
@@ -178,6 +184,11 @@ def _fill_pattern(text: _Text, name: str, pattern: str, found: dict[str, ArgValu
             found[name] = m.group(0)
             text.claim(m.start(), m.end())
             return
+
+
+def dates_in(request: str) -> list[str]:
+    """ISO dates the request names, in order of appearance, dates of birth left out."""
+    return _find_dates(_Text(request))
 
 
 def _find_dates(text: _Text) -> list[str]:

@@ -9,11 +9,11 @@ in standard words or through an alias the compendium taught, plus
 (tool-selection cues the compendium taught, :mod:`fical_secure.kcg.cues`;
 default :data:`CUE_WEIGHT`, about the typical margin between MiniLM's top two
 tools, so a cue settles near ties without overriding a clear match). Arguments are
-extracted (:func:`fill_arguments`) with those aliases and the argument hints
-the compendium taught (usual values, omitted optionals, normalisations,
-shapes). No model call: the
-round measures separately whether the model adds accuracy
-(:func:`fical_secure.tlu.agent.choose_weight`).
+filled by the ``filler`` (:mod:`fical_secure.tlu.fill`): by rule with those
+aliases and the argument hints the compendium taught (usual values, omitted
+optionals, normalisations, shapes; the default, no model call), or by the
+model decoding under the tool's schema with the retrieved entries about the
+chosen tool as notes.
 """
 
 from __future__ import annotations
@@ -26,13 +26,15 @@ import numpy as np
 from fical_secure.data.schema import ToolCall, ToolSpec
 from fical_secure.kcg.cues import phrase_in, words
 from fical_secure.tlu.agent import Decision, Step
-from fical_secure.tlu.args import fill_arguments
+from fical_secure.tlu.args import ArgFill
 from fical_secure.tlu.env import ToolEnvironment
+from fical_secure.tlu.fill import ArgumentFiller, FillJob, RuleFiller
 from fical_secure.tlu.index import ToolIndex
 from fical_secure.tlu.knowledge import Knowledge, ValueMatcher
 
 LEXICAL_WEIGHT = 0.15
 CUE_WEIGHT = 0.05
+NOTES_SEARCHED = 32  # documents searched per request for notes about the chosen tool
 
 
 @dataclass
@@ -45,6 +47,7 @@ class Solver:
     lexical_weight: float = LEXICAL_WEIGHT
     cue_weight: float = CUE_WEIGHT
     env: ToolEnvironment | None = None
+    filler: ArgumentFiller = field(default_factory=RuleFiller)
 
     def __post_init__(self) -> None:
         self._matcher = ValueMatcher(self.catalogue, self.knowledge)
@@ -85,18 +88,26 @@ class Solver:
             choices = [ranked[0][0] for ranked in self.rank(requests)]
         else:
             choices = list(tools)
-        return [self._complete(r, t) for r, t in zip(requests, choices, strict=True)]
+        notes = self._notes(requests, choices)
+        jobs = [
+            FillJob(r, self._specs[t], n) for r, t, n in zip(requests, choices, notes, strict=True)
+        ]
+        fills = self.filler.fill(jobs, self.knowledge)
+        return [self._complete(r, t, f) for r, t, f in zip(requests, choices, fills, strict=True)]
 
-    def _complete(self, request: str, tool: str) -> Step:
+    def _notes(self, requests: Sequence[str], tools: Sequence[str]) -> list[tuple[str, ...]]:
+        """Retrieved compendium entries (and demonstrations) about each request's chosen tool."""
+        if isinstance(self.filler, RuleFiller) or not requests:
+            return [() for _ in requests]  # the rules read no notes
+        hits = self.index.search(requests, NOTES_SEARCHED)
+        return [
+            tuple(h.text for h in found if h.tool == tool and h.source != "tool")
+            for found, tool in zip(hits, tools, strict=True)
+        ]
+
+    def _complete(self, request: str, tool: str, fill: ArgFill) -> Step:
         assert self.env is not None
-        spec = self._specs[tool]
         decision = Decision((tool,), np.zeros(1), np.zeros(1))
-        fill = fill_arguments(
-            request,
-            spec,
-            aliases=self.knowledge.aliases,
-            hints=self.knowledge.arguments.get(tool),
-        )
         if not fill.complete:
             answer = f"I need {', '.join(fill.missing)} to use {tool}."
             return Step(request, decision, tool, fill, None, False, answer)

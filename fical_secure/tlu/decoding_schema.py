@@ -1,0 +1,203 @@
+"""The schema the model decodes a call's arguments under: the tool's own, narrowed.
+
+Types, enums, required members, patterns and bounds stay as the tool's JSON
+Schema says; what is left open is narrowed to values the request and the
+released knowledge support (:mod:`fical_secure.tlu.spans`, the compendium's
+:class:`~fical_secure.tlu.hints.ArgumentHint`): a free string becomes one of
+the request's spans, normalised forms (ISO dates, ``HH:MM``), a hint's
+normalisations and usual value, or the schema's default; a number becomes one
+the request writes. Where no candidate exists the tool's schema stays as is.
+An optional member enters only with evidence (a hint's usual value, a word of
+its name in the request), as optional: the model may still leave it out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fical_secure.tlu.hints import ArgumentHint
+from fical_secure.tlu.shapes import expected_shapes
+from fical_secure.tlu.spans import anchored_numbers, normalised_values, numbers, spans
+
+MAX_ITEMS = 8
+_NAME_STOP = frozenset({"name", "type", "value", "list", "data", "info", "with", "from"})
+
+
+@dataclass(frozen=True)
+class RequestValues:
+    """The request's candidate values, computed once per request."""
+
+    request: str
+    spans: tuple[str, ...]
+    normalised: tuple[str, ...]
+    numbers: tuple[int | float, ...]
+    words: frozenset[str]
+
+    @classmethod
+    def of(cls, request: str) -> RequestValues:
+        words = frozenset(re.findall(r"[a-z0-9]+", request.lower()))
+        return cls(
+            request,
+            tuple(spans(request)),
+            tuple(normalised_values(request)),
+            tuple(numbers(request)),
+            words,
+        )
+
+
+def _hint_values(hint: ArgumentHint | None, low_request: str) -> list[Any]:
+    if hint is None:
+        return []
+    named = [v for phrase, v in hint.normalisations.items() if phrase.lower() in low_request]
+    usual = [] if hint.usual_value is None else [hint.usual_value]
+    return [*named, *usual]
+
+
+def _mentions(name: str, values: RequestValues) -> bool:
+    """Some word of the member's name (4+ letters, not generic) is in the request."""
+    parts = [p for p in re.split(r"[^a-z0-9]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower())]
+    stems = [p[:5] for p in parts if len(p) >= 4 and p not in _NAME_STOP]
+    return any(w.startswith(s) for s in stems for w in values.words)
+
+
+def _shape_fits(path: str, prop: Mapping[str, Any], values: RequestValues) -> bool:
+    """A string whose docs ask for a shape has a request candidate of that shape."""
+    if prop.get("type") != "string" or "enum" in prop:
+        return True
+    shapes = expected_shapes(path, prop)
+    pool = [*values.normalised, *values.spans]
+    return not shapes or any(re.fullmatch(s, v) for s in shapes for v in pool)
+
+
+def _unique(values: Sequence[Any]) -> list[Any]:
+    seen: list[Any] = []
+    for v in values:
+        if v not in seen:
+            seen.append(v)
+    return seen
+
+
+def _string(
+    prop: Mapping[str, Any], extra: list[Any], values: RequestValues, shapes: Sequence[str]
+) -> dict[str, Any]:
+    pattern, fmt = prop.get("pattern"), prop.get("format")
+    strings = [v for v in extra if isinstance(v, str)]
+    if fmt is not None or pattern is not None:
+        pool = [*strings, *values.normalised, *values.spans]
+        if pattern is not None:
+            pool = [v for v in pool if re.fullmatch(pattern, v)]
+        elif fmt == "date":
+            pool = [v for v in pool if re.fullmatch(r"\d{4}-\d{2}-\d{2}", v)]
+        else:
+            return dict(prop)
+        return {"type": "string", "enum": _unique(pool)} if pool else dict(prop)
+    default = [prop["default"]] if isinstance(prop.get("default"), str) else []
+    pool = _unique([*strings, *values.normalised, *values.spans])
+    for shape in shapes:  # the first shape some candidate has settles it
+        fitting = [v for v in pool if re.fullmatch(shape, v)]
+        if fitting:
+            pool = fitting
+            break
+    pool = _unique([*pool, *default])
+    return {"type": "string", "enum": pool} if pool else dict(prop)
+
+
+def _number(
+    prop: Mapping[str, Any], extra: list[Any], values: RequestValues, path: str
+) -> dict[str, Any]:
+    integer = prop.get("type") == "integer"
+    low, high = prop.get("minimum"), prop.get("maximum")
+    default = [prop["default"]] if "default" in prop else []
+    anchored = anchored_numbers(values.request, path.rsplit(".", 1)[-1])
+    pool = [
+        v
+        for v in [*extra, *(anchored or values.numbers), *default]
+        if isinstance(v, int | float)
+        and not isinstance(v, bool)
+        and (not integer or float(v).is_integer())
+        and (low is None or v >= low)
+        and (high is None or v <= high)
+    ]
+    pool = _unique([int(v) if integer else v for v in pool])
+    return {"type": prop["type"], "enum": pool} if pool else dict(prop)
+
+
+def narrow(
+    prop: Mapping[str, Any],
+    values: RequestValues,
+    hints: Mapping[str, ArgumentHint],
+    path: str,
+) -> dict[str, Any]:
+    """The decoding schema of one value at ``path`` (dotted) of the tool's parameters."""
+    if "enum" in prop or "const" in prop or not isinstance(prop.get("type"), str):
+        return dict(prop)  # closed already, or a union the library compiles as written
+    kind = prop["type"]
+    hint = hints.get(path)
+    extra = _hint_values(hint, values.request.lower())
+    if kind == "string":
+        hinted = [hint.shape] if hint is not None and hint.shape else []
+        narrowed = _string(prop, extra, values, [*hinted, *expected_shapes(path, prop)])
+        if hint is not None and "enum" in narrowed and "enum" not in prop:
+            # a phrase the knowledge normalises is not itself a value
+            written = {
+                p.lower() for p in hint.normalisations if p.lower() in values.request.lower()
+            }
+            kept = [
+                v for v in narrowed["enum"] if not (isinstance(v, str) and v.lower() in written)
+            ]
+            narrowed["enum"] = kept or narrowed["enum"]
+        return narrowed
+    if kind in ("integer", "number"):
+        return _number(prop, extra, values, path)
+    if kind == "array" and isinstance(prop.get("items"), Mapping):
+        items = narrow(prop["items"], values, hints, path)
+        return {
+            **{k: v for k, v in prop.items() if k != "items"},
+            "items": items,
+            "maxItems": min(int(prop.get("maxItems", MAX_ITEMS)), MAX_ITEMS),
+        }
+    if kind == "object" and isinstance(prop.get("properties"), Mapping):
+        return object_schema(prop, values, hints, path)
+    return dict(prop)
+
+
+def object_schema(
+    schema: Mapping[str, Any],
+    values: RequestValues,
+    hints: Mapping[str, ArgumentHint],
+    path: str = "",
+    pinned: Mapping[str, Any] | None = None,
+    *,
+    evidence_required: bool = False,
+) -> dict[str, Any]:
+    """An object's decoding schema: required members, and optional ones with evidence.
+
+    ``pinned`` members (settled elsewhere) are left out; the caller merges them.
+    ``evidence_required``: an optional member with evidence must be decoded too.
+    """
+    required = set(schema.get("required", []))
+    properties: dict[str, Any] = {}
+    evidenced: set[str] = set()
+    for name, prop in schema.get("properties", {}).items():
+        if name in (pinned or {}) or not isinstance(prop, Mapping):
+            continue
+        where = f"{path}.{name}" if path else name
+        hint = hints.get(where)
+        wanted = name in required or (
+            not (hint is not None and hint.omitted)
+            and (_mentions(name, values) or bool(_hint_values(hint, values.request.lower())))
+            and _shape_fits(where, prop, values)
+        )
+        if wanted:
+            properties[name] = narrow(prop, values, hints, where)
+            evidenced.add(name)
+    must = required | (evidenced if evidence_required else set())
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": [n for n in properties if n in must],
+        "additionalProperties": False,
+    }

@@ -1,0 +1,169 @@
+"""Argument fillers: the rules alone, or the model decoding under the tool's schema.
+
+:class:`RuleFiller` extracts values by rule (:mod:`fical_secure.tlu.args`): fast,
+exact on ids, dates, enums and numbers, blind to free text.
+:class:`SchemaFiller` keeps the rules' values for the closed kinds (enums,
+patterned ids, dates) and has the model decode the rest as JSON constrained to
+the tool's schema narrowed to the request's candidates
+(:mod:`fical_secure.tlu.decoding_schema`), with the tool's docs and the
+retrieved compendium entries in its prompt; every call is validated against
+the tool's own schema, and an invalid one falls back to the rules' fill. A
+tool whose arguments, optional ones included, are all of closed or numeric
+kinds, and whose required ones the rules settle, takes the rules' fill without
+a model call.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from fical_secure.data.arg_schema import call_schema, parameters_schema
+from fical_secure.data.json_schema import argument_problems
+from fical_secure.data.schema import ArgSpec, ArgValue, ToolSpec
+from fical_secure.llm.base import JsonLLM
+from fical_secure.tlu.args import ArgFill, fill_arguments
+from fical_secure.tlu.decoding_schema import RequestValues, object_schema
+from fical_secure.tlu.knowledge import Knowledge
+
+DOC_CHARS = 240
+ARG_DOC_CHARS = 120
+MAX_NOTES = 3
+MAX_NEW_TOKENS = 160
+
+
+@dataclass(frozen=True)
+class FillJob:
+    """One request, the tool chosen for it, and the retrieved notes about that tool."""
+
+    request: str
+    spec: ToolSpec
+    notes: tuple[str, ...] = ()
+
+
+class ArgumentFiller(Protocol):
+    """Fills the chosen tools' arguments for a batch of requests."""
+
+    def fill(self, jobs: Sequence[FillJob], knowledge: Knowledge) -> list[ArgFill]:
+        """One :class:`ArgFill` per job, in order."""
+        ...
+
+
+@dataclass(frozen=True)
+class RuleFiller:
+    """Rule-based extraction with the knowledge's aliases and argument hints (no model)."""
+
+    def fill(self, jobs: Sequence[FillJob], knowledge: Knowledge) -> list[ArgFill]:
+        return [
+            fill_arguments(
+                j.request,
+                j.spec,
+                aliases=knowledge.aliases,
+                hints=knowledge.arguments.get(j.spec.name),
+            )
+            for j in jobs
+        ]
+
+
+def _closed(arg: ArgSpec) -> bool:
+    """A kind the rules settle as reliably as any model: enums, patterned ids, dates."""
+    if arg.type == "array":
+        return arg.items is not None and arg.items.type == "enum"
+    return arg.type in ("enum", "date") or (arg.type == "str" and arg.pattern is not None)
+
+
+def _pinned(spec: ToolSpec, rule: ArgFill) -> dict[str, ArgValue]:
+    return {
+        a.name: rule.arguments[a.name] for a in spec.args if a.name in rule.arguments and _closed(a)
+    }
+
+
+def _fast(spec: ToolSpec, rule: ArgFill) -> bool:
+    """Every argument, optional ones included, is of a kind the rules settle, and they did."""
+    return rule.complete and all(_closed(a) or a.type in ("int", "float") for a in spec.args)
+
+
+@dataclass
+class SchemaFiller:
+    """The model fills what the rules cannot, decoding under the narrowed schema."""
+
+    llm: JsonLLM
+    max_new_tokens: int = MAX_NEW_TOKENS
+    evidence_required: bool = True  # optional arguments with evidence must be decoded
+    rules: RuleFiller = field(default_factory=RuleFiller)
+    model_calls: int = 0
+    invalid: int = 0
+
+    def fill(self, jobs: Sequence[FillJob], knowledge: Knowledge) -> list[ArgFill]:
+        """Rules first; the model for the rest, in one batched constrained call.
+
+        Raises:
+            GenerationError: the model failed (xgrammar missing, backend error).
+        """
+        rules = self.rules.fill(jobs, knowledge)
+        todo = [i for i, (j, r) in enumerate(zip(jobs, rules, strict=True)) if not _fast(j.spec, r)]
+        prompts, schemas, pins = [], [], []
+        for i in todo:
+            job = jobs[i]
+            pinned = _pinned(job.spec, rules[i])
+            hints = knowledge.arguments.get(job.spec.name, {})
+            schema = object_schema(
+                parameters_schema(job.spec),
+                RequestValues.of(job.request),
+                hints,
+                pinned=pinned,
+                evidence_required=self.evidence_required,
+            )
+            prompts.append(prompt(job, schema))
+            schemas.append(json.dumps(schema))
+            pins.append(pinned)
+        texts = (
+            self.llm.generate_json(prompts, schemas, max_new_tokens=self.max_new_tokens)
+            if todo
+            else []
+        )
+        self.model_calls += len(todo)
+        out = list(rules)
+        for i, text, pinned in zip(todo, texts, pins, strict=True):
+            decoded = _checked(jobs[i].spec, text, pinned)
+            if decoded is None:
+                self.invalid += 1
+            else:
+                out[i] = ArgFill(decoded, ())
+        return out
+
+
+def _checked(spec: ToolSpec, text: str, pinned: dict[str, ArgValue]) -> dict[str, ArgValue] | None:
+    """The decoded arguments merged with the pinned ones, if the tool's schema accepts them."""
+    try:
+        decoded = json.loads(text)
+    except json.JSONDecodeError:
+        return None  # cut off by max_new_tokens
+    if not isinstance(decoded, dict):
+        return None
+    merged: dict[str, ArgValue] = {**decoded, **pinned}
+    ordered = {a.name: merged[a.name] for a in spec.args if a.name in merged}
+    ordered.update({k: v for k, v in merged.items() if k not in ordered})
+    if argument_problems(spec.name, call_schema(spec), ordered):
+        return None
+    return ordered
+
+
+def prompt(job: FillJob, schema: dict[str, Any]) -> str:
+    """The user turn: the tool's docs for the members to decode, the notes, the request."""
+    spec = job.spec
+    lines = [f"Tool {spec.name}: {spec.description[:DOC_CHARS]}"]
+    wanted = schema.get("properties", {})
+    docs = {a.name: a.description for a in spec.args}
+    if wanted:
+        lines.append("Arguments:")
+        lines += [f"- {name}: {docs.get(name, '')[:ARG_DOC_CHARS]}" for name in wanted]
+    notes = [n for n in job.notes if n][:MAX_NOTES]
+    if notes:
+        lines.append("Notes:")
+        lines += [f"- {n[:DOC_CHARS]}" for n in notes]
+    lines.append(f"Request: {job.request}")
+    lines.append(f"Write the JSON arguments of the {spec.name} call for this request.")
+    return "\n".join(lines)

@@ -1,0 +1,210 @@
+"""Argument filling under the tool's JSON Schema: candidates, narrowing, and the real model."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from fical_secure.data.arg_schema import call_schema
+from fical_secure.data.function_spec import catalogue_from_json
+from fical_secure.data.json_schema import argument_problems, schema_problems
+from fical_secure.data.schema import ToolSpec
+from fical_secure.llm.transformers_backend import TransformersLLM
+from fical_secure.tlu.decoding_schema import RequestValues, object_schema
+from fical_secure.tlu.fill import FillJob, RuleFiller, SchemaFiller
+from fical_secure.tlu.hints import ArgumentHint
+from fical_secure.tlu.knowledge import Knowledge
+from fical_secure.tlu.shapes import expected_shapes, shape_of
+from fical_secure.tlu.spans import anchored_numbers, clock_times, numbers, spans
+
+SPECS: list[dict[str, Any]] = [
+    {
+        "name": "alarm.add",
+        "description": "Set a new alarm at a time with an optional label.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "time": {"type": "string", "description": "Alarm time, formatted as 'HH:MM'."},
+                "label": {"type": "string", "description": "The alarm's label."},
+            },
+            "required": ["time", "label"],
+        },
+    },
+    {
+        "name": "travel.book_trip",
+        "description": "Book a trip for travellers between two cities.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "route": {
+                    "type": "object",
+                    "description": "Where the trip goes.",
+                    "properties": {
+                        "origin": {"type": "string", "description": "Departure city."},
+                        "destination": {
+                            "type": "string",
+                            "description": "Arrival city, in the format of 'City, ST' such as "
+                            "'Berkeley, CA'.",
+                        },
+                    },
+                    "required": ["origin", "destination"],
+                },
+                "travellers": {"type": "array", "items": {"type": "string"}, "description": "Names."},
+                "seat_class": {"type": "string", "enum": ["economy", "business", "first"]},
+                "num_passengers": {"type": "integer", "minimum": 1, "description": "Passengers."},
+            },
+            "required": ["route", "travellers", "seat_class", "num_passengers"],
+        },
+    },
+    {
+        "name": "weather_get",
+        "description": "Current weather in a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "city": {"type": "string", "description": "The city."},
+                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+            },
+            "required": ["unit"],
+        },
+    },
+    {
+        "name": "thermostat.set",
+        "description": "Set the thermostat's mode and fan level.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "mode": {"type": "string", "enum": ["heat", "cool"]},
+                "level": {"type": "integer", "description": "Fan level."},
+            },
+            "required": ["mode"],
+        },
+    },
+]
+
+
+@pytest.fixture(scope="module")
+def catalogue() -> dict[str, ToolSpec]:
+    return {spec.name: spec for spec in catalogue_from_json(SPECS)}
+
+
+@pytest.mark.parametrize(
+    ("request_text", "expected", "absent"),
+    [
+        ("label it 'Morning workout' please", ["Morning workout", "workout"], ["it 'Morning"]),
+        ("fly from San Diego to Los Angeles", ["San Diego", "Los Angeles"], ["from San Diego"]),
+        ("", [], [""]),
+    ],
+)
+def test_spans_are_verbatim_runs_without_function_word_edges(
+    request_text: str, expected: list[str], absent: list[str]
+) -> None:
+    found = spans(request_text)
+    assert all(e in found for e in expected)
+    assert not any(a in found for a in absent)
+    assert all(s in request_text for s in found)
+
+
+def test_numbers_times_and_anchored_numbers() -> None:
+    request = "3 bedrooms and 2 bathrooms for four adults at 2 PM or 07:30"
+    assert numbers(request)[:3] == [3, 2, 4]  # in order of appearance, each once
+    assert clock_times(request) == ["14:00", "07:30"]
+    assert anchored_numbers(request, "number_of_beds") == [3]
+    assert anchored_numbers(request, "number_of_baths") == [2]
+    assert anchored_numbers(request, "numAdults") == [4]
+    assert anchored_numbers("nothing here", "beds") == []
+
+
+def test_shapes_from_doc_templates_and_examples() -> None:
+    city = shape_of("Berkeley, CA")
+    assert re.fullmatch(city, "San Francisco, CA")
+    assert not re.fullmatch(city, "San Francisco")
+    assert re.fullmatch(shape_of("YYYY-MM-DD"), "2023-05-15")
+    doc = {"description": "The city, such as 'Berkeley, CA'."}
+    assert expected_shapes("city", doc) == [f"(?:{city})"]
+    assert expected_shapes("notes", {"description": "Free notes about the 'type' field."}) == []
+
+
+def test_decoding_schema_narrows_strings_and_numbers_keeps_enums_and_nesting(
+    catalogue: dict[str, ToolSpec],
+) -> None:
+    request = "Book business seats for Ann and Bo, 2 passengers, from Oakland to Fresno, CA"
+    spec = catalogue["travel.book_trip"]
+    schema = object_schema(json.loads(call_schema(spec)), RequestValues.of(request), {})
+    assert schema_problems(schema, "decoding schema") == []
+    props = schema["properties"]
+    assert props["seat_class"]["enum"] == ["economy", "business", "first"]
+    assert props["num_passengers"]["enum"] == [2]
+    route = props["route"]["properties"]
+    assert route["destination"]["enum"] == ["Fresno, CA"]  # the doc's 'City, ST' shape
+    assert "Oakland" in route["origin"]["enum"]
+    assert all(v in request for v in props["travellers"]["items"]["enum"])
+    assert schema["required"] == ["route", "travellers", "seat_class", "num_passengers"]
+
+
+def test_hints_give_candidates_and_drop_omitted_optionals(catalogue: dict[str, ToolSpec]) -> None:
+    spec = catalogue["weather_get"]
+    hints = {"city": ArgumentHint("weather_get", "city", normalisations={"nyc": "New York, NY"})}
+    values = RequestValues.of("how hot is it in nyc")
+    schema = object_schema(json.loads(call_schema(spec)), values, hints)
+    assert schema["properties"]["city"]["enum"][0] == "New York, NY"
+    omitted = {"city": ArgumentHint("weather_get", "city", omitted=True)}
+    schema = object_schema(json.loads(call_schema(spec)), RequestValues.of("city weather"), omitted)
+    assert "city" not in schema["properties"]
+
+
+def test_rule_fast_path_makes_no_model_call_for_closed_tools(catalogue: dict[str, ToolSpec]) -> None:
+    class NoModel:
+        def generate_json(self, *_args: Any, **_kwargs: Any) -> list[str]:
+            raise AssertionError("the fast path must not call the model")
+
+    filler = SchemaFiller(NoModel())  # type: ignore[arg-type]
+    jobs = [FillJob("cool it down, fan level 3", catalogue["thermostat.set"])]
+    (fill,) = filler.fill(jobs, Knowledge())
+    assert fill.arguments == {"mode": "cool", "level": 3}
+    assert filler.model_calls == 0
+    assert RuleFiller().fill(jobs, Knowledge())[0] == fill
+
+
+@pytest.mark.slow
+def test_constrained_calls_validate_and_copy_spans(
+    llm: TransformersLLM, catalogue: dict[str, ToolSpec]
+) -> None:
+    jobs = [
+        FillJob("Set an alarm for 7:30 am and label it 'Gym time'.", catalogue["alarm.add"]),
+        FillJob(
+            "Book business class for Ann Lee and Bo Chen, 2 passengers, from Oakland to "
+            "Fresno, CA.",
+            catalogue["travel.book_trip"],
+        ),
+        FillJob("Weather in Paris in celsius?", catalogue["weather_get"]),
+    ]
+    filler = SchemaFiller(llm)
+    fills = filler.fill(jobs, Knowledge())
+    assert filler.model_calls == 3 and filler.invalid == 0
+    for job, fill in zip(jobs, fills, strict=True):
+        assert fill.complete
+        assert argument_problems(job.spec.name, call_schema(job.spec), fill.arguments) == []
+    alarm, trip, weather = (f.arguments for f in fills)
+    assert alarm["time"] == "07:30"
+    assert alarm["label"] == "Gym time"  # the verbatim quoted span
+    assert trip["seat_class"] == "business" and trip["num_passengers"] == 2
+    assert trip["route"]["destination"] == "Fresno, CA"  # type: ignore[index,call-overload]
+    assert weather["unit"] == "celsius" and weather.get("city", "Paris") == "Paris"
+
+
+@pytest.mark.slow
+def test_hint_normalisation_reaches_the_call(
+    llm: TransformersLLM, catalogue: dict[str, ToolSpec]
+) -> None:
+    spec = catalogue["weather_get"]
+    hint = ArgumentHint("weather_get", "city", normalisations={"nyc": "New York, NY"})
+    with_hint = Knowledge(arguments={"weather_get": {"city": hint}})
+    job = FillJob("What's the weather in nyc in fahrenheit?", spec)
+    (fill,) = SchemaFiller(llm).fill([job], with_hint)
+    assert fill.arguments == {"unit": "fahrenheit", "city": "New York, NY"}
+    (plain,) = SchemaFiller(llm).fill([job], Knowledge())
+    assert plain.arguments.get("city") != "New York, NY"
