@@ -8,10 +8,10 @@ in standard words or through an alias the compendium taught, plus
 ``cue_weight`` when the request contains one of the tool's cue phrases
 (tool-selection cues the compendium taught, :mod:`fical_secure.kcg.cues`;
 default :data:`CUE_WEIGHT`, about the typical margin between MiniLM's top two
-tools, so a cue settles near ties without overriding a clear match). Arguments are
-extracted (:func:`fill_arguments`) with those aliases. No model call: the
-round measures separately whether the model adds accuracy
-(:func:`fical_secure.tlu.agent.choose_weight`).
+tools, so a cue settles near ties without overriding a clear match). Arguments come
+from ``filler`` (:mod:`fical_secure.tlu.fillers`): by default the rule extraction
+with those aliases, no model call (the round measures separately whether the
+model adds tool accuracy, :func:`fical_secure.tlu.agent.choose_weight`).
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ import numpy as np
 from fical_secure.data.schema import ToolCall, ToolSpec
 from fical_secure.kcg.cues import phrase_in, words
 from fical_secure.tlu.agent import Decision, Step
-from fical_secure.tlu.args import fill_arguments
+from fical_secure.tlu.args import ArgFill
 from fical_secure.tlu.env import ToolEnvironment
+from fical_secure.tlu.fillers import ArgumentFiller, RuleFiller
 from fical_secure.tlu.index import ToolIndex
 from fical_secure.tlu.knowledge import Knowledge, ValueMatcher
 
@@ -43,6 +44,7 @@ class Solver:
     lexical_weight: float = LEXICAL_WEIGHT
     cue_weight: float = CUE_WEIGHT
     env: ToolEnvironment | None = None
+    filler: ArgumentFiller = field(default_factory=RuleFiller)
 
     def __post_init__(self) -> None:
         self._matcher = ValueMatcher(self.catalogue, self.knowledge)
@@ -83,13 +85,13 @@ class Solver:
             choices = [ranked[0][0] for ranked in self.rank(requests)]
         else:
             choices = list(tools)
-        return [self._complete(r, t) for r, t in zip(requests, choices, strict=True)]
+        specs = [self._specs[t] for t in choices]
+        fills = self.filler.fill(requests, specs, self.knowledge)
+        return [self._complete(*job) for job in zip(requests, choices, fills, strict=True)]
 
-    def _complete(self, request: str, tool: str) -> Step:
+    def _complete(self, request: str, tool: str, fill: ArgFill) -> Step:
         assert self.env is not None
-        spec = self._specs[tool]
         decision = Decision((tool,), np.zeros(1), np.zeros(1))
-        fill = fill_arguments(request, spec, aliases=self.knowledge.aliases)
         if not fill.complete:
             answer = f"I need {', '.join(fill.missing)} to use {tool}."
             return Step(request, decision, tool, fill, None, False, answer)
