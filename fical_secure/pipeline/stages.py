@@ -143,6 +143,7 @@ class TLUStage:
     def run(self, state: RoundState) -> None:
         from fical_secure.evaluation.ablation import run_ablation
         from fical_secure.tlu.embedding import default_embedder
+        from fical_secure.tlu.fillers import load_filler
 
         cpu = time.process_time()
         if state.global_compendium is None:
@@ -152,6 +153,7 @@ class TLUStage:
         conditions = (
             None if s.ablation_sample_sharing else ("docs_only", "local", "global", "oracle")
         )
+        filler = load_filler(s.filler, llm=state.llm if s.filler == "llm" else None)
         state.report["ablation"] = run_ablation(
             fed,
             local,
@@ -159,7 +161,9 @@ class TLUStage:
             default_embedder(),
             seed=s.seed,
             conditions=conditions,
+            filler=filler,
         )
+        state.report["filler"] = s.filler
         state.report["tlu_cpu_seconds"] = round(time.process_time() - cpu, 3)
 
 

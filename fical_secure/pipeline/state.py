@@ -53,6 +53,7 @@ class RoundSettings:
     top_k: int = 3
     ablation_sample_sharing: bool = False  # also measure sample sharing (embeds every demo)
     model_check: bool = False  # measure whether the model adds tool accuracy (dev requests)
+    filler: str = "rule"  # the ablation agent's argument filler (fical_secure.tlu.fillers)
     progress: bool = True
 
     def client_settings(self) -> ClientSettings:
