@@ -33,13 +33,14 @@ held-out one is asked by its home (``local``) for every other such tool,
 and by the next client (``elsewhere``) otherwise. Every second member
 episode of a client goes to its non-member split (for audits).
 
-``--split thirds`` (issue 18's protocol) keeps only tools asked at least
-three times; the last third of each tool's requests is held out, asked in
-turn by its home (``local``) and the next client (``elsewhere``), and the
-rest are its home's members.
+``--split thirds --seed N`` (issue 18's protocol, :func:`split_thirds`) keeps
+only functions with at least three requests, holds out a seeded third of
+each function's requests, and deals the rest non-IID over the clients
+(Dirichlet label skew), all as members. Held-out records carry the request's
+own BFCL functions (``candidates``) and BFCL's ``possible_answer``.
 
     python benchmarks/bfcl_federation.py [OUT] [--categories live_multiple,live_simple]
-        [--split last|thirds]
+        [--split last|thirds] [--seed N]
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from fical_secure.atomic import write_json_atomic, write_text_atomic
 from fical_secure.data.function_spec import catalogue_from_json, catalogue_to_json
@@ -153,7 +156,16 @@ def load_items(
             tool, arguments = _gold(truth[0])
             if tool in offered:
                 variants.gold[tool][offered[tool]] += 1
-            items.append({"id": q["id"], "request": request, "tool": tool, "arguments": arguments})
+            items.append(
+                {
+                    "id": q["id"],
+                    "request": request,
+                    "tool": tool,
+                    "arguments": arguments,
+                    "candidates": list(offered),
+                    "possible_answer": truth[0][tool],
+                }
+            )
     counts["catalogue_name_variants_merged"] = sum(len(v) - 1 for v in variants.order.values())
     return variants.chosen(), items
 
@@ -183,7 +195,8 @@ def _eval(held: Item, hospital: str, needs: str) -> dict[str, Any]:
     item, call = held
     gold = {"tool": call.tool, "arguments": call.arguments}
     record = {"id": item["id"], "hospital": hospital, "needs": needs}
-    return {**record, "request": item["request"], "gold": gold}
+    source = {k: item[k] for k in ("candidates", "possible_answer") if k in item}
+    return {**record, "request": item["request"], "gold": gold, **source}
 
 
 def split_clients(
@@ -206,27 +219,62 @@ def split_clients(
     return members, evals
 
 
+MIN_REQUESTS = 3  # a function needs this many requests to be held out and taught
+DIRICHLET_ALPHA = 0.5  # < 1: each function's examples crowd into one or two clients
+
+
 def split_thirds(
-    valid: Sequence[Item], clients: Sequence[str]
+    valid: Sequence[Item], clients: Sequence[str], seed: int = 0, alpha: float = DIRICHLET_ALPHA
 ) -> tuple[dict[str, list[Item]], list[dict[str, Any]]]:
-    """(members, evals): a third of each tool's requests held out (``--split thirds``)."""
+    """(members, evals): issue 18's rule, seeded (``--split thirds --seed N``).
+
+    Only functions with at least :data:`MIN_REQUESTS` requests count. Per
+    function (in name order), its requests are shuffled and a third (rounded
+    down) is held out; the rest are dealt over the clients non-IID (label
+    skew): the function draws client shares from Dirichlet(``alpha``) and
+    each of its examples goes to a client drawn by those shares. Each held-out
+    request is asked by a uniformly drawn client: ``local`` if that client
+    holds an example of the function, ``elsewhere`` otherwise. Every draw
+    comes from one generator seeded with ``seed``.
+    """
+    rng = np.random.default_rng(seed)
+    by_tool: dict[str, list[Item]] = defaultdict(list)
+    for item, call in valid:
+        by_tool[call.tool].append((item, call))
     members: dict[str, list[Item]] = defaultdict(list)
     evals: list[dict[str, Any]] = []
-    for home, group in _homes(valid, len(clients)):
-        if len(group) < 3:
+    for tool in sorted(by_tool):
+        group = by_tool[tool]
+        if len(group) < MIN_REQUESTS:
             continue
-        cut = len(group) - len(group) // 3
-        members[clients[home]].extend(group[:cut])
-        for turn, held in enumerate(group[cut:]):
-            asker, needs = (home, "local") if turn % 2 else ((home + 1) % len(clients), "elsewhere")
-            evals.append(_eval(held, clients[asker], needs))
+        order = rng.permutation(len(group))
+        cut = len(group) // 3
+        held, rest = [group[i] for i in order[:cut]], [group[i] for i in order[cut:]]
+        shares = rng.dirichlet([alpha] * len(clients))
+        holders = set()
+        for item, dealt in zip(
+            rest, rng.choice(len(clients), size=len(rest), p=shares), strict=True
+        ):
+            members[clients[dealt]].append(item)
+            holders.add(int(dealt))
+        for item in held:
+            asker = int(rng.integers(len(clients)))
+            evals.append(_eval(item, clients[asker], "local" if asker in holders else "elsewhere"))
     return members, evals
 
 
 def build_folder(
-    out: Path, n_clients: int = 5, categories: Sequence[str] = CATEGORIES, split: str = "last"
+    out: Path,
+    n_clients: int = 5,
+    categories: Sequence[str] = CATEGORIES,
+    split: str = "last",
+    seed: int = 0,
 ) -> dict[str, Any]:
-    """Write the federation folder; returns the conversion counts."""
+    """Write the federation folder; returns the conversion counts.
+
+    With ``split="thirds"`` every training request is a member (no
+    non-members: run without the audit) and ``seed`` seeds the split.
+    """
     counts: Counter[str] = Counter()
     specs, items = load_items(bfcl_data_dir(), counts, categories)
     catalogue = catalogue_from_json(specs, where="BFCL catalogue")
@@ -238,10 +286,13 @@ def build_folder(
         else:
             valid.append((item, call))
     clients = [f"c{i:02d}" for i in range(1, n_clients + 1)]
-    members, evals = (split_thirds if split == "thirds" else split_clients)(valid, clients)
+    if split == "thirds":
+        members, evals = split_thirds(valid, clients, seed)
+    else:
+        members, evals = split_clients(valid, clients)
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "catalogue.json", catalogue_to_json(catalogue))
-    kept = _write_clients(out, clients, members)
+    kept = _write_clients(out, clients, members, nonmembers=split != "thirds")
     evals = [e for e in evals if e["hospital"] in kept]
     lines = [json.dumps(e, ensure_ascii=False) for e in evals]
     write_text_atomic(out / "eval.jsonl", "\n".join(lines) + "\n")
@@ -251,7 +302,9 @@ def build_folder(
         {
             "catalogue_tools": len(catalogue),
             "valid_requests": len(valid),
-            "member_episodes": sum(len(v[0::2]) for v in members.values()),
+            "member_episodes": sum(
+                len(v if split == "thirds" else v[0::2]) for v in members.values()
+            ),
             "eval_requests": len(evals),
         }
     )
@@ -261,12 +314,19 @@ def build_folder(
     return report
 
 
-def _write_clients(out: Path, clients: Sequence[str], members: dict[str, list[Item]]) -> list[str]:
-    """Each client's member / non-member files; the clients that have members."""
+def _write_clients(
+    out: Path, clients: Sequence[str], members: dict[str, list[Item]], *, nonmembers: bool = True
+) -> list[str]:
+    """Each client's member (and, if ``nonmembers``, non-member) files; the clients with members.
+
+    With ``nonmembers`` every second example goes to the non-member split (for audits).
+    """
     kept = []
     for client in clients:
         episodes = [_episode(item, call) for item, call in members.get(client, [])]
         split = {"member": episodes[0::2], "nonmember": episodes[1::2]}
+        if not nonmembers:
+            split = {"member": episodes}
         if not split["member"]:
             continue
         for name, eps in split.items():
@@ -292,10 +352,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--categories", default=",".join(CATEGORIES))
     parser.add_argument("--clients", type=int, default=5)
     parser.add_argument("--split", choices=("last", "thirds"), default="last")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the thirds split")
     args = parser.parse_args(argv)
     categories = [c for c in args.categories.split(",") if c]
     try:
-        print(json.dumps(build_folder(args.out, args.clients, categories, args.split), indent=1))
+        report = build_folder(args.out, args.clients, categories, args.split, args.seed)
+        print(json.dumps(report, indent=1))
     except DataError as exc:
         raise SystemExit(f"conversion failed: {exc}") from exc
 

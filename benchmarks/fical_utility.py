@@ -1,19 +1,27 @@
-"""FICAL's claim, measured: what the global compendium adds over the docs, over each
-hospital's local compendium, and against sample sharing, on the same held-out requests.
+"""FICAL's claim, measured on real tool-use requests: what the global compendium adds
+over the docs and over each client's own compendium, against sample sharing.
 
-Two federations, both run as a full round (``run_demo``, the code path of
-``fical-secure demo``):
+The benchmark FICAL is judged on: BFCL v4 ``live_multiple`` and ``live_simple``
+(the ``bfcl-eval`` wheel's data, converted unfiltered by
+``benchmarks/bfcl_federation.py``), each split by issue 18's rule
+(``--split thirds``: functions with at least 3 requests, a seeded third of each
+function's requests held out, the rest dealt non-IID over 5 clients), for
+every seed. Each (dataset, seed) is one full round through ``--data``
+(``run_demo``, the code path of ``fical-secure demo``; scrubber on, audit off:
+the split writes no non-members), and its ablation gives, in one run, the rows
+docs only / local / global / sample sharing / oracle: tool accuracy over the
+union catalogue and among the request's own BFCL functions, arguments scored
+with BFCL's possible-answer rules, end-to-end success, paired bootstrap CIs of
+global - docs only and global - 0.95 x sample sharing, and where calls fail.
 
-1. the synthetic clinical federation (5 hospitals, seed 0), with the packaged
-   SmolLM2-135M for KCG paraphrases, the scrubber and the audit gate on;
-2. BFCL v4 live requests (``benchmarks/bfcl_federation.py``: the
-   ``bfcl-eval`` package's data split by tool home, label skew) through
-   ``--data``, with the scrubber on, no model (``--no-model``) and no audit
-   (``--no-audit``: the audit's cost is linear in the records).
+The synthetic clinical federation runs too, labelled a *mechanism test*: its
+generator plants the phrases its miner mines, so it checks the plumbing, not
+FICAL's utility.
 
-Writes ``benchmarks/results/fical_utility.json``. Run from the repository root:
+Writes ``benchmarks/results/fical_utility.json``. From the repository root:
 
-    .venv/bin/python benchmarks/fical_utility.py
+    .venv/bin/python benchmarks/fical_utility.py [--seeds 0,1]
+        [--datasets live_multiple,live_simple] [--filler rule|llm] [--no-synthetic]
 """
 
 from __future__ import annotations
@@ -22,7 +30,9 @@ import argparse
 import datetime as dt
 import os
 import platform
+import shlex
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,132 +47,214 @@ from fical_secure.pipeline.state import RoundSettings
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fical_utility.json"
 RUNS = Path("runs/fical_utility")
+DATASETS = ("live_multiple", "live_simple")
+TARGET_DATASET = "live_multiple"
+MIN_SUPPORT = 2
+ROW_METRICS = (
+    "tool_accuracy",
+    "tool_accuracy_candidates",
+    "argument_accuracy",
+    "end_to_end_success",
+    "end_to_end_candidates",
+)
 
 
-def _e2e(rows: dict[str, Any], cond: str) -> float:
-    return float(rows[cond]["end_to_end_success"]["mean"])
+def run_bfcl(
+    dataset: str,
+    seed: int,
+    runs: Path,
+    *,
+    filler: str = "rule",
+    min_support: int = MIN_SUPPORT,
+    max_eval: int | None = None,
+) -> dict[str, Any]:
+    """One round on ``dataset`` split with ``seed``: its figures.
+
+    ``max_eval`` keeps only the first held-out requests (a fast slice for tests).
+    """
+    folder = runs / f"{dataset}_seed{seed}" / "federation"
+    conversion = build_folder(folder, 5, [dataset], "thirds", seed)
+    if max_eval is not None:
+        eval_path = folder / "eval.jsonl"
+        lines = eval_path.read_text(encoding="utf-8").splitlines()[:max_eval]
+        eval_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = run_demo(
+        RoundSettings(
+            out=runs / f"{dataset}_seed{seed}" / "round",
+            data=folder,
+            seed=seed,
+            use_model=filler == "llm",
+            audit=False,
+            kcg_min_support=min_support,
+            ablation_sample_sharing=True,
+            filler=filler,
+            progress=False,
+        )
+    )
+    return {**figures(report), "conversion": conversion}
 
 
-def _figures(report: dict[str, Any]) -> dict[str, Any]:
-    ablation = report["ablation"]
-    return {
-        "overall": ablation["overall"],
-        "by_needs": ablation["by_needs"],
-        "per_hospital": ablation["per_hospital"],
-        "federated_gain": ablation["federated_gain"],
-        "global_minus_docs_only_end_to_end": ablation["global_minus_docs_only"],
-        "global_entries": report.get("global_entries"),
-        "compendium_entries": report.get("compendium_entries"),
-        "recheck_dropped": report.get("recheck_dropped"),
-        "model_check": report.get("model_check"),
-        "tlu_cpu_seconds": report.get("tlu_cpu_seconds"),
-        "seconds": report.get("seconds"),
-    }
+def _means(row: dict[str, Any]) -> dict[str, Any]:
+    return {m: row[m] for m in ROW_METRICS}
 
 
-def _targets(report: dict[str, Any]) -> dict[str, Any]:
+def figures(report: dict[str, Any]) -> dict[str, Any]:
+    """The rows, differences and failure breakdown of one round's ablation."""
     ablation = report["ablation"]
     overall = ablation["overall"]
-    diff = ablation["global_minus_docs_only"]
-    ratio = _e2e(overall, "global") / max(_e2e(overall, "sample_sharing"), 1e-9)
-    gains = {
-        h: g["elsewhere"]
-        for h, g in ablation["federated_gain"].items()
-        if g.get("elsewhere", {}).get("n", 0) > 0
-    }
-    all_gain = all(g["mean"] > 0 and g["excludes_zero"] for g in gains.values())
-    tlu = float(report["seconds"]["tlu"])
     return {
-        "global_e2e_minus_docs_only": {
-            "target": ">= 0.15",
-            "measured": diff["mean"],
-            "ci95": diff["ci95"],
-            "met": diff["mean"] >= 0.15,
+        "n_requests": overall["n_requests"],
+        "rows": {c: _means(overall[c]) for c in ablation["conditions"]},
+        "differences": ablation["differences"],
+        "failures": ablation["failures"],
+        "by_needs": {
+            n: {"n_requests": rows["n_requests"]}
+            | {c: _means(rows[c]) for c in ablation["conditions"]}
+            for n, rows in ablation["by_needs"].items()
         },
-        "global_e2e_over_sample_sharing": {
+        "global_entries": report.get("global_entries"),
+        "compendium_entries": report.get("compendium_entries"),
+        "filler": report.get("filler"),
+        "seconds": report.get("seconds"),
+        "tlu_cpu_seconds": report.get("tlu_cpu_seconds"),
+    }
+
+
+def _mean(fig: dict[str, Any], cond: str, metric: str) -> float:
+    return float(fig["rows"][cond][metric]["mean"])
+
+
+def targets(fig: dict[str, Any], seed: int) -> dict[str, Any]:
+    """Issue 18's targets on ``live_multiple`` with k = 2, for one seed's round."""
+    tool = fig["differences"]["tool_ok"]["global_minus_docs_only"]
+    e2e = fig["differences"]["e2e"]["global_minus_docs_only"]
+    share = fig["differences"]["tool_ok"]["global_minus_0.95_sample_sharing"]
+    glob_tool, glob_e2e = (
+        _mean(fig, "global", "tool_accuracy"),
+        _mean(fig, "global", "end_to_end_success"),
+    )
+    ss_tool = _mean(fig, "sample_sharing", "tool_accuracy")
+    ss_e2e = _mean(fig, "sample_sharing", "end_to_end_success")
+    at = f"{TARGET_DATASET} seed {seed}"
+    return {
+        f"global_tool_minus_docs_only ({at})": {
+            "target": ">= 0.08 with the 95% CI excluding 0",
+            "measured": tool["mean"],
+            "ci95": tool["ci95"],
+            "met": tool["mean"] >= 0.08 and tool["ci95"][0] > 0,
+        },
+        f"global_tool_over_sample_sharing ({at})": {
+            "target": ">= 0.95",
+            "measured": round(glob_tool / max(ss_tool, 1e-9), 4),
+            "ci95_of_global_minus_0.95_sharing": share["ci95"],
+            "met": glob_tool >= 0.95 * ss_tool,
+        },
+        f"global_end_to_end ({at}, filler {fig['filler']})": {
+            "target": ">= 0.20 with the packaged default model",
+            "measured": glob_e2e,
+            "met": glob_e2e >= 0.20,
+        },
+        f"global_end_to_end_minus_docs_only ({at})": {
+            "target": ">= 0.03",
+            "measured": e2e["mean"],
+            "ci95": e2e["ci95"],
+            "met": e2e["mean"] >= 0.03,
+        },
+        f"global_end_to_end_over_sample_sharing ({at})": {
             "target": ">= 0.9",
-            "measured": round(ratio, 4),
-            "met": ratio >= 0.9,
-        },
-        "global_gt_local_on_elsewhere_requests_every_hospital": {
-            "target": "mean > 0 and 95% CI excludes 0 for every hospital with such requests",
-            "measured": {h: {"mean": g["mean"], "ci95": g["ci95"]} for h, g in gains.items()},
-            "met": bool(gains) and all_gain,
-        },
-        "tlu_stage_seconds": {
-            "target": "< 30 (2 CPU cores)",
-            "measured": tlu,
-            "cpu_seconds": report.get("tlu_cpu_seconds"),
-            "met": tlu < 30,
+            "measured": round(glob_e2e / max(ss_e2e, 1e-9), 4),
+            "met": glob_e2e >= 0.9 * ss_e2e,
         },
     }
 
 
-def main() -> None:
+def synthetic_mechanism_test(runs: Path) -> dict[str, Any]:
+    """The synthetic federation's round (packaged model for KCG, scrubber and audit on)."""
+    report = run_demo(
+        RoundSettings(out=runs / "synthetic", ablation_sample_sharing=True, progress=False)
+    )
+    return {
+        "label": "mechanism test: the generator plants the phrases the miner mines; held-out "
+        "requests are a uniform seeded sample of each hospital's requests",
+        **figures(report),
+        "federated_gain": report["ablation"]["federated_gain"],
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--filler",
-        choices=("rule", "llm"),
-        default="rule",
-        help="argument filler of the BFCL round (the synthetic round uses its model: auto)",
-    )
-    args = parser.parse_args()
+    parser.add_argument("--seeds", default="0,1")
+    parser.add_argument("--datasets", default=",".join(DATASETS))
+    parser.add_argument("--filler", choices=("rule", "llm"), default="rule")
+    parser.add_argument("--min-support", type=int, default=MIN_SUPPORT)
+    parser.add_argument("--no-synthetic", action="store_true")
+    parser.add_argument("--runs", type=Path, default=RUNS)
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    synthetic = run_demo(
-        RoundSettings(out=RUNS / "synthetic", ablation_sample_sharing=True, progress=False)
-    )
-    folder = RUNS / "bfcl_federation"
-    conversion = build_folder(folder)
-    public = run_demo(
-        RoundSettings(
-            out=RUNS / "bfcl",
-            data=folder,
-            use_model=False,
-            audit=False,
-            ablation_sample_sharing=True,
-            progress=False,
-            filler=args.filler,
-        )
+    seeds = [int(s) for s in args.seeds.split(",") if s]
+    bfcl: dict[str, Any] = {}
+    goals: dict[str, Any] = {}
+    for dataset in [d for d in args.datasets.split(",") if d]:
+        for seed in seeds:
+            fig = run_bfcl(
+                dataset, seed, args.runs, filler=args.filler, min_support=args.min_support
+            )
+            bfcl.setdefault(dataset, {})[f"seed_{seed}"] = fig
+            if dataset == TARGET_DATASET and args.min_support == MIN_SUPPORT:
+                goals.update(targets(fig, seed))
+            print(f"{dataset} seed {seed}: " + _line(fig), flush=True)
+    result_figures: dict[str, Any] = {"bfcl": bfcl}
+    if not args.no_synthetic:
+        result_figures["synthetic_mechanism_test"] = synthetic_mechanism_test(args.runs)
+    command = " ".join(
+        [".venv/bin/python", "benchmarks/fical_utility.py", *map(shlex.quote, sys.argv[1:])]
     )
     result = {
         "benchmark": "fical_utility",
-        "command": f".venv/bin/python benchmarks/fical_utility.py --filler {args.filler}",
+        "command": command,
         "date": dt.date.today().isoformat(),
         "machine": f"{os.cpu_count()} CPU cores (shared), {platform.machine()}, no GPU",
-        "baseline": "docs_only (the tool catalogue alone) and sample_sharing (raw demonstrations "
-        "of all hospitals), same agent, same held-out requests, same run",
-        "figures": {
-            "synthetic": _figures(synthetic),
-            "bfcl_live": {
-                **_figures(public),
-                "conversion": conversion,
-                "split_rule": "tool home = sha256(tool) mod 5 (label skew); see "
-                "benchmarks/bfcl_federation.py",
-            },
-        },
-        "targets": _targets(synthetic),
+        "baseline": "docs_only (the tool catalogue alone) and sample_sharing (raw member "
+        "requests of every client), same agent, same held-out requests, same run",
+        "figures": result_figures,
+        "targets": goals,
         "notes": [
-            "CIs: 95% percentile bootstrap over requests (1000 resamples, seed 0); "
-            "differences are paired.",
-            "The ablation's agent uses no model: retrieval + lexical value evidence + the "
-            "compendium's aliases; model_check records whether the 135M model's score adds "
-            "tool accuracy on training (dev) requests.",
-            "oracle: the gold tool, and aliases mined from the demonstrations and the held-out "
-            "requests' own gold calls: the ceiling of this argument filler.",
-            "BFCL figures carry no target: they are recorded as measured.",
+            "BFCL split (benchmarks/bfcl_federation.py --split thirds --seed N): functions with "
+            ">= 3 requests; a seeded third of each function's requests held out; the rest "
+            "dealt over 5 clients by per-function Dirichlet(0.5) shares; a held-out request is "
+            "asked by a uniformly drawn client (needs=local if it holds an example of the "
+            "function, else elsewhere). The catalogue is every function the dataset's requests "
+            "carry (the union catalogue).",
+            "tool_accuracy: top-1 over the union catalogue; tool_accuracy_candidates: top-1 "
+            "among the request's own BFCL functions; argument_accuracy: among requests whose "
+            "union tool is right; end_to_end: tool and every argument right by BFCL's "
+            "possible-answer rules (fical_secure/evaluation/possible_answer.py).",
+            "CIs: 95% percentile bootstrap over requests (1000 resamples, the round's seed); "
+            "differences are paired. global_minus_0.95_sample_sharing above 0 means global "
+            "reaches 95% of sample sharing.",
+            "failures: per condition, requests right / wrong tool / right tool with wrong "
+            "arguments, the latter by kind of argument (fical_secure/evaluation/failures.py).",
+            "oracle: the gold tool and the aliases the demonstrations and the held-out gold "
+            "calls show: the ceiling of the argument filler.",
+            "filler: rule = the rule-based extraction (no model); llm = the schema-constrained "
+            "LLM filler (fical_secure.tlu.fill.SchemaFiller).",
         ],
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(RESULTS, result)
-    t = result["targets"]
-    print(
-        "fical_utility: "
-        + ", ".join(
-            f"{k} {v['measured']} met={v['met']}"
-            for k, v in t.items()
-            if not isinstance(v["measured"], dict)
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(args.results, result)
+    for name, goal in goals.items():
+        print(f"{name}: {goal['measured']} met={goal['met']}")
+
+
+def _line(fig: dict[str, Any]) -> str:
+    parts = []
+    for cond, row in fig["rows"].items():
+        tool, cand = row["tool_accuracy"]["mean"], row["tool_accuracy_candidates"]["mean"]
+        parts.append(
+            f"{cond} tool {tool:.3f} cand {cand:.3f} e2e {row['end_to_end_success']['mean']:.3f}"
         )
-    )
+    return ", ".join(parts)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ from fical_secure.data.vocab import (
     date_words,
     enum_words,
     number_words,
-    value_surfaces,
 )
 from fical_secure.errors import ConfigError
 
@@ -288,31 +287,37 @@ def _phrase_episodes(episodes: list[Episode], phrase: str, value: str) -> int:
     )
 
 
-def test_knowledge_requests_need_what_their_tag_says(fed: Federation) -> None:
-    """local: the asking hospital's examples show the phrase twice; elsewhere: only others'."""
-    members = {h.hospital_id: h.members for h in fed.hospitals}
+def _jargon_of(request: str, gold: ToolCall) -> list[tuple[str, str]]:
+    """(value, phrase) of the gold values the request writes in a house phrase."""
+    return [
+        (str(v), p)
+        for v in gold.arguments.values()
+        for p in JARGON.get(str(v), ())
+        if _said(request, p)
+    ]
+
+
+def test_held_out_traffic_is_a_uniform_draw_not_chosen_by_the_miners_rule(
+    fed: Federation,
+) -> None:
+    """local / elsewhere: who asks; the requests follow their hospital's own mix and words."""
     tagged = [r for r in fed.eval_requests if r.needs in ("local", "elsewhere")]
     assert {r.needs for r in tagged} == {"local", "elsewhere"}
+    tools = {h.hospital_id: set(h.tools) for h in fed.hospitals}
     for request in tagged:
-        found = [
-            (n, str(v), p)
-            for n, v in request.gold.arguments.items()
-            for p in JARGON.get(str(v), ())
-            if _said(request.request, p)
-        ]
-        assert len(found) == 1, request.request
-        name, value, phrase = found[0]
-        assert not any(_said(request.request.lower(), w) for w in value_surfaces(name, value))
-        own = _phrase_episodes(members[request.hospital_id], phrase, value)
-        others = max(
-            _phrase_episodes(eps, phrase, value)
-            for h, eps in members.items()
-            if h != request.hospital_id
-        )
-        if request.needs == "local":
-            assert own >= 2, request.request
-        else:
-            assert own == 0 and others >= 2, request.request
+        source = request.request_id.split("-")[1]
+        assert request.gold.tool in tools[source]
+        assert (request.hospital_id == source) == (request.needs == "local")
+    with_jargon = [r for r in tagged if _jargon_of(r.request, r.gold)]
+    assert 0 < len(with_jargon) < len(tagged)  # house phrases at their usual rate, not always
+    members = {h.hospital_id: h.members for h in fed.hospitals}
+    rare = [
+        r
+        for r in with_jargon
+        for value, phrase in _jargon_of(r.request, r.gold)
+        if _phrase_episodes(members[r.request_id.split("-")[1]], phrase, value) < 2
+    ]
+    assert rare  # some use a phrase the members show fewer than twice: no k = 2 filter
 
 
 def test_docs_requests_are_spread_over_the_hospitals(fed: Federation) -> None:

@@ -10,10 +10,11 @@ phrased with templates no episode uses, and the exact PII manifest.
 Knowledge lives in the examples (:mod:`fical_secure.data.conventions`): each
 hospital has house phrases for some argument values and a share of terse
 requests that name no tool. Evaluation requests come from every hospital:
-``docs`` ones in standard words (one per held-out template and tool, as
-before), ``local`` ones in a house phrase that the hospital's own member
-episodes use at least twice, and ``elsewhere`` ones in a phrase that only
-other hospitals' member episodes use (at least twice there, never here).
+``docs`` ones in standard words (one per held-out template and tool), and a
+uniform seeded sample of each hospital's own traffic (drawn as its episodes
+are, phrased with held-out templates), asked by the hospital itself
+(``local``) or by another one (``elsewhere``). The federation is a mechanism
+test: its hospitals write the phrases that KCG's miner looks for.
 
 All randomness comes from ``random.Random(seed)`` and a Faker instance seeded
 with ``seed_instance(seed)``: the same seed gives byte-identical output (for
@@ -190,86 +191,53 @@ class _Builder:
             request, request_id
         )
 
-    def knowledge_request(
-        self,
-        request_id: str,
-        hospital: HospitalData,
-        value: str,
-        phrase: str,
-        needs: str,
-        dialect: Dialect,
+    def held_out_request(
+        self, request_id: str, tool: ToolSpec, asker: str, needs: str, dialect: Dialect
     ) -> tuple[EvalRequest, tuple[PIIValue, ...]]:
-        """A held-out request of ``hospital`` whose ``value`` is written as ``phrase``."""
-        tools = [
-            spec
-            for spec in CATALOGUE
-            if any(value in a.choices for a in spec.args if a.type == "enum")
-        ]
-        own = [spec for spec in tools if spec.name in hospital.tools]
-        tool = self.rng.choice(own if needs == "local" and own else tools)
+        """A request drawn as the hospital of ``dialect`` draws its episodes, asked by ``asker``.
+
+        Only the phrasing differs from an episode: a held-out template.
+        """
         person = self.people.new()
-        args = sample_arguments(tool, person, self.rng)
-        slot = self.rng.choice([a.name for a in tool.args if value in a.choices])
-        clash = [a.name for a in tool.args if a.name != slot and args[a.name] == value]
-        for name in clash:  # two drugs of one check must differ
-            args[name] = next(c for c in tool.arg(name).choices if c != value)
-        args[slot] = value
+        args = sample_arguments(tool, person, self.rng, dialect)
         template = template_for(
             tool.name, dialect, REQUEST_TEMPLATES[tool.name].held_out, True, self.rng
         )
-        request = compose_request(tool, template, person, args, self.rng, {value: phrase})
+        words = house_words(dialect, self.rng)
+        request = compose_request(tool, template, person, args, self.rng, words)
         gold = ToolCall(tool.name, args)
         return (
-            EvalRequest(request_id, request.text, gold, hospital.hospital_id, needs),
+            EvalRequest(request_id, request.text, gold, asker, needs),
             _pii_values(request, request_id),
         )
 
 
-def phrase_counts(episodes: list[Episode], phrases: dict[str, str]) -> dict[str, int]:
-    """How many of ``episodes`` write each value with its phrase (value -> count)."""
-    counts = {}
-    for value, phrase in phrases.items():
-        counts[value] = sum(
-            phrase.lower() in e.request.lower() and value in map(str, e.call.arguments.values())
-            for e in episodes
-        )
-    return counts
-
-
-def _knowledge_eval(
-    builder: _Builder, hospitals: list[HospitalData], dialects: list[Dialect], per_hospital: int
+def _traffic_eval(
+    builder: _Builder,
+    hospitals: list[HospitalData],
+    dialects: list[Dialect],
+    mixes: list[list[float]],
+    per_hospital: int,
 ) -> tuple[list[EvalRequest], list[PIIValue]]:
-    """``per_hospital`` local and ``per_hospital`` elsewhere requests of every hospital."""
-    seen = [
-        {v for v, n in phrase_counts(h.members, d.phrases).items() if n >= 2}
-        for h, d in zip(hospitals, dialects, strict=True)
-    ]
+    """``2 * per_hospital`` held-out requests of every hospital's own traffic.
+
+    Each is a seeded draw from the hospital's distribution (tool by its mix,
+    its house phrases at their usual rate), so nothing selects them by what
+    the members show. Every second one is asked by the hospital itself
+    (``local``), the others by another hospital drawn uniformly (``elsewhere``).
+    """
     requests: list[EvalRequest] = []
     pii: list[PIIValue] = []
-    for i, (hospital, dialect) in enumerate(zip(hospitals, dialects, strict=True)):
-        own = sorted(seen[i])
-        mine = {p.lower() for p in dialect.phrases.values()}
-        foreign = sorted(
-            {
-                (v, dialects[j].phrases[v])
-                for j in range(len(hospitals))
-                if j != i
-                for v in seen[j]
-                if dialects[j].phrases[v].lower() not in mine
-            }
-        )
-        builder.rng.shuffle(own)
-        jobs = [
-            ("local", own[n % len(own)], dialect.phrases[own[n % len(own)]])
-            for n in range(per_hospital if own else 0)
-        ]
-        picks = builder.rng.sample(foreign, min(per_hospital, len(foreign)))
-        jobs += [("elsewhere", v, phrase) for v, phrase in picks]
-        for n, (needs, value, phrase) in enumerate(jobs):
+    ids = [h.hospital_id for h in hospitals]
+    for hospital, dialect, mix in zip(hospitals, dialects, mixes, strict=True):
+        others = [h for h in ids if h != hospital.hospital_id]
+        for n in range(2 * per_hospital):
+            tool = _spec(builder.rng.choices(hospital.tools, weights=mix)[0])
+            local = n % 2 == 0 or not others
+            asker = hospital.hospital_id if local else builder.rng.choice(others)
+            needs = "local" if local else "elsewhere"
             request_id = f"eval-{hospital.hospital_id}-{needs}-{n:03d}"
-            request, values = builder.knowledge_request(
-                request_id, hospital, value, phrase, needs, dialect
-            )
+            request, values = builder.held_out_request(request_id, tool, asker, needs, dialect)
             requests.append(request)
             pii.extend(values)
     return requests, pii
@@ -321,10 +289,12 @@ def generate_federation(
     builder = _Builder(seed)
     hospitals: list[HospitalData] = []
     dialects: list[Dialect] = []
+    mixes: list[list[float]] = []
     for index, tools in enumerate(assign_tools(n_hospitals, builder.rng), start=1):
         hospital_id = f"h{index:02d}"
         name = f"{builder.fake.city()} {builder.rng.choice(_HOSPITAL_KINDS)}"
         weights = dirichlet(len(tools), DIRICHLET_ALPHA, builder.rng)
+        mixes.append(weights)
         counts = allocate(weights, episodes_per_hospital)
         dialect = assign_dialect(
             [(_spec(t), n) for t, n in zip(tools, counts, strict=True)], builder.rng
@@ -346,7 +316,9 @@ def generate_federation(
             owner = hospitals[(len(eval_requests)) % len(hospitals)].hospital_id
             eval_requests.append(replace(request, hospital_id=owner))
             manifest.extend(pii)
-    knowledge, pii_k = _knowledge_eval(builder, hospitals, dialects, knowledge_eval_per_hospital)
+    knowledge, pii_k = _traffic_eval(
+        builder, hospitals, dialects, mixes, knowledge_eval_per_hospital
+    )
     eval_requests += knowledge
     manifest.extend(pii_k)
     return Federation(seed, CATALOGUE, hospitals, eval_requests, manifest)

@@ -171,7 +171,11 @@ class EvalRequest:
     particular); ``needs`` says which knowledge the request calls for:
     ``docs`` (the tool documentation suffices), ``local`` (the asking
     hospital's own examples show it), ``elsewhere`` (only other hospitals'
-    examples show it), or empty when unknown.
+    examples show it), or empty when unknown. ``candidates`` are the tools
+    the request's source offered with it (BFCL's functions of the request;
+    empty: the whole catalogue); ``answer`` maps each parameter to every value
+    the source accepts for it, ``""`` meaning it may be omitted (BFCL's
+    possible answer; ``None``: exactly ``gold``'s arguments).
     """
 
     request_id: str
@@ -179,6 +183,8 @@ class EvalRequest:
     gold: ToolCall
     hospital_id: str = ""
     needs: str = ""
+    candidates: tuple[str, ...] = ()
+    answer: dict[str, list[Any]] | None = None
 
 
 @dataclass

@@ -7,7 +7,8 @@ Layout (see docs/data-format.md)::
     <hospital_id>.members.jsonl    member episodes (the loader's episode format)
     <hospital_id>.nonmembers.jsonl (optional) held-out non-member episodes
     eval.jsonl                     {"id", "request", "gold": {"tool", "arguments"},
-                                    "hospital"?, "needs"?}
+                                    "hospital"?, "needs"?, "candidates"?,
+                                    "possible_answer"?: {parameter: [acceptable values]}}
     manifest.jsonl                 (optional) {"kind", "value", "episode_id"}, planted PII
 
 The catalogue is a list of JSON function specs
@@ -50,6 +51,7 @@ from fical_secure.untrusted import DOCUMENT_LIMITS, load_json_file
 FORMAT = "fical-secure/federation"
 VERSION = 2  # 2: the catalogue as JSON function specs; optional files
 NEEDS = ("docs", "local", "elsewhere")
+EVAL_OPTIONAL = ("hospital", "needs", "candidates", "possible_answer")
 
 
 def _split_path(directory: Path, hospital_id: str, split: str) -> Path:
@@ -103,6 +105,10 @@ def _eval_record(request: EvalRequest) -> dict[str, Any]:
         record["hospital"] = request.hospital_id
     if request.needs:
         record["needs"] = request.needs
+    if request.candidates:
+        record["candidates"] = list(request.candidates)
+    if request.answer is not None:
+        record["possible_answer"] = request.answer
     return record
 
 
@@ -144,15 +150,29 @@ def _catalogue(meta: dict[str, Any], directory: Path) -> tuple[ToolSpec, ...]:
     return load_catalogue(beside)
 
 
+def _candidate_problems(candidates: Any, gold: str, names: set[str]) -> list[str]:
+    if not isinstance(candidates, list) or not all(isinstance(c, str) for c in candidates):
+        return ["candidates must be a list of tool names"]
+    unknown = [c for c in candidates if c not in names]
+    if unknown:
+        return [f"candidates {unknown[:5]} are not in the catalogue"]
+    if candidates and gold not in candidates:
+        return [f"candidates must include the gold tool {gold!r}"]
+    return []
+
+
 def _eval_parser(catalogue: tuple[ToolSpec, ...], hospitals: set[str]) -> LineParser[EvalRequest]:
+    names = {spec.name for spec in catalogue}
+
     def parse(value: Any, _line: int) -> tuple[EvalRequest | None, list[str]]:
         if (
             not isinstance(value, dict)
             or not {"id", "request", "gold"} <= set(value)
-            or not (set(value) <= {"id", "request", "gold", "hospital", "needs"})
+            or not (set(value) <= {"id", "request", "gold", *EVAL_OPTIONAL})
         ):
             return None, [
-                "expected an object with id, request, gold and optionally hospital and needs"
+                "expected an object with id, request, gold and optionally "
+                + ", ".join(EVAL_OPTIONAL)
             ]
         if not isinstance(value["id"], str) or not isinstance(value["request"], str):
             return None, ["id and request must be strings"]
@@ -164,7 +184,24 @@ def _eval_parser(catalogue: tuple[ToolSpec, ...], hospitals: set[str]) -> LinePa
         gold, problems = parse_call(value["gold"], catalogue)
         if gold is None:
             return None, problems
-        return EvalRequest(value["id"], value["request"], gold, str(hospital), str(needs)), []
+        candidates, answer = value.get("candidates", []), value.get("possible_answer")
+        problems = _candidate_problems(candidates, gold.tool, names)
+        if answer is not None and not (
+            isinstance(answer, dict) and all(isinstance(v, list) for v in answer.values())
+        ):
+            problems.append("possible_answer must map each parameter to a list of values")
+        if problems:
+            return None, problems
+        request = EvalRequest(
+            value["id"],
+            value["request"],
+            gold,
+            str(hospital),
+            str(needs),
+            tuple(candidates),
+            answer,
+        )
+        return request, []
 
     return parse
 

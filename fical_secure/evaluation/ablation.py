@@ -14,10 +14,15 @@ knowledge changes):
   held-out requests' own gold calls show: the ceiling of this agent's
   argument filler.
 
-Tool accuracy, argument accuracy (among requests whose tool is right) and
-end-to-end success (right tool, right arguments, the call ran), with
-bootstrap CIs, overall, per hospital and per kind of knowledge needed; the
-federated gain (global minus local, paired) per hospital.
+Tool accuracy over the whole catalogue and among each request's own
+candidate tools, argument accuracy (among requests whose tool is right) and
+end-to-end success (right tool and every argument right), arguments scored
+with BFCL's possible-answer rules (:mod:`fical_secure.evaluation.possible_answer`;
+a request without a possible answer must match its gold arguments), with
+bootstrap CIs, overall, per hospital and per kind of knowledge needed; paired
+differences (global - docs only, global - 0.95 x sample sharing); where calls
+fail (:mod:`fical_secure.evaluation.failures`); the federated gain (global
+minus local, paired) per hospital.
 """
 
 from __future__ import annotations
@@ -30,8 +35,10 @@ import numpy as np
 import numpy.typing as npt
 
 from fical_secure.aggregate.merge import TextEncoder
-from fical_secure.data.schema import Episode, EvalRequest, Federation
+from fical_secure.data.schema import Episode, EvalRequest, Federation, ToolCall, ToolSpec
 from fical_secure.evaluation.bootstrap import mean_ci, paired_diff_ci
+from fical_secure.evaluation.failures import breakdown, failure_kinds
+from fical_secure.evaluation.possible_answer import WRONG_TOOL, Problem, check_call, exact_answer
 from fical_secure.kcg.claims import claim_entry
 from fical_secure.kcg.knowledge import validated_claims
 from fical_secure.kcg.schema import Compendium
@@ -39,7 +46,6 @@ from fical_secure.tlu.agent import Step
 from fical_secure.tlu.fill import ArgumentFiller, RuleFiller
 from fical_secure.tlu.index import ToolIndex
 from fical_secure.tlu.knowledge import Knowledge
-from fical_secure.tlu.metrics import same_value
 from fical_secure.tlu.solver import Solver
 
 CONDITIONS: tuple[str, ...] = ("docs_only", "local", "global", "sample_sharing", "oracle")
@@ -48,11 +54,22 @@ METRICS: tuple[str, ...] = ("tool_accuracy", "argument_accuracy", "end_to_end_su
 
 @dataclass(frozen=True)
 class Outcome:
-    """How one condition did on one request."""
+    """How one condition did on one request.
+
+    ``tool_ok``: the top tool over the whole (union) catalogue is the gold
+    one; ``args_ok``: its arguments pass the possible answer (meaningful only
+    when ``tool_ok``); ``e2e``: both. ``*_candidates``: the same with the tool
+    chosen among the request's own candidates (BFCL's setting; the union
+    figures where a request lists none). ``failure``: the failure kinds of
+    the union call (:func:`fical_secure.evaluation.failures.failure_kinds`).
+    """
 
     tool_ok: bool
-    args_ok: bool  # meaningful only when tool_ok
+    args_ok: bool
     e2e: bool
+    tool_ok_candidates: bool = False
+    e2e_candidates: bool = False
+    failure: tuple[str, ...] = ()
 
 
 class CachedEncoder:
@@ -70,13 +87,34 @@ class CachedEncoder:
         return np.stack([self._cache[t] for t in texts]).astype(np.float32)
 
 
-def outcome(step: Step, gold: EvalRequest) -> Outcome:
+def answer_of(request: EvalRequest) -> dict[str, list[Any]]:
+    """The request's possible answer; exactly its gold arguments where it has none."""
+    return request.answer if request.answer is not None else exact_answer(request.gold)
+
+
+def outcome(
+    step: Step, gold: EvalRequest, specs: Mapping[str, ToolSpec], within: Step | None = None
+) -> Outcome:
+    """Score ``step`` (union choice) and ``within`` (candidate choice; default the same)."""
+    answer, spec = answer_of(gold), specs.get(gold.gold.tool)
+
+    def problems(s: Step) -> tuple[Problem, ...]:
+        if spec is None:
+            return (Problem(WRONG_TOOL),)
+        return check_call(ToolCall(s.tool, dict(s.fill.arguments)), gold.gold.tool, answer, spec)
+
+    found = problems(step)
     tool_ok = step.tool == gold.gold.tool
-    got = step.fill.arguments
-    args_ok = tool_ok and all(
-        n in got and same_value(got[n], v) for n, v in gold.gold.arguments.items()
+    alt = within or step
+    alt_problems = found if within is None else problems(within)
+    return Outcome(
+        tool_ok,
+        tool_ok and not found,
+        not found,
+        alt.tool == gold.gold.tool,
+        not alt_problems,
+        failure_kinds(found, spec, answer, gold.request),
     )
-    return Outcome(tool_ok, args_ok, tool_ok and args_ok and step.executed)
 
 
 def demonstration_knowledge(episodes: Sequence[Episode], fed: Federation) -> Knowledge:
@@ -110,9 +148,6 @@ def run_ablation(
 ) -> dict[str, Any]:
     """The ``conditions`` (default: all) on ``fed.eval_requests``; see the module docstring.
 
-    ``filler`` fills every condition's arguments (default: the rules,
-    :class:`~fical_secure.tlu.fill.RuleFiller`).
-
     Raises:
         ValueError: no evaluation requests, or an unknown condition.
         RetrievalError: the embedder or faiss failed.
@@ -124,7 +159,6 @@ def run_ablation(
     if not requests:
         raise ValueError("the federation has no evaluation requests to measure")
     cached = CachedEncoder(encoder)
-    texts = [r.request for r in requests]
     members = [e for h in fed.hospitals for e in h.members]
 
     def solver(
@@ -136,28 +170,50 @@ def run_ablation(
         known = knowledge or Knowledge.from_compendium(compendium)
         return Solver(index, fed.catalogue, known, filler=filler or RuleFiller())
 
-    def score(steps: list[Step], subset: Sequence[EvalRequest]) -> list[Outcome]:
-        return [outcome(s, g) for s, g in zip(steps, subset, strict=True)]
+    specs = {spec.name: spec for spec in fed.catalogue}
+
+    def run(
+        agent: Solver, subset: Sequence[EvalRequest], gold_tools: bool = False
+    ) -> list[Outcome]:
+        queries = [r.request for r in subset]
+        if gold_tools:
+            steps = agent.act(queries, tools=[r.gold.tool for r in subset])
+            return [outcome(s, g, specs) for s, g in zip(steps, subset, strict=True)]
+        ranked = agent.rank(queries)
+        union = [tools[0][0] for tools in ranked]
+        within = [
+            next((t for t, _ in tools if t in r.candidates), top) if r.candidates else top
+            for tools, top, r in zip(ranked, union, subset, strict=True)
+        ]
+        steps = agent.act(queries, tools=union)
+        differ = [i for i, (u, w) in enumerate(zip(union, within, strict=True)) if u != w]
+        redo = agent.act([queries[i] for i in differ], tools=[within[i] for i in differ])
+        alt: list[Step | None] = [None] * len(subset)
+        for i, step in zip(differ, redo, strict=True):
+            alt[i] = step
+        return [
+            outcome(*job) for job in zip(steps, subset, [specs] * len(subset), alt, strict=True)
+        ]
 
     results: dict[str, list[Outcome]] = {}
-    results["docs_only"] = score(solver(None).act(texts), requests)
-    results["global"] = score(solver(global_compendium).act(texts), requests)
+    results["docs_only"] = run(solver(None), requests)
+    results["global"] = run(solver(global_compendium), requests)
     by_hospital: dict[str, Solver] = {h: solver(c) for h, c in local.items()}
     docs = solver(None)
-    local_steps: dict[int, Step] = {}
-    for hospital in dict.fromkeys(r.hospital_id for r in requests):
-        idx = [i for i, r in enumerate(requests) if r.hospital_id == hospital]
-        steps = (by_hospital.get(hospital) or docs).act([texts[i] for i in idx])
-        local_steps.update(zip(idx, steps, strict=True))
-    results["local"] = [outcome(local_steps[i], r) for i, r in enumerate(requests)]
+    local_results: list[Outcome | None] = [None] * len(requests)
+    for hospital in sorted({r.hospital_id for r in requests}):
+        idx = _where(requests, hospital=hospital)
+        scored = run(by_hospital.get(hospital) or docs, [requests[i] for i in idx])
+        for i, result in zip(idx, scored, strict=True):
+            local_results[i] = result
+    results["local"] = [r for r in local_results if r is not None]
     if "sample_sharing" in wanted:
         shared = demonstration_knowledge(members, fed)
         examples = [(e.call.tool, e.request) for e in members]
-        results["sample_sharing"] = score(solver(None, shared, examples).act(texts), requests)
+        results["sample_sharing"] = run(solver(None, shared, examples), requests)
     if "oracle" in wanted:
         oracle = demonstration_knowledge(members + [_as_episode(r) for r in requests], fed)
-        gold_tools = [r.gold.tool for r in requests]
-        results["oracle"] = score(solver(None, oracle).act(texts, tools=gold_tools), requests)
+        results["oracle"] = run(solver(None, oracle), requests, gold_tools=True)
     return _report(requests, results, seed, tuple(c for c in CONDITIONS if c in wanted))
 
 
@@ -165,8 +221,10 @@ def _summary(outcomes: Sequence[Outcome], seed: int) -> dict[str, Any]:
     right = [o for o in outcomes if o.tool_ok]
     return {
         "tool_accuracy": mean_ci([o.tool_ok for o in outcomes], seed=seed),
+        "tool_accuracy_candidates": mean_ci([o.tool_ok_candidates for o in outcomes], seed=seed),
         "argument_accuracy": mean_ci([o.args_ok for o in right], seed=seed),
         "end_to_end_success": mean_ci([o.e2e for o in outcomes], seed=seed),
+        "end_to_end_candidates": mean_ci([o.e2e_candidates for o in outcomes], seed=seed),
     }
 
 
@@ -193,6 +251,8 @@ def _report(
         "by_needs": {n: _rows(results, _where(requests, needs=n), seed) for n in needs},
         "per_hospital": {h: _rows(results, _where(requests, hospital=h), seed) for h in hospitals},
         "global_minus_docs_only": paired_diff_ci(e2e["global"], e2e["docs_only"], seed=seed),
+        "differences": _differences(results, seed),
+        "failures": {c: breakdown([o.failure for o in results[c]]) for c in conditions},
         "federated_gain": {},
     }
     for h in hospitals:
@@ -209,6 +269,29 @@ def _report(
             )
         report["federated_gain"][h] = gain
     return report
+
+
+SHARING_SHARE = 0.95  # the share of sample sharing's utility FICAL should keep
+DIFFERENCE_METRICS = ("tool_ok", "tool_ok_candidates", "e2e", "e2e_candidates")
+
+
+def _differences(results: Mapping[str, list[Outcome]], seed: int) -> dict[str, Any]:
+    """Paired bootstrap CIs: global - docs_only, and global - 0.95 x sample_sharing.
+
+    The second interval lying above 0 means global reaches 95 % of sample
+    sharing's accuracy (the difference of means is the mean of per-request
+    differences, so the paired bootstrap covers the ratio's threshold).
+    """
+    out: dict[str, Any] = {}
+    for metric in DIFFERENCE_METRICS:
+        glob = [float(getattr(o, metric)) for o in results["global"]]
+        docs = [float(getattr(o, metric)) for o in results["docs_only"]]
+        row = {"global_minus_docs_only": paired_diff_ci(glob, docs, seed=seed)}
+        if "sample_sharing" in results:
+            shared = [SHARING_SHARE * float(getattr(o, metric)) for o in results["sample_sharing"]]
+            row["global_minus_0.95_sample_sharing"] = paired_diff_ci(glob, shared, seed=seed)
+        out[metric] = row
+    return out
 
 
 def _where(

@@ -166,6 +166,7 @@ class TLUStage:
             conditions=conditions,
             filler=_filler(state),
         )
+        state.report["filler"] = s.filler
         state.report["tlu_cpu_seconds"] = round(time.process_time() - cpu, 3)
 
 

@@ -1,0 +1,56 @@
+"""The utility benchmark's core on a small BFCL slice: one round, five rows, BFCL scoring."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("bfcl_eval") is None, reason="bfcl-eval is not installed"
+)
+
+ROWS = ("docs_only", "local", "global", "sample_sharing", "oracle")
+
+
+@pytest.fixture(scope="module")
+def figures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    import fical_utility
+
+    runs = tmp_path_factory.mktemp("runs")
+    return fical_utility.run_bfcl("live_simple", 1, runs, max_eval=12)
+
+
+def test_one_round_gives_every_row_on_the_same_requests(figures: dict[str, Any]) -> None:
+    assert figures["n_requests"] == 12
+    assert tuple(figures["rows"]) == ROWS
+    for row in figures["rows"].values():
+        assert {m["n"] for k, m in row.items() if k != "argument_accuracy"} == {12}
+        # the best candidate is never worse than the best tool of the whole catalogue
+        assert row["tool_accuracy_candidates"]["mean"] >= row["tool_accuracy"]["mean"]
+    assert figures["rows"]["oracle"]["tool_accuracy"]["mean"] == 1.0
+    assert figures["conversion"]["eval_requests"] > 12  # the slice is of a real split
+    assert figures["filler"] == "rule"
+
+
+def test_failures_account_for_every_request(figures: dict[str, Any]) -> None:
+    for cond in ROWS:
+        f = figures["failures"][cond]
+        assert f["right"] + f["wrong_tool"] + f["right_tool_wrong_arguments"] == 12
+        e2e = figures["rows"][cond]["end_to_end_success"]["mean"]
+        assert f["right"] == round(e2e * 12)
+    assert figures["failures"]["oracle"]["wrong_tool"] == 0
+
+
+def test_targets_are_recorded_met_or_not(figures: dict[str, Any]) -> None:
+    import fical_utility
+
+    goals = fical_utility.targets(figures, seed=1)
+    assert len(goals) == 5
+    for goal in goals.values():
+        assert isinstance(goal["met"], bool) and isinstance(goal["measured"], float)
