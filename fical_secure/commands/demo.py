@@ -50,13 +50,6 @@ def register(sub: Any) -> None:
         action="store_true",
         help="also measure whether the model's score adds tool accuracy (dev requests)",
     )
-    p.add_argument(
-        "--filler",
-        choices=("rule", "llm"),
-        default="rule",
-        help="argument filler of the ablation's agent: rule extraction (default) or the "
-        "schema-constrained LLM filler (needs the model)",
-    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--episodes", type=int, default=40, help="member episodes per client")
     p.add_argument("--no-scrub", action="store_true", help="skip the PII scrubber (unsafe)")
