@@ -304,6 +304,8 @@ def _fill_normalised(
             continue
         hits: list[tuple[int, ArgValue]] = []
         for phrase, value in sorted(hint.normalisations.items(), key=lambda pv: -len(pv[0])):
+            if not isinstance(value, str | int | float):  # a scalar stands for a phrase
+                continue
             pattern = rf"(?<![a-z0-9]){re.escape(phrase.lower())}(?![a-z0-9])"
             for m in re.finditer(pattern, text.low):
                 if text.free(m.start(), m.end()):
