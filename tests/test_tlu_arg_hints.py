@@ -48,6 +48,12 @@ def test_a_normalisation_writes_the_value_calls_used_for_the_phrase() -> None:
     assert "location" not in fill_arguments("Weather in Boston?", WEATHER, hints=hints).arguments
 
 
+def test_a_normalisation_to_a_list_or_object_is_not_applied() -> None:
+    hints = _hints(Normalisation(TOOL, "location", "nyc", '["New York", "NY"]'))
+    fill = fill_arguments("Weather in NYC?", WEATHER, hints=hints)
+    assert "location" not in fill.arguments and fill.missing == ("location",)
+
+
 def test_a_shape_picks_the_request_span_of_that_shape() -> None:
     hints = _hints(
         ArgumentShape(TOOL, "location", "city_state"), ArgumentShape(TOOL, "date", "iso_date")
