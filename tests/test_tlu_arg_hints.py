@@ -48,6 +48,12 @@ def test_a_normalisation_writes_the_value_calls_used_for_the_phrase() -> None:
     assert "location" not in fill_arguments("Weather in Boston?", WEATHER, hints=hints).arguments
 
 
+def test_a_normalisation_to_a_list_or_object_is_not_applied() -> None:
+    hints = _hints(Normalisation(TOOL, "location", "nyc", '["New York", "NY"]'))
+    fill = fill_arguments("Weather in NYC?", WEATHER, hints=hints)
+    assert "location" not in fill.arguments and fill.missing == ("location",)
+
+
 def test_a_shape_picks_the_request_span_of_that_shape() -> None:
     hints = _hints(
         ArgumentShape(TOOL, "location", "city_state"), ArgumentShape(TOOL, "date", "iso_date")
@@ -59,6 +65,23 @@ def test_a_shape_picks_the_request_span_of_that_shape() -> None:
     assert "location" not in plain.arguments and "date" not in plain.arguments
     none = fill_arguments("Any rain in santa rosa today?", WEATHER, hints=hints)
     assert "location" not in none.arguments
+
+
+def test_a_quoted_span_of_the_shape_fills_a_free_text_argument() -> None:
+    spec = ToolSpec(
+        "movies.buy",
+        "Buy cinema tickets.",
+        (ArgSpec("movie_name", "str", "Title"), ArgSpec("count", "int", "Tickets")),
+        "tickets",
+    )
+    book = Compendium("g", (claim_entry(ArgumentShape("movies.buy", "movie_name", "title_words")),))
+    hints = Knowledge.from_compendium(book).arguments["movies.buy"]
+    request = "I'm after 4 tickets for 'Toy Story 4' tonight"
+    fill = fill_arguments(request, spec, hints=hints)
+    assert fill.arguments == {"movie_name": "Toy Story 4", "count": 4}
+    assert "movie_name" not in fill_arguments(request, spec).arguments
+    lower = fill_arguments("tickets for 'toy story' tonight", spec, hints=hints)
+    assert "movie_name" not in lower.arguments  # a quoted span without the shape is no candidate
 
 
 def test_a_usual_value_fills_only_what_the_request_leaves_open() -> None:

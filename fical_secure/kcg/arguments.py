@@ -30,18 +30,17 @@ array share the array's path), with ``k = min_support`` distinct subjects
   :func:`~fical_secure.kcg.argvalues.related`) go first, then by support,
   then the fewer words unrelated to the value, then the longer related phrase
   (it names more of the value) or the shorter unrelated one (it recurs in
-  more new requests), as a set cover of the
-  value's calls, at most ``per_value``; an unrelated phrase must be specific
-  to the value across all the client's requests (``min_precision`` of those
-  that have it write it).
+  more new requests), as a set cover of the value's calls, at most
+  ``per_value``; an unrelated phrase must be specific to the value across
+  all the client's requests (``min_precision`` of those that have it write it).
 
 No usual value or normalisation is longer than ``max_value_chars`` or holds a
 run of five digits (identifiers, not conventions), and none whose phrase or
 value shares a token with a known identifier of the hospital
 (:meth:`KnownIdentifiers.named_in`). No claim may spell out most
-(``max_cover``) of one request. :func:`verify_argument_claim` re-checks a
-finished claim by scanning the episodes again, not the miner's tables
-(:mod:`fical_secure.kcg.argverify`).
+(``max_cover``) of one request. :func:`~fical_secure.kcg.argverify.verify_argument_claim`
+re-checks a finished claim by scanning the episodes again, not the miner's
+tables.
 """
 
 from __future__ import annotations

@@ -88,7 +88,11 @@ SHAPES: tuple[Shape, ...] = (
     ),
     Shape("lower_word", r"[a-z]+", "one lower-case word"),
     Shape("lower_words", r"[a-z]+(?: [a-z]+)+", "lower-case words"),
-    Shape("title_words", r"[A-Z][a-z]+(?: [A-Z][a-z]+)*", "capitalised words"),
+    Shape(
+        "title_words",
+        r"[A-Z][\w'.&-]*(?: (?:[A-Z][\w'.&-]*|\d+|of|the|and|in|on|a|an|to|for|at|by))*",
+        "capitalised words",
+    ),
     Shape("file_path", r"/?[\w.-]+(?:/[\w.-]+)+/?", "a file path (like a/b/c)", spans=True),
 )
 BY_NAME = {s.name: s for s in SHAPES}

@@ -315,6 +315,8 @@ def _fill_normalised(
             continue
         hits: list[tuple[int, ArgValue]] = []
         for phrase, value in sorted(hint.normalisations.items(), key=lambda pv: -len(pv[0])):
+            if not isinstance(value, str | int | float):  # a scalar stands for a phrase
+                continue
             pattern = rf"(?<![a-z0-9]){re.escape(phrase.lower())}(?![a-z0-9])"
             for m in re.finditer(pattern, text.low):
                 if text.free(m.start(), m.end()):
@@ -325,6 +327,9 @@ def _fill_normalised(
             found[arg.name] = list(dict.fromkeys(values)) if arg.type == "array" else values[0]
 
 
+_QUOTED = re.compile(r"""(?<!\w)(['"‘“])([^'"‘’“”\n]{1,80})['"’”](?!\w)""")
+
+
 def _fill_shaped(
     text: _Text,
     args: Sequence[ArgSpec],
@@ -332,25 +337,36 @@ def _fill_shaped(
     hints: Mapping[str, ArgumentHint],
     dates: Sequence[str],
 ) -> None:
-    """A free string argument with a known shape takes the request's first free span of it.
+    """A free string argument with a known shape takes a span of the request with that shape.
 
-    ``dates``: the request's dates as ISO (found first, so their spans are taken).
+    A quoted span of the shape comes first (users quote titles and names); then,
+    for shapes whose spans are telling (dates, places, codes...), the first free
+    span of the shape. ``dates``: the request's dates as ISO (found first, so
+    their spans are taken).
     """
     for arg in args:
         hint = hints.get(arg.name)
         shape = BY_PATTERN.get(hint.shape) if hint is not None and hint.shape else None
-        if arg.name in found or shape is None or not shape.spans or arg.type not in ("str", "any"):
+        if arg.name in found or shape is None or arg.type not in ("str", "any"):
             continue
-        if shape is BY_NAME["iso_date"]:
+        quoted = [
+            m
+            for m in _QUOTED.finditer(text.raw)
+            if text.free(m.start(), m.end()) and shape.fits(m.group(2).strip())
+        ]
+        if quoted:
+            found[arg.name] = quoted[0].group(2).strip()
+            text.claim(quoted[0].start(), quoted[0].end())
+        elif shape is BY_NAME["iso_date"]:
             if dates:
                 found[arg.name] = dates[0]
-            continue
-        finder = re.compile(rf"(?<![\w@/.-]){shape.pattern}(?![\w@/-])")
-        for m in finder.finditer(text.raw):
-            if text.free(m.start(), m.end()):
-                found[arg.name] = m.group(0)
-                text.claim(m.start(), m.end())
-                break
+        elif shape.spans:
+            finder = re.compile(rf"(?<![\w@/.-]){shape.pattern}(?![\w@/-])")
+            for m in finder.finditer(text.raw):
+                if text.free(m.start(), m.end()):
+                    found[arg.name] = m.group(0)
+                    text.claim(m.start(), m.end())
+                    break
 
 
 def _fill_numbers(
