@@ -136,6 +136,36 @@ def _as_episode(request: EvalRequest) -> Episode:
     )
 
 
+def _score(
+    agent: Solver,
+    subset: Sequence[EvalRequest],
+    specs: Mapping[str, ToolSpec],
+    gold_tools: bool = False,
+) -> list[Outcome]:
+    """Run ``agent`` on ``subset`` (tools it chooses, or the gold ones) and score every step.
+
+    A request whose best candidate is not the union's top tool is completed a
+    second time with that candidate, so both settings are scored.
+    """
+    queries = [r.request for r in subset]
+    if gold_tools:
+        steps = agent.act(queries, tools=[r.gold.tool for r in subset])
+        return [outcome(s, g, specs) for s, g in zip(steps, subset, strict=True)]
+    ranked = agent.rank(queries)
+    union = [tools[0][0] for tools in ranked]
+    within = [
+        next((t for t, _ in tools if t in r.candidates), top) if r.candidates else top
+        for tools, top, r in zip(ranked, union, subset, strict=True)
+    ]
+    steps = agent.act(queries, tools=union)
+    differ = [i for i, (u, w) in enumerate(zip(union, within, strict=True)) if u != w]
+    redo = agent.act([queries[i] for i in differ], tools=[within[i] for i in differ])
+    alt: list[Step | None] = [None] * len(subset)
+    for i, step in zip(differ, redo, strict=True):
+        alt[i] = step
+    return [outcome(*job) for job in zip(steps, subset, [specs] * len(subset), alt, strict=True)]
+
+
 def run_ablation(
     fed: Federation,
     local: Mapping[str, Compendium],
@@ -175,25 +205,7 @@ def run_ablation(
     def run(
         agent: Solver, subset: Sequence[EvalRequest], gold_tools: bool = False
     ) -> list[Outcome]:
-        queries = [r.request for r in subset]
-        if gold_tools:
-            steps = agent.act(queries, tools=[r.gold.tool for r in subset])
-            return [outcome(s, g, specs) for s, g in zip(steps, subset, strict=True)]
-        ranked = agent.rank(queries)
-        union = [tools[0][0] for tools in ranked]
-        within = [
-            next((t for t, _ in tools if t in r.candidates), top) if r.candidates else top
-            for tools, top, r in zip(ranked, union, subset, strict=True)
-        ]
-        steps = agent.act(queries, tools=union)
-        differ = [i for i, (u, w) in enumerate(zip(union, within, strict=True)) if u != w]
-        redo = agent.act([queries[i] for i in differ], tools=[within[i] for i in differ])
-        alt: list[Step | None] = [None] * len(subset)
-        for i, step in zip(differ, redo, strict=True):
-            alt[i] = step
-        return [
-            outcome(*job) for job in zip(steps, subset, [specs] * len(subset), alt, strict=True)
-        ]
+        return _score(agent, subset, specs, gold_tools)
 
     results: dict[str, list[Outcome]] = {}
     results["docs_only"] = run(solver(None), requests)
