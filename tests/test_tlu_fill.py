@@ -182,7 +182,7 @@ def test_constrained_calls_validate_and_copy_spans(
         ),
         FillJob("Weather in Paris in celsius?", catalogue["weather_get"]),
     ]
-    filler = SchemaFiller(llm)
+    filler = SchemaFiller(llm, max_new_tokens=96)
     fills = filler.fill(jobs, Knowledge())
     assert filler.model_calls == 3 and filler.invalid == 0
     for job, fill in zip(jobs, fills, strict=True):
@@ -204,7 +204,7 @@ def test_hint_normalisation_reaches_the_call(
     hint = ArgumentHint("weather_get", "city", normalisations={"nyc": "New York, NY"})
     with_hint = Knowledge(arguments={"weather_get": {"city": hint}})
     job = FillJob("What's the weather in nyc in fahrenheit?", spec)
-    (fill,) = SchemaFiller(llm).fill([job], with_hint)
+    (fill,) = SchemaFiller(llm, max_new_tokens=32).fill([job], with_hint)
     assert fill.arguments == {"unit": "fahrenheit", "city": "New York, NY"}
-    (plain,) = SchemaFiller(llm).fill([job], Knowledge())
+    (plain,) = SchemaFiller(llm, max_new_tokens=32).fill([job], Knowledge())
     assert plain.arguments.get("city") != "New York, NY"
