@@ -118,8 +118,8 @@ def arg_kind(name: str, opts: list[Any], prop: dict[str, Any], request: str) -> 
 
 def breakdown(
     tool_ok: bool, args: dict[str, Any], truth: dict[str, Any], spec: ToolSpec, request: str
-) -> list[tuple[str, bool]]:
-    """(kind, right) per gold argument when the tool is right; extras as their own kind."""
+) -> list[tuple[str, bool, str, Any, Any]]:
+    """(kind, right, name, got, wanted) per gold argument when the tool is right; extras too."""
     if not tool_ok:
         return []
     ((_tool, params),) = truth.items()
@@ -127,8 +127,9 @@ def breakdown(
     rows = []
     for name, opts in params.items():
         ok = (name in args and value_ok(args[name], opts)) or (name not in args and "" in opts)
-        rows.append((arg_kind(name, opts, props.get(name, {}), request), ok))
-    rows += [("unexpected argument", False) for name in args if name not in params]
+        kind = arg_kind(name, opts, props.get(name, {}), request)
+        rows.append((kind, ok, name, args.get(name, "(left out)"), opts))
+    rows += [("unexpected argument", False, n, args[n], None) for n in args if n not in params]
     return rows
 
 
@@ -177,6 +178,7 @@ def run_row(
     steps = solver.act(requests, tools=[e["gold"]["tool"] for e in evals] if oracle else None)
     seconds = time.perf_counter() - started
     tool_ok, bfcl, exact, kinds = [], [], [], Counter()
+    wrong: dict[str, list[dict[str, Any]]] = defaultdict(list)
     failures: list[dict[str, Any]] = []
     for e, step in zip(evals, steps, strict=True):
         args = dict(step.fill.arguments)
@@ -196,10 +198,12 @@ def run_row(
         tool_ok.append(right_tool)
         bfcl.append(ok)
         exact.append(ex)
-        for kind, good in breakdown(
+        for kind, good, name, got, wanted in breakdown(
             right_tool, args, truth, catalogue[e["gold"]["tool"]], e["request"]
         ):
             kinds[(kind, good)] += 1
+            if not good and len(wrong[kind]) < 6:
+                wrong[kind].append({"argument": name, "got": got, "wanted": wanted})
         if right_tool and not ok and len(failures) < 12:
             failures.append({"request": e["request"][:160], "output": args, "truth": truth})
     n = len(evals)
@@ -215,6 +219,7 @@ def run_row(
         "seconds_per_request": round(seconds / n, 3),
         "arguments_by_kind_when_tool_right": by_kind,
         "failure_samples": failures,
+        "wrong_arguments_by_kind": dict(sorted(wrong.items())),
     }
 
 
@@ -257,7 +262,13 @@ def main() -> None:
             rows[row]["invalid_calls_fell_back_to_rules"] = llm_filler.invalid  # type: ignore[union-attr]
             llm_filler.model_calls = llm_filler.invalid = 0  # type: ignore[union-attr]
         print(
-            row, {k: v for k, v in rows[row].items() if k not in ("failure_samples",)}, flush=True
+            row,
+            {
+                k: v
+                for k, v in rows[row].items()
+                if k not in ("failure_samples", "wrong_arguments_by_kind")
+            },
+            flush=True,
         )
     write_json_atomic(
         args.out,

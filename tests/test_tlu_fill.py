@@ -52,7 +52,11 @@ SPECS: list[dict[str, Any]] = [
                     },
                     "required": ["origin", "destination"],
                 },
-                "travellers": {"type": "array", "items": {"type": "string"}, "description": "Names."},
+                "travellers": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "Names.",
+                },
                 "seat_class": {"type": "string", "enum": ["economy", "business", "first"]},
                 "num_passengers": {"type": "integer", "minimum": 1, "description": "Passengers."},
             },
@@ -156,7 +160,9 @@ def test_hints_give_candidates_and_drop_omitted_optionals(catalogue: dict[str, T
     assert "city" not in schema["properties"]
 
 
-def test_rule_fast_path_makes_no_model_call_for_closed_tools(catalogue: dict[str, ToolSpec]) -> None:
+def test_rule_fast_path_makes_no_model_call_for_closed_tools(
+    catalogue: dict[str, ToolSpec],
+) -> None:
     class NoModel:
         def generate_json(self, *_args: Any, **_kwargs: Any) -> list[str]:
             raise AssertionError("the fast path must not call the model")
@@ -169,31 +175,45 @@ def test_rule_fast_path_makes_no_model_call_for_closed_tools(catalogue: dict[str
     assert RuleFiller().fill(jobs, Knowledge())[0] == fill
 
 
+def _valid(jobs: list[FillJob], fills: list[Any]) -> None:
+    for job, fill in zip(jobs, fills, strict=True):
+        assert fill.complete
+        assert argument_problems(job.spec.name, call_schema(job.spec), fill.arguments) == []
+
+
 @pytest.mark.slow
-def test_constrained_calls_validate_and_copy_spans(
+def test_batched_calls_validate_and_copy_a_verbatim_span(
     llm: TransformersLLM, catalogue: dict[str, ToolSpec]
 ) -> None:
     jobs = [
         FillJob("Set an alarm for 7:30 am and label it 'Gym time'.", catalogue["alarm.add"]),
-        FillJob(
-            "Book business class for Ann Lee and Bo Chen, 2 passengers, from Oakland to "
-            "Fresno, CA.",
-            catalogue["travel.book_trip"],
-        ),
         FillJob("Weather in Paris in celsius?", catalogue["weather_get"]),
     ]
-    filler = SchemaFiller(llm)
+    filler = SchemaFiller(llm, max_new_tokens=32)
     fills = filler.fill(jobs, Knowledge())
-    assert filler.model_calls == 3 and filler.invalid == 0
-    for job, fill in zip(jobs, fills, strict=True):
-        assert fill.complete
-        assert argument_problems(job.spec.name, call_schema(job.spec), fill.arguments) == []
-    alarm, trip, weather = (f.arguments for f in fills)
-    assert alarm["time"] == "07:30"
-    assert alarm["label"] == "Gym time"  # the verbatim quoted span
+    assert filler.model_calls == 2 and filler.invalid == 0
+    _valid(jobs, fills)
+    alarm, weather = (f.arguments for f in fills)
+    assert alarm == {"time": "07:30", "label": "Gym time"}  # the quoted span, verbatim
+    assert weather["unit"] == "celsius" and weather.get("city", "Paris") == "Paris"
+
+
+@pytest.mark.slow
+def test_nested_object_array_and_enum_call_of_a_dotted_tool_validates(
+    llm: TransformersLLM, catalogue: dict[str, ToolSpec]
+) -> None:
+    job = FillJob(
+        "Book business class for Ann Lee and Bo Chen, 2 passengers, from Oakland to Fresno, CA.",
+        catalogue["travel.book_trip"],
+    )
+    filler = SchemaFiller(llm, max_new_tokens=96)
+    fills = filler.fill([job], Knowledge())
+    assert filler.model_calls == 1 and filler.invalid == 0
+    _valid([job], fills)
+    trip = fills[0].arguments
     assert trip["seat_class"] == "business" and trip["num_passengers"] == 2
     assert trip["route"]["destination"] == "Fresno, CA"  # type: ignore[index,call-overload]
-    assert weather["unit"] == "celsius" and weather.get("city", "Paris") == "Paris"
+    assert all(name in job.request for name in trip["travellers"])  # type: ignore[union-attr]
 
 
 @pytest.mark.slow
@@ -204,7 +224,24 @@ def test_hint_normalisation_reaches_the_call(
     hint = ArgumentHint("weather_get", "city", normalisations={"nyc": "New York, NY"})
     with_hint = Knowledge(arguments={"weather_get": {"city": hint}})
     job = FillJob("What's the weather in nyc in fahrenheit?", spec)
-    (fill,) = SchemaFiller(llm).fill([job], with_hint)
+    (fill,) = SchemaFiller(llm, max_new_tokens=32).fill([job], with_hint)
     assert fill.arguments == {"unit": "fahrenheit", "city": "New York, NY"}
-    (plain,) = SchemaFiller(llm).fill([job], Knowledge())
+    (plain,) = SchemaFiller(llm, max_new_tokens=32).fill([job], Knowledge())
     assert plain.arguments.get("city") != "New York, NY"
+
+
+@pytest.mark.slow
+def test_solver_fills_with_the_schema_filler_and_the_call_runs(
+    llm: TransformersLLM, catalogue: dict[str, ToolSpec]
+) -> None:
+    from fical_secure.tlu.embedding import default_embedder
+    from fical_secure.tlu.index import ToolIndex
+    from fical_secure.tlu.solver import Solver
+
+    specs = list(catalogue.values())
+    filler = SchemaFiller(llm, max_new_tokens=32)
+    solver = Solver(ToolIndex(default_embedder(), None, specs), specs, filler=filler)
+    (step,) = solver.act(["Set an alarm for 7:30 am and label it 'Gym time'."])
+    assert step.tool == "alarm.add" and filler.model_calls == 1
+    assert step.call is not None and step.executed
+    assert step.call.arguments == {"time": "07:30", "label": "Gym time"}
