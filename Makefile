@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test setup bench lint mutation clean
+.PHONY: demo test test-fast setup bench lint mutation clean
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# the inner loop: every test but the tiers that load models (slow), start processes
+# (process) or sweep (bench); `make test` is the whole suite CI runs
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow and not process and not bench"
 
 bench: $(STAMP)
 	$(PY) -m pytest -q -m bench tests

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -17,6 +18,56 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # test tooling shared with the benchmarks lives in benchmarks/
     sys.path.insert(0, str(ROOT))
+
+
+_SPAWNED = [0]  # processes started: subprocess, multiprocessing (fork_exec), os.fork
+_SPAWN_START = pytest.StashKey[int]()
+
+
+def _counting(start: Callable[..., Any]) -> Callable[..., Any]:
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        _SPAWNED[0] += 1
+        return start(*args, **kwargs)
+
+    return counted
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Count every process a test starts, so that the ``process`` tier cannot drift."""
+    import _posixsubprocess
+    import subprocess
+
+    subprocess.Popen._execute_child = _counting(subprocess.Popen._execute_child)  # type: ignore[attr-defined]
+    _posixsubprocess.fork_exec = _counting(_posixsubprocess.fork_exec)  # multiprocessing
+    os.fork = _counting(os.fork)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.stash[_SPAWN_START] = _SPAWNED[0]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A test that started a process (in its fixtures too) fails unless marked ``process``.
+
+    ``make test-fast`` deselects that tier, so a mark missing would make it slow
+    or flaky; this keeps the mark true (``make test`` runs every tier).
+    """
+    outcome = yield
+    report = outcome.get_result()
+    started = _SPAWNED[0] - item.stash.get(_SPAWN_START, _SPAWNED[0])
+    if (
+        call.when == "teardown"
+        and started
+        and report.passed
+        and item.get_closest_marker("process") is None
+    ):
+        report.outcome = "failed"
+        report.longrepr = (
+            f"{item.nodeid} started {started} process(es) but is not marked "
+            "@pytest.mark.process (the tier `make test-fast` leaves out)"
+        )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -262,6 +262,7 @@ def test_invalid_context_is_misuse(round_id: int, stage: int, config_hash: bytes
         EnvelopeContext(round_id, stage, config_hash)
 
 
+@pytest.mark.process
 def test_crypto_core_imports_without_heavy_dependencies() -> None:
     code = (
         "import fical_secure.crypto.envelope, fical_secure.crypto.keys, sys; "

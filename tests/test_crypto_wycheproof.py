@@ -186,6 +186,7 @@ def test_every_vector_of_every_file_ran_and_passed(
         pytest.skip(f"only part of the vectors of {partial} were selected in this session")
 
 
+@pytest.mark.process
 def test_the_tally_starts_from_zero_when_a_runner_reruns_the_file_in_one_process() -> None:
     """Two pytest sessions in one interpreter (as mutmut runs them) both pass."""
     code = (

@@ -51,6 +51,7 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
     assert _tree_digest(tmp_path / "a") == _tree_digest(tmp_path / "b")
 
 
+@pytest.mark.process
 def test_output_does_not_depend_on_the_process_hash_seed(tmp_path: Path) -> None:
     script = (
         "import sys; from fical_secure.data.generator import generate_federation;"

@@ -14,6 +14,7 @@ from fical_secure.errors import ToolExecutionError
 LAB = ToolCall("lab_results_lookup", {"mrn": "MRN-0042137", "test": "HbA1c"})
 
 
+@pytest.mark.process
 def test_same_call_gives_same_result_across_processes() -> None:
     script = (
         "from fical_secure.data.results import simulate_result;"

@@ -153,6 +153,7 @@ def test_wrong_certificate_is_one_error(hospital: Path, foreign_tls_server: int)
     assert not (hospital.parent / "out").exists()
 
 
+@pytest.mark.process
 def test_the_command_prints_one_error_line_and_exits_1(hospital: Path) -> None:
     _edit(hospital, device="tpu")
     done = subprocess.run(

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from flower_fleet import Fleet, edit_yaml, free_ports, init_federation
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.process]
 
 
 @pytest.fixture

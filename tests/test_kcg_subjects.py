@@ -82,3 +82,13 @@ def test_the_episode_format_carries_an_optional_subject() -> None:
     assert "subject" not in episode_record(_lab(1, "x", "BMP"))
     _, problems = parse_episode(record | {"subject": ""}, 1, hospital_id="h01")
     assert problems == ["field 'subject' must not be empty"]
+
+
+def test_a_value_every_call_writes_is_an_alias_of_no_phrase() -> None:
+    # every lab call asks for the BMP: "fasting" co-occurs with it, as does every other word,
+    # but the calls would write BMP without it, so it is a usual value, not an alias
+    constant = [_lab(i, f"Fasting labs for MRN-{i:07d}.", "BMP") for i in range(3)]
+    constant += [_lab(5 + i, f"Labs for MRN-{5 + i:07d}.", "BMP") for i in range(4)]
+    assert _phrases(constant) == set()
+    # with other tests in the mix the same phrase selects the value and is mined
+    assert _phrases(_corpus(constant[:3])) == {"fasting labs"}

@@ -12,7 +12,7 @@ test then checks the raw database, restarts the server and finishes the round:
 * the round then completes with each client's payload exactly once, or, under
   the abort policy, ends in a signed Abort.
 
-Default: 6 points x 4 seeds; ``FICAL_BENCH=1``: 6 points x 25 seeds.
+Default: 6 points x 4 seeds; ``pytest -m bench`` adds seeds 4..24.
 """
 
 from __future__ import annotations
@@ -35,8 +35,10 @@ from fical_secure.protocol.crashpoints import POINTS
 from fical_secure.protocol.messages import Abort, GlobalResult, Receipt, RoundConfig, sha256
 from fical_secure.protocol.stages import Stage
 
+pytestmark = pytest.mark.process  # every test here starts processes
+
 WORKER = Path(__file__).with_name("test_protocol_crash_worker.py")
-SEEDS = range(25 if os.environ.get("FICAL_BENCH") == "1" else 4)
+SEEDS = [*range(4), *(pytest.param(s, marks=pytest.mark.bench) for s in range(4, 25))]
 REPLY_TIMEOUT_S = 30.0
 ROUND = 1
 

@@ -64,6 +64,7 @@ def test_require_stage_names_what_was_expected() -> None:
         require_stage(Stage.DONE, Stage.COLLECTING)
 
 
+@pytest.mark.process
 def test_protocol_package_imports_nothing_heavy_and_no_cryptography_directly() -> None:
     import ast
     import subprocess

@@ -27,6 +27,8 @@ from fical_secure.scrub.parallel import ScrubPool, slices
 from fical_secure.scrub.scrubber import Scrubber
 from fical_secure.scrub.types import Refusal, ScrubResult
 
+pytestmark = pytest.mark.process  # every test here starts processes
+
 TEXTS = [
     "No identifiers in this sentence at all.",
     "Patient Maria Lopez, MRN 00482913, DOB 04/07/1969, phone (617) 555-0134.",

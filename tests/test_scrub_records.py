@@ -104,6 +104,7 @@ _MEMORY_PROBE = textwrap.dedent(
 )
 
 
+@pytest.mark.process
 def test_a_5_mb_record_is_quarantined_with_a_clear_reason_under_1_gb(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     proc = subprocess.run(
@@ -123,14 +124,12 @@ def test_a_5_mb_record_is_quarantined_with_a_clear_reason_under_1_gb(tmp_path: P
     assert "max_record_chars" in json.loads(held)["reason"]
 
 
+@pytest.mark.process
 @pytest.mark.bench
 def test_a_5_mb_record_is_scrubbed_in_chunks_under_1_gb(
-    tmp_path: Path, request: pytest.FixtureRequest
+    tmp_path: Path,
 ) -> None:
     """Benchmark mode: the whole 5 MB record goes through the analyzer (minutes on 2 cores)."""
-    marks = str(request.config.getoption("markexpr") or "")
-    if os.environ.get("FICAL_BENCH") != "1" and ("bench" not in marks or "not bench" in marks):
-        pytest.skip("benchmark mode only: run `pytest -m bench` or set FICAL_BENCH=1")
     profile = tmp_path / "profile.yaml"
     from fical_secure.scrub.config import DEFAULT_PROFILE
 

@@ -3,12 +3,11 @@
 Default run: every stage x dropout fraction for small n, a few cases at n = 50
 and 100 (SecAgg+ k-regular graph), and exactly t / t - 1 survivors. The full
 matrix (n in 3, 5, 10, 50, 100; 0/10/20/30 % at each stage; 20 seeds) runs with
-``pytest -m bench`` (or FICAL_BENCH=1).
+``pytest -m bench``.
 """
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Callable
 
@@ -22,13 +21,6 @@ from fical_secure.protocol.secagg.floors import SecAggFloors
 
 STAGES = range(5)
 FRACTIONS = (0.0, 0.1, 0.2, 0.3)
-
-
-def _bench_mode(config: pytest.Config) -> bool:
-    markexpr = config.getoption("markexpr", "") or ""
-    return os.environ.get("FICAL_BENCH") == "1" or (
-        "bench" in markexpr and "not bench" not in markexpr
-    )
 
 
 def _run_case(
@@ -129,9 +121,7 @@ def _threshold_case(n: int, stage: int, missing: int, seed: int) -> None:
 
 @pytest.mark.bench
 @pytest.mark.parametrize("n", [3, 5, 10, 50, 100])
-def test_full_dropout_matrix(n: int, request: pytest.FixtureRequest) -> None:
-    if not _bench_mode(request.config):
-        pytest.skip("benchmark mode only: run `pytest -m bench` or set FICAL_BENCH=1")
+def test_full_dropout_matrix(n: int) -> None:
     for seed in range(20):
         for stage in STAGES:
             for fraction in FRACTIONS:

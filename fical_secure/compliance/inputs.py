@@ -10,7 +10,8 @@ the compendium's owner, the configured client, or every client for a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,8 @@ from fical_secure.untrusted import DEFAULT_LIMITS, read_regular
 if TYPE_CHECKING:
     from fical_secure.audit.artefact import SharedArtefact
     from fical_secure.compliance.runner import AuditSettings
-    from fical_secure.data.schema import Episode, HospitalData, PIIValue
+    from fical_secure.data.schema import Episode, HospitalData, PIIValue, ToolSpec
+    from fical_secure.scrub.scrubber import Scrubber
 
 GENERATED_EPISODES = 40  # what `fical-secure demo` generates per client: same seed, same members
 
@@ -33,6 +35,19 @@ class AuditData:
     hospitals: tuple[HospitalData, ...]
     manifest: tuple[PIIValue, ...]
     description: str
+    # the scrub context the round's scrub stage gives each client (Scrubber.for_client):
+    # the tool catalogue, and each client's records whose pii are its known identifiers
+    catalogue: tuple[ToolSpec, ...] = ()
+    records: Mapping[str, tuple[Episode, ...]] = field(default_factory=dict)  # every record
+
+    def scrubber_for(self, clients: Sequence[HospitalData]) -> Scrubber:
+        """The scrubber the round's scrub stage would have run for ``clients``' release."""
+        from fical_secure.scrub.known import known_of
+        from fical_secure.scrub.scrubber import Scrubber
+
+        episodes = [e for c in clients for e in self.records.get(c.hospital_id, ())]
+        tools = {t for c in clients for t in c.tools}
+        return Scrubber.for_client(self.catalogue, tools, known_of(episodes))
 
 
 @dataclass(frozen=True)
@@ -103,7 +118,9 @@ def load_data(settings: AuditSettings, config: ClientConfig | None = None) -> Au
     return AuditData(
         hospitals,
         tuple(fed.manifest),
-        f"synthetic federation, seed {settings.seed}, {settings.clients} clients, "
+        catalogue=tuple(fed.catalogue),
+        records={h.hospital_id: (*h.members, *h.nonmembers) for h in fed.hospitals},
+        description=f"synthetic federation, seed {settings.seed}, {settings.clients} clients, "
         f"{settings.records} members and {settings.records} non-members each",
     )
 
@@ -126,10 +143,9 @@ def _load_bound(config: ClientConfig, settings: AuditSettings) -> AuditData:
             f"{config.source}; audit against the exact records, or rebuild the compendium"
         )
     data = _load_files([config.data.path], settings.records, client_id=config.client_id)
-    return AuditData(
-        data.hospitals,
-        data.manifest,
-        f"client data {config.data.path} (sha256 {digest}), bound by {config.source}; "
+    return replace(
+        data,
+        description=f"client data {config.data.path} (sha256 {digest}), bound by {config.source}; "
         f"up to {settings.records} records a side",
     )
 
@@ -139,19 +155,21 @@ def _load_jsonl(folder: Path, records: int) -> AuditData:
     if not files:
         raise ConfigError(f"--data {folder}: no <client-id>.jsonl files found")
     data = _load_files(files, records)
-    return AuditData(
-        data.hospitals,
-        data.manifest,
-        f"user data {folder}: {len(data.hospitals)} clients, up to {records} records a side",
+    return replace(
+        data,
+        description=f"user data {folder}: {len(data.hospitals)} clients, "
+        f"up to {records} records a side",
     )
 
 
 def _load_files(files: list[Path], records: int, client_id: str | None = None) -> AuditData:
     """One client per JSONL file (named by the file, or ``client_id``)."""
+    from fical_secure.data.catalogue import CATALOGUE
     from fical_secure.data.loader import load_episodes_jsonl
     from fical_secure.data.schema import HospitalData
 
     hospitals = []
+    records_of: dict[str, tuple[Episode, ...]] = {}
     for path in files:
         name = client_id or path.stem
         episodes = load_episodes_jsonl(path, hospital_id=name)
@@ -160,11 +178,13 @@ def _load_files(files: list[Path], records: int, client_id: str | None = None) -
         if not members or not nonmembers:
             raise ConfigError(f"{path}: the audit needs both member and nonmember episodes")
         tools = tuple(sorted({e.call.tool for e in episodes}))
+        records_of[name] = tuple(episodes)
         hospitals.append(
             HospitalData(name, name, tools, _subset(members, records), _subset(nonmembers, records))
         )
     manifest = tuple(p for h in hospitals for e in h.members + h.nonmembers for p in e.pii)
-    return AuditData(tuple(hospitals), manifest, "")
+    # the records' calls are checked against the built-in catalogue when they load
+    return AuditData(tuple(hospitals), manifest, "", catalogue=CATALOGUE, records=records_of)
 
 
 def _client(data: AuditData, client_id: str, what: str) -> HospitalData:

@@ -86,7 +86,7 @@ def run_audit(settings: AuditSettings) -> AuditOutcome:
     checks: list[CheckResult] = []
     if config is not None:
         checks += config_checks(config, profile.crypto)
-    checks += _scrub_checks(profile, candidate.artefact.texts, settings)
+    checks += _scrub_checks(profile, candidate, data, settings)
     leak = _leakage(profile, candidate, data, config, settings)
     checks += leak.checks
     checks.append(_coverage(profile, settings))
@@ -108,8 +108,14 @@ def _coverage(profile: Profile, settings: AuditSettings) -> CheckResult:
 
 
 def _scrub_checks(
-    profile: Profile, texts: tuple[str, ...], settings: AuditSettings
+    profile: Profile,
+    candidate: inputs.Candidate,
+    data: inputs.AuditData,
+    settings: AuditSettings,
 ) -> list[CheckResult]:
+    """Recall of the packaged scrubber on a held-out corpus; the candidate scanned by the
+    scrubber the round's scrub stage runs for its clients (their tools' specs allowed,
+    their known identifiers masked), so a finding here is one the round enforces too."""
     from fical_secure.compliance import scrub_checks as sc
     from fical_secure.scrub.scrubber import Scrubber
 
@@ -119,7 +125,12 @@ def _scrub_checks(
     checks = [
         sc.check_required_entities(scrubber, profile.required_entities),
         sc.check_recall(table, refused, len(docs), profile.release.min_scrubber_recall),
-        sc.check_candidate_clean(scrubber, texts, profile.release.max_candidate_pii_detections),
+        sc.check_candidate_clean(
+            data.scrubber_for(candidate.targets),
+            candidate.artefact.texts,
+            profile.release.max_candidate_pii_detections,
+            item_ids=candidate.artefact.item_ids,
+        ),
     ]
     return checks
 

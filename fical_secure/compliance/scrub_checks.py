@@ -22,10 +22,23 @@ from fical_secure.errors import ScrubError
 
 if TYPE_CHECKING:
     from fical_secure.scrub.scrubber import Scrubber
+    from fical_secure.scrub.types import Span
 
 _PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9_]*>")  # the scrubber's typed placeholders
 HELD_OUT_SEED = 7_150_001  # never the audit's data seed: see recall_corpus()
 _SCRUB_THREATS = ("honest-but-curious-server", "research-consumer", "malicious-server")
+MAX_FLAGGED = 20  # items named in a failing check's evidence
+
+
+def _masked(text: str, spans: Sequence[Span]) -> str:
+    """``text`` with each span replaced by its typed placeholder (``<ORGANIZATION>``)."""
+    out, at = [], 0
+    for span in sorted(spans, key=lambda s: s.start):
+        if span.start < at:
+            continue
+        out += [text[at : span.start], f"<{span.type}>"]
+        at = span.end
+    return "".join(out) + text[at:]
 
 
 @dataclass(frozen=True)
@@ -166,12 +179,21 @@ def check_required_entities(scrubber: Scrubber, required: Sequence[str]) -> Chec
     )
 
 
-def check_candidate_clean(scrubber: Scrubber, texts: Sequence[str], maximum: int) -> CheckResult:
+def check_candidate_clean(
+    scrubber: Scrubber,
+    texts: Sequence[str],
+    maximum: int,
+    *,
+    item_ids: Sequence[str] | None = None,
+) -> CheckResult:
     """The scrubber finds at most ``maximum`` PII spans in the candidate's released texts.
 
-    Spans are counted per type; the texts themselves never enter the evidence.
-    A scrubber failure counts as a failed check (fail closed).
+    Spans are counted per type; each item with a finding is named (its id, or
+    its index) with the kinds found and its text with every finding masked
+    by its typed placeholder, so the evidence says where without repeating
+    the value. A scrubber failure counts as a failed check (fail closed).
     """
+    ids = list(item_ids) if item_ids is not None else [str(i) for i in range(len(texts))]
     try:
         spans = scrubber.analyze(list(texts))
     except ScrubError as exc:
@@ -186,21 +208,29 @@ def check_candidate_clean(scrubber: Scrubber, texts: Sequence[str], maximum: int
             "be released while it fails",
         )
     counts: Counter[str] = Counter()
-    items_with_pii = 0
-    for text, found in zip(texts, spans, strict=True):
+    flagged: list[tuple[str, list[str], str]] = []  # item, kinds, masked text
+    for item, text, found in zip(ids, texts, spans, strict=True):
         real = [s for s in found if not _PLACEHOLDER.fullmatch(text[s.start : s.end].strip())]
         counts.update(s.type for s in real)
-        items_with_pii += bool(real)
+        if real:
+            flagged.append((item, sorted({s.type for s in real}), _masked(text, real)))
     total = sum(counts.values())
+    where = "; ".join(f"item {item} ({', '.join(kinds)})" for item, kinds, _ in flagged[:3])
+    more = f" and {len(flagged) - 3} more" if len(flagged) > 3 else ""
     return CheckResult(
         "scrubber.candidate_clean",
         "Scrubber finds no PII in the candidate",
         total <= maximum,
-        f"{total} PII span(s) in {items_with_pii} of {len(texts)} released items (max {maximum})",
+        f"{total} PII span(s) in {len(flagged)} of {len(texts)} released items (max {maximum})"
+        + (f": {where}{more}" if flagged else ""),
         {
             "spans_by_type": dict(sorted(counts.items())),
             "items": len(texts),
-            "items_with_pii": items_with_pii,
+            "items_with_pii": len(flagged),
+            "flagged_items": [
+                {"item": item, "kinds": kinds, "masked": masked}
+                for item, kinds, masked in flagged[:MAX_FLAGGED]
+            ],
             "maximum": maximum,
         },
         _SCRUB_THREATS,

@@ -13,6 +13,11 @@ said it some other way. A phrase is a candidate alias of the value when
 - each of its tokens is *clean* for the value: it occurs in no request whose
   call lacks the value, and in no request that wrote the value in standard
   words (so template words and other values' words are excluded);
+- the value is not what the tool's calls write anyway: among the client's
+  calls of the tool whose request lacks the phrase, at most
+  :data:`MAX_RATE_WITHOUT` use the value (a constant such as
+  ``units="celsius"`` is clean for every word of every request, and is a
+  usual value, not an alias of "nyc");
 - it is at most :data:`MAX_TOKENS` tokens, holds no word of the tool's own
   documentation, no standard word of any enum value of the tool, no English
   function word (:data:`STOPWORDS`) and nothing from an e-mail address;
@@ -42,6 +47,7 @@ from fical_secure.scrub.known import KnownIdentifiers
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9&'+-]*")
 _EMAIL = re.compile(r"\S+@\S+")
 MAX_TOKENS = 3
+MAX_RATE_WITHOUT = 0.5  # share of the tool's calls without the phrase that use the value
 MAX_PHRASE_CHARS = 40
 # English function words: never an alias on their own
 STOPWORDS = frozenset(
@@ -154,7 +160,7 @@ def mine_aliases(
         implicit_ids = {e.episode_id for e, _ in implicit}
         seen = {t for e, _ in implicit for t, _ in _tokens(e.request)}
         dirty = {t for t in seen if not postings[t] <= implicit_ids}
-        mined += _value_claims(value, implicit, dirty, catalogue, rules)
+        mined += _value_claims(value, implicit, dirty, catalogue, rules, episodes)
     return sorted(mined, key=lambda m: (m.claim.tool, m.claim.value, m.claim.phrase.lower()))
 
 
@@ -164,6 +170,7 @@ def _value_claims(
     dirty: set[str],
     catalogue: Sequence[ToolSpec],
     rules: _Rules,
+    episodes: Sequence[Episode],
 ) -> list[MinedClaim]:
     arg_of = Counter((e.call.tool, arg) for e, arg in implicit)
     (tool, arg), _n = arg_of.most_common(1)[0]
@@ -193,6 +200,7 @@ def _value_claims(
             if rules.enough(ids)
             and len(written[p]) <= MAX_PHRASE_CHARS
             and not rules.known.named_in(written[p])
+            and not _usual_without(ValueAlias(tool, arg, written[p], value), episodes, catalogue)
         ),
         key=lambda p: (-rules.subjects.count(support[p]), -len(p), p),
     )
@@ -209,6 +217,23 @@ def _value_claims(
     ]
 
 
+def _usual_without(
+    claim: ValueAlias, episodes: Sequence[Episode], catalogue: Sequence[ToolSpec]
+) -> bool:
+    """Whether the claim's value is written anyway: by more than :data:`MAX_RATE_WITHOUT`
+    of the calls of its tool whose request lacks the phrase (or no call lacks it)."""
+    phrase = claim.phrase.lower()
+    without = [
+        e
+        for e in episodes
+        if e.call.tool == claim.tool and not _mentions(e.request.lower(), phrase)
+    ]
+    if not without:
+        return True  # no call without the phrase: nothing shows that it selects the value
+    using = sum((claim.arg, claim.value) in _enum_uses(e, catalogue) for e in without)
+    return using > MAX_RATE_WITHOUT * len(without)
+
+
 def _numeric(phrase: str) -> bool:
     """Phrases that are only numbers or hold a long digit run (ids, doses, dates)."""
     return bool(re.fullmatch(r"[\d\s.,/-]+", phrase) or re.search(r"\d{3,}", phrase))
@@ -221,9 +246,12 @@ def supporting_episodes(
 
     An episode shows the claim when its request contains the phrase and its
     call uses the value; it contradicts the claim when its request contains
-    the phrase but its call does not use the value.
+    the phrase but its call does not use the value. A value the tool's calls
+    write anyway (:func:`_usual_without`) is shown by no phrase.
     """
     phrase = claim.phrase.lower()
+    if _usual_without(claim, episodes, catalogue):
+        return None  # the calls write the value anyway: the phrase does not select it
     shown: list[str] = []
     for episode in episodes:
         if not _mentions(episode.request.lower(), phrase):

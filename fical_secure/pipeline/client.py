@@ -79,9 +79,9 @@ class ClientRoundState:
         KCG mines no phrase that names one, and the scrubber masks them in any
         case or spelling.
         """
-        episodes = (*self.hospital.members, *self.hospital.nonmembers)
-        values = [(p.kind, p.value) for e in episodes for p in e.pii]
-        return KnownIdentifiers().extend([*values, *self.roster])
+        from fical_secure.scrub.known import known_of
+
+        return known_of((*self.hospital.members, *self.hospital.nonmembers), self.roster)
 
     def need_release(self) -> Compendium:
         if self.released is None or self.blocked is not None:

@@ -13,7 +13,6 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from fical_secure.data.schema import ToolSpec
 from fical_secure.errors import GateBlockedError, SchemaError, ScrubError
 from fical_secure.kcg.schema import Entry, validate_entry
 from fical_secure.pipeline.client import ClientRoundState
@@ -53,11 +52,6 @@ def _scrub_entries(scrubber: Any, entries: tuple[Entry, ...]) -> _ScrubOutcome:
     return out
 
 
-def _catalogue(state: ClientRoundState) -> tuple[ToolSpec, ...]:
-    """The specs of the client's tools: their names, arguments and values are never masked."""
-    return tuple(spec for spec in state.catalogue if spec.name in state.hospital.tools)
-
-
 @dataclass(frozen=True)
 class ScrubStage:
     """Presidio scrubber over every entry, with the hospital's known identifiers.
@@ -73,8 +67,8 @@ class ScrubStage:
 
         comp = state.need_release()
         try:
-            scrubber = Scrubber.default().with_context(
-                catalogue=_catalogue(state), known=state.known_identifiers()
+            scrubber = Scrubber.for_client(
+                state.catalogue, state.hospital.tools, state.known_identifiers()
             )
             outcome = _scrub_entries(scrubber, comp.entries)
         except ScrubError as exc:  # fail closed: this client releases nothing

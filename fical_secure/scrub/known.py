@@ -23,6 +23,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fical_secure.errors import DataError, UntrustedInputError
 from fical_secure.scrub.types import Span
@@ -202,3 +203,13 @@ def read_roster(path: str | Path) -> list[tuple[str, str]]:
     if not rows:
         raise DataError(f"{path}: the roster is empty; list one {{kind, value}} per line")
     return rows
+
+
+def known_of(episodes: Iterable[Any], roster: Iterable[tuple[str, str]] = ()) -> KnownIdentifiers:
+    """Every ``pii`` value of ``episodes`` (members and non-members), plus the roster's rows.
+
+    The one rule for a client's known identifiers: the round's KCG and scrub
+    stages and ``audit``'s scrub checks all read them from here.
+    """
+    values = [(p.kind, p.value) for e in episodes for p in e.pii]
+    return KnownIdentifiers().extend([*values, *roster])

@@ -25,7 +25,7 @@ is the all-or-nothing form that raises on the first refusal.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -106,6 +106,23 @@ class Scrubber:
         if cls._default is None:
             cls._default = cls.from_profile()
         return cls._default
+
+    @classmethod
+    def for_client(
+        cls,
+        catalogue: Sequence[ToolSpec],
+        tools: Iterable[str],
+        known: KnownIdentifiers,
+    ) -> Scrubber:
+        """The scrubber one client's release passes, in the round and in ``audit`` alike.
+
+        The default profile, with the specs of the client's ``tools`` as the
+        allow-list (their names, arguments and values are never masked) and
+        the client's known identifiers masked in any case or spelling.
+        """
+        wanted = set(tools)
+        specs = [spec for spec in catalogue if spec.name in wanted]
+        return cls.default().with_context(catalogue=specs, known=known)
 
     def with_context(
         self,
