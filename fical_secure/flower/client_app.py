@@ -192,6 +192,7 @@ def settings_of(cfg: HospitalConfig) -> ClientSettings:
         audit_llm_records=cfg.audit_llm_records,
         audit_canaries=cfg.audit_canaries,
         profile=cfg.audit_profile,  # the one release policy: the gate and `audit` read it
+        dp_ledger=dp_ledger_path(cfg),
         progress=False,
     )
 
@@ -272,6 +273,13 @@ def handle_result(cfg: HospitalConfig, message: Message) -> RecordDict:
         digest[:16],
     )
     return wire.record(status=wire.STATUS_STORED, sha256=digest)
+
+
+def dp_ledger_path(cfg: HospitalConfig) -> Path:
+    """The client's durable privacy-budget ledger (DP mode), beside its round state."""
+    from fical_secure.release.budget import LEDGER_NAME
+
+    return cfg.private_key.parent / LEDGER_NAME
 
 
 def round_state_path(cfg: HospitalConfig) -> Path:

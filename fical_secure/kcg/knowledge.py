@@ -13,6 +13,9 @@
    default model can only make an entry read better, never wrong, and a
    stronger model folder plugs in by configuration.
 
+In DP mode (``KnowledgeConfig.dp``, from a profile's ``release.dp``), steps 1
+and 2 are DP partition selection instead (:mod:`fical_secure.kcg.dp_select`).
+
 No entry is boilerplate: each states one phrase-to-value fact, or the
 phrases that point at one tool, that its support episodes show.
 """
@@ -28,11 +31,13 @@ from fical_secure.data.schema import Episode, ToolSpec
 from fical_secure.errors import SchemaError
 from fical_secure.kcg.claims import Claim, ValueAlias, claim_entry, parse_claim, render_claim
 from fical_secure.kcg.cues import CueRules, mine_cues, verify_cue
+from fical_secure.kcg.dp_select import select_claims
 from fical_secure.kcg.mining import mine_aliases, supporting_episodes
 from fical_secure.kcg.schema import Compendium, Entry
 from fical_secure.kcg.signatures import induce_signatures, record_values
 from fical_secure.kcg.subjects import subjects_of
 from fical_secure.llm.base import LLM
+from fical_secure.release.dp import Calibration
 from fical_secure.scrub.known import KnownIdentifiers
 
 GENERATOR = "kcg-claims"
@@ -57,6 +62,9 @@ class KnowledgeConfig:
     paraphrase: bool = True
     max_new_tokens: int = 40
     prompts_per_call: int = 32
+    # DP mode: claims chosen by DP partition selection with this mechanism (release.dp)
+    dp: Calibration | None = None
+    seed: int = 0  # of the DP mode's contribution bounding
 
     def __post_init__(self) -> None:
         if self.min_support < 1 or self.prompts_per_call < 1:
@@ -108,7 +116,15 @@ def build_knowledge(
         raise SchemaError(f"client {client_id!r} has no episodes to build a compendium from")
     started = time.perf_counter()
     rules = CueRules(config.min_support, config.cue_precision, config.cues_per_tool)
-    claims = validated_claims(episodes, catalogue, config.min_support, known, rules)
+    dp_meta: dict[str, Any] = {}
+    if config.dp is None:
+        claims = validated_claims(episodes, catalogue, config.min_support, known, rules)
+    else:
+        chosen = select_claims(
+            episodes, catalogue, config.dp, seed=config.seed, rules=rules, known=known
+        )
+        claims = list(chosen.claims)
+        dp_meta = {**config.dp.to_dict(), "released_keys": chosen.released_keys}
     aliases = [c for c, _ in claims if isinstance(c, ValueAlias)]
     texts = [render_claim(c) for c in aliases]
     paraphrased = 0
@@ -121,7 +137,9 @@ def build_knowledge(
         "prompt_version": PROMPT_VERSION,
         "model": llm.name if llm is not None and config.paraphrase else None,
         "n_episodes": len(episodes),
+        "selection": "k-support" if config.dp is None else "dp-partition-selection",
         "min_support": config.min_support,
+        "dp": dp_meta or None,
         "k_counts": subjects_of(episodes).counted,
         "claims": len(claims),
         "cues": len(claims) - len(aliases),
