@@ -238,3 +238,47 @@ def test_the_audit_report_shows_epsilon_per_round_spent_and_left(tmp_path: Path)
     shown = privacy_budget(profile, None)
     assert shown is not None and shown["per_round"]["epsilon"] == pytest.approx(1.0)
     assert privacy_budget(load_profile(BUILTIN_DIR / "strict.yaml"), None) is None
+
+
+def test_a_patients_own_name_is_never_voted_for_even_when_many_share_it() -> None:
+    from fical_secure.data.schema import PIIValue
+
+    episodes = [
+        Episode(
+            f"e{i}",
+            "h01",
+            f"Pull the chem-7 for Marisol {i}.",
+            _lab(i, "", "BMP").call,
+            "ok",
+            "ok",
+            "member",
+            pii=(PIIValue("PERSON", f"Marisol {i}", f"e{i}"),),
+        )
+        for i in range(40)
+    ]
+    counts = bounded_counts(episodes, CATALOGUE, max_claims_per_subject=50, seed=0)
+    assert counts and not any("marisol" in key for key in counts)
+
+
+def test_dp_signatures_come_from_the_catalogue_for_the_selected_tools_only() -> None:
+    from fical_secure.kcg.knowledge import KnowledgeConfig, build_knowledge
+
+    lone = Episode(
+        "rare",
+        "h01",
+        "Check warfarin and aspirin.",
+        ToolCall("drug_interaction_check", {"drug_a": "warfarin", "drug_b": "aspirin"}),
+        "ok",
+        "ok",
+        "member",
+    )
+    episodes = [*_episodes(60), lone]
+    # at epsilon 8 the threshold is above one patient: the lone call's tool stays out
+    config = KnowledgeConfig(dp=calibrate(_policy(8.0)), paraphrase=False)
+    comp = build_knowledge(
+        episodes, CATALOGUE, None, client_id="h01", config=config, progress=False
+    )
+    assert [s.tool for s in comp.signatures] == ["lab_results_lookup"]
+    spec = next(s for s in CATALOGUE if s.name == "lab_results_lookup")
+    assert comp.signatures[0].args == tuple((a.name, a.type) for a in spec.args)
+    assert comp.meta["selection"] == "dp-partition-selection"

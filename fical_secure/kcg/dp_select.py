@@ -45,6 +45,7 @@ from fical_secure.kcg.mining import (
     _tokens,
     supporting_episodes,
 )
+from fical_secure.kcg.schema import ToolSignature
 from fical_secure.kcg.subjects import subjects_of
 from fical_secure.release.dp import Calibration, select
 from fical_secure.scrub.known import KnownIdentifiers
@@ -61,9 +62,7 @@ class DPSelection:
     released_keys: int  # keys the noisy threshold kept, before post-processing
 
 
-def _alias_votes(
-    own: Sequence[Episode], catalogue: Sequence[ToolSpec], known: KnownIdentifiers
-) -> set[str]:
+def _alias_votes(own: Sequence[Episode], catalogue: Sequence[ToolSpec], known: _Either) -> set[str]:
     specs = {s.name: s for s in catalogue}
     votes: set[str] = set()
     for episode in own:
@@ -90,7 +89,7 @@ def _alias_votes(
     return votes
 
 
-def _cue_votes(own: Sequence[Episode], known: KnownIdentifiers) -> set[str]:
+def _cue_votes(own: Sequence[Episode], known: _Either) -> set[str]:
     tools: dict[str, set[str]] = defaultdict(set)
     for episode in own:
         for gram in _ngrams(words(episode.request)):
@@ -98,6 +97,37 @@ def _cue_votes(own: Sequence[Episode], known: KnownIdentifiers) -> set[str]:
                 tools[gram].add(episode.call.tool)
     # a phrase the subject itself uses for two tools points at neither
     return {json.dumps([CUE, next(iter(t)), g]) for g, t in tools.items() if len(t) == 1}
+
+
+@dataclass(frozen=True)
+class _Either:
+    """Names an identifier when either list does."""
+
+    fixed: KnownIdentifiers
+    own: KnownIdentifiers
+
+    def named_in(self, text: str) -> bool:
+        return self.fixed.named_in(text) or self.own.named_in(text)
+
+
+def _own_pii(episodes: Sequence[Episode]) -> list[tuple[str, str]]:
+    return [(p.kind, p.value) for e in episodes for p in e.pii]
+
+
+def catalogue_signatures(
+    claims: Sequence[tuple[Claim, int]], catalogue: Sequence[ToolSpec]
+) -> tuple[ToolSignature, ...]:
+    """Signatures of the tools the selected claims name, from the public catalogue.
+
+    Signatures induced from calls would show which tools and arguments one
+    patient's calls used; these depend on the DP output and the catalogue only.
+    """
+    tools = {c.tool for c, _ in claims}
+    return tuple(
+        ToolSignature(s.name, tuple((a.name, a.type) for a in s.args))
+        for s in sorted(catalogue, key=lambda s: s.name)
+        if s.name in tools
+    )
 
 
 def _bounded(subject: str, votes: set[str], limit: int, seed: int) -> list[str]:
@@ -125,7 +155,10 @@ def bounded_counts(
         own[subjects.of.get(episode.episode_id, f"episode:{episode.episode_id}")].append(episode)
     counts: dict[str, int] = defaultdict(int)
     for subject, mine in sorted(own.items()):
-        votes = _alias_votes(mine, catalogue, known) | _cue_votes(mine, known)
+        # the fixed list (the roster) and the subject's own identifiers: another
+        # patient's identifiers must not change which claims this subject votes for
+        mine_known = _Either(known, KnownIdentifiers().extend(_own_pii(mine)))
+        votes = _alias_votes(mine, catalogue, mine_known) | _cue_votes(mine, mine_known)
         for key in _bounded(subject, votes, max_claims_per_subject, seed):
             counts[key] += 1
     return dict(counts)

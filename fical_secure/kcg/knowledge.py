@@ -31,7 +31,7 @@ from fical_secure.data.schema import Episode, ToolSpec
 from fical_secure.errors import SchemaError
 from fical_secure.kcg.claims import Claim, ValueAlias, claim_entry, parse_claim, render_claim
 from fical_secure.kcg.cues import CueRules, mine_cues, verify_cue
-from fical_secure.kcg.dp_select import select_claims
+from fical_secure.kcg.dp_select import catalogue_signatures, select_claims
 from fical_secure.kcg.mining import mine_aliases, supporting_episodes
 from fical_secure.kcg.schema import Compendium, Entry
 from fical_secure.kcg.signatures import induce_signatures, record_values
@@ -119,11 +119,13 @@ def build_knowledge(
     dp_meta: dict[str, Any] = {}
     if config.dp is None:
         claims = validated_claims(episodes, catalogue, config.min_support, known, rules)
+        signatures = induce_signatures(episodes)
     else:
         chosen = select_claims(
             episodes, catalogue, config.dp, seed=config.seed, rules=rules, known=known
         )
         claims = list(chosen.claims)
+        signatures = catalogue_signatures(claims, catalogue)
         dp_meta = {**config.dp.to_dict(), "released_keys": chosen.released_keys}
     aliases = [c for c, _ in claims if isinstance(c, ValueAlias)]
     texts = [render_claim(c) for c in aliases]
@@ -149,7 +151,7 @@ def build_knowledge(
     return Compendium(
         owner=client_id,
         entries=tuple(dict.fromkeys(entries)),
-        signatures=induce_signatures(episodes),
+        signatures=signatures,
         meta=meta,
     )
 

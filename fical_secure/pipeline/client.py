@@ -87,6 +87,10 @@ class ClientRoundState:
         values = [(p.kind, p.value) for e in episodes for p in e.pii]
         return KnownIdentifiers().extend([*values, *self.roster])
 
+    def roster_identifiers(self) -> KnownIdentifiers:
+        """The hospital's roster alone (the fixed list DP mode filters every subject by)."""
+        return KnownIdentifiers().extend(self.roster)
+
     def need_release(self) -> Compendium:
         if self.released is None or self.blocked is not None:
             raise PipelineError(f"client {self.client_id} has nothing to release")
@@ -123,7 +127,9 @@ class KCGStage:
             client_id=state.client_id,
             config=config,
             progress=s.progress,
-            known=state.known_identifiers(),
+            # DP mode: each subject's own identifiers are added per subject (kcg.dp_select);
+            # a list built from every patient would let one patient change others' votes
+            known=state.known_identifiers() if policy is None else state.roster_identifiers(),
         )
         if ledger is not None and calibration is not None and budget is not None:
             ledger.charge(calibration)  # durably, before anything can leave
