@@ -282,3 +282,17 @@ def test_dp_signatures_come_from_the_catalogue_for_the_selected_tools_only() -> 
     spec = next(s for s in CATALOGUE if s.name == "lab_results_lookup")
     assert comp.signatures[0].args == tuple((a.name, a.type) for a in spec.args)
     assert comp.meta["selection"] == "dp-partition-selection"
+
+
+def test_a_round_whose_dp_selection_is_empty_releases_nothing_and_is_charged(
+    tmp_path: Path,
+) -> None:
+    from fical_secure.errors import GateBlockedError
+
+    dp = {"epsilon": 0.01, "delta": 1e-6, "max_claims_per_subject": 2, "budget_epsilon": 1.0}
+    state = _state(tmp_path, _profile(tmp_path, dp))
+    with pytest.raises(GateBlockedError, match="no claim passed the DP threshold"):
+        KCGStage().run(state)
+    assert state.released is None and state.blocked
+    assert state.report["dp"]["claims_selected"] == 0
+    assert state.report["dp"]["epsilon_spent"] == pytest.approx(0.01)

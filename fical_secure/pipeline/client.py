@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from fical_secure.data.catalogue import CATALOGUE
 from fical_secure.data.schema import HospitalData, PIIValue, ToolSpec
-from fical_secure.errors import PipelineError, PrivacyBudgetExhausted
+from fical_secure.errors import GateBlockedError, PipelineError, PrivacyBudgetExhausted
 from fical_secure.kcg.schema import ENTRY_KINDS, Compendium
 from fical_secure.llm.base import LLM
 from fical_secure.pipeline.runner import Stage
@@ -25,6 +25,8 @@ from fical_secure.scrub.known import KnownIdentifiers
 if TYPE_CHECKING:
     from fical_secure.crypto.keys import Roster
     from fical_secure.protocol import Client, RoundConfig
+    from fical_secure.release.budget import BudgetLedger, BudgetStatus
+    from fical_secure.release.dp import Calibration
     from fical_secure.release.policy import DPPolicy
 
 
@@ -133,16 +135,7 @@ class KCGStage:
         )
         if ledger is not None and calibration is not None and budget is not None:
             ledger.charge(calibration)  # durably, before anything can leave
-            state.report["dp"] = {
-                "blocked": False,
-                "selection": "dp-partition-selection",
-                **budget.to_dict(),
-                "delta_per_round": calibration.delta,
-                "max_claims_per_subject": calibration.max_claims_per_subject,
-                "noise_scale": calibration.scale,
-                "threshold": calibration.threshold,
-                "claims_selected": comp.meta["claims"],
-            }
+            state.report["dp"] = _dp_report(calibration, budget, comp)
         state.local = comp
         state.report[self.name] = {
             "selection": comp.meta["selection"],
@@ -150,12 +143,33 @@ class KCGStage:
             "k_counts": comp.meta["k_counts"],
             "episodes_without_subject": subjects_of(state.hospital.members).unknown,
         }
+        if calibration is not None and not comp.entries:
+            state.blocked, state.released = "dp: no claim passed the noisy threshold", None
+            raise GateBlockedError(
+                f"client {state.client_id}: no claim passed the DP threshold "
+                f"({calibration.threshold} subjects before noise); nothing was released"
+            )
         state.report["compendium_bytes"] = len(comp.to_bytes())
         state.report["compendium_entries"] = len(comp.entries)
         state.released = comp  # without privacy gates, what KCG wrote is what is released
 
 
-def _dp_budget(state: ClientRoundState, policy: DPPolicy) -> tuple[Any, Any, Any]:
+def _dp_report(calibration: Calibration, budget: BudgetStatus, comp: Compendium) -> dict[str, Any]:
+    """Epsilon this round, spent and left, and the round's mechanism, for the reports."""
+    return {
+        "blocked": False,
+        "selection": "dp-partition-selection",
+        **budget.to_dict(),
+        "max_claims_per_subject": calibration.max_claims_per_subject,
+        "noise_scale": calibration.scale,
+        "threshold": calibration.threshold,
+        "claims_selected": comp.meta["claims"],
+    }
+
+
+def _dp_budget(
+    state: ClientRoundState, policy: DPPolicy
+) -> tuple[BudgetLedger, Calibration, BudgetStatus]:
     """This round's DP mechanism and the budget status with it spent, if it fits.
 
     Raises:
