@@ -296,3 +296,21 @@ def test_a_round_whose_dp_selection_is_empty_releases_nothing_and_is_charged(
     assert state.released is None and state.blocked
     assert state.report["dp"]["claims_selected"] == 0
     assert state.report["dp"]["epsilon_spent"] == pytest.approx(0.01)
+
+
+def test_round_report_shows_each_clients_epsilon_spent_and_left(tmp_path: Path) -> None:
+    from fical_secure.pipeline.stages import EachClient
+    from fical_secure.pipeline.state import RoundSettings, RoundState
+
+    dp = {"epsilon": 4.0, "delta": 1e-6, "max_claims_per_subject": 2, "budget_epsilon": 6.0}
+    profile = _profile(tmp_path, dp)
+    fresh, spent = _state(tmp_path / "a", profile), _state(tmp_path / "b", profile)
+    spent.hospital.hospital_id = "h02"
+    KCGStage().run(_state(tmp_path / "b", profile))  # h02 spent 4 of 6 in an earlier round
+    round_state = RoundState(RoundSettings(), clients={"h01": fresh, "h02": spent})
+    EachClient(KCGStage()).run(round_state)  # what round.json records, per client
+    shown = round_state.report["dp"]
+    assert shown["h01"]["epsilon_spent"] == pytest.approx(4.0)
+    assert shown["h01"]["epsilon_left"] == pytest.approx(2.0)
+    assert shown["h02"]["blocked"] and shown["h02"]["epsilon_left"] == pytest.approx(2.0)
+    assert set(round_state.released) == {"h01"}
