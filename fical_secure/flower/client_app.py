@@ -223,9 +223,11 @@ def prepare_release(cfg: HospitalConfig, message: Message) -> tuple[Any, Any, Cl
     state.roster = known_identifiers(cfg)
     # loaded on first use: KCG without paraphrase and a non-LLM audit never load it
     state.llm = LazyLLM(cfg.model, device=None if cfg.device == "auto" else cfg.device)
-    run_stages(state, client_stages(state.settings, ground_truth=False), label=cfg.client_id)
+    try:
+        run_stages(state, client_stages(state.settings, ground_truth=False), label=cfg.client_id)
+    finally:  # a blocked release (a gate, the privacy budget) is reported too
+        write_json_atomic(cfg.output / "client_report.json", state.report)
     write_text_atomic(cfg.output / "released.json", state.need_release().to_json())
-    write_json_atomic(cfg.output / "client_report.json", state.report)
     return client, config, state
 
 
