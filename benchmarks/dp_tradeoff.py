@@ -13,7 +13,8 @@ Figure per epsilon: the share of the k-only release's gain over docs-only
 that the DP release keeps, ``(dp - docs) / (k_only - docs)``, for global tool
 accuracy and end-to-end success (mean over repeats, with the range).
 
-Writes ``benchmarks/results/dp_tradeoff.json``. Run from the repository root:
+Writes ``benchmarks/results/dp_tradeoff.json`` and its plot (``.png``). Run from the
+repository root:
 
     .venv/bin/python benchmarks/dp_tradeoff.py [--episodes 40] [--repeats 3]
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import platform
 import sys
@@ -77,6 +79,41 @@ def _kept(row: dict[str, Any], k_only: dict[str, Any], metric: str) -> float | N
     return None if gain <= 0 else (row["global"][metric]["mean"] - docs) / gain
 
 
+def plot(record: dict[str, Any], png: Path) -> None:
+    """Share of the k-only gain kept against epsilon per round (mean, range over repeats)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for name, r in record["figures"].items() if name != "k_only"]
+    eps = [r["epsilon_per_round"] for r in rows]
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for key, label in (
+        ("gain_kept_tool_accuracy", "tool accuracy"),
+        ("gain_kept_end_to_end", "end-to-end success"),
+    ):
+        values = [[v for v in r[key] if v is not None] or [0.0] for r in rows]
+        mean = [sum(v) / len(v) for v in values]
+        low = [m - min(v) for m, v in zip(mean, values, strict=True)]
+        high = [max(v) - m for m, v in zip(mean, values, strict=True)]
+        ax.errorbar(eps, mean, yerr=[low, high], marker="o", capsize=3, label=label)
+    ax.axhline(0.7, color="grey", linestyle="--", linewidth=1, label="target 0.7")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("epsilon per round (delta 1e-6)")
+    ax.set_ylabel("share of k-only gain over docs kept")
+    setup = record["setup"]
+    ax.set_title(
+        f"{setup['hospitals']} hospitals x {setup['episodes_per_hospital']} episodes, "
+        f"<= {setup['max_claims_per_subject']} claims/patient",
+        fontsize=9,
+    )
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(png, dpi=120)
+    plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--episodes", type=int, default=40, help="member episodes per hospital")
@@ -84,7 +121,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--bound", type=int, default=2, help="max_claims_per_subject")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--plot-only", action="store_true", help="redraw the PNG of --out")
     args = parser.parse_args()
+    if args.plot_only:
+        plot(json.loads(args.out.read_text("utf-8")), args.out.with_suffix(".png"))
+        return
     fed = generate_federation(
         args.hospitals, seed=0, episodes_per_hospital=args.episodes, nonmembers_per_hospital=0
     )
@@ -137,7 +178,8 @@ def main() -> None:
         },
     }
     write_json_atomic(args.out, record)
-    print(f"wrote {args.out}")
+    plot(record, args.out.with_suffix(".png"))
+    print(f"wrote {args.out} and its plot")
 
 
 if __name__ == "__main__":
