@@ -282,6 +282,8 @@ def test_dp_signatures_come_from_the_catalogue_for_the_selected_tools_only() -> 
     spec = next(s for s in CATALOGUE if s.name == "lab_results_lookup")
     assert comp.signatures[0].args == tuple((a.name, a.type) for a in spec.args)
     assert comp.meta["selection"] == "dp-partition-selection"
+    # the release carries nothing about the data that the DP output does not determine
+    assert not {"n_episodes", "k_counts", "seconds"} & set(comp.to_dict()["meta"])
 
 
 def test_a_round_whose_dp_selection_is_empty_releases_nothing_and_is_charged(

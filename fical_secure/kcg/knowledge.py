@@ -41,6 +41,8 @@ from fical_secure.release.dp import Calibration
 from fical_secure.scrub.known import KnownIdentifiers
 
 GENERATOR = "kcg-claims"
+# meta fields computed from the records themselves, left out of a DP release's meta
+DP_PRIVATE_META = ("n_episodes", "k_counts", "seconds")
 PROMPT_VERSION = 1
 _PARAPHRASE = (
     "Rewrite the sentence in different words. Copy the two quoted parts exactly.\n"
@@ -148,6 +150,9 @@ def build_knowledge(
         "paraphrased": paraphrased,
         "seconds": round(time.perf_counter() - started, 3),
     }
+    if config.dp is not None:  # the meta travels with the release: nothing the DP output
+        for key in DP_PRIVATE_META:  # does not determine (the data's size, how k counted)
+            meta.pop(key)
     return Compendium(
         owner=client_id,
         entries=tuple(dict.fromkeys(entries)),

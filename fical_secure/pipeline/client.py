@@ -140,7 +140,7 @@ class KCGStage:
         state.report[self.name] = {
             "selection": comp.meta["selection"],
             "min_support": s.kcg_min_support,
-            "k_counts": comp.meta["k_counts"],
+            "k_counts": subjects_of(state.hospital.members).counted,
             "episodes_without_subject": subjects_of(state.hospital.members).unknown,
         }
         if calibration is not None and not comp.entries:
