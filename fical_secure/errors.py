@@ -105,6 +105,18 @@ class GateBlockedError(FicalError):
     """A privacy gate blocked the release of a compendium."""
 
 
+class PrivacyBudgetExhausted(GateBlockedError):
+    """A differentially private release would pass the hospital's privacy budget.
+
+    ``epsilon_left`` and ``delta_left`` say what the budget still allows; nothing was released.
+    """
+
+    def __init__(self, message: str, *, epsilon_left: float, delta_left: float) -> None:
+        super().__init__(message)
+        self.epsilon_left = epsilon_left
+        self.delta_left = delta_left
+
+
 # --- crypto ------------------------------------------------------------------
 class CryptoError(FicalError):
     """Base of cryptographic failures."""

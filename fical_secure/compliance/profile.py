@@ -21,7 +21,7 @@ from fical_secure.compliance import vocabulary as vocab
 from fical_secure.compliance.schema import Findings, join
 from fical_secure.errors import ConfigError, UntrustedInputError
 from fical_secure.protocol.secagg.floors import FLOOR_KEYS, SecAggFloors
-from fical_secure.release.policy import ReleasePolicy
+from fical_secure.release.policy import DPPolicy, ReleasePolicy
 from fical_secure.untrusted import MAX_CONFIG_BYTES, loads_yaml, read_regular
 
 SCHEMA_VERSION = 2
@@ -232,12 +232,43 @@ def _release(raw: Any, f: Findings) -> ReleasePolicy | None:
             values[key] = f.integer(t[key], join(p, key), low, high)
     if "attacks" in t:
         values["attacks"] = _attack_names(t["attacks"], join(p, "attacks"), f)
+    if "dp" in t:
+        values["dp"] = _dp(t["dp"], join(p, "dp"), f)
     if None in values.values():
         return None
     try:
         return ReleasePolicy(**values)
     except ConfigError as exc:
         f.add(p, str(exc))
+        return None
+
+
+_DP = ("epsilon", "delta", "max_claims_per_subject", "budget_epsilon")
+
+
+def _dp(raw: Any, path: str, f: Findings) -> DPPolicy | None:
+    """The optional ``release.dp`` section: DP claim selection and the budget across rounds."""
+    t = f.mapping(raw, path, required=_DP, optional=("budget_delta",))
+    if t is None:
+        return None
+    values: dict[str, Any] = {
+        "epsilon": f.number(t.get("epsilon"), join(path, "epsilon"), 1e-6, 100.0),
+        "delta": f.number(t.get("delta"), join(path, "delta"), 1e-15, 1e-4),
+        "max_claims_per_subject": f.integer(
+            t.get("max_claims_per_subject"), join(path, "max_claims_per_subject"), 1, 1000
+        ),
+        "budget_epsilon": f.number(
+            t.get("budget_epsilon"), join(path, "budget_epsilon"), 1e-6, 1000.0
+        ),
+    }
+    if "budget_delta" in t:
+        values["budget_delta"] = f.number(t["budget_delta"], join(path, "budget_delta"), 1e-15, 0.1)
+    if None in values.values():
+        return None
+    try:
+        return DPPolicy(**values)
+    except ConfigError as exc:
+        f.add(path, str(exc))
         return None
 
 

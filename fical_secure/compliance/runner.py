@@ -170,6 +170,29 @@ def _leakage(
     )
 
 
+def privacy_budget(profile: Profile, config: ClientConfig | None) -> dict[str, Any] | None:
+    """The profile's DP mode: epsilon per round, and the client's spent and left (its ledger).
+
+    None without ``release.dp``. The ledger is the one beside the client's
+    private key; without a client configuration only the per-round cost is known.
+
+    Raises:
+        StoreError: the client's ledger is malformed.
+    """
+    from fical_secure.release.budget import LEDGER_NAME, BudgetLedger
+    from fical_secure.release.dp import calibrate
+
+    policy = profile.release.dp
+    if policy is None:
+        return None
+    out: dict[str, Any] = {"policy": policy.to_dict(), "per_round": calibrate(policy).to_dict()}
+    if config is not None:
+        ledger = config.private_key.parent / LEDGER_NAME
+        out["ledger"] = str(ledger)
+        out.update(BudgetLedger(ledger).status(policy).to_dict())
+    return out
+
+
 def _context(
     profile: Profile,
     config: ClientConfig | None,
@@ -202,6 +225,7 @@ def _context(
             "share_mode": config.share_mode,
         },
         "data": {"description": data.description},
+        "privacy_budget": privacy_budget(profile, config),
         "settings": {
             "seed": settings.seed,
             "clients": settings.clients,

@@ -192,6 +192,7 @@ def settings_of(cfg: HospitalConfig) -> ClientSettings:
         audit_llm_records=cfg.audit_llm_records,
         audit_canaries=cfg.audit_canaries,
         profile=cfg.audit_profile,  # the one release policy: the gate and `audit` read it
+        dp_ledger=dp_ledger_path(cfg),
         progress=False,
     )
 
@@ -222,9 +223,11 @@ def prepare_release(cfg: HospitalConfig, message: Message) -> tuple[Any, Any, Cl
     state.roster = known_identifiers(cfg)
     # loaded on first use: KCG without paraphrase and a non-LLM audit never load it
     state.llm = LazyLLM(cfg.model, device=None if cfg.device == "auto" else cfg.device)
-    run_stages(state, client_stages(state.settings, ground_truth=False), label=cfg.client_id)
+    try:
+        run_stages(state, client_stages(state.settings, ground_truth=False), label=cfg.client_id)
+    finally:  # a blocked release (a gate, the privacy budget) is reported too
+        write_json_atomic(cfg.output / "client_report.json", state.report)
     write_text_atomic(cfg.output / "released.json", state.need_release().to_json())
-    write_json_atomic(cfg.output / "client_report.json", state.report)
     return client, config, state
 
 
@@ -272,6 +275,13 @@ def handle_result(cfg: HospitalConfig, message: Message) -> RecordDict:
         digest[:16],
     )
     return wire.record(status=wire.STATUS_STORED, sha256=digest)
+
+
+def dp_ledger_path(cfg: HospitalConfig) -> Path:
+    """The client's durable privacy-budget ledger (DP mode), beside its round state."""
+    from fical_secure.release.budget import LEDGER_NAME
+
+    return cfg.private_key.parent / LEDGER_NAME
 
 
 def round_state_path(cfg: HospitalConfig) -> Path:

@@ -15,6 +15,10 @@
    default model can only make an entry read better, never wrong, and a
    stronger model folder plugs in by configuration.
 
+In DP mode (``KnowledgeConfig.dp``, from a profile's ``release.dp``), steps 1
+and 2 are DP partition selection instead (:mod:`fical_secure.kcg.dp_select`),
+over aliases and cues only: argument claims are not released in DP mode.
+
 No entry is boilerplate: each states one phrase-to-value fact, the phrases
 that point at one tool, or one fact about one argument, that its support
 episodes show.
@@ -41,14 +45,18 @@ from fical_secure.kcg.claims import (
     render_claim,
 )
 from fical_secure.kcg.cues import CueRules, mine_cues, verify_cue
+from fical_secure.kcg.dp_select import catalogue_signatures, select_claims
 from fical_secure.kcg.mining import mine_aliases, supporting_episodes
 from fical_secure.kcg.schema import Compendium, Entry
 from fical_secure.kcg.signatures import induce_signatures, record_values
 from fical_secure.kcg.subjects import subjects_of
 from fical_secure.llm.base import LLM
+from fical_secure.release.dp import Calibration
 from fical_secure.scrub.known import KnownIdentifiers
 
 GENERATOR = "kcg-claims"
+# meta fields computed from the records themselves, left out of a DP release's meta
+DP_PRIVATE_META = ("n_episodes", "k_counts", "seconds")
 PROMPT_VERSION = 1
 _PARAPHRASE = (
     "Rewrite the sentence in different words. Copy the two quoted parts exactly.\n"
@@ -70,6 +78,9 @@ class KnowledgeConfig:
     paraphrase: bool = True
     max_new_tokens: int = 40
     prompts_per_call: int = 32
+    # DP mode: claims chosen by DP partition selection with this mechanism (release.dp)
+    dp: Calibration | None = None
+    seed: int = 0  # of the DP mode's contribution bounding
 
     def __post_init__(self) -> None:
         if self.min_support < 1 or self.prompts_per_call < 1:
@@ -126,7 +137,17 @@ def build_knowledge(
         raise SchemaError(f"client {client_id!r} has no episodes to build a compendium from")
     started = time.perf_counter()
     rules = CueRules(config.min_support, config.cue_precision, config.cues_per_tool)
-    claims = validated_claims(episodes, catalogue, config.min_support, known, rules)
+    dp_meta: dict[str, Any] = {}
+    if config.dp is None:
+        claims = validated_claims(episodes, catalogue, config.min_support, known, rules)
+        signatures = induce_signatures(episodes)
+    else:
+        chosen = select_claims(
+            episodes, catalogue, config.dp, seed=config.seed, rules=rules, known=known
+        )
+        claims = list(chosen.claims)
+        signatures = catalogue_signatures(claims, catalogue)
+        dp_meta = {**config.dp.to_dict(), "released_keys": chosen.released_keys}
     aliases = [c for c, _ in claims if isinstance(c, ValueAlias)]
     texts = [render_claim(c) for c in aliases]
     paraphrased = 0
@@ -139,7 +160,9 @@ def build_knowledge(
         "prompt_version": PROMPT_VERSION,
         "model": llm.name if llm is not None and config.paraphrase else None,
         "n_episodes": len(episodes),
+        "selection": "k-support" if config.dp is None else "dp-partition-selection",
         "min_support": config.min_support,
+        "dp": dp_meta or None,
         "k_counts": subjects_of(episodes).counted,
         "claims": len(claims),
         "cues": sum(isinstance(c, ToolCue) for c, _ in claims),
@@ -147,10 +170,13 @@ def build_knowledge(
         "paraphrased": paraphrased,
         "seconds": round(time.perf_counter() - started, 3),
     }
+    if config.dp is not None:  # the meta travels with the release: nothing the DP output
+        for key in DP_PRIVATE_META:  # does not determine (the data's size, how k counted)
+            meta.pop(key)
     return Compendium(
         owner=client_id,
         entries=tuple(dict.fromkeys(entries)),
-        signatures=induce_signatures(episodes),
+        signatures=signatures,
         meta=meta,
     )
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fical_secure.data.catalogue import CATALOGUE
 from fical_secure.data.schema import HospitalData, PIIValue, ToolSpec
-from fical_secure.errors import PipelineError
+from fical_secure.errors import GateBlockedError, PipelineError, PrivacyBudgetExhausted
 from fical_secure.kcg.schema import ENTRY_KINDS, Compendium
 from fical_secure.llm.base import LLM
 from fical_secure.pipeline.runner import Stage
@@ -24,6 +25,9 @@ from fical_secure.scrub.known import KnownIdentifiers
 if TYPE_CHECKING:
     from fical_secure.crypto.keys import Roster
     from fical_secure.protocol import Client, RoundConfig
+    from fical_secure.release.budget import BudgetLedger, BudgetStatus
+    from fical_secure.release.dp import Calibration
+    from fical_secure.release.policy import DPPolicy
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,8 @@ class ClientSettings:
     audit_llm_records: int = 8
     audit_canaries: int = 1
     profile: str = "strict"  # release profile (a shipped name or a YAML file) the gate applies
+    # the hospital's DP budget ledger (release.dp); None: in memory, this process only
+    dp_ledger: Path | None = None
     seed: int = 0
     progress: bool = True
 
@@ -83,6 +89,10 @@ class ClientRoundState:
 
         return known_of((*self.hospital.members, *self.hospital.nonmembers), self.roster)
 
+    def roster_identifiers(self) -> KnownIdentifiers:
+        """The hospital's roster alone (the fixed list DP mode filters every subject by)."""
+        return KnownIdentifiers().extend(self.roster)
+
     def need_release(self) -> Compendium:
         if self.released is None or self.blocked is not None:
             raise PipelineError(f"client {self.client_id} has nothing to release")
@@ -96,11 +106,22 @@ class KCGStage:
     name: str = "kcg"
 
     def run(self, state: ClientRoundState) -> None:
+        from fical_secure.compliance.profile import load_profile, resolve_profile
         from fical_secure.kcg.knowledge import KnowledgeConfig, build_knowledge
         from fical_secure.kcg.subjects import subjects_of
 
         s = state.settings
-        config = KnowledgeConfig(min_support=s.kcg_min_support, paraphrase=s.kcg_paraphrase)
+        policy = load_profile(resolve_profile(s.profile)).release.dp
+        ledger = budget = None
+        calibration = None
+        if policy is not None:
+            ledger, calibration, budget = _dp_budget(state, policy)
+        config = KnowledgeConfig(
+            min_support=s.kcg_min_support,
+            paraphrase=s.kcg_paraphrase,
+            dp=calibration,
+            seed=s.seed,
+        )
         comp = build_knowledge(
             state.hospital.members,
             state.catalogue,
@@ -108,17 +129,65 @@ class KCGStage:
             client_id=state.client_id,
             config=config,
             progress=s.progress,
-            known=state.known_identifiers(),
+            # DP mode: each subject's own identifiers are added per subject (kcg.dp_select);
+            # a list built from every patient would let one patient change others' votes
+            known=state.known_identifiers() if policy is None else state.roster_identifiers(),
         )
+        if ledger is not None and calibration is not None and budget is not None:
+            ledger.charge(calibration)  # durably, before anything can leave
+            state.report["dp"] = _dp_report(calibration, budget, comp)
         state.local = comp
         state.report[self.name] = {
+            "selection": comp.meta["selection"],
             "min_support": s.kcg_min_support,
-            "k_counts": comp.meta["k_counts"],
+            "k_counts": subjects_of(state.hospital.members).counted,
             "episodes_without_subject": subjects_of(state.hospital.members).unknown,
         }
+        if calibration is not None and not comp.entries:
+            state.blocked, state.released = "dp: no claim passed the noisy threshold", None
+            raise GateBlockedError(
+                f"client {state.client_id}: no claim passed the DP threshold "
+                f"({calibration.threshold} subjects before noise); nothing was released"
+            )
         state.report["compendium_bytes"] = len(comp.to_bytes())
         state.report["compendium_entries"] = len(comp.entries)
         state.released = comp  # without privacy gates, what KCG wrote is what is released
+
+
+def _dp_report(calibration: Calibration, budget: BudgetStatus, comp: Compendium) -> dict[str, Any]:
+    """Epsilon this round, spent and left, and the round's mechanism, for the reports."""
+    return {
+        "blocked": False,
+        "selection": "dp-partition-selection",
+        **budget.to_dict(),
+        "max_claims_per_subject": calibration.max_claims_per_subject,
+        "noise_scale": calibration.scale,
+        "threshold": calibration.threshold,
+        "claims_selected": comp.meta["claims"],
+    }
+
+
+def _dp_budget(
+    state: ClientRoundState, policy: DPPolicy
+) -> tuple[BudgetLedger, Calibration, BudgetStatus]:
+    """This round's DP mechanism and the budget status with it spent, if it fits.
+
+    Raises:
+        PrivacyBudgetExhausted: it does not fit; the client is marked blocked.
+    """
+    from fical_secure.release.budget import BudgetLedger
+    from fical_secure.release.dp import calibrate
+
+    ledger = BudgetLedger(state.settings.dp_ledger)
+    calibration = calibrate(policy)
+    try:
+        budget = ledger.check(policy, calibration)
+    except PrivacyBudgetExhausted as exc:
+        spent = ledger.status(policy)
+        state.blocked, state.released = f"dp: {exc}", None
+        state.report["dp"] = {"blocked": True, "reason": str(exc), **spent.to_dict()}
+        raise
+    return ledger, calibration, budget
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,52 @@ _UNIT = (
 
 
 @dataclass(frozen=True)
+class DPPolicy:
+    """Differentially private claim selection and this hospital's budget across rounds.
+
+    Each round's selection is (``epsilon``, ``delta``)-DP for one subject
+    (patient), who adds to at most ``max_claims_per_subject`` claims' counts.
+    A release whose composed total would pass ``budget_epsilon`` or
+    ``budget_delta`` is refused (:class:`~fical_secure.errors.PrivacyBudgetExhausted`).
+    ``budget_delta`` defaults to ``delta`` for each round the epsilon budget allows.
+    """
+
+    epsilon: float
+    delta: float
+    max_claims_per_subject: int
+    budget_epsilon: float
+    budget_delta: float | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.epsilon <= 100.0 or not 0.0 < self.budget_epsilon <= 1000.0:
+            raise ConfigError("dp epsilon must lie in (0, 100] and budget_epsilon in (0, 1000]")
+        if not 0.0 < self.delta <= 1e-4:
+            raise ConfigError("dp delta must lie in (0, 1e-4]: it bounds a lone subject's claim")
+        if self.max_claims_per_subject < 1:
+            raise ConfigError("dp max_claims_per_subject must be >= 1")
+        if self.budget_epsilon < self.epsilon:
+            raise ConfigError("dp budget_epsilon must be >= epsilon (one round must fit)")
+        if self.budget_delta is None:
+            rounds = int(self.budget_epsilon / self.epsilon + 1e-9)
+            object.__setattr__(self, "budget_delta", self.delta * max(rounds, 1))
+        if not self.delta <= float(self.budget_delta or 0.0) < 1.0:
+            raise ConfigError("dp budget_delta must lie in [delta, 1)")
+
+    @property
+    def total_delta(self) -> float:
+        """The delta budget (``budget_delta`` after its default is filled in)."""
+        return float(self.budget_delta or 0.0)
+
+    @classmethod
+    def keys(cls) -> tuple[str, ...]:
+        """Every key of a profile's ``release.dp`` section."""
+        return tuple(f.name for f in fields(cls))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
 class ReleasePolicy:
     """Release limits, the membership test's level, and how the gate may remediate."""
 
@@ -55,6 +101,8 @@ class ReleasePolicy:
     max_remediation_rounds: int = 3
     # secure aggregation: two sums a client joins differ by no hospital or by at least this many
     secagg_min_cohort_difference: int = 3
+    # differentially private claim selection; None: claims kept by k-support alone
+    dp: DPPolicy | None = None
 
     def __post_init__(self) -> None:
         for name in _UNIT:
@@ -85,4 +133,5 @@ class ReleasePolicy:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["attacks"] = list(self.attacks)
         out["min_scrubber_recall"] = dict(self.min_scrubber_recall)
+        out["dp"] = None if self.dp is None else self.dp.to_dict()
         return out

@@ -1,0 +1,186 @@
+"""Utility of the DP release mode against k-only, on the synthetic federation.
+
+For each epsilon per round (0.5, 1, 2, 4, 8; delta 1e-6, at most
+``--bound`` claims per patient) every hospital's compendium is built by DP
+partition selection (``KnowledgeConfig.dp``, the round's KCG code path,
+without the model, the scrubber or the audit gate, which act on the selected
+claims afterwards); the compendiums are aggregated as the server does and the
+round's ablation measures tool accuracy and end-to-end success on the same
+held-out requests as the k-only release (k = 2 subjects). The DP noise is
+OpenDP's and not seeded, so each epsilon is drawn ``--repeats`` times.
+
+Figure per epsilon: the share of the k-only release's gain over docs-only
+that the DP release keeps, ``(dp - docs) / (k_only - docs)``, for global tool
+accuracy and end-to-end success (mean over repeats, with the range).
+
+Writes ``benchmarks/results/dp_tradeoff.json`` and its plot (``.png``). Run from the
+repository root:
+
+    .venv/bin/python benchmarks/dp_tradeoff.py [--episodes 40] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from fical_secure.aggregate.merge import aggregate
+from fical_secure.atomic import write_json_atomic
+from fical_secure.data.generator import generate_federation
+from fical_secure.data.schema import Federation
+from fical_secure.evaluation.ablation import run_ablation
+from fical_secure.kcg.knowledge import KnowledgeConfig, build_knowledge
+from fical_secure.kcg.schema import Compendium
+from fical_secure.release.dp import Calibration, calibrate
+from fical_secure.release.policy import DPPolicy
+from fical_secure.tlu.embedding import default_embedder
+
+RESULTS = Path(__file__).resolve().parent / "results" / "dp_tradeoff.json"
+EPSILONS = (0.5, 1.0, 2.0, 4.0, 8.0)
+DELTA = 1e-6
+
+
+def _local(fed: Federation, dp: Calibration | None) -> dict[str, Compendium]:
+    config = KnowledgeConfig(min_support=2, paraphrase=False, dp=dp)
+    return {
+        h.hospital_id: build_knowledge(
+            h.members, fed.catalogue, None, client_id=h.hospital_id, config=config, progress=False
+        )
+        for h in fed.hospitals
+    }
+
+
+def _measure(fed: Federation, dp: Calibration | None, embedder: Any) -> dict[str, Any]:
+    local = _local(fed, dp)
+    glob = aggregate(list(local.values()), embedder=embedder, threshold=0.97)
+    report = run_ablation(fed, local, glob, embedder, conditions=("docs_only", "local", "global"))
+    overall = report["overall"]
+    return {
+        "entries": sum(len(c.entries) for c in local.values()),
+        "global_entries": len(glob.entries),
+        "docs_only": {
+            m: overall["docs_only"][m]["mean"] for m in ("tool_accuracy", "end_to_end_success")
+        },
+        "global": {m: overall["global"][m] for m in ("tool_accuracy", "end_to_end_success")},
+    }
+
+
+def _kept(row: dict[str, Any], k_only: dict[str, Any], metric: str) -> float | None:
+    docs = k_only["docs_only"][metric]
+    gain = k_only["global"][metric]["mean"] - docs
+    return None if gain <= 0 else (row["global"][metric]["mean"] - docs) / gain
+
+
+def plot(record: dict[str, Any], png: Path) -> None:
+    """Share of the k-only gain kept against epsilon per round (mean, range over repeats)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for name, r in record["figures"].items() if name != "k_only"]
+    eps = [r["epsilon_per_round"] for r in rows]
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for key, label in (
+        ("gain_kept_tool_accuracy", "tool accuracy"),
+        ("gain_kept_end_to_end", "end-to-end success"),
+    ):
+        values = [[v for v in r[key] if v is not None] or [0.0] for r in rows]
+        mean = [sum(v) / len(v) for v in values]
+        low = [m - min(v) for m, v in zip(mean, values, strict=True)]
+        high = [max(v) - m for m, v in zip(mean, values, strict=True)]
+        ax.errorbar(eps, mean, yerr=[low, high], marker="o", capsize=3, label=label)
+    ax.axhline(0.7, color="grey", linestyle="--", linewidth=1, label="target 0.7")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("epsilon per round (delta 1e-6)")
+    ax.set_ylabel("share of k-only gain over docs kept")
+    setup = record["setup"]
+    ax.set_title(
+        f"{setup['hospitals']} hospitals x {setup['episodes_per_hospital']} episodes, "
+        f"<= {setup['max_claims_per_subject']} claims/patient",
+        fontsize=9,
+    )
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(png, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--episodes", type=int, default=40, help="member episodes per hospital")
+    parser.add_argument("--hospitals", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--bound", type=int, default=2, help="max_claims_per_subject")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--plot-only", action="store_true", help="redraw the PNG of --out")
+    args = parser.parse_args()
+    if args.plot_only:
+        plot(json.loads(args.out.read_text("utf-8")), args.out.with_suffix(".png"))
+        return
+    fed = generate_federation(
+        args.hospitals, seed=0, episodes_per_hospital=args.episodes, nonmembers_per_hospital=0
+    )
+    embedder = default_embedder()
+    k_only = _measure(fed, None, embedder)
+    rows: dict[str, Any] = {}
+    for epsilon in EPSILONS:
+        cal = calibrate(DPPolicy(epsilon, DELTA, args.bound, epsilon))
+        draws = [_measure(fed, cal, embedder) for _ in range(args.repeats)]
+        kept = {
+            m: [_kept(d, k_only, m) for d in draws] for m in ("tool_accuracy", "end_to_end_success")
+        }
+        rows[f"epsilon_{epsilon:g}"] = {
+            "epsilon_per_round": cal.epsilon,
+            "delta_per_round": cal.delta,
+            "threshold": cal.threshold,
+            "noise_scale": cal.scale,
+            "entries": [d["entries"] for d in draws],
+            "global_tool_accuracy": [d["global"]["tool_accuracy"]["mean"] for d in draws],
+            "global_end_to_end": [d["global"]["end_to_end_success"]["mean"] for d in draws],
+            "gain_kept_tool_accuracy": kept["tool_accuracy"],
+            "gain_kept_end_to_end": kept["end_to_end_success"],
+        }
+    best = max(
+        (v for r in rows.values() for v in r["gain_kept_tool_accuracy"] if v is not None),
+        default=None,
+    )
+    record = {
+        "benchmark": "dp_tradeoff",
+        "command": " ".join(["python", *sys.argv]),
+        "date": dt.date.today().isoformat(),
+        "machine": f"{os.cpu_count()} cores, {platform.machine()}, CPU only",
+        "baseline": "k-only release (k = 2 subjects) and docs-only, same federation and requests",
+        "setup": {
+            "hospitals": args.hospitals,
+            "episodes_per_hospital": args.episodes,
+            "eval_requests": len(fed.eval_requests),
+            "max_claims_per_subject": args.bound,
+            "delta_per_round": DELTA,
+            "repeats": args.repeats,
+            "pipeline": "KCG claim selection only (no model, scrubber or audit gate)",
+        },
+        "figures": {"k_only": k_only, **rows},
+        "targets": {
+            "gain_kept_tool_accuracy_at_best_epsilon": {
+                "target": ">= 0.7",
+                "measured": best,
+                "met": best is not None and best >= 0.7,
+            }
+        },
+    }
+    write_json_atomic(args.out, record)
+    plot(record, args.out.with_suffix(".png"))
+    print(f"wrote {args.out} and its plot")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""DP partition selection and its accounting, both through OpenDP (never our own noise).
+
+Claims are partitions: their keys come from the data, so which keys appear is
+itself private. Each subject adds 1 to the count of at most
+``max_claims_per_subject`` keys (bounded before this module is called), so
+adding or removing one subject changes the count map by at most that many keys
+(l0), by 1 each (linf), ``max_claims_per_subject`` in all (l1).
+OpenDP's ``make_laplace_threshold`` (Rogers 2023, its proof document in the
+OpenDP library) adds discrete Laplace noise to every present key's count and
+keeps the keys whose noisy count reaches a threshold: an (epsilon, delta)-DP
+release of the selected keys and their noisy counts. The scale is calibrated
+to ``epsilon`` and the threshold to ``delta`` by OpenDP's own privacy map.
+
+Rounds compose: :func:`compose` rebuilds every charged round's measurement
+from its recorded parameters and asks OpenDP's ``make_composition`` for the
+total (basic composition of approximate DP).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fical_secure.errors import ConfigError
+from fical_secure.release.policy import DPPolicy
+
+MAX_THRESHOLD = 2**30
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """One round's mechanism: noise scale, threshold, and the (epsilon, delta) OpenDP maps it to."""
+
+    scale: float
+    threshold: int
+    max_claims_per_subject: int
+    epsilon: float
+    delta: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scale": self.scale,
+            "threshold": self.threshold,
+            "max_claims_per_subject": self.max_claims_per_subject,
+            "epsilon": self.epsilon,
+            "delta": self.delta,
+        }
+
+
+@functools.cache
+def _opendp() -> Any:
+    """OpenDP's prelude with its ``contrib`` constructors enabled (a heavy, optional import).
+
+    Raises:
+        ConfigError: OpenDP is not installed (the ``dp`` extra).
+    """
+    try:
+        import opendp.prelude as dp
+    except ImportError as exc:
+        raise ConfigError(
+            "a profile with release.dp needs OpenDP: pip install 'fical-secure[dp]'"
+        ) from exc
+    dp.enable_features("contrib")
+    return dp
+
+
+def _measurement(scale: float, threshold: int) -> Any:
+    dp = _opendp()
+    domain = dp.map_domain(dp.atom_domain(T=str), dp.atom_domain(T=int))
+    metric = dp.l01inf_distance(dp.absolute_distance(T=int))
+    return dp.m.make_laplace_threshold(domain, metric, scale=scale, threshold=threshold)
+
+
+def _d_in(max_claims_per_subject: int) -> tuple[int, int, int]:
+    """(l0, l1, linf) by which one subject can change the bounded count map."""
+    return (max_claims_per_subject, max_claims_per_subject, 1)
+
+
+@functools.cache
+def calibrate(policy: DPPolicy) -> Calibration:
+    """The least noise that OpenDP maps to ``policy.epsilon``, then the least threshold for delta.
+
+    Raises:
+        ConfigError: no threshold up to 2^30 meets ``policy.delta``.
+    """
+    dp = _opendp()
+    d_in = _d_in(policy.max_claims_per_subject)
+
+    def epsilon_ok(scale: float) -> bool:
+        return bool(_measurement(scale, MAX_THRESHOLD).map(d_in)[0] <= policy.epsilon)
+
+    scale = float(dp.binary_search(epsilon_ok, T=float, bounds=(1e-9, 1e9)))
+
+    def delta_ok(threshold: int) -> bool:
+        return bool(_measurement(scale, threshold).map(d_in)[1] <= policy.delta)
+
+    if not delta_ok(MAX_THRESHOLD):
+        raise ConfigError(f"no threshold meets dp delta {policy.delta}; raise delta or epsilon")
+    threshold = (
+        1 if delta_ok(1) else int(dp.binary_search(delta_ok, T=int, bounds=(1, MAX_THRESHOLD)))
+    )
+    epsilon, delta = _measurement(scale, threshold).map(d_in)
+    return Calibration(
+        scale, threshold, policy.max_claims_per_subject, float(epsilon), float(delta)
+    )
+
+
+def select(counts: Mapping[str, int], calibration: Calibration) -> dict[str, int]:
+    """The keys OpenDP's noisy threshold keeps, with their noisy counts.
+
+    ``counts`` must already be contribution-bounded: each subject in at most
+    ``calibration.max_claims_per_subject`` of them, once each.
+    """
+    measurement = _measurement(calibration.scale, calibration.threshold)
+    released = measurement({k: int(v) for k, v in counts.items() if v > 0})
+    return {str(k): int(v) for k, v in released.items()}
+
+
+def compose(rounds: Sequence[Calibration]) -> tuple[float, float]:
+    """Total (epsilon, delta) of the rounds, by OpenDP's composition of their measurements.
+
+    Every round is taken at the largest ``max_claims_per_subject`` charged,
+    which only over-counts a round that bounded contributions more tightly.
+    """
+    if not rounds:
+        return (0.0, 0.0)
+    dp = _opendp()
+    bound = max(r.max_claims_per_subject for r in rounds)
+    composed = dp.c.make_composition([_measurement(r.scale, r.threshold) for r in rounds])
+    epsilon, delta = composed.map(_d_in(bound))
+    return (float(epsilon), float(delta))

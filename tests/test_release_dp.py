@@ -1,0 +1,318 @@
+"""DP release mode: OpenDP partition selection of claims, contribution bounding, the budget."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import opendp.prelude as opendp
+import pytest
+import yaml
+
+from fical_secure.compliance.profile import BUILTIN_DIR, load_profile
+from fical_secure.compliance.runner import privacy_budget
+from fical_secure.data.catalogue import CATALOGUE
+from fical_secure.data.schema import Episode, HospitalData, ToolCall
+from fical_secure.errors import ConfigError, PipelineError, PrivacyBudgetExhausted
+from fical_secure.kcg.claims import ToolCue, ValueAlias
+from fical_secure.kcg.dp_select import bounded_counts, select_claims
+from fical_secure.pipeline.client import ClientRoundState, ClientSettings, KCGStage
+from fical_secure.release.budget import BudgetLedger
+from fical_secure.release.dp import calibrate, compose
+from fical_secure.release.policy import DPPolicy
+
+CHEM7 = ValueAlias("lab_results_lookup", "test", "chem-7", "BMP")
+
+
+def _lab(i: int, request: str, test: str) -> Episode:
+    call = ToolCall("lab_results_lookup", {"mrn": f"MRN-{i:07d}", "test": test})
+    return Episode(f"e{i}", "h01", request, call, "ok", "ok", "member")
+
+
+def _episodes(n_chem7: int) -> list[Episode]:
+    """``n_chem7`` patients who write "chem-7" for BMP, and others who name their test."""
+    eps = [_lab(i, f"Pull the chem-7 for MRN-{i:07d}.", "BMP") for i in range(n_chem7)]
+    tests = ("CBC", "TSH", "INR") * 5
+    eps += [_lab(1000 + i, f"Pull the {t} for MRN-{1000 + i:07d}.", t) for i, t in enumerate(tests)]
+    return eps
+
+
+def _policy(epsilon: float, *, bound: int = 2, budget: float | None = None) -> DPPolicy:
+    return DPPolicy(epsilon, 1e-6, bound, budget if budget is not None else epsilon)
+
+
+def test_calibration_is_opendps_laplace_threshold_at_the_policys_epsilon_and_delta() -> None:
+    policy = _policy(1.0)
+    cal = calibrate(policy)
+    opendp.enable_features("contrib")
+    measurement = opendp.m.make_laplace_threshold(
+        opendp.map_domain(opendp.atom_domain(T=str), opendp.atom_domain(T=int)),
+        opendp.l01inf_distance(opendp.absolute_distance(T=int)),
+        scale=cal.scale,
+        threshold=cal.threshold,
+    )
+    epsilon, delta = measurement.map((2, 2, 1))  # one subject: 2 claims, 1 each
+    assert epsilon <= policy.epsilon and delta <= policy.delta
+    assert (cal.epsilon, cal.delta) == (epsilon, delta)
+    # the least threshold: one lower would pass delta
+    lower = opendp.m.make_laplace_threshold(
+        measurement.input_domain, measurement.input_metric, cal.scale, cal.threshold - 1
+    )
+    assert lower.map((2, 2, 1))[1] > policy.delta
+
+
+def test_large_epsilon_keeps_the_well_supported_alias_and_cue() -> None:
+    chosen = select_claims(_episodes(60), CATALOGUE, calibrate(_policy(50.0)), seed=0)
+    claims = [c for c, _ in chosen.claims]
+    assert CHEM7 in claims
+    cues = [c for c in claims if isinstance(c, ToolCue)]
+    assert cues and "chem-7" in cues[0].phrases
+    # "pull" is in every lab request: the released cue count shows it is no alias of BMP
+    assert all(not (isinstance(c, ValueAlias) and c.phrase == "pull") for c in claims)
+
+
+def test_tiny_epsilon_drops_even_the_well_supported_claims() -> None:
+    chosen = select_claims(_episodes(60), CATALOGUE, calibrate(_policy(0.01)), seed=0)
+    assert chosen.claims == () and chosen.released_keys == 0
+
+
+def test_a_claim_one_patient_shows_many_times_counts_once() -> None:
+    one_patient = [
+        Episode(
+            f"e{i}",
+            "h01",
+            "Pull the chem-7 please.",
+            _lab(i, "", "BMP").call,
+            "ok",
+            "ok",
+            "member",
+            subject="patient-1",
+        )
+        for i in range(30)
+    ]
+    counts = bounded_counts(one_patient, CATALOGUE, max_claims_per_subject=3, seed=0)
+    assert set(counts.values()) == {1} and len(counts) <= 3
+    chosen = select_claims(one_patient, CATALOGUE, calibrate(_policy(8.0)), seed=0)
+    assert chosen.claims == ()
+
+
+@pytest.mark.parametrize("bound", [1, 2, 5])
+def test_each_subject_adds_to_at_most_max_claims_per_subject_claims(bound: int) -> None:
+    episodes = [
+        _lab(i, f"Pull the chem-7 stat urgent renal lytes for MRN-{i:07d}.", "BMP")
+        for i in range(12)
+    ]
+    counts = bounded_counts(episodes, CATALOGUE, max_claims_per_subject=bound, seed=3)
+    assert sum(counts.values()) == bound * 12  # every patient has more candidates than the bound
+    assert max(counts.values()) <= 12
+    again = bounded_counts(episodes, CATALOGUE, max_claims_per_subject=bound, seed=3)
+    assert again == counts  # the choice is deterministic for a seed
+
+
+def _profile(tmp_path: Path, dp: object) -> Path:
+    raw = yaml.safe_load((BUILTIN_DIR / "strict.yaml").read_text())
+    raw["release"]["dp"] = dp
+    path = tmp_path / "dp-profile.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_profile_validation_lists_every_dp_problem(tmp_path: Path) -> None:
+    bad = {
+        "epsilon": -1,
+        "delta": 0.5,
+        "max_claims_per_subject": 0,
+        "budget_epsilon": "lots",
+        "epsilonn": 1,
+    }
+    with pytest.raises(ConfigError) as err:
+        load_profile(_profile(tmp_path, bad))
+    message = str(err.value)
+    for path in (
+        "release.dp.epsilon:",
+        "release.dp.delta:",
+        "release.dp.max_claims_per_subject:",
+        "release.dp.budget_epsilon:",
+        "release.dp.epsilonn: unknown key",
+    ):
+        assert path in message, path
+    assert "(5 problems)" in message
+    with pytest.raises(ConfigError, match="budget_epsilon must be >= epsilon"):
+        load_profile(
+            _profile(
+                tmp_path,
+                {"epsilon": 2, "delta": 1e-6, "max_claims_per_subject": 1, "budget_epsilon": 1},
+            )
+        )
+
+
+def test_a_profile_without_dp_keeps_k_only_selection(tmp_path: Path) -> None:
+    state = _state(tmp_path, BUILTIN_DIR / "strict.yaml")
+    KCGStage().run(state)
+    assert state.report["kcg"]["selection"] == "k-support" and "dp" not in state.report
+    assert not (tmp_path / "keys" / "dp-budget.json").exists()
+
+
+def _state(tmp_path: Path, profile: Path) -> ClientRoundState:
+    members = _episodes(60)
+    hospital = HospitalData("h01", "h01", ("lab_results_lookup",), members, [])
+    settings = ClientSettings(
+        profile=str(profile), dp_ledger=tmp_path / "keys" / "dp-budget.json", progress=False
+    )
+    return ClientRoundState(hospital, settings)
+
+
+def test_a_release_past_the_budget_is_refused_and_nothing_is_released(tmp_path: Path) -> None:
+    dp = {"epsilon": 4.0, "delta": 1e-6, "max_claims_per_subject": 2, "budget_epsilon": 10.0}
+    profile = _profile(tmp_path, dp)
+    for spent in (4.0, 8.0):  # two rounds fit
+        state = _state(tmp_path, profile)
+        KCGStage().run(state)
+        assert state.need_release().entries
+        assert state.report["dp"]["epsilon_spent"] == pytest.approx(spent)
+        assert state.report["dp"]["epsilon_left"] == pytest.approx(10.0 - spent)
+        assert state.report["dp"]["epsilon_round"] == pytest.approx(4.0)
+    state = _state(tmp_path, profile)
+    with pytest.raises(PrivacyBudgetExhausted, match="only epsilon 2, ") as err:
+        KCGStage().run(state)
+    assert err.value.epsilon_left == pytest.approx(2.0)
+    assert state.released is None and state.local is None and state.blocked
+    with pytest.raises(PipelineError):
+        state.need_release()
+    assert state.report["dp"]["blocked"] and state.report["dp"]["epsilon_spent"] == 8.0
+    ledger = json.loads((tmp_path / "keys" / "dp-budget.json").read_text())
+    assert len(ledger["charges"]) == 2  # the refused round charged nothing
+
+
+def test_composition_across_rounds_survives_a_client_restart(tmp_path: Path) -> None:
+    path = tmp_path / "dp-budget.json"
+    policy = _policy(1.0, budget=3.0)
+    cal = calibrate(policy)
+    BudgetLedger(path).charge(cal)
+    BudgetLedger(path).charge(cal)  # a restarted client: a new object on the same file
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    script = (
+        "import sys, json\n"
+        "from pathlib import Path\n"
+        "from fical_secure.release.budget import BudgetLedger\n"
+        "from fical_secure.release.policy import DPPolicy\n"
+        "s = BudgetLedger(Path(sys.argv[1])).status(DPPolicy(1.0, 1e-6, 2, 3.0))\n"
+        "print(json.dumps(s.to_dict()))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=60,
+    )
+    status = json.loads(out.stdout)
+    assert status["epsilon_spent"] == pytest.approx(2.0)
+    assert status["delta_spent"] == pytest.approx(compose([cal, cal])[1])
+    assert status["rounds_charged"] == 2 and status["epsilon_left"] == pytest.approx(1.0)
+    BudgetLedger(path).check(policy, cal)  # a third round fits exactly
+    BudgetLedger(path).charge(cal)
+    with pytest.raises(PrivacyBudgetExhausted):
+        BudgetLedger(path).check(policy, cal)
+
+
+def test_a_malformed_ledger_is_an_error_never_an_empty_budget(tmp_path: Path) -> None:
+    from fical_secure.errors import StoreError
+
+    path = tmp_path / "dp-budget.json"
+    path.write_text('{"format": "fical-secure dp-budget v1", "charges": [{"epsilon": 1}]}')
+    with pytest.raises(StoreError):
+        BudgetLedger(path).status(_policy(1.0))
+    with pytest.raises(StoreError):
+        BudgetLedger(path).charge(calibrate(_policy(1.0)))
+
+
+def test_the_audit_report_shows_epsilon_per_round_spent_and_left(tmp_path: Path) -> None:
+    dp = {"epsilon": 1.0, "delta": 1e-6, "max_claims_per_subject": 2, "budget_epsilon": 5.0}
+    profile = load_profile(_profile(tmp_path, dp))
+    shown = privacy_budget(profile, None)
+    assert shown is not None and shown["per_round"]["epsilon"] == pytest.approx(1.0)
+    assert privacy_budget(load_profile(BUILTIN_DIR / "strict.yaml"), None) is None
+
+
+def test_a_patients_own_name_is_never_voted_for_even_when_many_share_it() -> None:
+    from fical_secure.data.schema import PIIValue
+
+    episodes = [
+        Episode(
+            f"e{i}",
+            "h01",
+            f"Pull the chem-7 for Marisol {i}.",
+            _lab(i, "", "BMP").call,
+            "ok",
+            "ok",
+            "member",
+            pii=(PIIValue("PERSON", f"Marisol {i}", f"e{i}"),),
+        )
+        for i in range(40)
+    ]
+    counts = bounded_counts(episodes, CATALOGUE, max_claims_per_subject=50, seed=0)
+    assert counts and not any("marisol" in key for key in counts)
+
+
+def test_dp_signatures_come_from_the_catalogue_for_the_selected_tools_only() -> None:
+    from fical_secure.kcg.knowledge import KnowledgeConfig, build_knowledge
+
+    lone = Episode(
+        "rare",
+        "h01",
+        "Check warfarin and aspirin.",
+        ToolCall("drug_interaction_check", {"drug_a": "warfarin", "drug_b": "aspirin"}),
+        "ok",
+        "ok",
+        "member",
+    )
+    episodes = [*_episodes(60), lone]
+    # at epsilon 8 the threshold is above one patient: the lone call's tool stays out
+    config = KnowledgeConfig(dp=calibrate(_policy(8.0)), paraphrase=False)
+    comp = build_knowledge(
+        episodes, CATALOGUE, None, client_id="h01", config=config, progress=False
+    )
+    assert [s.tool for s in comp.signatures] == ["lab_results_lookup"]
+    spec = next(s for s in CATALOGUE if s.name == "lab_results_lookup")
+    assert comp.signatures[0].args == tuple((a.name, a.type) for a in spec.args)
+    assert comp.meta["selection"] == "dp-partition-selection"
+    # the release carries nothing about the data that the DP output does not determine
+    assert not {"n_episodes", "k_counts", "seconds"} & set(comp.to_dict()["meta"])
+
+
+def test_a_round_whose_dp_selection_is_empty_releases_nothing_and_is_charged(
+    tmp_path: Path,
+) -> None:
+    from fical_secure.errors import GateBlockedError
+
+    dp = {"epsilon": 0.01, "delta": 1e-6, "max_claims_per_subject": 2, "budget_epsilon": 1.0}
+    state = _state(tmp_path, _profile(tmp_path, dp))
+    with pytest.raises(GateBlockedError, match="no claim passed the DP threshold"):
+        KCGStage().run(state)
+    assert state.released is None and state.blocked
+    assert state.report["dp"]["claims_selected"] == 0
+    assert state.report["dp"]["epsilon_spent"] == pytest.approx(0.01)
+
+
+def test_round_report_shows_each_clients_epsilon_spent_and_left(tmp_path: Path) -> None:
+    from fical_secure.pipeline.stages import EachClient
+    from fical_secure.pipeline.state import RoundSettings, RoundState
+
+    dp = {"epsilon": 4.0, "delta": 1e-6, "max_claims_per_subject": 2, "budget_epsilon": 6.0}
+    profile = _profile(tmp_path, dp)
+    fresh, spent = _state(tmp_path / "a", profile), _state(tmp_path / "b", profile)
+    spent.hospital.hospital_id = "h02"
+    KCGStage().run(_state(tmp_path / "b", profile))  # h02 spent 4 of 6 in an earlier round
+    round_state = RoundState(RoundSettings(), clients={"h01": fresh, "h02": spent})
+    EachClient(KCGStage()).run(round_state)  # what round.json records, per client
+    shown = round_state.report["dp"]
+    assert shown["h01"]["epsilon_spent"] == pytest.approx(4.0)
+    assert shown["h01"]["epsilon_left"] == pytest.approx(2.0)
+    assert shown["h02"]["blocked"] and shown["h02"]["epsilon_left"] == pytest.approx(2.0)
+    assert set(round_state.released) == {"h01"}
