@@ -187,6 +187,7 @@ def test_a_release_past_the_budget_is_refused_and_nothing_is_released(tmp_path: 
     assert len(ledger["charges"]) == 2  # the refused round charged nothing
 
 
+@pytest.mark.process
 def test_composition_across_rounds_survives_a_client_restart(tmp_path: Path) -> None:
     path = tmp_path / "dp-budget.json"
     policy = _policy(1.0, budget=3.0)

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from fical_secure.data.schema import Episode, ToolSpec
 from fical_secure.kcg.claims import Claim, ToolCue, ValueAlias
-from fical_secure.kcg.cues import CueRules, _ngrams, words
+from fical_secure.kcg.cues import CueRules, ngrams, words
 from fical_secure.kcg.mining import (
     MAX_PHRASE_CHARS,
     MAX_TOKENS,
@@ -92,7 +92,7 @@ def _alias_votes(own: Sequence[Episode], catalogue: Sequence[ToolSpec], known: _
 def _cue_votes(own: Sequence[Episode], known: _Either) -> set[str]:
     tools: dict[str, set[str]] = defaultdict(set)
     for episode in own:
-        for gram in _ngrams(words(episode.request)):
+        for gram in ngrams(words(episode.request)):
             if not any(known.named_in(word) for word in gram.split()):
                 tools[gram].add(episode.call.tool)
     # a phrase the subject itself uses for two tools points at neither
