@@ -46,7 +46,7 @@ from fical_secure.kcg.claims import (
 )
 from fical_secure.kcg.cues import CueRules, mine_cues, verify_cue
 from fical_secure.kcg.dp_select import catalogue_signatures, select_claims
-from fical_secure.kcg.mining import mine_aliases, supporting_episodes
+from fical_secure.kcg.mining import mine_aliases, supporting_episodes, written_anyway
 from fical_secure.kcg.schema import Compendium, Entry
 from fical_secure.kcg.signatures import induce_signatures, record_values
 from fical_secure.kcg.subjects import subjects_of
@@ -100,7 +100,11 @@ def validated_claims(
     kept: list[tuple[Claim, int]] = []
     for mined in mine_aliases(episodes, catalogue, min_support=min_support, known=known):
         shown = supporting_episodes(mined.claim, episodes, catalogue)
-        if shown is not None and subjects.count(shown) >= min_support:
+        if (
+            shown is not None
+            and subjects.count(shown) >= min_support
+            and not written_anyway(mined.claim, episodes, catalogue)
+        ):
             kept.append((mined.claim, subjects.count(shown)))
     rules = cue_rules or CueRules(min_support=min_support)
     for cue in mine_cues(episodes, rules=rules, known=known):

@@ -200,7 +200,7 @@ def _value_claims(
             if rules.enough(ids)
             and len(written[p]) <= MAX_PHRASE_CHARS
             and not rules.known.named_in(written[p])
-            and not _usual_without(ValueAlias(tool, arg, written[p], value), episodes, catalogue)
+            and not written_anyway(ValueAlias(tool, arg, written[p], value), episodes, catalogue)
         ),
         key=lambda p: (-rules.subjects.count(support[p]), -len(p), p),
     )
@@ -217,7 +217,7 @@ def _value_claims(
     ]
 
 
-def _usual_without(
+def written_anyway(
     claim: ValueAlias, episodes: Sequence[Episode], catalogue: Sequence[ToolSpec]
 ) -> bool:
     """Whether the claim's value is written anyway: by more than :data:`MAX_RATE_WITHOUT`
@@ -246,12 +246,10 @@ def supporting_episodes(
 
     An episode shows the claim when its request contains the phrase and its
     call uses the value; it contradicts the claim when its request contains
-    the phrase but its call does not use the value. A value the tool's calls
-    write anyway (:func:`_usual_without`) is shown by no phrase.
+    the phrase but its call does not use the value. Whether the tool's calls
+    write the value anyway is :func:`written_anyway`'s question.
     """
     phrase = claim.phrase.lower()
-    if _usual_without(claim, episodes, catalogue):
-        return None  # the calls write the value anyway: the phrase does not select it
     shown: list[str] = []
     for episode in episodes:
         if not _mentions(episode.request.lower(), phrase):
