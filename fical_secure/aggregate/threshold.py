@@ -9,8 +9,9 @@ bucket's fingerprint word. The sum gives, per bucket, ``count`` (holders of
 the items hashed there) and ``fpsum`` (their fingerprints modulo 2^32).
 
 Selection (public, from the sum): every bucket with ``k <= count <=
-contributors``; a count above the contributors (or wrapped negative) is
-impossible for honest clients and refused as forged.
+contributors`` (a bucket above the contributors holds several items, so it
+is never pure); a count above ``contributors * max_items`` (or wrapped
+negative) is impossible for honest clients and refused as forged.
 
 Pass 2 (entries). One slot per selected bucket, nothing else. A client writes
 an item (:func:`~fical_secure.aggregate.anonymous.item_cell`) into the slot of
@@ -173,12 +174,18 @@ class Selection:
 def select_buckets(
     total: UIntArray, layout: ThresholdLayout, key: bytes, contributors: int
 ) -> Selection:
-    """The buckets whose summed count is in ``k..contributors``; counts above it refused."""
+    """The buckets whose summed count is in ``k..contributors`` (only those can be pure).
+
+    A count above ``contributors * max_items`` or wrapped negative is impossible
+    for honest clients: counted in ``forged`` (and not selected).
+    """
     if contributors < 1:
         raise ConfigError("contributors must be positive")
     grid = total.astype(np.int64).reshape(-1, 2) % WORD
     counts = np.where(grid[:, 0] >= WORD // 2, grid[:, 0] - WORD, grid[:, 0])
-    forged = int(np.count_nonzero((counts > contributors) | (counts < 0)))
+    # a client adds at most max_items to one bucket (one per distinct item); a count
+    # above contributors is honest (several items) but never pure, so never selected
+    forged = int(np.count_nonzero((counts > contributors * layout.max_items) | (counts < 0)))
     chosen = np.flatnonzero((counts >= layout.k) & (counts <= contributors))
     cells = tuple((int(i), int(counts[i]), int(grid[i, 1])) for i in chosen)
     return Selection(key, cells, forged)
