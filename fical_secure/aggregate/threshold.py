@@ -93,6 +93,11 @@ class ThresholdLayout:
         return self.tables * self.buckets * 2
 
     @property
+    def length(self) -> int:
+        """Words of the first round (the count pass), as :attr:`SlotLayout.length`."""
+        return self.count_length
+
+    @property
     def slot(self) -> SlotLayout:
         """Geometry of one pass-2 slot: at most one copy of one item per client."""
         return SlotLayout(n_clients=self.n_clients, max_items=1, max_item_bytes=self.max_item_bytes)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from fical_secure.aggregate.anonymous import SlotLayout
+from fical_secure.aggregate.threshold import ThresholdLayout
 from fical_secure.atomic import write_json_atomic
 from fical_secure.errors import PipelineError, ProtocolError, SchemaError, UntrustedInputError
 from fical_secure.kcg.schema import Compendium, Entry, ToolSignature, validate_entry
@@ -35,6 +36,9 @@ from fical_secure.untrusted import loads_bounded
 log = logging.getLogger(__name__)
 MAX_ITEMS = 64
 MAX_ITEM_BYTES = 640
+# distinct items a federation is expected to hold: sizes the count pass (2 tables x 8,192
+# buckets); more distinct items lose more to shared buckets, never reveal a sub-k one
+EXPECTED_DISTINCT = 1024
 ANONYMOUS_OWNER = "anonymous-{:06d}"
 
 
@@ -119,9 +123,24 @@ def ready_clients(identities: Iterable[Any], roster: Any, round_id: int) -> set[
     }
 
 
-def layout_for(n_clients: int) -> SlotLayout:
-    """The slot layout of a round of ``n_clients`` (caps are configuration, not data)."""
-    return SlotLayout(n_clients=n_clients, max_items=MAX_ITEMS, max_item_bytes=MAX_ITEM_BYTES)
+def layout_for(n_clients: int, min_support: int = 1) -> SlotLayout | ThresholdLayout:
+    """The layout of a round of ``n_clients`` (caps are configuration, not data).
+
+    ``min_support`` is the k: 1 gives the one-pass slot vector (the whole
+    multiset); k >= 2 the two passes that reveal only items k clients hold.
+
+    Raises:
+        ConfigError: ``min_support`` above ``n_clients``.
+    """
+    if min_support == 1:
+        return SlotLayout(n_clients=n_clients, max_items=MAX_ITEMS, max_item_bytes=MAX_ITEM_BYTES)
+    return ThresholdLayout(
+        n_clients=n_clients,
+        k=min_support,
+        max_items=MAX_ITEMS,
+        max_item_bytes=MAX_ITEM_BYTES,
+        expected_distinct=EXPECTED_DISTINCT,
+    )
 
 
 @dataclass
