@@ -92,10 +92,10 @@ def _statement(cfg: HospitalConfig, config: RoundConfig, *, ready: bool) -> Reco
 
 def handle_secagg(cfg: HospitalConfig, message: Message) -> RecordDict:
     """One secure-aggregation stage; the reply carries this client's answer."""
-    from fical_secure.aggregate.anonymous import encode_items, round_slot_key
     from fical_secure.crypto.keys import KeyBundle
     from fical_secure.flower.client_app import load_keys
     from fical_secure.pipeline import secagg_round as sr
+    from fical_secure.protocol.secagg.apps import client_vector
     from fical_secure.protocol.secagg.driver import step
     from fical_secure.protocol.secagg.participation import (
         Joined,
@@ -119,9 +119,10 @@ def handle_secagg(cfg: HospitalConfig, message: Message) -> RecordDict:
     if stage == 3:  # the signed survivor list names the cohort whose sum this would unmask
         joined = _cohort_checked(cfg, states, (client, server), request, joined)
     vector = None
-    if stage == 2:
-        layout = sr.layout_for(len(client.params.participants))
-        vector = encode_items(items, layout, round_slot_key(client.config_hash))
+    if stage == 2:  # the plan: k and, in the entry pass, the buckets that reached k
+        plan = wire.field_bytes(message, "plan", limit=wire.MAX_FIELD_BYTES)
+        layout, selection = sr.decode_plan(plan, len(client.params.participants))
+        vector = client_vector(items, layout, client.config_hash, selection)
     try:
         reply = step(client, stage, request, vector)
     except FicalError:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import struct
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,9 +27,16 @@ from pathlib import Path
 from typing import Any
 
 from fical_secure.aggregate.anonymous import SlotLayout
-from fical_secure.aggregate.threshold import ThresholdLayout
+from fical_secure.aggregate.threshold import Selection, ThresholdLayout
 from fical_secure.atomic import write_json_atomic
-from fical_secure.errors import PipelineError, ProtocolError, SchemaError, UntrustedInputError
+from fical_secure.errors import (
+    AggregationError,
+    ConfigError,
+    PipelineError,
+    ProtocolError,
+    SchemaError,
+    UntrustedInputError,
+)
 from fical_secure.kcg.schema import Compendium, Entry, ToolSignature, validate_entry
 from fical_secure.pipeline.server import ServerRoundState
 from fical_secure.untrusted import loads_bounded
@@ -40,6 +48,7 @@ MAX_ITEM_BYTES = 640
 # buckets); more distinct items lose more to shared buckets, never reveal a sub-k one
 EXPECTED_DISTINCT = 1024
 ANONYMOUS_OWNER = "anonymous-{:06d}"
+_PLAN = struct.Struct(">IH")  # n_clients, k
 
 
 def items_of(
@@ -141,6 +150,39 @@ def layout_for(n_clients: int, min_support: int = 1) -> SlotLayout | ThresholdLa
         max_item_bytes=MAX_ITEM_BYTES,
         expected_distinct=EXPECTED_DISTINCT,
     )
+
+
+def encode_plan(layout: SlotLayout | ThresholdLayout, selection: Selection | None) -> bytes:
+    """What a client needs besides its items to build its masked input: ``n_clients``,
+    k (1: the one-pass slot vector) and, in the entry pass, the bucket selection."""
+    k = layout.k if isinstance(layout, ThresholdLayout) else 1
+    body = selection.encode() if selection is not None else b""
+    return _PLAN.pack(layout.n_clients, k) + body
+
+
+def decode_plan(
+    data: bytes, participants: int
+) -> tuple[SlotLayout | ThresholdLayout, Selection | None]:
+    """The layout and selection of a plan, for a round of ``participants``.
+
+    Raises:
+        ProtocolError: malformed, or a layout for fewer clients than the round's.
+    """
+    if len(data) < _PLAN.size:
+        raise ProtocolError("the secure-aggregation plan is malformed")
+    n_clients, k = _PLAN.unpack_from(data)
+    if not participants <= n_clients <= 1_000_000 or not 1 <= k <= n_clients:
+        raise ProtocolError(
+            f"a plan for {n_clients} clients and k={k} in a round of {participants}"
+        )
+    try:
+        layout = layout_for(n_clients, k)
+        selection = Selection.decode(data[_PLAN.size :]) if len(data) > _PLAN.size else None
+    except (AggregationError, ConfigError) as exc:
+        raise ProtocolError(f"the secure-aggregation plan is malformed: {exc}") from None
+    if selection is not None and k == 1:
+        raise ProtocolError("a bucket selection for the one-pass slot vector")
+    return layout, selection
 
 
 @dataclass
