@@ -215,3 +215,13 @@ def test_a_malformed_selection_is_refused() -> None:
         Selection.decode(good.encode()[:-1])
     with pytest.raises(AggregationError):
         Selection.decode(Selection(bytes(32), ((5, 3, 9), (1, 3, 7))).encode())
+
+
+def test_a_client_skips_a_selected_bucket_whose_count_is_below_k() -> None:
+    """A server replaying a lone item's true (count 1, fingerprint) as selected gets nothing."""
+    key = os.urandom(32)
+    total = encode_counts([LONE], LAYOUT, key)
+    grid = total.astype(np.int64).reshape(-1, 2)
+    cells = tuple((int(i), int(grid[i, 0]), int(grid[i, 1])) for i in np.flatnonzero(grid[:, 0]))
+    assert cells and all(c[1] == 1 for c in cells)
+    assert not np.any(encode_entries([LONE], LAYOUT, Selection(key, cells)))

@@ -211,7 +211,8 @@ def encode_entries(
         flat, fp = _hashes(item, selection.key, layout)
         for index in flat:
             hit = where.get(index)
-            if hit is not None and hit[2] == hit[1] * fp % WORD:
+            # a selected count below k is not an honest selection: the client skips it
+            if hit is not None and hit[1] >= layout.k and hit[2] == hit[1] * fp % WORD:
                 grid[hit[0]] += item_cell(item, slot)
                 break
     return grid.reshape(-1).astype(np.uint32)
