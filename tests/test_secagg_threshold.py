@@ -98,6 +98,7 @@ def test_a_sub_k_item_is_never_written_into_the_entry_pass() -> None:
     holders = [[WIDE, EXACT]] * K + [[WIDE, BELOW]] * (K - 1) + [[WIDE, LONE]]
     total = sum(encode_counts(h, LAYOUT, key).astype(np.int64) for h in holders) % WORD
     selection = select_buckets(total.astype(np.uint32), LAYOUT, key, len(holders))
+    assert len(selection.cells) == 2  # one pure bucket per item at k, not one per table
     alone = encode_entries([BELOW, LONE], LAYOUT, selection)
     assert not np.any(alone)  # neither sub-k item is in any selected pure bucket
     both = encode_entries([WIDE, BELOW, LONE], LAYOUT, selection)
@@ -123,13 +124,11 @@ def test_a_bucket_shared_with_a_sub_k_item_is_dropped_and_reveals_neither() -> N
     holders = [[WIDE]] * (N - 2) + [[lone], []]
     total = sum(encode_counts(h, one, key).astype(np.int64) for h in holders) % WORD
     selection = select_buckets(total.astype(np.uint32), one, key, N)
-    assert [c[1] for c in selection.cells] == [N - 1]  # reached k, but two items share it
-    entries = [encode_entries(h, one, selection) for h in holders]
-    assert not any(np.any(e) for e in entries)  # impure for both items: nothing is written
-    decoded = decode_entries(
-        (sum(e.astype(np.int64) for e in entries) % WORD).astype(np.uint32), one, selection, N
-    )
-    assert decoded.items == Counter() and decoded.collided == 0
+    assert selection.cells == ()  # reached k, but two items share it: not pure
+    index = _hashes(WIDE, key, one)[0][0]
+    replayed = Selection(key, ((index, N - 1, int(total[3 * index + 1])),))
+    entries = [encode_entries(h, one, replayed) for h in holders]
+    assert not any(np.any(e) for e in entries)  # selected anyway: each client's check refuses
 
 
 def test_a_second_table_recovers_an_item_whose_first_bucket_is_impure() -> None:
@@ -154,7 +153,7 @@ def test_a_pass_one_count_no_honest_sum_reaches_is_refused_as_forged() -> None:
         extra = np.zeros(size, dtype=np.int64)
         if n_pass == 1:
             flat, _fp = _hashes(LONE, round_bucket_key(config_hash), LAYOUT)
-            extra[2 * flat[0]] = 40_000  # above contributors x max_items
+            extra[3 * flat[0]] = 40_000  # above contributors x max_items
         return extra
 
     result = _run(inflate)
@@ -173,7 +172,7 @@ def test_an_inflated_bucket_makes_sub_k_holders_write_but_the_entry_is_refused_b
         if n_pass == 1:
             flat, fp = _hashes(BELOW, round_bucket_key(config_hash), LAYOUT)
             for index in flat:
-                extra[2 * index], extra[2 * index + 1] = 1, fp
+                extra[3 * index : 3 * index + 3] = 1, fp, fp * fp % WORD
         return extra
 
     with caplog.at_level(logging.DEBUG):
@@ -201,11 +200,11 @@ def test_upload_per_client_follows_the_formula_and_not_the_number_of_hospitals(
     layout = ThresholdLayout(
         n_clients=clients, k=2, max_items=64, max_item_bytes=640, expected_distinct=1024
     )
-    # 2 tables x 8,192 buckets x (count, fingerprint); a slot: count, length, 214 payload
-    # words of 3 bytes, 6 checksum words
-    assert layout.count_length == 2 * 8_192 * 2 and layout.slot.slot_words == 222
-    assert layout.upload_bytes(500) == 4 * (32_768 + 500 * 222) == 575_072
-    assert layout.upload_bytes(0) == 131_072
+    # 3 tables x 8,192 buckets x (count, fingerprint, square); a slot: count, length, 214
+    # payload words of 3 bytes, 6 checksum words
+    assert layout.count_length == 3 * 8_192 * 3 and layout.slot.slot_words == 222
+    assert layout.upload_bytes(500) == 4 * (73_728 + 500 * 222) == 738_912
+    assert layout.upload_bytes(0) == 294_912
 
 
 def test_a_malformed_selection_is_refused() -> None:
@@ -221,7 +220,7 @@ def test_a_client_skips_a_selected_bucket_whose_count_is_below_k() -> None:
     """A server replaying a lone item's true (count 1, fingerprint) as selected gets nothing."""
     key = os.urandom(32)
     total = encode_counts([LONE], LAYOUT, key)
-    grid = total.astype(np.int64).reshape(-1, 2)
+    grid = total.astype(np.int64).reshape(-1, 3)
     cells = tuple((int(i), int(grid[i, 0]), int(grid[i, 1])) for i in np.flatnonzero(grid[:, 0]))
     assert cells and all(c[1] == 1 for c in cells)
     assert not np.any(encode_entries([LONE], LAYOUT, Selection(key, cells)))

@@ -3,30 +3,33 @@
 Two secure-aggregation sums, one round each; the server sees only the sums.
 
 Pass 1 (counts). For each of its distinct items and each of ``tables`` count
-tables, a client adds 1 to the item's bucket (a keyed hash, key fresh per
-round) and the item's fingerprint (another keyed 32-bit hash) to that
-bucket's fingerprint word. The sum gives, per bucket, ``count`` (holders of
-the items hashed there) and ``fpsum`` (their fingerprints modulo 2^32).
+tables, a client adds to the item's bucket (a keyed hash, key fresh per
+round) 1, the item's fingerprint ``f`` (another keyed 32-bit hash) and
+``f^2``, modulo 2^32. The sum gives, per bucket, ``count`` (holders of the
+items hashed there), ``fpsum`` and ``fp2sum``.
 
-Selection (public, from the sum): every bucket with ``k <= count <=
-contributors`` (a bucket above the contributors holds several items, so it
-is never pure); a count above ``contributors * max_items`` (or wrapped
-negative) is impossible for honest clients and refused as forged.
+Selection (public, from the sum): a bucket of ``c`` copies of one item has
+``fpsum^2 == c * fp2sum`` (it is *pure*; two items pass with probability
+about 2^-16). The server selects the pure buckets with ``k <= count <=
+contributors``, one per item: the same item is pure with the same ``(count,
+fpsum)`` in each table, so only its first table's bucket is kept. A count
+above ``contributors * max_items`` (or wrapped negative) is impossible for
+honest clients and refused as forged.
 
 Pass 2 (entries). One slot per selected bucket, nothing else. A client writes
 an item (:func:`~fical_secure.aggregate.anonymous.item_cell`) into the slot of
-the first table whose bucket is selected and *pure* for it: ``fpsum == count *
-fp(item)`` modulo 2^32, i.e. every copy counted there is this very item (a
-different item passes the test with probability about 2^-32). So an item is
-written only if at least k holders counted it in pass 1, and never shares a
-slot with another item: a slot sums ``count`` copies of one item, which the
-server divides and verifies by checksum. Every holder picks the same slot
-(the choice depends only on the public selection and the item). An item whose
-bucket is impure in every table is not written this round (probability about
-``(1 - exp(-D / buckets))^tables`` for ``D`` distinct items): collisions are
-dropped, never retried, so no slot mixing a sub-k item is ever summed.
+the selected bucket that is pure for it by its own check: ``count >= k`` and
+``fpsum == count * f`` modulo 2^32, i.e. every copy counted there is this very
+item (another item passes with probability about 2^-32). So an item is written
+only if at least k holders counted it in pass 1, and never shares a slot with
+another item: a slot sums ``count`` copies of one item, which the server
+divides and verifies by checksum. Every holder picks the same slot. An item
+whose bucket is impure in every table is not written this round (probability
+about ``(1 - exp(-D / buckets))^tables`` for ``D`` distinct items): such
+collisions are dropped, never retried, and no slot mixing a sub-k item is
+ever summed.
 
-Upload per client: ``tables * buckets * 2`` words in pass 1, sized from the
+Upload per client: ``tables * buckets * 3`` words in pass 1, sized from the
 expected number of distinct items (a utility parameter: too few buckets loses
 more items to impure buckets, never reveals a sub-k one), and ``selected *
 slot_words`` in pass 2, one slot per selected bucket; neither grows with the
@@ -68,7 +71,7 @@ class ThresholdLayout:
     max_items: int  # per client
     max_item_bytes: int
     expected_distinct: int  # distinct items expected in the federation (sizes pass 1)
-    tables: int = 2
+    tables: int = 3
     load: int = 8  # buckets per expected distinct item, per table
 
     def __post_init__(self) -> None:
@@ -89,8 +92,8 @@ class ThresholdLayout:
 
     @property
     def count_length(self) -> int:
-        """Words of the pass-1 vector: a count and a fingerprint sum per bucket."""
-        return self.tables * self.buckets * 2
+        """Words of the pass-1 vector: count, fingerprint sum and square sum per bucket."""
+        return self.tables * self.buckets * 3
 
     @property
     def length(self) -> int:
@@ -144,12 +147,11 @@ def encode_counts(items: Sequence[bytes], layout: ThresholdLayout, key: bytes) -
     Raises:
         ItemTooLong, AggregationError: as :func:`~fical_secure.aggregate.anonymous.encode_items`.
     """
-    grid = np.zeros((layout.tables * layout.buckets, 2), dtype=np.uint64)
+    grid = np.zeros((layout.tables * layout.buckets, 3), dtype=np.uint64)
     for item in _distinct(items, layout):
         flat, fp = _hashes(item, key, layout)
         for index in flat:
-            grid[index, 0] += 1
-            grid[index, 1] = (grid[index, 1] + fp) % WORD
+            grid[index] = (grid[index] + np.array([1, fp, fp * fp % WORD], np.uint64)) % WORD
     return grid.reshape(-1).astype(np.uint32)
 
 
@@ -179,21 +181,27 @@ class Selection:
 def select_buckets(
     total: UIntArray, layout: ThresholdLayout, key: bytes, contributors: int
 ) -> Selection:
-    """The buckets whose summed count is in ``k..contributors`` (only those can be pure).
+    """The pure buckets whose count is in ``k..contributors``, one per ``(count, fpsum)``.
 
     A count above ``contributors * max_items`` or wrapped negative is impossible
     for honest clients: counted in ``forged`` (and not selected).
     """
     if contributors < 1:
         raise ConfigError("contributors must be positive")
-    grid = total.astype(np.int64).reshape(-1, 2) % WORD
+    grid = total.astype(np.int64).reshape(-1, 3) % WORD
     counts = np.where(grid[:, 0] >= WORD // 2, grid[:, 0] - WORD, grid[:, 0])
     # a client adds at most max_items to one bucket (one per distinct item); a count
     # above contributors is honest (several items) but never pure, so never selected
     forged = int(np.count_nonzero((counts > contributors * layout.max_items) | (counts < 0)))
     chosen = np.flatnonzero((counts >= layout.k) & (counts <= contributors))
-    cells = tuple((int(i), int(counts[i]), int(grid[i, 1])) for i in chosen)
-    return Selection(key, cells, forged)
+    cells, seen = [], set()
+    for i in chosen:
+        count, fpsum, fp2sum = int(counts[i]), int(grid[i, 1]), int(grid[i, 2])
+        if (fpsum * fpsum - count * fp2sum) % WORD or (count, fpsum) in seen:
+            continue  # several items share it, or this item is selected in an earlier table
+        seen.add((count, fpsum))
+        cells.append((int(i), count, fpsum))
+    return Selection(key, tuple(cells), forged)
 
 
 def encode_entries(

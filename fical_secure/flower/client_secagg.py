@@ -11,8 +11,9 @@ statement (:mod:`fical_secure.protocol.secagg.ready`): ``ready`` or
 ``train.fical_secagg``: one stage of :class:`SecAggClient`, rebuilt from its
 sealed state file (:mod:`fical_secure.protocol.secagg.persist`) and sealed back
 after the stage; at the masked-input stage the client encodes its own items
-into the slot vector of the round (layout from the signed participant list,
-slot key from the signed config hash). Before it joins, and again when the
+(:func:`~fical_secure.protocol.secagg.apps.client_vector`) as the request's
+plan says: the slot vector (k = 1), bucket counts, or entries in the selected
+buckets (keys from the signed config hashes). Before it joins, and again when the
 survivor list names the cohort whose sum it would help unmask, the
 participation policy (:mod:`fical_secure.protocol.secagg.participation`)
 refuses a differencing pair of sums. Nothing of the client's text leaves but

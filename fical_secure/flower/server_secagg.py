@@ -8,10 +8,14 @@ Message rounds on Flower's Message API, all carrying our own signed encodings:
 2. Five ``train.fical_secagg`` rounds, one per secure-aggregation stage
    (advertise keys, share keys, masked input, consistency check, unmask), the
    stage logic being :func:`fical_secure.protocol.secagg.driver.drive_stages`
-   and :class:`SecAggServer`, exactly as in the in-process demo. Each client
-   sends the slot vector of its released entries under SecAgg+ masks; the
-   server unmasks only the sum and decodes the multiset. A residual slot
-   collision re-runs the five stages with a fresh config (fresh slot key).
+   and :class:`SecAggServer`, exactly as in the in-process demo, and the
+   rounds orchestrated by :func:`~fical_secure.protocol.secagg.apps.collect_multiset`.
+   At ``aggregate.min_support`` 1 each client sends the slot vector of its
+   released entries; a residual slot collision re-runs the five stages with a
+   fresh config (fresh slot key). At k >= 2 two runs of the five stages: bucket
+   counts, then entries only in the buckets that reached k (the masked-input
+   request carries the plan: k and the bucket selection), so the server
+   learns only entries at least k hospitals hold.
 3. Aggregate the anonymous entries (the server pipeline's stage), sign the
    global compendium for the round config, and ``evaluate.fical_result`` it to
    every participant, which verifies and stores it.

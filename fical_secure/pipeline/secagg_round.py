@@ -2,11 +2,12 @@
 
 Each client turns its released compendium into items (one canonical JSON per
 entry and per tool signature), writes them into the slot vector of
-:mod:`fical_secure.aggregate.anonymous` and sends it masked through SecAgg+;
-the server unmasks only the sum, decodes the multiset (item -> how many
-clients hold it) and hands aggregation one anonymous single-item compendium
-per copy, so ``support`` is counted from the aggregate, never claimed, and no
-compendium carries a client's name. The server's record of the round
+:mod:`fical_secure.aggregate.anonymous` (k = 1), or the two passes of
+:mod:`fical_secure.aggregate.threshold` (``min_support`` k >= 2), and sends
+them masked through SecAgg+; the server unmasks only the sums, decodes the
+multiset (item -> how many clients hold it; at k only items k clients hold)
+and hands aggregation one anonymous single-item compendium per copy, so
+``support`` is counted from the aggregate, never claimed, and no compendium carries a client's name. The server's record of the round
 (``server/secagg_round.json``) holds parameters and counts, no text.
 
 Limits (stated, not hidden): the server cannot validate one client's
