@@ -7,7 +7,8 @@ entry and per tool signature), writes them into the slot vector of
 them masked through SecAgg+; the server unmasks only the sums, decodes the
 multiset (item -> how many clients hold it; at k only items k clients hold)
 and hands aggregation one anonymous single-item compendium per copy, so
-``support`` is counted from the aggregate, never claimed, and no compendium carries a client's name. The server's record of the round
+``support`` is counted from the aggregate, never claimed, and no compendium
+carries a client's name. The server's record of the round
 (``server/secagg_round.json``) holds parameters and counts, no text.
 
 Limits (stated, not hidden): the server cannot validate one client's
