@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 NAMES = ["h01", "h02", "h03", "h04"]
 K = 3
+EXPECTED = 300  # aggregate.expected_distinct: the count pass has 3 x 2,400 buckets
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -42,7 +43,7 @@ def threshold_round(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dic
     fed = secagg_federation(tmp_path_factory.mktemp("sa") / "fed")
     server_yaml = fed / "server" / "server.yaml"
     data = yaml.safe_load(server_yaml.read_text(encoding="utf-8"))
-    data.setdefault("aggregate", {})["min_support"] = K
+    data.setdefault("aggregate", {}).update(min_support=K, expected_distinct=EXPECTED)
     server_yaml.write_text(yaml.safe_dump(data), encoding="utf-8")
     grid = LocalGrid(hospital_nodes(fed, NAMES))
     report = run_round(cast("Grid", grid), load_server_config(server_yaml))
@@ -69,13 +70,17 @@ def test_two_passes_deliver_exactly_the_entries_k_hospitals_hold(
     held = _holders(fed)
     want = Counter({i: n for i, n in held.items() if n >= K})
     assert want and any(n < K for n in held.values())  # both sides of k are exercised
+    layout = sr.layout_for(4, K, EXPECTED)  # one entry-pass slot per item at k
+    assert t["masked_input_bytes_per_client"] == 4 * (3 * 2_400 * 3 + len(want) * 222)
+    assert t["masked_input_bytes_per_client"] == layout.upload_bytes(len(want))
     glob = Compendium.from_json(
         (fed / "clients" / "h01" / "out" / "global_compendium.json").read_text("utf-8")
     )
-    got = Counter(
-        {i: e.support for e in glob.entries for i in sr.items_of(Compendium("x", (e,)))[0]}
-    )
-    assert got == Counter({i: n for i, n in want.items() if b'["entry"' == i[:8]})
+    assert set(sr.items_of(glob)[0]) == set(want)  # entries and tool signatures alike
+    support = {i: e.support for e in glob.entries for i in sr.items_of(Compendium("x", (e,)))[0]}
+    assert all(support[i] == n for i, n in want.items() if i in support)
+    kept = json.loads((fed / "server" / "out" / "secagg_round.json").read_text("utf-8"))
+    assert kept["items_decoded"] == sum(want.values())
 
 
 def test_an_entry_below_k_is_in_nothing_the_server_keeps_or_logs(

@@ -28,7 +28,7 @@ from fical_secure.aggregate.threshold import (
     round_bucket_key,
     select_buckets,
 )
-from fical_secure.errors import AggregationError, ConfigError
+from fical_secure.errors import AggregationError, ConfigError, SecAggAbort
 from fical_secure.protocol.secagg import Federation, SecAggClient
 from fical_secure.protocol.secagg.apps import MultisetResult, anonymous_multiset
 
@@ -224,3 +224,49 @@ def test_a_client_skips_a_selected_bucket_whose_count_is_below_k() -> None:
     cells = tuple((int(i), int(grid[i, 0]), int(grid[i, 1])) for i in np.flatnonzero(grid[:, 0]))
     assert cells and all(c[1] == 1 for c in cells)
     assert not np.any(encode_entries([LONE], LAYOUT, Selection(key, cells)))
+
+
+def test_a_holder_dropping_between_the_passes_leaves_its_entry_below_k_and_refused(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """EXACT is counted by k hospitals in pass 1; one of them is gone in pass 2, so the entry
+    pass decodes k - 1 copies: refused, its text neither kept nor logged."""
+    first = Federation.create(N, bits=32, length=LAYOUT.count_length)
+    ids = first.server.params.participants
+    gone = ids[0]  # holds WIDE and EXACT
+
+    class Leaves(SecAggClient):
+        def masked_input(self, bundle: bytes, vector: npt.NDArray[np.unsignedinteger]) -> bytes:
+            if vector.size != LAYOUT.count_length:
+                raise SecAggAbort("the hospital's node died between the passes")
+            return super().masked_input(bundle, vector)
+
+    def make_round(attempt: int, length: int) -> Federation:
+        fed = first.next_round(attempt, length)
+        identity = fed.client_identities[gone]
+        fed.clients[gone] = Leaves(identity, fed.server_identity.public, fed.roster)
+        return fed
+
+    with caplog.at_level(logging.DEBUG):
+        result = anonymous_multiset(_holdings(ids), LAYOUT, make_round)
+    assert result.items == Counter({WIDE: N - 1}) and result.survivors == N - 1
+    assert result.below_threshold == 1
+    assert b"bed_finder" not in caplog.text.encode()
+
+
+def test_a_plan_round_trips_and_a_bad_one_is_refused() -> None:
+    from fical_secure.errors import ProtocolError
+    from fical_secure.pipeline import secagg_round as sr
+
+    layout = sr.layout_for(6, 3, 300)
+    selection = Selection(bytes(32), ((4, 3, 9),))
+    assert sr.decode_plan(sr.encode_plan(layout, selection), 6) == (layout, selection)
+    assert sr.decode_plan(sr.encode_plan(sr.layout_for(6), None), 5) == (sr.layout_for(6), None)
+    for bad, participants in (
+        (sr.encode_plan(layout, None), 7),  # a layout for fewer clients than the round's
+        (sr.encode_plan(sr.layout_for(6), selection), 6),  # a selection at k = 1
+        (sr.encode_plan(layout, selection)[:5], 6),
+        (sr.encode_plan(layout, selection)[:-1], 6),
+    ):
+        with pytest.raises(ProtocolError):
+            sr.decode_plan(bad, participants)

@@ -59,6 +59,10 @@ from fical_secure.aggregate.anonymous import (
 from fical_secure.errors import AggregationError, ConfigError, SlotForgery
 
 MIN_BUCKETS = 64
+# distinct items a round is expected to hold (the default of aggregate.expected_distinct):
+# sizes the count pass; more distinct items lose more to shared buckets, never reveal one
+EXPECTED_DISTINCT = 1024
+MAX_EXPECTED_DISTINCT = 1 << 20
 _CELL = struct.Struct(">III")  # selected bucket: flat index, count, fingerprint sum
 
 
@@ -77,6 +81,8 @@ class ThresholdLayout:
     def __post_init__(self) -> None:
         if min(self.n_clients, self.max_items, self.max_item_bytes, self.expected_distinct) < 1:
             raise ConfigError("n_clients, max_items, max_item_bytes, expected_distinct: positive")
+        if self.expected_distinct > MAX_EXPECTED_DISTINCT:
+            raise ConfigError(f"expected_distinct above {MAX_EXPECTED_DISTINCT}")
         if not 2 <= self.k <= self.n_clients:
             raise ConfigError(
                 f"the threshold k={self.k} must be in 2..{self.n_clients} (k=1 is the one-pass"

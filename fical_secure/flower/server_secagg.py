@@ -230,7 +230,7 @@ def _aggregate(
     from fical_secure.protocol.secagg.driver import drive_stages
 
     participants = tuple(sorted(ready))
-    layout = sr.layout_for(len(participants), cfg.min_support)
+    layout = sr.layout_for(len(participants), cfg.min_support, cfg.expected_distinct)
     timeouts = (cfg.secagg_stage_timeout_seconds,) * 5
     last: dict[str, Any] = {"survivors": participants, "describe": ""}
 

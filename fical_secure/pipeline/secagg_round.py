@@ -29,7 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from fical_secure.aggregate.anonymous import SlotLayout
-from fical_secure.aggregate.threshold import Selection, ThresholdLayout
+from fical_secure.aggregate.threshold import (
+    EXPECTED_DISTINCT,
+    MAX_EXPECTED_DISTINCT,
+    Selection,
+    ThresholdLayout,
+)
 from fical_secure.atomic import write_json_atomic
 from fical_secure.errors import (
     AggregationError,
@@ -46,11 +51,8 @@ from fical_secure.untrusted import loads_bounded
 log = logging.getLogger(__name__)
 MAX_ITEMS = 64
 MAX_ITEM_BYTES = 640
-# distinct items a federation is expected to hold: sizes the count pass (2 tables x 8,192
-# buckets); more distinct items lose more to shared buckets, never reveal a sub-k one
-EXPECTED_DISTINCT = 1024
 ANONYMOUS_OWNER = "anonymous-{:06d}"
-_PLAN = struct.Struct(">IH")  # n_clients, k
+_PLAN = struct.Struct(">IHI")  # n_clients, k, expected distinct items
 
 
 def items_of(
@@ -134,11 +136,14 @@ def ready_clients(identities: Iterable[Any], roster: Any, round_id: int) -> set[
     }
 
 
-def layout_for(n_clients: int, min_support: int = 1) -> SlotLayout | ThresholdLayout:
+def layout_for(
+    n_clients: int, min_support: int = 1, expected_distinct: int = EXPECTED_DISTINCT
+) -> SlotLayout | ThresholdLayout:
     """The layout of a round of ``n_clients`` (caps are configuration, not data).
 
     ``min_support`` is the k: 1 gives the one-pass slot vector (the whole
-    multiset); k >= 2 the two passes that reveal only items k clients hold.
+    multiset); k >= 2 the two passes that reveal only items k clients hold,
+    the count pass sized from ``expected_distinct``.
 
     Raises:
         ConfigError: ``min_support`` above ``n_clients``.
@@ -150,16 +155,20 @@ def layout_for(n_clients: int, min_support: int = 1) -> SlotLayout | ThresholdLa
         k=min_support,
         max_items=MAX_ITEMS,
         max_item_bytes=MAX_ITEM_BYTES,
-        expected_distinct=EXPECTED_DISTINCT,
+        expected_distinct=expected_distinct,
     )
 
 
 def encode_plan(layout: SlotLayout | ThresholdLayout, selection: Selection | None) -> bytes:
     """What a client needs besides its items to build its masked input: ``n_clients``,
-    k (1: the one-pass slot vector) and, in the entry pass, the bucket selection."""
-    k = layout.k if isinstance(layout, ThresholdLayout) else 1
+    k (1: the one-pass slot vector), the expected distinct items and, in the entry
+    pass, the bucket selection."""
+    if isinstance(layout, ThresholdLayout):
+        k, distinct = layout.k, layout.expected_distinct
+    else:
+        k, distinct = 1, EXPECTED_DISTINCT
     body = selection.encode() if selection is not None else b""
-    return _PLAN.pack(layout.n_clients, k) + body
+    return _PLAN.pack(layout.n_clients, k, distinct) + body
 
 
 def decode_plan(
@@ -172,13 +181,15 @@ def decode_plan(
     """
     if len(data) < _PLAN.size:
         raise ProtocolError("the secure-aggregation plan is malformed")
-    n_clients, k = _PLAN.unpack_from(data)
+    n_clients, k, distinct = _PLAN.unpack_from(data)
     if not participants <= n_clients <= 1_000_000 or not 1 <= k <= n_clients:
         raise ProtocolError(
             f"a plan for {n_clients} clients and k={k} in a round of {participants}"
         )
+    if not 1 <= distinct <= MAX_EXPECTED_DISTINCT:
+        raise ProtocolError(f"a plan expecting {distinct} distinct items")
     try:
-        layout = layout_for(n_clients, k)
+        layout = layout_for(n_clients, k, distinct)
         selection = Selection.decode(data[_PLAN.size :]) if len(data) > _PLAN.size else None
     except (AggregationError, ConfigError) as exc:
         raise ProtocolError(f"the secure-aggregation plan is malformed: {exc}") from None
