@@ -19,6 +19,7 @@ import pytest
 import yaml
 from secagg_grid import LocalGrid, hospital_nodes, secagg_federation, task_identity
 
+from fical_secure.errors import FicalError
 from fical_secure.flower.config import load_server_config
 from fical_secure.flower.server_app import run_round
 from fical_secure.kcg.schema import Compendium
@@ -96,3 +97,32 @@ def test_an_entry_below_k_is_in_nothing_the_server_keeps_or_logs(
     assert len(kept) > 3
     for text in below:
         assert not any(text in blob for blob in kept), text
+
+
+def test_a_hospital_refuses_a_round_whose_k_is_below_its_profile_floor(
+    tmp_path: Path,
+) -> None:
+    """Every hospital's profile asks release.secagg_min_support 4; the server runs k = 3:
+    each refuses its masked input (nothing of its release is sent) and the round fails."""
+    from fical_secure.compliance.profile import BUILTIN_DIR
+
+    fed = secagg_federation(tmp_path / "fed")
+    profile = yaml.safe_load((BUILTIN_DIR / "strict.yaml").read_text(encoding="utf-8"))
+    profile["release"]["secagg_min_support"] = 4
+    floor = tmp_path / "floor.yaml"
+    floor.write_text(yaml.safe_dump(profile), encoding="utf-8")
+    for name in NAMES:
+        path = fed / "clients" / name / "hospital.yaml"
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data["privacy"]["audit_profile"] = str(floor)
+        path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    server_yaml = fed / "server" / "server.yaml"
+    data = yaml.safe_load(server_yaml.read_text(encoding="utf-8"))
+    data.setdefault("aggregate", {}).update(min_support=K)
+    server_yaml.write_text(yaml.safe_dump(data), encoding="utf-8")
+    grid = LocalGrid(hospital_nodes(fed, NAMES))
+    with pytest.raises(FicalError):
+        run_round(cast("Grid", grid), load_server_config(server_yaml))
+    for name in NAMES:
+        log = (fed / "clients" / name / "out" / "client.log").read_text("utf-8")
+        assert "secagg_min_support 4" in log

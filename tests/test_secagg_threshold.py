@@ -270,3 +270,11 @@ def test_a_plan_round_trips_and_a_bad_one_is_refused() -> None:
     ):
         with pytest.raises(ProtocolError):
             sr.decode_plan(bad, participants)
+
+
+def test_a_profile_floor_on_k_below_one_is_refused() -> None:
+    from fical_secure.release.policy import ReleasePolicy
+
+    assert ReleasePolicy().secagg_min_support == 1  # the whole multiset unless a profile asks
+    with pytest.raises(ConfigError):
+        ReleasePolicy(secagg_min_support=0)

@@ -123,6 +123,7 @@ def handle_secagg(cfg: HospitalConfig, message: Message) -> RecordDict:
     if stage == 2:  # the plan: k and, in the entry pass, the buckets that reached k
         plan = wire.field_bytes(message, "plan", limit=wire.MAX_FIELD_BYTES)
         layout, selection = sr.decode_plan(plan, len(client.params.participants))
+        _check_threshold(cfg, layout)
         vector = client_vector(items, layout, client.config_hash, selection)
     try:
         reply = step(client, stage, request, vector)
@@ -132,6 +133,25 @@ def handle_secagg(cfg: HospitalConfig, message: Message) -> RecordDict:
     states.keep(client, joined if stage == 3 else None)
     log.info("%s: stage secagg %d: answered (%d bytes)", cfg.client_id, stage, len(reply))
     return wire.record(status=wire.STATUS_OK, reply=reply)
+
+
+def _check_threshold(cfg: HospitalConfig, layout: object) -> None:
+    """Refuse a plan whose k is below the profile's ``release.secagg_min_support``.
+
+    Raises:
+        WeakSecAggParameters: the client sends no masked input (a dropout).
+    """
+    from fical_secure.aggregate.threshold import ThresholdLayout
+    from fical_secure.errors import WeakSecAggParameters
+
+    k = layout.k if isinstance(layout, ThresholdLayout) else 1
+    floor = _profile(cfg).release.secagg_min_support
+    if k < floor:
+        raise WeakSecAggParameters(
+            f"the round reveals entries at k={k}, below this hospital's"
+            f" release.secagg_min_support {floor}: nothing of its release is sent;"
+            " the operator must raise aggregate.min_support"
+        )
 
 
 def _stage_of(message: Message) -> int:
