@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 NAMES = ["h01", "h02", "h03", "h04"]
 K = 3
-EXPECTED = 300  # aggregate.expected_distinct: the count pass has 3 x 2,400 buckets
+EXPECTED = 300  # aggregate.expected_distinct: the count pass has 8 x 900 buckets
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -72,7 +72,7 @@ def test_two_passes_deliver_exactly_the_entries_k_hospitals_hold(
     want = Counter({i: n for i, n in held.items() if n >= K})
     assert want and any(n < K for n in held.values())  # both sides of k are exercised
     layout = sr.layout_for(4, K, EXPECTED)  # one entry-pass slot per item at k
-    assert t["masked_input_bytes_per_client"] == 4 * (3 * 2_400 * 3 + len(want) * 222)
+    assert t["masked_input_bytes_per_client"] == 4 * (8 * 900 * 3 + len(want) * 222)
     assert t["masked_input_bytes_per_client"] == layout.upload_bytes(len(want))
     glob = Compendium.from_json(
         (fed / "clients" / "h01" / "out" / "global_compendium.json").read_text("utf-8")

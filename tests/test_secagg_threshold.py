@@ -200,9 +200,9 @@ def test_upload_per_client_follows_the_formula_and_not_the_number_of_hospitals(
     layout = ThresholdLayout(
         n_clients=clients, k=2, max_items=64, max_item_bytes=640, expected_distinct=1024
     )
-    # 3 tables x 8,192 buckets x (count, fingerprint, square); a slot: count, length, 214
+    # 8 tables x 3,072 buckets x (count, fingerprint, square); a slot: count, length, 214
     # payload words of 3 bytes, 6 checksum words
-    assert layout.count_length == 3 * 8_192 * 3 and layout.slot.slot_words == 222
+    assert layout.count_length == 8 * 3_072 * 3 and layout.slot.slot_words == 222
     assert layout.upload_bytes(500) == 4 * (73_728 + 500 * 222) == 738_912
     assert layout.upload_bytes(0) == 294_912
 

@@ -29,6 +29,12 @@ about ``(1 - exp(-D / buckets))^tables`` for ``D`` distinct items): such
 collisions are dropped, never retried, and no slot mixing a sub-k item is
 ever summed.
 
+Many small tables beat few large ones at the same size (as a Bloom filter's
+hash count): with ``T`` cells in all, an item is lost with probability about
+``(1 - exp(-D * tables / T))^tables``, least near ``tables = (T / D) ln 2``;
+the default 8 tables of ``3 * expected_distinct`` buckets lose about 4e-5 of
+the items at ``D = expected_distinct``.
+
 Upload per client: ``tables * buckets * 3`` words in pass 1, sized from the
 expected number of distinct items (a utility parameter: too few buckets loses
 more items to impure buckets, never reveals a sub-k one), and ``selected *
@@ -59,6 +65,7 @@ from fical_secure.aggregate.anonymous import (
 from fical_secure.errors import AggregationError, ConfigError, SlotForgery
 
 MIN_BUCKETS = 64
+MAX_TABLES = 15  # a SHA-512 digest: 4 bytes per table, the last 4 the fingerprint
 # distinct items a round is expected to hold (the default of aggregate.expected_distinct):
 # sizes the count pass; more distinct items lose more to shared buckets, never reveal one
 EXPECTED_DISTINCT = 1024
@@ -75,8 +82,8 @@ class ThresholdLayout:
     max_items: int  # per client
     max_item_bytes: int
     expected_distinct: int  # distinct items expected in the federation (sizes pass 1)
-    tables: int = 3
-    load: int = 8  # buckets per expected distinct item, per table
+    tables: int = 8
+    load: int = 24  # count buckets per expected distinct item, over all tables
 
     def __post_init__(self) -> None:
         if min(self.n_clients, self.max_items, self.max_item_bytes, self.expected_distinct) < 1:
@@ -88,13 +95,13 @@ class ThresholdLayout:
                 f"the threshold k={self.k} must be in 2..{self.n_clients} (k=1 is the one-pass"
                 " slot vector of fical_secure.aggregate.anonymous)"
             )
-        if not 1 <= self.tables <= 4 or not 1 <= self.load <= 1024:
-            raise ConfigError("tables in 1..4 and load in 1..1024")
+        if not 1 <= self.tables <= MAX_TABLES or not 1 <= self.load <= 1024:
+            raise ConfigError(f"tables in 1..{MAX_TABLES} and load in 1..1024")
 
     @property
     def buckets(self) -> int:
-        """Buckets per count table."""
-        return max(MIN_BUCKETS, self.expected_distinct * self.load)
+        """Buckets per count table (``load`` per expected item over all tables)."""
+        return max(MIN_BUCKETS, -(-self.expected_distinct * self.load // self.tables))
 
     @property
     def count_length(self) -> int:
@@ -129,12 +136,12 @@ def round_bucket_key(config_hash: bytes) -> bytes:
 
 def _hashes(item: bytes, key: bytes, layout: ThresholdLayout) -> tuple[list[int], int]:
     """(flat bucket index per table, fingerprint) of one item."""
-    digest = hashlib.sha256(b"fical-secure/v1/bucket\x00" + key + item).digest()
+    digest = hashlib.sha512(b"fical-secure/v1/bucket\x00" + key + item).digest()
     n = layout.buckets
     flat = [
         t * n + int.from_bytes(digest[4 * t : 4 * t + 4], "big") % n for t in range(layout.tables)
     ]
-    return flat, int.from_bytes(digest[28:32], "big")
+    return flat, int.from_bytes(digest[60:64], "big")
 
 
 def _distinct(items: Sequence[bytes], layout: ThresholdLayout) -> list[bytes]:
