@@ -37,7 +37,14 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.envelope import machine  # noqa: E402
 from fical_secure.aggregate.anonymous import SlotLayout  # noqa: E402
 from fical_secure.aggregate.fixedpoint import FixedPoint  # noqa: E402
-from fical_secure.aggregate.threshold import EXPECTED_DISTINCT, ThresholdLayout  # noqa: E402
+from fical_secure.aggregate.threshold import (  # noqa: E402
+    EXPECTED_DISTINCT,
+    ThresholdLayout,
+    decode_entries,
+    encode_counts,
+    encode_entries,
+    select_buckets,
+)
 from fical_secure.atomic import write_json_atomic  # noqa: E402
 from fical_secure.crypto import shamir  # noqa: E402
 from fical_secure.crypto.masking import MaskAccumulator, MaskKey, MaskKind  # noqa: E402
@@ -330,6 +337,9 @@ def anonymous_threshold(
                 "wrong_counts": sum(1 for i in got if i in target and got[i] != target[i]),
             }
             if isinstance(layout, ThresholdLayout):
+                row[name]["missing_items_over_20_fresh_keys_plain_sums"] = _loss(
+                    items, layout, want, 20
+                )
                 row[name]["buckets_per_table"] = layout.buckets
                 row[name]["selected_slots"] = (
                     result.upload_bytes_per_client // 4 - layout.count_length
@@ -338,6 +348,30 @@ def anonymous_threshold(
             print(f"anonymous n={n} {name}: {row[name]}", flush=True)
         rows[f"hospitals={n}"] = row
     return rows
+
+
+def _loss(
+    items: dict[bytes, list[bytes]], layout: ThresholdLayout, want: Counter[bytes], keys: int
+) -> dict[str, float]:
+    """Items at k lost to shared buckets over ``keys`` fresh keys: the same encodings and
+    decoding summed in the clear (the sum SecAgg+ would unmask), for a rate, not one draw."""
+    lost = below = 0
+    for _ in range(keys):
+        key = os.urandom(32)
+        total = sum(encode_counts(v, layout, key).astype(np.int64) for v in items.values())
+        chosen = select_buckets((total % (1 << 32)).astype(np.uint32), layout, key, len(items))
+        entries = sum(encode_entries(v, layout, chosen).astype(np.int64) for v in items.values())
+        vector = (np.asarray(entries) % (1 << 32)).astype(np.uint32)
+        got = decode_entries(vector, layout, chosen, len(items)).items
+        lost += len(set(want) - set(got))
+        below += sum(1 for i in got if i not in want)
+    return {
+        "keys": keys,
+        "items_at_k_per_key": len(want),
+        "lost_per_key": lost / keys,
+        "lost_fraction": round(lost / (keys * max(1, len(want))), 6),
+        "below_k_decoded": below,
+    }
 
 
 SECTIONS = ("client_masking", "shamir", "rounds", "anonymous_compendium", "anonymous_threshold")
