@@ -21,7 +21,7 @@ import pytest
 from flwr.app import Message
 from secagg_grid import LocalGrid, hospital, hospital_nodes, secagg_federation, task_identity
 
-import fical_secure.aggregate.anonymous as anonymous
+import fical_secure.protocol.secagg.apps as apps
 from fical_secure.aggregate.anonymous import ResidualCollision
 from fical_secure.crypto import labels
 from fical_secure.crypto.enrollment import Roster
@@ -163,7 +163,7 @@ def retried_round(
     """A round whose first unmasked sum collides; h02's state is copied after its masked input."""
     fed = secagg_federation(tmp_path_factory.mktemp("sa") / "fed")
     copy = fed / "h02-state-after-masked-input.bin"
-    real_decode, calls = anonymous.decode_items, []
+    real_decode, calls = apps.decode_multiset, []
 
     def collide_once(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
@@ -185,7 +185,7 @@ def retried_round(
 
     nodes = {**hospital_nodes(fed, NAMES), 12: h02_copied}
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(anonymous, "decode_items", collide_once)
+        mp.setattr(apps, "decode_multiset", collide_once)
         _grid, report = _round(fed, nodes)
     yield fed, report, copy
 

@@ -131,3 +131,33 @@ def test_secagg_matches_sealed_through_the_real_aggregate_stage(tmp_path: Path) 
         assert state.server.global_compendium is not None
         results.append(_multiset(state.server.global_compendium))
     assert results[0] == results[1]
+
+
+def test_at_min_support_k_an_entry_k_minus_1_hospitals_hold_never_reaches_the_server(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """k = 3 of 5: LOINC (3 holders) and the shared entries arrive; the private notes (1
+    holder) and an entry two hospitals hold are in nothing the server receives, keeps or logs."""
+    released = _released(5)
+    pair = Entry("bed_availability", "pitfall", "Ward 99 beds are booked by phone only.")
+    for cid in ("h02", "h04"):
+        comp = released[cid]
+        released[cid] = Compendium(comp.owner, (*comp.entries, pair), comp.signatures)
+    caplog.set_level(logging.DEBUG)
+    state = RoundState(settings=RoundSettings(out=tmp_path, min_support=3))
+    for cid, comp in released.items():
+        state.clients[cid] = ClientRoundState(HospitalData(cid, cid, ()), released=comp)
+    run_stages(state, [SecAggTransportStage()])  # type: ignore[list-item]
+    got = _multiset(aggregate(state.received))
+    assert got[0] == [
+        ("bmi_calculator", "purpose", "bmi_calculator computes body-mass index.", 5),
+        ("lab_lookup", "pitfall", "Give the LOINC code, not the name.", 3),
+    ]
+    assert got[1] == (ToolSignature("bmi_calculator", (("weight_kg", "number"),)),)
+    t = state.report["transport"]
+    assert t["attempts"] == 2 and t["min_support"] == 3 and t["below_threshold_slots"] == 0
+    below = {pair.text, "private note", "Ward 99"}
+    seen = [c.to_json() for c in state.received]
+    seen += [p.read_text(encoding="utf-8") for p in (tmp_path / "server").rglob("*") if p.is_file()]
+    seen.append("\n".join(r.getMessage() for r in caplog.records))
+    assert not any(s in blob for s in below for blob in seen)

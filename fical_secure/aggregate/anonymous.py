@@ -129,7 +129,8 @@ def _words(data: bytes, b: int) -> npt.NDArray[np.int64]:
     return out
 
 
-def _slot(item: bytes, layout: SlotLayout) -> npt.NDArray[np.int64]:
+def item_cell(item: bytes, layout: SlotLayout) -> npt.NDArray[np.int64]:
+    """One copy of ``item`` as a slot: count 1, length, payload words, checksum words."""
     b, cell = layout.byte_width, np.zeros(layout.slot_words, dtype=np.int64)
     cell[0], cell[1] = 1, len(item)
     body = _words(item, b)
@@ -166,7 +167,7 @@ def encode_items(items: Sequence[bytes], layout: SlotLayout, key: bytes) -> UInt
     for item in distinct:
         if len(item) > layout.max_item_bytes:
             raise ItemTooLong(f"an item of {len(item)} bytes exceeds {layout.max_item_bytes}")
-        cell = _slot(item, layout)
+        cell = item_cell(item, layout)
         for t, pos in enumerate(_positions(item, key, layout)):
             grid[t, pos] += cell
     return grid.reshape(-1).astype(np.uint32)
@@ -186,7 +187,7 @@ def _item_of(one: npt.NDArray[np.int64], layout: SlotLayout) -> bytes | None:
     return item
 
 
-def _pure(cell: npt.NDArray[np.int64], layout: SlotLayout) -> tuple[bytes, int] | None:
+def pure_cell(cell: npt.NDArray[np.int64], layout: SlotLayout) -> tuple[bytes, int] | None:
     """(item, signed count) if the cell is ``count`` copies of one item modulo 2^32.
 
     Honest sums never wrap (see :attr:`SlotLayout.byte_width`) and divide
@@ -248,7 +249,7 @@ def decode_multiset(
     ]
     while queue:
         t, p = queue.pop()
-        hit = _pure(grid[t, p], layout)
+        hit = pure_cell(grid[t, p], layout)
         if hit is None or _positions(hit[0], key, layout)[t] != p:
             continue
         item, count = hit
@@ -261,7 +262,7 @@ def decode_multiset(
                     " a client forged its slot vector; the item is refused"
                 )
             )
-        cell = _slot(item, layout) * (count % WORD) % WORD
+        cell = item_cell(item, layout) * (count % WORD) % WORD
         for tt, pp in enumerate(_positions(item, key, layout)):
             grid[tt, pp] = (grid[tt, pp] - cell) % WORD
             if grid[tt, pp, 0]:

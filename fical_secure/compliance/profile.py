@@ -227,6 +227,7 @@ def _release(raw: Any, f: Findings) -> ReleasePolicy | None:
         ("entry_run_margin", 1, 1000),
         ("max_remediation_rounds", 1, 20),
         ("secagg_min_cohort_difference", 1, 1000),
+        ("secagg_min_support", 1, 100_000),
     ):
         if key in t:
             values[key] = f.integer(t[key], join(p, key), low, high)

@@ -11,8 +11,9 @@ statement (:mod:`fical_secure.protocol.secagg.ready`): ``ready`` or
 ``train.fical_secagg``: one stage of :class:`SecAggClient`, rebuilt from its
 sealed state file (:mod:`fical_secure.protocol.secagg.persist`) and sealed back
 after the stage; at the masked-input stage the client encodes its own items
-into the slot vector of the round (layout from the signed participant list,
-slot key from the signed config hash). Before it joins, and again when the
+(:func:`~fical_secure.protocol.secagg.apps.client_vector`) as the request's
+plan says: the slot vector (k = 1), bucket counts, or entries in the selected
+buckets (keys from the signed config hashes). Before it joins, and again when the
 survivor list names the cohort whose sum it would help unmask, the
 participation policy (:mod:`fical_secure.protocol.secagg.participation`)
 refuses a differencing pair of sums. Nothing of the client's text leaves but
@@ -92,10 +93,10 @@ def _statement(cfg: HospitalConfig, config: RoundConfig, *, ready: bool) -> Reco
 
 def handle_secagg(cfg: HospitalConfig, message: Message) -> RecordDict:
     """One secure-aggregation stage; the reply carries this client's answer."""
-    from fical_secure.aggregate.anonymous import encode_items, round_slot_key
     from fical_secure.crypto.keys import KeyBundle
     from fical_secure.flower.client_app import load_keys
     from fical_secure.pipeline import secagg_round as sr
+    from fical_secure.protocol.secagg.apps import client_vector
     from fical_secure.protocol.secagg.driver import step
     from fical_secure.protocol.secagg.participation import (
         Joined,
@@ -119,9 +120,11 @@ def handle_secagg(cfg: HospitalConfig, message: Message) -> RecordDict:
     if stage == 3:  # the signed survivor list names the cohort whose sum this would unmask
         joined = _cohort_checked(cfg, states, (client, server), request, joined)
     vector = None
-    if stage == 2:
-        layout = sr.layout_for(len(client.params.participants))
-        vector = encode_items(items, layout, round_slot_key(client.config_hash))
+    if stage == 2:  # the plan: k and, in the entry pass, the buckets that reached k
+        plan = wire.field_bytes(message, "plan", limit=wire.MAX_FIELD_BYTES)
+        layout, selection = sr.decode_plan(plan, len(client.params.participants))
+        _check_threshold(cfg, layout)
+        vector = client_vector(items, layout, client.config_hash, selection)
     try:
         reply = step(client, stage, request, vector)
     except FicalError:
@@ -130,6 +133,25 @@ def handle_secagg(cfg: HospitalConfig, message: Message) -> RecordDict:
     states.keep(client, joined if stage == 3 else None)
     log.info("%s: stage secagg %d: answered (%d bytes)", cfg.client_id, stage, len(reply))
     return wire.record(status=wire.STATUS_OK, reply=reply)
+
+
+def _check_threshold(cfg: HospitalConfig, layout: object) -> None:
+    """Refuse a plan whose k is below the profile's ``release.secagg_min_support``.
+
+    Raises:
+        WeakSecAggParameters: the client sends no masked input (a dropout).
+    """
+    from fical_secure.aggregate.threshold import ThresholdLayout
+    from fical_secure.errors import WeakSecAggParameters
+
+    k = layout.k if isinstance(layout, ThresholdLayout) else 1
+    floor = _profile(cfg).release.secagg_min_support
+    if k < floor:
+        raise WeakSecAggParameters(
+            f"the round reveals entries at k={k}, below this hospital's"
+            f" release.secagg_min_support {floor}: nothing of its release is sent;"
+            " the operator must raise aggregate.min_support"
+        )
 
 
 def _stage_of(message: Message) -> int:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, cast
 
+from fical_secure.aggregate.threshold import EXPECTED_DISTINCT, MAX_EXPECTED_DISTINCT
 from fical_secure.compliance.schema import Findings, join
 from fical_secure.errors import ConfigError, UntrustedInputError
 from fical_secure.untrusted import load_yaml_file
@@ -85,6 +86,7 @@ class ServerConfig:
     straggler_grace_seconds: int  # after the quorum replied: see server_app.exchange
     dedupe_threshold: float
     min_support: int
+    expected_distinct: int  # secagg at min_support >= 2: sizes the count pass
     output: Path
     source: Path
 
@@ -322,7 +324,7 @@ def load_server_config(path: str | Path) -> ServerConfig:
             top.get("aggregate", {}),
             "aggregate",
             required=(),
-            optional=("dedupe_threshold", "min_support"),
+            optional=("dedupe_threshold", "min_support", "expected_distinct"),
         )
         or {}
     )
@@ -367,6 +369,12 @@ def load_server_config(path: str | Path) -> ServerConfig:
             agg.get("dedupe_threshold", 0.9), "aggregate.dedupe_threshold", 0.0, 1.0
         ),
         "min_support": f.integer(agg.get("min_support", 1), "aggregate.min_support", 1, 100_000),
+        "expected_distinct": f.integer(
+            agg.get("expected_distinct", EXPECTED_DISTINCT),
+            "aggregate.expected_distinct",
+            1,
+            MAX_EXPECTED_DISTINCT,
+        ),
         "output": _folder(f, top.get("output"), "output", base),
     }
     _raise(f, "server configuration", source)

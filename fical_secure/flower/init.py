@@ -215,6 +215,8 @@ superlink:
                                   # costs seconds, not Flower's 60 s heartbeat patience
 aggregate:
   dedupe_threshold: 0.9
-  min_support: 1
+  min_support: 1                  # secagg: k >= 2 reveals only entries k hospitals hold
+  expected_distinct: 1024         # secagg at k >= 2: distinct entries expected in a round
+                                  # (sizes the count pass; too low loses entries, never leaks)
 output: out                       # signed global compendium and round.json
 """

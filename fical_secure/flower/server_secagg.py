@@ -8,10 +8,14 @@ Message rounds on Flower's Message API, all carrying our own signed encodings:
 2. Five ``train.fical_secagg`` rounds, one per secure-aggregation stage
    (advertise keys, share keys, masked input, consistency check, unmask), the
    stage logic being :func:`fical_secure.protocol.secagg.driver.drive_stages`
-   and :class:`SecAggServer`, exactly as in the in-process demo. Each client
-   sends the slot vector of its released entries under SecAgg+ masks; the
-   server unmasks only the sum and decodes the multiset. A residual slot
-   collision re-runs the five stages with a fresh config (fresh slot key).
+   and :class:`SecAggServer`, exactly as in the in-process demo, and the
+   rounds orchestrated by :func:`~fical_secure.protocol.secagg.apps.collect_multiset`.
+   At ``aggregate.min_support`` 1 each client sends the slot vector of its
+   released entries; a residual slot collision re-runs the five stages with a
+   fresh config (fresh slot key). At k >= 2 two runs of the five stages: bucket
+   counts, then entries only in the buckets that reached k (the masked-input
+   request carries the plan: k and the bucket selection), so the server
+   learns only entries at least k hospitals hold.
 3. Aggregate the anonymous entries (the server pipeline's stage), sign the
    global compendium for the round config, and ``evaluate.fical_result`` it to
    every participant, which verifies and stores it.
@@ -82,7 +86,8 @@ def run_secagg(
         started = time.perf_counter()
         outcome = _aggregate(grid, cfg, identity, roster, ready, round_id, traffic)
         seconds["secagg"] = round(time.perf_counter() - started, 3)
-        items, survivors, attempts, description, participants = outcome
+        multiset, survivors, description, participants = outcome
+        items, attempts = multiset.items, multiset.attempts
         state, payload, rejected = _aggregate_items(cfg, items)
         state.result = server.publish_secure_aggregate(payload, len(survivors))
     except FicalError:
@@ -116,6 +121,12 @@ def run_secagg(
                 "upload_bytes": traffic.up,
                 "round_config_bytes": traffic.down,
                 "rejected_payloads": rejected,
+                "min_support": cfg.min_support,
+                "masked_input_bytes_per_client": multiset.upload_bytes_per_client,
+                "below_threshold_slots": multiset.below_threshold,
+                "dropped_collisions": multiset.dropped_collisions,
+                "forged_buckets": multiset.forged_buckets,
+                "forged_items": multiset.forged_items,
                 "suite": SUITE,
             },
         }
@@ -130,6 +141,11 @@ def run_secagg(
             "secagg": description,
             "items_decoded": sum(items.values()),
             "rejected_items": rejected,
+            "min_support": cfg.min_support,
+            "below_threshold_slots": multiset.below_threshold,
+            "dropped_collisions": multiset.dropped_collisions,
+            "forged_buckets": multiset.forged_buckets,
+            "forged_items": multiset.forged_items,
         },
     )
     state.report["delivery_nodes"] = sorted(ready[s] for s in survivors)
@@ -199,63 +215,60 @@ def _aggregate(
     ready: dict[bytes, int],
     round_id: int,
     traffic: _Traffic,
-) -> tuple[Any, tuple[bytes, ...], int, str, int]:
-    """The decoded multiset, the survivors, attempts, the graph's description, participants."""
+) -> tuple[Any, tuple[bytes, ...], str, int]:
+    """The multiset result (:func:`collect_multiset`), the last round's survivors, the
+    graph's description, participants.
+
+    Each secure-aggregation round (a retry, or the threshold mode's second pass)
+    is among the previous round's survivors only, under a fresh config.
+    """
     import os
 
-    from fical_secure.aggregate.anonymous import ResidualCollision, decode_items, round_slot_key
     from fical_secure.pipeline import secagg_round as sr
     from fical_secure.protocol.secagg import SecAggParams, SecAggServer
+    from fical_secure.protocol.secagg.apps import PassOutcome, collect_multiset
     from fical_secure.protocol.secagg.driver import drive_stages
 
     participants = tuple(sorted(ready))
-    layout = sr.layout_for(len(participants))
+    layout = sr.layout_for(len(participants), cfg.min_support, cfg.expected_distinct)
     timeouts = (cfg.secagg_stage_timeout_seconds,) * 5
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        rec = SecAggParams.recommended(
-            participants, bits=32, length=layout.length, graph_seed=os.urandom(32)
-        )
-        params = SecAggParams(
-            participants, rec.threshold, rec.k, 32, layout.length, rec.graph_seed, timeouts
-        )
+    last: dict[str, Any] = {"survivors": participants, "describe": ""}
+
+    def run_pass(attempt: int, length: int, selection: Any) -> PassOutcome:
+        joined = tuple(sorted(last["survivors"]))
+        rec = SecAggParams.recommended(joined, bits=32, length=length, graph_seed=os.urandom(32))
+        params = SecAggParams(joined, rec.threshold, rec.k, 32, length, rec.graph_seed, timeouts)
         server = SecAggServer(identity, roster, params, round_id + attempt - 1)
-        log.info("stage secagg: attempt %d, %s", attempt, params.describe())
-        ask = _flower_ask(
-            grid, server, (roster, ready), round_id, traffic, cfg.straggler_grace_seconds
-        )
+        log.info("stage secagg: round %d of the multiset, %s", attempt, params.describe())
+        plan = sr.encode_plan(layout, selection)
+        routes = (roster, {c: ready[c] for c in joined})
+        ask = _flower_ask(grid, server, routes, (round_id, plan), traffic, cfg)
         try:
             total = drive_stages(server, ask)
         except SecAggAbort as exc:
             kinds = sorted({r.error.__class__.__name__ for r in server.refused})
             raise SecAggAbort(f"{exc} (refused replies: {kinds or 'none'})") from None
-        try:
-            items = decode_items(
-                total, layout, round_slot_key(server.config_hash), len(server.survivors)
-            )
-        except ResidualCollision as exc:
-            log.warning("stage secagg: attempt %d: %s; retrying with a fresh config", attempt, exc)
-            continue
-        log.info(
-            "stage secagg: unmasked the sum of %d clients, %d items",
-            len(server.survivors),
-            sum(items.values()),
-        )
-        return items, server.survivors, attempt, params.describe(), len(participants)
-    raise AggregationError(
-        f"slot collisions remained after {MAX_ATTEMPTS} secure-aggregation rounds"
-    )
+        log.info("stage secagg: unmasked the sum of %d clients", len(server.survivors))
+        last.update(survivors=server.survivors, describe=params.describe())
+        return PassOutcome(total, server.survivors, server.config_hash, server.round_id)
+
+    result = collect_multiset(run_pass, layout, max_attempts=MAX_ATTEMPTS)
+    log.info("stage secagg: %d items decoded", sum(result.items.values()))
+    return result, last["survivors"], last["describe"], len(participants)
 
 
 def _flower_ask(
     grid: Grid,
     server: Any,
     routes: tuple[Any, dict[bytes, int]],
-    round_id: int,
+    round_plan: tuple[int, bytes],
     traffic: _Traffic,
-    straggler_grace: float,
+    cfg: ServerConfig,
 ) -> Any:
     """The transport of :func:`drive_stages` over Flower messages.
 
+    The masked-input request also carries the round's plan (the threshold k and,
+    in the entry pass, the bucket selection: public outcomes of the count pass).
     After stage 0 a client is reached only at the node that returned its
     identity-signed key advert for this round, the node its ready statement came from.
     """
@@ -263,6 +276,7 @@ def _flower_ask(
     from fical_secure.flower.server_app import exchange, message
 
     roster, ready = routes
+    round_id, plan = round_plan
     node_of: dict[bytes, int] = {}
     reply_limit = wire.MAX_FIELD_BYTES + server.params.length * 8
 
@@ -273,15 +287,22 @@ def _flower_ask(
             targets = {cid: node_of[cid] for cid in requests if cid in node_of}
         messages = []
         for cid, node in sorted(targets.items()):
-            content = wire.record(stage=str(stage), request=requests[cid])
-            traffic.down += len(requests[cid])
+            if stage == 2:
+                content = wire.record(stage=str(stage), request=requests[cid], plan=plan)
+            else:
+                content = wire.record(stage=str(stage), request=requests[cid])
+            traffic.down += len(requests[cid]) + (len(plan) if stage == 2 else 0)
             messages.append(message(content, node, wire.SECAGG, round_id))
         out = []
         # every neighbourhood survives params.tolerated_dropouts: once all but that many
         # replied, a missing client is treated as a dropout after the grace period
         quorum = max(1, len(messages) - server.params.tolerated_dropouts)
         replies = exchange(
-            grid, messages, server.timeout_s(stage), quorum=quorum, grace=straggler_grace
+            grid,
+            messages,
+            server.timeout_s(stage),
+            quorum=quorum,
+            grace=cfg.straggler_grace_seconds,
         )
         for reply in replies:
             node = reply.metadata.src_node_id

@@ -2,11 +2,13 @@
 
 Each client turns its released compendium into items (one canonical JSON per
 entry and per tool signature), writes them into the slot vector of
-:mod:`fical_secure.aggregate.anonymous` and sends it masked through SecAgg+;
-the server unmasks only the sum, decodes the multiset (item -> how many
-clients hold it) and hands aggregation one anonymous single-item compendium
-per copy, so ``support`` is counted from the aggregate, never claimed, and no
-compendium carries a client's name. The server's record of the round
+:mod:`fical_secure.aggregate.anonymous` (k = 1), or the two passes of
+:mod:`fical_secure.aggregate.threshold` (``min_support`` k >= 2), and sends
+them masked through SecAgg+; the server unmasks only the sums, decodes the
+multiset (item -> how many clients hold it; at k only items k clients hold)
+and hands aggregation one anonymous single-item compendium per copy, so
+``support`` is counted from the aggregate, never claimed, and no compendium
+carries a client's name. The server's record of the round
 (``server/secagg_round.json``) holds parameters and counts, no text.
 
 Limits (stated, not hidden): the server cannot validate one client's
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import struct
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,8 +29,21 @@ from pathlib import Path
 from typing import Any
 
 from fical_secure.aggregate.anonymous import SlotLayout
+from fical_secure.aggregate.threshold import (
+    EXPECTED_DISTINCT,
+    MAX_EXPECTED_DISTINCT,
+    Selection,
+    ThresholdLayout,
+)
 from fical_secure.atomic import write_json_atomic
-from fical_secure.errors import PipelineError, ProtocolError, SchemaError, UntrustedInputError
+from fical_secure.errors import (
+    AggregationError,
+    ConfigError,
+    PipelineError,
+    ProtocolError,
+    SchemaError,
+    UntrustedInputError,
+)
 from fical_secure.kcg.schema import Compendium, Entry, ToolSignature, validate_entry
 from fical_secure.pipeline.server import ServerRoundState
 from fical_secure.untrusted import loads_bounded
@@ -36,6 +52,7 @@ log = logging.getLogger(__name__)
 MAX_ITEMS = 64
 MAX_ITEM_BYTES = 640
 ANONYMOUS_OWNER = "anonymous-{:06d}"
+_PLAN = struct.Struct(">IHI")  # n_clients, k, expected distinct items
 
 
 def items_of(
@@ -119,9 +136,66 @@ def ready_clients(identities: Iterable[Any], roster: Any, round_id: int) -> set[
     }
 
 
-def layout_for(n_clients: int) -> SlotLayout:
-    """The slot layout of a round of ``n_clients`` (caps are configuration, not data)."""
-    return SlotLayout(n_clients=n_clients, max_items=MAX_ITEMS, max_item_bytes=MAX_ITEM_BYTES)
+def layout_for(
+    n_clients: int, min_support: int = 1, expected_distinct: int = EXPECTED_DISTINCT
+) -> SlotLayout | ThresholdLayout:
+    """The layout of a round of ``n_clients`` (caps are configuration, not data).
+
+    ``min_support`` is the k: 1 gives the one-pass slot vector (the whole
+    multiset); k >= 2 the two passes that reveal only items k clients hold,
+    the count pass sized from ``expected_distinct``.
+
+    Raises:
+        ConfigError: ``min_support`` above ``n_clients``.
+    """
+    if min_support == 1:
+        return SlotLayout(n_clients=n_clients, max_items=MAX_ITEMS, max_item_bytes=MAX_ITEM_BYTES)
+    return ThresholdLayout(
+        n_clients=n_clients,
+        k=min_support,
+        max_items=MAX_ITEMS,
+        max_item_bytes=MAX_ITEM_BYTES,
+        expected_distinct=expected_distinct,
+    )
+
+
+def encode_plan(layout: SlotLayout | ThresholdLayout, selection: Selection | None) -> bytes:
+    """What a client needs besides its items to build its masked input: ``n_clients``,
+    k (1: the one-pass slot vector), the expected distinct items and, in the entry
+    pass, the bucket selection."""
+    if isinstance(layout, ThresholdLayout):
+        k, distinct = layout.k, layout.expected_distinct
+    else:
+        k, distinct = 1, EXPECTED_DISTINCT
+    body = selection.encode() if selection is not None else b""
+    return _PLAN.pack(layout.n_clients, k, distinct) + body
+
+
+def decode_plan(
+    data: bytes, participants: int
+) -> tuple[SlotLayout | ThresholdLayout, Selection | None]:
+    """The layout and selection of a plan, for a round of ``participants``.
+
+    Raises:
+        ProtocolError: malformed, or a layout for fewer clients than the round's.
+    """
+    if len(data) < _PLAN.size:
+        raise ProtocolError("the secure-aggregation plan is malformed")
+    n_clients, k, distinct = _PLAN.unpack_from(data)
+    if not participants <= n_clients <= 1_000_000 or not 1 <= k <= n_clients:
+        raise ProtocolError(
+            f"a plan for {n_clients} clients and k={k} in a round of {participants}"
+        )
+    if not 1 <= distinct <= MAX_EXPECTED_DISTINCT:
+        raise ProtocolError(f"a plan expecting {distinct} distinct items")
+    try:
+        layout = layout_for(n_clients, k, distinct)
+        selection = Selection.decode(data[_PLAN.size :]) if len(data) > _PLAN.size else None
+    except (AggregationError, ConfigError) as exc:
+        raise ProtocolError(f"the secure-aggregation plan is malformed: {exc}") from None
+    if selection is not None and k == 1:
+        raise ProtocolError("a bucket selection for the one-pass slot vector")
+    return layout, selection
 
 
 @dataclass

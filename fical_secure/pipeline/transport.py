@@ -164,7 +164,7 @@ class SecAggTransportStage:
 
         out = state.settings.out
         server_key, keys, roster = _enroll(state)
-        layout = sr.layout_for(len(keys))
+        layout = sr.layout_for(len(keys), state.settings.min_support)
         ready = sr.ready_clients(keys.values(), roster, ROUND_ID)  # as the Flower server checks
         items, refused = {}, 0
         for cid, comp in state.released.items():
@@ -196,6 +196,10 @@ class SecAggTransportStage:
             "refused_items": refused,
             "refused_clients": len(result.refused_clients),
             "forged_items": result.forged_items,
+            "min_support": state.settings.min_support,
+            "below_threshold_slots": result.below_threshold,
+            "dropped_collisions": result.dropped_collisions,
+            "forged_buckets": result.forged_buckets,
             "attempts": result.attempts,
             "survivors": result.survivors,
             "secagg": fed.server.params.describe(),

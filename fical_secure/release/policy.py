@@ -101,6 +101,9 @@ class ReleasePolicy:
     max_remediation_rounds: int = 3
     # secure aggregation: two sums a client joins differ by no hospital or by at least this many
     secagg_min_cohort_difference: int = 3
+    # secure aggregation: the least k (aggregate.min_support) a round may reveal entries at;
+    # 1 accepts the whole multiset, k >= 2 only entries k hospitals hold
+    secagg_min_support: int = 1
     # differentially private claim selection; None: claims kept by k-support alone
     dp: DPPolicy | None = None
 
@@ -116,8 +119,10 @@ class ReleasePolicy:
             )
         if min(self.max_verbatim_pii_hits, self.max_candidate_pii_detections) < 0:
             raise ConfigError("release policy PII maxima must be >= 0")
-        if self.secagg_min_cohort_difference < 1:
-            raise ConfigError("release policy secagg_min_cohort_difference must be >= 1")
+        if min(self.secagg_min_cohort_difference, self.secagg_min_support) < 1:
+            raise ConfigError(
+                "release policy secagg_min_cohort_difference and secagg_min_support must be >= 1"
+            )
         if self.max_canary_exposure_bits < 0 or self.max_remediation_rounds < 1:
             raise ConfigError("max_canary_exposure_bits >= 0 and max_remediation_rounds >= 1")
         object.__setattr__(
