@@ -16,7 +16,11 @@ compare after BFCL's standardisation (case, spaces and ``,./-_*^`` removed),
 lists and dicts element by element. Also the project's exact match against
 the first option (``same_value``). Failures are broken down by argument kind.
 
-    PYTHONPATH=. .venv/bin/python benchmarks/bfcl_fill.py [--n 249]
+Rows named ``..._hints`` add :func:`member_hints` as the agent's argument
+knowledge (a stand-in for the compendium's argument claims until KCG releases
+them).
+
+    PYTHONPATH=. .venv/bin/python benchmarks/bfcl_fill.py [--n N] [--rows ...] [--out FILE]
 """
 
 from __future__ import annotations
