@@ -10,8 +10,9 @@ secure-aggregation transport), so the attacks compare like with like:
 * ``synthetic_sharing``: examples the client's local model writes from a few
   of its member episodes (FedPIT, :mod:`fical_secure.attacks.synthetic`);
 * ``compendium_plain``: what KCG wrote (FICAL without privacy gates);
-* ``compendium_hardened``: KCG, then the scrubber and the release gate of the
-  named profile (a blocked client releases nothing);
+* ``compendium_hardened``: what the round releases: the round's client stages
+  (KCG, scrubber, release gate of the named profile, recheck); a blocked
+  client releases nothing;
 * ``compendium_secagg``: the hardened releases through anonymous secure
   aggregation: the server holds one pooled multiset of entries and does not
   know who wrote which (:mod:`fical_secure.attacks.pooled`);
@@ -34,12 +35,13 @@ from typing import TYPE_CHECKING
 from fical_secure.attacks.synthetic import SyntheticConfig
 from fical_secure.audit.artefact import SharedArtefact, from_samples
 from fical_secure.data.schema import Episode, Federation, HospitalData
-from fical_secure.errors import GateBlockedError, ScrubError
+from fical_secure.errors import GateBlockedError, PipelineError, ScrubError
+from fical_secure.pipeline.client import ClientRoundState, ClientSettings, client_stages
+from fical_secure.pipeline.runner import run_stages
 
 if TYPE_CHECKING:
     from fical_secure.kcg.schema import Compendium
     from fical_secure.llm.base import LLM
-    from fical_secure.pipeline.client import ClientSettings
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,7 @@ TEXT_MODES: dict[str, str] = {
     "sample_sharing_scrubbed": "member episodes after the PII scrubber, fail closed per record",
     "synthetic_sharing": "examples the local LLM writes from a few member episodes (FedPIT)",
     "compendium_plain": "the KCG compendium as written (FICAL, no privacy gates)",
-    "compendium_hardened": "KCG, then scrubber and release gate (the shipped client)",
+    "compendium_hardened": "what a round releases: KCG, scrubber, release gate, recheck",
     "compendium_secagg": "hardened releases through anonymous secure aggregation: one "
     "pooled multiset, no senders",
 }
@@ -156,13 +158,21 @@ def _compendium(comp: Compendium) -> Release:
     return Release(artefact, tuple(tool for _, tool in ids.values()))
 
 
-def _client_releases(
-    hospital: HospitalData, federation: Federation, llm: LLM, settings: ClientSettings
+def client_release(
+    hospital: HospitalData,
+    federation: Federation,
+    llm: LLM | None,
+    settings: ClientSettings,
 ) -> tuple[Compendium, Compendium | None]:
-    """The client pipeline's KCG output, and its release after scrub and gate (None: blocked)."""
-    from fical_secure.pipeline.client import ClientRoundState, KCGStage
-    from fical_secure.pipeline.gates import AuditStage, ScrubStage
+    """What KCG wrote for ``hospital``, and what its round releases (None: a gate blocked it).
 
+    The release is the round's own: the client stages of
+    :func:`~fical_secure.pipeline.client.client_stages` (KCG, the gates the
+    settings turn on, the recheck), run by the pipeline's runner.
+
+    Raises:
+        FicalError: a stage failed in a way that is not this client's fail-closed block.
+    """
     client = ClientRoundState(
         hospital,
         settings,
@@ -170,15 +180,16 @@ def _client_releases(
         manifest=tuple(federation.manifest),
         catalogue=tuple(federation.catalogue),
     )
-    KCGStage().run(client)
-    assert client.local is not None
     try:
-        ScrubStage().run(client)
-        AuditStage().run(client)
+        run_stages(client, client_stages(settings, ground_truth=False), label=hospital.hospital_id)
     except GateBlockedError as exc:  # fail closed: this client releases nothing
         log.warning("client %s blocked in the hardened mode: %s", hospital.hospital_id, exc)
+        if client.local is None:  # blocked before KCG wrote anything (the DP budget)
+            raise
         return client.local, None
-    return client.local, client.released
+    if client.local is None:
+        raise PipelineError(f"client {hospital.hospital_id}: the KCG stage wrote nothing")
+    return client.local, client.need_release()
 
 
 def synthetic_releases(
@@ -230,15 +241,13 @@ def build_modes(
 ) -> dict[str, SharingMode]:
     """mode -> what the attacker holds, for every text mode (:data:`TEXT_MODES`).
 
-    The compendium modes run the client pipeline's own KCG, scrub and audit
-    stages on each hospital of ``federation``; ``synthetic_sharing`` runs
-    ``llm`` as every client's local model.
+    The compendium modes run the round's own client stages on each hospital
+    of ``federation``; ``synthetic_sharing`` runs ``llm`` as every client's
+    local model.
 
     Raises:
         FicalError: a stage failed in a way that is not one client's fail-closed block.
     """
-    from fical_secure.pipeline.client import ClientSettings
-
     settings = ClientSettings(
         profile=profile, audit_llm_records=audit_llm_records, progress=progress
     )
@@ -248,7 +257,7 @@ def build_modes(
     hardened_by_client: dict[str, Compendium | None] = {}
     for hospital in federation.hospitals:
         cid, members = hospital.hospital_id, list(hospital.members)
-        plain, hardened = _client_releases(hospital, federation, llm, settings)
+        plain, hardened = client_release(hospital, federation, llm, settings)
         hardened_by_client[cid] = hardened
         per_client["sample_sharing"][cid] = _samples(cid, members)
         per_client["sample_sharing_scrubbed"][cid] = _scrubbed_samples(cid, members)
