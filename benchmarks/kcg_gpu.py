@@ -7,8 +7,11 @@ so throughput is honest; output quality is not measured. Random weights do not
 emit EOS reliably, so EOS is switched off and every prompt generates exactly
 ``--new-tokens`` tokens on both devices (counted, and checked).
 
-Prompts are the real map-stage prompts of KCG (``kcg.prompts.map_prompt`` over
-``split_batches`` of ``generate_federation`` episodes). They are built here,
+Prompts are the map-stage prompts of the retired LLM map-reduce KCG
+(``kcg.prompts.map_prompt`` over near-equal batches of ``generate_federation``
+episodes, at most 3 batches a tool, the kinds purpose, usage and pitfall); the
+KCG a round runs today calls the model only to paraphrase, and by default not
+at all. They are built here,
 where the data generator's dependencies are installed, and carried as JSON:
 
     python benchmarks/kcg_gpu.py --export-config .kcgcarry       # here, once
@@ -16,8 +19,8 @@ where the data generator's dependencies are installed, and carried as JSON:
 
 Measured: a batch-size sweep (median of repeats after a warm-up, with
 ``torch.cuda.synchronize`` around each timed call) and one hospital's KCG
-generation as the builder issues it (27 map + 5 reduce-sized prompts, chunks of
-``KCGConfig.prompts_per_call``, backend batches of ``DEFAULT_MAX_BATCH_SIZE``).
+generation as that builder issued it (27 map + 5 reduce-sized prompts, chunks of
+``PROMPTS_PER_CALL``, backend batches of ``DEFAULT_MAX_BATCH_SIZE``).
 ``benchmarks/kcg_gpu_check.py`` adds a correctness check of the CUDA backend.
 """
 
@@ -44,6 +47,9 @@ RESULT = ROOT / "benchmarks" / "results" / "kcg_gpu.json"
 CONFIG_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "chat_template.jinja")
 PROMPTS_FILE = "kcg_prompts.json"
 REDUCE_PROMPTS = 5  # reduce calls of one hospital (one per (tool, kind) with several notes)
+PROMPTS_PER_CALL = 32  # prompts per generate() call, as the map-reduce builder sent them
+MAX_BATCHES_PER_TOOL = 3
+MODEL_KINDS = ("purpose", "usage", "pitfall")
 
 
 def export_config(out: Path, hospitals: int, batch_size: int) -> None:
@@ -72,10 +78,8 @@ def kcg_prompts(n_hospitals: int, batch_size: int) -> list[list[str]]:
     from collections import defaultdict
 
     from fical_secure.data.generator import generate_federation
-    from fical_secure.kcg.builder import KCGConfig, split_batches
     from fical_secure.kcg.prompts import map_prompt
 
-    config = KCGConfig(batch_size=batch_size)
     per_hospital = []
     for hospital in generate_federation(n_hospitals=n_hospitals, seed=0).hospitals:
         by_tool: dict[str, list[Any]] = defaultdict(list)
@@ -85,11 +89,18 @@ def kcg_prompts(n_hospitals: int, batch_size: int) -> list[list[str]]:
             [
                 map_prompt(tool, batch, kind)
                 for tool, eps in sorted(by_tool.items())
-                for batch in split_batches(eps, batch_size, config.max_batches_per_tool)
-                for kind in config.model_kinds
+                for batch in _batches(eps, batch_size)
+                for kind in MODEL_KINDS
             ]
         )
     return per_hospital
+
+
+def _batches(episodes: list[Any], size: int) -> list[list[Any]]:
+    """Near-equal batches of at most ``size`` episodes, the first ``MAX_BATCHES_PER_TOOL``."""
+    episodes = episodes[: MAX_BATCHES_PER_TOOL * size]
+    n = -(-len(episodes) // size)
+    return [episodes[i::n] for i in range(n)]
 
 
 def build_llm(
@@ -195,11 +206,10 @@ def hospital_seconds(
     new_tokens: int,
     repeats: int,
 ) -> dict[str, Any]:
-    """One hospital's KCG generation, issued the way ``kcg.builder`` issues it."""
-    from fical_secure.kcg.builder import KCGConfig
+    """One hospital's KCG generation, issued the way the map-reduce builder issued it."""
     from fical_secure.llm.transformers_backend import DEFAULT_MAX_BATCH_SIZE
 
-    per_call = KCGConfig().prompts_per_call
+    per_call = PROMPTS_PER_CALL
     llm.max_batch_size = DEFAULT_MAX_BATCH_SIZE
 
     def call() -> None:

@@ -33,8 +33,6 @@ SIZES = [
     "15",
     "--recall-docs",
     "40",
-    "--planted-records",
-    "5",
 ]
 SMALL = ["--synthetic", "--seed", "0", "--clients", "1", *SIZES]  # no client config: synthetic
 

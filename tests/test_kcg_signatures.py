@@ -1,11 +1,10 @@
-"""Deterministic parts of KCG: signatures, templated argument entries, batching, prompts."""
+"""Deterministic parts of KCG: signatures, templated argument entries, prompts."""
 
 from __future__ import annotations
 
 import pytest
 
 from fical_secure.data.schema import ArgValue, Episode, ToolCall
-from fical_secure.kcg.builder import KCGConfig, split_batches
 from fical_secure.kcg.prompts import map_prompt, mask_values, reduce_prompt
 from fical_secure.kcg.signatures import (
     arguments_entry,
@@ -84,16 +83,6 @@ def test_record_values_hold_ids_and_names_but_not_vocabulary() -> None:
     assert {"70", "175", "81", "180.5"} <= values  # numbers: ages, weights are quasi-identifiers
 
 
-@pytest.mark.parametrize(
-    ("n", "size", "cap", "lengths"), [(7, 5, None, [4, 3]), (23, 5, 3, [5, 5, 5]), (0, 5, 3, [])]
-)
-def test_batches_are_near_equal_and_capped(
-    n: int, size: int, cap: int | None, lengths: list[int]
-) -> None:
-    episodes = [_episode(i, "t", "r") for i in range(n)]
-    assert [len(b) for b in split_batches(episodes, size, cap)] == lengths
-
-
 def test_prompts_mask_record_values_and_end_with_the_answer_opening() -> None:
     prompt = map_prompt("lab_results_lookup", EPISODES[:2], "purpose")
     assert "1234567" not in prompt and "MRN-#######" in prompt
@@ -101,9 +90,3 @@ def test_prompts_mask_record_values_and_end_with_the_answer_opening() -> None:
     assert "jane@x.org" not in mask_values("mail jane@x.org")
     merged = reduce_prompt("bmi_calculator", "usage", ["Call it for BMI.", "Use it with weight."])
     assert "- Call it for BMI." in merged and "when to call the tool" in merged
-
-
-def test_config_rejects_unknown_kinds() -> None:
-    with pytest.raises(ValueError, match="kinds"):
-        KCGConfig(kinds=("purpose", "gossip"))
-    assert KCGConfig().model_kinds == ("purpose", "usage", "pitfall")

@@ -63,14 +63,9 @@ def register(sub: Any) -> None:
         "--planted-canaries",
         type=int,
         default=1,
-        help="canaries the audit plants in a copy of the client's records before running its "
-        "KCG on them, to measure exposure on data without canaries (default 1; 0: off)",
-    )
-    p.add_argument(
-        "--planted-records",
-        type=int,
-        default=8,
-        help="records of that copy KCG runs on (default 8)",
+        help="canaries the audit plants in a copy of the client's records (each in k records "
+        "of one subject) before running the round's KCG on them, to measure exposure on data "
+        "without canaries (default 1; 0: off)",
     )
     p.add_argument(
         "--recall-docs",
@@ -138,7 +133,6 @@ def run(args: argparse.Namespace) -> int:
         canary_candidates=args.canary_candidates,
         recall_docs=args.recall_docs,
         planted_canaries=args.planted_canaries,
-        planted_records=args.planted_records,
         model=args.model,
         threat_models=args.threat_models,
         evidence=args.evidence,

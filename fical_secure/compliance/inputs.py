@@ -90,8 +90,8 @@ def load_data(settings: AuditSettings, config: ClientConfig | None = None) -> Au
         raise ConfigError(
             "--records must be >= 2, --mi-records, --recall-docs, --canary-candidates >= 1"
         )
-    if settings.planted_canaries < 0 or settings.planted_records < 1:
-        raise ConfigError("--planted-canaries must be >= 0 and --planted-records >= 1")
+    if settings.planted_canaries < 0:
+        raise ConfigError("--planted-canaries must be >= 0")
     if config is not None and config.data is not None:
         return _load_bound(config, settings)
     if settings.data_dir is not None:

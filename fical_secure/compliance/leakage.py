@@ -17,8 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from fical_secure.audit.planted import PLANTED_SUFFIX
+from fical_secure.audit.planted import PLANTED_SUFFIX, planted_exposure
 from fical_secure.compliance.checks import CheckResult
+from fical_secure.data.catalogue import CATALOGUE
 from fical_secure.release import decision as rd
 from fical_secure.release.policy import ReleasePolicy
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from fical_secure.audit.artefact import SharedArtefact
     from fical_secure.audit.auditor import AuditConfig, AuditResult
     from fical_secure.audit.signals import Embedder
-    from fical_secure.data.schema import HospitalData, PIIValue
+    from fical_secure.data.schema import HospitalData, PIIValue, ToolSpec
     from fical_secure.llm.base import LLM
 
 _MI_THREATS = ("honest-but-curious-server", "research-consumer", "malicious-server")
@@ -50,14 +51,14 @@ def run_leakage(
     llm: LLM | None,
     config: AuditConfig,
     planted_canaries: int = 0,
-    planted_records: int = 8,
+    catalogue: Sequence[ToolSpec] = CATALOGUE,
 ) -> LeakageRun:
     """Audit ``artefact`` in the game of every hospital in ``hospitals``; derive the checks.
 
-    With ``planted_canaries`` (and an LLM), each client's KCG also runs on a
-    copy of ``planted_records`` of its members carrying that many fresh
-    canaries (:mod:`fical_secure.audit.planted`); those exposures join the
-    ones of canaries already in the data.
+    With ``planted_canaries`` (and an LLM), the KCG a round runs also runs on
+    a copy of each client's members carrying that many fresh canaries, over
+    ``catalogue`` (:mod:`fical_secure.audit.planted`); those exposures join
+    the ones of canaries already in the data.
 
     Raises:
         AuditError: the auditor could not run (empty artefact or side, failing model).
@@ -65,7 +66,6 @@ def run_leakage(
     from dataclasses import replace
 
     from fical_secure.audit.auditor import AuditTarget, audit_artefact
-    from fical_secure.audit.planted import planted_exposure  # KCG: imported only when run
 
     results = []
     for h in hospitals:
@@ -79,11 +79,11 @@ def run_leakage(
         if planted_canaries and llm is not None and config.use_llm:
             planted = planted_exposure(
                 h.members,
+                catalogue,
                 llm,
                 embedder,
                 client_id=h.hospital_id,
                 n_canaries=planted_canaries,
-                records=planted_records,
                 n_candidates=config.canary_candidates,
                 context_items=config.context_items,
                 max_context_chars=config.max_context_chars,

@@ -44,7 +44,6 @@ class AuditSettings:
     canary_candidates: int = 31  # random secrets each canary is ranked against
     max_canaries: int = 1  # canaries measured per client (each costs candidates + 1 scorings)
     planted_canaries: int = 1  # canaries the audit plants in a copy of the data (KCG runs on it)
-    planted_records: int = 8  # records of that copy (KCG's cost is linear in it)
     recall_docs: int = 60
     model: str | None = None  # overrides the client configuration's model
     threat_models: Path | None = None  # None: the documents the package ships
@@ -166,7 +165,7 @@ def _leakage(
         planted_canaries=settings.planted_canaries
         if candidate.artefact.kind == "compendium"
         else 0,
-        planted_records=settings.planted_records,
+        catalogue=data.catalogue,
     )
 
 
@@ -235,7 +234,6 @@ def _context(
             "canary_candidates": settings.canary_candidates,
             "max_canaries": settings.max_canaries,
             "planted_canaries": settings.planted_canaries,
-            "planted_records": settings.planted_records,
             "model": settings.model or (config.model if config else "packaged"),
         },
         "seconds": round(seconds, 1),

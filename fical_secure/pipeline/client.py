@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from fical_secure.data.catalogue import CATALOGUE
 from fical_secure.data.schema import HospitalData, PIIValue, ToolSpec
 from fical_secure.errors import GateBlockedError, PipelineError, PrivacyBudgetExhausted
-from fical_secure.kcg.schema import ENTRY_KINDS, Compendium
+from fical_secure.kcg.schema import Compendium
 from fical_secure.llm.base import LLM
 from fical_secure.pipeline.runner import Stage
 from fical_secure.scrub.known import KnownIdentifiers
@@ -34,8 +34,6 @@ if TYPE_CHECKING:
 class ClientSettings:
     """What shapes one client's release; the defaults are the demo's."""
 
-    kcg_batch_size: int = 8
-    kcg_kinds: tuple[str, ...] = ENTRY_KINDS
     kcg_min_support: int = 2  # distinct subjects a compendium entry needs (also a privacy floor)
     kcg_paraphrase: bool = False  # let the model paraphrase claims (validated; off for 135M)
     scrub: bool = True

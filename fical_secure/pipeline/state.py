@@ -32,7 +32,6 @@ class RoundSettings:
     eval_per_tool: int = 6
     model: str | None = None  # None: the packaged SmolLM2-135M-Instruct
     use_model: bool = True  # False: the fast path, no LLM (canonical entries, model-free audit)
-    kcg_batch_size: int = 8
     kcg_min_support: int = 2  # an entry needs this many distinct supporting episodes
     # model paraphrases of the canonical claim sentences: the 135M default had 1 of 10
     # accepted by the validator at minutes of CPU, so only a stronger model is worth it
@@ -61,7 +60,6 @@ class RoundSettings:
     def client_settings(self) -> ClientSettings:
         """What every simulated hospital's client pipeline runs with."""
         return ClientSettings(
-            kcg_batch_size=self.kcg_batch_size,
             kcg_min_support=self.kcg_min_support,
             kcg_paraphrase=self.use_model and self.kcg_paraphrase,
             scrub=self.scrub,
