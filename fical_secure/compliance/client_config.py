@@ -24,13 +24,13 @@ from typing import Any, Literal, cast
 
 from fical_secure.compliance import vocabulary as vocab
 from fical_secure.compliance.schema import Findings, join
+from fical_secure.data.schema import CLIENT_ID_RULE, is_client_id
 from fical_secure.errors import ConfigError, UntrustedInputError
 from fical_secure.untrusted import load_yaml_file, open_regular
 
 SCHEMA_VERSION = 1
 Transport = Literal["sealed", "secagg", "plain"]
 ShareMode = Literal["compendium", "raw_samples"]
-_CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _TOP = ("version", "client_id", "keys", "crypto", "transport", "share_mode", "model")
 _CRYPTO = ("aead", "signature", "key_exchange", "kdf")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -118,8 +118,8 @@ def parse_client_config(raw: Any, f: Findings, *, base: Path, source: Path) -> C
     if top.get("version") != SCHEMA_VERSION:
         f.add("version", f"must be {SCHEMA_VERSION}")
     client_id = f.string(top.get("client_id"), "client_id")
-    if client_id is not None and not _CLIENT_ID.match(client_id):
-        f.add("client_id", "must be 1-64 letters, digits, '.', '_' or '-'")
+    if client_id is not None and not is_client_id(client_id):
+        f.add("client_id", f"must be {CLIENT_ID_RULE}")
     keys = f.mapping(top.get("keys"), "keys", required=("private_key", "server_public_key"))
     private = public = None
     if keys is not None:

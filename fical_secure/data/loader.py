@@ -27,14 +27,22 @@ from a file with any bad line. The generator's saved splits use this format.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from fical_secure.data.catalogue import CATALOGUE
 from fical_secure.data.jsonl import read_jsonl
-from fical_secure.data.schema import PII_KINDS, ArgValue, Episode, PIIValue, ToolCall, ToolSpec
+from fical_secure.data.schema import (
+    CLIENT_ID_RULE,
+    PII_KINDS,
+    ArgValue,
+    Episode,
+    PIIValue,
+    ToolCall,
+    ToolSpec,
+    is_client_id,
+)
 from fical_secure.data.validation import call_problems, find_tool
 from fical_secure.errors import DataError
 
@@ -42,15 +50,12 @@ EPISODE_FIELDS: tuple[str, ...] = (
     "id", "split", "request", "call", "result", "answer", "pii", "subject",
 )  # fmt: skip
 REQUIRED_FIELDS: tuple[str, ...] = ("request", "call", "result", "answer")
-HOSPITAL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 def check_hospital_id(hospital_id: str) -> None:
-    """Raises DataError unless ``hospital_id`` is a short id safe in a file name."""
-    if not isinstance(hospital_id, str) or not HOSPITAL_ID.fullmatch(hospital_id):
-        raise DataError(
-            f"invalid hospital id {hospital_id!r}: use 1-64 letters, digits, '.', '_' or '-'"
-        )
+    """Raises DataError unless ``hospital_id`` is a client id (safe in a file name)."""
+    if not is_client_id(hospital_id):
+        raise DataError(f"invalid hospital id {hospital_id!r}: use {CLIENT_ID_RULE}")
 
 
 def episode_record(episode: Episode) -> dict[str, Any]:

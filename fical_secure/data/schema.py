@@ -30,6 +30,15 @@ ArgValue = str | int | float | bool | None | list["ArgValue"] | dict[str, "ArgVa
 # Tool names as OpenAI, MCP and BFCL write them: namespaced with '.', '-' or '_'.
 TOOL_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
 Split = Literal["member", "nonmember"]
+# A client (hospital) id: a file name, a log field and a wire field; federation ids too.
+CLIENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+CLIENT_ID_RULE = "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+
+
+def is_client_id(value: object) -> bool:
+    """Whether ``value`` is a client id (:data:`CLIENT_ID`): the one rule, written once."""
+    return isinstance(value, str) and CLIENT_ID.fullmatch(value) is not None
+
 
 # PII kinds the generator plants (also the scrubber's must-catch list).
 PII_KINDS: tuple[str, ...] = (

@@ -15,13 +15,13 @@ from typing import Any, NoReturn, cast
 
 from fical_secure.aggregate.threshold import EXPECTED_DISTINCT, MAX_EXPECTED_DISTINCT
 from fical_secure.compliance.schema import Findings, join
+from fical_secure.data.schema import CLIENT_ID_RULE, is_client_id
 from fical_secure.errors import ConfigError, UntrustedInputError
 from fical_secure.untrusted import load_yaml_file
 
 SCHEMA_VERSION = 1
 MODES = ("sealed", "secagg")
 DEVICES = ("auto", "cpu", "cuda")
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _ADDRESS = re.compile(r"^[A-Za-z0-9.\-]+:\d{1,5}$")
 HINT = "fix them and run again; `fical-secure federation init` writes a valid example"
 
@@ -134,8 +134,8 @@ def _text(f: Findings, raw: Any, path: str) -> str | None:
 
 def _ident(f: Findings, raw: Any, path: str) -> str | None:
     value = _text(f, raw, path)
-    if value is not None and not _ID.match(value):
-        f.add(path, "must be 1-64 letters, digits, '.', '_' or '-'")
+    if value is not None and not is_client_id(value):
+        f.add(path, f"must be {CLIENT_ID_RULE}")
         return None
     return value
 
