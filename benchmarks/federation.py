@@ -64,11 +64,12 @@ def _fast(fed: Path, n: int, gates: bool) -> None:
 def in_process(fed: Path, n: int, work: Path) -> dict[str, Any]:
     """The same round with no transport: pipelines called directly, bytes handed over."""
     from fical_secure.crypto.keys import KeyBundle, Roster
-    from fical_secure.flower.client_app import load_keys, load_own_data, settings_of
+    from fical_secure.flower.client_setup import load_keys, load_own_data, settings_of
     from fical_secure.flower.config import load_hospital_config, load_server_config
-    from fical_secure.flower.server_app import enrollment_names
+    from fical_secure.flower.server_grid import enrollment_names
     from fical_secure.llm.lazy import LazyLLM
-    from fical_secure.pipeline.client import ClientRoundState, client_stages, seal_release
+    from fical_secure.pipeline.client import client_stages, seal_release
+    from fical_secure.pipeline.client_state import ClientRoundState
     from fical_secure.pipeline.runner import run_stages
     from fical_secure.pipeline.server import (
         ServerRoundState,
@@ -122,11 +123,12 @@ def in_process_secagg(fed: Path, n: int, work: Path) -> dict[str, Any]:
     """The secure-aggregation round with no transport: the same client pipeline, the
     in-process SecAgg+ driver (same stages, same slot vectors), the same aggregation."""
     from fical_secure.crypto.keys import KeyBundle, Roster
-    from fical_secure.flower.client_app import load_own_data, settings_of
+    from fical_secure.flower.client_setup import load_own_data, settings_of
     from fical_secure.flower.config import load_hospital_config, load_server_config
     from fical_secure.llm.lazy import LazyLLM
     from fical_secure.pipeline import secagg_round as sr
-    from fical_secure.pipeline.client import ClientRoundState, client_stages
+    from fical_secure.pipeline.client import client_stages
+    from fical_secure.pipeline.client_state import ClientRoundState
     from fical_secure.pipeline.runner import run_stages
     from fical_secure.pipeline.server import AggregateStage, ServerRoundState, ServerSettings
     from fical_secure.protocol import Server

@@ -67,7 +67,8 @@ def _warm() -> None:
 def client_point(episodes: int) -> dict[str, Any]:
     """One hospital's release stages and seal on ``episodes`` member episodes."""
     from fical_secure.data.generator import generate_federation
-    from fical_secure.pipeline.client import ClientRoundState, ClientSettings, client_stages
+    from fical_secure.pipeline.client import client_stages
+    from fical_secure.pipeline.client_state import ClientRoundState, ClientSettings
     from fical_secure.pipeline.runner import run_stages
 
     fed = generate_federation(

@@ -15,7 +15,8 @@ pytest.importorskip("presidio_analyzer")
 
 from fical_secure.data.schema import Episode, HospitalData, PIIValue, Split, ToolCall
 from fical_secure.kcg.claims import ValueAlias, entry_claims
-from fical_secure.pipeline.client import ClientRoundState, ClientSettings, client_stages
+from fical_secure.pipeline.client import client_stages
+from fical_secure.pipeline.client_state import ClientRoundState, ClientSettings
 from fical_secure.pipeline.runner import run_stages
 
 PATIENT_MRN = "MRN-4410001"

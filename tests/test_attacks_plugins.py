@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from fake_llm import CopyingLLM
 
+from fical_secure.attacks.context import ModeContext
 from fical_secure.attacks.modes import Release, SharingMode
 from fical_secure.attacks.plugins import (
     SUITES,
     Attribution,
     CanaryExposure,
     MembershipInference,
-    ModeContext,
     PIIExtraction,
     ToolUtility,
     VerbatimPII,

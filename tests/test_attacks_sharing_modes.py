@@ -15,8 +15,9 @@ from dataclasses import replace
 import pytest
 from fake_llm import CopyingLLM
 
+from fical_secure.attacks.context import ModeContext
 from fical_secure.attacks.modes import Release, SharingMode, secagg_mode, synthetic_releases
-from fical_secure.attacks.plugins import Attribution, MembershipInference, ModeContext
+from fical_secure.attacks.plugins import Attribution, MembershipInference
 from fical_secure.attacks.pooled import POOLED_OWNER
 from fical_secure.attacks.synthetic import SyntheticConfig, clean_output, few_shot_prompts
 from fical_secure.audit.artefact import SharedArtefact

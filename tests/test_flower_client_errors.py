@@ -193,7 +193,7 @@ def test_the_hospital_yaml_names_the_federation_catalogue(hospital: Path) -> Non
     """Tools come from the YAML's catalogue.json: a tool it lacks fails the data check."""
     import json
 
-    from fical_secure.flower.client_app import load_own_data, load_tools
+    from fical_secure.flower.client_setup import load_own_data, load_tools
 
     cfg = load_hospital_config(hospital)
     assert cfg.catalogue == hospital.parent / "catalogue.json"

@@ -26,7 +26,8 @@ from fical_secure.flower import wire
 from fical_secure.flower.client_app import _answer
 from fical_secure.flower.config import load_hospital_config
 from fical_secure.flower.init import InitOptions, init_federation
-from fical_secure.flower.server_app import _collect, message
+from fical_secure.flower.server_app import _collect
+from fical_secure.flower.server_grid import message
 from fical_secure.pipeline.server import ServerRoundState
 from fical_secure.protocol import Server
 

@@ -25,7 +25,7 @@ from loopback_grid import Answer, LoopbackGrid, as_serverapp, client_node
 
 from fical_secure.errors import MessageFormatError
 from fical_secure.flower import wire
-from fical_secure.flower.client_app import load_keys
+from fical_secure.flower.client_setup import load_keys
 from fical_secure.flower.config import load_hospital_config, load_server_config
 from fical_secure.flower.init import InitOptions, init_federation
 from fical_secure.flower.notes import ClientNotes
@@ -173,7 +173,7 @@ def test_secagg_ready_replies_with_hostile_statements_are_refused_alone(
     """The secure-aggregation ready reply: hostile statement bytes are each that reply's refusal."""
     from fical_secure.crypto.keys import Roster
     from fical_secure.flower.secagg_routing import proven_ready
-    from fical_secure.flower.server_app import message
+    from fical_secure.flower.server_grid import message
     from fical_secure.protocol.secagg.ready import sign_ready
 
     as_serverapp(monkeypatch)

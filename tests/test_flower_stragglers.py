@@ -24,7 +24,7 @@ from secagg_grid import LocalGrid, secagg_federation, task_identity
 from fical_secure.errors import ConfigError
 from fical_secure.flower import wire
 from fical_secure.flower.config import load_server_config
-from fical_secure.flower.server_app import exchange, majority, message
+from fical_secure.flower.server_grid import exchange, majority, message
 
 if TYPE_CHECKING:
     from flwr.serverapp import Grid

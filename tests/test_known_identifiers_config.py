@@ -12,7 +12,7 @@ pytest.importorskip("flwr")
 from flower_fleet import free_ports
 
 from fical_secure.errors import ConfigError, DataError
-from fical_secure.flower.client_app import known_identifiers
+from fical_secure.flower.client_setup import known_identifiers
 from fical_secure.flower.config import load_hospital_config
 from fical_secure.flower.deploy import join
 from fical_secure.flower.init import InitOptions, init_federation

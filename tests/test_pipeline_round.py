@@ -12,7 +12,7 @@ import pytest
 from fical_secure.data.schema import HospitalData
 from fical_secure.errors import GateBlockedError
 from fical_secure.kcg.schema import Compendium, Entry
-from fical_secure.pipeline.client import ClientRoundState
+from fical_secure.pipeline.client_state import ClientRoundState
 from fical_secure.pipeline.demo import build_stages, run_demo
 from fical_secure.pipeline.gates import ScrubStage
 from fical_secure.pipeline.runner import run_stages

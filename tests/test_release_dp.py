@@ -19,7 +19,8 @@ from fical_secure.data.schema import Episode, HospitalData, ToolCall
 from fical_secure.errors import ConfigError, PipelineError, PrivacyBudgetExhausted
 from fical_secure.kcg.claims import ToolCue, ValueAlias
 from fical_secure.kcg.dp_select import bounded_counts, select_claims
-from fical_secure.pipeline.client import ClientRoundState, ClientSettings, KCGStage
+from fical_secure.pipeline.client import KCGStage
+from fical_secure.pipeline.client_state import ClientRoundState, ClientSettings
 from fical_secure.release.budget import BudgetLedger
 from fical_secure.release.dp import calibrate, compose
 from fical_secure.release.policy import DPPolicy

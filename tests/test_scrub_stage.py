@@ -10,7 +10,7 @@ pytest.importorskip("presidio_analyzer")
 
 from fical_secure.data.schema import HospitalData
 from fical_secure.kcg.schema import Compendium, Entry
-from fical_secure.pipeline.client import ClientRoundState
+from fical_secure.pipeline.client_state import ClientRoundState
 from fical_secure.pipeline.gates import ScrubStage
 from fical_secure.scrub.scrubber import Scrubber
 

@@ -37,7 +37,8 @@ from fical_secure.flower import wire
 from fical_secure.flower.client_app import _answer
 from fical_secure.flower.client_secagg import handle_secagg
 from fical_secure.flower.config import load_server_config
-from fical_secure.flower.server_app import message, run_round
+from fical_secure.flower.server_app import run_round
+from fical_secure.flower.server_grid import message
 from fical_secure.kcg.schema import Compendium
 from fical_secure.protocol import RoundConfig
 from fical_secure.protocol.secagg.messages import SurvivorList

@@ -10,7 +10,7 @@ import pytest
 from fical_secure.aggregate import aggregate
 from fical_secure.data.schema import HospitalData
 from fical_secure.kcg.schema import Compendium, Entry, ToolSignature
-from fical_secure.pipeline.client import ClientRoundState
+from fical_secure.pipeline.client_state import ClientRoundState
 from fical_secure.pipeline.demo import build_stages
 from fical_secure.pipeline.runner import run_stages
 from fical_secure.pipeline.state import RoundSettings, RoundState

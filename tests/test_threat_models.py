@@ -122,7 +122,8 @@ def test_the_audit_reads_the_shipped_documents_and_resolves_them_under_evidence(
     tmp_path: Path,
 ) -> None:
     from fical_secure.compliance.profile import load_profile, resolve_profile
-    from fical_secure.compliance.runner import AuditSettings, _coverage
+    from fical_secure.compliance.runner import _coverage
+    from fical_secure.compliance.settings import AuditSettings
 
     profile = load_profile(resolve_profile("strict"))
     here = _coverage(profile, AuditSettings(profile=Path("strict"), out=tmp_path))

@@ -36,7 +36,8 @@ from fical_secure.attacks.synthetic import SyntheticConfig
 from fical_secure.audit.artefact import SharedArtefact, from_samples
 from fical_secure.data.schema import Episode, Federation, HospitalData
 from fical_secure.errors import GateBlockedError, PipelineError, ScrubError
-from fical_secure.pipeline.client import ClientRoundState, ClientSettings, client_stages
+from fical_secure.pipeline.client import client_stages
+from fical_secure.pipeline.client_state import ClientRoundState, ClientSettings
 from fical_secure.pipeline.runner import run_stages
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from fical_secure.attacks.plugins import ModeContext
+    from fical_secure.attacks.context import ModeContext
 
 
 def roc_pngs(contexts: dict[str, ModeContext], out: Path) -> list[str]:

@@ -12,82 +12,18 @@ the TPR is the one at the lowest FPR the non-members resolve.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from functools import partial
-from typing import Any, Protocol, TypeVar, cast
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 
-from fical_secure.attacks.modes import Release, SharingMode
+from fical_secure.attacks.context import ModeContext
 from fical_secure.attacks.utility import NO_THREAT, ToolUtility
-from fical_secure.audit.auditor import AuditConfig, AuditResult, AuditTarget, audit_artefact
 from fical_secure.audit.metrics import bootstrap_mean_ci
 from fical_secure.audit.metrics import wilson_interval as wilson
-from fical_secure.audit.signals import Embedder
-from fical_secure.data.schema import Federation
 from fical_secure.errors import ConfigError
-from fical_secure.llm.base import LLM
 from fical_secure.release.decision import membership_decision
-from fical_secure.release.policy import ReleasePolicy
-
-T = TypeVar("T")
-
-
-@dataclass
-class ModeContext:
-    """One mode's artefacts and what every plugin shares: data, models, policy, audits.
-
-    ``memo`` may be shared by the contexts of one run: a client's records
-    played against the very same artefact in two modes (a gate that removed
-    nothing) give the same, seeded result, so it is computed once.
-    """
-
-    mode: str
-    sharing: SharingMode
-    federation: Federation
-    embedder: Embedder
-    llm: LLM | None
-    config: AuditConfig
-    policy: ReleasePolicy
-    memo: dict[tuple[Any, ...], Any] = field(default_factory=dict)
-    _audits: dict[str, AuditResult] = field(default_factory=dict)
-
-    def key(self, key: tuple[Any, ...], release: Release) -> tuple[Any, ...]:
-        """The memo key of ``key`` computed on ``release``'s artefact (its ids and texts)."""
-        return (*key, release.artefact.item_ids, release.artefact.texts)
-
-    def remember(self, key: tuple[Any, ...], release: Release, compute: Callable[[], T]) -> T:
-        """``compute()``, or its earlier result for the same key and the same artefact."""
-        full = self.key(key, release)
-        if full not in self.memo:
-            self.memo[full] = compute()
-        return cast(T, self.memo[full])
-
-    def targets(self) -> dict[str, Release]:
-        """Client -> the non-empty artefact its records are played against (own or pooled)."""
-        seen = {c: self.sharing.seen_for(c) for c in self.sharing.clients}
-        return {c: r for c, r in seen.items() if r is not None}
-
-    def audits(self) -> dict[str, AuditResult]:
-        """One record-membership audit per client with an artefact to audit (computed once)."""
-        if not self._audits:
-            hospitals = {h.hospital_id: h for h in self.federation.hospitals}
-            for cid, release in self.targets().items():
-                target = AuditTarget.from_hospital(hospitals[cid], self.federation.manifest)
-                self._audits[cid] = self.remember(
-                    ("audit", cid),
-                    release,
-                    partial(
-                        audit_artefact,
-                        release.artefact,
-                        target,
-                        embedder=self.embedder,
-                        llm=self.llm,
-                        config=self.config,
-                    ),
-                )
-        return self._audits
 
 
 class AttackPlugin(Protocol):

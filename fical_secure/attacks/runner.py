@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fical_secure.atomic import write_text_atomic
+from fical_secure.attacks.context import ModeContext
 from fical_secure.attacks.modes import MODES, TEXT_MODES, build_modes
-from fical_secure.attacks.plugins import SUITES, ModeContext, describe
+from fical_secure.attacks.plugins import SUITES, describe
 from fical_secure.errors import ConfigError
 
 if TYPE_CHECKING:

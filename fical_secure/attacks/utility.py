@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from fical_secure.audit.metrics import wilson_interval as wilson
 
 if TYPE_CHECKING:
-    from fical_secure.attacks.plugins import ModeContext
+    from fical_secure.attacks.context import ModeContext
 
 NO_THREAT = "none"  # a figure that measures utility, not an adversary
 

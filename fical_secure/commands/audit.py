@@ -110,7 +110,8 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the audit; print one line per check and the verdict."""
     from fical_secure.compliance.profile import resolve_profile
-    from fical_secure.compliance.runner import AuditSettings, run_audit
+    from fical_secure.compliance.runner import run_audit
+    from fical_secure.compliance.settings import AuditSettings
 
     if args.compendium is None and args.client_config is None:
         print(

@@ -21,7 +21,7 @@ from fical_secure.untrusted import DEFAULT_LIMITS, read_regular
 
 if TYPE_CHECKING:
     from fical_secure.audit.artefact import SharedArtefact
-    from fical_secure.compliance.runner import AuditSettings
+    from fical_secure.compliance.settings import AuditSettings
     from fical_secure.data.schema import Episode, HospitalData, PIIValue, ToolSpec
     from fical_secure.scrub.scrubber import Scrubber
 

@@ -49,7 +49,7 @@ BLOCKED_REASON = "a privacy gate blocked this hospital's release (the details st
 
 def handle_prepare(cfg: HospitalConfig, message: Message) -> RecordDict:
     """Run the client pipeline; keep the release's items; answer with a signed statement."""
-    from fical_secure.flower.client_app import prepare_release
+    from fical_secure.flower.client_setup import prepare_release
     from fical_secure.pipeline import secagg_round as sr
     from fical_secure.protocol import RoundConfig
 
@@ -76,7 +76,7 @@ def handle_prepare(cfg: HospitalConfig, message: Message) -> RecordDict:
 
 def _statement(cfg: HospitalConfig, config: RoundConfig, *, ready: bool) -> RecordDict:
     """The prepare reply: status, key id and the identity-signed ready statement, nothing else."""
-    from fical_secure.flower.client_app import load_keys
+    from fical_secure.flower.client_setup import load_keys
     from fical_secure.protocol.secagg.ready import sign_ready
 
     identity, _server, _roster = load_keys(cfg)
@@ -94,7 +94,7 @@ def _statement(cfg: HospitalConfig, config: RoundConfig, *, ready: bool) -> Reco
 def handle_secagg(cfg: HospitalConfig, message: Message) -> RecordDict:
     """One secure-aggregation stage; the reply carries this client's answer."""
     from fical_secure.crypto.keys import KeyBundle
-    from fical_secure.flower.client_app import load_keys
+    from fical_secure.flower.client_setup import load_keys
     from fical_secure.pipeline import secagg_round as sr
     from fical_secure.protocol.secagg.apps import client_vector
     from fical_secure.protocol.secagg.driver import step
@@ -209,7 +209,7 @@ def check_contributed(cfg: HospitalConfig, round_id: int) -> None:
             belongs to an older round than ``round_id``.
     """
     from fical_secure.crypto.keys import KeyBundle
-    from fical_secure.flower.client_app import load_keys
+    from fical_secure.flower.client_setup import load_keys
     from fical_secure.protocol.secagg.persist import SecAggStateFile, state_path
 
     _identity, server, _roster = load_keys(cfg)
@@ -239,7 +239,7 @@ def _pending_items(cfg: HospitalConfig) -> tuple[int, list[bytes]]:
     Raises:
         ProtocolError: nothing was prepared, or it was for another round.
     """
-    from fical_secure.flower.client_app import load_keys, round_state_path
+    from fical_secure.flower.client_setup import load_keys, round_state_path
     from fical_secure.protocol import Client
 
     identity, server, _roster = load_keys(cfg)

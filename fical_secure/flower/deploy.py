@@ -195,7 +195,7 @@ def join(config_path: Path, *, insecure: bool = False, connect_seconds: float = 
         SuperLinkUnreachableError, TransportCertificateError: the SuperLink check failed.
         FlowerProcessError: the SuperNode exited with an error (e.g. not registered).
     """
-    from fical_secure.flower.client_app import known_identifiers, load_keys, load_own_data
+    from fical_secure.flower.client_setup import known_identifiers, load_keys, load_own_data
 
     cfg = load_hospital_config(config_path)
     hospital = load_own_data(cfg)  # fail before anything starts or is written

@@ -29,6 +29,13 @@ from fical_secure.flower import wire
 from fical_secure.flower.config import ServerConfig, load_server_config
 from fical_secure.flower.logs import log_to_file
 from fical_secure.flower.notes import ClientNotes
+from fical_secure.flower.server_grid import (
+    enrollment_names,
+    exchange,
+    majority,
+    message,
+    wait_for_nodes,
+)
 from fical_secure.pipeline.runner import run_stages
 from fical_secure.pipeline.server import (
     ServerRoundState,
@@ -39,11 +46,10 @@ from fical_secure.pipeline.server import (
 from fical_secure.untrusted import MAX_CONFIG_BYTES, read_regular
 
 if TYPE_CHECKING:
-    from flwr.app import Context, Message, RecordDict
+    from flwr.app import Context, Message
     from flwr.serverapp import Grid
 
 log = logging.getLogger(__name__)
-POLL_SECONDS = 1.0
 SUITE = "X25519 + HKDF-SHA256 + ChaCha20-Poly1305, Ed25519 signatures; TLS 1.3 transport"
 
 
@@ -62,77 +68,6 @@ def make_server_app(config_path: str | None = None) -> Any:
         run_round(grid, load_server_config(path))
 
     return server_app
-
-
-def wait_for_nodes(grid: Grid, expected: int, minimum: int, seconds: float) -> list[int]:
-    """Node ids once ``expected`` SuperNodes are connected, or ``minimum`` after ``seconds``.
-
-    Raises:
-        RoundAbortedError: fewer than ``minimum`` connected in time.
-    """
-    from fical_secure.errors import RoundAbortedError
-
-    deadline = time.monotonic() + seconds
-    while True:
-        nodes = sorted(grid.get_node_ids())
-        if len(nodes) >= expected or (time.monotonic() >= deadline and len(nodes) >= minimum):
-            return nodes
-        if time.monotonic() >= deadline:
-            raise RoundAbortedError(
-                f"only {len(nodes)} of at least {minimum} SuperNodes connected in {seconds:.0f} s; "
-                "start the hospitals' clients (`fical-secure client`) or lower round.min_clients"
-            )
-        time.sleep(POLL_SECONDS)
-
-
-def exchange(
-    grid: Grid,
-    messages: list[Message],
-    seconds: float,
-    *,
-    quorum: int | None = None,
-    grace: float = 0.0,
-) -> list[Message]:
-    """Push ``messages`` and pull their replies until all came back or the deadline passed.
-
-    The deadline is ``seconds`` after the push; once ``quorum`` replies are in (at
-    ``t`` seconds), the stragglers get at most ``max(grace, t)`` more: at least
-    as long again as the quorum took, so slow honest hospitals are not cut,
-    and a dead SuperNode costs seconds rather than Flower's heartbeat patience
-    (a fixed 30 s interval x 2 in Flower 1.41). ``quorum=None`` waits for all.
-    """
-    pending = set(grid.push_messages(messages))
-    replies: list[Message] = []
-    started = time.monotonic()
-    deadline = started + seconds
-    while pending and time.monotonic() < deadline:
-        for reply in grid.pull_messages(list(pending)):
-            pending.discard(reply.metadata.reply_to_message_id)
-            replies.append(reply)
-        if pending and quorum is not None and len(replies) >= quorum:
-            now = time.monotonic()
-            cut = now + max(grace, now - started)
-            if cut < deadline:
-                deadline = cut
-                log.info(
-                    "%d of %d replied in %.1f s: waiting at most %.1f s for the other %d",
-                    len(replies),
-                    len(messages),
-                    now - started,
-                    cut - now,
-                    len(pending),
-                )
-            quorum = None  # the straggler deadline is set once
-        if pending:
-            time.sleep(max(0.0, min(POLL_SECONDS, deadline - time.monotonic())))
-    if pending:
-        log.warning("%d SuperNode(s) did not reply before the deadline", len(pending))
-    return replies
-
-
-def majority(cfg: ServerConfig, nodes: int) -> int:
-    """The sealed round's quorum: a majority of the SuperNodes, and at least min_clients."""
-    return max(cfg.min_clients, nodes // 2 + 1)
 
 
 def run_round(grid: Grid, cfg: ServerConfig) -> dict[str, Any]:
@@ -268,30 +203,6 @@ def _run_sealed(grid: Grid, cfg: ServerConfig, report: dict[str, Any]) -> None:
         report[key] = {
             name: c["report"][key] for name, c in clients.items() if key in c.get("report", {})
         }
-
-
-def enrollment_names(cfg: ServerConfig) -> dict[bytes, str]:
-    """Client names by identity key id, from the folder of ``<name>.public.key`` files.
-
-    Without the folder, the intake names each sender by its key id.
-
-    Raises:
-        KeyFileError: a public key file is missing, malformed or its binding is invalid.
-    """
-    from fical_secure.crypto.keys import PublicKeyBundle
-
-    if cfg.client_keys is None:
-        return {}
-    return {
-        PublicKeyBundle.load(path).identity.key_id: path.name.removesuffix(".public.key")
-        for path in sorted(cfg.client_keys.glob("*.public.key"))
-    }
-
-
-def message(content: RecordDict, node: int, kind: str, round_id: int) -> Message:
-    from flwr.app import Message
-
-    return Message(content, dst_node_id=node, message_type=kind, group_id=str(round_id))
 
 
 def _collect(

@@ -161,7 +161,7 @@ def _prepare(
         RoundAbortedError: fewer than the protocol's 3 or ``round.min_clients`` are ready.
     """
     from fical_secure.flower.secagg_routing import proven_ready
-    from fical_secure.flower.server_app import enrollment_names, exchange, majority, message
+    from fical_secure.flower.server_grid import enrollment_names, exchange, majority, message
 
     config, roster = signed
     log.info("stage prepare: round %d, %d SuperNodes", config.round_id, len(nodes))
@@ -273,7 +273,7 @@ def _flower_ask(
     identity-signed key advert for this round, the node its ready statement came from.
     """
     from fical_secure.flower.secagg_routing import advert_route
-    from fical_secure.flower.server_app import exchange, message
+    from fical_secure.flower.server_grid import exchange, message
 
     roster, ready = routes
     round_id, plan = round_plan

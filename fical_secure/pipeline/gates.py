@@ -15,7 +15,7 @@ from typing import Any
 
 from fical_secure.errors import GateBlockedError, SchemaError, ScrubError
 from fical_secure.kcg.schema import Entry, validate_entry
-from fical_secure.pipeline.client import ClientRoundState
+from fical_secure.pipeline.client_state import ClientRoundState
 
 log = logging.getLogger(__name__)
 

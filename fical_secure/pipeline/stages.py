@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from fical_secure.errors import ConfigError, GateBlockedError, PipelineError
 from fical_secure.llm.base import JsonLLM
-from fical_secure.pipeline.client import ClientRoundState
+from fical_secure.pipeline.client_state import ClientRoundState
 from fical_secure.pipeline.runner import Stage
 from fical_secure.pipeline.server import ServerRoundState
 from fical_secure.pipeline.state import RoundState

@@ -15,7 +15,7 @@ from fical_secure.data.schema import Federation
 from fical_secure.errors import PipelineError
 from fical_secure.kcg.schema import Compendium
 from fical_secure.llm.base import LLM
-from fical_secure.pipeline.client import ClientRoundState, ClientSettings
+from fical_secure.pipeline.client_state import ClientRoundState, ClientSettings
 from fical_secure.pipeline.server import ServerRoundState, ServerSettings
 
 
