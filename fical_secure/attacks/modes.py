@@ -32,13 +32,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from fical_secure.attacks.synthetic import SyntheticConfig
+from fical_secure.attacks.pooled import pooled_round
+from fical_secure.attacks.synthetic import SyntheticConfig, synthetic_artefact, synthetic_examples
 from fical_secure.audit.artefact import SharedArtefact, from_samples
 from fical_secure.data.schema import Episode, Federation, HospitalData
 from fical_secure.errors import GateBlockedError, PipelineError, ScrubError
 from fical_secure.pipeline.client import client_stages
 from fical_secure.pipeline.client_state import ClientRoundState, ClientSettings
 from fical_secure.pipeline.runner import run_stages
+from fical_secure.scrub.scrubber import Scrubber
 
 if TYPE_CHECKING:
     from fical_secure.kcg.schema import Compendium
@@ -133,7 +135,6 @@ def _samples(owner: str, episodes: list[Episode]) -> Release:
 
 def _scrubbed_samples(owner: str, episodes: list[Episode]) -> Release:
     """Each episode's text scrubbed on its own: one that cannot be cleaned is withheld."""
-    from fical_secure.scrub.scrubber import Scrubber
 
     scrubber = Scrubber.default()
     ids, texts, tools = [], [], []
@@ -201,7 +202,6 @@ def synthetic_releases(
     Raises:
         GenerationError: the model failed.
     """
-    from fical_secure.attacks.synthetic import synthetic_artefact, synthetic_examples
 
     written = synthetic_examples(
         {h.hospital_id: h.members for h in hospitals}, llm, config or SyntheticConfig()
@@ -218,7 +218,6 @@ def secagg_mode(released: dict[str, Compendium | None]) -> SharingMode:
     Raises:
         AggregationError: slot collisions remained after every retry.
     """
-    from fical_secure.attacks.pooled import pooled_round
 
     pool = pooled_round(released, len(released))
     senders = [c for c, comp in released.items() if comp is not None]

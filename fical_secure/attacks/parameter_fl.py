@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from fical_secure.errors import ConfigError, GenerationError
+from fical_secure.llm.transformers_backend import TransformersLLM, text_logprobs
 from fical_secure.tlu.prompt import SYSTEM, plain_message
 
 if TYPE_CHECKING:
@@ -95,8 +96,6 @@ def with_adapters(llm: LLM, config: ParameterFLConfig) -> TransformersLLM:
     """
     import torch
     from peft import LoraConfig, get_peft_model
-
-    from fical_secure.llm.transformers_backend import TransformersLLM
 
     if not isinstance(llm, TransformersLLM):
         raise ConfigError("parameter FL needs a transformers model (load_llm), not a stand-in")
@@ -203,8 +202,6 @@ def fedavg(states: Sequence[State], weights: Sequence[int]) -> State:
 def _batch_loss(adapted: TransformersLLM, batch: Sequence[Pair]) -> torch.Tensor:
     """Mean token cross-entropy of the targets after their contexts (tokenised as ``score``)."""
     import torch
-
-    from fical_secure.llm.transformers_backend import text_logprobs
 
     rows, n_text = [], []
     for context, target in batch:

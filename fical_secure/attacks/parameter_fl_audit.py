@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+from tqdm.auto import tqdm
 
 from fical_secure.attacks import parameter_fl as pfl
 from fical_secure.audit.metrics import Interval, bootstrap_ci, wilson_interval
@@ -172,7 +173,6 @@ def _measure(
     progress: bool,
 ) -> _Measured:
     """Train, then score utility (adapted and base) and membership; timed, with a progress bar."""
-    from tqdm.auto import tqdm
 
     start, cpu_start = time.perf_counter(), time.process_time()
     total = config.rounds * len(federation.hospitals) + 2

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fical_secure.compliance.report import roc_figure
+
 if TYPE_CHECKING:
     from fical_secure.attacks.context import ModeContext
 
@@ -15,8 +17,6 @@ def roc_pngs(contexts: dict[str, ModeContext], out: Path) -> list[str]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from fical_secure.compliance.report import roc_figure
 
     names = []
     for mode, ctx in contexts.items():

@@ -18,10 +18,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from fical_secure.attacks import extraction as ex
 from fical_secure.attacks.context import ModeContext
 from fical_secure.attacks.utility import NO_THREAT, ToolUtility
 from fical_secure.audit.metrics import bootstrap_mean_ci
 from fical_secure.audit.metrics import wilson_interval as wilson
+from fical_secure.compliance.threat_models import PACKAGED, packaged_model
 from fical_secure.errors import ConfigError
 from fical_secure.release.decision import membership_decision
 
@@ -131,8 +133,6 @@ class PIIExtraction:
     targets_per_client: int = 4  # 12 targets a mode with the runner's 3 clients
 
     def run(self, ctx: ModeContext) -> dict[str, Any]:
-        from fical_secure.attacks import extraction as ex
-
         assert ctx.llm is not None
         hospitals = {h.hospital_id: h for h in ctx.federation.hospitals}
         plan = []  # (memo key, client's targets, their prompts) of every client not yet attacked
@@ -276,7 +276,6 @@ def describe(plugins: Sequence[AttackPlugin]) -> list[dict[str, Any]]:
     Raises:
         ConfigError: a plugin names a threat model the package does not ship.
     """
-    from fical_secure.compliance.threat_models import PACKAGED, packaged_model
 
     out = []
     for p in plugins:

@@ -24,6 +24,10 @@ from dataclasses import dataclass
 from fical_secure.audit.artefact import SharedArtefact
 from fical_secure.errors import SecAggAbort
 from fical_secure.kcg.schema import Compendium, Entry
+from fical_secure.pipeline import secagg_round as sr
+from fical_secure.protocol.secagg import Federation
+from fical_secure.protocol.secagg.apps import anonymous_multiset
+from fical_secure.protocol.secagg.params import MIN_PARTICIPANTS
 
 log = logging.getLogger(__name__)
 POOLED_OWNER = "anonymous"
@@ -52,10 +56,6 @@ def pooled_round(released: Mapping[str, Compendium | None], n_clients: int) -> P
     Raises:
         AggregationError: slot collisions remained after every retry.
     """
-    from fical_secure.pipeline import secagg_round as sr
-    from fical_secure.protocol.secagg import Federation
-    from fical_secure.protocol.secagg.apps import anonymous_multiset
-    from fical_secure.protocol.secagg.params import MIN_PARTICIPANTS
 
     empty = SharedArtefact("compendium", POOLED_OWNER, (), ())
     if n_clients < MIN_PARTICIPANTS:

@@ -15,11 +15,27 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tqdm.auto import tqdm
+
 from fical_secure.atomic import write_text_atomic
+from fical_secure.attacks import parameter_fl_audit as audit
+from fical_secure.attacks.communication import MeasuredAdapter, communication
 from fical_secure.attacks.context import ModeContext
 from fical_secure.attacks.modes import MODES, TEXT_MODES, build_modes
+from fical_secure.attacks.parameter_fl import ParameterFLConfig
+from fical_secure.attacks.parameter_fl_audit import parameter_fl_row
+from fical_secure.attacks.plots import leakage_vs_utility_png, roc_pngs
 from fical_secure.attacks.plugins import SUITES, describe
+from fical_secure.attacks.summary import summary_markdown
+from fical_secure.attacks.synthetic import SyntheticConfig
+from fical_secure.audit.auditor import AuditConfig
+from fical_secure.audit.signals import CachingEmbedder
+from fical_secure.compliance.profile import load_profile, resolve_profile
+from fical_secure.compliance.threat_models import packaged_model
+from fical_secure.data.generator import generate_federation
 from fical_secure.errors import ConfigError
+from fical_secure.llm.loader import load_llm
+from fical_secure.tlu.embedding import default_embedder
 
 if TYPE_CHECKING:
     from fical_secure.attacks.parameter_fl import ParameterFLConfig
@@ -97,8 +113,6 @@ def _extraction_targets(plugins: tuple[Any, ...]) -> int | None:
 
 
 def _communication(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    from fical_secure.attacks.communication import MeasuredAdapter, communication
-
     sizes = {mode: int(row["bytes_per_client"]) for mode, row in rows.items() if mode in TEXT_MODES}
     if sizes.get("compendium_hardened", 0) <= 0:
         return {"note": "every client was blocked in the hardened mode: no baseline to divide by"}
@@ -120,7 +134,6 @@ def _parameter_fl_config(settings: AttackSettings, suite_has_llm: bool) -> Param
     Raises:
         ConfigError: bad rounds.
     """
-    from fical_secure.attacks.parameter_fl import ParameterFLConfig
 
     if not settings.parameter_fl or not suite_has_llm:  # the quick suite has no LLM attacks
         return None
@@ -135,7 +148,6 @@ def _parameter_fl_row(
     target_fpr: float,
 ) -> dict[str, Any]:
     """The ``parameter_fl`` row: LoRA FedAvg trained on the federation and attacked."""
-    from fical_secure.attacks.parameter_fl_audit import parameter_fl_row
 
     row = parameter_fl_row(
         federation, llm, config, target_fpr=target_fpr, progress=settings.progress
@@ -145,8 +157,6 @@ def _parameter_fl_row(
 
 def _parameter_fl_attack() -> dict[str, Any]:
     """The LOSS attack on adapter updates, described like the suite's plugins."""
-    from fical_secure.attacks import parameter_fl_audit as audit
-    from fical_secure.compliance.threat_models import packaged_model
 
     return {
         "name": audit.ATTACK,
@@ -174,15 +184,6 @@ def run_attacks(settings: AttackSettings) -> dict[str, Any]:
             f"--llm-records must be between 1 and --episodes ({settings.episodes}), "
             f"got {settings.llm_records}"
         )
-    from tqdm.auto import tqdm
-
-    from fical_secure.attacks.synthetic import SyntheticConfig
-    from fical_secure.audit.auditor import AuditConfig
-    from fical_secure.audit.signals import CachingEmbedder
-    from fical_secure.compliance.profile import load_profile, resolve_profile
-    from fical_secure.data.generator import generate_federation
-    from fical_secure.llm.loader import load_llm
-    from fical_secure.tlu.embedding import default_embedder
 
     start = time.perf_counter()
     policy = load_profile(resolve_profile(settings.profile)).release
@@ -275,8 +276,6 @@ def run_attacks(settings: AttackSettings) -> dict[str, Any]:
         "targets": _targets(rows),
         "communication": _communication(rows),
     }
-    from fical_secure.attacks.plots import leakage_vs_utility_png, roc_pngs
-    from fical_secure.attacks.summary import summary_markdown
 
     settings.out.mkdir(parents=True, exist_ok=True)
     record["plots"] = [

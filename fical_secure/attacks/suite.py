@@ -25,6 +25,7 @@ from fical_secure.data.schema import Federation, HospitalData
 from fical_secure.errors import AuditError
 from fical_secure.kcg.schema import Compendium
 from fical_secure.llm.base import LLM
+from fical_secure.tlu.embedding import default_embedder
 
 METHODS = ("compendium", "sample_sharing")
 
@@ -147,8 +148,6 @@ def run_leakage_suite(
     if not hospitals:
         raise AuditError("no hospital of the federation has a compendium to audit")
     if embedder is None:
-        from fical_secure.tlu.embedding import default_embedder
-
         embedder = default_embedder()
     cached = CachingEmbedder(embedder)
     per_client = {

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from fical_secure.audit.metrics import wilson_interval as wilson
+from fical_secure.tlu.index import ToolIndex
+from fical_secure.tlu.solver import Solver
 
 if TYPE_CHECKING:
     from fical_secure.attacks.context import ModeContext
@@ -37,9 +39,6 @@ class ToolUtility:
     needs_llm: bool = False
 
     def run(self, ctx: ModeContext) -> dict[str, Any]:
-        from fical_secure.tlu.index import ToolIndex
-        from fical_secure.tlu.solver import Solver
-
         released = ctx.sharing.held()
         requests = ctx.federation.eval_requests
         if not requests:

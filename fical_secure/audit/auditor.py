@@ -30,6 +30,7 @@ from fical_secure.audit.signals import (
     likelihoods,
     longest_common_runs,
 )
+from fical_secure.data.catalogue import CATALOGUE
 from fical_secure.data.schema import Episode, HospitalData, PIIValue
 from fical_secure.errors import AuditError, ConfigError
 from fical_secure.llm.base import LLM
@@ -255,8 +256,6 @@ class _Run:
 
 
 def _default_reference() -> SharedArtefact:
-    from fical_secure.data.catalogue import CATALOGUE
-
     return from_catalogue(CATALOGUE)
 
 

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from fical_secure.attacks.runner import AttackSettings, run_attacks
+
 
 def register(sub: Any) -> None:
     """Add ``attack`` to the command line."""
@@ -65,8 +67,6 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fical_secure.attacks.runner import AttackSettings, run_attacks
-
     record = run_attacks(
         AttackSettings(
             out=args.out,

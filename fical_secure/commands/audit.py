@@ -13,6 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from fical_secure.compliance.profile import builtin_profiles, resolve_profile
+from fical_secure.compliance.runner import run_audit
+from fical_secure.compliance.settings import AuditSettings
 from fical_secure.errors import ConfigError, DataError, SchemaError
 
 DEFAULT_PROFILE = "strict"
@@ -20,7 +23,6 @@ DEFAULT_PROFILE = "strict"
 
 def register(sub: Any) -> None:
     """Add ``audit`` to the command line."""
-    from fical_secure.compliance.profile import builtin_profiles
 
     p = sub.add_parser(
         "audit", help="audit a candidate release against a profile (pass/fail report)"
@@ -109,9 +111,6 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the audit; print one line per check and the verdict."""
-    from fical_secure.compliance.profile import resolve_profile
-    from fical_secure.compliance.runner import run_audit
-    from fical_secure.compliance.settings import AuditSettings
 
     if args.compendium is None and args.client_config is None:
         print(

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from fical_secure.commands.signals import stop_on_sigterm
+from fical_secure.flower.deploy import join
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
@@ -26,8 +29,5 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fical_secure.commands.signals import stop_on_sigterm
-    from fical_secure.flower.deploy import join
-
     stop_on_sigterm()
     return join(args.config, insecure=args.insecure, connect_seconds=args.connect_seconds)

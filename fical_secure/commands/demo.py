@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 from typing import Any
+
+from fical_secure.errors import ConfigError
+from fical_secure.pipeline.demo import run_demo, summary
+from fical_secure.pipeline.state import RoundSettings
 
 
 def register(sub: Any) -> None:
@@ -81,12 +86,6 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import logging
-
-    from fical_secure.errors import ConfigError
-    from fical_secure.pipeline.demo import run_demo, summary
-    from fical_secure.pipeline.state import RoundSettings
-
     if args.clients < 1:
         raise ConfigError("--clients must be at least 1")
     if args.mode == "secagg" and (args.clients < 3 or args.no_seal):

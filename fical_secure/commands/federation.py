@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from fical_secure.flower.init import InitOptions, init_federation
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("federation", help="create a local federation to run on Flower")
@@ -48,8 +50,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run_init(args: argparse.Namespace) -> int:
-    from fical_secure.flower.init import InitOptions, init_federation
-
     options = InitOptions(
         clients=args.clients,
         host=args.host,

@@ -14,6 +14,9 @@ import contextlib
 import os
 from pathlib import Path
 
+from fical_secure.crypto.keys import KeyBundle, PublicKeyBundle
+from fical_secure.errors import KeyFileError
+
 PRIVATE_NAME = "private.key"
 PUBLIC_NAME = "public.key"
 
@@ -39,8 +42,6 @@ def run_new(args: argparse.Namespace) -> int:
         KeyFileError: the folder cannot be created, or a key file exists or
             cannot be written (no half-written pair is left behind).
     """
-    from fical_secure.crypto.keys import KeyBundle
-    from fical_secure.errors import KeyFileError
 
     out: Path = args.out
     try:
@@ -72,7 +73,6 @@ def run_show(args: argparse.Namespace) -> int:
     Raises:
         KeyFileError: missing, malformed, or its binding signature is invalid.
     """
-    from fical_secure.crypto.keys import PublicKeyBundle
 
     bundle = PublicKeyBundle.load(args.public_key)
     print(f"identity key id:   {bundle.identity.key_id.hex()}")

@@ -26,7 +26,21 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, Any
 
+from fical_secure.atomic import open_atomic
+from fical_secure.data.catalogue import CATALOGUE
 from fical_secure.errors import ConfigError, DataError
+from fical_secure.scrub.known import KnownIdentifiers, read_roster
+from fical_secure.scrub.parallel import ScrubPool
+from fical_secure.scrub.records import (
+    Record,
+    detect_format,
+    iter_lines,
+    known_pii,
+    parse_record,
+    rebuild,
+)
+from fical_secure.scrub.scrubber import Scrubber
+from fical_secure.scrub.types import Refusal
 
 EXIT_QUARANTINED = 3
 _BATCH = 64
@@ -75,7 +89,6 @@ def quarantine_path(out_path: Path) -> Path:
 
 def _check_input(path: Path) -> tuple[str, int, list[tuple[str, str]]]:
     """First pass: every line valid, one format; (format, records, known identifiers)."""
-    from fical_secure.scrub.records import detect_format, known_pii, parse_record
 
     fmt: Any = None
     count = 0
@@ -95,16 +108,10 @@ def _check_input(path: Path) -> tuple[str, int, list[tuple[str, str]]]:
 
 
 def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    from fical_secure.scrub.records import iter_lines
-
     return iter_lines(path)
 
 
 def _build_scrubber(args: argparse.Namespace, known_values: list[tuple[str, str]]) -> Any:
-    from fical_secure.data.catalogue import CATALOGUE
-    from fical_secure.scrub.known import KnownIdentifiers, read_roster
-    from fical_secure.scrub.scrubber import Scrubber
-
     if args.roster is not None:
         known_values = known_values + read_roster(args.roster)
     known = KnownIdentifiers().extend(known_values)
@@ -133,9 +140,6 @@ def _scrub_stream(
     quarantine: IO[bytes],
     progress: _Progress,
 ) -> tuple[int, int, Counter[str]]:
-    from fical_secure.scrub.records import Record, parse_record, rebuild
-    from fical_secure.scrub.types import Refusal
-
     written, held, found = 0, 0, Counter[str]()
     batch: list[Record] = []
 
@@ -186,7 +190,6 @@ def run(args: argparse.Namespace) -> int:
         ConfigError: a bad profile.
         ScrubAnalyzerError: the analyzer (or a worker process's) cannot be built.
     """
-    from fical_secure.atomic import open_atomic
 
     if args.processes < 1:
         raise ConfigError(f"--processes must be at least 1, got {args.processes}")
@@ -196,8 +199,6 @@ def run(args: argparse.Namespace) -> int:
     progress = _Progress(total, sys.stderr)
     with ExitStack() as stack:
         if args.processes > 1:
-            from fical_secure.scrub.parallel import ScrubPool
-
             print(f"scrub: starting {args.processes} worker processes", file=sys.stderr)
             scrubber = stack.enter_context(ScrubPool(scrubber, args.processes))
             scrubber.warm()

@@ -18,6 +18,17 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from fical_secure.atomic import write_bytes_atomic
+from fical_secure.crypto.envelope import (
+    ENVELOPE_OVERHEAD,
+    MAX_PAYLOAD_SIZE,
+    EnvelopeContext,
+    open_envelope,
+    seal,
+)
+from fical_secure.crypto.keys import KeyBundle, PublicKeyBundle
+from fical_secure.errors import ConfigError
+
 if TYPE_CHECKING:
     from fical_secure.crypto.envelope import EnvelopeContext
 
@@ -61,8 +72,6 @@ def run_seal(args: argparse.Namespace) -> int:
     Raises:
         FicalError: bad keys or arguments (printed as one line by the CLI).
     """
-    from fical_secure.crypto.envelope import MAX_PAYLOAD_SIZE, seal
-    from fical_secure.crypto.keys import KeyBundle, PublicKeyBundle
 
     context = _context(args)
     own = KeyBundle.load(args.key)
@@ -86,8 +95,6 @@ def run_open(args: argparse.Namespace) -> int:
     Raises:
         FicalError: bad keys or arguments, or InvalidEnvelope (one line by the CLI).
     """
-    from fical_secure.crypto.envelope import ENVELOPE_OVERHEAD, MAX_PAYLOAD_SIZE, open_envelope
-    from fical_secure.crypto.keys import KeyBundle, PublicKeyBundle
 
     context = _context(args)
     own = KeyBundle.load(args.key)
@@ -103,8 +110,6 @@ def run_open(args: argparse.Namespace) -> int:
 
 def _context(args: argparse.Namespace) -> EnvelopeContext:
     """Build the EnvelopeContext from string options (one-line errors, not usage)."""
-    from fical_secure.crypto.envelope import EnvelopeContext
-    from fical_secure.errors import ConfigError
 
     try:
         round_id, stage = int(args.round, 10), int(args.stage, 10)
@@ -128,7 +133,6 @@ def _read(path: Path, limit: int) -> bytes | None:
 
 def _write(command: str, path: Path, data: bytes, mode: int) -> int:
     """Create ``path`` atomically; never overwrite, never leave a partial file."""
-    from fical_secure.atomic import write_bytes_atomic
 
     try:
         write_bytes_atomic(path, data, mode=mode, overwrite=False)

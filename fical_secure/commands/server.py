@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from fical_secure.commands.signals import stop_on_sigterm
+from fical_secure.errors import ConfigError
+from fical_secure.flower.deploy import serve
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
@@ -21,10 +25,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fical_secure.commands.signals import stop_on_sigterm
-    from fical_secure.errors import ConfigError
-    from fical_secure.flower.deploy import serve
-
     if args.rounds < 1:
         raise ConfigError("--rounds must be at least 1")
     stop_on_sigterm()

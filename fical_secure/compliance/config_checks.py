@@ -17,6 +17,7 @@ from fical_secure.compliance.checks import CheckResult
 from fical_secure.compliance.client_config import ClientConfig
 from fical_secure.compliance.profile import CryptoPolicy
 from fical_secure.compliance.vocabulary import ENVELOPE_SUITE
+from fical_secure.crypto.keys import KeyBundle, PublicKeyBundle
 from fical_secure.errors import KeyFileError
 
 _KEY_THREATS = ("compromised-hospital-host", "malicious-client")
@@ -71,8 +72,6 @@ def check_private_key(path: Path, max_mode: int) -> CheckResult:
         elif not facts["owned_by_current_user"]:
             problem = f"{path}: not owned by the user running the client"
     if problem is None:
-        from fical_secure.crypto.keys import KeyBundle
-
         try:
             bundle = KeyBundle.load(path)
             facts["identity_key_id"] = bundle.identity.key_id.hex()
@@ -96,8 +95,6 @@ def check_server_public_key(path: Path) -> CheckResult:
     """The pinned server public key exists, is not writable by others, and its binding verifies."""
     facts, problem = _file_facts(path)
     if problem is None:
-        from fical_secure.crypto.keys import PublicKeyBundle
-
         try:
             bundle = PublicKeyBundle.load(path)
             facts["identity_key_id"] = bundle.identity.key_id.hex()

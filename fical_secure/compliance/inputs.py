@@ -15,8 +15,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fical_secure.compliance.client_config import ClientConfig
+from fical_secure.audit.artefact import from_compendium, from_samples
+from fical_secure.compliance.client_config import ClientConfig, file_sha256
+from fical_secure.data.catalogue import CATALOGUE
+from fical_secure.data.generator import generate_federation
+from fical_secure.data.loader import load_episodes_jsonl
+from fical_secure.data.schema import HospitalData
 from fical_secure.errors import ConfigError, UntrustedInputError
+from fical_secure.kcg.schema import Compendium
+from fical_secure.scrub.known import known_of
+from fical_secure.scrub.scrubber import Scrubber
 from fical_secure.untrusted import DEFAULT_LIMITS, read_regular
 
 if TYPE_CHECKING:
@@ -42,8 +50,6 @@ class AuditData:
 
     def scrubber_for(self, clients: Sequence[HospitalData]) -> Scrubber:
         """The scrubber the round's scrub stage would have run for ``clients``' release."""
-        from fical_secure.scrub.known import known_of
-        from fical_secure.scrub.scrubber import Scrubber
 
         episodes = [e for c in clients for e in self.records.get(c.hospital_id, ())]
         tools = {t for c in clients for t in c.tools}
@@ -96,8 +102,6 @@ def load_data(settings: AuditSettings, config: ClientConfig | None = None) -> Au
         return _load_bound(config, settings)
     if settings.data_dir is not None:
         return _load_jsonl(settings.data_dir, settings.records)
-    from fical_secure.data.generator import generate_federation
-    from fical_secure.data.schema import HospitalData
 
     if not 1 <= settings.clients <= 50:
         raise ConfigError("--clients must be between 1 and 50")
@@ -127,7 +131,6 @@ def load_data(settings: AuditSettings, config: ClientConfig | None = None) -> Au
 
 def _load_bound(config: ClientConfig, settings: AuditSettings) -> AuditData:
     """The client's own records, refused unless their bytes match the configuration."""
-    from fical_secure.compliance.client_config import file_sha256
 
     assert config.data is not None
     if settings.data_dir is not None or settings.synthetic:
@@ -164,9 +167,6 @@ def _load_jsonl(folder: Path, records: int) -> AuditData:
 
 def _load_files(files: list[Path], records: int, client_id: str | None = None) -> AuditData:
     """One client per JSONL file (named by the file, or ``client_id``)."""
-    from fical_secure.data.catalogue import CATALOGUE
-    from fical_secure.data.loader import load_episodes_jsonl
-    from fical_secure.data.schema import HospitalData
 
     hospitals = []
     records_of: dict[str, tuple[Episode, ...]] = {}
@@ -206,8 +206,6 @@ def load_candidate(
         ConfigError: no candidate given, a missing file, or an owner not in the data.
         SchemaError: the compendium is not valid.
     """
-    from fical_secure.audit.artefact import from_compendium, from_samples
-    from fical_secure.kcg.schema import Compendium
 
     if config is not None and config.share_mode == "raw_samples":
         hospital = _client(data, config.client_id, "client_id")

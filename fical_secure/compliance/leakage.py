@@ -14,9 +14,10 @@ keeps figures, ids and masked excerpts, never a value.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from fical_secure.audit.auditor import AuditTarget, audit_artefact
 from fical_secure.audit.planted import PLANTED_SUFFIX, planted_exposure
 from fical_secure.compliance.checks import CheckResult
 from fical_secure.data.catalogue import CATALOGUE
@@ -63,9 +64,6 @@ def run_leakage(
     Raises:
         AuditError: the auditor could not run (empty artefact or side, failing model).
     """
-    from dataclasses import replace
-
-    from fical_secure.audit.auditor import AuditTarget, audit_artefact
 
     results = []
     for h in hospitals:

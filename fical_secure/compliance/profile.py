@@ -17,6 +17,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, cast
 
+from fical_secure.audit.attacks import ATTACKS
 from fical_secure.compliance import vocabulary as vocab
 from fical_secure.compliance.schema import Findings, join
 from fical_secure.errors import ConfigError, UntrustedInputError
@@ -274,8 +275,6 @@ def _dp(raw: Any, path: str, f: Findings) -> DPPolicy | None:
 
 
 def _attack_names(raw: Any, path: str, f: Findings) -> tuple[str, ...] | None:
-    from fical_secure.audit.attacks import ATTACKS
-
     return f.choices(raw, path, tuple(a.name for a in ATTACKS))
 
 

@@ -18,11 +18,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import jinja2
 import numpy as np
 
 from fical_secure.atomic import write_text_atomic
+from fical_secure.audit.metrics import roc_curve
 from fical_secure.compliance.checks import CheckResult, failed
 from fical_secure.errors import ConfigError
+from fical_secure.release.significance import resolved_false_positives
 
 if TYPE_CHECKING:
     from fical_secure.audit.auditor import AuditResult
@@ -77,9 +80,6 @@ def roc_figure(result: AuditResult, target_fpr: float = 0.01) -> Any:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from fical_secure.audit.metrics import roc_curve
-    from fical_secure.release.significance import resolved_false_positives
 
     fig, ax = plt.subplots(figsize=(4.6, 4.2), dpi=110)
     floor = 1e-3
@@ -138,7 +138,6 @@ def render_html(
     Raises:
         ConfigError: the template is missing or invalid.
     """
-    import jinja2
 
     try:
         source = template.read_text(encoding="utf-8")

@@ -15,14 +15,22 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fical_secure.audit.auditor import AuditConfig
 from fical_secure.compliance import inputs
+from fical_secure.compliance import scrub_checks as sc
 from fical_secure.compliance.checks import CheckResult
 from fical_secure.compliance.client_config import ClientConfig, load_client_config
 from fical_secure.compliance.config_checks import config_checks
+from fical_secure.compliance.leakage import run_leakage
 from fical_secure.compliance.profile import Profile, load_profile
 from fical_secure.compliance.report import build_report, roc_png, write_reports
 from fical_secure.compliance.settings import AuditSettings
 from fical_secure.compliance.threat_models import PACKAGED, check_coverage, source_checkout
+from fical_secure.llm.loader import load_llm
+from fical_secure.release.budget import LEDGER_NAME, BudgetLedger
+from fical_secure.release.dp import calibrate
+from fical_secure.scrub.scrubber import Scrubber
+from fical_secure.tlu.embedding import default_embedder
 
 if TYPE_CHECKING:
     from fical_secure.llm.base import LLM
@@ -41,7 +49,6 @@ class AuditOutcome:
 @lru_cache(maxsize=2)
 def _llm(model: str | None) -> LLM:
     """Load (once per process) the LLM the membership auditor scores with."""
-    from fical_secure.llm.loader import load_llm
 
     return load_llm(model)
 
@@ -93,8 +100,6 @@ def _scrub_checks(
     """Recall of the packaged scrubber on a held-out corpus; the candidate scanned by the
     scrubber the round's scrub stage runs for its clients (their tools' specs allowed,
     their known identifiers masked), so a finding here is one the round enforces too."""
-    from fical_secure.compliance import scrub_checks as sc
-    from fical_secure.scrub.scrubber import Scrubber
 
     scrubber = Scrubber.default()
     docs = sc.recall_corpus(settings.recall_docs, data_seed=settings.seed)
@@ -119,10 +124,6 @@ def _leakage(
     config: ClientConfig | None,
     settings: AuditSettings,
 ) -> Any:
-    from fical_secure.audit.auditor import AuditConfig
-    from fical_secure.compliance.leakage import run_leakage
-    from fical_secure.tlu.embedding import default_embedder
-
     model = settings.model
     if model is None and config is not None and config.model != "packaged":
         model = config.model
@@ -156,8 +157,6 @@ def privacy_budget(profile: Profile, config: ClientConfig | None) -> dict[str, A
     Raises:
         StoreError: the client's ledger is malformed.
     """
-    from fical_secure.release.budget import LEDGER_NAME, BudgetLedger
-    from fical_secure.release.dp import calibrate
 
     policy = profile.release.dp
     if policy is None:

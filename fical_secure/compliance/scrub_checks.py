@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fical_secure.compliance.checks import CheckResult
+from fical_secure.data.generator import generate_federation
 from fical_secure.errors import ScrubError
 
 if TYPE_CHECKING:
@@ -52,7 +53,6 @@ class Doc:
 
 def recall_corpus(n_docs: int, *, data_seed: int) -> list[Doc]:
     """``n_docs`` synthetic episodes of a held-out seed (distinct from ``data_seed``)."""
-    from fical_secure.data.generator import generate_federation
 
     seed = HELD_OUT_SEED if data_seed != HELD_OUT_SEED else HELD_OUT_SEED + 1
     per_split = max(2, -(-n_docs // 4))

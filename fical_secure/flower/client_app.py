@@ -24,11 +24,19 @@ from typing import TYPE_CHECKING, Any
 from fical_secure.atomic import write_bytes_atomic, write_text_atomic
 from fical_secure.errors import FicalError, GateBlockedError, ProtocolError
 from fical_secure.flower import wire
+from fical_secure.flower.client_secagg import (
+    check_contributed,
+    handle_prepare,
+    handle_secagg,
+    release_done,
+)
 from fical_secure.flower.client_setup import load_keys, prepare_release, round_state_path
 from fical_secure.flower.config import HospitalConfig, load_hospital_config
 from fical_secure.flower.logs import log_to_file
 from fical_secure.flower.notes import ClientNotes
+from fical_secure.kcg.schema import Compendium
 from fical_secure.pipeline.client import seal_release
+from fical_secure.protocol import Client, GlobalResult, Receipt
 
 if TYPE_CHECKING:
     from flwr.app import Context, Message, RecordDict
@@ -62,14 +70,10 @@ def make_client_app(locate: ConfigLocator = node_config_path) -> Any:
 
     @client_app.train("fical_prepare")
     def prepare(message: Message, context: Context) -> Message:
-        from fical_secure.flower.client_secagg import handle_prepare
-
         return _answer(message, locate(context), handle_prepare)
 
     @client_app.train("fical_secagg")
     def secagg(message: Message, context: Context) -> Message:
-        from fical_secure.flower.client_secagg import handle_secagg
-
         return _answer(message, locate(context), handle_secagg)
 
     @client_app.evaluate("fical_result")
@@ -128,8 +132,6 @@ def handle_submit(cfg: HospitalConfig, message: Message) -> RecordDict:
 
 def handle_result(cfg: HospitalConfig, message: Message) -> RecordDict:
     """Verify the receipt and the signed global compendium; store them; the reply's content."""
-    from fical_secure.kcg.schema import Compendium
-    from fical_secure.protocol import Client, GlobalResult, Receipt
 
     identity, server, _roster = load_keys(cfg)
     client = Client(identity, server, state_path=round_state_path(cfg))  # what this client sealed
@@ -140,8 +142,6 @@ def handle_result(cfg: HospitalConfig, message: Message) -> RecordDict:
     if sealed:  # sealed mode: the server stored our envelope
         client.check_receipt(Receipt.decode(wire.field_bytes(message, "receipt")))
     else:  # secure aggregation: our masked input is in the sum of this round
-        from fical_secure.flower.client_secagg import check_contributed
-
         check_contributed(cfg, config.round_id)
     signed = wire.field_bytes(message, "result")
     payload = client.check_result(GlobalResult.decode(signed))
@@ -149,8 +149,6 @@ def handle_result(cfg: HospitalConfig, message: Message) -> RecordDict:
     write_bytes_atomic(cfg.output / "global_result.bin", signed)
     write_text_atomic(cfg.output / "global_compendium.json", glob.to_json())
     if not sealed:  # stored: the prepared items are kept no longer (a retry needed them)
-        from fical_secure.flower.client_secagg import release_done
-
         release_done(cfg)
     digest = hashlib.sha256(payload).hexdigest()
     log.info(

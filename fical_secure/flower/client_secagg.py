@@ -27,9 +27,27 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fical_secure.aggregate.threshold import ThresholdLayout
 from fical_secure.atomic import write_json_atomic
-from fical_secure.errors import FicalError, GateBlockedError, ProtocolError, StoreError
+from fical_secure.compliance.profile import load_profile, resolve_profile
+from fical_secure.crypto.keys import KeyBundle
+from fical_secure.errors import (
+    FicalError,
+    GateBlockedError,
+    ProtocolError,
+    StoreError,
+    WeakSecAggParameters,
+)
 from fical_secure.flower import wire
+from fical_secure.flower.client_setup import load_keys, prepare_release, round_state_path
+from fical_secure.pipeline import secagg_round as sr
+from fical_secure.protocol import Client, RoundConfig
+from fical_secure.protocol.secagg.apps import client_vector
+from fical_secure.protocol.secagg.driver import step
+from fical_secure.protocol.secagg.messages import SurvivorList
+from fical_secure.protocol.secagg.participation import Joined, check_participation, release_digest
+from fical_secure.protocol.secagg.persist import SecAggStateFile, state_path
+from fical_secure.protocol.secagg.ready import sign_ready
 
 if TYPE_CHECKING:
     from flwr.app import Message, RecordDict
@@ -49,9 +67,6 @@ BLOCKED_REASON = "a privacy gate blocked this hospital's release (the details st
 
 def handle_prepare(cfg: HospitalConfig, message: Message) -> RecordDict:
     """Run the client pipeline; keep the release's items; answer with a signed statement."""
-    from fical_secure.flower.client_setup import prepare_release
-    from fical_secure.pipeline import secagg_round as sr
-    from fical_secure.protocol import RoundConfig
 
     try:
         _client, config, state = prepare_release(cfg, message)
@@ -76,8 +91,6 @@ def handle_prepare(cfg: HospitalConfig, message: Message) -> RecordDict:
 
 def _statement(cfg: HospitalConfig, config: RoundConfig, *, ready: bool) -> RecordDict:
     """The prepare reply: status, key id and the identity-signed ready statement, nothing else."""
-    from fical_secure.flower.client_setup import load_keys
-    from fical_secure.protocol.secagg.ready import sign_ready
 
     identity, _server, _roster = load_keys(cfg)
     signed = sign_ready(identity, config.round_id, config.config_hash, ready=ready)
@@ -93,17 +106,6 @@ def _statement(cfg: HospitalConfig, config: RoundConfig, *, ready: bool) -> Reco
 
 def handle_secagg(cfg: HospitalConfig, message: Message) -> RecordDict:
     """One secure-aggregation stage; the reply carries this client's answer."""
-    from fical_secure.crypto.keys import KeyBundle
-    from fical_secure.flower.client_setup import load_keys
-    from fical_secure.pipeline import secagg_round as sr
-    from fical_secure.protocol.secagg.apps import client_vector
-    from fical_secure.protocol.secagg.driver import step
-    from fical_secure.protocol.secagg.participation import (
-        Joined,
-        check_participation,
-        release_digest,
-    )
-    from fical_secure.protocol.secagg.persist import SecAggStateFile, state_path
 
     stage = _stage_of(message)
     request = wire.field_bytes(message, "request")
@@ -141,8 +143,6 @@ def _check_threshold(cfg: HospitalConfig, layout: object) -> None:
     Raises:
         WeakSecAggParameters: the client sends no masked input (a dropout).
     """
-    from fical_secure.aggregate.threshold import ThresholdLayout
-    from fical_secure.errors import WeakSecAggParameters
 
     k = layout.k if isinstance(layout, ThresholdLayout) else 1
     floor = _profile(cfg).release.secagg_min_support
@@ -166,7 +166,6 @@ def _stage_of(message: Message) -> int:
 
 def _profile(cfg: HospitalConfig) -> Profile:
     """The hospital's profile: its participation policy and its floors on SecAgg+ parameters."""
-    from fical_secure.compliance.profile import load_profile, resolve_profile
 
     return load_profile(resolve_profile(cfg.audit_profile))
 
@@ -184,8 +183,6 @@ def _cohort_checked(
         ParticipationRefused, InvalidSignature, WrongRoundError, MessageFormatError: the
             client walks out of the round (no secret kept) and reveals nothing.
     """
-    from fical_secure.protocol.secagg.messages import SurvivorList
-    from fical_secure.protocol.secagg.participation import Joined, check_participation
 
     client, server = parties
     try:
@@ -208,9 +205,6 @@ def check_contributed(cfg: HospitalConfig, round_id: int) -> None:
         ProtocolError: the last secure aggregation it joined did not finish, or
             belongs to an older round than ``round_id``.
     """
-    from fical_secure.crypto.keys import KeyBundle
-    from fical_secure.flower.client_setup import load_keys
-    from fical_secure.protocol.secagg.persist import SecAggStateFile, state_path
 
     _identity, server, _roster = load_keys(cfg)
     states = SecAggStateFile(state_path(cfg.private_key), KeyBundle.load(cfg.private_key), server)
@@ -239,8 +233,6 @@ def _pending_items(cfg: HospitalConfig) -> tuple[int, list[bytes]]:
     Raises:
         ProtocolError: nothing was prepared, or it was for another round.
     """
-    from fical_secure.flower.client_setup import load_keys, round_state_path
-    from fical_secure.protocol import Client
 
     identity, server, _roster = load_keys(cfg)
     accepted = Client(identity, server, state_path=round_state_path(cfg)).state.config

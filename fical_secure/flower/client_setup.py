@@ -12,12 +12,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fical_secure.atomic import write_json_atomic, write_text_atomic
+from fical_secure.crypto.keys import KeyBundle, PublicKeyBundle, Roster
+from fical_secure.data.catalogue import CATALOGUE
+from fical_secure.data.function_spec import load_catalogue
+from fical_secure.data.loader import load_episodes_jsonl
 from fical_secure.errors import ProtocolError
 from fical_secure.flower import wire
 from fical_secure.flower.config import HospitalConfig
-from fical_secure.pipeline.client import client_stages
+from fical_secure.llm.lazy import LazyLLM
+from fical_secure.pipeline.client import client_stages, episodes_by_split
 from fical_secure.pipeline.client_state import ClientRoundState, ClientSettings
 from fical_secure.pipeline.runner import run_stages
+from fical_secure.protocol import Client, RoundConfig
+from fical_secure.release.budget import LEDGER_NAME
+from fical_secure.scrub.known import read_roster
 from fical_secure.untrusted import MAX_CONFIG_BYTES, read_regular
 
 if TYPE_CHECKING:
@@ -35,8 +43,6 @@ def load_own_data(cfg: HospitalConfig) -> HospitalData:
     Raises:
         DataError: the file fails validation (every bad line listed).
     """
-    from fical_secure.data.loader import load_episodes_jsonl
-    from fical_secure.pipeline.client import episodes_by_split
 
     return episodes_by_split(
         cfg.client_id,
@@ -50,8 +56,6 @@ def load_tools(cfg: HospitalConfig) -> tuple[ToolSpec, ...]:
     Raises:
         DataError: the catalogue file is not a valid list of function specs (all listed).
     """
-    from fical_secure.data.catalogue import CATALOGUE
-    from fical_secure.data.function_spec import load_catalogue
 
     return CATALOGUE if cfg.catalogue is None else load_catalogue(cfg.catalogue)
 
@@ -64,7 +68,6 @@ def load_keys(cfg: HospitalConfig) -> tuple[IdentityKey, IdentityPublicKey, Rost
         InvalidSignature: the roster is not signed by the pinned server key.
         NotEnrolledError: this client is not on it.
     """
-    from fical_secure.crypto.keys import KeyBundle, PublicKeyBundle, Roster
 
     identity = KeyBundle.load(cfg.private_key).identity
     server = PublicKeyBundle.load(cfg.server_public_key).identity
@@ -80,7 +83,6 @@ def known_identifiers(cfg: HospitalConfig) -> tuple[tuple[str, str], ...]:
     Raises:
         DataError: the roster is unreadable or malformed (file and line named).
     """
-    from fical_secure.scrub.known import read_roster
 
     path = cfg.known_identifiers
     return () if path is None else tuple(read_roster(path))
@@ -107,9 +109,6 @@ def prepare_release(cfg: HospitalConfig, message: Message) -> tuple[Any, Any, Cl
     Returns the protocol client (its durable round state accepted), the round
     config, and the pipeline's state with the release. Both modes start here.
     """
-    from fical_secure.crypto.keys import Roster
-    from fical_secure.llm.lazy import LazyLLM
-    from fical_secure.protocol import Client, RoundConfig
 
     identity, server, pinned = load_keys(cfg)
     config = RoundConfig.decode(wire.field_bytes(message, "config"))
@@ -137,7 +136,6 @@ def prepare_release(cfg: HospitalConfig, message: Message) -> tuple[Any, Any, Cl
 
 def dp_ledger_path(cfg: HospitalConfig) -> Path:
     """The client's durable privacy-budget ledger (DP mode), beside its round state."""
-    from fical_secure.release.budget import LEDGER_NAME
 
     return cfg.private_key.parent / LEDGER_NAME
 

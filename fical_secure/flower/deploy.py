@@ -18,12 +18,14 @@ from pathlib import Path
 from fical_secure.atomic import write_text_atomic
 from fical_secure.errors import FlowerProcessError, RoundAbortedError
 from fical_secure.flower import processes as proc
+from fical_secure.flower.client_setup import known_identifiers, load_keys, load_own_data
 from fical_secure.flower.config import (
     HospitalConfig,
     ServerConfig,
     load_hospital_config,
     load_server_config,
 )
+from fical_secure.flower.register import register_supernodes
 
 log = logging.getLogger(__name__)
 START_SECONDS = 60.0
@@ -137,8 +139,6 @@ def serve(config_path: Path, *, insecure: bool = False, rounds: int = 1) -> list
                 f"SuperLink ready at {address} (TLS off, SuperNode authentication off)", flush=True
             )
         else:
-            from fical_secure.flower.register import register_supernodes
-
             register_supernodes(address, cfg.ca_certificate, cfg.supernode_public_keys)
             print(
                 f"SuperLink ready at {address} (TLS on, SuperNode authentication on, "
@@ -195,7 +195,6 @@ def join(config_path: Path, *, insecure: bool = False, connect_seconds: float = 
         SuperLinkUnreachableError, TransportCertificateError: the SuperLink check failed.
         FlowerProcessError: the SuperNode exited with an error (e.g. not registered).
     """
-    from fical_secure.flower.client_setup import known_identifiers, load_keys, load_own_data
 
     cfg = load_hospital_config(config_path)
     hospital = load_own_data(cfg)  # fail before anything starts or is written

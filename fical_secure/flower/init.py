@@ -17,6 +17,7 @@ half-written. Private keys are 0600.
 
 from __future__ import annotations
 
+import json
 import secrets
 import shutil
 import tempfile
@@ -24,6 +25,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fical_secure.atomic import write_bytes_atomic, write_text_atomic
+from fical_secure.crypto.keys import KeyBundle, Roster
+from fical_secure.crypto.transport_keys import (
+    new_ca,
+    new_server_certificate,
+    new_supernode_auth_key,
+)
+from fical_secure.data.function_spec import catalogue_to_json
+from fical_secure.data.generator import generate_federation
+from fical_secure.data.jsonl import dumps
+from fical_secure.data.loader import episode_record
 from fical_secure.errors import ConfigError
 
 PRIVATE = 0o600
@@ -69,13 +80,6 @@ def init_federation(out: Path, options: InitOptions) -> Path:
 
 
 def _write(root: Path, o: InitOptions) -> None:
-    from fical_secure.crypto.keys import KeyBundle, Roster
-    from fical_secure.crypto.transport_keys import (
-        new_ca,
-        new_server_certificate,
-        new_supernode_auth_key,
-    )
-
     federation_id = f"fed-{secrets.token_hex(4)}"
     ids = [f"h{i:02d}" for i in range(1, o.clients + 1)]
     server_dir, tls, clients_dir = root / "server", root / "tls", root / "clients"
@@ -134,12 +138,6 @@ def _write(root: Path, o: InitOptions) -> None:
 def _synthetic_data(ids: list[str], o: InitOptions) -> tuple[dict[str, str], str]:
     """Each hospital's synthetic episodes (members and non-members) as JSONL text, and the
     federation's tool catalogue as JSON function specs."""
-    import json
-
-    from fical_secure.data.function_spec import catalogue_to_json
-    from fical_secure.data.generator import generate_federation
-    from fical_secure.data.jsonl import dumps
-    from fical_secure.data.loader import episode_record
 
     fed = generate_federation(
         len(ids),

@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from fical_secure.atomic import write_text_atomic
 from fical_secure.errors import (
     ConfigError,
     FlowerProcessError,
@@ -157,7 +158,6 @@ def preflight(address: str, root_certificate: Path | None, seconds: float) -> No
 
 def write_flwr_home(home: Path, address: str, root_certificate: Path | None) -> None:
     """A Flower CLI home whose one SuperLink connection is ours."""
-    from fical_secure.atomic import write_text_atomic
 
     home.mkdir(parents=True, exist_ok=True)
     tls = f'root-certificates = "{root_certificate}"' if root_certificate else "insecure = true"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from fical_secure.crypto.transport_keys import supernode_public_key_pem
 from fical_secure.errors import FlowerProcessError
 
 
@@ -25,8 +26,6 @@ def register_supernodes(
     from flwr.cli.typing import SuperLinkConnection
     from flwr.cli.utils import init_http_client_from_connection
     from flwr.proto.control_pb2 import RegisterNodeRequest
-
-    from fical_secure.crypto.transport_keys import supernode_public_key_pem
 
     connection = SuperLinkConnection(
         name="fical",

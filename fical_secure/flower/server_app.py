@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from fical_secure.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
+from fical_secure.crypto.keys import KeyBundle, Roster
 from fical_secure.errors import FicalError, MessageFormatError
 from fical_secure.flower import wire
 from fical_secure.flower.config import ServerConfig, load_server_config
@@ -36,6 +37,7 @@ from fical_secure.flower.server_grid import (
     message,
     wait_for_nodes,
 )
+from fical_secure.flower.server_secagg import run_secagg
 from fical_secure.pipeline.runner import run_stages
 from fical_secure.pipeline.server import (
     ServerRoundState,
@@ -43,6 +45,7 @@ from fical_secure.pipeline.server import (
     receive_envelope,
     server_stages,
 )
+from fical_secure.protocol import Server
 from fical_secure.untrusted import MAX_CONFIG_BYTES, read_regular
 
 if TYPE_CHECKING:
@@ -97,8 +100,6 @@ def _run(grid: Grid, cfg: ServerConfig, report: dict[str, Any]) -> None:
 
 
 def _run_secagg(grid: Grid, cfg: ServerConfig, report: dict[str, Any]) -> None:
-    from fical_secure.flower.server_secagg import run_secagg
-
     log.info("stage wait: for %d SuperNodes", len(cfg.supernode_public_keys))
     nodes = wait_for_nodes(
         grid, len(cfg.supernode_public_keys), max(3, cfg.min_clients), cfg.wait_seconds
@@ -125,9 +126,6 @@ def _run_secagg(grid: Grid, cfg: ServerConfig, report: dict[str, Any]) -> None:
 
 
 def _run_sealed(grid: Grid, cfg: ServerConfig, report: dict[str, Any]) -> None:
-    from fical_secure.crypto.keys import KeyBundle, Roster
-    from fical_secure.protocol import Server
-
     identity = KeyBundle.load(cfg.private_key).identity
     roster = Roster.decode(read_regular(cfg.roster, max_bytes=MAX_CONFIG_BYTES))
     server = Server.create(cfg.output / "store.sqlite", identity, roster)

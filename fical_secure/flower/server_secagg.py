@@ -31,9 +31,11 @@ a client's text, entry ids, per-client figures or which client wrote an entry.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import TYPE_CHECKING, Any
 
+from fical_secure.crypto.keys import KeyBundle, Roster
 from fical_secure.errors import (
     AggregationError,
     FicalError,
@@ -41,6 +43,15 @@ from fical_secure.errors import (
     SecAggAbort,
 )
 from fical_secure.flower import wire
+from fical_secure.flower.secagg_routing import advert_route, proven_ready
+from fical_secure.flower.server_grid import enrollment_names, exchange, majority, message
+from fical_secure.pipeline import secagg_round as sr
+from fical_secure.pipeline.runner import run_stages
+from fical_secure.pipeline.server import AggregateStage, ServerRoundState, ServerSettings
+from fical_secure.protocol import Server
+from fical_secure.protocol.secagg import SecAggParams, SecAggServer
+from fical_secure.protocol.secagg.apps import PassOutcome, collect_multiset
+from fical_secure.protocol.secagg.driver import drive_stages
 from fical_secure.untrusted import MAX_CONFIG_BYTES, read_regular
 
 if TYPE_CHECKING:
@@ -67,9 +78,6 @@ def run_secagg(
 ) -> tuple[ServerRoundState, bytes]:
     """The whole secure-aggregation round on ``nodes``: the server state it published
     and the encoded round config its result is signed for."""
-    from fical_secure.crypto.keys import KeyBundle, Roster
-    from fical_secure.pipeline import secagg_round as sr
-    from fical_secure.protocol import Server
 
     identity = KeyBundle.load(cfg.private_key).identity
     roster = Roster.decode(read_regular(cfg.roster, max_bytes=MAX_CONFIG_BYTES))
@@ -160,8 +168,6 @@ def _prepare(
     Raises:
         RoundAbortedError: fewer than the protocol's 3 or ``round.min_clients`` are ready.
     """
-    from fical_secure.flower.secagg_routing import proven_ready
-    from fical_secure.flower.server_grid import enrollment_names, exchange, majority, message
 
     config, roster = signed
     log.info("stage prepare: round %d, %d SuperNodes", config.round_id, len(nodes))
@@ -194,9 +200,6 @@ def _aggregate_items(cfg: ServerConfig, items: Any) -> tuple[ServerRoundState, b
     Raises:
         AggregationError: nothing was aggregated.
     """
-    from fical_secure.pipeline import secagg_round as sr
-    from fical_secure.pipeline.runner import run_stages
-    from fical_secure.pipeline.server import AggregateStage, ServerRoundState, ServerSettings
 
     received, rejected = sr.anonymous_compendiums(items)
     settings = ServerSettings(dedupe_threshold=cfg.dedupe_threshold, min_support=cfg.min_support)
@@ -222,12 +225,6 @@ def _aggregate(
     Each secure-aggregation round (a retry, or the threshold mode's second pass)
     is among the previous round's survivors only, under a fresh config.
     """
-    import os
-
-    from fical_secure.pipeline import secagg_round as sr
-    from fical_secure.protocol.secagg import SecAggParams, SecAggServer
-    from fical_secure.protocol.secagg.apps import PassOutcome, collect_multiset
-    from fical_secure.protocol.secagg.driver import drive_stages
 
     participants = tuple(sorted(ready))
     layout = sr.layout_for(len(participants), cfg.min_support, cfg.expected_distinct)
@@ -272,8 +269,6 @@ def _flower_ask(
     After stage 0 a client is reached only at the node that returned its
     identity-signed key advert for this round, the node its ready statement came from.
     """
-    from fical_secure.flower.secagg_routing import advert_route
-    from fical_secure.flower.server_grid import exchange, message
 
     roster, ready = routes
     round_id, plan = round_plan

@@ -28,6 +28,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from fical_secure.errors import SchemaError
 from fical_secure.kcg.schema import Entry, validate_entry
 from fical_secure.kcg.shapes import BY_NAME, BY_TEXT
 
@@ -200,7 +201,6 @@ def claim_entry(claim: Claim, text: str | None = None) -> Entry:
     Raises:
         SchemaError: the text does not make exactly this claim, or is invalid as an entry.
     """
-    from fical_secure.errors import SchemaError
 
     text = render_claim(claim) if text is None else text
     if parse_any(claim.tool, text) != claim:

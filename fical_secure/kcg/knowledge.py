@@ -31,6 +31,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tqdm.auto import tqdm
+
 from fical_secure.data.schema import Episode, ToolSpec
 from fical_secure.errors import SchemaError
 from fical_secure.kcg.arguments import ArgumentRules, mine_argument_claims
@@ -195,7 +197,6 @@ def _paraphrase(
     progress: bool,
 ) -> tuple[list[str], int]:
     """Model paraphrases where they state the same claim and leak no record value."""
-    from tqdm.auto import tqdm
 
     prompts = [_PARAPHRASE.format(sentence=t) for t in texts]
     outputs: list[str] = []

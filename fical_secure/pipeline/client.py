@@ -13,11 +13,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from fical_secure.compliance.profile import load_profile, resolve_profile
 from fical_secure.data.schema import HospitalData
 from fical_secure.errors import GateBlockedError, PipelineError, PrivacyBudgetExhausted
+from fical_secure.kcg.claims import keep_validated
+from fical_secure.kcg.knowledge import KnowledgeConfig, build_knowledge
 from fical_secure.kcg.schema import Compendium
+from fical_secure.kcg.subjects import subjects_of
 from fical_secure.pipeline.client_state import ClientRoundState, ClientSettings
+from fical_secure.pipeline.gates import AuditStage, ReleaseCheckStage, ScrubStage
 from fical_secure.pipeline.runner import Stage
+from fical_secure.release.budget import BudgetLedger
+from fical_secure.release.dp import calibrate
 
 if TYPE_CHECKING:
     from fical_secure.crypto.keys import Roster
@@ -34,10 +41,6 @@ class KCGStage:
     name: str = "kcg"
 
     def run(self, state: ClientRoundState) -> None:
-        from fical_secure.compliance.profile import load_profile, resolve_profile
-        from fical_secure.kcg.knowledge import KnowledgeConfig, build_knowledge
-        from fical_secure.kcg.subjects import subjects_of
-
         s = state.settings
         policy = load_profile(resolve_profile(s.profile)).release.dp
         ledger = budget = None
@@ -103,8 +106,6 @@ def _dp_budget(
     Raises:
         PrivacyBudgetExhausted: it does not fit; the client is marked blocked.
     """
-    from fical_secure.release.budget import BudgetLedger
-    from fical_secure.release.dp import calibrate
 
     ledger = BudgetLedger(state.settings.dp_ledger)
     calibration = calibrate(policy)
@@ -129,8 +130,6 @@ class RecheckStage:
     name: str = "recheck"
 
     def run(self, state: ClientRoundState) -> None:
-        from fical_secure.kcg.claims import keep_validated
-
         released = state.need_release()
         if state.local is None:
             raise PipelineError("the KCG stage has not run")
@@ -145,7 +144,6 @@ def client_stages(settings: ClientSettings, *, ground_truth: bool) -> list[Stage
     ``ground_truth``: the data is synthetic with a manifest of planted values,
     so the release check can measure what would survive.
     """
-    from fical_secure.pipeline.gates import AuditStage, ReleaseCheckStage, ScrubStage
 
     stages: list[Stage[ClientRoundState]] = [KCGStage()]
     if settings.scrub:

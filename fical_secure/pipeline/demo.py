@@ -7,7 +7,9 @@ import time
 from typing import Any
 
 from fical_secure.atomic import write_json_atomic, write_text_atomic
+from fical_secure.pipeline.client import client_stages
 from fical_secure.pipeline.runner import Stage, run_stages
+from fical_secure.pipeline.server import AggregateStage
 from fical_secure.pipeline.stages import (
     DataStage,
     EachClient,
@@ -17,18 +19,16 @@ from fical_secure.pipeline.stages import (
     TLUStage,
 )
 from fical_secure.pipeline.state import RoundSettings, RoundState
+from fical_secure.pipeline.transport import (
+    DeliverStage,
+    PlainTransportStage,
+    SealedTransportStage,
+    SecAggTransportStage,
+)
 
 
 def build_stages(settings: RoundSettings) -> list[Stage[RoundState]]:
     """Stages of one round: the client pipeline on every hospital, the transport, the server's."""
-    from fical_secure.pipeline.client import client_stages
-    from fical_secure.pipeline.server import AggregateStage
-    from fical_secure.pipeline.transport import (
-        DeliverStage,
-        PlainTransportStage,
-        SealedTransportStage,
-        SecAggTransportStage,
-    )
 
     per_client = client_stages(settings.client_settings(), ground_truth=True)
     stages: list[Stage[RoundState]] = [DataStage(), ModelStage()]

@@ -13,9 +13,17 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from fical_secure.audit.artefact import from_catalogue
+from fical_secure.audit.auditor import AuditConfig, AuditTarget
+from fical_secure.audit.pii_search import search_pii
+from fical_secure.compliance.profile import load_profile, resolve_profile
 from fical_secure.errors import GateBlockedError, SchemaError, ScrubError
 from fical_secure.kcg.schema import Entry, validate_entry
 from fical_secure.pipeline.client_state import ClientRoundState
+from fical_secure.release.gate import run_gate
+from fical_secure.scrub.scrubber import Scrubber
+from fical_secure.scrub.types import Refusal
+from fical_secure.tlu.embedding import default_embedder
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +41,6 @@ def _scrub_entries(scrubber: Any, entries: tuple[Entry, ...]) -> _ScrubOutcome:
 
     The rest of the compendium proceeds (the scrubber fails closed per entry).
     """
-    from fical_secure.scrub.types import Refusal
 
     results = scrubber.scrub_records([e.text for e in entries])
     out = _ScrubOutcome(kept=[], found=Counter())
@@ -63,8 +70,6 @@ class ScrubStage:
     name: str = "scrub"
 
     def run(self, state: ClientRoundState) -> None:
-        from fical_secure.scrub.scrubber import Scrubber
-
         comp = state.need_release()
         try:
             scrubber = Scrubber.for_client(
@@ -100,12 +105,6 @@ class AuditStage:
     name: str = "audit"
 
     def run(self, state: ClientRoundState) -> None:
-        from fical_secure.audit.artefact import from_catalogue
-        from fical_secure.audit.auditor import AuditConfig, AuditTarget
-        from fical_secure.compliance.profile import load_profile, resolve_profile
-        from fical_secure.release.gate import run_gate
-        from fical_secure.tlu.embedding import default_embedder
-
         s = state.settings
         profile = load_profile(resolve_profile(s.profile))  # the one release policy
         state.report["release_profile"] = {
@@ -163,8 +162,6 @@ class ReleaseCheckStage:
     name: str = "release_check"
 
     def run(self, state: ClientRoundState) -> None:
-        from fical_secure.audit.pii_search import search_pii
-
         comp = state.need_release()
         ids = [e.entry_id for e in comp.entries]
         hits = search_pii(list(state.manifest), ids, [e.text for e in comp.entries])

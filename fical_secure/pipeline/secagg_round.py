@@ -46,6 +46,8 @@ from fical_secure.errors import (
 )
 from fical_secure.kcg.schema import Compendium, Entry, ToolSignature, validate_entry
 from fical_secure.pipeline.server import ServerRoundState
+from fical_secure.protocol.messages import GlobalResult, sha256
+from fical_secure.protocol.secagg.ready import sign_ready, verify_ready
 from fical_secure.untrusted import loads_bounded
 
 log = logging.getLogger(__name__)
@@ -124,8 +126,6 @@ def ready_clients(identities: Iterable[Any], roster: Any, round_id: int) -> set[
 
     The in-process round has no round config: the statement binds the roster's hash.
     """
-    from fical_secure.protocol.messages import sha256
-    from fical_secure.protocol.secagg.ready import sign_ready, verify_ready
 
     context = sha256(roster.encode())
     return {
@@ -209,8 +209,6 @@ class SecAggPublisher:
     n_clients: int
 
     def publish(self, server: ServerRoundState) -> int:
-        from fical_secure.protocol.messages import GlobalResult
-
         if server.global_compendium is None:
             raise PipelineError("nothing was aggregated this round")
         payload = server.global_compendium.to_bytes()

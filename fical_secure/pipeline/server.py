@@ -15,9 +15,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from fical_secure.aggregate import aggregate
+from fical_secure.aggregate.intake import accept_payloads
 from fical_secure.errors import CryptoError, PipelineError, ProtocolError, RoundAbortedError
 from fical_secure.kcg.schema import Compendium
 from fical_secure.pipeline.runner import Stage
+from fical_secure.tlu.embedding import default_embedder
 
 if TYPE_CHECKING:
     from fical_secure.protocol import GlobalResult, Receipt, Server
@@ -102,8 +105,6 @@ class CloseStage:
     name: str = "close"
 
     def run(self, state: ServerRoundState) -> None:
-        from fical_secure.aggregate.intake import accept_payloads
-
         if state.server is not None:
             state.plaintexts = state.server.close_round()
         intake = accept_payloads(state.plaintexts, state.owners)
@@ -127,9 +128,6 @@ class AggregateStage:
     name: str = "aggregate"
 
     def run(self, state: ServerRoundState) -> None:
-        from fical_secure.aggregate import aggregate
-        from fical_secure.tlu.embedding import default_embedder
-
         s = state.settings
         glob = aggregate(
             state.received,

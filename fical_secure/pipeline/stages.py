@@ -10,16 +10,26 @@ imported inside ``run`` so that building a pipeline is cheap.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from fical_secure.data.generator import generate_federation
+from fical_secure.data.storage import load_federation
 from fical_secure.errors import ConfigError, GateBlockedError, PipelineError
+from fical_secure.evaluation.ablation import run_ablation
 from fical_secure.llm.base import JsonLLM
+from fical_secure.llm.lazy import LazyLLM
+from fical_secure.llm.loader import load_llm
 from fical_secure.pipeline.client_state import ClientRoundState
 from fical_secure.pipeline.runner import Stage
 from fical_secure.pipeline.server import ServerRoundState
 from fical_secure.pipeline.state import RoundState
+from fical_secure.tlu.agent import Agent, choose_weight
+from fical_secure.tlu.embedding import default_embedder
+from fical_secure.tlu.fill import RuleFiller, SchemaFiller
+from fical_secure.tlu.index import ToolIndex
 
 if TYPE_CHECKING:
     from fical_secure.tlu.fill import ArgumentFiller
@@ -34,9 +44,6 @@ class DataStage:
     name: str = "data"
 
     def run(self, state: RoundState) -> None:
-        from fical_secure.data.generator import generate_federation
-        from fical_secure.data.storage import load_federation
-
         s = state.settings
         if s.data is not None:
             fed = load_federation(s.data)
@@ -72,8 +79,6 @@ class ModelStage:
     name: str = "model"
 
     def run(self, state: RoundState) -> None:
-        from fical_secure.llm.loader import load_llm
-
         if not state.settings.use_model:
             state.report["model"] = None
             return
@@ -146,9 +151,6 @@ class TLUStage:
     name: str = "tlu"
 
     def run(self, state: RoundState) -> None:
-        from fical_secure.evaluation.ablation import run_ablation
-        from fical_secure.tlu.embedding import default_embedder
-
         cpu = time.process_time()
         if state.global_compendium is None:
             raise PipelineError("the aggregate stage has not run")
@@ -172,8 +174,6 @@ class TLUStage:
 
 def _filler(state: RoundState) -> ArgumentFiller:
     """The TLU ablation's argument filler the settings name (the model loads lazily)."""
-    from fical_secure.llm.lazy import LazyLLM
-    from fical_secure.tlu.fill import RuleFiller, SchemaFiller
 
     choice = state.settings.filler
     if choice == "auto":
@@ -198,12 +198,6 @@ class ModelCheckStage:
     name: str = "model_check"
 
     def run(self, state: RoundState) -> None:
-        import random
-
-        from fical_secure.tlu.agent import Agent, choose_weight
-        from fical_secure.tlu.embedding import default_embedder
-        from fical_secure.tlu.index import ToolIndex
-
         if state.llm is None or state.global_compendium is None:
             state.report["model_check"] = None  # no model loaded (--no-model)
             return

@@ -19,7 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from fical_secure.compliance.client_files import write_client_files
+from fical_secure.compliance.profile import load_profile, resolve_profile
+from fical_secure.crypto.keys import KeyBundle, Roster
 from fical_secure.errors import PipelineError, ProtocolError, RoundAbortedError
+from fical_secure.pipeline import secagg_round as sr
 from fical_secure.pipeline.client import seal_release
 from fical_secure.pipeline.server import (
     CloseStage,
@@ -28,6 +32,9 @@ from fical_secure.pipeline.server import (
     receive_envelope,
 )
 from fical_secure.pipeline.state import RoundState
+from fical_secure.protocol import Client, Server
+from fical_secure.protocol.secagg import Federation
+from fical_secure.protocol.secagg.apps import anonymous_multiset
 
 log = logging.getLogger(__name__)
 ROUND_ID = 1
@@ -71,7 +78,6 @@ class PlainPublisher:
 
 def _new_party(folder: Path) -> Any:
     """Fresh keys saved as ``keys new`` writes them: private.key (0600) and public.key."""
-    from fical_secure.crypto.keys import KeyBundle
 
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     bundle = KeyBundle.generate()
@@ -82,12 +88,10 @@ def _new_party(folder: Path) -> Any:
 
 def _enroll(state: RoundState) -> tuple[Any, dict[str, Any], Any]:
     """Fresh server and client keys on disk, client configs, the server-signed roster."""
-    from fical_secure.crypto.keys import Roster
 
     out = state.settings.out
     server_key = _new_party(out / "keys" / "server").identity
     client_keys = {cid: _new_party(out / "keys" / cid).identity for cid in state.released}
-    from fical_secure.compliance.client_files import write_client_files
 
     for cid in state.released:  # what `fical-secure audit --client-config` reads
         hospital = state.clients[cid].hospital
@@ -105,8 +109,6 @@ class SealedTransportStage:
     name: str = "transport"
 
     def run(self, state: RoundState) -> None:
-        from fical_secure.protocol import Client, Server
-
         out, released = state.settings.out, state.released
         server_key, client_keys, roster = _enroll(state)
         (out / "server").mkdir(parents=True, exist_ok=True)
@@ -157,11 +159,6 @@ class SecAggTransportStage:
     name: str = "transport"
 
     def run(self, state: RoundState) -> None:
-        from fical_secure.compliance.profile import load_profile, resolve_profile
-        from fical_secure.pipeline import secagg_round as sr
-        from fical_secure.protocol.secagg import Federation
-        from fical_secure.protocol.secagg.apps import anonymous_multiset
-
         out = state.settings.out
         server_key, keys, roster = _enroll(state)
         layout = sr.layout_for(len(keys), state.settings.min_support)

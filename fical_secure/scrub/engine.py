@@ -11,7 +11,10 @@ Building takes seconds: build once, reuse.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from typing import TYPE_CHECKING, Any
+
+import regex
 
 from fical_secure.errors import ScrubAnalyzerError
 from fical_secure.scrub.config import ScrubProfile
@@ -82,7 +85,6 @@ def context_enhancer() -> Any:
     reached 2 GB). The lookup here bisects the token end offsets instead, with
     the same answer: the first token ending after the result's start.
     """
-    from bisect import bisect_right
 
     from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 
@@ -159,7 +161,6 @@ _GLOBAL_FLAGS = re.compile(r"\(\?([a-zA-Z\-]+)\)")
 
 def _joins_safely(sources: list[str], flags: int) -> bool:
     """No backreference, and no inline global flag the recognizer's flags do not already set."""
-    import regex
 
     letters = {"i": regex.I, "m": regex.M, "s": regex.S, "x": regex.X, "a": regex.A,
                "u": regex.U, "L": regex.L}  # fmt: skip
@@ -189,7 +190,6 @@ def add_prefilter(recognizer: EntityRecognizer) -> bool:
     inline global flag the recognizer's own flags do not already set).
     Returns whether a prefilter was added.
     """
-    import regex
     from presidio_analyzer import PatternRecognizer
 
     if not isinstance(recognizer, PatternRecognizer):

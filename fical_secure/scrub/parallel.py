@@ -23,6 +23,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TYPE_CHECKING
 
 from fical_secure.errors import ScrubAnalyzerError
+from fical_secure.scrub.engine import build_analyzer
+from fical_secure.scrub.scrubber import Scrubber
 from fical_secure.scrub.types import Refusal, ScrubOutcome
 
 if TYPE_CHECKING:
@@ -40,8 +42,6 @@ _worker: Scrubber | None = None
 
 def _start_worker(profile: ScrubProfile, allow: AllowList, known: KnownIdentifiers) -> None:
     global _worker
-    from fical_secure.scrub.engine import build_analyzer
-    from fical_secure.scrub.scrubber import Scrubber
 
     _worker = Scrubber(build_analyzer(profile), profile, allow=allow, known=known)
 

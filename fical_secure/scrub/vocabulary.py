@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fical_secure.data.schema import ToolSpec
+from fical_secure.data.vocab import enum_words
 from fical_secure.errors import ConfigError
 
 CLINICAL_TERMS = Path(__file__).with_name("data") / "clinical_terms.txt"
@@ -47,7 +48,6 @@ def catalogue_terms(catalogue: Sequence[ToolSpec]) -> list[str]:
 
     Nested arguments (array items, object members) count as well.
     """
-    from fical_secure.data.vocab import enum_words
 
     terms: list[str] = []
     for tool in catalogue:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from fical_secure.crypto.enrollment import Roster
 from fical_secure.crypto.primitives import is_low_order_x25519
-from fical_secure.errors import ConfigError, InvalidPeerKey, SecAggRefusal
+from fical_secure.errors import ConfigError, InvalidPeerKey, SecAggRefusal, WrongRoundError
 from fical_secure.protocol.secagg.messages import AdvertiseKeys, Relay, SecAggConfig
 from fical_secure.protocol.secagg.params import SecAggParams
 
@@ -44,7 +44,6 @@ def config_params(cfg: SecAggConfig, roster: Roster) -> SecAggParams:
 
 def relay_check(relay: Relay, round_id: int, config_hash: bytes) -> None:
     """Raises WrongRoundError unless the relay belongs to this round and config."""
-    from fical_secure.errors import WrongRoundError
 
     if relay.round_id != round_id or relay.config_hash != config_hash:
         raise WrongRoundError(f"relay of round {relay.round_id} is not for round {round_id}")

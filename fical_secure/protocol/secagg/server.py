@@ -31,6 +31,7 @@ from fical_secure.errors import (
     SecAggRefusal,
     StageError,
 )
+from fical_secure.protocol.messages import sha256
 from fical_secure.protocol.secagg import common
 from fical_secure.protocol.secagg.blame import sort_blames
 from fical_secure.protocol.secagg.common import Phase
@@ -218,7 +219,6 @@ class SecAggServer(Unpicklable):
     def consistency_check(self, replies: Sequence[bytes]) -> bytes:
         """Collect survivors' signatures on the one list; send them with the unmask request."""
         self._enter(Phase.CONSISTENCY)
-        from fical_secure.protocol.messages import sha256
 
         digest = sha256(self._survivor_list)
         for blob in replies:
