@@ -10,6 +10,12 @@ proportional to the text, not to the vocabulary times the context.
 context gives the log-probs of every possible first token, which is what
 scoring many candidates' first tokens after one prompt needs. Texts scored
 after the same context share one pass of it (:mod:`fical_secure.llm.prefix`).
+
+On CUDA, for Llama-family models, plain generation runs through
+:class:`~fical_secure.llm.decode.Decoder` (static cache, CUDA graphs) and
+scoring of whole rows through :class:`~fical_secure.llm.layers.Forward` (flash
+attention, the vocabulary projected only where a token is scored); other
+models, constrained decoding and the CPU keep the transformers paths.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from fical_secure.errors import GenerationError
 from fical_secure.llm.base import LogProbs
 from fical_secure.llm.batching import length_sorted_chunks, pad_rows
 from fical_secure.llm.constrained import JsonGrammars
+from fical_secure.llm.decode import Decoder
+from fical_secure.llm.layers import Forward, unsupported
 from fical_secure.llm.prefix import ContextCache, texts_after
 
 if TYPE_CHECKING:
@@ -62,6 +70,8 @@ class TransformersLLM:
         reuse_prefix: bool = True,
         context_cache_bytes: int = 0,
         min_shared_texts: int = DEFAULT_MIN_SHARED_TEXTS,
+        fast_paths: bool | None = None,
+        compile_fast_paths: bool = False,
     ) -> None:
         """Wrap ``model`` (used for scoring) and, optionally, a faster copy for generation.
 
@@ -73,6 +83,9 @@ class TransformersLLM:
         ``min_shared_texts`` of them) after one pass of that context
         (:mod:`fical_secure.llm.prefix`); ``context_cache_bytes`` keeps context
         states across calls too (0: within a call only).
+        ``fast_paths`` (default: on CUDA) runs supported models through
+        :mod:`fical_secure.llm.decode` and :mod:`fical_secure.llm.layers`,
+        ``compile_fast_paths`` compiles them with ``torch.compile``.
         """
         if max_batch_size < 1:
             raise ValueError("max_batch_size must be at least 1")
@@ -92,6 +105,9 @@ class TransformersLLM:
         self._start_id: int = int(start if start is not None else tokenizer.eos_token_id)
         self._max_len: int = int(getattr(model.config, "max_position_embeddings", 2048))
         self._grammars: JsonGrammars | None = None
+        self.fast_paths = fast_paths
+        self.compile_fast_paths = compile_fast_paths
+        self._fast: dict[str, tuple[tuple[int, ...], Any]] = {}
 
     @property
     def device(self) -> torch.device:
@@ -112,6 +128,21 @@ class TransformersLLM:
             f"TransformersLLM(name={self.name!r}, device={self.device}, "
             f"score_dtype={self.model.dtype}, generation_dtype={dtype})"
         )
+
+    def _fast_path(self, role: str) -> Any | None:
+        """The decoder (``role="decode"``) or scorer (``"score"``) of the role's model, or
+        ``None`` where the transformers path runs (CPU by default, unsupported model)."""
+        net = self.generation_model if role == "decode" else self.model
+        wanted = self.fast_paths if self.fast_paths is not None else net.device.type == "cuda"
+        if not wanted or unsupported(net) is not None:
+            return None
+        stamp = tuple(id(p) for p in net.parameters())
+        found = self._fast.get(role)
+        if found is None or found[0] != stamp:  # parameters replaced: rebuild on the new ones
+            maker = Decoder if role == "decode" else Forward
+            found = (stamp, maker(net, compile=self.compile_fast_paths))
+            self._fast[role] = found
+        return found[1]
 
     # --- prompting -------------------------------------------------------------
     def chat_prompt(self, user: str, system: str | None = None) -> str:
@@ -238,27 +269,34 @@ class TransformersLLM:
                 f"a prompt is longer than {room} tokens, the most {self.name} can take with "
                 f"max_new_tokens={max_new_tokens}; shorten the prompt"
             )
-        input_ids, mask = pad_rows(batch, self._pad_id, left=True, device=self.device)
-        started = time.perf_counter()
-        with torch.inference_mode():
-            out = self.generation_model.generate(
-                input_ids=input_ids,
-                attention_mask=mask,
-                do_sample=False,
-                num_beams=1,
-                max_new_tokens=max_new_tokens,
-                pad_token_id=self._pad_id,
-                temperature=None,
-                top_p=None,
-                top_k=None,
-                logits_processor=LogitsProcessorList([processor] if processor else []),
-            )
-        new = out[:, input_ids.shape[1] :]
-        self.usage.seconds += time.perf_counter() - started
-        self.usage.prompt_tokens += int(mask.sum())
         eos = self.generation_model.generation_config.eos_token_id
-        eos_ids = set(eos if isinstance(eos, list) else [eos]) | {self._pad_id}
-        self.usage.new_tokens += int(sum(t not in eos_ids for t in new.flatten().tolist()))
+        eos_ids = {int(e) for e in (eos if isinstance(eos, list) else [eos]) if e is not None}
+        decoder = self._fast_path("decode") if processor is None else None
+        started = time.perf_counter()
+        if decoder is not None:
+            new: Any = decoder.generate_ids(
+                batch, max_new_tokens, eos_ids=eos_ids, pad_id=self._pad_id
+            )
+        else:
+            input_ids, mask = pad_rows(batch, self._pad_id, left=True, device=self.device)
+            with torch.inference_mode():
+                out = self.generation_model.generate(
+                    input_ids=input_ids,
+                    attention_mask=mask,
+                    do_sample=False,
+                    num_beams=1,
+                    max_new_tokens=max_new_tokens,
+                    pad_token_id=self._pad_id,
+                    temperature=None,
+                    top_p=None,
+                    top_k=None,
+                    logits_processor=LogitsProcessorList([processor] if processor else []),
+                )
+            new = out[:, input_ids.shape[1] :].tolist()
+        self.usage.seconds += time.perf_counter() - started
+        self.usage.prompt_tokens += sum(len(ids) for ids in batch)
+        not_new = eos_ids | {self._pad_id}
+        self.usage.new_tokens += sum(t not in not_new for row in new for t in row)
         return [str(t) for t in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
 
     # --- scoring ---------------------------------------------------------------
@@ -344,11 +382,16 @@ class TransformersLLM:
         import torch
 
         started = time.perf_counter()
+        self.usage.scored_tokens += sum(n_text)
+        self.usage.context_tokens += sum(len(r) for r in rows) - sum(n_text)
+        scorer = self._fast_path("score")
+        if scorer is not None:
+            values: list[LogProbs] = scorer.score_ids(rows, n_text)
+            self.usage.seconds += time.perf_counter() - started
+            return values
         with torch.inference_mode():
             picked = text_logprobs(self.model, rows, n_text, self._pad_id, self.device).cpu()
         self.usage.seconds += time.perf_counter() - started
-        self.usage.scored_tokens += sum(n_text)
-        self.usage.context_tokens += sum(len(r) for r in rows) - sum(n_text)
         width = picked.shape[1]
         return [picked[b, width - n :].numpy().astype(np.float32) for b, n in enumerate(n_text)]
 
