@@ -28,6 +28,9 @@ _CAPS_RUN = regex.compile(r"\b\p{Lu}[\p{Lu}'\-]+(?:,?[ \t]+\p{Lu}[\p{Lu}'\-]+)+\
 BATCH_CHARS = 40_000
 # Margin kept below spaCy's max_length so a window never reaches it.
 _SPACY_MARGIN = 16
+# Characters of context kept on each side of the recased words in the recased copy: the
+# NER's window and Presidio's context words (a few tokens) lie well inside it.
+RECASE_MARGIN = 64
 
 
 @dataclass(frozen=True)
@@ -60,9 +63,11 @@ def make_units(
     overlap: int,
     recase: Callable[[str], str] | None = None,
 ) -> list[Unit]:
-    """Split each text into overlapping windows, plus a recased copy of windows it changes.
+    """Split each text into overlapping windows, plus the recased parts of each window.
 
-    The copy has caps runs Title-cased, after ``recase`` (same length) where given.
+    The copy has caps runs Title-cased, after ``recase`` (same length) where
+    given; only the stretches around the words it changes are analyzed again
+    (:func:`changed_windows`): elsewhere the copy is the text itself.
     """
     units: list[Unit] = []
     for doc, text in enumerate(texts):
@@ -72,9 +77,31 @@ def make_units(
             recased = recase_caps_runs(recase(piece) if recase is not None else piece)
             if len(recased) != len(piece):
                 continue
-            if recased != piece:
-                units.append(Unit(doc, start, recased))
+            for a, b in changed_windows(piece, recased, RECASE_MARGIN):
+                units.append(Unit(doc, start + a, recased[a:b]))
     return units
+
+
+def changed_windows(text: str, changed: str, margin: int) -> list[tuple[int, int]]:
+    """Windows of ``changed`` (as long as ``text``) around the characters that differ.
+
+    Each differing character is widened by ``margin`` characters on both sides,
+    then to the whitespace around (no word is cut); overlapping windows merge.
+    """
+    windows: list[tuple[int, int]] = []
+    for i, (old, new) in enumerate(zip(text, changed, strict=True)):
+        if old == new:
+            continue
+        start, end = max(0, i - margin), min(len(text), i + 1 + margin)
+        while start > 0 and not text[start - 1].isspace():
+            start -= 1
+        while end < len(text) and not text[end].isspace():
+            end += 1
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], max(end, windows[-1][1]))
+        else:
+            windows.append((start, end))
+    return windows
 
 
 def analyze_texts(

@@ -33,7 +33,7 @@ from fical_secure.errors import ResidualPIIError, ScrubAnalyzerError
 from fical_secure.scrub.analysis import analyze_texts, window_size
 from fical_secure.scrub.casing import Casing, load_lexicon
 from fical_secure.scrub.config import ScrubProfile, load_profile
-from fical_secure.scrub.engine import build_analyzer, spacy_max_length
+from fical_secure.scrub.engine import build_analyzer, forget_memos, spacy_max_length
 from fical_secure.scrub.known import KNOWN_SCORE, KnownIdentifiers
 from fical_secure.scrub.ner_noise import vague_time
 from fical_secure.scrub.spans import propagate, replace_spans, resolve_overlaps, to_original
@@ -229,6 +229,20 @@ class Scrubber:
                     f"record has {len(text)} characters, over max_record_chars={limit} of the "
                     "profile; split the record or raise the limit"
                 )
+        try:
+            self._scrub_todo(texts, outcomes, batch_size, n_process)
+        finally:
+            forget_memos(self.analyzer)
+        return [out if out is not None else Refusal("internal: no outcome") for out in outcomes]
+
+    def _scrub_todo(
+        self,
+        texts: Sequence[str],
+        outcomes: list[ScrubOutcome | None],
+        batch_size: int,
+        n_process: int,
+    ) -> None:
+        """Fill each ``None`` outcome: analyze, mask, scan after masking (see the module doc)."""
         todo = [i for i, out in enumerate(outcomes) if out is None]
         found_list, failed = self._detect(
             [texts[i] for i in todo], batch_size=batch_size, n_process=n_process
@@ -285,7 +299,6 @@ class Scrubber:
                     found[i] = final[i] + mapped
             if not todo:
                 break
-        return [out if out is not None else Refusal("internal: no outcome") for out in outcomes]
 
     def _anonymize(self, text: str, spans: list[Span]) -> str:
         """Replace each (non-overlapping) span by its typed placeholder, via Presidio.

@@ -17,7 +17,7 @@ from presidio_analyzer import LocalRecognizer, RecognizerResult
 
 if TYPE_CHECKING:
     from presidio_analyzer.nlp_engine import NlpArtifacts
-    from spacy.tokens import Token
+    from spacy.tokens import Doc, Token
 
 
 class PersonNameHeuristicRecognizer(LocalRecognizer):
@@ -113,3 +113,15 @@ class PersonNameHeuristicRecognizer(LocalRecognizer):
                     self._result(run[0].idx, run[-1].idx + len(run[-1].text), self.SCORE_PROPN_RUN)
                 )
         return results
+
+
+def may_hold_name_run(doc: Doc) -> bool:
+    """Whether two adjacent tokens are name-shaped: the proper-noun rule needs tags only then."""
+    shaped = PersonNameHeuristicRecognizer.NAME_TOKEN.match
+    previous = False
+    for token in doc:
+        current = shaped(token.text) is not None
+        if current and previous:
+            return True
+        previous = current
+    return False

@@ -1,0 +1,114 @@
+"""Presidio's phone recognizer with its per-candidate work remembered: same results, less time.
+
+Presidio's ``PhoneRecognizer`` runs python-phonenumbers' ``PhoneNumberMatcher``
+once per region (eight by default), and the matcher parses and validates
+every digit group of the text ("9.3", "4-11", "MRN-3511450") for each region:
+the scrubber's costliest recognizer. The scrubber analyzes the same digit
+groups many times (the text, its recased copy, the scan after masking, the
+same lab ranges in every record), so the outcome of each candidate is
+remembered.
+
+Exactness: the matcher's ``_extract_match(candidate, offset)`` reads the text
+only at ``candidate``, the character before it, and the three characters
+after it (the time-stamp suffix ``:MM`` and the letter checks at the
+candidate's ends), plus the region, the leniency and the number of tries
+left. A remembered outcome is keyed by all of these and replayed only when
+at least as many tries are left as it consumed, so every match is the one
+the plain matcher gives (``tests/test_scrub_phone.py`` compares the two).
+The memory holds candidate strings (possibly phone numbers): the scrubber
+clears it after each batch (:meth:`MemoPhoneRecognizer.forget`).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberMatch
+from phonenumbers.phonenumbermatcher import PhoneNumberMatcher
+from presidio_analyzer import EntityRecognizer, RecognizerResult
+from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+# Characters after a candidate that the matcher reads (its time-stamp suffix is ":[0-5]\d").
+_AFTER = 3
+# Entries kept before the memory is emptied (a bound on memory, not on correctness).
+MEMO_ENTRIES = 200_000
+_Key = tuple[str | None, int, str, str, str]
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What ``_extract_match`` gave for one key: the tries it used and the match, if any."""
+
+    tries: int
+    shift: int = 0
+    raw: str = ""
+    number: PhoneNumber | None = None
+
+
+class _MemoMatcher(PhoneNumberMatcher):
+    """``PhoneNumberMatcher`` whose candidate outcomes are looked up in a shared memory."""
+
+    def __init__(self, text: str, region: str, leniency: int, memo: dict[_Key, _Outcome]) -> None:
+        super().__init__(text, region, leniency=leniency)
+        self._memo = memo
+
+    def _extract_match(self, candidate: str, offset: int) -> PhoneNumberMatch | None:
+        end = offset + len(candidate)
+        before = self.text[offset - 1] if offset > 0 else ""
+        key = (self.preferred_region, int(self.leniency), before, candidate,
+               self.text[end : end + _AFTER])  # fmt: skip
+        known = self._memo.get(key)
+        if known is not None and self._max_tries > known.tries:
+            self._max_tries -= known.tries
+            if known.number is None:
+                return None
+            return PhoneNumberMatch(offset + known.shift, known.raw, copy.copy(known.number))
+        tries = self._max_tries
+        match: PhoneNumberMatch | None = super()._extract_match(candidate, offset)
+        if self._max_tries > 0:  # no try limit was reached: the outcome is the candidate's own
+            if len(self._memo) >= MEMO_ENTRIES:
+                self._memo.clear()
+            used = tries - self._max_tries
+            self._memo[key] = (
+                _Outcome(used)
+                if match is None
+                else _Outcome(used, match.start - offset, match.raw_string, copy.copy(match.number))
+            )
+        return match
+
+
+class MemoPhoneRecognizer(PhoneRecognizer):
+    """``PhoneRecognizer`` (same regions, leniency, score, context) with a candidate memory."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._memo: dict[_Key, _Outcome] = {}
+
+    def forget(self) -> None:
+        """Empty the memory (it holds digit strings of the texts analyzed)."""
+        self._memo.clear()
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: Any = None
+    ) -> list[RecognizerResult]:
+        """Phone numbers of every supported region, as Presidio's ``PhoneRecognizer`` finds them."""
+        if self.leniency is None:
+            raise ValueError("Need a leniency value")
+        results: list[RecognizerResult] = []
+        for region in self.supported_regions:
+            for match in _MemoMatcher(text, region, self.leniency, self._memo):
+                try:
+                    found = phonenumbers.region_code_for_number(
+                        phonenumbers.parse(text[match.start : match.end])
+                    )
+                except NumberParseException:
+                    found = region
+                result = self._get_recognizer_result(  # type: ignore[no-untyped-call]
+                    match, text, found, nlp_artifacts
+                )
+                results.append(result)
+        deduplicated: list[RecognizerResult] = EntityRecognizer.remove_duplicates(results)
+        return deduplicated

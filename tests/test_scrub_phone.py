@@ -1,0 +1,71 @@
+"""The remembering phone recognizer finds exactly what Presidio's PhoneRecognizer finds."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("presidio_analyzer")
+
+from phonenumbers import PhoneNumberMatcher
+from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+from fical_secure.scrub import phone as phone_module
+from fical_secure.scrub.phone import MemoPhoneRecognizer, _MemoMatcher
+
+TEXTS = [
+    "Call 425-555-0100 or (212) 555-0199 after 5pm.",
+    "She called from 541-462-7437. Insurance member ID HWH908545362.",
+    "WBC 9.3 x10^9/L, ref 4-11; hemoglobin 15.9 g/dL, ref 12-17.5; platelets 202 x10^9/L.",
+    "MRN-3511450 seen 2069-04-07 12:30; pager 617 555 0123 ext. 42",
+    "abc8005001234 and 8005001234def are not numbers; +44 20 7946 0958 is.",
+    "+49 30 901820, 030 901820 and +1 (415) 555-2671 x302",
+    "Between 2019-03-01 14:45 and 10:30 nothing; 1-800-FLOWERS is vanity.",
+    "425-555-0100",
+    "425-555-0100 then 425-555-0100 again, 4255550100, 425.555.0100!",
+    "",
+]
+
+
+def spans(recognizer: PhoneRecognizer, text: str) -> list[tuple[int, int, str, float]]:
+    found = recognizer.analyze(text, ["PHONE_NUMBER"])
+    return sorted((r.start, r.end, r.entity_type, r.score) for r in found)
+
+
+def test_remembered_outcomes_give_the_same_spans_as_presidio() -> None:
+    plain, memo = PhoneRecognizer(), MemoPhoneRecognizer()
+    expected = [spans(plain, t) for t in TEXTS]
+    assert any(expected), "the table must hold phone numbers"
+    for _ in range(2):  # the second round is served from the memory
+        assert [spans(memo, t) for t in TEXTS] == expected
+    assert memo._memo
+    # the same candidates in other surroundings: the memory must not leak a match across
+    shifted = ["x" + t for t in TEXTS] + [t.replace(" ", "a") for t in TEXTS]
+    assert [spans(memo, t) for t in shifted] == [spans(plain, t) for t in shifted]
+
+
+def test_forget_empties_the_memory() -> None:
+    memo = MemoPhoneRecognizer()
+    spans(memo, TEXTS[0])
+    assert memo._memo
+    memo.forget()
+    assert not memo._memo
+
+
+def test_an_outcome_is_replayed_only_with_enough_tries_left() -> None:
+    memory: dict = {}  # type: ignore[type-arg]
+    text = "ref 4-11; 12-17.5; 150-400; then 425-555-0100"
+    first = [(m.start, m.end) for m in _MemoMatcher(text, "US", 1, memory)]
+    assert first == [(33, 45)] and memory
+    for tries in (1, 2, 3, 4, 5, 50):
+        few = _MemoMatcher(text, "US", 1, memory)
+        few._max_tries = tries
+        plain = PhoneNumberMatcher(text, "US", leniency=1, max_tries=tries)
+        assert [(m.start, m.end) for m in few] == [(m.start, m.end) for m in plain]
+    assert not list(PhoneNumberMatcher(text, "US", leniency=1, max_tries=2))
+
+
+def test_a_full_memory_is_emptied_not_grown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(phone_module, "MEMO_ENTRIES", 3)
+    memo = MemoPhoneRecognizer()
+    spans(memo, TEXTS[2])
+    assert len(memo._memo) <= 3

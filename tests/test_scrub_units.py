@@ -1,0 +1,39 @@
+"""Units the analyzer reads: windows of each text, and the recased stretches of each window."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("regex")
+
+from fical_secure.scrub.analysis import changed_windows, make_units
+
+CHANGED_WINDOWS: list[tuple[str, str, int, list[tuple[int, int]]]] = [
+    ("abc def", "abc def", 2, []),
+    ("seen by maria lopez today", "seen by Maria Lopez today", 2, [(5, 19)]),
+    ("aaaa bbbb cccc dddd eeee ffff", "aaaa Bbbb cccc dddd eeee Ffff", 1, [(0, 9), (20, 29)]),
+    ("aaaa bbbb cccc dddd eeee ffff", "aaaa Bbbb cccc dddd eeee Ffff", 12, [(0, 29)]),
+    ("x", "X", 64, [(0, 1)]),
+]
+
+
+@pytest.mark.parametrize(("text", "changed", "margin", "expected"), CHANGED_WINDOWS)
+def test_windows_cover_each_change_with_whole_words(
+    text: str, changed: str, margin: int, expected: list[tuple[int, int]]
+) -> None:
+    windows = changed_windows(text, changed, margin)
+    assert windows == expected
+    for start, end in windows:
+        assert start == 0 or text[start - 1].isspace()
+        assert end == len(text) or text[end].isspace()
+    covered = {i for start, end in windows for i in range(start, end)}
+    assert all(i in covered for i, (a, b) in enumerate(zip(text, changed, strict=True)) if a != b)
+
+
+def test_recased_units_are_the_copy_around_the_recased_words() -> None:
+    text = "Glucose 5.4 mmol/L, reviewed. " * 5 + "Patient xiomara okafor called."
+    units = make_units([text], 10_000, 100, lambda t: t.replace("xiomara okafor", "Xiomara Okafor"))
+    assert (units[0].offset, units[0].text) == (0, text)
+    (recased,) = units[1:]
+    assert "Xiomara Okafor" in recased.text and len(recased.text) < len(text)
+    assert text[recased.offset : recased.offset + len(recased.text)].lower() == recased.text.lower()
