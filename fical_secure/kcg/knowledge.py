@@ -73,8 +73,8 @@ class KnowledgeConfig:
     """
 
     min_support: int = 2
-    cue_precision: float = 0.8
-    cues_per_tool: int = 5
+    cue_precision: float = 0.6
+    cues_per_tool: int = 10
     paraphrase: bool = True
     max_new_tokens: int = 40
     prompts_per_call: int = 32
