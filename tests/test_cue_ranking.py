@@ -12,7 +12,14 @@ import pytest
 
 from fical_secure.aggregate import aggregate
 from fical_secure.data.schema import ArgSpec, ToolSpec
-from fical_secure.kcg.claims import ToolCue, ValueAlias, claim_entry, render_claim
+from fical_secure.kcg.claims import (
+    ToolCue,
+    ValueAlias,
+    claim_entry,
+    keep_validated,
+    parse_cue,
+    render_claim,
+)
 from fical_secure.kcg.schema import Compendium, Entry
 from fical_secure.tlu.embedding import Embedder, default_embedder
 from fical_secure.tlu.index import ToolIndex
@@ -135,3 +142,20 @@ def test_alias_paraphrases_merge_by_claim_not_by_embedding(embedder: Embedder) -
     glob = aggregate(comps, embedder=embedder, threshold=0.5)
     assert sorted(e.support for e in glob.entries) == [1, 2]
     assert Knowledge.from_compendium(glob).aliases == {"chem-7": "BMP", "chem-8": "CBC"}
+
+
+def test_a_scrubbed_cue_phrase_drops_that_phrase_not_the_whole_entry() -> None:
+    cue = ToolCue("movies", ("comedy", "wes anderson", "directed"))
+    validated = claim_entry(cue)
+    masked = Entry("movies", "usage", validated.text.replace("wes anderson", "<PERSON>"))
+    kept = keep_validated((masked,), (validated,))
+    assert [parse_cue(e.tool, e.text) for e in kept] == [ToolCue("movies", ("comedy", "directed"))]
+    # nothing that the validated cue lacks survives, and an all-masked entry is dropped
+    forged = Entry("movies", "usage", masked.text.replace("comedy", "horror"))
+    assert [parse_cue(e.tool, e.text) for e in keep_validated((forged,), (validated,))] == [
+        ToolCue("movies", ("directed",))
+    ]
+    gone = Entry("movies", "usage", 'Requests that mention "<PERSON>" usually call this tool.')
+    assert keep_validated((gone,), (validated,)) == ()
+    other_tool = Entry("series", "usage", masked.text)
+    assert keep_validated((other_tool,), (validated,)) == ()
