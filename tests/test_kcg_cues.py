@@ -83,7 +83,9 @@ def test_cue_entry_sentence_parses_back_and_merges_across_hospitals() -> None:
     entry = claim_entry(cue)
     assert entry_claims([entry]) == [cue]
     both = aggregate([Compendium("c01", (entry,)), Compendium("c02", (entry,))], min_support=2)
-    assert [(e.text, e.support) for e in both.entries] == [(text, 2)]
+    # the server writes a tool's phrases back sorted, one entry per support level
+    merged = render_claim(ToolCue("weather.get", ("forecast", "rain tomorrow")))
+    assert [(e.text, e.support) for e in both.entries] == [(merged, 2)]
 
 
 def test_build_knowledge_writes_cue_entries() -> None:

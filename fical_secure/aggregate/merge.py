@@ -10,6 +10,17 @@ claim, and one client claiming support 1000 counts once, like everyone else
 k-support threshold drops knowledge that fewer than ``min_support`` clients
 share, so a single hospital's idiosyncratic entry does not reach the federation.
 
+Entries that state a structured claim (:func:`fical_secure.kcg.claims.parse_any`:
+value aliases, tool-selection cues, argument claims) merge only when their
+claims are equal, never by embedding similarity: two cue sentences for one tool
+with different phrases read alike to an embedder, and merging them would drop
+all but one sentence's phrases. A cue entry is split into its phrases: each
+(tool, phrase) is one unit of knowledge whose support counts the inputs that
+give it (so the k-support threshold applies per phrase), and the kept phrases
+of a tool are written back as cue entries, one per support level (split where
+a sentence would pass the entry length limit). Paraphrases of one alias claim
+merge, the most supported text representing them.
+
 Everything here is a pure function of the *multiset* of inputs: the output does
 not depend on the order of compendiums or of their entries.
 """
@@ -27,7 +38,8 @@ import numpy.typing as npt
 
 from fical_secure.aggregate.intake import GLOBAL_OWNER
 from fical_secure.errors import AggregationError, RetrievalError
-from fical_secure.kcg.schema import Compendium, Entry, EntryKind, ToolSignature
+from fical_secure.kcg.claims import Claim, ToolCue, parse_any, render_claim
+from fical_secure.kcg.schema import MAX_ENTRY_CHARS, Compendium, Entry, EntryKind, ToolSignature
 
 # faiss range search keeps scores strictly above the radius; this makes ">=" hold
 _RADIUS_EPS = 1e-6
@@ -45,6 +57,8 @@ class _Group:
 
     tool: str
     kind: EntryKind
+    claim: Claim | None = None  # the structured claim every text states (merged by equality)
+    cue: str | None = None  # the one cue phrase of a split cue entry
     texts: dict[str, int] = field(default_factory=dict)  # text -> support, pre-merge
     sources: dict[int, int] = field(default_factory=dict)  # compendium index -> weight
 
@@ -73,6 +87,27 @@ def _exact_key(entry: Entry) -> tuple[str, str, str]:
     return (entry.tool, entry.kind, re.sub(r"\s+", " ", entry.text).strip().casefold())
 
 
+def _units(entry: Entry) -> list[tuple[tuple[object, ...], _Group, str]]:
+    """The entry's units of knowledge: (merge key, empty group, text) per unit.
+
+    A cue entry gives one unit per phrase, another claim one unit keyed by the
+    claim, free text one unit keyed by its normalised text.
+    """
+    claim = parse_any(entry.tool, entry.text)
+    if isinstance(claim, ToolCue):
+        return [
+            (
+                ("cue", entry.tool, entry.kind, phrase),
+                _Group(entry.tool, entry.kind, cue=phrase),
+                render_claim(ToolCue(entry.tool, (phrase,))),
+            )
+            for phrase in dict.fromkeys(claim.phrases)
+        ]
+    if claim is not None:
+        return [(("claim", entry.kind, claim), _Group(entry.tool, entry.kind, claim), entry.text)]
+    return [(("text", *_exact_key(entry)), _Group(entry.tool, entry.kind), entry.text)]
+
+
 def _check_inputs(compendiums: Sequence[Compendium], threshold: float, min_support: int) -> None:
     if not 0.0 < threshold <= 1.0:
         raise ValueError(f"threshold must be in (0, 1], got {threshold}")
@@ -99,12 +134,12 @@ def _weight(compendium: Compendium, entry: Entry) -> int:
 
 
 def _exact_groups(compendiums: Sequence[Compendium]) -> list[_Group]:
-    groups: dict[tuple[str, str, str], _Group] = {}
+    groups: dict[tuple[object, ...], _Group] = {}
     for source, compendium in enumerate(compendiums):
         for entry in compendium.entries:
-            key = _exact_key(entry)
-            group = groups.setdefault(key, _Group(entry.tool, entry.kind))
-            group.add(entry.text, _weight(compendium, entry), source)
+            for key, empty, text in _units(entry):
+                group = groups.setdefault(key, empty)
+                group.add(text, _weight(compendium, entry), source)
     # canonical order: independent of input order
     return sorted(groups.values(), key=lambda g: (g.tool, g.kind, -g.support, g.representative()))
 
@@ -153,6 +188,27 @@ def _merge_near(groups: list[_Group], encoder: TextEncoder, threshold: float) ->
                 claimed.add(other)
             merged.append(leader)
     return merged
+
+
+def _cue_entries(groups: Sequence[_Group]) -> list[Entry]:
+    """The kept cue phrases written back: per tool, kind and support, as few entries as fit."""
+    by_level: dict[tuple[str, EntryKind, int], list[str]] = defaultdict(list)
+    for g in groups:
+        assert g.cue is not None
+        by_level[(g.tool, g.kind, g.support)].append(g.cue)
+    entries = []
+    for (tool, kind, support), phrases in sorted(by_level.items()):
+        chunk: list[str] = []
+        for phrase in sorted(phrases):
+            if chunk and len(render_claim(ToolCue(tool, (*chunk, phrase)))) > MAX_ENTRY_CHARS:
+                entries.append(
+                    Entry(tool, kind, render_claim(ToolCue(tool, tuple(chunk))), support)
+                )
+                chunk = []
+            chunk.append(phrase)
+        if chunk:
+            entries.append(Entry(tool, kind, render_claim(ToolCue(tool, tuple(chunk))), support))
+    return entries
 
 
 def merge_signatures(
@@ -213,11 +269,14 @@ def aggregate(
     _check_inputs(compendiums, threshold, min_support)
     groups = _exact_groups(compendiums)
     if embedder is not None:
-        groups = _merge_near(groups, embedder, threshold)
+        structured = [g for g in groups if g.claim is not None or g.cue is not None]
+        free = [g for g in groups if g.claim is None and g.cue is None]
+        groups = structured + _merge_near(free, embedder, threshold)
     kept = [g for g in groups if g.support >= min_support]
     entries = tuple(
         sorted(
-            (Entry(g.tool, g.kind, g.representative(), g.support) for g in kept),
+            [Entry(g.tool, g.kind, g.representative(), g.support) for g in kept if g.cue is None]
+            + _cue_entries([g for g in kept if g.cue is not None]),
             key=lambda e: (e.tool, e.kind, e.text),
         )
     )

@@ -219,7 +219,28 @@ def keep_validated(entries: tuple[Entry, ...], validated: tuple[Entry, ...]) -> 
     """The ``entries`` whose text still states a claim of the ``validated`` (KCG's) entries.
 
     Run after the privacy gates: an entry the scrubber changed into a claim
-    no example shows (a masked phrase) is dropped, not released.
+    no example shows (a masked phrase) is dropped, not released. A cue
+    sentence is a list of independent phrases, each validated on its own: where
+    the scrubber masked some of them, the entry keeps the validated phrases
+    the scrubbed text still quotes verbatim (the masked ones are gone), or is
+    dropped when none is left.
     """
-    known = {c for c in entry_claims(validated)}
-    return tuple(e for e in entries if parse_any(e.tool, e.text) in known)
+    known = set(entry_claims(validated))
+    cues = {c.tool: c for c in known if isinstance(c, ToolCue)}
+    kept = []
+    for entry in entries:
+        if parse_any(entry.tool, entry.text) in known:
+            kept.append(entry)
+        elif (cue := _surviving_cue(entry, cues.get(entry.tool))) is not None:
+            kept.append(Entry(entry.tool, entry.kind, render_claim(cue), entry.support))
+    return tuple(kept)
+
+
+def _surviving_cue(entry: Entry, validated: ToolCue | None) -> ToolCue | None:
+    """The validated phrases a (scrubbed) cue sentence about the same tool still quotes."""
+    match = _CUE.fullmatch(entry.text.strip())
+    if validated is None or match is None or entry.kind != CUE_KIND:
+        return None
+    quoted = set(_QUOTED.findall(match.group(1)))
+    phrases = tuple(p for p in validated.phrases if p in quoted)
+    return ToolCue(entry.tool, phrases) if phrases else None

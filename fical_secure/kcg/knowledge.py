@@ -71,11 +71,13 @@ class KnowledgeConfig:
     """Knobs of claim-based KCG; ``min_support`` is the k of k distinct subjects.
 
     ``cue_precision`` and ``cues_per_tool``: a tool-selection cue's least
-    precision for its tool and how many cues one tool keeps (:class:`CueRules`).
+    precision for its tool and how many cues one tool keeps (:class:`CueRules`);
+    chosen with the Solver's cue weight by cross-validation on the training
+    side of BFCL ``live_multiple`` (``benchmarks/results/cue_weight.json``).
     """
 
     min_support: int = 2
-    cue_precision: float = 0.8
+    cue_precision: float = 0.6
     cues_per_tool: int = 5
     paraphrase: bool = True
     max_new_tokens: int = 40

@@ -1,6 +1,7 @@
 """What a compendium teaches the agent, read from its entries: phrase -> enum value
-aliases, tool-selection cues (tool -> request phrases that point at it) and
-argument hints (tool -> argument path -> :class:`ArgumentHint`).
+aliases, tool-selection cues (tool -> request phrase -> support: how many
+contributors the entries stating it stand for) and argument hints (tool ->
+argument path -> :class:`ArgumentHint`).
 
 Only claims that an entry's (scrubbed, released) text states are used
 (:func:`fical_secure.kcg.claims.parse_any`). Where entries disagree (two
@@ -36,14 +37,16 @@ from fical_secure.tlu.hints import ArgumentHint
 
 @dataclass(frozen=True)
 class Knowledge:
-    """Aliases (phrase -> enum value), cues (tool -> phrases) and argument hints the agent applies.
+    """Aliases (phrase -> enum value), cues and argument hints the agent applies.
 
+    ``cues``: tool -> phrase -> support (the summed support of the entries
+    stating the phrase for the tool; :meth:`specificity` reads it).
     ``arguments``: tool -> argument path -> :class:`ArgumentHint` (empty until argument
     claims are released).
     """
 
     aliases: dict[str, str] = field(default_factory=dict)
-    cues: dict[str, frozenset[str]] = field(default_factory=dict)
+    cues: dict[str, dict[str, int]] = field(default_factory=dict)
     arguments: dict[str, dict[str, ArgumentHint]] = field(default_factory=dict)
 
     @classmethod
@@ -52,11 +55,11 @@ class Knowledge:
         if compendium is None:
             return cls()
         votes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        cues: dict[str, set[str]] = defaultdict(set)
+        cues: dict[str, Counter[str]] = defaultdict(Counter)
         for entry in compendium.entries:
             cue = parse_cue(entry.tool, entry.text)
             if cue is not None:
-                cues[cue.tool] |= set(cue.phrases)
+                cues[cue.tool].update(dict.fromkeys(cue.phrases, entry.support))
             claim = parse_claim(entry.tool, entry.text)
             if claim is not None:
                 votes[claim.phrase.lower()][claim.value] += entry.support
@@ -67,12 +70,26 @@ class Knowledge:
                 aliases[phrase] = ranked[0][0]
         return cls(
             dict(sorted(aliases.items())),
-            {t: frozenset(p) for t, p in sorted(cues.items())},
+            {t: dict(sorted(p.items())) for t, p in sorted(cues.items())},
             argument_hints(compendium.entries),
         )
 
+    def specificity(self) -> dict[str, dict[str, float]]:
+        """Tool -> cue phrase -> the share of the phrase's cue support that is this tool's.
+
+        A phrase that the compendium gives as a cue for one tool only has
+        specificity 1; one given for two tools with equal support, 0.5 each.
+        """
+        total: Counter[str] = Counter()
+        for phrases in self.cues.values():
+            total.update(phrases)
+        return {
+            tool: {p: n / total[p] for p, n in phrases.items()}
+            for tool, phrases in self.cues.items()
+        }
+
     def merged(self, other: Knowledge) -> Knowledge:
-        """Both alias tables (a phrase they disagree on is dropped) and the union of cues."""
+        """Both alias tables (a phrase they disagree on is dropped); cue supports add up."""
         joined = dict(self.aliases)
         for phrase, value in other.aliases.items():
             if joined.get(phrase, value) != value:
@@ -80,7 +97,9 @@ class Knowledge:
             elif phrase not in self.aliases:
                 joined[phrase] = value
         cues = {
-            t: self.cues.get(t, frozenset()) | other.cues.get(t, frozenset())
+            t: dict(
+                sorted((Counter(self.cues.get(t, {})) + Counter(other.cues.get(t, {}))).items())
+            )
             for t in sorted(set(self.cues) | set(other.cues))
         }
         arguments: dict[str, dict[str, ArgumentHint]] = {}
@@ -91,6 +110,11 @@ class Knowledge:
                 for path in sorted(set(mine) | set(theirs))
             }
         return Knowledge(joined, cues, arguments)
+
+
+def _add(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    """Two phrase -> support tables, supports of a shared phrase added, sorted by phrase."""
+    return dict(sorted((Counter(a) + Counter(b)).items()))
 
 
 def _winner(votes: Counter[Any]) -> Any:
