@@ -1,23 +1,28 @@
-"""The demo round's cost stage by stage: the old scoring path against the new, in one run.
+"""The demo round's cost stage by stage: the old LLM paths against the new, in one run.
 
 Both sides run the round of ``make demo`` (its default settings: 5 clients,
 the audit's 8 LLM records a side and 1 canary per client, the packaged
-SmolLM2 model), each in a fresh process that pays its own imports and loads:
+SmolLM2 model, the TLU's schema-constrained argument filler), each in a fresh
+process that pays its own imports and loads:
 
 * **before** (the baseline): every scored text runs with its whole context
-  from scratch (``TransformersLLM.reuse_prefix = False``);
-* **after**: the texts of one context run after a single pass of it, and
-  context states are kept across calls (:mod:`fical_secure.llm.prefix`).
+  from scratch (``TransformersLLM.reuse_prefix = False``), and the argument
+  filler decodes every job, even one it decoded before (``memoise=False``);
+* **after**: the shipped defaults: the texts of a context shared by at least
+  ``min_shared_texts`` of them (canary candidates) run after a single pass of
+  it, context states are kept across calls (:mod:`fical_secure.llm.prefix`),
+  and a (prompt, schema) pair the filler decoded before is not decoded again.
 
 The packaged model's safetensors cache is converted before either side (it
 is made once per machine), and the new side runs first, so whatever the
 first process warms (the page cache of the model and library files) favours
 the old one. Recorded per side: each stage's wall and process CPU seconds
 (CPU time is less swayed by other jobs on a shared machine), the LLM's
-scoring seconds, the tokens it ran as texts and as contexts, the context
-cache's hits and misses, the load average; and whether every client's audit
-decided the same (blocked, entries removed, findings), with the largest
-difference in any reported AUC.
+seconds, the tokens it ran as texts and as contexts, the context cache's
+hits and misses, the filler's decodes and memo hits, the load average; and
+whether every client's audit decided the same (blocked, entries removed,
+findings), with the largest difference in any reported AUC, and whether the
+TLU ablation's figures are equal.
 
 Usage: ``python benchmarks/round_cost.py`` (writes
 ``benchmarks/results/round_cost.json``); ``--side before|after --report FILE``
@@ -51,19 +56,24 @@ from fical_secure.pipeline.state import RoundState  # noqa: E402
 
 
 @dataclass(frozen=True)
-class ScoringPathModel:
-    """The demo's model stage, then the scoring path of the side under test."""
+class OldOrNewModel:
+    """The demo's model stage, then the LLM paths of the side under test."""
 
-    reuse_prefix: bool
+    new: bool
     name: str = "model"
 
     def run(self, state: RoundState) -> None:
+        from functools import partial
+
         from fical_secure.llm.transformers_backend import TransformersLLM
+        from fical_secure.tlu import fill
 
         ModelStage().run(state)
         if not isinstance(state.llm, TransformersLLM):
             raise TypeError("the round cost is measured on the transformers backend")
-        state.llm.reuse_prefix = self.reuse_prefix
+        state.llm.reuse_prefix = self.new
+        if not self.new:  # the TLU stage builds its filler by this name: the old one decodes all
+            fill.SchemaFiller = partial(fill.SchemaFiller, memoise=False)  # type: ignore[misc,assignment]
 
 
 @dataclass(frozen=True)
@@ -85,8 +95,8 @@ class CpuTimed:
             self.cpu[self.name] = round(time.process_time() - start, 3)
 
 
-def one_side(reuse_prefix: bool, out: Path) -> dict[str, Any]:
-    """Run the demo round once with the given scoring path; its seconds and figures."""
+def one_side(new: bool, out: Path) -> dict[str, Any]:
+    """Run the demo round once on the old or the new LLM paths; its seconds and figures."""
     from fical_secure.llm.transformers_backend import TransformersLLM
     from fical_secure.pipeline.demo import build_stages
     from fical_secure.pipeline.state import RoundSettings
@@ -94,7 +104,7 @@ def one_side(reuse_prefix: bool, out: Path) -> dict[str, Any]:
     settings = RoundSettings(out=out, progress=False)
     cpu: dict[str, float] = {}
     stages = [
-        CpuTimed(ScoringPathModel(reuse_prefix) if isinstance(s, ModelStage) else s, cpu)
+        CpuTimed(OldOrNewModel(new) if isinstance(s, ModelStage) else s, cpu)
         for s in build_stages(settings)
     ]
     state = RoundState(settings=settings)
@@ -110,7 +120,7 @@ def one_side(reuse_prefix: bool, out: Path) -> dict[str, Any]:
         "seconds": seconds,
         "cpu_seconds": cpu,
         "load_average_1min": load,
-        "scoring_seconds": round(llm.usage.seconds, 3),
+        "llm_seconds": round(llm.usage.seconds, 3),
         "scored_tokens": llm.usage.scored_tokens,
         "context_tokens": llm.usage.context_tokens,
         "context_cache": {"hits": llm.context_cache.hits, "misses": llm.context_cache.misses},
@@ -118,6 +128,9 @@ def one_side(reuse_prefix: bool, out: Path) -> dict[str, Any]:
         "audit_llm_records_a_side": settings.audit_llm_records,
         "audit_canaries": settings.audit_canaries,
         "audit": state.report.get("audit", {}),
+        "ablation": state.report.get("ablation", {}).get("overall", {}),
+        "generated_tokens": llm.usage.new_tokens,
+        "prompt_tokens": llm.usage.prompt_tokens,
     }
 
 
@@ -156,7 +169,11 @@ def compare(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
         if cid in before["audit"] and cid in after["audit"]
         for key, a in _aucs(before["audit"][cid]).items()
     ]
-    return {"decisions_equal": same, "max_auc_difference": max(diffs, default=0.0)}
+    return {
+        "decisions_equal": same,
+        "max_auc_difference": max(diffs, default=0.0),
+        "tlu_figures_equal": before["ablation"] == after["ablation"],
+    }
 
 
 def run_side(side: str, work: Path) -> dict[str, Any]:
@@ -179,7 +196,14 @@ def record(before: dict[str, Any], after: dict[str, Any], started: str) -> dict[
         }
         for stage in stages
     }
-    keys = ("scoring_seconds", "scored_tokens", "context_tokens", "context_cache")
+    keys = (
+        "llm_seconds",
+        "scored_tokens",
+        "context_tokens",
+        "context_cache",
+        "generated_tokens",
+        "prompt_tokens",
+    )
     for key in (*keys, "load_average_1min"):
         figures[key] = {"before": before[key], "after": after[key]}
     figures["clients"] = after["clients"]
@@ -192,14 +216,20 @@ def record(before: dict[str, Any], after: dict[str, Any], started: str) -> dict[
         "command": COMMAND,
         "date": started,
         "machine": machine(),
-        "baseline": "the same demo round in this run with reuse_prefix=False: every scored "
-        "text with its whole context from scratch (the scoring path before this change)",
+        "baseline": "the same demo round in this run on the old LLM paths: reuse_prefix=False "
+        "(every scored text with its whole context from scratch) and the argument filler "
+        "with memoise=False (every job decoded)",
         "figures": figures,
         "targets": {
             "after_total_seconds": {
                 "target": f"< {TOTAL_TARGET_SECONDS:.0f}",
                 "measured": total,
                 "met": total < TOTAL_TARGET_SECONDS,
+            },
+            "tlu_figures_equal": {
+                "target": "true",
+                "measured": figures["tlu_figures_equal"],
+                "met": bool(figures["tlu_figures_equal"]),
             },
             "audit_decisions_equal": {
                 "target": "true",

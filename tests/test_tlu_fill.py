@@ -175,6 +175,35 @@ def test_rule_fast_path_makes_no_model_call_for_closed_tools(
     assert RuleFiller().fill(jobs, Knowledge())[0] == fill
 
 
+class _CountingModel:
+    """Answers every prompt with one fixed valid call and records what it was asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[list[str]] = []
+
+    def generate_json(self, prompts: list[str], *_args: Any, **_kwargs: Any) -> list[str]:
+        self.asked.append(list(prompts))
+        return ['{"city": "Paris", "unit": "celsius"}' for _ in prompts]
+
+
+@pytest.mark.parametrize("memoise", [True, False])
+def test_a_job_decoded_before_is_not_decoded_again(
+    catalogue: dict[str, ToolSpec], memoise: bool
+) -> None:
+    model = _CountingModel()
+    filler = SchemaFiller(model, memoise=memoise)  # type: ignore[arg-type]
+    job = FillJob("Weather in Paris in celsius?", catalogue["weather_get"])
+    first = filler.fill([job, job], Knowledge())
+    again = filler.fill([job], Knowledge())
+    assert first[0] == first[1] == again[0]
+    assert first[0].arguments == {"city": "Paris", "unit": "celsius"}
+    assert filler.model_calls == 3
+    if memoise:
+        assert [len(a) for a in model.asked] == [1] and filler.memo_hits == 2
+    else:
+        assert [len(a) for a in model.asked] == [2, 1] and filler.memo_hits == 0
+
+
 def _valid(jobs: list[FillJob], fills: list[Any]) -> None:
     for job, fill in zip(jobs, fills, strict=True):
         assert fill.complete

@@ -138,10 +138,9 @@ def load_llm(
         name=name,
         max_batch_size=max_batch_size,
         load_generation_model=load_generation_net if generation_dtype != score_dtype else None,
-        # On a CPU the separate passes of a shared context and its texts cost more
-        # per token than the whole rows they replace (benchmarks/results/round_cost.json);
-        # on a GPU one context pass for many texts is the saving.
-        reuse_prefix=chosen_device.startswith("cuda"),
+        # contexts with at least min_shared_texts texts (canary candidates, records whose
+        # nearest reference note is the same) run once; fewer texts run as whole rows
+        reuse_prefix=True,
         context_cache_bytes=DEFAULT_CACHE_BYTES,  # a loaded model's weights stay fixed
     )
 

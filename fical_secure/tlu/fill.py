@@ -10,7 +10,9 @@ retrieved compendium entries in its prompt; every call is validated against
 the tool's own schema, and an invalid one falls back to the rules' fill. A
 tool whose arguments, optional ones included, are all of closed or numeric
 kinds, and whose required ones the rules settle, takes the rules' fill without
-a model call.
+a model call. Decoding is greedy, so a job whose prompt and narrowed schema
+were decoded before (the same request under another ablation condition) takes
+the earlier output instead of a second decode.
 """
 
 from __future__ import annotations
@@ -93,8 +95,11 @@ class SchemaFiller:
     max_new_tokens: int = MAX_NEW_TOKENS
     evidence_required: bool = True  # optional arguments with evidence must be decoded
     rules: RuleFiller = field(default_factory=RuleFiller)
-    model_calls: int = 0
+    model_calls: int = 0  # jobs the model filled (memo hits included)
     invalid: int = 0
+    memo_hits: int = 0  # jobs whose (prompt, schema) was decoded before: no new decode
+    memoise: bool = True
+    _decoded: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
 
     def fill(self, jobs: Sequence[FillJob], knowledge: Knowledge) -> list[ArgFill]:
         """Rules first; the model for the rest, in one batched constrained call.
@@ -119,11 +124,7 @@ class SchemaFiller:
             prompts.append(prompt(job, schema))
             schemas.append(json.dumps(schema))
             pins.append(pinned)
-        texts = (
-            self.llm.generate_json(prompts, schemas, max_new_tokens=self.max_new_tokens)
-            if todo
-            else []
-        )
+        texts = self._decode(prompts, schemas)
         self.model_calls += len(todo)
         out = list(rules)
         for i, text, pinned in zip(todo, texts, pins, strict=True):
@@ -133,6 +134,24 @@ class SchemaFiller:
             else:
                 out[i] = ArgFill(decoded, ())
         return out
+
+    def _decode(self, prompts: list[str], schemas: list[str]) -> list[str]:
+        """The constrained output of every (prompt, schema); with ``memoise`` each distinct
+        pair is decoded once per filler (greedy decoding: a pair decodes to the same text
+        whatever else shares its batch, up to float rounding)."""
+        if not prompts:
+            return []
+        if not self.memoise:
+            return self.llm.generate_json(prompts, schemas, max_new_tokens=self.max_new_tokens)
+        keys = list(zip(prompts, schemas, strict=True))
+        new = [k for k in dict.fromkeys(keys) if k not in self._decoded]
+        self.memo_hits += len(keys) - len(new)
+        if new:
+            texts = self.llm.generate_json(
+                [p for p, _ in new], [s for _, s in new], max_new_tokens=self.max_new_tokens
+            )
+            self._decoded.update(zip(new, texts, strict=True))
+        return [self._decoded[k] for k in keys]
 
 
 def _checked(spec: ToolSpec, text: str, pinned: dict[str, ArgValue]) -> dict[str, ArgValue] | None:
