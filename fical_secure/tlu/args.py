@@ -2,12 +2,13 @@
 
 A weak local model cannot be trusted to copy an MRN or a dose, so arguments
 are extracted, not generated: patterned ids by their regex, dates in the five
-styles clinicians write, enum values by their standard words and the aliases
-a compendium taught (:mod:`fical_secure.tlu.knowledge`), numbers by
-the unit or cue word next to them. Only an enum the text does not settle is
-left to an optional ``chooser`` (e.g. the model's calibrated log-prob over the
-allowed values). Dates of birth and contact details are masked first so they
-are never mistaken for an appointment date or a dose.
+styles clinicians write (:mod:`fical_secure.tlu.dates`), enum values by their
+standard words and the aliases a compendium taught
+(:mod:`fical_secure.tlu.knowledge`), numbers by the unit or cue word next to
+them. Only an enum the text does not settle is left to an optional
+``chooser`` (e.g. the model's calibrated log-prob over the allowed values).
+Dates of birth and contact details are masked first so they are never
+mistaken for an appointment date or a dose.
 
 Argument hints a compendium taught (:class:`~fical_secure.tlu.hints.ArgumentHint`,
 top-level arguments) add four rules: a request phrase with a known
@@ -25,11 +26,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
 
 from fical_secure.data.schema import ArgSpec, ArgValue, ToolSpec
-from fical_secure.data.vocab import MONTHS, value_surfaces
+from fical_secure.data.vocab import value_surfaces
 from fical_secure.kcg.shapes import BY_NAME, BY_PATTERN
+from fical_secure.tlu.dates import dates_in
 from fical_secure.tlu.hints import ArgumentHint
 
 # (request, tool, arg, allowed values) -> chosen value
@@ -66,20 +67,6 @@ NUMERIC_CUES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 _UNIT_SCORE, _CUE_SCORE = 3, 1
 _CUE_WINDOW_CHARS = 24
 
-_MONTH_RE = "|".join(m[:3] + m[3:].join(("(?:", ")?")) for m in MONTHS)
-_DATE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)"), "ymd"),
-    (re.compile(r"(?<!\d)(\d{1,2})[/-](\d{1,2})[/-](\d{4})(?!\d)"), "mdy"),
-    (re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.I), "Mdy"),
-    (
-        re.compile(
-            rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH_RE})\.?,?\s+(\d{{4}})\b", re.I
-        ),
-        "dMy",
-    ),
-    (re.compile(r"(?<![\d.])(\d{4})\.(\d{1,2})\.(\d{1,2})(?![\d.]\d)"), "ymd"),
-)
-_BIRTH_CUE = re.compile(r"(dob|born|birth|d\.o\.b)\W{0,4}$", re.I)
 _NOISE = (
     re.compile(r"\S+@\S+"),  # emails
     re.compile(r"\b\d{3}-\d{2}-\d{4}\b"),  # SSNs
@@ -127,7 +114,7 @@ def fill_arguments(
     for arg in spec.args:
         if arg.pattern is not None:
             _fill_pattern(text, arg.name, arg.pattern, found)
-    dates = _find_dates(text)
+    dates = dates_in(text.raw, text.used)  # a date's digits are never numbers
     for arg in spec.args:
         if arg.type == "date" and dates:
             found[arg.name] = dates[0]
@@ -184,42 +171,6 @@ def _fill_pattern(text: _Text, name: str, pattern: str, found: dict[str, ArgValu
             found[name] = m.group(0)
             text.claim(m.start(), m.end())
             return
-
-
-def dates_in(request: str) -> list[str]:
-    """ISO dates the request names, in order of appearance, dates of birth left out."""
-    return _find_dates(_Text(request))
-
-
-def _find_dates(text: _Text) -> list[str]:
-    """ISO dates found in the text in order of appearance, except dates of birth."""
-    hits: list[tuple[int, str]] = []
-    for pattern, order in _DATE_PATTERNS:
-        for m in pattern.finditer(text.raw):
-            if not text.free(m.start(), m.end()):
-                continue
-            text.claim(m.start(), m.end())  # a date's digits are never numbers
-            iso = _to_iso(m.groups(), order)
-            if iso is None or _BIRTH_CUE.search(text.raw[max(0, m.start() - 12) : m.start()]):
-                continue
-            hits.append((m.start(), iso))
-    return [iso for _, iso in sorted(hits)]
-
-
-def _to_iso(groups: Sequence[str], order: str) -> str | None:
-    months = {m[:3].lower(): i + 1 for i, m in enumerate(MONTHS)}
-    try:
-        if order == "ymd":
-            y, mo, d = int(groups[0]), int(groups[1]), int(groups[2])
-        elif order == "mdy":
-            mo, d, y = int(groups[0]), int(groups[1]), int(groups[2])
-        elif order == "Mdy":
-            mo, d, y = months[groups[0][:3].lower()], int(groups[1]), int(groups[2])
-        else:
-            d, mo, y = int(groups[0]), months[groups[1][:3].lower()], int(groups[2])
-        return date(y, mo, d).isoformat()
-    except (ValueError, KeyError):
-        return None
 
 
 def enum_surfaces(

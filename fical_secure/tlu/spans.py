@@ -4,14 +4,14 @@ A weak model copies badly but chooses tolerably, so free-text arguments are
 decoded among candidates: verbatim spans of the request (quoted phrases first,
 then word n-grams with their edge punctuation trimmed), numbers written in
 digits or words, clock times normalised to ``HH:MM`` and dates to ISO
-(:func:`fical_secure.tlu.args.dates_in`). Nothing here knows a tool.
+(:func:`fical_secure.tlu.dates.dates_in`). Nothing here knows a tool.
 """
 
 from __future__ import annotations
 
 import re
 
-from fical_secure.tlu.args import dates_in
+from fical_secure.tlu.dates import dates_in
 
 MAX_SPAN_WORDS = 6
 MAX_SPANS = 400
