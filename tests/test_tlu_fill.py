@@ -175,6 +175,25 @@ def test_rule_fast_path_makes_no_model_call_for_closed_tools(
     assert RuleFiller().fill(jobs, Knowledge())[0] == fill
 
 
+def test_a_normalised_phrase_is_pinned_and_nothing_left_makes_no_model_call(
+    catalogue: dict[str, ToolSpec],
+) -> None:
+    class NoModel:
+        def generate_json(self, *_args: Any, **_kwargs: Any) -> list[str]:
+            raise AssertionError("nothing is left to decode: the model must not be called")
+
+    hint = ArgumentHint("weather_get", "city", normalisations={"nyc": "New York, NY"})
+    knowledge = Knowledge(arguments={"weather_get": {"city": hint}})
+    job = FillJob("Weather in the city of nyc in fahrenheit?", catalogue["weather_get"])
+    filler = SchemaFiller(NoModel())  # type: ignore[arg-type]
+    (fill,) = filler.fill([job], knowledge)
+    assert fill.arguments == {"city": "New York, NY", "unit": "fahrenheit"}
+    assert filler.model_calls == 0
+    model = _CountingModel()  # without the hint the city is left to the model
+    (plain,) = SchemaFiller(model).fill([job], Knowledge())  # type: ignore[arg-type]
+    assert len(model.asked) == 1 and plain.arguments["city"] == "Paris"
+
+
 class _CountingModel:
     """Answers every prompt with one fixed valid call and records what it was asked."""
 
@@ -192,7 +211,7 @@ def test_a_job_decoded_before_is_not_decoded_again(
 ) -> None:
     model = _CountingModel()
     filler = SchemaFiller(model, memoise=memoise)  # type: ignore[arg-type]
-    job = FillJob("Weather in Paris in celsius?", catalogue["weather_get"])
+    job = FillJob("Weather in the city of Paris in celsius?", catalogue["weather_get"])
     first = filler.fill([job, job], Knowledge())
     again = filler.fill([job], Knowledge())
     assert first[0] == first[1] == again[0]

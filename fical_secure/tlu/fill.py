@@ -3,22 +3,26 @@
 :class:`RuleFiller` extracts values by rule (:mod:`fical_secure.tlu.args`): fast,
 exact on ids, dates, enums and numbers, blind to free text.
 :class:`SchemaFiller` keeps the rules' values for the closed kinds (enums,
-patterned ids, dates) and has the model decode the rest as JSON constrained to
-the tool's schema narrowed to the request's candidates
-(:mod:`fical_secure.tlu.decoding_schema`), with the tool's docs and the
-retrieved compendium entries in its prompt; every call is validated against
-the tool's own schema, and an invalid one falls back to the rules' fill. A
-tool whose arguments, optional ones included, are all of closed or numeric
-kinds, and whose required ones the rules settle, takes the rules' fill without
-a model call. Decoding is greedy, so a job whose prompt and narrowed schema
-were decoded before (the same request under another ablation condition) takes
-the earlier output instead of a second decode.
+patterned ids, dates) and for arguments a released normalisation settles (the
+request writes a phrase the compendium maps to the value the rules took), and
+has the model decode the rest as JSON constrained to the tool's schema
+narrowed to the request's candidates (:mod:`fical_secure.tlu.decoding_schema`),
+with the tool's docs and the retrieved compendium entries in its prompt; every
+call is validated against the tool's own schema, and an invalid one falls back
+to the rules' fill. A tool whose arguments, optional ones included, are all of
+closed or numeric kinds, and whose required ones the rules settle, takes the
+rules' fill without a model call, and so does a job whose narrowed schema
+leaves nothing to decode (every member pinned, or none with evidence).
+Decoding is greedy, so a job whose prompt and narrowed schema were decoded
+before (the same request under another ablation condition) takes the earlier
+output instead of a second decode.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -28,6 +32,7 @@ from fical_secure.data.schema import ArgSpec, ArgValue, ToolSpec
 from fical_secure.llm.base import JsonLLM
 from fical_secure.tlu.args import ArgFill, fill_arguments
 from fical_secure.tlu.decoding_schema import RequestValues, object_schema
+from fical_secure.tlu.hints import ArgumentHint
 from fical_secure.tlu.knowledge import Knowledge
 
 DOC_CHARS = 240
@@ -76,9 +81,24 @@ def _closed(arg: ArgSpec) -> bool:
     return arg.type in ("enum", "date") or (arg.type == "str" and arg.pattern is not None)
 
 
-def _pinned(spec: ToolSpec, rule: ArgFill) -> dict[str, ArgValue]:
+def _normalised(request: str, hint: ArgumentHint | None, value: ArgValue) -> bool:
+    """The request writes a phrase the released knowledge normalises to ``value``."""
+    if hint is None:
+        return False
+    low = request.lower()
+    return any(
+        v == value and re.search(rf"(?<![a-z0-9]){re.escape(p.lower())}(?![a-z0-9])", low)
+        for p, v in hint.normalisations.items()
+    )
+
+
+def _pinned(job: FillJob, rule: ArgFill, hints: Mapping[str, ArgumentHint]) -> dict[str, ArgValue]:
+    """The rules' values the model does not revisit: closed kinds, and normalised phrases."""
     return {
-        a.name: rule.arguments[a.name] for a in spec.args if a.name in rule.arguments and _closed(a)
+        a.name: rule.arguments[a.name]
+        for a in job.spec.args
+        if a.name in rule.arguments
+        and (_closed(a) or _normalised(job.request, hints.get(a.name), rule.arguments[a.name]))
     }
 
 
@@ -108,12 +128,12 @@ class SchemaFiller:
             GenerationError: the model failed (xgrammar missing, backend error).
         """
         rules = self.rules.fill(jobs, knowledge)
-        todo = [i for i, (j, r) in enumerate(zip(jobs, rules, strict=True)) if not _fast(j.spec, r)]
-        prompts, schemas, pins = [], [], []
-        for i in todo:
-            job = jobs[i]
-            pinned = _pinned(job.spec, rules[i])
+        todo, prompts, schemas, pins = [], [], [], []
+        for i, (job, rule) in enumerate(zip(jobs, rules, strict=True)):
+            if _fast(job.spec, rule):
+                continue
             hints = knowledge.arguments.get(job.spec.name, {})
+            pinned = _pinned(job, rule, hints)
             schema = object_schema(
                 parameters_schema(job.spec),
                 RequestValues.of(job.request),
@@ -121,6 +141,9 @@ class SchemaFiller:
                 pinned=pinned,
                 evidence_required=self.evidence_required,
             )
+            if not schema["properties"]:
+                continue  # nothing left to decode: the rules' fill stands
+            todo.append(i)
             prompts.append(prompt(job, schema))
             schemas.append(json.dumps(schema))
             pins.append(pinned)
