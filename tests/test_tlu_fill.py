@@ -160,14 +160,17 @@ def test_hints_give_candidates_and_drop_omitted_optionals(catalogue: dict[str, T
     assert "city" not in schema["properties"]
 
 
+class _NoModel:
+    """A model that must not be asked."""
+
+    def generate_json(self, *_args: Any, **_kwargs: Any) -> list[str]:
+        raise AssertionError("the rules settle this job: the model must not be called")
+
+
 def test_rule_fast_path_makes_no_model_call_for_closed_tools(
     catalogue: dict[str, ToolSpec],
 ) -> None:
-    class NoModel:
-        def generate_json(self, *_args: Any, **_kwargs: Any) -> list[str]:
-            raise AssertionError("the fast path must not call the model")
-
-    filler = SchemaFiller(NoModel())  # type: ignore[arg-type]
+    filler = SchemaFiller(_NoModel())  # type: ignore[arg-type]
     jobs = [FillJob("cool it down, fan level 3", catalogue["thermostat.set"])]
     (fill,) = filler.fill(jobs, Knowledge())
     assert fill.arguments == {"mode": "cool", "level": 3}
@@ -178,14 +181,10 @@ def test_rule_fast_path_makes_no_model_call_for_closed_tools(
 def test_a_normalised_phrase_is_pinned_and_nothing_left_makes_no_model_call(
     catalogue: dict[str, ToolSpec],
 ) -> None:
-    class NoModel:
-        def generate_json(self, *_args: Any, **_kwargs: Any) -> list[str]:
-            raise AssertionError("nothing is left to decode: the model must not be called")
-
     hint = ArgumentHint("weather_get", "city", normalisations={"nyc": "New York, NY"})
     knowledge = Knowledge(arguments={"weather_get": {"city": hint}})
     job = FillJob("Weather in the city of nyc in fahrenheit?", catalogue["weather_get"])
-    filler = SchemaFiller(NoModel())  # type: ignore[arg-type]
+    filler = SchemaFiller(_NoModel())  # type: ignore[arg-type]
     (fill,) = filler.fill([job], knowledge)
     assert fill.arguments == {"city": "New York, NY", "unit": "fahrenheit"}
     assert filler.model_calls == 0
