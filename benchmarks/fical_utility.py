@@ -22,11 +22,16 @@ Writes ``benchmarks/results/fical_utility.json``. From the repository root:
 
     .venv/bin/python benchmarks/fical_utility.py [--seeds 0,1]
         [--datasets live_multiple,live_simple] [--filler rule|llm] [--no-synthetic]
+        [--jobs N]
+
+``--jobs N`` runs the rounds (and the synthetic one) in N processes at once:
+each round is independent and seeded, so the figures are those of a serial run.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import datetime as dt
 import os
 import platform
@@ -190,23 +195,30 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--no-synthetic", action="store_true")
     parser.add_argument("--runs", type=Path, default=RUNS)
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--jobs", type=int, default=1, help="rounds run at once (processes)")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     seeds = [int(s) for s in args.seeds.split(",") if s]
+    rounds = [(d, seed) for d in args.datasets.split(",") if d for seed in seeds]
     bfcl: dict[str, Any] = {}
     goals: dict[str, Any] = {}
-    for dataset in [d for d in args.datasets.split(",") if d]:
-        for seed in seeds:
-            fig = run_bfcl(
-                dataset, seed, args.runs, filler=args.filler, min_support=args.min_support
+    with concurrent.futures.ProcessPoolExecutor(max(1, args.jobs)) as pool:
+        synthetic = None if args.no_synthetic else pool.submit(synthetic_mechanism_test, args.runs)
+        running = [
+            pool.submit(
+                run_bfcl, d, seed, args.runs, filler=args.filler, min_support=args.min_support
             )
+            for d, seed in rounds
+        ]
+        for (dataset, seed), future in zip(rounds, running, strict=True):
+            fig = future.result()
             bfcl.setdefault(dataset, {})[f"seed_{seed}"] = fig
             if dataset == TARGET_DATASET and args.min_support == MIN_SUPPORT:
                 goals.update(targets(fig, seed))
             print(f"{dataset} seed {seed}: " + _line(fig), flush=True)
-    result_figures: dict[str, Any] = {"bfcl": bfcl}
-    if not args.no_synthetic:
-        result_figures["synthetic_mechanism_test"] = synthetic_mechanism_test(args.runs)
+        result_figures: dict[str, Any] = {"bfcl": bfcl}
+        if synthetic is not None:
+            result_figures["synthetic_mechanism_test"] = synthetic.result()
     command = " ".join(
         [".venv/bin/python", "benchmarks/fical_utility.py", *map(shlex.quote, sys.argv[1:])]
     )
