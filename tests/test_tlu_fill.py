@@ -238,7 +238,8 @@ def test_batched_calls_validate_and_copy_a_verbatim_span(
     ]
     filler = SchemaFiller(llm, max_new_tokens=32)
     fills = filler.fill(jobs, Knowledge())
-    assert filler.model_calls == 2 and filler.invalid == 0
+    # the weather request gives no evidence for the optional city: nothing left to decode
+    assert filler.model_calls == 1 and filler.invalid == 0
     _valid(jobs, fills)
     alarm, weather = (f.arguments for f in fills)
     assert alarm == {"time": "07:30", "label": "Gym time"}  # the quoted span, verbatim
