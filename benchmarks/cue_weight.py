@@ -58,7 +58,7 @@ WEIGHTS = (0.0, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3)
 PRECISIONS = (0.6, 0.8)
 PER_TOOL = (5, 10)
 SUPPORT_CAPS = (1, 2, 3)
-KEPT_KEYS = ("ranking", "held_out_top1")  # sections a miner-grid rerun leaves in place
+KEPT_PREFIXES = ("ranking", "held_out")  # sections a miner-grid rerun leaves in place
 DEDUPE_THRESHOLD = 0.97
 
 
@@ -76,6 +76,26 @@ def folds_of(episodes: Sequence[Episode], n_folds: int, seed: int) -> dict[str, 
             fold[eid] = (i + offset) % n_folds
         offset += len(ids)  # spread tools' remainders over the folds
     return fold
+
+
+def ranking_best(record: dict[str, Any]) -> dict[str, Any]:
+    """The Solver configuration and weight with the best top-1 averaged over the seeds' grids."""
+    grids = {
+        k.removeprefix("ranking_seed"): v["figures"]["top1_accuracy"]
+        for k, v in sorted(record.items())
+        if k.startswith("ranking_seed")
+    }
+    cells = [(key, w) for key, row in next(iter(grids.values())).items() for w in row]
+    cells = [(key, w) for key, w in cells if all(w in g.get(key, {}) for g in grids.values())]
+    mean = {c: float(np.mean([g[c[0]][c[1]] for g in grids.values()])) for c in cells}
+    key, weight = max(cells, key=lambda c: (mean[c], -float(c[1])))
+    return {
+        "seeds": sorted(grids),
+        "config": key,
+        "cue_weight": float(weight),
+        "mean_top1_accuracy": round(mean[(key, weight)], 4),
+        "per_seed": {s: g[key][weight] for s, g in grids.items()},
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -192,9 +212,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     args.results.parent.mkdir(parents=True, exist_ok=True)
     earlier = json.loads(args.results.read_text("utf-8")) if args.results.exists() else {}
     if args.ranking:  # the Solver's grid sits beside the miner's, which it does not redo
-        record = {**earlier, "ranking": result}
+        record = {**earlier, f"ranking_seed{args.seed}": result}
+        record["ranking_best"] = ranking_best(record)
     else:
-        record = {**result, **{k: earlier[k] for k in KEPT_KEYS if k in earlier}}
+        record = {**result, **{k: v for k, v in earlier.items() if k.startswith(KEPT_PREFIXES)}}
     write_json_atomic(args.results, record)
     print(result["figures"]["best"])
 
