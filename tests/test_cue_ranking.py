@@ -1,7 +1,8 @@
 """Tool-selection cues in ranking and in aggregation.
 
-The Solver adds ``cue_weight`` x the summed specificity of a tool's cue
-phrases a request contains; the server merges cue entries phrase by phrase
+The Solver adds ``cue_weight`` x the summed weight (specificity x
+min(support, cap) / cap) of a tool's cue phrases a request contains, matched on
+plural-folded tokens; the server merges cue entries phrase by phrase
 (equal claims only, never by embedding), so distinct phrases of one tool all
 survive aggregation and k-support counts each phrase's contributors.
 """
@@ -20,6 +21,7 @@ from fical_secure.kcg.claims import (
     parse_cue,
     render_claim,
 )
+from fical_secure.kcg.cues import fold_plural
 from fical_secure.kcg.schema import Compendium, Entry
 from fical_secure.tlu.embedding import Embedder, default_embedder
 from fical_secure.tlu.index import ToolIndex
@@ -68,7 +70,8 @@ def test_cue_phrases_match_whole_normalised_tokens() -> None:
         TWINS,
         Knowledge.from_compendium(_cues(("weather_now", ("rain tomorrow",)))),
     )
-    assert solver.cue_evidence("Any RAIN, tomorrow?") == {"weather_now": 1.0}
+    one_client = 1 / solver.cue_support_cap
+    assert solver.cue_evidence("Any RAIN, tomorrow?") == pytest.approx({"weather_now": one_client})
     assert solver.cue_evidence("rainy tomorrow") == {}
     assert solver.cue_evidence("rain later tomorrow") == {}
 
@@ -88,7 +91,7 @@ def test_specificity_splits_a_phrase_between_the_tools_it_cues() -> None:
     spec = knowledge.specificity()
     assert spec["weather_now"] == pytest.approx({"rain": 2 / 3, "umbrella": 1.0})
     assert spec["weather_report"] == pytest.approx({"rain": 1 / 3})
-    solver = Solver(ToolIndex(default_embedder(), None, TWINS), TWINS, knowledge)
+    solver = Solver(ToolIndex(default_embedder(), None, TWINS), TWINS, knowledge, cue_support_cap=1)
     evidence = solver.cue_evidence("rain and umbrella")
     assert evidence == pytest.approx({"weather_now": 2 / 3 + 1.0, "weather_report": 1 / 3})
 
@@ -159,3 +162,57 @@ def test_a_scrubbed_cue_phrase_drops_that_phrase_not_the_whole_entry() -> None:
     assert keep_validated((gone,), (validated,)) == ()
     other_tool = Entry("series", "usage", masked.text)
     assert keep_validated((other_tool,), (validated,)) == ()
+
+
+@pytest.mark.parametrize(
+    ("token", "folded"),
+    [
+        ("movies", "movie"),
+        ("flights", "flight"),
+        ("bus", "bus"),
+        ("class", "class"),
+        ("analysis", "analysis"),
+        ("ties", "tie"),
+        ("gas", "gas"),
+        ("weather", "weather"),
+    ],
+)
+def test_fold_plural_folds_only_plural_endings(token: str, folded: str) -> None:
+    assert fold_plural(token) == folded
+
+
+@pytest.mark.parametrize("fold", [False, True])
+def test_folded_matching_lets_a_cue_match_its_plural(fold: bool) -> None:
+    knowledge = Knowledge.from_compendium(_cues(("weather_now", ("rain shower",))))
+    solver = Solver(
+        ToolIndex(default_embedder(), None, TWINS),
+        TWINS,
+        knowledge,
+        cue_support_cap=1,
+        cue_fold=fold,
+    )
+    assert solver.cue_evidence("any rain shower today") == {"weather_now": 1.0}
+    assert solver.cue_evidence("any rain showers today") == ({"weather_now": 1.0} if fold else {})
+    assert solver.cue_evidence("any rains showery today") == {}
+
+
+@pytest.mark.parametrize("cap", [1, 2, 3])
+def test_support_cap_scales_a_phrase_by_its_contributors(cap: int) -> None:
+    comps = [_cues(("weather_now", ("rain",)), owner=f"c0{i}") for i in range(1, 4)]
+    comps.append(
+        _cues(("weather_now", ("umbrella",)), ("weather_report", ("umbrella",)), owner="c09")
+    )
+    knowledge = Knowledge.from_compendium(aggregate(comps))
+    assert knowledge.cues["weather_now"] == {"rain": 3, "umbrella": 1}
+    solver = Solver(
+        ToolIndex(default_embedder(), None, TWINS), TWINS, knowledge, cue_support_cap=cap
+    )
+    assert solver.cue_evidence("rain") == pytest.approx({"weather_now": 1.0})
+    assert solver.cue_evidence("umbrella") == pytest.approx(
+        {"weather_now": 0.5 / cap, "weather_report": 0.5 / cap}
+    )
+
+
+def test_support_cap_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="cue_support_cap"):
+        Solver(ToolIndex(default_embedder(), None, TWINS), TWINS, cue_support_cap=0)

@@ -58,7 +58,9 @@ def test_a_cue_from_the_compendium_ranks_its_tool_higher() -> None:
     cued_solver = Solver(index, CATALOGUE, Knowledge.from_compendium(compendium))
     ranked = cued_solver.rank([request])[0]
     cued = dict(ranked)
-    assert abs(cued["allergy_check"] - plain["allergy_check"] - cued_solver.cue_weight) < 1e-6
+    # one contributor: a 1 / cue_support_cap share of the full cue bonus
+    bonus = cued_solver.cue_weight / cued_solver.cue_support_cap
+    assert abs(cued["allergy_check"] - plain["allergy_check"] - bonus) < 1e-6
     assert all(abs(cued[t] - plain[t]) < 1e-6 for t in plain if t != "allergy_check")
     assert ranked[0][0] == "allergy_check"
     assert (

@@ -58,6 +58,17 @@ def words(text: str) -> list[str]:
     return [t for t, _ in _tokens(text)]
 
 
+def fold_plural(token: str) -> str:
+    """A token with its English plural ending folded (``movies`` -> ``movie``).
+
+    Light on purpose: only a final ``-s`` (not ``-ss``, ``-us``, ``-is``) of words of four
+    letters or more, so ``bus``, ``class`` and ``analysis`` stay as they are.
+    """
+    if len(token) >= 4 and token.endswith("s") and not token.endswith(("ss", "us", "is")):
+        return token[:-1]
+    return token
+
+
 def phrase_in(request_words: Sequence[str], phrase: str) -> bool:
     """Whether ``phrase``'s tokens occur contiguously in the request's tokens."""
     target = phrase.split()

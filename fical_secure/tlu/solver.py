@@ -5,17 +5,23 @@ Tool choice ranks every tool by its best retrieved document (cosine over the
 docs and whatever compendium or demonstrations the index holds) plus
 ``lexical_weight`` when the request names one of the tool's enum values,
 in standard words or through an alias the compendium taught, plus a cue
-bonus: ``cue_weight`` times the summed specificity of the tool's cue phrases
+bonus: ``cue_weight`` times the summed weight of the tool's cue phrases
 the request contains (tool-selection cues the compendium taught,
-:mod:`fical_secure.kcg.cues`, matched on normalised tokens; a phrase's
-specificity for a tool is the share of its cue support that is that tool's,
-:meth:`Knowledge.specificity`, so a phrase the federation gives for one tool
-counts fully and one given for several tools is split between them).
-:data:`CUE_WEIGHT` was chosen by cross-validation on the training side of
-BFCL ``live_multiple`` (``benchmarks/cue_weight.py``), never on held-out
-requests (weights 0 to 0.3; 0.075 and 0.1 within 0.2 points of each
-other, 0 about 8 points lower); it is above the typical margin between
-MiniLM's top two tools, so cues settle near ties and two cues can outweigh a
+:mod:`fical_secure.kcg.cues`, matched on normalised tokens; with
+``cue_fold`` on, plural endings folded, :func:`~fical_secure.kcg.cues.fold_plural`).
+A phrase's weight for a tool is its specificity, the share of its cue support
+that is that tool's (:meth:`Knowledge.specificity`: a phrase the federation
+gives for one tool counts fully, one given for several tools is split between
+them), times ``min(support, cue_support_cap) / cue_support_cap``: a phrase
+that one client taught counts a third of one that three clients taught.
+:data:`CUE_WEIGHT`, :data:`CUE_SUPPORT_CAP` and :data:`CUE_FOLD` were chosen
+by cross-validation on the training sides of BFCL ``live_multiple`` seeds 0
+and 1 (``benchmarks/cue_weight.py --ranking``), never on held-out requests
+(weights 0 to 0.3, caps 1 to 3, folding on and off, best mean over both
+seeds; the best dozen configurations lie within 0.4 points of each other,
+weight 0 about 8 points lower). With the cap a one-client cue adds 0.067, a
+cue three clients taught 0.2, above the typical margin between MiniLM's top
+two tools, so cues settle near ties and well-supported cues can outweigh a
 moderate retrieval lead. Arguments are
 filled by the ``filler`` (:mod:`fical_secure.tlu.fill`): by rule with those
 aliases and the argument hints the compendium taught (usual values, omitted
@@ -33,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fical_secure.data.schema import ToolCall, ToolSpec
-from fical_secure.kcg.cues import words
+from fical_secure.kcg.cues import fold_plural, words
 from fical_secure.tlu.agent import Decision, Step
 from fical_secure.tlu.args import ArgFill
 from fical_secure.tlu.env import ToolEnvironment
@@ -42,7 +48,9 @@ from fical_secure.tlu.index import ToolIndex
 from fical_secure.tlu.knowledge import Knowledge, ValueMatcher
 
 LEXICAL_WEIGHT = 0.15
-CUE_WEIGHT = 0.075
+CUE_WEIGHT = 0.2
+CUE_SUPPORT_CAP = 3  # a cue phrase counts min(support, cap) / cap of its specificity
+CUE_FOLD = False  # match cue phrases on plural-folded tokens (no gain in CV)
 NOTES_SEARCHED = 32  # documents searched per request for notes about the chosen tool
 
 
@@ -55,17 +63,24 @@ class Solver:
     knowledge: Knowledge = field(default_factory=Knowledge)
     lexical_weight: float = LEXICAL_WEIGHT
     cue_weight: float = CUE_WEIGHT
+    cue_support_cap: int = CUE_SUPPORT_CAP
+    cue_fold: bool = CUE_FOLD
     env: ToolEnvironment | None = None
     filler: ArgumentFiller = field(default_factory=RuleFiller)
 
     def __post_init__(self) -> None:
+        if self.cue_support_cap < 1:
+            raise ValueError(f"cue_support_cap must be at least 1, got {self.cue_support_cap}")
         self._matcher = ValueMatcher(self.catalogue, self.knowledge)
         self._specs = {spec.name: spec for spec in self.catalogue}
         # cue phrase (as a token tuple) -> [(tool, specificity)]
         self._cues: dict[tuple[str, ...], list[tuple[str, float]]] = defaultdict(list)
+        cap = self.cue_support_cap
         for tool, phrases in sorted(self.knowledge.specificity().items()):
             for phrase, share in sorted(phrases.items()):
-                self._cues[tuple(phrase.split())].append((tool, share))
+                support = self.knowledge.cues[tool][phrase]
+                weight = share * min(support, cap) / cap
+                self._cues[self._fold(phrase.split())].append((tool, weight))
         self._cue_len = max((len(p) for p in self._cues), default=0)
         if self.env is None:
             self.env = ToolEnvironment(catalogue=self.catalogue)
@@ -89,8 +104,8 @@ class Solver:
         return ranked
 
     def cue_evidence(self, request: str) -> dict[str, float]:
-        """Tool -> summed specificity of its cue phrases the request contains (each once)."""
-        tokens = tuple(words(request))
+        """Tool -> summed weight of its cue phrases the request contains (each once)."""
+        tokens = self._fold(words(request))
         present = {
             tokens[i : i + n]
             for n in range(1, self._cue_len + 1)
@@ -101,6 +116,10 @@ class Solver:
             for tool, share in self._cues[phrase]:
                 evidence[tool] += share
         return dict(evidence)
+
+    def _fold(self, tokens: Sequence[str]) -> tuple[str, ...]:
+        """The tokens cue phrases are matched on: as written, or plural-folded."""
+        return tuple(fold_plural(t) for t in tokens) if self.cue_fold else tuple(tokens)
 
     def act(self, requests: Sequence[str], *, tools: Sequence[str] | None = None) -> list[Step]:
         """Choose (or take the given ``tools``), fill, execute and answer every request."""
