@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -81,6 +81,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return
     durations: dict[str, float] = json.loads(stats.read_text()).get("duration_by_test", {})
     items.sort(key=lambda item: durations.get(item.nodeid, float("inf")))
+
+
+@pytest.fixture(scope="module")
+def one_thread() -> Iterator[None]:
+    """Torch on one thread for the tests of a module that asks for it; restored afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

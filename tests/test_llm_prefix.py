@@ -10,7 +10,6 @@ so repeated calls agree exactly. Runs on a tiny random Llama, one thread.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,6 +26,7 @@ from fical_secure.release.policy import ReleasePolicy
 from fical_secure.tlu.embedding import default_embedder
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 if TYPE_CHECKING:
     from fical_secure.llm.transformers_backend import TransformersLLM
@@ -41,14 +41,6 @@ TEXTS = [
     " canary 7f3a-91c2",
     " canary 0b11-4e2d",
 ]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture

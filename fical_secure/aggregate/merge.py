@@ -38,6 +38,7 @@ import numpy.typing as npt
 
 from fical_secure.aggregate.intake import GLOBAL_OWNER
 from fical_secure.errors import AggregationError, RetrievalError
+from fical_secure.jsontypes import JsonObject
 from fical_secure.kcg.claims import Claim, ToolCue, parse_any, render_claim
 from fical_secure.kcg.schema import MAX_ENTRY_CHARS, Compendium, Entry, EntryKind, ToolSignature
 
@@ -280,7 +281,7 @@ def aggregate(
             key=lambda e: (e.tool, e.kind, e.text),
         )
     )
-    meta = {
+    meta: JsonObject = {
         "n_inputs": len(compendiums),
         "n_entries_in": sum(len(c.entries) for c in compendiums),
         "n_entries_out": len(entries),

@@ -14,7 +14,8 @@ same parameters (the measured bytes add the safetensors header).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+from fical_secure.jsontypes import JsonObject
 
 BYTES_PER_PARAM = 2  # bf16
 WIRE_BYTES = {"bfloat16": 2, "float16": 2, "float32": 4}
@@ -63,7 +64,7 @@ class MeasuredAdapter:
     wire_dtype: str = "bfloat16"
 
 
-def _measured(arch: Architecture, rank: int, measured: MeasuredAdapter) -> dict[str, Any]:
+def _measured(arch: Architecture, rank: int, measured: MeasuredAdapter) -> JsonObject:
     """The measured adapter against ``arch``'s computed one: parameters and bytes agree?"""
     per_param = WIRE_BYTES.get(measured.wire_dtype, BYTES_PER_PARAM)
     header = measured.bytes_per_round - measured.parameters * per_param
@@ -90,7 +91,7 @@ def communication(
     *,
     lora_rank: int = 8,
     measured: MeasuredAdapter | None = None,
-) -> dict[str, Any]:
+) -> JsonObject:
     """Per model: bytes per client per round of each mode, and each as a ratio to the compendium.
 
     ``bytes_per_client`` holds the measured text modes (e.g. ``compendium_hardened``,
@@ -104,7 +105,7 @@ def communication(
     base = bytes_per_client.get("compendium_hardened", 0)
     if base <= 0:
         raise ValueError("need the hardened compendium's bytes per client (> 0) as the baseline")
-    out: dict[str, Any] = {"baseline": "compendium_hardened", "lora_rank": lora_rank}
+    out: JsonObject = {"baseline": "compendium_hardened", "lora_rank": lora_rank}
     for arch in (SMOLLM2_135M, LLAMA_8B):
         sizes = dict(bytes_per_client)
         sizes["lora_adapter"] = arch.lora_parameters(lora_rank) * BYTES_PER_PARAM
@@ -112,14 +113,17 @@ def communication(
         here = measured if measured and measured.base_parameters == arch.parameters() else None
         if here is not None:
             sizes["lora_adapter_measured"] = here.bytes_per_round
-        out[arch.name] = {
+        row: JsonObject = {
             "parameters": arch.parameters(),
             "bytes_per_client": sizes,
             "ratio_to_compendium": {k: round(v / base, 2) for k, v in sizes.items()},
         }
         if here is not None:
-            out[arch.name]["lora_measured"] = _measured(arch, lora_rank, here)
-    matched = any("lora_measured" in out[a.name] for a in (SMOLLM2_135M, LLAMA_8B))
+            row["lora_measured"] = _measured(arch, lora_rank, here)
+        out[arch.name] = row
+    matched = measured is not None and any(
+        measured.base_parameters == a.parameters() for a in (SMOLLM2_135M, LLAMA_8B)
+    )
     if measured is not None and not matched:
         out["lora_measured"] = {
             "bytes_per_round": measured.bytes_per_round,

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from fical_secure.attacks.rouge import rouge_l, same_budget
 from fical_secure.audit.artefact import SharedArtefact
@@ -26,6 +25,7 @@ from fical_secure.audit.pii_search import match_value
 from fical_secure.audit.signals import Embedder, embedding_similarity, truncate
 from fical_secure.data.schema import Episode, PIIValue
 from fical_secure.errors import AuditError, FicalError
+from fical_secure.jsontypes import JsonObject
 from fical_secure.llm.base import LLM
 
 MIN_PREFIX_CHARS = 16
@@ -86,7 +86,7 @@ class ExtractionResult:
         """Per-target ROUGE-L F1 against the other targets' continuations (template only)."""
         return tuple(o.rouge_l_chance for o in self.outcomes)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "targets": self.n_targets,
             "verbatim": self.verbatim,

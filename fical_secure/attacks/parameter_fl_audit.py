@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from fical_secure.attacks import parameter_fl as pfl
 from fical_secure.audit.metrics import Interval, bootstrap_ci, wilson_interval
+from fical_secure.jsontypes import JsonObject
 from fical_secure.release.significance import MembershipTest, permutation_test
 from fical_secure.tlu.prompt import calibrated_scores, plain_job
 
@@ -84,7 +85,7 @@ def tool_choices(llm: LLM, federation: Federation) -> list[bool]:
     return [tools[int(np.argmax(s))] == r.gold.tool for s, r in zip(scores, requests, strict=True)]
 
 
-def accuracy_figure(right: Sequence[bool], method: str) -> dict[str, Any]:
+def accuracy_figure(right: Sequence[bool], method: str) -> JsonObject:
     """A tool-accuracy cell: rate, Wilson CI, count, method."""
     k, n = sum(right), len(right)
     return {
@@ -128,7 +129,7 @@ def membership(
     return out
 
 
-def _membership_cells(results: Sequence[ClientMembership]) -> dict[str, Any]:
+def _membership_cells(results: Sequence[ClientMembership]) -> JsonObject:
     by_auc = max(results, key=lambda r: (r.test.auc, -r.test.auc_p))
     by_tpr = max(results, key=lambda r: (r.test.low_fpr.tpr, -r.test.low_fpr_p))
     point = by_tpr.test.low_fpr
@@ -218,7 +219,7 @@ def _measure(
     return _Measured(run, adapted_right, base_right, results, seconds)
 
 
-def _run_details(config: pfl.ParameterFLConfig, measured: _Measured, llm: LLM) -> dict[str, Any]:
+def _run_details(config: pfl.ParameterFLConfig, measured: _Measured, llm: LLM) -> JsonObject:
     """The row's ``parameter_fl`` block: settings, losses, sizes, seconds."""
     run = measured.run
     return {
@@ -248,7 +249,7 @@ def parameter_fl_row(
     target_fpr: float = 0.01,
     permutations: int = 999,
     progress: bool = True,
-) -> dict[str, Any]:
+) -> JsonObject:
     """Train parameter FL for real on ``federation`` with ``llm``, attack it; the leakage row.
 
     ``llm`` is left untouched (the adapters live on a copy) and is the base

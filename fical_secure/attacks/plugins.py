@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from fical_secure.audit.metrics import bootstrap_mean_ci
 from fical_secure.audit.metrics import wilson_interval as wilson
 from fical_secure.compliance.threat_models import PACKAGED, packaged_model
 from fical_secure.errors import ConfigError
+from fical_secure.jsontypes import JsonObject
 from fical_secure.release.decision import membership_decision
 
 
@@ -40,7 +41,7 @@ class AttackPlugin(Protocol):
     @property
     def needs_llm(self) -> bool: ...
 
-    def run(self, ctx: ModeContext) -> dict[str, Any]: ...
+    def run(self, ctx: ModeContext) -> JsonObject: ...
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class MembershipInference:
     threat_model: str = "research-consumer"
     needs_llm: bool = False
 
-    def run(self, ctx: ModeContext) -> dict[str, Any]:
+    def run(self, ctx: ModeContext) -> JsonObject:
         audits = list(ctx.audits().values())
         if not audits:
             return {"mia_auc": None, "tpr_at_low_fpr": None, "note": "nothing released"}
@@ -90,7 +91,7 @@ class CanaryExposure:
     threat_model: str = "research-consumer"
     needs_llm: bool = True
 
-    def run(self, ctx: ModeContext) -> dict[str, Any]:
+    def run(self, ctx: ModeContext) -> JsonObject:
         bits = [c.exposure_bits for r in ctx.audits().values() for c in r.canaries]
         return {
             "canary_exposure_bits": {
@@ -110,7 +111,7 @@ class VerbatimPII:
     threat_model: str = "honest-but-curious-server"
     needs_llm: bool = False
 
-    def run(self, ctx: ModeContext) -> dict[str, Any]:
+    def run(self, ctx: ModeContext) -> JsonObject:
         hits = [h for r in ctx.audits().values() for h in r.pii_hits]
         return {"verbatim_pii": sum(h.match != "fuzzy" for h in hits), "fuzzy_pii": len(hits)}
 
@@ -132,7 +133,7 @@ class PIIExtraction:
     needs_llm: bool = True
     targets_per_client: int = 4  # 12 targets a mode with the runner's 3 clients
 
-    def run(self, ctx: ModeContext) -> dict[str, Any]:
+    def run(self, ctx: ModeContext) -> JsonObject:
         assert ctx.llm is not None
         hospitals = {h.hospital_id: h for h in ctx.federation.hospitals}
         plan = []  # (memo key, client's targets, their prompts) of every client not yet attacked
@@ -176,7 +177,7 @@ class PIIExtraction:
         }
 
 
-def _mean_figure(values: list[float], chance: list[float], seed: int) -> dict[str, Any] | None:
+def _mean_figure(values: list[float], chance: list[float], seed: int) -> JsonObject | None:
     """Mean of per-target scores with a bootstrap CI, beside the mean chance score."""
     if not values:
         return None
@@ -219,7 +220,7 @@ class Attribution:
     threat_model: str = "honest-but-curious-server"
     needs_llm: bool = False
 
-    def run(self, ctx: ModeContext) -> dict[str, Any]:
+    def run(self, ctx: ModeContext) -> JsonObject:
         clients = [h for h in ctx.federation.hospitals]
         held = ctx.sharing.held()
         if len(clients) < 2 or not held:
@@ -240,7 +241,7 @@ class Attribution:
                 chance += len(writers & set(ids)) / len(ids)
                 total += 1
 
-        def figure(right: int) -> dict[str, Any]:
+        def figure(right: int) -> JsonObject:
             return {
                 "value": round(right / total, 4),
                 "ci95": wilson(right, total),
@@ -270,7 +271,7 @@ SUITES: dict[str, tuple[AttackPlugin, ...]] = {
 }
 
 
-def describe(plugins: Sequence[AttackPlugin]) -> list[dict[str, Any]]:
+def describe(plugins: Sequence[AttackPlugin]) -> list[JsonObject]:
     """Name, game and threat model of each plugin (with its shipped document), for the report.
 
     Raises:
@@ -279,7 +280,7 @@ def describe(plugins: Sequence[AttackPlugin]) -> list[dict[str, Any]]:
 
     out = []
     for p in plugins:
-        row: dict[str, Any] = {
+        row: JsonObject = {
             "name": p.name,
             "game": p.game,
             "threat_model": p.threat_model,

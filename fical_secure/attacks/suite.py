@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
-from fical_secure.attacks.extraction import extraction_attack, extraction_targets
+from fical_secure.attacks.extraction import ExtractionResult, extraction_attack, extraction_targets
 from fical_secure.attacks.sample_sharing import sample_sharing
 from fical_secure.audit.artefact import SharedArtefact, from_compendium
 from fical_secure.audit.attacks import RECORD_MEMBERSHIP
@@ -23,6 +23,7 @@ from fical_secure.audit.auditor import AuditConfig, AuditResult, AuditTarget, au
 from fical_secure.audit.signals import CachingEmbedder, Embedder
 from fical_secure.data.schema import Federation, HospitalData
 from fical_secure.errors import AuditError
+from fical_secure.jsontypes import JsonObject
 from fical_secure.kcg.schema import Compendium
 from fical_secure.llm.base import LLM
 from fical_secure.tlu.embedding import default_embedder
@@ -38,22 +39,54 @@ def _by_owner(
     return {c.owner: c for c in compendiums}
 
 
-def _method_figures(result: AuditResult, extracted: dict[str, Any]) -> dict[str, Any]:
-    attacks = result.attacks
-    return {
-        "auc": {name: r.metrics.auc for name, r in attacks.items()},
-        "auc_ci": {
-            name: [r.metrics.auc_ci.low, r.metrics.auc_ci.high] for name, r in attacks.items()
-        },
-        "tpr_at_1pct_fpr": {name: r.metrics.tpr_at_1pct.value for name, r in attacks.items()},
-        "max_auc": max((r.metrics.auc for r in attacks.values()), default=float("nan")),
-        "canary_exposure_bits": [c.exposure_bits for c in result.canaries],
-        "pii_hits": len(result.pii_hits),
-        "verbatim_pii_hits": sum(h.match == "verbatim" for h in result.pii_hits),
-        "extracted_pii": extracted,
-        "n_items": len(result.item_ids),
-        "seconds": round(result.seconds, 2),
-    }
+@dataclass(frozen=True)
+class MethodFigures:
+    """One sharing method's audit figures for one client; :meth:`to_dict` is its report form."""
+
+    auc: dict[str, float]
+    auc_ci: dict[str, tuple[float, float]]
+    tpr_at_1pct_fpr: dict[str, float]
+    canary_exposure_bits: tuple[float, ...]
+    pii_hits: int
+    verbatim_pii_hits: int
+    extraction: ExtractionResult | None  # None: no LLM or no extraction target
+    n_items: int
+    seconds: float
+
+    @classmethod
+    def of(cls, result: AuditResult, extraction: ExtractionResult | None) -> MethodFigures:
+        attacks = result.attacks
+        return cls(
+            auc={name: r.metrics.auc for name, r in attacks.items()},
+            auc_ci={
+                name: (r.metrics.auc_ci.low, r.metrics.auc_ci.high) for name, r in attacks.items()
+            },
+            tpr_at_1pct_fpr={name: r.metrics.tpr_at_1pct.value for name, r in attacks.items()},
+            canary_exposure_bits=tuple(c.exposure_bits for c in result.canaries),
+            pii_hits=len(result.pii_hits),
+            verbatim_pii_hits=sum(h.match == "verbatim" for h in result.pii_hits),
+            extraction=extraction,
+            n_items=len(result.item_ids),
+            seconds=round(result.seconds, 2),
+        )
+
+    @property
+    def max_auc(self) -> float:
+        return max(self.auc.values(), default=float("nan"))
+
+    def to_dict(self) -> JsonObject:
+        return {
+            "auc": self.auc,
+            "auc_ci": {name: list(ci) for name, ci in self.auc_ci.items()},
+            "tpr_at_1pct_fpr": self.tpr_at_1pct_fpr,
+            "max_auc": self.max_auc,
+            "canary_exposure_bits": list(self.canary_exposure_bits),
+            "pii_hits": self.pii_hits,
+            "verbatim_pii_hits": self.verbatim_pii_hits,
+            "extracted_pii": {} if self.extraction is None else self.extraction.to_dict(),
+            "n_items": self.n_items,
+            "seconds": self.seconds,
+        }
 
 
 def _audit_client(
@@ -64,7 +97,7 @@ def _audit_client(
     embedder: Embedder,
     cfg: AuditConfig,
     n_extraction: int,
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, MethodFigures]:
     samples, sample_game = sample_sharing(hospital, federation.manifest)
     comp_game = AuditTarget.from_hospital(hospital, federation.manifest)
     releases: dict[str, tuple[SharedArtefact, AuditTarget]] = {
@@ -73,46 +106,46 @@ def _audit_client(
     }
     # the same extraction targets for both methods: records both were built from
     targets = extraction_targets(sample_game.members, n_extraction)
-    figures: dict[str, dict[str, Any]] = {}
+    figures: dict[str, MethodFigures] = {}
     for method, (artefact, game) in releases.items():
         result = audit_artefact(artefact, game, embedder=embedder, llm=llm, config=cfg)
-        extracted: dict[str, Any] = {}
+        extraction = None
         if llm is not None and targets:
-            extracted = extraction_attack(
+            extraction = extraction_attack(
                 artefact,
                 targets,
                 llm,
                 embedder,
                 context_items=cfg.context_items,
                 max_context_chars=cfg.max_context_chars,
-            ).to_dict()
-        figures[method] = _method_figures(result, extracted)
+            )
+        figures[method] = MethodFigures.of(result, extraction)
     return figures
 
 
-def _summary(per_client: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any]:
+def _summary(per_client: dict[str, dict[str, MethodFigures]]) -> JsonObject:
     """Per method: mean AUC / TPR per attack over clients, worst canary, total PII counts."""
-    out: dict[str, Any] = {}
+    out: JsonObject = {}
     for method in METHODS:
         rows = [fig[method] for fig in per_client.values()]
-        attacks = sorted({a for r in rows for a in r["auc"]})
-        exposures = [b for r in rows for b in r["canary_exposure_bits"]]
-        extracted = [r["extracted_pii"] for r in rows if r["extracted_pii"]]
+        attacks = sorted({a for r in rows for a in r.auc})
+        exposures = [b for r in rows for b in r.canary_exposure_bits]
+        extracted = [r.extraction for r in rows if r.extraction is not None]
         out[method] = {
-            "auc": {
-                a: float(np.mean([r["auc"][a] for r in rows if a in r["auc"]])) for a in attacks
-            },
+            "auc": {a: float(np.mean([r.auc[a] for r in rows if a in r.auc])) for a in attacks},
             "tpr_at_1pct_fpr": {
-                a: float(np.mean([r["tpr_at_1pct_fpr"][a] for r in rows if a in r["auc"]]))
+                a: float(np.mean([r.tpr_at_1pct_fpr[a] for r in rows if a in r.auc]))
                 for a in attacks
             },
-            "max_auc": float(max(r["max_auc"] for r in rows)),
+            "max_auc": float(max(r.max_auc for r in rows)),
             "max_canary_exposure_bits": max(exposures) if exposures else None,
-            "pii_hits": sum(r["pii_hits"] for r in rows),
-            "verbatim_pii_hits": sum(r["verbatim_pii_hits"] for r in rows),
+            "pii_hits": sum(r.pii_hits for r in rows),
+            "verbatim_pii_hits": sum(r.verbatim_pii_hits for r in rows),
             "extracted_pii": {
-                k: sum(e[k] for e in extracted)
-                for k in ("targets", "verbatim", "fuzzy", "extracted")
+                "targets": sum(e.n_targets for e in extracted),
+                "verbatim": sum(e.verbatim for e in extracted),
+                "fuzzy": sum(e.fuzzy for e in extracted),
+                "extracted": sum(e.verbatim + e.fuzzy for e in extracted),
             }
             if extracted
             else None,
@@ -129,7 +162,7 @@ def run_leakage_suite(
     config: AuditConfig | None = None,
     max_clients: int = 1,
     extraction_targets_per_client: int = 6,
-) -> dict[str, Any]:
+) -> JsonObject:
     """Compendium sharing vs sample sharing: MI AUC, TPR@1%FPR, canary exposure, extraction.
 
     ``compendiums`` maps hospital ids to their compendiums (or lists them,
@@ -168,6 +201,9 @@ def run_leakage_suite(
         "model": getattr(llm, "name", None),
         "clients": [h.hospital_id for h in hospitals],
         "methods": _summary(per_client),
-        "per_client": per_client,
+        "per_client": {
+            client: {method: fig.to_dict() for method, fig in figures.items()}
+            for client, figures in per_client.items()
+        },
         "seconds": round(time.perf_counter() - start, 2),
     }

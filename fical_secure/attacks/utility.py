@@ -7,9 +7,10 @@ it models no adversary: its threat model is :data:`NO_THREAT`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fical_secure.audit.metrics import wilson_interval as wilson
+from fical_secure.jsontypes import JsonObject
 from fical_secure.tlu.index import ToolIndex
 from fical_secure.tlu.solver import Solver
 
@@ -38,7 +39,7 @@ class ToolUtility:
     threat_model: str = NO_THREAT
     needs_llm: bool = False
 
-    def run(self, ctx: ModeContext) -> dict[str, Any]:
+    def run(self, ctx: ModeContext) -> JsonObject:
         released = ctx.sharing.held()
         requests = ctx.federation.eval_requests
         if not requests:

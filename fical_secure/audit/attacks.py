@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from fical_secure.audit.metrics import AttackMetrics, attack_metrics
+from fical_secure.jsontypes import JsonObject
 
 FloatArray = npt.NDArray[np.float64]
 Signals = Mapping[str, FloatArray]
@@ -131,7 +131,7 @@ class AttackResult:
     nonmember_scores: FloatArray
     metrics: AttackMetrics
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "attack": self.attack.name,
             "game": self.attack.game.name,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +20,7 @@ import numpy.typing as npt
 from fical_secure.audit.artefact import SharedArtefact
 from fical_secure.audit.pii_search import PIIHit
 from fical_secure.audit.signals import Similarity
+from fical_secure.jsontypes import JsonObject
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class ItemAttribution:
         """How many more consecutive words it shares with some member than with any non-member."""
         return self.max_member_run - self.max_nonmember_run
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "item_id": self.item_id,
             "max_member_cos": round(self.max_member_cos, 4),

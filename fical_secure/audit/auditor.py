@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
 
 import numpy as np
 
@@ -33,6 +32,7 @@ from fical_secure.audit.signals import (
 from fical_secure.data.catalogue import CATALOGUE
 from fical_secure.data.schema import Episode, HospitalData, PIIValue
 from fical_secure.errors import AuditError, ConfigError
+from fical_secure.jsontypes import JsonObject
 from fical_secure.llm.base import LLM
 
 
@@ -147,7 +147,7 @@ class AuditResult:
     seconds: float
     config: AuditConfig = field(default_factory=AuditConfig)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "game": atk.RECORD_MEMBERSHIP.name,
             "game_description": atk.RECORD_MEMBERSHIP.description,

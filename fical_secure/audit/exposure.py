@@ -21,7 +21,6 @@ import random
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +28,7 @@ import numpy.typing as npt
 from fical_secure.audit.signals import truncate
 from fical_secure.data.schema import PIIValue
 from fical_secure.errors import AuditError, FicalError
+from fical_secure.jsontypes import JsonObject
 from fical_secure.llm.base import LLM
 
 MAX_FIT_BITS = 64.0
@@ -46,7 +46,7 @@ class CanaryExposure:
     fit_bits: float
     exposure_bits: float  # rank_bits, or the extrapolation when rank == 1
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "episode_id": self.episode_id,
             "rank": self.rank,

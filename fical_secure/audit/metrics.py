@@ -18,10 +18,11 @@ ROC is non-decreasing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from fical_secure.jsontypes import JsonObject
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -48,7 +49,7 @@ class TprAtFpr:
     upper: float
     resolved: bool  # True when 1 / n_nonmembers <= target_fpr
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "target_fpr": self.target_fpr,
             "value": self.value,
@@ -69,7 +70,7 @@ class Interval:
     def covers(self, value: float) -> bool:
         return self.low <= value <= self.high
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {"low": self.low, "high": self.high, "confidence": self.confidence}
 
 
@@ -85,7 +86,7 @@ class AttackMetrics:
     tpr_at_1pct_ci: Interval
     tpr_at_01pct: TprAtFpr
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "n_members": self.n_members,
             "n_nonmembers": self.n_nonmembers,

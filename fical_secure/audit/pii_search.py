@@ -25,9 +25,10 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
-from typing import Any, Literal
+from typing import Literal
 
 from fical_secure.data.schema import PIIValue
+from fical_secure.jsontypes import JsonObject
 
 MatchKind = Literal["verbatim", "normalised", "digits", "fuzzy"]
 DEFAULT_FUZZY_THRESHOLD = 0.9
@@ -52,7 +53,7 @@ class PIIHit:
     ratio: float  # 1.0 for exact kinds of match
     excerpt: str = ""  # the item around the hit, every value found in it masked as [KIND]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         # the value itself stays out of reports (they may travel further than the data):
         # the excerpt shows where it sits, masked
         return {

@@ -24,7 +24,6 @@ import random
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 from fical_secure.audit.artefact import SharedArtefact, from_compendium
 from fical_secure.audit.exposure import CanaryExposure, canary_context, canary_exposure
@@ -32,6 +31,7 @@ from fical_secure.audit.signals import CONTEXT_HEADER, Embedder, embedding_simil
 from fical_secure.data.schema import Episode, PIIValue, ToolSpec
 from fical_secure.data.templates import CANARY_CLAUSES
 from fical_secure.errors import AuditError, FicalError
+from fical_secure.jsontypes import JsonObject
 from fical_secure.kcg.knowledge import KnowledgeConfig, build_knowledge
 from fical_secure.llm.base import LLM
 from fical_secure.scrub.known import known_of
@@ -51,7 +51,7 @@ class PlantedCanaries:
     entries: int  # entries KCG wrote
     verbatim: int  # planted secrets found verbatim in those entries
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "client_id": self.client_id,
             "exposures": [e.to_dict() for e in self.exposures],

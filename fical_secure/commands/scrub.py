@@ -29,6 +29,7 @@ from typing import IO, Any
 from fical_secure.atomic import open_atomic
 from fical_secure.data.catalogue import CATALOGUE
 from fical_secure.errors import ConfigError, DataError
+from fical_secure.jsontypes import JsonObject
 from fical_secure.scrub.known import KnownIdentifiers, read_roster
 from fical_secure.scrub.parallel import ScrubPool
 from fical_secure.scrub.records import (
@@ -107,7 +108,7 @@ def _check_input(path: Path) -> tuple[str, int, list[tuple[str, str]]]:
     return str(fmt), count, known
 
 
-def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def _lines(path: Path) -> Iterator[tuple[int, JsonObject]]:
     return iter_lines(path)
 
 
@@ -176,7 +177,7 @@ def _scrub_stream(
     return written, held, found
 
 
-def _json_line(row: dict[str, Any]) -> bytes:
+def _json_line(row: JsonObject) -> bytes:
     return (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+
+from fical_secure.jsontypes import JsonObject
 
 
 @dataclass(frozen=True)
@@ -20,11 +21,11 @@ class CheckResult:
     title: str
     passed: bool
     summary: str
-    evidence: dict[str, Any] = field(default_factory=dict)
+    evidence: JsonObject = field(default_factory=dict)
     threat_models: tuple[str, ...] = ()
     remedy: str = ""  # what to do when it fails (empty when it passes)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "id": self.check_id,
             "title": self.title,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import Any
 
 from fical_secure.compliance.checks import CheckResult
 from fical_secure.compliance.client_config import ClientConfig
@@ -19,6 +18,7 @@ from fical_secure.compliance.profile import CryptoPolicy
 from fical_secure.compliance.vocabulary import ENVELOPE_SUITE
 from fical_secure.crypto.keys import KeyBundle, PublicKeyBundle
 from fical_secure.errors import KeyFileError
+from fical_secure.jsontypes import JsonObject
 
 _KEY_THREATS = ("compromised-hospital-host", "malicious-client")
 _TRANSPORT_THREATS = ("network-attacker", "malicious-server")
@@ -37,9 +37,9 @@ def config_checks(config: ClientConfig, policy: CryptoPolicy) -> list[CheckResul
     ]
 
 
-def _file_facts(path: Path) -> tuple[dict[str, Any], str | None]:
+def _file_facts(path: Path) -> tuple[JsonObject, str | None]:
     """(evidence, problem) about a key file's existence, type, mode and owner."""
-    facts: dict[str, Any] = {"path": str(path)}
+    facts: JsonObject = {"path": str(path)}
     try:
         info = os.lstat(path)
     except OSError as exc:
@@ -64,7 +64,7 @@ def check_private_key(path: Path, max_mode: int) -> CheckResult:
     facts, problem = _file_facts(path)
     facts["required_mode"] = f"at most {max_mode:04o}"
     if problem is None:
-        mode = int(facts["mode"], 8)
+        mode = int(str(facts["mode"]), 8)
         if mode & ~max_mode:
             problem = (
                 f"{path}: mode {mode:04o} is wider than {max_mode:04o}; run `chmod 600 {path}`"
@@ -129,7 +129,7 @@ def check_algorithms(config: ClientConfig, policy: CryptoPolicy) -> CheckResult:
         "key_exchange": config.crypto.key_exchange,
         "kdf": config.crypto.kdf,
     }
-    rows = []
+    rows: list[JsonObject] = []
     problems = []
     for role, name in declared.items():
         ok_profile, ok_build = name in allowed[role], name == ENVELOPE_SUITE[role]

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fical_secure.audit.auditor import AuditTarget, audit_artefact
 from fical_secure.audit.planted import PLANTED_SUFFIX, planted_exposure
 from fical_secure.compliance.checks import CheckResult
 from fical_secure.data.catalogue import CATALOGUE
+from fical_secure.jsontypes import JsonObject
 from fical_secure.release import decision as rd
 from fical_secure.release.policy import ReleasePolicy
 
@@ -99,9 +100,7 @@ def run_leakage(
     return LeakageRun(tuple(results), checks)
 
 
-def _rows(
-    results: Sequence[AuditResult], membership: rd.MembershipDecision
-) -> list[dict[str, Any]]:
+def _rows(results: Sequence[AuditResult], membership: rd.MembershipDecision) -> list[JsonObject]:
     """One row per (client, attack): test figures, p-values, and the bootstrap CI of the AUC."""
     metrics = {(r.client_id, name): a.metrics for r in results for name, a in r.attacks.items()}
     rows = []
@@ -219,7 +218,7 @@ def check_canaries(
         for r in results
         for c in r.canaries
     ]
-    worst = max((c["exposure_bits"] for c in rows), default=None)
+    worst = max((c.exposure_bits for r in results for c in r.canaries), default=None)
     failing = rd.canary_findings(results, t)
     ok = worst is not None and not failing
     if worst is None:
@@ -229,7 +228,7 @@ def check_canaries(
             else "the LLM audit was disabled"
         )
     else:
-        planted = sum(r["planted_by_audit"] for r in rows)
+        planted = sum(c.episode_id.endswith(PLANTED_SUFFIX) for r in results for c in r.canaries)
         summary = (
             f"highest exposure {worst:.2f} bits over {len(rows)} canaries "
             f"({planted} planted by the audit in a copy of the data and run through KCG; "
@@ -254,8 +253,8 @@ def check_pii_hits(results: Sequence[AuditResult], t: ReleasePolicy) -> CheckRes
     """Planted member PII found in the release is at most the maximum (0 in every profile)."""
     hits = [h.to_dict() | {"client": r.client_id} for r in results for h in r.pii_hits]
     by_kind: dict[str, int] = {}
-    for hit in hits:
-        by_kind[hit["kind"]] = by_kind.get(hit["kind"], 0) + 1
+    for kind in (h.kind for r in results for h in r.pii_hits):
+        by_kind[kind] = by_kind.get(kind, 0) + 1
     control = sum(r.control_pii_hits for r in results)
     failing = rd.pii_findings(results, t)
     ok = not failing

@@ -25,6 +25,7 @@ from fical_secure.atomic import write_text_atomic
 from fical_secure.audit.metrics import roc_curve
 from fical_secure.compliance.checks import CheckResult, failed
 from fical_secure.errors import ConfigError
+from fical_secure.jsontypes import JsonObject
 from fical_secure.release.significance import resolved_false_positives
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ def versions() -> dict[str, str]:
     return out
 
 
-def build_report(checks: Sequence[CheckResult], context: dict[str, Any]) -> dict[str, Any]:
+def build_report(checks: Sequence[CheckResult], context: JsonObject) -> JsonObject:
     """The JSON record: verdict, failed check ids, every check with evidence, and ``context``."""
     bad = failed(checks)
     return {
@@ -130,9 +131,7 @@ def roc_png(result: AuditResult, target_fpr: float = 0.01) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def render_html(
-    report: dict[str, Any], roc_images: dict[str, str], template: Path = TEMPLATE
-) -> str:
+def render_html(report: JsonObject, roc_images: dict[str, str], template: Path = TEMPLATE) -> str:
     """Render the HTML report (autoescaped).
 
     Raises:
@@ -158,9 +157,7 @@ def write_atomic(path: Path, text: str) -> None:
     write_text_atomic(path, text, make_parents=True)
 
 
-def write_reports(
-    out: Path, report: dict[str, Any], roc_images: dict[str, str]
-) -> tuple[Path, Path]:
+def write_reports(out: Path, report: JsonObject, roc_images: dict[str, str]) -> tuple[Path, Path]:
     """Write ``out/audit.json`` and ``out/audit.html``; returns their paths."""
     json_path, html_path = out / "audit.json", out / "audit.html"
     html = render_html(report, roc_images)

@@ -26,6 +26,7 @@ from fical_secure.compliance.profile import Profile, load_profile
 from fical_secure.compliance.report import build_report, roc_png, write_reports
 from fical_secure.compliance.settings import AuditSettings
 from fical_secure.compliance.threat_models import PACKAGED, check_coverage, source_checkout
+from fical_secure.jsontypes import JsonObject
 from fical_secure.llm.loader import load_llm
 from fical_secure.release.budget import LEDGER_NAME, BudgetLedger
 from fical_secure.release.dp import calibrate
@@ -148,7 +149,7 @@ def _leakage(
     )
 
 
-def privacy_budget(profile: Profile, config: ClientConfig | None) -> dict[str, Any] | None:
+def privacy_budget(profile: Profile, config: ClientConfig | None) -> JsonObject | None:
     """The profile's DP mode: epsilon per round, and the client's spent and left (its ledger).
 
     None without ``release.dp``. The ledger is the one beside the client's
@@ -161,7 +162,7 @@ def privacy_budget(profile: Profile, config: ClientConfig | None) -> dict[str, A
     policy = profile.release.dp
     if policy is None:
         return None
-    out: dict[str, Any] = {"policy": policy.to_dict(), "per_round": calibrate(policy).to_dict()}
+    out: JsonObject = {"policy": policy.to_dict(), "per_round": calibrate(policy).to_dict()}
     if config is not None:
         ledger = config.private_key.parent / LEDGER_NAME
         out["ledger"] = str(ledger)
@@ -176,7 +177,7 @@ def _context(
     data: inputs.AuditData,
     settings: AuditSettings,
     seconds: float,
-) -> dict[str, Any]:
+) -> JsonObject:
     return {
         "profile": {
             "name": profile.name,

@@ -13,6 +13,8 @@ import math
 from collections.abc import Collection
 from typing import Any
 
+from fical_secure.jsontypes import JsonObject
+
 
 def join(path: str, key: str | int) -> str:
     """Child path: ``a.b`` for keys, ``a[3]`` for list indices."""
@@ -32,7 +34,7 @@ class Findings:
 
     def mapping(
         self, raw: Any, path: str, *, required: Collection[str], optional: Collection[str] = ()
-    ) -> dict[str, Any] | None:
+    ) -> JsonObject | None:
         """A mapping with exactly the allowed keys; reports missing and unknown keys."""
         if not isinstance(raw, dict):
             self.add(path, f"must be a mapping, got {_kind(raw)}")

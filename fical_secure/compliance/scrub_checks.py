@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from fical_secure.compliance.checks import CheckResult
 from fical_secure.data.generator import generate_federation
 from fical_secure.errors import ScrubError
+from fical_secure.jsontypes import JsonObject
 
 if TYPE_CHECKING:
     from fical_secure.scrub.scrubber import Scrubber
@@ -122,7 +123,8 @@ def check_recall(
     minimums: Mapping[str, float],
 ) -> CheckResult:
     """Each kind the profile names reaches its minimum recall; an unmeasured kind fails."""
-    rows, problems = [], []
+    rows: list[JsonObject] = []
+    problems: list[str] = []
     for kind, minimum in sorted(minimums.items()):
         row = table.get(kind)
         recall = None if row is None else float(row["recall"])

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fical_secure.compliance.checks import CheckResult
+from fical_secure.jsontypes import JsonObject
 
 SECTIONS: tuple[str, ...] = (
     "Assets",
@@ -191,7 +192,8 @@ def check_coverage(ids: tuple[str, ...], folder: Path, root: Path | None) -> Che
             remedy="pass --threat-models DIR: a folder of threat-model documents, or leave it "
             "out to use the ones the package ships (fical_secure/threat_models/)",
         )
-    rows, failures = [], []
+    rows: list[JsonObject] = []
+    failures: list[str] = []
     for model_id in ids:
         path = folder / f"{model_id}.md"
         try:

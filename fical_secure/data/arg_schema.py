@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fical_secure.data.schema import ArgSpec, ArgType, ToolSpec
+from fical_secure.jsontypes import JsonObject
 
 _SCALARS: dict[str, ArgType] = {
     "string": "str",
@@ -102,9 +103,9 @@ def _words(name: str) -> str:
     return name.replace("_", " ")
 
 
-def property_of(arg: ArgSpec) -> dict[str, Any]:
+def property_of(arg: ArgSpec) -> JsonObject:
     """The JSON Schema property of ``arg`` (the inverse of :func:`arg_from_property`)."""
-    out: dict[str, Any] = {"description": arg.description}
+    out: JsonObject = {"description": arg.description}
     if arg.type in ("str", "enum", "date"):
         out["type"] = "string"
         if arg.type == "enum":
@@ -129,7 +130,7 @@ def property_of(arg: ArgSpec) -> dict[str, Any]:
     return out
 
 
-def object_schema(args: tuple[ArgSpec, ...]) -> dict[str, Any]:
+def object_schema(args: tuple[ArgSpec, ...]) -> JsonObject:
     """An ``object`` schema whose properties are ``args``."""
     return {
         "type": "object",
@@ -138,10 +139,10 @@ def object_schema(args: tuple[ArgSpec, ...]) -> dict[str, Any]:
     }
 
 
-def parameters_schema(tool: ToolSpec) -> dict[str, Any]:
+def parameters_schema(tool: ToolSpec) -> JsonObject:
     """The tool's parameters JSON Schema: as loaded, or built from its arguments."""
     if tool.parameters_json:
-        loaded: dict[str, Any] = json.loads(tool.parameters_json)
+        loaded: JsonObject = json.loads(tool.parameters_json)
         return loaded
     return object_schema(tool.args)
 

@@ -38,15 +38,16 @@ from fical_secure.data.json_schema import schema_problems
 from fical_secure.data.schema import ArgSpec, ToolSpec
 from fical_secure.data.spec_formats import read_spec
 from fical_secure.errors import DataError, UntrustedInputError
+from fical_secure.jsontypes import JsonObject
 from fical_secure.untrusted import DOCUMENT_LIMITS, load_json_file
 
 ARG_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,128}")
 MAX_DEPTH = 64  # nesting of a spec; deeper would exhaust the recursion of schema checks
 
 
-def tool_to_spec(tool: ToolSpec) -> dict[str, Any]:
+def tool_to_spec(tool: ToolSpec) -> JsonObject:
     """The JSON function spec of ``tool`` (the inverse of :func:`catalogue_from_json`)."""
-    spec: dict[str, Any] = {
+    spec: JsonObject = {
         "name": tool.name,
         "description": tool.description,
         "parameters": parameters_schema(tool),
@@ -56,7 +57,7 @@ def tool_to_spec(tool: ToolSpec) -> dict[str, Any]:
     return spec
 
 
-def catalogue_to_json(catalogue: Sequence[ToolSpec]) -> list[dict[str, Any]]:
+def catalogue_to_json(catalogue: Sequence[ToolSpec]) -> list[JsonObject]:
     """The catalogue as a JSON list of function specs."""
     return [tool_to_spec(tool) for tool in catalogue]
 
@@ -122,12 +123,15 @@ def _tool(item: Any, at: str, problems: list[str]) -> ToolSpec | None:
     return ToolSpec(spec.name, spec.description, args, spec.returns, stored)
 
 
-def _arguments(params: dict[str, Any], at: str, problems: list[str]) -> tuple[ArgSpec, ...] | None:
+def _arguments(params: JsonObject, at: str, problems: list[str]) -> tuple[ArgSpec, ...] | None:
     """The top-level arguments of a (metaschema-valid) parameters schema."""
     if params.get("type", "object") != "object":
         problems.append(f"{at}: parameters must be a JSON Schema of type object")
         return None
     properties, required = params.get("properties", {}), params.get("required", [])
+    if not isinstance(properties, dict) or not isinstance(required, list):
+        problems.append(f"{at}: parameters.properties must be an object, .required a list")
+        return None
     bad = [name for name in properties if not ARG_NAME.fullmatch(name)]
     if bad:
         problems.append(f"{at}: argument names must be 1-128 characters, no control characters")

@@ -27,7 +27,7 @@ from a file with any bad line. The generator's saved splits use this format.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ from fical_secure.data.schema import (
 )
 from fical_secure.data.validation import call_problems, find_tool
 from fical_secure.errors import DataError
+from fical_secure.jsontypes import JsonObject, JsonValue
 
 EPISODE_FIELDS: tuple[str, ...] = (
     "id", "split", "request", "call", "result", "answer", "pii", "subject",
@@ -58,20 +59,24 @@ def check_hospital_id(hospital_id: str) -> None:
         raise DataError(f"invalid hospital id {hospital_id!r}: use {CLIENT_ID_RULE}")
 
 
-def episode_record(episode: Episode) -> dict[str, Any]:
+def episode_record(episode: Episode) -> JsonObject:
     """The JSONL record of ``episode`` (the documented format; hospital id lives outside)."""
-    return {
+    pii: list[JsonValue] = [{"kind": p.kind, "value": p.value} for p in episode.pii]
+    record: JsonObject = {
         "id": episode.episode_id,
         "split": episode.split,
         "request": episode.request,
         "call": call_record(episode.call),
         "result": episode.result,
         "answer": episode.answer,
-        "pii": [{"kind": p.kind, "value": p.value} for p in episode.pii],
-    } | ({"subject": episode.subject} if episode.subject else {})
+        "pii": pii,
+    }
+    if episode.subject:
+        record["subject"] = episode.subject
+    return record
 
 
-def call_record(call: ToolCall) -> dict[str, Any]:
+def call_record(call: ToolCall) -> JsonObject:
     """The JSON object of a tool call: ``{"tool": ..., "arguments": {...}}``."""
     return {"tool": call.tool, "arguments": dict(call.arguments)}
 
@@ -101,8 +106,16 @@ def parse_call(
     return (None, problems) if problems else (call, [])
 
 
-def _as_arguments(arguments: dict[str, Any]) -> dict[str, ArgValue]:
-    return {str(k): v for k, v in arguments.items()}
+def _as_arguments(arguments: JsonObject) -> dict[str, ArgValue]:
+    return {str(k): _as_argument(v) for k, v in arguments.items()}
+
+
+def _as_argument(value: JsonValue) -> ArgValue:
+    if value is None or isinstance(value, str | int | float):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _as_argument(v) for k, v in value.items()}
+    return [_as_argument(v) for v in value]
 
 
 def _kind(value: Any) -> str:
@@ -118,7 +131,7 @@ def _kind(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def _string(record: dict[str, Any], name: str, problems: list[str], *, non_empty: bool) -> str:
+def _string(record: JsonObject, name: str, problems: list[str], *, non_empty: bool) -> str:
     value = record.get(name)
     if not isinstance(value, str):
         problems.append(f"field {name!r} must be a string, got {_kind(value)}")

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from fical_secure.jsontypes import JsonObject
+
 ArgType = Literal["str", "int", "float", "date", "enum", "bool", "array", "object", "any"]
 ARG_TYPES: tuple[str, ...] = (
     "str",
@@ -168,7 +170,7 @@ class Episode:
             f"Result: {self.result}\nAnswer: {self.answer}"
         )
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return asdict(self)
 
 

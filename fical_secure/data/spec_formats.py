@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fical_secure.data.schema import TOOL_NAME
+from fical_secure.jsontypes import JsonObject, JsonValue
 
 _FIELDS = {
     "project": frozenset({"name", "description", "parameters", "returns"}),
@@ -28,7 +29,7 @@ _FIELDS = {
     ),
     "bfcl": frozenset({"name", "description", "parameters", "response"}),
 }
-_EMPTY: dict[str, Any] = {"type": "object", "properties": {}}
+_EMPTY: JsonObject = {"type": "object", "properties": {}}
 BFCL_TYPES: dict[str, str] = {
     "integer": "integer",
     "number": "number",
@@ -74,7 +75,7 @@ def read_spec(item: Any, at: str, problems: list[str]) -> RawSpec | None:
         problems.append(f"{at}: must be an object with name, description and parameters")
         return None
     form, body = _format(item)
-    if form == "openai" and not isinstance(body, dict):
+    if not isinstance(body, dict):  # only an OpenAI tool's "function" can be another value
         problems.append(f"{at}: an OpenAI tool's 'function' must be an object")
         return None
     before = len(problems)
@@ -101,7 +102,7 @@ def read_spec(item: Any, at: str, problems: list[str]) -> RawSpec | None:
     return RawSpec(name, str(description), parameters, returns)
 
 
-def _format(item: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def _format(item: JsonObject) -> tuple[str, JsonValue]:
     if item.get("type") == "function" and "function" in item:
         return "openai", item["function"]
     if "inputSchema" in item:
@@ -112,7 +113,7 @@ def _format(item: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return "project", item
 
 
-def _returns(body: dict[str, Any], form: str, at: str, problems: list[str]) -> str:
+def _returns(body: JsonObject, form: str, at: str, problems: list[str]) -> str:
     if form in ("project", "openai"):
         returns = body.get("returns", "")
         if not isinstance(returns, str):
@@ -130,7 +131,7 @@ def bfcl_schema(node: Any) -> Any:
         return [bfcl_schema(v) for v in node]
     if not isinstance(node, dict):
         return node
-    out: dict[str, Any] = {}
+    out: JsonObject = {}
     for key, value in node.items():
         if key == "type" and isinstance(value, str):
             if value in BFCL_TYPES:

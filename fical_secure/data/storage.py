@@ -46,6 +46,7 @@ from fical_secure.data.schema import (
     ToolSpec,
 )
 from fical_secure.errors import DataError, UntrustedInputError
+from fical_secure.jsontypes import JsonObject
 from fical_secure.untrusted import DOCUMENT_LIMITS, load_json_file
 
 FORMAT = "fical-secure/federation"
@@ -95,8 +96,8 @@ def save_federation(fed: Federation, directory: str | Path) -> None:
     write_text(directory / "meta.json", json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
 
 
-def _eval_record(request: EvalRequest) -> dict[str, Any]:
-    record: dict[str, Any] = {
+def _eval_record(request: EvalRequest) -> JsonObject:
+    record: JsonObject = {
         "id": request.request_id,
         "request": request.request,
         "gold": call_record(request.gold),
@@ -108,11 +109,11 @@ def _eval_record(request: EvalRequest) -> dict[str, Any]:
     if request.candidates:
         record["candidates"] = list(request.candidates)
     if request.answer is not None:
-        record["possible_answer"] = request.answer
+        record["possible_answer"] = {k: list(v) for k, v in request.answer.items()}
     return record
 
 
-def _read_meta(directory: Path) -> dict[str, Any]:
+def _read_meta(directory: Path) -> JsonObject:
     path = directory / "meta.json"
     try:
         meta = load_json_file(path, DOCUMENT_LIMITS)
@@ -133,7 +134,7 @@ def _read_meta(directory: Path) -> dict[str, Any]:
     return meta
 
 
-def _catalogue(meta: dict[str, Any], directory: Path) -> tuple[ToolSpec, ...]:
+def _catalogue(meta: JsonObject, directory: Path) -> tuple[ToolSpec, ...]:
     """The catalogue of meta.json, or of catalogue.json beside it (exactly one of them)."""
     beside = directory / "catalogue.json"
     if "catalogue" in meta and beside.exists():
@@ -264,7 +265,9 @@ def load_federation(directory: str | Path) -> Federation:
     directory = Path(directory)
     meta = _read_meta(directory)
     catalogue = _catalogue(meta, directory)
-    hospitals = [_hospital(directory, entry, catalogue) for entry in meta.get("hospitals", [])]
+    listed = meta.get("hospitals")
+    entries = listed if isinstance(listed, list) else []
+    hospitals = [_hospital(directory, entry, catalogue) for entry in entries]
     if not hospitals:
         raise DataError(f"{directory / 'meta.json'}: 'hospitals' must list at least one client")
     ids = {h.hospital_id for h in hospitals}

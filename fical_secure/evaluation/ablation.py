@@ -39,6 +39,7 @@ from fical_secure.data.schema import Episode, EvalRequest, Federation, ToolCall,
 from fical_secure.evaluation.bootstrap import mean_ci, paired_diff_ci
 from fical_secure.evaluation.failures import breakdown, failure_kinds
 from fical_secure.evaluation.possible_answer import WRONG_TOOL, Problem, check_call, exact_answer
+from fical_secure.jsontypes import JsonObject
 from fical_secure.kcg.claims import claim_entry
 from fical_secure.kcg.knowledge import validated_claims
 from fical_secure.kcg.schema import Compendium
@@ -175,7 +176,7 @@ def run_ablation(
     seed: int = 0,
     conditions: Sequence[str] | None = None,
     filler: ArgumentFiller | None = None,
-) -> dict[str, Any]:
+) -> JsonObject:
     """The ``conditions`` (default: all) on ``fed.eval_requests``; see the module docstring.
 
     Raises:
@@ -229,7 +230,7 @@ def run_ablation(
     return _report(requests, results, seed, tuple(c for c in CONDITIONS if c in wanted))
 
 
-def _summary(outcomes: Sequence[Outcome], seed: int) -> dict[str, Any]:
+def _summary(outcomes: Sequence[Outcome], seed: int) -> JsonObject:
     right = [o for o in outcomes if o.tool_ok]
     return {
         "tool_accuracy": mean_ci([o.tool_ok for o in outcomes], seed=seed),
@@ -240,8 +241,8 @@ def _summary(outcomes: Sequence[Outcome], seed: int) -> dict[str, Any]:
     }
 
 
-def _rows(results: Mapping[str, list[Outcome]], idx: Sequence[int], seed: int) -> dict[str, Any]:
-    rows: dict[str, Any] = {"n_requests": len(idx)}
+def _rows(results: Mapping[str, list[Outcome]], idx: Sequence[int], seed: int) -> JsonObject:
+    rows: JsonObject = {"n_requests": len(idx)}
     for cond in results:
         rows[cond] = _summary([results[cond][i] for i in idx], seed)
     return rows
@@ -252,12 +253,12 @@ def _report(
     results: Mapping[str, list[Outcome]],
     seed: int,
     conditions: tuple[str, ...],
-) -> dict[str, Any]:
+) -> JsonObject:
     hospitals = sorted({r.hospital_id for r in requests if r.hospital_id})
     needs = sorted({r.needs for r in requests if r.needs})
     results = {c: results[c] for c in conditions}
     e2e = {c: [o.e2e for o in results[c]] for c in conditions}
-    report: dict[str, Any] = {
+    report: JsonObject = {
         "conditions": list(conditions),
         "overall": _rows(results, range(len(requests)), seed),
         "by_needs": {n: _rows(results, _where(requests, needs=n), seed) for n in needs},
@@ -265,11 +266,11 @@ def _report(
         "global_minus_docs_only": paired_diff_ci(e2e["global"], e2e["docs_only"], seed=seed),
         "differences": _differences(results, seed),
         "failures": {c: breakdown([o.failure for o in results[c]]) for c in conditions},
-        "federated_gain": {},
     }
+    federated_gain: JsonObject = {}
     for h in hospitals:
         idx = _where(requests, hospital=h)
-        gain: dict[str, Any] = {
+        gain: JsonObject = {
             "end_to_end": paired_diff_ci(
                 [e2e["global"][i] for i in idx], [e2e["local"][i] for i in idx], seed=seed
             )
@@ -279,7 +280,8 @@ def _report(
             gain[n] = paired_diff_ci(
                 [e2e["global"][i] for i in sub], [e2e["local"][i] for i in sub], seed=seed
             )
-        report["federated_gain"][h] = gain
+        federated_gain[h] = gain
+    report["federated_gain"] = federated_gain
     return report
 
 
@@ -287,14 +289,14 @@ SHARING_SHARE = 0.95  # the share of sample sharing's utility FICAL should keep
 DIFFERENCE_METRICS = ("tool_ok", "tool_ok_candidates", "e2e", "e2e_candidates")
 
 
-def _differences(results: Mapping[str, list[Outcome]], seed: int) -> dict[str, Any]:
+def _differences(results: Mapping[str, list[Outcome]], seed: int) -> JsonObject:
     """Paired bootstrap CIs: global - docs_only, and global - 0.95 x sample_sharing.
 
     The second interval lying above 0 means global reaches 95 % of sample
     sharing's accuracy (the difference of means is the mean of per-request
     differences, so the paired bootstrap covers the ratio's threshold).
     """
-    out: dict[str, Any] = {}
+    out: JsonObject = {}
     for metric in DIFFERENCE_METRICS:
         glob = [float(getattr(o, metric)) for o in results["global"]]
         docs = [float(getattr(o, metric)) for o in results["docs_only"]]

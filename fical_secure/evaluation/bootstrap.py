@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from fical_secure.jsontypes import JsonObject
 
 RESAMPLES = 1000
 LEVEL = 0.95
@@ -17,19 +18,22 @@ def mean_ci(
     *,
     seed: int = 0,
     resamples: int = RESAMPLES,
-) -> dict[str, Any]:
+) -> JsonObject:
     """Mean of ``values`` with a 95 % percentile-bootstrap interval; NaNs when empty."""
-    data = np.asarray(values, dtype=np.float64)
+    mean, lo, hi, n = _bootstrap(np.asarray(values, dtype=np.float64), seed, resamples)
+    return {"mean": mean, "ci95": [lo, hi], "n": n}
+
+
+def _bootstrap(
+    data: npt.NDArray[np.float64], seed: int, resamples: int
+) -> tuple[float, float, float, int]:
+    """(mean, interval low, interval high, n), rounded to 4 places; NaNs when empty."""
     if data.size == 0:
-        return {"mean": float("nan"), "ci95": [float("nan"), float("nan")], "n": 0}
+        return float("nan"), float("nan"), float("nan"), 0
     rng = np.random.default_rng(seed)
     means = data[rng.integers(0, data.size, size=(resamples, data.size))].mean(axis=1)
     lo, hi = np.quantile(means, [(1 - LEVEL) / 2, 1 - (1 - LEVEL) / 2])
-    return {
-        "mean": round(float(data.mean()), 4),
-        "ci95": [round(float(lo), 4), round(float(hi), 4)],
-        "n": int(data.size),
-    }
+    return round(float(data.mean()), 4), round(float(lo), 4), round(float(hi), 4), int(data.size)
 
 
 def paired_diff_ci(
@@ -38,7 +42,7 @@ def paired_diff_ci(
     *,
     seed: int = 0,
     resamples: int = RESAMPLES,
-) -> dict[str, Any]:
+) -> JsonObject:
     """Mean of ``a - b`` over the same requests, with a paired bootstrap interval.
 
     ``excludes_zero`` says whether the interval lies wholly above or below 0.
@@ -49,7 +53,6 @@ def paired_diff_ci(
     if len(a) != len(b):
         raise ValueError("paired_diff_ci needs two results per request")
     diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
-    out = mean_ci(diff, seed=seed, resamples=resamples)
-    lo, hi = out["ci95"]
-    out["excludes_zero"] = bool(out["n"] and (lo > 0 or hi < 0))
-    return out
+    mean, lo, hi, n = _bootstrap(diff, seed, resamples)
+    excludes_zero = bool(n and (lo > 0 or hi < 0))
+    return {"mean": mean, "ci95": [lo, hi], "n": n, "excludes_zero": excludes_zero}

@@ -29,11 +29,12 @@ from fical_secure.evaluation.possible_answer import (
     Problem,
     standardise,
 )
+from fical_secure.jsontypes import JsonObject
 
 ARGUMENT_KINDS: tuple[str, ...] = ("enum", "default", "verbatim_span", "normalised_value")
 
 
-def schema_defaults(spec: ToolSpec) -> dict[str, Any]:
+def schema_defaults(spec: ToolSpec) -> JsonObject:
     """Top-level parameter -> its JSON Schema ``default``, where the spec states one."""
     if not spec.parameters_json:
         return {}
@@ -100,7 +101,7 @@ def failure_kinds(
     return tuple(kinds)
 
 
-def breakdown(per_request: Sequence[tuple[str, ...]]) -> dict[str, Any]:
+def breakdown(per_request: Sequence[tuple[str, ...]]) -> JsonObject:
     """Counts over requests: right, wrong tool, and wrong arguments by kind.
 
     ``requests_with_wrong_argument`` counts a request once per kind it got

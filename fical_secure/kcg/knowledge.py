@@ -29,12 +29,12 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from tqdm.auto import tqdm
 
 from fical_secure.data.schema import Episode, ToolSpec
 from fical_secure.errors import SchemaError
+from fical_secure.jsontypes import JsonObject
 from fical_secure.kcg.arguments import ArgumentRules, mine_argument_claims
 from fical_secure.kcg.argverify import verify_argument_claims
 from fical_secure.kcg.claims import (
@@ -145,7 +145,7 @@ def build_knowledge(
         raise SchemaError(f"client {client_id!r} has no episodes to build a compendium from")
     started = time.perf_counter()
     rules = CueRules(config.min_support, config.cue_precision, config.cues_per_tool)
-    dp_meta: dict[str, Any] = {}
+    dp_meta: JsonObject = {}
     if config.dp is None:
         claims = validated_claims(episodes, catalogue, config.min_support, known, rules)
         signatures = induce_signatures(episodes)
@@ -163,7 +163,7 @@ def build_knowledge(
         texts, paraphrased = _paraphrase(llm, aliases, texts, episodes, config, client_id, progress)
     entries: list[Entry] = [claim_entry(c, t) for c, t in zip(aliases, texts, strict=True)]
     entries += [claim_entry(c) for c, _ in claims if not isinstance(c, ValueAlias)]
-    meta: dict[str, Any] = {
+    meta: JsonObject = {
         "generator": GENERATOR,
         "prompt_version": PROMPT_VERSION,
         "model": llm.name if llm is not None and config.paraphrase else None,

@@ -15,6 +15,7 @@ from typing import Any, Literal, cast, get_args
 
 from fical_secure.data.schema import TOOL_NAME
 from fical_secure.errors import SchemaError, UntrustedInputError
+from fical_secure.jsontypes import JsonObject
 from fical_secure.untrusted import loads_bounded
 
 SCHEMA_VERSION = 1
@@ -59,7 +60,7 @@ class Compendium:
     entries: tuple[Entry, ...]
     signatures: tuple[ToolSignature, ...] = ()
     version: int = SCHEMA_VERSION
-    meta: dict[str, Any] = field(default_factory=dict)  # e.g. model name, n_episodes
+    meta: JsonObject = field(default_factory=dict)  # e.g. model name, n_episodes
 
     def tools(self) -> tuple[str, ...]:
         return tuple(sorted({e.tool for e in self.entries} | {s.tool for s in self.signatures}))
@@ -68,7 +69,7 @@ class Compendium:
         return replace(self, entries=entries)
 
     # --- canonical encoding -------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "version": self.version,
             "owner": self.owner,
@@ -125,7 +126,7 @@ class Compendium:
         return cls(owner=owner, entries=entries, signatures=sigs, meta=meta)
 
 
-def _list(raw: dict[str, Any], key: str) -> list[Any]:
+def _list(raw: JsonObject, key: str) -> list[Any]:
     value = raw.get(key, [])
     if not isinstance(value, list):
         raise SchemaError(f"compendium '{key}' must be a list")

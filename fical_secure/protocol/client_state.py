@@ -23,6 +23,7 @@ from typing import Any, Final
 
 from fical_secure.atomic import write_text_atomic
 from fical_secure.errors import StoreError
+from fical_secure.jsontypes import JsonObject
 
 FORMAT: Final = "fical-secure client-round-state v1"
 MAX_STATE_BYTES: Final = 64 * 1024 * 1024  # an envelope carries a compendium of tens of KiB
@@ -44,7 +45,7 @@ def _hex(value: bytes | None) -> str | None:
     return None if value is None else value.hex()
 
 
-def _unhex(raw: dict[str, Any], key: str, path: Path) -> bytes | None:
+def _unhex(raw: JsonObject, key: str, path: Path) -> bytes | None:
     value = raw.get(key)
     if value is None:
         return None

@@ -23,6 +23,7 @@ from typing import Any, Final
 
 from fical_secure.atomic import write_text_atomic
 from fical_secure.errors import PrivacyBudgetExhausted, StoreError
+from fical_secure.jsontypes import JsonObject
 from fical_secure.release.dp import Calibration, compose
 from fical_secure.release.policy import DPPolicy
 
@@ -52,7 +53,7 @@ class BudgetStatus:
     def delta_left(self) -> float:
         return max(self.delta_budget - self.delta_spent, 0.0)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "epsilon_round": self.epsilon_round,
             "delta_round": self.delta_round,

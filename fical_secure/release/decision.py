@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
+from fical_secure.jsontypes import JsonObject
 from fical_secure.release.policy import ReleasePolicy
 from fical_secure.release.significance import MembershipTest, permutation_test
 
@@ -48,7 +49,7 @@ class Finding:
     message: str
     remedy: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return asdict(self)
 
 
@@ -59,7 +60,7 @@ class ClientTest:
     client: str
     test: MembershipTest
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {"client": self.client, **self.test.to_dict()}
 
 

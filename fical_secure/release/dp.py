@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fical_secure.errors import ConfigError
+from fical_secure.jsontypes import JsonObject
 from fical_secure.release.policy import DPPolicy
 
 MAX_THRESHOLD = 2**30
@@ -39,7 +40,7 @@ class Calibration:
     epsilon: float
     delta: float
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "scale": self.scale,
             "threshold": self.threshold,

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from fical_secure.audit.artefact import SharedArtefact, from_compendium
 from fical_secure.audit.auditor import AuditConfig, AuditResult, AuditTarget, audit_artefact
 from fical_secure.audit.signals import CachingEmbedder, Embedder
 from fical_secure.errors import GateBlockedError
+from fical_secure.jsontypes import JsonObject
 from fical_secure.kcg.schema import Compendium, Entry
 from fical_secure.llm.base import LLM
 from fical_secure.release.decision import Finding, check_release
@@ -43,7 +43,7 @@ class GateDecision:
     reasons: tuple[str, ...]
     rounds: int
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "passed": self.passed,
             "removed_entry_ids": list(self.removed_entry_ids),

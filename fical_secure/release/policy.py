@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import Any
 
 from fical_secure.errors import ConfigError
+from fical_secure.jsontypes import JsonObject
 
 _UNIT = (
     "max_mi_auc",
@@ -76,7 +76,7 @@ class DPPolicy:
         """Every key of a profile's ``release.dp`` section."""
         return tuple(f.name for f in fields(cls))
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
@@ -134,7 +134,7 @@ class ReleasePolicy:
         """Every key of a profile's ``release`` section."""
         return tuple(f.name for f in fields(cls))
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["attacks"] = list(self.attacks)
         out["min_scrubber_recall"] = dict(self.min_scrubber_recall)

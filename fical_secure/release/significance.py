@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from fical_secure.audit.metrics import split_scores
+from fical_secure.jsontypes import JsonObject
 
 FloatArray = npt.NDArray[np.float64]
 _CHUNK = 256  # permutations scored at once (bounds memory for large audits)
@@ -49,7 +49,7 @@ class LowFprPoint:
             else f"{name} (lowest resolved; target {_percent(self.target_fpr)})"
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "label": self.label,
             "target_fpr": self.target_fpr,
@@ -72,7 +72,7 @@ class MembershipTest:
     low_fpr_p: float
     permutations: int
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "attack": self.attack,
             "n_members": self.n_members,

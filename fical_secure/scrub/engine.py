@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import regex
 
 from fical_secure.errors import ScrubAnalyzerError
+from fical_secure.jsontypes import JsonObject
 from fical_secure.scrub.config import ScrubProfile
 
 if TYPE_CHECKING:
@@ -163,7 +164,7 @@ def pin_tldextract_offline() -> None:
     tldextract.tldextract.TLD_EXTRACTOR = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
-def nlp_configuration(profile: ScrubProfile) -> dict[str, Any]:
+def nlp_configuration(profile: ScrubProfile) -> JsonObject:
     """Presidio NLP configuration: the profile's spaCy model, only its NER entities."""
     kept = set(profile.ner_entities)
     mapping = {label: ent for label, ent in _SPACY_LABELS.items() if ent in kept}

@@ -9,13 +9,14 @@ are scrubbed; its ``pii`` list is the hospital's own knowledge of who is in it
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from fical_secure.data.schema import leaves
 from fical_secure.errors import DataError, UntrustedInputError
+from fical_secure.jsontypes import JsonObject
 from fical_secure.untrusted import JsonLimits, loads_bounded, open_regular
 
 MAX_STREAM_BYTES = 64 * 1024 * 1024 * 1024
@@ -31,11 +32,11 @@ class Record:
     """One input line: its number, the parsed object, and the texts to scrub in order."""
 
     line: int
-    data: dict[str, Any]
+    data: JsonObject
     texts: tuple[str, ...]
 
 
-def iter_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def iter_lines(path: Path) -> Iterator[tuple[int, JsonObject]]:
     """``(line number, JSON object)`` of each non-blank line, streamed.
 
     Raises:
@@ -67,12 +68,12 @@ def iter_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             yield number, value
 
 
-def detect_format(data: dict[str, Any]) -> Format:
+def detect_format(data: JsonObject) -> Format:
     """``episodes`` for an object with a ``request``, else ``text``."""
     return "episodes" if "request" in data and "text" not in data else "text"
 
 
-def parse_record(path: Path, number: int, data: dict[str, Any], fmt: Format) -> Record:
+def parse_record(path: Path, number: int, data: JsonObject, fmt: Format) -> Record:
     """Check one line's object and list its texts to scrub.
 
     Raises:
@@ -83,20 +84,25 @@ def parse_record(path: Path, number: int, data: dict[str, Any], fmt: Format) -> 
     if fmt == "text":
         if not isinstance(ident, str | int) or isinstance(ident, bool):
             raise DataError(f"{where}: missing or invalid id (string or integer)")
-        if not isinstance(data.get("text"), str):
+        text = data.get("text")
+        if not isinstance(text, str):
             raise DataError(f"{where}: missing or invalid text (string)")
-        return Record(number, data, (data["text"],))
+        return Record(number, data, (text,))
+    texts: list[str] = []
     for name in EPISODE_TEXT_FIELDS:
-        if not isinstance(data.get(name), str):
+        field = data.get(name)
+        if not isinstance(field, str):
             raise DataError(f"{where}: episode field {name!r} must be a string")
+        texts.append(field)
     call = data.get("call")
-    if not (isinstance(call, dict) and isinstance(call.get("arguments"), dict)):
+    arguments = call.get("arguments") if isinstance(call, dict) else None
+    if not isinstance(arguments, dict):
         raise DataError(f"{where}: episode call must be an object with tool and arguments")
     if "id" in data and not (isinstance(ident, str) and ident):
         raise DataError(f"{where}: episode id must be a non-empty string")
     known_pii(path, number, data)
-    args = [v for value in call["arguments"].values() for v in leaves(value) if isinstance(v, str)]
-    return Record(number, data, tuple(data[n] for n in EPISODE_TEXT_FIELDS) + tuple(args))
+    args = [v for value in arguments.values() for v in leaves(value) if isinstance(v, str)]
+    return Record(number, data, (*texts, *args))
 
 
 def _replace_strings(value: Any, scrubbed: Iterator[str]) -> Any:
@@ -110,7 +116,7 @@ def _replace_strings(value: Any, scrubbed: Iterator[str]) -> Any:
     return value
 
 
-def known_pii(path: Path, number: int, data: dict[str, Any]) -> list[tuple[str, str]]:
+def known_pii(path: Path, number: int, data: JsonObject) -> list[tuple[str, str]]:
     """The episode's ``pii`` list as ``(kind, value)`` pairs.
 
     Raises:
@@ -125,7 +131,7 @@ def known_pii(path: Path, number: int, data: dict[str, Any]) -> list[tuple[str, 
     return [(p["kind"], p["value"]) for p in pii]
 
 
-def rebuild(record: Record, fmt: Format, scrubbed: list[str]) -> dict[str, Any]:
+def rebuild(record: Record, fmt: Format, scrubbed: list[str]) -> JsonObject:
     """The output object: the input with its texts replaced, ``pii`` (and ``text``) left out."""
     out = {k: v for k, v in record.data.items() if k not in ("pii", "text")}
     if fmt == "text":
@@ -134,7 +140,10 @@ def rebuild(record: Record, fmt: Format, scrubbed: list[str]) -> dict[str, Any]:
     for name, value in zip(EPISODE_TEXT_FIELDS, scrubbed, strict=False):
         out[name] = value
     rest = iter(scrubbed[len(EPISODE_TEXT_FIELDS) :])
-    call = dict(record.data["call"])
-    call["arguments"] = {k: _replace_strings(v, rest) for k, v in call["arguments"].items()}
-    out["call"] = call
+    call = record.data.get("call")
+    arguments = call.get("arguments") if isinstance(call, Mapping) else None
+    if not isinstance(call, Mapping) or not isinstance(arguments, Mapping):
+        raise DataError("an episode record needs a call object (parse_record checks it)")
+    replaced = {k: _replace_strings(v, rest) for k, v in arguments.items()}
+    out["call"] = {**call, "arguments": replaced}
     return out

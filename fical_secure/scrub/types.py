@@ -7,7 +7,8 @@ one, so a caller can audit exactly which characters were replaced.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+from fical_secure.jsontypes import JsonObject
 
 
 @dataclass(frozen=True, order=True)
@@ -33,7 +34,7 @@ class Span:
     def length(self) -> int:
         return self.end - self.start
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         """JSON form used by the CLI: ``{"type", "start", "end", "score"}``."""
         return {
             "type": self.type,
@@ -63,7 +64,7 @@ class Refusal:
     kinds: tuple[str, ...] = ()
     analyzer_failed: bool = False
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         """JSON form used in quarantine files: ``{"reason", "kinds"}``."""
         return {"reason": self.reason, "kinds": list(self.kinds)}
 

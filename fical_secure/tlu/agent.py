@@ -73,6 +73,19 @@ class Step:
     answer: str
 
 
+def execute_step(
+    env: ToolEnvironment, request: str, decision: Decision, tool: str, fill: ArgFill
+) -> Step:
+    """Run ``tool`` with ``fill``'s arguments in ``env`` and answer, or ask for what is missing."""
+    if not fill.complete:
+        answer = f"I need {', '.join(fill.missing)} to use {tool}."
+        return Step(request, decision, tool, fill, None, False, answer)
+    call = ToolCall(tool, dict(fill.arguments))
+    outcome = env.try_execute(call)
+    answer = outcome.output if outcome.ok else f"{tool} could not run: {outcome.output}"
+    return Step(request, decision, tool, fill, call, outcome.ok, answer)
+
+
 def _minmax(scores: np.ndarray) -> np.ndarray:
     span = float(np.max(scores) - np.min(scores)) if scores.size else 0.0
     return (scores - np.min(scores)) / span if span > 0 else np.zeros_like(scores)
@@ -148,13 +161,7 @@ class Agent:
         spec = next(s for s in self.catalogue if s.name == tool)
         chooser = self._choose_enum if self.config.model_enum_choice else None
         fill = fill_arguments(request, spec, chooser=chooser)
-        if not fill.complete:
-            answer = f"I need {', '.join(fill.missing)} to use {tool}."
-            return Step(request, decision, tool, fill, None, False, answer)
-        call = ToolCall(tool, dict(fill.arguments))
-        outcome = self.env.try_execute(call)
-        answer = outcome.output if outcome.ok else f"{tool} could not run: {outcome.output}"
-        return Step(request, decision, tool, fill, call, outcome.ok, answer)
+        return execute_step(self.env, request, decision, tool, fill)
 
     def _choose_enum(
         self, request: str, spec: ToolSpec, arg: ArgSpec, choices: Sequence[str]

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from fical_secure.jsontypes import JsonObject, JsonValue
 from fical_secure.tlu.hints import ArgumentHint
 from fical_secure.tlu.shapes import expected_shapes
 from fical_secure.tlu.spans import anchored_numbers, normalised_values, numbers, spans
@@ -80,9 +81,13 @@ def _unique(values: Sequence[Any]) -> list[Any]:
     return seen
 
 
+def _enum(kind: str, pool: Sequence[JsonValue]) -> JsonObject:
+    return {"type": kind, "enum": list(pool)}
+
+
 def _string(
     prop: Mapping[str, Any], extra: list[Any], values: RequestValues, shapes: Sequence[str]
-) -> dict[str, Any]:
+) -> JsonObject:
     pattern, fmt = prop.get("pattern"), prop.get("format")
     strings = [v for v in extra if isinstance(v, str)]
     if fmt is not None or pattern is not None:
@@ -93,7 +98,7 @@ def _string(
             pool = [v for v in pool if re.fullmatch(r"\d{4}-\d{2}-\d{2}", v)]
         else:
             return dict(prop)
-        return {"type": "string", "enum": _unique(pool)} if pool else dict(prop)
+        return _enum("string", _unique(pool)) if pool else dict(prop)
     default = [prop["default"]] if isinstance(prop.get("default"), str) else []
     pool = _unique([*strings, *values.normalised, *values.spans])
     for shape in shapes:  # the first shape some candidate has settles it
@@ -102,12 +107,12 @@ def _string(
             pool = fitting
             break
     pool = _unique([*pool, *default])
-    return {"type": "string", "enum": pool} if pool else dict(prop)
+    return _enum("string", pool) if pool else dict(prop)
 
 
 def _number(
     prop: Mapping[str, Any], extra: list[Any], values: RequestValues, path: str
-) -> dict[str, Any]:
+) -> JsonObject:
     integer = prop.get("type") == "integer"
     low, high = prop.get("minimum"), prop.get("maximum")
     default = [prop["default"]] if "default" in prop else []
@@ -122,7 +127,7 @@ def _number(
         and (high is None or v <= high)
     ]
     pool = _unique([int(v) if integer else v for v in pool])
-    return {"type": prop["type"], "enum": pool} if pool else dict(prop)
+    return _enum(prop["type"], pool) if pool else dict(prop)
 
 
 def narrow(
@@ -130,7 +135,7 @@ def narrow(
     values: RequestValues,
     hints: Mapping[str, ArgumentHint],
     path: str,
-) -> dict[str, Any]:
+) -> JsonObject:
     """The decoding schema of one value at ``path`` (dotted) of the tool's parameters."""
     if "enum" in prop or "const" in prop or not isinstance(prop.get("type"), str):
         return dict(prop)  # closed already, or a union the library compiles as written
@@ -140,15 +145,14 @@ def narrow(
     if kind == "string":
         hinted = [hint.shape] if hint is not None and hint.shape else []
         narrowed = _string(prop, extra, values, [*hinted, *expected_shapes(path, prop)])
-        if hint is not None and "enum" in narrowed and "enum" not in prop:
+        enum = narrowed.get("enum")
+        if hint is not None and isinstance(enum, list) and "enum" not in prop:
             # a phrase the knowledge normalises is not itself a value
             written = {
                 p.lower() for p in hint.normalisations if p.lower() in values.request.lower()
             }
-            kept = [
-                v for v in narrowed["enum"] if not (isinstance(v, str) and v.lower() in written)
-            ]
-            narrowed["enum"] = kept or narrowed["enum"]
+            kept = [v for v in enum if not (isinstance(v, str) and v.lower() in written)]
+            narrowed["enum"] = kept or enum
         return narrowed
     if kind in ("integer", "number"):
         return _number(prop, extra, values, path)
@@ -172,14 +176,14 @@ def object_schema(
     pinned: Mapping[str, Any] | None = None,
     *,
     evidence_required: bool = False,
-) -> dict[str, Any]:
+) -> JsonObject:
     """An object's decoding schema: required members, and optional ones with evidence.
 
     ``pinned`` members (settled elsewhere) are left out; the caller merges them.
     ``evidence_required``: an optional member with evidence must be decoded too.
     """
     required = set(schema.get("required", []))
-    properties: dict[str, Any] = {}
+    properties: JsonObject = {}
     evidenced: set[str] = set()
     for name, prop in schema.get("properties", {}).items():
         if name in (pinned or {}) or not isinstance(prop, Mapping):

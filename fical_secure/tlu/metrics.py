@@ -14,11 +14,11 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
 from fical_secure.data.schema import ArgValue, EvalRequest
+from fical_secure.jsontypes import JsonObject
 from fical_secure.tlu.agent import Agent, Decision, Step
 
 
@@ -39,7 +39,7 @@ def _mean(values: Sequence[bool | float]) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
-def step_metrics(steps: Sequence[Step], golds: Sequence[EvalRequest]) -> dict[str, Any]:
+def step_metrics(steps: Sequence[Step], golds: Sequence[EvalRequest]) -> JsonObject:
     """Tool, argument and end-to-end accuracy of ``steps`` against ``golds``."""
     right_tool, all_args, e2e, executed = [], [], [], []
     per_arg: dict[str, list[bool]] = defaultdict(list)
@@ -71,7 +71,7 @@ def _model_choice(decisions: Sequence[Decision], golds: Sequence[str]) -> float:
 
 def evaluate(
     agent: Agent, eval_requests: Sequence[EvalRequest], *, k: int = 3, seed: int = 0
-) -> dict[str, Any]:
+) -> JsonObject:
     """Evaluate retrieval, the agent with and without RAG, and the order control.
 
     Model scoring is batched per mode (one model call each). ``k`` is the

@@ -38,9 +38,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fical_secure.data.schema import ToolCall, ToolSpec
+from fical_secure.data.schema import ToolSpec
 from fical_secure.kcg.cues import fold_plural, words
-from fical_secure.tlu.agent import Decision, Step
+from fical_secure.tlu.agent import Decision, Step, execute_step
 from fical_secure.tlu.args import ArgFill
 from fical_secure.tlu.env import ToolEnvironment
 from fical_secure.tlu.fill import ArgumentFiller, FillJob, RuleFiller
@@ -147,10 +147,4 @@ class Solver:
     def _complete(self, request: str, tool: str, fill: ArgFill) -> Step:
         assert self.env is not None
         decision = Decision((tool,), np.zeros(1), np.zeros(1))
-        if not fill.complete:
-            answer = f"I need {', '.join(fill.missing)} to use {tool}."
-            return Step(request, decision, tool, fill, None, False, answer)
-        call = ToolCall(tool, dict(fill.arguments))
-        outcome = self.env.try_execute(call)
-        answer = outcome.output if outcome.ok else f"{tool} could not run: {outcome.output}"
-        return Step(request, decision, tool, fill, call, outcome.ok, answer)
+        return execute_step(self.env, request, decision, tool, fill)

@@ -17,7 +17,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Final
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +26,7 @@ from fical_secure.crypto.enrollment import Roster
 from fical_secure.crypto.identity import IdentityKey, IdentityPublicKey, RoundKey, Unpicklable
 from fical_secure.crypto.masking import MaskAccumulator, MaskKey, MaskKind
 from fical_secure.errors import FicalError, SecAggAbort, SecAggRefusal, SecAggTimeout, StoreError
+from fical_secure.jsontypes import JsonObject
 from fical_secure.protocol.messages import sha256
 from fical_secure.protocol.secagg import common
 from fical_secure.protocol.secagg.client_state import secrets_from_json, secrets_to_json
@@ -301,7 +302,7 @@ class SecAggClient(Unpicklable):
         rebuild the client with :meth:`restore`. A finished or aborted client
         exports no secret.
         """
-        state: dict[str, Any] = {
+        state: JsonObject = {
             "format": STATE_FORMAT,
             "key_id": self.key_id.hex(),
             "phase": self.phase.value,

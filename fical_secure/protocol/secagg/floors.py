@@ -29,6 +29,7 @@ from fractions import Fraction
 from typing import Any
 
 from fical_secure.errors import ConfigError, WeakSecAggParameters
+from fical_secure.jsontypes import JsonObject
 from fical_secure.protocol.secagg.params import MAX_PARTICIPANTS, MIN_PARTICIPANTS, SecAggParams
 
 DEFAULT_THRESHOLD_FRACTION = Fraction(2, 3)
@@ -66,7 +67,7 @@ class SecAggFloors:
             raise ConfigError("secagg min_tolerated_corruptions must be >= 0")
 
     @classmethod
-    def from_mapping(cls, raw: dict[str, Any]) -> SecAggFloors:
+    def from_mapping(cls, raw: JsonObject) -> SecAggFloors:
         """Floors from a profile's ``secagg`` section (missing keys keep the defaults).
 
         Raises:
