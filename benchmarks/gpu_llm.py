@@ -8,7 +8,7 @@ run measures, on the same card:
 - the ceilings: an 8192^3 bf16 matrix product on random data (peak FLOP/s) and
   a 2 GiB device-to-device copy (bandwidth, bytes read plus written);
 - scoring (rows of ``SCORE_LEN`` tokens, the last ``SCORED`` scored): MFU of
-  ``transformers_backend.text_logprobs`` (the transformers forward) and of
+  ``routing.text_logprobs`` (the transformers forward) and of
   ``layers.Forward.score_ids``, eager and compiled. FLOPs counted are the ones
   scoring needs: every layer over every token, causal attention, and the
   vocabulary projection at scored positions only;
@@ -114,7 +114,7 @@ def scoring(model: Any, batches: tuple[int, ...], peak: float) -> dict[str, Any]
     import torch
 
     from fical_secure.llm.layers import Forward
-    from fical_secure.llm.transformers_backend import text_logprobs
+    from fical_secure.llm.routing import text_logprobs
 
     cfg, out = model.config, {}
     fast, compiled = Forward(model), Forward(model, compile=True)
@@ -151,7 +151,7 @@ def reuse(model: Any) -> dict[str, Any]:
 
     from fical_secure.llm.layers import Forward
     from fical_secure.llm.prefix import run_context, texts_after
-    from fical_secure.llm.transformers_backend import text_logprobs
+    from fical_secure.llm.routing import text_logprobs
 
     dev, vocab = torch.device("cuda"), model.config.vocab_size
     context = torch.randint(1, vocab, (CONTEXT,)).tolist()

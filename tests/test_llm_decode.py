@@ -17,7 +17,8 @@ from fical_secure.errors import GenerationError
 from fical_secure.llm.batching import pad_rows
 from fical_secure.llm.decode import Decoder, batch_bucket
 from fical_secure.llm.layers import Forward, unsupported
-from fical_secure.llm.transformers_backend import TransformersLLM, text_logprobs
+from fical_secure.llm.routing import text_logprobs
+from fical_secure.llm.transformers_backend import TransformersLLM
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from fical_secure.errors import ConfigError, GenerationError
-from fical_secure.llm.transformers_backend import TransformersLLM, text_logprobs
+from fical_secure.llm.routing import text_logprobs
+from fical_secure.llm.transformers_backend import TransformersLLM
 from fical_secure.tlu.prompt import SYSTEM, plain_message
 
 if TYPE_CHECKING:

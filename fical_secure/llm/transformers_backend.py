@@ -11,10 +11,8 @@ context gives the log-probs of every possible first token, which is what
 scoring many candidates' first tokens after one prompt needs. Texts scored
 after the same context share one pass of it (:mod:`fical_secure.llm.prefix`).
 
-On CUDA, for Llama-family models, plain generation runs through
-:class:`~fical_secure.llm.decode.Decoder` (static cache, CUDA graphs) and
-scoring of whole rows through :class:`~fical_secure.llm.layers.Forward` (flash
-attention, the vocabulary projected only where a token is scored); other
+On CUDA, for Llama-family models, plain generation and the scoring of whole
+rows run through the fast paths of :mod:`fical_secure.llm.routing`; other
 models, constrained decoding and the CPU keep the transformers paths.
 """
 
@@ -31,9 +29,8 @@ from fical_secure.errors import GenerationError
 from fical_secure.llm.base import LogProbs
 from fical_secure.llm.batching import length_sorted_chunks, pad_rows
 from fical_secure.llm.constrained import JsonGrammars
-from fical_secure.llm.decode import Decoder
-from fical_secure.llm.layers import Forward, unsupported
 from fical_secure.llm.prefix import ContextCache, texts_after
+from fical_secure.llm.routing import FastPaths, generate_new_ids, score_rows
 
 if TYPE_CHECKING:
     import torch
@@ -105,9 +102,7 @@ class TransformersLLM:
         self._start_id: int = int(start if start is not None else tokenizer.eos_token_id)
         self._max_len: int = int(getattr(model.config, "max_position_embeddings", 2048))
         self._grammars: JsonGrammars | None = None
-        self.fast_paths = fast_paths
-        self.compile_fast_paths = compile_fast_paths
-        self._fast: dict[str, tuple[tuple[int, ...], Any]] = {}
+        self._fast = FastPaths(fast_paths, compile=compile_fast_paths)
 
     @property
     def device(self) -> torch.device:
@@ -131,18 +126,8 @@ class TransformersLLM:
 
     def _fast_path(self, role: str) -> Any | None:
         """The decoder (``role="decode"``) or scorer (``"score"``) of the role's model, or
-        ``None`` where the transformers path runs (CPU by default, unsupported model)."""
-        net = self.generation_model if role == "decode" else self.model
-        wanted = self.fast_paths if self.fast_paths is not None else net.device.type == "cuda"
-        if not wanted or unsupported(net) is not None:
-            return None
-        stamp = tuple(id(p) for p in net.parameters())
-        found = self._fast.get(role)
-        if found is None or found[0] != stamp:  # parameters replaced: rebuild on the new ones
-            maker = Decoder if role == "decode" else Forward
-            found = (stamp, maker(net, compile=self.compile_fast_paths))
-            self._fast[role] = found
-        return found[1]
+        ``None`` where the transformers path runs (:class:`~fical_secure.llm.routing.FastPaths`)."""
+        return self._fast.get(role, self.generation_model if role == "decode" else self.model)
 
     # --- prompting -------------------------------------------------------------
     def chat_prompt(self, user: str, system: str | None = None) -> str:
@@ -260,9 +245,6 @@ class TransformersLLM:
     def _generate_batch(
         self, batch: list[list[int]], max_new_tokens: int, processor: Any | None = None
     ) -> list[str]:
-        import torch
-        from transformers import LogitsProcessorList
-
         room = self._max_len - max_new_tokens
         if any(len(ids) > room for ids in batch):
             raise GenerationError(
@@ -273,26 +255,10 @@ class TransformersLLM:
         eos_ids = {int(e) for e in (eos if isinstance(eos, list) else [eos]) if e is not None}
         decoder = self._fast_path("decode") if processor is None else None
         started = time.perf_counter()
-        if decoder is not None:
-            new: Any = decoder.generate_ids(
-                batch, max_new_tokens, eos_ids=eos_ids, pad_id=self._pad_id
-            )
-        else:
-            input_ids, mask = pad_rows(batch, self._pad_id, left=True, device=self.device)
-            with torch.inference_mode():
-                out = self.generation_model.generate(
-                    input_ids=input_ids,
-                    attention_mask=mask,
-                    do_sample=False,
-                    num_beams=1,
-                    max_new_tokens=max_new_tokens,
-                    pad_token_id=self._pad_id,
-                    temperature=None,
-                    top_p=None,
-                    top_k=None,
-                    logits_processor=LogitsProcessorList([processor] if processor else []),
-                )
-            new = out[:, input_ids.shape[1] :].tolist()
+        net, pad = self.generation_model, self._pad_id
+        new = generate_new_ids(
+            net, decoder, batch, max_new_tokens, eos_ids=eos_ids, pad_id=pad, processor=processor
+        )
         self.usage.seconds += time.perf_counter() - started
         self.usage.prompt_tokens += sum(len(ids) for ids in batch)
         not_new = eos_ids | {self._pad_id}
@@ -379,21 +345,12 @@ class TransformersLLM:
         self.usage.seconds += time.perf_counter() - started
 
     def _score_batch(self, rows: list[list[int]], n_text: list[int]) -> list[LogProbs]:
-        import torch
-
         started = time.perf_counter()
         self.usage.scored_tokens += sum(n_text)
         self.usage.context_tokens += sum(len(r) for r in rows) - sum(n_text)
-        scorer = self._fast_path("score")
-        if scorer is not None:
-            values: list[LogProbs] = scorer.score_ids(rows, n_text)
-            self.usage.seconds += time.perf_counter() - started
-            return values
-        with torch.inference_mode():
-            picked = text_logprobs(self.model, rows, n_text, self._pad_id, self.device).cpu()
+        values = score_rows(self.model, self._fast_path("score"), rows, n_text, self._pad_id)
         self.usage.seconds += time.perf_counter() - started
-        width = picked.shape[1]
-        return [picked[b, width - n :].numpy().astype(np.float32) for b, n in enumerate(n_text)]
+        return values
 
     def next_token_logprobs(self, contexts: Sequence[str]) -> list[LogProbs]:
         """Log-softmax (float32, whole vocabulary) of the next token after each raw context.
@@ -438,30 +395,3 @@ class TransformersLLM:
         self.usage.seconds += time.perf_counter() - started
         self.usage.scored_tokens += len(rows)
         return [logprobs[b].numpy().astype(np.float32) for b in range(len(rows))]
-
-
-def text_logprobs(
-    model: Any, rows: list[list[int]], n_text: list[int], pad_id: int, device: torch.device
-) -> torch.Tensor:
-    """Log-probs of the tokens of each row's last ``n_text[b]`` positions, one forward pass.
-
-    Rows are left-padded, so every text ends its row and the logits of the last
-    ``max(n_text) + 1`` positions cover every prediction needed. Returns a
-    ``[rows, max(n_text)]`` float32 tensor whose row ``b`` holds its text's
-    log-probs in its last ``n_text[b]`` columns. Gradients follow the caller's
-    mode (scoring wraps it in ``inference_mode``; training does not).
-    """
-    import torch
-
-    input_ids, mask = pad_rows(rows, pad_id, left=True, device=device)
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    keep = max(n_text) + 1
-    logits = model(
-        input_ids=input_ids,
-        attention_mask=mask,
-        position_ids=positions,
-        use_cache=False,
-        logits_to_keep=keep,
-    ).logits
-    logprobs = torch.log_softmax(logits[:, -keep:-1, :].float(), dim=-1)
-    return logprobs.gather(-1, input_ids[:, -keep + 1 :].unsqueeze(-1)).squeeze(-1)
