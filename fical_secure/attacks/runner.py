@@ -314,6 +314,9 @@ def run_attacks(settings: AttackSettings) -> dict[str, Any]:
         progress=settings.progress,
     )
     config = AuditConfig(
+        # the quick suite's membership figures are the embedding and lexical attacks only
+        # (the round's own gate, inside the modes, still audits as the profile says)
+        use_llm=any(p.needs_llm for p in plugins),
         llm_records_per_split=settings.llm_records,
         max_canaries=settings.canaries,
         seed=settings.seed,
