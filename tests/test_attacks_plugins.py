@@ -26,11 +26,18 @@ from fical_secure.attacks.plugins import (
     VerbatimPII,
     describe,
 )
-from fical_secure.attacks.runner import AttackSettings, _targets, run_attacks
+from fical_secure.attacks.runner import (
+    DEFAULT_DP,
+    AttackSettings,
+    _targets,
+    release_profiles,
+    run_attacks,
+)
 from fical_secure.attacks.summary import summary_markdown
 from fical_secure.audit.artefact import SharedArtefact, from_samples
 from fical_secure.audit.auditor import AuditConfig
 from fical_secure.audit.signals import CachingEmbedder
+from fical_secure.compliance.profile import load_profile, resolve_profile
 from fical_secure.data.generator import generate_federation
 from fical_secure.data.schema import Federation
 from fical_secure.errors import ConfigError
@@ -79,7 +86,11 @@ def test_membership_inference_sees_copied_members_and_not_a_release_without_them
     null = MembershipInference().run(_context(federation, embedder, copy=False))
     assert leak["mia_auc"]["value"] > 0.95 and leak["membership_findings"] > 0
     assert leak["tpr_at_low_fpr"]["value"] > 0.9
-    assert "lowest resolved" in leak["tpr_at_low_fpr"]["label"]  # 12 non-members < 100
+    # the pooled game: both clients' 12 non-members, still < 100 for a 1% FPR
+    assert leak["tpr_at_low_fpr"]["n_nonmembers"] == 24 and not leak["tpr_at_low_fpr"]["resolved"]
+    assert "lowest resolved" in leak["tpr_at_low_fpr"]["label"]
+    assert leak["mia_auc_per_client"]["n_nonmembers"] == 12
+    assert leak["mia_auc_per_client"]["value"] >= leak["mia_auc"]["value"] - 0.05
     assert null["mia_auc"]["value"] < 0.7 and null["membership_findings"] == 0
 
 
@@ -164,24 +175,49 @@ def test_a_plugin_naming_an_unknown_threat_model_is_refused_before_anything_runs
 
 
 def test_targets_are_recorded_met_or_not_and_summarised() -> None:
+    resolved = {"resolved": True, "n_nonmembers": 300, "fpr": 0.01, "label": "TPR@1%FPR"}
     rows = {
         "sample_sharing": {
             "mia_auc": {"value": 0.97, "ci95": [0.9, 1.0]},
             "tool_accuracy": {"value": 0.8, "ci95": [0.7, 0.9]},
         },
         "compendium_hardened": {
-            "mia_auc": {"value": 0.6, "ci95": [0.4, 0.8]},
-            "tpr_at_low_fpr": {"value": 0.0, "fpr": 0.05, "label": "x"},
+            "mia_auc": {"value": 0.54, "ci95": [0.49, 0.61]},
+            "tpr_at_low_fpr": {"value": 0.0, **resolved},
             "verbatim_pii": 0,
             "tool_accuracy": {"value": 0.76, "ci95": [0.6, 0.9]},
+            "n_items": 10,
+        },
+        # every client's DP selection kept nothing: nothing to infer membership from
+        "compendium_dp": {
+            "mia_auc": None,
+            "tpr_at_low_fpr": None,
+            "n_items": 0,
+            "verbatim_pii": None,
+            "canary_exposure_bits": None,
         },
     }
     targets = _targets(rows)
     assert targets["sample_sharing mia_auc"]["met"]
-    assert not targets["hardened mia_auc"]["met"]
-    assert targets["hardened tpr_at_low_fpr"]["met"] and targets["hardened verbatim_pii"]["met"]
+    assert targets["hardened mia_auc"]["met"]
+    assert not targets["hardened mia_auc ci95 upper"]["met"]  # 0.61 > 0.60: not resolved enough
+    assert targets["hardened tpr_at_1pct_fpr"]["met"] and targets["hardened verbatim_pii"]["met"]
+    assert targets["hardened tpr_at_1pct_fpr"]["n_nonmembers"] == 300
     assert not targets["hardened canary_exposure_bits"]["met"]  # not measured is not met
     assert targets["hardened tool_accuracy / sample_sharing"]["measured"] == 0.95
+    assert targets["dp mia_auc"] == {"target": "-", "measured": "nothing released", "met": True}
+    # a TPR read at fewer than 100 non-members does not resolve 1%: not met, however low
+    rows["compendium_hardened"]["tpr_at_low_fpr"] = {
+        "value": 0.0,
+        "resolved": False,
+        "n_nonmembers": 24,
+        "fpr": 0.0417,
+        "label": "x",
+    }
+    rows["sample_sharing"]["mia_auc"]["value"] = 0.94
+    targets = _targets(rows)
+    assert not targets["hardened tpr_at_1pct_fpr"]["met"]
+    assert not targets["sample_sharing mia_auc"]["met"]  # the leak must show: >= 0.95
     record = {
         "federation": {"clients": 2, "episodes_per_client": 4, "seed": 0},
         "model": "m",
@@ -194,7 +230,22 @@ def test_targets_are_recorded_met_or_not_and_summarised() -> None:
         "attacks": [],
     }
     text = summary_markdown(record)
-    assert "| compendium_hardened | 0.600 [0.40, 0.80]" in text and "| no |" in text
+    assert "| compendium_hardened | 0.540 [0.49, 0.61]" in text and "| no |" in text
+
+
+def test_the_dp_row_profile_is_derived_from_the_hardened_one(tmp_path: Path) -> None:
+    k_only, dp = release_profiles("strict", None, tmp_path)
+    assert k_only == "strict" and load_profile(resolve_profile("strict")).release.dp is None
+    policy = load_profile(Path(dp)).release
+    assert policy.dp is not None and policy.dp.epsilon == DEFAULT_DP["epsilon"]
+    assert policy.max_mi_auc == load_profile(resolve_profile("strict")).release.max_mi_auc
+    # a hardened profile that already selects by DP runs as the DP row; k-only drops its dp
+    k_only2, dp2 = release_profiles(dp, None, tmp_path / "again")
+    assert dp2 == dp and load_profile(Path(k_only2)).release.dp is None
+    # a DP profile named explicitly is used as given, checked before anything runs
+    assert release_profiles("strict", dp, tmp_path) == ("strict", dp)
+    with pytest.raises(ConfigError):
+        release_profiles("strict", str(tmp_path / "missing.yaml"), tmp_path)
 
 
 def test_unknown_suite_or_too_small_a_federation_is_refused(tmp_path: Path) -> None:
@@ -202,7 +253,7 @@ def test_unknown_suite_or_too_small_a_federation_is_refused(tmp_path: Path) -> N
         run_attacks(AttackSettings(out=tmp_path, suite="all-of-them"))
     with pytest.raises(ConfigError, match="--clients must be >= 2"):
         run_attacks(AttackSettings(out=tmp_path, clients=1))
-    for records in (0, 21):
+    for records in (0, 101):
         with pytest.raises(ConfigError, match="--llm-records must be between 1 and --episodes"):
             run_attacks(AttackSettings(out=tmp_path, llm_records=records))
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from fical_secure.audit.attacks import RECORD_MEMBERSHIP, Attack, pooled_attacks, run_attacks
 from fical_secure.audit.metrics import (
     attack_metrics,
     bootstrap_ci,
@@ -108,3 +109,28 @@ def test_empty_or_non_finite_scores_are_refused(
 def test_unknown_bootstrap_statistic_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown statistic"):
         bootstrap_ci([1.0], [0.0], statistic="precision")
+
+
+def test_the_pooled_game_scores_every_clients_records_with_one_threshold() -> None:
+    rng = np.random.default_rng(0)
+    games = []
+    for shift in (0.0, 5.0):  # two clients whose scores sit on different scales
+        members = {"s": rng.normal(shift + 0.3, 1.0, 60), "t": rng.normal(0, 1, 60)}
+        nonmembers = {"s": rng.normal(shift, 1.0, 60), "t": rng.normal(0, 1, 60)}
+        games.append(run_attacks(members, nonmembers, [_attack("s"), _attack("t")]))
+    games[1].pop("t")  # an attack one game lacks is left out of the pool
+    pooled = pooled_attacks(games, n_resamples=50)
+    assert list(pooled) == ["s"]
+    pos = np.concatenate([g["s"].member_scores for g in games])
+    neg = np.concatenate([g["s"].nonmember_scores for g in games])
+    metrics = pooled["s"].metrics
+    assert metrics.n_members == metrics.n_nonmembers == 120
+    assert metrics.auc == roc_auc(pos, neg)  # one threshold over both clients' scales
+    # 120 non-members resolve a 1% FPR that neither client's 60 does
+    assert metrics.tpr_at_1pct.resolved and not games[0]["s"].metrics.tpr_at_1pct.resolved
+    assert metrics.auc_ci.low <= metrics.auc <= metrics.auc_ci.high
+    assert pooled_attacks([]) == {}
+
+
+def _attack(signal: str) -> Attack:
+    return Attack(signal, RECORD_MEMBERSHIP, (signal,), signal, lambda s: s[signal])

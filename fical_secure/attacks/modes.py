@@ -13,6 +13,9 @@ secure-aggregation transport), so the attacks compare like with like:
 * ``compendium_hardened``: what the round releases: the round's client stages
   (KCG, scrubber, release gate of the named profile, recheck); a blocked
   client releases nothing;
+* ``compendium_dp``: the same stages under a second profile whose release
+  selects claims by differentially private partition selection (built only
+  when a DP profile is named);
 * ``compendium_secagg``: the hardened releases through anonymous secure
   aggregation: the server holds one pooled multiset of entries and does not
   know who wrote which (:mod:`fical_secure.attacks.pooled`);
@@ -54,6 +57,8 @@ TEXT_MODES: dict[str, str] = {
     "synthetic_sharing": "examples the local LLM writes from a few member episodes (FedPIT)",
     "compendium_plain": "the KCG compendium as written (FICAL, no privacy gates)",
     "compendium_hardened": "what a round releases: KCG, scrubber, release gate, recheck",
+    "compendium_dp": "what a round releases under the DP profile: DP claim selection, "
+    "scrubber, release gate, recheck",
     "compendium_secagg": "hardened releases through anonymous secure aggregation: one "
     "pooled multiset, no senders",
 }
@@ -238,12 +243,14 @@ def build_modes(
     audit_llm_records: int = 8,
     synthetic: SyntheticConfig | None = None,
     progress: bool = True,
+    dp_profile: str | None = None,
 ) -> dict[str, SharingMode]:
     """mode -> what the attacker holds, for every text mode (:data:`TEXT_MODES`).
 
     The compendium modes run the round's own client stages on each hospital
     of ``federation``; ``synthetic_sharing`` runs ``llm`` as every client's
-    local model.
+    local model. ``compendium_dp`` runs the same stages under ``dp_profile``
+    (its budget in memory, one round); without it that mode is not built.
 
     Raises:
         FicalError: a stage failed in a way that is not one client's fail-closed block.
@@ -251,8 +258,17 @@ def build_modes(
     settings = ClientSettings(
         profile=profile, audit_llm_records=audit_llm_records, progress=progress
     )
+    dp_settings = (
+        None
+        if dp_profile is None
+        else ClientSettings(
+            profile=dp_profile, audit_llm_records=audit_llm_records, progress=progress
+        )
+    )
     per_client: dict[str, dict[str, Release]] = {
-        m: {} for m in TEXT_MODES if m != "compendium_secagg"
+        m: {}
+        for m in TEXT_MODES
+        if m != "compendium_secagg" and (m != "compendium_dp" or dp_settings is not None)
     }
     hardened_by_client: dict[str, Compendium | None] = {}
     for hospital in federation.hospitals:
@@ -262,12 +278,18 @@ def build_modes(
         per_client["sample_sharing"][cid] = _samples(cid, members)
         per_client["sample_sharing_scrubbed"][cid] = _scrubbed_samples(cid, members)
         per_client["compendium_plain"][cid] = _compendium(plain)
-        per_client["compendium_hardened"][cid] = (
-            _compendium(hardened)
-            if hardened is not None
-            else Release(SharedArtefact("compendium", cid, (), ()), (), blocked=True)
-        )
+        per_client["compendium_hardened"][cid] = _released(cid, hardened)
+        if dp_settings is not None:
+            _, dp_release = client_release(hospital, federation, llm, dp_settings)
+            per_client["compendium_dp"][cid] = _released(cid, dp_release)
     per_client["synthetic_sharing"] = synthetic_releases(federation.hospitals, llm, synthetic)
     modes = {m: SharingMode.per_client(per_client[m]) for m in TEXT_MODES if m in per_client}
     modes["compendium_secagg"] = secagg_mode(hardened_by_client)
-    return {m: modes[m] for m in TEXT_MODES}
+    return {m: modes[m] for m in TEXT_MODES if m in modes}
+
+
+def _released(cid: str, release: Compendium | None) -> Release:
+    """A client's released compendium, or its empty, blocked release."""
+    if release is None:
+        return Release(SharedArtefact("compendium", cid, (), ()), (), blocked=True)
+    return _compendium(release)

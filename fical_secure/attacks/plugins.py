@@ -21,12 +21,14 @@ import numpy as np
 from fical_secure.attacks import extraction as ex
 from fical_secure.attacks.context import ModeContext
 from fical_secure.attacks.utility import NO_THREAT, ToolUtility
-from fical_secure.audit.metrics import bootstrap_mean_ci
+from fical_secure.audit.attacks import pooled_attacks
+from fical_secure.audit.metrics import Interval, bootstrap_mean_ci
 from fical_secure.audit.metrics import wilson_interval as wilson
 from fical_secure.compliance.threat_models import PACKAGED, packaged_model
 from fical_secure.errors import ConfigError
 from fical_secure.jsontypes import JsonObject
 from fical_secure.release.decision import membership_decision
+from fical_secure.release.significance import permutation_test
 
 
 class AttackPlugin(Protocol):
@@ -46,7 +48,18 @@ class AttackPlugin(Protocol):
 
 @dataclass(frozen=True)
 class MembershipInference:
-    """Best of the auditor's attacks (lexical, embedding, LLM likelihood, Min-K%)."""
+    """Best of the auditor's attacks (lexical, embedding, LLM likelihood, Min-K%).
+
+    The headline figures play the pooled game: every client's members and
+    non-members, each record against the artefact its client shared, one
+    threshold for all (:func:`~fical_secure.audit.attacks.pooled_attacks`), so
+    the AUC's interval and the TPR at 1% FPR are resolved by the federation's
+    records together; the strongest attack's figure is reported (the attacker
+    picks its attack), with its bootstrap CI, permutation p-value and the
+    records a side. Beside them, the strongest attack on any one client
+    (``mia_auc_per_client``) and the release policy's findings on the
+    per-client games (what the round's gate decides).
+    """
 
     name: str = "membership_inference"
     game: str = "record-membership"
@@ -58,28 +71,75 @@ class MembershipInference:
         if not audits:
             return {"mia_auc": None, "tpr_at_low_fpr": None, "note": "nothing released"}
         decision = membership_decision(audits, ctx.policy)
-        worst_auc, worst_tpr = decision.worst("auc"), decision.worst("tpr")
-        assert worst_auc is not None and worst_tpr is not None
+        worst_client = decision.worst("auc")
+        assert worst_client is not None
         by_client = {r.client_id: r for r in audits}
-        metrics = by_client[worst_auc.client].attacks[worst_auc.test.attack].metrics
-        point = worst_tpr.test.low_fpr
+        client_metrics = by_client[worst_client.client].attacks[worst_client.test.attack].metrics
+        pooled = pooled_attacks(
+            [r.attacks for r in audits], n_resamples=ctx.config.n_bootstrap, seed=ctx.config.seed
+        )
+        tests = {
+            name: permutation_test(
+                name,
+                res.member_scores,
+                res.nonmember_scores,
+                target_fpr=ctx.policy.target_fpr,
+                permutations=ctx.policy.permutations,
+                seed=ctx.config.seed * 1009 + index,
+            )
+            for index, (name, res) in enumerate(sorted(pooled.items()))
+        }
+        auc_name = max(tests, key=lambda n: (tests[n].auc, -tests[n].auc_p))
+        tpr_name = max(tests, key=lambda n: (tests[n].low_fpr.tpr, -tests[n].low_fpr_p))
+        auc_metrics, tpr_metrics = pooled[auc_name].metrics, pooled[tpr_name].metrics
+        point = tests[tpr_name].low_fpr
         return {
             "mia_auc": {
-                "value": round(worst_auc.test.auc, 4),
-                "ci95": [round(metrics.auc_ci.low, 4), round(metrics.auc_ci.high, 4)],
-                "attack": worst_auc.test.attack,
-                "client": worst_auc.client,
-                "p_value": worst_auc.test.auc_p,
+                "value": round(tests[auc_name].auc, 4),
+                "ci95": _interval(auc_metrics.auc_ci),
+                "attack": auc_name,
+                "p_value": tests[auc_name].auc_p,
+                "n_members": auc_metrics.n_members,
+                "n_nonmembers": auc_metrics.n_nonmembers,
+                "game": "pooled over clients",
             },
             "tpr_at_low_fpr": {
                 "value": round(point.tpr, 4),
                 "fpr": round(point.fpr, 4),
                 "label": point.label,
-                "attack": worst_tpr.test.attack,
-                "p_value": worst_tpr.test.low_fpr_p,
+                "resolved": point.resolved,
+                "ci95": _interval(tpr_metrics.tpr_at_1pct_ci) if point.resolved else None,
+                "attack": tpr_name,
+                "p_value": tests[tpr_name].low_fpr_p,
+                "n_members": tpr_metrics.n_members,
+                "n_nonmembers": tpr_metrics.n_nonmembers,
+                "game": "pooled over clients",
+            },
+            "mia_by_attack": {
+                name: {
+                    "auc": round(res.metrics.auc, 4),
+                    "ci95": _interval(res.metrics.auc_ci),
+                    "tpr_at_1pct_fpr": round(res.metrics.tpr_at_1pct.value, 4),
+                    "n_members": res.metrics.n_members,
+                    "n_nonmembers": res.metrics.n_nonmembers,
+                }
+                for name, res in sorted(pooled.items())
+            },
+            "mia_auc_per_client": {
+                "value": round(worst_client.test.auc, 4),
+                "ci95": _interval(client_metrics.auc_ci),
+                "attack": worst_client.test.attack,
+                "client": worst_client.client,
+                "p_value": worst_client.test.auc_p,
+                "n_members": client_metrics.n_members,
+                "n_nonmembers": client_metrics.n_nonmembers,
             },
             "membership_findings": len(decision.findings),
         }
+
+
+def _interval(ci: Interval) -> list[float]:
+    return [round(ci.low, 4), round(ci.high, 4)]
 
 
 @dataclass(frozen=True)

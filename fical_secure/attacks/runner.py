@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import yaml
 from tqdm.auto import tqdm
 
 from fical_secure.atomic import write_text_atomic
@@ -36,6 +37,7 @@ from fical_secure.data.generator import generate_federation
 from fical_secure.errors import ConfigError
 from fical_secure.llm.loader import load_llm
 from fical_secure.tlu.embedding import default_embedder
+from fical_secure.untrusted import MAX_CONFIG_BYTES, loads_yaml, read_regular
 
 if TYPE_CHECKING:
     from fical_secure.attacks.parameter_fl import ParameterFLConfig
@@ -50,13 +52,20 @@ class AttackSettings:
     out: Path
     suite: str = "default"
     clients: int = 3  # secure aggregation needs three (with two, each learns the other's input)
-    episodes: int = 20  # members and non-members per client
+    # members and non-members per client: the pooled membership game plays about
+    # clients x episodes records a side (canary hosts left out), >= 256 so that the AUC's
+    # 95% CI half-width is <= 0.05 at chance and a 1% FPR is resolved
+    episodes: int = 100
     seed: int = 0
     eval_per_tool: int = 3
     profile: str = "strict"
-    # records a side the LLM scores per audit (12 a mode with 3 clients) and canaries per
-    # client (3 a mode): what the LLM scores is most of the run's cost on CPU
-    llm_records: int = 4
+    # the DP release row: a profile (name or file) whose release has a ``dp`` section;
+    # None derives it from ``profile`` (see :func:`release_profiles`)
+    dp_profile: str | None = None
+    # records a side the LLM scores per client's audit (up to 300 pooled a mode with 3
+    # clients) and canaries per client (3 a mode): what the LLM scores is most of the
+    # run's cost on CPU
+    llm_records: int = 100
     canaries: int = 1
     synthetic_examples: int = 5  # synthetic_sharing: examples each client's model writes (cap)
     synthetic_tokens: int = 64  # ... and new tokens per example (a request and a call)
@@ -68,30 +77,72 @@ class AttackSettings:
     parameter_fl_rounds: int = 2
 
 
-MAX_SECONDS = 1200.0  # the issue's budget for the default run on 2 CPU cores
+MAX_SECONDS = 900.0  # the budget for the default run on 2 idle CPU cores (issue 19)
+# the DP release the DP row runs when the hardened profile has none: the values strict.yaml
+# documents for its ``release.dp`` section
+DEFAULT_DP: dict[str, float | int] = {
+    "epsilon": 1.0,
+    "delta": 1.0e-6,
+    "max_claims_per_subject": 2,
+    "budget_epsilon": 10.0,
+}
+# the released rows the targets hold to the leakage bounds, and their names there
+RELEASE_ROWS = {"compendium_hardened": "hardened", "compendium_dp": "dp"}
+
+
+def _value(row: dict[str, Any], key: str) -> Any:
+    cell = row.get(key)
+    return None if cell is None else cell.get("value") if isinstance(cell, dict) else cell
+
+
+def _release_checks(name: str, row: dict[str, Any]) -> dict[str, Any]:
+    """The leakage bounds of one released row, met or not.
+
+    A row whose every client released nothing leaks nothing: its membership
+    figures are recorded as ``nothing released`` and met.
+    """
+    out: dict[str, Any] = {}
+    if row.get("mia_auc") is None and row.get("n_items") == 0:
+        for figure in ("mia_auc", "tpr_at_1pct_fpr", "canary_exposure_bits", "verbatim_pii"):
+            out[f"{name} {figure}"] = {"target": "-", "measured": "nothing released", "met": True}
+        return out
+    auc, tpr = row.get("mia_auc") or {}, row.get("tpr_at_low_fpr") or {}
+    high = (auc.get("ci95") or [None, None])[1]
+    resolved = bool(tpr.get("resolved")) and tpr.get("n_nonmembers", 0) >= 100
+    out[f"{name} mia_auc"] = _bound(auc.get("value"), "<= 0.55", 0.55)
+    out[f"{name} mia_auc ci95 upper"] = _bound(high, "<= 0.60", 0.60)
+    tpr_check = _bound(tpr.get("value"), "<= 0.02, resolved (>= 100 non-members)", 0.02)
+    tpr_check["met"] = tpr_check["met"] and resolved
+    out[f"{name} tpr_at_1pct_fpr"] = {**tpr_check, "n_nonmembers": tpr.get("n_nonmembers")}
+    out[f"{name} canary_exposure_bits"] = _bound(_value(row, "canary_exposure_bits"), "<= 2", 2.0)
+    out[f"{name} verbatim_pii"] = _bound(_value(row, "verbatim_pii"), "== 0", 0.0)
+    return out
+
+
+def _bound(measured: float | None, target: str, bound: float) -> dict[str, Any]:
+    """A figure against the most it may be; a figure not measured is not met."""
+    return {
+        "target": target,
+        "measured": measured,
+        "met": measured is not None and measured <= bound,
+    }
 
 
 def _targets(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The issue's targets for the hardened mode (and the sample-sharing leak), met or not."""
+    """The issue's targets for the released rows (and the sample-sharing leak), met or not."""
     hard, samples = rows["compendium_hardened"], rows["sample_sharing"]
-
-    def value(row: dict[str, Any], key: str) -> float | None:
-        cell = row.get(key)
-        return None if cell is None else cell.get("value") if isinstance(cell, dict) else cell
-
-    # (figure, measured, wanted, bound, True when the figure must exceed the bound)
-    checks = (
-        ("sample_sharing mia_auc", value(samples, "mia_auc"), "> 0.9", 0.9, True),
-        ("hardened mia_auc", value(hard, "mia_auc"), "<= 0.55", 0.55, False),
-        ("hardened tpr_at_low_fpr", value(hard, "tpr_at_low_fpr"), "<= 0.02", 0.02, False),
-        ("hardened canary_exposure_bits", value(hard, "canary_exposure_bits"), "<= 2", 2.0, False),
-        ("hardened verbatim_pii", value(hard, "verbatim_pii"), "== 0", 0.0, False),
-    )
-    out: dict[str, Any] = {}
-    for name, measured, target, bound, above in checks:
-        met = measured is not None and (measured > bound if above else measured <= bound)
-        out[name] = {"target": target, "measured": measured, "met": met}
-    base, mine = value(samples, "tool_accuracy"), value(hard, "tool_accuracy")
+    leak = _value(samples, "mia_auc")
+    out: dict[str, Any] = {
+        "sample_sharing mia_auc": {
+            "target": ">= 0.95",
+            "measured": leak,
+            "met": leak is not None and leak >= 0.95,
+        }
+    }
+    for mode, name in RELEASE_ROWS.items():
+        if mode in rows:
+            out.update(_release_checks(name, rows[mode]))
+    base, mine = _value(samples, "tool_accuracy"), _value(hard, "tool_accuracy")
     ratio = None if not base or mine is None else round(mine / base, 4)
     out["hardened tool_accuracy / sample_sharing"] = {
         "target": ">= 0.9",
@@ -101,8 +152,19 @@ def _targets(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _records_per_side(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Per released row: the pooled game's members and non-members, per attack."""
+    out: dict[str, Any] = {}
+    for mode in ("sample_sharing", *RELEASE_ROWS):
+        by_attack = rows.get(mode, {}).get("mia_by_attack") or {}
+        out[mode] = {
+            attack: [fig["n_members"], fig["n_nonmembers"]] for attack, fig in by_attack.items()
+        }
+    return out
+
+
 def _runtime_target(seconds: float) -> dict[str, Any]:
-    """The issue's cost target: the whole run (models loaded, every mode attacked) in 20 min."""
+    """The cost target: the whole run (models loaded, every mode attacked) in 15 min."""
     return {"target": f"<= {MAX_SECONDS:.0f} s", "measured": seconds, "met": seconds <= MAX_SECONDS}
 
 
@@ -168,6 +230,40 @@ def _parameter_fl_attack() -> dict[str, Any]:
     }
 
 
+def release_profiles(profile: str, dp_profile: str | None, out: Path) -> tuple[str, str]:
+    """(k-only profile, DP profile) of the two released rows, as names or files.
+
+    An explicit ``dp_profile`` is used as given. Otherwise, when ``profile``'s
+    release has no ``dp`` section, the DP row runs ``profile`` with
+    :data:`DEFAULT_DP` added; when it has one, the DP row runs it as is and the
+    k-only row runs it without that section. A derived profile is written
+    into ``out`` (and named in the record).
+
+    Raises:
+        ConfigError: a profile that cannot be read, or one that is not valid.
+    """
+    source = resolve_profile(profile)
+    if dp_profile is not None:
+        load_profile(resolve_profile(dp_profile))  # checked before anything runs
+        return profile, dp_profile
+    raw = loads_yaml(read_regular(source, max_bytes=MAX_CONFIG_BYTES))
+    release = raw.get("release") if isinstance(raw, dict) else None
+    if not isinstance(release, dict):
+        raise ConfigError(f"profile {source} has no release section to derive the DP row from")
+    has_dp = release.get("dp") is not None
+    if has_dp:
+        release.pop("dp")
+    else:
+        release["dp"] = dict(DEFAULT_DP)
+    name = f"{source.stem}-{'k-only' if has_dp else 'dp'}"
+    raw["name"] = name
+    out.mkdir(parents=True, exist_ok=True)
+    derived = out / f"{name}.yaml"
+    write_text_atomic(derived, yaml.safe_dump(raw, sort_keys=False))
+    load_profile(derived)  # valid before anything runs
+    return (str(derived), profile) if has_dp else (profile, str(derived))
+
+
 def run_attacks(settings: AttackSettings) -> dict[str, Any]:
     """Build every mode, run the suite's plugins on each, write the record; returns it.
 
@@ -187,6 +283,7 @@ def run_attacks(settings: AttackSettings) -> dict[str, Any]:
 
     start = time.perf_counter()
     policy = load_profile(resolve_profile(settings.profile)).release
+    k_only, dp_profile = release_profiles(settings.profile, settings.dp_profile, settings.out)
     plugins = SUITES[settings.suite]
     attacks = describe(plugins)  # before any work: each names a shipped threat model
     lora = _parameter_fl_config(settings, any(p.needs_llm for p in plugins))
@@ -206,7 +303,8 @@ def run_attacks(settings: AttackSettings) -> dict[str, Any]:
     modes = build_modes(
         federation,
         llm,
-        profile=settings.profile,
+        profile=k_only,
+        dp_profile=dp_profile,
         audit_llm_records=settings.llm_records,
         synthetic=SyntheticConfig(
             max_examples=settings.synthetic_examples,
@@ -216,6 +314,9 @@ def run_attacks(settings: AttackSettings) -> dict[str, Any]:
         progress=settings.progress,
     )
     config = AuditConfig(
+        # the quick suite's membership figures are the embedding and lexical attacks only
+        # (the round's own gate, inside the modes, still audits as the profile says)
+        use_llm=any(p.needs_llm for p in plugins),
         llm_records_per_split=settings.llm_records,
         max_canaries=settings.canaries,
         seed=settings.seed,
@@ -271,8 +372,10 @@ def run_attacks(settings: AttackSettings) -> dict[str, Any]:
         },
         "attacks": attacks,
         "profile": settings.profile,
+        "profiles": {"compendium_hardened": k_only, "compendium_dp": dp_profile},
         "model": llm.name,
         "rows": rows,
+        "records_per_side": _records_per_side(rows),
         "targets": _targets(rows),
         "communication": _communication(rows),
     }
