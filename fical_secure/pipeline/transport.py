@@ -22,8 +22,10 @@ from typing import Any, Protocol
 from fical_secure.compliance.client_files import write_client_files
 from fical_secure.compliance.profile import load_profile, resolve_profile
 from fical_secure.crypto.keys import KeyBundle, Roster
-from fical_secure.errors import PipelineError, ProtocolError, RoundAbortedError
+from fical_secure.errors import FicalError, PipelineError, ProtocolError, RoundAbortedError
+from fical_secure.pipeline import multiset as ms
 from fical_secure.pipeline import secagg_round as sr
+from fical_secure.pipeline.carrier import InProcessSecAggCarrier
 from fical_secure.pipeline.client import seal_release
 from fical_secure.pipeline.server import (
     CloseStage,
@@ -33,8 +35,7 @@ from fical_secure.pipeline.server import (
 )
 from fical_secure.pipeline.state import RoundState
 from fical_secure.protocol import Client, Server
-from fical_secure.protocol.secagg import Federation
-from fical_secure.protocol.secagg.apps import anonymous_multiset
+from fical_secure.protocol.secagg.ready import sign_ready, verify_ready
 
 log = logging.getLogger(__name__)
 ROUND_ID = 1
@@ -47,8 +48,8 @@ class Publisher(Protocol):
 
 
 @dataclass
-class SealedPublisher:
-    """Server-signed global result; each client verifies it before use."""
+class ClientsPublisher:
+    """Server-signed global result (either mode); each client verifies it before use."""
 
     clients: list[Any]  # fical_secure.protocol.Client
 
@@ -139,7 +140,7 @@ class SealedTransportStage:
             server.close()
             raise
         state.report.update(state.server.report)
-        state.publisher = SealedPublisher(clients)
+        state.publisher = ClientsPublisher(clients)
         download = len(config.encode()) * len(clients)
         state.report["transport"] = {
             "mode": "sealed",
@@ -154,56 +155,70 @@ class SealedTransportStage:
 
 @dataclass(frozen=True)
 class SecAggTransportStage:
-    """Clients mask slot vectors of their entries (SecAgg+); the server learns the multiset only."""
+    """Clients mask slot vectors of their entries (SecAgg+); the server learns the multiset only.
+
+    The in-process driver of :class:`~fical_secure.pipeline.secagg_round.SecAggRound`:
+    the server opens the round in its durable store; each client accepts the
+    signed round config and signs a ready statement for it, which the server
+    verifies (as the Flower server does); the workflow runs the passes through
+    an :class:`~fical_secure.pipeline.carrier.InProcessSecAggCarrier`.
+    """
 
     name: str = "transport"
 
     def run(self, state: RoundState) -> None:
         out = state.settings.out
         server_key, keys, roster = _enroll(state)
-        layout = sr.layout_for(len(keys), state.settings.min_support)
-        ready = sr.ready_clients(keys.values(), roster, ROUND_ID)  # as the Flower server checks
-        items, refused = {}, 0
-        for cid, comp in state.released.items():
-            if keys[cid].key_id in ready:
-                items[keys[cid].key_id], n_refused = sr.items_of(comp)
-                refused += n_refused
-        identities = {k.key_id: k for k in keys.values()}
-        floors = load_profile(resolve_profile(state.settings.profile)).secagg
-        fed = Federation.enrolled(
-            server_key, identities, roster, ROUND_ID, bits=32, length=layout.length, floors=floors
+        (out / "server").mkdir(parents=True, exist_ok=True)
+        server = Server.create(out / "server" / "store.sqlite", server_key, roster)
+        config = server.open_round(ROUND_ID, min_clients=len(keys) // 2 + 1)
+        try:
+            clients, ready = {}, set()
+            for cid, key in keys.items():
+                client = Client(
+                    key, server.public, state_path=out / "keys" / cid / "round-state.json"
+                )
+                client.accept_round(config, roster)
+                statement = sign_ready(key, config.round_id, config.config_hash, ready=True)
+                ready.add(
+                    verify_ready(statement, roster, config.round_id, config.config_hash).signer_id
+                )
+                clients[cid] = client
+            items, refused = {}, 0
+            for cid, comp in state.released.items():
+                if keys[cid].key_id in ready:
+                    items[keys[cid].key_id], n_refused = ms.items_of(comp)
+                    refused += n_refused
+            floors = load_profile(resolve_profile(state.settings.profile)).secagg
+            carrier = InProcessSecAggCarrier(
+                {k.key_id: k for k in keys.values()}, server.public, roster, items, floors=floors
+            )
+            layout = ms.layout_for(len(keys), state.settings.min_support)
+            outcome = sr.SecAggRound(server_key, roster, layout, ROUND_ID).collect(carrier, ready)
+        except FicalError:
+            server.abort("secure aggregation did not complete")
+            server.close()
+            raise
+        state.server, rejected = sr.server_state(
+            outcome, state.settings.server_settings(), ServerRoundState(server=server)
         )
-        result = anonymous_multiset(
-            items, layout, lambda a, n: fed if a == 1 else fed.next_round(ROUND_ID + a - 1, n)
-        )
-        received, rejected = sr.anonymous_compendiums(result.items)
-        state.server = ServerRoundState(
-            settings=state.settings.server_settings(), received=received
-        )
-        state.publisher = sr.SecAggPublisher(
-            server_key, result.round_id, result.config_hash, result.survivors, len(keys)
-        )
+        state.publisher = ClientsPublisher(list(clients.values()))
+        figures = sr.transport_figures(outcome, rejected, state.settings.min_support)
+        result = outcome.multiset
         state.report["transport"] = {
             "mode": "secagg",
+            "carrier": "in-process",
             "envelopes": len(keys),
             "upload_bytes": result.upload_bytes,
-            "round_config_bytes": result.download_bytes,
+            "round_config_bytes": result.download_bytes + len(config.encode()) * len(keys),
             "plaintext_bytes": sum(len(c.to_bytes()) for c in state.released.values()),
-            "rejected_payloads": rejected,
+            **figures,
             "refused_items": refused,
             "refused_clients": len(result.refused_clients),
-            "forged_items": result.forged_items,
-            "min_support": state.settings.min_support,
-            "below_threshold_slots": result.below_threshold,
-            "dropped_collisions": result.dropped_collisions,
-            "forged_buckets": result.forged_buckets,
-            "attempts": result.attempts,
-            "survivors": result.survivors,
-            "secagg": fed.server.params.describe(),
             "slot_vector_bytes_per_client": result.upload_bytes_per_client,
             "suite": "SecAgg+ (X25519, Shamir GF(2^31-1), AES-256-CTR masks), Ed25519 signatures",
         }
-        sr.record_server_state(out / "server", dict(state.report["transport"]))
+        sr.record_server_state(out / "server", figures)
 
 
 @dataclass(frozen=True)
