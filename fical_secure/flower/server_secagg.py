@@ -53,7 +53,7 @@ from fical_secure.pipeline.server import (
     ServerRoundState,
     ServerSettings,
 )
-from fical_secure.protocol import Server
+from fical_secure.protocol import RoundConfig, Server
 from fical_secure.protocol.secagg.driver import Ask
 from fical_secure.protocol.secagg.server import SecAggServer
 from fical_secure.untrusted import MAX_CONFIG_BYTES, read_regular
@@ -70,9 +70,9 @@ SUITE = "SecAgg+ (X25519, Shamir GF(2^31-1), AES-256-CTR masks), Ed25519 signatu
 
 def run_secagg(
     grid: Grid, cfg: ServerConfig, report: dict[str, Any], nodes: list[int]
-) -> tuple[ServerRoundState, bytes]:
+) -> tuple[ServerRoundState, RoundConfig]:
     """The whole secure-aggregation round on ``nodes``: the server state it published
-    and the encoded round config its result is signed for."""
+    and the round config its result is signed for."""
 
     identity = KeyBundle.load(cfg.private_key).identity
     roster = Roster.decode(read_regular(cfg.roster, max_bytes=MAX_CONFIG_BYTES))
@@ -133,7 +133,7 @@ def run_secagg(
     )
     sr.record_server_state(cfg.output, figures)
     state.report["delivery_nodes"] = sorted(ready[s] for s in outcome.survivors)
-    return state, config.encode()
+    return state, config
 
 
 def _prepare(
