@@ -19,7 +19,7 @@ from fical_secure.aggregate.anonymous import (
     encode_items,
 )
 from fical_secure.aggregate.fixedpoint import FixedPoint
-from fical_secure.errors import AggregationError, QuantizationError
+from fical_secure.errors import AggregationError, QuantizationError, SecAggAbort
 from fical_secure.pipeline import secagg_round as sr
 from fical_secure.pipeline.carrier import InProcessSecAggCarrier
 from fical_secure.pipeline.secagg_round import SecAggRound, anonymous_multiset
@@ -195,3 +195,14 @@ def test_unresolved_collisions_are_retried_three_times_by_default(
         anonymous_multiset(first, {ids[0]: [b"a"], ids[1]: [b"b"], ids[2]: [b"c"]}, tiny)
     assert [s.round_id for s in servers] == [1, 2, 3]  # a fresh config per attempt
     assert len({s.config_hash for s in servers}) == 3
+
+
+def test_an_aborted_pass_says_what_was_refused_and_which_clients_failed() -> None:
+    layout = SlotLayout(n_clients=4, max_items=1, max_item_bytes=16)
+    first = Federation.create(4, bits=32, length=layout.length)
+    ids = first.server.params.participants
+    too_many = [b"a", b"b"]  # three clients fail closed: fewer than the threshold remain
+    items = {ids[0]: [b"x"], ids[1]: too_many, ids[2]: too_many, ids[3]: too_many}
+    with pytest.raises(SecAggAbort, match=r"refused replies: none") as aborted:
+        anonymous_multiset(first, items, layout)
+    assert aborted.value.__notes__ == ["client-side errors before the abort: {'SecAggAbort': 3}"]

@@ -123,9 +123,10 @@ class InProcessSecAggCarrier:
 
 
 def abort_note(exc: SecAggAbort, carrier: SecAggCarrier, server: SecAggServer) -> SecAggAbort:
-    """``exc`` with what the carrier and the server saw refused before the abort."""
+    """``exc`` restated with the kinds of replies the server refused before the abort
+    (in the message: the round report quotes it), and in process the clients' errors."""
     kinds = sorted({r.error.__class__.__name__ for r in server.refused})
-    exc.add_note(f"refused replies: {kinds or 'none'}")
+    out = SecAggAbort(f"{exc} (refused replies: {kinds or 'none'})")
     if isinstance(carrier, InProcessSecAggCarrier):
-        exc.add_note(f"client-side errors before the abort: {carrier.error_kinds() or 'none'}")
-    return exc
+        out.add_note(f"client-side errors before the abort: {carrier.error_kinds() or 'none'}")
+    return out
