@@ -131,7 +131,12 @@ def in_process_secagg(fed: Path, n: int, work: Path) -> dict[str, Any]:
     from fical_secure.pipeline.client_state import ClientRoundState
     from fical_secure.pipeline.runner import run_stages
     from fical_secure.pipeline.secagg_round import anonymous_multiset
-    from fical_secure.pipeline.server import AggregateStage, ServerRoundState, ServerSettings
+    from fical_secure.pipeline.server import (
+        AggregateStage,
+        PublishStage,
+        ServerRoundState,
+        ServerSettings,
+    )
     from fical_secure.protocol import Server
     from fical_secure.protocol.secagg import Federation
 
@@ -159,13 +164,14 @@ def in_process_secagg(fed: Path, n: int, work: Path) -> dict[str, Any]:
     result = anonymous_multiset(fed_round, items, layout)
     received, _rejected = ms.anonymous_compendiums(result.items)
     state = ServerRoundState(
-        ServerSettings(scfg.dedupe_threshold, scfg.min_support), received=received
+        ServerSettings(scfg.dedupe_threshold, scfg.min_support),
+        server=server,
+        received=received,
+        contributors=result.survivors,
     )
-    run_stages(state, [AggregateStage()])
-    assert state.global_compendium is not None
-    signed = server.publish_secure_aggregate(
-        state.global_compendium.to_bytes(), result.survivors
-    ).encode()
+    run_stages(state, [AggregateStage(), PublishStage()])  # publishing, as every round does
+    assert state.result is not None
+    signed = state.result.encode()
     server.close()
     return {
         "clients": result.survivors,
