@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.envelope import machine  # noqa: E402
 from fical_secure.aggregate.merge import aggregate  # noqa: E402
 from fical_secure.atomic import write_json_atomic  # noqa: E402
-from fical_secure.pipeline.secagg_round import anonymous_compendiums  # noqa: E402
+from fical_secure.pipeline.multiset import anonymous_compendiums  # noqa: E402
 
 ITEM = json.dumps(["entry", "lab_lookup", "usage", "Staff write chem-7 for test BMP."]).encode()
 RESULTS = ROOT / "benchmarks" / "results" / "anonymous_merge.json"

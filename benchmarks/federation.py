@@ -126,14 +126,19 @@ def in_process_secagg(fed: Path, n: int, work: Path) -> dict[str, Any]:
     from fical_secure.flower.client_setup import load_own_data, settings_of
     from fical_secure.flower.config import load_hospital_config, load_server_config
     from fical_secure.llm.lazy import LazyLLM
-    from fical_secure.pipeline import secagg_round as sr
+    from fical_secure.pipeline import multiset as ms
     from fical_secure.pipeline.client import client_stages
     from fical_secure.pipeline.client_state import ClientRoundState
     from fical_secure.pipeline.runner import run_stages
-    from fical_secure.pipeline.server import AggregateStage, ServerRoundState, ServerSettings
+    from fical_secure.pipeline.secagg_round import anonymous_multiset
+    from fical_secure.pipeline.server import (
+        AggregateStage,
+        PublishStage,
+        ServerRoundState,
+        ServerSettings,
+    )
     from fical_secure.protocol import Server
     from fical_secure.protocol.secagg import Federation
-    from fical_secure.protocol.secagg.apps import anonymous_multiset
 
     scfg = load_server_config(fed / "server" / "server.yaml")
     roster = Roster.decode(scfg.roster.read_bytes())
@@ -150,26 +155,23 @@ def in_process_secagg(fed: Path, n: int, work: Path) -> dict[str, Any]:
         cstate = ClientRoundState(load_own_data(cfg), settings_of(cfg), llm=LazyLLM(cfg.model))
         run_stages(cstate, client_stages(cstate.settings, ground_truth=False))
         down += len(config.encode()) + len(roster.encode())
-        items[identity.key_id] = sr.items_of(cstate.need_release())[0]
+        items[identity.key_id] = ms.items_of(cstate.need_release())[0]
         identities[identity.key_id] = identity
-    layout = sr.layout_for(len(identities))
+    layout = ms.layout_for(len(identities))
     fed_round = Federation.enrolled(
         server_identity, identities, roster, round_id, bits=32, length=layout.length
     )
-    result = anonymous_multiset(
-        items,
-        layout,
-        lambda a, m: fed_round if a == 1 else fed_round.next_round(round_id + a - 1, m),
-    )
-    received, _rejected = sr.anonymous_compendiums(result.items)
+    result = anonymous_multiset(fed_round, items, layout)
+    received, _rejected = ms.anonymous_compendiums(result.items)
     state = ServerRoundState(
-        ServerSettings(scfg.dedupe_threshold, scfg.min_support), received=received
+        ServerSettings(scfg.dedupe_threshold, scfg.min_support),
+        server=server,
+        received=received,
+        contributors=result.survivors,
     )
-    run_stages(state, [AggregateStage()])
-    assert state.global_compendium is not None
-    signed = server.publish_secure_aggregate(
-        state.global_compendium.to_bytes(), result.survivors
-    ).encode()
+    run_stages(state, [AggregateStage(), PublishStage()])  # publishing, as every round does
+    assert state.result is not None
+    signed = state.result.encode()
     server.close()
     return {
         "clients": result.survivors,

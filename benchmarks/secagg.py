@@ -48,8 +48,8 @@ from fical_secure.aggregate.threshold import (  # noqa: E402
 from fical_secure.atomic import write_json_atomic  # noqa: E402
 from fical_secure.crypto import shamir  # noqa: E402
 from fical_secure.crypto.masking import MaskAccumulator, MaskKey, MaskKind  # noqa: E402
+from fical_secure.pipeline.secagg_round import anonymous_multiset  # noqa: E402
 from fical_secure.protocol.secagg import Federation, run_secagg_round  # noqa: E402
-from fical_secure.protocol.secagg.apps import anonymous_multiset  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "secagg.json"
 CTX = bytes(32)
@@ -254,7 +254,7 @@ def compendium(n: int, entries: int) -> dict[str, Any]:
         items[c] = [json.dumps(["entry", "t", "usage", s]).encode() for s in shared + own]
     layout = SlotLayout(n_clients=n, max_items=entries, max_item_bytes=512)
     start = time.perf_counter()
-    result = anonymous_multiset(items, layout, first.next_round)
+    result = anonymous_multiset(first, items, layout)
     wall = time.perf_counter() - start
     want: dict[bytes, int] = {}
     for v in items.values():
@@ -322,7 +322,7 @@ def anonymous_threshold(
             layouts.append((name, ThresholdLayout(n, k, entries, 512, expected_distinct=distinct)))
         for name, layout in layouts:
             start = time.perf_counter()
-            result = anonymous_multiset(items, layout, first.next_round)
+            result = anonymous_multiset(first, items, layout)
             wall = time.perf_counter() - start
             got = Counter(result.items)
             target = held if isinstance(layout, SlotLayout) else want

@@ -1,6 +1,7 @@
 """Slot forgery by one client in anonymous aggregation (issue 22, attack 7).
 
-Each test runs real SecAgg+ rounds (:func:`anonymous_multiset`) where one
+Each test runs real SecAgg+ rounds
+(:func:`~fical_secure.pipeline.secagg_round.anonymous_multiset`) where one
 enrolled client adds a forged vector to its honest slot vector before
 masking: the server only ever sees the sum, exactly as in a deployment.
 """
@@ -18,9 +19,9 @@ import pytest
 from fical_secure.aggregate.anonymous import SlotLayout, encode_items, round_slot_key
 from fical_secure.aggregate.merge import aggregate
 from fical_secure.errors import AggregationError
-from fical_secure.pipeline.secagg_round import anonymous_compendiums
+from fical_secure.pipeline.multiset import MultisetResult, anonymous_compendiums
+from fical_secure.pipeline.secagg_round import anonymous_multiset
 from fical_secure.protocol.secagg import Federation, SecAggClient
-from fical_secure.protocol.secagg.apps import MultisetResult, anonymous_multiset
 
 N = 5
 OWN = b'["entry","bmi_calc","usage","Staff write \\"bmi\\" for weight/height."]'
@@ -52,13 +53,9 @@ def _run(forge: Forge, *, attempts: int = 3) -> MultisetResult:
             forged = (vector.astype(np.int64) + forge(self.config_hash)) % (1 << 32)
             return super().masked_input(bundle, forged.astype(np.uint32))
 
-    def make_round(attempt: int, length: int) -> Federation:
-        fed = first.next_round(attempt, length)
-        identity = fed.client_identities[forger]
-        fed.clients[forger] = Forger(identity, fed.server_identity.public, fed.roster)
-        return fed
-
-    return anonymous_multiset(items, LAYOUT, make_round, max_attempts=attempts)
+    return anonymous_multiset(
+        first, items, LAYOUT, max_attempts=attempts, client_classes={forger: Forger}
+    )
 
 
 def test_an_entry_written_with_count_20000_is_refused_and_never_passes_min_support() -> None:

@@ -19,6 +19,9 @@ from pathlib import Path
 import pytest
 from flower_fleet import Fleet, edit_yaml, free_ports, init_federation
 
+from fical_secure.kcg.claims import ToolCue, parse_any
+from fical_secure.kcg.schema import Entry
+
 pytestmark = [pytest.mark.slow, pytest.mark.process]
 
 
@@ -146,6 +149,14 @@ def test_sealed_round_completes_without_a_supernode_killed_mid_round(
     assert not (fed / "clients" / "h01" / "out" / "global_compendium.json").exists()
 
 
+def _units(entry: Entry) -> list[tuple[str, ...]]:
+    """An entry's units of knowledge as the aggregate counts them: a cue entry's phrases."""
+    claim = parse_any(entry.tool, entry.text)
+    if isinstance(claim, ToolCue):
+        return [("cue", entry.tool, entry.kind, phrase) for phrase in claim.phrases]
+    return [("text", entry.tool, entry.kind, entry.text)]
+
+
 def _secagg_published(fed: Path, hospitals: list[str]) -> dict[str, object]:
     """The secure-aggregated round: signed result stored by every survivor, the multiset of
     the survivors' released entries, and nothing on the server side that names a writer."""
@@ -169,20 +180,22 @@ def _secagg_published(fed: Path, hospitals: list[str]) -> dict[str, object]:
         client_out = fed / "clients" / cid / "out"
         assert (client_out / "global_result.bin").read_bytes() == signed
         released[cid] = Compendium.from_json((client_out / "released.json").read_text("utf-8"))
-    # support is counted from the aggregate: how many survivors released each exact entry
-    held = Counter(
-        e.text for c in released.values() for e in {x.text: x for x in c.entries}.values()
-    )
+    # support is counted from the aggregate: how many survivors released each unit of
+    # knowledge (an exact entry, or one phrase of a cue entry: the aggregate splits cue
+    # entries into phrases and writes them back per support level)
+    held = Counter(u for c in released.values() for u in {u for e in c.entries for u in _units(e)})
     assert glob.entries
     for entry in glob.entries:
-        assert entry.text in held and entry.support >= 1
-    assert sum(e.support for e in glob.entries) <= sum(held.values())
+        assert entry.support >= 1
+        assert all(held[u] >= entry.support for u in _units(entry)), entry
+    assert sum(e.support * len(_units(e)) for e in glob.entries) <= sum(held.values())
+    texts = {e.text for c in released.values() for e in c.entries}
     # the server's state: no stored envelope, no client text outside the published aggregate
     with sqlite3.connect(out / "store.sqlite") as db:
         assert db.execute("SELECT COUNT(*) FROM submissions").fetchone() == (0,)
     for name in ("server.log", "round.json", "secagg_round.json", "superlink.log"):
         text = (out / name).read_text(encoding="utf-8", errors="replace")
-        assert not any(t in text for t in held), name  # no entry text at all
+        assert not any(t in text for t in texts), name  # no entry text at all
     assert glob.owner == "global" and not any(cid in glob.to_json() for cid in hospitals)
     assert report["delivered"] == len(hospitals)
     return report

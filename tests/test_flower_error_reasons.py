@@ -26,9 +26,9 @@ from fical_secure.flower import wire
 from fical_secure.flower.client_app import _answer
 from fical_secure.flower.config import load_hospital_config
 from fical_secure.flower.init import InitOptions, init_federation
-from fical_secure.flower.server_app import _collect
+from fical_secure.flower.notes import ClientNotes
+from fical_secure.flower.server_app import parse_submissions
 from fical_secure.flower.server_grid import message
-from fical_secure.pipeline.server import ServerRoundState
 from fical_secure.protocol import Server
 
 MRN, NAME = "MRN-0042137", "Maria Lopez"
@@ -74,13 +74,13 @@ def test_a_data_error_reason_names_type_file_and_line_never_the_values(
     assert wire.field_text(reply, "status") == wire.STATUS_FAILED
     assert wire.field_text(reply, "reason") == "DataError at h01.jsonl line 2"
 
-    state = ServerRoundState(server=server)
+    notes: dict[int, ClientNotes] = {}
     try:
-        accepted, clients, upload = _collect(state, [reply])
+        submitted = parse_submissions([reply], notes)
     finally:
         server.close()
-    assert (accepted, clients, upload) == ({}, {}, 0)
-    assert state.refused == {"client_failed": 1}
+    assert (submitted.submissions, notes) == ((), {})
+    assert submitted.refused == {"client_failed": 1}
     on_server = [r.getMessage() for r in caplog.records if r.name.endswith("server_app")]
     assert any("DataError at h01.jsonl line 2" in line for line in on_server)
     assert not any(MRN in line or NAME in line for line in on_server)

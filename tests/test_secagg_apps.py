@@ -19,10 +19,13 @@ from fical_secure.aggregate.anonymous import (
     encode_items,
 )
 from fical_secure.aggregate.fixedpoint import FixedPoint
-from fical_secure.errors import AggregationError, QuantizationError
-from fical_secure.protocol.secagg import Federation, apps
-from fical_secure.protocol.secagg.apps import anonymous_multiset, secure_fedavg
-from fical_secure.protocol.secagg.driver import RoundOutcome, run_secagg_round
+from fical_secure.errors import AggregationError, QuantizationError, SecAggAbort
+from fical_secure.pipeline import secagg_round as sr
+from fical_secure.pipeline.carrier import InProcessSecAggCarrier
+from fical_secure.pipeline.secagg_round import SecAggRound, anonymous_multiset
+from fical_secure.protocol.secagg import Federation
+from fical_secure.protocol.secagg.apps import secure_fedavg
+from fical_secure.protocol.secagg.server import SecAggServer
 
 
 @pytest.mark.parametrize(
@@ -122,7 +125,7 @@ def test_anonymous_multiset_through_secagg_counts_support_from_the_aggregate() -
     ids = first.server.params.participants
     too_many = [b"a", b"b", b"c", b"d"]  # over max_items: that client fails closed, alone
     items = {ids[0]: [shared, rare], ids[1]: [shared], ids[2]: [shared, shared], ids[3]: too_many}
-    result = anonymous_multiset(items, layout, lambda a, n: first.next_round(a, n))
+    result = anonymous_multiset(first, items, layout)
     assert result.items == Counter({shared: 3, rare: 1})  # a client's duplicate counts once
     assert list(result.refused_clients) == [ids[3]] and result.survivors == 3
     assert result.upload_bytes_per_client == layout.length * 4
@@ -137,54 +140,69 @@ def test_collisions_that_never_resolve_raise_after_the_retries() -> None:
     ids = first.server.params.participants
     items = {ids[0]: [b"a"], ids[1]: [b"b"], ids[2]: [b"c"]}
     with pytest.raises(AggregationError, match="after 2 rounds"):
-        anonymous_multiset(items, tiny, first.next_round, max_attempts=2)
+        anonymous_multiset(first, items, tiny, max_attempts=2)
+
+
+def _spy_passes(monkeypatch: pytest.MonkeyPatch) -> list[SecAggServer]:
+    """Every pass's server, as the workflow drives its stages (the real driver runs)."""
+    servers: list[SecAggServer] = []
+    real = sr.drive_stages
+
+    def spy(server: SecAggServer, ask: Any) -> Any:
+        servers.append(server)
+        return real(server, ask)
+
+    monkeypatch.setattr(sr, "drive_stages", spy)
+    return servers
 
 
 def test_the_multiset_result_reports_its_round_and_every_attempts_bytes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Bytes sum over every round run (a spy on the real round), ids are the last round's."""
-    outcomes: list[RoundOutcome] = []
-
-    def spy(federation: Federation, vector: Any) -> RoundOutcome:
-        outcomes.append(run_secagg_round(federation, vector))
-        return outcomes[-1]
-
+    """Bytes sum over every round run (the carrier's count), ids are the last round's."""
     layout = SlotLayout(n_clients=4, max_items=2, max_item_bytes=16)
-    rounds: list[Federation] = []
     first = Federation.create(4, bits=32, length=layout.length)  # one refused, 3 = threshold
-
-    def make_round(attempt: int, length: int) -> Federation:
-        rounds.append(first.next_round(attempt, length))
-        return rounds[-1]
-
     ids = first.server.params.participants
     too_many = [b"a", b"b", b"c"]
-    monkeypatch.setattr(apps, "run_secagg_round", spy)
-    result = anonymous_multiset(
-        {ids[0]: [b"x"], ids[1]: [b"x"], ids[2]: too_many, ids[3]: [b"y"]}, layout, make_round
+    items = {ids[0]: [b"x"], ids[1]: [b"x"], ids[2]: too_many, ids[3]: [b"y"]}
+    carrier = InProcessSecAggCarrier(
+        first.client_identities, first.server_identity.public, first.roster, items
     )
-    assert result.round_id == rounds[-1].server.round_id
-    assert result.config_hash == rounds[-1].server.config_hash
-    assert result.upload_bytes == sum(o.upload_bytes for o in outcomes) > 0
-    assert result.download_bytes == sum(o.download_bytes for o in outcomes) > 0
+    servers = _spy_passes(monkeypatch)
+    workflow = SecAggRound(first.server_identity, first.roster, layout, round_id=7)
+    outcome = workflow.collect(carrier, ids)
+    result = outcome.multiset
+    assert [s.round_id for s in servers] == [7] and result.round_id == 7
+    assert result.config_hash == servers[-1].config_hash
+    assert result.upload_bytes == carrier.traffic.up > 0
+    assert result.download_bytes == carrier.traffic.down > 0
+    assert outcome.survivors == servers[-1].survivors and len(outcome.survivors) == 3
     with pytest.raises(AggregationError) as refused:
         encode_items(too_many, layout, os.urandom(32))
     assert result.refused_clients == {ids[2]: str(refused.value)}
 
 
-def test_unresolved_collisions_are_retried_three_times_by_default() -> None:
+def test_unresolved_collisions_are_retried_three_times_by_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     tiny = type("Tiny", (SlotLayout,), {"slots_per_table": property(lambda self: 1)})(
         n_clients=3, max_items=1, max_item_bytes=8, tables=2
     )
     first = Federation.create(3, bits=32, length=tiny.length)
     ids = first.server.params.participants
-    attempts: list[int] = []
-
-    def make_round(attempt: int, length: int) -> Federation:
-        attempts.append(attempt)
-        return first.next_round(attempt, length)
-
+    servers = _spy_passes(monkeypatch)
     with pytest.raises(AggregationError, match="after 3 rounds"):
-        anonymous_multiset({ids[0]: [b"a"], ids[1]: [b"b"], ids[2]: [b"c"]}, tiny, make_round)
-    assert attempts == [1, 2, 3]
+        anonymous_multiset(first, {ids[0]: [b"a"], ids[1]: [b"b"], ids[2]: [b"c"]}, tiny)
+    assert [s.round_id for s in servers] == [1, 2, 3]  # a fresh config per attempt
+    assert len({s.config_hash for s in servers}) == 3
+
+
+def test_an_aborted_pass_says_what_was_refused_and_which_clients_failed() -> None:
+    layout = SlotLayout(n_clients=4, max_items=1, max_item_bytes=16)
+    first = Federation.create(4, bits=32, length=layout.length)
+    ids = first.server.params.participants
+    too_many = [b"a", b"b"]  # three clients fail closed: fewer than the threshold remain
+    items = {ids[0]: [b"x"], ids[1]: too_many, ids[2]: too_many, ids[3]: too_many}
+    with pytest.raises(SecAggAbort, match=r"refused replies: none") as aborted:
+        anonymous_multiset(first, items, layout)
+    assert aborted.value.__notes__ == ["client-side errors before the abort: {'SecAggAbort': 3}"]

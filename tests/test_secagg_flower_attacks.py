@@ -21,7 +21,7 @@ import pytest
 from flwr.app import Message
 from secagg_grid import LocalGrid, hospital, hospital_nodes, secagg_federation, task_identity
 
-import fical_secure.protocol.secagg.apps as apps
+import fical_secure.pipeline.multiset as ms
 from fical_secure.aggregate.anonymous import ResidualCollision
 from fical_secure.crypto import labels
 from fical_secure.crypto.enrollment import Roster
@@ -164,7 +164,7 @@ def retried_round(
     """A round whose first unmasked sum collides; h02's state is copied after its masked input."""
     fed = secagg_federation(tmp_path_factory.mktemp("sa") / "fed")
     copy = fed / "h02-state-after-masked-input.bin"
-    real_decode, calls = apps.decode_multiset, []
+    real_decode, calls = ms.decode_multiset, []
 
     def collide_once(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
@@ -186,7 +186,7 @@ def retried_round(
 
     nodes = {**hospital_nodes(fed, NAMES), 12: h02_copied}
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(apps, "decode_multiset", collide_once)
+        mp.setattr(ms, "decode_multiset", collide_once)
         _grid, report = _round(fed, nodes)
     yield fed, report, copy
 

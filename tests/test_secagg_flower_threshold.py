@@ -23,7 +23,7 @@ from fical_secure.errors import FicalError
 from fical_secure.flower.config import load_server_config
 from fical_secure.flower.server_app import run_round
 from fical_secure.kcg.schema import Compendium
-from fical_secure.pipeline import secagg_round as sr
+from fical_secure.pipeline import multiset as ms
 
 pytestmark = pytest.mark.slow  # each round runs the client pipeline (spaCy, embedder) per hospital
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def _holders(fed: Path) -> Counter[bytes]:
     for name in NAMES:
         out = fed / "clients" / name / "out"
         released = Compendium.from_json((out / "released.json").read_text("utf-8"))
-        held.update(set(sr.items_of(released)[0]))
+        held.update(set(ms.items_of(released)[0]))
     return held
 
 
@@ -71,14 +71,14 @@ def test_two_passes_deliver_exactly_the_entries_k_hospitals_hold(
     held = _holders(fed)
     want = Counter({i: n for i, n in held.items() if n >= K})
     assert want and any(n < K for n in held.values())  # both sides of k are exercised
-    layout = sr.layout_for(4, K, EXPECTED)  # one entry-pass slot per item at k
+    layout = ms.layout_for(4, K, EXPECTED)  # one entry-pass slot per item at k
     assert t["masked_input_bytes_per_client"] == 4 * (8 * 900 * 3 + len(want) * 222)
     assert t["masked_input_bytes_per_client"] == layout.upload_bytes(len(want))
     glob = Compendium.from_json(
         (fed / "clients" / "h01" / "out" / "global_compendium.json").read_text("utf-8")
     )
-    assert set(sr.items_of(glob)[0]) == set(want)  # entries and tool signatures alike
-    support = {i: e.support for e in glob.entries for i in sr.items_of(Compendium("x", (e,)))[0]}
+    assert set(ms.items_of(glob)[0]) == set(want)  # entries and tool signatures alike
+    support = {i: e.support for e in glob.entries for i in ms.items_of(Compendium("x", (e,)))[0]}
     assert all(support[i] == n for i, n in want.items() if i in support)
     kept = json.loads((fed / "server" / "out" / "secagg_round.json").read_text("utf-8"))
     assert kept["items_decoded"] == sum(want.values())

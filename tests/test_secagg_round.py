@@ -64,6 +64,9 @@ def test_secagg_reproduces_the_sealed_global_entry_multiset(tmp_path: Path) -> N
     secagg.server.global_compendium = glob
     run_stages(secagg, [DeliverStage()])  # server-signed GlobalResult, verified by clients
     assert secagg.server.result is not None and secagg.server.result.payload == glob.to_bytes()
+    # published through the durable store, signed for the round config every client accepted
+    assert secagg.server.result.contributors == 5
+    assert (tmp_path / "secagg" / "server" / "store.sqlite").is_file()
     assert secagg.report["communication_bytes_total"] > t["upload_bytes"]
 
 
@@ -158,6 +161,8 @@ def test_at_min_support_k_an_entry_k_minus_1_hospitals_hold_never_reaches_the_se
     assert t["attempts"] == 2 and t["min_support"] == 3 and t["below_threshold_slots"] == 0
     below = {pair.text, "private note", "Ward 99"}
     seen = [c.to_json() for c in state.received]
-    seen += [p.read_text(encoding="utf-8") for p in (tmp_path / "server").rglob("*") if p.is_file()]
+    server_files = [p for p in (tmp_path / "server").rglob("*") if p.is_file()]
+    assert {p.name for p in server_files} >= {"store.sqlite", "secagg_round.json"}
+    seen += [p.read_text(encoding="utf-8", errors="replace") for p in server_files]
     seen.append("\n".join(r.getMessage() for r in caplog.records))
     assert not any(s in blob for s in below for blob in seen)

@@ -29,8 +29,10 @@ from fical_secure.aggregate.threshold import (
     select_buckets,
 )
 from fical_secure.errors import AggregationError, ConfigError, SecAggAbort
+from fical_secure.pipeline import multiset as ms
+from fical_secure.pipeline.multiset import MultisetResult
+from fical_secure.pipeline.secagg_round import anonymous_multiset
 from fical_secure.protocol.secagg import Federation, SecAggClient
-from fical_secure.protocol.secagg.apps import MultisetResult, anonymous_multiset
 
 N = 6
 K = 3
@@ -65,14 +67,8 @@ def _run(forge: Forge | None = None, layout: ThresholdLayout = LAYOUT) -> Multis
             forged = (vector.astype(np.int64) + extra) % WORD
             return super().masked_input(bundle, forged.astype(np.uint32))
 
-    def make_round(attempt: int, length: int) -> Federation:
-        fed = first.next_round(attempt, length)
-        if forge is not None:
-            identity = fed.client_identities[ids[0]]
-            fed.clients[ids[0]] = Forger(identity, fed.server_identity.public, fed.roster)
-        return fed
-
-    return anonymous_multiset(_holdings(ids), layout, make_round)
+    forger = {ids[0]: Forger} if forge is not None else None
+    return anonymous_multiset(first, _holdings(ids), layout, client_classes=forger)
 
 
 def test_the_thresholded_multiset_is_exactly_the_entries_k_hospitals_hold(
@@ -241,14 +237,8 @@ def test_a_holder_dropping_between_the_passes_leaves_its_entry_below_k_and_refus
                 raise SecAggAbort("the hospital's node died between the passes")
             return super().masked_input(bundle, vector)
 
-    def make_round(attempt: int, length: int) -> Federation:
-        fed = first.next_round(attempt, length)
-        identity = fed.client_identities[gone]
-        fed.clients[gone] = Leaves(identity, fed.server_identity.public, fed.roster)
-        return fed
-
     with caplog.at_level(logging.DEBUG):
-        result = anonymous_multiset(_holdings(ids), LAYOUT, make_round)
+        result = anonymous_multiset(first, _holdings(ids), LAYOUT, client_classes={gone: Leaves})
     assert result.items == Counter({WIDE: N - 1}) and result.survivors == N - 1
     assert result.below_threshold == 1
     assert b"bed_finder" not in caplog.text.encode()
@@ -256,20 +246,19 @@ def test_a_holder_dropping_between_the_passes_leaves_its_entry_below_k_and_refus
 
 def test_a_plan_round_trips_and_a_bad_one_is_refused() -> None:
     from fical_secure.errors import ProtocolError
-    from fical_secure.pipeline import secagg_round as sr
 
-    layout = sr.layout_for(6, 3, 300)
+    layout = ms.layout_for(6, 3, 300)
     selection = Selection(bytes(32), ((4, 3, 9),))
-    assert sr.decode_plan(sr.encode_plan(layout, selection), 6) == (layout, selection)
-    assert sr.decode_plan(sr.encode_plan(sr.layout_for(6), None), 5) == (sr.layout_for(6), None)
+    assert ms.decode_plan(ms.encode_plan(layout, selection), 6) == (layout, selection)
+    assert ms.decode_plan(ms.encode_plan(ms.layout_for(6), None), 5) == (ms.layout_for(6), None)
     for bad, participants in (
-        (sr.encode_plan(layout, None), 7),  # a layout for fewer clients than the round's
-        (sr.encode_plan(sr.layout_for(6), selection), 6),  # a selection at k = 1
-        (sr.encode_plan(layout, selection)[:5], 6),
-        (sr.encode_plan(layout, selection)[:-1], 6),
+        (ms.encode_plan(layout, None), 7),  # a layout for fewer clients than the round's
+        (ms.encode_plan(ms.layout_for(6), selection), 6),  # a selection at k = 1
+        (ms.encode_plan(layout, selection)[:5], 6),
+        (ms.encode_plan(layout, selection)[:-1], 6),
     ):
         with pytest.raises(ProtocolError):
-            sr.decode_plan(bad, participants)
+            ms.decode_plan(bad, participants)
 
 
 def test_a_profile_floor_on_k_below_one_is_refused() -> None:

@@ -1,10 +1,10 @@
 """The anonymous secure-aggregation view: the server holds one pooled multiset, no senders.
 
 Each client's hardened release goes through the secure-aggregation transport
-the pipeline uses (:func:`fical_secure.pipeline.secagg_round.items_of`, slot
+the pipeline uses (:func:`fical_secure.pipeline.multiset.items_of`, slot
 vectors summed by an in-process SecAgg+ round, peeled by
-:func:`fical_secure.protocol.secagg.apps.anonymous_multiset`, parsed by
-:func:`~fical_secure.pipeline.secagg_round.anonymous_compendiums`). What comes
+:func:`fical_secure.pipeline.secagg_round.anonymous_multiset`, parsed by
+:func:`~fical_secure.pipeline.multiset.anonymous_compendiums`). What comes
 out is what the server learns: the multiset of entries with their support
 counts. The attacked artefact lists each distinct entry once, rendered as the
 per-client compendium modes render it, ordered by content id and named by
@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from fical_secure.audit.artefact import SharedArtefact
 from fical_secure.errors import SecAggAbort
 from fical_secure.kcg.schema import Compendium, Entry
-from fical_secure.pipeline import secagg_round as sr
+from fical_secure.pipeline import multiset as ms
+from fical_secure.pipeline.secagg_round import anonymous_multiset
 from fical_secure.protocol.secagg import Federation
-from fical_secure.protocol.secagg.apps import anonymous_multiset
 from fical_secure.protocol.secagg.params import MIN_PARTICIPANTS
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def pooled_round(released: Mapping[str, Compendium | None], n_clients: int) -> P
         reason = f"secure aggregation needs at least {MIN_PARTICIPANTS} clients, not {n_clients}"
         log.warning("%s: the server holds nothing", reason)
         return PooledRound(empty, (), (), 0, aborted=reason)
-    layout = sr.layout_for(n_clients)
+    layout = ms.layout_for(n_clients)
     federation = Federation.create(n_clients, bits=32, length=layout.length)
     ids = sorted(federation.clients)
     senders = dict(zip(ids, sorted(released), strict=False))
@@ -70,19 +70,13 @@ def pooled_round(released: Mapping[str, Compendium | None], n_clients: int) -> P
     for key_id, cid in senders.items():
         comp = released[cid]
         if comp is not None:
-            items[key_id] = sr.items_of(comp)[0]
+            items[key_id] = ms.items_of(comp)[0]
     try:
-        result = anonymous_multiset(
-            items,
-            layout,
-            lambda attempt, length: (
-                federation if attempt == 1 else federation.next_round(attempt, length)
-            ),
-        )
+        result = anonymous_multiset(federation, items, layout)
     except SecAggAbort as exc:
         log.warning("secure aggregation aborted, the server holds nothing: %s", exc)
         return PooledRound(empty, (), (), 0, aborted=str(exc))
-    received, _ = sr.anonymous_compendiums(result.items)
+    received, _ = ms.anonymous_compendiums(result.items)
     entries: dict[str, Entry] = {}
     for comp in received:
         for entry in comp.entries:

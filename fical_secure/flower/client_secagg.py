@@ -11,7 +11,7 @@ statement (:mod:`fical_secure.protocol.secagg.ready`): ``ready`` or
 ``train.fical_secagg``: one stage of :class:`SecAggClient`, rebuilt from its
 sealed state file (:mod:`fical_secure.protocol.secagg.persist`) and sealed back
 after the stage; at the masked-input stage the client encodes its own items
-(:func:`~fical_secure.protocol.secagg.apps.client_vector`) as the request's
+(:func:`~fical_secure.pipeline.multiset.client_vector`) as the request's
 plan says: the slot vector (k = 1), bucket counts, or entries in the selected
 buckets (keys from the signed config hashes). Before it joins, and again when the
 survivor list names the cohort whose sum it would help unmask, the
@@ -40,9 +40,8 @@ from fical_secure.errors import (
 )
 from fical_secure.flower import wire
 from fical_secure.flower.client_setup import load_keys, prepare_release, round_state_path
-from fical_secure.pipeline import secagg_round as sr
+from fical_secure.pipeline import multiset as ms
 from fical_secure.protocol import Client, RoundConfig
-from fical_secure.protocol.secagg.apps import client_vector
 from fical_secure.protocol.secagg.driver import step
 from fical_secure.protocol.secagg.messages import SurvivorList
 from fical_secure.protocol.secagg.participation import Joined, check_participation, release_digest
@@ -74,7 +73,7 @@ def handle_prepare(cfg: HospitalConfig, message: Message) -> RecordDict:
         log.warning("%s: release blocked, nothing sent: %s", cfg.client_id, exc)
         accepted = RoundConfig.decode(wire.field_bytes(message, "config"))
         return _statement(cfg, accepted, ready=False)
-    items, refused = sr.items_of(state.need_release())
+    items, refused = ms.items_of(state.need_release())
     write_json_atomic(
         _pending_path(cfg),
         {"round_id": config.round_id, "items": [i.hex() for i in items], "refused": refused},
@@ -124,9 +123,9 @@ def handle_secagg(cfg: HospitalConfig, message: Message) -> RecordDict:
     vector = None
     if stage == 2:  # the plan: k and, in the entry pass, the buckets that reached k
         plan = wire.field_bytes(message, "plan", limit=wire.MAX_FIELD_BYTES)
-        layout, selection = sr.decode_plan(plan, len(client.params.participants))
+        layout, selection = ms.decode_plan(plan, len(client.params.participants))
         _check_threshold(cfg, layout)
-        vector = client_vector(items, layout, client.config_hash, selection)
+        vector = ms.client_vector(items, layout, client.config_hash, selection)
     try:
         reply = step(client, stage, request, vector)
     except FicalError:

@@ -12,15 +12,21 @@ sealed round runs as two message rounds:
    signed receipt and the server-signed global compendium, which the client
    verifies and stores.
 
-The server writes the signed global compendium and ``round.json`` to the
-output folder of its configuration. No stage logic lives here.
+Both are the workflow of :class:`~fical_secure.pipeline.sealed_round.SealedRound`
+(open, collect, close, deliver) and the server pipeline's aggregate and
+publish stages, exactly as in the in-process demo; this module supplies only
+the :class:`FlowerSealedCarrier`. The server writes the signed global
+compendium and ``round.json`` to the output folder of its configuration. No
+stage logic lives here.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fical_secure.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
@@ -39,13 +45,14 @@ from fical_secure.flower.server_grid import (
 )
 from fical_secure.flower.server_secagg import run_secagg
 from fical_secure.pipeline.runner import run_stages
+from fical_secure.pipeline.sealed_round import SealedRound, Submission, Submitted
 from fical_secure.pipeline.server import (
+    AggregateStage,
+    PublishStage,
     ServerRoundState,
     ServerSettings,
-    receive_envelope,
-    server_stages,
 )
-from fical_secure.protocol import Server
+from fical_secure.protocol import GlobalResult, Receipt, RoundConfig, Server
 from fical_secure.untrusted import MAX_CONFIG_BYTES, read_regular
 
 if TYPE_CHECKING:
@@ -113,7 +120,8 @@ def _run_secagg(grid: Grid, cfg: ServerConfig, report: dict[str, Any]) -> None:
     targets = state.report.pop("delivery_nodes")
     log.info("stage deliver: signed global compendium to %d clients", len(targets))
     started = time.perf_counter()
-    stored = _deliver(grid, cfg, dict.fromkeys(targets), round_config, signed, report["round_id"])
+    carrier = FlowerSealedCarrier(grid, cfg, nodes)
+    stored = carrier.deliver(dict.fromkeys(targets), round_config, state.result)
     state.seconds["deliver"] = round(time.perf_counter() - started, 3)
     report["delivered"] = stored
     report["seconds"] = dict(state.seconds)
@@ -130,62 +138,52 @@ def _run_sealed(grid: Grid, cfg: ServerConfig, report: dict[str, Any]) -> None:
     roster = Roster.decode(read_regular(cfg.roster, max_bytes=MAX_CONFIG_BYTES))
     server = Server.create(cfg.output / "store.sqlite", identity, roster)
     settings = ServerSettings(dedupe_threshold=cfg.dedupe_threshold, min_support=cfg.min_support)
-    state = ServerRoundState(
-        settings=settings, server=server, owners=enrollment_names(cfg), min_clients=cfg.min_clients
-    )
+    state = ServerRoundState(settings=settings, server=server, owners=enrollment_names(cfg))
+    workflow = SealedRound(state, roster)
     try:
         log.info("stage wait: for %d SuperNodes", len(cfg.supernode_public_keys))
         nodes = wait_for_nodes(
             grid, len(cfg.supernode_public_keys), cfg.min_clients, cfg.wait_seconds
         )
         round_id = time.time_ns() // 1_000_000  # ids must increase across restarts: ms clock
-        config = server.open_round(
-            round_id, min_clients=cfg.min_clients, collect_seconds=cfg.stage_timeout_seconds + 60
-        )
+        config = workflow.open(round_id, cfg.min_clients, cfg.stage_timeout_seconds + 60)
         log.info("stage collect: round %d, %d SuperNodes", round_id, len(nodes))
-        submit = wire.record(config=config.encode(), roster=roster.encode())
-        messages = [message(submit, n, wire.SUBMIT, round_id) for n in nodes]
+        carrier = FlowerSealedCarrier(grid, cfg, nodes)
         started = time.perf_counter()
-        replies = exchange(
-            grid,
-            messages,
-            cfg.stage_timeout_seconds,
-            quorum=majority(cfg, len(messages)),
-            grace=cfg.straggler_grace_seconds,
-        )
+        workflow.collect(carrier)
         state.seconds["collect"] = round(time.perf_counter() - started, 3)
-        accepted, clients, upload = _collect(state, replies)
-        log.info("stage verify+store: %d accepted, refused %s", len(accepted), dict(state.refused))
-        run_stages(state, server_stages(), label="server")
+        run_stages(state, [AggregateStage(), PublishStage()], label="server")
         if state.result is None or state.global_compendium is None:
             raise MessageFormatError("the round published nothing")
         signed = state.result.encode()
         write_bytes_atomic(cfg.output / "global_result.bin", signed)
         write_text_atomic(cfg.output / "global_compendium.json", state.global_compendium.to_json())
-        log.info("stage deliver: signed global compendium to %d clients", len(accepted))
+        log.info("stage deliver: signed global compendium to %d clients", len(workflow.accepted))
         started = time.perf_counter()
-        stored = _deliver(grid, cfg, dict(accepted), config.encode(), signed, round_id)
+        stored = workflow.deliver(carrier)
         state.seconds["deliver"] = round(time.perf_counter() - started, 3)
     finally:
         server.close()
+    accepted = len(workflow.accepted)
+    clients = carrier.per_client(workflow.accepted, state.owners)
     report.update(state.report)
     report.update(
         {
             "round_id": round_id,
-            "clients": len(accepted),
+            "clients": accepted,
             "supernodes": len(nodes),
-            "replies": sum(not r.has_error() for r in replies),
-            "lost_supernodes": len(nodes) - sum(not r.has_error() for r in replies),
+            "replies": carrier.answered,
+            "lost_supernodes": len(nodes) - carrier.answered,
             "per_client": clients,
             "transport": {
                 "mode": cfg.mode,
                 "carrier": "flower",
-                "envelopes": len(accepted),
-                "upload_bytes": upload,
+                "envelopes": accepted,
+                "upload_bytes": workflow.upload_bytes,
                 "round_config_bytes": (len(config.encode()) + len(roster.encode())) * len(nodes),
                 "rejected_payloads": state.rejected_payloads,
                 "refused_envelopes": dict(state.refused),
-                "global_download_bytes": len(signed) * len(accepted),
+                "global_download_bytes": len(signed) * accepted,
                 "suite": SUITE,
             },
             "delivered": stored,
@@ -193,7 +191,7 @@ def _run_sealed(grid: Grid, cfg: ServerConfig, report: dict[str, Any]) -> None:
         }
     )
     report["communication_bytes_total"] = (
-        upload
+        workflow.upload_bytes
         + report["transport"]["round_config_bytes"]
         + report["transport"]["global_download_bytes"]
     )
@@ -203,103 +201,128 @@ def _run_sealed(grid: Grid, cfg: ServerConfig, report: dict[str, Any]) -> None:
         }
 
 
-def _collect(
-    state: ServerRoundState, replies: Iterable[Message]
-) -> tuple[dict[int, bytes], dict[str, dict[str, Any]], int]:
-    """Verify and store every sealed reply; (node -> receipt bytes, per-client notes, bytes up)."""
-    accepted: dict[int, bytes] = {}
-    clients: dict[str, dict[str, Any]] = {}
-    upload = 0
-    for reply in replies:
-        node = reply.metadata.src_node_id
-        submission = _submission(state, node, reply)
-        if submission is None:
-            continue
-        envelope, notes = submission
-        upload += len(envelope)
-        receipt = receive_envelope(state, envelope)
-        if receipt is not None:
-            accepted[node] = receipt.encode()
+@dataclass
+class FlowerSealedCarrier:
+    """The :class:`~fical_secure.pipeline.sealed_round.SealedCarrier` over Flower messages.
+
+    Routes are node ids. Everything in a submit reply is parsed before its
+    envelope is handed to the workflow, so a reply refused here leaves nothing
+    behind and the round goes on; the reply's notes (the client's own report)
+    are kept by node for the round report.
+    """
+
+    grid: Grid
+    cfg: ServerConfig
+    nodes: list[int]
+    notes: dict[int, ClientNotes] = field(default_factory=dict)
+    answered: int = 0  # replies Flower did not mark as errors
+
+    def _exchange(self, messages: list[Message]) -> list[Message]:
+        """Push and pull one message round; a majority (and min_clients) is the quorum."""
+        return exchange(
+            self.grid,
+            messages,
+            self.cfg.stage_timeout_seconds,
+            quorum=majority(self.cfg, len(messages)),
+            grace=self.cfg.straggler_grace_seconds,
+        )
+
+    def submit(self, config: RoundConfig, roster: Roster) -> Submitted:
+        submit = wire.record(config=config.encode(), roster=roster.encode())
+        messages = [message(submit, n, wire.SUBMIT, config.round_id) for n in self.nodes]
+        replies = self._exchange(messages)
+        self.answered = sum(not r.has_error() for r in replies)
+        return parse_submissions(replies, self.notes)
+
+    def per_client(
+        self, accepted: Mapping[Hashable, Receipt], owners: Mapping[bytes, str]
+    ) -> dict[str, dict[str, Any]]:
+        """Each accepted client's notes, named by the server's enrollment, never by the payload."""
+        clients: dict[str, dict[str, Any]] = {}
+        for node, receipt in accepted.items():
             key_id = receipt.sender_key_id
-            clients[state.owners.get(key_id, key_id.hex())] = {  # named by the server
+            notes = self.notes[int(str(node))]
+            clients[owners.get(key_id, key_id.hex())] = {
                 "key_id": key_id.hex(),
                 "claimed_id": notes.client_id,
                 "report": notes.report,
             }
-    return accepted, clients, upload
+        return clients
+
+    def deliver(
+        self, receipts: Mapping[Hashable, Receipt | None], config: RoundConfig, result: GlobalResult
+    ) -> int:
+        """Send each node (its receipt and) the signed result; how many stored it.
+
+        Secure aggregation has no receipts (``None``): the client checks that it
+        finished the round's secure aggregation instead.
+        """
+        signed = result.encode()
+        messages = [
+            message(
+                wire.record(config=config.encode(), result=signed)
+                if receipt is None
+                else wire.record(config=config.encode(), receipt=receipt.encode(), result=signed),
+                int(str(node)),
+                wire.RESULT,
+                config.round_id,
+            )
+            for node, receipt in receipts.items()
+        ]
+        stored = 0
+        replies = self._exchange(messages)
+        for reply in replies:
+            try:
+                if wire.field_text(reply, "status") == wire.STATUS_STORED:
+                    stored += 1
+                else:
+                    log.warning(
+                        "SuperNode %d did not store the result: %s",
+                        reply.metadata.src_node_id,
+                        wire.field_text(reply, "reason"),
+                    )
+            except MessageFormatError as exc:
+                log.warning("SuperNode %d: %s", reply.metadata.src_node_id, exc)
+        return stored
 
 
-def _submission(
-    state: ServerRoundState, node: int, reply: Message
-) -> tuple[bytes, ClientNotes] | None:
-    """The envelope and notes of one submit reply; None (counted) if lost, refused or malformed.
+def parse_submissions(replies: Iterable[Message], notes: dict[int, ClientNotes]) -> Submitted:
+    """The sealed replies of the submit stage (each one's notes kept by node in ``notes``).
 
-    Everything in the reply is parsed before the envelope is stored, so a
-    reply refused here leaves nothing behind and the round goes on.
+    Everything in a reply is parsed before its envelope is handed on, so a reply
+    refused here (lost, refused by the client's gates, malformed) leaves nothing
+    behind and is counted by kind; the round goes on.
     """
+    refused: Counter[str] = Counter()
+    subs = []
+    for reply in replies:
+        node = reply.metadata.src_node_id
+        envelope = _envelope(node, reply, refused, notes)
+        if envelope is not None:
+            subs.append(Submission(node, envelope))
+    return Submitted(tuple(subs), refused)
+
+
+def _envelope(
+    node: int, reply: Message, refused: Counter[str], notes: dict[int, ClientNotes]
+) -> bytes | None:
     if reply.has_error():  # Flower's own report, e.g. the node stopped heartbeating
         log.warning("SuperNode %d is lost this round: %s", node, reply.error.reason)
         return None
     try:
-        refused = wire.refusal(reply, wire.STATUS_SEALED)
-        if refused is None:
+        why = wire.refusal(reply, wire.STATUS_SEALED)
+        if why is None:
             envelope = wire.field_bytes(reply, "envelope")
-            notes = ClientNotes.decode(wire.field_bytes(reply, "notes", limit=wire.MAX_NOTES_BYTES))
-            return envelope, notes
+            raw = wire.field_bytes(reply, "notes", limit=wire.MAX_NOTES_BYTES)
+            notes[node] = ClientNotes.decode(raw)
+            return envelope
     except MessageFormatError as exc:
-        state.refused[type(exc).__name__] += 1
+        refused[type(exc).__name__] += 1
         log.warning("SuperNode %d sent a malformed reply: %s", node, exc)
         return None
-    log.warning("SuperNode %d released nothing: %s", node, refused)
-    state.refused[f"client_{refused.split(':', 1)[0]}"] += 1
+    log.warning("SuperNode %d released nothing: %s", node, why)
+    refused[f"client_{why.split(':', 1)[0]}"] += 1
     return None
-
-
-def _deliver(
-    grid: Grid,
-    cfg: ServerConfig,
-    accepted: dict[int, bytes | None],
-    config: bytes,
-    signed: bytes,
-    round_id: int,
-) -> int:
-    """Send each accepted client (its receipt and) the signed result; how many stored it.
-
-    Secure aggregation has no receipts (``None``): the client checks that it
-    finished the round's secure aggregation instead.
-    """
-    messages = [
-        message(
-            wire.record(config=config, result=signed)
-            if receipt is None
-            else wire.record(config=config, receipt=receipt, result=signed),
-            node,
-            wire.RESULT,
-            round_id,
-        )
-        for node, receipt in accepted.items()
-    ]
-    stored = 0
-    replies = exchange(
-        grid,
-        messages,
-        cfg.stage_timeout_seconds,
-        quorum=majority(cfg, len(messages)),
-        grace=cfg.straggler_grace_seconds,
-    )
-    for reply in replies:
-        try:
-            if wire.field_text(reply, "status") == wire.STATUS_STORED:
-                stored += 1
-            else:
-                log.warning(
-                    "SuperNode %d did not store the result: %s",
-                    reply.metadata.src_node_id,
-                    wire.field_text(reply, "reason"),
-                )
-        except MessageFormatError as exc:
-            log.warning("SuperNode %d: %s", reply.metadata.src_node_id, exc)
-    return stored
 
 
 app = make_server_app()

@@ -8,17 +8,19 @@ Message rounds on Flower's Message API, all carrying our own signed encodings:
 2. Five ``train.fical_secagg`` rounds, one per secure-aggregation stage
    (advertise keys, share keys, masked input, consistency check, unmask), the
    stage logic being :func:`fical_secure.protocol.secagg.driver.drive_stages`
-   and :class:`SecAggServer`, exactly as in the in-process demo, and the
-   rounds orchestrated by :func:`~fical_secure.protocol.secagg.apps.collect_multiset`.
+   and :class:`SecAggServer`, and the passes, retries and decoding
+   :class:`~fical_secure.pipeline.secagg_round.SecAggRound`, exactly as in
+   the in-process demo: this module only supplies the
+   :class:`FlowerSecAggCarrier` (:mod:`fical_secure.pipeline.carrier`).
    At ``aggregate.min_support`` 1 each client sends the slot vector of its
    released entries; a residual slot collision re-runs the five stages with a
    fresh config (fresh slot key). At k >= 2 two runs of the five stages: bucket
    counts, then entries only in the buckets that reached k (the masked-input
    request carries the plan: k and the bucket selection), so the server
    learns only entries at least k hospitals hold.
-3. Aggregate the anonymous entries (the server pipeline's stage), sign the
-   global compendium for the round config, and ``evaluate.fical_result`` it to
-   every participant, which verifies and stores it.
+3. Aggregate the anonymous entries and publish the signed global compendium
+   through the store (the server pipeline's aggregate and publish stages), and
+   ``evaluate.fical_result`` it to every participant, which verifies and stores it.
 
 Routing: a key id goes to the node whose ready statement that key signed for
 this round config (:mod:`fical_secure.protocol.secagg.ready`), and after stage
@@ -31,58 +33,51 @@ a client's text, entry ids, per-client figures or which client wrote an entry.
 from __future__ import annotations
 
 import logging
-import os
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fical_secure.crypto.keys import KeyBundle, Roster
-from fical_secure.errors import (
-    AggregationError,
-    FicalError,
-    RoundAbortedError,
-    SecAggAbort,
-)
+from fical_secure.errors import FicalError, RoundAbortedError
 from fical_secure.flower import wire
 from fical_secure.flower.secagg_routing import advert_route, proven_ready
 from fical_secure.flower.server_grid import enrollment_names, exchange, majority, message
+from fical_secure.pipeline import multiset as ms
 from fical_secure.pipeline import secagg_round as sr
+from fical_secure.pipeline.carrier import Traffic
 from fical_secure.pipeline.runner import run_stages
-from fical_secure.pipeline.server import AggregateStage, ServerRoundState, ServerSettings
-from fical_secure.protocol import Server
-from fical_secure.protocol.secagg import SecAggParams, SecAggServer
-from fical_secure.protocol.secagg.apps import PassOutcome, collect_multiset
-from fical_secure.protocol.secagg.driver import drive_stages
+from fical_secure.pipeline.server import (
+    AggregateStage,
+    PublishStage,
+    ServerRoundState,
+    ServerSettings,
+)
+from fical_secure.protocol import RoundConfig, Server
+from fical_secure.protocol.secagg.driver import Ask
+from fical_secure.protocol.secagg.server import SecAggServer
 from fical_secure.untrusted import MAX_CONFIG_BYTES, read_regular
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from flwr.serverapp import Grid
 
     from fical_secure.flower.config import ServerConfig
-    from fical_secure.pipeline.server import ServerRoundState
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 3
+MAX_ATTEMPTS = ms.MAX_ATTEMPTS
 SUITE = "SecAgg+ (X25519, Shamir GF(2^31-1), AES-256-CTR masks), Ed25519 signatures; TLS 1.3"
-
-
-class _Traffic:
-    def __init__(self) -> None:
-        self.up = 0
-        self.down = 0
 
 
 def run_secagg(
     grid: Grid, cfg: ServerConfig, report: dict[str, Any], nodes: list[int]
-) -> tuple[ServerRoundState, bytes]:
+) -> tuple[ServerRoundState, RoundConfig]:
     """The whole secure-aggregation round on ``nodes``: the server state it published
-    and the encoded round config its result is signed for."""
+    and the round config its result is signed for."""
 
     identity = KeyBundle.load(cfg.private_key).identity
     roster = Roster.decode(read_regular(cfg.roster, max_bytes=MAX_CONFIG_BYTES))
     server = Server.create(cfg.output / "store.sqlite", identity, roster)
-    traffic = _Traffic()
+    traffic = Traffic()
     try:
         round_id = time.time_ns() // 1_000_000
         config = server.open_round(
@@ -92,12 +87,17 @@ def run_secagg(
         ready, per_client, refused = _prepare(grid, cfg, (config, roster), nodes, traffic)
         seconds = {"prepare": round(time.perf_counter() - started, 3)}
         started = time.perf_counter()
-        outcome = _aggregate(grid, cfg, identity, roster, ready, round_id, traffic)
+        layout = ms.layout_for(len(ready), cfg.min_support, cfg.expected_distinct)
+        timeouts = (cfg.secagg_stage_timeout_seconds,) * 5
+        workflow = sr.SecAggRound(identity, roster, layout, round_id, timeouts, MAX_ATTEMPTS)
+        carrier = FlowerSecAggCarrier(grid, cfg, roster, ready, traffic)
+        outcome = workflow.collect(carrier, ready)
         seconds["secagg"] = round(time.perf_counter() - started, 3)
-        multiset, survivors, description, participants = outcome
-        items, attempts = multiset.items, multiset.attempts
-        state, payload, rejected = _aggregate_items(cfg, items)
-        state.result = server.publish_secure_aggregate(payload, len(survivors))
+        settings = ServerSettings(
+            dedupe_threshold=cfg.dedupe_threshold, min_support=cfg.min_support
+        )
+        state, rejected = sr.server_state(outcome, settings, ServerRoundState(server=server))
+        run_stages(state, [AggregateStage(), PublishStage()], label="server")
     except FicalError:
         if server.state.round is not None and server.state.round.stage.name in (
             "COLLECTING",
@@ -109,59 +109,35 @@ def run_secagg(
         server.close()
     state.seconds.update(seconds)
     report.update(state.report)
+    figures = sr.transport_figures(outcome, rejected, cfg.min_support)
     report.update(
         {
             "round_id": round_id,
-            "clients": len(survivors),
+            "clients": len(outcome.survivors),
             "supernodes": len(nodes),
             "ready": len(ready),
             "refused": dict(refused),
             # no reply at prepare, or gone before the unmasking (a dropout of the protocol)
-            "lost_supernodes": len(nodes) - sum(refused.values()) - len(survivors),
+            "lost_supernodes": len(nodes) - sum(refused.values()) - len(outcome.survivors),
             "per_client": per_client,
-            "secagg_participants": participants,
+            "secagg_participants": outcome.participants,
             "transport": {
                 "mode": "secagg",
                 "carrier": "flower",
-                "attempts": attempts,
-                "survivors": len(survivors),
-                "secagg": description,
+                **figures,
                 "upload_bytes": traffic.up,
                 "round_config_bytes": traffic.down,
-                "rejected_payloads": rejected,
-                "min_support": cfg.min_support,
-                "masked_input_bytes_per_client": multiset.upload_bytes_per_client,
-                "below_threshold_slots": multiset.below_threshold,
-                "dropped_collisions": multiset.dropped_collisions,
-                "forged_buckets": multiset.forged_buckets,
-                "forged_items": multiset.forged_items,
                 "suite": SUITE,
             },
         }
     )
-    sr.record_server_state(
-        cfg.output,
-        {
-            "round_id": round_id,
-            "attempts": attempts,
-            "participants": participants,
-            "survivors": len(survivors),
-            "secagg": description,
-            "items_decoded": sum(items.values()),
-            "rejected_items": rejected,
-            "min_support": cfg.min_support,
-            "below_threshold_slots": multiset.below_threshold,
-            "dropped_collisions": multiset.dropped_collisions,
-            "forged_buckets": multiset.forged_buckets,
-            "forged_items": multiset.forged_items,
-        },
-    )
-    state.report["delivery_nodes"] = sorted(ready[s] for s in survivors)
-    return state, config.encode()
+    sr.record_server_state(cfg.output, figures)
+    state.report["delivery_nodes"] = sorted(ready[s] for s in outcome.survivors)
+    return state, config
 
 
 def _prepare(
-    grid: Grid, cfg: ServerConfig, signed: tuple[Any, Any], nodes: list[int], traffic: _Traffic
+    grid: Grid, cfg: ServerConfig, signed: tuple[Any, Any], nodes: list[int], traffic: Traffic
 ) -> tuple[dict[bytes, int], dict[str, dict[str, str]], dict[str, int]]:
     """Send the signed round config and roster; the proven ready clients (:func:`proven_ready`).
 
@@ -192,77 +168,9 @@ def _prepare(
     return ready, per_client, refused
 
 
-def _aggregate_items(cfg: ServerConfig, items: Any) -> tuple[ServerRoundState, bytes, int]:
-    """The server pipeline's aggregate stage over the anonymous multiset.
-
-    Returns (state, the global compendium's bytes, items the schema rejected).
-
-    Raises:
-        AggregationError: nothing was aggregated.
-    """
-
-    received, rejected = sr.anonymous_compendiums(items)
-    settings = ServerSettings(dedupe_threshold=cfg.dedupe_threshold, min_support=cfg.min_support)
-    state = ServerRoundState(settings=settings, received=received)
-    run_stages(state, [AggregateStage()], label="server")
-    if state.global_compendium is None:
-        raise AggregationError("the round aggregated nothing")
-    return state, state.global_compendium.to_bytes(), rejected
-
-
-def _aggregate(
-    grid: Grid,
-    cfg: ServerConfig,
-    identity: Any,
-    roster: Any,
-    ready: dict[bytes, int],
-    round_id: int,
-    traffic: _Traffic,
-) -> tuple[Any, tuple[bytes, ...], str, int]:
-    """The multiset result (:func:`collect_multiset`), the last round's survivors, the
-    graph's description, participants.
-
-    Each secure-aggregation round (a retry, or the threshold mode's second pass)
-    is among the previous round's survivors only, under a fresh config.
-    """
-
-    participants = tuple(sorted(ready))
-    layout = sr.layout_for(len(participants), cfg.min_support, cfg.expected_distinct)
-    timeouts = (cfg.secagg_stage_timeout_seconds,) * 5
-    last: dict[str, Any] = {"survivors": participants, "describe": ""}
-
-    def run_pass(attempt: int, length: int, selection: Any) -> PassOutcome:
-        joined = tuple(sorted(last["survivors"]))
-        rec = SecAggParams.recommended(joined, bits=32, length=length, graph_seed=os.urandom(32))
-        params = SecAggParams(joined, rec.threshold, rec.k, 32, length, rec.graph_seed, timeouts)
-        server = SecAggServer(identity, roster, params, round_id + attempt - 1)
-        log.info("stage secagg: round %d of the multiset, %s", attempt, params.describe())
-        plan = sr.encode_plan(layout, selection)
-        routes = (roster, {c: ready[c] for c in joined})
-        ask = _flower_ask(grid, server, routes, (round_id, plan), traffic, cfg)
-        try:
-            total = drive_stages(server, ask)
-        except SecAggAbort as exc:
-            kinds = sorted({r.error.__class__.__name__ for r in server.refused})
-            raise SecAggAbort(f"{exc} (refused replies: {kinds or 'none'})") from None
-        log.info("stage secagg: unmasked the sum of %d clients", len(server.survivors))
-        last.update(survivors=server.survivors, describe=params.describe())
-        return PassOutcome(total, server.survivors, server.config_hash, server.round_id)
-
-    result = collect_multiset(run_pass, layout, max_attempts=MAX_ATTEMPTS)
-    log.info("stage secagg: %d items decoded", sum(result.items.values()))
-    return result, last["survivors"], last["describe"], len(participants)
-
-
-def _flower_ask(
-    grid: Grid,
-    server: Any,
-    routes: tuple[Any, dict[bytes, int]],
-    round_plan: tuple[int, bytes],
-    traffic: _Traffic,
-    cfg: ServerConfig,
-) -> Any:
-    """The transport of :func:`drive_stages` over Flower messages.
+@dataclass
+class FlowerSecAggCarrier:
+    """The :class:`~fical_secure.pipeline.carrier.SecAggCarrier` over Flower messages.
 
     The masked-input request also carries the round's plan (the threshold k and,
     in the entry pass, the bucket selection: public outcomes of the count pass).
@@ -270,52 +178,61 @@ def _flower_ask(
     identity-signed key advert for this round, the node its ready statement came from.
     """
 
-    roster, ready = routes
-    round_id, plan = round_plan
-    node_of: dict[bytes, int] = {}
-    reply_limit = wire.MAX_FIELD_BYTES + server.params.length * 8
+    grid: Grid
+    cfg: ServerConfig
+    roster: Roster
+    ready: Mapping[bytes, int]  # key id -> the node its ready statement came from
+    traffic: Traffic = field(default_factory=Traffic)
+    refused: dict[bytes, str] = field(default_factory=dict)  # stays with each hospital
 
-    def ask(stage: int, requests: Mapping[bytes, bytes]) -> list[bytes]:
-        if stage == 0:
-            targets = {cid: node for cid, node in ready.items() if cid in requests}
-        else:
-            targets = {cid: node_of[cid] for cid in requests if cid in node_of}
-        messages = []
-        for cid, node in sorted(targets.items()):
-            if stage == 2:
-                content = wire.record(stage=str(stage), request=requests[cid], plan=plan)
+    def open_pass(self, server: SecAggServer, plan: ms.Plan) -> Ask:
+        encoded = ms.encode_plan(*plan)
+        node_of: dict[bytes, int] = {}
+        reply_limit = wire.MAX_FIELD_BYTES + server.params.length * 8
+        round_id = server.round_id
+
+        def ask(stage: int, requests: Mapping[bytes, bytes]) -> list[bytes]:
+            if stage == 0:
+                targets = {cid: node for cid, node in self.ready.items() if cid in requests}
             else:
-                content = wire.record(stage=str(stage), request=requests[cid])
-            traffic.down += len(requests[cid]) + (len(plan) if stage == 2 else 0)
-            messages.append(message(content, node, wire.SECAGG, round_id))
-        out = []
-        # every neighbourhood survives params.tolerated_dropouts: once all but that many
-        # replied, a missing client is treated as a dropout after the grace period
-        quorum = max(1, len(messages) - server.params.tolerated_dropouts)
-        replies = exchange(
-            grid,
-            messages,
-            server.timeout_s(stage),
-            quorum=quorum,
-            grace=cfg.straggler_grace_seconds,
-        )
-        for reply in replies:
-            node = reply.metadata.src_node_id
-            try:
-                why = wire.refusal(reply, wire.STATUS_OK)
-                if why is not None:
-                    log.warning("stage secagg %d: SuperNode %d %s", stage, node, why)
+                targets = {cid: node_of[cid] for cid in requests if cid in node_of}
+            messages = []
+            for cid, node in sorted(targets.items()):
+                if stage == 2:
+                    content = wire.record(stage=str(stage), request=requests[cid], plan=encoded)
+                else:
+                    content = wire.record(stage=str(stage), request=requests[cid])
+                self.traffic.down += len(requests[cid]) + (len(encoded) if stage == 2 else 0)
+                messages.append(message(content, node, wire.SECAGG, round_id))
+            out = []
+            # every neighbourhood survives params.tolerated_dropouts: once all but that many
+            # replied, a missing client is treated as a dropout after the grace period
+            quorum = max(1, len(messages) - server.params.tolerated_dropouts)
+            replies = exchange(
+                self.grid,
+                messages,
+                server.timeout_s(stage),
+                quorum=quorum,
+                grace=self.cfg.straggler_grace_seconds,
+            )
+            for reply in replies:
+                node = reply.metadata.src_node_id
+                try:
+                    why = wire.refusal(reply, wire.STATUS_OK)
+                    if why is not None:
+                        log.warning("stage secagg %d: SuperNode %d %s", stage, node, why)
+                        continue
+                    # a masked input carries the whole slot vector: the bound follows the config
+                    blob = wire.field_bytes(reply, "reply", limit=reply_limit)
+                    self.traffic.up += len(blob)
+                    if stage == 0:
+                        route = advert_route(blob, server, self.roster, dict(self.ready), node)
+                        node_of[route] = node
+                except FicalError as exc:
+                    log.warning("stage secagg %d: SuperNode %d: %s", stage, node, exc)
                     continue
-                # a masked input carries the whole slot vector: the bound follows the config
-                blob = wire.field_bytes(reply, "reply", limit=reply_limit)
-                traffic.up += len(blob)
-                if stage == 0:
-                    node_of[advert_route(blob, server, roster, ready, node)] = node
-            except FicalError as exc:
-                log.warning("stage secagg %d: SuperNode %d: %s", stage, node, exc)
-                continue
-            out.append(blob)
-        log.info("stage secagg %d: %d of %d replied", stage, len(out), len(messages))
-        return out
+                out.append(blob)
+            log.info("stage secagg %d: %d of %d replied", stage, len(out), len(messages))
+            return out
 
-    return ask
+        return ask

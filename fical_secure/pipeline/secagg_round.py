@@ -1,231 +1,217 @@
-"""The secure-aggregation transport of a round: the server learns only the entry multiset.
+"""The secure-aggregation round, written once: the server learns only the entry multiset.
 
-Each client turns its released compendium into items (one canonical JSON per
-entry and per tool signature), writes them into the slot vector of
-:mod:`fical_secure.aggregate.anonymous` (k = 1), or the two passes of
-:mod:`fical_secure.aggregate.threshold` (``min_support`` k >= 2), and sends
-them masked through SecAgg+; the server unmasks only the sums, decodes the
-multiset (item -> how many clients hold it; at k only items k clients hold)
-and hands aggregation one anonymous single-item compendium per copy, so
+:class:`SecAggRound` is the server's whole workflow after the ready clients
+are known: it runs the passes of the anonymous multiset
+(:func:`~fical_secure.pipeline.multiset.collect_multiset`: collision retries
+at k = 1, the count and entry passes at k >= 2), each pass a fresh
+:class:`SecAggServer` among the previous pass's survivors, its stages driven
+by :func:`~fical_secure.protocol.secagg.driver.drive_stages` through a
+:class:`~fical_secure.pipeline.carrier.SecAggCarrier`; then it hands the
+server pipeline one anonymous single-item compendium per decoded copy, so
 ``support`` is counted from the aggregate, never claimed, and no compendium
-carries a client's name. The server's record of the round
-(``server/secagg_round.json``) holds parameters and counts, no text.
+carries a client's name. Publishing is the server pipeline's
+:class:`~fical_secure.pipeline.server.PublishStage` through the durable
+store (``Server.publish_secure_aggregate``), the same in both drivers.
 
-Limits (stated, not hidden): the server cannot validate one client's
-compendium as a whole (only each decoded item, which it does); and two
-paraphrases of one piece of knowledge from the *same* client count twice
-where the sealed mode would count that client once.
+Where each step runs, by driver (in process: ``demo``, tests, attack suite;
+Flower: the ServerApp):
+
+=========================  ==================================  ============================
+step                       in process                          Flower
+=========================  ==================================  ============================
+round config, store        ``transport.SecAggTransportStage``  ``server_secagg.run_secagg``
+ready statements           ``transport.SecAggTransportStage``  ``server_secagg._prepare``
+passes, retries, decoding  :class:`SecAggRound`                :class:`SecAggRound`
+stage delivery             ``InProcessSecAggCarrier``          ``FlowerSecAggCarrier``
+aggregate, publish         ``server.AggregateStage``,          the same two stages
+                           ``server.PublishStage``
+=========================  ==================================  ============================
+
+The server's record of the round (``secagg_round.json``, :func:`record_server_state`)
+holds parameters and counts, no text.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import struct
-from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass
+import os
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from fical_secure.aggregate.anonymous import SlotLayout
-from fical_secure.aggregate.threshold import (
-    EXPECTED_DISTINCT,
-    MAX_EXPECTED_DISTINCT,
-    Selection,
-    ThresholdLayout,
-)
+from fical_secure.aggregate.threshold import Selection
 from fical_secure.atomic import write_json_atomic
-from fical_secure.errors import (
-    AggregationError,
-    ConfigError,
-    PipelineError,
-    ProtocolError,
-    SchemaError,
-    UntrustedInputError,
+from fical_secure.crypto.enrollment import Roster
+from fical_secure.crypto.identity import IdentityKey
+from fical_secure.errors import SecAggAbort
+from fical_secure.pipeline.carrier import InProcessSecAggCarrier, SecAggCarrier, abort_note
+from fical_secure.pipeline.multiset import (
+    MAX_ATTEMPTS,
+    Layout,
+    MultisetResult,
+    PassOutcome,
+    anonymous_compendiums,
+    collect_multiset,
 )
-from fical_secure.kcg.schema import Compendium, Entry, ToolSignature, validate_entry
-from fical_secure.pipeline.server import ServerRoundState
-from fical_secure.protocol.messages import GlobalResult, sha256
-from fical_secure.protocol.secagg.ready import sign_ready, verify_ready
-from fical_secure.untrusted import loads_bounded
+from fical_secure.pipeline.server import ServerRoundState, ServerSettings
+from fical_secure.protocol.secagg.client import SecAggClient
+from fical_secure.protocol.secagg.driver import Federation, drive_stages
+from fical_secure.protocol.secagg.params import DEFAULT_TIMEOUTS_S, SecAggParams
+from fical_secure.protocol.secagg.server import SecAggServer
 
 log = logging.getLogger(__name__)
-MAX_ITEMS = 64
-MAX_ITEM_BYTES = 640
-ANONYMOUS_OWNER = "anonymous-{:06d}"
-_PLAN = struct.Struct(">IHI")  # n_clients, k, expected distinct items
+BITS = 32
 
 
-def items_of(
-    compendium: Compendium, max_item_bytes: int = MAX_ITEM_BYTES
-) -> tuple[list[bytes], int]:
-    """A released compendium as slot items; returns (items, refused) where an item
-    too long for a slot is refused and counted, never silently dropped."""
-    items, refused = [], 0
-    raw = [
-        json.dumps(["entry", e.tool, e.kind, e.text], ensure_ascii=False)
-        for e in compendium.entries
-    ]
-    raw += [
-        json.dumps(["signature", s.tool, [list(a) for a in s.args]], ensure_ascii=False)
-        for s in compendium.signatures
-    ]
-    for text in raw:
-        item = text.encode("utf-8")
-        if len(item) > max_item_bytes:
-            refused += 1
-            log.warning("an item of %d bytes exceeds the %d-byte slot", len(item), max_item_bytes)
-            continue
-        items.append(item)
-    return items, refused
+@dataclass(frozen=True)
+class SecAggOutcome:
+    """What the passes of one round produced: the multiset and the round's public shape."""
 
-
-def _parse(item: bytes) -> Entry | ToolSignature:
-    try:
-        raw = loads_bounded(item)
-    except UntrustedInputError:
-        raise SchemaError("a decoded item is not JSON") from None
-    if isinstance(raw, list) and len(raw) == 4 and raw[0] == "entry":
-        return validate_entry(str(raw[1]), str(raw[2]), str(raw[3]))
-    if isinstance(raw, list) and len(raw) == 3 and raw[0] == "signature":
-        if not isinstance(raw[2], list):
-            raise SchemaError("a decoded signature item is malformed")
-        args = tuple((str(a[0]), str(a[1])) for a in raw[2] if isinstance(a, list) and len(a) == 2)
-        if len(args) != len(raw[2]):
-            raise SchemaError("a decoded signature item is malformed")
-        return ToolSignature(str(raw[1]), args)
-    raise SchemaError("a decoded item is neither an entry nor a signature")
-
-
-def anonymous_compendiums(multiset: Counter[bytes]) -> tuple[list[Compendium], int]:
-    """One single-item compendium per copy, in item order (no client order survives).
-
-    Returns (compendiums, rejected items); an item failing the schema is rejected.
-    """
-    out: list[Compendium] = []
-    rejected = 0
-    for item in sorted(multiset):
-        try:
-            parsed = _parse(item)
-        except SchemaError as exc:
-            log.warning("a decoded item was rejected by the schema: %s", exc)
-            rejected += multiset[item]
-            continue
-        for _ in range(multiset[item]):
-            owner = ANONYMOUS_OWNER.format(len(out) + 1)
-            if isinstance(parsed, Entry):
-                out.append(Compendium(owner=owner, entries=(parsed,)))
-            else:
-                out.append(Compendium(owner=owner, entries=(), signatures=(parsed,)))
-    return out, rejected
-
-
-def ready_clients(identities: Iterable[Any], roster: Any, round_id: int) -> set[bytes]:
-    """Key ids whose signed ready statement for the round (bound to the roster) verifies.
-
-    The in-process round has no round config: the statement binds the roster's hash.
-    """
-
-    context = sha256(roster.encode())
-    return {
-        verify_ready(
-            sign_ready(key, round_id, context, ready=True), roster, round_id, context
-        ).signer_id
-        for key in identities
-    }
-
-
-def layout_for(
-    n_clients: int, min_support: int = 1, expected_distinct: int = EXPECTED_DISTINCT
-) -> SlotLayout | ThresholdLayout:
-    """The layout of a round of ``n_clients`` (caps are configuration, not data).
-
-    ``min_support`` is the k: 1 gives the one-pass slot vector (the whole
-    multiset); k >= 2 the two passes that reveal only items k clients hold,
-    the count pass sized from ``expected_distinct``.
-
-    Raises:
-        ConfigError: ``min_support`` above ``n_clients``.
-    """
-    if min_support == 1:
-        return SlotLayout(n_clients=n_clients, max_items=MAX_ITEMS, max_item_bytes=MAX_ITEM_BYTES)
-    return ThresholdLayout(
-        n_clients=n_clients,
-        k=min_support,
-        max_items=MAX_ITEMS,
-        max_item_bytes=MAX_ITEM_BYTES,
-        expected_distinct=expected_distinct,
-    )
-
-
-def encode_plan(layout: SlotLayout | ThresholdLayout, selection: Selection | None) -> bytes:
-    """What a client needs besides its items to build its masked input: ``n_clients``,
-    k (1: the one-pass slot vector), the expected distinct items and, in the entry
-    pass, the bucket selection."""
-    if isinstance(layout, ThresholdLayout):
-        k, distinct = layout.k, layout.expected_distinct
-    else:
-        k, distinct = 1, EXPECTED_DISTINCT
-    body = selection.encode() if selection is not None else b""
-    return _PLAN.pack(layout.n_clients, k, distinct) + body
-
-
-def decode_plan(
-    data: bytes, participants: int
-) -> tuple[SlotLayout | ThresholdLayout, Selection | None]:
-    """The layout and selection of a plan, for a round of ``participants``.
-
-    Raises:
-        ProtocolError: malformed, or a layout for fewer clients than the round's.
-    """
-    if len(data) < _PLAN.size:
-        raise ProtocolError("the secure-aggregation plan is malformed")
-    n_clients, k, distinct = _PLAN.unpack_from(data)
-    if not participants <= n_clients <= 1_000_000 or not 1 <= k <= n_clients:
-        raise ProtocolError(
-            f"a plan for {n_clients} clients and k={k} in a round of {participants}"
-        )
-    if not 1 <= distinct <= MAX_EXPECTED_DISTINCT:
-        raise ProtocolError(f"a plan expecting {distinct} distinct items")
-    try:
-        layout = layout_for(n_clients, k, distinct)
-        selection = Selection.decode(data[_PLAN.size :]) if len(data) > _PLAN.size else None
-    except (AggregationError, ConfigError) as exc:
-        raise ProtocolError(f"the secure-aggregation plan is malformed: {exc}") from None
-    if selection is not None and k == 1:
-        raise ProtocolError("a bucket selection for the one-pass slot vector")
-    return layout, selection
+    multiset: MultisetResult
+    participants: int  # ready clients the first pass started with
+    survivors: tuple[bytes, ...]  # key ids whose inputs the last sum holds
+    describe: str  # the last pass's parameters, for the reports
 
 
 @dataclass
-class SecAggPublisher:
-    """Server-signed global result (the same GlobalResult format); each client verifies it."""
+class SecAggRound:
+    """The server side of one secure-aggregation round, over any carrier.
 
-    server_identity: Any  # fical_secure.crypto.identity.IdentityKey
+    Pass ``attempt`` runs as secure-aggregation round ``round_id + attempt - 1``
+    under a fresh config and a fresh random neighbour graph, among the clients
+    that survived the previous pass.
+    """
+
+    identity: IdentityKey
+    roster: Roster
+    layout: Layout
     round_id: int
-    config_hash: bytes
-    contributors: int
-    n_clients: int
+    timeouts_s: tuple[int, ...] = DEFAULT_TIMEOUTS_S
+    max_attempts: int = MAX_ATTEMPTS
+    _survivors: tuple[bytes, ...] = field(default=(), init=False)
+    _describe: str = field(default="", init=False)
 
-    def publish(self, server: ServerRoundState) -> int:
-        if server.global_compendium is None:
-            raise PipelineError("nothing was aggregated this round")
-        payload = server.global_compendium.to_bytes()
-        result = GlobalResult(
-            self.round_id, self.config_hash, self.contributors, payload, self.server_identity.key_id
-        ).signed(self.server_identity)
-        server.result = result
-        wire = result.encode()
-        for _ in range(self.n_clients):
-            received = GlobalResult.decode(wire)
-            received.verify(self.server_identity.public)
-            if received.payload != payload or received.config_hash != self.config_hash:
-                raise ProtocolError("a client read back a different global compendium")
-        return len(wire) * self.n_clients
+    def collect(self, carrier: SecAggCarrier, ready: Collection[bytes]) -> SecAggOutcome:
+        """The anonymous multiset of the ``ready`` clients' items.
+
+        Raises:
+            AggregationError: collisions remained after ``max_attempts`` rounds.
+            SecAggAbort: too few clients survived a pass.
+        """
+        participants = tuple(sorted(ready))
+        self._survivors = participants
+
+        def run_pass(attempt: int, length: int, selection: Selection | None) -> PassOutcome:
+            return self._pass(carrier, attempt, length, selection)
+
+        result = collect_multiset(run_pass, self.layout, max_attempts=self.max_attempts)
+        log.info("stage secagg: %d items decoded", sum(result.items.values()))
+        return SecAggOutcome(result, len(participants), self._survivors, self._describe)
+
+    def _pass(
+        self, carrier: SecAggCarrier, attempt: int, length: int, selection: Selection | None
+    ) -> PassOutcome:
+        joined = self._survivors
+        rec = SecAggParams.recommended(joined, bits=BITS, length=length, graph_seed=os.urandom(32))
+        params = SecAggParams(
+            joined, rec.threshold, rec.k, BITS, length, rec.graph_seed, self.timeouts_s
+        )
+        server = SecAggServer(self.identity, self.roster, params, self.round_id + attempt - 1)
+        log.info("stage secagg: round %d of the multiset, %s", attempt, params.describe())
+        up, down = carrier.traffic.up, carrier.traffic.down
+        ask = carrier.open_pass(server, (self.layout, selection))
+        try:
+            total = drive_stages(server, ask)
+        except SecAggAbort as exc:
+            raise abort_note(exc, carrier, server) from None
+        log.info("stage secagg: unmasked the sum of %d clients", len(server.survivors))
+        self._survivors, self._describe = server.survivors, params.describe()
+        return PassOutcome(
+            total,
+            server.survivors,
+            server.config_hash,
+            server.round_id,
+            carrier.traffic.up - up,
+            carrier.traffic.down - down,
+            dict(carrier.refused),
+        )
 
 
-def record_server_state(folder: Path, record: dict[str, Any]) -> None:
+def server_state(
+    outcome: SecAggOutcome, settings: ServerSettings, state: ServerRoundState | None = None
+) -> tuple[ServerRoundState, int]:
+    """The server pipeline's state for the aggregate and publish stages; (state, items rejected).
+
+    The received compendiums are anonymous single-item ones (no client order
+    survives); ``contributors`` is how many clients the sum holds.
+    """
+    received, rejected = anonymous_compendiums(outcome.multiset.items)
+    out = state if state is not None else ServerRoundState(settings=settings)
+    out.settings, out.received = settings, received
+    out.contributors = len(outcome.survivors)
+    return out, rejected
+
+
+def transport_figures(outcome: SecAggOutcome, rejected: int, min_support: int) -> dict[str, object]:
+    """The round's secure-aggregation figures, for the report and the server's record.
+
+    Counts and parameters only, never text, entry ids or per-client figures.
+    """
+    m = outcome.multiset
+    return {
+        "attempts": m.attempts,
+        "participants": outcome.participants,
+        "survivors": len(outcome.survivors),
+        "secagg": outcome.describe,
+        "items_decoded": sum(m.items.values()),
+        "rejected_payloads": rejected,
+        "min_support": min_support,
+        "masked_input_bytes_per_client": m.upload_bytes_per_client,
+        "below_threshold_slots": m.below_threshold,
+        "dropped_collisions": m.dropped_collisions,
+        "forged_buckets": m.forged_buckets,
+        "forged_items": m.forged_items,
+    }
+
+
+def record_server_state(folder: Path, record: Mapping[str, object]) -> None:
     """What the server keeps of the round: parameters and counts, never text."""
     folder.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(folder / "secagg_round.json", record)
+    write_json_atomic(folder / "secagg_round.json", dict(record))
+
+
+def anonymous_multiset(
+    federation: Federation,
+    items: Mapping[bytes, Sequence[bytes]],
+    layout: Layout,
+    *,
+    max_attempts: int = MAX_ATTEMPTS,
+    client_classes: Mapping[bytes, type[SecAggClient]] | None = None,
+) -> MultisetResult:
+    """:class:`SecAggRound` with every client of ``federation`` in this process.
+
+    The federation supplies the enrolled identities, the roster, the clients'
+    floors, the first round id and the stage timeouts; a client whose items
+    cannot be encoded sends nothing (named in ``refused_clients``).
+
+    Raises:
+        AggregationError: collisions remained after ``max_attempts`` rounds.
+        SecAggAbort: too few clients survived a pass.
+    """
+    carrier = InProcessSecAggCarrier(
+        federation.client_identities,
+        federation.server_identity.public,
+        federation.roster,
+        items,
+        floors=federation.floors,
+        client_classes=dict(client_classes or {}),
+    )
+    workflow = SecAggRound(
+        federation.server_identity,
+        federation.roster,
+        layout,
+        federation.server.round_id,
+        federation.server.params.timeouts_s,
+        max_attempts,
+    )
+    return workflow.collect(carrier, federation.client_identities).multiset

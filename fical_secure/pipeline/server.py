@@ -55,6 +55,8 @@ class ServerRoundState:
     rejected: dict[str, str] = field(default_factory=dict)  # owner -> why its payload failed
     global_compendium: Compendium | None = None
     result: GlobalResult | None = None  # the server-signed global compendium
+    # secure aggregation: clients whose masked inputs the sum holds (no envelope is stored)
+    contributors: int | None = None
     report: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -143,15 +145,26 @@ class AggregateStage:
 
 @dataclass(frozen=True)
 class PublishStage:
-    """Sign the global compendium and end the round (the protocol server persists it)."""
+    """Sign the global compendium and end the round; the protocol server persists it.
+
+    The one publishing step of every mode and driver: a sealed round publishes
+    what its store holds; a secure-aggregation round (``contributors`` set)
+    publishes the aggregate of the unmasked sum, whose contributors the
+    unmasking stage counted (``Server.publish_secure_aggregate``).
+    """
 
     name: str = "publish"
 
     def run(self, state: ServerRoundState) -> None:
         if state.global_compendium is None:
             raise PipelineError("publish needs the aggregate stage first")
-        if state.server is not None:
-            state.result = state.server.publish(state.global_compendium.to_bytes())
+        if state.server is None:
+            return  # the plain-text ablation: nothing is signed
+        payload = state.global_compendium.to_bytes()
+        if state.contributors is None:
+            state.result = state.server.publish(payload)
+        else:
+            state.result = state.server.publish_secure_aggregate(payload, state.contributors)
 
 
 def server_stages() -> list[Stage[ServerRoundState]]:

@@ -7,34 +7,39 @@ enrollment, round, stage and replay before it decrypts, commits each envelope
 to its SQLite store before acknowledging it, and aggregates only what it
 authenticated. The global compendium goes back server-signed and every client
 verifies it. The plain transport exists for ablations (``--no-seal``) and
-counts bytes, nothing else. Both run the client pipeline's seal step and the
-server pipeline's verify/store/close steps: this module only moves bytes
-between them inside one process.
+counts bytes, nothing else. The sealed and secure-aggregation stages here
+are the in-process drivers of the round workflows
+(:class:`~fical_secure.pipeline.sealed_round.SealedRound`,
+:class:`~fical_secure.pipeline.secagg_round.SecAggRound`), the same objects
+the Flower ServerApp drives: this module only enrolls the simulated parties
+and hands the workflows in-process carriers.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from fical_secure.compliance.client_files import write_client_files
 from fical_secure.compliance.profile import load_profile, resolve_profile
+from fical_secure.crypto.identity import IdentityKey
 from fical_secure.crypto.keys import KeyBundle, Roster
-from fical_secure.errors import PipelineError, ProtocolError, RoundAbortedError
+from fical_secure.errors import FicalError, PipelineError, ProtocolError
+from fical_secure.pipeline import multiset as ms
 from fical_secure.pipeline import secagg_round as sr
-from fical_secure.pipeline.client import seal_release
+from fical_secure.pipeline.carrier import InProcessSecAggCarrier
+from fical_secure.pipeline.sealed_round import InProcessSealedCarrier, SealedRound
 from fical_secure.pipeline.server import (
     CloseStage,
     PublishStage,
     ServerRoundState,
-    receive_envelope,
 )
 from fical_secure.pipeline.state import RoundState
-from fical_secure.protocol import Client, Server
-from fical_secure.protocol.secagg import Federation
-from fical_secure.protocol.secagg.apps import anonymous_multiset
+from fical_secure.protocol import Client, Receipt, RoundConfig, Server
+from fical_secure.protocol.secagg.ready import sign_ready, verify_ready
 
 log = logging.getLogger(__name__)
 ROUND_ID = 1
@@ -47,21 +52,24 @@ class Publisher(Protocol):
 
 
 @dataclass
-class SealedPublisher:
-    """Server-signed global result; each client verifies it before use."""
+class Delivery:
+    """Server-signed global result (either mode) to every client, which verifies it.
 
-    clients: list[Any]  # fical_secure.protocol.Client
+    The workflow's deliver step over the in-process carrier: each accepted
+    client checks its receipt (sealed) and the result against the round config
+    it accepted; the store is closed afterwards.
+    """
+
+    carrier: InProcessSealedCarrier
+    receipts: dict[Hashable, Receipt | None]  # client id -> its receipt (None: secagg)
+    config: RoundConfig
 
     def publish(self, server: ServerRoundState) -> int:
-        result, glob = server.result, server.global_compendium
-        if result is None or glob is None:
+        if server.result is None or server.global_compendium is None:
             raise PipelineError("nothing was published this round")
-        wire = result.encode()
-        for client in self.clients:
-            if client.check_result(type(result).decode(wire)) != glob.to_bytes():
-                raise ProtocolError("a client read back a different global compendium")
+        stored = self.carrier.deliver(self.receipts, self.config, server.result)
         server.need_server().close()
-        return len(wire) * len(self.clients)
+        return len(server.result.encode()) * stored
 
 
 @dataclass
@@ -74,6 +82,11 @@ class PlainPublisher:
         if server.global_compendium is None:
             raise PipelineError("nothing was published this round")
         return len(server.global_compendium.to_bytes()) * self.n_clients
+
+
+def _client(out: Path, cid: str, identity: IdentityKey, server: Server) -> Client:
+    """The protocol client of one hospital, its durable round state beside its keys."""
+    return Client(identity, server.public, state_path=out / "keys" / cid / "round-state.json")
 
 
 def _new_party(folder: Path) -> Any:
@@ -113,33 +126,32 @@ class SealedTransportStage:
         server_key, client_keys, roster = _enroll(state)
         (out / "server").mkdir(parents=True, exist_ok=True)
         server = Server.create(out / "server" / "store.sqlite", server_key, roster)
-        # a majority must send an acceptable compendium; a bad one is excluded, not fatal
-        config = server.open_round(ROUND_ID, min_clients=len(client_keys) // 2 + 1)
         state.server = ServerRoundState(
             settings=state.settings.server_settings(),
             server=server,
             owners={key.key_id: cid for cid, key in client_keys.items()},
-            min_clients=config.min_clients,
         )
-        upload, clients = 0, []
-        for cid in released:
-            client = Client(
-                client_keys[cid], server.public, state_path=out / "keys" / cid / "round-state.json"
-            )
-            envelope = seal_release(client, config, state.clients[cid], roster)
-            receipt = receive_envelope(state.server, envelope)
-            if receipt is None:
-                raise ProtocolError(f"the server refused client {cid}'s own submission")
-            client.check_receipt(receipt)
-            clients.append(client)
-            upload += len(envelope)
+        workflow = SealedRound(state.server, roster)
+        # a majority must send an acceptable compendium; a bad one is excluded, not fatal
+        config = workflow.open(ROUND_ID, min_clients=len(client_keys) // 2 + 1)
+        carrier = InProcessSealedCarrier(
+            {cid: _client(out, cid, client_keys[cid], server) for cid in released},
+            {cid: state.clients[cid] for cid in released},
+        )
         try:
-            CloseStage().run(state.server)
-        except RoundAbortedError:
+            workflow.collect(carrier)
+            refused = set(released) - set(map(str, workflow.accepted))
+            if refused:
+                raise ProtocolError(
+                    f"the server refused client {sorted(refused)[0]}'s own submission"
+                )
+        except FicalError:
             server.close()
             raise
+        clients = list(workflow.accepted)
+        upload = workflow.upload_bytes
         state.report.update(state.server.report)
-        state.publisher = SealedPublisher(clients)
+        state.publisher = Delivery(carrier, dict(workflow.accepted), config)
         download = len(config.encode()) * len(clients)
         state.report["transport"] = {
             "mode": "sealed",
@@ -154,56 +166,72 @@ class SealedTransportStage:
 
 @dataclass(frozen=True)
 class SecAggTransportStage:
-    """Clients mask slot vectors of their entries (SecAgg+); the server learns the multiset only."""
+    """Clients mask slot vectors of their entries (SecAgg+); the server learns the multiset only.
+
+    The in-process driver of :class:`~fical_secure.pipeline.secagg_round.SecAggRound`:
+    the server opens the round in its durable store; each client accepts the
+    signed round config and signs a ready statement for it, which the server
+    verifies (as the Flower server does); the workflow runs the passes through
+    an :class:`~fical_secure.pipeline.carrier.InProcessSecAggCarrier`.
+    """
 
     name: str = "transport"
 
     def run(self, state: RoundState) -> None:
         out = state.settings.out
         server_key, keys, roster = _enroll(state)
-        layout = sr.layout_for(len(keys), state.settings.min_support)
-        ready = sr.ready_clients(keys.values(), roster, ROUND_ID)  # as the Flower server checks
-        items, refused = {}, 0
-        for cid, comp in state.released.items():
-            if keys[cid].key_id in ready:
-                items[keys[cid].key_id], n_refused = sr.items_of(comp)
-                refused += n_refused
-        identities = {k.key_id: k for k in keys.values()}
-        floors = load_profile(resolve_profile(state.settings.profile)).secagg
-        fed = Federation.enrolled(
-            server_key, identities, roster, ROUND_ID, bits=32, length=layout.length, floors=floors
+        (out / "server").mkdir(parents=True, exist_ok=True)
+        server = Server.create(out / "server" / "store.sqlite", server_key, roster)
+        config = server.open_round(ROUND_ID, min_clients=len(keys) // 2 + 1)
+        try:
+            clients, ready = {}, set()
+            for cid, key in keys.items():
+                client = _client(out, cid, key, server)
+                client.accept_round(config, roster)
+                statement = sign_ready(key, config.round_id, config.config_hash, ready=True)
+                ready.add(
+                    verify_ready(statement, roster, config.round_id, config.config_hash).signer_id
+                )
+                clients[cid] = client
+            items, refused = {}, 0
+            for cid, comp in state.released.items():
+                if keys[cid].key_id in ready:
+                    items[keys[cid].key_id], n_refused = ms.items_of(comp)
+                    refused += n_refused
+            floors = load_profile(resolve_profile(state.settings.profile)).secagg
+            carrier = InProcessSecAggCarrier(
+                {k.key_id: k for k in keys.values()}, server.public, roster, items, floors=floors
+            )
+            layout = ms.layout_for(len(keys), state.settings.min_support)
+            outcome = sr.SecAggRound(server_key, roster, layout, ROUND_ID).collect(carrier, ready)
+        except FicalError:
+            server.abort("secure aggregation did not complete")
+            server.close()
+            raise
+        state.server, rejected = sr.server_state(
+            outcome, state.settings.server_settings(), ServerRoundState(server=server)
         )
-        result = anonymous_multiset(
-            items, layout, lambda a, n: fed if a == 1 else fed.next_round(ROUND_ID + a - 1, n)
+        state.publisher = Delivery(
+            InProcessSealedCarrier(clients, {}),
+            {cid: None for cid, key in keys.items() if key.key_id in outcome.survivors},
+            config,
         )
-        received, rejected = sr.anonymous_compendiums(result.items)
-        state.server = ServerRoundState(
-            settings=state.settings.server_settings(), received=received
-        )
-        state.publisher = sr.SecAggPublisher(
-            server_key, result.round_id, result.config_hash, result.survivors, len(keys)
-        )
+        figures = sr.transport_figures(outcome, rejected, state.settings.min_support)
+        result = outcome.multiset
         state.report["transport"] = {
             "mode": "secagg",
+            "carrier": "in-process",
             "envelopes": len(keys),
             "upload_bytes": result.upload_bytes,
-            "round_config_bytes": result.download_bytes,
+            "round_config_bytes": result.download_bytes + len(config.encode()) * len(keys),
             "plaintext_bytes": sum(len(c.to_bytes()) for c in state.released.values()),
-            "rejected_payloads": rejected,
+            **figures,
             "refused_items": refused,
             "refused_clients": len(result.refused_clients),
-            "forged_items": result.forged_items,
-            "min_support": state.settings.min_support,
-            "below_threshold_slots": result.below_threshold,
-            "dropped_collisions": result.dropped_collisions,
-            "forged_buckets": result.forged_buckets,
-            "attempts": result.attempts,
-            "survivors": result.survivors,
-            "secagg": fed.server.params.describe(),
             "slot_vector_bytes_per_client": result.upload_bytes_per_client,
             "suite": "SecAgg+ (X25519, Shamir GF(2^31-1), AES-256-CTR masks), Ed25519 signatures",
         }
-        sr.record_server_state(out / "server", dict(state.report["transport"]))
+        sr.record_server_state(out / "server", figures)
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,8 @@ Either side raises :class:`~fical_secure.errors.SecAggAbort` when fewer than
 ``threshold`` remain, before anything is revealed.
 ``run_secagg_round(Federation.create(n, bits=..., length=...), inputs)`` runs
 a round in-process. Numeric FedAvg and anonymous compendium aggregation are
-built on top in :mod:`fical_secure.protocol.secagg.apps`.
+built on top in :mod:`fical_secure.protocol.secagg.apps` and
+:mod:`fical_secure.pipeline.multiset`.
 """
 
 from fical_secure.protocol.secagg.client import SecAggClient
