@@ -239,4 +239,4 @@ def test_membership_on_the_pool_audits_each_client_against_the_multiset(
     best = {cid: max(a.metrics.auc for a in r.attacks.values()) for cid, r in audits.items()}
     assert best[h1.hospital_id] > 0.95  # its members are in the pool, sender or not
     assert best[h2.hospital_id] < 0.8 and best[h3.hospital_id] < 0.8
-    assert MembershipInference().run(ctx)["mia_auc"]["client"] == h1.hospital_id
+    assert MembershipInference().run(ctx)["mia_auc_per_client"]["client"] == h1.hospital_id

@@ -283,10 +283,11 @@ def run_attacks(settings: AttackSettings) -> dict[str, Any]:
 
     start = time.perf_counter()
     policy = load_profile(resolve_profile(settings.profile)).release
-    k_only, dp_profile = release_profiles(settings.profile, settings.dp_profile, settings.out)
     plugins = SUITES[settings.suite]
     attacks = describe(plugins)  # before any work: each names a shipped threat model
     lora = _parameter_fl_config(settings, any(p.needs_llm for p in plugins))
+    # written only once every setting is valid: a refused run leaves its folder empty
+    k_only, dp_profile = release_profiles(settings.profile, settings.dp_profile, settings.out)
     federation = generate_federation(
         settings.clients,
         seed=settings.seed,
