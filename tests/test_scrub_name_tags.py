@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 pytest.importorskip("presidio_analyzer")
@@ -89,7 +91,7 @@ def test_ruler_pos_equals_the_attribute_rulers_pos(scrubber: Scrubber) -> None:
 
 
 def test_a_ruler_with_rules_the_table_cannot_read_is_refused(scrubber: Scrubber) -> None:
-    ruler = English().add_pipe("attribute_ruler")
+    ruler: Any = English().add_pipe("attribute_ruler")
     ruler.add([[{"TAG": "NNP"}]], {"POS": "PROPN"})
     assert RulerPos.build(ruler) is not None
     ruler.add([[{"LOWER": {"REGEX": "^dr"}}]], {"POS": "PROPN"})

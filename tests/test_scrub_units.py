@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 pytest.importorskip("regex")
@@ -54,7 +56,7 @@ def test_recased_windows_skip_only_case_blind_pattern_recognizers() -> None:
     assert "MedicalRecordNumberRecognizer" in skipped and "UrlRecognizer" in skipped
     text = "mrn-0042137 see https://example.org/x"
     for name in skipped:
-        (recognizer,) = [r for r in analyzer.registry.recognizers if type(r).__name__ == name]
+        recognizer: Any = next(r for r in analyzer.registry.recognizers if type(r).__name__ == name)
         found = {(r.start, r.end) for r in recognizer.analyze(text, recognizer.supported_entities)}
         upper = {
             (r.start, r.end)
