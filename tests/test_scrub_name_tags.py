@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 pytest.importorskip("presidio_analyzer")
 
 from presidio_analyzer.nlp_engine import NlpArtifacts
+from spacy.lang.en import English
 
-from fical_secure.scrub.engine import NAME_TAGS
+from fical_secure.scrub.engine import NAME_TAGS, RulerPos
 from fical_secure.scrub.recognizers.names import PersonNameHeuristicRecognizer, may_hold_name_run
 from fical_secure.scrub.scrubber import Scrubber
 
@@ -63,3 +66,33 @@ def test_docs_are_tagged_only_where_a_name_run_may_be(scrubber: Scrubber) -> Non
     assert not may_hold_name_run(plain) and all(t.pos_ == "" for t in plain)
     docs = list(nlp.pipe(["Krista Bradley called.", "no names here", "call Lopez."]))
     assert [d[0].pos_ != "" for d in docs] == [True, False, False]
+
+
+def test_ruler_pos_equals_the_attribute_rulers_pos(scrubber: Scrubber) -> None:
+    nlp = scrubber.analyzer.nlp_engine.nlp["en"]  # type: ignore[attr-defined]
+    table = RulerPos.build(nlp.get_pipe("attribute_ruler"))
+    assert table is not None, "the packaged model's POS rules are all single-token equalities"
+    texts = TEXTS + [t.lower() for t in TEXTS] + [t.title() for t in TEXTS]
+    texts += ["I am not sure it is, but he'd have done it.", "  \n\nWhether or not; 's"]
+    with nlp.select_pipes(disable=[NAME_TAGS]):
+        for name in ("tok2vec", "tagger"):
+            nlp.enable_pipe(name)
+        try:
+            tagged = list(nlp.pipe(texts))
+            nlp.enable_pipe("attribute_ruler")
+            full = list(nlp.pipe(texts))
+        finally:
+            for name in ("tok2vec", "tagger", "attribute_ruler"):
+                nlp.disable_pipe(name)
+    for doc in tagged:
+        table.set_pos(doc)
+    assert [[t.pos_ for t in d] for d in tagged] == [[t.pos_ for t in d] for d in full]
+    assert any(t.pos_ == "PROPN" for d in full for t in d)
+
+
+def test_a_ruler_with_rules_the_table_cannot_read_is_refused(scrubber: Scrubber) -> None:
+    ruler: Any = English().add_pipe("attribute_ruler")
+    ruler.add([[{"TAG": "NNP"}]], {"POS": "PROPN"})
+    assert RulerPos.build(ruler) is not None
+    ruler.add([[{"LOWER": {"REGEX": "^dr"}}]], {"POS": "PROPN"})
+    assert RulerPos.build(ruler) is None

