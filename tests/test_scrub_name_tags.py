@@ -11,9 +11,9 @@ pytest.importorskip("presidio_analyzer")
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from spacy.lang.en import English
 
-from fical_secure.scrub.engine import NAME_TAGS, RulerPos
 from fical_secure.scrub.recognizers.names import PersonNameHeuristicRecognizer, may_hold_name_run
 from fical_secure.scrub.scrubber import Scrubber
+from fical_secure.scrub.spacy_pipes import NAME_TAGS, RulerPos
 
 TEXTS = [
     "Done for Danielle Daniel.",
