@@ -65,7 +65,8 @@ def in_process(fed: Path, n: int, work: Path) -> dict[str, Any]:
     """The same round with no transport: pipelines called directly, bytes handed over."""
     from fical_secure.crypto.keys import KeyBundle, Roster
     from fical_secure.flower.client_setup import load_keys, load_own_data, settings_of
-    from fical_secure.flower.config import load_hospital_config, load_server_config
+    from fical_secure.config.client import load_hospital_config
+    from fical_secure.config.server import load_server_config
     from fical_secure.flower.server_grid import enrollment_names
     from fical_secure.llm.lazy import LazyLLM
     from fical_secure.pipeline.client import client_stages, seal_release
@@ -80,15 +81,15 @@ def in_process(fed: Path, n: int, work: Path) -> dict[str, Any]:
     from fical_secure.protocol import Client, Server
 
     scfg = load_server_config(fed / "server" / "server.yaml")
-    roster = Roster.decode(scfg.roster.read_bytes())
-    server = Server.create(work / "store.sqlite", KeyBundle.load(scfg.private_key).identity, roster)
+    roster = Roster.decode(scfg.keys.roster.read_bytes())
+    server = Server.create(work / "store.sqlite", KeyBundle.load(scfg.keys.private_key).identity, roster)
     state = ServerRoundState(
-        ServerSettings(scfg.dedupe_threshold, scfg.min_support),
+        ServerSettings(scfg.aggregate.dedupe_threshold, scfg.aggregate.min_support),
         server,
         owners=enrollment_names(scfg),
-        min_clients=scfg.min_clients,
+        min_clients=scfg.round.min_clients,
     )
-    config = server.open_round(time.time_ns() // 1_000_000, min_clients=scfg.min_clients)
+    config = server.open_round(time.time_ns() // 1_000_000, min_clients=scfg.round.min_clients)
     up = down = 0
     clients = []
     for i in range(1, n + 1):
@@ -124,7 +125,8 @@ def in_process_secagg(fed: Path, n: int, work: Path) -> dict[str, Any]:
     in-process SecAgg+ driver (same stages, same slot vectors), the same aggregation."""
     from fical_secure.crypto.keys import KeyBundle, Roster
     from fical_secure.flower.client_setup import load_own_data, settings_of
-    from fical_secure.flower.config import load_hospital_config, load_server_config
+    from fical_secure.config.client import load_hospital_config
+    from fical_secure.config.server import load_server_config
     from fical_secure.llm.lazy import LazyLLM
     from fical_secure.pipeline import multiset as ms
     from fical_secure.pipeline.client import client_stages
@@ -141,17 +143,17 @@ def in_process_secagg(fed: Path, n: int, work: Path) -> dict[str, Any]:
     from fical_secure.protocol.secagg import Federation
 
     scfg = load_server_config(fed / "server" / "server.yaml")
-    roster = Roster.decode(scfg.roster.read_bytes())
-    server_identity = KeyBundle.load(scfg.private_key).identity
+    roster = Roster.decode(scfg.keys.roster.read_bytes())
+    server_identity = KeyBundle.load(scfg.keys.private_key).identity
     server = Server.create(work / "store.sqlite", server_identity, roster)
     round_id = time.time_ns() // 1_000_000
-    config = server.open_round(round_id, min_clients=scfg.min_clients)
+    config = server.open_round(round_id, min_clients=scfg.round.min_clients)
     down = 0
     items: dict[bytes, list[bytes]] = {}
     identities = {}
     for i in range(1, n + 1):
         cfg = load_hospital_config(fed / "clients" / f"h{i:02d}" / "hospital.yaml")
-        identity = KeyBundle.load(cfg.private_key).identity
+        identity = KeyBundle.load(cfg.keys.private_key).identity
         cstate = ClientRoundState(load_own_data(cfg), settings_of(cfg), llm=LazyLLM(cfg.model))
         run_stages(cstate, client_stages(cstate.settings, ground_truth=False))
         down += len(config.encode()) + len(roster.encode())
@@ -164,7 +166,7 @@ def in_process_secagg(fed: Path, n: int, work: Path) -> dict[str, Any]:
     result = anonymous_multiset(fed_round, items, layout)
     received, _rejected = ms.anonymous_compendiums(result.items)
     state = ServerRoundState(
-        ServerSettings(scfg.dedupe_threshold, scfg.min_support),
+        ServerSettings(scfg.aggregate.dedupe_threshold, scfg.aggregate.min_support),
         server=server,
         received=received,
         contributors=result.survivors,

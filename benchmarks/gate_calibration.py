@@ -53,7 +53,7 @@ from fical_secure.audit.artefact import from_samples
 from fical_secure.audit.auditor import AuditConfig, AuditResult, AuditTarget
 from fical_secure.audit.metrics import wilson_interval
 from fical_secure.audit.signals import Embedder, embedding_similarity, longest_common_runs
-from fical_secure.compliance.profile import load_profile, resolve_profile
+from fical_secure.config.profile import load_profile, resolve_profile
 from fical_secure.data.generator import generate_federation
 from fical_secure.data.schema import HospitalData
 from fical_secure.release.decision import membership_decision

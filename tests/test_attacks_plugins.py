@@ -37,7 +37,7 @@ from fical_secure.attacks.summary import summary_markdown
 from fical_secure.audit.artefact import SharedArtefact, from_samples
 from fical_secure.audit.auditor import AuditConfig
 from fical_secure.audit.signals import CachingEmbedder
-from fical_secure.compliance.profile import load_profile, resolve_profile
+from fical_secure.config.profile import load_profile, resolve_profile
 from fical_secure.data.generator import generate_federation
 from fical_secure.data.schema import Federation
 from fical_secure.errors import ConfigError

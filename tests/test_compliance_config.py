@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fical_secure.compliance.client_config import load_client_config
+from fical_secure.config.client import load_client_config
 from fical_secure.compliance.config_checks import config_checks
-from fical_secure.compliance.profile import load_profile
+from fical_secure.config.profile import load_profile
 from fical_secure.crypto.keys import KeyBundle
 from fical_secure.errors import ConfigError
 
@@ -50,7 +50,7 @@ def test_hardened_sealed_configuration_passes_every_config_check(hardened: Path)
     results = _results(hardened)
     assert results == {
         "config.private_key_file": True,
-        "config.server_public_key": True,
+        "config.keys.server_public_key": True,
         "config.algorithms": True,
         "config.transport_sealed": True,
         "config.share_mode": True,
@@ -115,7 +115,7 @@ def test_tampered_server_public_key_fails(hardened: Path) -> None:
     body = bytearray(lines[1])
     body[5] = ord("A") if body[5] != ord("A") else ord("B")  # flip a base64 character
     public.write_bytes(lines[0] + b"\n" + bytes(body) + b"\n")
-    assert not _results(hardened)["config.server_public_key"]
+    assert not _results(hardened)["config.keys.server_public_key"]
 
 
 def test_raw_sample_sharing_fails_the_share_mode_check(hardened: Path) -> None:
@@ -181,5 +181,5 @@ def test_broken_client_config_lists_every_problem(hardened: Path) -> None:
 
 def test_relative_key_paths_resolve_beside_the_configuration(hardened: Path) -> None:
     config = load_client_config(hardened)
-    assert config.private_key == hardened.parent / "keys" / "h01" / "private.key"
+    assert config.keys.private_key == hardened.parent / "keys" / "h01" / "private.key"
     assert config.compendium == hardened.parent / "compendium-h01.json"

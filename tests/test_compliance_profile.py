@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from fical_secure.compliance.profile import (
+from fical_secure.config.profile import (
     BUILTIN_DIR,
     builtin_profiles,
     load_profile,

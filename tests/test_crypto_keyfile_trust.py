@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from fical_secure.compliance.client_config import load_client_config
+from fical_secure.config.client import load_client_config
 from fical_secure.compliance.config_checks import config_checks
-from fical_secure.compliance.profile import load_profile
+from fical_secure.config.profile import load_profile
 from fical_secure.crypto.keys import KeyBundle, PublicKeyBundle
 from fical_secure.errors import KeyFileError
 
@@ -87,7 +87,7 @@ def test_audit_config_check_fails_on_a_swappable_server_key(tmp_path: Path) -> N
     checks = {
         c.check_id: c for c in config_checks(load_client_config(tmp_path / "hardened.yaml"), POLICY)
     }
-    check = checks["config.server_public_key"]
+    check = checks["config.keys.server_public_key"]
     assert not check.passed
     assert "writable by group or others" in check.summary
     assert check.evidence["folder_mode"] == "0777"

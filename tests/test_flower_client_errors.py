@@ -24,7 +24,8 @@ from fical_secure.errors import (
     SuperLinkUnreachableError,
     TransportCertificateError,
 )
-from fical_secure.flower.config import load_hospital_config, load_server_config
+from fical_secure.config.client import load_hospital_config
+from fical_secure.config.server import load_server_config
 from fical_secure.flower.deploy import join
 from fical_secure.flower.init import InitOptions, init_federation
 
@@ -53,10 +54,10 @@ def _edit(path: Path, **changes: object) -> None:
 
 def test_init_writes_configs_that_validate_and_private_keys_0600(federation: Path) -> None:
     server = load_server_config(federation / "server" / "server.yaml")
-    assert server.min_clients == 2 and len(server.supernode_public_keys) == 2
+    assert server.round.min_clients == 2 and len(server.superlink.supernode_public_keys) == 2
     for cid in ("h01", "h02"):
         cfg = load_hospital_config(federation / "clients" / cid / "hospital.yaml")
-        assert cfg.client_id == cid and cfg.superlink.address.endswith(f":{server.port}")
+        assert cfg.client_id == cid and cfg.superlink.address.endswith(f":{server.superlink.port}")
         for name in ("private.key", "supernode.key"):
             assert (federation / "clients" / cid / name).stat().st_mode & 0o777 == 0o600
     assert (federation / "tls" / "ca.key").stat().st_mode & 0o777 == 0o600

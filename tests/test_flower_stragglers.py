@@ -23,7 +23,7 @@ from secagg_grid import LocalGrid, secagg_federation, task_identity
 
 from fical_secure.errors import ConfigError
 from fical_secure.flower import wire
-from fical_secure.flower.config import load_server_config
+from fical_secure.config.server import load_server_config
 from fical_secure.flower.server_grid import exchange, majority, message
 
 if TYPE_CHECKING:
@@ -102,9 +102,9 @@ def test_the_grace_is_read_from_server_yaml_and_the_sealed_quorum_is_a_majority(
     fed = secagg_federation(tmp_path / "fed")
     server_yaml = fed / "server" / "server.yaml"
     cfg = load_server_config(server_yaml)
-    assert cfg.straggler_grace_seconds == 10  # federation init's default
-    assert majority(cfg, 4) == max(cfg.min_clients, 3)
-    assert majority(cfg, 9) == max(cfg.min_clients, 5)
+    assert cfg.round.straggler_grace_seconds == 10  # federation init's default
+    assert majority(cfg, 4) == max(cfg.round.min_clients, 3)
+    assert majority(cfg, 9) == max(cfg.round.min_clients, 5)
     data = yaml.safe_load(server_yaml.read_text(encoding="utf-8"))
     data["round"]["straggler_grace_seconds"] = 0
     server_yaml.write_text(yaml.safe_dump(data), encoding="utf-8")

@@ -136,7 +136,7 @@ def test_a_file_past_the_cap_is_refused_by_its_size_not_read(tmp_path: Path) -> 
 def test_a_hostile_client_configuration_is_one_config_error(
     tmp_path: Path, make: Callable[[Path], object]
 ) -> None:
-    from fical_secure.flower.config import load_hospital_config
+    from fical_secure.config.client import load_hospital_config
 
     path = tmp_path / "hospital.yaml"
     make(path)

@@ -13,7 +13,7 @@ from flower_fleet import free_ports
 
 from fical_secure.errors import ConfigError, DataError
 from fical_secure.flower.client_setup import known_identifiers
-from fical_secure.flower.config import load_hospital_config
+from fical_secure.config.client import load_hospital_config
 from fical_secure.flower.deploy import join
 from fical_secure.flower.init import InitOptions, init_federation
 
@@ -39,7 +39,7 @@ def test_the_roster_reaches_the_client_round(hospital: Path) -> None:
     )
     _name_roster(hospital, "known.jsonl")
     cfg = load_hospital_config(hospital)
-    assert cfg.known_identifiers == hospital.parent / "known.jsonl"
+    assert cfg.privacy.known_identifiers == hospital.parent / "known.jsonl"
     assert known_identifiers(cfg) == (("PERSON", "Xiomara Okafor"),)
 
 

@@ -12,7 +12,7 @@ import opendp.prelude as opendp
 import pytest
 import yaml
 
-from fical_secure.compliance.profile import BUILTIN_DIR, load_profile
+from fical_secure.config.profile import BUILTIN_DIR, load_profile
 from fical_secure.compliance.runner import privacy_budget
 from fical_secure.data.catalogue import CATALOGUE
 from fical_secure.data.schema import Episode, HospitalData, ToolCall

@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("presidio_analyzer")
 
-from fical_secure.scrub.config import CLINICAL_RECOGNIZER_NAMES, load_profile
+from fical_secure.config.scrub import CLINICAL_RECOGNIZER_NAMES, load_profile
 from fical_secure.scrub.recognizers import CLINICAL_RECOGNIZERS
 from fical_secure.scrub.recognizers.base import ClinicalPatternRecognizer
 from fical_secure.scrub.recognizers.identifiers import npi_checksum_ok

@@ -131,7 +131,7 @@ def test_a_5_mb_record_is_scrubbed_in_chunks_under_1_gb(
 ) -> None:
     """Benchmark mode: the whole 5 MB record goes through the analyzer (minutes on 2 cores)."""
     profile = tmp_path / "profile.yaml"
-    from fical_secure.scrub.config import DEFAULT_PROFILE
+    from fical_secure.config.scrub import DEFAULT_PROFILE
 
     profile.write_text(
         DEFAULT_PROFILE.read_text("utf-8").replace(

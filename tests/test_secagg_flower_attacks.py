@@ -36,7 +36,7 @@ from fical_secure.errors import (
 from fical_secure.flower import wire
 from fical_secure.flower.client_app import _answer
 from fical_secure.flower.client_secagg import handle_secagg
-from fical_secure.flower.config import load_server_config
+from fical_secure.config.server import load_server_config
 from fical_secure.flower.server_app import run_round
 from fical_secure.flower.server_grid import message
 from fical_secure.kcg.schema import Compendium

@@ -20,7 +20,7 @@ import yaml
 from secagg_grid import LocalGrid, hospital_nodes, secagg_federation, task_identity
 
 from fical_secure.errors import FicalError
-from fical_secure.flower.config import load_server_config
+from fical_secure.config.server import load_server_config
 from fical_secure.flower.server_app import run_round
 from fical_secure.kcg.schema import Compendium
 from fical_secure.pipeline import multiset as ms
@@ -104,7 +104,7 @@ def test_a_hospital_refuses_a_round_whose_k_is_below_its_profile_floor(
 ) -> None:
     """Every hospital's profile asks release.secagg_min_support 4; the server runs k = 3:
     each refuses its masked input (nothing of its release is sent) and the round fails."""
-    from fical_secure.compliance.profile import BUILTIN_DIR
+    from fical_secure.config.profile import BUILTIN_DIR
 
     fed = secagg_federation(tmp_path / "fed")
     profile = yaml.safe_load((BUILTIN_DIR / "strict.yaml").read_text(encoding="utf-8"))

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from secagg_helpers import BITS, LENGTH, Walk, expected_sum, inputs_for
 
-from fical_secure.compliance.profile import load_profile, resolve_profile
+from fical_secure.config.profile import load_profile, resolve_profile
 from fical_secure.crypto.masking import MaskAccumulator, MaskKind
 from fical_secure.crypto.shamir import Share, combine
 from fical_secure.errors import (

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fical_secure.compliance.profile import load_profile, resolve_profile
+from fical_secure.config.profile import load_profile, resolve_profile
 from fical_secure.crypto.bundle import KeyBundle
 from fical_secure.crypto.enrollment import Roster
 from fical_secure.crypto.identity import IdentityKey

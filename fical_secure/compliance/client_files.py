@@ -8,13 +8,15 @@ by SHA-256), not against some other federation.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from fical_secure.atomic import write_text_atomic
-from fical_secure.compliance.client_config import file_sha256
 from fical_secure.data.jsonl import write_jsonl
 from fical_secure.data.loader import episode_record
 from fical_secure.data.schema import HospitalData
+from fical_secure.errors import ConfigError, UntrustedInputError
+from fical_secure.untrusted import open_regular
 
 CLIENT_CONFIG = """\
 # Written by `fical-secure demo`: how hospital {client_id} ran this round.
@@ -38,6 +40,24 @@ data:
   path: {data}
   sha256: {sha256}
 """
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes.
+
+    Raises:
+        ConfigError: the file cannot be read, or is not a regular file of bounded size.
+    """
+    try:
+        with open_regular(path) as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except UntrustedInputError as exc:
+        raise ConfigError(f"the client's data file: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read the client's data file {path}: {exc.strerror}; the configuration's "
+            "data.path must name the JSONL its compendium was built from"
+        ) from exc
 
 
 def write_client_files(

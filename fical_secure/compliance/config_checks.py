@@ -13,8 +13,8 @@ import stat
 from pathlib import Path
 
 from fical_secure.compliance.checks import CheckResult
-from fical_secure.compliance.client_config import ClientConfig
-from fical_secure.compliance.profile import CryptoPolicy
+from fical_secure.config.client import ClientConfig
+from fical_secure.config.profile import CryptoPolicy
 from fical_secure.compliance.vocabulary import ENVELOPE_SUITE
 from fical_secure.crypto.keys import KeyBundle, PublicKeyBundle
 from fical_secure.errors import KeyFileError
@@ -28,8 +28,8 @@ _SHARING_THREATS = ("honest-but-curious-server", "research-consumer")
 def config_checks(config: ClientConfig, policy: CryptoPolicy) -> list[CheckResult]:
     """Every configuration check, in report order."""
     return [
-        check_private_key(config.private_key, policy.private_key_mode),
-        check_server_public_key(config.server_public_key),
+        check_private_key(config.keys.private_key, policy.private_key_mode),
+        check_server_public_key(config.keys.server_public_key),
         check_algorithms(config, policy),
         check_transport(config, policy),
         check_share_mode(config, policy),
@@ -101,7 +101,7 @@ def check_server_public_key(path: Path) -> CheckResult:
         except KeyFileError as exc:
             problem = str(exc)
     return CheckResult(
-        "config.server_public_key",
+        "config.keys.server_public_key",
         "Pinned server public key is present, ours (or root's), not writable by others "
         "(file or folder), and valid",
         problem is None,
@@ -217,19 +217,19 @@ def check_data_binding(config: ClientConfig) -> CheckResult:
     The binding itself is verified when the data is loaded: a file whose bytes
     differ is refused before any check runs.
     """
-    bound = config.data is not None
+    bound = config.bound_data
     return CheckResult(
         "config.data_binding",
         "The release is audited against the exact records it was built from",
-        bound,
-        f"data {config.data.path} bound by SHA-256 {config.data.sha256[:16]}..."
-        if config.data is not None
+        bound is not None,
+        f"data {bound[0]} bound by SHA-256 {bound[1][:16]}..."
+        if bound is not None
         else "the configuration does not name the records its compendium was built from: "
         "the audit scored it against other data",
-        {"data": None if config.data is None else str(config.data.path)},
+        {"data": None if bound is None else str(bound[0])},
         _SHARING_THREATS,
         remedy=""
-        if bound
+        if bound is not None
         else "add `data: {path: <client>.jsonl, sha256: <sha256sum of it>}` naming the "
         "members (and held-out non-members) the compendium was built from",
     )

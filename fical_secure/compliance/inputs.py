@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fical_secure.audit.artefact import from_compendium, from_samples
-from fical_secure.compliance.client_config import ClientConfig, file_sha256
+from fical_secure.compliance.client_files import file_sha256
+from fical_secure.config.client import ClientConfig
 from fical_secure.data.catalogue import CATALOGUE
 from fical_secure.data.generator import generate_federation
 from fical_secure.data.loader import load_episodes_jsonl
@@ -98,7 +99,7 @@ def load_data(settings: AuditSettings, config: ClientConfig | None = None) -> Au
         )
     if settings.planted_canaries < 0:
         raise ConfigError("--planted-canaries must be >= 0")
-    if config is not None and config.data is not None:
+    if config is not None and config.bound_data is not None:
         return _load_bound(config, settings)
     if settings.data_dir is not None:
         return _load_jsonl(settings.data_dir, settings.records)
@@ -132,23 +133,24 @@ def load_data(settings: AuditSettings, config: ClientConfig | None = None) -> Au
 def _load_bound(config: ClientConfig, settings: AuditSettings) -> AuditData:
     """The client's own records, refused unless their bytes match the configuration."""
 
-    assert config.data is not None
+    assert config.bound_data is not None
+    path, recorded = config.bound_data
     if settings.data_dir is not None or settings.synthetic:
         raise ConfigError(
             f"{config.source} names the data its compendium was built from "
-            f"({config.data.path}); drop --data / --synthetic: the audit scores only that data"
+            f"({path}); drop --data / --synthetic: the audit scores only that data"
         )
-    digest = file_sha256(config.data.path)
-    if digest != config.data.sha256:
+    digest = file_sha256(path)
+    if digest != recorded:
         raise ConfigError(
-            f"{config.data.path} is not the data the compendium was built from: its SHA-256 "
-            f"{digest[:16]}... differs from the {config.data.sha256[:16]}... recorded in "
+            f"{path} is not the data the compendium was built from: its SHA-256 "
+            f"{digest[:16]}... differs from the {recorded[:16]}... recorded in "
             f"{config.source}; audit against the exact records, or rebuild the compendium"
         )
-    data = _load_files([config.data.path], settings.records, client_id=config.client_id)
+    data = _load_files([path], settings.records, client_id=config.client_id)
     return replace(
         data,
-        description=f"client data {config.data.path} (sha256 {digest}), bound by {config.source}; "
+        description=f"client data {path} (sha256 {digest}), bound by {config.source}; "
         f"up to {settings.records} records a side",
     )
 
@@ -223,7 +225,7 @@ def load_candidate(
         raise ConfigError(f"cannot read compendium {path}: {exc.strerror}") from exc
     except UntrustedInputError as exc:
         raise ConfigError(f"compendium {path}: {exc}") from None
-    bound = config.data.sha256 if config is not None and config.data is not None else None
+    bound = config.bound_data[1] if config is not None and config.bound_data else None
     built_from = compendium.meta.get("data_sha256")
     if bound is not None and built_from is not None and built_from != bound:
         raise ConfigError(

@@ -19,10 +19,10 @@ from fical_secure.audit.auditor import AuditConfig
 from fical_secure.compliance import inputs
 from fical_secure.compliance import scrub_checks as sc
 from fical_secure.compliance.checks import CheckResult
-from fical_secure.compliance.client_config import ClientConfig, load_client_config
+from fical_secure.config.client import ClientConfig, load_client_config
 from fical_secure.compliance.config_checks import config_checks
 from fical_secure.compliance.leakage import run_leakage
-from fical_secure.compliance.profile import Profile, load_profile
+from fical_secure.config.profile import Profile, load_profile
 from fical_secure.compliance.report import build_report, roc_png, write_reports
 from fical_secure.compliance.settings import AuditSettings
 from fical_secure.compliance.threat_models import PACKAGED, check_coverage, source_checkout
@@ -164,7 +164,7 @@ def privacy_budget(profile: Profile, config: ClientConfig | None) -> JsonObject 
         return None
     out: JsonObject = {"policy": policy.to_dict(), "per_round": calibrate(policy).to_dict()}
     if config is not None:
-        ledger = config.private_key.parent / LEDGER_NAME
+        ledger = config.keys.private_key.parent / LEDGER_NAME
         out["ledger"] = str(ledger)
         out.update(BudgetLedger(ledger).status(policy).to_dict())
     return out

@@ -31,7 +31,7 @@ from fical_secure.flower.client_secagg import (
     release_done,
 )
 from fical_secure.flower.client_setup import load_keys, prepare_release, round_state_path
-from fical_secure.flower.config import HospitalConfig, load_hospital_config
+from fical_secure.config.client import HospitalConfig, load_hospital_config
 from fical_secure.flower.logs import log_to_file
 from fical_secure.flower.notes import ClientNotes
 from fical_secure.kcg.schema import Compendium

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from fical_secure.aggregate.threshold import ThresholdLayout
 from fical_secure.atomic import write_json_atomic
-from fical_secure.compliance.profile import load_profile, resolve_profile
+from fical_secure.config.profile import load_profile, resolve_profile
 from fical_secure.crypto.keys import KeyBundle
 from fical_secure.errors import (
     FicalError,
@@ -51,9 +51,9 @@ from fical_secure.protocol.secagg.ready import sign_ready
 if TYPE_CHECKING:
     from flwr.app import Message, RecordDict
 
-    from fical_secure.compliance.profile import Profile
+    from fical_secure.config.profile import Profile
     from fical_secure.crypto.identity import IdentityPublicKey
-    from fical_secure.flower.config import HospitalConfig
+    from fical_secure.config.client import HospitalConfig
     from fical_secure.protocol import RoundConfig
     from fical_secure.protocol.secagg.client import SecAggClient
     from fical_secure.protocol.secagg.participation import Joined
@@ -109,7 +109,7 @@ def handle_secagg(cfg: HospitalConfig, message: Message) -> RecordDict:
     stage = _stage_of(message)
     request = wire.field_bytes(message, "request")
     _identity, server, roster = load_keys(cfg)
-    states = SecAggStateFile(state_path(cfg.private_key), KeyBundle.load(cfg.private_key), server)
+    states = SecAggStateFile(state_path(cfg.keys.private_key), KeyBundle.load(cfg.keys.private_key), server)
     prepared, items = _pending_items(cfg)  # join only with a release prepared for this round
     joined = Joined(prepared, release_digest(items))
     if stage == 0:
@@ -166,7 +166,7 @@ def _stage_of(message: Message) -> int:
 def _profile(cfg: HospitalConfig) -> Profile:
     """The hospital's profile: its participation policy and its floors on SecAgg+ parameters."""
 
-    return load_profile(resolve_profile(cfg.audit_profile))
+    return load_profile(resolve_profile(cfg.privacy.audit_profile))
 
 
 def _cohort_checked(
@@ -206,7 +206,7 @@ def check_contributed(cfg: HospitalConfig, round_id: int) -> None:
     """
 
     _identity, server, _roster = load_keys(cfg)
-    states = SecAggStateFile(state_path(cfg.private_key), KeyBundle.load(cfg.private_key), server)
+    states = SecAggStateFile(state_path(cfg.keys.private_key), KeyBundle.load(cfg.keys.private_key), server)
     try:
         saved = states.load()
     except StoreError as exc:
@@ -223,7 +223,7 @@ def release_done(cfg: HospitalConfig) -> None:
 
 
 def _pending_path(cfg: HospitalConfig) -> Path:
-    return cfg.private_key.parent / PENDING
+    return cfg.keys.private_key.parent / PENDING
 
 
 def _pending_items(cfg: HospitalConfig) -> tuple[int, list[bytes]]:

@@ -18,7 +18,7 @@ from fical_secure.data.function_spec import load_catalogue
 from fical_secure.data.loader import load_episodes_jsonl
 from fical_secure.errors import ProtocolError
 from fical_secure.flower import wire
-from fical_secure.flower.config import HospitalConfig
+from fical_secure.config.client import HospitalConfig
 from fical_secure.llm.lazy import LazyLLM
 from fical_secure.pipeline.client import client_stages, episodes_by_split
 from fical_secure.pipeline.client_state import ClientRoundState, ClientSettings
@@ -46,7 +46,7 @@ def load_own_data(cfg: HospitalConfig) -> HospitalData:
 
     return episodes_by_split(
         cfg.client_id,
-        load_episodes_jsonl(cfg.data, hospital_id=cfg.client_id, catalogue=load_tools(cfg)),
+        load_episodes_jsonl(cfg.data.path, hospital_id=cfg.client_id, catalogue=load_tools(cfg)),
     )
 
 
@@ -69,9 +69,9 @@ def load_keys(cfg: HospitalConfig) -> tuple[IdentityKey, IdentityPublicKey, Rost
         NotEnrolledError: this client is not on it.
     """
 
-    identity = KeyBundle.load(cfg.private_key).identity
-    server = PublicKeyBundle.load(cfg.server_public_key).identity
-    roster = Roster.decode(read_regular(cfg.roster, max_bytes=MAX_CONFIG_BYTES))
+    identity = KeyBundle.load(cfg.keys.private_key).identity
+    server = PublicKeyBundle.load(cfg.keys.server_public_key).identity
+    roster = Roster.decode(read_regular(cfg.keys.roster, max_bytes=MAX_CONFIG_BYTES))
     roster.verify(server)
     roster.lookup(identity.key_id)
     return identity, server, roster
@@ -84,20 +84,20 @@ def known_identifiers(cfg: HospitalConfig) -> tuple[tuple[str, str], ...]:
         DataError: the roster is unreadable or malformed (file and line named).
     """
 
-    path = cfg.known_identifiers
+    path = cfg.privacy.known_identifiers
     return () if path is None else tuple(read_roster(path))
 
 
 def settings_of(cfg: HospitalConfig) -> ClientSettings:
     return ClientSettings(
-        kcg_min_support=cfg.kcg_min_support,
-        kcg_paraphrase=cfg.kcg_paraphrase,
-        scrub=cfg.scrub,
-        audit=cfg.audit_gate,
-        audit_use_llm=cfg.audit_use_llm,
-        audit_llm_records=cfg.audit_llm_records,
-        audit_canaries=cfg.audit_canaries,
-        profile=cfg.audit_profile,  # the one release policy: the gate and `audit` read it
+        kcg_min_support=cfg.kcg.min_support,
+        kcg_paraphrase=cfg.kcg.paraphrase,
+        scrub=cfg.privacy.scrub,
+        audit=cfg.privacy.audit_gate,
+        audit_use_llm=cfg.privacy.audit_use_llm,
+        audit_llm_records=cfg.privacy.audit_llm_records,
+        audit_canaries=cfg.privacy.audit_canaries,
+        profile=cfg.privacy.audit_profile,  # the one release policy: the gate and `audit` read it
         dp_ledger=dp_ledger_path(cfg),
         progress=False,
     )
@@ -137,9 +137,9 @@ def prepare_release(cfg: HospitalConfig, message: Message) -> tuple[Any, Any, Cl
 def dp_ledger_path(cfg: HospitalConfig) -> Path:
     """The client's durable privacy-budget ledger (DP mode), beside its round state."""
 
-    return cfg.private_key.parent / LEDGER_NAME
+    return cfg.keys.private_key.parent / LEDGER_NAME
 
 
 def round_state_path(cfg: HospitalConfig) -> Path:
     """The client's durable, monotonic round state, beside its identity key."""
-    return cfg.private_key.parent / "round-state.json"
+    return cfg.keys.private_key.parent / "round-state.json"

@@ -19,12 +19,8 @@ from fical_secure.atomic import write_text_atomic
 from fical_secure.errors import FlowerProcessError, RoundAbortedError
 from fical_secure.flower import processes as proc
 from fical_secure.flower.client_setup import known_identifiers, load_keys, load_own_data
-from fical_secure.flower.config import (
-    HospitalConfig,
-    ServerConfig,
-    load_hospital_config,
-    load_server_config,
-)
+from fical_secure.config.client import HospitalConfig, load_hospital_config
+from fical_secure.config.server import ServerConfig, load_server_config
 from fical_secure.flower.register import register_supernodes
 
 log = logging.getLogger(__name__)
@@ -64,9 +60,9 @@ def superlink_argv(cfg: ServerConfig, *, insecure: bool) -> list[str]:
     argv = [
         proc.flower_bin("flower-superlink"),
         "--host",
-        cfg.host,
+        cfg.superlink.host,
         "--port",
-        str(cfg.port),
+        str(cfg.superlink.port),
         "--disable-runtime-dependency-installation",
     ]
     argv += (
@@ -75,11 +71,11 @@ def superlink_argv(cfg: ServerConfig, *, insecure: bool) -> list[str]:
         else [
             "--enable-supernode-auth",
             "--ssl-ca-certfile",
-            str(cfg.ca_certificate),
+            str(cfg.superlink.ca_certificate),
             "--ssl-certfile",
-            str(cfg.certificate),
+            str(cfg.superlink.certificate),
             "--ssl-keyfile",
-            str(cfg.certificate_key),
+            str(cfg.superlink.private_key),
         ]
     )
     return argv
@@ -128,21 +124,21 @@ def serve(config_path: Path, *, insecure: bool = False, rounds: int = 1) -> list
     write_text_atomic(app_dir / "pyproject.toml", APP_TOML)
     env = proc.child_env(home)
     argv = superlink_argv(cfg, insecure=insecure)
-    address = f"{cfg.host}:{cfg.port}"
+    address = f"{cfg.superlink.host}:{cfg.superlink.port}"
     superlink_log = out / "superlink.log"
     reports: list[dict[str, object]] = []
     with proc.running(argv, superlink_log, env) as superlink:
-        proc.wait_listening(cfg.host, cfg.port, superlink, START_SECONDS, superlink_log)
-        proc.write_flwr_home(home, address, None if insecure else cfg.ca_certificate)
+        proc.wait_listening(cfg.superlink.host, cfg.superlink.port, superlink, START_SECONDS, superlink_log)
+        proc.write_flwr_home(home, address, None if insecure else cfg.superlink.ca_certificate)
         if insecure:
             print(
                 f"SuperLink ready at {address} (TLS off, SuperNode authentication off)", flush=True
             )
         else:
-            register_supernodes(address, cfg.ca_certificate, cfg.supernode_public_keys)
+            register_supernodes(address, cfg.superlink.ca_certificate, cfg.superlink.supernode_public_keys)
             print(
                 f"SuperLink ready at {address} (TLS on, SuperNode authentication on, "
-                f"{len(cfg.supernode_public_keys)} SuperNodes registered)",
+                f"{len(cfg.superlink.supernode_public_keys)} SuperNodes registered)",
                 flush=True,
             )
         for number in range(1, rounds + 1):

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from fical_secure.crypto.keys import PublicKeyBundle
 from fical_secure.errors import RoundAbortedError
-from fical_secure.flower.config import ServerConfig
+from fical_secure.config.server import ServerConfig
 
 if TYPE_CHECKING:
     from flwr.app import Message, RecordDict
@@ -89,7 +89,7 @@ def exchange(
 
 def majority(cfg: ServerConfig, nodes: int) -> int:
     """The sealed round's quorum: a majority of the SuperNodes, and at least min_clients."""
-    return max(cfg.min_clients, nodes // 2 + 1)
+    return max(cfg.round.min_clients, nodes // 2 + 1)
 
 
 def enrollment_names(cfg: ServerConfig) -> dict[bytes, str]:
@@ -100,11 +100,11 @@ def enrollment_names(cfg: ServerConfig) -> dict[bytes, str]:
     Raises:
         KeyFileError: a public key file is missing, malformed or its binding is invalid.
     """
-    if cfg.client_keys is None:
+    if cfg.keys.clients is None:
         return {}
     return {
         PublicKeyBundle.load(path).identity.key_id: path.name.removesuffix(".public.key")
-        for path in sorted(cfg.client_keys.glob("*.public.key"))
+        for path in sorted(cfg.keys.clients.glob("*.public.key"))
     }
 
 

@@ -61,7 +61,7 @@ from fical_secure.untrusted import MAX_CONFIG_BYTES, read_regular
 if TYPE_CHECKING:
     from flwr.serverapp import Grid
 
-    from fical_secure.flower.config import ServerConfig
+    from fical_secure.config.server import ServerConfig
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = ms.MAX_ATTEMPTS
@@ -74,27 +74,27 @@ def run_secagg(
     """The whole secure-aggregation round on ``nodes``: the server state it published
     and the round config its result is signed for."""
 
-    identity = KeyBundle.load(cfg.private_key).identity
-    roster = Roster.decode(read_regular(cfg.roster, max_bytes=MAX_CONFIG_BYTES))
+    identity = KeyBundle.load(cfg.keys.private_key).identity
+    roster = Roster.decode(read_regular(cfg.keys.roster, max_bytes=MAX_CONFIG_BYTES))
     server = Server.create(cfg.output / "store.sqlite", identity, roster)
     traffic = Traffic()
     try:
         round_id = time.time_ns() // 1_000_000
         config = server.open_round(
-            round_id, min_clients=cfg.min_clients, collect_seconds=cfg.stage_timeout_seconds + 60
+            round_id, min_clients=cfg.round.min_clients, collect_seconds=cfg.round.stage_timeout_seconds + 60
         )
         started = time.perf_counter()
         ready, per_client, refused = _prepare(grid, cfg, (config, roster), nodes, traffic)
         seconds = {"prepare": round(time.perf_counter() - started, 3)}
         started = time.perf_counter()
-        layout = ms.layout_for(len(ready), cfg.min_support, cfg.expected_distinct)
-        timeouts = (cfg.secagg_stage_timeout_seconds,) * 5
+        layout = ms.layout_for(len(ready), cfg.aggregate.min_support, cfg.aggregate.expected_distinct)
+        timeouts = (cfg.round.secagg_stage_timeout_seconds,) * 5
         workflow = sr.SecAggRound(identity, roster, layout, round_id, timeouts, MAX_ATTEMPTS)
         carrier = FlowerSecAggCarrier(grid, cfg, roster, ready, traffic)
         outcome = workflow.collect(carrier, ready)
         seconds["secagg"] = round(time.perf_counter() - started, 3)
         settings = ServerSettings(
-            dedupe_threshold=cfg.dedupe_threshold, min_support=cfg.min_support
+            dedupe_threshold=cfg.aggregate.dedupe_threshold, min_support=cfg.aggregate.min_support
         )
         state, rejected = sr.server_state(outcome, settings, ServerRoundState(server=server))
         run_stages(state, [AggregateStage(), PublishStage()], label="server")
@@ -109,7 +109,7 @@ def run_secagg(
         server.close()
     state.seconds.update(seconds)
     report.update(state.report)
-    figures = sr.transport_figures(outcome, rejected, cfg.min_support)
+    figures = sr.transport_figures(outcome, rejected, cfg.aggregate.min_support)
     report.update(
         {
             "round_id": round_id,
@@ -152,16 +152,16 @@ def _prepare(
     replies = exchange(
         grid,
         [message(prepare, n, wire.PREPARE, config.round_id) for n in nodes],
-        cfg.stage_timeout_seconds,
+        cfg.round.stage_timeout_seconds,
         quorum=majority(cfg, len(nodes)),
-        grace=cfg.straggler_grace_seconds,
+        grace=cfg.round.straggler_grace_seconds,
     )
     ready, per_client, refused = proven_ready(replies, roster, enrollment_names(cfg), config)
     log.info("stage prepare: %d ready, %s", len(ready), refused or "none refused")
-    if len(ready) < max(3, cfg.min_clients):
+    if len(ready) < max(3, cfg.round.min_clients):
         raise RoundAbortedError(
-            f"secure aggregation needs at least {max(3, cfg.min_clients)} ready clients"
-            f" (3 is the protocol's minimum, round.min_clients {cfg.min_clients}); {len(ready)}"
+            f"secure aggregation needs at least {max(3, cfg.round.min_clients)} ready clients"
+            f" (3 is the protocol's minimum, round.min_clients {cfg.round.min_clients}); {len(ready)}"
             f" were ready ({refused or 'none refused'}): start more hospitals, or use"
             " round.mode: sealed"
         )
@@ -213,7 +213,7 @@ class FlowerSecAggCarrier:
                 messages,
                 server.timeout_s(stage),
                 quorum=quorum,
-                grace=self.cfg.straggler_grace_seconds,
+                grace=self.cfg.round.straggler_grace_seconds,
             )
             for reply in replies:
                 node = reply.metadata.src_node_id

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from fical_secure.compliance.profile import load_profile, resolve_profile
+from fical_secure.config.profile import load_profile, resolve_profile
 from fical_secure.data.schema import HospitalData
 from fical_secure.errors import GateBlockedError, PipelineError, PrivacyBudgetExhausted
 from fical_secure.kcg.claims import keep_validated

@@ -16,7 +16,7 @@ from typing import Any
 from fical_secure.audit.artefact import from_catalogue
 from fical_secure.audit.auditor import AuditConfig, AuditTarget
 from fical_secure.audit.pii_search import search_pii
-from fical_secure.compliance.profile import load_profile, resolve_profile
+from fical_secure.config.profile import load_profile, resolve_profile
 from fical_secure.errors import GateBlockedError, SchemaError, ScrubError
 from fical_secure.kcg.schema import Entry, validate_entry
 from fical_secure.pipeline.client_state import ClientRoundState

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from fical_secure.compliance.client_files import write_client_files
-from fical_secure.compliance.profile import load_profile, resolve_profile
+from fical_secure.config.profile import load_profile, resolve_profile
 from fical_secure.crypto.identity import IdentityKey
 from fical_secure.crypto.keys import KeyBundle, Roster
 from fical_secure.errors import FicalError, PipelineError, ProtocolError

@@ -2,7 +2,7 @@
 
 The round's gate and ``fical-secure audit`` both read it, from the ``release``
 section of a YAML profile (``fical_secure/compliance/profiles/*.yaml``, parsed
-and schema-checked by :mod:`fical_secure.compliance.profile`); the field names
+and schema-checked by :mod:`fical_secure.config.profile`); the field names
 here are the keys there, one vocabulary.
 
 Membership figures are decided by a test, not by a point estimate or a CI

@@ -19,7 +19,7 @@ import regex
 
 from fical_secure.errors import ScrubAnalyzerError
 from fical_secure.jsontypes import JsonObject
-from fical_secure.scrub.config import ScrubProfile
+from fical_secure.config.scrub import ScrubProfile
 from fical_secure.scrub.spacy_pipes import slim_pipeline
 
 if TYPE_CHECKING:
@@ -121,10 +121,10 @@ def _recognizers(profile: ScrubProfile) -> list[EntityRecognizer]:
         if entry.regions is not None:
             kwargs["supported_regions"] = list(entry.regions)
         built.append(cls(**kwargs))
-    for entry in profile.clinical:
-        context = list(entry.context) if entry.context is not None else None
+    for ours in profile.clinical:
+        context = list(ours.context) if ours.context is not None else None
         built.append(
-            CLINICAL_RECOGNIZERS[entry.name](context=context, supported_language=profile.language)
+            CLINICAL_RECOGNIZERS[ours.name](context=context, supported_language=profile.language)
         )
     return built
 

@@ -28,7 +28,7 @@ from fical_secure.scrub.scrubber import Scrubber
 from fical_secure.scrub.types import Refusal, ScrubOutcome
 
 if TYPE_CHECKING:
-    from fical_secure.scrub.config import ScrubProfile
+    from fical_secure.config.scrub import ScrubProfile
     from fical_secure.scrub.known import KnownIdentifiers
     from fical_secure.scrub.scrubber import Scrubber
     from fical_secure.scrub.vocabulary import AllowList

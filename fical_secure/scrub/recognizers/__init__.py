@@ -1,7 +1,7 @@
 """Clinical recognizers Presidio lacks, keyed by the names used in ``recognizers.yaml``.
 
 Importing this package imports Presidio (seconds); the light configuration
-loader (:mod:`fical_secure.scrub.config`) does not.
+loader (:mod:`fical_secure.config.scrub`) does not.
 """
 
 from __future__ import annotations
