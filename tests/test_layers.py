@@ -12,6 +12,9 @@ and by the test suite. Rules:
 * ``pipeline`` never imports ``flower`` (flower drives pipeline, not the reverse),
   and only ``flower`` and the command line import ``flwr``;
 * audit (read-only measurement) imports neither crypto nor the protocol;
+* the crypto and protocol core never import pydantic or ``config`` (the YAML
+  models); ``config`` sits below the apps: it imports neither ``pipeline``,
+  ``flower``, ``compliance`` beyond its vocabulary, nor the command line;
 * no import cycle between modules of ours (every statement counts, in
   functions and under ``TYPE_CHECKING`` too; ``from pkg import sub`` is an
   edge to ``pkg.sub``);
@@ -134,6 +137,25 @@ def test_audit_measures_without_reaching_into_transport() -> None:
         )
         == []
     )
+
+
+def test_the_core_never_imports_the_configuration_models() -> None:
+    core = ("fical_secure.crypto", "fical_secure.protocol")
+    assert _violations(core, ("pydantic", "pydantic_core", "fical_secure.config")) == []
+
+
+def test_the_configuration_models_sit_below_the_apps() -> None:
+    apps = ("fical_secure.pipeline", "fical_secure.flower", "fical_secure.attacks")
+    assert _violations(("fical_secure.config",), apps) == []
+    compliance = sorted(
+        f"{module} imports {name}"
+        for module, names in MODULES.items()
+        if _in(module, "fical_secure.config")
+        for name in names
+        if _in(name, "fical_secure.compliance")
+        and name not in ("fical_secure.compliance", "fical_secure.compliance.vocabulary")
+    )
+    assert compliance == []
 
 
 def test_lazy_and_relative_imports_are_seen(tmp_path: Path) -> None:
