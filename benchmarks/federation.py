@@ -63,10 +63,10 @@ def _fast(fed: Path, n: int, gates: bool) -> None:
 
 def in_process(fed: Path, n: int, work: Path) -> dict[str, Any]:
     """The same round with no transport: pipelines called directly, bytes handed over."""
-    from fical_secure.crypto.keys import KeyBundle, Roster
-    from fical_secure.flower.client_setup import load_keys, load_own_data, settings_of
     from fical_secure.config.client import load_hospital_config
     from fical_secure.config.server import load_server_config
+    from fical_secure.crypto.keys import KeyBundle, Roster
+    from fical_secure.flower.client_setup import load_keys, load_own_data, settings_of
     from fical_secure.flower.server_grid import enrollment_names
     from fical_secure.llm.lazy import LazyLLM
     from fical_secure.pipeline.client import client_stages, seal_release
@@ -82,7 +82,9 @@ def in_process(fed: Path, n: int, work: Path) -> dict[str, Any]:
 
     scfg = load_server_config(fed / "server" / "server.yaml")
     roster = Roster.decode(scfg.keys.roster.read_bytes())
-    server = Server.create(work / "store.sqlite", KeyBundle.load(scfg.keys.private_key).identity, roster)
+    server = Server.create(
+        work / "store.sqlite", KeyBundle.load(scfg.keys.private_key).identity, roster
+    )
     state = ServerRoundState(
         ServerSettings(scfg.aggregate.dedupe_threshold, scfg.aggregate.min_support),
         server,
@@ -123,10 +125,10 @@ def in_process(fed: Path, n: int, work: Path) -> dict[str, Any]:
 def in_process_secagg(fed: Path, n: int, work: Path) -> dict[str, Any]:
     """The secure-aggregation round with no transport: the same client pipeline, the
     in-process SecAgg+ driver (same stages, same slot vectors), the same aggregation."""
-    from fical_secure.crypto.keys import KeyBundle, Roster
-    from fical_secure.flower.client_setup import load_own_data, settings_of
     from fical_secure.config.client import load_hospital_config
     from fical_secure.config.server import load_server_config
+    from fical_secure.crypto.keys import KeyBundle, Roster
+    from fical_secure.flower.client_setup import load_own_data, settings_of
     from fical_secure.llm.lazy import LazyLLM
     from fical_secure.pipeline import multiset as ms
     from fical_secure.pipeline.client import client_stages

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 import yaml
 
+from fical_secure.compliance.vocabulary import MEASURABLE_KINDS
 from fical_secure.config.profile import (
     BUILTIN_DIR,
     builtin_profiles,
     load_profile,
     resolve_profile,
 )
-from fical_secure.compliance.vocabulary import MEASURABLE_KINDS
 from fical_secure.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]

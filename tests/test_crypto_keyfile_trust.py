@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from fical_secure.config.client import load_client_config
 from fical_secure.compliance.config_checks import config_checks
+from fical_secure.config.client import load_client_config
 from fical_secure.config.profile import load_profile
 from fical_secure.crypto.keys import KeyBundle, PublicKeyBundle
 from fical_secure.errors import KeyFileError

@@ -18,14 +18,14 @@ import pytest
 import yaml
 from flower_fleet import CLI, env, free_ports
 
+from fical_secure.config.client import load_hospital_config
+from fical_secure.config.server import load_server_config
 from fical_secure.errors import (
     ConfigError,
     DataError,
     SuperLinkUnreachableError,
     TransportCertificateError,
 )
-from fical_secure.config.client import load_hospital_config
-from fical_secure.config.server import load_server_config
 from fical_secure.flower.deploy import join
 from fical_secure.flower.init import InitOptions, init_federation
 

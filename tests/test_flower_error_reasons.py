@@ -20,11 +20,11 @@ from flower_fleet import free_ports
 from flwr.app import Message, RecordDict
 from loopback_grid import as_serverapp, client_node
 
+from fical_secure.config.client import load_hospital_config
 from fical_secure.crypto.keys import KeyBundle, Roster
 from fical_secure.errors import DataError, ProtocolError
 from fical_secure.flower import wire
 from fical_secure.flower.client_app import _answer
-from fical_secure.config.client import load_hospital_config
 from fical_secure.flower.init import InitOptions, init_federation
 from fical_secure.flower.notes import ClientNotes
 from fical_secure.flower.server_app import parse_submissions

@@ -23,11 +23,11 @@ from flower_fleet import edit_yaml, free_ports
 from flwr.app import Message
 from loopback_grid import Answer, LoopbackGrid, as_serverapp, client_node
 
+from fical_secure.config.client import load_hospital_config
+from fical_secure.config.server import load_server_config
 from fical_secure.errors import MessageFormatError
 from fical_secure.flower import wire
 from fical_secure.flower.client_setup import load_keys
-from fical_secure.config.client import load_hospital_config
-from fical_secure.config.server import load_server_config
 from fical_secure.flower.init import InitOptions, init_federation
 from fical_secure.flower.notes import ClientNotes
 from fical_secure.flower.server_app import run_round

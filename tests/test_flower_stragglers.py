@@ -21,9 +21,9 @@ import yaml
 from flwr.app import Message, RecordDict
 from secagg_grid import LocalGrid, secagg_federation, task_identity
 
+from fical_secure.config.server import load_server_config
 from fical_secure.errors import ConfigError
 from fical_secure.flower import wire
-from fical_secure.config.server import load_server_config
 from fical_secure.flower.server_grid import exchange, majority, message
 
 if TYPE_CHECKING:

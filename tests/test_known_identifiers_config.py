@@ -11,9 +11,9 @@ pytest.importorskip("flwr")
 
 from flower_fleet import free_ports
 
+from fical_secure.config.client import load_hospital_config
 from fical_secure.errors import ConfigError, DataError
 from fical_secure.flower.client_setup import known_identifiers
-from fical_secure.config.client import load_hospital_config
 from fical_secure.flower.deploy import join
 from fical_secure.flower.init import InitOptions, init_federation
 

@@ -12,8 +12,8 @@ import opendp.prelude as opendp
 import pytest
 import yaml
 
-from fical_secure.config.profile import BUILTIN_DIR, load_profile
 from fical_secure.compliance.runner import privacy_budget
+from fical_secure.config.profile import BUILTIN_DIR, load_profile
 from fical_secure.data.catalogue import CATALOGUE
 from fical_secure.data.schema import Episode, HospitalData, ToolCall
 from fical_secure.errors import ConfigError, PipelineError, PrivacyBudgetExhausted

@@ -23,6 +23,7 @@ from secagg_grid import LocalGrid, hospital, hospital_nodes, secagg_federation, 
 
 import fical_secure.pipeline.multiset as ms
 from fical_secure.aggregate.anonymous import ResidualCollision
+from fical_secure.config.server import load_server_config
 from fical_secure.crypto import labels
 from fical_secure.crypto.enrollment import Roster
 from fical_secure.crypto.identity import IdentityKey
@@ -36,7 +37,6 @@ from fical_secure.errors import (
 from fical_secure.flower import wire
 from fical_secure.flower.client_app import _answer
 from fical_secure.flower.client_secagg import handle_secagg
-from fical_secure.config.server import load_server_config
 from fical_secure.flower.server_app import run_round
 from fical_secure.flower.server_grid import message
 from fical_secure.kcg.schema import Compendium

@@ -19,8 +19,8 @@ import pytest
 import yaml
 from secagg_grid import LocalGrid, hospital_nodes, secagg_federation, task_identity
 
-from fical_secure.errors import FicalError
 from fical_secure.config.server import load_server_config
+from fical_secure.errors import FicalError
 from fical_secure.flower.server_app import run_round
 from fical_secure.kcg.schema import Compendium
 from fical_secure.pipeline import multiset as ms

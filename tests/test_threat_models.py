@@ -121,9 +121,9 @@ def test_citations_resolve_in_this_checkout_and_fail_closed_without_one() -> Non
 def test_the_audit_reads_the_shipped_documents_and_resolves_them_under_evidence(
     tmp_path: Path,
 ) -> None:
-    from fical_secure.config.profile import load_profile, resolve_profile
     from fical_secure.compliance.runner import _coverage
     from fical_secure.compliance.settings import AuditSettings
+    from fical_secure.config.profile import load_profile, resolve_profile
 
     profile = load_profile(resolve_profile("strict"))
     here = _coverage(profile, AuditSettings(profile=Path("strict"), out=tmp_path))

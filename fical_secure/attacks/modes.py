@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 from fical_secure.attacks.pooled import pooled_round
 from fical_secure.attacks.synthetic import SyntheticConfig, synthetic_artefact, synthetic_examples
 from fical_secure.audit.artefact import SharedArtefact, from_samples
+from fical_secure.config.ids import ClientId
 from fical_secure.data.schema import Episode, Federation, HospitalData
 from fical_secure.errors import GateBlockedError, PipelineError, ScrubError
 from fical_secure.pipeline.client import client_stages
@@ -128,7 +129,7 @@ class SharingMode:
             return [self.pooled] if len(self.pooled.artefact) else []
         return [r for r in self.releases.values() if len(r.artefact)]
 
-    def seen_for(self, client_id: str) -> Release | None:
+    def seen_for(self, client_id: ClientId) -> Release | None:
         """The artefact the attacker plays ``client_id``'s records against (None: nothing)."""
         release = self.pooled if self.pooled is not None else self.releases.get(client_id)
         return release if release is not None and len(release.artefact) else None

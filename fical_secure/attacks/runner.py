@@ -31,8 +31,8 @@ from fical_secure.attacks.summary import summary_markdown
 from fical_secure.attacks.synthetic import SyntheticConfig
 from fical_secure.audit.auditor import AuditConfig
 from fical_secure.audit.signals import CachingEmbedder
-from fical_secure.config.profile import load_profile, resolve_profile
 from fical_secure.compliance.threat_models import packaged_model
+from fical_secure.config.profile import load_profile, resolve_profile
 from fical_secure.data.generator import generate_federation
 from fical_secure.errors import ConfigError
 from fical_secure.llm.loader import load_llm

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from fical_secure.audit.artefact import SharedArtefact
+from fical_secure.config.ids import ClientId
 from fical_secure.data.schema import Episode
 from fical_secure.errors import ConfigError
 from fical_secure.llm.base import LLM
@@ -59,7 +60,7 @@ class SyntheticExample:
 
 
 def few_shot_prompts(
-    client_id: str, members: Sequence[Episode], config: SyntheticConfig
+    client_id: ClientId, members: Sequence[Episode], config: SyntheticConfig
 ) -> list[tuple[Episode, tuple[Episode, ...], str]]:
     """(anchor, shots, prompt) per example to write, drawn from ``members`` with a seeded RNG.
 
@@ -125,7 +126,7 @@ def synthetic_examples(
     return out
 
 
-def synthetic_artefact(client_id: str, examples: Sequence[SyntheticExample]) -> SharedArtefact:
+def synthetic_artefact(client_id: ClientId, examples: Sequence[SyntheticExample]) -> SharedArtefact:
     """The shared artefact: one item per generated example, ids that name no episode."""
     return SharedArtefact(
         "samples",

@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fical_secure.config.profile import builtin_profiles, resolve_profile
 from fical_secure.compliance.runner import run_audit
 from fical_secure.compliance.settings import AuditSettings
+from fical_secure.config.profile import builtin_profiles, resolve_profile
 from fical_secure.errors import ConfigError, DataError, SchemaError
 
 DEFAULT_PROFILE = "strict"

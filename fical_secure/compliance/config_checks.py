@@ -13,9 +13,9 @@ import stat
 from pathlib import Path
 
 from fical_secure.compliance.checks import CheckResult
+from fical_secure.compliance.vocabulary import ENVELOPE_SUITE
 from fical_secure.config.client import ClientConfig
 from fical_secure.config.profile import CryptoPolicy
-from fical_secure.compliance.vocabulary import ENVELOPE_SUITE
 from fical_secure.crypto.keys import KeyBundle, PublicKeyBundle
 from fical_secure.errors import KeyFileError
 from fical_secure.jsontypes import JsonObject

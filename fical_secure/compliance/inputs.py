@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from fical_secure.audit.artefact import from_compendium, from_samples
 from fical_secure.compliance.client_files import file_sha256
 from fical_secure.config.client import ClientConfig
+from fical_secure.config.ids import ClientId
 from fical_secure.data.catalogue import CATALOGUE
 from fical_secure.data.generator import generate_federation
 from fical_secure.data.loader import load_episodes_jsonl
@@ -167,7 +168,7 @@ def _load_jsonl(folder: Path, records: int) -> AuditData:
     )
 
 
-def _load_files(files: list[Path], records: int, client_id: str | None = None) -> AuditData:
+def _load_files(files: list[Path], records: int, client_id: ClientId | None = None) -> AuditData:
     """One client per JSONL file (named by the file, or ``client_id``)."""
 
     hospitals = []
@@ -189,7 +190,7 @@ def _load_files(files: list[Path], records: int, client_id: str | None = None) -
     return AuditData(tuple(hospitals), manifest, "", catalogue=CATALOGUE, records=records_of)
 
 
-def _client(data: AuditData, client_id: str, what: str) -> HospitalData:
+def _client(data: AuditData, client_id: ClientId, what: str) -> HospitalData:
     for hospital in data.hospitals:
         if hospital.hospital_id == client_id:
             return hospital

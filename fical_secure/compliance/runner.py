@@ -19,13 +19,13 @@ from fical_secure.audit.auditor import AuditConfig
 from fical_secure.compliance import inputs
 from fical_secure.compliance import scrub_checks as sc
 from fical_secure.compliance.checks import CheckResult
-from fical_secure.config.client import ClientConfig, load_client_config
 from fical_secure.compliance.config_checks import config_checks
 from fical_secure.compliance.leakage import run_leakage
-from fical_secure.config.profile import Profile, load_profile
 from fical_secure.compliance.report import build_report, roc_png, write_reports
 from fical_secure.compliance.settings import AuditSettings
 from fical_secure.compliance.threat_models import PACKAGED, check_coverage, source_checkout
+from fical_secure.config.client import ClientConfig, load_client_config
+from fical_secure.config.profile import Profile, load_profile
 from fical_secure.jsontypes import JsonObject
 from fical_secure.llm.loader import load_llm
 from fical_secure.release.budget import LEDGER_NAME, BudgetLedger

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from fical_secure.atomic import write_bytes_atomic, write_text_atomic
+from fical_secure.config.client import HospitalConfig, load_hospital_config
 from fical_secure.errors import FicalError, GateBlockedError, ProtocolError
 from fical_secure.flower import wire
 from fical_secure.flower.client_secagg import (
@@ -31,7 +32,6 @@ from fical_secure.flower.client_secagg import (
     release_done,
 )
 from fical_secure.flower.client_setup import load_keys, prepare_release, round_state_path
-from fical_secure.config.client import HospitalConfig, load_hospital_config
 from fical_secure.flower.logs import log_to_file
 from fical_secure.flower.notes import ClientNotes
 from fical_secure.kcg.schema import Compendium

@@ -51,9 +51,9 @@ from fical_secure.protocol.secagg.ready import sign_ready
 if TYPE_CHECKING:
     from flwr.app import Message, RecordDict
 
+    from fical_secure.config.client import HospitalConfig
     from fical_secure.config.profile import Profile
     from fical_secure.crypto.identity import IdentityPublicKey
-    from fical_secure.config.client import HospitalConfig
     from fical_secure.protocol import RoundConfig
     from fical_secure.protocol.secagg.client import SecAggClient
     from fical_secure.protocol.secagg.participation import Joined
@@ -109,7 +109,9 @@ def handle_secagg(cfg: HospitalConfig, message: Message) -> RecordDict:
     stage = _stage_of(message)
     request = wire.field_bytes(message, "request")
     _identity, server, roster = load_keys(cfg)
-    states = SecAggStateFile(state_path(cfg.keys.private_key), KeyBundle.load(cfg.keys.private_key), server)
+    states = SecAggStateFile(
+        state_path(cfg.keys.private_key), KeyBundle.load(cfg.keys.private_key), server
+    )
     prepared, items = _pending_items(cfg)  # join only with a release prepared for this round
     joined = Joined(prepared, release_digest(items))
     if stage == 0:
@@ -206,7 +208,9 @@ def check_contributed(cfg: HospitalConfig, round_id: int) -> None:
     """
 
     _identity, server, _roster = load_keys(cfg)
-    states = SecAggStateFile(state_path(cfg.keys.private_key), KeyBundle.load(cfg.keys.private_key), server)
+    states = SecAggStateFile(
+        state_path(cfg.keys.private_key), KeyBundle.load(cfg.keys.private_key), server
+    )
     try:
         saved = states.load()
     except StoreError as exc:

@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fical_secure.atomic import write_json_atomic, write_text_atomic
+from fical_secure.config.client import HospitalConfig
 from fical_secure.crypto.keys import KeyBundle, PublicKeyBundle, Roster
 from fical_secure.data.catalogue import CATALOGUE
 from fical_secure.data.function_spec import load_catalogue
 from fical_secure.data.loader import load_episodes_jsonl
 from fical_secure.errors import ProtocolError
 from fical_secure.flower import wire
-from fical_secure.config.client import HospitalConfig
 from fical_secure.llm.lazy import LazyLLM
 from fical_secure.pipeline.client import client_stages, episodes_by_split
 from fical_secure.pipeline.client_state import ClientRoundState, ClientSettings

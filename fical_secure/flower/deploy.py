@@ -16,11 +16,12 @@ import sys
 from pathlib import Path
 
 from fical_secure.atomic import write_text_atomic
+from fical_secure.config.client import HospitalConfig, load_hospital_config
+from fical_secure.config.ids import ClientId
+from fical_secure.config.server import ServerConfig, load_server_config
 from fical_secure.errors import FlowerProcessError, RoundAbortedError
 from fical_secure.flower import processes as proc
 from fical_secure.flower.client_setup import known_identifiers, load_keys, load_own_data
-from fical_secure.config.client import HospitalConfig, load_hospital_config
-from fical_secure.config.server import ServerConfig, load_server_config
 from fical_secure.flower.register import register_supernodes
 
 log = logging.getLogger(__name__)
@@ -128,14 +129,18 @@ def serve(config_path: Path, *, insecure: bool = False, rounds: int = 1) -> list
     superlink_log = out / "superlink.log"
     reports: list[dict[str, object]] = []
     with proc.running(argv, superlink_log, env) as superlink:
-        proc.wait_listening(cfg.superlink.host, cfg.superlink.port, superlink, START_SECONDS, superlink_log)
+        proc.wait_listening(
+            cfg.superlink.host, cfg.superlink.port, superlink, START_SECONDS, superlink_log
+        )
         proc.write_flwr_home(home, address, None if insecure else cfg.superlink.ca_certificate)
         if insecure:
             print(
                 f"SuperLink ready at {address} (TLS off, SuperNode authentication off)", flush=True
             )
         else:
-            register_supernodes(address, cfg.superlink.ca_certificate, cfg.superlink.supernode_public_keys)
+            register_supernodes(
+                address, cfg.superlink.ca_certificate, cfg.superlink.supernode_public_keys
+            )
             print(
                 f"SuperLink ready at {address} (TLS on, SuperNode authentication on, "
                 f"{len(cfg.superlink.supernode_public_keys)} SuperNodes registered)",
@@ -172,7 +177,7 @@ def _round_report(out: Path) -> dict[str, object]:
     return report
 
 
-def _client_summary(client_id: str, out: Path) -> str:
+def _client_summary(client_id: ClientId, out: Path) -> str:
     """One line: what this hospital holds when its SuperNode stops."""
     stored = out / "global_compendium.json"
     if not stored.exists():

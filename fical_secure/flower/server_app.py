@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fical_secure.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
+from fical_secure.config.server import ServerConfig, load_server_config
 from fical_secure.crypto.keys import KeyBundle, Roster
 from fical_secure.errors import FicalError, MessageFormatError
 from fical_secure.flower import wire
-from fical_secure.config.server import ServerConfig, load_server_config
 from fical_secure.flower.logs import log_to_file
 from fical_secure.flower.notes import ClientNotes
 from fical_secure.flower.server_grid import (
@@ -81,7 +81,7 @@ def make_server_app(config_path: str | None = None) -> Any:
 
 
 def run_round(grid: Grid, cfg: ServerConfig) -> dict[str, Any]:
-    """One round (``cfg.round.mode``) against the SuperNodes on ``grid``; returns the round report."""
+    """One round (``cfg.round.mode``) against the SuperNodes on ``grid``; returns its report."""
     cfg.output.mkdir(parents=True, exist_ok=True)
     with log_to_file(cfg.output / "server.log"):
         start = time.perf_counter()
@@ -109,7 +109,10 @@ def _run(grid: Grid, cfg: ServerConfig, report: dict[str, Any]) -> None:
 def _run_secagg(grid: Grid, cfg: ServerConfig, report: dict[str, Any]) -> None:
     log.info("stage wait: for %d SuperNodes", len(cfg.superlink.supernode_public_keys))
     nodes = wait_for_nodes(
-        grid, len(cfg.superlink.supernode_public_keys), max(3, cfg.round.min_clients), cfg.round.wait_seconds
+        grid,
+        len(cfg.superlink.supernode_public_keys),
+        max(3, cfg.round.min_clients),
+        cfg.round.wait_seconds,
     )
     state, round_config = run_secagg(grid, cfg, report, nodes)
     if state.result is None or state.global_compendium is None:
@@ -137,16 +140,23 @@ def _run_sealed(grid: Grid, cfg: ServerConfig, report: dict[str, Any]) -> None:
     identity = KeyBundle.load(cfg.keys.private_key).identity
     roster = Roster.decode(read_regular(cfg.keys.roster, max_bytes=MAX_CONFIG_BYTES))
     server = Server.create(cfg.output / "store.sqlite", identity, roster)
-    settings = ServerSettings(dedupe_threshold=cfg.aggregate.dedupe_threshold, min_support=cfg.aggregate.min_support)
+    settings = ServerSettings(
+        dedupe_threshold=cfg.aggregate.dedupe_threshold, min_support=cfg.aggregate.min_support
+    )
     state = ServerRoundState(settings=settings, server=server, owners=enrollment_names(cfg))
     workflow = SealedRound(state, roster)
     try:
         log.info("stage wait: for %d SuperNodes", len(cfg.superlink.supernode_public_keys))
         nodes = wait_for_nodes(
-            grid, len(cfg.superlink.supernode_public_keys), cfg.round.min_clients, cfg.round.wait_seconds
+            grid,
+            len(cfg.superlink.supernode_public_keys),
+            cfg.round.min_clients,
+            cfg.round.wait_seconds,
         )
         round_id = time.time_ns() // 1_000_000  # ids must increase across restarts: ms clock
-        config = workflow.open(round_id, cfg.round.min_clients, cfg.round.stage_timeout_seconds + 60)
+        config = workflow.open(
+            round_id, cfg.round.min_clients, cfg.round.stage_timeout_seconds + 60
+        )
         log.info("stage collect: round %d, %d SuperNodes", round_id, len(nodes))
         carrier = FlowerSealedCarrier(grid, cfg, nodes)
         started = time.perf_counter()

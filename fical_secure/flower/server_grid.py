@@ -11,9 +11,9 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from fical_secure.config.server import ServerConfig
 from fical_secure.crypto.keys import PublicKeyBundle
 from fical_secure.errors import RoundAbortedError
-from fical_secure.config.server import ServerConfig
 
 if TYPE_CHECKING:
     from flwr.app import Message, RecordDict

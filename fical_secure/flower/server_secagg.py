@@ -81,13 +81,17 @@ def run_secagg(
     try:
         round_id = time.time_ns() // 1_000_000
         config = server.open_round(
-            round_id, min_clients=cfg.round.min_clients, collect_seconds=cfg.round.stage_timeout_seconds + 60
+            round_id,
+            min_clients=cfg.round.min_clients,
+            collect_seconds=cfg.round.stage_timeout_seconds + 60,
         )
         started = time.perf_counter()
         ready, per_client, refused = _prepare(grid, cfg, (config, roster), nodes, traffic)
         seconds = {"prepare": round(time.perf_counter() - started, 3)}
         started = time.perf_counter()
-        layout = ms.layout_for(len(ready), cfg.aggregate.min_support, cfg.aggregate.expected_distinct)
+        layout = ms.layout_for(
+            len(ready), cfg.aggregate.min_support, cfg.aggregate.expected_distinct
+        )
         timeouts = (cfg.round.secagg_stage_timeout_seconds,) * 5
         workflow = sr.SecAggRound(identity, roster, layout, round_id, timeouts, MAX_ATTEMPTS)
         carrier = FlowerSecAggCarrier(grid, cfg, roster, ready, traffic)
@@ -161,8 +165,8 @@ def _prepare(
     if len(ready) < max(3, cfg.round.min_clients):
         raise RoundAbortedError(
             f"secure aggregation needs at least {max(3, cfg.round.min_clients)} ready clients"
-            f" (3 is the protocol's minimum, round.min_clients {cfg.round.min_clients}); {len(ready)}"
-            f" were ready ({refused or 'none refused'}): start more hospitals, or use"
+            f" (3 is the protocol's minimum, round.min_clients {cfg.round.min_clients});"
+            f" {len(ready)} were ready ({refused or 'none refused'}): start more hospitals, or use"
             " round.mode: sealed"
         )
     return ready, per_client, refused

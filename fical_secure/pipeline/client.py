@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from fical_secure.config.ids import ClientId
 from fical_secure.config.profile import load_profile, resolve_profile
 from fical_secure.data.schema import HospitalData
 from fical_secure.errors import GateBlockedError, PipelineError, PrivacyBudgetExhausted
@@ -168,7 +169,9 @@ def seal_release(
     return client.seal_submission(config, state.need_release().to_bytes(), roster)
 
 
-def episodes_by_split(hospital_id: str, episodes: Sequence[Any], name: str = "") -> HospitalData:
+def episodes_by_split(
+    hospital_id: ClientId, episodes: Sequence[Any], name: str = ""
+) -> HospitalData:
     """A hospital's own episodes as :class:`HospitalData` (members train, non-members audit)."""
     members = [e for e in episodes if e.split == "member"]
     nonmembers = [e for e in episodes if e.split == "nonmember"]

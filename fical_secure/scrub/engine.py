@@ -17,9 +17,9 @@ from weakref import WeakKeyDictionary
 
 import regex
 
+from fical_secure.config.scrub import ScrubProfile
 from fical_secure.errors import ScrubAnalyzerError
 from fical_secure.jsontypes import JsonObject
-from fical_secure.config.scrub import ScrubProfile
 from fical_secure.scrub.spacy_pipes import slim_pipeline
 
 if TYPE_CHECKING:

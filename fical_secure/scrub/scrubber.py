@@ -29,10 +29,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fical_secure.config.scrub import ScrubProfile, load_profile
 from fical_secure.errors import ResidualPIIError, ScrubAnalyzerError
 from fical_secure.scrub.analysis import analyze_texts, window_size
 from fical_secure.scrub.casing import Casing, load_lexicon
-from fical_secure.config.scrub import ScrubProfile, load_profile
 from fical_secure.scrub.engine import (
     build_analyzer,
     case_sensitive_analyzer,
