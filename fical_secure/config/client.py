@@ -36,6 +36,7 @@ from fical_secure.config.fields import (
     integer,
     load_model,
     problem,
+    version,
 )
 from fical_secure.config.ids import ClientId
 
@@ -49,17 +50,6 @@ ShareMode = Literal["compendium", "raw_samples"]
 DEVICES: tuple[Device, ...] = ("auto", "cpu", "cuda")
 _ADDRESS = re.compile(r"^[A-Za-z0-9.\-]+:\d{1,5}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-
-
-def version(expected: int) -> BeforeValidator:
-    """The schema version a file must declare."""
-
-    def check(value: Any) -> int:
-        if isinstance(value, bool) or value != expected:
-            raise problem(f"must be {expected}")
-        return expected
-
-    return BeforeValidator(check)
 
 
 def _address(value: Any) -> str:

@@ -68,6 +68,17 @@ def problem(message: str) -> PydanticCustomError:
     return PydanticCustomError("config", "{message}", {"message": message})
 
 
+def version(expected: int) -> BeforeValidator:
+    """The schema version a file must declare."""
+
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or value != expected:
+            raise problem(f"must be {expected}")
+        return expected
+
+    return BeforeValidator(check)
+
+
 def number(low: float, high: float) -> BeforeValidator:
     """A finite int or float in ``[low, high]`` (booleans are not numbers)."""
 

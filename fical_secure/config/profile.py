@@ -28,7 +28,6 @@ from pydantic import (
 
 from fical_secure.audit.attacks import ATTACKS
 from fical_secure.compliance import vocabulary as vocab
-from fical_secure.config.client import version
 from fical_secure.config.fields import (
     Bool,
     Distinct,
@@ -43,6 +42,7 @@ from fical_secure.config.fields import (
     number,
     problem,
     read_config,
+    version,
 )
 from fical_secure.errors import ConfigError
 from fical_secure.protocol.secagg.floors import SecAggFloors

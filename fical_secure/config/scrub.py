@@ -19,7 +19,6 @@ from pydantic import (
     model_validator,
 )
 
-from fical_secure.config.client import version
 from fical_secure.config.fields import (
     Bool,
     Distinct,
@@ -31,6 +30,7 @@ from fical_secure.config.fields import (
     listing,
     load_model,
     problem,
+    version,
 )
 
 DEFAULT_PROFILE = Path(__file__).parents[1] / "scrub" / "recognizers.yaml"

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from fical_secure.aggregate.threshold import EXPECTED_DISTINCT, MAX_EXPECTED_DISTINCT
-from fical_secure.config.client import HINT, SCHEMA_VERSION, version
+from fical_secure.config.client import HINT, SCHEMA_VERSION
 from fical_secure.config.fields import (
     ConfigPath,
     ExistingFile,
@@ -26,6 +26,7 @@ from fical_secure.config.fields import (
     listing,
     load_model,
     number,
+    version,
 )
 from fical_secure.config.ids import ClientId
 
