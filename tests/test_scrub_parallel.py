@@ -8,7 +8,6 @@ failure paths (workers that cannot start, a slice that fails) fail closed.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from concurrent.futures import Future
 from pathlib import Path
@@ -117,7 +116,7 @@ def test_pool_outcomes_equal_one_process(scrubber: Scrubber) -> None:
 
 def test_workers_that_cannot_build_a_scrubber_raise_a_typed_error(scrubber: Scrubber) -> None:
     broken = Scrubber(
-        scrubber.analyzer, dataclasses.replace(scrubber.profile, spacy_model="no_such_model")
+        scrubber.analyzer, scrubber.profile.model_copy(update={"spacy_model": "no_such_model"})
     )
     pool = ScrubPool(broken, 1)
     with pytest.raises(ScrubAnalyzerError, match="worker processes"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -206,14 +205,16 @@ def _drop_mrn_once(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_pii_found_by_the_second_scan_raises_residual_error(
     scrubber: Scrubber, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    one_pass = Scrubber(scrubber.analyzer, dataclasses.replace(scrubber.profile, mask_passes=1))
+    one_pass = Scrubber(scrubber.analyzer, scrubber.profile.model_copy(update={"mask_passes": 1}))
     _drop_mrn_once(monkeypatch)
     with pytest.raises(ResidualPIIError, match="MRN"):
         one_pass.scrub("Labs for MRN-0042137 are back.")
 
 
 def test_a_refused_record_does_not_stop_the_others(scrubber: Scrubber) -> None:
-    short = Scrubber(scrubber.analyzer, dataclasses.replace(scrubber.profile, max_record_chars=40))
+    short = Scrubber(
+        scrubber.analyzer, scrubber.profile.model_copy(update={"max_record_chars": 40})
+    )
     texts = ["Maria Lopez, MRN-0042137", "x" * 41 + " MRN-0042137", "Call 425-555-0100"]
     first, refused, third = short.scrub_records(texts)
     assert isinstance(first, ScrubResult) and first.scrubbed == "<PERSON>, <MRN>"
@@ -225,7 +226,7 @@ def test_a_refused_record_does_not_stop_the_others(scrubber: Scrubber) -> None:
 def test_second_pass_masks_what_the_scan_found_when_the_profile_allows(
     scrubber: Scrubber, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    two_pass = Scrubber(scrubber.analyzer, dataclasses.replace(scrubber.profile, mask_passes=2))
+    two_pass = Scrubber(scrubber.analyzer, scrubber.profile.model_copy(update={"mask_passes": 2}))
     _drop_mrn_once(monkeypatch)
     text = "Labs for Maria Lopez, MRN-0042137, are back."
     result = two_pass.scrub(text)
