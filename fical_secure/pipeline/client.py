@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from fical_secure.compliance.profile import load_profile, resolve_profile
 from fical_secure.data.schema import HospitalData
 from fical_secure.errors import GateBlockedError, PipelineError, PrivacyBudgetExhausted
+from fical_secure.jsontypes import JsonObject
 from fical_secure.kcg.claims import keep_validated
 from fical_secure.kcg.knowledge import KnowledgeConfig, build_knowledge
 from fical_secure.kcg.schema import Compendium
@@ -85,7 +86,7 @@ class KCGStage:
         state.released = comp  # without privacy gates, what KCG wrote is what is released
 
 
-def _dp_report(calibration: Calibration, budget: BudgetStatus, comp: Compendium) -> dict[str, Any]:
+def _dp_report(calibration: Calibration, budget: BudgetStatus, comp: Compendium) -> JsonObject:
     """Epsilon this round, spent and left, and the round's mechanism, for the reports."""
     return {
         "blocked": False,
