@@ -36,7 +36,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fical_secure.crypto.keys import KeyBundle, Roster
 from fical_secure.errors import FicalError, RoundAbortedError
@@ -144,7 +144,11 @@ def run_secagg(grid: Grid, cfg: ServerConfig, report: JsonObject, nodes: list[in
 
 
 def _prepare(
-    grid: Grid, cfg: ServerConfig, signed: tuple[Any, Any], nodes: list[int], traffic: Traffic
+    grid: Grid,
+    cfg: ServerConfig,
+    signed: tuple[RoundConfig, Roster],
+    nodes: list[int],
+    traffic: Traffic,
 ) -> tuple[dict[bytes, int], dict[str, dict[str, str]], dict[str, int]]:
     """Send the signed round config and roster; the proven ready clients (:func:`proven_ready`).
 
