@@ -301,3 +301,10 @@ def test_tool_utility_is_the_tlu_solver_on_the_docs_plus_the_release(
     assert figures["wrong"]["value"] < docs and figures["wrong"]["items_only"] == 0.0
     low, high = figures["right"]["ci95"]
     assert low <= figures["right"]["value"] <= high
+
+
+def test_summary_renders_a_figure_read_without_an_interval() -> None:
+    # a TPR read at the lowest FPR the non-members resolve has no CI (a small quick run)
+    rows = {"sample_sharing": {"tpr_at_low_fpr": {"value": 1.0, "ci95": None, "label": "x"}}}
+    text = summary_markdown(leakage_record(rows, {}))
+    assert "| sample_sharing | n/a | 1.000 (x) | n/a |" in text
