@@ -19,3 +19,35 @@ JsonValue: TypeAlias = (
 
 JsonObject: TypeAlias = dict[str, JsonValue]
 """A JSON object being built or read: what :func:`json.loads` returns for ``{...}``."""
+
+
+def at(value: JsonValue, *path: str) -> JsonValue:
+    """``value[path[0]][path[1]]...``; ``None`` where a step is missing or not an object.
+
+    For reading figures back out of a JSON report (a row, a cell) without
+    asserting its shape at every step.
+    """
+    for key in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
+
+
+def as_number(value: JsonValue) -> float | None:
+    """``value`` when it is a JSON number (an ``int`` stays an ``int``), else ``None``."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    return None
+
+
+def as_int(value: JsonValue) -> int | None:
+    """``value`` when it is a JSON integer, else ``None``."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def as_list(value: JsonValue) -> Sequence[JsonValue]:
+    """``value`` when it is a JSON array, else an empty one."""
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return value
+    return ()

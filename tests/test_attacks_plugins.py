@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from fake_llm import CopyingLLM
+from leakage_records import leakage_record
 
 from fical_secure.attacks.context import ModeContext
 from fical_secure.attacks.modes import Release, SharingMode
@@ -26,6 +27,7 @@ from fical_secure.attacks.plugins import (
     VerbatimPII,
     describe,
 )
+from fical_secure.attacks.report import Target, TprTarget
 from fical_secure.attacks.runner import (
     DEFAULT_DP,
     AttackSettings,
@@ -198,14 +200,20 @@ def test_targets_are_recorded_met_or_not_and_summarised() -> None:
         },
     }
     targets = _targets(rows)
-    assert targets["sample_sharing mia_auc"]["met"]
-    assert targets["hardened mia_auc"]["met"]
-    assert not targets["hardened mia_auc ci95 upper"]["met"]  # 0.61 > 0.60: not resolved enough
-    assert targets["hardened tpr_at_1pct_fpr"]["met"] and targets["hardened verbatim_pii"]["met"]
-    assert targets["hardened tpr_at_1pct_fpr"]["n_nonmembers"] == 300
-    assert not targets["hardened canary_exposure_bits"]["met"]  # not measured is not met
-    assert targets["hardened tool_accuracy / sample_sharing"]["measured"] == 0.95
-    assert targets["dp mia_auc"] == {"target": "-", "measured": "nothing released", "met": True}
+    assert targets["sample_sharing mia_auc"].met
+    assert targets["hardened mia_auc"].met
+    assert not targets["hardened mia_auc ci95 upper"].met  # 0.61 > 0.60: not resolved enough
+    assert targets["hardened tpr_at_1pct_fpr"].met and targets["hardened verbatim_pii"].met
+    tpr = targets["hardened tpr_at_1pct_fpr"]
+    assert isinstance(tpr, TprTarget) and tpr.to_dict()["n_nonmembers"] == 300
+    assert targets["hardened verbatim_pii"].to_dict() == {
+        "target": "== 0",
+        "measured": 0,
+        "met": True,
+    }
+    assert not targets["hardened canary_exposure_bits"].met  # not measured is not met
+    assert targets["hardened tool_accuracy / sample_sharing"].measured == 0.95
+    assert targets["dp mia_auc"] == Target("-", "nothing released", met=True)
     # a TPR read at fewer than 100 non-members does not resolve 1%: not met, however low
     rows["compendium_hardened"]["tpr_at_low_fpr"] = {
         "value": 0.0,
@@ -216,21 +224,23 @@ def test_targets_are_recorded_met_or_not_and_summarised() -> None:
     }
     rows["sample_sharing"]["mia_auc"]["value"] = 0.94
     targets = _targets(rows)
-    assert not targets["hardened tpr_at_1pct_fpr"]["met"]
-    assert not targets["sample_sharing mia_auc"]["met"]  # the leak must show: >= 0.95
-    record = {
-        "federation": {"clients": 2, "episodes_per_client": 4, "seed": 0},
-        "model": "m",
-        "profile": "strict",
-        "suite": "quick",
-        "seconds": 1.0,
-        "attacker": "a",
-        "rows": rows,
-        "targets": targets,
-        "attacks": [],
-    }
+    assert not targets["hardened tpr_at_1pct_fpr"].met
+    assert not targets["sample_sharing mia_auc"].met  # the leak must show: >= 0.95
+    record = leakage_record(rows, targets)
     text = summary_markdown(record)
     assert "| compendium_hardened | 0.540 [0.49, 0.61]" in text and "| no |" in text
+    written = record.to_dict()
+    assert written["targets"]["dp mia_auc"] == {
+        "target": "-",
+        "measured": "nothing released",
+        "met": True,
+    }
+    assert written["rows"] is rows and written["federation"] == {
+        "clients": 2,
+        "episodes_per_client": 4,
+        "seed": 0,
+        "eval_requests": 0,
+    }
 
 
 def test_the_dp_row_profile_is_derived_from_the_hardened_one(tmp_path: Path) -> None:
@@ -291,3 +301,10 @@ def test_tool_utility_is_the_tlu_solver_on_the_docs_plus_the_release(
     assert figures["wrong"]["value"] < docs and figures["wrong"]["items_only"] == 0.0
     low, high = figures["right"]["ci95"]
     assert low <= figures["right"]["value"] <= high
+
+
+def test_summary_renders_a_figure_read_without_an_interval() -> None:
+    # a TPR read at the lowest FPR the non-members resolve has no CI (a small quick run)
+    rows = {"sample_sharing": {"tpr_at_low_fpr": {"value": 1.0, "ci95": None, "label": "x"}}}
+    text = summary_markdown(leakage_record(rows, {}))
+    assert "| sample_sharing | n/a | 1.000 (x) | n/a |" in text

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
+from leakage_records import leakage_record
 from tiny_llama import tiny_llama
 
 from fical_secure.attacks import parameter_fl as pfl
@@ -229,18 +230,7 @@ def test_summary_renders_a_row_whose_text_figures_are_null() -> None:
         "note": audit.NOT_APPLICABLE,
         "parameter_fl": {"seconds": {"total": 12.0}},
     }
-    record = {
-        "federation": {"clients": 2, "episodes_per_client": 10, "seed": 0},
-        "model": "tiny",
-        "profile": "strict",
-        "suite": "default",
-        "seconds": 1.0,
-        "attacker": "the server",
-        "rows": {"parameter_fl": row},
-        "attacks": [],
-        "targets": {},
-    }
-    text = summary_markdown(record)
+    text = summary_markdown(leakage_record({"parameter_fl": row}, {}))
     line = next(x for x in text.splitlines() if x.startswith("| parameter_fl |"))
     assert "n/a" in line and "0.610" in line
     assert "0.250" in text and "not run" in text

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fical_secure.compliance.report import roc_figure
+from fical_secure.jsontypes import JsonValue, as_list, as_number, at
 
 if TYPE_CHECKING:
     from fical_secure.attacks.context import ModeContext
+    from fical_secure.attacks.report import Rows
 
 
 def roc_pngs(contexts: dict[str, ModeContext], out: Path) -> list[str]:
@@ -34,7 +36,15 @@ def roc_pngs(contexts: dict[str, ModeContext], out: Path) -> list[str]:
     return names
 
 
-def leakage_vs_utility_png(rows: dict[str, dict[str, Any]], out: Path) -> str:
+def _point(cell: JsonValue) -> tuple[float, list[list[float]]] | None:
+    """A cell's value and its 95% interval as error-bar lengths; ``None`` without both."""
+    value, ci = as_number(at(cell, "value")), [as_number(c) for c in as_list(at(cell, "ci95"))]
+    if value is None or len(ci) != 2 or ci[0] is None or ci[1] is None:
+        return None
+    return value, [[value - ci[0]], [ci[1] - value]]
+
+
+def leakage_vs_utility_png(rows: Rows, out: Path) -> str:
     """``out/leakage_vs_utility.png``: strongest MIA AUC against the agent's tool accuracy."""
     import matplotlib
 
@@ -44,15 +54,16 @@ def leakage_vs_utility_png(rows: dict[str, dict[str, Any]], out: Path) -> str:
     fig, ax = plt.subplots(figsize=(5.0, 4.0), dpi=110)
     try:
         for mode, row in rows.items():
-            auc, acc = row.get("mia_auc"), row.get("tool_accuracy")
-            if not auc or not acc:
+            auc, acc = _point(row.get("mia_auc")), _point(row.get("tool_accuracy"))
+            if auc is None or acc is None:
                 continue  # a mode without the figure (e.g. nothing released)
-            retrieval = acc.get("scorer", "retrieval") == "retrieval"  # parameter_fl: "model"
+            # parameter_fl's accuracy is the model's own choice ("model"), not retrieval
+            retrieval = at(row, "tool_accuracy", "scorer") in (None, "retrieval")
             ax.errorbar(
-                acc["value"],
-                auc["value"],
-                xerr=[[acc["value"] - acc["ci95"][0]], [acc["ci95"][1] - acc["value"]]],
-                yerr=[[auc["value"] - auc["ci95"][0]], [auc["ci95"][1] - auc["value"]]],
+                acc[0],
+                auc[0],
+                xerr=acc[1],
+                yerr=auc[1],
                 fmt="o" if retrieval else "s",
                 capsize=3,
                 label=mode if retrieval else f"{mode} (model's choice, not retrieval)",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,16 @@ from fical_secure.attacks.parameter_fl import ParameterFLConfig
 from fical_secure.attacks.parameter_fl_audit import parameter_fl_row
 from fical_secure.attacks.plots import leakage_vs_utility_png, roc_pngs
 from fical_secure.attacks.plugins import SUITES, describe
+from fical_secure.attacks.report import (
+    AttackerBudget,
+    FederationShape,
+    LeakageRecord,
+    Rows,
+    Target,
+    TprTarget,
+    ci_upper,
+    figure,
+)
 from fical_secure.attacks.summary import summary_markdown
 from fical_secure.attacks.synthetic import SyntheticConfig
 from fical_secure.audit.auditor import AuditConfig
@@ -35,6 +46,7 @@ from fical_secure.compliance.threat_models import packaged_model
 from fical_secure.config.profile import load_profile, resolve_profile
 from fical_secure.data.generator import generate_federation
 from fical_secure.errors import ConfigError
+from fical_secure.jsontypes import JsonObject, as_int, at
 from fical_secure.llm.loader import load_llm
 from fical_secure.tlu.embedding import default_embedder
 from fical_secure.untrusted import MAX_CONFIG_BYTES, loads_yaml, read_regular
@@ -90,82 +102,70 @@ DEFAULT_DP: dict[str, float | int] = {
 RELEASE_ROWS = {"compendium_hardened": "hardened", "compendium_dp": "dp"}
 
 
-def _value(row: dict[str, Any], key: str) -> Any:
-    cell = row.get(key)
-    return None if cell is None else cell.get("value") if isinstance(cell, dict) else cell
-
-
-def _release_checks(name: str, row: dict[str, Any]) -> dict[str, Any]:
+def _release_checks(name: str, row: JsonObject) -> dict[str, Target]:
     """The leakage bounds of one released row, met or not.
 
     A row whose every client released nothing leaks nothing: its membership
     figures are recorded as ``nothing released`` and met.
     """
-    out: dict[str, Any] = {}
     if row.get("mia_auc") is None and row.get("n_items") == 0:
-        for figure in ("mia_auc", "tpr_at_1pct_fpr", "canary_exposure_bits", "verbatim_pii"):
-            out[f"{name} {figure}"] = {"target": "-", "measured": "nothing released", "met": True}
-        return out
-    auc, tpr = row.get("mia_auc") or {}, row.get("tpr_at_low_fpr") or {}
-    high = (auc.get("ci95") or [None, None])[1]
-    resolved = bool(tpr.get("resolved")) and tpr.get("n_nonmembers", 0) >= 100
-    out[f"{name} mia_auc"] = _bound(auc.get("value"), "<= 0.55", 0.55)
-    out[f"{name} mia_auc ci95 upper"] = _bound(high, "<= 0.60", 0.60)
-    tpr_check = _bound(tpr.get("value"), "<= 0.02, resolved (>= 100 non-members)", 0.02)
-    tpr_check["met"] = tpr_check["met"] and resolved
-    out[f"{name} tpr_at_1pct_fpr"] = {**tpr_check, "n_nonmembers": tpr.get("n_nonmembers")}
-    out[f"{name} canary_exposure_bits"] = _bound(_value(row, "canary_exposure_bits"), "<= 2", 2.0)
-    out[f"{name} verbatim_pii"] = _bound(_value(row, "verbatim_pii"), "== 0", 0.0)
-    return out
-
-
-def _bound(measured: float | None, target: str, bound: float) -> dict[str, Any]:
-    """A figure against the most it may be; a figure not measured is not met."""
+        return {
+            f"{name} {figure}": Target("-", "nothing released", met=True)
+            for figure in ("mia_auc", "tpr_at_1pct_fpr", "canary_exposure_bits", "verbatim_pii")
+        }
+    tpr = row.get("tpr_at_low_fpr")
+    n_nonmembers = as_int(at(tpr, "n_nonmembers"))
+    resolved = bool(at(tpr, "resolved")) and (n_nonmembers or 0) >= 100
+    tpr_check = _bound(
+        figure(row, "tpr_at_low_fpr"), "<= 0.02, resolved (>= 100 non-members)", 0.02
+    )
     return {
-        "target": target,
-        "measured": measured,
-        "met": measured is not None and measured <= bound,
+        f"{name} mia_auc": _bound(figure(row, "mia_auc"), "<= 0.55", 0.55),
+        f"{name} mia_auc ci95 upper": _bound(ci_upper(row.get("mia_auc")), "<= 0.60", 0.60),
+        f"{name} tpr_at_1pct_fpr": TprTarget(
+            tpr_check.target, tpr_check.measured, tpr_check.met and resolved, n_nonmembers
+        ),
+        f"{name} canary_exposure_bits": _bound(figure(row, "canary_exposure_bits"), "<= 2", 2.0),
+        f"{name} verbatim_pii": _bound(figure(row, "verbatim_pii"), "== 0", 0.0),
     }
 
 
-def _targets(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _bound(measured: float | None, target: str, bound: float) -> Target:
+    """A figure against the most it may be; a figure not measured is not met."""
+    return Target(target, measured, met=measured is not None and measured <= bound)
+
+
+def _targets(rows: Rows) -> dict[str, Target]:
     """The issue's targets for the released rows (and the sample-sharing leak), met or not."""
     hard, samples = rows["compendium_hardened"], rows["sample_sharing"]
-    leak = _value(samples, "mia_auc")
-    out: dict[str, Any] = {
-        "sample_sharing mia_auc": {
-            "target": ">= 0.95",
-            "measured": leak,
-            "met": leak is not None and leak >= 0.95,
-        }
-    }
+    leak = figure(samples, "mia_auc")
+    out = {"sample_sharing mia_auc": Target(">= 0.95", leak, leak is not None and leak >= 0.95)}
     for mode, name in RELEASE_ROWS.items():
         if mode in rows:
             out.update(_release_checks(name, rows[mode]))
-    base, mine = _value(samples, "tool_accuracy"), _value(hard, "tool_accuracy")
+    base, mine = figure(samples, "tool_accuracy"), figure(hard, "tool_accuracy")
     ratio = None if not base or mine is None else round(mine / base, 4)
-    out["hardened tool_accuracy / sample_sharing"] = {
-        "target": ">= 0.9",
-        "measured": ratio,
-        "met": ratio is not None and ratio >= 0.9,
-    }
+    out["hardened tool_accuracy / sample_sharing"] = Target(
+        ">= 0.9", ratio, ratio is not None and ratio >= 0.9
+    )
     return out
 
 
-def _records_per_side(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _records_per_side(rows: Rows) -> JsonObject:
     """Per released row: the pooled game's members and non-members, per attack."""
-    out: dict[str, Any] = {}
+    out: JsonObject = {}
     for mode in ("sample_sharing", *RELEASE_ROWS):
-        by_attack = rows.get(mode, {}).get("mia_by_attack") or {}
+        by_attack = at(rows.get(mode, {}), "mia_by_attack")
         out[mode] = {
-            attack: [fig["n_members"], fig["n_nonmembers"]] for attack, fig in by_attack.items()
+            attack: [at(fig, "n_members"), at(fig, "n_nonmembers")]
+            for attack, fig in (by_attack.items() if isinstance(by_attack, Mapping) else ())
         }
     return out
 
 
-def _runtime_target(seconds: float) -> dict[str, Any]:
+def _runtime_target(seconds: float) -> Target:
     """The cost target: the whole run (models loaded, every mode attacked) in 15 min."""
-    return {"target": f"<= {MAX_SECONDS:.0f} s", "measured": seconds, "met": seconds <= MAX_SECONDS}
+    return Target(f"<= {MAX_SECONDS:.0f} s", seconds, seconds <= MAX_SECONDS)
 
 
 def _extraction_targets(plugins: tuple[Any, ...]) -> int | None:
@@ -174,20 +174,26 @@ def _extraction_targets(plugins: tuple[Any, ...]) -> int | None:
     )
 
 
-def _communication(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    sizes = {mode: int(row["bytes_per_client"]) for mode, row in rows.items() if mode in TEXT_MODES}
+def _communication(rows: Rows) -> JsonObject:
+    sizes = {
+        mode: as_int(row.get("bytes_per_client")) or 0
+        for mode, row in rows.items()
+        if mode in TEXT_MODES
+    }
     if sizes.get("compendium_hardened", 0) <= 0:
         return {"note": "every client was blocked in the hardened mode: no baseline to divide by"}
-    lora = rows.get("parameter_fl", {}).get("parameter_fl")
-    if lora is None:
+    lora = at(rows.get("parameter_fl", {}), "parameter_fl")
+    sent = as_int(at(rows.get("parameter_fl", {}), "bytes_per_client_round"))
+    parameters, rank = as_int(at(lora, "lora_parameters")), as_int(at(lora, "rank"))
+    if sent is None or parameters is None or rank is None:  # parameter FL was not run
         return communication(sizes)
     measured = MeasuredAdapter(
-        bytes_per_round=int(rows["parameter_fl"]["bytes_per_client_round"]),
-        parameters=int(lora["lora_parameters"]),
-        base_parameters=lora["base_parameters"],
-        wire_dtype=str(lora["wire_dtype"]),
+        bytes_per_round=sent,
+        parameters=parameters,
+        base_parameters=as_int(at(lora, "base_parameters")),
+        wire_dtype=str(at(lora, "wire_dtype")),
     )
-    return communication(sizes, lora_rank=int(lora["rank"]), measured=measured)
+    return communication(sizes, lora_rank=rank, measured=measured)
 
 
 def _parameter_fl_config(settings: AttackSettings, suite_has_llm: bool) -> ParameterFLConfig | None:
@@ -208,7 +214,7 @@ def _parameter_fl_row(
     federation: Federation,
     llm: LLM,
     target_fpr: float,
-) -> dict[str, Any]:
+) -> JsonObject:
     """The ``parameter_fl`` row: LoRA FedAvg trained on the federation and attacked."""
 
     row = parameter_fl_row(
@@ -217,7 +223,7 @@ def _parameter_fl_row(
     return {"description": MODES["parameter_fl"], **row}
 
 
-def _parameter_fl_attack() -> dict[str, Any]:
+def _parameter_fl_attack() -> JsonObject:
     """The LOSS attack on adapter updates, described like the suite's plugins."""
 
     return {
@@ -264,7 +270,7 @@ def release_profiles(profile: str, dp_profile: str | None, out: Path) -> tuple[s
     return (str(derived), profile) if has_dp else (profile, str(derived))
 
 
-def run_attacks(settings: AttackSettings) -> dict[str, Any]:
+def run_attacks(settings: AttackSettings) -> LeakageRecord:
     """Build every mode, run the suite's plugins on each, write the record; returns it.
 
     Raises:
@@ -322,13 +328,13 @@ def run_attacks(settings: AttackSettings) -> dict[str, Any]:
         max_canaries=settings.canaries,
         seed=settings.seed,
     )
-    rows: dict[str, dict[str, Any]] = {}
+    rows: Rows = {}
     contexts: dict[str, ModeContext] = {}
     memo: dict[tuple[Any, ...], Any] = {}  # an artefact two modes share is attacked once
     bar = tqdm(total=len(modes) * len(plugins), desc="attacks", disable=not settings.progress)
     for mode, sharing in modes.items():
         ctx = ModeContext(mode, sharing, federation, embedder, llm, config, policy, memo)
-        row: dict[str, Any] = {
+        row: JsonObject = {
             "description": MODES[mode],
             "attacker_holds": "one pooled multiset, no senders"
             if sharing.pooled is not None
@@ -351,44 +357,39 @@ def run_attacks(settings: AttackSettings) -> dict[str, Any]:
     if lora is not None:
         rows["parameter_fl"] = _parameter_fl_row(settings, lora, federation, llm, policy.target_fpr)
         attacks.append(_parameter_fl_attack())
-    record: dict[str, Any] = {
-        "benchmark": "leakage",
-        "date": datetime.now(UTC).date().isoformat(),
-        "federation": {
-            "clients": settings.clients,
-            "episodes_per_client": settings.episodes,
-            "seed": settings.seed,
-            "eval_requests": len(federation.eval_requests),
-        },
-        "attacker": "one adversary per mode: the server, holding what the mode delivers "
+    settings.out.mkdir(parents=True, exist_ok=True)
+    plots = (*roc_pngs(contexts, settings.out), leakage_vs_utility_png(rows, settings.out))
+    seconds = round(time.perf_counter() - start, 1)
+    record = LeakageRecord(
+        date=datetime.now(UTC).date().isoformat(),
+        federation=FederationShape(
+            clients=settings.clients,
+            episodes_per_client=settings.episodes,
+            seed=settings.seed,
+            eval_requests=len(federation.eval_requests),
+        ),
+        attacker="one adversary per mode: the server, holding what the mode delivers "
         "(each client's release with its sender, or the pooled multiset without senders), "
         "the model, and each client's held-out records for attribution",
-        "suite": settings.suite,
-        "attacker_budget": {
-            "llm_records_per_side": settings.llm_records,
-            "canaries_per_client": settings.canaries,
-            "extraction_targets_per_client": _extraction_targets(plugins),
-            "synthetic_examples_per_client": settings.synthetic_examples,
-            "synthetic_new_tokens": settings.synthetic_tokens,
-        },
-        "attacks": attacks,
-        "profile": settings.profile,
-        "profiles": {"compendium_hardened": k_only, "compendium_dp": dp_profile},
-        "model": llm.name,
-        "rows": rows,
-        "records_per_side": _records_per_side(rows),
-        "targets": _targets(rows),
-        "communication": _communication(rows),
-    }
-
-    settings.out.mkdir(parents=True, exist_ok=True)
-    record["plots"] = [
-        *roc_pngs(contexts, settings.out),
-        leakage_vs_utility_png(rows, settings.out),
-    ]
-    seconds = round(time.perf_counter() - start, 1)
-    record["seconds"] = seconds
-    record["targets"]["attack run seconds"] = _runtime_target(seconds)
-    write_text_atomic(settings.out / "leakage.json", json.dumps(record, indent=2) + "\n")
+        suite=settings.suite,
+        attacker_budget=AttackerBudget(
+            llm_records_per_side=settings.llm_records,
+            canaries_per_client=settings.canaries,
+            extraction_targets_per_client=_extraction_targets(plugins),
+            synthetic_examples_per_client=settings.synthetic_examples,
+            synthetic_new_tokens=settings.synthetic_tokens,
+        ),
+        attacks=tuple(attacks),
+        profile=settings.profile,
+        profiles={"compendium_hardened": k_only, "compendium_dp": dp_profile},
+        model=llm.name,
+        rows=rows,
+        records_per_side=_records_per_side(rows),
+        targets={**_targets(rows), "attack run seconds": _runtime_target(seconds)},
+        communication=_communication(rows),
+        plots=plots,
+        seconds=seconds,
+    )
+    write_text_atomic(settings.out / "leakage.json", json.dumps(record.to_dict(), indent=2) + "\n")
     write_text_atomic(settings.out / "summary.md", summary_markdown(record))
     return record

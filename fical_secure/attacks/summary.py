@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+
+from fical_secure.attacks.report import LeakageRecord, Rows
+from fical_secure.jsontypes import JsonValue, as_list, at
 
 _COLUMNS = (
     ("mia_auc", "MIA AUC"),
@@ -18,16 +21,17 @@ _COLUMNS = (
 )
 
 
-def _cell(value: Any) -> str:
+def _cell(value: JsonValue) -> str:
     if value is None:
         return "n/a"
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         v = value.get("value")
         if v is None:
             return "n/a"
         text = f"{v:.3f}" if isinstance(v, float) else str(v)
-        if "ci95" in value:
-            text += f" [{value['ci95'][0]:.2f}, {value['ci95'][1]:.2f}]"
+        ci = as_list(value.get("ci95"))
+        if ci:
+            text += f" [{ci[0]:.2f}, {ci[1]:.2f}]"
         if "label" in value:
             text += f" ({value['label']})"
         if "chance" in value:
@@ -36,38 +40,36 @@ def _cell(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
-def summary_markdown(record: dict[str, Any]) -> str:
+def summary_markdown(record: LeakageRecord) -> str:
     """The run as Markdown: setup, a table of modes, targets met or not."""
-    fed = record["federation"]
+    fed = record.federation
     lines = [
         "# Leakage by sharing mode",
         "",
-        f"{fed['clients']} clients, {fed['episodes_per_client']} members and as many "
-        f"non-members each, seed {fed['seed']}; model {record['model']}; release profile "
-        f"{record['profile']}; suite {record['suite']}; {record['seconds']} s.",
-        f"Attacker: {record['attacker']}.",
+        f"{fed.clients} clients, {fed.episodes_per_client} members and as many "
+        f"non-members each, seed {fed.seed}; model {record.model}; release profile "
+        f"{record.profile}; suite {record.suite}; {record.seconds} s.",
+        f"Attacker: {record.attacker}.",
         "",
         "| mode | " + " | ".join(title for _, title in _COLUMNS) + " |",
         "|---" * (len(_COLUMNS) + 1) + "|",
     ]
-    for mode, row in record["rows"].items():
+    for mode, row in record.rows.items():
         cells = [_cell(row.get(key)) for key, _ in _COLUMNS]
         lines.append(f"| {mode} | " + " | ".join(cells) + " |")
     lines += ["", "Attacks:", ""]
     lines += [
         f"- `{a['name']}`: game {a['game']}, threat model {a['threat_model']}"
-        for a in record["attacks"]
+        for a in record.attacks
     ]
     lines += ["", "| target | wanted | measured | met |", "|---|---|---|---|"]
-    for name, t in record["targets"].items():
-        lines.append(
-            f"| {name} | {t['target']} | {_cell(t['measured'])} | {'yes' if t['met'] else 'no'} |"
-        )
-    lines += ["", _closing(record["rows"]), ""]
+    for name, t in record.targets.items():
+        lines.append(f"| {name} | {t.target} | {_cell(t.measured)} | {'yes' if t.met else 'no'} |")
+    lines += ["", _closing(record.rows), ""]
     return "\n".join(lines)
 
 
-def _closing(rows: dict[str, Any]) -> str:
+def _closing(rows: Rows) -> str:
     """How to read the table: attribution's channel, and what the parameter-FL row measures."""
     text = (
         "Attribution uses the sender where the mode shows one (every mode but "
@@ -77,7 +79,7 @@ def _closing(rows: dict[str, Any]) -> str:
     if lora is None:
         return text + "parameter FL (LoRA) was not run."
     base = lora.get("tool_accuracy_base_model")
-    seconds = lora.get("parameter_fl", {}).get("seconds", {}).get("total")
+    seconds = at(lora, "parameter_fl", "seconds", "total")
     return (
         text + "`parameter_fl` trains LoRA FedAvg for real; its tool accuracy is the "
         "adapted model's constrained choice over the catalogue (the base model's: "

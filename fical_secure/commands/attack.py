@@ -99,10 +99,10 @@ def run(args: argparse.Namespace) -> int:
             parameter_fl_rounds=args.parameter_fl_rounds,
         )
     )
-    met = sum(t["met"] for t in record["targets"].values())
+    met = sum(t.met for t in record.targets.values())
     print((args.out / "summary.md").read_text(encoding="utf-8"))
     print(
-        f"attack: {len(record['rows'])} modes, {met}/{len(record['targets'])} targets met in "
-        f"{record['seconds']} s -> {args.out / 'leakage.json'}"
+        f"attack: {len(record.rows)} modes, {met}/{len(record.targets)} targets met in "
+        f"{record.seconds} s -> {args.out / 'leakage.json'}"
     )
     return 0

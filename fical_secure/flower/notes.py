@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 from fical_secure.errors import MessageFormatError, UntrustedInputError
 from fical_secure.flower.wire import MAX_NOTES_BYTES
+from fical_secure.jsontypes import JsonObject, JsonValue
 from fical_secure.untrusted import JsonLimits, loads_bounded
 
 NOTES_LIMITS: Final = JsonLimits(max_bytes=MAX_NOTES_BYTES)
@@ -23,11 +25,11 @@ MAX_CLAIMED_ID: Final = 64
 FIELDS: Final = frozenset({"client_id", "report"})
 
 
-def _finite(value: Any) -> Any:
+def _finite(value: JsonValue) -> JsonValue:
     """``value`` with every non-finite float as ``None``: notes are strict JSON."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {str(k): _finite(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_finite(v) for v in value]
@@ -39,7 +41,7 @@ class ClientNotes:
     """What a client says about its own release: who it claims to be, its gate report."""
 
     client_id: str
-    report: dict[str, Any] = field(default_factory=dict)
+    report: JsonObject = field(default_factory=dict)
 
     def encode(self) -> bytes:
         """Strict JSON (no NaN); a value JSON cannot hold is written as its text."""

@@ -44,6 +44,7 @@ from fical_secure.flower.server_grid import (
     wait_for_nodes,
 )
 from fical_secure.flower.server_secagg import run_secagg
+from fical_secure.jsontypes import JsonObject
 from fical_secure.pipeline.runner import run_stages
 from fical_secure.pipeline.sealed_round import SealedRound, Submission, Submitted
 from fical_secure.pipeline.server import (
@@ -52,6 +53,7 @@ from fical_secure.pipeline.server import (
     ServerRoundState,
     ServerSettings,
 )
+from fical_secure.pipeline.transport_figures import TransportFigures, record_transport
 from fical_secure.protocol import GlobalResult, Receipt, RoundConfig, Server
 from fical_secure.untrusted import MAX_CONFIG_BYTES, read_regular
 
@@ -80,33 +82,35 @@ def make_server_app(config_path: str | None = None) -> Any:
     return server_app
 
 
-def run_round(grid: Grid, cfg: ServerConfig) -> dict[str, Any]:
+def run_round(grid: Grid, cfg: ServerConfig) -> JsonObject:
     """One round (``cfg.round.mode``) against the SuperNodes on ``grid``; returns its report."""
     cfg.output.mkdir(parents=True, exist_ok=True)
     with log_to_file(cfg.output / "server.log"):
         start = time.perf_counter()
-        report: dict[str, Any] = {"status": "failed", "mode": cfg.round.mode}
+        report: JsonObject = {"status": "failed", "mode": cfg.round.mode}
+        seconds: dict[str, float] = {}
         try:
-            _run(grid, cfg, report)
+            seconds.update(_run(grid, cfg, report))
             report["status"] = "done"
         except FicalError as exc:
             report["error"] = f"{type(exc).__name__}: {exc}"
             log.error("round failed: %s", report["error"])
             raise
         finally:
-            report.setdefault("seconds", {})["total"] = round(time.perf_counter() - start, 3)
+            seconds["total"] = round(time.perf_counter() - start, 3)
+            report["seconds"] = seconds
             write_json_atomic(cfg.output / "round.json", report)
         return report
 
 
-def _run(grid: Grid, cfg: ServerConfig, report: dict[str, Any]) -> None:
+def _run(grid: Grid, cfg: ServerConfig, report: JsonObject) -> dict[str, float]:
+    """The round's stages into ``report``; their seconds."""
     if cfg.round.mode == "secagg":
-        _run_secagg(grid, cfg, report)
-    else:
-        _run_sealed(grid, cfg, report)
+        return _run_secagg(grid, cfg, report)
+    return _run_sealed(grid, cfg, report)
 
 
-def _run_secagg(grid: Grid, cfg: ServerConfig, report: dict[str, Any]) -> None:
+def _run_secagg(grid: Grid, cfg: ServerConfig, report: JsonObject) -> dict[str, float]:
     log.info("stage wait: for %d SuperNodes", len(cfg.superlink.supernode_public_keys))
     nodes = wait_for_nodes(
         grid,
@@ -114,29 +118,25 @@ def _run_secagg(grid: Grid, cfg: ServerConfig, report: dict[str, Any]) -> None:
         max(3, cfg.round.min_clients),
         cfg.round.wait_seconds,
     )
-    state, round_config = run_secagg(grid, cfg, report, nodes)
+    served = run_secagg(grid, cfg, report, nodes)
+    state, targets = served.state, served.delivery_nodes
     if state.result is None or state.global_compendium is None:
         raise MessageFormatError("the round published nothing")
     signed = state.result.encode()
     write_bytes_atomic(cfg.output / "global_result.bin", signed)
     write_text_atomic(cfg.output / "global_compendium.json", state.global_compendium.to_json())
-    targets = state.report.pop("delivery_nodes")
     log.info("stage deliver: signed global compendium to %d clients", len(targets))
     started = time.perf_counter()
     carrier = FlowerSealedCarrier(grid, cfg, nodes)
-    stored = carrier.deliver(dict.fromkeys(targets), round_config, state.result)
+    stored = carrier.deliver(dict.fromkeys(targets), served.config, state.result)
     state.seconds["deliver"] = round(time.perf_counter() - started, 3)
     report["delivered"] = stored
-    report["seconds"] = dict(state.seconds)
-    report["transport"]["global_download_bytes"] = len(signed) * len(targets)
-    report["communication_bytes_total"] = (
-        report["transport"]["upload_bytes"]
-        + report["transport"]["round_config_bytes"]
-        + report["transport"]["global_download_bytes"]
-    )  # no per-client gate figures: in this mode they stay with each hospital
+    # no per-client gate figures: in this mode they stay with each hospital
+    record_transport(report, served.transport.delivered(len(signed) * len(targets)))
+    return dict(state.seconds)
 
 
-def _run_sealed(grid: Grid, cfg: ServerConfig, report: dict[str, Any]) -> None:
+def _run_sealed(grid: Grid, cfg: ServerConfig, report: JsonObject) -> dict[str, float]:
     identity = KeyBundle.load(cfg.keys.private_key).identity
     roster = Roster.decode(read_regular(cfg.keys.roster, max_bytes=MAX_CONFIG_BYTES))
     server = Server.create(cfg.output / "store.sqlite", identity, roster)
@@ -175,7 +175,7 @@ def _run_sealed(grid: Grid, cfg: ServerConfig, report: dict[str, Any]) -> None:
     finally:
         server.close()
     accepted = len(workflow.accepted)
-    clients = carrier.per_client(workflow.accepted, state.owners)
+    notes = carrier.accepted_notes(workflow.accepted, state.owners)
     report.update(state.report)
     report.update(
         {
@@ -184,31 +184,30 @@ def _run_sealed(grid: Grid, cfg: ServerConfig, report: dict[str, Any]) -> None:
             "supernodes": len(nodes),
             "replies": carrier.answered,
             "lost_supernodes": len(nodes) - carrier.answered,
-            "per_client": clients,
-            "transport": {
-                "mode": cfg.round.mode,
-                "carrier": "flower",
-                "envelopes": accepted,
-                "upload_bytes": workflow.upload_bytes,
-                "round_config_bytes": (len(config.encode()) + len(roster.encode())) * len(nodes),
-                "rejected_payloads": state.rejected_payloads,
-                "refused_envelopes": dict(state.refused),
-                "global_download_bytes": len(signed) * accepted,
-                "suite": SUITE,
+            "per_client": {
+                name: {"key_id": key_id.hex(), "claimed_id": n.client_id, "report": n.report}
+                for name, (key_id, n) in notes.items()
             },
             "delivered": stored,
-            "seconds": dict(state.seconds),
         }
     )
-    report["communication_bytes_total"] = (
-        workflow.upload_bytes
-        + report["transport"]["round_config_bytes"]
-        + report["transport"]["global_download_bytes"]
+    transport = TransportFigures(
+        cfg.round.mode,
+        upload_bytes=workflow.upload_bytes,
+        round_config_bytes=(len(config.encode()) + len(roster.encode())) * len(nodes),
+        counts={
+            "carrier": "flower",
+            "envelopes": accepted,
+            "rejected_payloads": state.rejected_payloads,
+            "refused_envelopes": dict(state.refused),
+            "suite": SUITE,
+        },
+        global_download_bytes=len(signed) * accepted,
     )
+    record_transport(report, transport)
     for key in ("compendium_bytes", "compendium_entries", "scrub", "audit"):
-        report[key] = {
-            name: c["report"][key] for name, c in clients.items() if key in c.get("report", {})
-        }
+        report[key] = {name: n.report[key] for name, (_, n) in notes.items() if key in n.report}
+    return dict(state.seconds)
 
 
 @dataclass
@@ -244,19 +243,15 @@ class FlowerSealedCarrier:
         self.answered = sum(not r.has_error() for r in replies)
         return parse_submissions(replies, self.notes)
 
-    def per_client(
+    def accepted_notes(
         self, accepted: Mapping[Hashable, Receipt], owners: Mapping[bytes, str]
-    ) -> dict[str, dict[str, Any]]:
-        """Each accepted client's notes, named by the server's enrollment, never by the payload."""
-        clients: dict[str, dict[str, Any]] = {}
+    ) -> dict[str, tuple[bytes, ClientNotes]]:
+        """Each accepted client's key id and notes, named by the server's enrollment, never
+        by the payload."""
+        clients: dict[str, tuple[bytes, ClientNotes]] = {}
         for node, receipt in accepted.items():
             key_id = receipt.sender_key_id
-            notes = self.notes[int(str(node))]
-            clients[owners.get(key_id, key_id.hex())] = {
-                "key_id": key_id.hex(),
-                "claimed_id": notes.client_id,
-                "report": notes.report,
-            }
+            clients[owners.get(key_id, key_id.hex())] = (key_id, self.notes[int(str(node))])
         return clients
 
     def deliver(

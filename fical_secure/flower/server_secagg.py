@@ -36,13 +36,14 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fical_secure.crypto.keys import KeyBundle, Roster
 from fical_secure.errors import FicalError, RoundAbortedError
 from fical_secure.flower import wire
 from fical_secure.flower.secagg_routing import advert_route, proven_ready
 from fical_secure.flower.server_grid import enrollment_names, exchange, majority, message
+from fical_secure.jsontypes import JsonObject
 from fical_secure.pipeline import multiset as ms
 from fical_secure.pipeline import secagg_round as sr
 from fical_secure.pipeline.carrier import Traffic
@@ -53,6 +54,7 @@ from fical_secure.pipeline.server import (
     ServerRoundState,
     ServerSettings,
 )
+from fical_secure.pipeline.transport_figures import TransportFigures
 from fical_secure.protocol import RoundConfig, Server
 from fical_secure.protocol.secagg.driver import Ask
 from fical_secure.protocol.secagg.server import SecAggServer
@@ -68,11 +70,18 @@ MAX_ATTEMPTS = ms.MAX_ATTEMPTS
 SUITE = "SecAgg+ (X25519, Shamir GF(2^31-1), AES-256-CTR masks), Ed25519 signatures; TLS 1.3"
 
 
-def run_secagg(
-    grid: Grid, cfg: ServerConfig, report: dict[str, Any], nodes: list[int]
-) -> tuple[ServerRoundState, RoundConfig]:
-    """The whole secure-aggregation round on ``nodes``: the server state it published
-    and the round config its result is signed for."""
+@dataclass(frozen=True)
+class SecAggServed:
+    """A finished secure-aggregation round, ready to deliver."""
+
+    state: ServerRoundState  # what the server published
+    config: RoundConfig  # the round config its result is signed for
+    transport: TransportFigures  # bytes up and down so far (the result not yet delivered)
+    delivery_nodes: list[int]  # the survivors' nodes, which get the result
+
+
+def run_secagg(grid: Grid, cfg: ServerConfig, report: JsonObject, nodes: list[int]) -> SecAggServed:
+    """The whole secure-aggregation round on ``nodes``; its figures go into ``report``."""
 
     identity = KeyBundle.load(cfg.keys.private_key).identity
     roster = Roster.decode(read_regular(cfg.keys.roster, max_bytes=MAX_CONFIG_BYTES))
@@ -125,23 +134,25 @@ def run_secagg(
             "lost_supernodes": len(nodes) - sum(refused.values()) - len(outcome.survivors),
             "per_client": per_client,
             "secagg_participants": outcome.participants,
-            "transport": {
-                "mode": "secagg",
-                "carrier": "flower",
-                **figures,
-                "upload_bytes": traffic.up,
-                "round_config_bytes": traffic.down,
-                "suite": SUITE,
-            },
         }
     )
+    transport = TransportFigures(
+        "secagg",
+        upload_bytes=traffic.up,
+        round_config_bytes=traffic.down,
+        counts={"carrier": "flower", **figures, "suite": SUITE},
+    )
+    report["transport"] = transport.to_dict()
     sr.record_server_state(cfg.output, figures)
-    state.report["delivery_nodes"] = sorted(ready[s] for s in outcome.survivors)
-    return state, config
+    return SecAggServed(state, config, transport, sorted(ready[s] for s in outcome.survivors))
 
 
 def _prepare(
-    grid: Grid, cfg: ServerConfig, signed: tuple[Any, Any], nodes: list[int], traffic: Traffic
+    grid: Grid,
+    cfg: ServerConfig,
+    signed: tuple[RoundConfig, Roster],
+    nodes: list[int],
+    traffic: Traffic,
 ) -> tuple[dict[bytes, int], dict[str, dict[str, str]], dict[str, int]]:
     """Send the signed round config and roster; the proven ready clients (:func:`proven_ready`).
 

@@ -17,6 +17,7 @@ from fical_secure.config.ids import ClientId
 from fical_secure.config.profile import load_profile, resolve_profile
 from fical_secure.data.schema import HospitalData
 from fical_secure.errors import GateBlockedError, PipelineError, PrivacyBudgetExhausted
+from fical_secure.jsontypes import JsonObject
 from fical_secure.kcg.claims import keep_validated
 from fical_secure.kcg.knowledge import KnowledgeConfig, build_knowledge
 from fical_secure.kcg.schema import Compendium
@@ -86,7 +87,7 @@ class KCGStage:
         state.released = comp  # without privacy gates, what KCG wrote is what is released
 
 
-def _dp_report(calibration: Calibration, budget: BudgetStatus, comp: Compendium) -> dict[str, Any]:
+def _dp_report(calibration: Calibration, budget: BudgetStatus, comp: Compendium) -> JsonObject:
     """Epsilon this round, spent and left, and the round's mechanism, for the reports."""
     return {
         "blocked": False,

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from fical_secure.data.catalogue import CATALOGUE
 from fical_secure.data.schema import HospitalData, PIIValue, ToolSpec
 from fical_secure.errors import PipelineError
+from fical_secure.jsontypes import JsonObject
 from fical_secure.kcg.schema import Compendium
 from fical_secure.llm.base import LLM
 from fical_secure.scrub.known import KnownIdentifiers, known_of
@@ -53,7 +53,7 @@ class ClientRoundState:
     local: Compendium | None = None  # KCG output
     released: Compendium | None = None  # after the privacy gates
     blocked: str | None = None  # why a gate blocked this client's release
-    report: dict[str, Any] = field(default_factory=dict)
+    report: JsonObject = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import shutil
 import time
-from typing import Any
+from collections.abc import Mapping
 
 from fical_secure.atomic import write_json_atomic, write_text_atomic
+from fical_secure.jsontypes import JsonObject, as_list, at
 from fical_secure.pipeline.client import client_stages
 from fical_secure.pipeline.runner import Stage, run_stages
 from fical_secure.pipeline.server import AggregateStage
@@ -45,7 +46,7 @@ def build_stages(settings: RoundSettings) -> list[Stage[RoundState]]:
     return stages
 
 
-def run_demo(settings: RoundSettings) -> dict[str, Any]:
+def run_demo(settings: RoundSettings) -> JsonObject:
     """Run one full round and write ``settings.out/round.json``; returns the report."""
     for stale in ("server", "keys", "clients", "released"):  # a demo starts a fresh federation
         shutil.rmtree(settings.out / stale, ignore_errors=True)
@@ -53,10 +54,9 @@ def run_demo(settings: RoundSettings) -> dict[str, Any]:
     state = RoundState(settings=settings)
     start = time.perf_counter()
     run_stages(state, build_stages(settings))
-    report: dict[str, Any] = dict(state.report)
+    report = dict(state.report)
     report["mode"] = settings.mode if settings.seal else "plain"
-    report["seconds"] = dict(state.seconds)
-    report["seconds"]["total"] = round(time.perf_counter() - start, 3)
+    report["seconds"] = {**state.seconds, "total": round(time.perf_counter() - start, 3)}
     report["settings"] = {
         "data": str(settings.data) if settings.data is not None else None,
         "clients": report.get("clients", settings.clients),
@@ -84,10 +84,10 @@ def run_demo(settings: RoundSettings) -> dict[str, Any]:
     return report
 
 
-def summary(report: dict[str, Any]) -> str:
+def summary(report: JsonObject) -> str:
     """A short human summary of a round report: the ablation rows and the stage times."""
-    run = report.get("settings", {})
-    profile = run.get("profile") if run.get("audit") else "none (no audit)"
+    run = report.get("settings")
+    profile = at(run, "profile") if at(run, "audit") else "none (no audit)"
     lines = [
         f"FICAL round: {report.get('clients')} clients, model {report.get('model')}, "
         f"release profile {profile}",
@@ -95,13 +95,16 @@ def summary(report: dict[str, Any]) -> str:
         f"  global entries: {report.get('global_entries')}, "
         f"communication bytes: {report.get('communication_bytes_total')}",
     ]
-    ablation = report.get("ablation", {})
-    for cond in ablation.get("conditions", []):
-        m = ablation["overall"][cond]
+    ablation = report.get("ablation")
+    for cond in as_list(at(ablation, "conditions")):
+        m = at(ablation, "overall", str(cond))
         lines.append(
-            f"  {cond}: tool {m['tool_accuracy']['mean']}, args {m['argument_accuracy']['mean']}, "
-            f"end-to-end {m['end_to_end_success']['mean']} {m['end_to_end_success']['ci95']}"
+            f"  {cond}: tool {at(m, 'tool_accuracy', 'mean')}, "
+            f"args {at(m, 'argument_accuracy', 'mean')}, "
+            f"end-to-end {at(m, 'end_to_end_success', 'mean')} "
+            f"{at(m, 'end_to_end_success', 'ci95')}"
         )
-    seconds = report.get("seconds", {})
-    lines.append("  seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items()))
+    seconds = report.get("seconds")
+    stages = seconds.items() if isinstance(seconds, Mapping) else ()
+    lines.append("  seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in stages))
     return "\n".join(lines)

@@ -44,6 +44,7 @@ from fical_secure.atomic import write_json_atomic
 from fical_secure.crypto.enrollment import Roster
 from fical_secure.crypto.identity import IdentityKey
 from fical_secure.errors import SecAggAbort
+from fical_secure.jsontypes import JsonObject
 from fical_secure.pipeline.carrier import InProcessSecAggCarrier, SecAggCarrier, abort_note
 from fical_secure.pipeline.multiset import (
     MAX_ATTEMPTS,
@@ -152,7 +153,7 @@ def server_state(
     return out, rejected
 
 
-def transport_figures(outcome: SecAggOutcome, rejected: int, min_support: int) -> dict[str, object]:
+def transport_figures(outcome: SecAggOutcome, rejected: int, min_support: int) -> JsonObject:
     """The round's secure-aggregation figures, for the report and the server's record.
 
     Counts and parameters only, never text, entry ids or per-client figures.

@@ -13,11 +13,12 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fical_secure.aggregate import aggregate
 from fical_secure.aggregate.intake import accept_payloads
 from fical_secure.errors import CryptoError, PipelineError, ProtocolError, RoundAbortedError
+from fical_secure.jsontypes import JsonObject
 from fical_secure.kcg.schema import Compendium
 from fical_secure.pipeline.runner import Stage
 from fical_secure.tlu.embedding import default_embedder
@@ -57,7 +58,7 @@ class ServerRoundState:
     result: GlobalResult | None = None  # the server-signed global compendium
     # secure aggregation: clients whose masked inputs the sum holds (no envelope is stored)
     contributors: int | None = None
-    report: dict[str, Any] = field(default_factory=dict)
+    report: JsonObject = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -111,7 +112,7 @@ class CloseStage:
             state.plaintexts = state.server.close_round()
         intake = accept_payloads(state.plaintexts, state.owners)
         state.rejected = dict(intake.rejected)
-        state.report.setdefault("rejected_clients", {}).update(intake.rejected)
+        state.report["rejected_clients"] = dict(state.rejected)
         if len(intake.accepted) < state.min_clients:
             exc = RoundAbortedError(
                 f"only {len(intake.accepted)} of {state.min_clients} required clients sent an "

@@ -115,7 +115,10 @@ class EachClient:
             finally:
                 client.seconds[self.name] = round(time.perf_counter() - start, 3)
                 for key, value in client.report.items():
-                    state.report.setdefault(key, {})[cid] = value
+                    by_client = state.report.get(key)
+                    if not isinstance(by_client, dict):
+                        by_client = state.report[key] = {}
+                    by_client[cid] = value
         if state.clients and not state.released:
             raise GateBlockedError(
                 f"the {self.name} stage blocked every client; nothing was released"

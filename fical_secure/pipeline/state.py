@@ -13,10 +13,12 @@ from typing import Any
 
 from fical_secure.data.schema import Federation
 from fical_secure.errors import PipelineError
+from fical_secure.jsontypes import JsonObject
 from fical_secure.kcg.schema import Compendium
 from fical_secure.llm.base import LLM
 from fical_secure.pipeline.client_state import ClientRoundState, ClientSettings
 from fical_secure.pipeline.server import ServerRoundState, ServerSettings
+from fical_secure.pipeline.transport_figures import TransportFigures
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,8 @@ class RoundState:
     clients: dict[str, ClientRoundState] = field(default_factory=dict)  # one per hospital
     server: ServerRoundState = field(default_factory=ServerRoundState)
     publisher: Any = None  # transport.Publisher: sends the global compendium back
-    report: dict[str, Any] = field(default_factory=dict)  # stage results for round.json
+    report: JsonObject = field(default_factory=dict)  # stage results for round.json
+    transport: TransportFigures | None = None  # what the transport stage sent (and delivered)
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property

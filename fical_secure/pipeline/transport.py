@@ -21,7 +21,7 @@ import logging
 from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from fical_secure.compliance.client_files import write_client_files
 from fical_secure.config.profile import load_profile, resolve_profile
@@ -38,6 +38,7 @@ from fical_secure.pipeline.server import (
     ServerRoundState,
 )
 from fical_secure.pipeline.state import RoundState
+from fical_secure.pipeline.transport_figures import TransportFigures, record_transport
 from fical_secure.protocol import Client, Receipt, RoundConfig, Server
 from fical_secure.protocol.secagg.ready import sign_ready, verify_ready
 
@@ -89,7 +90,7 @@ def _client(out: Path, cid: str, identity: IdentityKey, server: Server) -> Clien
     return Client(identity, server.public, state_path=out / "keys" / cid / "round-state.json")
 
 
-def _new_party(folder: Path) -> Any:
+def _new_party(folder: Path) -> KeyBundle:
     """Fresh keys saved as ``keys new`` writes them: private.key (0600) and public.key."""
 
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -99,7 +100,7 @@ def _new_party(folder: Path) -> Any:
     return bundle
 
 
-def _enroll(state: RoundState) -> tuple[Any, dict[str, Any], Any]:
+def _enroll(state: RoundState) -> tuple[IdentityKey, dict[str, IdentityKey], Roster]:
     """Fresh server and client keys on disk, client configs, the server-signed roster."""
 
     out = state.settings.out
@@ -152,16 +153,20 @@ class SealedTransportStage:
         upload = workflow.upload_bytes
         state.report.update(state.server.report)
         state.publisher = Delivery(carrier, dict(workflow.accepted), config)
-        download = len(config.encode()) * len(clients)
-        state.report["transport"] = {
-            "mode": "sealed",
-            "envelopes": len(clients),
-            "upload_bytes": upload,
-            "round_config_bytes": download,
-            "plaintext_bytes": sum(len(c.to_bytes()) for c in released.values()),
-            "rejected_payloads": state.server.rejected_payloads,
-            "suite": "X25519 + HKDF-SHA256 + ChaCha20-Poly1305, Ed25519 signatures",
-        }
+        _record(
+            state,
+            TransportFigures(
+                "sealed",
+                upload_bytes=upload,
+                round_config_bytes=len(config.encode()) * len(clients),
+                counts={
+                    "envelopes": len(clients),
+                    "plaintext_bytes": sum(len(c.to_bytes()) for c in released.values()),
+                    "rejected_payloads": state.server.rejected_payloads,
+                    "suite": "X25519 + HKDF-SHA256 + ChaCha20-Poly1305, Ed25519 signatures",
+                },
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -218,19 +223,25 @@ class SecAggTransportStage:
         )
         figures = sr.transport_figures(outcome, rejected, state.settings.min_support)
         result = outcome.multiset
-        state.report["transport"] = {
-            "mode": "secagg",
-            "carrier": "in-process",
-            "envelopes": len(keys),
-            "upload_bytes": result.upload_bytes,
-            "round_config_bytes": result.download_bytes + len(config.encode()) * len(keys),
-            "plaintext_bytes": sum(len(c.to_bytes()) for c in state.released.values()),
-            **figures,
-            "refused_items": refused,
-            "refused_clients": len(result.refused_clients),
-            "slot_vector_bytes_per_client": result.upload_bytes_per_client,
-            "suite": "SecAgg+ (X25519, Shamir GF(2^31-1), AES-256-CTR masks), Ed25519 signatures",
-        }
+        _record(
+            state,
+            TransportFigures(
+                "secagg",
+                upload_bytes=result.upload_bytes,
+                round_config_bytes=result.download_bytes + len(config.encode()) * len(keys),
+                counts={
+                    "carrier": "in-process",
+                    "envelopes": len(keys),
+                    "plaintext_bytes": sum(len(c.to_bytes()) for c in state.released.values()),
+                    **figures,
+                    "refused_items": refused,
+                    "refused_clients": len(result.refused_clients),
+                    "slot_vector_bytes_per_client": result.upload_bytes_per_client,
+                    "suite": "SecAgg+ (X25519, Shamir GF(2^31-1), AES-256-CTR masks), "
+                    "Ed25519 signatures",
+                },
+            ),
+        )
         sr.record_server_state(out / "server", figures)
 
 
@@ -250,14 +261,20 @@ class PlainTransportStage:
         CloseStage().run(state.server)
         state.report.update(state.server.report)
         state.publisher = PlainPublisher(len(payloads))
-        state.report["transport"] = {
-            "mode": "plain",
-            "envelopes": len(payloads),
-            "upload_bytes": sum(len(p) for _c, p in payloads),
-            "round_config_bytes": 0,
-            "plaintext_bytes": sum(len(p) for _c, p in payloads),
-            "rejected_payloads": state.server.rejected_payloads,
-        }
+        plaintext = sum(len(p) for _c, p in payloads)
+        _record(
+            state,
+            TransportFigures(
+                "plain",
+                upload_bytes=plaintext,
+                round_config_bytes=0,
+                counts={
+                    "envelopes": len(payloads),
+                    "plaintext_bytes": plaintext,
+                    "rejected_payloads": state.server.rejected_payloads,
+                },
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -271,8 +288,12 @@ class DeliverStage:
             raise PipelineError("publish needs the transport and aggregate stages first")
         PublishStage().run(state.server)
         download = state.publisher.publish(state.server)
-        t = state.report["transport"]
-        t["global_download_bytes"] = download
-        state.report["communication_bytes_total"] = (
-            t["upload_bytes"] + t["round_config_bytes"] + download
-        )
+        if state.transport is None:
+            raise PipelineError("publish needs the transport stage's figures")
+        _record(state, state.transport.delivered(download))
+
+
+def _record(state: RoundState, figures: TransportFigures) -> None:
+    """``figures`` as the round's transport figures, in its state and its report."""
+    state.transport = figures
+    record_transport(state.report, figures)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fical_secure.config.scrub import ScrubProfile, load_profile
 from fical_secure.errors import ResidualPIIError, ScrubAnalyzerError
@@ -320,7 +320,7 @@ class Scrubber:
         from presidio_anonymizer.entities import OperatorConfig, RecognizerResult
 
         results = [RecognizerResult(s.type, s.start, s.end, s.score) for s in spans]
-        operators: dict[str, Any] = {
+        operators: dict[str, OperatorConfig] = {
             s.type: OperatorConfig("replace", {"new_value": placeholder(s.type)}) for s in spans
         }
         try:

@@ -7,18 +7,33 @@ client's private attributes on its behalf).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Protocol
 
 from fical_secure.crypto import shamir
 from fical_secure.crypto.identity import RoundKey
 from fical_secure.crypto.masking import MaskKey
 from fical_secure.crypto.primitives import x25519_public_from_private
+from fical_secure.jsontypes import JsonObject, JsonValue
+from fical_secure.protocol.secagg.dealing import Held
 from fical_secure.protocol.secagg.peers import PeerKeys
 
 
-def secrets_to_json(client: Any) -> dict[str, Any]:
+class RoundSecrets(Protocol):
+    """The secrets a :class:`~.client.SecAggClient` holds mid-round (each set by a stage)."""
+
+    _enc: RoundKey
+    _mask: MaskKey
+    _peers: dict[int, PeerKeys]
+    _seed: bytes
+    _held: Held
+    _masked_with: frozenset[int]
+    _blamed: frozenset[int]
+
+
+def secrets_to_json(client: RoundSecrets) -> JsonObject:
     """Keys, peers, seed, held shares and masking choices the client holds now."""
-    state: dict[str, Any] = {}
+    state: JsonObject = {}
     if hasattr(client, "_enc"):
         state["enc"] = client._enc.export_private_bytes(
             i_understand_this_exposes_the_key=True
@@ -41,31 +56,53 @@ def secrets_to_json(client: Any) -> dict[str, Any]:
     return state
 
 
-def secrets_from_json(client: Any, raw: dict[str, Any]) -> None:
+def _hex(value: JsonValue) -> bytes:
+    if not isinstance(value, str):
+        raise TypeError("expected a hex string")
+    return bytes.fromhex(value)
+
+
+def _int(value: JsonValue) -> int:
+    if not isinstance(value, int | str) or isinstance(value, bool):
+        raise TypeError("expected an integer")
+    return int(value)
+
+
+def _by_seat(value: JsonValue, width: int) -> Iterator[tuple[int, Sequence[JsonValue]]]:
+    """The ``{"seat": [width values]}`` objects this module writes, seat by seat."""
+    if not isinstance(value, dict):
+        raise TypeError("expected an object keyed by seat")
+    for seat, row in value.items():
+        if not isinstance(row, list) or len(row) != width:
+            raise ValueError(f"expected {width} values for seat {seat}")
+        yield int(seat), row
+
+
+def _seats(value: JsonValue) -> frozenset[int]:
+    if not isinstance(value, list):
+        raise TypeError("expected a list of seats")
+    return frozenset(_int(j) for j in value)
+
+
+def secrets_from_json(client: RoundSecrets, raw: JsonObject) -> None:
     """Set what :func:`secrets_to_json` wrote back on ``client``.
 
     Raises:
         KeyError, TypeError, ValueError: a malformed state (the caller translates).
     """
     if "enc" in raw:
-        client._enc = RoundKey._from_private_bytes(bytes.fromhex(raw["enc"]))
-        private = bytes.fromhex(raw["mask"])
+        client._enc = RoundKey._from_private_bytes(_hex(raw["enc"]))
+        private = _hex(raw["mask"])
         client._mask = MaskKey(private, x25519_public_from_private(private))
     if "peers" in raw:
-        client._peers = {
-            int(j): PeerKeys(bytes.fromhex(e), bytes.fromhex(m))
-            for j, (e, m) in raw["peers"].items()
-        }
+        client._peers = {j: PeerKeys(_hex(e), _hex(m)) for j, (e, m) in _by_seat(raw["peers"], 2)}
     if "seed" in raw:
-        client._seed = bytes.fromhex(raw["seed"])
+        client._seed = _hex(raw["seed"])
     if "held" in raw:
         client._held = {
-            int(j): (
-                shamir.Share(int(x), bytes.fromhex(a)),
-                shamir.Share(int(x), bytes.fromhex(b)),
-            )
-            for j, (x, a, b) in raw["held"].items()
+            j: (shamir.Share(_int(x), _hex(a)), shamir.Share(_int(x), _hex(b)))
+            for j, (x, a, b) in _by_seat(raw["held"], 3)
         }
     if "masked_with" in raw:
-        client._masked_with = frozenset(int(j) for j in raw["masked_with"])
-        client._blamed = frozenset(int(j) for j in raw["blamed"])
+        client._masked_with = _seats(raw["masked_with"])
+        client._blamed = _seats(raw["blamed"])

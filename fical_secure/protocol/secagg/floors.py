@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
 
 from fical_secure.errors import ConfigError, WeakSecAggParameters
 from fical_secure.jsontypes import JsonObject
@@ -76,21 +75,23 @@ class SecAggFloors:
         unknown = sorted(set(raw) - set(FLOOR_KEYS))
         if unknown:
             raise ConfigError(f"unknown secagg floor(s) {unknown}; known: {list(FLOOR_KEYS)}")
-        kw: dict[str, Any] = {}
+        counts: dict[str, int] = {}
         for key in ("min_cohort", "min_degree", "min_tolerated_corruptions"):
             if key in raw:
-                if isinstance(raw[key], bool) or not isinstance(raw[key], int):
+                value = raw[key]
+                if isinstance(value, bool) or not isinstance(value, int):
                     raise ConfigError(f"secagg {key} must be an integer")
-                kw[key] = raw[key]
+                counts[key] = value
+        fraction = DEFAULT_THRESHOLD_FRACTION
         if "min_threshold_fraction" in raw:
             value = raw["min_threshold_fraction"]
             try:
-                kw["min_threshold_fraction"] = Fraction(str(value)).limit_denominator(1000)
+                fraction = Fraction(str(value)).limit_denominator(1000)
             except (ValueError, ZeroDivisionError):
                 raise ConfigError(
                     "secagg min_threshold_fraction must be a number like 2/3"
                 ) from None
-        return cls(**kw)
+        return cls(min_threshold_fraction=fraction, **counts)
 
     def check(self, p: SecAggParams) -> None:
         """Refuse parameters below any floor, naming it.
