@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from fical_secure.data.schema import ArgSpec, ArgValue, Episode, ToolSpec
+from fical_secure.kcg.argdates import year_shown
 from fical_secure.kcg.arguments import ArgumentRules, ClaimChecks, claim_checks, lifted
 from fical_secure.kcg.argvalues import (
     arg_paths,
@@ -25,6 +26,7 @@ from fical_secure.kcg.argvalues import (
 from fical_secure.kcg.claims import (
     ArgumentClaim,
     ArgumentShape,
+    DefaultYear,
     Normalisation,
     OmittedArgument,
     UsualValue,
@@ -79,6 +81,8 @@ def _verify(
         shown = _omitted_shown(claim, arg, calls, checks.rules)
     elif isinstance(claim, UsualValue):
         shown = _usual_shown(claim, calls, checks)
+    elif isinstance(claim, DefaultYear):
+        shown = _year_shown(claim, arg, calls, checks.rules)
     else:
         shown = _normal_shown(claim, arg, calls, checks)
     return checks.subjects.count(shown) if shown is not None and checks.enough(shown) else None
@@ -113,6 +117,16 @@ def _omitted_shown(
     base = [(e, w) for e, w in calls if not parent or parent in w]
     shown = [e.episode_id for e, w in base if claim.path not in w]
     return shown if base and len(shown) > rules.min_omitted_share * len(base) else None
+
+
+def _year_shown(
+    claim: DefaultYear, arg: ArgSpec, calls: Written, rules: ArgumentRules
+) -> list[str] | None:
+    if not free_text(arg):
+        return None
+    at = [(e, w.get(claim.path, [])) for e, w in calls]
+    dated = year_shown(at, rules.min_usual_share)
+    return dated[1] if dated is not None and dated[0] == claim.year else None
 
 
 def _usual_shown(claim: UsualValue, calls: Written, checks: ClaimChecks) -> list[str] | None:

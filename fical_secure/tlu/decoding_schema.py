@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from fical_secure.jsontypes import JsonObject, JsonValue
+from fical_secure.tlu.dates import as_slash
 from fical_secure.tlu.hints import ArgumentHint
-from fical_secure.tlu.shapes import expected_shapes
+from fical_secure.tlu.shapes import ISO_DATE, expected_shapes
 from fical_secure.tlu.spans import anchored_numbers, normalised_values, numbers, spans
 
 MAX_ITEMS = 8
@@ -38,12 +39,13 @@ class RequestValues:
     words: frozenset[str]
 
     @classmethod
-    def of(cls, request: str) -> RequestValues:
+    def of(cls, request: str, year: int | None = None) -> RequestValues:
+        """``year``: the year of dates the request writes without one."""
         words = frozenset(re.findall(r"[a-z0-9]+", request.lower()))
         return cls(
             request,
             tuple(spans(request)),
-            tuple(normalised_values(request)),
+            tuple(normalised_values(request, year)),
             tuple(numbers(request)),
             words,
         )
@@ -101,8 +103,10 @@ def _string(
         return _enum("string", _unique(pool)) if pool else dict(prop)
     default = [prop["default"]] if isinstance(prop.get("default"), str) else []
     pool = _unique([*strings, *values.normalised, *values.spans])
+    # a date the request gives, written the other way dates are (month/day/year)
+    rendered = [as_slash(v) for v in values.normalised if re.fullmatch(ISO_DATE, v)]
     for shape in shapes:  # the first shape some candidate has settles it
-        fitting = [v for v in pool if re.fullmatch(shape, v)]
+        fitting = [v for v in [*pool, *rendered] if re.fullmatch(shape, v)]
         if fitting:
             pool = fitting
             break

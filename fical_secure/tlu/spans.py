@@ -119,6 +119,9 @@ def clock_times(request: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def normalised_values(request: str) -> list[str]:
-    """Values the request implies in a standard written form: ISO dates, ``HH:MM`` times."""
-    return list(dict.fromkeys([*dates_in(request), *clock_times(request)]))
+def normalised_values(request: str, year: int | None = None) -> list[str]:
+    """Values the request implies in a standard written form: ISO dates, ``HH:MM`` times.
+
+    ``year``: the year of dates written without one (none are read without it).
+    """
+    return list(dict.fromkeys([*dates_in(request, year=year), *clock_times(request)]))
