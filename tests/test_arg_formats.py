@@ -1,6 +1,7 @@
 """Value formats the compendium teaches beyond one tool: the default year of dates written
-without one (mined, re-verified, read back), place normalisations shared by every argument
-of the same shape, month/day/year rendering, and one phrase per single value."""
+without one and the usual suffix of names (mined, re-verified, read back), place
+normalisations shared by every argument of the same shape, month/day/year rendering, and
+one phrase per single value."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from fical_secure.kcg.claims import (
     ArgumentShape,
     DefaultYear,
     Normalisation,
+    UsualSuffix,
     claim_entry,
     parse_argument,
     render_claim,
@@ -25,6 +27,7 @@ from fical_secure.tlu.dates import dates_in
 from fical_secure.tlu.decoding_schema import RequestValues, object_schema
 from fical_secure.tlu.hints import default_year, hints_for
 from fical_secure.tlu.knowledge import Knowledge
+from fical_secure.tlu.spans import name_heads
 
 RULES = ArgumentRules(min_support=2)
 EVENTS = ToolSpec(
@@ -179,3 +182,69 @@ def test_a_place_normalisation_serves_other_tools_arguments_of_that_shape() -> N
     assert fill.arguments["from_city"] == "San Francisco, CA"
     assert fill.arguments["to_city"] == "New York, NY"  # the first phrase is from_city's only
     assert hints_for(Knowledge().arguments, BUS) == {}
+
+
+def _cities(subjects: list[str], suffix: str = ", CA") -> list[Episode]:
+    heads = ("Fresno", "Berkeley", "Oakland")
+    return [
+        _ep(
+            i,
+            f"Events in {heads[i % 3]} on 2023-01-0{i + 1}",
+            {"city": f"{heads[i % 3]}{suffix}", "date": f"2023-01-0{i + 1}"},
+            s,
+        )
+        for i, s in enumerate(subjects)
+    ]
+
+
+def test_the_usual_suffix_is_mined_from_k_subjects_and_reverified() -> None:
+    eps = _cities(["a", "b"])
+    suffix = UsualSuffix("events.find", "city", ", CA")
+    assert suffix in mine_argument_claims(eps, CATALOGUE, rules=RULES)
+    assert verify_argument_claim(suffix, eps, CATALOGUE, RULES) == 2
+    wrong = UsualSuffix("events.find", "city", ", NY")
+    assert verify_argument_claim(wrong, eps, CATALOGUE, RULES) is None
+    one = _cities(["a", "a", "a"])
+    assert not [
+        c for c in mine_argument_claims(one, CATALOGUE, rules=RULES) if isinstance(c, UsualSuffix)
+    ]
+    text = render_claim(suffix)
+    assert text == 'Where a request gives only the first part of `city`, calls add ", CA" to it.'
+    assert parse_argument("events.find", text) == suffix
+
+
+@pytest.mark.parametrize(
+    ("request_text", "heads"),
+    [
+        ("A bus to Fresno, departing on March 4th", ["Fresno"]),
+        ("A bus from Fresno, CA to Long Beach today", ["Long Beach"]),
+        ("Gigs in Toronto. Find one for me on Monday", ["Toronto"]),
+        ("Find me a show", []),
+    ],
+)
+def test_name_heads_are_mid_sentence_names_without_a_suffix(
+    request_text: str, heads: list[str]
+) -> None:
+    assert name_heads(request_text) == heads
+
+
+def test_a_learned_suffix_completes_the_name_the_request_gives() -> None:
+    knowledge = _knowledge(
+        UsualSuffix("events.find", "city", ", CA"),
+        Normalisation("events.find", "city", "los angeles", '"Los Angeles, CA"'),
+    )
+    hints = hints_for(knowledge.arguments, BUS)
+    assert hints["to_city"].suffix == ", CA" and "departure_date" not in hints
+    request = "A bus from Los Angeles to Fresno on 2023-03-01"
+    fill = fill_arguments(request, BUS, hints=hints)
+    assert (fill.arguments["from_city"], fill.arguments["to_city"]) == (
+        "Los Angeles, CA",
+        "Fresno, CA",
+    )
+    assert "to_city" not in fill_arguments(request, BUS).arguments
+    schema = object_schema(
+        {"properties": {"to_city": {"type": "string"}}, "required": ["to_city"]},
+        RequestValues.of(request),
+        hints,
+    )
+    assert "Fresno, CA" in schema["properties"]["to_city"]["enum"]

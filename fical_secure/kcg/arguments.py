@@ -20,7 +20,7 @@ array share the array's path), with ``k = min_support`` distinct subjects
 - **default year** (:class:`DefaultYear`): for a free-text argument whose
   values are dates, the year more than ``min_usual_share`` of the calls write
   where the request names no year, those calls from k subjects
-  (:func:`~fical_secure.kcg.argdates.year_shown`);
+  (:func:`~fical_secure.kcg.argforms.year_shown`);
 - **normalisation** (:class:`Normalisation`): a request phrase (as cues cut
   them, :func:`~fical_secure.kcg.cues.ngrams`) for a free-text value the
   request does not contain verbatim ("nyc" -> ``"New York, NY"``), seen with
@@ -55,7 +55,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from fical_secure.data.schema import ArgSpec, ArgValue, Episode, ToolSpec
-from fical_secure.kcg.argdates import year_shown
+from fical_secure.kcg.argforms import suffix_shown, year_shown
 from fical_secure.kcg.argvalues import (
     arg_paths,
     content_words,
@@ -74,6 +74,7 @@ from fical_secure.kcg.claims import (
     DefaultYear,
     Normalisation,
     OmittedArgument,
+    UsualSuffix,
     UsualValue,
     value_json,
 )
@@ -229,6 +230,13 @@ def _mine_path(calls: _Calls, path: str, arg: ArgSpec, checks: ClaimChecks) -> l
         dated = year_shown(list(zip(calls.episodes, at, strict=True)), rules.min_usual_share)
         if dated is not None and checks.enough(dated[1]):
             out.append(DefaultYear(tool, path, dated[0]))
+        suffixed = suffix_shown(list(zip(calls.episodes, at, strict=True)), rules.min_usual_share)
+        if (
+            suffixed is not None
+            and checks.enough(suffixed[1])
+            and checks.releasable("", value_json(suffixed[0]))
+        ):
+            out.append(UsualSuffix(tool, path, suffixed[0]))
     if not arg.required:
         parent = path.rpartition(".")[0]
         base = [i for i, w in enumerate(calls.written) if not parent or parent in w]

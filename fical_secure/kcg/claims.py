@@ -14,7 +14,8 @@ A claim says something about a tool that examples can confirm or refute:
   :class:`OmittedArgument` (an optional argument calls leave out),
   :class:`Normalisation` (a request phrase stands for a written value) and
   :class:`DefaultYear` (the year calls write for a date the request gives
-  without one).
+  without one) and :class:`UsualSuffix` (what calls add after the value the
+  request gives: ``", CA"`` after a city).
 
 An entry carries its claim in its text and nowhere else, so what the privacy
 gates scrub is exactly what the agent can use: :func:`parse_claim` reads the
@@ -43,6 +44,9 @@ _USUAL = re.compile(rf"Calls usually set {_PATH} to (.+) when the request does n
 _OMITTED = re.compile(rf"Calls usually leave out the optional {_PATH}\.")
 _YEAR = re.compile(
     rf"Where a request gives a date without its year, calls write {_PATH} in (\d{{4}})\."
+)
+_SUFFIX = re.compile(
+    rf'Where a request gives only the first part of {_PATH}, calls add "([^"\n]{{1,24}})" to it\.'
 )
 _NORMAL = re.compile(rf'Where a request says "([^"\n]{{1,60}})", calls set {_PATH} to (.+)\.')
 ALIAS_KIND = "arguments"
@@ -121,8 +125,26 @@ class DefaultYear:
     year: int
 
 
-ArgumentClaim = ArgumentShape | UsualValue | OmittedArgument | Normalisation | DefaultYear
-ARGUMENT_CLAIMS = (ArgumentShape, UsualValue, OmittedArgument, Normalisation, DefaultYear)
+@dataclass(frozen=True)
+class UsualSuffix:
+    """Calls write ``path`` as the head the request gives followed by ``suffix`` (``", CA"``)."""
+
+    tool: str
+    path: str
+    suffix: str
+
+
+ArgumentClaim = (
+    ArgumentShape | UsualValue | OmittedArgument | Normalisation | DefaultYear | UsualSuffix
+)
+ARGUMENT_CLAIMS = (
+    ArgumentShape,
+    UsualValue,
+    OmittedArgument,
+    Normalisation,
+    DefaultYear,
+    UsualSuffix,
+)
 Claim = ValueAlias | ToolCue | ArgumentClaim
 
 
@@ -138,6 +160,11 @@ def render_claim(claim: Claim) -> str:
         return (
             "Where a request gives a date without its year, "
             f"calls write `{claim.path}` in {claim.year}."
+        )
+    if isinstance(claim, UsualSuffix):
+        return (
+            f"Where a request gives only the first part of `{claim.path}`, "
+            f'calls add "{claim.suffix}" to it.'
         )
     if isinstance(claim, Normalisation):
         return f'Where a request says "{claim.phrase}", calls set `{claim.path}` to {claim.value}.'
@@ -203,6 +230,8 @@ def parse_argument(tool: str, text: str) -> ArgumentClaim | None:
         return OmittedArgument(tool, m.group(1))
     if m := _YEAR.fullmatch(text):
         return DefaultYear(tool, m.group(1), int(m.group(2)))
+    if m := _SUFFIX.fullmatch(text):
+        return UsualSuffix(tool, m.group(1), m.group(2))
     if m := _NORMAL.fullmatch(text):
         phrase, value = m.group(1), _canonical(m.group(3))
         if value is None or phrase != phrase.lower().strip() or not phrase:

@@ -33,6 +33,7 @@ from fical_secure.data.vocab import value_surfaces
 from fical_secure.kcg.shapes import BY_NAME, BY_PATTERN
 from fical_secure.tlu.dates import as_slash, dates_in
 from fical_secure.tlu.hints import ArgumentHint
+from fical_secure.tlu.spans import name_heads
 
 # (request, tool, arg, allowed values) -> chosen value
 EnumChooser = Callable[[str, ToolSpec, ArgSpec, Sequence[str]], str]
@@ -306,7 +307,11 @@ def _fill_shaped(
     for arg in args:
         hint = hints.get(arg.name)
         shape = BY_PATTERN.get(hint.shape) if hint is not None and hint.shape else None
-        if arg.name in found or shape is None or arg.type not in ("str", "any"):
+        if arg.name in found or arg.type not in ("str", "any"):
+            continue
+        if shape is None:
+            if hint is not None and hint.suffix:
+                _fill_suffixed(text, arg.name, hint.suffix, None, found)
             continue
         quoted = [
             m
@@ -329,6 +334,25 @@ def _fill_shaped(
                     found[arg.name] = m.group(0)
                     text.claim(m.start(), m.end())
                     break
+            if arg.name not in found and hint is not None and hint.suffix:
+                _fill_suffixed(text, arg.name, hint.suffix, shape.compiled, found)
+
+
+def _fill_suffixed(
+    text: _Text,
+    name: str,
+    suffix: str,
+    shape: re.Pattern[str] | None,
+    found: dict[str, ArgValue],
+) -> None:
+    """The first free name the request writes, with the learned suffix, if that has the
+    argument's shape (where one is known)."""
+    for head in name_heads(text.raw):
+        for m in re.finditer(rf"(?<!\w){re.escape(head)}(?!\w)", text.raw):
+            if text.free(m.start(), m.end()) and (shape is None or shape.fullmatch(head + suffix)):
+                found[name] = head + suffix
+                text.claim(m.start(), m.end())
+                return
 
 
 def _fill_numbers(

@@ -22,7 +22,13 @@ from fical_secure.jsontypes import JsonObject, JsonValue
 from fical_secure.tlu.dates import as_slash
 from fical_secure.tlu.hints import ArgumentHint
 from fical_secure.tlu.shapes import ISO_DATE, expected_shapes
-from fical_secure.tlu.spans import anchored_numbers, normalised_values, numbers, spans
+from fical_secure.tlu.spans import (
+    anchored_numbers,
+    name_heads,
+    normalised_values,
+    numbers,
+    spans,
+)
 
 MAX_ITEMS = 8
 _NAME_STOP = frozenset({"name", "type", "value", "list", "data", "info", "with", "from"})
@@ -51,12 +57,16 @@ class RequestValues:
         )
 
 
-def _hint_values(hint: ArgumentHint | None, low_request: str) -> list[Any]:
+def _hint_values(hint: ArgumentHint | None, request: str) -> list[Any]:
+    """Values the hint gives for this request: normalised phrases, the usual value, and
+    the request's names completed with the learned suffix."""
     if hint is None:
         return []
-    named = [v for phrase, v in hint.normalisations.items() if phrase.lower() in low_request]
+    low = request.lower()
+    named = [v for phrase, v in hint.normalisations.items() if phrase.lower() in low]
     usual = [] if hint.usual_value is None else [hint.usual_value]
-    return [*named, *usual]
+    suffixed = [f"{h}{hint.suffix}" for h in name_heads(request)] if hint.suffix else []
+    return [*named, *usual, *suffixed]
 
 
 def _mentions(name: str, values: RequestValues) -> bool:
@@ -145,7 +155,7 @@ def narrow(
         return dict(prop)  # closed already, or a union the library compiles as written
     kind = prop["type"]
     hint = hints.get(path)
-    extra = _hint_values(hint, values.request.lower())
+    extra = _hint_values(hint, values.request)
     if kind == "string":
         hinted = [hint.shape] if hint is not None and hint.shape else []
         narrowed = _string(prop, extra, values, [*hinted, *expected_shapes(path, prop)])
@@ -196,7 +206,7 @@ def object_schema(
         hint = hints.get(where)
         wanted = name in required or (
             not (hint is not None and hint.omitted)
-            and (_mentions(name, values) or bool(_hint_values(hint, values.request.lower())))
+            and (_mentions(name, values) or bool(_hint_values(hint, values.request)))
             and _shape_fits(where, prop, values)
         )
         if wanted:

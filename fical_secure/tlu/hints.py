@@ -32,7 +32,8 @@ class ArgumentHint:
     with ``shape_text`` its plain-words reading ("a date as YYYY-MM-DD");
     ``normalisations``: lower-case request phrase -> the JSON value calls
     wrote for it ("nyc" -> "New York, NY"); ``year``: the year calls write for a
-    date the request gives without one (``None`` if unknown).
+    date the request gives without one (``None`` if unknown); ``suffix``: what calls
+    add after the head of the value the request gives (``", CA"`` after a city).
     """
 
     tool: str
@@ -43,6 +44,7 @@ class ArgumentHint:
     shape_text: str | None = None
     normalisations: Mapping[str, Any] = field(default_factory=dict)
     year: int | None = None
+    suffix: str | None = None
 
 
 HintBook = Mapping[str, Mapping[str, ArgumentHint]]
@@ -78,14 +80,23 @@ def default_year(book: HintBook) -> int | None:
     return year
 
 
+def shared_suffix(book: HintBook) -> str | None:
+    """The suffix most hints give (``None``: none, or a tie)."""
+    suffix: str | None = most_supported(
+        Counter(h.suffix for hints in book.values() for h in hints.values() if h.suffix)
+    )
+    return suffix
+
+
 def hints_for(book: HintBook, spec: ToolSpec) -> dict[str, ArgumentHint]:
     """``spec``'s own hints, plus, for each free string argument of a known shape (its
     released shape, or a format its docs state), the shared normalisations whose value
-    has that shape: "sf" -> "San Francisco, CA" learned for one tool's ``city`` serves
-    every argument written as a city and a state code."""
+    has that shape ("sf" -> "San Francisco, CA" learned for one tool's ``city`` serves
+    every argument written as a city and a state code) and, where it has none of its
+    own, the shared suffix if a name with it has that shape."""
     own = dict(book.get(spec.name, {}))
-    shared = shared_normalisations(book)
-    if not shared:
+    shared, suffix = shared_normalisations(book), shared_suffix(book)
+    if not shared and suffix is None:
         return own
     props = parameters_schema(spec).get("properties")
     for arg in spec.args:
@@ -96,7 +107,12 @@ def hints_for(book: HintBook, spec: ToolSpec) -> dict[str, ArgumentHint]:
         prop = props.get(arg.name) if isinstance(props, Mapping) else None
         shapes += expected_shapes(arg.name, prop if isinstance(prop, Mapping) else {})
         extra = {p: v for p, v in shared.items() if any(re.fullmatch(s, v) for s in shapes)}
-        if extra:
+        add = suffix if suffix and any(re.fullmatch(s, f"Place{suffix}") for s in shapes) else None
+        if extra or add:
             base = hint or ArgumentHint(spec.name, arg.name)
-            own[arg.name] = replace(base, normalisations={**extra, **base.normalisations})
+            own[arg.name] = replace(
+                base,
+                normalisations={**extra, **base.normalisations},
+                suffix=base.suffix or add,
+            )
     return own

@@ -17,6 +17,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from fical_secure.data.schema import ArgSpec, ToolSpec
 from fical_secure.data.vocab import value_surfaces
@@ -25,6 +26,7 @@ from fical_secure.kcg.claims import (
     DefaultYear,
     Normalisation,
     OmittedArgument,
+    UsualSuffix,
     UsualValue,
     parse_argument,
     parse_claim,
@@ -125,6 +127,7 @@ class _Votes:
     shape: Counter[str] = field(default_factory=Counter)
     omitted: int = 0
     year: Counter[int] = field(default_factory=Counter)
+    suffix: Counter[str] = field(default_factory=Counter)
     normal: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
 
 
@@ -146,6 +149,8 @@ def argument_hints(entries: Iterable[Entry]) -> dict[str, dict[str, ArgumentHint
             v.normal[claim.phrase][claim.value] += entry.support
         elif isinstance(claim, DefaultYear):
             v.year[claim.year] += entry.support
+        elif isinstance(claim, UsualSuffix):
+            v.suffix[claim.suffix] += entry.support
     book: dict[str, dict[str, ArgumentHint]] = defaultdict(dict)
     for (tool, path), v in sorted(votes.items()):
         usual = most_supported(v.usual)
@@ -165,6 +170,7 @@ def argument_hints(entries: Iterable[Entry]) -> dict[str, dict[str, ArgumentHint
             shape_text=shape.text if shape else None,
             normalisations=dict(sorted(normal.items())),
             year=most_supported(v.year),
+            suffix=most_supported(v.suffix),
         )
     return dict(book)
 
@@ -192,8 +198,14 @@ def _merge_hint(a: ArgumentHint | None, b: ArgumentHint | None) -> ArgumentHint:
         shape=(a.shape or b.shape) if same_shape else None,
         shape_text=(a.shape_text or b.shape_text) if same_shape else None,
         normalisations=normal,
-        year=a.year if b.year is None or a.year == b.year else (b.year if a.year is None else None),
+        year=_agreed(a.year, b.year),
+        suffix=_agreed(a.suffix, b.suffix),
     )
+
+
+def _agreed(a: Any, b: Any) -> Any:
+    """What two sources say, where at most one says it or both say the same."""
+    return a if b is None or a == b else (b if a is None else None)
 
 
 def _enum_args(spec: ToolSpec) -> list[ArgSpec]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from fical_secure.data.vocab import MONTHS
 from fical_secure.tlu.dates import dates_in
 
 MAX_SPAN_WORDS = 6
@@ -125,3 +126,23 @@ def normalised_values(request: str, year: int | None = None) -> list[str]:
     ``year``: the year of dates written without one (none are read without it).
     """
     return list(dict.fromkeys([*dates_in(request, year=year), *clock_times(request)]))
+
+
+_NAME_RUN = re.compile(r"\b[A-Z][a-z][\w'-]*(?: [A-Z][a-z][\w'-]*){0,3}")
+_WEEK = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday I Can Could Please"
+_NOT_PLACES = frozenset([*MONTHS, *(m[:3] for m in MONTHS), *_WEEK.split()])
+
+
+def name_heads(request: str) -> list[str]:
+    """Runs of capitalised words the request writes mid-sentence and does not follow with a
+    comma and another capitalised word: names that a learned suffix may complete
+    ("Fresno" in "a bus to Fresno", not "Fresno, CA" nor "March")."""
+    out = []
+    for m in _NAME_RUN.finditer(request):
+        before = request[: m.start()].rstrip()
+        if not before or before[-1] in ".?!\"'" or set(m.group(0).split()) & _NOT_PLACES:
+            continue
+        if re.match(r",\s*[A-Z]", request[m.end() :]):
+            continue
+        out.append(m.group(0).rstrip(".'"))
+    return list(dict.fromkeys(out))
