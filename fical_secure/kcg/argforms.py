@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
+from typing import TypeVar
 
 from fical_secure.data.schema import ArgValue, Episode
 from fical_secure.kcg.argvalues import mentions, strings_at
@@ -36,25 +37,30 @@ def value_year(value: str) -> int | None:
     return None
 
 
-def year_shown(
-    calls: Sequence[tuple[Episode, Sequence[ArgValue]]], min_share: float
-) -> tuple[int, list[str]] | None:
-    """The year and the calls that write it, where more than ``min_share`` of the calls
-    with a dated value and a request naming no year write that year; else ``None``.
+Calls = Sequence[tuple[Episode, Sequence[ArgValue]]]  # each episode, its values at one path
+T = TypeVar("T", int, str)
 
-    ``calls``: each episode with the values its call writes at one path.
-    """
+
+def _most_added(found: list[tuple[str, set[T]]], min_share: float) -> tuple[T, list[str]] | None:
+    """The form most of ``found`` (episode id, the forms its call adds) add, and the calls
+    that add only it, where they are more than ``min_share`` of ``found``."""
+    if not found:
+        return None
+    counts = Counter(f for _, forms in found for f in forms)
+    best = min(counts, key=lambda f: (-counts[f], f))
+    shown = [episode_id for episode_id, forms in found if forms == {best}]
+    return (best, shown) if len(shown) > min_share * len(found) else None
+
+
+def year_shown(calls: Calls, min_share: float) -> tuple[int, list[str]] | None:
+    """The year and the calls that write it, where more than ``min_share`` of the calls
+    with a dated value and a request naming no year write that year; else ``None``."""
     silent: list[tuple[str, set[int]]] = []
     for episode, values in calls:
         years = {y for s in strings_at(list(values)) if (y := value_year(s)) is not None}
         if years and not _YEAR_IN_TEXT.search(episode.request):
             silent.append((episode.episode_id, years))
-    if not silent:
-        return None
-    counts = Counter(y for _, years in silent for y in years)
-    year = min(counts, key=lambda y: (-counts[y], y))
-    shown = [episode_id for episode_id, years in silent if years == {year}]
-    return (year, shown) if len(shown) > min_share * len(silent) else None
+    return _most_added(silent, min_share)
 
 
 def _tail(request: str, value: str) -> str | None:
@@ -65,9 +71,7 @@ def _tail(request: str, value: str) -> str | None:
     return f", {tail}" if mentions(request, head) else None
 
 
-def suffix_shown(
-    calls: Sequence[tuple[Episode, Sequence[ArgValue]]], min_share: float
-) -> tuple[str, list[str]] | None:
+def suffix_shown(calls: Calls, min_share: float) -> tuple[str, list[str]] | None:
     """The suffix and the calls that write it, where more than ``min_share`` of the calls
     whose value adds a suffix to a head the request writes add that one; else ``None``."""
     added: list[tuple[str, set[str]]] = []
@@ -75,9 +79,4 @@ def suffix_shown(
         tails = {t for s in strings_at(list(values)) if (t := _tail(episode.request, s))}
         if tails:
             added.append((episode.episode_id, tails))
-    if not added:
-        return None
-    counts = Counter(t for _, tails in added for t in tails)
-    suffix = min(counts, key=lambda t: (-counts[t], t))
-    shown = [episode_id for episode_id, tails in added if tails == {suffix}]
-    return (suffix, shown) if len(shown) > min_share * len(added) else None
+    return _most_added(added, min_share)
