@@ -27,7 +27,7 @@ from fical_secure.tlu.dates import dates_in
 from fical_secure.tlu.decoding_schema import RequestValues, object_schema
 from fical_secure.tlu.hints import default_year, hints_for
 from fical_secure.tlu.knowledge import Knowledge
-from fical_secure.tlu.spans import name_heads
+from fical_secure.tlu.spans import name_heads, spans
 
 RULES = ArgumentRules(min_support=2)
 EVENTS = ToolSpec(
@@ -248,3 +248,9 @@ def test_a_learned_suffix_completes_the_name_the_request_gives() -> None:
         hints,
     )
     assert "Fresno, CA" in schema["properties"]["to_city"]["enum"]
+
+
+def test_spans_stop_at_a_clause_end_but_keep_places_and_abbreviations() -> None:
+    found = spans("A bus to Fresno, departing on March 4th. Then St. Louis, MO at 4 p.m. today")
+    assert "Fresno" in found and "St. Louis, MO" in found and "at 4 p.m" not in found
+    assert not [s for s in found if "Fresno, departing" in s or "4th. Then" in s]

@@ -9,6 +9,7 @@ digits or words, clock times normalised to ``HH:MM`` and dates to ISO
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from fical_secure.data.vocab import MONTHS
@@ -41,7 +42,8 @@ STOPWORDS = frozenset(
 def spans(request: str, max_words: int = MAX_SPAN_WORDS) -> list[str]:
     """Quoted phrases, then every run of 1..``max_words`` words, edges trimmed, deduplicated.
 
-    A run of several words that starts or ends with a function word is left out.
+    A run of several words that starts or ends with a function word, or that runs on
+    past a clause's end ("Fresno, departing"), is left out.
     """
     found = [m.group(1).strip() for m in _QUOTED.finditer(request)]
     words = request.split()
@@ -49,12 +51,23 @@ def spans(request: str, max_words: int = MAX_SPAN_WORDS) -> list[str]:
         for start in range(len(words) - size + 1):
             run = words[start : start + size]
             ends = {run[0].strip(_EDGE).lower(), run[-1].strip(_EDGE).lower()}
-            if size > 1 and ends & STOPWORDS:
+            if size > 1 and (ends & STOPWORDS or _crosses_clause(run)):
                 continue
             found.append(" ".join(run).strip(_EDGE))
             found.append(" ".join(run).rstrip(_EDGE))
     kept = [s for s in dict.fromkeys(found) if s]
     return kept[:MAX_SPANS]
+
+
+def _crosses_clause(run: list[str]) -> bool:
+    """A word inside the run ends a sentence (``.?!;:``, not an abbreviation), or a comma
+    that a lower-case word follows ("Fresno, departing"; "Fresno, CA" stays whole)."""
+    for word, after in itertools.pairwise(run):
+        if word[-1] in "?!;:" or (word[-1] == "." and len(word) > 3 and "." not in word[:-1]):
+            return True  # "St." and "p.m." are abbreviations, not a sentence's end
+        if word[-1] == "," and after[:1].islower():
+            return True
+    return False
 
 
 def numbers(request: str) -> list[int | float]:
