@@ -108,7 +108,9 @@ def test_one_subject_or_a_split_year_makes_no_default_year_claim() -> None:
 def test_the_default_year_renders_as_a_sentence_that_parses_back() -> None:
     claim = DefaultYear("events.find", "date", 2023)
     text = render_claim(claim)
-    assert text == "Where a request gives a date without its year, calls write `date` in 2023."
+    assert text == (
+        "Where a request gives a date without its year, calls write `date` with year number 2023."
+    )
     assert parse_argument("events.find", text) == claim
     assert parse_argument("events.find", text.replace("2023", "20x3")) is None
 

@@ -43,7 +43,8 @@ _SHAPE = re.compile(rf"Calls write {_PATH} as (.+)\.")
 _USUAL = re.compile(rf"Calls usually set {_PATH} to (.+) when the request does not say\.")
 _OMITTED = re.compile(rf"Calls usually leave out the optional {_PATH}\.")
 _YEAR = re.compile(
-    rf"Where a request gives a date without its year, calls write {_PATH} in (\d{{4}})\."
+    rf"Where a request gives a date without its year, calls write {_PATH} "
+    r"with year number (\d{4})\."
 )
 _SUFFIX = re.compile(
     rf'Where a request gives only the first part of {_PATH}, calls add "([^"\n]{{1,24}})" to it\.'
@@ -118,7 +119,11 @@ class Normalisation:
 
 @dataclass(frozen=True)
 class DefaultYear:
-    """Calls write dates at ``path`` in ``year`` where the request gives the date without one."""
+    """Calls write dates at ``path`` in ``year`` where the request gives the date without one.
+
+    Its sentence says "year number 2023": a bare year reads as a date to the scrubber's
+    NER, though a year alone is no identifier (HIPAA Safe Harbor keeps years).
+    """
 
     tool: str
     path: str
@@ -159,7 +164,7 @@ def render_claim(claim: Claim) -> str:
     if isinstance(claim, DefaultYear):
         return (
             "Where a request gives a date without its year, "
-            f"calls write `{claim.path}` in {claim.year}."
+            f"calls write `{claim.path}` with year number {claim.year}."
         )
     if isinstance(claim, UsualSuffix):
         return (
