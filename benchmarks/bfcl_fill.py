@@ -310,9 +310,14 @@ def main() -> None:
             "baseline": "the rule filler (RuleFiller), same tool choice, same requests, same run",
             "figures": {
                 "held_out_requests": len(evals),
-                "knowledge": "docs only (no compendium: no argument hints released on main); "
+                "knowledge": "docs only unless the row says; "
                 "rows ending in _hints add member_hints (normalisations the member "
-                "demonstrations show in >= 2 requests, a stand-in for KCG's argument claims)",
+                "demonstrations show in >= 2 requests, a hand-written stand-in); rows ending "
+                "in _kcg add KCG's validated argument claims of each member client (k = 2), "
+                "joined (no scrubber or gate)",
+                "kcg_argument_paths_with_hints": (
+                    sum(len(h) for h in mined.arguments.values()) if mined is not None else 0
+                ),
                 "member_hints": sum(
                     len(h.normalisations) for t in hints.values() for h in t.values()
                 ),
