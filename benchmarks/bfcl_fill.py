@@ -18,8 +18,9 @@ the first option (``same_value``). Failures are broken down by argument kind.
 
 Rows named ``..._hints`` add :func:`member_hints` as the agent's argument
 knowledge (a hand-written stand-in); rows named ``..._kcg`` add the argument
-claims KCG mines and re-verifies on each member client (k = 2), joined as a
-global compendium's entries (:func:`kcg_knowledge`; no scrubber or gate).
+claims KCG mines and re-verifies on each member client (k = 2), through the
+client's scrubber, joined as a global compendium's entries (:func:`kcg_knowledge`;
+no membership-inference gate).
 
     PYTHONPATH=. .venv/bin/python benchmarks/bfcl_fill.py [--n N] [--rows ...] [--out FILE]
 """
@@ -47,10 +48,13 @@ from fical_secure.data.arg_schema import parameters_schema
 from fical_secure.data.function_spec import load_catalogue
 from fical_secure.data.schema import ToolSpec
 from fical_secure.data.storage import load_federation
-from fical_secure.kcg.claims import ARGUMENT_CLAIMS, claim_entry
+from fical_secure.kcg.claims import ARGUMENT_CLAIMS, claim_entry, keep_validated
 from fical_secure.kcg.knowledge import validated_claims
 from fical_secure.kcg.schema import Compendium, Entry
 from fical_secure.llm.loader import load_llm
+from fical_secure.scrub.known import KnownIdentifiers
+from fical_secure.scrub.scrubber import Scrubber
+from fical_secure.scrub.types import Refusal
 from fical_secure.tlu.embedding import default_embedder
 from fical_secure.tlu.fill import ArgumentFiller, RuleFiller, SchemaFiller
 from fical_secure.tlu.hints import ArgumentHint
@@ -177,14 +181,23 @@ def member_hints(folder: Path, k: int = 2) -> dict[str, dict[str, ArgumentHint]]
 
 
 def kcg_knowledge(folder: Path, k: int = 2) -> Knowledge:
-    """The argument knowledge of every member client's validated argument claims, joined."""
+    """The argument knowledge of every member client's validated argument claims, each
+    client's entries through its scrubber (what the scrubber masks is dropped), joined."""
     fed = load_federation(folder)
     entries: list[Entry] = []
     for hospital in fed.hospitals:
         claims = validated_claims(hospital.members, fed.catalogue, k)
-        entries += [
+        validated = tuple(
             replace(claim_entry(c), support=n) for c, n in claims if isinstance(c, ARGUMENT_CLAIMS)
-        ]
+        )
+        scrubber = Scrubber.for_client(fed.catalogue, hospital.tools, KnownIdentifiers())
+        results = scrubber.scrub_records([e.text for e in validated])
+        scrubbed = tuple(
+            replace(e, text=r.scrubbed)
+            for e, r in zip(validated, results, strict=True)
+            if not isinstance(r, Refusal)
+        )
+        entries += keep_validated(scrubbed, validated)
     return Knowledge.from_compendium(Compendium("global", tuple(entries)))
 
 
@@ -314,7 +327,7 @@ def main() -> None:
                 "rows ending in _hints add member_hints (normalisations the member "
                 "demonstrations show in >= 2 requests, a hand-written stand-in); rows ending "
                 "in _kcg add KCG's validated argument claims of each member client (k = 2), "
-                "joined (no scrubber or gate)",
+                "scrubbed, joined (no membership-inference gate)",
                 "kcg_argument_paths_with_hints": (
                     sum(len(h) for h in mined.arguments.values()) if mined is not None else 0
                 ),
