@@ -16,6 +16,7 @@ from fical_secure.kcg.claims import (
     ArgumentShape,
     DefaultYear,
     Normalisation,
+    OmittedArgument,
     UsualSuffix,
     claim_entry,
     parse_argument,
@@ -222,6 +223,7 @@ def test_the_usual_suffix_is_mined_from_k_subjects_and_reverified() -> None:
         ("A bus from Fresno, CA to Long Beach today", ["Long Beach"]),
         ("Gigs in Toronto. Find one for me on Monday", ["Toronto"]),
         ("Find me a show", []),
+        ("Gigs in Toronto, Canada next week", []),
     ],
 )
 def test_name_heads_are_mid_sentence_names_without_a_suffix(
@@ -256,3 +258,14 @@ def test_spans_stop_at_a_clause_end_but_keep_places_and_abbreviations() -> None:
     found = spans("A bus to Fresno, departing on March 4th. Then St. Louis, MO at 4 p.m. today")
     assert "Fresno" in found and "St. Louis, MO" in found and "at 4 p.m" not in found
     assert not [s for s in found if "Fresno, departing" in s or "4th. Then" in s]
+
+
+def test_an_optional_usually_left_out_is_decoded_where_the_request_names_it() -> None:
+    hints = _knowledge(OmittedArgument("events.find", "has_garage")).arguments["events.find"]
+    schema = {
+        "properties": {"has_garage": {"type": "boolean"}, "pool": {"type": "boolean"}},
+        "required": [],
+    }
+    named = object_schema(schema, RequestValues.of("A house with a garage"), hints)
+    assert list(named["properties"]) == ["has_garage"]
+    assert not object_schema(schema, RequestValues.of("A house, please"), hints)["properties"]

@@ -8,7 +8,8 @@ the request's spans, normalised forms (ISO dates, ``HH:MM``), a hint's
 normalisations and usual value, or the schema's default; a number becomes one
 the request writes. Where no candidate exists the tool's schema stays as is.
 An optional member enters only with evidence (a hint's usual value, a word of
-its name in the request), as optional: the model may still leave it out.
+its name in the request; for one calls usually leave out, only the latter), as
+optional: the model may still leave it out.
 """
 
 from __future__ import annotations
@@ -204,9 +205,10 @@ def object_schema(
             continue
         where = f"{path}.{name}" if path else name
         hint = hints.get(where)
+        # an optional calls usually leave out enters only where the request names it
+        omitted = hint is not None and hint.omitted
         wanted = name in required or (
-            not (hint is not None and hint.omitted)
-            and (_mentions(name, values) or bool(_hint_values(hint, values.request)))
+            (_mentions(name, values) or (not omitted and bool(_hint_values(hint, values.request))))
             and _shape_fits(where, prop, values)
         )
         if wanted:

@@ -147,14 +147,15 @@ _NOT_PLACES = frozenset([*MONTHS, *(m[:3] for m in MONTHS), *_WEEK.split()])
 
 
 def name_heads(request: str) -> list[str]:
-    """Runs of capitalised words the request writes mid-sentence and does not follow with a
-    comma and another capitalised word: names that a learned suffix may complete
-    ("Fresno" in "a bus to Fresno", not "Fresno, CA" nor "March")."""
+    """Runs of capitalised words the request writes mid-sentence, not right after a comma,
+    and does not follow with a comma and another capitalised word: names that a learned
+    suffix may complete ("Fresno" in "a bus to Fresno", not "Fresno, CA", "Canada" of
+    "Toronto, Canada" nor "March")."""
     out = []
     for m in _NAME_RUN.finditer(request):
         before = request[: m.start()].rstrip()
-        if not before or before[-1] in ".?!\"'" or set(m.group(0).split()) & _NOT_PLACES:
-            continue
+        if not before or before[-1] in ".?!,\"'" or set(m.group(0).split()) & _NOT_PLACES:
+            continue  # a sentence's first word, or the tail of "Toronto, Canada"
         if re.match(r",\s*[A-Z]", request[m.end() :]):
             continue
         out.append(m.group(0).rstrip(".'"))
