@@ -8,8 +8,8 @@ the request's spans, normalised forms (ISO dates, ``HH:MM``), a hint's
 normalisations and usual value, or the schema's default; a number becomes one
 the request writes. Where no candidate exists the tool's schema stays as is.
 An optional member enters only with evidence (a hint's usual value, a word of
-its name in the request; for one calls usually leave out, only the latter), as
-optional: the model may still leave it out.
+its name in the request; for one calls usually leave out, only a yes/no flag
+the request names), as optional: the model may still leave it out.
 """
 
 from __future__ import annotations
@@ -205,10 +205,12 @@ def object_schema(
             continue
         where = f"{path}.{name}" if path else name
         hint = hints.get(where)
-        # an optional calls usually leave out enters only where the request names it
+        # an optional flag calls usually leave out still enters where the request names it
+        # ("with a garage": has_garage); naming another kind of argument gives no value
         omitted = hint is not None and hint.omitted
+        named = _mentions(name, values) and (not omitted or prop.get("type") == "boolean")
         wanted = name in required or (
-            (_mentions(name, values) or (not omitted and bool(_hint_values(hint, values.request))))
+            (named or (not omitted and bool(_hint_values(hint, values.request))))
             and _shape_fits(where, prop, values)
         )
         if wanted:
