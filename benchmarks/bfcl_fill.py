@@ -17,8 +17,10 @@ lists and dicts element by element. Also the project's exact match against
 the first option (``same_value``). Failures are broken down by argument kind.
 
 Rows named ``..._hints`` add :func:`member_hints` as the agent's argument
-knowledge (a stand-in for the compendium's argument claims until KCG releases
-them).
+knowledge (a hand-written stand-in); rows named ``..._kcg`` add the argument
+claims KCG mines and re-verifies on each member client (k = 2), through the
+client's scrubber, joined as a global compendium's entries (:func:`kcg_knowledge`;
+no membership-inference gate).
 
     PYTHONPATH=. .venv/bin/python benchmarks/bfcl_fill.py [--n N] [--rows ...] [--out FILE]
 """
@@ -33,6 +35,7 @@ import re
 import sys
 import time
 from collections import Counter, defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +47,14 @@ from fical_secure.atomic import write_json_atomic
 from fical_secure.data.arg_schema import parameters_schema
 from fical_secure.data.function_spec import load_catalogue
 from fical_secure.data.schema import ToolSpec
+from fical_secure.data.storage import load_federation
+from fical_secure.kcg.claims import ARGUMENT_CLAIMS, claim_entry, keep_validated
+from fical_secure.kcg.knowledge import validated_claims
+from fical_secure.kcg.schema import Compendium, Entry
 from fical_secure.llm.loader import load_llm
+from fical_secure.scrub.known import KnownIdentifiers
+from fical_secure.scrub.scrubber import Scrubber
+from fical_secure.scrub.types import Refusal
 from fical_secure.tlu.embedding import default_embedder
 from fical_secure.tlu.fill import ArgumentFiller, RuleFiller, SchemaFiller
 from fical_secure.tlu.hints import ArgumentHint
@@ -170,6 +180,27 @@ def member_hints(folder: Path, k: int = 2) -> dict[str, dict[str, ArgumentHint]]
     }
 
 
+def kcg_knowledge(folder: Path, k: int = 2) -> Knowledge:
+    """The argument knowledge of every member client's validated argument claims, each
+    client's entries through its scrubber (what the scrubber masks is dropped), joined."""
+    fed = load_federation(folder)
+    entries: list[Entry] = []
+    for hospital in fed.hospitals:
+        claims = validated_claims(hospital.members, fed.catalogue, k)
+        validated = tuple(
+            replace(claim_entry(c), support=n) for c, n in claims if isinstance(c, ARGUMENT_CLAIMS)
+        )
+        scrubber = Scrubber.for_client(fed.catalogue, hospital.tools, KnownIdentifiers())
+        results = scrubber.scrub_records([e.text for e in validated])
+        scrubbed = tuple(
+            replace(e, text=r.scrubbed)
+            for e, r in zip(validated, results, strict=True)
+            if not isinstance(r, Refusal)
+        )
+        entries += keep_validated(scrubbed, validated)
+    return Knowledge.from_compendium(Compendium("global", tuple(entries)))
+
+
 def run_row(
     solver: Solver,
     evals: list[dict[str, Any]],
@@ -255,10 +286,15 @@ def main() -> None:
     llm_filler = SchemaFiller(llm, evidence_required=not args.evidence_optional) if llm else None
     rows: dict[str, Any] = {}
     hints = member_hints(FOLDER)
+    mined = kcg_knowledge(FOLDER) if any(r.endswith("_kcg") for r in args.rows.split(",")) else None
     for row in args.rows.split(","):
         kind, fill, *extra = row.split("_")
         filler: ArgumentFiller = RuleFiller() if fill == "rule" else llm_filler  # type: ignore[assignment]
-        knowledge = Knowledge(arguments=hints) if extra == ["hints"] else Knowledge()
+        knowledge = Knowledge()
+        if extra == ["hints"]:
+            knowledge = Knowledge(arguments=hints)
+        elif extra == ["kcg"] and mined is not None:
+            knowledge = mined
         solver = Solver(index, specs, knowledge, filler=filler)
         rows[row] = run_row(solver, evals, truths, catalogue, oracle=kind == "oracle")
         if fill == "llm":
@@ -287,9 +323,14 @@ def main() -> None:
             "baseline": "the rule filler (RuleFiller), same tool choice, same requests, same run",
             "figures": {
                 "held_out_requests": len(evals),
-                "knowledge": "docs only (no compendium: no argument hints released on main); "
+                "knowledge": "docs only unless the row says; "
                 "rows ending in _hints add member_hints (normalisations the member "
-                "demonstrations show in >= 2 requests, a stand-in for KCG's argument claims)",
+                "demonstrations show in >= 2 requests, a hand-written stand-in); rows ending "
+                "in _kcg add KCG's validated argument claims of each member client (k = 2), "
+                "scrubbed, joined (no membership-inference gate)",
+                "kcg_argument_paths_with_hints": (
+                    sum(len(h) for h in mined.arguments.values()) if mined is not None else 0
+                ),
                 "member_hints": sum(
                     len(h.normalisations) for t in hints.values() for h in t.values()
                 ),

@@ -17,6 +17,10 @@ array share the array's path), with ``k = min_support`` distinct subjects
 - **omitted** (:class:`OmittedArgument`): a schema-optional argument absent
   from more than ``min_omitted_share`` of the tool's calls (those whose parent
   object is present), the absent ones from k subjects;
+- **default year** (:class:`DefaultYear`): for a free-text argument whose
+  values are dates, the year more than ``min_usual_share`` of the calls write
+  where the request names no year, those calls from k subjects
+  (:func:`~fical_secure.kcg.argforms.year_shown`);
 - **normalisation** (:class:`Normalisation`): a request phrase (as cues cut
   them, :func:`~fical_secure.kcg.cues.ngrams`) for a free-text value the
   request does not contain verbatim ("nyc" -> ``"New York, NY"``), seen with
@@ -51,6 +55,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from fical_secure.data.schema import ArgSpec, ArgValue, Episode, ToolSpec
+from fical_secure.kcg.argforms import suffix_shown, year_shown
 from fical_secure.kcg.argvalues import (
     arg_paths,
     content_words,
@@ -66,8 +71,10 @@ from fical_secure.kcg.argvalues import (
 from fical_secure.kcg.claims import (
     ArgumentClaim,
     ArgumentShape,
+    DefaultYear,
     Normalisation,
     OmittedArgument,
+    UsualSuffix,
     UsualValue,
     value_json,
 )
@@ -220,6 +227,16 @@ def _mine_path(calls: _Calls, path: str, arg: ArgSpec, checks: ClaimChecks) -> l
         ]
         if shape is not None and checks.enough(fits):
             out.append(ArgumentShape(tool, path, shape.name))
+        dated = year_shown(list(zip(calls.episodes, at, strict=True)), rules.min_usual_share)
+        if dated is not None and checks.enough(dated[1]):
+            out.append(DefaultYear(tool, path, dated[0]))
+        suffixed = suffix_shown(list(zip(calls.episodes, at, strict=True)), rules.min_usual_share)
+        if (
+            suffixed is not None
+            and checks.enough(suffixed[1])
+            and checks.releasable("", value_json(suffixed[0]))
+        ):
+            out.append(UsualSuffix(tool, path, suffixed[0]))
     if not arg.required:
         parent = path.rpartition(".")[0]
         base = [i for i, w in enumerate(calls.written) if not parent or parent in w]

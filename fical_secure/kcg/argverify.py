@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from fical_secure.data.schema import ArgSpec, ArgValue, Episode, ToolSpec
+from fical_secure.kcg.argforms import suffix_shown, year_shown
 from fical_secure.kcg.arguments import ArgumentRules, ClaimChecks, claim_checks, lifted
 from fical_secure.kcg.argvalues import (
     arg_paths,
@@ -25,8 +26,10 @@ from fical_secure.kcg.argvalues import (
 from fical_secure.kcg.claims import (
     ArgumentClaim,
     ArgumentShape,
+    DefaultYear,
     Normalisation,
     OmittedArgument,
+    UsualSuffix,
     UsualValue,
     value_json,
 )
@@ -79,6 +82,10 @@ def _verify(
         shown = _omitted_shown(claim, arg, calls, checks.rules)
     elif isinstance(claim, UsualValue):
         shown = _usual_shown(claim, calls, checks)
+    elif isinstance(claim, DefaultYear):
+        shown = _year_shown(claim, arg, calls, checks.rules)
+    elif isinstance(claim, UsualSuffix):
+        shown = _suffix_shown(claim, arg, calls, checks)
     else:
         shown = _normal_shown(claim, arg, calls, checks)
     return checks.subjects.count(shown) if shown is not None and checks.enough(shown) else None
@@ -113,6 +120,26 @@ def _omitted_shown(
     base = [(e, w) for e, w in calls if not parent or parent in w]
     shown = [e.episode_id for e, w in base if claim.path not in w]
     return shown if base and len(shown) > rules.min_omitted_share * len(base) else None
+
+
+def _year_shown(
+    claim: DefaultYear, arg: ArgSpec, calls: Written, rules: ArgumentRules
+) -> list[str] | None:
+    if not free_text(arg):
+        return None
+    at = [(e, w.get(claim.path, [])) for e, w in calls]
+    dated = year_shown(at, rules.min_usual_share)
+    return dated[1] if dated is not None and dated[0] == claim.year else None
+
+
+def _suffix_shown(
+    claim: UsualSuffix, arg: ArgSpec, calls: Written, checks: ClaimChecks
+) -> list[str] | None:
+    if not free_text(arg) or not checks.releasable("", value_json(claim.suffix)):
+        return None
+    at = [(e, w.get(claim.path, [])) for e, w in calls]
+    suffixed = suffix_shown(at, checks.rules.min_usual_share)
+    return suffixed[1] if suffixed is not None and suffixed[0] == claim.suffix else None
 
 
 def _usual_shown(claim: UsualValue, calls: Written, checks: ClaimChecks) -> list[str] | None:

@@ -11,8 +11,11 @@ A claim says something about a tool that examples can confirm or refute:
   one argument path of ``tool`` (dotted for object members; array items share
   their array's path): :class:`ArgumentShape` (its values' format),
   :class:`UsualValue` (the value calls write when the request names none),
-  :class:`OmittedArgument` (an optional argument calls leave out) and
-  :class:`Normalisation` (a request phrase stands for a written value).
+  :class:`OmittedArgument` (an optional argument calls leave out),
+  :class:`Normalisation` (a request phrase stands for a written value) and
+  :class:`DefaultYear` (the year calls write for a date the request gives
+  without one) and :class:`UsualSuffix` (what calls add after the value the
+  request gives: ``", CA"`` after a city).
 
 An entry carries its claim in its text and nowhere else, so what the privacy
 gates scrub is exactly what the agent can use: :func:`parse_claim` reads the
@@ -39,6 +42,13 @@ _PATH = r"`([A-Za-z0-9_$@-][^`\n]{0,79})`"
 _SHAPE = re.compile(rf"Calls write {_PATH} as (.+)\.")
 _USUAL = re.compile(rf"Calls usually set {_PATH} to (.+) when the request does not say\.")
 _OMITTED = re.compile(rf"Calls usually leave out the optional {_PATH}\.")
+_YEAR = re.compile(
+    rf"Where a request gives a date without its year, calls write {_PATH} "
+    r"with year number (\d{4})\."
+)
+_SUFFIX = re.compile(
+    rf'Where a request gives only the first part of {_PATH}, calls add "([^"\n]{{1,24}})" to it\.'
+)
 _NORMAL = re.compile(rf'Where a request says "([^"\n]{{1,60}})", calls set {_PATH} to (.+)\.')
 ALIAS_KIND = "arguments"
 CUE_KIND = "usage"
@@ -107,8 +117,39 @@ class Normalisation:
     value: str
 
 
-ArgumentClaim = ArgumentShape | UsualValue | OmittedArgument | Normalisation
-ARGUMENT_CLAIMS = (ArgumentShape, UsualValue, OmittedArgument, Normalisation)
+@dataclass(frozen=True)
+class DefaultYear:
+    """Calls write dates at ``path`` in ``year`` where the request gives the date without one.
+
+    Its sentence says "year number 2023": a bare year reads as a date to the scrubber's
+    NER, though a year alone is no identifier (HIPAA Safe Harbor keeps years).
+    """
+
+    tool: str
+    path: str
+    year: int
+
+
+@dataclass(frozen=True)
+class UsualSuffix:
+    """Calls write ``path`` as the head the request gives followed by ``suffix`` (``", CA"``)."""
+
+    tool: str
+    path: str
+    suffix: str
+
+
+ArgumentClaim = (
+    ArgumentShape | UsualValue | OmittedArgument | Normalisation | DefaultYear | UsualSuffix
+)
+ARGUMENT_CLAIMS = (
+    ArgumentShape,
+    UsualValue,
+    OmittedArgument,
+    Normalisation,
+    DefaultYear,
+    UsualSuffix,
+)
 Claim = ValueAlias | ToolCue | ArgumentClaim
 
 
@@ -120,6 +161,16 @@ def render_claim(claim: Claim) -> str:
         return f"Calls usually set `{claim.path}` to {claim.value} when the request does not say."
     if isinstance(claim, OmittedArgument):
         return f"Calls usually leave out the optional `{claim.path}`."
+    if isinstance(claim, DefaultYear):
+        return (
+            "Where a request gives a date without its year, "
+            f"calls write `{claim.path}` with year number {claim.year}."
+        )
+    if isinstance(claim, UsualSuffix):
+        return (
+            f"Where a request gives only the first part of `{claim.path}`, "
+            f'calls add "{claim.suffix}" to it.'
+        )
     if isinstance(claim, Normalisation):
         return f'Where a request says "{claim.phrase}", calls set `{claim.path}` to {claim.value}.'
     if isinstance(claim, ToolCue):
@@ -182,6 +233,10 @@ def parse_argument(tool: str, text: str) -> ArgumentClaim | None:
         return UsualValue(tool, m.group(1), value) if value is not None else None
     if m := _OMITTED.fullmatch(text):
         return OmittedArgument(tool, m.group(1))
+    if m := _YEAR.fullmatch(text):
+        return DefaultYear(tool, m.group(1), int(m.group(2)))
+    if m := _SUFFIX.fullmatch(text):
+        return UsualSuffix(tool, m.group(1), m.group(2))
     if m := _NORMAL.fullmatch(text):
         phrase, value = m.group(1), _canonical(m.group(3))
         if value is None or phrase != phrase.lower().strip() or not phrase:

@@ -18,7 +18,8 @@ with that shape (ISO dates also from the other date styles); an argument the
 request gives no value for takes its usual value; and an optional argument
 calls usually leave out is filled only from explicit evidence (an id pattern,
 an enum word, a normalisation, a number with its unit or cue word), never by
-the fallbacks (a stray number, a shaped span, a usual value).
+the fallbacks (a stray number, a shaped span, a usual value). With a ``year``
+for dates written without one, "March 7th" is a date too.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ from dataclasses import dataclass, field, replace
 from fical_secure.data.schema import ArgSpec, ArgValue, ToolSpec
 from fical_secure.data.vocab import value_surfaces
 from fical_secure.kcg.shapes import BY_NAME, BY_PATTERN
-from fical_secure.tlu.dates import dates_in
+from fical_secure.tlu.dates import as_slash, dates_in
 from fical_secure.tlu.hints import ArgumentHint
+from fical_secure.tlu.spans import name_heads
 
 # (request, tool, arg, allowed values) -> chosen value
 EnumChooser = Callable[[str, ToolSpec, ArgSpec, Sequence[str]], str]
@@ -99,13 +101,15 @@ def fill_arguments(
     chooser: EnumChooser | None = None,
     aliases: Mapping[str, str] | None = None,
     hints: Mapping[str, ArgumentHint] | None = None,
+    year: int | None = None,
 ) -> ArgFill:
     """Extract ``spec``'s arguments from ``request``; unsettled enums go to ``chooser``.
 
     ``aliases`` maps lower-case phrases to enum values (a compendium's learned
     jargon, see :mod:`fical_secure.tlu.knowledge`); without them only the
     values' standard words are recognised. ``hints``: argument path -> what
-    the compendium says about it (see the module docstring).
+    the compendium says about it (see the module docstring). ``year``: the year of
+    dates the request writes without one (none are read without it).
     """
     hints = hints or {}
     weak = {a.name for a in spec.args if not a.required and _omitted(hints.get(a.name))}
@@ -114,7 +118,7 @@ def fill_arguments(
     for arg in spec.args:
         if arg.pattern is not None:
             _fill_pattern(text, arg.name, arg.pattern, found)
-    dates = dates_in(text.raw, text.used)  # a date's digits are never numbers
+    dates = dates_in(text.raw, text.used, year)  # a date's digits are never numbers
     for arg in spec.args:
         if arg.type == "date" and dates:
             found[arg.name] = dates[0]
@@ -264,16 +268,21 @@ def _fill_normalised(
         hint = hints.get(arg.name)
         if arg.name in found or hint is None or arg.type == "enum":
             continue
-        hits: list[tuple[int, ArgValue]] = []
+        hits: list[tuple[int, int, ArgValue]] = []
         for phrase, value in sorted(hint.normalisations.items(), key=lambda pv: -len(pv[0])):
             if not isinstance(value, str | int | float):  # a scalar stands for a phrase
                 continue
             pattern = rf"(?<![a-z0-9]){re.escape(phrase.lower())}(?![a-z0-9])"
             for m in re.finditer(pattern, text.low):
-                if text.free(m.start(), m.end()):
-                    text.claim(m.start(), m.end())
-                    hits.append((m.start(), value))
-        values = [v for _, v in sorted(hits, key=lambda h: h[0])]
+                if text.free(m.start(), m.end()) and not any(
+                    s < m.end() and m.start() < e for s, e, _ in hits
+                ):
+                    hits.append((m.start(), m.end(), value))
+        hits.sort(key=lambda h: h[0])
+        # a single value takes the first phrase only: the next may be another argument's
+        for start, end, _value in hits if arg.type == "array" else hits[:1]:
+            text.claim(start, end)
+        values = [v for _, _, v in hits]
         if values:
             found[arg.name] = list(dict.fromkeys(values)) if arg.type == "array" else values[0]
 
@@ -298,7 +307,11 @@ def _fill_shaped(
     for arg in args:
         hint = hints.get(arg.name)
         shape = BY_PATTERN.get(hint.shape) if hint is not None and hint.shape else None
-        if arg.name in found or shape is None or arg.type not in ("str", "any"):
+        if arg.name in found or arg.type not in ("str", "any"):
+            continue
+        if shape is None:
+            if hint is not None and hint.suffix:
+                _fill_suffixed(text, arg.name, hint.suffix, None, found)
             continue
         quoted = [
             m
@@ -311,6 +324,9 @@ def _fill_shaped(
         elif shape is BY_NAME["iso_date"]:
             if dates:
                 found[arg.name] = dates[0]
+        elif shape is BY_NAME["slash_date"]:
+            if dates:
+                found[arg.name] = as_slash(dates[0])
         elif shape.spans:
             finder = re.compile(rf"(?<![\w@/.-]){shape.pattern}(?![\w@/-])")
             for m in finder.finditer(text.raw):
@@ -318,6 +334,25 @@ def _fill_shaped(
                     found[arg.name] = m.group(0)
                     text.claim(m.start(), m.end())
                     break
+            if arg.name not in found and hint is not None and hint.suffix:
+                _fill_suffixed(text, arg.name, hint.suffix, shape.compiled, found)
+
+
+def _fill_suffixed(
+    text: _Text,
+    name: str,
+    suffix: str,
+    shape: re.Pattern[str] | None,
+    found: dict[str, ArgValue],
+) -> None:
+    """The first free name the request writes, with the learned suffix, if that has the
+    argument's shape (where one is known)."""
+    for head in name_heads(text.raw):
+        for m in re.finditer(rf"(?<!\w){re.escape(head)}(?!\w)", text.raw):
+            if text.free(m.start(), m.end()) and (shape is None or shape.fullmatch(head + suffix)):
+                found[name] = head + suffix
+                text.claim(m.start(), m.end())
+                return
 
 
 def _fill_numbers(

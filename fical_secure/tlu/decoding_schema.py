@@ -8,7 +8,8 @@ the request's spans, normalised forms (ISO dates, ``HH:MM``), a hint's
 normalisations and usual value, or the schema's default; a number becomes one
 the request writes. Where no candidate exists the tool's schema stays as is.
 An optional member enters only with evidence (a hint's usual value, a word of
-its name in the request), as optional: the model may still leave it out.
+its name in the request; for one calls usually leave out, only a yes/no flag
+the request names), as optional: the model may still leave it out.
 """
 
 from __future__ import annotations
@@ -19,9 +20,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from fical_secure.jsontypes import JsonObject, JsonValue
+from fical_secure.tlu.dates import as_slash
 from fical_secure.tlu.hints import ArgumentHint
-from fical_secure.tlu.shapes import expected_shapes
-from fical_secure.tlu.spans import anchored_numbers, normalised_values, numbers, spans
+from fical_secure.tlu.shapes import ISO_DATE, expected_shapes
+from fical_secure.tlu.spans import (
+    anchored_numbers,
+    name_heads,
+    normalised_values,
+    numbers,
+    spans,
+)
 
 MAX_ITEMS = 8
 _NAME_STOP = frozenset({"name", "type", "value", "list", "data", "info", "with", "from"})
@@ -38,23 +46,28 @@ class RequestValues:
     words: frozenset[str]
 
     @classmethod
-    def of(cls, request: str) -> RequestValues:
+    def of(cls, request: str, year: int | None = None) -> RequestValues:
+        """``year``: the year of dates the request writes without one."""
         words = frozenset(re.findall(r"[a-z0-9]+", request.lower()))
         return cls(
             request,
             tuple(spans(request)),
-            tuple(normalised_values(request)),
+            tuple(normalised_values(request, year)),
             tuple(numbers(request)),
             words,
         )
 
 
-def _hint_values(hint: ArgumentHint | None, low_request: str) -> list[Any]:
+def _hint_values(hint: ArgumentHint | None, request: str) -> list[Any]:
+    """Values the hint gives for this request: normalised phrases, the usual value, and
+    the request's names completed with the learned suffix."""
     if hint is None:
         return []
-    named = [v for phrase, v in hint.normalisations.items() if phrase.lower() in low_request]
+    low = request.lower()
+    named = [v for phrase, v in hint.normalisations.items() if phrase.lower() in low]
     usual = [] if hint.usual_value is None else [hint.usual_value]
-    return [*named, *usual]
+    suffixed = [f"{h}{hint.suffix}" for h in name_heads(request)] if hint.suffix else []
+    return [*named, *usual, *suffixed]
 
 
 def _mentions(name: str, values: RequestValues) -> bool:
@@ -101,8 +114,10 @@ def _string(
         return _enum("string", _unique(pool)) if pool else dict(prop)
     default = [prop["default"]] if isinstance(prop.get("default"), str) else []
     pool = _unique([*strings, *values.normalised, *values.spans])
+    # a date the request gives, written the other way dates are (month/day/year)
+    rendered = [as_slash(v) for v in values.normalised if re.fullmatch(ISO_DATE, v)]
     for shape in shapes:  # the first shape some candidate has settles it
-        fitting = [v for v in pool if re.fullmatch(shape, v)]
+        fitting = [v for v in [*pool, *rendered] if re.fullmatch(shape, v)]
         if fitting:
             pool = fitting
             break
@@ -141,7 +156,7 @@ def narrow(
         return dict(prop)  # closed already, or a union the library compiles as written
     kind = prop["type"]
     hint = hints.get(path)
-    extra = _hint_values(hint, values.request.lower())
+    extra = _hint_values(hint, values.request)
     if kind == "string":
         hinted = [hint.shape] if hint is not None and hint.shape else []
         narrowed = _string(prop, extra, values, [*hinted, *expected_shapes(path, prop)])
@@ -190,9 +205,12 @@ def object_schema(
             continue
         where = f"{path}.{name}" if path else name
         hint = hints.get(where)
+        # an optional flag calls usually leave out still enters where the request names it
+        # ("with a garage": has_garage); naming another kind of argument gives no value
+        omitted = hint is not None and hint.omitted
+        named = _mentions(name, values) and (not omitted or prop.get("type") == "boolean")
         wanted = name in required or (
-            not (hint is not None and hint.omitted)
-            and (_mentions(name, values) or bool(_hint_values(hint, values.request.lower())))
+            (named or (not omitted and bool(_hint_values(hint, values.request))))
             and _shape_fits(where, prop, values)
         )
         if wanted:

@@ -32,7 +32,7 @@ from fical_secure.data.schema import ArgSpec, ArgValue, ToolSpec
 from fical_secure.llm.base import JsonLLM
 from fical_secure.tlu.args import ArgFill, fill_arguments
 from fical_secure.tlu.decoding_schema import RequestValues, object_schema
-from fical_secure.tlu.hints import ArgumentHint
+from fical_secure.tlu.hints import ArgumentHint, default_year, hints_for
 from fical_secure.tlu.knowledge import Knowledge
 
 DOC_CHARS = 240
@@ -63,12 +63,14 @@ class RuleFiller:
     """Rule-based extraction with the knowledge's aliases and argument hints (no model)."""
 
     def fill(self, jobs: Sequence[FillJob], knowledge: Knowledge) -> list[ArgFill]:
+        year = default_year(knowledge.arguments)
         return [
             fill_arguments(
                 j.request,
                 j.spec,
                 aliases=knowledge.aliases,
-                hints=knowledge.arguments.get(j.spec.name),
+                hints=hints_for(knowledge.arguments, j.spec),
+                year=year,
             )
             for j in jobs
         ]
@@ -129,14 +131,15 @@ class SchemaFiller:
         """
         rules = self.rules.fill(jobs, knowledge)
         todo, prompts, schemas, pins = [], [], [], []
+        year = default_year(knowledge.arguments)
         for i, (job, rule) in enumerate(zip(jobs, rules, strict=True)):
             if _fast(job.spec, rule):
                 continue
-            hints = knowledge.arguments.get(job.spec.name, {})
+            hints = hints_for(knowledge.arguments, job.spec)
             pinned = _pinned(job, rule, hints)
             schema = object_schema(
                 parameters_schema(job.spec),
-                RequestValues.of(job.request),
+                RequestValues.of(job.request, year),
                 hints,
                 pinned=pinned,
                 evidence_required=self.evidence_required,

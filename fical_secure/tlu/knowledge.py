@@ -23,8 +23,10 @@ from fical_secure.data.schema import ArgSpec, ToolSpec
 from fical_secure.data.vocab import value_surfaces
 from fical_secure.kcg.claims import (
     ArgumentShape,
+    DefaultYear,
     Normalisation,
     OmittedArgument,
+    UsualSuffix,
     UsualValue,
     parse_argument,
     parse_claim,
@@ -32,7 +34,7 @@ from fical_secure.kcg.claims import (
 )
 from fical_secure.kcg.schema import Compendium, Entry
 from fical_secure.kcg.shapes import BY_NAME
-from fical_secure.tlu.hints import ArgumentHint
+from fical_secure.tlu.hints import ArgumentHint, most_supported
 
 
 @dataclass(frozen=True)
@@ -117,14 +119,6 @@ def _add(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
     return dict(sorted((Counter(a) + Counter(b)).items()))
 
 
-def _winner(votes: Counter[Any]) -> Any:
-    """The most supported choice, or ``None`` on a tie (or no votes)."""
-    ranked = votes.most_common(2)
-    if not ranked or (len(ranked) == 2 and ranked[0][1] == ranked[1][1]):
-        return None
-    return ranked[0][0]
-
-
 @dataclass
 class _Votes:
     """Support for each thing entries say about one argument path."""
@@ -132,6 +126,8 @@ class _Votes:
     usual: Counter[str] = field(default_factory=Counter)
     shape: Counter[str] = field(default_factory=Counter)
     omitted: int = 0
+    year: Counter[int] = field(default_factory=Counter)
+    suffix: Counter[str] = field(default_factory=Counter)
     normal: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
 
 
@@ -151,12 +147,18 @@ def argument_hints(entries: Iterable[Entry]) -> dict[str, dict[str, ArgumentHint
             v.omitted += entry.support
         elif isinstance(claim, Normalisation):
             v.normal[claim.phrase][claim.value] += entry.support
+        elif isinstance(claim, DefaultYear):
+            v.year[claim.year] += entry.support
+        elif isinstance(claim, UsualSuffix):
+            v.suffix[claim.suffix] += entry.support
     book: dict[str, dict[str, ArgumentHint]] = defaultdict(dict)
     for (tool, path), v in sorted(votes.items()):
-        usual = _winner(v.usual)
+        usual = most_supported(v.usual)
         usual_votes = v.usual[usual] if usual is not None else 0
-        shape = BY_NAME[s] if (s := _winner(v.shape)) is not None else None
-        normal = {p: json.loads(w) for p, c in v.normal.items() if (w := _winner(c)) is not None}
+        shape = BY_NAME[s] if (s := most_supported(v.shape)) is not None else None
+        normal = {
+            p: json.loads(w) for p, c in v.normal.items() if (w := most_supported(c)) is not None
+        }
         book[tool][path] = ArgumentHint(
             tool,
             path,
@@ -167,6 +169,8 @@ def argument_hints(entries: Iterable[Entry]) -> dict[str, dict[str, ArgumentHint
             shape=shape.pattern if shape else None,
             shape_text=shape.text if shape else None,
             normalisations=dict(sorted(normal.items())),
+            year=most_supported(v.year),
+            suffix=most_supported(v.suffix),
         )
     return dict(book)
 
@@ -194,7 +198,14 @@ def _merge_hint(a: ArgumentHint | None, b: ArgumentHint | None) -> ArgumentHint:
         shape=(a.shape or b.shape) if same_shape else None,
         shape_text=(a.shape_text or b.shape_text) if same_shape else None,
         normalisations=normal,
+        year=_agreed(a.year, b.year),
+        suffix=_agreed(a.suffix, b.suffix),
     )
+
+
+def _agreed(a: Any, b: Any) -> Any:
+    """What two sources say, where at most one says it or both say the same."""
+    return a if b is None or a == b else (b if a is None else None)
 
 
 def _enum_args(spec: ToolSpec) -> list[ArgSpec]:

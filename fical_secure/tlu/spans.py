@@ -9,8 +9,10 @@ digits or words, clock times normalised to ``HH:MM`` and dates to ISO
 
 from __future__ import annotations
 
+import itertools
 import re
 
+from fical_secure.data.vocab import MONTHS
 from fical_secure.tlu.dates import dates_in
 
 MAX_SPAN_WORDS = 6
@@ -40,7 +42,8 @@ STOPWORDS = frozenset(
 def spans(request: str, max_words: int = MAX_SPAN_WORDS) -> list[str]:
     """Quoted phrases, then every run of 1..``max_words`` words, edges trimmed, deduplicated.
 
-    A run of several words that starts or ends with a function word is left out.
+    A run of several words that starts or ends with a function word, or that runs on
+    past a clause's end ("Fresno, departing"), is left out.
     """
     found = [m.group(1).strip() for m in _QUOTED.finditer(request)]
     words = request.split()
@@ -48,12 +51,23 @@ def spans(request: str, max_words: int = MAX_SPAN_WORDS) -> list[str]:
         for start in range(len(words) - size + 1):
             run = words[start : start + size]
             ends = {run[0].strip(_EDGE).lower(), run[-1].strip(_EDGE).lower()}
-            if size > 1 and ends & STOPWORDS:
+            if size > 1 and (ends & STOPWORDS or _crosses_clause(run)):
                 continue
             found.append(" ".join(run).strip(_EDGE))
             found.append(" ".join(run).rstrip(_EDGE))
     kept = [s for s in dict.fromkeys(found) if s]
     return kept[:MAX_SPANS]
+
+
+def _crosses_clause(run: list[str]) -> bool:
+    """A word inside the run ends a sentence (``.?!;:``, not an abbreviation), or a comma
+    that a lower-case word follows ("Fresno, departing"; "Fresno, CA" stays whole)."""
+    for word, after in itertools.pairwise(run):
+        if word[-1] in "?!;:" or (word[-1] == "." and len(word) > 3 and "." not in word[:-1]):
+            return True  # "St." and "p.m." are abbreviations, not a sentence's end
+        if word[-1] == "," and after[:1].islower():
+            return True
+    return False
 
 
 def numbers(request: str) -> list[int | float]:
@@ -119,6 +133,30 @@ def clock_times(request: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def normalised_values(request: str) -> list[str]:
-    """Values the request implies in a standard written form: ISO dates, ``HH:MM`` times."""
-    return list(dict.fromkeys([*dates_in(request), *clock_times(request)]))
+def normalised_values(request: str, year: int | None = None) -> list[str]:
+    """Values the request implies in a standard written form: ISO dates, ``HH:MM`` times.
+
+    ``year``: the year of dates written without one (none are read without it).
+    """
+    return list(dict.fromkeys([*dates_in(request, year=year), *clock_times(request)]))
+
+
+_NAME_RUN = re.compile(r"\b[A-Z][a-z][\w'-]*(?: [A-Z][a-z][\w'-]*){0,3}")
+_WEEK = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday I Can Could Please"
+_NOT_PLACES = frozenset([*MONTHS, *(m[:3] for m in MONTHS), *_WEEK.split()])
+
+
+def name_heads(request: str) -> list[str]:
+    """Runs of capitalised words the request writes mid-sentence, not right after a comma,
+    and does not follow with a comma and another capitalised word: names that a learned
+    suffix may complete ("Fresno" in "a bus to Fresno", not "Fresno, CA", "Canada" of
+    "Toronto, Canada" nor "March")."""
+    out = []
+    for m in _NAME_RUN.finditer(request):
+        before = request[: m.start()].rstrip()
+        if not before or before[-1] in ".?!,\"'" or set(m.group(0).split()) & _NOT_PLACES:
+            continue  # a sentence's first word, or the tail of "Toronto, Canada"
+        if re.match(r",\s*[A-Z]", request[m.end() :]):
+            continue
+        out.append(m.group(0).rstrip(".'"))
+    return list(dict.fromkeys(out))
