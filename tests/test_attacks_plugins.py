@@ -96,6 +96,24 @@ def test_membership_inference_sees_copied_members_and_not_a_release_without_them
     assert null["mia_auc"]["value"] < 0.7 and null["membership_findings"] == 0
 
 
+def test_the_headline_figure_is_a_maximum_over_attacks_and_says_so(
+    federation: Federation, embedder: CachingEmbedder
+) -> None:
+    null = MembershipInference().run(_context(federation, embedder, copy=False))
+    by_attack = null["mia_by_attack"]
+    for figure, value_key, p_key in (
+        ("mia_auc", "auc", "auc_p_value"),
+        ("tpr_at_low_fpr", "tpr_at_1pct_fpr", "tpr_p_value"),
+    ):
+        head = null[figure]
+        assert head["max_over_attacks"] == len(by_attack) >= 2
+        # the reported attack is one of those listed, with its own uncorrected p-value
+        assert by_attack[head["attack"]][p_key] == head["p_value"]
+        assert head["p_value_bonferroni"] == round(min(1.0, head["p_value"] * len(by_attack)), 4)
+        if figure == "mia_auc":  # never lowered: the largest of the attacks' figures
+            assert head["value"] == max(a[value_key] for a in by_attack.values())
+
+
 def test_verbatim_pii_is_found_only_when_members_are_copied(
     federation: Federation, embedder: CachingEmbedder
 ) -> None:

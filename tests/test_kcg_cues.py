@@ -10,7 +10,8 @@ from fical_secure.kcg.knowledge import build_knowledge
 from fical_secure.kcg.schema import Compendium
 from fical_secure.scrub.known import KnownIdentifiers
 
-RULES = CueRules(min_support=2)
+# the point estimate of precision: these fixtures have two or three requests a tool
+RULES = CueRules(min_support=2, precision_z=0.0)
 
 
 def _ep(i: int, request: str, tool: str, subject: str | None = None) -> Episode:
@@ -88,8 +89,27 @@ def test_cue_entry_sentence_parses_back_and_merges_across_hospitals() -> None:
     assert [(e.text, e.support) for e in both.entries] == [(merged, 2)]
 
 
+def _rain(n: int) -> list[Episode]:
+    """``n`` subjects asking about rain (weather.get), two restaurant bookings."""
+    eps = [_ep(i, f"Is rain likely at site {i} tomorrow?", "weather.get") for i in range(n)]
+    eps += [_ep(100, "Book a table for two", "restaurant.book")]
+    return [*eps, _ep(101, "Reserve a table near the station", "restaurant.book")]
+
+
+def test_a_cue_seen_in_a_handful_of_requests_needs_its_precision_bound() -> None:
+    # 3 of 3 requests with "rain" call weather.get: precision 1.0, Wilson 95% lower bound 0.44
+    bounded, point = CueRules(min_precision=0.6), CueRules(min_precision=0.6, precision_z=0.0)
+    assert "rain" in _phrases(mine_cues(_rain(3), rules=point), "weather.get")
+    assert "rain" not in _phrases(mine_cues(_rain(3), rules=bounded), "weather.get")
+    assert verify_cue(ToolCue("weather.get", ("rain",)), _rain(3), bounded) is None
+    # 8 of 8: the lower bound is 0.68, the cue stands on enough requests to be released
+    assert bounded.precision(8, 8) > 0.6 > bounded.precision(3, 3)
+    cue = next(c for c in mine_cues(_rain(8), rules=bounded) if c.tool == "weather.get")
+    assert "rain" in cue.phrases and verify_cue(cue, _rain(8), bounded) == 8
+
+
 def test_build_knowledge_writes_cue_entries() -> None:
-    compendium = build_knowledge(_weather(["a", "b"]), [], None, client_id="h01", progress=False)
+    compendium = build_knowledge(_rain(8), [], None, client_id="h01", progress=False)
     cues = [c for c in entry_claims(compendium.entries) if isinstance(c, ToolCue)]
     assert "rain" in _phrases(cues, "weather.get")
     assert compendium.meta["cues"] == len(cues)

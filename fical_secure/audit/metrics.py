@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fical_secure.jsontypes import JsonObject
+from fical_secure.stats import wilson_bounds
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -236,13 +237,9 @@ def attack_metrics(
 
 
 def wilson_interval(k: int, n: int, z: float = 1.96) -> list[float]:
-    """Wilson score 95% interval of a rate ``k / n`` (``[0, 1]`` when ``n`` is 0)."""
-    if n == 0:
-        return [0.0, 1.0]
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return [round(float(centre - half), 4), round(float(centre + half), 4)]
+    """Wilson score 95% interval of a rate ``k / n`` (``[0, 1]`` when ``n`` is 0), rounded."""
+    low, high = wilson_bounds(k, n, z)
+    return [round(low, 4), round(high, 4)]
 
 
 def bootstrap_mean_ci(

@@ -10,7 +10,13 @@ is a cue for tool ``T`` when
   subjects (:mod:`fical_secure.kcg.subjects`; the privacy floor: one patient
   seen many times is one subject);
 - its precision for ``T``, the share of all local requests containing it
-  that call ``T``, is at least ``min_precision``;
+  that call ``T``, is at least ``min_precision`` with confidence: the lower
+  Wilson bound (at ``precision_z``) of that share, not the share itself, must
+  reach it. A phrase seen in a handful of requests that all happen to call
+  ``T`` ("mentioned" in 5 of 5) is chance more often than a cue; selected on
+  its point estimate it would be picked because of those very records, so the
+  release would be likelier to quote a member's request than a non-member's
+  (a membership signal: ``benchmarks/results/leakage_quick.json``'s notes);
 - it shares no token with a known identifier of the hospital
   (:meth:`KnownIdentifiers.named_in`, token by token).
 
@@ -35,6 +41,7 @@ from fical_secure.kcg.claims import ToolCue
 from fical_secure.kcg.mining import MAX_TOKENS, STOPWORDS, _numeric, _tokens
 from fical_secure.kcg.subjects import Subjects, subjects_of
 from fical_secure.scrub.known import KnownIdentifiers
+from fical_secure.stats import Z95, wilson_bounds
 
 
 @dataclass(frozen=True)
@@ -45,12 +52,20 @@ class CueRules:
     min_precision: float = 0.8
     per_tool: int = 5
     max_cover: float = 0.5
+    # the precision a cue must show is the Wilson lower bound at this z (0: the point estimate)
+    precision_z: float = Z95
 
     def __post_init__(self) -> None:
         if self.min_support < 1 or self.per_tool < 1:
             raise ValueError("min_support and per_tool must be at least 1")
         if not 0.0 < self.min_precision <= 1.0 or not 0.0 < self.max_cover <= 1.0:
             raise ValueError("min_precision and max_cover must be in (0, 1]")
+        if not 0.0 <= self.precision_z <= 10.0:
+            raise ValueError("precision_z must be in [0, 10]")
+
+    def precision(self, for_tool: int, anywhere: int) -> float:
+        """The precision a phrase is held to: the lower Wilson bound of ``for_tool / anywhere``."""
+        return wilson_bounds(for_tool, anywhere, self.precision_z)[0]
 
 
 def words(text: str) -> list[str]:
@@ -115,7 +130,7 @@ def mine_cues(
     ranked: dict[str, list[tuple[int, float, int, str]]] = defaultdict(list)
     for (tool, gram), ids in for_tool.items():
         support = subjects.count(ids)
-        precision = len(ids) / len(anywhere[gram])
+        precision = rules.precision(len(ids), len(anywhere[gram]))
         if support < rules.min_support or precision < rules.min_precision:
             continue
         if any(known.named_in(word) for word in gram.split()):
@@ -178,7 +193,7 @@ def verify_cue(
     for phrase in cue.phrases:
         hits = [e for e, w in tokenised if phrase_in(w, phrase)]
         ids = [e.episode_id for e in hits if e.call.tool == cue.tool]
-        if not hits or len(ids) / len(hits) < rules.min_precision:
+        if not hits or rules.precision(len(ids), len(hits)) < rules.min_precision:
             return None
         if subjects.count(ids) < rules.min_support:
             return None

@@ -55,6 +55,7 @@ from fical_secure.kcg.subjects import subjects_of
 from fical_secure.llm.base import LLM
 from fical_secure.release.dp import Calibration
 from fical_secure.scrub.known import KnownIdentifiers
+from fical_secure.stats import Z95
 
 GENERATOR = "kcg-claims"
 # meta fields computed from the records themselves, left out of a DP release's meta
@@ -73,12 +74,16 @@ class KnowledgeConfig:
     ``cue_precision`` and ``cues_per_tool``: a tool-selection cue's least
     precision for its tool and how many cues one tool keeps (:class:`CueRules`);
     chosen with the Solver's cue weight by cross-validation on the training
-    side of BFCL ``live_multiple`` (``benchmarks/results/cue_weight.json``).
+    side of BFCL ``live_multiple`` (``benchmarks/results/cue_weight.json``,
+    measured with the point estimate of precision). ``cue_precision_z``: the
+    precision held to ``cue_precision`` is its Wilson lower bound at this z
+    (0: the point estimate; :class:`CueRules`).
     """
 
     min_support: int = 2
     cue_precision: float = 0.6
     cues_per_tool: int = 5
+    cue_precision_z: float = Z95
     paraphrase: bool = True
     max_new_tokens: int = 40
     prompts_per_call: int = 32
@@ -144,7 +149,12 @@ def build_knowledge(
     if not episodes:
         raise SchemaError(f"client {client_id!r} has no episodes to build a compendium from")
     started = time.perf_counter()
-    rules = CueRules(config.min_support, config.cue_precision, config.cues_per_tool)
+    rules = CueRules(
+        config.min_support,
+        config.cue_precision,
+        config.cues_per_tool,
+        precision_z=config.cue_precision_z,
+    )
     dp_meta: JsonObject = {}
     if config.dp is None:
         claims = validated_claims(episodes, catalogue, config.min_support, known, rules)
