@@ -9,6 +9,7 @@ from fical_secure.kcg.cues import CueRules, mine_cues, verify_cue
 from fical_secure.kcg.knowledge import build_knowledge
 from fical_secure.kcg.schema import Compendium
 from fical_secure.scrub.known import KnownIdentifiers
+from fical_secure.stats import Z95
 
 # the point estimate of precision: these fixtures have two or three requests a tool
 RULES = CueRules(min_support=2, precision_z=0.0)
@@ -98,7 +99,8 @@ def _rain(n: int) -> list[Episode]:
 
 def test_a_cue_seen_in_a_handful_of_requests_needs_its_precision_bound() -> None:
     # 3 of 3 requests with "rain" call weather.get: precision 1.0, Wilson 95% lower bound 0.44
-    bounded, point = CueRules(min_precision=0.6), CueRules(min_precision=0.6, precision_z=0.0)
+    bounded = CueRules(min_precision=0.6, precision_z=Z95)
+    point = CueRules(min_precision=0.6)
     assert "rain" in _phrases(mine_cues(_rain(3), rules=point), "weather.get")
     assert "rain" not in _phrases(mine_cues(_rain(3), rules=bounded), "weather.get")
     assert verify_cue(ToolCue("weather.get", ("rain",)), _rain(3), bounded) is None

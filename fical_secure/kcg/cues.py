@@ -41,7 +41,7 @@ from fical_secure.kcg.claims import ToolCue
 from fical_secure.kcg.mining import MAX_TOKENS, STOPWORDS, _numeric, _tokens
 from fical_secure.kcg.subjects import Subjects, subjects_of
 from fical_secure.scrub.known import KnownIdentifiers
-from fical_secure.stats import Z95, wilson_bounds
+from fical_secure.stats import wilson_bounds
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,9 @@ class CueRules:
     min_precision: float = 0.8
     per_tool: int = 5
     max_cover: float = 0.5
-    # the precision a cue must show is the Wilson lower bound at this z (0: the point estimate)
-    precision_z: float = Z95
+    # the precision a cue must show is the Wilson lower bound at this z (0, the default: the
+    # point estimate; KnowledgeConfig says why the 95% bound is opt-in)
+    precision_z: float = 0.0
 
     def __post_init__(self) -> None:
         if self.min_support < 1 or self.per_tool < 1:

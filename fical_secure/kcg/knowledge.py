@@ -55,7 +55,6 @@ from fical_secure.kcg.subjects import subjects_of
 from fical_secure.llm.base import LLM
 from fical_secure.release.dp import Calibration
 from fical_secure.scrub.known import KnownIdentifiers
-from fical_secure.stats import Z95
 
 GENERATOR = "kcg-claims"
 # meta fields computed from the records themselves, left out of a DP release's meta
@@ -77,13 +76,18 @@ class KnowledgeConfig:
     side of BFCL ``live_multiple`` (``benchmarks/results/cue_weight.json``,
     measured with the point estimate of precision). ``cue_precision_z``: the
     precision held to ``cue_precision`` is its Wilson lower bound at this z
-    (0: the point estimate; :class:`CueRules`).
+    (0, the default: the point estimate; :class:`CueRules`). The 95% bound
+    (``Z95``) lowers the synthetic release's phrase-membership AUC (0.558 ->
+    0.525 over 5 seeds, ``benchmarks/results/cue_leak_seeds.json``) but halves
+    BFCL ``live_multiple``'s held-out top-1 gain over the docs (+0.104/+0.108
+    -> +0.056/+0.044, seeds 0/1), so it is opt-in; DP selection is the
+    release mode that bounds this leak.
     """
 
     min_support: int = 2
     cue_precision: float = 0.6
     cues_per_tool: int = 5
-    cue_precision_z: float = Z95
+    cue_precision_z: float = 0.0
     paraphrase: bool = True
     max_new_tokens: int = 40
     prompts_per_call: int = 32
