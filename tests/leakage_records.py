@@ -18,7 +18,7 @@ def leakage_record(rows: Rows, targets: dict[str, Target]) -> LeakageRecord:
         federation=FederationShape(clients=2, episodes_per_client=4, seed=0, eval_requests=0),
         attacker="a",
         suite="quick",
-        attacker_budget=AttackerBudget(4, 1, None, 5, 64),
+        attacker_budget=AttackerBudget(4, "release", 1, None, 5, 64),
         attacks=(),
         profile="strict",
         profiles={},

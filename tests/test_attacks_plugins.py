@@ -177,6 +177,20 @@ def test_an_artefact_two_modes_share_is_audited_once_and_a_different_one_afresh(
     assert all(other.audits()[c] is not first[c] for c in first)
 
 
+def test_an_audit_with_the_llm_is_never_reused_for_one_without_and_back(
+    federation: Federation, embedder: CachingEmbedder
+) -> None:
+    with_llm = _context(federation, embedder, copy=True, llm=CopyingLLM())
+    without = _context(federation, embedder, copy=True)
+    without.memo = with_llm.memo
+    scored = with_llm.audits()
+    plain = without.audits()
+    for cid in scored:
+        assert plain[cid] is not scored[cid]
+        assert any(name.startswith("llm_") for name in scored[cid].attacks)
+        assert not any(name.startswith("llm_") for name in plain[cid].attacks)
+
+
 def test_every_plugin_names_its_game_and_a_shipped_threat_model() -> None:
     for plugins in SUITES.values():
         for plugin in plugins:
@@ -281,6 +295,8 @@ def test_unknown_suite_or_too_small_a_federation_is_refused(tmp_path: Path) -> N
         run_attacks(AttackSettings(out=tmp_path, suite="all-of-them"))
     with pytest.raises(ConfigError, match="--clients must be >= 2"):
         run_attacks(AttackSettings(out=tmp_path, clients=1))
+    with pytest.raises(ConfigError, match="--llm-rows must be one of release, all"):
+        run_attacks(AttackSettings(out=tmp_path, llm_rows="some"))
     for records in (0, 101):
         with pytest.raises(ConfigError, match="--llm-records must be between 1 and --episodes"):
             run_attacks(AttackSettings(out=tmp_path, llm_records=records))

@@ -62,8 +62,10 @@ class ModeContext:
             hospitals = {h.hospital_id: h for h in self.federation.hospitals}
             for cid, release in self.targets().items():
                 target = AuditTarget.from_hospital(hospitals[cid], self.federation.manifest)
+                # an audit with the LLM's signals is not one without them
+                with_llm = self.llm is not None and self.config.use_llm
                 self._audits[cid] = self.remember(
-                    ("audit", cid),
+                    ("audit", cid, with_llm),
                     release,
                     partial(
                         audit_artefact,

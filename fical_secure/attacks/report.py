@@ -67,6 +67,7 @@ class AttackerBudget:
     """How much the attacker scores and generates, per client."""
 
     llm_records_per_side: int
+    llm_rows: str  # the rows the LLM attacks ran on: "release" or "all"
     canaries_per_client: int
     extraction_targets_per_client: int | None
     synthetic_examples_per_client: int

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -78,6 +78,9 @@ class AttackSettings:
     # clients) and canaries per client (3 a mode): what the LLM scores is most of the
     # run's cost on CPU
     llm_records: int = 100
+    # the rows the LLM attacks run on: "release" (the released rows the targets bound,
+    # RELEASE_ROWS) or "all"; the other rows get the model-free attacks only
+    llm_rows: str = "release"
     canaries: int = 1
     synthetic_examples: int = 5  # synthetic_sharing: examples each client's model writes (cap)
     synthetic_tokens: int = 64  # ... and new tokens per example (a request and a call)
@@ -100,6 +103,7 @@ DEFAULT_DP: dict[str, float | int] = {
 }
 # the released rows the targets hold to the leakage bounds, and their names there
 RELEASE_ROWS = {"compendium_hardened": "hardened", "compendium_dp": "dp"}
+LLM_ROWS = ("release", "all")
 
 
 def _release_checks(name: str, row: JsonObject) -> dict[str, Target]:
@@ -281,6 +285,10 @@ def run_attacks(settings: AttackSettings) -> LeakageRecord:
         raise ConfigError(f"unknown suite {settings.suite!r}; known: {', '.join(SUITES)}")
     if settings.clients < 2 or settings.episodes < 4:
         raise ConfigError("--clients must be >= 2 (attribution needs two) and --episodes >= 4")
+    if settings.llm_rows not in LLM_ROWS:
+        raise ConfigError(
+            f"--llm-rows must be one of {', '.join(LLM_ROWS)}, not {settings.llm_rows!r}"
+        )
     if not 1 <= settings.llm_records <= settings.episodes:
         raise ConfigError(
             f"--llm-records must be between 1 and --episodes ({settings.episodes}), "
@@ -307,12 +315,13 @@ def run_attacks(settings: AttackSettings) -> LeakageRecord:
     if lora is not None and not hasattr(llm, "model"):
         raise ConfigError(f"parameter_fl trains LoRA on a transformers model, not {llm.name}")
     embedder = CachingEmbedder(default_embedder())
+    # each release is the round's own, its gate included (the gate scores the records a
+    # round's gate does): the attacker's budget (--llm-records) is spent on attacking it
     modes = build_modes(
         federation,
         llm,
         profile=k_only,
         dp_profile=dp_profile,
-        audit_llm_records=settings.llm_records,
         synthetic=SyntheticConfig(
             max_examples=settings.synthetic_examples,
             max_new_tokens=settings.synthetic_tokens,
@@ -333,7 +342,11 @@ def run_attacks(settings: AttackSettings) -> LeakageRecord:
     memo: dict[tuple[Any, ...], Any] = {}  # an artefact two modes share is attacked once
     bar = tqdm(total=len(modes) * len(plugins), desc="attacks", disable=not settings.progress)
     for mode, sharing in modes.items():
-        ctx = ModeContext(mode, sharing, federation, embedder, llm, config, policy, memo)
+        # the LLM attacks bound the released rows; elsewhere the model-free ones (sample
+        # sharing's own leak is total without a model) unless --llm-rows all
+        mode_llm = llm if settings.llm_rows == "all" or mode in RELEASE_ROWS else None
+        mode_config = config if mode_llm is not None else replace(config, use_llm=False)
+        ctx = ModeContext(mode, sharing, federation, embedder, mode_llm, mode_config, policy, memo)
         row: JsonObject = {
             "description": MODES[mode],
             "attacker_holds": "one pooled multiset, no senders"
@@ -347,8 +360,10 @@ def run_attacks(settings: AttackSettings) -> LeakageRecord:
         }
         if sharing.note:
             row["note"] = sharing.note
+        if mode_llm is None and config.use_llm:
+            row["llm_attacks"] = "not run on this row (--llm-rows release)"
         for plugin in plugins:
-            if plugin.needs_llm and llm is None:
+            if plugin.needs_llm and mode_llm is None:
                 continue
             row.update(plugin.run(ctx))
             bar.update()
@@ -374,6 +389,7 @@ def run_attacks(settings: AttackSettings) -> LeakageRecord:
         suite=settings.suite,
         attacker_budget=AttackerBudget(
             llm_records_per_side=settings.llm_records,
+            llm_rows=settings.llm_rows,
             canaries_per_client=settings.canaries,
             extraction_targets_per_client=_extraction_targets(plugins),
             synthetic_examples_per_client=settings.synthetic_examples,

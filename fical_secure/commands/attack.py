@@ -47,6 +47,14 @@ def register(sub: Any) -> None:
         "--episodes; the LLM's scoring is most of the run's cost, and more records narrow the "
         "AUC's confidence interval)",
     )
+    p.add_argument(
+        "--llm-rows",
+        choices=("release", "all"),
+        default="release",
+        help="rows the LLM attacks run on: release (default: the released compendium rows the "
+        "targets bound; the other rows get the model-free attacks, and sample sharing's leak "
+        "is total without a model) or all (every row, about three times the run's cost)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--profile",
@@ -90,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
             episodes=args.episodes,
             synthetic_examples=args.synthetic_examples,
             llm_records=args.llm_records,
+            llm_rows=args.llm_rows,
             seed=args.seed,
             profile=args.profile,
             dp_profile=args.dp_profile,
