@@ -22,7 +22,7 @@ Writes ``benchmarks/results/fical_utility.json``. From the repository root:
 
     .venv/bin/python benchmarks/fical_utility.py [--seeds 0,1]
         [--datasets live_multiple,live_simple] [--filler rule|llm] [--no-synthetic]
-        [--jobs N]
+        [--jobs N] [--failures]
 
 ``--jobs N`` runs the rounds (and the synthetic one) in N processes at once:
 each round is independent and seeded, so the figures are those of a serial run.
@@ -72,10 +72,13 @@ def run_bfcl(
     filler: str = "rule",
     min_support: int = MIN_SUPPORT,
     max_eval: int | None = None,
+    failures: bool = False,
 ) -> dict[str, Any]:
     """One round on ``dataset`` split with ``seed``: its figures.
 
-    ``max_eval`` keeps only the first held-out requests (a fast slice for tests).
+    ``max_eval`` keeps only the first held-out requests (a fast slice for tests);
+    ``failures`` writes each request's calls and failure kinds to the round folder's
+    ``failures.jsonl``.
     """
     folder = runs / f"{dataset}_seed{seed}" / "federation"
     conversion = build_folder(folder, 5, [dataset], "thirds", seed)
@@ -94,6 +97,7 @@ def run_bfcl(
             ablation_sample_sharing=True,
             filler=filler,
             progress=False,
+            ablation_failures=failures,
         )
     )
     return {**figures(report), "conversion": conversion}
@@ -195,6 +199,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--no-synthetic", action="store_true")
     parser.add_argument("--runs", type=Path, default=RUNS)
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--failures",
+        action="store_true",
+        help="write per-request calls and failure kinds to <runs>/<round>/failures.jsonl",
+    )
     parser.add_argument("--jobs", type=int, default=1, help="rounds run at once (processes)")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -206,7 +215,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         synthetic = None if args.no_synthetic else pool.submit(synthetic_mechanism_test, args.runs)
         running = [
             pool.submit(
-                run_bfcl, d, seed, args.runs, filler=args.filler, min_support=args.min_support
+                run_bfcl,
+                d,
+                seed,
+                args.runs,
+                filler=args.filler,
+                min_support=args.min_support,
+                failures=args.failures,
             )
             for d, seed in rounds
         ]

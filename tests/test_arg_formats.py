@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from fical_secure.data.arg_schema import parameters_schema
 from fical_secure.data.schema import ArgSpec, Episode, ToolCall, ToolSpec
 from fical_secure.kcg.arguments import ArgumentRules, mine_argument_claims
 from fical_secure.kcg.argverify import verify_argument_claim
@@ -23,9 +24,10 @@ from fical_secure.kcg.claims import (
     render_claim,
 )
 from fical_secure.kcg.schema import Compendium
-from fical_secure.tlu.args import fill_arguments
+from fical_secure.tlu.args import ArgFill, fill_arguments
 from fical_secure.tlu.dates import dates_in
 from fical_secure.tlu.decoding_schema import RequestValues, object_schema
+from fical_secure.tlu.fill import FillJob, _pinned
 from fical_secure.tlu.hints import default_year, hints_for
 from fical_secure.tlu.knowledge import Knowledge
 from fical_secure.tlu.spans import name_heads, spans
@@ -236,6 +238,7 @@ def test_a_learned_suffix_completes_the_name_the_request_gives() -> None:
     knowledge = _knowledge(
         UsualSuffix("events.find", "city", ", CA"),
         Normalisation("events.find", "city", "los angeles", '"Los Angeles, CA"'),
+        ArgumentShape("bus.find", "to_city", "city_state"),
     )
     hints = hints_for(knowledge.arguments, BUS)
     assert hints["to_city"].suffix == ", CA" and "departure_date" not in hints
@@ -269,3 +272,87 @@ def test_an_optional_usually_left_out_is_decoded_where_the_request_names_it() ->
     named = object_schema(schema, RequestValues.of("A house with a garage"), hints)
     assert list(named["properties"]) == ["has_garage"]
     assert not object_schema(schema, RequestValues.of("A house, please"), hints)["properties"]
+
+
+def test_a_suffix_crosses_only_to_an_argument_whose_own_calls_write_that_shape() -> None:
+    # to_city's docs ask for "City, State", but only its own released shape is evidence
+    shared = _knowledge(UsualSuffix("events.find", "city", ", CA"))
+    assert "to_city" not in hints_for(shared.arguments, BUS)
+    shaped = _knowledge(
+        UsualSuffix("events.find", "city", ", CA"),
+        ArgumentShape("bus.find", "from_city", "city_state"),
+    )
+    hints = hints_for(shaped.arguments, BUS)
+    assert hints["from_city"].suffix == ", CA" and "to_city" not in hints
+
+
+def test_calls_writing_the_head_as_given_count_against_a_suffix() -> None:
+    added = _cities(["a", "b"])  # "Events in Fresno" -> "Fresno, CA"
+    bare = [
+        _ep(10 + i, f"Events in {city} on 2023-02-0{i + 1}", {"city": city}, s)
+        for i, (city, s) in enumerate([("Portland", "c"), ("Nairobi", "d"), ("Marshall", "e")])
+    ]
+    claims = mine_argument_claims(added + bare, CATALOGUE, rules=RULES)
+    assert not [c for c in claims if isinstance(c, UsualSuffix)]
+    suffix = UsualSuffix("events.find", "city", ", CA")
+    assert verify_argument_claim(suffix, added + bare, CATALOGUE, RULES) is None
+    assert verify_argument_claim(suffix, added + bare[:1], CATALOGUE, RULES) == 2
+
+
+def test_a_span_the_request_writes_in_the_expected_shape_is_never_pushed_out() -> None:
+    hints = _knowledge(
+        ArgumentShape("events.find", "city", "city_state"),
+        UsualSuffix("events.find", "city", ", NY"),
+    ).arguments["events.find"]
+    prop = {"type": "string", "description": "The city, in the format of 'City, State'"}
+    schema = {"properties": {"city": prop}, "required": ["city"]}
+    request = "I'm in Toronto, Canada and want a Music event"
+    pool = object_schema(schema, RequestValues.of(request), hints)["properties"]["city"]["enum"]
+    assert "Toronto, Canada" in pool  # the docs' shape, written by the request
+    only_head = "Any Music events in Fresno?"
+    pool = object_schema(schema, RequestValues.of(only_head), hints)["properties"]["city"]["enum"]
+    assert pool == ["Fresno, NY"]  # nothing written fits: the completed name
+
+
+def test_only_the_tools_own_normalisations_pin_and_a_pinned_value_fills_one_argument() -> None:
+    knowledge = _knowledge(
+        Normalisation("events.find", "city", "berkeley", '"Berkeley, CA"'),
+        Normalisation("bus.find", "to_city", "berkeley", '"Berkeley, CA"'),
+    )
+    request = "A bus from Anaheim, CA to Berkeley, CA on 2023-04-10"
+    job = FillJob(request, BUS)
+    rule = ArgFill({"from_city": "Berkeley, CA", "to_city": "Berkeley, CA"}, ())
+    pinned = _pinned(job, rule, knowledge.arguments["bus.find"])
+    assert pinned == {"to_city": "Berkeley, CA"}  # from_city's "berkeley" is only lent
+    hints = hints_for(knowledge.arguments, BUS)
+    schema = object_schema(parameters_schema(BUS), RequestValues.of(request), hints, pinned=pinned)
+    assert schema["properties"]["from_city"]["enum"] == ["Anaheim, CA"]
+
+
+def test_an_optional_usually_left_out_enters_where_the_request_names_it_with_a_value() -> None:
+    hints = _knowledge(
+        OmittedArgument("events.find", "album"),
+        OmittedArgument("events.find", "rating"),
+        OmittedArgument("events.find", "has_laundry"),
+        OmittedArgument("events.find", "price_range"),
+    ).arguments["events.find"]
+    schema = {
+        "properties": {
+            "album": {"type": "string"},
+            "rating": {"type": "number"},
+            "has_laundry": {"type": "string", "enum": ["True", "False", "dontcare"]},
+            "price_range": {"type": "string", "enum": ["cheap", "moderate"]},
+        },
+        "required": [],
+    }
+    named = object_schema(
+        schema,
+        RequestValues.of(
+            "Songs from the album Halcyon; rating of 4.1 with laundry; any price range"
+        ),
+        hints,
+    )
+    assert list(named["properties"]) == ["album", "rating", "has_laundry"]
+    assert named["properties"]["rating"]["enum"] == [4.1]
+    unnamed = object_schema(schema, RequestValues.of("A rating, please"), hints)
+    assert not unnamed["properties"]  # named, but no number for it

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,10 @@ def figures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     import fical_utility
 
     runs = tmp_path_factory.mktemp("runs")
-    return fical_utility.run_bfcl("live_simple", 1, runs, max_eval=12)
+    return {
+        **fical_utility.run_bfcl("live_simple", 1, runs, max_eval=12, failures=True),
+        "runs": runs,
+    }
 
 
 def test_one_round_gives_every_row_on_the_same_requests(figures: dict[str, Any]) -> None:
@@ -45,6 +49,23 @@ def test_failures_account_for_every_request(figures: dict[str, Any]) -> None:
         e2e = figures["rows"][cond]["end_to_end_success"]["mean"]
         assert f["right"] == round(e2e * 12)
     assert figures["failures"]["oracle"]["wrong_tool"] == 0
+
+
+def test_failure_samples_show_each_call_and_its_failure_kinds(figures: dict[str, Any]) -> None:
+    path = figures["runs"] / "live_simple_seed1" / "round" / "failures.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 12 and len({r["request_id"] for r in rows}) == 12
+    for cond in ROWS:
+        per = [r["conditions"][cond] for r in rows]
+        assert sum(p["e2e"] for p in per) == figures["failures"][cond]["right"]
+        wrong_tool = [p for p in per if p["failure_kinds"] == ["wrong_tool"]]
+        assert len(wrong_tool) == figures["failures"][cond]["wrong_tool"]
+        for p, row in zip(per, rows, strict=True):
+            assert p["e2e"] == (not p["failure_kinds"])
+            assert (p["tool"] == row["gold"]["tool"]) == (p["failure_kinds"] != ["wrong_tool"])
+            if not p["e2e"]:
+                assert p["problems"]  # each failed call names what it got wrong
+    assert all(r["request"] and r["answer"] for r in rows)
 
 
 def test_targets_are_recorded_met_or_not(figures: dict[str, Any]) -> None:

@@ -27,14 +27,17 @@ minus local, paired) per hospital.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from fical_secure.aggregate.merge import TextEncoder
+from fical_secure.atomic import write_bytes_atomic
 from fical_secure.data.schema import Episode, EvalRequest, Federation, ToolCall, ToolSpec
 from fical_secure.evaluation.bootstrap import mean_ci, paired_diff_ci
 from fical_secure.evaluation.failures import breakdown, failure_kinds
@@ -71,6 +74,8 @@ class Outcome:
     tool_ok_candidates: bool = False
     e2e_candidates: bool = False
     failure: tuple[str, ...] = ()
+    call: ToolCall | None = None  # the union call as the agent made it
+    wrong: tuple[tuple[str, str], ...] = ()  # (parameter, problem kind) of the union call
 
 
 class CachedEncoder:
@@ -106,6 +111,7 @@ def outcome(
 
     found = problems(step)
     tool_ok = step.tool == gold.gold.tool
+    call = ToolCall(step.tool, dict(step.fill.arguments))
     alt = within or step
     alt_problems = found if within is None else problems(within)
     return Outcome(
@@ -115,6 +121,8 @@ def outcome(
         alt.tool == gold.gold.tool,
         not alt_problems,
         failure_kinds(found, spec, answer, gold.request),
+        call,
+        tuple((p.parameter, p.kind) for p in found),
     )
 
 
@@ -176,8 +184,14 @@ def run_ablation(
     seed: int = 0,
     conditions: Sequence[str] | None = None,
     filler: ArgumentFiller | None = None,
+    samples: Path | None = None,
 ) -> JsonObject:
     """The ``conditions`` (default: all) on ``fed.eval_requests``; see the module docstring.
+
+    ``samples``: also write one JSON line per held-out request there (its text,
+    possible answer, and per condition the call made and its failure kinds), to
+    show where calls fail; off by default (held-out requests are the server's
+    evaluation set, written only where a benchmark asks).
 
     Raises:
         ValueError: no evaluation requests, or an unknown condition.
@@ -227,7 +241,47 @@ def run_ablation(
     if "oracle" in wanted:
         oracle = demonstration_knowledge(members + [_as_episode(r) for r in requests], fed)
         results["oracle"] = run(solver(None, oracle), requests, gold_tools=True)
+    if samples is not None:
+        write_samples(samples, requests, results)
     return _report(requests, results, seed, tuple(c for c in CONDITIONS if c in wanted))
+
+
+def failure_samples(
+    requests: Sequence[EvalRequest], results: Mapping[str, Sequence[Outcome]]
+) -> list[JsonObject]:
+    """Per request: its text, gold call, possible answer and each condition's call and failures."""
+    rows: list[JsonObject] = []
+    for i, request in enumerate(requests):
+        per: JsonObject = {}
+        for cond, outcomes in results.items():
+            o = outcomes[i]
+            per[cond] = {
+                "tool": o.call.tool if o.call else None,
+                "arguments": dict(o.call.arguments) if o.call else None,
+                "e2e": o.e2e,
+                "failure_kinds": list(o.failure),
+                "problems": [{"parameter": p, "kind": k} for p, k in o.wrong],
+            }
+        rows.append(
+            {
+                "request_id": request.request_id,
+                "hospital_id": request.hospital_id,
+                "needs": request.needs,
+                "request": request.request,
+                "gold": {"tool": request.gold.tool, "arguments": dict(request.gold.arguments)},
+                "answer": answer_of(request),
+                "conditions": per,
+            }
+        )
+    return rows
+
+
+def write_samples(
+    path: Path, requests: Sequence[EvalRequest], results: Mapping[str, Sequence[Outcome]]
+) -> None:
+    """:func:`failure_samples` as JSON lines at ``path`` (written atomically)."""
+    lines = [json.dumps(row, sort_keys=True) + "\n" for row in failure_samples(requests, results)]
+    write_bytes_atomic(path, "".join(lines).encode("utf-8"), make_parents=True)
 
 
 def _summary(outcomes: Sequence[Outcome], seed: int) -> JsonObject:

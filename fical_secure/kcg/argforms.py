@@ -7,9 +7,10 @@ Among a path's calls whose request writes no four-digit year and whose value
 holds a date (ISO or month/day/year), the year most of them write is the
 year claim's; among its calls whose value is ``head, tail`` where the request
 writes the head but not the whole value, the tail most of them write is the
-suffix claim's. The miner (:mod:`fical_secure.kcg.arguments`) and the
-verifier (:mod:`fical_secure.kcg.argverify`) both read them off the episodes
-with :func:`year_shown` and :func:`suffix_shown`.
+suffix claim's (a call that writes a head as the request does counts against
+it). The miner (:mod:`fical_secure.kcg.arguments`) and the verifier
+(:mod:`fical_secure.kcg.argverify`) both read them off the episodes with
+:func:`year_shown` and :func:`suffix_shown`.
 """
 
 from __future__ import annotations
@@ -71,12 +72,23 @@ def _tail(request: str, value: str) -> str | None:
     return f", {tail}" if mentions(request, head) else None
 
 
+def _bare(request: str, value: str) -> bool:
+    """A one-part value (no ``", "``) the request writes as is: a call that adds nothing."""
+    return ", " not in value and mentions(request, value)
+
+
 def suffix_shown(calls: Calls, min_share: float) -> tuple[str, list[str]] | None:
     """The suffix and the calls that write it, where more than ``min_share`` of the calls
-    whose value adds a suffix to a head the request writes add that one; else ``None``."""
+    whose value is a head the request writes (completed with a suffix or left as written)
+    add that one; else ``None``. A call that writes the request's head as is counts
+    against every suffix: a suffix is a convention only where calls add it."""
     added: list[tuple[str, set[str]]] = []
     for episode, values in calls:
-        tails = {t for s in strings_at(list(values)) if (t := _tail(episode.request, s))}
+        strings = strings_at(list(values))
+        tails = {t for s in strings if (t := _tail(episode.request, s))}
         if tails:
             added.append((episode.episode_id, tails))
-    return _most_added(added, min_share)
+        elif any(_bare(episode.request, s) for s in strings):
+            added.append((episode.episode_id, {""}))
+    found = _most_added(added, min_share)
+    return found if found is not None and found[0] else None

@@ -140,6 +140,7 @@ class OnServer:
         state.report.update(state.server.report)
 
 
+FAILURE_SAMPLES = "failures.jsonl"  # per-request calls and failure kinds, where asked
 DEV_REQUESTS = 30  # training requests used to check whether the model adds accuracy
 
 
@@ -170,6 +171,7 @@ class TLUStage:
             seed=s.seed,
             conditions=conditions,
             filler=_filler(state),
+            samples=s.out / FAILURE_SAMPLES if s.ablation_failures else None,
         )
         state.report["filler"] = s.filler
         state.report["tlu_cpu_seconds"] = round(time.process_time() - cpu, 3)

@@ -53,6 +53,9 @@ class RoundSettings:
     min_support: int = 1
     top_k: int = 3
     ablation_sample_sharing: bool = False  # also measure sample sharing (embeds every demo)
+    # write per-request calls and failure kinds of every condition to out/failures.jsonl
+    # (the held-out requests in clear: a benchmark's inspection aid, never a default)
+    ablation_failures: bool = False
     model_check: bool = False  # measure whether the model adds tool accuracy (dev requests)
     # TLU argument filler: "rule", "llm" (schema-constrained decoding) or "auto" (llm when
     # the round loads a model, else rule)

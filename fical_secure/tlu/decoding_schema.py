@@ -28,6 +28,7 @@ from fical_secure.tlu.spans import (
     name_heads,
     normalised_values,
     numbers,
+    quoted,
     spans,
 )
 
@@ -58,6 +59,13 @@ class RequestValues:
         )
 
 
+def _suffixed(hint: ArgumentHint | None, request: str) -> list[str]:
+    """The request's names completed with the hint's learned suffix."""
+    if hint is None or not hint.suffix:
+        return []
+    return [f"{h}{hint.suffix}" for h in name_heads(request)]
+
+
 def _hint_values(hint: ArgumentHint | None, request: str) -> list[Any]:
     """Values the hint gives for this request: normalised phrases, the usual value, and
     the request's names completed with the learned suffix."""
@@ -66,8 +74,7 @@ def _hint_values(hint: ArgumentHint | None, request: str) -> list[Any]:
     low = request.lower()
     named = [v for phrase, v in hint.normalisations.items() if phrase.lower() in low]
     usual = [] if hint.usual_value is None else [hint.usual_value]
-    suffixed = [f"{h}{hint.suffix}" for h in name_heads(request)] if hint.suffix else []
-    return [*named, *usual, *suffixed]
+    return [*named, *usual, *_suffixed(hint, request)]
 
 
 def _mentions(name: str, values: RequestValues) -> bool:
@@ -75,6 +82,22 @@ def _mentions(name: str, values: RequestValues) -> bool:
     parts = [p for p in re.split(r"[^a-z0-9]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower())]
     stems = [p[:5] for p in parts if len(p) >= 4 and p not in _NAME_STOP]
     return any(w.startswith(s) for s in stems for w in values.words)
+
+
+_FLAGS = frozenset({"true", "false"})
+
+
+def _named_value(name: str, prop: Mapping[str, Any], values: RequestValues) -> bool:
+    """The request, naming the member, also gives it a value of its kind."""
+    kind = prop.get("type")
+    if kind == "boolean":
+        return True
+    if "enum" in prop:  # a yes/no flag written as an enum of strings
+        return _FLAGS <= {str(v).lower() for v in prop["enum"]}
+    if kind in ("integer", "number"):
+        return bool(values.numbers)
+    # a free string: a name the request writes (capitalised mid-sentence, or quoted)
+    return kind == "string" and bool(name_heads(values.request) or quoted(values.request))
 
 
 def _shape_fits(path: str, prop: Mapping[str, Any], values: RequestValues) -> bool:
@@ -99,8 +122,15 @@ def _enum(kind: str, pool: Sequence[JsonValue]) -> JsonObject:
 
 
 def _string(
-    prop: Mapping[str, Any], extra: list[Any], values: RequestValues, shapes: Sequence[str]
+    prop: Mapping[str, Any],
+    extra: list[Any],
+    values: RequestValues,
+    shapes: Sequence[str],
+    made: Sequence[str] = (),
 ) -> JsonObject:
+    """``made``: the members of ``extra`` the knowledge builds rather than the request
+    writes (names completed with a suffix); they never push out a span the request
+    writes in an expected shape."""
     pattern, fmt = prop.get("pattern"), prop.get("format")
     strings = [v for v in extra if isinstance(v, str)]
     if fmt is not None or pattern is not None:
@@ -116,10 +146,15 @@ def _string(
     pool = _unique([*strings, *values.normalised, *values.spans])
     # a date the request gives, written the other way dates are (month/day/year)
     rendered = [as_slash(v) for v in values.normalised if re.fullmatch(ISO_DATE, v)]
-    for shape in shapes:  # the first shape some candidate has settles it
-        fitting = [v for v in [*pool, *rendered] if re.fullmatch(shape, v)]
-        if fitting:
-            pool = fitting
+    written = [v for v in [*pool, *rendered] if v not in made]
+    # the first shape some written candidate has settles it; built ones join where they fit
+    # a shape; only where nothing written fits does the first shape a built one has
+    for candidates in (written, [*pool, *rendered]):
+        settled = next((s for s in shapes if any(re.fullmatch(s, v) for v in candidates)), None)
+        if settled is not None:
+            fitting = [v for v in candidates if re.fullmatch(settled, v)]
+            extra_fit = [v for v in made if any(re.fullmatch(s, v) for s in shapes)]
+            pool = _unique([*fitting, *extra_fit])
             break
     pool = _unique([*pool, *default])
     return _enum("string", pool) if pool else dict(prop)
@@ -159,7 +194,8 @@ def narrow(
     extra = _hint_values(hint, values.request)
     if kind == "string":
         hinted = [hint.shape] if hint is not None and hint.shape else []
-        narrowed = _string(prop, extra, values, [*hinted, *expected_shapes(path, prop)])
+        made = [m for m in _suffixed(hint, values.request) if m not in values.spans]
+        narrowed = _string(prop, extra, values, [*hinted, *expected_shapes(path, prop)], made)
         enum = narrowed.get("enum")
         if hint is not None and isinstance(enum, list) and "enum" not in prop:
             # a phrase the knowledge normalises is not itself a value
@@ -181,6 +217,19 @@ def narrow(
     if kind == "object" and isinstance(prop.get("properties"), Mapping):
         return object_schema(prop, values, hints, path)
     return dict(prop)
+
+
+def _without(
+    narrowed: JsonObject, prop: Mapping[str, Any], pinned: Mapping[str, Any] | None
+) -> JsonObject:
+    """A narrowed string's candidates less the values pinned to its siblings (one written
+    value fills one argument: "from Fresno, CA to Berkeley, CA"), where others remain."""
+    enum = narrowed.get("enum")
+    if not pinned or "enum" in prop or not isinstance(enum, list):
+        return narrowed
+    taken = {v for v in pinned.values() if isinstance(v, str)}
+    kept = [v for v in enum if v not in taken]
+    return {**narrowed, "enum": kept} if kept else narrowed
 
 
 def object_schema(
@@ -205,16 +254,17 @@ def object_schema(
             continue
         where = f"{path}.{name}" if path else name
         hint = hints.get(where)
-        # an optional flag calls usually leave out still enters where the request names it
-        # ("with a garage": has_garage); naming another kind of argument gives no value
+        # an optional calls usually leave out still enters where the request names it and
+        # gives it a value: a flag ("with a garage": has_garage), a number
+        # ("rating of 4.1"), a free string ("the album Halcyon")
         omitted = hint is not None and hint.omitted
-        named = _mentions(name, values) and (not omitted or prop.get("type") == "boolean")
+        named = _mentions(name, values) and (not omitted or _named_value(name, prop, values))
         wanted = name in required or (
             (named or (not omitted and bool(_hint_values(hint, values.request))))
             and _shape_fits(where, prop, values)
         )
         if wanted:
-            properties[name] = narrow(prop, values, hints, where)
+            properties[name] = _without(narrow(prop, values, hints, where), prop, pinned)
             evidenced.add(name)
     must = required | (evidenced if evidence_required else set())
     return {

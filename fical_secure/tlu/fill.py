@@ -95,7 +95,10 @@ def _normalised(request: str, hint: ArgumentHint | None, value: ArgValue) -> boo
 
 
 def _pinned(job: FillJob, rule: ArgFill, hints: Mapping[str, ArgumentHint]) -> dict[str, ArgValue]:
-    """The rules' values the model does not revisit: closed kinds, and normalised phrases."""
+    """The rules' values the model does not revisit: closed kinds, and phrases the tool's
+    own hints normalise (``hints``: the tool's own, not those other tools' calls lend it:
+    "los angeles" learned for a destination says nothing about which argument of another
+    tool the city fills)."""
     return {
         a.name: rule.arguments[a.name]
         for a in job.spec.args
@@ -136,7 +139,7 @@ class SchemaFiller:
             if _fast(job.spec, rule):
                 continue
             hints = hints_for(knowledge.arguments, job.spec)
-            pinned = _pinned(job, rule, hints)
+            pinned = _pinned(job, rule, knowledge.arguments.get(job.spec.name, {}))
             schema = object_schema(
                 parameters_schema(job.spec),
                 RequestValues.of(job.request, year),

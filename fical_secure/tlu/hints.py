@@ -93,7 +93,8 @@ def hints_for(book: HintBook, spec: ToolSpec) -> dict[str, ArgumentHint]:
     released shape, or a format its docs state), the shared normalisations whose value
     has that shape ("sf" -> "San Francisco, CA" learned for one tool's ``city`` serves
     every argument written as a city and a state code) and, where it has none of its
-    own, the shared suffix if a name with it has that shape."""
+    own, the shared suffix if a name with it has the argument's own released shape (a
+    format only its docs state is no evidence that its calls add a tail)."""
     own = dict(book.get(spec.name, {}))
     shared, suffix = shared_normalisations(book), shared_suffix(book)
     if not shared and suffix is None:
@@ -107,7 +108,10 @@ def hints_for(book: HintBook, spec: ToolSpec) -> dict[str, ArgumentHint]:
         prop = props.get(arg.name) if isinstance(props, Mapping) else None
         shapes += expected_shapes(arg.name, prop if isinstance(prop, Mapping) else {})
         extra = {p: v for p, v in shared.items() if any(re.fullmatch(s, v) for s in shapes)}
-        add = suffix if suffix and any(re.fullmatch(s, f"Place{suffix}") for s in shapes) else None
+        # a suffix completes any name, right or wrong: it crosses over only to an argument
+        # whose own calls (k of them, its released shape) write names with such a tail
+        learned = hint.shape if hint is not None else None
+        add = suffix if suffix and learned and re.fullmatch(learned, f"Place{suffix}") else None
         if extra or add:
             base = hint or ArgumentHint(spec.name, arg.name)
             own[arg.name] = replace(

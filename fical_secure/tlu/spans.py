@@ -39,13 +39,18 @@ STOPWORDS = frozenset(
 )
 
 
+def quoted(request: str) -> list[str]:
+    """The phrases the request puts in quotes."""
+    return [m.group(1).strip() for m in _QUOTED.finditer(request)]
+
+
 def spans(request: str, max_words: int = MAX_SPAN_WORDS) -> list[str]:
     """Quoted phrases, then every run of 1..``max_words`` words, edges trimmed, deduplicated.
 
     A run of several words that starts or ends with a function word, or that runs on
     past a clause's end ("Fresno, departing"), is left out.
     """
-    found = [m.group(1).strip() for m in _QUOTED.finditer(request)]
+    found = quoted(request)
     words = request.split()
     for size in range(1, max_words + 1):
         for start in range(len(words) - size + 1):
