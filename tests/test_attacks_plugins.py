@@ -27,7 +27,7 @@ from fical_secure.attacks.plugins import (
     VerbatimPII,
     describe,
 )
-from fical_secure.attacks.report import Target, TprTarget
+from fical_secure.attacks.report import ExposureTarget, Target, TprTarget
 from fical_secure.attacks.runner import (
     DEFAULT_DP,
     AttackSettings,
@@ -47,7 +47,7 @@ from fical_secure.release.policy import ReleasePolicy
 from fical_secure.tlu.embedding import default_embedder
 
 CONFIG = AuditConfig(use_llm=False, n_bootstrap=50)
-LLM_CONFIG = AuditConfig(llm_records_per_split=4, n_bootstrap=50, max_canaries=2)
+LLM_CONFIG = AuditConfig(llm_records_per_split=4, n_bootstrap=50, max_canaries=2, canary_controls=2)
 
 
 @pytest.fixture(scope="module")
@@ -127,11 +127,21 @@ def test_canary_exposure_is_high_for_copied_members_and_near_chance_without(
     llm = CopyingLLM()
     leak = CanaryExposure().run(_context(federation, embedder, copy=True, llm=llm))
     null = CanaryExposure().run(_context(federation, embedder, copy=False, llm=llm))
-    assert leak["canary_exposure_bits"]["n_canaries"] == null["canary_exposure_bits"]["n_canaries"]
-    assert leak["canary_exposure_bits"]["n_canaries"] == 4  # two per client
-    assert leak["canary_exposure_bits"]["mean"] > 10.0  # beyond the 4-bit rank cap: the fit
+    leak_bits, null_bits = leak["canary_exposure_bits"], null["canary_exposure_bits"]
+    assert leak_bits["n_canaries"] == null_bits["n_canaries"] == 4  # two per client
+    assert leak_bits["n_controls"] == null_bits["n_controls"] == 8  # two per canary
+    assert leak_bits["n_candidates"] == 15 and leak_bits["statistic"].startswith("mean")
+    # the figure is the mean, with its CI; the max sits beside it
+    assert leak_bits["value"] > 10.0  # beyond the 4-bit rank cap: the fit
+    assert leak_bits["ci95"][0] <= leak_bits["value"] <= leak_bits["max"]
+    # the controls were never written: a copier leaves them at chance, far below the canaries
+    assert leak_bits["control_mean"] < 3.0
+    assert leak_bits["planted_minus_control"]["ci95"][0] > 5.0
+    assert leak_bits["p_value_max"] < 0.001
     # an unseen canary ranks uniformly among 15 candidates: about 1.4 bits on average
-    assert null["canary_exposure_bits"]["mean"] < 3.0
+    assert null_bits["value"] < 3.0 and null_bits["control_mean"] < 3.0
+    low, high = null_bits["planted_minus_control"]["ci95"]
+    assert low < 0.0 < high  # the planted secret is scored like a secret never written
 
 
 def test_pii_extraction_and_rouge_l_see_copied_members_and_chance_without(
@@ -244,6 +254,14 @@ def test_targets_are_recorded_met_or_not_and_summarised() -> None:
         "met": True,
     }
     assert not targets["hardened canary_exposure_bits"].met  # not measured is not met
+    # the canary bound holds on the mean: one canary at 4 bits among 30 does not fail it
+    cell = {"value": 1.5, "max": 4.0, "p_value_max": 0.85, "control_mean": 1.4, "n_canaries": 30}
+    rows["compendium_hardened"]["canary_exposure_bits"] = cell
+    canary = _targets(rows)["hardened canary_exposure_bits"]
+    assert isinstance(canary, ExposureTarget) and canary.met and canary.measured == 1.5
+    assert canary.to_dict()["max"] == 4.0 and "mean" in canary.target
+    rows["compendium_hardened"]["canary_exposure_bits"] = {**cell, "value": 2.01}
+    assert not _targets(rows)["hardened canary_exposure_bits"].met  # a mean above 2 fails
     assert targets["hardened tool_accuracy / sample_sharing"].measured == 0.95
     assert targets["dp mia_auc"] == Target("-", "nothing released", met=True)
     # a TPR read at fewer than 100 non-members does not resolve 1%: not met, however low
@@ -297,9 +315,14 @@ def test_unknown_suite_or_too_small_a_federation_is_refused(tmp_path: Path) -> N
         run_attacks(AttackSettings(out=tmp_path, clients=1))
     with pytest.raises(ConfigError, match="--llm-rows must be one of release, all"):
         run_attacks(AttackSettings(out=tmp_path, llm_rows="some"))
-    for records in (0, 101):
+    for records in (0, 111):
         with pytest.raises(ConfigError, match="--llm-records must be between 1 and --episodes"):
             run_attacks(AttackSettings(out=tmp_path, llm_records=records))
+    for canaries in (-1, 110):  # every member hosting a canary leaves no one to play the game
+        with pytest.raises(ConfigError, match="--canaries must be between 0 and --episodes - 1"):
+            run_attacks(AttackSettings(out=tmp_path, canaries=canaries))
+    with pytest.raises(ConfigError, match="canary_candidates"):
+        run_attacks(AttackSettings(out=tmp_path, canary_candidates=0))
 
 
 def _release_of(federation: Federation, texts: list[str], tools: list[str]) -> SharingMode:

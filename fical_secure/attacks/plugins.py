@@ -22,6 +22,7 @@ from fical_secure.attacks import extraction as ex
 from fical_secure.attacks.context import ModeContext
 from fical_secure.attacks.utility import NO_THREAT, ToolUtility
 from fical_secure.audit.attacks import pooled_attacks
+from fical_secure.audit.exposure import exposure_figure
 from fical_secure.audit.metrics import Interval, bootstrap_mean_ci
 from fical_secure.audit.metrics import wilson_interval as wilson
 from fical_secure.compliance.threat_models import PACKAGED, packaged_model
@@ -161,7 +162,16 @@ def _interval(ci: Interval) -> list[float]:
 
 @dataclass(frozen=True)
 class CanaryExposure:
-    """Secret Sharer exposure of the canaries planted in member records."""
+    """Secret Sharer exposure of the canaries planted in member records, beside its null.
+
+    The figure is the mean over every client's canaries with a bootstrap CI
+    (:func:`~fical_secure.audit.exposure.exposure_figure`): a maximum over
+    ``n`` canaries exceeds 2 bits with probability ``1 - (3/4)^n`` when
+    nothing leaks, so it is reported beside the mean, with its p-value under
+    that null, not in its place. The null is also measured: control secrets
+    scored under each canary's context give the control mean and the
+    planted - control difference.
+    """
 
     name: str = "canary_exposure"
     game: str = "secret-sharer"
@@ -169,13 +179,12 @@ class CanaryExposure:
     needs_llm: bool = True
 
     def run(self, ctx: ModeContext) -> JsonObject:
-        bits = [c.exposure_bits for r in ctx.audits().values() for c in r.canaries]
+        exposures = [c for r in ctx.audits().values() for c in r.canaries]
+        fig = exposure_figure(exposures, seed=ctx.config.seed)
         return {
-            "canary_exposure_bits": {
-                "value": round(max(bits), 4) if bits else None,
-                "n_canaries": len(bits),
-                "mean": round(float(np.mean(bits)), 4) if bits else None,
-            }
+            "canary_exposure_bits": {"value": None, "n_canaries": 0}
+            if fig is None
+            else fig.to_dict()
         }
 
 

@@ -53,6 +53,26 @@ class TprTarget(Target):
 
 
 @dataclass(frozen=True)
+class ExposureTarget(Target):
+    """The canary bound, held on the mean over canaries, with the max and the null beside."""
+
+    max_bits: float | None = None
+    p_value_max: float | None = None  # of the max, were no canary leaking
+    control_mean: float | None = None  # control secrets never written anywhere
+    n_canaries: int | None = None
+
+    def to_dict(self) -> JsonObject:
+        return {
+            **super().to_dict(),
+            "statistic": "mean over planted canaries",
+            "max": self.max_bits,
+            "p_value_max": self.p_value_max,
+            "control_mean": self.control_mean,
+            "n_canaries": self.n_canaries,
+        }
+
+
+@dataclass(frozen=True)
 class FederationShape:
     """The federation the run attacked."""
 
@@ -72,6 +92,8 @@ class AttackerBudget:
     extraction_targets_per_client: int | None
     synthetic_examples_per_client: int
     synthetic_new_tokens: int
+    canary_candidates: int | None = None  # random secrets each canary is ranked among
+    canary_controls: int | None = None  # control secrets scored beside each canary
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from fical_secure.attacks.plots import leakage_vs_utility_png, roc_pngs
 from fical_secure.attacks.plugins import SUITES, describe
 from fical_secure.attacks.report import (
     AttackerBudget,
+    ExposureTarget,
     FederationShape,
     LeakageRecord,
     Rows,
@@ -46,7 +47,7 @@ from fical_secure.compliance.threat_models import packaged_model
 from fical_secure.config.profile import load_profile, resolve_profile
 from fical_secure.data.generator import generate_federation
 from fical_secure.errors import ConfigError
-from fical_secure.jsontypes import JsonObject, as_int, at
+from fical_secure.jsontypes import JsonObject, JsonValue, as_int, as_number, at
 from fical_secure.llm.loader import load_llm
 from fical_secure.tlu.embedding import default_embedder
 from fical_secure.untrusted import MAX_CONFIG_BYTES, loads_yaml, read_regular
@@ -64,10 +65,11 @@ class AttackSettings:
     out: Path
     suite: str = "default"
     clients: int = 3  # secure aggregation needs three (with two, each learns the other's input)
-    # members and non-members per client: the pooled membership game plays about
-    # clients x episodes records a side (canary hosts left out), >= 256 so that the AUC's
-    # 95% CI half-width is <= 0.05 at chance and a 1% FPR is resolved
-    episodes: int = 100
+    # members and non-members per client: the pooled membership game plays
+    # clients x (episodes - canaries) members (canary hosts are left out of it) and
+    # clients x episodes non-members, >= 256 a side so that the AUC's 95% CI half-width
+    # is <= 0.05 at chance and a 1% FPR is resolved
+    episodes: int = 110
     seed: int = 0
     eval_per_tool: int = 3
     profile: str = "strict"
@@ -75,13 +77,21 @@ class AttackSettings:
     # None derives it from ``profile`` (see :func:`release_profiles`)
     dp_profile: str | None = None
     # records a side the LLM scores per client's audit (up to 300 pooled a mode with 3
-    # clients) and canaries per client (3 a mode): what the LLM scores is most of the
-    # run's cost on CPU
+    # clients): what the LLM scores is most of the run's cost on CPU
     llm_records: int = 100
     # the rows the LLM attacks run on: "release" (the released rows the targets bound,
     # RELEASE_ROWS) or "all"; the other rows get the model-free attacks only
     llm_rows: str = "release"
-    canaries: int = 1
+    # canaries the generator plants per client, every one measured (30 a mode with 3
+    # clients): the figure is their mean, and an unseen canary's exposure has a standard
+    # deviation near 1.4 bits, so 30 put the mean's CI half-width near 0.5 bits; each is
+    # ranked among canary_candidates random secrets (rank cap log2(64) = 6 bits) beside
+    # canary_controls secrets never written anywhere (the null, measured in the run). The
+    # candidates and controls of a canary share one context: one prefix pass and short
+    # continuations (fical_secure.llm.prefix)
+    canaries: int = 10
+    canary_candidates: int = 63
+    canary_controls: int = 3
     synthetic_examples: int = 5  # synthetic_sharing: examples each client's model writes (cap)
     synthetic_tokens: int = 64  # ... and new tokens per example (a request and a call)
     model: str | None = None
@@ -92,6 +102,7 @@ class AttackSettings:
     parameter_fl_rounds: int = 2
 
 
+MAX_MEAN_EXPOSURE_BITS = 2.0  # issue 19: canary exposure <= 2 bits
 MAX_SECONDS = 900.0  # the budget for the default run on 2 idle CPU cores (issue 19)
 # the DP release the DP row runs when the hardened profile has none: the values strict.yaml
 # documents for its ``release.dp`` section
@@ -129,9 +140,31 @@ def _release_checks(name: str, row: JsonObject) -> dict[str, Target]:
         f"{name} tpr_at_1pct_fpr": TprTarget(
             tpr_check.target, tpr_check.measured, tpr_check.met and resolved, n_nonmembers
         ),
-        f"{name} canary_exposure_bits": _bound(figure(row, "canary_exposure_bits"), "<= 2", 2.0),
+        f"{name} canary_exposure_bits": _exposure_check(row.get("canary_exposure_bits")),
         f"{name} verbatim_pii": _bound(figure(row, "verbatim_pii"), "== 0", 0.0),
     }
+
+
+EXPOSURE_TARGET = (
+    "<= 2 bits, the mean over planted canaries: an unseen canary's exposure averages about "
+    "1.4 bits, so a mean near it is what no leak gives, while the max over n canaries "
+    "exceeds 2 bits with probability 1 - (3/4)^n without any leak (recorded beside, with "
+    "its p-value under that null)"
+)
+
+
+def _exposure_check(cell: JsonValue) -> ExposureTarget:
+    """The canary bound, on the mean over canaries; the max and the null's figures beside."""
+    mean = as_number(at(cell, "value"))
+    return ExposureTarget(
+        EXPOSURE_TARGET,
+        mean,
+        met=mean is not None and mean <= MAX_MEAN_EXPOSURE_BITS,
+        max_bits=as_number(at(cell, "max")),
+        p_value_max=as_number(at(cell, "p_value_max")),
+        control_mean=as_number(at(cell, "control_mean")),
+        n_canaries=as_int(at(cell, "n_canaries")),
+    )
 
 
 def _bound(measured: float | None, target: str, bound: float) -> Target:
@@ -289,6 +322,11 @@ def run_attacks(settings: AttackSettings) -> LeakageRecord:
         raise ConfigError(
             f"--llm-rows must be one of {', '.join(LLM_ROWS)}, not {settings.llm_rows!r}"
         )
+    if not 0 <= settings.canaries < settings.episodes:
+        raise ConfigError(
+            f"--canaries must be between 0 and --episodes - 1 ({settings.episodes - 1}), "
+            f"got {settings.canaries}"
+        )
     if not 1 <= settings.llm_records <= settings.episodes:
         raise ConfigError(
             f"--llm-records must be between 1 and --episodes ({settings.episodes}), "
@@ -300,6 +338,16 @@ def run_attacks(settings: AttackSettings) -> LeakageRecord:
     plugins = SUITES[settings.suite]
     attacks = describe(plugins)  # before any work: each names a shipped threat model
     lora = _parameter_fl_config(settings, any(p.needs_llm for p in plugins))
+    config = AuditConfig(
+        # the quick suite's membership figures are the embedding and lexical attacks only
+        # (the round's own gate, inside the modes, still audits as the profile says)
+        use_llm=any(p.needs_llm for p in plugins),
+        llm_records_per_split=settings.llm_records,
+        max_canaries=settings.canaries,
+        canary_candidates=settings.canary_candidates,
+        canary_controls=settings.canary_controls,
+        seed=settings.seed,
+    )
     # written only once every setting is valid: a refused run leaves its folder empty
     k_only, dp_profile = release_profiles(settings.profile, settings.dp_profile, settings.out)
     federation = generate_federation(
@@ -308,6 +356,7 @@ def run_attacks(settings: AttackSettings) -> LeakageRecord:
         episodes_per_hospital=settings.episodes,
         nonmembers_per_hospital=settings.episodes,
         eval_per_tool=settings.eval_per_tool,
+        canaries_per_hospital=settings.canaries,
     )
     # one set of float32 weights scores and generates: the extraction attacker's model is
     # the scoring model, and bfloat16 is emulated (several times slower) on CPUs without it
@@ -328,14 +377,6 @@ def run_attacks(settings: AttackSettings) -> LeakageRecord:
             seed=settings.seed,
         ),
         progress=settings.progress,
-    )
-    config = AuditConfig(
-        # the quick suite's membership figures are the embedding and lexical attacks only
-        # (the round's own gate, inside the modes, still audits as the profile says)
-        use_llm=any(p.needs_llm for p in plugins),
-        llm_records_per_split=settings.llm_records,
-        max_canaries=settings.canaries,
-        seed=settings.seed,
     )
     rows: Rows = {}
     contexts: dict[str, ModeContext] = {}
@@ -391,6 +432,8 @@ def run_attacks(settings: AttackSettings) -> LeakageRecord:
             llm_records_per_side=settings.llm_records,
             llm_rows=settings.llm_rows,
             canaries_per_client=settings.canaries,
+            canary_candidates=settings.canary_candidates,
+            canary_controls=settings.canary_controls,
             extraction_targets_per_client=_extraction_targets(plugins),
             synthetic_examples_per_client=settings.synthetic_examples,
             synthetic_new_tokens=settings.synthetic_tokens,

@@ -48,6 +48,9 @@ class AuditConfig:
     min_k_fraction: float = 0.2
     canary_candidates: int = 15  # rank caps exposure at 4 bits; the normal fit goes beyond
     max_canaries: int = 2
+    # control secrets per canary, never written anywhere, scored under the same context:
+    # the null its exposure is compared with (exposure.canary_exposure)
+    canary_controls: int = 1
     fuzzy_threshold: float = 0.9
     n_bootstrap: int = 500
     seed: int = 0
@@ -69,8 +72,8 @@ class AuditConfig:
             )
         if not 0.0 < self.min_k_fraction <= 1.0 or not 0.0 < self.fuzzy_threshold <= 1.0:
             raise ConfigError("min_k_fraction and fuzzy_threshold must lie in (0, 1]")
-        if self.n_bootstrap < 1 or self.max_canaries < 0:
-            raise ConfigError("n_bootstrap must be >= 1 and max_canaries >= 0")
+        if self.n_bootstrap < 1 or self.max_canaries < 0 or self.canary_controls < 0:
+            raise ConfigError("n_bootstrap must be >= 1, max_canaries and canary_controls >= 0")
 
 
 @dataclass(frozen=True)
@@ -294,7 +297,7 @@ def _llm_signals(
 
 
 def _canaries(run: _Run, llm: LLM) -> tuple[CanaryExposure, ...]:
-    """Exposure of the members' canaries, each with its host record's nearest items in context."""
+    """Exposure of the members' canaries and their controls, each with its host's nearest items."""
     target, cfg = run.target, run.cfg
     row_of = {e.episode_id: i for i, e in enumerate(target.members)}
     planted = [p for p in target.member_secrets if p.kind == "CANARY" and p.episode_id in row_of]
@@ -312,6 +315,7 @@ def _canaries(run: _Run, llm: LLM) -> tuple[CanaryExposure, ...]:
                 llm,
                 host_text=target.members[row].text(),
                 n_candidates=cfg.canary_candidates,
+                n_controls=cfg.canary_controls,
                 seed=cfg.seed,
             )
         )

@@ -125,6 +125,7 @@ def planted_exposure(
     n_canaries: int = 1,
     min_support: int = KnowledgeConfig.min_support,
     n_candidates: int = 31,
+    n_controls: int = 0,
     context_items: int = 1,
     max_context_chars: int = 400,
     seed: int = 0,
@@ -163,7 +164,13 @@ def planted_exposure(
         )
         exposures.append(
             canary_exposure(
-                canary, context, llm, host_text=texts[row], n_candidates=n_candidates, seed=seed
+                canary,
+                context,
+                llm,
+                host_text=texts[row],
+                n_candidates=n_candidates,
+                n_controls=n_controls,
+                seed=seed,
             )
         )
     verbatim = sum(any(c.value in t for t in artefact.texts) for c in canaries)

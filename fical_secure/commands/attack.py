@@ -27,9 +27,25 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--episodes",
         type=int,
-        default=100,
-        help="members (and non-members) a client (default 100: about 300 a side pooled over "
-        "3 clients, enough for a 1%% FPR and an AUC CI half-width near 0.05)",
+        default=AttackSettings.episodes,
+        help="members (and non-members) a client (default 110: the membership game leaves "
+        "canary hosts out, so 300 members and 330 non-members pooled over 3 clients, enough "
+        "for a 1%% FPR and an AUC CI half-width near 0.05)",
+    )
+    p.add_argument(
+        "--canaries",
+        type=int,
+        default=AttackSettings.canaries,
+        metavar="N",
+        help="canaries planted in each client's members, every one measured (default 10: 30 "
+        "a mode over 3 clients; the figure is their mean exposure, with a CI)",
+    )
+    p.add_argument(
+        "--canary-candidates",
+        type=int,
+        default=AttackSettings.canary_candidates,
+        metavar="N",
+        help="random secrets each canary is ranked among (default 63: rank cap 6 bits)",
     )
     p.add_argument(
         "--synthetic-examples",
@@ -96,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
             suite=args.suite,
             clients=args.clients,
             episodes=args.episodes,
+            canaries=args.canaries,
+            canary_candidates=args.canary_candidates,
             synthetic_examples=args.synthetic_examples,
             llm_records=args.llm_records,
             llm_rows=args.llm_rows,

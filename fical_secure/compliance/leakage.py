@@ -84,6 +84,7 @@ def run_leakage(
                 client_id=h.hospital_id,
                 n_canaries=planted_canaries,
                 n_candidates=config.canary_candidates,
+                n_controls=config.canary_controls,
                 context_items=config.context_items,
                 max_context_chars=config.max_context_chars,
                 seed=config.seed,
