@@ -42,6 +42,7 @@ from envelope import machine
 from scrub_corpora import Doc, i2b2_corpus, recased_corpus, seed_corpus, template_corpus
 
 from fical_secure.data.catalogue import CATALOGUE
+from fical_secure.errors import ScrubAnalyzerError
 from fical_secure.scrub.parallel import ScrubPool
 from fical_secure.scrub.scrubber import Scrubber
 from fical_secure.scrub.types import Refusal
@@ -93,6 +94,24 @@ def run_ours(scrubber: Scrubber | ScrubPool, docs: list[Doc]) -> tuple[list[Span
         None if isinstance(o, Refusal) else [(s.start, s.end) for s in o.entities] for o in outcomes
     ]
     return out, elapsed
+
+
+def stage_seconds(
+    scrubber: Scrubber, docs: list[Doc], total: float, vanilla: float
+) -> dict[str, float | None]:
+    """Ours in one process split: the first detection pass alone, and the rest."""
+    start = time.perf_counter()
+    try:
+        scrubber.analyze([d.text for d in docs])
+    except ScrubAnalyzerError:
+        return {"total": round(total, 2), "detect": None, "mask_and_rescan": None}
+    detect = time.perf_counter() - start
+    return {
+        "total": round(total, 2),
+        "detect": round(detect, 2),
+        "mask_and_rescan": round(total - detect, 2),
+        "vanilla": round(vanilla, 2),
+    }
 
 
 def _covered(text: str, start: int, end: int, spans: Spans) -> bool:
@@ -153,7 +172,7 @@ def cased_name_recall(rows: dict[str, dict[str, dict[str, object]]]) -> dict[str
 
 
 def targets(
-    rows: dict[str, dict[str, dict[str, object]]], vocab: float, ratio: float
+    rows: dict[str, dict[str, dict[str, object]]], vocab: float, ratio_1_process: float
 ) -> dict[str, object]:
     out: dict[str, object] = {}
     seed = rows["seed"]["ours"]["recall"]
@@ -176,7 +195,10 @@ def targets(
         out[f"{corpus}_refusal_rate"] = {"target": "<= 0.01", "measured": rate,
                                          "met": rate <= 0.01}  # type: ignore[operator]  # fmt: skip
     out["vocabulary_kept"] = {"target": ">= 0.98", "measured": vocab, "met": vocab >= 0.98}
-    out["speed_ratio"] = {"target": ">= 3", "measured": ratio, "met": ratio >= 3}
+    # Issue 20, item 3: one process on the same cores as vanilla's one process, overall
+    # (per-corpus ratios are recorded in the figures, not targeted one by one).
+    out["speed_ratio_1_process"] = {"target": ">= 1.0", "measured": ratio_1_process,
+                                    "met": ratio_1_process >= 1.0}  # fmt: skip
     return out
 
 
@@ -218,8 +240,10 @@ def main(argv: list[str] | None = None) -> int:
         rows[name]["ours"]["speed_ratio"] = round(v_time / o_time, 3)
         rows[name]["ours"]["docs_per_s_1_process"] = round(len(docs) / s_time, 2)
         rows[name]["ours"]["speed_ratio_1_process"] = round(v_time / s_time, 3)
+        rows[name]["ours"]["seconds_1_process"] = stage_seconds(scrubber, docs, s_time, v_time)
     pool.close()
     ratio = round(times["vanilla"] / times["ours"], 3)
+    ratio_1_process = round(times["vanilla"] / times["ours_1_process"], 3)
     vocab = vocabulary_kept(scrubber)
     record = {
         "benchmark": "scrub",
@@ -232,7 +256,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.processes} worker processes (ScrubPool) and, per core, in one",
         "notes": "speed_ratio: vanilla's seconds over ours in --processes worker processes "
         "(ScrubPool, warmed) on the same documents; speed_ratio_1_process: the same scrubber "
-        "in one process (the per-core figure). A corpus of fewer documents than processes "
+        "in one process (the per-core figure), the one targeted (>= 1.0 overall, issue 20 "
+        "item 3); speed_ratio_1_process_by_corpus records it per corpus. seconds_1_process "
+        "splits ours in one process: detect is the first detection pass alone "
+        "(Scrubber.analyze, timed separately on the same documents), mask_and_rescan the "
+        "rest (resolution, propagation, masking and the scan after masking). "
+        "A corpus of fewer documents than processes "
         "(i2b2_philter: 5 notes) cannot use more cores than it has documents.",
         "figures": {
             "corpora": rows,
@@ -241,10 +270,13 @@ def main(argv: list[str] | None = None) -> int:
             "processes": args.processes,
             "outcomes_equal_1_process": same,
             "speed_ratio_overall": ratio,
-            "speed_ratio_1_process": round(times["vanilla"] / times["ours_1_process"], 3),
+            "speed_ratio_1_process": ratio_1_process,
+            "speed_ratio_1_process_by_corpus": {
+                name: row["ours"]["speed_ratio_1_process"] for name, row in rows.items()
+            },
             "seconds": {k: round(v, 2) for k, v in times.items()},
         },
-        "targets": targets(rows, float(vocab["kept"]), ratio),  # type: ignore[arg-type]
+        "targets": targets(rows, float(vocab["kept"]), ratio_1_process),  # type: ignore[arg-type]
     }
     text = json.dumps(record, indent=2)
     print(text)
