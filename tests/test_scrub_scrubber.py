@@ -249,3 +249,48 @@ def test_context_token_lookup_agrees_with_presidios_linear_walk(scrubber: Scrubb
     for start in range(len(text)):
         expected = LemmaContextAwareEnhancer._find_index_of_match_token("w", start, doc, indices)
         assert fast._find_index_of_match_token("w", start, doc, indices) == expected, start
+
+
+def _analyzed_lengths(scrubber: Scrubber, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Lengths of the texts the analyzer reads from now on (plain units, not recased)."""
+    seen: list[int] = []
+    real = scrubber.analyzer.analyze
+
+    def record(text: str, *args: Any, **kwargs: Any) -> Any:
+        seen.append(len(text))
+        return real(text, *args, **kwargs)
+
+    monkeypatch.setattr(scrubber.analyzer, "analyze", record)
+    return seen
+
+
+def test_the_scan_after_masking_reads_only_around_placeholders(
+    scrubber: Scrubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    filler = "Glucose 5.4 mmol/L, reviewed with the team. " * 40
+    text = filler + "Maria Lopez called about MRN-0042137. " + filler
+    seen = _analyzed_lengths(scrubber, monkeypatch)
+    result = scrubber.scrub(text)
+    assert values(text, result) == {"Maria Lopez": "PERSON", "MRN-0042137": "MRN"}
+    assert seen[0] == len(text)
+    rescan = seen[1:]
+    assert rescan and all(n <= 2 * scrubber_module.RESCAN_MARGIN + 60 for n in rescan)
+    seen.clear()
+    assert scrubber.scrub(filler).scrubbed == filler
+    assert seen == [len(filler)]  # nothing masked: nothing to scan again
+
+
+def test_windowed_scan_masks_at_least_what_a_whole_text_scan_does(
+    scrubber: Scrubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the i2b2-format notes nobody here wrote (philter-lite), long enough to have a far side."""
+    from benchmarks.scrub_corpora import i2b2_corpus
+
+    texts = [doc.text for doc in i2b2_corpus()]
+    windowed = scrubber.scrub_records(texts)
+    monkeypatch.setattr(scrubber_module, "RESCAN_MARGIN", 10**9)
+    whole = scrubber.scrub_records(texts)
+    for text, ours, full in zip(texts, windowed, whole, strict=True):
+        assert isinstance(full, ScrubResult) and isinstance(ours, ScrubResult)
+        masked = {i for s in ours.entities for i in range(s.start, s.end)}
+        assert all(i in masked for s in full.entities for i in range(s.start, s.end)), text[:40]

@@ -17,6 +17,7 @@ from fical_secure.scrub.spans import (
     to_original,
 )
 from fical_secure.scrub.types import Span
+from fical_secure.scrub.verify import uncovered
 
 
 def tag(kind: str) -> str:
@@ -141,3 +142,26 @@ def test_to_original_maps_text_outside_placeholders_to_the_same_characters(
         if i not in holes:
             mapped = to_original(spans, tag, Span(i, i + 1, "X", 1.0))
             assert text[mapped.start : mapped.end] == ch
+
+
+def test_uncovered_names_the_detections_no_masked_span_holds() -> None:
+    masked = [Span(0, 10, "PERSON", 1.0), Span(12, 14, "MRN", 1.0)]
+    inside = [Span(2, 5, "PERSON", 0.8), Span(12, 14, "MRN", 1.0), Span(0, 10, "PERSON", 1.0)]
+    assert uncovered(inside, masked) == []
+    straddling, gap, before = Span(9, 13, "MRN", 1.0), Span(10, 12, "DATE", 1.0), Span(0, 1, "X", 1)
+    assert uncovered([straddling, gap], masked) == [straddling, gap]
+    assert uncovered([before], []) == [before]
+    assert uncovered([], []) == []
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 60), st.integers(1, 8)), max_size=8),
+    st.lists(st.tuples(st.integers(0, 60), st.integers(1, 8)), max_size=8),
+)
+def test_uncovered_agrees_with_a_character_walk(
+    found_raw: list[tuple[int, int]], masked_raw: list[tuple[int, int]]
+) -> None:
+    found = [Span(s, s + n, "A", 1.0) for s, n in found_raw]
+    masked = resolve_overlaps(Span(s, s + n, "A", 1.0) for s, n in masked_raw)
+    expected = [f for f in found if not any(m.start <= f.start and f.end <= m.end for m in masked)]
+    assert uncovered(found, masked) == expected

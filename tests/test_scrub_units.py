@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("regex")
 
-from fical_secure.scrub.analysis import changed_windows, make_units
+from fical_secure.scrub.analysis import changed_windows, make_units, windows_around
 from fical_secure.scrub.engine import case_sensitive_analyzer
 from fical_secure.scrub.scrubber import Scrubber
 
@@ -63,3 +63,25 @@ def test_recased_windows_skip_only_case_blind_pattern_recognizers() -> None:
             for r in recognizer.analyze(text.upper(), recognizer.supported_entities)
         }
         assert found == upper, name
+
+
+def test_windows_around_ranges_keep_whole_words_and_merge() -> None:
+    text = "aaaa bbbb cccc dddd eeee ffff"
+    assert windows_around(text, [], 3) == []
+    assert windows_around(text, [(5, 9)], 0) == [(5, 9)]
+    assert windows_around(text, [(6, 7)], 1) == [(5, 9)]
+    assert windows_around(text, [(6, 7)], 2) == [(0, 9)]  # "aaaa" reached: the word joins
+    assert windows_around(text, [(5, 9), (20, 24)], 1) == [(0, 14), (15, 29)]
+    assert windows_around(text, [(5, 9), (20, 24)], 6) == [(0, 29)]
+
+
+def test_regions_limit_the_units_to_those_stretches_at_their_offsets() -> None:
+    text = "Seen today. " * 20 + "maria lopez called. " + "Seen today. " * 20
+    regions = [[(0, 24), (240, 260)]]
+    units = make_units([text], 10_000, 100, lambda t: t.replace("maria lopez", "Maria Lopez"),
+                       regions)  # fmt: skip
+    plain = [u for u in units if not u.recased]
+    assert [(u.offset, u.text) for u in plain] == [(0, text[0:24]), (240, text[240:260])]
+    (recased,) = [u for u in units if u.recased]
+    assert recased.text.startswith("Maria Lopez") and recased.offset == 240
+    assert make_units([text], 10_000, 100, None, [[]]) == []

@@ -63,23 +63,41 @@ def make_units(
     window: int,
     overlap: int,
     recase: Callable[[str], str] | None = None,
+    regions: Sequence[Sequence[tuple[int, int]]] | None = None,
 ) -> list[Unit]:
     """Split each text into overlapping windows, plus the recased parts of each window.
 
     The copy has caps runs Title-cased, after ``recase`` (same length) where
     given; only the stretches around the words it changes are analyzed again
     (:func:`changed_windows`): elsewhere the copy is the text itself.
+    ``regions`` (one list per text) limits each text to those ``[start, end)``
+    stretches; without it the whole of every text is read.
     """
     units: list[Unit] = []
     for doc, text in enumerate(texts):
-        for start, end in chunk_bounds(len(text), window, overlap, text):
-            piece = text[start:end]
-            units.append(Unit(doc, start, piece))
-            recased = recase_caps_runs(recase(piece) if recase is not None else piece)
-            if len(recased) != len(piece):
-                continue
-            for a, b in changed_windows(piece, recased, RECASE_MARGIN):
-                units.append(Unit(doc, start + a, recased[a:b], recased=True))
+        for base, stop in [(0, len(text))] if regions is None else regions[doc]:
+            units += _region_units(doc, base, text[base:stop], window, overlap, recase)
+    return units
+
+
+def _region_units(
+    doc: int,
+    base: int,
+    text: str,
+    window: int,
+    overlap: int,
+    recase: Callable[[str], str] | None,
+) -> list[Unit]:
+    """The units of ``text``, a stretch of document ``doc`` that starts at ``base`` in it."""
+    units: list[Unit] = []
+    for start, end in chunk_bounds(len(text), window, overlap, text):
+        piece = text[start:end]
+        units.append(Unit(doc, base + start, piece))
+        recased = recase_caps_runs(recase(piece) if recase is not None else piece)
+        if len(recased) != len(piece):
+            continue
+        for a, b in changed_windows(piece, recased, RECASE_MARGIN):
+            units.append(Unit(doc, base + start + a, recased[a:b], recased=True))
     return units
 
 
@@ -89,11 +107,21 @@ def changed_windows(text: str, changed: str, margin: int) -> list[tuple[int, int
     Each differing character is widened by ``margin`` characters on both sides,
     then to the whitespace around (no word is cut); overlapping windows merge.
     """
+    differ = [(i, i + 1) for i, (a, b) in enumerate(zip(text, changed, strict=True)) if a != b]
+    return windows_around(text, differ, margin)
+
+
+def windows_around(
+    text: str, ranges: Sequence[tuple[int, int]], margin: int
+) -> list[tuple[int, int]]:
+    """Windows of ``text`` around each ``[start, end)`` of ``ranges`` (sorted by start).
+
+    Each range is widened by ``margin`` characters on both sides, then to the
+    whitespace around (no word is cut); overlapping or touching windows merge.
+    """
     windows: list[tuple[int, int]] = []
-    for i, (old, new) in enumerate(zip(text, changed, strict=True)):
-        if old == new:
-            continue
-        start, end = max(0, i - margin), min(len(text), i + 1 + margin)
+    for first, last in ranges:
+        start, end = max(0, first - margin), min(len(text), last + margin)
         while start > 0 and not text[start - 1].isspace():
             start -= 1
         while end < len(text) and not text[end].isspace():
@@ -116,6 +144,7 @@ def analyze_texts(
     n_process: int = 1,
     recase: Callable[[str], str] | None = None,
     recased_analyzer: AnalyzerEngine | None = None,
+    regions: Sequence[Sequence[tuple[int, int]]] | None = None,
 ) -> tuple[list[list[Span]], dict[int, str]]:
     """Detect entities in every text: spans (unresolved) per text, and the texts that failed.
 
@@ -124,10 +153,11 @@ def analyze_texts(
     text's reason names the exception type only (its message may quote PII).
     Recased windows go through ``recased_analyzer`` where given (the same NLP
     engine with only the recognizers that letter case can change, see
-    :func:`fical_secure.scrub.engine.case_sensitive_analyzer`).
+    :func:`fical_secure.scrub.engine.case_sensitive_analyzer`). ``regions``:
+    see :func:`make_units`.
     """
     pick = (analyzer, recased_analyzer or analyzer)
-    units = make_units(texts, window, overlap, recase)
+    units = make_units(texts, window, overlap, recase, regions)
     found: list[list[Span]] = [[] for _ in texts]
     failed: dict[int, str] = {}
     for batch in _batches(units, max(1, batch_size)):

@@ -12,9 +12,13 @@ Steps for each text:
 3. mark every other occurrence of each found value (any case), resolve again;
 4. anonymize with typed placeholders (``<PERSON>``, ``<MRN>``...) through
    Presidio's anonymizer;
-5. check that no found value survives, and analyze the result again: what
-   the scan finds outside our placeholders is masked too and the text is
-   scanned again, up to ``mask_passes`` times. A text whose scan is still not
+5. check that no found value survives, and analyze the result again around
+   each placeholder (``RESCAN_MARGIN`` characters each side, widened to whole
+   words): what that scan finds outside our placeholders, and any detected
+   span left outside the masked ones, is masked too and the text is scanned
+   again, up to ``mask_passes`` times. Away from every placeholder the masked
+   text is the input, which step 1 read whole and each of whose detections
+   the second check finds masked: a scan there would repeat step 1. A text whose scan is still not
    clean, that is too long, or on which the analyzer fails is *refused*
    (:class:`Refusal`, with a reason that never quotes the text); every other
    text of the batch is released.
@@ -31,7 +35,7 @@ from typing import TYPE_CHECKING
 
 from fical_secure.config.scrub import ScrubProfile, load_profile
 from fical_secure.errors import ResidualPIIError, ScrubAnalyzerError
-from fical_secure.scrub.analysis import analyze_texts, window_size
+from fical_secure.scrub.analysis import analyze_texts, window_size, windows_around
 from fical_secure.scrub.casing import Casing, load_lexicon
 from fical_secure.scrub.engine import (
     build_analyzer,
@@ -41,16 +45,28 @@ from fical_secure.scrub.engine import (
 )
 from fical_secure.scrub.known import KNOWN_SCORE, KnownIdentifiers
 from fical_secure.scrub.ner_noise import vague_time
-from fical_secure.scrub.spans import propagate, replace_spans, resolve_overlaps, to_original
+from fical_secure.scrub.spans import (
+    placeholder_ranges,
+    propagate,
+    replace_spans,
+    resolve_overlaps,
+    to_original,
+)
 from fical_secure.scrub.types import Refusal, ScrubOutcome, ScrubResult, Span
 from fical_secure.scrub.verify import blank_placeholders as _blank_placeholders
 from fical_secure.scrub.verify import check_values_gone as _check_values_gone
 from fical_secure.scrub.verify import placeholder
 from fical_secure.scrub.verify import residual as _residual
+from fical_secure.scrub.verify import uncovered as _uncovered
 from fical_secure.scrub.vocabulary import AllowList
 
 # NER types that name someone or somewhere (a number alone cannot be one of these).
 _NER_NAME_TYPES = frozenset({"PERSON", "ORGANIZATION", "LOCATION", "NRP"})
+# Characters read on each side of a placeholder by the scan after masking: spaCy's NER
+# sees a few tokens each side (its CNN's receptive field, its transition features),
+# Presidio's context words are the 5 before a hit, and a pattern match that crosses a
+# placeholder's edge is shorter than this; what lies farther was read in step 1 unchanged.
+RESCAN_MARGIN = 128
 
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine
@@ -153,12 +169,22 @@ class Scrubber:
         if failed:
             index, reason = min(failed.items())
             raise ScrubAnalyzerError(f"text {index}: {reason}; nothing was released")
-        return spans
+        return [resolve_overlaps(found) for found in spans]
 
     def _detect(
-        self, texts: Sequence[str], *, batch_size: int, n_process: int
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int,
+        n_process: int,
+        regions: Sequence[Sequence[tuple[int, int]]] | None = None,
     ) -> tuple[list[list[Span]], dict[int, str]]:
-        """Resolved spans per text (known identifiers added, vocabulary dropped), and failures."""
+        """Spans per text, unresolved (known identifiers added, vocabulary dropped), and failures.
+
+        ``regions`` limits the analyzer to stretches of each text
+        (:func:`fical_secure.scrub.analysis.make_units`); names in any case and
+        known identifiers (cheap, lexical) are always looked for in the whole text.
+        """
         window = window_size(
             self.profile.chunk_chars, spacy_max_length(self.analyzer, self.profile.language)
         )
@@ -173,6 +199,7 @@ class Scrubber:
             n_process=n_process,
             recase=self.casing.recase,
             recased_analyzer=case_sensitive_analyzer(self.analyzer),
+            regions=regions,
         )
         out: list[list[Span]] = []
         for text, spans in zip(texts, raw, strict=True):
@@ -184,7 +211,7 @@ class Scrubber:
                 + [k for k in known if k.score < KNOWN_SCORE]
                 if not self._noise(s.type, text[s.start : s.end])
             ]
-            out.append(resolve_overlaps(kept + [k for k in known if k.score >= KNOWN_SCORE]))
+            out.append(kept + [k for k in known if k.score >= KNOWN_SCORE])
         return out, failed
 
     def _noise(self, kind: str, value: str) -> bool:
@@ -253,7 +280,9 @@ class Scrubber:
         found_list, failed = self._detect(
             [texts[i] for i in todo], batch_size=batch_size, n_process=n_process
         )
-        found = dict(zip(todo, found_list, strict=True))
+        # every detection, as detected: what masking must cover, whatever resolution does
+        detected = dict(zip(todo, found_list, strict=True))
+        found = {i: resolve_overlaps(spans) for i, spans in detected.items()}
         for j, reason in failed.items():
             outcomes[todo[j]] = Refusal(reason, analyzer_failed=True)
         todo = [i for i in todo if outcomes[i] is None]
@@ -271,21 +300,31 @@ class Scrubber:
                     crashed = isinstance(exc, ScrubAnalyzerError)
                     outcomes[i] = Refusal(str(exc), analyzer_failed=crashed)
                     todo.remove(i)
-            # Every text is scanned again, changed or not: the scan is the check that
-            # catches a fault anywhere before it (resolution, propagation, masking).
+            # Scanned again around every placeholder (see the module doc); a fault before
+            # it (resolution, propagation, masking) shows there or in the checks above.
             changed = list(todo)
+            regions = [
+                windows_around(
+                    scrubbed[i], placeholder_ranges(final[i], placeholder), RESCAN_MARGIN
+                )
+                for i in changed
+            ]
             scans, failed = self._detect(
-                [scrubbed[i] for i in changed], batch_size=batch_size, n_process=n_process
+                [scrubbed[i] for i in changed],
+                batch_size=batch_size,
+                n_process=n_process,
+                regions=regions,
             )
             residual: dict[int, list[Span]] = {}
-            for j, (i, scan) in enumerate(zip(changed, scans, strict=True)):
+            for j, (i, scan) in enumerate(zip(changed, map(resolve_overlaps, scans), strict=True)):
                 if j in failed:
                     outcomes[i] = Refusal(
                         failed[j] + " in the scan after masking", analyzer_failed=True
                     )
                     continue
                 blanked = _blank_placeholders(scrubbed[i], final[i])
-                left = _residual(blanked, scan)
+                left = [to_original(final[i], placeholder, r) for r in _residual(blanked, scan)]
+                left += _uncovered(detected[i], final[i])  # what resolution lost counts as found
                 if left:
                     residual[i] = left
             for i in todo:
@@ -301,8 +340,8 @@ class Scrubber:
                         kinds,
                     )
                 else:
-                    mapped = [to_original(final[i], placeholder, r) for r in residual[i]]
-                    found[i] = final[i] + mapped
+                    found[i] = final[i] + residual[i]
+                    detected[i] = detected[i] + residual[i]
             if not todo:
                 break
 

@@ -7,6 +7,8 @@ released are tested without the analyzer.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+from itertools import accumulate
 
 from fical_secure.errors import ResidualPIIError
 from fical_secure.scrub.spans import NER_TYPES, placeholder_ranges
@@ -18,6 +20,24 @@ _WORD = re.compile(r"[^\W\d_]{2,}")
 def placeholder(entity_type: str) -> str:
     """The typed placeholder that replaces an entity, e.g. ``<MRN>``."""
     return f"<{entity_type}>"
+
+
+def uncovered(found: list[Span], masked: list[Span]) -> list[Span]:
+    """The detected spans not wholly inside the masked ones (empty when masking was right).
+
+    ``masked`` is what resolution and propagation made of ``found``; an empty
+    answer is what lets the scan after masking skip the text far from any
+    placeholder: nothing detected there was left unmasked.
+    """
+    ordered = sorted(masked, key=lambda m: m.start)
+    starts = [m.start for m in ordered]
+    reach = list(accumulate((m.end for m in ordered), max))  # furthest end so far
+    missed = []
+    for span in found:
+        at = bisect_right(starts, span.start) - 1
+        if at < 0 or reach[at] < span.end:
+            missed.append(span)
+    return missed
 
 
 def check_values_gone(text: str, spans: list[Span], blanked: str) -> None:
