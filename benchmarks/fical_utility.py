@@ -134,7 +134,12 @@ def _mean(fig: dict[str, Any], cond: str, metric: str) -> float:
 
 
 def targets(fig: dict[str, Any], seed: int) -> dict[str, Any]:
-    """Issue 18's targets on ``live_multiple`` with k = 2, for one seed's round."""
+    """Issue 18's targets on ``live_multiple`` with k = 2, for one seed's round.
+
+    The end-to-end targets are set for the packaged default model: they are
+    judged only on a run with ``--filler llm`` (the rule filler's end-to-end
+    figures are recorded beside, not judged).
+    """
     tool = fig["differences"]["tool_ok"]["global_minus_docs_only"]
     e2e = fig["differences"]["e2e"]["global_minus_docs_only"]
     share = fig["differences"]["tool_ok"]["global_minus_0.95_sample_sharing"]
@@ -145,7 +150,7 @@ def targets(fig: dict[str, Any], seed: int) -> dict[str, Any]:
     ss_tool = _mean(fig, "sample_sharing", "tool_accuracy")
     ss_e2e = _mean(fig, "sample_sharing", "end_to_end_success")
     at = f"{TARGET_DATASET} seed {seed}"
-    return {
+    tool_targets = {
         f"global_tool_minus_docs_only ({at})": {
             "target": ">= 0.08 with the 95% CI excluding 0",
             "measured": tool["mean"],
@@ -158,6 +163,11 @@ def targets(fig: dict[str, Any], seed: int) -> dict[str, Any]:
             "ci95_of_global_minus_0.95_sharing": share["ci95"],
             "met": glob_tool >= 0.95 * ss_tool,
         },
+    }
+    if fig["filler"] != "llm":
+        return tool_targets
+    return {
+        **tool_targets,
         f"global_end_to_end ({at}, filler {fig['filler']})": {
             "target": ">= 0.20 with the packaged default model",
             "measured": glob_e2e,
@@ -265,7 +275,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             "oracle: the gold tool and the aliases the demonstrations and the held-out gold "
             "calls show: the ceiling of the argument filler.",
             "filler: rule = the rule-based extraction (no model); llm = the schema-constrained "
-            "LLM filler (fical_secure.tlu.fill.SchemaFiller).",
+            "LLM filler (fical_secure.tlu.fill.SchemaFiller). The end-to-end targets are set for "
+            "the packaged default model, so only a --filler llm run judges them "
+            "(fical_utility_llm_live_multiple.json); a rule run records its end-to-end "
+            "figures without judging them.",
         ],
     }
     args.results.parent.mkdir(parents=True, exist_ok=True)

@@ -72,6 +72,10 @@ def test_targets_are_recorded_met_or_not(figures: dict[str, Any]) -> None:
     import fical_utility
 
     goals = fical_utility.targets(figures, seed=1)
-    assert len(goals) == 5
-    for goal in goals.values():
+    assert figures["filler"] == "rule"
+    assert len(goals) == 2  # the end-to-end targets are the packaged model's to meet
+    assert not any("end_to_end" in name for name in goals)
+    with_model = fical_utility.targets({**figures, "filler": "llm"}, seed=1)
+    assert len(with_model) == 5 and set(goals) < set(with_model)
+    for goal in with_model.values():
         assert isinstance(goal["met"], bool) and isinstance(goal["measured"], float)
