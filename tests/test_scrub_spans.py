@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fical_secure.scrub.spans import (
@@ -154,6 +154,7 @@ def test_uncovered_names_the_detections_no_masked_span_holds() -> None:
     assert uncovered([], []) == []
 
 
+@settings(deadline=None)
 @given(
     st.lists(st.tuples(st.integers(0, 60), st.integers(1, 8)), max_size=8),
     st.lists(st.tuples(st.integers(0, 60), st.integers(1, 8)), max_size=8),
