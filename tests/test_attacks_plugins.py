@@ -31,11 +31,11 @@ from fical_secure.attacks.report import ExposureTarget, Target, TprTarget
 from fical_secure.attacks.runner import (
     DEFAULT_DP,
     AttackSettings,
-    _targets,
     release_profiles,
     run_attacks,
 )
 from fical_secure.attacks.summary import summary_markdown
+from fical_secure.attacks.targets import leakage_targets
 from fical_secure.audit.artefact import SharedArtefact, from_samples
 from fical_secure.audit.auditor import AuditConfig
 from fical_secure.audit.signals import CachingEmbedder
@@ -241,7 +241,7 @@ def test_targets_are_recorded_met_or_not_and_summarised() -> None:
             "canary_exposure_bits": None,
         },
     }
-    targets = _targets(rows)
+    targets = leakage_targets(rows)
     assert targets["sample_sharing mia_auc"].met
     assert targets["hardened mia_auc"].met
     assert not targets["hardened mia_auc ci95 upper"].met  # 0.61 > 0.60: not resolved enough
@@ -257,11 +257,11 @@ def test_targets_are_recorded_met_or_not_and_summarised() -> None:
     # the canary bound holds on the mean: one canary at 4 bits among 30 does not fail it
     cell = {"value": 1.5, "max": 4.0, "p_value_max": 0.85, "control_mean": 1.4, "n_canaries": 30}
     rows["compendium_hardened"]["canary_exposure_bits"] = cell
-    canary = _targets(rows)["hardened canary_exposure_bits"]
+    canary = leakage_targets(rows)["hardened canary_exposure_bits"]
     assert isinstance(canary, ExposureTarget) and canary.met and canary.measured == 1.5
     assert canary.to_dict()["max"] == 4.0 and "mean" in canary.target
     rows["compendium_hardened"]["canary_exposure_bits"] = {**cell, "value": 2.01}
-    assert not _targets(rows)["hardened canary_exposure_bits"].met  # a mean above 2 fails
+    assert not leakage_targets(rows)["hardened canary_exposure_bits"].met  # a mean above 2 fails
     assert targets["hardened tool_accuracy / sample_sharing"].measured == 0.95
     assert targets["dp mia_auc"] == Target("-", "nothing released", met=True)
     # a TPR read at fewer than 100 non-members does not resolve 1%: not met, however low
@@ -273,7 +273,7 @@ def test_targets_are_recorded_met_or_not_and_summarised() -> None:
         "label": "x",
     }
     rows["sample_sharing"]["mia_auc"]["value"] = 0.94
-    targets = _targets(rows)
+    targets = leakage_targets(rows)
     assert not targets["hardened tpr_at_1pct_fpr"].met
     assert not targets["sample_sharing mia_auc"].met  # the leak must show: >= 0.95
     record = leakage_record(rows, targets)
