@@ -178,6 +178,7 @@ HEAVY = (
     "presidio_analyzer",
     "presidio_anonymizer",
     "spacy",
+    "thinc",  # spaCy's model library
     "tldextract",
     "flwr",
     "faiss",

@@ -21,8 +21,8 @@ from presidio_analyzer import Pattern, PatternRecognizer
 
 from fical_secure.cli import main
 from fical_secure.errors import ScrubAnalyzerError
-from fical_secure.scrub.engine import add_prefilter
 from fical_secure.scrub.parallel import ScrubPool, slices
+from fical_secure.scrub.prefilter import add_prefilter
 from fical_secure.scrub.scrubber import Scrubber
 from fical_secure.scrub.types import Refusal, ScrubResult
 
@@ -38,6 +38,8 @@ TEXTS = [
     "LOPEZ,MARIA seen by Dr. O'Neil; username FB59; id 560-40-78-5, XW277/90683.",
     "Ordered atorvastatin, Coumadin and icd10_lookup(body_part='knee').",
     "ZIP 02114, 55 Fruit Street, Boston MA; fax 617-555-0199 x53423.",
+    "Account number: 88219-0441; license no. MD44821; DEA AB1234563; DOB: 04/07/1969.",
+    "VIN 1HGCM82633A004352, plate 7ABC123; pacemaker serial 4471AB12; member ID XKJ88210344.",
     "",
 ]
 

@@ -10,7 +10,6 @@ Building takes seconds: build once, reuse.
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_right
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
@@ -20,6 +19,7 @@ import regex
 from fical_secure.config.scrub import ScrubProfile
 from fical_secure.errors import ScrubAnalyzerError
 from fical_secure.jsontypes import JsonObject
+from fical_secure.scrub.prefilter import add_prefilter
 from fical_secure.scrub.spacy_pipes import slim_pipeline
 
 if TYPE_CHECKING:
@@ -70,7 +70,12 @@ def context_enhancer() -> Any:
         ) -> int:
             cached = self._cache
             if cached is None or cached[0] is not tokens_indices:
-                ends = [idx + len(tok) for idx, tok in zip(tokens_indices, tokens, strict=True)]
+                if hasattr(tokens, "to_array") and len(tokens):  # a spaCy Doc: one array copy
+                    from spacy.attrs import IDX, LENGTH
+
+                    ends = tokens.to_array([IDX, LENGTH]).sum(axis=1).tolist()
+                else:
+                    ends = [idx + len(t) for idx, t in zip(tokens_indices, tokens, strict=True)]
                 cached = self._cache = (tokens_indices, ends)
             i = bisect_right(cached[1], start)
             if i >= len(cached[1]):
@@ -129,71 +134,54 @@ def _recognizers(profile: ScrubProfile) -> list[EntityRecognizer]:
     return built
 
 
-# A backreference's number or name changes meaning once patterns are joined.
-_BACKREFERENCE = re.compile(r"\\[1-9]|\(\?P=|\\g<|\(\?\(")
-# An inline flag group without a colon, "(?x)", sets its flags for the whole expression:
-# joined, it would set them for every other pattern too.
-_GLOBAL_FLAGS = re.compile(r"\(\?([a-zA-Z\-]+)\)")
+def array_artifacts(engine: Any) -> None:
+    """Give a Presidio spaCy engine the same NLP artifacts, read from arrays, words memoized.
 
-
-def _joins_safely(sources: list[str], flags: int) -> bool:
-    """No backreference, and no inline global flag the recognizer's flags do not already set."""
-
-    letters = {"i": regex.I, "m": regex.M, "s": regex.S, "x": regex.X, "a": regex.A,
-               "u": regex.U, "L": regex.L}  # fmt: skip
-    for source in sources:
-        if _BACKREFERENCE.search(source):
-            return False
-        for group in _GLOBAL_FLAGS.findall(source):
-            if any(c not in letters or not flags & letters[c] for c in group):
-                return False
-    return True
-
-
-def add_prefilter(recognizer: EntityRecognizer) -> bool:
-    """Let a plain pattern recognizer skip a text none of its patterns matches.
-
-    Presidio runs every pattern of a recognizer with per-pattern timing, logging
-    and explanation objects, so a recognizer that finds nothing still costs
-    tens of microseconds per pattern. Here the recognizer's patterns are joined
-    into one alternation compiled with the same flags, and one ``search`` decides
-    whether to run Presidio's analysis at all. The answer is exact: an
-    alternation matches at a position exactly when one of its alternatives
-    does, so the joined search finds nothing only when no pattern would.
-
-    Only recognizers that use ``PatternRecognizer.analyze`` unchanged are
-    wrapped (a subclass with its own ``analyze`` may find more than its
-    patterns), and only when the patterns join safely (no backreferences, no
-    inline global flag the recognizer's own flags do not already set).
-    Returns whether a prefilter was added.
+    Presidio builds each doc's lemmas and token offsets by creating a Python
+    object per token, and looks every lemma up in the vocabulary twice (stop
+    word, punctuation) to build its context keywords. Here the offsets and
+    lemmas come from one array copy each, and the two vocabulary answers are
+    remembered per word (they depend on the word only). Same values, same
+    types (lists of ``int`` and ``str``).
     """
-    from presidio_analyzer import PatternRecognizer
+    from presidio_analyzer.nlp_engine import NlpArtifacts
+    from spacy.attrs import IDX, LEMMA
 
-    if not isinstance(recognizer, PatternRecognizer):
-        return False
-    patterns: list[Any] = list(getattr(recognizer, "patterns", None) or [])
-    if type(recognizer).analyze is not PatternRecognizer.analyze or not patterns:
-        return False
-    sources = [p.regex for p in patterns]
-    own_flags = recognizer.global_regex_flags
-    if own_flags is None or not _joins_safely(sources, own_flags):
-        return False
-    try:
-        joined = regex.compile("|".join(f"(?:{s})" for s in sources), flags=own_flags)
-    except regex.error:
-        return False
-    analyze = recognizer.analyze
+    stop: dict[tuple[str, str], bool] = {}
+    punct: dict[tuple[str, str], bool] = {}
+    is_stopword, is_punct = engine.is_stopword, engine.is_punct
 
-    def prefiltered(
-        text: str, entities: list[str], nlp_artifacts: Any = None, regex_flags: int | None = None
-    ) -> list[Any]:
-        flags = regex_flags if regex_flags else own_flags
-        if flags == own_flags and joined.search(text) is None:
-            return []
-        return analyze(text, entities, nlp_artifacts=nlp_artifacts, regex_flags=regex_flags)
+    def memo(table: dict[tuple[str, str], bool], ask: Any) -> Any:
+        def answer(word: str, language: str) -> bool:
+            key = (word, language)
+            known = table.get(key)
+            if known is None:
+                if len(table) > 200_000:  # bounded: texts bring new words without end
+                    table.clear()
+                known = table[key] = bool(ask(word, language))
+            return known
 
-    recognizer.analyze = prefiltered  # type: ignore[method-assign]
-    return True
+        return answer
+
+    def doc_to_nlp_artifact(doc: Any, language: str) -> Any:
+        strings = doc.vocab.strings
+        columns = doc.to_array([IDX, LEMMA]).tolist() if len(doc) else []
+        entities, scores = engine._get_updated_entities(
+            engine._get_entities(doc), engine._get_scores_for_entities(doc)
+        )
+        return NlpArtifacts(
+            entities=entities,
+            tokens=doc,
+            tokens_indices=[int(row[0]) for row in columns],
+            lemmas=[strings[row[1]] for row in columns],
+            nlp_engine=engine,
+            language=language,
+            scores=scores,
+        )
+
+    engine.is_stopword = memo(stop, is_stopword)
+    engine.is_punct = memo(punct, is_punct)
+    engine._doc_to_nlp_artifact = doc_to_nlp_artifact
 
 
 def build_analyzer(profile: ScrubProfile) -> AnalyzerEngine:
@@ -207,9 +195,15 @@ def build_analyzer(profile: ScrubProfile) -> AnalyzerEngine:
         pin_tldextract_offline()
         from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
         from presidio_analyzer.nlp_engine import NlpEngineProvider
+        from thinc.api import use_ops
 
-        nlp_engine = NlpEngineProvider(nlp_configuration=nlp_configuration(profile)).create_engine()
+        # The models' layers keep the ops they were built with: numpy's BLAS, not blis.
+        with use_ops("numpy", use_blis=False):
+            nlp_engine = NlpEngineProvider(
+                nlp_configuration=nlp_configuration(profile)
+            ).create_engine()
         slim_pipeline(nlp_engine.nlp[profile.language])  # type: ignore[attr-defined]
+        array_artifacts(nlp_engine)
         registry = RecognizerRegistry(supported_languages=[profile.language])
         if profile.ner_entities:
             registry.add_nlp_recognizer(nlp_engine)

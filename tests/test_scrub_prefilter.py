@@ -1,0 +1,77 @@
+"""The analyzer's shortcuts give Presidio's own answers.
+
+A recognizer's prefilter may search a pattern's lookbehind alone (a
+necessary condition of the pattern); the NLP artifacts are read from
+arrays. Both are checked against what they replace.
+"""
+
+from __future__ import annotations
+
+import pytest
+import regex
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+pytest.importorskip("presidio_analyzer")
+
+from presidio_analyzer.nlp_engine import SpacyNlpEngine
+
+from fical_secure.scrub.prefilter import necessary
+from fical_secure.scrub.scrubber import Scrubber
+
+LOOKBEHIND = (
+    r"(?<=\b(?:acct|a/c|account)(?:\s{0,3}(?:no\.?|id)\b)?[\s:#=\"'.(]{0,6})[A-Z0-9]{3,12}\b"
+)
+
+
+@pytest.mark.parametrize(
+    ("source", "condition"),
+    [
+        (LOOKBEHIND, r"\b(?:acct|a/c|account)(?:\s{0,3}(?:no\.?|id)\b)?[\s:#=\"'.(]{0,6}"),
+        (r"(?<=[)(\]])\d+", r"[)(\]]"),  # brackets inside a class, an escaped one
+        (r"(?<=\(x\))\d+", r"\(x\)"),  # escaped parentheses
+        (r"(?<=[^]a])\d", r"[^]a]"),  # a ']' first in a class is a literal
+        (r"\bMRN\d{6}\b", r"\bMRN\d{6}\b"),  # no lookbehind: the pattern itself
+        (r"(?<!\w)\d{5}", r"(?<!\w)\d{5}"),  # a negative lookbehind is no condition
+        (r"(?<=a", r"(?<=a"),  # unbalanced: left as is
+    ],
+)
+def test_necessary_takes_a_leading_lookbehind(source: str, condition: str) -> None:
+    assert necessary(source) == condition
+
+
+_PIECES = ["acct", "account", "a/c", " ", "no.", "id", ":", "#", "(", "X9", "12345", "Z", "\n"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=12))
+def test_the_condition_matches_wherever_the_pattern_does(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    for flags in (regex.I, 0):
+        if regex.search(LOOKBEHIND, text, flags=flags):
+            assert regex.search(necessary(LOOKBEHIND), text, flags=flags)
+
+
+TEXTS = [
+    "",
+    " ",
+    "\n\t ",
+    "Patient Maria Lopez, MRN 00482913, DOB 04/07/1969, was seen at 10:30.",
+    "Zoë Núñez's e-mail: zoe@example.org; it's the patient's 2nd visit :-)",
+    "LOPEZ, MARIA -- aspirin 81 mg; pre-op; re: follow-up w/ Dr. O'Neil.",
+    "東京 Ünïcödé 😀 text with emoji and CJK",
+]
+
+
+def test_array_artifacts_equal_presidios() -> None:
+    engine = Scrubber.default().analyzer.nlp_engine
+    nlp = engine.nlp["en"]  # type: ignore[attr-defined]
+    for doc in nlp.pipe(TEXTS):
+        ours = engine._doc_to_nlp_artifact(doc, "en")  # type: ignore[attr-defined]
+        theirs = SpacyNlpEngine._doc_to_nlp_artifact(engine, doc, "en")  # type: ignore[arg-type]
+        for name in ("tokens_indices", "lemmas", "keywords", "scores"):
+            mine, presidio = getattr(ours, name), getattr(theirs, name)
+            assert mine == presidio and list(map(type, mine)) == list(map(type, presidio))
+        assert [(e.start, e.end, e.label_) for e in ours.entities] == [
+            (e.start, e.end, e.label_) for e in theirs.entities
+        ]
