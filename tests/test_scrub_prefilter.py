@@ -2,7 +2,8 @@
 
 A recognizer's prefilter may search a pattern's lookbehind alone (a
 necessary condition of the pattern); the NLP artifacts are read from
-arrays. Both are checked against what they replace.
+arrays; the context enhancer copies results field by field. Each is
+checked against what it replaces.
 """
 
 from __future__ import annotations
@@ -75,3 +76,50 @@ def test_array_artifacts_equal_presidios() -> None:
         assert [(e.start, e.end, e.label_) for e in ours.entities] == [
             (e.start, e.end, e.label_) for e in theirs.entities
         ]
+
+
+def test_the_enhancers_copies_give_presidios_scores_and_explanations() -> None:
+    from presidio_analyzer import AnalyzerEngine
+    from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+
+    ours = Scrubber.default().analyzer
+    plain = AnalyzerEngine(
+        registry=ours.registry,
+        nlp_engine=ours.nlp_engine,
+        context_aware_enhancer=LemmaContextAwareEnhancer(),
+        supported_languages=list(ours.supported_languages),
+        default_score_threshold=ours.default_score_threshold,
+    )
+    texts = [*TEXTS, "Call me at phone 617-555-0134; member id ABC12345678; zip code 02114."]
+
+    def view(engine: AnalyzerEngine, text: str) -> list[tuple[object, ...]]:
+        found = engine.analyze(text, language="en", return_decision_process=True)
+        return sorted(
+            (r.entity_type, r.start, r.end, r.score, repr(r.analysis_explanation)) for r in found
+        )
+
+    boosted = 0
+    for text in texts:
+        mine, theirs = view(ours, text), view(plain, text)
+        assert mine == theirs
+        boosted += sum("'supportive_context_word': ''" not in row[4] for row in mine)
+    assert boosted > 0  # context words raised some score: the copies were changed
+
+
+def test_the_enhancer_changes_copies_never_the_results_it_was_given() -> None:
+    from presidio_analyzer import Pattern, PatternRecognizer
+
+    analyzer = Scrubber.default().analyzer
+    recognizer = PatternRecognizer(
+        supported_entity="X", patterns=[Pattern("id", r"ABC\d{8}", 0.3)], context=["member"]
+    )
+    text = "member id ABC12345678"
+    (raw,) = recognizer.analyze(text, ["X"])
+    before = (raw.score, repr(raw.analysis_explanation), dict(raw.recognition_metadata))
+    artifacts = analyzer.nlp_engine.process_text(text, "en")
+    (out,) = analyzer.context_aware_enhancer.enhance_using_context(
+        text, [raw], artifacts, [recognizer]
+    )
+    assert out.score > raw.score and out.analysis_explanation.supportive_context_word == "member"
+    assert (raw.score, repr(raw.analysis_explanation), dict(raw.recognition_metadata)) == before
+    assert type(out) is type(raw)
