@@ -35,10 +35,14 @@ LOOKBEHIND = (
         (r"\bMRN\d{6}\b", r"\bMRN\d{6}\b"),  # no lookbehind: the pattern itself
         (r"(?<!\w)\d{5}", r"(?<!\w)\d{5}"),  # a negative lookbehind is no condition
         (r"(?<=a", r"(?<=a"),  # unbalanced: left as is
+        (r"(?<=id )\d+|MRN\d+", r"(?<=id )\d+|MRN\d+"),  # the second alternative needs no "id "
+        (r"(?<=id )(?:\d+|MRN\d+)", r"id "),  # an alternation inside a group is fine
+        (r"(?<=[|])\d", r"[|]"),  # a '|' in a class is no alternation
     ],
 )
 def test_necessary_takes_a_leading_lookbehind(source: str, condition: str) -> None:
     assert necessary(source) == condition
+    assert necessary(source, verbose=True) == source  # comments could hide the structure
 
 
 _PIECES = ["acct", "account", "a/c", " ", "no.", "id", ":", "#", "(", "X9", "12345", "Z", "\n"]

@@ -36,9 +36,15 @@ def _joins_safely(sources: list[str], flags: int) -> bool:
     return True
 
 
-def _group_end(source: str, start: int) -> int | None:
-    """Index just past the group opening at ``source[start]`` (escapes and classes skipped)."""
-    depth, i, in_class = 0, start, False
+def _structure(source: str) -> tuple[int | None, bool]:
+    """(index just past the group opening ``source[0]``, whether a top-level ``|`` occurs).
+
+    Escapes are skipped, and so is everything inside a character class (a ``]``
+    right after ``[`` or ``[^`` is a literal).
+    """
+    depth, i, in_class = 0, 0, False
+    first_end: int | None = None
+    top_alternation = False
     while i < len(source):
         c = source[i]
         if c == "\\":
@@ -52,27 +58,32 @@ def _group_end(source: str, start: int) -> int | None:
             depth += 1
         elif c == ")":
             depth -= 1
-            if depth == 0:
-                return i + 1
+            if depth == 0 and first_end is None:
+                first_end = i + 1
+        elif c == "|" and depth == 0:
+            top_alternation = True
         i += 1
-    return None
+    return first_end, top_alternation
 
 
-def necessary(source: str) -> str:
+def necessary(source: str, *, verbose: bool = False) -> str:
     """A pattern that finds something in every text where ``source`` does.
 
-    A pattern that opens with a positive lookbehind ``(?<=X)`` matches only
+    A pattern that opens with a positive lookbehind ``(?<=X)`` and has no
+    top-level alternative (``(?<=X)A|B`` can match ``B`` anywhere) matches only
     right after a match of ``X``, so ``X`` itself has a match wherever it
     does: searching ``X`` forward (a literal keyword first, so fast) is a
     necessary condition, where the lookbehind makes the engine try its
-    alternatives backwards at every position of the text. Any other pattern
-    is its own condition.
+    alternatives backwards at every position of the text. Any other pattern,
+    and any pattern under the verbose flag (comments could hide the
+    structure), is its own condition.
     """
-    if source.startswith("(?<="):
-        end = _group_end(source, 0)
-        if end is not None and end > 5:
-            return source[4 : end - 1]
-    return source
+    if verbose or not source.startswith("(?<="):
+        return source
+    end, alternation = _structure(source)
+    if end is None or end <= 5 or alternation:
+        return source
+    return source[4 : end - 1]
 
 
 def add_prefilter(recognizer: EntityRecognizer) -> bool:
@@ -107,7 +118,9 @@ def add_prefilter(recognizer: EntityRecognizer) -> bool:
     if own_flags is None:
         return False
     gates: list[tuple[list[str], Any]] = []  # the lookbehinds alone (cheap), then the patterns
-    for sources in ([necessary(p.regex) for p in patterns], [p.regex for p in patterns]):
+    verbose = bool(own_flags & regex.X)
+    lookbehinds = [necessary(p.regex, verbose=verbose) for p in patterns]
+    for sources in (lookbehinds, [p.regex for p in patterns]):
         if (gates and sources == gates[-1][0]) or not _joins_safely(sources, own_flags):
             continue
         try:
