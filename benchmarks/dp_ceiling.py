@@ -48,10 +48,10 @@ from fical_secure.atomic import write_json_atomic
 from fical_secure.data.generator import generate_federation
 from fical_secure.data.schema import Federation
 from fical_secure.evaluation.ablation import run_ablation
-from fical_secure.kcg.claims import Claim, ToolCue, ValueAlias, claim_entry, render_claim
+from fical_secure.kcg.claims import Claim, ToolCue, ValueAlias
 from fical_secure.kcg.cues import CueRules
-from fical_secure.kcg.knowledge import KnowledgeConfig, validated_claims
-from fical_secure.kcg.schema import Compendium, Entry
+from fical_secure.kcg.knowledge import KnowledgeConfig, claim_entries, validated_claims
+from fical_secure.kcg.schema import Compendium
 from fical_secure.kcg.signatures import induce_signatures
 from fical_secure.tlu.embedding import default_embedder
 
@@ -84,12 +84,8 @@ def _claims(fed: Federation) -> dict[str, list[tuple[Claim, int]]]:
 
 
 def _compendium(hospital: str, claims: list[tuple[Claim, int]], signatures: Any) -> Compendium:
-    aliases = [c for c, _ in claims if isinstance(c, ValueAlias)]
-    entries: list[Entry] = [claim_entry(c, render_claim(c)) for c in aliases]
-    entries += [claim_entry(c) for c, _ in claims if not isinstance(c, ValueAlias)]
-    return Compendium(
-        owner=hospital, entries=tuple(dict.fromkeys(entries)), signatures=signatures, meta={}
-    )
+    entries = tuple(dict.fromkeys(claim_entries(claims)))
+    return Compendium(owner=hospital, entries=entries, signatures=signatures, meta={})
 
 
 def _measure(fed: Federation, kept: dict[str, list[tuple[Claim, int]]], embedder: Any) -> Any:

@@ -131,6 +131,18 @@ def validated_claims(
     return kept
 
 
+def claim_entries(
+    claims: Sequence[tuple[Claim, int]], alias_texts: Sequence[str] | None = None
+) -> list[Entry]:
+    """The compendium entries of ``claims``: aliases first (in ``alias_texts`` where given,
+    one per alias in order, else their canonical sentences), then every other claim."""
+    aliases = [c for c, _ in claims if isinstance(c, ValueAlias)]
+    texts = [render_claim(c) for c in aliases] if alias_texts is None else alias_texts
+    entries: list[Entry] = [claim_entry(c, t) for c, t in zip(aliases, texts, strict=True)]
+    entries += [claim_entry(c) for c, _ in claims if not isinstance(c, ValueAlias)]
+    return entries
+
+
 def build_knowledge(
     episodes: Sequence[Episode],
     catalogue: Sequence[ToolSpec],
@@ -175,8 +187,7 @@ def build_knowledge(
     paraphrased = 0
     if config.paraphrase and llm is not None and aliases:
         texts, paraphrased = _paraphrase(llm, aliases, texts, episodes, config, client_id, progress)
-    entries: list[Entry] = [claim_entry(c, t) for c, t in zip(aliases, texts, strict=True)]
-    entries += [claim_entry(c) for c, _ in claims if not isinstance(c, ValueAlias)]
+    entries = claim_entries(claims, texts)
     meta: JsonObject = {
         "generator": GENERATOR,
         "prompt_version": PROMPT_VERSION,
