@@ -69,3 +69,24 @@ def test_a_full_memory_is_emptied_not_grown(monkeypatch: pytest.MonkeyPatch) -> 
     memo = MemoPhoneRecognizer()
     spans(memo, TEXTS[2])
     assert len(memo._memo) <= 3
+
+
+def test_letter_case_changes_no_phone_match() -> None:
+    """What lets the recased copies skip the phone matcher (``MemoPhoneRecognizer.CASE_BLIND``).
+
+    Checked against Presidio's own recognizer (no memory) on the table, the
+    i2b2-format notes nobody here wrote, and the presidio-evaluator templates.
+    """
+    from benchmarks.scrub_corpora import i2b2_corpus, template_corpus
+
+    texts = TEXTS + [d.text for d in i2b2_corpus()] + [d.text for d in template_corpus(300, seed=7)]
+    texts += ["Ext. 42 at 425-555-0100 EXT 42, x42; Tel:+1-800-FLOWERS; ß 212-555-0199 ẞ"]
+    plain = PhoneRecognizer()
+    found = 0
+    for text in texts:
+        expected = [(s, e) for s, e, _, _ in spans(plain, text)]
+        found += len(expected)
+        for recased in (text.upper(), text.lower(), text.title(), text.swapcase()):
+            if len(recased) == len(text):  # the scrubber's copies keep lengths
+                assert [(s, e) for s, e, _, _ in spans(plain, recased)] == expected, text[:60]
+    assert found > 30

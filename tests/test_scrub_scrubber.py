@@ -294,3 +294,26 @@ def test_windowed_scan_masks_at_least_what_a_whole_text_scan_does(
         assert isinstance(full, ScrubResult) and isinstance(ours, ScrubResult)
         masked = {i for s in ours.entities for i in range(s.start, s.end)}
         assert all(i in masked for s in full.entities for i in range(s.start, s.end)), text[:40]
+
+
+def test_a_later_pass_scans_only_around_the_placeholders_it_added(
+    scrubber: Scrubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    three = Scrubber(scrubber.analyzer, scrubber.profile.model_copy(update={"mask_passes": 3}))
+    filler = "Glucose 5.4 mmol/L, reviewed with the team. " * 12
+    text = filler + "Maria Lopez called. " + filler + "MRN-0042137 is back. " + filler
+    _drop_mrn_once(monkeypatch)  # pass 1 loses the MRN; its scan finds it; pass 2 masks it
+    seen: list[str] = []
+    real = scrubber.analyzer.analyze
+
+    def record(unit: str, *args: Any, **kwargs: Any) -> Any:
+        seen.append(unit)
+        return real(unit, *args, **kwargs)
+
+    monkeypatch.setattr(scrubber.analyzer, "analyze", record)
+    result = three.scrub(text)
+    assert values(text, result) == {"Maria Lopez": "PERSON", "MRN-0042137": "MRN"}
+    first_scan = [u for u in seen[1:] if "<PERSON>" in u]
+    last_scan = [u for u in seen if "<MRN>" in u]
+    assert first_scan and last_scan  # each pass's scan read its own placeholder
+    assert not any("<PERSON>" in u for u in last_scan)  # far from the new one: not read again

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import regex  # Unicode classes (\p{Lu}): a dependency of presidio-analyzer
 
+from fical_secure.scrub.engine import token_artifacts
 from fical_secure.scrub.spans import chunk_bounds
 from fical_secure.scrub.types import Span
 
@@ -41,6 +42,9 @@ class Unit:
     offset: int
     text: str
     recased: bool = False
+    # a recased window whose only changes are identifiers upper-cased: read by the
+    # recognizers that read text alone, over spaCy's tokens (no NER, no tags)
+    lexical: bool = False
 
 
 def recase_caps_runs(text: str) -> str:
@@ -64,6 +68,7 @@ def make_units(
     overlap: int,
     recase: Callable[[str], str] | None = None,
     regions: Sequence[Sequence[tuple[int, int]]] | None = None,
+    names_only: Callable[[str], str] | None = None,
 ) -> list[Unit]:
     """Split each text into overlapping windows, plus the recased parts of each window.
 
@@ -71,12 +76,15 @@ def make_units(
     given; only the stretches around the words it changes are analyzed again
     (:func:`changed_windows`): elsewhere the copy is the text itself.
     ``regions`` (one list per text) limits each text to those ``[start, end)``
-    stretches; without it the whole of every text is read.
+    stretches; without it the whole of every text is read. ``names_only``:
+    ``recase`` less its upper-casing of identifiers; a recased stretch that it
+    leaves as the text (only identifiers changed there) is marked ``lexical``.
     """
     units: list[Unit] = []
     for doc, text in enumerate(texts):
         for base, stop in [(0, len(text))] if regions is None else regions[doc]:
-            units += _region_units(doc, base, text[base:stop], window, overlap, recase)
+            piece = text[base:stop]
+            units += _region_units(doc, base, piece, window, overlap, recase, names_only)
     return units
 
 
@@ -87,6 +95,7 @@ def _region_units(
     window: int,
     overlap: int,
     recase: Callable[[str], str] | None,
+    names_only: Callable[[str], str] | None = None,
 ) -> list[Unit]:
     """The units of ``text``, a stretch of document ``doc`` that starts at ``base`` in it."""
     units: list[Unit] = []
@@ -96,8 +105,11 @@ def _region_units(
         recased = recase_caps_runs(recase(piece) if recase is not None else piece)
         if len(recased) != len(piece):
             continue
-        for a, b in changed_windows(piece, recased, RECASE_MARGIN):
-            units.append(Unit(doc, base + start + a, recased[a:b], recased=True))
+        windows = changed_windows(piece, recased, RECASE_MARGIN)
+        named = recase_caps_runs(names_only(piece)) if names_only and windows else None
+        for a, b in windows:
+            lexical = named is not None and len(named) == len(piece) and named[a:b] == piece[a:b]
+            units.append(Unit(doc, base + start + a, recased[a:b], True, lexical))
     return units
 
 
@@ -145,6 +157,8 @@ def analyze_texts(
     recase: Callable[[str], str] | None = None,
     recased_analyzer: AnalyzerEngine | None = None,
     regions: Sequence[Sequence[tuple[int, int]]] | None = None,
+    names_only: Callable[[str], str] | None = None,
+    lexical_analyzer: AnalyzerEngine | None = None,
 ) -> tuple[list[list[Span]], dict[int, str]]:
     """Detect entities in every text: spans (unresolved) per text, and the texts that failed.
 
@@ -153,11 +167,17 @@ def analyze_texts(
     text's reason names the exception type only (its message may quote PII).
     Recased windows go through ``recased_analyzer`` where given (the same NLP
     engine with only the recognizers that letter case can change, see
-    :func:`fical_secure.scrub.engine.case_sensitive_analyzer`). ``regions``:
-    see :func:`make_units`.
+    :func:`fical_secure.scrub.engine.case_sensitive_analyzer`). Recased windows
+    where only identifiers changed (``names_only``, see :func:`make_units`) go
+    through ``lexical_analyzer`` where given, over spaCy's tokens alone: the
+    upper-cased identifiers are for patterns written in capitals, the NER read
+    the words around them in the text itself (:func:`fical_secure.scrub.engine.lexical_analyzer`).
+    ``regions``: see :func:`make_units`.
     """
-    pick = (analyzer, recased_analyzer or analyzer)
-    units = make_units(texts, window, overlap, recase, regions)
+    recased_analyzer = recased_analyzer or analyzer
+    pick = (analyzer, recased_analyzer, lexical_analyzer or recased_analyzer)
+    units = make_units(texts, window, overlap, recase, regions,
+                       names_only if lexical_analyzer is not None else None)  # fmt: skip
     found: list[list[Span]] = [[] for _ in texts]
     failed: dict[int, str] = {}
     for batch in _batches(units, max(1, batch_size)):
@@ -197,7 +217,7 @@ def _batches(units: Sequence[Unit], size: int) -> list[Sequence[Unit]]:
 
 
 def _analyze_units(
-    pick: tuple[AnalyzerEngine, AnalyzerEngine],
+    pick: tuple[AnalyzerEngine, AnalyzerEngine, AnalyzerEngine],
     units: Sequence[Unit],
     language: str,
     batch_size: int,
@@ -205,14 +225,22 @@ def _analyze_units(
 ) -> list[list[Span]]:
     """Spans of each unit (offsets into the unit), spaCy batched over the units.
 
-    ``pick``: the analyzer of plain windows, then that of recased ones (one NLP engine).
+    ``pick``: the analyzers of plain windows, recased ones and lexical ones (one
+    NLP engine); lexical units get spaCy's tokens only (:func:`token_artifacts`).
     """
-    processed = pick[0].nlp_engine.process_batch(
-        [u.text for u in units], language, batch_size=batch_size, n_process=n_process
+    full = [u.text for u in units if not u.lexical]
+    processed = iter(
+        pick[0].nlp_engine.process_batch(full, language, batch_size=batch_size, n_process=n_process)
+        if full
+        else []
+    )
+    lexical = iter(
+        token_artifacts(pick[0], [u.text for u in units if u.lexical], language, batch_size)
     )
     out: list[list[Span]] = []
-    for unit, (_, artifacts) in zip(units, processed, strict=True):
-        analyzer = pick[unit.recased]
+    for unit in units:
+        artifacts = next(lexical) if unit.lexical else next(processed)[1]
+        analyzer = pick[2] if unit.lexical else pick[unit.recased]
         results = analyzer.analyze(unit.text, language=language, nlp_artifacts=artifacts)
         out.append(
             [Span(r.start, r.end, r.entity_type, r.score) for r in results if r.end > r.start]

@@ -164,7 +164,14 @@ class Casing:
         Tokens of letters and digits with a lower-case letter ("gb55wadd1350...")
         are upper-cased, so identifier patterns written in capitals match them.
         """
-        chars = list(_IDS.sub(self._upper_id, text))
+        return self._recase(text, ids=True)
+
+    def recase_names(self, text: str) -> str:
+        """:meth:`recase` without the identifiers: only names and place-cued words changed."""
+        return self._recase(text, ids=False)
+
+    def _recase(self, text: str, *, ids: bool) -> str:
+        chars = list(_IDS.sub(self._upper_id, text)) if ids else list(text)
         if len(chars) != len(text):
             chars = list(text)
         for start, end, words, strong in self._runs(text):

@@ -21,7 +21,7 @@ from fical_secure.config.scrub import ScrubProfile
 from fical_secure.errors import ScrubAnalyzerError
 from fical_secure.jsontypes import JsonObject
 from fical_secure.scrub.prefilter import add_prefilter
-from fical_secure.scrub.spacy_pipes import slim_pipeline
+from fical_secure.scrub.spacy_pipes import LOWER_LEMMA, slim_pipeline
 
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine, EntityRecognizer
@@ -262,12 +262,15 @@ _CASE_SENSITIVE: WeakKeyDictionary[AnalyzerEngine, AnalyzerEngine] = WeakKeyDict
 def _case_blind(recognizer: EntityRecognizer) -> bool:
     """Whether a recognizer finds the same matches in a copy that differs only in letter case.
 
-    True only for a plain pattern recognizer (Presidio's ``analyze`` and
+    True for a plain pattern recognizer (Presidio's ``analyze`` and
     validators unchanged) whose patterns all match under IGNORECASE with no
-    scoped flag group (``(?-i:...)``) switching it off.
+    scoped flag group (``(?-i:...)``) switching it off, and for a recognizer
+    class that declares ``CASE_BLIND`` (the phone matcher, see ``scrub.phone``).
     """
     from presidio_analyzer import PatternRecognizer
 
+    if getattr(type(recognizer), "CASE_BLIND", False):  # a recognizer that says so, and is tested
+        return True
     if not isinstance(recognizer, PatternRecognizer):
         return False
     cls = type(recognizer)
@@ -281,33 +284,82 @@ def _case_blind(recognizer: EntityRecognizer) -> bool:
     return plain and flags is not None and bool(flags & regex.I) and not scoped
 
 
-def case_sensitive_analyzer(analyzer: AnalyzerEngine) -> AnalyzerEngine:
-    """The same analyzer (NLP engine, context enhancer, threshold) less its case-blind recognizers.
-
-    The recased copy of a text differs from the text only in letter case, and
-    the text itself is analyzed in full by ``analyzer``: a case-blind pattern
-    recognizer (see :func:`_case_blind`) would find there the matches it
-    already found in the text. The NER, the name rules, the phone matcher and
-    every recognizer with case-sensitive patterns or its own validation read
-    the copy.
-    """
+def _narrowed(analyzer: AnalyzerEngine, kept: list[EntityRecognizer]) -> AnalyzerEngine:
+    """``analyzer`` (NLP engine, context enhancer, threshold) with only the ``kept`` recognizers."""
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
 
-    known = _CASE_SENSITIVE.get(analyzer)
-    if known is not None:
-        return known
-    kept = [r for r in analyzer.registry.recognizers if not _case_blind(r)]
     registry = RecognizerRegistry(
         recognizers=kept, supported_languages=list(analyzer.supported_languages)
     )
-    built = _CASE_SENSITIVE[analyzer] = AnalyzerEngine(
+    return AnalyzerEngine(
         registry=registry,
         nlp_engine=analyzer.nlp_engine,
         context_aware_enhancer=analyzer.context_aware_enhancer,
         supported_languages=list(analyzer.supported_languages),
         default_score_threshold=analyzer.default_score_threshold,
     )
-    return built
+
+
+def case_sensitive_analyzer(analyzer: AnalyzerEngine) -> AnalyzerEngine:
+    """The same analyzer (NLP engine, context enhancer, threshold) less its case-blind recognizers.
+
+    The recased copy of a text differs from the text only in letter case, and
+    the text itself is analyzed in full by ``analyzer``: a case-blind
+    recognizer (see :func:`_case_blind`) would find there the matches it
+    already found in the text. The NER, the name rules and every recognizer
+    with case-sensitive patterns or its own validation read the copy.
+    """
+    known = _CASE_SENSITIVE.get(analyzer)
+    if known is None:
+        kept = [r for r in analyzer.registry.recognizers if not _case_blind(r)]
+        known = _CASE_SENSITIVE[analyzer] = _narrowed(analyzer, kept)
+    return known
+
+
+# Built once per analyzer, as _CASE_SENSITIVE.
+_LEXICAL: WeakKeyDictionary[AnalyzerEngine, AnalyzerEngine] = WeakKeyDictionary()
+
+
+def _reads_nlp(recognizer: EntityRecognizer) -> bool:
+    """Whether a recognizer reads spaCy's entities or tags (not only the text and its tokens)."""
+    from presidio_analyzer.predefined_recognizers import SpacyRecognizer
+
+    return isinstance(recognizer, SpacyRecognizer) or bool(getattr(recognizer, "READS_NLP", False))
+
+
+def lexical_analyzer(analyzer: AnalyzerEngine) -> AnalyzerEngine:
+    """The case-sensitive analyzer less the recognizers that read spaCy's entities or tags.
+
+    It reads the recased stretches where only identifiers were upper-cased
+    (:func:`fical_secure.scrub.analysis.make_units`), over spaCy's tokens alone
+    (:func:`token_artifacts`): the NER and the proper-noun rule read the same
+    words, as written, in the text itself.
+    """
+    known = _LEXICAL.get(analyzer)
+    if known is None:
+        cased = case_sensitive_analyzer(analyzer).registry.recognizers
+        known = _LEXICAL[analyzer] = _narrowed(analyzer, [r for r in cased if not _reads_nlp(r)])
+    return known
+
+
+def token_artifacts(
+    analyzer: AnalyzerEngine, texts: list[str], language: str, batch_size: int
+) -> list[Any]:
+    """Presidio's NLP artifacts of ``texts`` from spaCy's tokenizer and lowercase lemmas only.
+
+    Tokens, offsets and lemmas equal those of the full pipeline (no pipe of
+    the analyzer changes tokens; lemmas are the lowercase forms); entities are
+    empty and tags unset, so only recognizers that read neither may use them.
+    """
+    if not texts:
+        return []
+    engine: Any = analyzer.nlp_engine
+    nlp = engine.nlp[language]
+    skip = [name for name in nlp.pipe_names if name != LOWER_LEMMA]
+    return [
+        engine._doc_to_nlp_artifact(doc, language)
+        for doc in nlp.pipe(texts, batch_size=batch_size, disable=skip)
+    ]
 
 
 def spacy_max_length(analyzer: AnalyzerEngine, language: str) -> int:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberMatch
@@ -82,6 +82,14 @@ class _MemoMatcher(PhoneNumberMatcher):
 
 class MemoPhoneRecognizer(PhoneRecognizer):
     """``PhoneRecognizer`` (same regions, leniency, score, context) with a candidate memory."""
+
+    # Letter case changes none of its matches: the matcher's candidate pattern is
+    # compiled IGNORECASE and holds digits, punctuation and extension words; its checks
+    # of the letters around a candidate read Unicode categories and blocks; parsing maps
+    # letters through their upper case; context words are lowercase lemmas. So a copy of
+    # a text that differs only in case need not be read again (``engine._case_blind``;
+    # ``tests/test_scrub_phone.py`` compares the matches in four casings).
+    CASE_BLIND: ClassVar[bool] = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -18,8 +18,10 @@ Steps for each text:
    span left outside the masked ones, is masked too and the text is scanned
    again, up to ``mask_passes`` times. Away from every placeholder the masked
    text is the input, which step 1 read whole and each of whose detections
-   the second check finds masked: a scan there would repeat step 1. A text whose scan is still not
-   clean, that is too long, or on which the analyzer fails is *refused*
+   the second check finds masked: a scan there would repeat step 1. A later pass
+   scans only around the placeholders it added, for the same reason. A text
+   whose scan is still not clean, that is too long, or on which the analyzer
+   fails is *refused*
    (:class:`Refusal`, with a reason that never quotes the text); every other
    text of the batch is released.
 
@@ -41,6 +43,7 @@ from fical_secure.scrub.engine import (
     build_analyzer,
     case_sensitive_analyzer,
     forget_memos,
+    lexical_analyzer,
     spacy_max_length,
 )
 from fical_secure.scrub.known import KNOWN_SCORE, KnownIdentifiers
@@ -200,6 +203,8 @@ class Scrubber:
             recase=self.casing.recase,
             recased_analyzer=case_sensitive_analyzer(self.analyzer),
             regions=regions,
+            names_only=self.casing.recase_names,
+            lexical_analyzer=lexical_analyzer(self.analyzer),
         )
         out: list[list[Span]] = []
         for text, spans in zip(texts, raw, strict=True):
@@ -288,6 +293,7 @@ class Scrubber:
         todo = [i for i in todo if outcomes[i] is None]
         final: dict[int, list[Span]] = {}
         scrubbed: dict[int, str] = {}
+        scanned: dict[int, frozenset[Span]] = {}  # the spans masked when a text was last scanned
         for pass_no in range(1, self.profile.mask_passes + 1):
             for i in list(todo):
                 final[i] = resolve_overlaps(propagate(texts[i], found[i]))
@@ -303,12 +309,15 @@ class Scrubber:
             # Scanned again around every placeholder (see the module doc); a fault before
             # it (resolution, propagation, masking) shows there or in the checks above.
             changed = list(todo)
-            regions = [
-                windows_around(
-                    scrubbed[i], placeholder_ranges(final[i], placeholder), RESCAN_MARGIN
-                )
-                for i in changed
-            ]
+            regions = []
+            for i in changed:
+                # around the placeholders this pass added: elsewhere the text is what the
+                # previous scan read, and what it found there is masked now
+                before = scanned.get(i, frozenset())
+                ranges = placeholder_ranges(final[i], placeholder)
+                added = [r for span, r in zip(final[i], ranges, strict=True) if span not in before]
+                regions.append(windows_around(scrubbed[i], added, RESCAN_MARGIN))
+                scanned[i] = frozenset(final[i])
             scans, failed = self._detect(
                 [scrubbed[i] for i in changed],
                 batch_size=batch_size,

@@ -24,6 +24,7 @@ class PersonNameHeuristicRecognizer(LocalRecognizer):
     """PERSON from mislabelled NER entities, proper-noun runs and honorifics."""
 
     ENTITY: ClassVar[str] = "PERSON"
+    READS_NLP: ClassVar[bool] = True  # spaCy's entities and tags, not the text alone
     MISLABELLED: ClassVar[frozenset[str]] = frozenset(
         {"ORG", "WORK_OF_ART", "PRODUCT", "NORP", "EVENT", "LAW", "FAC"}
     )
