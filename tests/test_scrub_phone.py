@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("presidio_analyzer")
 
@@ -90,3 +92,20 @@ def test_letter_case_changes_no_phone_match() -> None:
             if len(recased) == len(text):  # the scrubber's copies keep lengths
                 assert [(s, e) for s, e, _, _ in spans(plain, recased)] == expected, text[:60]
     assert found > 30
+
+
+PIECES = ["425-555-0100", "4255550100", "(212) 555-0199", "+44 20 7946 0958", "9.3", "4-11",
+          "12:30", ":45", "x", "ab", "é", "%", "€", "$", " ", "-", ".", "/", "(", ")", "ext. 42",
+          "2019-03-01", "030 901820", "1-800-FLOWERS", "\n"]  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example([["on 2019-03-01 14 ok"], ["on 2019-03-01 14:45 ok"]])  # a time stamp, then not
+@example([["call 4255550100 ok"], ["callx4255550100 ok"], ["call 4255550100%"]])
+@given(st.lists(st.lists(st.sampled_from(PIECES), min_size=1, max_size=12), min_size=1, max_size=6))
+def test_one_memory_across_surroundings_gives_presidios_spans(texts: list[list[str]]) -> None:
+    """The same candidates between letters, currency, %, time-stamp suffixes, text ends."""
+    memo, plain = MemoPhoneRecognizer(), PhoneRecognizer()
+    joined = ["".join(t) for t in texts]
+    for _ in range(2):
+        assert [spans(memo, t) for t in joined] == [spans(plain, t) for t in joined]

@@ -9,12 +9,16 @@ same lab ranges in every record), so the outcome of each candidate is
 remembered.
 
 Exactness: the matcher's ``_extract_match(candidate, offset)`` reads the text
-only at ``candidate``, the character before it, and the three characters
-after it (the time-stamp suffix ``:MM`` and the letter checks at the
-candidate's ends), plus the region, the leniency and the number of tries
-left. A remembered outcome is keyed by all of these and replayed only when
-at least as many tries are left as it consumed, so every match is the one
-the plain matcher gives (``tests/test_scrub_phone.py`` compares the two).
+outside ``candidate`` through three answers only: whether the character
+before it is a Latin letter or an invalid punctuation symbol (none at the
+text's start), the same of the character after it (none at the text's end),
+and whether the text after it opens with a time-stamp suffix ``:MM``; besides
+these it reads the region, the leniency and the number of tries left. A
+remembered outcome is keyed by the candidate, those three answers, the region
+and the leniency, and replayed only when at least as many tries are left as
+it consumed, so every match is the one the plain matcher gives
+(``tests/test_scrub_phone.py`` compares the two). Keying by the answers, not
+the characters, lets "9.3" before " x10^9/L" and before " g/dL" share one.
 The memory holds candidate strings (possibly phone numbers): the scrubber
 clears it after each batch (:meth:`MemoPhoneRecognizer.forget`).
 """
@@ -27,15 +31,15 @@ from typing import Any, ClassVar
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberMatch
-from phonenumbers.phonenumbermatcher import PhoneNumberMatcher
+from phonenumbers.phonenumbermatcher import _TIME_STAMPS_SUFFIX, PhoneNumberMatcher
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
-# Characters after a candidate that the matcher reads (its time-stamp suffix is ":[0-5]\d").
+# Characters after a candidate that the time-stamp suffix check reads (":[0-5]\d").
 _AFTER = 3
 # Entries kept before the memory is emptied (a bound on memory, not on correctness).
 MEMO_ENTRIES = 200_000
-_Key = tuple[str | None, int, str, str, str]
+_Key = tuple[str | None, int, int, str, int, bool]
 
 
 @dataclass(frozen=True)
@@ -55,11 +59,19 @@ class _MemoMatcher(PhoneNumberMatcher):
         super().__init__(text, region, leniency=leniency)
         self._memo = memo
 
+    def _edge(self, index: int) -> int:
+        """What the matcher asks of the character at ``index``: -1 outside the text, else
+        whether it is a Latin letter or an invalid punctuation symbol (1) or not (0)."""
+        if index < 0 or index >= len(self.text):
+            return -1
+        char = self.text[index]
+        return int(bool(self._is_invalid_punctuation_symbol(char) or self._is_latin_letter(char)))
+
     def _extract_match(self, candidate: str, offset: int) -> PhoneNumberMatch | None:
         end = offset + len(candidate)
-        before = self.text[offset - 1] if offset > 0 else ""
-        key = (self.preferred_region, int(self.leniency), before, candidate,
-               self.text[end : end + _AFTER])  # fmt: skip
+        stamp = _TIME_STAMPS_SUFFIX.match(self.text[end : end + _AFTER]) is not None
+        key = (self.preferred_region, int(self.leniency), self._edge(offset - 1), candidate,
+               self._edge(end), stamp)  # fmt: skip
         known = self._memo.get(key)
         if known is not None and self._max_tries > known.tries:
             self._max_tries -= known.tries
