@@ -171,9 +171,9 @@ def array_artifacts(engine: Any) -> None:
     Presidio builds each doc's lemmas and token offsets by creating a Python
     object per token, and looks every lemma up in the vocabulary twice (stop
     word, punctuation) to build its context keywords. Here the offsets and
-    lemmas come from one array copy each, and the two vocabulary answers are
-    remembered per word (they depend on the word only). Same values, same
-    types (lists of ``int`` and ``str``).
+    lemmas come from one array copy each, and the two vocabulary answers and
+    each lemma's keywords are remembered per word (they depend on the word
+    only). Same values, same types (lists of ``int`` and ``str``).
     """
     from presidio_analyzer.nlp_engine import NlpArtifacts
     from spacy.attrs import IDX, LEMMA
@@ -194,13 +194,31 @@ def array_artifacts(engine: Any) -> None:
 
         return answer
 
+    parts: dict[tuple[str, str], list[str]] = {}
+
+    class Artifacts(NlpArtifacts):
+        @staticmethod
+        def set_keywords(nlp_engine: Any, lemmas: list[str], language: str) -> list[str]:
+            """Presidio's keywords, lemma by lemma (its filter and split are per lemma),
+            each lemma's remembered."""
+            out: list[str] = []
+            for lemma in lemmas:
+                found = parts.get((lemma, language))
+                if found is None:
+                    if len(parts) > 200_000:  # bounded, as the answers above
+                        parts.clear()
+                    found = NlpArtifacts.set_keywords(nlp_engine, [lemma], language)
+                    parts[(lemma, language)] = found
+                out += found
+            return out
+
     def doc_to_nlp_artifact(doc: Any, language: str) -> Any:
         strings = doc.vocab.strings
         columns = doc.to_array([IDX, LEMMA]).tolist() if len(doc) else []
         entities, scores = engine._get_updated_entities(
             engine._get_entities(doc), engine._get_scores_for_entities(doc)
         )
-        return NlpArtifacts(
+        return Artifacts(
             entities=entities,
             tokens=doc,
             tokens_indices=[int(row[0]) for row in columns],

@@ -40,6 +40,8 @@ _AFTER = 3
 # Entries kept before the memory is emptied (a bound on memory, not on correctness).
 MEMO_ENTRIES = 200_000
 _Key = tuple[str | None, int, int, str, int, bool]
+# Each character's answer to the matcher's letter / punctuation check (at most every code point).
+_EDGES: dict[str, int] = {}
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,11 @@ class _MemoMatcher(PhoneNumberMatcher):
         if index < 0 or index >= len(self.text):
             return -1
         char = self.text[index]
-        return int(bool(self._is_invalid_punctuation_symbol(char) or self._is_latin_letter(char)))
+        known = _EDGES.get(char)
+        if known is None:  # a property of the character alone
+            bad = self._is_invalid_punctuation_symbol(char) or self._is_latin_letter(char)
+            known = _EDGES[char] = int(bool(bad))
+        return known
 
     def _extract_match(self, candidate: str, offset: int) -> PhoneNumberMatch | None:
         end = offset + len(candidate)
@@ -106,6 +112,12 @@ class MemoPhoneRecognizer(PhoneRecognizer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._memo: dict[_Key, _Outcome] = {}
+        # phonenumbers compiles its metadata patterns on each use; eight regions' worth
+        # overflow the re module's cache, so they are recompiled without end. Its own
+        # switch keeps every compiled pattern (the metadata bounds them).
+        enable = getattr(phonenumbers, "enable_pattern_cache", None)
+        if enable is not None:
+            enable()
 
     def forget(self) -> None:
         """Empty the memory (it holds digit strings of the texts analyzed)."""

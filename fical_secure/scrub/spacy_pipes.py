@@ -78,6 +78,8 @@ class RulerPos:
 
     def __init__(self, tables: dict[tuple[str, ...], dict[tuple[int, ...], tuple[int, int]]]):
         self.tables = tables
+        # the winning rule of each (TAG, LOWER, IS_SPACE) row, None where no rule matches
+        self._rows: dict[tuple[int, ...], tuple[int, int] | None] = {}
 
     @classmethod
     def build(cls, ruler: Any) -> RulerPos | None:
@@ -119,12 +121,18 @@ class RulerPos:
         lookups = [([columns[k] for k in keys], table) for keys, table in self.tables.items()]
         out = []
         for row, pos in zip(rows, current, strict=True):
-            best = (-1, pos)
-            for cols, table in lookups:
-                hit = table.get(tuple(row[c] for c in cols))
-                if hit is not None and hit[0] > best[0]:
-                    best = hit
-            out.append(best[1])
+            key = tuple(row)
+            if key not in self._rows:
+                if len(self._rows) > 200_000:  # bounded: texts bring new words without end
+                    self._rows.clear()
+                best: tuple[int, int] | None = None
+                for cols, table in lookups:
+                    hit = table.get(tuple(row[c] for c in cols))
+                    if hit is not None and (best is None or hit[0] > best[0]):
+                        best = hit
+                self._rows[key] = best
+            won = self._rows[key]
+            out.append(pos if won is None else won[1])
         doc.from_array([POS], numpy.asarray(out, dtype="uint64").reshape(-1, 1))
 
 

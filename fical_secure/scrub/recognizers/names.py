@@ -17,7 +17,7 @@ from presidio_analyzer import LocalRecognizer, RecognizerResult
 
 if TYPE_CHECKING:
     from presidio_analyzer.nlp_engine import NlpArtifacts
-    from spacy.tokens import Doc, Token
+    from spacy.tokens import Doc
 
 
 class PersonNameHeuristicRecognizer(LocalRecognizer):
@@ -61,8 +61,7 @@ class PersonNameHeuristicRecognizer(LocalRecognizer):
     def load(self) -> None:
         """Nothing to load: the recognizer reuses Presidio's spaCy parse."""
 
-    def _name_like(self, tokens: list[Token]) -> bool:
-        words = [t.text for t in tokens]
+    def _name_like(self, words: list[str]) -> bool:
         return 2 <= len(words) <= 4 and all(
             self.NAME_TOKEN.match(w) and w.lower() not in self.NOT_NAME_WORDS for w in words
         )
@@ -79,12 +78,19 @@ class PersonNameHeuristicRecognizer(LocalRecognizer):
             },
         )
 
-    def _propn_runs(self, doc: list[Token]) -> list[list[Token]]:
-        runs: list[list[Token]] = []
-        run: list[Token] = []
-        for token in [*doc, None]:
-            if token is not None and token.pos_ == "PROPN" and self.NAME_TOKEN.match(token.text):
-                run.append(token)
+    def _propn_runs(self, doc: Doc) -> list[list[tuple[int, str]]]:
+        """Runs of 2-3 name-shaped proper nouns, each token as (offset, text); read from
+        arrays (a token's text is the doc's text at its offset), no Token objects."""
+        from spacy.attrs import IDX, LENGTH, POS
+        from spacy.parts_of_speech import PROPN
+
+        runs: list[list[tuple[int, str]]] = []
+        run: list[tuple[int, str]] = []
+        rows = doc.to_array([POS, IDX, LENGTH]).tolist() if len(doc) else []
+        for pos, idx, length in [*rows, (None, 0, 0)]:
+            word = doc.text[idx : idx + length]
+            if pos == PROPN and self.NAME_TOKEN.match(word):
+                run.append((idx, word))
                 continue
             if 2 <= len(run) <= 3:
                 runs.append(run)
@@ -106,22 +112,24 @@ class PersonNameHeuristicRecognizer(LocalRecognizer):
             return results
         doc = nlp_artifacts.tokens
         for ent in doc.ents:
-            if ent.label_ in self.MISLABELLED and self._name_like(list(ent)):
+            if ent.label_ in self.MISLABELLED and self._name_like([t.text for t in ent]):
                 results.append(self._result(ent.start_char, ent.end_char, self.SCORE_MISLABELLED))
-        for run in self._propn_runs(list(doc)):
-            if self._name_like(run):
-                results.append(
-                    self._result(run[0].idx, run[-1].idx + len(run[-1].text), self.SCORE_PROPN_RUN)
-                )
+        for run in self._propn_runs(doc):
+            if self._name_like([word for _, word in run]):
+                end = run[-1][0] + len(run[-1][1])
+                results.append(self._result(run[0][0], end, self.SCORE_PROPN_RUN))
         return results
 
 
 def may_hold_name_run(doc: Doc) -> bool:
     """Whether two adjacent tokens are name-shaped: the proper-noun rule needs tags only then."""
+    from spacy.attrs import IDX, LENGTH
+
     shaped = PersonNameHeuristicRecognizer.NAME_TOKEN.match
     previous = False
-    for token in doc:
-        current = shaped(token.text) is not None
+    text = doc.text
+    for idx, length in doc.to_array([IDX, LENGTH]).tolist() if len(doc) else []:
+        current = shaped(text[idx : idx + length]) is not None
         if current and previous:
             return True
         previous = current
