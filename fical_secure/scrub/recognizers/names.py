@@ -80,15 +80,16 @@ class PersonNameHeuristicRecognizer(LocalRecognizer):
 
     def _propn_runs(self, doc: Doc) -> list[list[tuple[int, str]]]:
         """Runs of 2-3 name-shaped proper nouns, each token as (offset, text); read from
-        arrays (a token's text is the doc's text at its offset), no Token objects."""
-        from spacy.attrs import IDX, LENGTH, POS
+        arrays (texts through the string store), no Token objects."""
+        from spacy.attrs import IDX, ORTH, POS
         from spacy.parts_of_speech import PROPN
 
+        strings = doc.vocab.strings
         runs: list[list[tuple[int, str]]] = []
         run: list[tuple[int, str]] = []
-        rows = doc.to_array([POS, IDX, LENGTH]).tolist() if len(doc) else []
-        for pos, idx, length in [*rows, (None, 0, 0)]:
-            word = doc.text[idx : idx + length]
+        rows = doc.to_array([POS, IDX, ORTH]).tolist() if len(doc) else []
+        for pos, idx, orth in [*rows, (None, 0, None)]:
+            word = strings[orth] if orth is not None else ""
             if pos == PROPN and self.NAME_TOKEN.match(word):
                 run.append((idx, word))
                 continue
@@ -123,13 +124,13 @@ class PersonNameHeuristicRecognizer(LocalRecognizer):
 
 def may_hold_name_run(doc: Doc) -> bool:
     """Whether two adjacent tokens are name-shaped: the proper-noun rule needs tags only then."""
-    from spacy.attrs import IDX, LENGTH
+    from spacy.attrs import ORTH
 
     shaped = PersonNameHeuristicRecognizer.NAME_TOKEN.match
+    strings = doc.vocab.strings
     previous = False
-    text = doc.text
-    for idx, length in doc.to_array([IDX, LENGTH]).tolist() if len(doc) else []:
-        current = shaped(text[idx : idx + length]) is not None
+    for orth in doc.to_array(ORTH).tolist() if len(doc) else []:  # no Token objects
+        current = shaped(strings[orth]) is not None
         if current and previous:
             return True
         previous = current
