@@ -3,7 +3,9 @@
 Steps for each text:
 
 1. analyze (long texts in overlapping windows, also a recased copy in which
-   all-caps runs and lower-case names are Title-cased), add names found in any
+   all-caps runs and lower-case names are Title-cased and identifiers
+   upper-cased; where only identifiers changed, the copy is read by the
+   recognizers that read text alone), add names found in any
    case (:mod:`fical_secure.scrub.casing`) and the hospital's known
    identifiers, drop spans made only of allow-listed vocabulary (tool names,
    drugs, lab abbreviations);
