@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("regex")
 
 from fical_secure.scrub.analysis import changed_windows, make_units, windows_around
-from fical_secure.scrub.engine import case_sensitive_analyzer
+from fical_secure.scrub.engine import case_sensitive_analyzer, lexical_analyzer
 from fical_secure.scrub.scrubber import Scrubber
 
 CHANGED_WINDOWS: list[tuple[str, str, int, list[tuple[int, int]]]] = [
@@ -112,8 +112,6 @@ def test_windows_where_only_identifiers_changed_are_lexical() -> None:
 
 def test_the_lexical_analyzer_keeps_recognizers_that_read_the_text_alone() -> None:
     pytest.importorskip("presidio_analyzer")
-    from fical_secure.scrub.engine import lexical_analyzer
-
     analyzer = Scrubber.default().analyzer
     lexical = lexical_analyzer(analyzer)
     assert lexical_analyzer(analyzer) is lexical and lexical.nlp_engine is analyzer.nlp_engine

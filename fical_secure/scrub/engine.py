@@ -178,39 +178,30 @@ def array_artifacts(engine: Any) -> None:
     from presidio_analyzer.nlp_engine import NlpArtifacts
     from spacy.attrs import IDX, LEMMA
 
-    stop: dict[tuple[str, str], bool] = {}
-    punct: dict[tuple[str, str], bool] = {}
-    is_stopword, is_punct = engine.is_stopword, engine.is_punct
+    def memo(ask: Any) -> Any:
+        """``ask(word, language)``, each answer remembered (it depends on the word only)."""
+        table: dict[tuple[str, str], Any] = {}
 
-    def memo(table: dict[tuple[str, str], bool], ask: Any) -> Any:
-        def answer(word: str, language: str) -> bool:
+        def answer(word: str, language: str) -> Any:
             key = (word, language)
-            known = table.get(key)
-            if known is None:
+            if key not in table:
                 if len(table) > 200_000:  # bounded: texts bring new words without end
                     table.clear()
-                known = table[key] = bool(ask(word, language))
-            return known
+                table[key] = ask(word, language)
+            return table[key]
 
         return answer
 
-    parts: dict[tuple[str, str], list[str]] = {}
+    is_stopword, is_punct = engine.is_stopword, engine.is_punct
+    # Presidio's keyword filter and split work lemma by lemma: one lemma's keywords
+    keywords_of = memo(lambda lemma, language: NlpArtifacts.set_keywords(engine, [lemma], language))
 
     class Artifacts(NlpArtifacts):
         @staticmethod
         def set_keywords(nlp_engine: Any, lemmas: list[str], language: str) -> list[str]:
-            """Presidio's keywords, lemma by lemma (its filter and split are per lemma),
-            each lemma's remembered."""
-            out: list[str] = []
-            for lemma in lemmas:
-                found = parts.get((lemma, language))
-                if found is None:
-                    if len(parts) > 200_000:  # bounded, as the answers above
-                        parts.clear()
-                    found = NlpArtifacts.set_keywords(nlp_engine, [lemma], language)
-                    parts[(lemma, language)] = found
-                out += found
-            return out
+            if nlp_engine is not engine:
+                return NlpArtifacts.set_keywords(nlp_engine, lemmas, language)
+            return [k for lemma in lemmas for k in keywords_of(lemma, language)]
 
     def doc_to_nlp_artifact(doc: Any, language: str) -> Any:
         strings = doc.vocab.strings
@@ -228,8 +219,8 @@ def array_artifacts(engine: Any) -> None:
             scores=scores,
         )
 
-    engine.is_stopword = memo(stop, is_stopword)
-    engine.is_punct = memo(punct, is_punct)
+    engine.is_stopword = memo(lambda word, language: bool(is_stopword(word, language)))
+    engine.is_punct = memo(lambda word, language: bool(is_punct(word, language)))
     engine._doc_to_nlp_artifact = doc_to_nlp_artifact
 
 
