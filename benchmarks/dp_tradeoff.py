@@ -9,6 +9,13 @@ round's ablation measures tool accuracy and end-to-end success on the same
 held-out requests as the k-only release (k = 2 subjects). The DP noise is
 OpenDP's and not seeded, so each epsilon is drawn ``--repeats`` times.
 
+``--pooled`` instead selects once over the votes summed across hospitals (what a
+secure sum of every hospital's bounded vote counts would give the server: the
+hospitals' subjects are distinct people) and releases that one selection as the
+global compendium; each row also records how the votes spread (distinct keys,
+the largest count, keys whose count reaches the threshold before noise), which
+bounds what any threshold over these counts can release.
+
 Figure per epsilon: the share of the k-only release's gain over docs-only
 that the DP release keeps, ``(dp - docs) / (k_only - docs)``, for global tool
 accuracy and end-to-end success (mean over repeats, with the range).
@@ -16,7 +23,7 @@ accuracy and end-to-end success (mean over repeats, with the range).
 Writes ``benchmarks/results/dp_tradeoff.json`` and its plot (``.png``). Run from the
 repository root:
 
-    .venv/bin/python benchmarks/dp_tradeoff.py [--episodes 40] [--repeats 3]
+    .venv/bin/python benchmarks/dp_tradeoff.py [--episodes 40] [--repeats 3] [--pooled]
 """
 
 from __future__ import annotations
@@ -37,7 +44,10 @@ from fical_secure.atomic import write_json_atomic
 from fical_secure.data.generator import generate_federation
 from fical_secure.data.schema import Federation
 from fical_secure.evaluation.ablation import run_ablation
-from fical_secure.kcg.knowledge import KnowledgeConfig, build_knowledge
+from fical_secure.kcg.claims import ValueAlias
+from fical_secure.kcg.cues import CueRules
+from fical_secure.kcg.dp_select import bounded_counts, catalogue_signatures, select_from_counts
+from fical_secure.kcg.knowledge import KnowledgeConfig, build_knowledge, claim_entries, render_claim
 from fical_secure.kcg.schema import Compendium
 from fical_secure.release.dp import Calibration, calibrate
 from fical_secure.release.policy import DPPolicy
@@ -70,6 +80,55 @@ def _measure(fed: Federation, dp: Calibration | None, embedder: Any) -> dict[str
             m: overall["docs_only"][m]["mean"] for m in ("tool_accuracy", "end_to_end_success")
         },
         "global": {m: overall["global"][m] for m in ("tool_accuracy", "end_to_end_success")},
+    }
+
+
+def _pooled_votes(fed: Federation, bound: int) -> dict[str, int]:
+    """Every hospital's bounded vote counts, summed (the round's KCG vote code, seed 0)."""
+    total: dict[str, int] = {}
+    for h in fed.hospitals:
+        for key, n in bounded_counts(h.members, fed.catalogue, max_claims_per_subject=bound,
+                                     seed=0).items():  # fmt: skip
+            total[key] = total.get(key, 0) + n
+    return total
+
+
+def _measure_pooled(fed: Federation, dp: Calibration, embedder: Any) -> dict[str, Any]:
+    """One selection over the summed votes, released as the global compendium."""
+    config = KnowledgeConfig(min_support=2, paraphrase=False, dp=dp)
+    rules = CueRules(config.min_support, config.cue_precision, config.cues_per_tool,
+                     precision_z=config.cue_precision_z)  # fmt: skip
+    votes = _pooled_votes(fed, dp.max_claims_per_subject)
+    chosen = select_from_counts(votes, dp, rules)
+    claims = list(chosen.claims)
+    aliases = [c for c, _ in claims if isinstance(c, ValueAlias)]
+    entries = claim_entries(claims, [render_claim(c) for c in aliases])
+    glob = Compendium(
+        owner="pooled",
+        entries=tuple(dict.fromkeys(entries)),
+        signatures=catalogue_signatures(claims, fed.catalogue),
+    )
+    local = _local(fed, dp)
+    report = run_ablation(fed, local, glob, embedder, conditions=("docs_only", "local", "global"))
+    overall = report["overall"]
+    return {
+        "entries": len(glob.entries),
+        "global_entries": len(glob.entries),
+        "released_keys": chosen.released_keys,
+        "docs_only": {
+            m: overall["docs_only"][m]["mean"] for m in ("tool_accuracy", "end_to_end_success")
+        },
+        "global": {m: overall["global"][m] for m in ("tool_accuracy", "end_to_end_success")},
+    }
+
+
+def vote_spread(votes: dict[str, int], threshold: int) -> dict[str, int]:
+    """How the summed votes spread over keys: what a threshold over them can release."""
+    return {
+        "distinct_keys": len(votes),
+        "votes": sum(votes.values()),
+        "max_count": max(votes.values(), default=0),
+        "keys_reaching_threshold": sum(n >= threshold for n in votes.values()),
     }
 
 
@@ -122,6 +181,9 @@ def main() -> None:
     parser.add_argument("--bound", type=int, default=2, help="max_claims_per_subject")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--plot-only", action="store_true", help="redraw the PNG of --out")
+    parser.add_argument(
+        "--pooled", action="store_true", help="one selection over the votes summed across hospitals"
+    )
     args = parser.parse_args()
     if args.plot_only:
         plot(json.loads(args.out.read_text("utf-8")), args.out.with_suffix(".png"))
@@ -134,7 +196,8 @@ def main() -> None:
     rows: dict[str, Any] = {}
     for epsilon in EPSILONS:
         cal = calibrate(DPPolicy(epsilon, DELTA, args.bound, epsilon))
-        draws = [_measure(fed, cal, embedder) for _ in range(args.repeats)]
+        measure = _measure_pooled if args.pooled else _measure
+        draws = [measure(fed, cal, embedder) for _ in range(args.repeats)]
         kept = {
             m: [_kept(d, k_only, m) for d in draws] for m in ("tool_accuracy", "end_to_end_success")
         }
@@ -149,6 +212,9 @@ def main() -> None:
             "gain_kept_tool_accuracy": kept["tool_accuracy"],
             "gain_kept_end_to_end": kept["end_to_end_success"],
         }
+        if args.pooled:
+            spread = vote_spread(_pooled_votes(fed, args.bound), cal.threshold)
+            rows[f"epsilon_{epsilon:g}"]["votes"] = spread
     best = max(
         (v for r in rows.values() for v in r["gain_kept_tool_accuracy"] if v is not None),
         default=None,
@@ -167,8 +233,14 @@ def main() -> None:
             "delta_per_round": DELTA,
             "repeats": args.repeats,
             "pipeline": "KCG claim selection only (no model, scrubber or audit gate)",
+            "selection": "pooled: one selection over the votes summed across hospitals"
+            if args.pooled
+            else "per hospital, compendiums aggregated by the server",
         },
         "figures": {"k_only": k_only, **rows},
+        # each subject voting for every key it supports (no bound): the counts any
+        # contribution bound can only lower
+        "votes_unbounded": vote_spread(_pooled_votes(fed, 10**6), 2) if args.pooled else None,
         "targets": {
             "gain_kept_tool_accuracy_at_best_epsilon": {
                 "target": ">= 0.7",

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from typing import Any
+
 import pytest
 
 from fical_secure.aggregate import aggregate
@@ -10,6 +14,7 @@ from fical_secure.evaluation.ablation import CONDITIONS, run_ablation
 from fical_secure.evaluation.bootstrap import mean_ci, paired_diff_ci
 from fical_secure.kcg.knowledge import build_knowledge
 from fical_secure.tlu.embedding import default_embedder
+from fical_secure.tlu.fill import SchemaFiller
 
 
 def test_bootstrap_interval_covers_the_mean_and_shrinks_with_n() -> None:
@@ -28,7 +33,7 @@ def test_paired_difference_says_whether_zero_is_excluded() -> None:
 
 
 @pytest.fixture(scope="module")
-def report() -> dict[str, object]:
+def setting() -> tuple[Any, ...]:
     fed = generate_federation(
         3,
         seed=3,
@@ -45,7 +50,42 @@ def report() -> dict[str, object]:
     }
     embedder = default_embedder()
     glob = aggregate(list(local.values()), embedder=embedder, threshold=0.97)
-    return run_ablation(fed, local, glob, embedder, seed=0)
+    return fed, local, glob, embedder
+
+
+@pytest.fixture(scope="module")
+def report(setting: tuple[Any, ...]) -> dict[str, object]:
+    return run_ablation(*setting, seed=0)
+
+
+class _SchemaModel:
+    """Decodes each (prompt, schema) to a fixed function of both: an enum member picked by
+    a hash of the prompt, else a string; records the batches it was asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[int] = []
+
+    def generate_json(self, prompts: list[str], schemas: list[str], **_: Any) -> list[str]:
+        self.asked.append(len(prompts))
+        out = []
+        for prompt, schema in zip(prompts, schemas, strict=True):
+            pick = hashlib.sha256(prompt.encode()).digest()[0]
+            props = json.loads(schema)["properties"]
+            out.append(json.dumps({
+                name: (p["enum"][pick % len(p["enum"])] if "enum" in p else "x" * (1 + pick % 3))
+                for name, p in props.items()
+            }))  # fmt: skip
+        return out
+
+
+def test_every_condition_s_model_jobs_are_decoded_in_one_batch(setting: tuple) -> None:
+    batched, plain = _SchemaModel(), _SchemaModel()
+    one = run_ablation(*setting, seed=0, filler=SchemaFiller(batched))  # type: ignore[arg-type]
+    each = run_ablation(*setting, seed=0, filler=SchemaFiller(plain, memoise=False))  # type: ignore[arg-type]
+    assert len(batched.asked) == 1 and len(plain.asked) > 1
+    assert batched.asked[0] < sum(plain.asked)  # repeated jobs decoded once
+    # the same outcomes: decoding order changes nothing (as JSON: NaN marks an empty cell)
+    assert json.dumps(one, sort_keys=True) == json.dumps(each, sort_keys=True)
 
 
 def _e2e(rows: dict[str, object], cond: str) -> float:

@@ -222,6 +222,46 @@ def test_a_job_decoded_before_is_not_decoded_again(
         assert [len(a) for a in model.asked] == [2, 1] and filler.memo_hits == 0
 
 
+def test_batched_decodes_the_jobs_of_many_fills_in_one_call(
+    catalogue: dict[str, ToolSpec],
+) -> None:
+    model = _CountingModel()
+    filler = SchemaFiller(model)  # type: ignore[arg-type]
+    paris = FillJob("Weather in the city of Paris in celsius?", catalogue["weather_get"])
+    rome = FillJob("Weather in the city of Rome in celsius?", catalogue["weather_get"])
+
+    def both() -> list[Any]:
+        return filler.fill([paris], Knowledge()) + filler.fill([rome, paris], Knowledge())
+
+    with filler.batched():
+        planned = both()
+        assert model.asked == [] and filler.model_calls == 0  # nothing decoded inside
+    assert planned == RuleFiller().fill([paris, rome, paris], Knowledge())
+    assert [len(a) for a in model.asked] == [2]  # the two distinct jobs, one call
+    fills = both()
+    assert [len(a) for a in model.asked] == [2]  # every output from the memory
+    assert fills[0].arguments == {"city": "Paris", "unit": "celsius"}
+    # counted as the unbatched fills count them: three jobs, one repeated
+    assert filler.model_calls == 3 and filler.memo_hits == 1
+
+
+def test_batched_needs_the_memory_and_decodes_nothing_after_an_error(
+    catalogue: dict[str, ToolSpec],
+) -> None:
+    model = _CountingModel()
+    with pytest.raises(ValueError, match="memoise"):
+        with SchemaFiller(model, memoise=False).batched():  # type: ignore[arg-type]
+            pass
+    filler = SchemaFiller(model)  # type: ignore[arg-type]
+    job = FillJob("Weather in the city of Paris in celsius?", catalogue["weather_get"])
+    with pytest.raises(RuntimeError), filler.batched():
+        filler.fill([job], Knowledge())
+        raise RuntimeError("the caller failed")
+    assert model.asked == []
+    assert filler.fill([job], Knowledge())[0].arguments == {"city": "Paris", "unit": "celsius"}
+    assert model.asked == [[model.asked[0][0]]]  # decoded normally after the failed batch
+
+
 def _valid(jobs: list[FillJob], fills: list[Any]) -> None:
     for job, fill in zip(jobs, fills, strict=True):
         assert fill.complete

@@ -47,7 +47,7 @@ from fical_secure.kcg.claims import claim_entry
 from fical_secure.kcg.knowledge import validated_claims
 from fical_secure.kcg.schema import Compendium
 from fical_secure.tlu.agent import Step
-from fical_secure.tlu.fill import ArgumentFiller, RuleFiller
+from fical_secure.tlu.fill import ArgumentFiller, RuleFiller, SchemaFiller
 from fical_secure.tlu.index import ToolIndex
 from fical_secure.tlu.knowledge import Knowledge
 from fical_secure.tlu.solver import Solver
@@ -222,25 +222,32 @@ def run_ablation(
     ) -> list[Outcome]:
         return _score(agent, subset, specs, gold_tools)
 
-    results: dict[str, list[Outcome]] = {}
-    results["docs_only"] = run(solver(None), requests)
-    results["global"] = run(solver(global_compendium), requests)
-    by_hospital: dict[str, Solver] = {h: solver(c) for h, c in local.items()}
-    docs = solver(None)
-    local_results: list[Outcome | None] = [None] * len(requests)
-    for hospital in sorted({r.hospital_id for r in requests}):
-        idx = _where(requests, hospital=hospital)
-        scored = run(by_hospital.get(hospital) or docs, [requests[i] for i in idx])
-        for i, result in zip(idx, scored, strict=True):
-            local_results[i] = result
-    results["local"] = [r for r in local_results if r is not None]
-    if "sample_sharing" in wanted:
-        shared = demonstration_knowledge(members, fed)
-        examples = [(e.call.tool, e.request) for e in members]
-        results["sample_sharing"] = run(solver(None, shared, examples), requests)
-    if "oracle" in wanted:
-        oracle = demonstration_knowledge(members + [_as_episode(r) for r in requests], fed)
-        results["oracle"] = run(solver(None, oracle), requests, gold_tools=True)
+    def measure() -> dict[str, list[Outcome]]:
+        results: dict[str, list[Outcome]] = {}
+        results["docs_only"] = run(solver(None), requests)
+        results["global"] = run(solver(global_compendium), requests)
+        by_hospital: dict[str, Solver] = {h: solver(c) for h, c in local.items()}
+        docs = solver(None)
+        local_results: list[Outcome | None] = [None] * len(requests)
+        for hospital in sorted({r.hospital_id for r in requests}):
+            idx = _where(requests, hospital=hospital)
+            scored = run(by_hospital.get(hospital) or docs, [requests[i] for i in idx])
+            for i, result in zip(idx, scored, strict=True):
+                local_results[i] = result
+        results["local"] = [r for r in local_results if r is not None]
+        if "sample_sharing" in wanted:
+            shared = demonstration_knowledge(members, fed)
+            examples = [(e.call.tool, e.request) for e in members]
+            results["sample_sharing"] = run(solver(None, shared, examples), requests)
+        if "oracle" in wanted:
+            oracle = demonstration_knowledge(members + [_as_episode(r) for r in requests], fed)
+            results["oracle"] = run(solver(None, oracle), requests, gold_tools=True)
+        return results
+
+    if isinstance(filler, SchemaFiller) and filler.memoise:
+        with filler.batched():  # every condition's model jobs, decoded in one batched call
+            measure()
+    results = measure()
     if samples is not None:
         write_samples(samples, requests, results)
     return _report(requests, results, seed, tuple(c for c in CONDITIONS if c in wanted))

@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from fical_secure.data.schema import Episode, ToolSpec
@@ -182,11 +182,19 @@ def select_claims(
         seed=seed,
         known=known,
     )
+    return select_from_counts(counts, calibration, rules)
+
+
+def select_from_counts(
+    counts: Mapping[str, int], calibration: Calibration, rules: CueRules | None = None
+) -> DPSelection:
+    """OpenDP's noisy threshold over bounded ``counts`` (from :func:`bounded_counts`, or their
+    sum over hospitals whose subjects are distinct people), then the post-processing."""
     released = select(counts, calibration)
     keys = [(json.loads(k), n) for k, n in released.items()]
     cue_keys = [(k, n) for k, n in keys if k[0] == CUE]
-    aliases = _aliases([(k, n) for k, n in keys if k[0] == ALIAS], cue_keys, rules)
-    cues = _cues(cue_keys, rules)
+    aliases = _aliases([(k, n) for k, n in keys if k[0] == ALIAS], cue_keys, rules or CueRules())
+    cues = _cues(cue_keys, rules or CueRules())
     return DPSelection(tuple(aliases + cues), calibration, len(released))
 
 

@@ -15,14 +15,17 @@ rules' fill without a model call, and so does a job whose narrowed schema
 leaves nothing to decode (every member pinned, or none with evidence).
 Decoding is greedy, so a job whose prompt and narrowed schema were decoded
 before (the same request under another ablation condition) takes the earlier
-output instead of a second decode.
+output instead of a second decode. :meth:`SchemaFiller.batched` gathers the
+model's jobs of many fill calls (every condition of an ablation) into one
+batched decode: fewer, fuller batches than one decode per call.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -125,6 +128,39 @@ class SchemaFiller:
     memo_hits: int = 0  # jobs whose (prompt, schema) was decoded before: no new decode
     memoise: bool = True
     _decoded: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
+    # (prompt, schema) pairs fill() would decode, recorded inside batched(); None outside
+    _planned: dict[tuple[str, str], None] | None = field(default=None, repr=False)
+    _prefetched: set[tuple[str, str]] = field(default_factory=set, repr=False)
+
+    @contextmanager
+    def batched(self) -> Iterator[None]:
+        """Record the model's jobs of every :meth:`fill` inside, then decode them at once.
+
+        Inside, ``fill`` returns the rules' fills and records each (prompt, schema)
+        it would decode; on leaving (without an exception), every recorded pair not
+        decoded before is decoded in one batched call into the memory, so the same
+        fills run again afterwards take their outputs from it, counted as the model
+        calls they are (a pair decodes to the same text whatever shares its batch, up
+        to float rounding, as for the memory itself).
+
+        Raises:
+            ValueError: ``memoise`` is off (nothing would keep the outputs).
+            GenerationError: the model failed on the batched decode.
+        """
+        if not self.memoise:
+            raise ValueError("batched() needs memoise=True: the memory keeps the outputs")
+        self._planned = {}
+        try:
+            yield
+            new = [k for k in self._planned if k not in self._decoded]
+        finally:
+            self._planned = None
+        if new:
+            texts = self.llm.generate_json(
+                [p for p, _ in new], [s for _, s in new], max_new_tokens=self.max_new_tokens
+            )
+            self._decoded.update(zip(new, texts, strict=True))
+            self._prefetched.update(new)
 
     def fill(self, jobs: Sequence[FillJob], knowledge: Knowledge) -> list[ArgFill]:
         """Rules first; the model for the rest, in one batched constrained call.
@@ -153,6 +189,9 @@ class SchemaFiller:
             prompts.append(prompt(job, schema))
             schemas.append(json.dumps(schema))
             pins.append(pinned)
+        if self._planned is not None:  # inside batched(): record, decode on leaving
+            self._planned.update(dict.fromkeys(zip(prompts, schemas, strict=True)))
+            return rules
         texts = self._decode(prompts, schemas)
         self.model_calls += len(todo)
         out = list(rules)
@@ -174,7 +213,9 @@ class SchemaFiller:
             return self.llm.generate_json(prompts, schemas, max_new_tokens=self.max_new_tokens)
         keys = list(zip(prompts, schemas, strict=True))
         new = [k for k in dict.fromkeys(keys) if k not in self._decoded]
-        self.memo_hits += len(keys) - len(new)
+        first = set(keys) & self._prefetched  # decoded ahead by batched(), not before
+        self._prefetched -= first
+        self.memo_hits += len(keys) - len(new) - len(first)
         if new:
             texts = self.llm.generate_json(
                 [p for p, _ in new], [s for _, s in new], max_new_tokens=self.max_new_tokens
