@@ -107,18 +107,20 @@ def test_controls_share_the_context_and_candidates_yet_are_never_one_of_them() -
     exposure = canary_exposure(canary, "ctx\n", llm, n_candidates=63, n_controls=3)
     (texts,) = llm.calls
     _, secret = split_secret(canary.value)
-    candidates = random_candidates(secret, 63, 0)
+    candidates = random_candidates(secret, 63, f"0:{canary.episode_id}")
     controls = [t.strip() for t in texts[1:4]]
     assert texts[0].strip() == secret and [t.strip() for t in texts[4:]] == candidates
     assert len(set(controls)) == 3 and not set(controls) & {secret, *candidates}
     assert all(CANARY_PATTERN.fullmatch("canary " + c) for c in controls)
     assert len(exposure.control_bits) == 3 and exposure.n_candidates == 63
-    # each canary draws its own controls (a stream apart from the candidates')
+    # each canary draws its own controls and its own candidates (streams apart)
     other = canary_exposure(
         PIIValue("CANARY", canary.value, "e-other"), "ctx\n", llm, n_candidates=63, n_controls=3
     )
     assert [t.strip() for t in llm.calls[1][1:4]] != controls
-    assert [t.strip() for t in llm.calls[1][4:]] == candidates and other.n_candidates == 63
+    theirs = [t.strip() for t in llm.calls[1][4:]]
+    assert theirs == random_candidates(secret, 63, "0:e-other") and other.n_candidates == 63
+    assert len(set(theirs) & set(candidates)) < 8  # independent draws: few shared by chance
 
 
 def test_a_leaking_model_puts_the_planted_mean_near_the_cap_far_above_its_controls() -> None:

@@ -153,7 +153,10 @@ def canary_exposure(
 
     The scoring prefix is the context, then the canary's host record up to the
     canary (what an adversary knowing the template would write), then the
-    canary's fixed prefix; only the secret's tokens are scored. ``n_controls``
+    canary's fixed prefix; only the secret's tokens are scored. The candidates
+    are drawn per canary (a seed stream of ``seed`` and the canary's episode):
+    canaries ranked against one shared set would err together, and a figure
+    over many canaries would count one draw of candidates as many. ``n_controls``
     control secrets of the secret's format, drawn from their own seed stream
     (per canary, apart from the candidates), are scored after the same prefix
     and ranked against the same candidates.
@@ -167,7 +170,7 @@ def canary_exposure(
     # a BPE tokenizer attaches the space to the word after it: keep it with the secret
     sep = " " if prefix.endswith(" ") else ""
     full_context = context + lead + prefix[: len(prefix) - len(sep)]
-    candidates = random_candidates(secret, n_candidates, seed)
+    candidates = random_candidates(secret, n_candidates, f"{seed}:{canary.episode_id}")
     controls = (
         random_candidates(
             secret, n_controls, f"control:{seed}:{canary.episode_id}", exclude=candidates
