@@ -16,6 +16,13 @@ global compendium; each row also records how the votes spread (distinct keys,
 the largest count, keys whose count reaches the threshold before noise), which
 bounds what any threshold over these counts can release.
 
+Membership: each hospital's members and as many non-members (the generator's
+held-out episodes) play the record-membership game against the compendium the
+hospital releases (per hospital) or the global one (``--pooled``), pooled over
+hospitals, with the audit's two model-free attacks (largest MiniLM cosine to a
+released entry, longest run of shared words): AUC with its bootstrap CI, the
+larger of the two reported (``membership``); an empty release scores 0.5.
+
 Figure per epsilon: the share of the k-only release's gain over docs-only
 that the DP release keeps, ``(dp - docs) / (k_only - docs)``, for global tool
 accuracy and end-to-end success (mean over repeats, with the range).
@@ -41,6 +48,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fical_secure.aggregate.merge import aggregate
 from fical_secure.atomic import write_json_atomic
+from fical_secure.audit.artefact import from_compendium
+from fical_secure.audit.metrics import bootstrap_ci, roc_auc
+from fical_secure.audit.signals import CachingEmbedder, embedding_similarity, longest_common_runs
 from fical_secure.data.generator import generate_federation
 from fical_secure.data.schema import Federation
 from fical_secure.evaluation.ablation import run_ablation
@@ -74,6 +84,7 @@ def _measure(fed: Federation, dp: Calibration | None, embedder: Any) -> dict[str
     report = run_ablation(fed, local, glob, embedder, conditions=("docs_only", "local", "global"))
     overall = report["overall"]
     return {
+        "membership": membership(fed, local, embedder),
         "entries": sum(len(c.entries) for c in local.values()),
         "global_entries": len(glob.entries),
         "docs_only": {
@@ -112,6 +123,7 @@ def _measure_pooled(fed: Federation, dp: Calibration, embedder: Any) -> dict[str
     report = run_ablation(fed, local, glob, embedder, conditions=("docs_only", "local", "global"))
     overall = report["overall"]
     return {
+        "membership": membership(fed, {h.hospital_id: glob for h in fed.hospitals}, embedder),
         "entries": len(glob.entries),
         "global_entries": len(glob.entries),
         "released_keys": chosen.released_keys,
@@ -130,6 +142,37 @@ def vote_spread(votes: dict[str, int], threshold: int) -> dict[str, int]:
         "max_count": max(votes.values(), default=0),
         "keys_reaching_threshold": sum(n >= threshold for n in votes.values()),
     }
+
+
+def membership(fed: Federation, releases: dict[str, Compendium], embedder: Any) -> dict[str, Any]:
+    """The model-free membership attacks on each hospital's release, pooled over hospitals."""
+    scores: dict[str, tuple[list[float], list[float]]] = {
+        "embedding_max_cosine": ([], []),
+        "lexical_longest_run": ([], []),
+    }
+    for h in fed.hospitals:
+        records = [e.text() for e in (*h.members, *h.nonmembers)]
+        n = len(h.members)
+        release = releases[h.hospital_id]
+        if release.entries:
+            art = from_compendium(release)
+            cos = embedding_similarity(records, art, embedder).max_cosine().tolist()
+            run = longest_common_runs(records, art).max(axis=1).astype(float).tolist()
+        else:  # nothing released: every record scores alike
+            cos = run = [0.0] * len(records)
+        for name, values in (("embedding_max_cosine", cos), ("lexical_longest_run", run)):
+            scores[name][0].extend(values[:n])
+            scores[name][1].extend(values[n:])
+    out: dict[str, Any] = {}
+    for name, (mem, non) in scores.items():
+        ci = bootstrap_ci(mem, non, n_resamples=500, seed=0)
+        out[name] = {
+            "auc": round(roc_auc(mem, non), 4),
+            "ci95": [round(ci.low, 4), round(ci.high, 4)],
+        }
+    worst = max(out, key=lambda k: out[k]["auc"])
+    return {"auc": out[worst]["auc"], "ci95": out[worst]["ci95"], "attack": worst, "by_attack": out,
+            "n_members": len(scores[worst][0]), "n_nonmembers": len(scores[worst][1])}  # fmt: skip
 
 
 def _kept(row: dict[str, Any], k_only: dict[str, Any], metric: str) -> float | None:
@@ -168,6 +211,16 @@ def plot(record: dict[str, Any], png: Path) -> None:
         fontsize=9,
     )
     ax.legend(fontsize=8)
+    if all("membership_auc" in r for r in rows):  # the release's membership AUC, right axis
+        auc = [sum(r["membership_auc"]) / len(r["membership_auc"]) for r in rows]
+        twin = ax.twinx()
+        twin.plot(eps, auc, color="black", marker="s", linestyle=":", label="membership AUC")
+        k_auc = record["figures"]["k_only"].get("membership", {}).get("auc")
+        if k_auc is not None:
+            twin.axhline(k_auc, color="black", linestyle="-.", linewidth=1, label="k-only AUC")
+        twin.set_ylabel("membership AUC (model-free attacks)")
+        twin.set_ylim(0.4, 1.0)
+        twin.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     fig.savefig(png, dpi=120)
     plt.close(fig)
@@ -189,9 +242,12 @@ def main() -> None:
         plot(json.loads(args.out.read_text("utf-8")), args.out.with_suffix(".png"))
         return
     fed = generate_federation(
-        args.hospitals, seed=0, episodes_per_hospital=args.episodes, nonmembers_per_hospital=0
+        args.hospitals,
+        seed=0,
+        episodes_per_hospital=args.episodes,
+        nonmembers_per_hospital=args.episodes,
     )
-    embedder = default_embedder()
+    embedder = CachingEmbedder(default_embedder())  # the records, embedded once for every draw
     k_only = _measure(fed, None, embedder)
     rows: dict[str, Any] = {}
     for epsilon in EPSILONS:
@@ -211,6 +267,9 @@ def main() -> None:
             "global_end_to_end": [d["global"]["end_to_end_success"]["mean"] for d in draws],
             "gain_kept_tool_accuracy": kept["tool_accuracy"],
             "gain_kept_end_to_end": kept["end_to_end_success"],
+            "membership_auc": [d["membership"]["auc"] for d in draws],
+            "membership_auc_ci95": [d["membership"]["ci95"] for d in draws],
+            "membership_attack": [d["membership"]["attack"] for d in draws],
         }
         if args.pooled:
             spread = vote_spread(_pooled_votes(fed, args.bound), cal.threshold)
