@@ -190,11 +190,12 @@ def select_from_counts(
 ) -> DPSelection:
     """OpenDP's noisy threshold over bounded ``counts`` (from :func:`bounded_counts`, or their
     sum over hospitals whose subjects are distinct people), then the post-processing."""
+    rules = rules or CueRules()
     released = select(counts, calibration)
     keys = [(json.loads(k), n) for k, n in released.items()]
     cue_keys = [(k, n) for k, n in keys if k[0] == CUE]
-    aliases = _aliases([(k, n) for k, n in keys if k[0] == ALIAS], cue_keys, rules or CueRules())
-    cues = _cues(cue_keys, rules or CueRules())
+    aliases = _aliases([(k, n) for k, n in keys if k[0] == ALIAS], cue_keys, rules)
+    cues = _cues(cue_keys, rules)
     return DPSelection(tuple(aliases + cues), calibration, len(released))
 
 

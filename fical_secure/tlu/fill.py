@@ -156,10 +156,7 @@ class SchemaFiller:
         finally:
             self._planned = None
         if new:
-            texts = self.llm.generate_json(
-                [p for p, _ in new], [s for _, s in new], max_new_tokens=self.max_new_tokens
-            )
-            self._decoded.update(zip(new, texts, strict=True))
+            self._decode([p for p, _ in new], [s for _, s in new])  # into the memory
             self._prefetched.update(new)
 
     def fill(self, jobs: Sequence[FillJob], knowledge: Knowledge) -> list[ArgFill]:
