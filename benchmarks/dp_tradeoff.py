@@ -23,6 +23,18 @@ hospitals, with the audit's two model-free attacks (largest MiniLM cosine to a
 released entry, longest run of shared words): AUC with its bootstrap CI, the
 larger of the two reported (``membership``); an empty release scores 0.5.
 
+``--bfcl DATASET`` runs the same rows on a BFCL v4 split instead of the synthetic
+federation (``benchmarks/bfcl_federation.py``, ``--split thirds`` with ``--seed``:
+every training request a member, a seeded third of each function's requests held
+out, 5 clients non-IID), with BFCL's possible-answer rules for the arguments. BFCL
+has no patients: each request is its own subject. Its membership game plays the
+members' request texts against the held-out requests' (the only non-members a
+split has, from the same functions), each held-out request against the release
+of a hospital drawn as its function's members are spread over hospitals.
+
+The k-only row also records what each claim kind carries: the same release
+without its aliases, its cues or its argument claims (``k_only.without``).
+
 Figure per epsilon: the share of the k-only release's gain over docs-only
 that the DP release keeps, ``(dp - docs) / (k_only - docs)``, for global tool
 accuracy and end-to-end success (mean over repeats, with the range).
@@ -31,6 +43,7 @@ Writes ``benchmarks/results/dp_tradeoff.json`` and its plot (``.png``). Run from
 repository root:
 
     .venv/bin/python benchmarks/dp_tradeoff.py [--episodes 40] [--repeats 3] [--pooled]
+        [--bfcl live_multiple --seed 0]
 """
 
 from __future__ import annotations
@@ -40,11 +53,16 @@ import datetime as dt
 import json
 import os
 import platform
+import random
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bfcl_federation import build_folder
 
 from fical_secure.aggregate.merge import aggregate
 from fical_secure.atomic import write_json_atomic
@@ -53,8 +71,9 @@ from fical_secure.audit.metrics import bootstrap_ci, roc_auc
 from fical_secure.audit.signals import CachingEmbedder, embedding_similarity, longest_common_runs
 from fical_secure.data.generator import generate_federation
 from fical_secure.data.schema import Federation
+from fical_secure.data.storage import load_federation
 from fical_secure.evaluation.ablation import run_ablation
-from fical_secure.kcg.claims import ValueAlias
+from fical_secure.kcg.claims import ARGUMENT_CLAIMS, ToolCue, ValueAlias, parse_any
 from fical_secure.kcg.cues import CueRules
 from fical_secure.kcg.dp_select import bounded_counts, catalogue_signatures, select_from_counts
 from fical_secure.kcg.knowledge import KnowledgeConfig, build_knowledge, claim_entries, render_claim
@@ -64,6 +83,7 @@ from fical_secure.release.policy import DPPolicy
 from fical_secure.tlu.embedding import default_embedder
 
 RESULTS = Path(__file__).resolve().parent / "results" / "dp_tradeoff.json"
+RUNS = Path("runs/dp_tradeoff")
 EPSILONS = (0.5, 1.0, 2.0, 4.0, 8.0)
 DELTA = 1e-6
 
@@ -78,13 +98,38 @@ def _local(fed: Federation, dp: Calibration | None) -> dict[str, Compendium]:
     }
 
 
-def _measure(fed: Federation, dp: Calibration | None, embedder: Any) -> dict[str, Any]:
+# what each kind of claim carries: the k-only release measured without it
+CLAIM_KINDS: dict[str, Any] = {
+    "aliases": ValueAlias,
+    "cues": ToolCue,
+    "argument_claims": ARGUMENT_CLAIMS,
+}
+
+
+def _without(local: dict[str, Compendium], kind: Any) -> dict[str, Compendium]:
+    """Each compendium less the entries whose claim is of ``kind``."""
+    return {
+        owner: replace(c, entries=tuple(
+            e for e in c.entries if not isinstance(parse_any(e.tool, e.text), kind)))
+        for owner, c in local.items()
+    }  # fmt: skip
+
+
+def _measure(
+    fed: Federation,
+    dp: Calibration | None,
+    embedder: Any,
+    records: Records,
+    drop: Any | None = None,
+) -> dict[str, Any]:
     local = _local(fed, dp)
+    if drop is not None:
+        local = _without(local, drop)
     glob = aggregate(list(local.values()), embedder=embedder, threshold=0.97)
     report = run_ablation(fed, local, glob, embedder, conditions=("docs_only", "local", "global"))
     overall = report["overall"]
     return {
-        "membership": membership(fed, local, embedder),
+        "membership": membership(records, local, embedder),
         "entries": sum(len(c.entries) for c in local.values()),
         "global_entries": len(glob.entries),
         "docs_only": {
@@ -104,7 +149,9 @@ def _pooled_votes(fed: Federation, bound: int) -> dict[str, int]:
     return total
 
 
-def _measure_pooled(fed: Federation, dp: Calibration, embedder: Any) -> dict[str, Any]:
+def _measure_pooled(
+    fed: Federation, dp: Calibration, embedder: Any, records: Records
+) -> dict[str, Any]:
     """One selection over the summed votes, released as the global compendium."""
     config = KnowledgeConfig(min_support=2, paraphrase=False, dp=dp)
     rules = CueRules(config.min_support, config.cue_precision, config.cues_per_tool,
@@ -123,7 +170,7 @@ def _measure_pooled(fed: Federation, dp: Calibration, embedder: Any) -> dict[str
     report = run_ablation(fed, local, glob, embedder, conditions=("docs_only", "local", "global"))
     overall = report["overall"]
     return {
-        "membership": membership(fed, {h.hospital_id: glob for h in fed.hospitals}, embedder),
+        "membership": membership(records, {h.hospital_id: glob for h in fed.hospitals}, embedder),
         "entries": len(glob.entries),
         "global_entries": len(glob.entries),
         "released_keys": chosen.released_keys,
@@ -144,16 +191,43 @@ def vote_spread(votes: dict[str, int], threshold: int) -> dict[str, int]:
     }
 
 
-def membership(fed: Federation, releases: dict[str, Compendium], embedder: Any) -> dict[str, Any]:
+Records = dict[str, tuple[list[str], list[str]]]  # hospital -> (member texts, non-member texts)
+
+
+def game_records(fed: Federation, bfcl: bool) -> Records:
+    """Each hospital's sides of the membership game (see the module docstring)."""
+    if not bfcl:
+        return {
+            h.hospital_id: ([e.text() for e in h.members], [e.text() for e in h.nonmembers])
+            for h in fed.hospitals
+        }
+    # a held-out request of tool t plays against the release of a hospital drawn as t's
+    # members are spread (a hospital's release describes the tools of its own examples)
+    holders: dict[str, list[str]] = {}
+    for h in fed.hospitals:
+        for e in h.members:
+            holders.setdefault(e.call.tool, []).append(h.hospital_id)
+    rng = random.Random(f"dp_tradeoff:{fed.seed}")
+    held_out: dict[str, list[str]] = {h.hospital_id: [] for h in fed.hospitals}
+    for request in fed.eval_requests:
+        if request.gold.tool in holders:  # the split holds out only tools with members
+            held_out[rng.choice(holders[request.gold.tool])].append(request.request)
+    return {h.hospital_id: ([e.request for e in h.members], held_out[h.hospital_id])
+            for h in fed.hospitals}  # fmt: skip
+
+
+def membership(
+    records_of: Records, releases: dict[str, Compendium], embedder: Any
+) -> dict[str, Any]:
     """The model-free membership attacks on each hospital's release, pooled over hospitals."""
     scores: dict[str, tuple[list[float], list[float]]] = {
         "embedding_max_cosine": ([], []),
         "lexical_longest_run": ([], []),
     }
-    for h in fed.hospitals:
-        records = [e.text() for e in (*h.members, *h.nonmembers)]
-        n = len(h.members)
-        release = releases[h.hospital_id]
+    for hospital_id, (mine, others) in records_of.items():
+        records = [*mine, *others]
+        n = len(mine)
+        release = releases[hospital_id]
         if release.entries:
             art = from_compendium(release)
             cos = embedding_similarity(records, art, embedder).max_cosine().tolist()
@@ -197,17 +271,24 @@ def plot(record: dict[str, Any], png: Path) -> None:
     ):
         values = [[v for v in r[key] if v is not None] or [0.0] for r in rows]
         mean = [sum(v) / len(v) for v in values]
-        low = [m - min(v) for m, v in zip(mean, values, strict=True)]
-        high = [max(v) - m for m, v in zip(mean, values, strict=True)]
+        # clipped at 0: equal draws give a mean a rounding away from them
+        low = [max(0.0, m - min(v)) for m, v in zip(mean, values, strict=True)]
+        high = [max(0.0, max(v) - m) for m, v in zip(mean, values, strict=True)]
         ax.errorbar(eps, mean, yerr=[low, high], marker="o", capsize=3, label=label)
     ax.axhline(0.7, color="grey", linestyle="--", linewidth=1, label="target 0.7")
     ax.set_xscale("log", base=2)
     ax.set_xlabel("epsilon per round (delta 1e-6)")
     ax.set_ylabel("share of k-only gain over docs kept")
     setup = record["setup"]
+    episodes = setup["episodes_per_hospital"]
+    size = (
+        f"{setup['hospitals']} hospitals, {sum(episodes)} requests"
+        if isinstance(episodes, list)
+        else f"{setup['hospitals']} hospitals x {episodes} episodes"
+    )
     ax.set_title(
-        f"{setup['hospitals']} hospitals x {setup['episodes_per_hospital']} episodes, "
-        f"<= {setup['max_claims_per_subject']} claims/patient",
+        f"{setup.get('federation', 'synthetic').split(',')[0]}: {size},"
+        f" <= {setup['max_claims_per_subject']} claims/subject",
         fontsize=9,
     )
     ax.legend(fontsize=8)
@@ -233,6 +314,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--bound", type=int, default=2, help="max_claims_per_subject")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--bfcl", metavar="DATASET", help="a BFCL v4 split, e.g. live_multiple")
+    parser.add_argument("--seed", type=int, default=0, help="the federation's (or split's) seed")
     parser.add_argument("--plot-only", action="store_true", help="redraw the PNG of --out")
     parser.add_argument(
         "--pooled", action="store_true", help="one selection over the votes summed across hospitals"
@@ -241,19 +324,36 @@ def main() -> None:
     if args.plot_only:
         plot(json.loads(args.out.read_text("utf-8")), args.out.with_suffix(".png"))
         return
-    fed = generate_federation(
-        args.hospitals,
-        seed=0,
-        episodes_per_hospital=args.episodes,
-        nonmembers_per_hospital=args.episodes,
-    )
+    if args.bfcl:
+        folder = RUNS / f"{args.bfcl}_seed{args.seed}"
+        build_folder(folder, args.hospitals, [args.bfcl], "thirds", args.seed)
+        fed = load_federation(folder)
+    else:
+        fed = generate_federation(
+            args.hospitals,
+            seed=args.seed,
+            episodes_per_hospital=args.episodes,
+            nonmembers_per_hospital=args.episodes,
+        )
+    records = game_records(fed, bool(args.bfcl))
     embedder = CachingEmbedder(default_embedder())  # the records, embedded once for every draw
-    k_only = _measure(fed, None, embedder)
+    k_only = _measure(fed, None, embedder, records)
+    k_only["without"] = {
+        name: {
+            "global_entries": m["global_entries"],
+            **{
+                metric: m["global"][metric]["mean"]
+                for metric in ("tool_accuracy", "end_to_end_success")
+            },
+        }
+        for name, kind in CLAIM_KINDS.items()
+        for m in [_measure(fed, None, embedder, records, drop=kind)]
+    }
     rows: dict[str, Any] = {}
     for epsilon in EPSILONS:
         cal = calibrate(DPPolicy(epsilon, DELTA, args.bound, epsilon))
         measure = _measure_pooled if args.pooled else _measure
-        draws = [measure(fed, cal, embedder) for _ in range(args.repeats)]
+        draws = [measure(fed, cal, embedder, records) for _ in range(args.repeats)]
         kept = {
             m: [_kept(d, k_only, m) for d in draws] for m in ("tool_accuracy", "end_to_end_success")
         }
@@ -274,8 +374,13 @@ def main() -> None:
         if args.pooled:
             spread = vote_spread(_pooled_votes(fed, args.bound), cal.threshold)
             rows[f"epsilon_{epsilon:g}"]["votes"] = spread
+    # the mean over draws at each epsilon (the noise is random: one lucky draw is no figure)
     best = max(
-        (v for r in rows.values() for v in r["gain_kept_tool_accuracy"] if v is not None),
+        (
+            sum(kept) / len(kept)
+            for r in rows.values()
+            if (kept := [v for v in r["gain_kept_tool_accuracy"] if v is not None])
+        ),
         default=None,
     )
     record = {
@@ -285,8 +390,17 @@ def main() -> None:
         "machine": f"{os.cpu_count()} cores, {platform.machine()}, CPU only",
         "baseline": "k-only release (k = 2 subjects) and docs-only, same federation and requests",
         "setup": {
+            "federation": f"BFCL v4 {args.bfcl}, split thirds, seed {args.seed}"
+            if args.bfcl
+            else f"synthetic (mechanism test), seed {args.seed}",
             "hospitals": args.hospitals,
-            "episodes_per_hospital": args.episodes,
+            "episodes_per_hospital": [len(h.members) for h in fed.hospitals]
+            if args.bfcl
+            else args.episodes,
+            "subject": "a request (BFCL has no patients)" if args.bfcl else "a patient",
+            "membership_game": "member requests against held-out requests"
+            if args.bfcl
+            else "member episodes against the generator's non-member episodes",
             "eval_requests": len(fed.eval_requests),
             "max_claims_per_subject": args.bound,
             "delta_per_round": DELTA,
@@ -302,7 +416,7 @@ def main() -> None:
         "votes_unbounded": vote_spread(_pooled_votes(fed, 10**6), 2) if args.pooled else None,
         "targets": {
             "gain_kept_tool_accuracy_at_best_epsilon": {
-                "target": ">= 0.7",
+                "target": ">= 0.7 (mean over draws)",
                 "measured": best,
                 "met": best is not None and best >= 0.7,
             }
