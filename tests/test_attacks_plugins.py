@@ -276,6 +276,15 @@ def test_targets_are_recorded_met_or_not_and_summarised() -> None:
     targets = leakage_targets(rows)
     assert not targets["hardened tpr_at_1pct_fpr"].met
     assert not targets["sample_sharing mia_auc"].met  # the leak must show: >= 0.95
+    # 330 non-members put no point at 1%: read at 4/330 (above 1%), the figure bounds the
+    # TPR at 1% from above, so a bound met there is met; one read below 1% bounds nothing
+    above = {"resolved": False, "n_nonmembers": 330, "fpr": 4 / 330, "label": "x"}
+    rows["compendium_hardened"]["tpr_at_low_fpr"] = {"value": 0.0167, **above}
+    assert leakage_targets(rows)["hardened tpr_at_1pct_fpr"].met
+    rows["compendium_hardened"]["tpr_at_low_fpr"] = {"value": 0.0212, **above}
+    assert not leakage_targets(rows)["hardened tpr_at_1pct_fpr"].met
+    rows["compendium_hardened"]["tpr_at_low_fpr"] = {"value": 0.0, **above, "fpr": 3 / 330}
+    assert not leakage_targets(rows)["hardened tpr_at_1pct_fpr"].met
     record = leakage_record(rows, targets)
     text = summary_markdown(record)
     assert "| compendium_hardened | 0.540 [0.49, 0.61]" in text and "| no |" in text

@@ -19,6 +19,11 @@ from fical_secure.attacks.report import (
 from fical_secure.jsontypes import JsonObject, JsonValue, as_int, as_number, at
 
 MAX_MEAN_EXPOSURE_BITS = 2.0  # issue 19: canary exposure <= 2 bits
+TARGET_FPR = 0.01
+TPR_TARGET = (
+    "<= 0.02 at 1% FPR, resolved (>= 100 non-members; read at the lowest FPR >= 1% their "
+    "count gives, which bounds the TPR at 1% from above)"
+)
 MAX_SECONDS = 900.0  # the budget for the default run on 2 idle CPU cores (issue 19)
 # the released rows the targets hold to the leakage bounds, and their names there
 RELEASE_ROWS = {"compendium_hardened": "hardened", "compendium_dp": "dp"}
@@ -37,10 +42,13 @@ def _release_checks(name: str, row: JsonObject) -> dict[str, Target]:
         }
     tpr = row.get("tpr_at_low_fpr")
     n_nonmembers = as_int(at(tpr, "n_nonmembers"))
-    resolved = bool(at(tpr, "resolved")) and (n_nonmembers or 0) >= 100
-    tpr_check = _bound(
-        figure(row, "tpr_at_low_fpr"), "<= 0.02, resolved (>= 100 non-members)", 0.02
-    )
+    fpr = as_number(at(tpr, "fpr"))
+    # 1% is resolved from 100 non-members. Where their count puts no point at exactly 1%
+    # (330: 3/330 or 4/330), the figure is read at the next point above (4/330 = 1.21%);
+    # an empirical ROC never falls as the FPR grows, so that figure bounds the TPR at 1%
+    # from above, and a bound met there is met at 1%.
+    resolved = (n_nonmembers or 0) >= 100 and fpr is not None and fpr >= TARGET_FPR - 1e-12
+    tpr_check = _bound(figure(row, "tpr_at_low_fpr"), TPR_TARGET, 0.02)
     return {
         f"{name} mia_auc": _bound(figure(row, "mia_auc"), "<= 0.55", 0.55),
         f"{name} mia_auc ci95 upper": _bound(ci_upper(row.get("mia_auc")), "<= 0.60", 0.60),
