@@ -104,8 +104,8 @@ class AttackSettings:
 
 # the DP release the DP row runs when the hardened profile has none: the values strict.yaml
 # documents for its ``release.dp`` section, chosen from benchmarks/results/dp_tradeoff*.json
-# (one claim a patient kept more than two at every epsilon; below epsilon 8 a hospital of
-# tens to a hundred patients releases almost nothing; threat_models/dp-release.md)
+# (one claim a patient kept more of the tool-accuracy gain than two at epsilon 8; below 8
+# a hospital of tens to a hundred patients releases almost nothing; threat_models/dp-release.md)
 DEFAULT_DP: dict[str, float | int] = {
     "epsilon": 8.0,
     "delta": 1.0e-6,
