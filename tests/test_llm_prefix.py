@@ -173,3 +173,24 @@ def test_the_audit_decides_the_same_with_and_without_reuse(tiny: TransformersLLM
     policy = ReleasePolicy()
     decided = [[f.to_dict() for f in check_release([r], policy)] for r in results]
     assert decided[0] == decided[1]
+
+
+def test_texts_after_contexts_of_different_lengths_share_a_batch(
+    tiny: TransformersLLM,
+) -> None:
+    contexts = ["Short:\n", CONTEXT, "Notes " * 20, "A:"] * 2
+    texts = [TEXTS[0], TEXTS[1], TEXTS[4], TEXTS[5], TEXTS[5], TEXTS[0], TEXTS[1], " z"]
+    tiny.max_batch_size = len(texts)
+    plain, shared = _both(tiny, texts, contexts)
+    assert tiny.context_cache.misses == 4  # each context once, its texts in one batch
+    for a, b in zip(plain, shared, strict=True):
+        np.testing.assert_allclose(b, a, rtol=0, atol=ATOL)
+
+
+def test_texts_after_needs_a_state_per_text(tiny: TransformersLLM) -> None:
+    from fical_secure.llm.prefix import texts_after
+
+    state = tiny.context_cache.state(tiny.model, tiny.encode(CONTEXT), tiny.device)
+    rows = [tiny.encode(t) for t in TEXTS[:2]]
+    with pytest.raises(ValueError, match="one context state per text"):
+        texts_after(tiny.model, [state], rows, 0, tiny.device)

@@ -3,10 +3,11 @@
 Canary candidates after one prefix, and records after the same retrieved
 note, share their whole context. The context runs once, alone and unpadded,
 keeping its per-layer keys and values and the log-softmax of the token after
-it; each batch of texts then runs on a copy of that cache expanded to the
-batch, right-padded, with the positions and mask each row would have had as
-``context + text`` alone. A text's first token is read off the context's last
-position, so a one-token text needs no forward pass at all.
+it; each batch of texts then runs on those caches, one per row (texts after
+different contexts share a batch, the contexts left-padded to the longest and
+the pad slots masked), right-padded, with the positions and mask each row
+would have had as ``context + text`` alone. A text's first token is read off
+the context's last position, so a one-token text needs no forward pass at all.
 
 :class:`ContextCache` keeps recent context states across calls, bounded in
 bytes: the reference notes every client's audit scores against, or the
@@ -68,37 +69,71 @@ def run_context(model: Any, ids: Sequence[int], device: torch.device) -> Context
 
 def texts_after(
     model: Any,
-    state: ContextState,
+    states: ContextState | Sequence[ContextState],
     texts: Sequence[Sequence[int]],
     pad_id: int,
     device: torch.device,
 ) -> torch.Tensor:
-    """Log-probs of each (non-empty) text's tokens after the context of ``state``.
+    """Log-probs of each (non-empty) text's tokens after its context's state.
 
-    Returns a ``[texts, max length]`` float32 tensor whose row ``b`` holds text
-    ``b``'s log-probs in its first ``len(texts[b])`` columns.
+    ``states`` is one state for every text, or one per text: texts after
+    different contexts then share a batch, their contexts' keys and values
+    left-padded to the longest (pad slots masked, so they get no weight) and
+    each text's positions continuing its own context. Returns a
+    ``[texts, max length]`` float32 tensor whose row ``b`` holds text ``b``'s
+    log-probs in its first ``len(texts[b])`` columns.
     """
     import torch
     from transformers import DynamicCache
 
+    per_row = [states] * len(texts) if isinstance(states, ContextState) else list(states)
+    if len(per_row) != len(texts):
+        raise ValueError("texts_after needs one context state per text")
     ids, text_mask = pad_rows(texts, pad_id, left=False, device=device)
-    first = state.first[ids[:, 0]].unsqueeze(1)
+    rows = torch.arange(len(texts), device=device)
+    first = torch.stack([s.first for s in per_row])[rows, ids[:, 0]].unsqueeze(1)
     if ids.shape[1] == 1:
         return first
     batch, width = ids.shape[0], ids.shape[1] - 1  # the last token predicts nothing scored
-    cache = DynamicCache(ddp_cache_data=state.layers, config=model.config)
-    cache.batch_repeat_interleave(batch)
-    context_mask = torch.ones((batch, state.length), dtype=torch.long, device=device)
-    positions = torch.arange(state.length, state.length + width, device=device)
+    span = max(s.length for s in per_row)
+    if all(s is per_row[0] for s in per_row):
+        cache = DynamicCache(ddp_cache_data=per_row[0].layers, config=model.config)
+        cache.batch_repeat_interleave(batch)
+    else:
+        cache = DynamicCache(ddp_cache_data=_stacked(per_row, span), config=model.config)
+    lengths = torch.tensor([s.length for s in per_row], device=device)
+    slots = torch.arange(span, device=device)
+    context_mask = (slots.unsqueeze(0) >= (span - lengths).unsqueeze(1)).long()
+    positions = lengths.unsqueeze(1) + torch.arange(width, device=device).unsqueeze(0)
     logits = model(
         input_ids=ids[:, :-1],
         attention_mask=torch.cat([context_mask, text_mask[:, :-1]], dim=1),
-        position_ids=positions.unsqueeze(0).expand(batch, -1),
+        position_ids=positions,
         past_key_values=cache,
         use_cache=True,
     ).logits
     rest = torch.log_softmax(logits.float(), dim=-1).gather(-1, ids[:, 1:].unsqueeze(-1))
     return torch.cat([first, rest.squeeze(-1)], dim=1)
+
+
+def _stacked(
+    states: Sequence[ContextState], span: int
+) -> tuple[tuple[torch.Tensor, torch.Tensor], ...]:
+    """Per layer, the states' keys and values stacked on the batch axis, left-padded to
+    ``span`` slots with zeros (masked out, and zero rather than garbage: 0 x NaN is NaN)."""
+    import torch
+    import torch.nn.functional as F
+
+    def pad(t: torch.Tensor) -> torch.Tensor:  # [1, heads, length, dim] -> [1, heads, span, dim]
+        return F.pad(t, (0, 0, span - t.shape[2], 0))
+
+    return tuple(
+        (
+            torch.cat([pad(s.layers[n][0]) for s in states]),
+            torch.cat([pad(s.layers[n][1]) for s in states]),
+        )
+        for n in range(len(states[0].layers))
+    )
 
 
 def weights_stamp(model: Any) -> tuple[tuple[int, int], ...]:
