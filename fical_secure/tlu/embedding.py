@@ -20,7 +20,7 @@ from fical_secure.errors import RetrievalError
 
 Vectors = npt.NDArray[np.float32]
 EMBEDDING_DIM = 384
-DEFAULT_BATCH_SIZE = 64
+DEFAULT_BATCH_SIZE = 16
 
 
 class Embedder:
