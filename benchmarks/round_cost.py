@@ -85,21 +85,47 @@ class OldOrNewModel:
 
 @dataclass(frozen=True)
 class CpuTimed:
-    """A round stage whose process CPU seconds are recorded too (less swayed by other load)."""
+    """A round stage whose process CPU seconds are recorded too (less swayed by other load),
+    and the texts it gave the sentence encoder (tokens counted after the round)."""
 
     stage: Stage[RoundState]
     cpu: dict[str, float]
+    embedded: dict[str, list[str]]
 
     @property
     def name(self) -> str:
         return self.stage.name
 
     def run(self, state: RoundState) -> None:
+        from fical_secure.tlu.embedding import Embedder
+
+        texts = self.embedded.setdefault(self.name, [])
+        encode = Embedder.encode
+
+        def kept(embedder: Embedder, batch: Any) -> Any:
+            texts.extend(batch)
+            return encode(embedder, batch)
+
+        Embedder.encode = kept  # type: ignore[method-assign]
         start = time.process_time()
         try:
             self.stage.run(state)
         finally:
             self.cpu[self.name] = round(time.process_time() - start, 3)
+            Embedder.encode = encode  # type: ignore[method-assign]
+
+
+def embedded_tokens(texts: dict[str, list[str]]) -> dict[str, int]:
+    """Per stage, the tokens the sentence encoder ran (each text cut to its window)."""
+    from fical_secure.tlu.embedding import default_embedder
+
+    model = default_embedder()._load()
+    window = int(model.max_seq_length)
+    return {
+        stage: sum(min(len(ids), window) for ids in model.tokenizer(batch)["input_ids"])
+        for stage, batch in texts.items()
+        if batch
+    }
 
 
 def one_side(new: bool, out: Path) -> dict[str, Any]:
@@ -110,8 +136,9 @@ def one_side(new: bool, out: Path) -> dict[str, Any]:
 
     settings = RoundSettings(out=out, progress=False)
     cpu: dict[str, float] = {}
+    embedded: dict[str, list[str]] = {}
     stages = [
-        CpuTimed(OldOrNewModel(new) if isinstance(s, ModelStage) else s, cpu)
+        CpuTimed(OldOrNewModel(new) if isinstance(s, ModelStage) else s, cpu, embedded)
         for s in build_stages(settings)
     ]
     state = RoundState(settings=settings)
@@ -137,6 +164,7 @@ def one_side(new: bool, out: Path) -> dict[str, Any]:
         "audit": state.report.get("audit", {}),
         "ablation": state.report.get("ablation", {}).get("overall", {}),
         "generated_tokens": llm.usage.new_tokens,
+        "embedded_tokens": embedded_tokens(embedded),
         "prompt_tokens": llm.usage.prompt_tokens,
     }
 
@@ -210,6 +238,7 @@ def record(before: dict[str, Any], after: dict[str, Any], started: str) -> dict[
         "context_cache",
         "generated_tokens",
         "prompt_tokens",
+        "embedded_tokens",
     )
     for key in (*keys, "load_average_1min"):
         figures[key] = {"before": before[key], "after": after[key]}
