@@ -125,9 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         },
         "notes": "round_floor_seconds = the audit's LLM tokens at the best float32 scoring "
         "rate + the audit's encoder tokens at the best embedding rate (no Python around "
-        "either) + every other stage as the round measured it (the TLU's constrained generation included). Above the target, "
-        "the round cannot reach it on this machine without changing the audit's work "
-        "(records, dtype) or the TLU's.",
+        "either) + every other stage as the round measured it (the TLU's constrained "
+        "generation included). Above the target, the round cannot reach it on this machine "
+        "without changing the audit's work (records, dtype) or the TLU's.",
         "targets": {
             "round_floor_under_target": {
                 "target": f"< {TARGET_SECONDS:g}",
