@@ -1,4 +1,5 @@
-"""Token rows into padded batches: length-sorted chunks and padding with an attention mask.
+"""Token rows into padded batches: length-sorted chunks, padding with an attention mask,
+and the keys and values of several batches joined into one.
 
 Sorting by length before chunking keeps padding small and makes a batch's
 composition independent of the callers' order; the mask (and the position ids
@@ -35,3 +36,24 @@ def pad_rows(
         ids[b, span] = torch.tensor(row, dtype=torch.long)
         mask[b, span] = 1
     return ids.to(device), mask.to(device)
+
+
+def join_left_padded(
+    parts: Sequence[Sequence[tuple[torch.Tensor, torch.Tensor]]], span: int
+) -> tuple[tuple[torch.Tensor, torch.Tensor], ...]:
+    """Per layer, the keys and values ``[rows, heads, length, dim]`` of several batches
+    joined on the rows axis, each left-padded to ``span`` slots with zeros (slots the
+    attention mask covers: zero rather than garbage, since 0 x NaN is NaN)."""
+    import torch
+    import torch.nn.functional as F
+
+    def pad(t: torch.Tensor) -> torch.Tensor:
+        return F.pad(t, (0, 0, span - t.shape[2], 0))
+
+    return tuple(
+        (
+            torch.cat([pad(part[n][0]) for part in parts]),
+            torch.cat([pad(part[n][1]) for part in parts]),
+        )
+        for n in range(len(parts[0]))
+    )

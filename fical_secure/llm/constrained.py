@@ -6,8 +6,9 @@ is JSON that the schema accepts (up to ``max_new_tokens``). It was chosen over
 lm-format-enforcer and outlines on the same BFCL calls
 (``benchmarks/results/constrained_decoding.json``): all three kept every output
 valid; xgrammar was the fastest per call on a CPU, ships C++ masks with CUDA
-kernels, and its transformers ``LogitsProcessor`` takes one grammar per batch
-row. Compiled grammars are cached per schema text.
+kernels, and takes one grammar per batch row: :class:`GrammarMasks` keeps a
+matcher per row for :mod:`fical_secure.llm.greedy`, which drops rows as they
+finish. Compiled grammars are cached per schema text.
 """
 
 from __future__ import annotations
@@ -65,8 +66,42 @@ class JsonGrammars:
         return grammar
 
     @staticmethod
-    def logits_processor(grammars: list[Any]) -> Any:
-        """A transformers logits processor for one batch (one grammar per row, single use)."""
-        from xgrammar.contrib.hf import LogitsProcessor
+    def row_masks(grammars: list[Any]) -> GrammarMasks:
+        """The token masks of one decoding call, one compiled grammar per prompt row."""
+        return GrammarMasks(grammars)
 
-        return LogitsProcessor(grammars)
+
+class GrammarMasks:
+    """One xgrammar matcher per prompt row (:class:`fical_secure.llm.greedy.RowMasks`).
+
+    Each step fills, for the rows still decoding, the bitmask of the tokens
+    their grammar allows and applies it to the logits; the token picked then
+    advances the row's matcher. Single use: a matcher remembers its row's
+    output.
+    """
+
+    def __init__(self, grammars: list[Any]) -> None:
+        import xgrammar as xgr
+
+        self._matchers = [xgr.GrammarMatcher(g) for g in grammars]
+        vocab = grammars[0].tokenizer_info.vocab_size if grammars else 0
+        self._bitmask = xgr.allocate_token_bitmask(max(1, len(grammars)), vocab)
+
+    def apply(self, logits: Any, rows: Any) -> None:
+        import xgrammar as xgr
+
+        for j, row in enumerate(rows):
+            self._matchers[row].fill_next_token_bitmask(self._bitmask, j)
+        bitmask = self._bitmask[: len(rows)]
+        if logits.device.type == "cuda":
+            xgr.apply_token_bitmask_inplace(logits, bitmask.to(logits.device))
+        else:  # xgrammar's CPU kernel wants CPU tensors
+            masked = logits.cpu()
+            xgr.apply_token_bitmask_inplace(masked, bitmask)
+            logits.copy_(masked)
+
+    def accept(self, row: int, token: int) -> bool:
+        matcher = self._matchers[row]
+        if not matcher.accept_token(token):
+            raise GenerationError(f"the grammar of row {row} refused token {token}")
+        return bool(matcher.is_terminated())

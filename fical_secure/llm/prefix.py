@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fical_secure.llm.base import LogProbs
-from fical_secure.llm.batching import pad_rows
+from fical_secure.llm.batching import join_left_padded, pad_rows
 
 if TYPE_CHECKING:
     import torch
@@ -100,7 +100,8 @@ def texts_after(
         cache = DynamicCache(ddp_cache_data=per_row[0].layers, config=model.config)
         cache.batch_repeat_interleave(batch)
     else:
-        cache = DynamicCache(ddp_cache_data=_stacked(per_row, span), config=model.config)
+        layers = join_left_padded([s.layers for s in per_row], span)
+        cache = DynamicCache(ddp_cache_data=layers, config=model.config)
     lengths = torch.tensor([s.length for s in per_row], device=device)
     slots = torch.arange(span, device=device)
     context_mask = (slots.unsqueeze(0) >= (span - lengths).unsqueeze(1)).long()
@@ -114,26 +115,6 @@ def texts_after(
     ).logits
     rest = torch.log_softmax(logits.float(), dim=-1).gather(-1, ids[:, 1:].unsqueeze(-1))
     return torch.cat([first, rest.squeeze(-1)], dim=1)
-
-
-def _stacked(
-    states: Sequence[ContextState], span: int
-) -> tuple[tuple[torch.Tensor, torch.Tensor], ...]:
-    """Per layer, the states' keys and values stacked on the batch axis, left-padded to
-    ``span`` slots with zeros (masked out, and zero rather than garbage: 0 x NaN is NaN)."""
-    import torch
-    import torch.nn.functional as F
-
-    def pad(t: torch.Tensor) -> torch.Tensor:  # [1, heads, length, dim] -> [1, heads, span, dim]
-        return F.pad(t, (0, 0, span - t.shape[2], 0))
-
-    return tuple(
-        (
-            torch.cat([pad(s.layers[n][0]) for s in states]),
-            torch.cat([pad(s.layers[n][1]) for s in states]),
-        )
-        for n in range(len(states[0].layers))
-    )
 
 
 def weights_stamp(model: Any) -> tuple[tuple[int, int], ...]:

@@ -4,8 +4,8 @@ On CUDA, for Llama-family models, plain generation runs through
 :class:`~fical_secure.llm.decode.Decoder` (static cache, CUDA graphs) and
 scoring of whole rows through :class:`~fical_secure.llm.layers.Forward` (flash
 attention, the vocabulary projected only where a token is scored); other
-models, constrained decoding and the CPU keep the transformers paths
-(``generate`` and :func:`text_logprobs`). :class:`FastPaths` builds each
+models, constrained decoding and the CPU keep the transformers forward
+(:mod:`fical_secure.llm.greedy` and :func:`text_logprobs`). :class:`FastPaths` builds each
 role's fast path once per set of weights; :func:`generate_new_ids` and
 :func:`score_rows` send a batch down whichever path applies.
 """
@@ -20,6 +20,7 @@ import numpy as np
 from fical_secure.llm.base import LogProbs
 from fical_secure.llm.batching import pad_rows
 from fical_secure.llm.decode import Decoder
+from fical_secure.llm.greedy import RowMasks, greedy_new_ids
 from fical_secure.llm.layers import Forward, unsupported
 
 if TYPE_CHECKING:
@@ -61,35 +62,26 @@ def generate_new_ids(
     *,
     eos_ids: Collection[int],
     pad_id: int,
-    processor: Any | None = None,
+    prefill_rows: int,
+    masks: RowMasks | None = None,
 ) -> list[list[int]]:
     """Greedy new token ids of each prompt row: through ``decoder`` when given (no
-    ``processor`` then), else transformers ``generate`` on left-padded rows."""
-    import torch
-    from transformers import LogitsProcessorList
-
+    ``masks`` then), else the transformers forward over a batch that drops its
+    finished rows (:func:`fical_secure.llm.greedy.greedy_new_ids`)."""
     if decoder is not None:
         new: list[list[int]] = decoder.generate_ids(
             batch, max_new_tokens, eos_ids=eos_ids, pad_id=pad_id
         )
         return new
-    device = next(net.parameters()).device
-    input_ids, mask = pad_rows(batch, pad_id, left=True, device=device)
-    with torch.inference_mode():
-        out = net.generate(
-            input_ids=input_ids,
-            attention_mask=mask,
-            do_sample=False,
-            num_beams=1,
-            max_new_tokens=max_new_tokens,
-            pad_token_id=pad_id,
-            temperature=None,
-            top_p=None,
-            top_k=None,
-            logits_processor=LogitsProcessorList([processor] if processor else []),
-        )
-    rows: list[list[int]] = out[:, input_ids.shape[1] :].tolist()
-    return rows
+    return greedy_new_ids(
+        net,
+        batch,
+        max_new_tokens,
+        eos_ids=eos_ids,
+        pad_id=pad_id,
+        prefill_rows=prefill_rows,
+        masks=masks,
+    )
 
 
 def score_rows(
