@@ -11,10 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tiny_llama import tiny_llama
+from tiny_llama import hf_greedy, tiny_llama
 
 from fical_secure.errors import GenerationError
-from fical_secure.llm.batching import pad_rows
 from fical_secure.llm.decode import Decoder, batch_bucket
 from fical_secure.llm.layers import Forward, unsupported
 from fical_secure.llm.routing import text_logprobs
@@ -47,20 +46,6 @@ def tiny_qwen2() -> Any:
         initializer_range=0.2,
     )
     return Qwen2ForCausalLM(config).float().eval()
-
-
-def hf_greedy(model: Any, rows: list[list[int]], new: int, eos: int | None) -> list[list[int]]:
-    ids, mask = pad_rows(rows, 0, left=True, device=torch.device("cpu"))
-    with torch.inference_mode():
-        out = model.generate(
-            input_ids=ids,
-            attention_mask=mask,
-            do_sample=False,
-            max_new_tokens=new,
-            pad_token_id=0,
-            eos_token_id=eos,
-        )
-    return [list(r) for r in out[:, ids.shape[1] :].tolist()]
 
 
 @pytest.mark.parametrize("make", ["llama", "qwen2"])

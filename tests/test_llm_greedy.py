@@ -12,15 +12,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from tiny_llama import tiny_llama
+from tiny_llama import hf_greedy, tiny_llama
 
-from fical_secure.llm.batching import pad_rows
 from fical_secure.llm.greedy import greedy_new_ids
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-ROWS = [
+ROWS: list[list[int]] = [
     [5, 6, 7, 8, 9, 10, 11],
     [12, 13, 14],
     [40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50],
@@ -34,27 +33,16 @@ def llama() -> Any:
     return tiny_llama(max_len=512).model
 
 
-def hf_greedy(model: Any, rows: Sequence[Sequence[int]], new: int, eos: int | None) -> list:
-    """Transformers' greedy ``generate`` of each row alone, cut after its first ``eos``."""
-    out = []
-    for row in rows:
-        ids, mask = pad_rows([row], 0, left=True, device=torch.device("cpu"))
-        got = model.generate(
-            input_ids=ids,
-            attention_mask=mask,
-            do_sample=False,
-            max_new_tokens=new,
-            pad_token_id=0,
-            eos_token_id=eos,
-        )[0, len(row) :].tolist()
-        out.append(got[: got.index(eos) + 1] if eos is not None and eos in got else got)
-    return out
+def generate_cut(model: Any, rows: list[list[int]], new: int, eos: int | None) -> list:
+    """Transformers' greedy ``generate``, each row cut after its first ``eos``."""
+    out = hf_greedy(model, rows, new, eos)
+    return [r[: r.index(eos) + 1] if eos is not None and eos in r else r for r in out]
 
 
 @pytest.mark.parametrize("prefill_rows", [1, 2, 5])
 def test_tokens_equal_transformers_generate(llama: Any, prefill_rows: int) -> None:
     got = greedy_new_ids(llama, ROWS, 24, eos_ids=(), pad_id=0, prefill_rows=prefill_rows)
-    assert got == hf_greedy(llama, ROWS, 24, None)
+    assert got == generate_cut(llama, ROWS, 24, None)
     assert all(len(row) == 24 for row in got)
 
 
@@ -62,7 +50,7 @@ def test_rows_leave_the_batch_at_their_end_of_sequence_token(llama: Any) -> None
     free = greedy_new_ids(llama, ROWS, 30, eos_ids=(), pad_id=0, prefill_rows=2)
     eos = free[2][3]  # a token one row emits early; other rows end elsewhere or never
     got = greedy_new_ids(llama, ROWS, 30, eos_ids={eos}, pad_id=0, prefill_rows=2)
-    assert got == hf_greedy(llama, ROWS, 30, eos)
+    assert got == generate_cut(llama, ROWS, 30, eos)
     lengths = {len(row) for row in got}
     assert len(got[2]) == 4 and got[2][-1] == eos and len(lengths) > 1
     for row, whole in zip(got, free, strict=True):
@@ -96,4 +84,4 @@ def test_masks_constrain_every_token_and_finish_rows(llama: Any) -> None:
 
 def test_a_one_token_budget_runs_the_prefill_only(llama: Any) -> None:
     got = greedy_new_ids(llama, ROWS, 1, eos_ids=(), pad_id=0, prefill_rows=3)
-    assert got == hf_greedy(llama, ROWS, 1, None)
+    assert got == generate_cut(llama, ROWS, 1, None)

@@ -63,3 +63,23 @@ def tiny_llama(
     )
     model = LlamaForCausalLM(config).float()
     return TransformersLLM(model, tokenizer, name="tiny-llama", **options)
+
+
+def hf_greedy(model: Any, rows: list[list[int]], new: int, eos: int | None) -> list[list[int]]:
+    """Transformers' greedy ``generate`` of left-padded ``rows``: the new ids, finished rows
+    padded with 0 after ``eos``, the output as long as the step where the last row ended."""
+    import torch
+
+    from fical_secure.llm.batching import pad_rows
+
+    ids, mask = pad_rows(rows, 0, left=True, device=torch.device("cpu"))
+    with torch.inference_mode():
+        out = model.generate(
+            input_ids=ids,
+            attention_mask=mask,
+            do_sample=False,
+            max_new_tokens=new,
+            pad_token_id=0,
+            eos_token_id=eos,
+        )
+    return [list(r) for r in out[:, ids.shape[1] :].tolist()]
