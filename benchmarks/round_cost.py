@@ -8,14 +8,17 @@ process that pays its own imports and loads:
 * **before** (the baseline): every scored text runs with its whole context
   from scratch (``TransformersLLM.reuse_prefix = False``), the argument
   filler decodes every job, even one it decoded before (``memoise=False``),
-  and the sentence encoder runs 64 texts a batch (the old default);
+  through transformers' ``generate`` with xgrammar's logits processor (each
+  batch of 16 runs until its last row ends), and the sentence encoder runs
+  64 texts a batch (the old default);
 * **after**: the shipped defaults: the texts of a context shared by at least
   ``min_shared_texts`` of them (canary candidates, records after the same
   reference notes) run after a single pass of it, texts after different
   contexts in one batch, context states are kept across calls
   (:mod:`fical_secure.llm.prefix`), a (prompt, schema) pair the filler decoded
-  before is not decoded again, and the encoder runs 16 texts a batch (less
-  padding: on the demo's 783 texts, 15-18 s against 22 s).
+  before is not decoded again, a batch drops its rows as they finish
+  (:mod:`fical_secure.llm.greedy`), and the encoder runs 16 texts a batch
+  (less padding: on the demo's 783 texts, 15-18 s against 22 s).
 
 The packaged model's safetensors cache is converted before either side (it
 is made once per machine), and the new side runs first, so whatever the
@@ -70,6 +73,7 @@ class OldOrNewModel:
     def run(self, state: RoundState) -> None:
         from functools import partial
 
+        from fical_secure.llm import transformers_backend
         from fical_secure.llm.transformers_backend import TransformersLLM
         from fical_secure.tlu import fill
         from fical_secure.tlu.embedding import default_embedder
@@ -81,6 +85,47 @@ class OldOrNewModel:
         if not self.new:  # the TLU stage builds its filler by this name: the old one decodes all
             fill.SchemaFiller = partial(fill.SchemaFiller, memoise=False)  # type: ignore[misc,assignment]
             default_embedder()._batch_size = OLD_EMBEDDING_BATCH
+            transformers_backend.generate_new_ids = transformers_generate  # type: ignore[assignment]
+
+
+def transformers_generate(
+    net: Any,
+    decoder: Any,
+    batch: list[list[int]],
+    max_new_tokens: int,
+    *,
+    eos_ids: Any,
+    pad_id: int,
+    prefill_rows: int,
+    masks: Any = None,
+) -> list[list[int]]:
+    """The old generation path: transformers' greedy ``generate`` on the left-padded batch,
+    under xgrammar's logits processor where the rows have grammars."""
+    import torch
+    from transformers import LogitsProcessorList
+    from xgrammar.contrib.hf import LogitsProcessor
+
+    from fical_secure.llm.batching import pad_rows
+
+    if decoder is not None or len(batch) > prefill_rows:
+        raise RuntimeError("the old path ran batches of max_batch_size on the CPU only")
+    input_ids, mask = pad_rows(batch, pad_id, left=True, device=next(net.parameters()).device)
+    processors = [LogitsProcessor(masks.grammars)] if masks is not None else []
+    with torch.inference_mode():
+        out = net.generate(
+            input_ids=input_ids,
+            attention_mask=mask,
+            do_sample=False,
+            num_beams=1,
+            max_new_tokens=max_new_tokens,
+            pad_token_id=pad_id,
+            temperature=None,
+            top_p=None,
+            top_k=None,
+            logits_processor=LogitsProcessorList(processors),
+        )
+    rows: list[list[int]] = out[:, input_ids.shape[1] :].tolist()
+    return rows
 
 
 @dataclass(frozen=True)
@@ -254,7 +299,8 @@ def record(before: dict[str, Any], after: dict[str, Any], started: str) -> dict[
         "machine": machine(),
         "baseline": "the same demo round in this run on the old LLM paths: reuse_prefix=False "
         "(every scored text with its whole context from scratch) and the argument filler "
-        "with memoise=False (every job decoded), the sentence encoder at 64 texts a batch",
+        "with memoise=False (every job decoded) through transformers' generate, the sentence "
+        "encoder at 64 texts a batch",
         "figures": figures,
         "targets": {
             "after_total_seconds": {

@@ -83,6 +83,7 @@ class GrammarMasks:
     def __init__(self, grammars: list[Any]) -> None:
         import xgrammar as xgr
 
+        self.grammars = list(grammars)
         self._matchers = [xgr.GrammarMatcher(g) for g in grammars]
         vocab = grammars[0].tokenizer_info.vocab_size if grammars else 0
         self._bitmask = xgr.allocate_token_bitmask(max(1, len(grammars)), vocab)
