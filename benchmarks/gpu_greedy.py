@@ -19,10 +19,9 @@ Usage (on the GPU machine): ``python benchmarks/gpu_greedy.py`` writes
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from benchmarks.gpu_llm import QWEN2_05B, build  # noqa: E402
+from benchmarks.gpu_llm import QWEN2_05B, build, median_seconds  # noqa: E402
 from fical_secure.llm.greedy import greedy_new_ids  # noqa: E402
 
 RESULT = ROOT / "benchmarks" / "results" / "gpu_greedy.json"
@@ -51,20 +50,6 @@ class EndAfter:
     def accept(self, row: int, token: int) -> bool:
         self.seen[row] += 1
         return self.seen[row] >= self.lengths[row]
-
-
-def median_seconds(fn: Callable[[], Any], reps: int = 3) -> float:
-    import torch
-
-    fn()
-    times = []
-    for _ in range(reps):
-        torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def agreement() -> dict[str, Any]:
@@ -111,9 +96,9 @@ def speed() -> dict[str, Any]:
                 masks=EndAfter(lengths[start : start + group]),
             )
 
-    out: dict[str, Any] = {"generate_batches_of_16_s": median_seconds(old)}
+    out: dict[str, Any] = {"generate_batches_of_16_s": median_seconds(old, 3)}
     for group in (16, 64):
-        seconds = median_seconds(lambda g=group: shrinking(g))
+        seconds = median_seconds(lambda g=group: shrinking(g), 3)
         out[f"shrinking_{group}_rows_s"] = seconds
         out[f"shrinking_{group}_rows_speedup"] = out["generate_batches_of_16_s"] / seconds
         print(f"shrinking {group}: {seconds:.3f} s", flush=True)

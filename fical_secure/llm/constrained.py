@@ -65,11 +65,6 @@ class JsonGrammars:
             self._cache.popitem(last=False)
         return grammar
 
-    @staticmethod
-    def row_masks(grammars: list[Any]) -> GrammarMasks:
-        """The token masks of one decoding call, one compiled grammar per prompt row."""
-        return GrammarMasks(grammars)
-
 
 class GrammarMasks:
     """One xgrammar matcher per prompt row (:class:`fical_secure.llm.greedy.RowMasks`).

@@ -126,3 +126,23 @@ def text_logprobs(
     ).logits
     logprobs = torch.log_softmax(logits[:, -keep:-1, :].float(), dim=-1)
     return logprobs.gather(-1, input_ids[:, -keep + 1 :].unsqueeze(-1)).squeeze(-1)
+
+
+def next_token_rows(
+    model: Any, rows: list[list[int]], pad_id: int, device: torch.device
+) -> list[LogProbs]:
+    """Float32 log-softmax over the vocabulary of the token after each (left-padded) row:
+    one forward pass, only the last position's logits computed."""
+    import torch
+
+    input_ids, mask = pad_rows(rows, pad_id, left=True, device=device)
+    with torch.inference_mode():
+        logits = model(
+            input_ids=input_ids,
+            attention_mask=mask,
+            position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
+            use_cache=False,
+            logits_to_keep=1,
+        ).logits
+        logprobs = torch.log_softmax(logits[:, -1, :].float(), dim=-1).cpu()
+    return [logprobs[b].numpy().astype(np.float32) for b in range(len(rows))]

@@ -28,26 +28,16 @@ import numpy as np
 
 from fical_secure.errors import GenerationError
 from fical_secure.llm.base import LogProbs
-from fical_secure.llm.batching import length_sorted_chunks, pad_rows
+from fical_secure.llm.batching import length_sorted_chunks
 from fical_secure.llm.constrained import GrammarMasks, JsonGrammars
-from fical_secure.llm.prefix import ContextCache, texts_after
-from fical_secure.llm.routing import FastPaths, generate_new_ids, score_rows
+from fical_secure.llm.greedy import DEFAULT_DECODE_ROWS
+from fical_secure.llm.prefix import DEFAULT_MIN_SHARED_TEXTS, ContextCache, score_after_contexts
+from fical_secure.llm.routing import FastPaths, generate_new_ids, next_token_rows, score_rows
 
 if TYPE_CHECKING:
     import torch
 
 DEFAULT_MAX_BATCH_SIZE = 16
-# fewer texts than this after one context run as whole rows, batched with others. Two
-# texts already save a context pass: their rows batch with texts after other contexts.
-# On the demo's captured audit calls (2 cores) scoring took 55-59 s at 2 or 3 and
-# 59-68 s at 4, where contexts ran alone with their own texts only.
-DEFAULT_MIN_SHARED_TEXTS = 2
-# prompts decoded together on the transformers path (prefilled max_batch_size at a
-# time, rows leaving the batch as they finish). On the demo's 66 constrained calls
-# (2 cores, bf16): 20.9 s at 16 with the very outputs of transformers' generate
-# (26-28 s), 17.9 s at 128 with 2 of 66 outputs changed by bf16 rounding in batches
-# of other shapes (near-ties): the default keeps generate's batches
-DEFAULT_DECODE_ROWS = DEFAULT_MAX_BATCH_SIZE
 
 
 @dataclass
@@ -193,22 +183,7 @@ class TransformersLLM:
         Raises:
             GenerationError: the backend failed (out of memory, bad input, ...).
         """
-        if max_new_tokens < 1:
-            raise ValueError("max_new_tokens must be at least 1")
-        texts = [self.chat_prompt(p, system) for p in prompts]
-        encoded = [self.encode(t) for t in texts]
-        outputs: list[str] = [""] * len(texts)
-        fast = self._fast_path("decode") is not None  # the static-cache decoder's batches
-        try:
-            for chunk in length_sorted_chunks(encoded, self._group_rows(fast)):
-                batch = [encoded[i] for i in chunk]
-                for i, out in zip(chunk, self._generate_batch(batch, max_new_tokens), strict=True):
-                    outputs[i] = out
-        except GenerationError:
-            raise
-        except (RuntimeError, ValueError, IndexError, TypeError) as exc:
-            raise GenerationError(f"generation with {self.name} failed: {exc}") from exc
-        return outputs
+        return self._generate_all(prompts, system, max_new_tokens)
 
     def generate_json(
         self,
@@ -233,19 +208,35 @@ class TransformersLLM:
             raise ValueError("max_new_tokens must be at least 1")
         grammars = self._json_grammars()
         compiled = [grammars.compile(s) for s in schemas]
+        return self._generate_all(prompts, system, max_new_tokens, compiled)
+
+    def _generate_all(
+        self,
+        prompts: Sequence[str],
+        system: str | None,
+        max_new_tokens: int,
+        compiled: list[Any] | None = None,
+    ) -> list[str]:
+        """Each prompt's completion (under its compiled grammar where given), the prompts in
+        length-sorted groups: batches of the fast decoder, or of
+        :func:`fical_secure.llm.greedy.greedy_new_ids` (which prefills in batches)."""
+        if max_new_tokens < 1:
+            raise ValueError("max_new_tokens must be at least 1")
         encoded = [self.encode(self.chat_prompt(p, system)) for p in prompts]
-        outputs: list[str] = [""] * len(prompts)
+        outputs: list[str] = [""] * len(encoded)
+        fast = compiled is None and self._fast_path("decode") is not None
+        size = self.max_batch_size if fast else max(self.max_batch_size, self.decode_rows)
+        kind = "generation" if compiled is None else "constrained generation"
         try:
-            for chunk in length_sorted_chunks(encoded, self._group_rows(False)):
-                masks = grammars.row_masks([compiled[i] for i in chunk])
-                batch = [encoded[i] for i in chunk]
-                done = self._generate_batch(batch, max_new_tokens, masks)
+            for chunk in length_sorted_chunks(encoded, size):
+                masks = None if compiled is None else GrammarMasks([compiled[i] for i in chunk])
+                done = self._generate_batch([encoded[i] for i in chunk], max_new_tokens, masks)
                 for i, out in zip(chunk, done, strict=True):
                     outputs[i] = out
         except GenerationError:
             raise
         except (RuntimeError, ValueError, IndexError, TypeError, AssertionError) as exc:
-            raise GenerationError(f"constrained generation with {self.name} failed: {exc}") from exc
+            raise GenerationError(f"{kind} with {self.name} failed: {exc}") from exc
         return outputs
 
     def _json_grammars(self) -> JsonGrammars:
@@ -255,11 +246,6 @@ class TransformersLLM:
             stops = [int(e) for e in (eos if isinstance(eos, list) else [eos]) if e is not None]
             self._grammars = JsonGrammars(self.tokenizer, int(net.config.vocab_size), stops)
         return self._grammars
-
-    def _group_rows(self, fast: bool) -> int:
-        """Prompts generated together: a batch of the fast decoder, or one of
-        :func:`fical_secure.llm.greedy.greedy_new_ids` (which prefills in batches)."""
-        return self.max_batch_size if fast else max(self.max_batch_size, self.decode_rows)
 
     def _generate_batch(
         self, batch: list[list[int]], max_new_tokens: int, masks: GrammarMasks | None = None
@@ -359,26 +345,10 @@ class TransformersLLM:
                     misses = self.context_cache.misses
                     states[context] = self.context_cache.state(self.model, context, self.device)
                     self.usage.context_tokens += len(context) * (self.context_cache.misses - misses)
-            jobs = list(
-                dict.fromkeys(
-                    (context, tuple(pairs[i][1]))
-                    for context, state in states.items()
-                    for i in groups[context]
-                    if tuple(pairs[i][1]) not in state.scored
-                )
+            texts = {c: [tuple(pairs[i][1]) for i in groups[c]] for c in states}
+            self.usage.scored_tokens += score_after_contexts(
+                self.model, states, texts, self._pad_id, self.device, self.max_batch_size
             )
-            for chunk in length_sorted_chunks([t for _, t in jobs], self.max_batch_size):
-                batch = [jobs[j] for j in chunk]
-                picked = texts_after(
-                    self.model,
-                    [states[c] for c, _ in batch],
-                    [t for _, t in batch],
-                    self._pad_id,
-                    self.device,
-                )
-                for row, (context, text) in zip(picked.cpu(), batch, strict=True):
-                    states[context].scored[text] = row[: len(text)].numpy().astype(np.float32)
-                    self.usage.scored_tokens += len(text)
             for context, state in states.items():
                 for i in groups[context]:
                     results[i] = state.scored[tuple(pairs[i][1])].copy()
@@ -418,20 +388,8 @@ class TransformersLLM:
         return results
 
     def _next_token_batch(self, rows: list[list[int]]) -> list[LogProbs]:
-        import torch
-
-        input_ids, mask = pad_rows(rows, self._pad_id, left=True, device=self.device)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
         started = time.perf_counter()
-        with torch.inference_mode():
-            logits = self.model(
-                input_ids=input_ids,
-                attention_mask=mask,
-                position_ids=positions,
-                use_cache=False,
-                logits_to_keep=1,
-            ).logits
-            logprobs = torch.log_softmax(logits[:, -1, :].float(), dim=-1).cpu()
+        values = next_token_rows(self.model, rows, self._pad_id, self.device)
         self.usage.seconds += time.perf_counter() - started
         self.usage.scored_tokens += len(rows)
-        return [logprobs[b].numpy().astype(np.float32) for b in range(len(rows))]
+        return values
