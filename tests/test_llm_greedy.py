@@ -85,3 +85,7 @@ def test_masks_constrain_every_token_and_finish_rows(llama: Any) -> None:
 def test_a_one_token_budget_runs_the_prefill_only(llama: Any) -> None:
     got = greedy_new_ids(llama, ROWS, 1, eos_ids=(), pad_id=0, prefill_rows=3)
     assert got == generate_cut(llama, ROWS, 1, None)
+
+
+def test_no_prompts_give_no_rows(llama: Any) -> None:
+    assert greedy_new_ids(llama, [], 8, eos_ids=(), pad_id=0, prefill_rows=4) == []

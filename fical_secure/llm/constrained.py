@@ -89,9 +89,9 @@ class GrammarMasks:
         for j, row in enumerate(rows):
             self._matchers[row].fill_next_token_bitmask(self._bitmask, j)
         bitmask = self._bitmask[: len(rows)]
-        if logits.device.type == "cuda":
+        if logits.device.type in ("cuda", "cpu"):  # xgrammar's two kernels
             xgr.apply_token_bitmask_inplace(logits, bitmask.to(logits.device))
-        else:  # xgrammar's CPU kernel wants CPU tensors
+        else:
             masked = logits.cpu()
             xgr.apply_token_bitmask_inplace(masked, bitmask)
             logits.copy_(masked)

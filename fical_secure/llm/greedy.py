@@ -58,6 +58,8 @@ def greedy_new_ids(
     import torch
     from transformers import DynamicCache
 
+    if not prompts:
+        return []
     device = next(net.parameters()).device
     out: list[list[int]] = [[] for _ in prompts]
     order: list[int] = []
