@@ -89,3 +89,12 @@ def test_a_one_token_budget_runs_the_prefill_only(llama: Any) -> None:
 
 def test_no_prompts_give_no_rows(llama: Any) -> None:
     assert greedy_new_ids(llama, [], 8, eos_ids=(), pad_id=0, prefill_rows=4) == []
+
+
+def test_a_cpu_backend_decodes_in_generates_batches_unless_told() -> None:
+    from fical_secure.llm.greedy import DEFAULT_DECODE_ROWS
+
+    assert tiny_llama().decode_rows == DEFAULT_DECODE_ROWS
+    assert tiny_llama(decode_rows=48).decode_rows == 48
+    with pytest.raises(ValueError, match="decode_rows"):
+        tiny_llama(decode_rows=0)

@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 # transformers' generate (26-28 s), 17.9 s at 128 with 2 of 66 outputs changed by bf16
 # rounding in batches of other shapes (near-ties): the default keeps generate's batches
 DEFAULT_DECODE_ROWS = 16
+# on a GPU a decoding step costs about the same for 16 rows as for 64: 64 prompts of the
+# demo's output lengths on a 0.5B-class model (H100, bf16) took 0.61 s over 64 rows
+# against 2.25 s through generate in batches of 16 (benchmarks/results/gpu_greedy.json)
+DEFAULT_DECODE_ROWS_CUDA = 64
 
 
 class RowMasks(Protocol):

@@ -30,7 +30,7 @@ from fical_secure.errors import GenerationError
 from fical_secure.llm.base import LogProbs
 from fical_secure.llm.batching import length_sorted_chunks
 from fical_secure.llm.constrained import GrammarMasks, JsonGrammars
-from fical_secure.llm.greedy import DEFAULT_DECODE_ROWS
+from fical_secure.llm.greedy import DEFAULT_DECODE_ROWS, DEFAULT_DECODE_ROWS_CUDA
 from fical_secure.llm.prefix import DEFAULT_MIN_SHARED_TEXTS, ContextCache, score_after_contexts
 from fical_secure.llm.routing import FastPaths, generate_new_ids, next_token_rows, score_rows
 
@@ -66,7 +66,7 @@ class TransformersLLM:
         reuse_prefix: bool = True,
         context_cache_bytes: int = 0,
         min_shared_texts: int = DEFAULT_MIN_SHARED_TEXTS,
-        decode_rows: int = DEFAULT_DECODE_ROWS,
+        decode_rows: int | None = None,
         fast_paths: bool | None = None,
         compile_fast_paths: bool = False,
     ) -> None:
@@ -81,11 +81,16 @@ class TransformersLLM:
         (:mod:`fical_secure.llm.prefix`); ``context_cache_bytes`` keeps context
         states across calls too (0: within a call only).
         ``decode_rows`` prompts decode as one batch on the transformers path
+        (default: :data:`~fical_secure.llm.greedy.DEFAULT_DECODE_ROWS`, or
+        ``DEFAULT_DECODE_ROWS_CUDA`` where the model sits on CUDA)
         (:mod:`fical_secure.llm.greedy`), prefilled ``max_batch_size`` at a time.
         ``fast_paths`` (default: on CUDA) runs supported models through
         :mod:`fical_secure.llm.decode` and :mod:`fical_secure.llm.layers`,
         ``compile_fast_paths`` compiles them with ``torch.compile``.
         """
+        if decode_rows is None:
+            on_cuda = next(model.parameters()).device.type == "cuda"
+            decode_rows = DEFAULT_DECODE_ROWS_CUDA if on_cuda else DEFAULT_DECODE_ROWS
         if max_batch_size < 1 or decode_rows < 1:
             raise ValueError("max_batch_size and decode_rows must be at least 1")
         self.model = model.eval()
