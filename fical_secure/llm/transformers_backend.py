@@ -81,9 +81,8 @@ class TransformersLLM:
         (:mod:`fical_secure.llm.prefix`); ``context_cache_bytes`` keeps context
         states across calls too (0: within a call only).
         ``decode_rows`` prompts decode as one batch on the transformers path
-        (default: :data:`~fical_secure.llm.greedy.DEFAULT_DECODE_ROWS`, or
-        ``DEFAULT_DECODE_ROWS_CUDA`` where the model sits on CUDA)
-        (:mod:`fical_secure.llm.greedy`), prefilled ``max_batch_size`` at a time.
+        (:mod:`fical_secure.llm.greedy`), prefilled ``max_batch_size`` at a time;
+        default ``DEFAULT_DECODE_ROWS``, ``DEFAULT_DECODE_ROWS_CUDA`` on CUDA.
         ``fast_paths`` (default: on CUDA) runs supported models through
         :mod:`fical_secure.llm.decode` and :mod:`fical_secure.llm.layers`,
         ``compile_fast_paths`` compiles them with ``torch.compile``.
