@@ -8,7 +8,9 @@ whose noise grows with sqrt(m) rather than m, so it could let a patient vote
 for more claims at the same cost. This benchmark calibrates both to the same
 (epsilon, delta) per round, as the release mode calibrates Laplace (the least
 noise OpenDP maps to epsilon, then the least threshold for delta), and records
-the thresholds: the fewest subjects a claim needs behind it before noise. The
+the thresholds: the fewest subjects a claim needs behind it before noise
+(OpenDP keeps a noisy count equal to the threshold; both maps are read one
+below it, see ``fical_secure/release/dp.py``). The
 Gaussian one is zCDP, converted by ``make_zCDP_to_approxDP``; its delta is
 split evenly between that conversion and the threshold.
 
@@ -29,7 +31,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fical_secure.atomic import write_json_atomic
-from fical_secure.release.dp import calibrate
+from fical_secure.release.dp import MAP_OFFSET, calibrate
 from fical_secure.release.policy import DPPolicy
 
 RESULTS = Path(__file__).resolve().parent / "results" / "dp_mechanisms.json"
@@ -64,10 +66,13 @@ def gaussian_threshold(epsilon: float, claims: int, delta: float = DELTA) -> tup
 
     scale = float(dp.binary_search(epsilon_ok, T=float, bounds=(0.05, 1e4)))
 
+    # the map read one below the threshold the mechanism runs at, as the release mode
+    # reads Laplace's: OpenDP keeps a noisy count equal to the threshold, which its map at
+    # the threshold leaves out of delta (opendp/opendp#2922, fical_secure/release/dp.py)
     def delta_ok(threshold: int) -> bool:
-        return bool(_gaussian(scale, threshold).map(d_in)[1] <= delta / 2)
+        return bool(_gaussian(scale, threshold - MAP_OFFSET).map(d_in)[1] <= delta / 2)
 
-    threshold = int(dp.binary_search(delta_ok, T=int, bounds=(1, MAX_THRESHOLD)))
+    threshold = int(dp.binary_search(delta_ok, T=int, bounds=(1 + MAP_OFFSET, MAX_THRESHOLD)))
     return scale, threshold
 
 

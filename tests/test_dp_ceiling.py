@@ -20,14 +20,15 @@ from fical_secure.release.policy import DPPolicy
 
 
 def _laplace_keeps(count: int, scale: float, threshold: int) -> float:
-    """P(count + Z > threshold), Z discrete Laplace: P(Z = z) proportional to e^(-|z| / scale).
+    """P(count + Z >= threshold), Z discrete Laplace: P(Z = z) proportional to e^(-|z| / scale).
 
-    OpenDP keeps a noisy count above the threshold (its delta for one subject is
-    P(1 + Z > threshold)). P(Z >= m) = a^m / (1 + a) for m >= 1 (a = e^(-1/scale)),
-    and 1 - P(Z >= 1 - m) below.
+    OpenDP keeps a noisy count that reaches the threshold, equal included (sampled in
+    ``tests/test_release_dp.py``; its map at the threshold counts only P(1 + Z > threshold),
+    opendp/opendp#2922). P(Z >= m) = a^m / (1 + a) for m >= 1 (a = e^(-1/scale)), and
+    1 - P(Z >= 1 - m) below.
     """
     a = math.exp(-1 / scale)
-    gap = threshold - count + 1
+    gap = threshold - count
     return a**gap / (1 + a) if gap >= 1 else 1 - a ** (1 - gap) / (1 + a)
 
 

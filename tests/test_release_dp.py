@@ -22,7 +22,7 @@ from fical_secure.kcg.dp_select import bounded_counts, select_claims
 from fical_secure.pipeline.client import KCGStage
 from fical_secure.pipeline.client_state import ClientRoundState, ClientSettings
 from fical_secure.release.budget import BudgetLedger
-from fical_secure.release.dp import calibrate, compose
+from fical_secure.release.dp import MAP_OFFSET, _measurement, calibrate, compose, privacy
 from fical_secure.release.policy import DPPolicy
 
 CHEM7 = ValueAlias("lab_results_lookup", "test", "chem-7", "BMP")
@@ -49,20 +49,47 @@ def test_calibration_is_opendps_laplace_threshold_at_the_policys_epsilon_and_del
     policy = _policy(1.0)
     cal = calibrate(policy)
     opendp.enable_features("contrib")
-    measurement = opendp.m.make_laplace_threshold(
-        opendp.map_domain(opendp.atom_domain(T=str), opendp.atom_domain(T=int)),
-        opendp.l01inf_distance(opendp.absolute_distance(T=int)),
-        scale=cal.scale,
-        threshold=cal.threshold,
-    )
-    epsilon, delta = measurement.map((2, 2, 1))  # one subject: 2 claims, 1 each
+
+    def laplace_threshold(threshold: int) -> opendp.Measurement:
+        return opendp.m.make_laplace_threshold(
+            opendp.map_domain(opendp.atom_domain(T=str), opendp.atom_domain(T=int)),
+            opendp.l01inf_distance(opendp.absolute_distance(T=int)),
+            scale=cal.scale,
+            threshold=threshold,
+        )
+
+    one_subject = (2, 2, 1)  # 2 claims, 1 each
+    # OpenDP's own map, read one below the threshold the mechanism runs at
+    epsilon, delta = laplace_threshold(cal.threshold - MAP_OFFSET).map(one_subject)
     assert epsilon <= policy.epsilon and delta <= policy.delta
-    assert (cal.epsilon, cal.delta) == (epsilon, delta)
-    # the least threshold: one lower would pass delta
-    lower = opendp.m.make_laplace_threshold(
-        measurement.input_domain, measurement.input_metric, cal.scale, cal.threshold - 1
+    assert (
+        (cal.epsilon, cal.delta)
+        == (epsilon, delta)
+        == privacy(cal.scale, cal.threshold, one_subject)
     )
-    assert lower.map((2, 2, 1))[1] > policy.delta
+    # the least threshold: one lower would not meet delta
+    assert privacy(cal.scale, cal.threshold - 1, one_subject)[1] > policy.delta
+
+
+def test_the_reported_delta_bounds_what_opendps_mechanism_releases_of_one_subjects_key() -> None:
+    """Sampled, not assumed: OpenDP 0.16 keeps a noisy count equal to the threshold, so its
+    map at the threshold under-counts delta (opendp/opendp#2922); ours reads it one below.
+
+    scale 0.5, threshold 4: a key one subject holds is kept when Z >= 3, with probability
+    e^-6 / (1 + e^-2) = 2.2e-3 (~440 of 200,000 keys); OpenDP's map at 4 says 3.0e-4 (~59).
+    """
+    scale, threshold, one_key = 0.5, 4, (1, 1, 1)
+    reported = privacy(scale, threshold, one_key)[1]
+    upstream = _measurement(scale, threshold).map(one_key)[1]
+    mechanism = _measurement(scale, threshold)
+    keys = {f"k{i}": 1 for i in range(2000)}
+    draws = 100
+    kept = sum(len(mechanism(keys)) for _ in range(draws))
+    n = draws * len(keys)
+    sd = (n * reported * (1 - reported)) ** 0.5
+    assert kept <= n * reported + 5 * sd  # the delta we report bounds the release
+    assert kept >= n * reported - 5 * sd  # and is tight: the map one below is exact here
+    assert kept > 3 * n * upstream  # OpenDP's map at the threshold would under-report it
 
 
 def test_large_epsilon_keeps_the_well_supported_alias_and_cue() -> None:

@@ -9,7 +9,14 @@ OpenDP's ``make_laplace_threshold`` (Rogers 2023, its proof document in the
 OpenDP library) adds discrete Laplace noise to every present key's count and
 keeps the keys whose noisy count reaches a threshold: an (epsilon, delta)-DP
 release of the selected keys and their noisy counts. The scale is calibrated
-to ``epsilon`` and the threshold to ``delta`` by OpenDP's own privacy map.
+to ``epsilon`` and the threshold to ``delta`` by OpenDP's own privacy map,
+read one below the threshold the mechanism runs at: OpenDP 0.16's map bounds
+delta by Pr[Z > threshold - linf] while its function keeps a noisy count
+*equal* to the threshold too, so a key one subject holds is released with
+Pr[Z >= threshold - linf], e^(1/scale) times the map's figure (about 3,000x
+at epsilon 8: opendp/opendp#2922; measured in ``tests/test_release_dp.py``).
+The map at ``threshold - 1`` bounds that true probability, so every delta
+this module reports or composes is the mechanism's own.
 
 Rounds compose: :func:`compose` rebuilds every charged round's measurement
 from its recorded parameters and asks OpenDP's ``make_composition`` for the
@@ -74,6 +81,21 @@ def _measurement(scale: float, threshold: int) -> Any:
     return dp.m.make_laplace_threshold(domain, metric, scale=scale, threshold=threshold)
 
 
+# OpenDP's map is read this far below the threshold the mechanism runs at (see above)
+MAP_OFFSET = 1
+MIN_THRESHOLD = 1 + MAP_OFFSET  # the map needs a threshold of at least linf (1)
+
+
+def privacy(scale: float, threshold: int, d_in: tuple[int, int, int]) -> tuple[float, float]:
+    """(epsilon, delta) of OpenDP's Laplace threshold run at ``threshold``: its privacy map
+    read at ``threshold - MAP_OFFSET``, which bounds the release probability of a key
+    ``linf`` holds (the map at ``threshold`` under-counts it, see the module docstring)."""
+    if threshold < MIN_THRESHOLD:
+        return (float(_measurement(scale, MAX_THRESHOLD).map(d_in)[0]), 1.0)
+    epsilon, delta = _measurement(scale, threshold - MAP_OFFSET).map(d_in)
+    return (float(epsilon), float(delta))
+
+
 def _d_in(max_claims_per_subject: int) -> tuple[int, int, int]:
     """(l0, l1, linf) by which one subject can change the bounded count map."""
     return (max_claims_per_subject, max_claims_per_subject, 1)
@@ -95,17 +117,17 @@ def calibrate(policy: DPPolicy) -> Calibration:
     scale = float(dp.binary_search(epsilon_ok, T=float, bounds=(1e-9, 1e9)))
 
     def delta_ok(threshold: int) -> bool:
-        return bool(_measurement(scale, threshold).map(d_in)[1] <= policy.delta)
+        return privacy(scale, threshold, d_in)[1] <= policy.delta
 
     if not delta_ok(MAX_THRESHOLD):
         raise ConfigError(f"no threshold meets dp delta {policy.delta}; raise delta or epsilon")
     threshold = (
-        1 if delta_ok(1) else int(dp.binary_search(delta_ok, T=int, bounds=(1, MAX_THRESHOLD)))
+        MIN_THRESHOLD
+        if delta_ok(MIN_THRESHOLD)
+        else int(dp.binary_search(delta_ok, T=int, bounds=(MIN_THRESHOLD, MAX_THRESHOLD)))
     )
-    epsilon, delta = _measurement(scale, threshold).map(d_in)
-    return Calibration(
-        scale, threshold, policy.max_claims_per_subject, float(epsilon), float(delta)
-    )
+    epsilon, delta = privacy(scale, threshold, d_in)
+    return Calibration(scale, threshold, policy.max_claims_per_subject, epsilon, delta)
 
 
 def select(counts: Mapping[str, int], calibration: Calibration) -> dict[str, int]:
@@ -129,6 +151,11 @@ def compose(rounds: Sequence[Calibration]) -> tuple[float, float]:
         return (0.0, 0.0)
     dp = _opendp()
     bound = max(r.max_claims_per_subject for r in rounds)
-    composed = dp.c.make_composition([_measurement(r.scale, r.threshold) for r in rounds])
+    if any(r.threshold < MIN_THRESHOLD for r in rounds):
+        raise ConfigError(f"a charged round's threshold is below {MIN_THRESHOLD}: no delta < 1")
+    # each round's map read below its threshold (see the module docstring)
+    composed = dp.c.make_composition(
+        [_measurement(r.scale, r.threshold - MAP_OFFSET) for r in rounds]
+    )
     epsilon, delta = composed.map(_d_in(bound))
     return (float(epsilon), float(delta))
