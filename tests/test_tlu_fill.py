@@ -9,12 +9,13 @@ from typing import Any
 import pytest
 
 from fical_secure.data.arg_schema import call_schema
+from fical_secure.data.catalogue import CATALOGUE
 from fical_secure.data.function_spec import catalogue_from_json
 from fical_secure.data.json_schema import argument_problems, schema_problems
 from fical_secure.data.schema import ToolSpec
 from fical_secure.llm.transformers_backend import TransformersLLM
 from fical_secure.tlu.decoding_schema import RequestValues, object_schema
-from fical_secure.tlu.fill import FillJob, RuleFiller, SchemaFiller
+from fical_secure.tlu.fill import INVENTED, FillJob, RuleFiller, SchemaFiller, invented_identifiers
 from fical_secure.tlu.hints import ArgumentHint
 from fical_secure.tlu.knowledge import Knowledge
 from fical_secure.tlu.shapes import expected_shapes, shape_of
@@ -333,3 +334,41 @@ def test_solver_fills_with_the_schema_filler_and_the_call_runs(
     assert step.tool == "alarm.add" and filler.model_calls == 1
     assert step.call is not None and step.executed
     assert step.call.arguments == {"time": "07:30", "label": "Gym time"}
+
+
+class _InventingModel:
+    """Writes a well-formed MRN whatever the request says (what the packaged model did)."""
+
+    def generate_json(self, prompts: list[str], *_args: Any, **_kwargs: Any) -> list[str]:
+        return ['{"mrn": "MRN-1234567", "drug": "amoxicillin"}' for _ in prompts]
+
+
+def test_an_identifier_the_request_does_not_write_is_left_missing_never_invented() -> None:
+    spec = {s.name: s for s in CATALOGUE}["allergy_check"]
+    job = FillJob("Is this patient allergic to amoxicillin?", spec)
+    (fill,) = SchemaFiller(_InventingModel()).fill([job], Knowledge())  # type: ignore[arg-type]
+    assert "mrn" not in fill.arguments
+    assert fill.missing == ("mrn",) and fill.reasons["mrn"] == INVENTED
+    assert fill.arguments["drug"] == "amoxicillin"
+    # the same output for a request that writes the MRN is the request's own value
+    written = FillJob("Is MRN-1234567 allergic to amoxicillin?", spec)
+    (kept,) = SchemaFiller(_InventingModel()).fill([written], Knowledge())  # type: ignore[arg-type]
+    assert kept.arguments["mrn"] == "MRN-1234567" and kept.complete
+
+
+@pytest.mark.parametrize(
+    ("request_text", "invented"),
+    [
+        ("allergies for mrn 1234567?", []),  # the request's digits, in the pattern's form
+        ("allergies for medical record 123-4567?", []),  # one separator closed up
+        ("allergies for MRN-7654321?", ["mrn"]),  # another patient's number
+        ("allergies for this patient?", ["mrn"]),
+        ("allergies, room 12, bed 34567?", ["mrn"]),  # digits, but not these together
+    ],
+)
+def test_invented_identifiers_compares_the_values_digits_with_the_requests(
+    request_text: str, invented: list[str]
+) -> None:
+    spec = {s.name: s for s in CATALOGUE}["allergy_check"]
+    arguments = {"mrn": "MRN-1234567", "drug": "amoxicillin"}
+    assert invented_identifiers(spec, arguments, request_text) == invented

@@ -9,7 +9,11 @@ has the model decode the rest as JSON constrained to the tool's schema
 narrowed to the request's candidates (:mod:`fical_secure.tlu.decoding_schema`),
 with the tool's docs and the retrieved compendium entries in its prompt; every
 call is validated against the tool's own schema, and an invalid one falls back
-to the rules' fill. A tool whose arguments, optional ones included, are all of
+to the rules' fill. A patterned identifier (a pattern asking for digits, such as
+an MRN) whose digits the request does not write is dropped from the model's
+call and left missing (:func:`invented_identifiers`): the model writes a
+well-formed MRN where the request gives none, and a made-up identifier acts on
+another patient. A tool whose arguments, optional ones included, are all of
 closed or numeric kinds, and whose required ones the rules settle, takes the
 rules' fill without a model call, and so does a job whose narrowed schema
 leaves nothing to decode (every member pinned, or none with evidence).
@@ -197,7 +201,7 @@ class SchemaFiller:
             if decoded is None:
                 self.invalid += 1
             else:
-                out[i] = ArgFill(decoded, ())
+                out[i] = _without_invented(jobs[i], decoded, pinned)
         return out
 
     def _decode(self, prompts: list[str], schemas: list[str]) -> list[str]:
@@ -219,6 +223,53 @@ class SchemaFiller:
             )
             self._decoded.update(zip(new, texts, strict=True))
         return [self._decoded[k] for k in keys]
+
+
+# a pattern that asks for digits: an identifier (MRN, member id), never a word the model knows
+_ASKS_DIGITS = re.compile(r"\\d|\[[^\]]*0-9[^\]]*\]")
+_DIGIT_RUN = re.compile(r"\d{2,}")
+INVENTED = "an identifier the request does not write is never invented"
+
+
+def _written_digits(request: str) -> list[str]:
+    """The request's digit runs, one separator between digits closed up (``303-2006``)."""
+    return re.findall(r"\d+", re.sub(r"(?<=\d)[\s./-](?=\d)", "", request))
+
+
+def invented_identifiers(
+    spec: ToolSpec, arguments: Mapping[str, ArgValue], request: str
+) -> list[str]:
+    """Patterned arguments asking for digits whose digits the request does not write.
+
+    The model writes a value its pattern accepts even where the request gives
+    none (``MRN-1234567`` for a request with no MRN): a made-up identifier that
+    would act on another patient. A value whose digit runs all appear in the
+    request (``mrn 3032006`` written as ``MRN-3032006``) is the request's own.
+    """
+    written = _written_digits(request)
+    return [
+        a.name
+        for a in spec.args
+        if a.pattern is not None
+        and _ASKS_DIGITS.search(a.pattern)
+        and isinstance(value := arguments.get(a.name), str)
+        and any(not any(run in w for w in written) for run in _DIGIT_RUN.findall(value))
+    ]
+
+
+def _without_invented(
+    job: FillJob, decoded: dict[str, ArgValue], pinned: Mapping[str, ArgValue]
+) -> ArgFill:
+    """The decoded call less the identifiers the model made up, left missing if required."""
+    invented = [n for n in invented_identifiers(job.spec, decoded, job.request) if n not in pinned]
+    if not invented:
+        return ArgFill(decoded, ())
+    required = {a.name for a in job.spec.args if a.required}
+    return ArgFill(
+        {k: v for k, v in decoded.items() if k not in invented},
+        tuple(n for n in invented if n in required),
+        {n: INVENTED for n in invented},
+    )
 
 
 def _checked(spec: ToolSpec, text: str, pinned: dict[str, ArgValue]) -> dict[str, ArgValue] | None:
