@@ -325,7 +325,9 @@ def main() -> None:
         " a request",
     )
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--bound", type=int, default=2, help="max_claims_per_subject")
+    parser.add_argument(
+        "--bound", type=int, default=1, help="max_claims_per_subject (default 1, as documented)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--bfcl", metavar="DATASET", help="a BFCL v4 split, e.g. live_multiple")
     parser.add_argument("--seed", type=int, default=0, help="the federation's (or split's) seed")
