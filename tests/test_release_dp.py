@@ -22,7 +22,7 @@ from fical_secure.kcg.dp_select import bounded_counts, select_claims
 from fical_secure.pipeline.client import KCGStage
 from fical_secure.pipeline.client_state import ClientRoundState, ClientSettings
 from fical_secure.release.budget import BudgetLedger
-from fical_secure.release.dp import MAP_OFFSET, _measurement, calibrate, compose, privacy
+from fical_secure.release.dp import MAP_OFFSET, calibrate, compose, privacy
 from fical_secure.release.policy import DPPolicy
 
 CHEM7 = ValueAlias("lab_results_lookup", "test", "chem-7", "BMP")
@@ -45,22 +45,25 @@ def _policy(epsilon: float, *, bound: int = 2, budget: float | None = None) -> D
     return DPPolicy(epsilon, 1e-6, bound, budget if budget is not None else epsilon)
 
 
+def _opendp_laplace_threshold(scale: float, threshold: int) -> opendp.Measurement:
+    """OpenDP's mechanism itself, built here rather than through the module under test."""
+    opendp.enable_features("contrib")
+    return opendp.m.make_laplace_threshold(
+        opendp.map_domain(opendp.atom_domain(T=str), opendp.atom_domain(T=int)),
+        opendp.l01inf_distance(opendp.absolute_distance(T=int)),
+        scale=scale,
+        threshold=threshold,
+    )
+
+
 def test_calibration_is_opendps_laplace_threshold_at_the_policys_epsilon_and_delta() -> None:
     policy = _policy(1.0)
     cal = calibrate(policy)
-    opendp.enable_features("contrib")
-
-    def laplace_threshold(threshold: int) -> opendp.Measurement:
-        return opendp.m.make_laplace_threshold(
-            opendp.map_domain(opendp.atom_domain(T=str), opendp.atom_domain(T=int)),
-            opendp.l01inf_distance(opendp.absolute_distance(T=int)),
-            scale=cal.scale,
-            threshold=threshold,
-        )
-
     one_subject = (2, 2, 1)  # 2 claims, 1 each
     # OpenDP's own map, read one below the threshold the mechanism runs at
-    epsilon, delta = laplace_threshold(cal.threshold - MAP_OFFSET).map(one_subject)
+    epsilon, delta = _opendp_laplace_threshold(cal.scale, cal.threshold - MAP_OFFSET).map(
+        one_subject
+    )
     assert epsilon <= policy.epsilon and delta <= policy.delta
     assert (
         (cal.epsilon, cal.delta)
@@ -80,8 +83,8 @@ def test_the_reported_delta_bounds_what_opendps_mechanism_releases_of_one_subjec
     """
     scale, threshold, one_key = 0.5, 4, (1, 1, 1)
     reported = privacy(scale, threshold, one_key)[1]
-    upstream = _measurement(scale, threshold).map(one_key)[1]
-    mechanism = _measurement(scale, threshold)
+    mechanism = _opendp_laplace_threshold(scale, threshold)
+    upstream = mechanism.map(one_key)[1]
     keys = {f"k{i}": 1 for i in range(2000)}
     draws = 100
     kept = sum(len(mechanism(keys)) for _ in range(draws))

@@ -86,13 +86,24 @@ MAP_OFFSET = 1
 MIN_THRESHOLD = 1 + MAP_OFFSET  # the map needs a threshold of at least linf (1)
 
 
+def _accounted(scale: float, threshold: int) -> Any:
+    """The measurement whose privacy map bounds OpenDP's mechanism run at ``threshold``:
+    the same mechanism at ``threshold - MAP_OFFSET`` (the map at ``threshold`` under-counts
+    a key ``linf`` holds, see the module docstring).
+
+    Raises:
+        ConfigError: ``threshold`` is below ``MIN_THRESHOLD`` (no delta below 1).
+    """
+    if threshold < MIN_THRESHOLD:
+        raise ConfigError(f"a threshold below {MIN_THRESHOLD} has no delta below 1")
+    return _measurement(scale, threshold - MAP_OFFSET)
+
+
 def privacy(scale: float, threshold: int, d_in: tuple[int, int, int]) -> tuple[float, float]:
-    """(epsilon, delta) of OpenDP's Laplace threshold run at ``threshold``: its privacy map
-    read at ``threshold - MAP_OFFSET``, which bounds the release probability of a key
-    ``linf`` holds (the map at ``threshold`` under-counts it, see the module docstring)."""
+    """(epsilon, delta) of OpenDP's Laplace threshold run at ``threshold``."""
     if threshold < MIN_THRESHOLD:
         return (float(_measurement(scale, MAX_THRESHOLD).map(d_in)[0]), 1.0)
-    epsilon, delta = _measurement(scale, threshold - MAP_OFFSET).map(d_in)
+    epsilon, delta = _accounted(scale, threshold).map(d_in)
     return (float(epsilon), float(delta))
 
 
@@ -151,11 +162,6 @@ def compose(rounds: Sequence[Calibration]) -> tuple[float, float]:
         return (0.0, 0.0)
     dp = _opendp()
     bound = max(r.max_claims_per_subject for r in rounds)
-    if any(r.threshold < MIN_THRESHOLD for r in rounds):
-        raise ConfigError(f"a charged round's threshold is below {MIN_THRESHOLD}: no delta < 1")
-    # each round's map read below its threshold (see the module docstring)
-    composed = dp.c.make_composition(
-        [_measurement(r.scale, r.threshold - MAP_OFFSET) for r in rounds]
-    )
+    composed = dp.c.make_composition([_accounted(r.scale, r.threshold) for r in rounds])
     epsilon, delta = composed.map(_d_in(bound))
     return (float(epsilon), float(delta))
