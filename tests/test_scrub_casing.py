@@ -66,3 +66,24 @@ def test_the_recased_copy_keeps_length_and_only_recases_names() -> None:
     recased = casing.recase(text)
     assert recased == "book Xiomara Okafor from Rose Hill for the bmp"
     assert [text[s.start : s.end] for s in casing.name_spans(text)] == ["xiomara okafor"]
+
+
+def test_the_word_lists_are_parsed_once_per_machine_and_equal_the_toml(tmp_path) -> None:
+    import json
+    import tomllib
+
+    from fical_secure.scrub.casing import LISTS, _read_lists, _set_toml
+
+    path = _set_toml()
+    first = _read_lists(path, tmp_path)
+    (copy,) = (tmp_path / "lexicons").iterdir()
+    assert first == {k: tomllib.loads(path.read_text(encoding="utf-8"))[k] for k in LISTS}
+    # a second read takes the copy: a marked copy comes back as it is
+    marked = {**first, "nonames": [*first["nonames"], "marker-word"]}
+    copy.write_text(json.dumps(marked), encoding="utf-8")
+    assert _read_lists(path, tmp_path)["nonames"][-1] == "marker-word"
+    # an unreadable or incomplete copy is parsed again and replaced
+    for broken in ("{not json", json.dumps({"nonames": []})):
+        copy.write_text(broken, encoding="utf-8")
+        assert _read_lists(path, tmp_path) == first
+        assert json.loads(copy.read_text(encoding="utf-8")) == first

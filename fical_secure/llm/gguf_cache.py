@@ -10,33 +10,15 @@ never leaves a folder that looks complete.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
+from fical_secure.cache import CACHE_ENV, cache_root, file_digest
 from fical_secure.errors import GenerationError, ModelNotFoundError
 
-CACHE_ENV = "FICAL_SECURE_CACHE"
 MARKER = "fical-gguf-cache.json"  # written last: a folder without it is never used
-_CHUNK = 1 << 20
-
-
-def cache_root() -> Path:
-    """Root of fical-secure's caches: ``$FICAL_SECURE_CACHE`` or ``~/.cache/fical-secure``."""
-    env = os.environ.get(CACHE_ENV)
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "fical-secure"
-
-
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file's content (hex), read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def cache_dir_for(gguf_file: Path, root: Path | None = None, digest: str | None = None) -> Path:
