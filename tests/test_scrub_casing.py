@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import tomllib
+from pathlib import Path
+
 import pytest
 
 pytest.importorskip("presidio_analyzer")
 
 from fical_secure.data.catalogue import CATALOGUE
-from fical_secure.scrub.casing import Casing, load_lexicon
+from fical_secure.scrub.casing import LISTS, Casing, _read_lists, _set_toml, load_lexicon
 from fical_secure.scrub.known import KnownIdentifiers
 from fical_secure.scrub.scrubber import Scrubber
 from fical_secure.scrub.vocabulary import AllowList
@@ -68,12 +72,7 @@ def test_the_recased_copy_keeps_length_and_only_recases_names() -> None:
     assert [text[s.start : s.end] for s in casing.name_spans(text)] == ["xiomara okafor"]
 
 
-def test_the_word_lists_are_parsed_once_per_machine_and_equal_the_toml(tmp_path) -> None:
-    import json
-    import tomllib
-
-    from fical_secure.scrub.casing import LISTS, _read_lists, _set_toml
-
+def test_the_word_lists_are_parsed_once_per_machine_and_equal_the_toml(tmp_path: Path) -> None:
     path = _set_toml()
     first = _read_lists(path, tmp_path)
     (copy,) = (tmp_path / "lexicons").iterdir()
@@ -83,7 +82,11 @@ def test_the_word_lists_are_parsed_once_per_machine_and_equal_the_toml(tmp_path)
     copy.write_text(json.dumps(marked), encoding="utf-8")
     assert _read_lists(path, tmp_path)["nonames"][-1] == "marker-word"
     # an unreadable or incomplete copy is parsed again and replaced
-    for broken in ("{not json", json.dumps({"nonames": []})):
+    for broken in (
+        "{not json",
+        json.dumps({"nonames": []}),
+        json.dumps({**first, "lastnames": [1]}),
+    ):
         copy.write_text(broken, encoding="utf-8")
         assert _read_lists(path, tmp_path) == first
         assert json.loads(copy.read_text(encoding="utf-8")) == first

@@ -117,12 +117,15 @@ def _read_lists(path: Path, cache: Path | None) -> dict[str, list[str]]:
     copy = (cache or cache_root()) / "lexicons" / f"philter-set-{file_digest(path)[:16]}.json"
     try:
         data = json.loads(copy.read_text(encoding="utf-8"))
-        if isinstance(data, dict) and all(isinstance(data.get(k), list) for k in LISTS):
-            return {k: [str(w) for w in data[k]] for k in LISTS}
+        if isinstance(data, dict) and all(
+            isinstance(data.get(k), list) and all(isinstance(w, str) for w in data[k])
+            for k in LISTS
+        ):
+            return {k: data[k] for k in LISTS}
     except (OSError, UnicodeDecodeError, ValueError):
         pass
     parsed = tomllib.loads(path.read_text(encoding="utf-8"))
-    lists = {k: [str(w) for w in parsed[k]] for k in LISTS}
+    lists = {k: list(parsed[k]) for k in LISTS}
     try:
         write_json_atomic(copy, lists)
     except OSError:
