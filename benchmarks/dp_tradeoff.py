@@ -81,6 +81,7 @@ from fical_secure.kcg.cues import CueRules
 from fical_secure.kcg.dp_select import bounded_counts, catalogue_signatures, select_from_counts
 from fical_secure.kcg.knowledge import KnowledgeConfig, build_knowledge, claim_entries, render_claim
 from fical_secure.kcg.schema import Compendium
+from fical_secure.kcg.vote_order import VoteOrder
 from fical_secure.release.dp import Calibration, calibrate
 from fical_secure.release.policy import DPPolicy
 from fical_secure.tlu.embedding import default_embedder
@@ -88,6 +89,9 @@ from fical_secure.tlu.embedding import default_embedder
 RESULTS = Path(__file__).resolve().parent / "results" / "dp_tradeoff.json"
 RUNS = Path("runs/dp_tradeoff")
 EPSILONS = (0.5, 1.0, 2.0, 4.0, 8.0)
+# the public encoder of the DP vote order (the round's: the packaged MiniLM), its
+# vectors kept across draws: one phrase is encoded once a run
+ORDER_ENCODER = CachingEmbedder(default_embedder())
 DELTA = 1e-6
 
 
@@ -95,7 +99,13 @@ def _local(fed: Federation, dp: Calibration | None, min_support: int = 2) -> dic
     config = KnowledgeConfig(min_support=min_support, paraphrase=False, dp=dp)
     return {
         h.hospital_id: build_knowledge(
-            h.members, fed.catalogue, None, client_id=h.hospital_id, config=config, progress=False
+            h.members,
+            fed.catalogue,
+            None,
+            client_id=h.hospital_id,
+            config=config,
+            progress=False,
+            encoder=ORDER_ENCODER,
         )
         for h in fed.hospitals
     }
@@ -146,9 +156,10 @@ def _measure(
 def _pooled_votes(fed: Federation, bound: int) -> dict[str, int]:
     """Every hospital's bounded vote counts, summed (the round's KCG vote code, seed 0)."""
     total: dict[str, int] = {}
+    order = VoteOrder.of(ORDER_ENCODER, fed.catalogue)
     for h in fed.hospitals:
         for key, n in bounded_counts(h.members, fed.catalogue, max_claims_per_subject=bound,
-                                     seed=0).items():  # fmt: skip
+                                     seed=0, order=order).items():  # fmt: skip
             total[key] = total.get(key, 0) + n
     return total
 

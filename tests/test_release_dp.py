@@ -19,11 +19,16 @@ from fical_secure.data.schema import Episode, HospitalData, ToolCall
 from fical_secure.errors import ConfigError, PipelineError, PrivacyBudgetExhausted
 from fical_secure.kcg.claims import ToolCue, ValueAlias
 from fical_secure.kcg.dp_select import bounded_counts, select_claims
+from fical_secure.kcg.vote_order import VoteOrder
 from fical_secure.pipeline.client import KCGStage
 from fical_secure.pipeline.client_state import ClientRoundState, ClientSettings
 from fical_secure.release.budget import BudgetLedger
 from fical_secure.release.dp import MAP_OFFSET, calibrate, compose, privacy
 from fical_secure.release.policy import DPPolicy
+from fical_secure.tlu.embedding import default_embedder
+
+ENCODER = default_embedder()  # the packaged MiniLM: the public encoder of the vote order
+ORDER = VoteOrder.of(ENCODER, CATALOGUE)
 
 CHEM7 = ValueAlias("lab_results_lookup", "test", "chem-7", "BMP")
 
@@ -96,17 +101,22 @@ def test_the_reported_delta_bounds_what_opendps_mechanism_releases_of_one_subjec
 
 
 def test_large_epsilon_keeps_the_well_supported_alias_and_cue() -> None:
-    chosen = select_claims(_episodes(60), CATALOGUE, calibrate(_policy(50.0)), seed=0)
+    chosen = select_claims(
+        _episodes(60), CATALOGUE, calibrate(_policy(50.0)), seed=0, encoder=ENCODER
+    )
     claims = [c for c, _ in chosen.claims]
     assert CHEM7 in claims
     cues = [c for c in claims if isinstance(c, ToolCue)]
-    assert cues and "chem-7" in cues[0].phrases
+    # every patient's two votes: the alias and the cue word nearest the tool's document
+    assert cues and cues[0].tool == "lab_results_lookup" and "pull" in cues[0].phrases
     # "pull" is in every lab request: the released cue count shows it is no alias of BMP
     assert all(not (isinstance(c, ValueAlias) and c.phrase == "pull") for c in claims)
 
 
 def test_tiny_epsilon_drops_even_the_well_supported_claims() -> None:
-    chosen = select_claims(_episodes(60), CATALOGUE, calibrate(_policy(0.01)), seed=0)
+    chosen = select_claims(
+        _episodes(60), CATALOGUE, calibrate(_policy(0.01)), seed=0, encoder=ENCODER
+    )
     assert chosen.claims == () and chosen.released_keys == 0
 
 
@@ -124,9 +134,9 @@ def test_a_claim_one_patient_shows_many_times_counts_once() -> None:
         )
         for i in range(30)
     ]
-    counts = bounded_counts(one_patient, CATALOGUE, max_claims_per_subject=3, seed=0)
+    counts = bounded_counts(one_patient, CATALOGUE, max_claims_per_subject=3, seed=0, order=ORDER)
     assert set(counts.values()) == {1} and len(counts) <= 3
-    chosen = select_claims(one_patient, CATALOGUE, calibrate(_policy(8.0)), seed=0)
+    chosen = select_claims(one_patient, CATALOGUE, calibrate(_policy(8.0)), seed=0, encoder=ENCODER)
     assert chosen.claims == ()
 
 
@@ -136,11 +146,40 @@ def test_each_subject_adds_to_at_most_max_claims_per_subject_claims(bound: int) 
         _lab(i, f"Pull the chem-7 stat urgent renal lytes for MRN-{i:07d}.", "BMP")
         for i in range(12)
     ]
-    counts = bounded_counts(episodes, CATALOGUE, max_claims_per_subject=bound, seed=3)
+    counts = bounded_counts(episodes, CATALOGUE, max_claims_per_subject=bound, seed=3, order=ORDER)
     assert sum(counts.values()) == bound * 12  # every patient has more candidates than the bound
     assert max(counts.values()) <= 12
-    again = bounded_counts(episodes, CATALOGUE, max_claims_per_subject=bound, seed=3)
+    again = bounded_counts(episodes, CATALOGUE, max_claims_per_subject=bound, seed=3, order=ORDER)
     assert again == counts  # the choice is deterministic for a seed
+
+
+def test_a_subjects_votes_go_to_the_phrases_nearest_its_claims_public_anchor() -> None:
+    # one patient, one vote, many one-word candidates: the vote goes to a word the public
+    # encoder places near the tool's document or the test's value, not to filler or a name
+    episode = _lab(7, "Marisol asked: pull the potassium labs quickly, thanks.", "BMP")
+    counts = bounded_counts([episode], CATALOGUE, max_claims_per_subject=1, seed=0, order=ORDER)
+    [(key, n)] = counts.items()
+    assert n == 1 and json.loads(key)[-1] in {"labs", "potassium"}
+    # an alias vote is anchored on the enum value it stands for
+    alias = ORDER.relevance(json.dumps(["alias", "lab_results_lookup", "test", "INR", "protime"]))
+    other = ORDER.relevance(json.dumps(["alias", "lab_results_lookup", "test", "INR", "tuesday"]))
+    assert alias > other
+
+
+def test_a_subjects_votes_do_not_depend_on_any_other_subjects_data() -> None:
+    episodes = [
+        _lab(i, f"Pull the chem-7 stat urgent renal lytes for MRN-{i:07d}.", "BMP")
+        for i in range(6)
+    ]
+    others = [_lab(100 + i, f"Wanted the TSH and free T4 panel, {i}.", "TSH") for i in range(9)]
+    alone = bounded_counts(episodes, CATALOGUE, max_claims_per_subject=2, seed=1, order=ORDER)
+    # a fresh order that has encoded the other subjects' phrases first
+    fresh = VoteOrder.of(ENCODER, CATALOGUE)
+    bounded_counts(others, CATALOGUE, max_claims_per_subject=2, seed=1, order=fresh)
+    mixed = bounded_counts(
+        [*others, *episodes], CATALOGUE, max_claims_per_subject=2, seed=1, order=fresh
+    )
+    assert all(mixed[k] == n for k, n in alone.items() if k in mixed) and set(alone) <= set(mixed)
 
 
 def _profile(tmp_path: Path, dp: object) -> Path:
@@ -288,7 +327,7 @@ def test_a_patients_own_name_is_never_voted_for_even_when_many_share_it() -> Non
         )
         for i in range(40)
     ]
-    counts = bounded_counts(episodes, CATALOGUE, max_claims_per_subject=50, seed=0)
+    counts = bounded_counts(episodes, CATALOGUE, max_claims_per_subject=50, seed=0, order=ORDER)
     assert counts and not any("marisol" in key for key in counts)
 
 
@@ -308,9 +347,11 @@ def test_dp_signatures_come_from_the_catalogue_for_the_selected_tools_only() -> 
     # at epsilon 8 the threshold is above one patient: the lone call's tool stays out
     config = KnowledgeConfig(dp=calibrate(_policy(8.0)), paraphrase=False)
     comp = build_knowledge(
-        episodes, CATALOGUE, None, client_id="h01", config=config, progress=False
+        episodes, CATALOGUE, None, client_id="h01", config=config, progress=False, encoder=ENCODER
     )
     assert [s.tool for s in comp.signatures] == ["lab_results_lookup"]
+    with pytest.raises(ConfigError, match="sentence encoder"):
+        build_knowledge(episodes, CATALOGUE, None, client_id="h01", config=config, progress=False)
     spec = next(s for s in CATALOGUE if s.name == "lab_results_lookup")
     assert comp.signatures[0].args == tuple((a.name, a.type) for a in spec.args)
     assert comp.meta["selection"] == "dp-partition-selection"

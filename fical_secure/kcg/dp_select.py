@@ -14,23 +14,25 @@ each subject's *votes* depend on its own episodes only:
   unless the subject's own requests with the phrase call another tool.
 
 Contribution bounding keeps at most ``max_claims_per_subject`` votes per
-subject: the fewest-token phrases first (public preference: short phrases
-recur in new requests), ties broken by a seeded hash of (subject, claim), so
-the choice is deterministic. Counts of distinct subjects per claim go through
-OpenDP's noisy threshold (:mod:`fical_secure.release.dp`). What follows uses
-only the released keys and noisy counts (post-processing, no privacy cost):
+subject, in the public order of :mod:`.vote_order` (the fewest-token phrases
+first, then the phrase a public sentence encoder places closest to the tool's
+catalogue document or the enum value, then a seeded hash of (subject, claim)):
+a function of the subject's own votes and public knowledge, so deterministic.
+Counts of distinct subjects per claim go through OpenDP's noisy threshold
+(:mod:`fical_secure.release.dp`). What follows uses only the released keys and
+noisy counts (post-processing, no privacy cost):
 the precision of a phrase across values or tools, containment between
 phrases, and the per-tool cue cap.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from fical_secure.aggregate.merge import TextEncoder
 from fical_secure.data.schema import Episode, ToolSpec
 from fical_secure.kcg.claims import Claim, ToolCue, ValueAlias
 from fical_secure.kcg.cues import CueRules, ngrams, words
@@ -47,6 +49,7 @@ from fical_secure.kcg.mining import (
 )
 from fical_secure.kcg.schema import ToolSignature
 from fical_secure.kcg.subjects import subjects_of
+from fical_secure.kcg.vote_order import VoteOrder
 from fical_secure.release.dp import Calibration, select
 from fical_secure.scrub.known import KnownIdentifiers
 
@@ -130,24 +133,17 @@ def catalogue_signatures(
     )
 
 
-def _bounded(subject: str, votes: set[str], limit: int, seed: int) -> list[str]:
-    def order(key: str) -> tuple[int, bytes]:
-        phrase = json.loads(key)[-1]
-        tie = hashlib.sha256(f"{seed}\x00{subject}\x00{key}".encode()).digest()
-        return (len(phrase.split()), tie)
-
-    return sorted(votes, key=order)[:limit]
-
-
 def bounded_counts(
     episodes: Sequence[Episode],
     catalogue: Sequence[ToolSpec],
     *,
     max_claims_per_subject: int,
     seed: int,
+    order: VoteOrder,
     known: KnownIdentifiers | None = None,
 ) -> dict[str, int]:
-    """Distinct subjects per claim key, each subject voting for at most the bound."""
+    """Distinct subjects per claim key, each subject voting for at most the bound
+    (its votes chosen by ``order``, from its own candidates alone)."""
     known = known or KnownIdentifiers()
     subjects = subjects_of(episodes)
     own: dict[str, list[Episode]] = defaultdict(list)
@@ -159,7 +155,7 @@ def bounded_counts(
         # patient's identifiers must not change which claims this subject votes for
         mine_known = _Either(known, KnownIdentifiers().extend(_own_pii(mine)))
         votes = _alias_votes(mine, catalogue, mine_known) | _cue_votes(mine, mine_known)
-        for key in _bounded(subject, votes, max_claims_per_subject, seed):
+        for key in order.choose(subject, votes, max_claims_per_subject, seed):
             counts[key] += 1
     return dict(counts)
 
@@ -170,16 +166,19 @@ def select_claims(
     calibration: Calibration,
     *,
     seed: int,
+    encoder: TextEncoder,
     rules: CueRules | None = None,
     known: KnownIdentifiers | None = None,
 ) -> DPSelection:
-    """The claims DP partition selection keeps (see the module docstring)."""
+    """The claims DP partition selection keeps (see the module docstring); ``encoder``
+    is the public sentence encoder of the vote order."""
     rules = rules or CueRules()
     counts = bounded_counts(
         episodes,
         catalogue,
         max_claims_per_subject=calibration.max_claims_per_subject,
         seed=seed,
+        order=VoteOrder.of(encoder, catalogue),
         known=known,
     )
     return select_from_counts(counts, calibration, rules)

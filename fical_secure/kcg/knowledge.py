@@ -32,8 +32,9 @@ from dataclasses import dataclass
 
 from tqdm.auto import tqdm
 
+from fical_secure.aggregate.merge import TextEncoder
 from fical_secure.data.schema import Episode, ToolSpec
-from fical_secure.errors import SchemaError
+from fical_secure.errors import ConfigError, SchemaError
 from fical_secure.jsontypes import JsonObject
 from fical_secure.kcg.arguments import ArgumentRules, mine_argument_claims
 from fical_secure.kcg.argverify import verify_argument_claims
@@ -152,13 +153,17 @@ def build_knowledge(
     config: KnowledgeConfig | None = None,
     progress: bool = True,
     known: KnownIdentifiers | None = None,
+    encoder: TextEncoder | None = None,
 ) -> Compendium:
     """One client's compendium of validated claims (see the module docstring).
 
     ``known``: the hospital's known identifiers; no claim's phrase names one.
+    ``encoder``: the public sentence encoder that orders each subject's DP votes
+    (:mod:`.vote_order`); needed with ``config.dp`` only.
 
     Raises:
         SchemaError: the client has no episodes.
+        ConfigError: DP mode without an ``encoder``.
         GenerationError: the model failed while paraphrasing.
     """
     config = config or KnowledgeConfig()
@@ -175,9 +180,17 @@ def build_knowledge(
     if config.dp is None:
         claims = validated_claims(episodes, catalogue, config.min_support, known, rules)
         signatures = induce_signatures(episodes)
+    elif encoder is None:
+        raise ConfigError("DP claim selection orders each subject's votes with a sentence encoder")
     else:
         chosen = select_claims(
-            episodes, catalogue, config.dp, seed=config.seed, rules=rules, known=known
+            episodes,
+            catalogue,
+            config.dp,
+            seed=config.seed,
+            encoder=encoder,
+            rules=rules,
+            known=known,
         )
         claims = list(chosen.claims)
         signatures = catalogue_signatures(claims, catalogue)

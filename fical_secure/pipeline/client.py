@@ -27,6 +27,7 @@ from fical_secure.pipeline.gates import AuditStage, ReleaseCheckStage, ScrubStag
 from fical_secure.pipeline.runner import Stage
 from fical_secure.release.budget import BudgetLedger
 from fical_secure.release.dp import calibrate
+from fical_secure.tlu.embedding import default_embedder
 
 if TYPE_CHECKING:
     from fical_secure.crypto.keys import Roster
@@ -65,6 +66,8 @@ class KCGStage:
             # DP mode: each subject's own identifiers are added per subject (kcg.dp_select);
             # a list built from every patient would let one patient change others' votes
             known=state.known_identifiers() if policy is None else state.roster_identifiers(),
+            # DP mode: the public encoder that orders each subject's votes (kcg.vote_order)
+            encoder=default_embedder() if policy is not None else None,
         )
         if ledger is not None and calibration is not None and budget is not None:
             ledger.charge(calibration)  # durably, before anything can leave
