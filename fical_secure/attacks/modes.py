@@ -35,6 +35,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from tqdm.auto import tqdm
+
 from fical_secure.attacks.pooled import pooled_round
 from fical_secure.attacks.synthetic import SyntheticConfig, synthetic_artefact, synthetic_examples
 from fical_secure.audit.artefact import SharedArtefact, from_samples
@@ -272,18 +274,31 @@ def build_modes(
         if m != "compendium_secagg" and (m != "compendium_dp" or dp_settings is not None)
     }
     hardened_by_client: dict[str, Compendium | None] = {}
+    # per client: its round (KCG and the gates), the scrubbed samples, the DP round; then
+    # every client's model writing synthetic examples
+    steps = len(federation.hospitals) * (3 if dp_settings is not None else 2) + 1
+    bar = tqdm(total=steps, desc="releases", disable=not progress)
     for hospital in federation.hospitals:
         cid, members = hospital.hospital_id, list(hospital.members)
+        bar.set_postfix_str(f"{cid} round")
         plain, hardened = client_release(hospital, federation, llm, settings)
+        bar.update()
         hardened_by_client[cid] = hardened
         per_client["sample_sharing"][cid] = _samples(cid, members)
+        bar.set_postfix_str(f"{cid} scrubbed samples")
         per_client["sample_sharing_scrubbed"][cid] = _scrubbed_samples(cid, members)
+        bar.update()
         per_client["compendium_plain"][cid] = _compendium(plain)
         per_client["compendium_hardened"][cid] = _released(cid, hardened)
         if dp_settings is not None:
+            bar.set_postfix_str(f"{cid} DP round")
             _, dp_release = client_release(hospital, federation, llm, dp_settings)
             per_client["compendium_dp"][cid] = _released(cid, dp_release)
+            bar.update()
+    bar.set_postfix_str("synthetic examples")
     per_client["synthetic_sharing"] = synthetic_releases(federation.hospitals, llm, synthetic)
+    bar.update()
+    bar.close()
     modes = {m: SharingMode.per_client(per_client[m]) for m in TEXT_MODES if m in per_client}
     modes["compendium_secagg"] = secagg_mode(hardened_by_client)
     return {m: modes[m] for m in TEXT_MODES if m in modes}
