@@ -49,11 +49,11 @@ from fical_secure.kcg.mining import (
 )
 from fical_secure.kcg.schema import ToolSignature
 from fical_secure.kcg.subjects import subjects_of
-from fical_secure.kcg.vote_order import VoteOrder
+from fical_secure.kcg.vote_order import ALIAS, VoteOrder
 from fical_secure.release.dp import Calibration, select
 from fical_secure.scrub.known import KnownIdentifiers
 
-ALIAS, CUE = "alias", "cue"
+CUE = "cue"  # the kind of a cue key; ALIAS, an alias key's, comes with the vote order
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ from fical_secure.data.schema import ToolSpec
 from fical_secure.tlu.index import describe_tool
 
 DECIMALS = 4
-ALIAS = "alias"
+ALIAS = "alias"  # the kind of an alias key (dp_select's JSON keys), whose anchor is its value
 
 
 @dataclass
