@@ -153,13 +153,13 @@ def _measure(
     }
 
 
-def _pooled_votes(fed: Federation, bound: int) -> dict[str, int]:
+def _pooled_votes(fed: Federation, bound: int, cap: int | None) -> dict[str, int]:
     """Every hospital's bounded vote counts, summed (the round's KCG vote code, seed 0)."""
     total: dict[str, int] = {}
     order = VoteOrder.of(ORDER_ENCODER, fed.catalogue)
     for h in fed.hospitals:
         for key, n in bounded_counts(h.members, fed.catalogue, max_claims_per_subject=bound,
-                                     seed=0, order=order).items():  # fmt: skip
+                                     seed=0, order=order, cap=cap).items():  # fmt: skip
             total[key] = total.get(key, 0) + n
     return total
 
@@ -171,7 +171,7 @@ def _measure_pooled(
     config = KnowledgeConfig(min_support=2, paraphrase=False, dp=dp)
     rules = CueRules(config.min_support, config.cue_precision, config.cues_per_tool,
                      precision_z=config.cue_precision_z)  # fmt: skip
-    votes = _pooled_votes(fed, dp.max_claims_per_subject)
+    votes = _pooled_votes(fed, dp.max_claims_per_subject, dp.cap)
     chosen = select_from_counts(votes, dp, rules)
     claims = list(chosen.claims)
     aliases = [c for c, _ in claims if isinstance(c, ValueAlias)]
@@ -399,7 +399,7 @@ def main() -> None:
             "membership_attack": [d["membership"]["attack"] for d in draws],
         }
         if args.pooled:
-            spread = vote_spread(_pooled_votes(fed, args.bound), cal.threshold)
+            spread = vote_spread(_pooled_votes(fed, args.bound, cal.cap), cal.threshold)
             rows[f"epsilon_{epsilon:g}"]["votes"] = spread
     # what the largest epsilon's threshold alone costs: the k-only release at as many
     # subjects as that threshold (a claim with fewer is almost never kept), every claim a
@@ -455,7 +455,7 @@ def main() -> None:
         "figures": {"k_only": k_only, "k_only_at_threshold": ceiling, **rows},
         # each subject voting for every key it supports (no bound): the counts any
         # contribution bound can only lower
-        "votes_unbounded": vote_spread(_pooled_votes(fed, 10**6), 2) if args.pooled else None,
+        "votes_unbounded": vote_spread(_pooled_votes(fed, 10**6, None), 2) if args.pooled else None,
         "targets": {
             "gain_kept_tool_accuracy_at_best_epsilon": {
                 "target": ">= 0.7 (mean over draws)",

@@ -11,6 +11,8 @@ from pathlib import Path
 import opendp.prelude as opendp
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fical_secure.compliance.runner import privacy_budget
 from fical_secure.config.profile import BUILTIN_DIR, load_profile
@@ -18,7 +20,7 @@ from fical_secure.data.catalogue import CATALOGUE
 from fical_secure.data.schema import Episode, HospitalData, ToolCall
 from fical_secure.errors import ConfigError, PipelineError, PrivacyBudgetExhausted
 from fical_secure.kcg.claims import ToolCue, ValueAlias
-from fical_secure.kcg.dp_select import bounded_counts, select_claims
+from fical_secure.kcg.dp_select import ballot, bounded_counts, capped_votes, select_claims
 from fical_secure.kcg.vote_order import VoteOrder
 from fical_secure.pipeline.client import KCGStage
 from fical_secure.pipeline.client_state import ClientRoundState, ClientSettings
@@ -64,7 +66,8 @@ def _opendp_laplace_threshold(scale: float, threshold: int) -> opendp.Measuremen
 def test_calibration_is_opendps_laplace_threshold_at_the_policys_epsilon_and_delta() -> None:
     policy = _policy(1.0)
     cal = calibrate(policy)
-    one_subject = (2, 2, 1)  # 2 claims, 1 each
+    # 2 claims: l1 2, and the capped policy can push both onto one key of a later subject's
+    one_subject = (2, 2, 2)
     # OpenDP's own map, read one below the threshold the mechanism runs at
     epsilon, delta = _opendp_laplace_threshold(cal.scale, cal.threshold - MAP_OFFSET).map(
         one_subject
@@ -133,7 +136,9 @@ def test_a_claim_one_patient_shows_many_times_counts_once() -> None:
         )
         for i in range(30)
     ]
-    counts = bounded_counts(one_patient, CATALOGUE, max_claims_per_subject=3, seed=0, order=ORDER)
+    counts = bounded_counts(
+        one_patient, CATALOGUE, max_claims_per_subject=3, seed=0, order=ORDER, cap=None
+    )
     assert set(counts.values()) == {1} and len(counts) <= 3
     chosen = select_claims(one_patient, CATALOGUE, calibrate(_policy(8.0)), seed=0, encoder=ENCODER)
     assert chosen.claims == ()
@@ -145,10 +150,14 @@ def test_each_subject_adds_to_at_most_max_claims_per_subject_claims(bound: int) 
         _lab(i, f"Pull the chem-7 stat urgent renal lytes for MRN-{i:07d}.", "BMP")
         for i in range(12)
     ]
-    counts = bounded_counts(episodes, CATALOGUE, max_claims_per_subject=bound, seed=3, order=ORDER)
+    counts = bounded_counts(
+        episodes, CATALOGUE, max_claims_per_subject=bound, seed=3, order=ORDER, cap=4
+    )
     assert sum(counts.values()) == bound * 12  # every patient has more candidates than the bound
-    assert max(counts.values()) <= 12
-    again = bounded_counts(episodes, CATALOGUE, max_claims_per_subject=bound, seed=3, order=ORDER)
+    assert max(counts.values()) <= 4  # no key past the cap: the fifth voter goes on to a cue
+    again = bounded_counts(
+        episodes, CATALOGUE, max_claims_per_subject=bound, seed=3, order=ORDER, cap=4
+    )
     assert again == counts  # the choice is deterministic for a seed
 
 
@@ -156,7 +165,9 @@ def test_a_subjects_votes_go_to_the_phrases_nearest_its_claims_public_anchor() -
     # one patient, one vote, many one-word candidates: the vote goes to a word the public
     # encoder places near the tool's document or the test's value, not to filler or a name
     episode = _lab(7, "Marisol asked: pull the potassium labs quickly, thanks.", "BMP")
-    counts = bounded_counts([episode], CATALOGUE, max_claims_per_subject=1, seed=0, order=ORDER)
+    counts = bounded_counts(
+        [episode], CATALOGUE, max_claims_per_subject=1, seed=0, order=ORDER, cap=None
+    )
     [(key, n)] = counts.items()
     assert n == 1 and json.loads(key)[-1] in {"labs", "potassium"}
     # an alias vote is anchored on the enum value it stands for
@@ -165,20 +176,69 @@ def test_a_subjects_votes_go_to_the_phrases_nearest_its_claims_public_anchor() -
     assert alias > other
 
 
-def test_a_subjects_votes_do_not_depend_on_any_other_subjects_data() -> None:
+def test_a_subjects_ranking_does_not_depend_on_any_other_subjects_data() -> None:
     episodes = [
         _lab(i, f"Pull the chem-7 stat urgent renal lytes for MRN-{i:07d}.", "BMP")
         for i in range(6)
     ]
     others = [_lab(100 + i, f"Wanted the TSH and free T4 panel, {i}.", "TSH") for i in range(9)]
-    alone = bounded_counts(episodes, CATALOGUE, max_claims_per_subject=2, seed=1, order=ORDER)
+    # no cap: each subject's votes are its own ranking's head, whoever else votes
+    alone = bounded_counts(
+        episodes, CATALOGUE, max_claims_per_subject=2, seed=1, order=ORDER, cap=None
+    )
     # a fresh order that has encoded the other subjects' phrases first
     fresh = VoteOrder.of(ENCODER, CATALOGUE)
-    bounded_counts(others, CATALOGUE, max_claims_per_subject=2, seed=1, order=fresh)
+    bounded_counts(others, CATALOGUE, max_claims_per_subject=2, seed=1, order=fresh, cap=None)
     mixed = bounded_counts(
-        [*others, *episodes], CATALOGUE, max_claims_per_subject=2, seed=1, order=fresh
+        [*others, *episodes], CATALOGUE, max_claims_per_subject=2, seed=1, order=fresh, cap=None
     )
     assert all(mixed[k] == n for k, n in alone.items() if k in mixed) and set(alone) <= set(mixed)
+
+
+def test_a_vote_that_would_pass_the_cap_goes_to_the_subjects_next_key() -> None:
+    ballots = [["a", "b", "c"]] * 5 + [["a", "c"]]
+    assert capped_votes(ballots, 1, cap=2) == {"a": 2, "b": 2, "c": 2}
+    assert capped_votes(ballots, 1, cap=None) == {"a": 6}
+    assert capped_votes(ballots, 2, cap=3) == {"a": 3, "b": 3, "c": 3}  # 12 votes, 3 left out
+    assert capped_votes([["a"]] * 4, 1, cap=2) == {"a": 2}  # a subject with no key left abstains
+
+
+def test_a_vote_passed_on_from_a_full_key_goes_to_a_cue_never_to_a_later_alias() -> None:
+    alias, cue, other_cue, template_alias = (
+        json.dumps(["alias", "t", "a", "V", "chem"]),
+        json.dumps(["cue", "t", "chem"]),
+        json.dumps(["cue", "t", "pull"]),
+        json.dumps(["alias", "t", "a", "V", "pull"]),
+    )
+    ranked = [alias, template_alias, cue, other_cue]
+    assert list(ballot(iter(ranked), 1)) == [alias, cue, other_cue]
+    assert list(ballot(iter(ranked), 2)) == [alias, template_alias, cue, other_cue]
+    counts = capped_votes([ballot(iter(ranked), 1) for _ in range(9)], 1, cap=3)
+    assert counts == {alias: 3, cue: 3, other_cue: 3}
+
+
+_KEYS = st.sampled_from("abcdefgh")
+_RANKING = st.lists(_KEYS, unique=True, max_size=6)
+
+
+@given(
+    ballots=st.lists(_RANKING, max_size=25),
+    extra=_RANKING,
+    where=st.integers(min_value=0),
+    limit=st.integers(min_value=1, max_value=3),
+    cap=st.integers(min_value=1, max_value=6),
+)
+@settings(max_examples=400, deadline=None)
+def test_adding_one_subject_anywhere_moves_the_capped_counts_by_at_most_its_bound(
+    ballots: list[list[str]], extra: list[str], where: int, limit: int, cap: int
+) -> None:
+    # the sensitivity OpenDP's threshold is calibrated to (release/dp.py _d_in): l1 <= bound
+    # (so l0 and linf too), however the added subject's votes push the later ones along
+    at = where % (len(ballots) + 1)
+    without = capped_votes(ballots, limit, cap)
+    with_one = capped_votes([*ballots[:at], extra, *ballots[at:]], limit, cap)
+    diff = [with_one.get(k, 0) - without.get(k, 0) for k in set(without) | set(with_one)]
+    assert sum(abs(d) for d in diff) <= limit
 
 
 def _profile(tmp_path: Path, dp: object) -> Path:
@@ -326,7 +386,9 @@ def test_a_patients_own_name_is_never_voted_for_even_when_many_share_it() -> Non
         )
         for i in range(40)
     ]
-    counts = bounded_counts(episodes, CATALOGUE, max_claims_per_subject=50, seed=0, order=ORDER)
+    counts = bounded_counts(
+        episodes, CATALOGUE, max_claims_per_subject=50, seed=0, order=ORDER, cap=None
+    )
     assert counts and not any("marisol" in key for key in counts)
 
 

@@ -14,10 +14,13 @@ each subject's *votes* depend on its own episodes only:
   unless the subject's own requests with the phrase call another tool.
 
 Contribution bounding keeps at most ``max_claims_per_subject`` votes per
-subject, in the public order of :mod:`.vote_order` (the fewest-token phrases
+subject, down the public order of :mod:`.vote_order` (the fewest-token phrases
 first, then the phrase a public sentence encoder places closest to the tool's
-catalogue document or the enum value, then a seeded hash of (subject, claim)):
-a function of the subject's own votes and public knowledge, so deterministic.
+catalogue document or the enum value, then a seeded hash of (subject, claim)),
+subjects taken in the order of their ids, and a key whose count has reached
+the calibration's ``cap`` (enough to clear the noisy threshold) passes the
+vote to the subject's next cue (:func:`capped_votes`, DP set union's
+l1-descent policy: one subject still moves the counts by at most the bound).
 Counts of distinct subjects per claim go through OpenDP's noisy threshold
 (:mod:`fical_secure.release.dp`). What follows uses only the released keys and
 noisy counts (post-processing, no privacy cost):
@@ -29,8 +32,9 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 from fical_secure.aggregate.merge import TextEncoder
 from fical_secure.data.schema import Episode, ToolSpec
@@ -133,6 +137,53 @@ def catalogue_signatures(
     )
 
 
+def capped_votes(ballots: Iterable[Iterable[str]], limit: int, cap: int | None) -> dict[str, int]:
+    """Counts of the votes of ``ballots`` (one ranked key list per subject, in a fixed
+    order), each subject giving one vote to each of its first ``limit`` keys below ``cap``.
+
+    This is the l1-descent policy of DP set union (Gopi et al., ICML 2020): a vote
+    that would lift a key past ``cap`` (enough to clear the noisy threshold) goes
+    to the subject's next key instead of being wasted. One subject's influence
+    stays bounded although later subjects see its votes: each vote's step from
+    one count vector to the next is l1-contractive (if ``c`` and ``c'`` differ
+    and a subject votes ``i`` on ``c`` and ``j`` on ``c'`` with ``i`` ranked
+    first, ``i`` is full in ``c'`` only, so ``c'[i] > c[i]`` and the vote on
+    ``i`` closes that gap by one while the one on ``j`` opens at most one), so
+    adding a subject anywhere in the order changes the final counts by at most
+    ``limit`` in l1, hence in l0 and linf (property-tested in
+    ``tests/test_release_dp.py``). ``cap`` None: no key fills.
+    """
+    counts: dict[str, int] = defaultdict(int)
+    for ranking in ballots:
+        given = 0
+        for key in ranking:
+            if given == limit:
+                break
+            if cap is not None and counts[key] >= cap:
+                continue
+            counts[key] += 1
+            given += 1
+    return {k: n for k, n in counts.items() if n > 0}
+
+
+def ballot(ranked: Iterator[str], limit: int) -> Iterator[str]:
+    """What a subject's votes walk down: its first ``limit`` keys in its order, then its
+    other cues only.
+
+    A vote passed on from a full key never lands on an alias further down: an alias
+    count is judged against the same phrase's cue count (:func:`_aliases`), and both
+    stop at the cap, so overflow votes could lift a template word's alias ("pull"
+    for BMP, in every lab request) as high as its cue, where the counts no longer
+    tell it from a real one.
+    """
+    head = [key for _, key in zip(range(limit), ranked, strict=False)]
+    return chain(head, (key for key in ranked if _is_cue(key)))
+
+
+def _is_cue(key: str) -> bool:
+    return key.startswith(f'["{CUE}"')
+
+
 def bounded_counts(
     episodes: Sequence[Episode],
     catalogue: Sequence[ToolSpec],
@@ -140,24 +191,28 @@ def bounded_counts(
     max_claims_per_subject: int,
     seed: int,
     order: VoteOrder,
+    cap: int | None,
     known: KnownIdentifiers | None = None,
 ) -> dict[str, int]:
-    """Distinct subjects per claim key, each subject voting for at most the bound
-    (its votes chosen by ``order``, from its own candidates alone)."""
+    """Distinct subjects per claim key: subjects in the order of their ids, each voting for
+    its first ``max_claims_per_subject`` keys in ``order`` below ``cap``, a vote that
+    finds a key full passing on to the subject's next cue (:func:`ballot`,
+    :func:`capped_votes`)."""
     known = known or KnownIdentifiers()
     subjects = subjects_of(episodes)
     own: dict[str, list[Episode]] = defaultdict(list)
     for episode in episodes:
         own[subjects.of.get(episode.episode_id, f"episode:{episode.episode_id}")].append(episode)
-    counts: dict[str, int] = defaultdict(int)
-    for subject, mine in sorted(own.items()):
-        # the fixed list (the roster) and the subject's own identifiers: another
-        # patient's identifiers must not change which claims this subject votes for
-        mine_known = _Either(known, KnownIdentifiers().extend(_own_pii(mine)))
-        votes = _alias_votes(mine, catalogue, mine_known) | _cue_votes(mine, mine_known)
-        for key in order.choose(subject, votes, max_claims_per_subject, seed):
-            counts[key] += 1
-    return dict(counts)
+
+    def ballots() -> Iterator[Iterator[str]]:
+        for subject, mine in sorted(own.items()):
+            # the fixed list (the roster) and the subject's own identifiers: another
+            # patient's identifiers must not change which claims this subject can vote for
+            mine_known = _Either(known, KnownIdentifiers().extend(_own_pii(mine)))
+            votes = _alias_votes(mine, catalogue, mine_known) | _cue_votes(mine, mine_known)
+            yield ballot(order.ranked(subject, votes, seed), max_claims_per_subject)
+
+    return capped_votes(ballots(), max_claims_per_subject, cap)
 
 
 def select_claims(
@@ -179,6 +234,7 @@ def select_claims(
         max_claims_per_subject=calibration.max_claims_per_subject,
         seed=seed,
         order=VoteOrder.of(encoder, catalogue),
+        cap=calibration.cap,
         known=known,
     )
     return select_from_counts(counts, calibration, rules)

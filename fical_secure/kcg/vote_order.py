@@ -8,8 +8,10 @@ among a patient's shortest phrases, the 199 votes of a 5 x 40 federation
 spread over 159 keys (no key above 6), and a key needs 3 at epsilon 8.
 
 The order may depend on the subject's own data and on public knowledge only,
-never on another subject's data (else one patient could change which claims
-another votes for, which the noise is not calibrated to). Here it is:
+never on another subject's data. (Which of its keys a subject's votes reach
+does depend on the subjects before it: :func:`.dp_select.capped_votes` skips
+keys already at the cap, a policy whose influence per subject is bounded; the
+order it walks down is this one.) Here it is:
 
 1. the fewest-token phrases first (short phrases recur in other requests);
 2. then the phrase a public sentence encoder places closest to the claim's
@@ -22,7 +24,7 @@ another votes for, which the noise is not calibrated to). Here it is:
 Subjects that use the same tool thus converge on the words of their requests
 that relate to it, and subjects that write the same house phrase for a value
 vote for that alias, instead of scattering over names, dates and filler
-words; nothing about the other subjects is consulted.
+words; nothing about the other subjects is consulted in ordering.
 
 Each text is encoded on its own (never in a batch with another subject's
 text, whose padding could move the last bits of a vector), so a subject's
@@ -35,7 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -84,23 +86,19 @@ class VoteOrder:
         cos = float(self._vector(parts[-1]) @ self._vector(self._anchor(parts)))
         return round(cos, DECIMALS)
 
-    def choose(self, subject: str, votes: set[str], limit: int, seed: int) -> list[str]:
-        """The subject's ``limit`` votes: fewest tokens, then relevance, then a seeded hash."""
-        if limit <= 0 or not votes:
-            return []
+    def ranked(self, subject: str, votes: set[str], seed: int) -> Iterator[str]:
+        """The subject's keys in its order: fewest tokens, then relevance, then a seeded hash.
+
+        Lazy: a longer phrase group is encoded only when the caller reads past the
+        shorter ones (a subject's votes rarely need more than its unigrams)."""
         by_length: dict[int, list[str]] = {}
         for key in votes:
             by_length.setdefault(len(json.loads(key)[-1].split()), []).append(key)
-        chosen: list[str] = []
-        for length in sorted(by_length):  # only the groups that fill the bound are encoded
-            group = sorted(
+        for length in sorted(by_length):
+            yield from sorted(
                 by_length[length],
                 key=lambda k: (-self.relevance(k), _tie(seed, subject, k)),
             )
-            chosen += group[: limit - len(chosen)]
-            if len(chosen) == limit:
-                break
-        return chosen
 
 
 def _tie(seed: int, subject: str, key: str) -> bytes:

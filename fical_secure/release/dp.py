@@ -2,9 +2,10 @@
 
 Claims are partitions: their keys come from the data, so which keys appear is
 itself private. Each subject adds 1 to the count of at most
-``max_claims_per_subject`` keys (bounded before this module is called), so
-adding or removing one subject changes the count map by at most that many keys
-(l0), by 1 each (linf), ``max_claims_per_subject`` in all (l1).
+``max_claims_per_subject`` keys, skipping keys at the calibration's ``cap``
+(bounded before this module is called, :func:`fical_secure.kcg.dp_select.capped_votes`),
+so adding or removing one subject changes the count map by at most
+``max_claims_per_subject`` in l1, hence in l0 and linf.
 OpenDP's ``make_laplace_threshold`` (Rogers 2023, its proof document in the
 OpenDP library) adds discrete Laplace noise to every present key's count and
 keeps the keys whose noisy count reaches a threshold: an (epsilon, delta)-DP
@@ -26,6 +27,7 @@ total (basic composition of approximate DP).
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +48,14 @@ class Calibration:
     max_claims_per_subject: int
     epsilon: float
     delta: float
+
+    @property
+    def cap(self) -> int:
+        """The count past which contribution bounding sends a subject's vote to its next key
+        (:func:`fical_secure.kcg.dp_select.capped_votes`): the threshold plus two noise
+        scales (at least one), so a key at the cap clears the noisy threshold but for a
+        draw below minus two scales. Public: a function of the calibration alone."""
+        return self.threshold + max(1, math.ceil(2 * self.scale))
 
     def to_dict(self) -> JsonObject:
         return {
@@ -83,33 +93,41 @@ def _measurement(scale: float, threshold: int) -> Any:
 
 # OpenDP's map is read this far below the threshold the mechanism runs at (see above)
 MAP_OFFSET = 1
-MIN_THRESHOLD = 1 + MAP_OFFSET  # the map needs a threshold of at least linf (1)
 
 
-def _accounted(scale: float, threshold: int) -> Any:
+def _min_threshold(linf: int) -> int:
+    """The least threshold OpenDP's map is read at (``- MAP_OFFSET``, no less than linf)."""
+    return linf + MAP_OFFSET
+
+
+def _accounted(scale: float, threshold: int, linf: int = 1) -> Any:
     """The measurement whose privacy map bounds OpenDP's mechanism run at ``threshold``:
     the same mechanism at ``threshold - MAP_OFFSET`` (the map at ``threshold`` under-counts
     a key ``linf`` holds, see the module docstring).
 
     Raises:
-        ConfigError: ``threshold`` is below ``MIN_THRESHOLD`` (no delta below 1).
+        ConfigError: ``threshold`` is below ``linf + MAP_OFFSET`` (no delta below 1).
     """
-    if threshold < MIN_THRESHOLD:
-        raise ConfigError(f"a threshold below {MIN_THRESHOLD} has no delta below 1")
+    if threshold < _min_threshold(linf):
+        raise ConfigError(f"a threshold below {_min_threshold(linf)} has no delta below 1")
     return _measurement(scale, threshold - MAP_OFFSET)
 
 
 def privacy(scale: float, threshold: int, d_in: tuple[int, int, int]) -> tuple[float, float]:
     """(epsilon, delta) of OpenDP's Laplace threshold run at ``threshold``."""
-    if threshold < MIN_THRESHOLD:
+    if threshold < _min_threshold(d_in[2]):
         return (float(_measurement(scale, MAX_THRESHOLD).map(d_in)[0]), 1.0)
-    epsilon, delta = _accounted(scale, threshold).map(d_in)
+    epsilon, delta = _accounted(scale, threshold, d_in[2]).map(d_in)
     return (float(epsilon), float(delta))
 
 
 def _d_in(max_claims_per_subject: int) -> tuple[int, int, int]:
-    """(l0, l1, linf) by which one subject can change the bounded count map."""
-    return (max_claims_per_subject, max_claims_per_subject, 1)
+    """(l0, l1, linf) by which one subject can change the bounded count map.
+
+    The capped policy bounds l1 by the claims a subject may vote for; its votes can
+    push later subjects' votes onto one key, so linf is bounded by l1 alone (equal
+    to 1 at the default, one claim a subject)."""
+    return (max_claims_per_subject, max_claims_per_subject, max_claims_per_subject)
 
 
 @functools.cache
@@ -132,10 +150,11 @@ def calibrate(policy: DPPolicy) -> Calibration:
 
     if not delta_ok(MAX_THRESHOLD):
         raise ConfigError(f"no threshold meets dp delta {policy.delta}; raise delta or epsilon")
+    lowest = _min_threshold(d_in[2])
     threshold = (
-        MIN_THRESHOLD
-        if delta_ok(MIN_THRESHOLD)
-        else int(dp.binary_search(delta_ok, T=int, bounds=(MIN_THRESHOLD, MAX_THRESHOLD)))
+        lowest
+        if delta_ok(lowest)
+        else int(dp.binary_search(delta_ok, T=int, bounds=(lowest, MAX_THRESHOLD)))
     )
     epsilon, delta = privacy(scale, threshold, d_in)
     return Calibration(scale, threshold, policy.max_claims_per_subject, epsilon, delta)
@@ -162,6 +181,7 @@ def compose(rounds: Sequence[Calibration]) -> tuple[float, float]:
         return (0.0, 0.0)
     dp = _opendp()
     bound = max(r.max_claims_per_subject for r in rounds)
-    composed = dp.c.make_composition([_accounted(r.scale, r.threshold) for r in rounds])
-    epsilon, delta = composed.map(_d_in(bound))
+    d_in = _d_in(bound)
+    composed = dp.c.make_composition([_accounted(r.scale, r.threshold, d_in[2]) for r in rounds])
+    epsilon, delta = composed.map(d_in)
     return (float(epsilon), float(delta))
