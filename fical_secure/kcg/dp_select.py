@@ -181,7 +181,7 @@ def ballot(ranked: Iterator[str], limit: int) -> Iterator[str]:
 
 
 def _is_cue(key: str) -> bool:
-    return key.startswith(f'["{CUE}"')
+    return bool(json.loads(key)[0] == CUE)
 
 
 def bounded_counts(
