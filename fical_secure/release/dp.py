@@ -37,8 +37,6 @@ from fical_secure.jsontypes import JsonObject
 from fical_secure.release.policy import DPPolicy
 
 MAX_THRESHOLD = 2**30
-# the probability with which a key at the contribution cap clears the noisy threshold
-CAP_KEEP = 0.95
 
 
 @dataclass(frozen=True)
@@ -54,19 +52,10 @@ class Calibration:
     @property
     def cap(self) -> int:
         """The count past which contribution bounding sends a subject's vote to its next key
-        (:func:`fical_secure.kcg.dp_select.capped_votes`): the least count at or above the
-        threshold whose noisy count clears the threshold with probability at least
-        :data:`CAP_KEEP`. OpenDP's discrete Laplace noise of scale ``s`` has
-        ``Pr[Z <= -k] = a^k / (1 + a)`` with ``a = e^(-1/s)``, so the cap is the threshold
-        plus the least ``k >= 0`` with ``a^(k+1) / (1 + a) <= 1 - CAP_KEEP``: 3 subjects at
-        epsilon 8 (a key at the threshold is kept with probability 0.9997; a fourth vote
-        there is wasted), 5 at epsilon 4, 9 at 2. Public: a function of the calibration alone.
-        """
-        a = math.exp(-1.0 / self.scale)
-        k = 0
-        while a ** (k + 1) / (1.0 + a) > 1.0 - CAP_KEEP:
-            k += 1
-        return self.threshold + k
+        (:func:`fical_secure.kcg.dp_select.capped_votes`): the threshold plus two noise
+        scales (at least one), so a key at the cap clears the noisy threshold but for a
+        draw below minus two scales. Public: a function of the calibration alone."""
+        return self.threshold + max(1, math.ceil(2 * self.scale))
 
     def to_dict(self) -> JsonObject:
         return {
