@@ -20,7 +20,13 @@ from fical_secure.data.catalogue import CATALOGUE
 from fical_secure.data.schema import Episode, HospitalData, ToolCall
 from fical_secure.errors import ConfigError, PipelineError, PrivacyBudgetExhausted
 from fical_secure.kcg.claims import ToolCue, ValueAlias
-from fical_secure.kcg.dp_select import ballot, bounded_counts, capped_votes, select_claims
+from fical_secure.kcg.dp_select import (
+    PublicFilter,
+    ballot,
+    bounded_counts,
+    capped_votes,
+    select_claims,
+)
 from fical_secure.kcg.vote_order import VoteOrder
 from fical_secure.pipeline.client import KCGStage
 from fical_secure.pipeline.client_state import ClientRoundState, ClientSettings
@@ -193,6 +199,51 @@ def test_a_subjects_ranking_does_not_depend_on_any_other_subjects_data() -> None
         [*others, *episodes], CATALOGUE, max_claims_per_subject=2, seed=1, order=fresh, cap=None
     )
     assert all(mixed[k] == n for k, n in alone.items() if k in mixed) and set(alone) <= set(mixed)
+
+
+@pytest.mark.parametrize(
+    ("tool", "phrase", "dropped"),
+    [
+        ("allergy_check", "address", True),  # announces an identifier, documents no tool
+        ("vitals_lookup", "ssn", True),
+        ("icd10_lookup", "born", True),
+        ("glucose_converter", "callback", True),
+        ("icd10_lookup", "code", False),  # an identifier word, but the tool's own doc word
+        ("dosage_calculator", "aspirin", True),  # a value four tools take
+        ("drug_interaction_check", "warfarin and aspirin", True),
+        ("refill_prescription", "plavix", False),  # a brand name: no tool's value
+        ("lab_results_lookup", "troponin", False),  # a value only this tool takes
+        ("imaging_order", "knee", False),  # inside a value ("osteoarthritis of the knee"), not one
+        ("lab_results_lookup", "chem-7", False),
+    ],
+)
+def test_public_filter_drops_only_phrases_public_knowledge_shows_are_no_evidence(
+    tool: str, phrase: str, dropped: bool
+) -> None:
+    assert PublicFilter.of(CATALOGUE).uninformative(tool, phrase) is dropped
+
+
+def test_no_subject_votes_for_a_phrase_the_public_filter_drops() -> None:
+    episodes = [
+        Episode(
+            f"a{i}",
+            "h01",
+            f"Check the aspirin allergy for MRN-{i:07d}; address on file, born 1950.",
+            ToolCall("allergy_check", {"mrn": f"MRN-{i:07d}", "drug": "aspirin"}),
+            "ok",
+            "ok",
+            "member",
+        )
+        for i in range(6)
+    ]
+    counts = bounded_counts(
+        episodes, CATALOGUE, max_claims_per_subject=50, seed=0, order=ORDER, cap=None
+    )
+    phrases = {json.loads(k)[-1] for k in counts}
+    assert "allergy" in phrases  # the tool's own word stays a candidate
+    assert "address" not in phrases and "born" not in phrases  # identifier words only
+    assert "address on file" in phrases  # "file" announces no identifier: kept
+    assert not any("aspirin" in p.split() for p in phrases)
 
 
 def test_a_vote_that_would_pass_the_cap_goes_to_the_subjects_next_key() -> None:

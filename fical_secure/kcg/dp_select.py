@@ -13,6 +13,16 @@ each subject's *votes* depend on its own episodes only:
 - a cue vote (tool, phrase) for each n-gram of its requests (as in :mod:`.cues`),
   unless the subject's own requests with the phrase call another tool.
 
+A phrase that public knowledge alone shows to be no evidence for its tool is
+no candidate (:class:`PublicFilter`): one whose every word announces an
+identifier to the scrubber's recognizers ("address", "ssn", "born", "called")
+and is none of the tool's documentation words, or one that contains an enum
+value another tool of the catalogue also takes ("aspirin" for the dosage
+calculator, when four tools take it). The k-only miner drops such phrases by
+their precision over every request; a per-subject vote cannot see that, and
+with one vote a subject they filled the release (stop 42's measurements in
+the DP threat model).
+
 Contribution bounding keeps at most ``max_claims_per_subject`` votes per
 subject, down the public order of :mod:`.vote_order` (the fewest-token phrases
 first, then the phrase a public sentence encoder places closest to the tool's
@@ -30,6 +40,7 @@ phrases, and the per-tool cue cap.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -37,6 +48,7 @@ from dataclasses import dataclass
 from itertools import chain
 
 from fical_secure.aggregate.merge import TextEncoder
+from fical_secure.config.scrub import load_profile
 from fical_secure.data.schema import Episode, ToolSpec
 from fical_secure.kcg.claims import Claim, ToolCue, ValueAlias
 from fical_secure.kcg.cues import CueRules, ngrams, words
@@ -55,6 +67,7 @@ from fical_secure.kcg.schema import ToolSignature
 from fical_secure.kcg.subjects import subjects_of
 from fical_secure.kcg.vote_order import ALIAS, VoteOrder
 from fical_secure.release.dp import Calibration, select
+from fical_secure.scrub.engine import context_words
 from fical_secure.scrub.known import KnownIdentifiers
 
 CUE = "cue"  # the kind of a cue key; ALIAS, an alias key's, comes with the vote order
@@ -115,6 +128,55 @@ class _Either:
 
     def named_in(self, text: str) -> bool:
         return self.fixed.named_in(text) or self.own.named_in(text)
+
+
+@functools.cache
+def _identifier_words() -> frozenset[str]:
+    """The words the packaged scrubber profile's recognizers read as announcing an identifier."""
+    return context_words(load_profile())
+
+
+@dataclass(frozen=True)
+class PublicFilter:
+    """Candidate phrases that are no evidence for their tool, judged on public knowledge alone
+    (the catalogue and the scrubber's recognizers), so dropping them costs no privacy."""
+
+    doc_words: Mapping[str, frozenset[str]]  # tool -> its documentation's words
+    takers: Mapping[tuple[str, ...], frozenset[str]]  # an enum value's words -> tools taking it
+    identifier_words: frozenset[str]
+
+    @classmethod
+    def of(cls, catalogue: Sequence[ToolSpec]) -> PublicFilter:
+        takers: dict[tuple[str, ...], set[str]] = defaultdict(set)
+        for spec in catalogue:
+            for arg in spec.args:
+                for choice in arg.choices if arg.type == "enum" else ():
+                    value = tuple(t for t, _ in _tokens(choice))
+                    if value:
+                        takers[value].add(spec.name)
+        return cls(
+            doc_words={s.name: frozenset(_doc_words(s)) for s in catalogue},
+            takers={v: frozenset(t) for v, t in takers.items()},
+            identifier_words=_identifier_words(),
+        )
+
+    def uninformative(self, tool: str, phrase: str) -> bool:
+        """Every word of ``phrase`` announces an identifier and none documents ``tool``, or
+        ``phrase`` contains an enum value that a tool other than ``tool`` takes."""
+        tokens = phrase.split()
+        own = self.doc_words.get(tool, frozenset())
+        if all(w in self.identifier_words and w not in own for w in tokens):
+            return True
+        return any(
+            self.takers.get(tuple(tokens[i:j]), frozenset()) - {tool}
+            for i in range(len(tokens))
+            for j in range(i + 1, len(tokens) + 1)
+        )
+
+    def keeps(self, key: str) -> bool:
+        """Whether a vote key (an alias's or a cue's) stays a candidate."""
+        parsed = json.loads(key)
+        return not self.uninformative(parsed[1], parsed[-1])
 
 
 def _own_pii(episodes: Sequence[Episode]) -> list[tuple[str, str]]:
@@ -195,10 +257,11 @@ def bounded_counts(
     known: KnownIdentifiers | None = None,
 ) -> dict[str, int]:
     """Distinct subjects per claim key: subjects in the order of their ids, each voting for
-    its first ``max_claims_per_subject`` keys in ``order`` below ``cap``, a vote that
-    finds a key full passing on to the subject's next cue (:func:`ballot`,
-    :func:`capped_votes`)."""
+    its first ``max_claims_per_subject`` keys in ``order`` below ``cap`` (the candidates
+    :class:`PublicFilter` keeps), a vote that finds a key full passing on to the
+    subject's next cue (:func:`ballot`, :func:`capped_votes`)."""
     known = known or KnownIdentifiers()
+    public = PublicFilter.of(catalogue)
     subjects = subjects_of(episodes)
     own: dict[str, list[Episode]] = defaultdict(list)
     for episode in episodes:
@@ -210,6 +273,7 @@ def bounded_counts(
             # patient's identifiers must not change which claims this subject can vote for
             mine_known = _Either(known, KnownIdentifiers().extend(_own_pii(mine)))
             votes = _alias_votes(mine, catalogue, mine_known) | _cue_votes(mine, mine_known)
+            votes = {key for key in votes if public.keeps(key)}
             yield ballot(order.ranked(subject, votes, seed), max_claims_per_subject)
 
     return capped_votes(ballots(), max_claims_per_subject, cap)

@@ -165,6 +165,18 @@ def _recognizers(profile: ScrubProfile) -> list[EntityRecognizer]:
     return built
 
 
+def context_words(profile: ScrubProfile) -> frozenset[str]:
+    """Every word of the context phrases ``profile``'s recognizers raise a score on ("dob",
+    "ssn", "callback"): the words that announce an identifier. Built from the recognizers
+    alone, without the NLP engine."""
+    return frozenset(
+        word
+        for recognizer in _recognizers(profile)
+        for phrase in getattr(recognizer, "context", None) or ()
+        for word in phrase.lower().split()
+    )
+
+
 def array_artifacts(engine: Any) -> None:
     """Give a Presidio spaCy engine the same NLP artifacts, read from arrays, words memoized.
 
