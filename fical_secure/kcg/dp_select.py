@@ -17,8 +17,8 @@ A phrase that public knowledge alone shows to be no evidence for its tool is
 no candidate (:class:`PublicFilter`): one whose every word announces an
 identifier to the scrubber's recognizers ("address", "ssn", "born", "called")
 and is none of the tool's documentation words, or one that contains an enum
-value another tool of the catalogue also takes ("aspirin" for the dosage
-calculator, when four tools take it). The k-only miner drops such phrases by
+value the tool takes and another tool of the catalogue takes too ("aspirin"
+for the dosage calculator, when four tools take it). The k-only miner drops such phrases by
 their precision over every request; a per-subject vote cannot see that, and
 with one vote a subject they filled the release (stop 42's measurements in
 the DP threat model).
@@ -162,15 +162,18 @@ class PublicFilter:
 
     def uninformative(self, tool: str, phrase: str) -> bool:
         """Every word of ``phrase`` announces an identifier and none documents ``tool``, or
-        ``phrase`` contains an enum value that a tool other than ``tool`` takes."""
+        ``phrase`` contains an enum value that ``tool`` takes and another tool takes too (a
+        value that is no argument of ``tool``, "music" for a music search when an events
+        tool takes it as a category, can still be ``tool``'s cue)."""
         tokens = phrase.split()
         own = self.doc_words.get(tool, frozenset())
         if all(w in self.identifier_words and w not in own for w in tokens):
             return True
         return any(
-            self.takers.get(tuple(tokens[i:j]), frozenset()) - {tool}
+            tool in takers and len(takers) > 1
             for i in range(len(tokens))
             for j in range(i + 1, len(tokens) + 1)
+            for takers in [self.takers.get(tuple(tokens[i:j]), frozenset())]
         )
 
     def keeps(self, key: str) -> bool:
