@@ -18,10 +18,10 @@ no candidate (:class:`PublicFilter`): one whose every word announces an
 identifier to the scrubber's recognizers ("address", "ssn", "born", "called")
 and is none of the tool's documentation words, or one that contains an enum
 value the tool takes and another tool of the catalogue takes too ("aspirin"
-for the dosage calculator, when four tools take it). The k-only miner drops such phrases by
-their precision over every request; a per-subject vote cannot see that, and
-with one vote a subject they filled the release (stop 42's measurements in
-the DP threat model).
+for the dosage calculator, when four tools take it). The k-only miner drops
+such phrases by their precision over every request; a per-subject vote cannot
+see that, and with one vote a subject they filled the release (stop 42's
+measurements in the DP threat model).
 
 Contribution bounding keeps at most ``max_claims_per_subject`` votes per
 subject, down the public order of :mod:`.vote_order` (the fewest-token phrases
