@@ -174,7 +174,7 @@ def main() -> None:
             "hospitals": args.hospitals,
             "episodes_per_hospital": args.episodes,
             "knowledge_eval_per_hospital": args.knowledge_eval,
-            "dp": {**calibrate(policy).to_dict(), "cap": cal.cap},
+            "dp": {**cal.to_dict(), "cap": cal.cap},
             "pipeline": "dp_tradeoff.py's: KCG claim selection per hospital, the server's "
             "aggregation, the round's ablation (no model, scrubber or audit gate)",
             "bootstrap": f"paired percentile, {args.resamples} resamples of requests, seed 0",
